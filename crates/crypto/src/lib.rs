@@ -1,0 +1,1 @@
+//! saker-crypto (being written).

@@ -1,0 +1,1 @@
+//! saker-engine (being written).

@@ -1,0 +1,1 @@
+//! saker-expr (being written).

@@ -1,0 +1,1 @@
+//! saker-mask (being written).

@@ -1,0 +1,357 @@
+//! Executions, task runs, their states and log lines: what the engine records and the store
+//! persists. Field names follow Kestra's JSON (`taskRunList`, `flowId`, ...) so that API
+//! bodies built from these types read the same as Kestra's.
+//!
+//! Values that must never be stored in plaintext (SECRET inputs and outputs, outputs derived
+//! from a secret) are kept inside `inputs`/`outputs` as a *sealed* JSON object, see
+//! [`sealed_value`]; only the crypto layer produces and opens them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The tenant used when none is given, as in Kestra.
+pub const DEFAULT_TENANT: &str = "main";
+
+/// The key of the one-entry JSON object that stands for a sealed (encrypted) value.
+pub const SEALED_KEY: &str = "$sealed";
+
+/// Wraps an encrypted value (base64 of the ciphertext) as it is stored in inputs/outputs.
+pub fn sealed_value(ciphertext_b64: impl Into<String>) -> Value {
+    let mut map = Map::new();
+    map.insert(SEALED_KEY.to_owned(), Value::String(ciphertext_b64.into()));
+    Value::Object(map)
+}
+
+/// The ciphertext of a sealed value, or `None` if `value` is an ordinary value.
+pub fn as_sealed(value: &Value) -> Option<&str> {
+    match value {
+        Value::Object(map) if map.len() == 1 => map.get(SEALED_KEY)?.as_str(),
+        _ => None,
+    }
+}
+
+/// A new identifier: a time-ordered UUID (v7) written in base 62, 22 characters, like
+/// Kestra's ids. Time order makes the newest executions cheap to list.
+pub fn new_id() -> String {
+    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut n = uuid::Uuid::now_v7().as_u128();
+    let mut out = [b'0'; 22];
+    for slot in out.iter_mut().rev() {
+        *slot = ALPHABET[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(out.to_vec()).expect("base62 alphabet is ASCII")
+}
+
+/// The state of an execution, a task run or an attempt, as Kestra names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StateType {
+    Created,
+    Running,
+    Success,
+    Warning,
+    Failed,
+    Killing,
+    Killed,
+    Skipped,
+    Retrying,
+}
+
+impl StateType {
+    /// True once nothing more will happen to the thing in this state.
+    pub fn is_terminated(self) -> bool {
+        matches!(
+            self,
+            Self::Success | Self::Warning | Self::Failed | Self::Killed | Self::Skipped
+        )
+    }
+
+    /// True for the states that make an execution end FAILED.
+    pub fn is_failed(self) -> bool {
+        matches!(self, Self::Failed | Self::Killed)
+    }
+
+    /// The upper-case name used in storage, the CLI and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Running => "RUNNING",
+            Self::Success => "SUCCESS",
+            Self::Warning => "WARNING",
+            Self::Failed => "FAILED",
+            Self::Killing => "KILLING",
+            Self::Killed => "KILLED",
+            Self::Skipped => "SKIPPED",
+            Self::Retrying => "RETRYING",
+        }
+    }
+
+    /// Parses the upper-case name; `None` for anything else.
+    pub fn parse(name: &str) -> Option<Self> {
+        const ALL: [StateType; 9] = [
+            StateType::Created,
+            StateType::Running,
+            StateType::Success,
+            StateType::Warning,
+            StateType::Failed,
+            StateType::Killing,
+            StateType::Killed,
+            StateType::Skipped,
+            StateType::Retrying,
+        ];
+        ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for StateType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of a state history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateHistory {
+    pub state: StateType,
+    pub date: DateTime<Utc>,
+}
+
+/// A current state and every state passed through, with timestamps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub current: StateType,
+    pub histories: Vec<StateHistory>,
+}
+
+impl State {
+    /// A state that starts as CREATED now.
+    pub fn new() -> Self {
+        Self::starting_at(StateType::Created, Utc::now())
+    }
+
+    /// A state that starts as `state` at `date`.
+    pub fn starting_at(state: StateType, date: DateTime<Utc>) -> Self {
+        Self {
+            current: state,
+            histories: vec![StateHistory { state, date }],
+        }
+    }
+
+    /// Moves to `state` now, recording the change.
+    pub fn transition(&mut self, state: StateType) {
+        self.transition_at(state, Utc::now());
+    }
+
+    /// Moves to `state` at `date`, recording the change.
+    pub fn transition_at(&mut self, state: StateType, date: DateTime<Utc>) {
+        self.current = state;
+        self.histories.push(StateHistory { state, date });
+    }
+
+    /// When the first history entry was recorded.
+    pub fn start_date(&self) -> Option<DateTime<Utc>> {
+        self.histories.first().map(|h| h.date)
+    }
+
+    /// When the current state was entered, if it is terminal.
+    pub fn end_date(&self) -> Option<DateTime<Utc>> {
+        if self.current.is_terminated() {
+            self.histories.last().map(|h| h.date)
+        } else {
+            None
+        }
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One run of a flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    pub id: String,
+    pub tenant_id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub flow_revision: u32,
+    pub state: State,
+    /// Typed inputs; SECRET ones are sealed (see [`sealed_value`]).
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+    /// Flow outputs; SECRET and secret-derived ones are sealed.
+    #[serde(default)]
+    pub outputs: Map<String, Value>,
+    #[serde(default)]
+    pub labels: Map<String, Value>,
+    #[serde(default)]
+    pub task_run_list: Vec<TaskRun>,
+}
+
+impl Execution {
+    /// A new CREATED execution of a flow revision with no task run yet.
+    pub fn new(tenant_id: &str, namespace: &str, flow_id: &str, flow_revision: u32) -> Self {
+        Self {
+            id: new_id(),
+            tenant_id: tenant_id.to_owned(),
+            namespace: namespace.to_owned(),
+            flow_id: flow_id.to_owned(),
+            flow_revision,
+            state: State::new(),
+            inputs: Map::new(),
+            outputs: Map::new(),
+            labels: Map::new(),
+            task_run_list: Vec::new(),
+        }
+    }
+
+    /// The task run of `task_id`, if one was created.
+    pub fn task_run(&self, task_id: &str) -> Option<&TaskRun> {
+        self.task_run_list.iter().find(|t| t.task_id == task_id)
+    }
+}
+
+/// One run of one task inside an execution; retries add attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRun {
+    pub id: String,
+    pub execution_id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub task_id: String,
+    pub state: State,
+    #[serde(default)]
+    pub attempts: Vec<TaskRunAttempt>,
+    /// Task outputs; secret-derived ones are sealed.
+    #[serde(default)]
+    pub outputs: Map<String, Value>,
+}
+
+impl TaskRun {
+    /// A new CREATED task run of `task_id` in `execution`.
+    pub fn new(execution: &Execution, task_id: &str) -> Self {
+        Self {
+            id: new_id(),
+            execution_id: execution.id.clone(),
+            namespace: execution.namespace.clone(),
+            flow_id: execution.flow_id.clone(),
+            task_id: task_id.to_owned(),
+            state: State::new(),
+            attempts: Vec::new(),
+            outputs: Map::new(),
+        }
+    }
+}
+
+/// One attempt of a task run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRunAttempt {
+    pub state: State,
+}
+
+/// Log levels, ordered from the most verbose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    /// The upper-case name used in flows, storage and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "TRACE",
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Warn => "WARN",
+            Self::Error => "ERROR",
+        }
+    }
+
+    /// Parses a level name, case-insensitively.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Trace,
+            Self::Debug,
+            Self::Info,
+            Self::Warn,
+            Self::Error,
+        ]
+        .into_iter()
+        .find(|l| l.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One log line of an execution. `message` has already passed the masker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    pub tenant_id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub execution_id: String,
+    pub task_run_id: Option<String>,
+    pub task_id: Option<String>,
+    pub attempt_number: Option<u32>,
+    pub timestamp: DateTime<Utc>,
+    pub level: Level,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_22_chars_and_time_ordered() {
+        let a = new_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_id();
+        assert_eq!(a.len(), 22);
+        assert!(a < b, "{a} should sort before {b}");
+    }
+
+    #[test]
+    fn sealed_values_round_trip() {
+        let v = sealed_value("Y2lwaGVy");
+        assert_eq!(as_sealed(&v), Some("Y2lwaGVy"));
+        assert_eq!(as_sealed(&Value::String("x".into())), None);
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for s in [StateType::Created, StateType::Killed, StateType::Retrying] {
+            assert_eq!(StateType::parse(s.as_str()), Some(s));
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+        }
+        assert_eq!(StateType::parse("nope"), None);
+    }
+
+    #[test]
+    fn execution_serializes_with_kestra_field_names() {
+        let mut e = Execution::new(DEFAULT_TENANT, "company.team", "hello", 1);
+        let tr = TaskRun::new(&e, "t1");
+        e.task_run_list.push(tr);
+        let json = serde_json::to_value(&e).unwrap();
+        assert!(json.get("flowId").is_some());
+        assert!(json["taskRunList"][0].get("taskId").is_some());
+        assert_eq!(json["state"]["current"], "CREATED");
+    }
+}

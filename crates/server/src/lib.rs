@@ -1,0 +1,1 @@
+//! saker-server (being written).

@@ -1,0 +1,1 @@
+//! saker-store (being written).
