@@ -1,0 +1,1 @@
+//! saker-secrets (being written).
