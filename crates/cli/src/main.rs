@@ -1,1 +1,74 @@
-fn main() {}
+//! `saker`: the command-line entry point. It parses arguments, loads the configuration and
+//! wires the crates together; the work itself lives in the library crates.
+
+mod app;
+mod cmd;
+mod config;
+mod print;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Saker: a workflow orchestrator for Kestra-style flows whose first promise is secret
+/// management that holds.
+#[derive(Debug, Parser)]
+#[command(name = "saker", version, about, long_about = None)]
+pub struct Cli {
+    /// Where Saker keeps its database and keys [default: $XDG_DATA_HOME/saker or
+    /// ~/.local/share/saker].
+    #[arg(long, global = true, env = "SAKER_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// A YAML configuration file with a `saker:` (or `kestra:`) root.
+    #[arg(long, global = true, env = "SAKER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate and run flows.
+    #[command(subcommand)]
+    Flow(cmd::flow::FlowCommand),
+    /// Inspect executions.
+    #[command(subcommand)]
+    Execution(cmd::execution::ExecutionCommand),
+    /// Run the server.
+    #[command(subcommand)]
+    Server(cmd::server::ServerCommand),
+    /// Work with template expressions.
+    #[command(subcommand)]
+    Expr(cmd::expr::ExprCommand),
+    /// Measure executions per second and orchestration overhead on the embedded store.
+    Bench(cmd::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    print::init_tracing();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let globals = app::Globals {
+        data_dir: cli.data_dir,
+        config: cli.config,
+    };
+    match cli.command {
+        Command::Flow(c) => cmd::flow::run(&globals, c),
+        Command::Execution(c) => cmd::execution::run(&globals, c),
+        Command::Server(c) => cmd::server::run(&globals, c),
+        Command::Expr(c) => cmd::expr::run(&globals, c),
+        Command::Bench(args) => cmd::bench::run(&globals, args),
+    }
+}

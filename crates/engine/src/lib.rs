@@ -1,1 +1,43 @@
-//! saker-engine (being written).
+//! The engine: the executor (the state machine of each execution), the worker (renders and
+//! runs task attempts) and the task runners, wired for one process on a [`saker_store::Store`].
+//!
+//! Data flow of one execution: [`Engine::create_execution`] coerces and seals the inputs and
+//! records a CREATED execution; the executor ([`executor`]) asks [`plan::next_step`] what to
+//! do, records a RUNNING task run and queues a [`queue::WorkerJob`]; the worker renders the
+//! task's properties (resolving secrets through a [`SecretSource`], adding every secret and
+//! derived value to the execution's mask set), runs it, masks every log line, and returns a
+//! [`queue::WorkerResult`]; the executor seals secret-derived outputs, records the result and
+//! moves on. Executor and worker only meet through the job and result queues, so running
+//! them in separate processes is a matter of a durable queue.
+//!
+//! This crate knows nothing of HTTP, of the CLI, or of how secrets are stored.
+
+pub mod cancel;
+pub mod context;
+mod engine;
+pub mod executor;
+pub mod logs;
+pub mod masks;
+pub mod outputs;
+pub mod plan;
+pub mod queue;
+pub mod retry;
+pub mod runner;
+pub mod sealing;
+pub mod secrets;
+mod task_context;
+pub mod worker;
+
+pub use engine::{Engine, EngineError, EngineParts};
+pub use sealing::{ValueSealer, display_masked};
+pub use secrets::{NoSecrets, SecretRequester, SecretSource};
+
+use saker_model::{Flow, TaskDef};
+
+/// The retry policy that applies to `task`: its own, or the flow's.
+pub(crate) fn retry_policy(flow: &Flow, task: &TaskDef) -> Option<retry::RetryPolicy> {
+    task.retry
+        .as_ref()
+        .or(flow.retry.as_ref())
+        .and_then(retry::RetryPolicy::from_model)
+}

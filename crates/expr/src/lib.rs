@@ -1,1 +1,61 @@
-//! saker-expr (being written).
+//! Saker's template engine: renders Kestra (Pebble) expressions such as
+//! `{{ secret('API_TOKEN') | jq('.token') | first }}` and tracks, through every filter,
+//! operator and function, which parts of the result derive from a secret, so that the caller
+//! can mask them.
+//!
+//! The crate does no I/O: variables come in a [`Context`], secrets through a
+//! [`SecretResolver`] supplied by the caller. A [`Template`] is compiled once and rendered
+//! many times; a [`Rendered`] carries the text, the byte ranges of it that are tainted, and the
+//! distinct tainted strings produced on the way.
+//!
+//! ```
+//! use saker_expr::{Context, RenderEnv, Template, Value};
+//!
+//! let mut ctx = Context::new();
+//! ctx.insert("inputs", Value::map([("day", Value::from("monday"))]));
+//! ctx.insert("token", Value::secret("s3cr3t"));
+//! let t = Template::compile("{{ inputs.day | upper }}: {{ token | upper }}").unwrap();
+//! let r = t.render(&ctx, &RenderEnv::default()).unwrap();
+//! assert_eq!(r.text, "MONDAY: S3CR3T");
+//! assert_eq!(r.masked("****"), "MONDAY: ****");
+//! assert_eq!(r.tainted_strings, vec!["s3cr3t".to_string(), "S3CR3T".to_string()]);
+//! ```
+
+mod ast;
+mod context;
+mod datetime;
+mod error;
+mod eval;
+mod filters;
+mod functions;
+mod jq;
+mod lexer;
+mod methods;
+mod ops;
+mod parser;
+mod predicates;
+mod print;
+mod render;
+mod template;
+mod value;
+
+pub use context::{Context, Limits, RenderEnv, SecretLookupError, SecretResolver};
+pub use error::{ErrorKind, ExprError};
+pub use render::Rendered;
+pub use template::Template;
+pub use value::{Map, Taint, Value};
+
+/// Compiles and renders in one go, for templates rendered once.
+pub fn render(source: &str, ctx: &Context, env: &RenderEnv<'_>) -> Result<Rendered, ExprError> {
+    Template::compile(source)?.render(ctx, env)
+}
+
+/// Names of the filters, functions and tests the engine knows, for documentation and editor
+/// completion. Functions listed here may still fail with "not yet available".
+pub fn known_names() -> (Vec<&'static str>, Vec<&'static str>, Vec<&'static str>) {
+    (
+        filters::FILTERS.iter().map(|s| s.name).collect(),
+        functions::FUNCTIONS.iter().map(|s| s.name).collect(),
+        predicates::TESTS.iter().map(|(n, _)| *n).collect(),
+    )
+}

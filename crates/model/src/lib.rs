@@ -3,10 +3,52 @@
 //!
 //! This crate knows nothing of storage, HTTP or how tasks run; it only says what a valid flow
 //! is and what an execution looks like.
+//!
+//! Reading a flow: [`parse_flow`] turns YAML text into a [`Flow`] or into every problem found,
+//! each a [`Diagnostic`] with line, column and path (`tasks[1].type`). Flows written for Kestra
+//! are accepted unchanged; the task and trigger types Saker knows, with their aliases and
+//! property schemas, are in [`catalog`]. Task properties are kept as raw JSON: strings in them
+//! are templates that the engine renders at run time.
+//!
+//! Starting an execution: [`coerce_inputs`] turns the values a user gave (CLI strings, API
+//! JSON) into the types the flow declares, applying defaults.
+//!
+//! Modules, one concept each: [`yaml`] (spanned YAML tree), [`duration`] (ISO-8601 and short
+//! durations), [`ids`] (naming rules), [`catalog`] and [`shape`] (what task types and
+//! properties exist), [`task`], [`retry`], [`input`] (inputs and outputs), [`coerce`],
+//! [`defaults`] (plugin defaults), [`flow`], [`validate`] (`parse_flow`), [`diagnostic`],
+//! [`suggest`] ("did you mean").
 
+pub mod catalog;
+pub mod coerce;
+pub mod defaults;
+pub mod diagnostic;
+pub mod duration;
 pub mod execution;
+pub mod flow;
+pub mod ids;
+pub mod input;
+mod read;
+pub mod retry;
+pub mod shape;
+pub mod suggest;
+pub mod task;
+pub mod validate;
+pub mod yaml;
 
+pub use catalog::{Catalog, PropSpec, TaskKind, TaskType, TriggerType, task_type, trigger_type};
+pub use coerce::{InputError, OutputError, coerce_inputs};
+pub use defaults::PluginDefault;
+pub use diagnostic::Diagnostic;
+pub use duration::DurationError;
 pub use execution::{
     DEFAULT_TENANT, Execution, Level, LogEntry, State, StateHistory, StateType, TaskRun,
     TaskRunAttempt, new_id,
 };
+pub use flow::{Concurrency, ConcurrencyBehavior, Flow, TriggerDef};
+pub use input::{InputDef, InputType, OutputDef};
+pub use retry::{Retry, RetryBehavior, RetryPolicy};
+pub use shape::Shape;
+pub use task::TaskDef;
+pub use validate::{parse_flow, parse_flow_with};
+pub use yaml::{Node, NodeKind, Pos, YamlError};

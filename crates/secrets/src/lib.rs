@@ -1,1 +1,38 @@
-//! saker-secrets (being written).
+//! saker-secrets: everything about secret values except where the bytes finally live.
+//!
+//! One purpose: give the rest of Saker one way to store and resolve secrets: the
+//! [`SecretStore`] trait its backends implement (the [`EnvSecretStore`] here; the encrypted
+//! `jdbc` store on the repository database next), namespace inheritance and the rule for
+//! naming other namespaces ([`namespace`]), resolution with the lifecycle ([`resolve()`]),
+//! isolation between services ([`isolation`]), the typed `secret:` configuration
+//! ([`config`]) and the `.env` encoder of `saker secret encode-env` ([`dotenv`]).
+//!
+//! It must not know about flows, templates, executions or HTTP: callers pass a tenant, a
+//! namespace and a key, and get a [`SecretValue`] or an error that names them. Secret values
+//! are [`SecretValue`]s from the moment they are read: zeroed on drop, `[REDACTED]` in
+//! `Debug` and `Display`, never in an error message, a warning or a log line.
+
+pub mod config;
+pub mod dotenv;
+pub mod duration;
+pub mod env;
+pub mod isolation;
+pub mod metadata;
+pub mod namespace;
+mod resolve;
+pub mod store;
+mod value;
+
+pub use config::{BackendKind, CacheConfig, ConfigError, JdbcConfig, SecretConfig};
+pub use env::{EnvProblem, EnvSecretStore, EnvWarning};
+pub use isolation::{IsolationConfig, IsolationDenied, Service, UnknownService};
+pub use metadata::{MetadataUpdate, SecretMetadata, SecretState, SecretVersion, SecretWrite};
+pub use namespace::{
+    AccessDenied, NameError, Namespace, NamespaceAccess, NamespaceGrant, SecretNotFound,
+};
+pub use resolve::{ResolveError, Resolved, resolve};
+pub use store::{Capabilities, Lookup, Operation, SecretStore, StoreError};
+pub use value::{NotUtf8, SecretValue};
+
+/// The tenant of single-tenant installations, as in Kestra.
+pub const DEFAULT_TENANT: &str = "main";

@@ -1,0 +1,253 @@
+//! Opening what a command needs: configuration, data directory, store, encryption key and
+//! the engine's parts.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use saker_crypto::{Aad, Keyring, SecretKey};
+use saker_engine::{EngineParts, ValueSealer};
+use saker_store::SqliteStore;
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+
+/// Options every subcommand shares.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub data_dir: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+/// The configuration and data directory of one command.
+pub struct App {
+    pub config: Config,
+    pub data_dir: PathBuf,
+}
+
+impl Globals {
+    /// Loads the configuration and resolves the data directory.
+    pub fn app(&self) -> anyhow::Result<App> {
+        let config = Config::load(self.config.as_deref(), std::env::vars())?;
+        let data_dir = crate::config::data_dir(self.data_dir.clone())?;
+        Ok(App { config, data_dir })
+    }
+}
+
+impl App {
+    /// Creates the data directory (mode 0700) if needed.
+    pub fn ensure_data_dir(&self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                self.data_dir.display()
+            )
+        })?;
+        set_mode(&self.data_dir, 0o700)?;
+        Ok(())
+    }
+
+    /// Opens (creating if needed) the embedded store.
+    pub fn open_store(&self) -> anyhow::Result<Arc<SqliteStore>> {
+        self.ensure_data_dir()?;
+        let path = self.data_dir.join("saker.db");
+        let store = SqliteStore::open(&path)
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        Ok(Arc::new(store))
+    }
+
+    /// Opens the store of an existing data directory, for read-only commands.
+    pub fn open_existing_store(&self) -> anyhow::Result<Arc<SqliteStore>> {
+        let path = self.data_dir.join("saker.db");
+        if !path.exists() {
+            bail!(
+                "no Saker database in {} (run a flow first, or pass --data-dir)",
+                self.data_dir.display()
+            );
+        }
+        self.open_store()
+    }
+
+    /// Takes the data directory for this process alone: only one process may run
+    /// executions on an embedded store, since on start it resumes what it finds running.
+    pub fn lock(&self) -> anyhow::Result<File> {
+        self.ensure_data_dir()?;
+        let path = self.data_dir.join("saker.lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "the data directory {} is in use by another Saker process (a server or a flow run); \
+                 use its API, stop it, or pass another --data-dir",
+                self.data_dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).context("cannot lock the data directory")
+            }
+        }
+    }
+
+    /// The keyring from `encryption.secret-key`; in local mode, with no key configured, a
+    /// key generated once into the data directory (mode 0600).
+    pub fn keyring(&self, generate: bool) -> anyhow::Result<Option<Keyring>> {
+        if let Some(text) = self.config.get_str("encryption.secret-key") {
+            let key = SecretKey::from_base64(&text)
+                .map_err(|e| anyhow::anyhow!("encryption.secret-key: {e}"))?;
+            return Ok(Some(Keyring::new(key)));
+        }
+        let path = self.data_dir.join("encryption.key");
+        if path.exists() {
+            let text = Zeroizing::new(
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+            );
+            let key = SecretKey::from_base64(text.trim())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            return Ok(Some(Keyring::new(key)));
+        }
+        if !generate {
+            return Ok(None);
+        }
+        self.ensure_data_dir()?;
+        let key = SecretKey::generate();
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        set_mode(&path, 0o600)?;
+        file.write_all(key.to_base64().as_bytes())?;
+        file.sync_all()?;
+        eprintln!(
+            "note: no encryption.secret-key is configured; generated one at {} (keep it: without it, \
+             encrypted values cannot be read)",
+            path.display()
+        );
+        Ok(Some(Keyring::new(key)))
+    }
+
+    /// Everything the engine needs, for a process that runs executions.
+    pub fn engine_parts(&self, store: Arc<SqliteStore>) -> anyhow::Result<EngineParts> {
+        let mut parts = EngineParts::new(store);
+        if let Some(keyring) = self.keyring(true)? {
+            parts.sealer = Some(Arc::new(KeyringSealer { keyring }));
+        }
+        if let Some(n) = self.config.get("worker.concurrency") {
+            parts.worker_concurrency =
+                n.as_u64()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("worker.concurrency must be a number from 1 to 10000")
+                    })? as usize;
+        }
+        parts.globals.globals = match self.config.subtree("variables.globals") {
+            serde_json::Value::Object(map) => map,
+            _ => bail!("variables.globals must be a map"),
+        };
+        let prefix = self
+            .config
+            .get_str("variables.env-vars-prefix")
+            .unwrap_or_else(|| "ENV_".to_owned());
+        parts.globals.envs = envs_map(&prefix, std::env::vars());
+        Ok(parts)
+    }
+}
+
+/// Kestra's `envs`: environment variables with `prefix`, stripped and lower-cased; never a
+/// `SECRET_` or `SAKER_` variable.
+fn envs_map(
+    prefix: &str,
+    vars: impl Iterator<Item = (String, String)>,
+) -> serde_json::Map<String, serde_json::Value> {
+    vars.filter(|(k, _)| !k.starts_with("SECRET_") && !k.starts_with("SAKER_"))
+        .filter_map(|(k, v)| {
+            k.strip_prefix(prefix)
+                .filter(|rest| !rest.is_empty())
+                .map(|rest| {
+                    (
+                        rest.to_ascii_lowercase(),
+                        serde_json::Value::String(v.clone()),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Seals execution values with the configured key, bound to the execution and the path.
+struct KeyringSealer {
+    keyring: Keyring,
+}
+
+fn value_aad(execution_id: &str, path: &str) -> Aad {
+    Aad::new("execution-value")
+        .field("execution", execution_id)
+        .field("path", path)
+}
+
+impl ValueSealer for KeyringSealer {
+    fn seal(&self, execution_id: &str, path: &str, plaintext: &str) -> Result<String, String> {
+        Ok(self
+            .keyring
+            .seal_to_string(plaintext.as_bytes(), &value_aad(execution_id, path)))
+    }
+
+    fn open(
+        &self,
+        execution_id: &str,
+        path: &str,
+        sealed: &str,
+    ) -> Result<Zeroizing<String>, String> {
+        let bytes = self
+            .keyring
+            .open_str(sealed, &value_aad(execution_id, path))
+            .map_err(|e| e.to_string())?;
+        String::from_utf8(bytes.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| "the decrypted value is not UTF-8".to_owned())
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the permissions of {}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// A multi-threaded runtime for commands that run the engine or the server.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::envs_map;
+
+    #[test]
+    fn envs_strip_prefix_and_hide_secrets() {
+        let vars = [
+            ("ENV_TEST1".to_owned(), "true".to_owned()),
+            ("SECRET_X".to_owned(), "c2VjcmV0".to_owned()),
+            ("SAKER_ENCRYPTION_SECRET_KEY".to_owned(), "k".to_owned()),
+            ("PATH".to_owned(), "/bin".to_owned()),
+        ];
+        let map = envs_map("ENV_", vars.into_iter());
+        assert_eq!(map.len(), 1);
+        assert_eq!(map["test1"], "true");
+    }
+}

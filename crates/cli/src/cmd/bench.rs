@@ -1,0 +1,134 @@
+//! `saker bench`: runs many executions of a two-task Log flow on a fresh embedded store and
+//! reports throughput and orchestration overhead, measured from the recorded state
+//! histories (so the figures are what the store says happened, not what a timer guessed).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use saker_engine::{Engine, EngineParts};
+use saker_model::{DEFAULT_TENANT, Execution, StateType};
+use saker_store::SqliteStore;
+use serde_json::Map;
+use tokio::sync::Semaphore;
+
+use crate::app::{Globals, runtime};
+
+const FLOW: &str = r#"
+id: bench
+namespace: saker.bench
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.log.Log
+    message: "first task of {{ execution.id }}"
+  - id: second
+    type: io.kestra.plugin.core.log.Log
+    message: "second task of {{ flow.id }}"
+"#;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// How many executions to run.
+    #[arg(long, default_value_t = 10_000)]
+    executions: usize,
+    /// How many executions may be in flight at once.
+    #[arg(long, default_value_t = 256)]
+    in_flight: usize,
+}
+
+pub fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(SqliteStore::open(&dir.path().join("bench.db"))?);
+    let rt = runtime()?;
+    let executions = rt.block_on(async {
+        let engine = Arc::new(Engine::start(EngineParts::new(store.clone())));
+        let (flow, saved) = engine.deploy(DEFAULT_TENANT, FLOW)?;
+        let slots = Arc::new(Semaphore::new(args.in_flight.max(1)));
+        let started = Instant::now();
+        let mut handles = Vec::with_capacity(args.executions);
+        for _ in 0..args.executions {
+            let permit = slots.clone().acquire_owned().await?;
+            let execution = engine.create_execution(
+                DEFAULT_TENANT,
+                flow.clone(),
+                saved.flow.revision,
+                Map::new(),
+            )?;
+            let engine = engine.clone();
+            handles.push(tokio::spawn(async move {
+                let done = engine.wait(&execution.id).await;
+                drop(permit);
+                done
+            }));
+        }
+        let mut done = Vec::with_capacity(handles.len());
+        for h in handles {
+            if let Some(e) = h.await? {
+                done.push(e);
+            }
+        }
+        let elapsed = started.elapsed();
+        anyhow::Ok((done, elapsed))
+    })?;
+    let (done, elapsed) = executions;
+    report(&done, elapsed.as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(executions: &[Execution], seconds: f64) {
+    let succeeded = executions
+        .iter()
+        .filter(|e| e.state.current == StateType::Success)
+        .count();
+    let mut to_first = Vec::new();
+    let mut between = Vec::new();
+    for e in executions {
+        let (Some(created), Some(first), Some(second)) = (
+            e.state.start_date(),
+            e.task_run("first"),
+            e.task_run("second"),
+        ) else {
+            continue;
+        };
+        if let Some(first_start) = first.state.start_date() {
+            to_first.push(micros(first_start - created));
+        }
+        if let (Some(first_end), Some(second_start)) =
+            (first.state.end_date(), second.state.start_date())
+        {
+            between.push(micros(second_start - first_end));
+        }
+    }
+    println!(
+        "executions:        {} ({} SUCCESS)",
+        executions.len(),
+        succeeded
+    );
+    println!("wall time:         {seconds:.2} s");
+    println!(
+        "throughput:        {:.0} executions/s",
+        executions.len() as f64 / seconds
+    );
+    print_percentiles("creation → first task start", &mut to_first);
+    print_percentiles("task end → next task start", &mut between);
+}
+
+fn micros(d: chrono::TimeDelta) -> i64 {
+    d.num_microseconds().unwrap_or(i64::MAX)
+}
+
+fn print_percentiles(label: &str, values: &mut [i64]) {
+    if values.is_empty() {
+        println!("{label}: no data");
+        return;
+    }
+    values.sort_unstable();
+    let p = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    println!(
+        "{label}: p50 {:.3} ms, p99 {:.3} ms (n={})",
+        p(0.50),
+        p(0.99),
+        values.len()
+    );
+}

@@ -1,0 +1,188 @@
+//! `saker flow validate` and `saker flow run`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use saker_engine::{Engine, EngineError, display_masked};
+use saker_model::{DEFAULT_TENANT, StateType};
+use saker_store::{LogQuery, Store};
+use serde_json::{Map, Value};
+
+use crate::app::{Globals, runtime};
+use crate::print;
+
+#[derive(Debug, Subcommand)]
+pub enum FlowCommand {
+    /// Check flow files; prints `FILE:LINE:COL: message` for each mistake.
+    Validate {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Store a flow and run one execution of it here, streaming its logs.
+    Run {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// An input value, `KEY=VALUE`; repeat for several.
+        #[arg(long = "input", short = 'i', value_name = "KEY=VALUE")]
+        inputs: Vec<String>,
+        /// The tenant to store the flow and execution in.
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+    },
+}
+
+pub fn run(globals: &Globals, command: FlowCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        FlowCommand::Validate { files } => validate(&files),
+        FlowCommand::Run {
+            file,
+            inputs,
+            tenant,
+        } => run_flow(globals, &file, &inputs, &tenant),
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut errors = 0usize;
+    for file in files {
+        let source = read(file)?;
+        match saker_model::parse_flow(&source) {
+            Ok(_) => eprintln!("{}: valid", file.display()),
+            Err(diagnostics) => {
+                errors += diagnostics.len();
+                for d in diagnostics {
+                    println!("{}:{d}", file.display());
+                }
+            }
+        }
+    }
+    if errors > 0 {
+        eprintln!("{errors} error(s)");
+        Ok(ExitCode::from(1))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `KEY=VALUE` pairs as raw string inputs (the engine coerces them to declared types).
+fn parse_inputs(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
+    let mut inputs = Map::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            anyhow::bail!("--input '{pair}' must be KEY=VALUE");
+        };
+        inputs.insert(key.trim().to_owned(), Value::String(value.to_owned()));
+    }
+    Ok(inputs)
+}
+
+fn run_flow(
+    globals: &Globals,
+    file: &Path,
+    pairs: &[String],
+    tenant: &str,
+) -> anyhow::Result<ExitCode> {
+    let source = read(file)?;
+    let inputs = parse_inputs(pairs)?;
+    let app = globals.app()?;
+    let _lock = app.lock()?;
+    let store = app.open_store()?;
+    let parts = app.engine_parts(store.clone())?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let engine = Engine::start(parts);
+        let (flow, saved) = match engine.deploy(tenant, &source) {
+            Ok(v) => v,
+            Err(EngineError::InvalidFlow(diagnostics)) => {
+                for d in diagnostics {
+                    println!("{}:{d}", file.display());
+                }
+                return Ok(ExitCode::from(1));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let execution = match engine.create_execution(tenant, flow, saved.flow.revision, inputs) {
+            Ok(e) => e,
+            Err(e @ (EngineError::Inputs(_) | EngineError::NeedsEncryptionKey(_))) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(1));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        eprintln!(
+            "Execution {} of {}.{} (revision {}) started",
+            execution.id, execution.namespace, execution.flow_id, saved.flow.revision
+        );
+        let finished = follow(&engine, store.as_ref(), &execution.id).await?;
+        let took = finished
+            .state
+            .end_date()
+            .zip(finished.state.start_date())
+            .map(|(end, start)| (end - start).num_milliseconds() as f64 / 1000.0)
+            .unwrap_or_default();
+        println!(
+            "Execution {} {} in {took:.3}s",
+            finished.id, finished.state.current
+        );
+        if !finished.outputs.is_empty() {
+            let shown = display_masked(&Value::Object(finished.outputs.clone()));
+            if let Value::Object(map) = shown {
+                println!("outputs: {}", print::outputs(&map));
+            }
+        }
+        Ok(if finished.state.current == StateType::Success {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    })
+}
+
+/// Prints log lines as they are stored until the execution ends; a first Ctrl-C kills it.
+async fn follow(
+    engine: &Engine,
+    store: &dyn Store,
+    execution_id: &str,
+) -> anyhow::Result<saker_model::Execution> {
+    let engine_wait = engine.wait(execution_id);
+    tokio::pin!(engine_wait);
+    let mut cursor = None;
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            done = &mut engine_wait => {
+                print_new_logs(store, execution_id, &mut cursor)?;
+                return done.ok_or_else(|| anyhow::anyhow!("execution {execution_id} disappeared"));
+            }
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                print_new_logs(store, execution_id, &mut cursor)?;
+            }
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                eprintln!("interrupted: killing execution {execution_id}");
+                engine.kill(execution_id)?;
+            }
+        }
+    }
+}
+
+fn print_new_logs(
+    store: &dyn Store,
+    execution_id: &str,
+    cursor: &mut Option<i64>,
+) -> anyhow::Result<()> {
+    let mut query = LogQuery::new(execution_id);
+    query.after_seq = *cursor;
+    for log in store.list_logs(&query)? {
+        println!("{}", print::log_line(&log.entry));
+        *cursor = Some(log.seq);
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! One module per top-level subcommand.
+
+pub mod bench;
+pub mod execution;
+pub mod expr;
+pub mod flow;
+pub mod secrets_access;
+pub mod server;

@@ -1,0 +1,62 @@
+//! `saker server local`: every role in one process on the embedded store.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use saker_engine::Engine;
+use saker_server::AppState;
+
+use crate::app::{Globals, runtime};
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// API, executor, worker and scheduler in one process on the embedded SQLite store.
+    Local {
+        /// The HTTP port [default: server.port from the configuration, else 8080].
+        #[arg(long)]
+        port: Option<u16>,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+    },
+}
+
+pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode> {
+    let ServerCommand::Local { port, host } = command;
+    let app = globals.app()?;
+    let port = match port {
+        Some(p) => p,
+        None => app.config.server_port()?,
+    };
+    let _lock = app.lock()?;
+    let store = app.open_store()?;
+    let parts = app.engine_parts(store)?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let engine = Arc::new(Engine::start(parts));
+        let resumed = engine
+            .recover()
+            .context("resuming interrupted executions")?;
+        if resumed > 0 {
+            eprintln!("resumed {resumed} execution(s) interrupted by the last stop");
+        }
+        let addr = SocketAddr::new(host, port);
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} (is another server using the port? try --port)")
+        })?;
+        let bound = listener.local_addr()?;
+        eprintln!(
+            "Saker server listening on http://{bound} (data in {})",
+            app.data_dir.display()
+        );
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("shutting down");
+        };
+        saker_server::serve(listener, AppState { engine }, shutdown).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,34 @@
+//! How the CLI prints log lines, states and outputs, and Saker's own diagnostics.
+
+use saker_model::LogEntry;
+use serde_json::Value;
+
+/// `HH:MM:SS LEVEL task_id message` (local time), one line per message line.
+pub fn log_line(entry: &LogEntry) -> String {
+    let time = entry
+        .timestamp
+        .with_timezone(&chrono::Local)
+        .format("%H:%M:%S");
+    let task = entry.task_id.as_deref().unwrap_or("-");
+    format!(
+        "{time} {:<5} {task} {}",
+        entry.level.as_str(),
+        entry.message
+    )
+}
+
+/// Pretty JSON of outputs (already masked for display).
+pub fn outputs(outputs: &serde_json::Map<String, Value>) -> String {
+    serde_json::to_string_pretty(&Value::Object(outputs.clone())).unwrap_or_default()
+}
+
+/// Saker's own log goes to stderr, filtered by `SAKER_LOG` (default `warn`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SAKER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

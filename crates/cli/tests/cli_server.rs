@@ -1,0 +1,213 @@
+//! `saker server local` driven over HTTP, including a `kill -9` in the middle of an
+//! execution and a restart that must find everything recorded before the kill.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_server(data: &Path, port: u16) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args(["server", "local", "--port", &port.to_string()])
+        .env("SAKER_DATA_DIR", data)
+        .env_remove("SAKER_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok((200, _)) = http(port, "GET", "/health", None) {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the server did not answer /health within 30 s");
+}
+
+/// A minimal HTTP/1.1 client (one request per connection), enough for these tests.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &str)>,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let (content_type, body) = body.unwrap_or(("application/json", ""));
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn json(port: u16, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16, Value) {
+    let (status, body) = http(port, method, path, body).unwrap();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+const SLOW_FLOW: &str = "id: slow\nnamespace: company.team\ntasks:\n  - id: work\n    type: io.kestra.plugin.scripts.shell.Commands\n    commands:\n      - echo before the kill\n      - sleep 30\n";
+
+#[test]
+fn kill_9_during_an_execution_loses_nothing_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start_server(dir.path(), port);
+
+    let (status, flow) = json(
+        port,
+        "POST",
+        "/api/v1/main/flows",
+        Some(("application/x-yaml", SLOW_FLOW)),
+    );
+    assert_eq!(status, 200, "{flow}");
+    assert_eq!(flow["revision"], 1);
+    let (status, execution) = json(
+        port,
+        "POST",
+        "/api/v1/main/executions/company.team/slow",
+        None,
+    );
+    assert_eq!(status, 200, "{execution}");
+    let id = execution["id"].as_str().unwrap().to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, logs) = json(port, "GET", &format!("/api/v1/main/logs/{id}"), None);
+        if logs.to_string().contains("before the kill") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the log line never reached the store"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+
+    let port = free_port();
+    let mut server = start_server(dir.path(), port);
+    let (status, execution) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
+    assert_eq!(status, 200);
+    assert_eq!(execution["flowId"], "slow");
+    let runs = execution["taskRunList"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["taskId"], "work");
+    let (_, logs) = json(port, "GET", &format!("/api/v1/main/logs/{id}"), None);
+    let text = logs.to_string();
+    assert!(text.contains("before the kill"), "{text}");
+    assert!(text.contains("starting a new attempt"), "{text}");
+
+    // The resumed attempt can be killed through the API.
+    let (status, _) = json(
+        port,
+        "POST",
+        &format!("/api/v1/main/executions/{id}/kill"),
+        None,
+    );
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, execution) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
+        if execution["state"]["current"] == "KILLED" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never KILLED: {execution}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn api_deploys_runs_and_reports_errors_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start_server(dir.path(), port);
+
+    let (status, body) = json(
+        port,
+        "POST",
+        "/api/v1/main/flows",
+        Some(("application/x-yaml", "id: x\nnamespace: a\ntasks: 3\n")),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("tasks"),
+        "{body}"
+    );
+
+    let flow = "id: hi\nnamespace: company.team\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.n * 2 }}\"\n";
+    let (status, _) = json(
+        port,
+        "POST",
+        "/api/v1/main/flows",
+        Some(("application/x-yaml", flow)),
+    );
+    assert_eq!(status, 200);
+    let (status, body) = json(
+        port,
+        "POST",
+        "/api/v1/main/executions/company.team/hi",
+        Some(("application/json", r#"{"n": "x"}"#)),
+    );
+    assert_eq!(status, 422, "{body}");
+    let (status, execution) = json(
+        port,
+        "POST",
+        "/api/v1/main/executions/company.team/hi",
+        Some(("application/json", r#"{"n": 21}"#)),
+    );
+    assert_eq!(status, 200, "{execution}");
+    let id = execution["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let done = loop {
+        let (_, e) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
+        if e["state"]["current"] == "SUCCESS" {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "never SUCCESS: {e}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(done["taskRunList"][0]["outputs"]["value"], "42");
+    let (status, list) = json(
+        port,
+        "GET",
+        "/api/v1/main/executions?namespace=company.team",
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(list["results"].as_array().unwrap().len(), 1);
+    let (status, _) = json(port, "GET", "/api/v1/main/executions/nope", None);
+    assert_eq!(status, 404);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

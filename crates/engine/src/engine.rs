@@ -1,0 +1,370 @@
+//! The engine as the rest of Saker sees it: start it on a store, deploy flows, create
+//! executions, follow their logs, wait for them, kill them, and resume what a crash
+//! interrupted.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use saker_model::{Execution, Flow, Level, StateType};
+use saker_store::{FlowRecord, SavedFlow, Store, StoreError, Write};
+use serde_json::{Map, Value as Json};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::context::GlobalVariables;
+use crate::executor::{Event, Executor, system_log};
+use crate::logs::LogBus;
+use crate::masks::MaskRegistry;
+use crate::outputs::FlowOutputs;
+use crate::runner::Registry;
+use crate::sealing::{Protector, ValueSealer};
+use crate::secrets::{NoSecrets, SecretSource};
+use crate::worker::{WorkerDeps, run_worker};
+
+/// What the engine is built from.
+pub struct EngineParts {
+    pub store: Arc<dyn Store>,
+    pub secrets: Arc<dyn SecretSource>,
+    /// Seals SECRET inputs/outputs and secret-derived outputs; without one, flows with
+    /// SECRET inputs are refused and derived outputs are stored as `****`.
+    pub sealer: Option<Arc<dyn ValueSealer>>,
+    pub registry: Registry,
+    pub globals: GlobalVariables,
+    /// Task attempts run at once by the in-process worker.
+    pub worker_concurrency: usize,
+}
+
+impl EngineParts {
+    /// Parts with no secret backend, no sealer and the built-in task types.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            secrets: Arc::new(NoSecrets),
+            sealer: None,
+            registry: Registry::builtin(),
+            globals: GlobalVariables::default(),
+            worker_concurrency: 16,
+        }
+    }
+}
+
+/// Why the engine refused a request.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the flow is invalid:\n{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+    InvalidFlow(Vec<saker_model::Diagnostic>),
+    #[error("{}", .0.join("\n"))]
+    Inputs(Vec<String>),
+    #[error(
+        "input '{0}' is of type SECRET, which is stored encrypted: configure encryption.secret-key (generate one with `openssl rand -base64 32`)"
+    )]
+    NeedsEncryptionKey(String),
+    #[error("flow {namespace}.{id} not found")]
+    FlowNotFound { namespace: String, id: String },
+    #[error("stored flow {namespace}.{id} revision {revision} no longer validates")]
+    StoredFlowInvalid {
+        namespace: String,
+        id: String,
+        revision: u32,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+/// A running engine: one executor thread and an in-process worker.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    events: mpsc::UnboundedSender<Event>,
+    logs: LogBus,
+    protector: Protector,
+    executor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the executor and the worker. Must be called inside a multi-threaded tokio
+    /// runtime.
+    pub fn start(parts: EngineParts) -> Self {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+        let (results_tx, mut results_rx) = mpsc::unbounded_channel();
+        let logs = LogBus::new(4096);
+        let masks = Arc::new(MaskRegistry::default());
+        let running = Arc::new(Mutex::new(HashMap::new()));
+        let globals = Arc::new(parts.globals);
+        let protector = Protector {
+            sealer: parts.sealer,
+        };
+
+        let worker = Arc::new(WorkerDeps {
+            store: parts.store.clone(),
+            registry: parts.registry,
+            secrets: parts.secrets.clone(),
+            masks: masks.clone(),
+            logs: logs.clone(),
+            globals: globals.clone(),
+            protector: protector.clone(),
+            running: running.clone(),
+            concurrency: parts.worker_concurrency,
+        });
+        tokio::spawn(run_worker(worker, jobs_rx, results_tx));
+        // Results go back to the executor as events.
+        let forward = events_tx.clone();
+        tokio::spawn(async move {
+            while let Some(result) = results_rx.recv().await {
+                if forward.send(Event::Result(result)).is_err() {
+                    return;
+                }
+            }
+        });
+
+        let executor = Executor {
+            store: parts.store.clone(),
+            jobs: jobs_tx,
+            events: events_tx.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            running,
+            masks: masks.clone(),
+            outputs: FlowOutputs {
+                protector: protector.clone(),
+                masks,
+                secrets: parts.secrets,
+                globals,
+            },
+        };
+        let handle = std::thread::Builder::new()
+            .name("saker-executor".into())
+            .spawn(move || executor.run(events_rx))
+            .expect("spawning the executor thread");
+        Self {
+            store: parts.store,
+            events: events_tx,
+            logs,
+            protector,
+            executor: Some(handle),
+        }
+    }
+
+    /// The store the engine records into.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Follows every log line from now on (already masked).
+    pub fn subscribe_logs(&self) -> broadcast::Receiver<saker_model::LogEntry> {
+        self.logs.subscribe()
+    }
+
+    /// Validates a flow and stores it as a new revision (or returns the current one if the
+    /// source is unchanged).
+    pub fn deploy(
+        &self,
+        tenant: &str,
+        source: &str,
+    ) -> Result<(Arc<Flow>, SavedFlow), EngineError> {
+        let flow = saker_model::parse_flow(source).map_err(EngineError::InvalidFlow)?;
+        let saved = self
+            .store
+            .save_flow(tenant, &flow.namespace, &flow.id, source)?;
+        Ok((Arc::new(flow), saved))
+    }
+
+    /// The latest (or a given) revision of a stored flow, parsed.
+    pub fn load_flow(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> Result<(Arc<Flow>, FlowRecord), EngineError> {
+        let record = self
+            .store
+            .get_flow(tenant, namespace, id, revision)?
+            .ok_or_else(|| EngineError::FlowNotFound {
+                namespace: namespace.to_owned(),
+                id: id.to_owned(),
+            })?;
+        let flow = saker_model::parse_flow(&record.source).map_err(|_| {
+            EngineError::StoredFlowInvalid {
+                namespace: namespace.to_owned(),
+                id: id.to_owned(),
+                revision: record.revision,
+            }
+        })?;
+        Ok((Arc::new(flow), record))
+    }
+
+    /// Creates an execution of `flow` (stored as `revision`) with raw inputs coerced to their
+    /// declared types, records it, and starts it.
+    pub fn create_execution(
+        &self,
+        tenant: &str,
+        flow: Arc<Flow>,
+        revision: u32,
+        inputs: Map<String, Json>,
+    ) -> Result<Execution, EngineError> {
+        let coerced = saker_model::coerce_inputs(&flow.inputs, inputs).map_err(|errors| {
+            EngineError::Inputs(errors.iter().map(|e| e.to_string()).collect())
+        })?;
+        let mut execution = Execution::new(tenant, &flow.namespace, &flow.id, revision);
+        for input in &flow.inputs {
+            let Some(value) = coerced.get(&input.id) else {
+                continue;
+            };
+            let value = if input.is_secret() && !value.is_null() {
+                if self.protector.sealer.is_none() {
+                    return Err(EngineError::NeedsEncryptionKey(input.id.clone()));
+                }
+                let text = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned);
+                self.protector
+                    .seal_string(&execution.id, &format!("inputs.{}", input.id), &text)
+            } else {
+                value.clone()
+            };
+            execution.inputs.insert(input.id.clone(), value);
+        }
+        for (key, value) in &flow.labels {
+            execution
+                .labels
+                .insert(key.clone(), Json::String(value.clone()));
+        }
+        execution.labels.insert(
+            "system.correlationId".into(),
+            Json::String(execution.id.clone()),
+        );
+        self.store.write(&[Write::CreateExecution(&execution)])?;
+        self.events
+            .send(Event::Start {
+                flow,
+                execution: execution.clone(),
+            })
+            .map_err(|_| EngineError::Stopped)?;
+        Ok(execution)
+    }
+
+    /// Waits for an execution to end and returns it as stored (`None` if unknown).
+    pub async fn wait(&self, execution_id: &str) -> Option<Execution> {
+        let (reply, rx) = oneshot::channel();
+        self.events
+            .send(Event::Watch {
+                execution_id: execution_id.to_owned(),
+                reply,
+            })
+            .ok()?;
+        rx.await.ok().flatten()
+    }
+
+    /// Asks a running execution to stop.
+    pub fn kill(&self, execution_id: &str) -> Result<(), EngineError> {
+        self.events
+            .send(Event::Kill {
+                execution_id: execution_id.to_owned(),
+            })
+            .map_err(|_| EngineError::Stopped)
+    }
+
+    /// Resumes the executions a previous process left unfinished. The rule: an attempt
+    /// that was running when the process died is closed as FAILED (with a log line saying
+    /// why) and the task run starts a new attempt; executions that were CREATED start;
+    /// executions that were being killed end KILLED. Returns how many were resumed.
+    pub fn recover(&self) -> Result<usize, EngineError> {
+        let ids = self.store.executions_in_states(&[
+            StateType::Created,
+            StateType::Running,
+            StateType::Killing,
+        ])?;
+        let mut resumed = 0;
+        for id in ids {
+            let Some(mut execution) = self.store.get_execution(&id)? else {
+                continue;
+            };
+            let flow = match self.load_flow(
+                &execution.tenant_id,
+                &execution.namespace,
+                &execution.flow_id,
+                Some(execution.flow_revision),
+            ) {
+                Ok((flow, _)) => flow,
+                Err(e) => {
+                    tracing::error!(execution = %id, error = %e, "cannot resume execution");
+                    execution.state.transition(StateType::Failed);
+                    let log = system_log(
+                        &execution,
+                        None,
+                        Level::Error,
+                        format!("cannot resume after a restart: {e}"),
+                    );
+                    self.store
+                        .write(&[Write::AppendLogs(&[log]), Write::SaveExecution(&execution)])?;
+                    continue;
+                }
+            };
+            let killing = execution.state.current == StateType::Killing;
+            let mut retry = Vec::new();
+            let mut logs = Vec::new();
+            let now = Utc::now();
+            for run in execution.task_run_list.iter_mut() {
+                if run.state.current.is_terminated() {
+                    continue;
+                }
+                if let Some(attempt) = run.attempts.last_mut() {
+                    if !attempt.state.current.is_terminated() {
+                        attempt.state.transition_at(StateType::Failed, now);
+                    }
+                }
+                let next = if killing {
+                    StateType::Killed
+                } else {
+                    StateType::Retrying
+                };
+                run.state.transition_at(next, now);
+                if !killing {
+                    retry.push(run.id.clone());
+                }
+            }
+            for run in &execution.task_run_list {
+                if retry.contains(&run.id) {
+                    logs.push(system_log(
+                        &execution,
+                        Some(run),
+                        Level::Warn,
+                        "the process running this attempt stopped; starting a new attempt".into(),
+                    ));
+                }
+            }
+            let mut writes: Vec<Write> = vec![Write::AppendLogs(&logs)];
+            for run in &execution.task_run_list {
+                writes.push(Write::SaveTaskRun(run));
+            }
+            self.store.write(&writes)?;
+            let execution_id = execution.id.clone();
+            self.events
+                .send(Event::Start { flow, execution })
+                .map_err(|_| EngineError::Stopped)?;
+            if killing {
+                self.kill(&execution_id)?;
+            }
+            for task_run_id in retry {
+                self.events
+                    .send(Event::RetryDue {
+                        execution_id: execution_id.clone(),
+                        task_run_id,
+                    })
+                    .map_err(|_| EngineError::Stopped)?;
+            }
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // The executor thread ends when every event sender is gone; it is not joined here
+        // because the worker's tasks (which hold senders) stop with the runtime.
+        let _ = self.executor.take();
+    }
+}

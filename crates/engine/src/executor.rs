@@ -1,0 +1,395 @@
+//! The executor: the state machine of every running execution. It runs on its own thread,
+//! takes events (a new execution, a worker's result, a retry that is due, a kill), decides
+//! the next step with [`plan::next_step`], records each change in the store *before* acting
+//! on it, and hands task attempts to the workers.
+//!
+//! It never renders a task's properties nor runs a task; only the flow outputs are rendered
+//! here, once every task has ended.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use saker_model::{Execution, Flow, Level, LogEntry, StateType, TaskDef, TaskRun, TaskRunAttempt};
+use saker_store::{Store, Write};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cancel::Cancellation;
+use crate::masks::MaskRegistry;
+use crate::outputs::FlowOutputs;
+use crate::plan::{Next, next_step};
+use crate::queue::{WorkerJob, WorkerResult};
+use crate::retry_policy;
+
+/// What the executor reacts to.
+pub enum Event {
+    /// A new execution, already stored as CREATED.
+    Start {
+        flow: Arc<Flow>,
+        execution: Execution,
+    },
+    /// A worker finished an attempt.
+    Result(WorkerResult),
+    /// The delay before a new attempt of a task run is over.
+    RetryDue {
+        execution_id: String,
+        task_run_id: String,
+    },
+    /// Stop an execution: running attempts are cancelled, nothing new starts.
+    Kill { execution_id: String },
+    /// Call back when the execution ends (at once if it is not running here).
+    Watch {
+        execution_id: String,
+        reply: oneshot::Sender<Option<Execution>>,
+    },
+}
+
+struct Live {
+    flow: Arc<Flow>,
+    execution: Execution,
+    killing: bool,
+    watchers: Vec<oneshot::Sender<Option<Execution>>>,
+}
+
+/// The executor's connections to the rest of the engine.
+pub struct Executor {
+    pub store: Arc<dyn Store>,
+    pub jobs: mpsc::UnboundedSender<WorkerJob>,
+    pub events: mpsc::UnboundedSender<Event>,
+    pub runtime: tokio::runtime::Handle,
+    pub running: Arc<Mutex<HashMap<String, Cancellation>>>,
+    pub masks: Arc<MaskRegistry>,
+    pub outputs: FlowOutputs,
+}
+
+impl Executor {
+    /// Handles events until every sender is gone.
+    pub fn run(self, mut events: mpsc::UnboundedReceiver<Event>) {
+        let mut live: HashMap<String, Live> = HashMap::new();
+        while let Some(event) = events.blocking_recv() {
+            match event {
+                Event::Start { flow, execution } => {
+                    let id = execution.id.clone();
+                    live.insert(
+                        id.clone(),
+                        Live {
+                            flow,
+                            execution,
+                            killing: false,
+                            watchers: Vec::new(),
+                        },
+                    );
+                    self.advance(&mut live, &id, Vec::new(), Vec::new());
+                }
+                Event::Result(result) => self.on_result(&mut live, result),
+                Event::RetryDue {
+                    execution_id,
+                    task_run_id,
+                } => self.on_retry_due(&mut live, &execution_id, &task_run_id),
+                Event::Kill { execution_id } => self.on_kill(&mut live, &execution_id),
+                Event::Watch {
+                    execution_id,
+                    reply,
+                } => match live.get_mut(&execution_id) {
+                    Some(l) => l.watchers.push(reply),
+                    None => {
+                        let _ = reply.send(self.store.get_execution(&execution_id).ok().flatten());
+                    }
+                },
+            }
+        }
+    }
+
+    fn on_result(&self, live: &mut HashMap<String, Live>, result: WorkerResult) {
+        let Some(l) = live.get_mut(&result.execution_id) else {
+            tracing::warn!(execution = %result.execution_id, "result for an execution that is not running here");
+            return;
+        };
+        let key = ExecutionKey::from(&l.execution);
+        let Some(task_run) = l
+            .execution
+            .task_run_list
+            .iter_mut()
+            .find(|t| t.id == result.task_run_id)
+        else {
+            return;
+        };
+        let task = find_task(&l.flow, &task_run.task_id).cloned();
+        let now = Utc::now();
+        if let Some(attempt) = task_run.attempts.last_mut() {
+            attempt.state.transition_at(result.state, now);
+        }
+        let mut logs = result.logs;
+        let mut state = result.state;
+        let attempts = task_run.attempts.len() as u32;
+
+        if state == StateType::Failed && !l.killing {
+            let declared = task
+                .as_ref()
+                .and_then(|t| t.retry.as_ref().or(l.flow.retry.as_ref()));
+            if declared.is_some_and(|r| r.behavior != saker_model::RetryBehavior::RetryFailedTask) {
+                logs.push(system_log(
+                    key.clone(),
+                    Some(task_run),
+                    Level::Warn,
+                    "retry behavior CREATE_NEW_EXECUTION is not yet available in Saker; the task was not retried".into(),
+                ));
+            }
+            if let Some(policy) = task.as_ref().and_then(|t| retry_policy(&l.flow, t)) {
+                let elapsed = task_run
+                    .state
+                    .start_date()
+                    .map(|s| (now - s).to_std().unwrap_or_default())
+                    .unwrap_or_default();
+                if let Some(delay) = policy.next_delay(attempts, elapsed) {
+                    task_run.state.transition_at(StateType::Retrying, now);
+                    logs.push(system_log(
+                        key.clone(),
+                        Some(task_run),
+                        Level::Warn,
+                        format!(
+                            "attempt {attempts} failed; retrying in {:.3}s",
+                            delay.as_secs_f64()
+                        ),
+                    ));
+                    let saved = task_run.clone();
+                    self.write(&[Write::AppendLogs(&logs), Write::SaveTaskRun(&saved)]);
+                    self.schedule_retry(&key.id, &saved.id, delay);
+                    return;
+                }
+            }
+        }
+
+        if let Some(task) = &task {
+            if state == StateType::Success
+                && attempts > 1
+                && retry_policy(&l.flow, task).is_some_and(|p| p.warning_on_retry)
+            {
+                state = StateType::Warning;
+            }
+            if state == StateType::Failed && task.allow_failure {
+                state = StateType::Warning;
+            }
+            if state == StateType::Warning && task.allow_warning {
+                state = StateType::Success;
+            }
+        }
+        task_run.outputs = self.outputs.protect(&key.id, result.outputs);
+        task_run.state.transition_at(state, now);
+        let changed = vec![task_run.clone()];
+        self.advance(live, &key.id, logs, changed);
+    }
+
+    fn on_retry_due(
+        &self,
+        live: &mut HashMap<String, Live>,
+        execution_id: &str,
+        task_run_id: &str,
+    ) {
+        let Some(l) = live.get_mut(execution_id) else {
+            return;
+        };
+        if l.killing {
+            let mut changed = Vec::new();
+            if let Some(run) = l
+                .execution
+                .task_run_list
+                .iter_mut()
+                .find(|t| t.id == task_run_id)
+            {
+                run.state.transition(StateType::Killed);
+                changed.push(run.clone());
+            }
+            let id = execution_id.to_owned();
+            self.advance(live, &id, Vec::new(), changed);
+            return;
+        }
+        let Some(run) = l
+            .execution
+            .task_run_list
+            .iter_mut()
+            .find(|t| t.id == task_run_id)
+        else {
+            return;
+        };
+        run.state.transition(StateType::Running);
+        run.attempts.push(TaskRunAttempt {
+            state: saker_model::State::starting_at(StateType::Running, Utc::now()),
+        });
+        let run = run.clone();
+        self.write(&[Write::SaveTaskRun(&run)]);
+        self.dispatch(l, run);
+    }
+
+    fn on_kill(&self, live: &mut HashMap<String, Live>, execution_id: &str) {
+        let Some(l) = live.get_mut(execution_id) else {
+            return;
+        };
+        if l.killing {
+            return;
+        }
+        l.killing = true;
+        l.execution.state.transition(StateType::Killing);
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        for run in &l.execution.task_run_list {
+            if let Some(flag) = running.get(&run.id) {
+                flag.cancel();
+            }
+        }
+        drop(running);
+        let id = execution_id.to_owned();
+        self.advance(live, &id, Vec::new(), Vec::new());
+    }
+
+    /// Applies [`next_step`] once, writing its change together with `logs` and the task runs
+    /// that just changed (`changed_runs`) in one transaction.
+    fn advance(
+        &self,
+        live: &mut HashMap<String, Live>,
+        id: &str,
+        mut logs: Vec<LogEntry>,
+        mut changed_runs: Vec<TaskRun>,
+    ) {
+        let Some(l) = live.get_mut(id) else {
+            return;
+        };
+        if l.execution.state.current == StateType::Created {
+            l.execution.state.transition(StateType::Running);
+        }
+        let mut dispatch: Option<TaskRun> = None;
+        let mut ended = false;
+        match next_step(&l.flow, &l.execution, l.killing) {
+            Next::Run(task) => {
+                let mut run = TaskRun::new(&l.execution, &task.id);
+                let now = Utc::now();
+                run.state.transition_at(StateType::Running, now);
+                run.attempts.push(TaskRunAttempt {
+                    state: saker_model::State::starting_at(StateType::Running, now),
+                });
+                l.execution.task_run_list.push(run.clone());
+                changed_runs.push(run.clone());
+                dispatch = Some(run);
+            }
+            Next::Wait => {}
+            Next::End(state) => {
+                let (outputs, output_logs, outputs_failed) =
+                    self.outputs.render(&l.flow, &l.execution, state);
+                logs.extend(output_logs);
+                l.execution.outputs = outputs;
+                let final_state = if outputs_failed && !state.is_failed() {
+                    StateType::Failed
+                } else {
+                    state
+                };
+                l.execution.state.transition(final_state);
+                ended = true;
+            }
+        }
+        let mut writes: Vec<Write> = Vec::with_capacity(changed_runs.len() + 2);
+        if !logs.is_empty() {
+            writes.push(Write::AppendLogs(&logs));
+        }
+        for run in &changed_runs {
+            writes.push(Write::SaveTaskRun(run));
+        }
+        writes.push(Write::SaveExecution(&l.execution));
+        self.write(&writes);
+
+        if let Some(run) = dispatch {
+            self.dispatch(l, run);
+        }
+        if ended {
+            if let Some(l) = live.remove(id) {
+                self.masks.remove(id);
+                for w in l.watchers {
+                    let _ = w.send(Some(l.execution.clone()));
+                }
+            }
+        }
+    }
+
+    fn dispatch(&self, l: &Live, task_run: TaskRun) {
+        let Some(task) = find_task(&l.flow, &task_run.task_id) else {
+            return;
+        };
+        let job = WorkerJob {
+            flow: l.flow.clone(),
+            execution: Arc::new(l.execution.clone()),
+            task: Arc::new(task.clone()),
+            attempt: task_run.attempts.len() as u32,
+            task_run,
+        };
+        if self.jobs.send(job).is_err() {
+            tracing::error!("the worker is gone; the job stays recorded as RUNNING");
+        }
+    }
+
+    fn schedule_retry(&self, execution_id: &str, task_run_id: &str, delay: Duration) {
+        let events = self.events.clone();
+        let event = Event::RetryDue {
+            execution_id: execution_id.to_owned(),
+            task_run_id: task_run_id.to_owned(),
+        };
+        self.runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = events.send(event);
+        });
+    }
+
+    fn write(&self, writes: &[Write]) {
+        if let Err(e) = self.store.write(writes) {
+            tracing::error!(error = %e, "could not record an execution change");
+        }
+    }
+}
+
+fn find_task<'f>(flow: &'f Flow, task_id: &str) -> Option<&'f TaskDef> {
+    flow.tasks
+        .iter()
+        .chain(flow.errors.iter())
+        .chain(flow.finally.iter())
+        .find(|t| t.id == task_id)
+}
+
+/// Which execution a log line written by the engine belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct ExecutionKey {
+    tenant_id: String,
+    namespace: String,
+    flow_id: String,
+    id: String,
+}
+
+impl From<&Execution> for ExecutionKey {
+    fn from(e: &Execution) -> Self {
+        Self {
+            tenant_id: e.tenant_id.clone(),
+            namespace: e.namespace.clone(),
+            flow_id: e.flow_id.clone(),
+            id: e.id.clone(),
+        }
+    }
+}
+
+/// A log line written by the engine itself about an execution or a task run.
+pub(crate) fn system_log(
+    execution: impl Into<ExecutionKey>,
+    task_run: Option<&TaskRun>,
+    level: Level,
+    message: String,
+) -> LogEntry {
+    let execution: ExecutionKey = execution.into();
+    LogEntry {
+        tenant_id: execution.tenant_id,
+        namespace: execution.namespace,
+        flow_id: execution.flow_id,
+        execution_id: execution.id,
+        task_run_id: task_run.map(|t| t.id.clone()),
+        task_id: task_run.map(|t| t.task_id.clone()),
+        attempt_number: task_run.map(|t| t.attempts.len() as u32),
+        timestamp: Utc::now(),
+        level,
+        message,
+    }
+}

@@ -1,0 +1,139 @@
+//! Log lines on their way out of a task: masked, buffered, written to the store in batches
+//! (at the latest every [`FLUSH_INTERVAL`], so a crash loses at most that much of a running
+//! task's output), and broadcast at once to live followers such as `saker flow run`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use saker_model::{Level, LogEntry};
+use saker_store::Store;
+use tokio::sync::broadcast;
+
+use crate::masks::ExecutionMasks;
+
+/// How long a worker keeps log lines before writing them.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// How many lines a worker keeps before writing them.
+const FLUSH_LINES: usize = 512;
+
+/// Live log lines of every execution in this process. Slow followers miss lines (they can
+/// read them back from the store); the engine never waits for them.
+#[derive(Debug, Clone)]
+pub struct LogBus {
+    tx: broadcast::Sender<LogEntry>,
+}
+
+impl LogBus {
+    /// A bus that keeps up to `capacity` lines for slow followers.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            tx: broadcast::channel(capacity).0,
+        }
+    }
+
+    /// Follows every line published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<LogEntry> {
+        self.tx.subscribe()
+    }
+
+    /// Publishes one (already masked) line.
+    pub fn publish(&self, entry: &LogEntry) {
+        if self.tx.receiver_count() > 0 {
+            let _ = self.tx.send(entry.clone());
+        }
+    }
+}
+
+/// Who a log line belongs to.
+#[derive(Debug, Clone)]
+pub struct LogOrigin {
+    pub tenant_id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub execution_id: String,
+    pub task_run_id: Option<String>,
+    pub task_id: Option<String>,
+    pub attempt_number: Option<u32>,
+}
+
+impl LogOrigin {
+    fn entry(&self, level: Level, message: String) -> LogEntry {
+        LogEntry {
+            tenant_id: self.tenant_id.clone(),
+            namespace: self.namespace.clone(),
+            flow_id: self.flow_id.clone(),
+            execution_id: self.execution_id.clone(),
+            task_run_id: self.task_run_id.clone(),
+            task_id: self.task_id.clone(),
+            attempt_number: self.attempt_number,
+            timestamp: Utc::now(),
+            level,
+            message,
+        }
+    }
+}
+
+/// The log lines of one task attempt.
+pub struct TaskLogger {
+    origin: LogOrigin,
+    min_level: Level,
+    masks: Arc<ExecutionMasks>,
+    store: Arc<dyn Store>,
+    bus: LogBus,
+    pending: Vec<LogEntry>,
+    last_flush: Instant,
+}
+
+impl TaskLogger {
+    pub fn new(
+        origin: LogOrigin,
+        min_level: Level,
+        masks: Arc<ExecutionMasks>,
+        store: Arc<dyn Store>,
+        bus: LogBus,
+    ) -> Self {
+        Self {
+            origin,
+            min_level,
+            masks,
+            store,
+            bus,
+            pending: Vec::new(),
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// Masks and records one line (each line of a multi-line message separately, so every
+    /// stored line can be followed and filtered on its own).
+    pub fn log(&mut self, level: Level, message: &str) {
+        if level < self.min_level {
+            return;
+        }
+        let masked = self.masks.mask(message).into_owned();
+        let entry = self.origin.entry(level, masked);
+        self.bus.publish(&entry);
+        self.pending.push(entry);
+        if self.pending.len() >= FLUSH_LINES || self.last_flush.elapsed() >= FLUSH_INTERVAL {
+            self.flush();
+        }
+    }
+
+    /// Writes the pending lines now. On a store error they stay pending and go with the
+    /// task's result instead.
+    pub fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        if self.pending.is_empty() {
+            return;
+        }
+        match self.store.append_logs(&self.pending) {
+            Ok(()) => self.pending.clear(),
+            Err(e) => tracing::warn!(error = %e, "could not write log lines yet; retrying later"),
+        }
+    }
+
+    /// The lines not written yet; the executor writes them with the task run's new state.
+    pub fn take_pending(&mut self) -> Vec<LogEntry> {
+        std::mem::take(&mut self.pending)
+    }
+}

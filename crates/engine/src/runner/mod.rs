@@ -1,0 +1,111 @@
+//! Task runners: one per task type, behind the [`TaskRunner`] trait, so that a new task type
+//! (HTTP, SQL, flowable If/Parallel/ForEach) is a new module and one line in
+//! [`Registry::builtin`], not a rewrite.
+//!
+//! A runner sees its task only through [`TaskContext`]: properties come out rendered (and
+//! taint-tracked), and log lines go out through the execution's masker. A runner never
+//! touches the store, the secret backends or the raw template engine.
+
+mod fail;
+mod log;
+mod output_values;
+mod ret;
+mod shell;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+pub use crate::task_context::TaskContext;
+
+/// What a runner returns when its task did not fail.
+#[derive(Debug, Default)]
+pub struct TaskOutcome {
+    pub outputs: Map<String, Value>,
+    /// A task that succeeded with something worth a look (e.g. stderr with
+    /// `warningOnStdErr`) ends WARNING instead of SUCCESS.
+    pub warning: bool,
+}
+
+impl TaskOutcome {
+    /// A successful outcome with these outputs.
+    pub fn with_outputs(outputs: Map<String, Value>) -> Self {
+        Self {
+            outputs,
+            warning: false,
+        }
+    }
+}
+
+/// Why a task failed. The message is shown to users, so it goes through the masker before it
+/// is logged; runners still never put a secret in it knowingly.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// A property failed to render (undefined variable, denied secret, ...).
+    #[error("{0}")]
+    Render(String),
+    /// A property has the wrong shape at run time (a template rendered to a bad value).
+    #[error("property '{property}': {message}")]
+    Property { property: String, message: String },
+    /// The task ran and failed.
+    #[error("{0}")]
+    Failed(String),
+    /// The task was killed (execution killed or timeout).
+    #[error("{0}")]
+    Killed(String),
+}
+
+/// The future a runner returns.
+pub type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<TaskOutcome, TaskError>> + Send + 'a>>;
+
+/// Runs tasks of one type.
+pub trait TaskRunner: Send + Sync {
+    /// Runs one attempt of the task described by `ctx`.
+    fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a>;
+}
+
+/// The runners known to this process, by canonical task type.
+#[derive(Clone)]
+pub struct Registry {
+    runners: HashMap<&'static str, Arc<dyn TaskRunner>>,
+}
+
+impl Registry {
+    /// The task types Saker ships with.
+    pub fn builtin() -> Self {
+        let mut runners: HashMap<&'static str, Arc<dyn TaskRunner>> = HashMap::new();
+        runners.insert("io.kestra.plugin.core.log.Log", Arc::new(log::Log));
+        runners.insert("io.kestra.plugin.core.debug.Return", Arc::new(ret::Return));
+        runners.insert(
+            "io.kestra.plugin.core.output.OutputValues",
+            Arc::new(output_values::OutputValues),
+        );
+        runners.insert(
+            "io.kestra.plugin.scripts.shell.Commands",
+            Arc::new(shell::Commands),
+        );
+        runners.insert("io.kestra.plugin.core.execution.Fail", Arc::new(fail::Fail));
+        Self { runners }
+    }
+
+    /// Adds or replaces the runner of a task type.
+    pub fn register(&mut self, type_name: &'static str, runner: Arc<dyn TaskRunner>) {
+        self.runners.insert(type_name, runner);
+    }
+
+    /// The runner of a canonical task type.
+    pub fn get(&self, type_name: &str) -> Option<&Arc<dyn TaskRunner>> {
+        self.runners.get(type_name)
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.runners.keys().collect();
+        names.sort();
+        f.debug_struct("Registry").field("types", &names).finish()
+    }
+}

@@ -1,0 +1,162 @@
+//! Values that must not be stored in plaintext: SECRET inputs, SECRET outputs and any output
+//! derived from a secret. They are *sealed* (encrypted, bound to their execution and their
+//! place in it) before the executor records them, and opened — tainted, and added to the
+//! mask set — only when a worker builds the variables of a task that uses them.
+
+use std::sync::Arc;
+
+use saker_expr::Value;
+use saker_model::execution::{as_sealed, sealed_value};
+use serde_json::{Map, Value as Json};
+use zeroize::Zeroizing;
+
+use crate::masks::ExecutionMasks;
+
+/// Encrypts and decrypts execution values; implemented over the configured
+/// `encryption.secret-key` by whoever builds the engine.
+pub trait ValueSealer: Send + Sync {
+    /// The sealed form (text) of `plaintext` at `path` (such as `inputs.password` or
+    /// `outputs.task.value`) in execution `execution_id`.
+    fn seal(&self, execution_id: &str, path: &str, plaintext: &str) -> Result<String, String>;
+    /// Opens what [`seal`](Self::seal) produced for the same execution and path.
+    fn open(
+        &self,
+        execution_id: &str,
+        path: &str,
+        sealed: &str,
+    ) -> Result<Zeroizing<String>, String>;
+}
+
+/// What a value becomes when it must be protected but no key is configured.
+pub const MASKED: &str = "****";
+
+/// Seals or masks what must not be stored in plaintext.
+#[derive(Clone)]
+pub struct Protector {
+    pub sealer: Option<Arc<dyn ValueSealer>>,
+}
+
+impl Protector {
+    /// Seals every string leaf of `value` that the execution's mask set would change (a
+    /// secret, a derived value or an encoding of one). Without a sealer such leaves are
+    /// replaced by `****`: the value is lost rather than leaked.
+    pub fn protect_tree(
+        &self,
+        execution_id: &str,
+        path: &str,
+        value: Json,
+        masks: &ExecutionMasks,
+    ) -> Json {
+        match value {
+            Json::String(s) => {
+                if masks.mask(&s) == s.as_str() {
+                    Json::String(s)
+                } else {
+                    self.seal_string(execution_id, path, &s)
+                }
+            }
+            Json::Array(items) => Json::Array(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        self.protect_tree(execution_id, &format!("{path}[{i}]"), v, masks)
+                    })
+                    .collect(),
+            ),
+            Json::Object(map) if as_sealed(&Json::Object(map.clone())).is_some() => {
+                Json::Object(map)
+            }
+            Json::Object(map) => Json::Object(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let child = format!("{path}.{k}");
+                        (k, self.protect_tree(execution_id, &child, v, masks))
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
+    /// Seals one string whatever it holds (SECRET inputs and outputs).
+    pub fn seal_string(&self, execution_id: &str, path: &str, plaintext: &str) -> Json {
+        match &self.sealer {
+            Some(sealer) => match sealer.seal(execution_id, path, plaintext) {
+                Ok(sealed) => sealed_value(sealed),
+                Err(e) => {
+                    tracing::error!(path, error = %e, "could not seal a value; storing it masked");
+                    Json::String(MASKED.into())
+                }
+            },
+            None => Json::String(MASKED.into()),
+        }
+    }
+
+    /// Converts stored JSON to a template value, opening sealed leaves as tainted strings
+    /// and adding them to the mask set.
+    pub fn open_tree(
+        &self,
+        execution_id: &str,
+        path: &str,
+        value: &Json,
+        masks: &ExecutionMasks,
+    ) -> Result<Value, String> {
+        if let Some(sealed) = as_sealed(value) {
+            let sealer = self.sealer.as_ref().ok_or_else(|| {
+                format!("'{path}' is encrypted but no encryption.secret-key is configured")
+            })?;
+            let plain = sealer
+                .open(execution_id, path, sealed)
+                .map_err(|e| format!("'{path}' cannot be decrypted: {e}"))?;
+            masks.add([plain.as_str()]);
+            return Ok(Value::from(plain.as_str()).tainted());
+        }
+        match value {
+            Json::Array(items) if items.iter().any(contains_sealed) => {
+                let opened = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| self.open_tree(execution_id, &format!("{path}[{i}]"), v, masks))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Value::list(opened))
+            }
+            Json::Object(map) if map.values().any(contains_sealed) => {
+                let mut opened = Vec::with_capacity(map.len());
+                for (k, v) in map {
+                    opened.push((
+                        k.clone(),
+                        self.open_tree(execution_id, &format!("{path}.{k}"), v, masks)?,
+                    ));
+                }
+                Ok(Value::map(opened))
+            }
+            other => Ok(Value::from_json(other)),
+        }
+    }
+}
+
+fn contains_sealed(value: &Json) -> bool {
+    as_sealed(value).is_some()
+        || match value {
+            Json::Array(items) => items.iter().any(contains_sealed),
+            Json::Object(map) => map.values().any(contains_sealed),
+            _ => false,
+        }
+}
+
+/// Replaces every sealed leaf by `****`, for display.
+pub fn display_masked(value: &Json) -> Json {
+    if as_sealed(value).is_some() {
+        return Json::String(MASKED.into());
+    }
+    match value {
+        Json::Array(items) => Json::Array(items.iter().map(display_masked).collect()),
+        Json::Object(map) => Json::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), display_masked(v)))
+                .collect::<Map<_, _>>(),
+        ),
+        other => other.clone(),
+    }
+}

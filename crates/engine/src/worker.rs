@@ -1,0 +1,179 @@
+//! The worker: takes jobs from the executor, renders and runs one task attempt each, and
+//! reports the result. It is the only part of the engine that resolves secrets (the WORKER
+//! service), and everything a task emits leaves it masked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use saker_model::{Level, StateType};
+use saker_store::Store;
+use serde_json::Map;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::cancel::Cancellation;
+use crate::context::{self, GlobalVariables};
+use crate::logs::{LogBus, LogOrigin, TaskLogger};
+use crate::masks::MaskRegistry;
+use crate::queue::{WorkerJob, WorkerResult};
+use crate::runner::{Registry, TaskContext, TaskError};
+use crate::sealing::Protector;
+use crate::secrets::{SecretRequester, SecretSource, TaskSecrets};
+
+/// What a worker needs, shared by all its jobs.
+pub struct WorkerDeps {
+    pub store: Arc<dyn Store>,
+    pub registry: Registry,
+    pub secrets: Arc<dyn SecretSource>,
+    pub masks: Arc<MaskRegistry>,
+    pub logs: LogBus,
+    pub globals: Arc<GlobalVariables>,
+    pub protector: Protector,
+    /// Cancellation flags of the attempts running now, by task run id.
+    pub running: Arc<Mutex<HashMap<String, Cancellation>>>,
+    /// How many task attempts run at once.
+    pub concurrency: usize,
+}
+
+/// Runs jobs until the job channel closes, sending each result to `results`.
+pub async fn run_worker(
+    deps: Arc<WorkerDeps>,
+    mut jobs: mpsc::UnboundedReceiver<WorkerJob>,
+    results: mpsc::UnboundedSender<WorkerResult>,
+) {
+    let slots = Arc::new(Semaphore::new(deps.concurrency.max(1)));
+    while let Some(job) = jobs.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let deps = deps.clone();
+        let results = results.clone();
+        tokio::spawn(async move {
+            let result = run_job(&deps, job).await;
+            drop(permit);
+            let _ = results.send(result);
+        });
+    }
+}
+
+/// Runs one attempt of one task run.
+pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
+    let task = job.task.clone();
+    let execution = &job.execution;
+    let masks = deps.masks.get(&execution.id);
+    let cancel = Cancellation::new();
+    lock(&deps.running).insert(job.task_run.id.clone(), cancel.clone());
+
+    let origin = LogOrigin {
+        tenant_id: execution.tenant_id.clone(),
+        namespace: execution.namespace.clone(),
+        flow_id: execution.flow_id.clone(),
+        execution_id: execution.id.clone(),
+        task_run_id: Some(job.task_run.id.clone()),
+        task_id: Some(task.id.clone()),
+        attempt_number: Some(job.attempt),
+    };
+    let logger = TaskLogger::new(
+        origin,
+        task.log_level.unwrap_or(Level::Trace),
+        masks.clone(),
+        deps.store.clone(),
+        deps.logs.clone(),
+    );
+    let variables =
+        context::execution_context(&job.flow, execution, &deps.globals, &deps.protector, &masks);
+    let secrets = TaskSecrets {
+        source: deps.secrets.clone(),
+        requester: SecretRequester {
+            tenant_id: execution.tenant_id.clone(),
+            namespace: execution.namespace.clone(),
+            flow_id: execution.flow_id.clone(),
+            execution_id: execution.id.clone(),
+            task_run_id: Some(job.task_run.id.clone()),
+        },
+        masks,
+    };
+    let (mut variables, context_error) = match variables {
+        Ok(v) => (v, None),
+        Err(e) => (saker_expr::Context::new(), Some(e)),
+    };
+    context::add_task(&mut variables, &task, &job.task_run, job.attempt);
+    let mut ctx = TaskContext::new(task.clone(), variables, secrets, logger, cancel.clone());
+
+    let outcome = match context_error {
+        Some(e) => Err(TaskError::Render(e)),
+        None => run_attempt(deps, &mut ctx, &cancel).await,
+    };
+    let (state, outputs) = match outcome {
+        Ok(Some(outcome)) => {
+            let state = if outcome.warning {
+                StateType::Warning
+            } else {
+                StateType::Success
+            };
+            (state, outcome.outputs)
+        }
+        Ok(None) => (StateType::Skipped, Map::new()),
+        Err(error) => {
+            let state = if matches!(error, TaskError::Killed(_)) {
+                StateType::Killed
+            } else {
+                StateType::Failed
+            };
+            ctx.log(Level::Error, &error.to_string());
+            (state, Map::new())
+        }
+    };
+    lock(&deps.running).remove(&job.task_run.id);
+    let mut logger = ctx.into_logger();
+    WorkerResult {
+        execution_id: job.execution.id.clone(),
+        task_run_id: job.task_run.id.clone(),
+        state,
+        outputs,
+        logs: logger.take_pending(),
+    }
+}
+
+/// `Ok(None)` when `runIf` says the task must not run.
+async fn run_attempt(
+    deps: &WorkerDeps,
+    ctx: &mut TaskContext,
+    cancel: &Cancellation,
+) -> Result<Option<crate::runner::TaskOutcome>, TaskError> {
+    let task = ctx.task().clone();
+    if let Some(condition) = &task.run_if {
+        let rendered = ctx.render_template(condition)?;
+        if !crate::task_context::is_truthy(&rendered) {
+            return Ok(None);
+        }
+    }
+    let runner = deps.registry.get(&task.type_name).cloned().ok_or_else(|| {
+        TaskError::Failed(format!(
+            "task type '{}' has no runner in this worker",
+            task.type_name
+        ))
+    })?;
+    let run = runner.run(ctx);
+    let outcome = match task.timeout {
+        Some(limit) => match tokio::time::timeout(limit, run).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                cancel.cancel();
+                return Err(TaskError::Killed(format!(
+                    "the task timed out after {}",
+                    humanize(limit)
+                )));
+            }
+        },
+        None => run.await,
+    };
+    outcome.map(Some)
+}
+
+fn humanize(d: std::time::Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

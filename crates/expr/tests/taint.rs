@@ -1,0 +1,311 @@
+//! The taint table: every filter, operator, function, test and statement keeps a value derived
+//! from a secret tainted. Each row renders a template and states what the output looks like
+//! once tainted text is replaced by `*` (by default: all of it).
+//!
+//! `row_coverage` fails when a filter, function or test is added without a row here.
+
+use std::collections::HashMap;
+
+use saker_expr::{Context, RenderEnv, SecretLookupError, SecretResolver, Template, known_names};
+use zeroize::Zeroizing;
+
+struct Secrets(HashMap<&'static str, &'static str>);
+
+impl SecretResolver for Secrets {
+    fn resolve(
+        &self,
+        key: &str,
+        _ns: Option<&str>,
+    ) -> Result<Zeroizing<String>, SecretLookupError> {
+        self.0
+            .get(key)
+            .map(|v| Zeroizing::new((*v).to_string()))
+            .ok_or_else(|| SecretLookupError::new("not found"))
+    }
+}
+
+fn secrets() -> Secrets {
+    Secrets(HashMap::from([
+        ("S", "Hunter2 pw"),
+        ("J", r#"{"token":"tok","list":[3,1,2],"nested":{"a":1}}"#),
+        ("L", "[3,1,[4,5]]"),
+        ("N", "42"),
+        ("D", "2026-11-22T10:15:30Z"),
+        ("B64", "aHVudGVy"),
+        ("URL", "a+b%26c"),
+        ("T", "{{ 40 + 2 }}"),
+        ("F", "yyyy"),
+        ("Q", ".a"),
+        ("EMPTY", ""),
+    ]))
+}
+
+/// (template, masked output; "*" means the whole output is tainted).
+const ROWS: &[(&str, &str)] = &[
+    // String filters.
+    ("{{ secret('S') | upper }}", "*"),
+    ("{{ secret('S') | lower }}", "*"),
+    ("{{ secret('S') | capitalize }}", "*"),
+    ("{{ secret('S') | title }}", "*"),
+    ("{{ secret('S') | trim }}", "*"),
+    ("{{ secret('S') | abbreviate(5) }}", "*"),
+    ("{{ secret('S') | replace({'H': 'h'}) }}", "*"),
+    ("{{ 'abc' | replace({'a': secret('S')}) }}", "*"),
+    ("{{ secret('S') | split(' ') }}", "*"),
+    ("{{ secret('S') | startsWith('H') }}", "*"),
+    ("{{ secret('S') | endsWith('w') }}", "*"),
+    ("{{ secret('S') | substringBefore(' ') }}", "*"),
+    ("{{ secret('S') | substringAfter(' ') }}", "*"),
+    ("{{ secret('S') | substringBeforeLast(' ') }}", "*"),
+    ("{{ secret('S') | substringAfterLast(' ') }}", "*"),
+    ("{{ secret('S') | escapeChar('shell') }}", "*"),
+    ("{{ secret('S') | slugify }}", "*"),
+    ("{{ secret('S') | indent(2) }}", "*"),
+    ("{{ secret('S') | nindent(2) }}", "*"),
+    ("{{ secret('S') | string }}", "*"),
+    // Collection filters.
+    ("{{ secret('S') | default('x') }}", "*"),
+    ("{{ secret('EMPTY') | default('was empty') }}", "*"),
+    ("{{ '' | default(secret('S')) }}", "*"),
+    ("{{ secret('S') | length }}", "*"),
+    ("{{ json(secret('L')) | length }}", "*"),
+    ("{{ secret('S') | first }}", "*"),
+    ("{{ json(secret('L')) | last }}", "*"),
+    ("{{ json(secret('L')) | join(',') }}", "*"),
+    ("{{ ['a', secret('S')] | join(',') }}", "*"),
+    ("{{ secret('S') | slice(0, 2) }}", "*"),
+    ("{{ secret('S') | reverse }}", "*"),
+    ("{{ [2, secret('N') | number, 1] | sort }}", "[1,2,*]"),
+    ("{{ json(secret('L')) | slice(0, 2) | rsort }}", "*"),
+    ("{{ json(secret('J')) | keys }}", "*"),
+    ("{{ json(secret('J')) | values }}", "*"),
+    ("{{ json(secret('L')) | merge([9]) }}", "*"),
+    ("{{ [9] | merge([secret('S')]) }}", "[9,*]"),
+    ("{{ json(secret('L')) | distinct }}", "*"),
+    ("{{ json(secret('L')) | flatten }}", "*"),
+    ("{{ json(secret('L')) | chunk(2) }}", "*"),
+    // Numbers.
+    ("{{ secret('N') | number }}", "*"),
+    ("{{ -(secret('N') | number) | abs }}", "*"),
+    ("{{ secret('N') | number | round(1) }}", "*"),
+    // Encodings and digests.
+    ("{{ secret('S') | base64encode }}", "*"),
+    ("{{ secret('B64') | base64decode }}", "*"),
+    ("{{ secret('S') | urlencode }}", "*"),
+    ("{{ secret('URL') | urldecode }}", "*"),
+    ("{{ secret('S') | sha1 }}", "*"),
+    ("{{ secret('S') | sha256 }}", "*"),
+    ("{{ secret('S') | sha512 }}", "*"),
+    ("{{ secret('S') | md5 }}", "*"),
+    // JSON and jq.
+    ("{{ secret('S') | toJson }}", "*"),
+    ("{{ secret('S') | json }}", "*"),
+    ("{{ secret('S') | jsonEncode }}", "*"),
+    ("{{ secret('J') | jq('.token') }}", "*"),
+    ("{{ secret('J') | jq('.list | length') | first }}", "*"),
+    ("{{ '{\"a\":1}' | jq(secret('Q')) }}", "*"),
+    // Dates.
+    ("{{ secret('D') | date('yyyy') }}", "*"),
+    ("{{ '2026-01-01' | date(secret('F')) }}", "*"),
+    ("{{ secret('D') | dateAdd(1, 'DAYS') }}", "*"),
+    ("{{ secret('D') | timestamp }}", "*"),
+    ("{{ secret('D') | timestampMilli }}", "*"),
+    ("{{ secret('D') | timestampMicro }}", "*"),
+    ("{{ secret('D') | timestampNano }}", "*"),
+    // Operators.
+    ("{{ (secret('N') | number) + 1 }}", "*"),
+    ("{{ 1 + (secret('N') | number) }}", "*"),
+    ("{{ secret('S') + '!' }}", "*"),
+    ("{{ (secret('N') | number) - 1 }}", "*"),
+    ("{{ (secret('N') | number) * 2 }}", "*"),
+    ("{{ (secret('N') | number) / 2 }}", "*"),
+    ("{{ (secret('N') | number) % 5 }}", "*"),
+    ("{{ -(secret('N') | number) }}", "*"),
+    ("{{ +(secret('N') | number) }}", "*"),
+    ("{{ 'Bearer ' ~ secret('S') }}", "*"),
+    ("{{ secret('S') == 'x' }}", "*"),
+    ("{{ secret('S') != 'x' }}", "*"),
+    ("{{ secret('S') < 'x' }}", "*"),
+    ("{{ secret('S') > 'x' }}", "*"),
+    ("{{ secret('S') <= 'x' }}", "*"),
+    ("{{ secret('S') >= 'x' }}", "*"),
+    ("{{ secret('S') == secret('S') and true }}", "*"),
+    ("{{ true and secret('S') == 'x' }}", "*"),
+    ("{{ secret('S') == 'x' or false }}", "*"),
+    ("{{ not (secret('S') == 'x') }}", "*"),
+    ("{{ secret('S') contains 'pw' }}", "*"),
+    ("{{ 'pw' in secret('S') }}", "*"),
+    ("{{ 'zz' not in secret('S') }}", "*"),
+    ("{{ 1..(secret('N') | number) | length }}", "*"),
+    ("{{ secret('S') == 'x' ? 'a' : 'b' }}", "*"),
+    ("{{ true ? secret('S') : 'b' }}", "*"),
+    ("{{ missing ?? secret('S') }}", "*"),
+    ("{{ missing ??? secret('S') }}", "*"),
+    ("{{ json(secret('J')).token }}", "*"),
+    ("{{ json(secret('J'))['nested']['a'] }}", "*"),
+    ("{{ {'Hunter2 pw': 'v'}[secret('S')] }}", "*"),
+    ("{{ [1, 2, 3][(secret('N') | number) - 41] }}", "*"),
+    ("{{ \"pw: #{secret('S')}\" }}", "*"),
+    // Literals keep clean parts clean.
+    ("{{ [secret('S'), 'clean'] }}", "[*,\"clean\"]"),
+    (
+        "{{ {'pw': secret('S'), 'user': 'bob'} }}",
+        "{\"pw\":*,\"user\":\"bob\"}",
+    ),
+    ("{{ {secret('S'): 1} }}", "*"),
+    // Functions.
+    ("{{ secret('S') }}", "*"),
+    ("{{ fromJson(secret('J')).token }}", "*"),
+    ("{{ json(secret('J')).list }}", "*"),
+    ("{{ jsonDecode(secret('J')).nested }}", "*"),
+    ("{{ range(1, secret('N') | number) | length }}", "*"),
+    ("{{ render(secret('T')) }}", "*"),
+    ("{{ renderOnce(secret('T')) }}", "*"),
+    ("{{ render('x{{ secret(\"S\") }}') }}", "*"),
+    ("{{ max(1, secret('N') | number) }}", "*"),
+    ("{{ min(100, secret('N') | number) }}", "*"),
+    ("{{ now(format=secret('F')) }}", "*"),
+    // Tests.
+    ("{{ secret('S') is defined }}", "*"),
+    ("{{ secret('S') is null }}", "*"),
+    ("{{ secret('S') is not empty }}", "*"),
+    ("{{ secret('N') | number is even }}", "*"),
+    ("{{ secret('N') | number is odd }}", "*"),
+    ("{{ json(secret('J')) is iterable }}", "*"),
+    ("{{ json(secret('J')) is map }}", "*"),
+    ("{{ secret('J') is json }}", "*"),
+    // Methods.
+    ("{{ secret('S').toUpperCase() }}", "*"),
+    ("{{ secret('S').substring(0, 3) }}", "*"),
+    ("{{ json(secret('J')).get('token') }}", "*"),
+    // Statements.
+    ("{% set x = secret('S') %}[{{ x }}]", "[*]"),
+    (
+        "{% for c in json(secret('L')) %}{{ c }};{% endfor %}",
+        "*;*;*;",
+    ),
+    (
+        "{% for k, v in json(secret('J')) %}{{ k }} {% endfor %}",
+        "* * * ",
+    ),
+    (
+        "{% for x in json(secret('L')) %}{{ loop.index }} {% endfor %}",
+        "* * * ",
+    ),
+];
+
+fn render(template: &str) -> saker_expr::Rendered {
+    let resolver = secrets();
+    let env = RenderEnv {
+        secrets: Some(&resolver),
+        ..RenderEnv::default()
+    };
+    let t = Template::compile(template).unwrap_or_else(|e| panic!("{template}: {e}"));
+    t.render(&Context::new(), &env)
+        .unwrap_or_else(|e| panic!("{template}: {e}"))
+}
+
+#[test]
+fn every_row_is_tainted_as_stated() {
+    let mut failures = Vec::new();
+    for (template, want) in ROWS {
+        let r = render(template);
+        let masked = r.masked("*");
+        let want = if *want == "*" { "*" } else { want };
+        if r.text.is_empty() || masked != want {
+            failures.push(format!(
+                "{template}: rendered {:?}, masked {masked:?}, expected {want:?}",
+                r.text
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn row_coverage() {
+    let (filters, functions, tests) = known_names();
+    let all: String = ROWS.iter().map(|(t, _)| *t).collect::<Vec<_>>().join("\n");
+    let mut missing: Vec<String> = Vec::new();
+    for f in filters {
+        if !all.contains(&format!("| {f}")) {
+            missing.push(format!("filter {f}"));
+        }
+    }
+    for f in functions {
+        let probe = Template::compile(&format!("{{{{ {f}('x') }}}}"))
+            .and_then(|t| t.render(&Context::new(), &RenderEnv::default()));
+        let not_yet = matches!(&probe, Err(e) if e.to_string().contains("not yet available"));
+        if !not_yet && !all.contains(&format!("{f}(")) {
+            missing.push(format!("function {f}"));
+        }
+    }
+    for t in tests {
+        if !all.contains(&format!("is {t}")) && !all.contains(&format!("is not {t}")) {
+            missing.push(format!("test {t}"));
+        }
+    }
+    for op in [
+        " + ",
+        " - ",
+        " * ",
+        " / ",
+        " % ",
+        " ~ ",
+        " == ",
+        " != ",
+        " < ",
+        " > ",
+        " <= ",
+        " >= ",
+        " and ",
+        " or ",
+        "not ",
+        " contains ",
+        " in ",
+        " not in ",
+        "..",
+        " ? ",
+        " ?? ",
+        " ??? ",
+        "{{ -",
+        "{{ +",
+        "[",
+        "#{",
+        "{% set",
+        "{% for",
+    ] {
+        if !all.contains(op) {
+            missing.push(format!("operator {op:?}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no taint row for: {}",
+        missing.join(", ")
+    );
+}
+
+#[test]
+fn tainted_strings_hold_secrets_and_what_was_derived_from_them() {
+    let r = render("{{ secret('J') | jq('.token') | first | upper }}");
+    assert_eq!(r.text, "TOK");
+    assert!(
+        r.tainted_strings
+            .iter()
+            .any(|s| s == r#"{"token":"tok","list":[3,1,2],"nested":{"a":1}}"#)
+    );
+    assert!(r.tainted_strings.iter().any(|s| s == "tok"));
+    assert!(r.tainted_strings.iter().any(|s| s == "TOK"));
+    // A secret used only in a condition is still reported, though nothing of it is printed.
+    let r = render("{% if secret('S') | length > 3 %}long{% endif %}");
+    assert_eq!(r.text, "long");
+    assert!(r.tainted_strings.iter().any(|s| s == "Hunter2 pw"));
+}
+
+#[test]
+fn clean_renders_report_nothing() {
+    let r = render("{{ 'a' | upper }} {{ [1, 2] | join(',') }} {{ now() | date('yyyy') }}");
+    assert!(!r.is_tainted());
+    assert!(r.tainted_strings.is_empty());
+}

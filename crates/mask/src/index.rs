@@ -1,0 +1,382 @@
+//! The pattern index: finds every occurrence of every pattern in one pass,
+//! and the emitter that turns occurrences into masked output.
+//!
+//! Why not an Aho-Corasick automaton: with 1,000 secrets (about 20,000
+//! patterns once encodings are added), building the `aho-corasick` crate's
+//! automaton took about 170 ms and its unanchored scan of log text ran near
+//! 100 MB/s on the reference machine, against goals of 50 ms and 1 GB/s.
+//! Leftmost-longest matching also resumes after a match, so a second secret
+//! that overlaps the end of the first would stay partly visible.
+//!
+//! So patterns are indexed by sampled q-grams instead: every pattern of a
+//! length class is at least `min` bytes long, so any occurrence contains a
+//! window of `window` bytes starting at a text position that is a multiple of
+//! `stride` (with `window + stride - 1 <= min`). The index stores, for every
+//! pattern, its `stride` windows at offsets `0..stride`; the scan looks at one
+//! window every `stride` bytes, tests a bit in a hashed filter, and only on a
+//! hit looks the window up exactly and compares the candidate patterns. Every
+//! occurrence is found exactly once, and the samples are on a grid fixed in
+//! absolute stream positions, so chunking cannot change the result.
+
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::MASK;
+
+/// Multiplier of the window hash (a 64-bit golden-ratio constant).
+const HASH_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Filter bits per stored window: about 3 % false hits at this density.
+const FILTER_BITS_PER_KEY: usize = 32;
+
+/// An occurrence: absolute `[start, end)` positions in the text.
+pub(crate) type Occurrence = (u64, u64);
+
+/// Patterns of one length class, and the tables that find them.
+pub(crate) struct Index {
+    arena: Zeroizing<Vec<u8>>,
+    /// `(start, len)` of each pattern in `arena`.
+    spans: Vec<(usize, usize)>,
+    window: usize,
+    stride: usize,
+    max_len: usize,
+    /// One bit per hashed window.
+    filter: Vec<u64>,
+    filter_shift: u32,
+    /// Open-addressing table of `group index + 1` (0 = empty slot).
+    slots: Vec<usize>,
+    slot_shift: u32,
+    groups: Vec<Group>,
+    entries: Vec<Entry>,
+}
+
+/// All entries whose window equals `key`.
+struct Group {
+    key: u64,
+    first: usize,
+    end: usize,
+}
+
+/// Pattern `pattern` has the group's window at `offset`.
+struct Entry {
+    pattern: usize,
+    offset: usize,
+}
+
+/// Window width and sampling stride for patterns of at least `min` bytes.
+/// Wider windows hit less often by chance; longer strides look at fewer
+/// positions. Six bytes are preferred over a long stride on short patterns.
+fn params(min: usize) -> (usize, usize) {
+    let window = min.saturating_sub(7).max(min.min(6)).min(8);
+    let stride = (min + 1 - window).clamp(1, 8);
+    (window, stride)
+}
+
+fn hash(key: u64) -> u64 {
+    key.wrapping_mul(HASH_MUL)
+}
+
+/// The first `window` bytes of `bytes` as a little-endian integer, or `None`
+/// if there are fewer.
+fn load(bytes: &[u8], window: usize) -> Option<u64> {
+    let w = bytes.get(..window)?;
+    let mut a = [0u8; 8];
+    a.get_mut(..window)?.copy_from_slice(w);
+    Some(u64::from_le_bytes(a))
+}
+
+/// `ceil(log2(n))`, at least `lo`, at most `hi`.
+fn bits_for(n: usize, lo: u32, hi: u32) -> u32 {
+    n.max(1).next_power_of_two().trailing_zeros().clamp(lo, hi)
+}
+
+impl Index {
+    /// Indexes `patterns` (non-empty, each at least one byte).
+    pub(crate) fn build(patterns: &[&[u8]]) -> Self {
+        let min = patterns.iter().map(|p| p.len()).min().unwrap_or(1).max(1);
+        let max_len = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
+        let (window, stride) = params(min);
+
+        let total = patterns.iter().map(|p| p.len()).sum();
+        let mut arena = Zeroizing::new(Vec::with_capacity(total));
+        let mut spans = Vec::with_capacity(patterns.len());
+        let mut keys: Vec<(u64, usize, usize)> = Vec::with_capacity(patterns.len() * stride);
+        for (i, p) in patterns.iter().enumerate() {
+            spans.push((arena.len(), p.len()));
+            arena.extend_from_slice(p);
+            for offset in 0..stride {
+                if let Some(key) = p.get(offset..).and_then(|w| load(w, window)) {
+                    keys.push((key, i, offset));
+                }
+            }
+        }
+        keys.sort_unstable_by_key(|k| k.0);
+
+        let mut groups: Vec<Group> = Vec::new();
+        let mut entries = Vec::with_capacity(keys.len());
+        for &(key, pattern, offset) in &keys {
+            match groups.last_mut() {
+                Some(g) if g.key == key => g.end += 1,
+                _ => groups.push(Group {
+                    key,
+                    first: entries.len(),
+                    end: entries.len() + 1,
+                }),
+            }
+            entries.push(Entry { pattern, offset });
+        }
+        for k in &mut keys {
+            k.0.zeroize();
+        }
+
+        let filter_bits = bits_for(groups.len() * FILTER_BITS_PER_KEY, 12, 30);
+        let mut filter = vec![0u64; (1usize << filter_bits) / 64];
+        let filter_shift = 64 - filter_bits;
+        let slot_bits = bits_for(groups.len() * 2, 4, 40);
+        let mut slots = vec![0usize; 1usize << slot_bits];
+        let slot_shift = 64 - slot_bits;
+        let slot_mask = slots.len() - 1;
+        for (gi, g) in groups.iter().enumerate() {
+            let h = hash(g.key);
+            let bit = (h >> filter_shift) as usize;
+            if let Some(word) = filter.get_mut(bit / 64) {
+                *word |= 1 << (bit % 64);
+            }
+            let mut s = (h >> slot_shift) as usize;
+            // The table is at most half full, so an empty slot is found.
+            while let Some(slot) = slots.get_mut(s) {
+                if *slot == 0 {
+                    *slot = gi + 1;
+                    break;
+                }
+                s = (s + 1) & slot_mask;
+            }
+        }
+        Self {
+            arena,
+            spans,
+            window,
+            stride,
+            max_len,
+            filter,
+            filter_shift,
+            slots,
+            slot_shift,
+            groups,
+            entries,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub(crate) fn stride(&self) -> usize {
+        self.stride
+    }
+
+    pub(crate) fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    pub(crate) fn patterns(&self) -> impl Iterator<Item = &[u8]> {
+        self.spans
+            .iter()
+            .filter_map(|&(s, l)| self.arena.get(s..s + l))
+    }
+
+    /// Finds the occurrences seen from samples `q` (absolute positions, on
+    /// the grid of multiples of the stride) with `from <= q < until`, in `hay`
+    /// whose first byte is at absolute position `base`. Occurrences starting
+    /// before `base`, or not wholly inside `hay`, are not reported. Returns
+    /// the first sample not examined.
+    ///
+    /// `from` must be a multiple of the stride and at least `base`.
+    pub(crate) fn scan(
+        &self,
+        hay: &[u8],
+        base: u64,
+        from: u64,
+        until: u64,
+        out: &mut Vec<Occurrence>,
+    ) -> u64 {
+        let stride = self.stride;
+        let window = self.window;
+        let mask = if window >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * window)) - 1
+        };
+        let rel = |abs: u64| usize::try_from(abs.saturating_sub(base)).unwrap_or(usize::MAX);
+        let start = rel(from);
+        // Samples need a whole window inside `hay`.
+        let limit = rel(until).min((hay.len() + 1).saturating_sub(window));
+        let fast_limit = limit.min(hay.len().saturating_sub(7));
+        let mut i = start;
+        while i < fast_limit {
+            let Some(word) = hay.get(i..i + 8).and_then(|w| load(w, 8)) else {
+                break;
+            };
+            let key = word & mask;
+            let h = hash(key);
+            let bit = (h >> self.filter_shift) as usize;
+            if self.filter.get(bit / 64).is_some_and(|w| w >> (bit % 64) & 1 != 0) {
+                self.verify(key, h, hay, i, base, out);
+            }
+            i += stride;
+        }
+        while i < limit {
+            let Some(key) = hay.get(i..).and_then(|w| load(w, window)) else {
+                break;
+            };
+            let h = hash(key);
+            let bit = (h >> self.filter_shift) as usize;
+            if self.filter.get(bit / 64).is_some_and(|w| w >> (bit % 64) & 1 != 0) {
+                self.verify(key, h, hay, i, base, out);
+            }
+            i += stride;
+        }
+        base + i as u64
+    }
+
+    /// Looks `key` (seen at `hay[i..]`) up exactly and reports the patterns
+    /// that match around it.
+    #[cold]
+    fn verify(&self, key: u64, h: u64, hay: &[u8], i: usize, base: u64, out: &mut Vec<Occurrence>) {
+        let slot_mask = self.slots.len() - 1;
+        let mut s = (h >> self.slot_shift) as usize;
+        while let Some(&slot) = self.slots.get(s) {
+            let Some(g) = slot.checked_sub(1).and_then(|gi| self.groups.get(gi)) else {
+                return;
+            };
+            if g.key == key {
+                for e in self.entries.get(g.first..g.end).unwrap_or(&[]) {
+                    let Some(start) = i.checked_sub(e.offset) else {
+                        continue;
+                    };
+                    let Some(&(ps, len)) = self.spans.get(e.pattern) else {
+                        continue;
+                    };
+                    let pattern = self.arena.get(ps..ps + len);
+                    if pattern.is_some() && hay.get(start..start + len) == pattern {
+                        let abs = base + start as u64;
+                        out.push((abs, abs + len as u64));
+                    }
+                }
+                return;
+            }
+            s = (s + 1) & slot_mask;
+        }
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        // Windows of secrets live in the group keys; the filter is a hash of
+        // them. The arena wipes itself.
+        for g in &mut self.groups {
+            g.key.zeroize();
+        }
+        self.filter.zeroize();
+    }
+}
+
+/// Writes text with masked runs replaced, across calls: bytes covered by any
+/// occurrence are hidden, and each maximal run of hidden bytes (adjacent or
+/// overlapping occurrences included) becomes one [`MASK`].
+#[derive(Default)]
+pub(crate) struct Emitter {
+    cover_end: u64,
+    in_run: bool,
+}
+
+impl Emitter {
+    /// Emits absolute positions `[from, to)` of `hay` (which starts at `base`)
+    /// using `occ`, sorted by start. Returns how many occurrences were used
+    /// (all those starting before `to`).
+    pub(crate) fn emit(
+        &mut self,
+        hay: &[u8],
+        base: u64,
+        from: u64,
+        to: u64,
+        occ: &[Occurrence],
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let rel = |abs: u64| usize::try_from(abs.saturating_sub(base)).unwrap_or(usize::MAX);
+        let mut pos = from;
+        let mut k = 0;
+        while pos < to {
+            while let Some(&(s, e)) = occ.get(k) {
+                if s > pos {
+                    break;
+                }
+                self.cover_end = self.cover_end.max(e);
+                k += 1;
+            }
+            if pos < self.cover_end {
+                if !self.in_run {
+                    out.extend_from_slice(MASK.as_bytes());
+                    self.in_run = true;
+                }
+                pos = self.cover_end.min(to);
+            } else {
+                let next = occ.get(k).map_or(to, |&(s, _)| s.min(to));
+                out.extend_from_slice(hay.get(rel(pos)..rel(next)).unwrap_or(&[]));
+                self.in_run = false;
+                pos = next;
+            }
+        }
+        k
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_fit_the_shortest_pattern() {
+        for min in 1..64 {
+            let (w, s) = params(min);
+            assert!(w >= 1 && w <= 8 && s >= 1 && s <= 8, "{min}");
+            assert!(w + s - 1 <= min, "{min}: {w} {s}");
+        }
+        assert_eq!(params(40), (8, 8));
+        assert_eq!(params(4), (4, 1));
+    }
+
+    fn find_all(patterns: &[&[u8]], hay: &[u8]) -> Vec<Occurrence> {
+        let idx = Index::build(patterns);
+        let mut out = Vec::new();
+        idx.scan(hay, 0, 0, hay.len() as u64, &mut out);
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn finds_overlapping_and_nested_occurrences() {
+        let pats: [&[u8]; 3] = [b"abcdefgh", b"defghijk", b"cdef"];
+        let hay = b"xxabcdefghijkxxabcdef";
+        assert_eq!(
+            find_all(&pats, hay),
+            vec![(2, 10), (4, 8), (5, 13), (17, 21)]
+        );
+    }
+
+    #[test]
+    fn finds_occurrences_at_both_ends() {
+        let pats: [&[u8]; 1] = [b"0123456789abcdefXYZ"];
+        let hay = b"0123456789abcdefXYZ--0123456789abcdefXYZ";
+        assert_eq!(find_all(&pats, hay), vec![(0, 19), (21, 40)]);
+    }
+
+    #[test]
+    fn emitter_collapses_adjacent_runs() {
+        let hay = b"aaSECRETSECRETbb";
+        let mut out = Vec::new();
+        let mut em = Emitter::default();
+        let used = em.emit(hay, 0, 0, hay.len() as u64, &[(2, 8), (8, 14)], &mut out);
+        assert_eq!(used, 2);
+        assert_eq!(out, b"aa****bb");
+    }
+}

@@ -1,0 +1,208 @@
+//! Property tests against a naive oracle, inside the crate because the
+//! oracle needs the set's patterns (which the public API never shows).
+
+use proptest::prelude::*;
+
+use crate::{MASK, MaskSet, MaskSetBuilder};
+
+/// Every pattern of `set`, found at every position by brute force; the
+/// hidden bytes are their union, and each hidden run becomes `MASK`.
+fn oracle(set: &MaskSet, text: &[u8]) -> Vec<u8> {
+    let hidden = hidden(set, text);
+    let mut out = Vec::new();
+    for (i, &b) in text.iter().enumerate() {
+        if !hidden[i] {
+            out.push(b);
+        } else if i == 0 || !hidden[i - 1] {
+            out.extend_from_slice(MASK.as_bytes());
+        }
+    }
+    out
+}
+
+/// Which bytes of `text` the set hides, by brute force.
+fn hidden(set: &MaskSet, text: &[u8]) -> Vec<bool> {
+    let mut hidden = vec![false; text.len()];
+    for class in set.classes() {
+        for p in class.patterns() {
+            if p.is_empty() || p.len() > text.len() {
+                continue;
+            }
+            for start in 0..=text.len() - p.len() {
+                if &text[start..start + p.len()] == p {
+                    hidden[start..start + p.len()].iter_mut().for_each(|h| *h = true);
+                }
+            }
+        }
+    }
+    hidden
+}
+
+fn stream(set: &MaskSet, text: &[u8], cuts: &[usize]) -> Vec<u8> {
+    let mut m = set.stream();
+    let mut out = Vec::new();
+    let mut prev = 0;
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (text.len() + 1)).collect();
+    points.sort_unstable();
+    for p in points.into_iter().chain([text.len()]) {
+        m.push(&text[prev..p], &mut out);
+        prev = p;
+    }
+    m.finish(&mut out);
+    out
+}
+
+/// Secrets over a small alphabet, so that they overlap, share prefixes and
+/// occur inside each other's encodings often.
+fn secrets() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    prop::collection::vec(
+        prop::collection::vec(prop::sample::select(b"abcAB01+/= _\"'&\n".to_vec()), 1..40),
+        1..5,
+    )
+}
+
+/// Text made of random characters, whole secrets, their pieces and their
+/// base64 forms.
+fn text_for(secrets: Vec<Vec<u8>>) -> impl Strategy<Value = (Vec<Vec<u8>>, Vec<u8>)> {
+    let n = secrets.len();
+    let part = (0..4u8, 0..n, 0..64usize, 0..64usize);
+    prop::collection::vec(part, 0..30).prop_map(move |parts| {
+        use base64::Engine as _;
+        let mut text = Vec::new();
+        for (kind, i, a, b) in parts {
+            let s = &secrets[i];
+            match kind {
+                0 => text.extend_from_slice(&b"abc xyz:AB01/\n"[..(a % 14) + 1]),
+                1 => text.extend_from_slice(s),
+                2 => {
+                    let (lo, hi) = (a.min(b) % (s.len() + 1), a.max(b) % (s.len() + 1));
+                    text.extend_from_slice(&s[lo.min(hi)..hi.max(lo)]);
+                }
+                _ => {
+                    let mut blob = vec![b'q'; a % 3];
+                    blob.extend_from_slice(s);
+                    let enc = base64::engine::general_purpose::STANDARD.encode(blob);
+                    text.extend_from_slice(enc.as_bytes());
+                }
+            }
+        }
+        (secrets.clone(), text)
+    })
+}
+
+fn case() -> impl Strategy<Value = (Vec<Vec<u8>>, Vec<u8>)> {
+    secrets().prop_flat_map(text_for)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn whole_text_masking_matches_the_oracle((secrets, text) in case(), min in 1..8usize) {
+        let mut b = MaskSetBuilder::with_min_len(min);
+        b.extend(&secrets);
+        let set = b.build();
+        prop_assert_eq!(set.mask_bytes(&text).into_owned(), oracle(&set, &text));
+    }
+
+    #[test]
+    fn streaming_equals_whole_text(
+        (secrets, text) in case(),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let set = MaskSet::from_values(&secrets);
+        let whole = set.mask_bytes(&text).into_owned();
+        prop_assert_eq!(stream(&set, &text, &cuts), whole);
+    }
+
+}
+
+// Slower per case (one push per byte, line splitting): fewer cases.
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn byte_by_byte_streaming_equals_whole_text((secrets, text) in case()) {
+        let set = MaskSet::from_values(&secrets);
+        let cuts: Vec<usize> = (0..text.len()).collect();
+        prop_assert_eq!(stream(&set, &text, &cuts), set.mask_bytes(&text).into_owned());
+    }
+
+    #[test]
+    fn lines_equal_whole_text_lines((secrets, text) in case(), size in 1..50usize) {
+        let set = MaskSet::from_values(&secrets);
+        let mut lm = set.lines(1 << 20);
+        let mut lines = Vec::new();
+        for chunk in text.chunks(size) {
+            lm.push(chunk, &mut lines);
+        }
+        lm.finish(&mut lines);
+        let whole = String::from_utf8_lossy(&set.mask_bytes(&text)).into_owned();
+        let mut expected: Vec<String> = whole.split('\n').map(|l| {
+            let l = l.strip_suffix('\r').unwrap_or(l);
+            if set.is_short_value(l.as_bytes()) { MASK.to_owned() } else { l.to_owned() }
+        }).collect();
+        if whole.ends_with('\n') || whole.is_empty() {
+            expected.pop();
+        }
+        prop_assert_eq!(lines, expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// The characters of a blob's base64 that depend only on the secret's
+    /// bits are all hidden, whatever the secret's offset and neighbours.
+    #[test]
+    fn base64_of_a_secret_inside_a_blob_is_hidden(
+        secret in prop::collection::vec(any::<u8>(), 4..48),
+        before in prop::collection::vec(any::<u8>(), 0..12),
+        after in prop::collection::vec(any::<u8>(), 0..12),
+        url_safe in any::<bool>(),
+    ) {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        prop_assume!(crate::secret::char_len(&secret) >= crate::DEFAULT_MIN_LEN);
+        let set = MaskSet::from_values([&secret]);
+        let mut blob = before.clone();
+        blob.extend_from_slice(&secret);
+        blob.extend_from_slice(&after);
+        let enc = if url_safe { URL_SAFE_NO_PAD.encode(&blob) } else { STANDARD.encode(&blob) };
+        let start = (8 * before.len()).div_ceil(6);
+        let end = 8 * (before.len() + secret.len()) / 6;
+        let hidden = hidden(&set, enc.as_bytes());
+        prop_assert!(hidden[start..end].iter().all(|&h| h), "{} {}..{}", enc, start, end);
+        prop_assert!(!set.mask(&enc).contains(&enc[start..end]));
+    }
+}
+
+#[test]
+fn set_can_be_swapped_mid_stream() {
+    let small = MaskSet::from_values(["first-secret"]);
+    let big = small.with_added(["second-secret"]);
+    let mut m = small.stream();
+    let mut out = Vec::new();
+    m.push(b"a first-secret b ", &mut out);
+    m.set_mask_set(big);
+    m.push(b"second-secret c first-secret", &mut out);
+    m.finish(&mut out);
+    assert_eq!(out, b"a **** b **** c ****");
+}
+
+#[test]
+fn tmp_diag() {
+    let set = MaskSet::from_values([
+        "ghp_abcdefghijklmnopqrstuvwxyz012345",
+        "p@ss!w0rd#X=+/",
+        "postgres://svc_3:ABCDEFGHIJKLMNOP@db-3.internal:5432/app",
+        r#"{"client_id":"app-3","client_secret":"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"}"#,
+    ]);
+    for c in set.classes() {
+        let min = c.patterns().map(|p| p.len()).min();
+        eprintln!("class: {} patterns, min {:?}, stride {}, max {}", c.len(), min, c.stride(), c.max_len());
+        for p in c.patterns().filter(|p| p.len() < 15) {
+            eprintln!("   {:?}", String::from_utf8_lossy(p));
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! The task and trigger types Saker knows: canonical name, aliases and property schema.
+//!
+//! Adding a task type is adding one [`TaskType`] to [`BUILTIN_TASKS`] (and its [`TaskKind`]
+//! variant, which the engine matches on). Validation, "did you mean" suggestions and plugin
+//! defaults all read this table. A flowable task (If, Parallel, ...) declares its child task
+//! lists with [`Shape::Tasks`]; validation then checks the children as tasks and hands them to
+//! the engine in [`crate::TaskDef::subtasks`].
+
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+use crate::shape::Shape;
+
+/// The task types the engine knows how to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub enum TaskKind {
+    Log,
+    Return,
+    OutputValues,
+    ShellCommands,
+    Fail,
+}
+
+/// One property of a type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PropSpec {
+    pub name: &'static str,
+    pub shape: Shape,
+    pub required: bool,
+}
+
+const fn prop(name: &'static str, shape: Shape) -> PropSpec {
+    PropSpec {
+        name,
+        shape,
+        required: false,
+    }
+}
+
+const fn required(name: &'static str, shape: Shape) -> PropSpec {
+    PropSpec {
+        name,
+        shape,
+        required: true,
+    }
+}
+
+/// A task type: its canonical name, the other names it answers to, and its own properties
+/// (the properties every task has are in [`COMMON_TASK_PROPS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TaskType {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub kind: TaskKind,
+    pub props: &'static [PropSpec],
+}
+
+impl TaskType {
+    /// The property named `name`, if this type has it.
+    pub fn prop(&self, name: &str) -> Option<&'static PropSpec> {
+        self.props.iter().find(|p| p.name == name)
+    }
+
+    /// True if `name` is the canonical name or an alias.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.aliases.contains(&name)
+    }
+}
+
+/// Properties every task has (Kestra's `Task` class). They are typed fields of
+/// [`crate::TaskDef`], not entries of its `properties`.
+pub const COMMON_TASK_PROPS: &[&str] = &[
+    "id",
+    "type",
+    "description",
+    "disabled",
+    "runIf",
+    "retry",
+    "allowFailure",
+    "allowWarning",
+    "logLevel",
+    "logToFile",
+    "timeout",
+    "workerGroup",
+    "version",
+    "pluginDefaultsRef",
+    "taskCache",
+    "assets",
+];
+
+const LOG_PROPS: &[PropSpec] = &[
+    required("message", Shape::StringOrList),
+    prop("level", Shape::Level),
+];
+
+const RETURN_PROPS: &[PropSpec] = &[prop("format", Shape::String)];
+
+const OUTPUT_VALUES_PROPS: &[PropSpec] = &[prop("values", Shape::Map)];
+
+const FAIL_PROPS: &[PropSpec] = &[
+    prop("condition", Shape::String),
+    prop("errorMessage", Shape::String),
+];
+
+/// Kestra's script task properties (`AbstractExecScript` and `Commands`).
+const SHELL_COMMANDS_PROPS: &[PropSpec] = &[
+    required("commands", Shape::StringList),
+    prop("env", Shape::Map),
+    prop("beforeCommands", Shape::StringList),
+    prop("interpreter", Shape::StringList),
+    prop("failFast", Shape::Bool),
+    prop("warningOnStdErr", Shape::Bool),
+    prop("taskRunner", Shape::Map),
+    prop("containerImage", Shape::String),
+    prop("outputFiles", Shape::StringList),
+    // A map of file name to content, or a template producing one.
+    prop("inputFiles", Shape::Any),
+    prop("namespaceFiles", Shape::Map),
+    prop("targetOS", Shape::OneOf(&["LINUX", "WINDOWS", "AUTO"])),
+    // Deprecated in Kestra in favour of taskRunner/containerImage; still accepted there.
+    prop("docker", Shape::Map),
+    prop("runner", Shape::OneOf(&["PROCESS", "DOCKER"])),
+    prop("outputDirectory", Shape::Bool),
+];
+
+/// The task types of this build. Legacy names are the `aliases` Kestra itself declares on
+/// these classes (from before 0.17 moved core tasks to `io.kestra.plugin.core`). Kestra's old
+/// `io.kestra.core.tasks.scripts.Bash` is a different task with other properties, so it is not
+/// an alias of shell Commands; `io.kestra.core.tasks.outputs.OutputValues` is left out because
+/// the current Kestra class does not declare it.
+pub const BUILTIN_TASKS: &[TaskType] = &[
+    TaskType {
+        name: "io.kestra.plugin.core.log.Log",
+        aliases: &["io.kestra.core.tasks.log.Log", "Log"],
+        kind: TaskKind::Log,
+        props: LOG_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.debug.Return",
+        aliases: &["io.kestra.core.tasks.debugs.Return", "Return"],
+        kind: TaskKind::Return,
+        props: RETURN_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.output.OutputValues",
+        aliases: &["OutputValues"],
+        kind: TaskKind::OutputValues,
+        props: OUTPUT_VALUES_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.scripts.shell.Commands",
+        aliases: &["shell.Commands", "Commands"],
+        kind: TaskKind::ShellCommands,
+        props: SHELL_COMMANDS_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.execution.Fail",
+        aliases: &["io.kestra.core.tasks.executions.Fail", "Fail"],
+        kind: TaskKind::Fail,
+        props: FAIL_PROPS,
+    },
+];
+
+/// A trigger type. Triggers are parsed and stored now and run by a later part, so only their
+/// required properties are checked; other properties are kept as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TriggerType {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub required: &'static [&'static str],
+}
+
+impl TriggerType {
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.aliases.contains(&name)
+    }
+}
+
+/// Trigger types; the legacy names are the aliases Kestra declares since 0.17.
+pub const BUILTIN_TRIGGERS: &[TriggerType] = &[
+    TriggerType {
+        name: "io.kestra.plugin.core.trigger.Schedule",
+        aliases: &["io.kestra.core.models.triggers.types.Schedule", "Schedule"],
+        required: &["cron"],
+    },
+    TriggerType {
+        name: "io.kestra.plugin.core.trigger.Webhook",
+        aliases: &["io.kestra.core.models.triggers.types.Webhook", "Webhook"],
+        required: &["key"],
+    },
+    TriggerType {
+        name: "io.kestra.plugin.core.trigger.Flow",
+        aliases: &["io.kestra.core.models.triggers.types.Flow"],
+        required: &[],
+    },
+];
+
+/// A set of task and trigger types that validation accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Catalog {
+    tasks: Vec<TaskType>,
+    triggers: Vec<TriggerType>,
+}
+
+impl Catalog {
+    /// The types built into this version of Saker.
+    pub fn builtin() -> &'static Catalog {
+        static BUILTIN: OnceLock<Catalog> = OnceLock::new();
+        BUILTIN.get_or_init(|| Catalog {
+            tasks: BUILTIN_TASKS.to_vec(),
+            triggers: BUILTIN_TRIGGERS.to_vec(),
+        })
+    }
+
+    /// A catalog holding exactly these types.
+    pub fn new(tasks: Vec<TaskType>, triggers: Vec<TriggerType>) -> Self {
+        Self { tasks, triggers }
+    }
+
+    /// This catalog plus one more task type.
+    pub fn with_task(mut self, task: TaskType) -> Self {
+        self.tasks.push(task);
+        self
+    }
+
+    pub fn tasks(&self) -> &[TaskType] {
+        &self.tasks
+    }
+
+    pub fn triggers(&self) -> &[TriggerType] {
+        &self.triggers
+    }
+
+    /// The task type named `name` (canonical name or alias, exactly as written).
+    pub fn task(&self, name: &str) -> Option<&TaskType> {
+        self.tasks.iter().find(|t| t.answers_to(name))
+    }
+
+    /// The trigger type named `name` (canonical name or alias).
+    pub fn trigger(&self, name: &str) -> Option<&TriggerType> {
+        self.triggers.iter().find(|t| t.answers_to(name))
+    }
+
+    /// Known task names (canonical and aliases) closest to a misspelt one.
+    pub fn suggest_task(&self, name: &str) -> Vec<&'static str> {
+        let names = self
+            .tasks
+            .iter()
+            .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()));
+        crate::suggest::closest(name, names)
+    }
+
+    /// Known trigger names closest to a misspelt one.
+    pub fn suggest_trigger(&self, name: &str) -> Vec<&'static str> {
+        let names = self
+            .triggers
+            .iter()
+            .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()));
+        crate::suggest::closest(name, names)
+    }
+}
+
+/// The built-in task type named `name` (canonical name or alias).
+pub fn task_type(name: &str) -> Option<&'static TaskType> {
+    Catalog::builtin().task(name)
+}
+
+/// The built-in trigger type named `name` (canonical name or alias).
+pub fn trigger_type(name: &str) -> Option<&'static TriggerType> {
+    Catalog::builtin().trigger(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_and_alias_names_resolve() {
+        for (name, canonical) in [
+            (
+                "io.kestra.plugin.core.log.Log",
+                "io.kestra.plugin.core.log.Log",
+            ),
+            (
+                "io.kestra.core.tasks.log.Log",
+                "io.kestra.plugin.core.log.Log",
+            ),
+            ("Log", "io.kestra.plugin.core.log.Log"),
+            (
+                "io.kestra.core.tasks.debugs.Return",
+                "io.kestra.plugin.core.debug.Return",
+            ),
+            ("Return", "io.kestra.plugin.core.debug.Return"),
+            ("OutputValues", "io.kestra.plugin.core.output.OutputValues"),
+            ("shell.Commands", "io.kestra.plugin.scripts.shell.Commands"),
+            ("Commands", "io.kestra.plugin.scripts.shell.Commands"),
+            (
+                "io.kestra.core.tasks.executions.Fail",
+                "io.kestra.plugin.core.execution.Fail",
+            ),
+            ("Fail", "io.kestra.plugin.core.execution.Fail"),
+        ] {
+            assert_eq!(task_type(name).map(|t| t.name), Some(canonical), "{name}");
+        }
+        assert!(task_type("log").is_none());
+        assert!(task_type("io.kestra.core.tasks.scripts.Bash").is_none());
+    }
+
+    #[test]
+    fn names_are_unique_across_types() {
+        let mut all: Vec<&str> = BUILTIN_TASKS
+            .iter()
+            .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()))
+            .collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
+        for t in BUILTIN_TASKS {
+            for p in t.props {
+                assert!(
+                    !COMMON_TASK_PROPS.contains(&p.name),
+                    "{} shadows a common property",
+                    p.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn triggers_resolve() {
+        assert_eq!(
+            trigger_type("io.kestra.core.models.triggers.types.Schedule").map(|t| t.name),
+            Some("io.kestra.plugin.core.trigger.Schedule")
+        );
+        assert!(trigger_type("io.kestra.plugin.core.trigger.Flow").is_some());
+        assert!(trigger_type("Cron").is_none());
+    }
+
+    #[test]
+    fn suggestions_cover_canonical_names_and_aliases() {
+        let c = Catalog::builtin();
+        assert_eq!(
+            c.suggest_task("io.kestra.plugin.core.log.Logg"),
+            vec!["io.kestra.plugin.core.log.Log"]
+        );
+        assert_eq!(c.suggest_task("Lgo"), vec!["Log"]);
+        assert_eq!(
+            c.suggest_trigger("io.kestra.plugin.core.trigger.Schedul"),
+            vec!["io.kestra.plugin.core.trigger.Schedule"]
+        );
+        assert!(c.suggest_task("something.else.Entirely").is_empty());
+    }
+}

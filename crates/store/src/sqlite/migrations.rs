@@ -1,0 +1,176 @@
+//! The SQLite schema as an ordered list of migrations. `PRAGMA user_version` holds how many
+//! have been applied; each one runs in the same transaction as the version bump, so a crash
+//! mid-migration leaves the previous version intact.
+//!
+//! Rules for changing the schema: never edit a migration that has shipped, append a new one.
+//! A binary refuses a database whose version is newer than its list (it cannot know what the
+//! newer schema means, and writing to it could corrupt a newer Saker's data).
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::{Result, StoreError};
+
+/// Every migration, oldest first; migration `i` brings the schema to version `i + 1`.
+///
+/// Conventions: timestamps are INTEGER microseconds since the Unix epoch (UTC); `doc` columns
+/// hold the full JSON document and the other columns copy what queries filter or sort on.
+/// `seq` columns are rowid aliases: they give creation order for free, and SQLite hands out
+/// `max(seq) + 1`, so with one writer a new row always sorts after every visible one.
+const MIGRATIONS: &[&str] = &[
+    // 1: flows with revisions, executions, task runs, logs.
+    "
+    CREATE TABLE flows (
+        tenant     TEXT    NOT NULL,
+        namespace  TEXT    NOT NULL,
+        id         TEXT    NOT NULL,
+        revision   INTEGER NOT NULL CHECK (revision > 0),
+        source     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        deleted    INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+        PRIMARY KEY (tenant, namespace, id, revision)
+    );
+
+    CREATE TABLE executions (
+        seq           INTEGER PRIMARY KEY,
+        id            TEXT    NOT NULL UNIQUE,
+        tenant        TEXT    NOT NULL,
+        namespace     TEXT    NOT NULL,
+        flow_id       TEXT    NOT NULL,
+        flow_revision INTEGER NOT NULL,
+        state         TEXT    NOT NULL,
+        created_at    INTEGER NOT NULL,
+        doc           TEXT    NOT NULL
+    );
+    -- Newest-first listing walks this index backwards and stops at the limit.
+    CREATE INDEX executions_by_tenant ON executions (tenant, seq);
+    CREATE INDEX executions_by_flow ON executions (tenant, flow_id, seq);
+    -- Crash recovery looks for executions left in non-terminal states.
+    CREATE INDEX executions_by_state ON executions (state, seq);
+
+    CREATE TABLE task_runs (
+        seq          INTEGER PRIMARY KEY,
+        id           TEXT    NOT NULL UNIQUE,
+        execution_id TEXT    NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        task_id      TEXT    NOT NULL,
+        state        TEXT    NOT NULL,
+        doc          TEXT    NOT NULL
+    );
+    CREATE INDEX task_runs_by_execution ON task_runs (execution_id, seq);
+
+    CREATE TABLE logs (
+        seq          INTEGER PRIMARY KEY,
+        execution_id TEXT    NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        task_run_id  TEXT,
+        level        INTEGER NOT NULL,
+        timestamp    INTEGER NOT NULL,
+        doc          TEXT    NOT NULL
+    );
+    CREATE INDEX logs_by_execution ON logs (execution_id, seq);
+    ",
+];
+
+/// The schema version this binary writes.
+pub(crate) fn supported_version() -> i64 {
+    // The list is a handful of entries; it cannot overflow an i64.
+    MIGRATIONS.len() as i64
+}
+
+/// The schema version recorded in the database.
+pub(crate) fn current_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+/// Brings the schema up to [`supported_version`], or refuses a newer one.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    // IMMEDIATE takes the write lock before reading the version, so two processes opening
+    // the same new database cannot both apply migration 1.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = current_version(&tx)?;
+    let supported = supported_version();
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
+    }
+    let Ok(applied) = usize::try_from(found) else {
+        return Err(StoreError::Corrupt {
+            table: "sqlite_master",
+            id: "user_version".to_owned(),
+            detail: format!("negative schema version {found}"),
+        });
+    };
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let version = index as i64 + 1;
+        let step = tx
+            .execute_batch(sql)
+            .and_then(|()| tx.pragma_update(None, "user_version", version));
+        if let Err(source) = step {
+            return Err(StoreError::Migration {
+                version,
+                source: Box::new(source),
+            });
+        }
+        tracing::info!(version, "applied store schema migration");
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), supported_version());
+        migrate(&mut conn).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), supported_version());
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 4);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_left_alone() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", supported_version() + 1)
+            .unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+        assert_eq!(current_version(&conn).unwrap(), supported_version() + 1);
+    }
+
+    #[test]
+    fn a_negative_version_is_reported() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", -3).unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_failing_migration_keeps_the_previous_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A table that migration 1 wants to create makes it fail part-way.
+        conn.execute_batch("CREATE TABLE logs (x INTEGER)").unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Migration { version: 1, .. }),
+            "{err}"
+        );
+        assert_eq!(current_version(&conn).unwrap(), 0);
+        let flows: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'flows'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(flows, 0, "the partial migration must be rolled back");
+    }
+}

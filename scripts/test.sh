@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project on a fresh machine, idempotently:
+# installs what the tests need, then formatting, lints and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+if ! cargo nextest --version >/dev/null 2>&1; then
+  step "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests (cargo nextest)"
+# The conformance flows live in ../shared/conformance beside the checkout.
+export SAKER_CONFORMANCE_DIR="${SAKER_CONFORMANCE_DIR:-$(cd .. && pwd)/shared/conformance}"
+cargo nextest run --workspace --locked --no-fail-fast
+
+step "doc tests"
+cargo test --workspace --locked --doc
