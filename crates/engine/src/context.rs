@@ -94,7 +94,8 @@ pub fn add_task(ctx: &mut Context, task: &TaskDef, task_run: &TaskRun, attempt: 
     if let Some(start) = task_run.state.start_date() {
         run_vars.insert("startDate".into(), iso(start).into());
     }
-    run_vars.insert("attemptsCount".into(), attempt.into());
+    // As in Kestra, the attempts made before this one: 0 on a first attempt.
+    run_vars.insert("attemptsCount".into(), attempt.saturating_sub(1).into());
     ctx.insert("taskrun", Value::from_json(&Json::Object(run_vars)));
 }
 

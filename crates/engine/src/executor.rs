@@ -64,44 +64,94 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// Handles events until every sender is gone.
+    /// Handles events until every sender is gone. Events that are already waiting are
+    /// handled together and their changes committed in one transaction (group commit); only
+    /// then are jobs sent, retries scheduled and watchers answered, so nothing acts on a
+    /// change the store does not hold yet.
     pub fn run(self, mut events: mpsc::UnboundedReceiver<Event>) {
         let mut live: HashMap<String, Live> = HashMap::new();
-        while let Some(event) = events.blocking_recv() {
-            match event {
-                Event::Start { flow, execution } => {
-                    let id = execution.id.clone();
-                    live.insert(
-                        id.clone(),
-                        Live {
-                            flow,
-                            execution,
-                            killing: false,
-                            watchers: Vec::new(),
-                        },
-                    );
-                    self.advance(&mut live, &id, Vec::new(), Vec::new());
+        let mut outbox = Outbox::default();
+        while let Some(first) = events.blocking_recv() {
+            self.handle(&mut live, &mut outbox, first);
+            for _ in 1..MAX_BATCH {
+                match events.try_recv() {
+                    Ok(event) => self.handle(&mut live, &mut outbox, event),
+                    Err(_) => break,
                 }
-                Event::Result(result) => self.on_result(&mut live, result),
-                Event::RetryDue {
-                    execution_id,
-                    task_run_id,
-                } => self.on_retry_due(&mut live, &execution_id, &task_run_id),
-                Event::Kill { execution_id } => self.on_kill(&mut live, &execution_id),
-                Event::Watch {
-                    execution_id,
-                    reply,
-                } => match live.get_mut(&execution_id) {
-                    Some(l) => l.watchers.push(reply),
-                    None => {
-                        let _ = reply.send(self.store.get_execution(&execution_id).ok().flatten());
-                    }
-                },
             }
+            self.flush(&mut outbox);
         }
     }
 
-    fn on_result(&self, live: &mut HashMap<String, Live>, result: WorkerResult) {
+    fn handle(&self, live: &mut HashMap<String, Live>, outbox: &mut Outbox, event: Event) {
+        match event {
+            Event::Start { flow, execution } => {
+                let id = execution.id.clone();
+                live.insert(
+                    id.clone(),
+                    Live {
+                        flow,
+                        execution,
+                        killing: false,
+                        watchers: Vec::new(),
+                    },
+                );
+                self.advance(live, outbox, &id, Vec::new(), Vec::new());
+            }
+            Event::Result(result) => self.on_result(live, outbox, result),
+            Event::RetryDue {
+                execution_id,
+                task_run_id,
+            } => self.on_retry_due(live, outbox, &execution_id, &task_run_id),
+            Event::Kill { execution_id } => self.on_kill(live, outbox, &execution_id),
+            Event::Watch {
+                execution_id,
+                reply,
+            } => match live.get_mut(&execution_id) {
+                Some(l) => l.watchers.push(reply),
+                None => outbox.lookups.push((execution_id, reply)),
+            },
+        }
+    }
+
+    /// Commits the batch, then acts on it.
+    fn flush(&self, outbox: &mut Outbox) {
+        if !outbox.writes.is_empty() {
+            let writes: Vec<Write> = outbox.writes.iter().map(Owned::as_write).collect();
+            if let Err(e) = self.store.write(&writes) {
+                tracing::error!(error = %e, "could not record execution changes");
+            }
+            outbox.writes.clear();
+        }
+        for job in outbox.jobs.drain(..) {
+            if self.jobs.send(job).is_err() {
+                tracing::error!("the worker is gone; the job stays recorded as RUNNING");
+            }
+        }
+        for (execution_id, task_run_id, delay) in outbox.retries.drain(..) {
+            let events = self.events.clone();
+            self.runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = events.send(Event::RetryDue {
+                    execution_id,
+                    task_run_id,
+                });
+            });
+        }
+        for (reply, execution) in outbox.replies.drain(..) {
+            let _ = reply.send(Some(execution));
+        }
+        for (id, reply) in outbox.lookups.drain(..) {
+            let _ = reply.send(self.store.get_execution(&id).ok().flatten());
+        }
+    }
+
+    fn on_result(
+        &self,
+        live: &mut HashMap<String, Live>,
+        outbox: &mut Outbox,
+        result: WorkerResult,
+    ) {
         let Some(l) = live.get_mut(&result.execution_id) else {
             tracing::warn!(execution = %result.execution_id, "result for an execution that is not running here");
             return;
@@ -118,7 +168,8 @@ impl Executor {
         let task = find_task(&l.flow, &task_run.task_id).cloned();
         let now = Utc::now();
         if let Some(attempt) = task_run.attempts.last_mut() {
-            attempt.state.transition_at(result.state, now);
+            attempt.state = saker_model::State::starting_at(StateType::Running, result.started_at);
+            attempt.state.transition_at(result.state, result.ended_at);
         }
         let mut logs = result.logs;
         let mut state = result.state;
@@ -153,9 +204,11 @@ impl Executor {
                             delay.as_secs_f64()
                         ),
                     ));
-                    let saved = task_run.clone();
-                    self.write(&[Write::AppendLogs(&logs), Write::SaveTaskRun(&saved)]);
-                    self.schedule_retry(&key.id, &saved.id, delay);
+                    outbox.writes.push(Owned::Logs(logs));
+                    outbox.writes.push(Owned::TaskRun(task_run.clone()));
+                    outbox
+                        .retries
+                        .push((key.id.clone(), task_run.id.clone(), delay));
                     return;
                 }
             }
@@ -175,15 +228,18 @@ impl Executor {
                 state = StateType::Success;
             }
         }
-        task_run.outputs = self.outputs.protect(&key.id, result.outputs);
+        task_run.outputs = self
+            .outputs
+            .protect(&key.id, &task_run.task_id, result.outputs);
         task_run.state.transition_at(state, now);
         let changed = vec![task_run.clone()];
-        self.advance(live, &key.id, logs, changed);
+        self.advance(live, outbox, &key.id, logs, changed);
     }
 
     fn on_retry_due(
         &self,
         live: &mut HashMap<String, Live>,
+        outbox: &mut Outbox,
         execution_id: &str,
         task_run_id: &str,
     ) {
@@ -202,7 +258,7 @@ impl Executor {
                 changed.push(run.clone());
             }
             let id = execution_id.to_owned();
-            self.advance(live, &id, Vec::new(), changed);
+            self.advance(live, outbox, &id, Vec::new(), changed);
             return;
         }
         let Some(run) = l
@@ -218,11 +274,11 @@ impl Executor {
             state: saker_model::State::starting_at(StateType::Running, Utc::now()),
         });
         let run = run.clone();
-        self.write(&[Write::SaveTaskRun(&run)]);
-        self.dispatch(l, run);
+        outbox.writes.push(Owned::TaskRun(run.clone()));
+        outbox.jobs.extend(job_for(l, run));
     }
 
-    fn on_kill(&self, live: &mut HashMap<String, Live>, execution_id: &str) {
+    fn on_kill(&self, live: &mut HashMap<String, Live>, outbox: &mut Outbox, execution_id: &str) {
         let Some(l) = live.get_mut(execution_id) else {
             return;
         };
@@ -239,7 +295,7 @@ impl Executor {
         }
         drop(running);
         let id = execution_id.to_owned();
-        self.advance(live, &id, Vec::new(), Vec::new());
+        self.advance(live, outbox, &id, Vec::new(), Vec::new());
     }
 
     /// Applies [`next_step`] once, writing its change together with `logs` and the task runs
@@ -247,10 +303,12 @@ impl Executor {
     fn advance(
         &self,
         live: &mut HashMap<String, Live>,
+        outbox: &mut Outbox,
         id: &str,
-        mut logs: Vec<LogEntry>,
+        logs: Vec<LogEntry>,
         mut changed_runs: Vec<TaskRun>,
     ) {
+        let mut logs = logs;
         let Some(l) = live.get_mut(id) else {
             return;
         };
@@ -286,62 +344,77 @@ impl Executor {
                 ended = true;
             }
         }
-        let mut writes: Vec<Write> = Vec::with_capacity(changed_runs.len() + 2);
         if !logs.is_empty() {
-            writes.push(Write::AppendLogs(&logs));
+            outbox.writes.push(Owned::Logs(logs));
         }
-        for run in &changed_runs {
-            writes.push(Write::SaveTaskRun(run));
-        }
-        writes.push(Write::SaveExecution(&l.execution));
-        self.write(&writes);
+        outbox
+            .writes
+            .extend(changed_runs.into_iter().map(Owned::TaskRun));
+        outbox
+            .writes
+            .push(Owned::Execution(execution_header(&l.execution)));
 
         if let Some(run) = dispatch {
-            self.dispatch(l, run);
+            outbox.jobs.extend(job_for(l, run));
         }
         if ended {
             if let Some(l) = live.remove(id) {
                 self.masks.remove(id);
                 for w in l.watchers {
-                    let _ = w.send(Some(l.execution.clone()));
+                    outbox.replies.push((w, l.execution.clone()));
                 }
             }
         }
     }
+}
 
-    fn dispatch(&self, l: &Live, task_run: TaskRun) {
-        let Some(task) = find_task(&l.flow, &task_run.task_id) else {
-            return;
-        };
-        let job = WorkerJob {
-            flow: l.flow.clone(),
-            execution: Arc::new(l.execution.clone()),
-            task: Arc::new(task.clone()),
-            attempt: task_run.attempts.len() as u32,
-            task_run,
-        };
-        if self.jobs.send(job).is_err() {
-            tracing::error!("the worker is gone; the job stays recorded as RUNNING");
+/// Events handled per transaction at most.
+const MAX_BATCH: usize = 256;
+
+/// What a batch of events decided: written first, acted on after the commit.
+#[derive(Default)]
+struct Outbox {
+    writes: Vec<Owned>,
+    jobs: Vec<WorkerJob>,
+    retries: Vec<(String, String, Duration)>,
+    replies: Vec<(oneshot::Sender<Option<Execution>>, Execution)>,
+    lookups: Vec<(String, oneshot::Sender<Option<Execution>>)>,
+}
+
+/// An owned [`Write`], kept until the batch is committed.
+enum Owned {
+    Execution(Execution),
+    TaskRun(TaskRun),
+    Logs(Vec<LogEntry>),
+}
+
+impl Owned {
+    fn as_write(&self) -> Write<'_> {
+        match self {
+            Owned::Execution(e) => Write::SaveExecution(e),
+            Owned::TaskRun(t) => Write::SaveTaskRun(t),
+            Owned::Logs(l) => Write::AppendLogs(l),
         }
     }
+}
 
-    fn schedule_retry(&self, execution_id: &str, task_run_id: &str, delay: Duration) {
-        let events = self.events.clone();
-        let event = Event::RetryDue {
-            execution_id: execution_id.to_owned(),
-            task_run_id: task_run_id.to_owned(),
-        };
-        self.runtime.spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _ = events.send(event);
-        });
+/// The execution without its task runs (saved separately), to keep the batch small.
+fn execution_header(execution: &Execution) -> Execution {
+    Execution {
+        task_run_list: Vec::new(),
+        ..execution.clone()
     }
+}
 
-    fn write(&self, writes: &[Write]) {
-        if let Err(e) = self.store.write(writes) {
-            tracing::error!(error = %e, "could not record an execution change");
-        }
-    }
+fn job_for(l: &Live, task_run: TaskRun) -> Option<WorkerJob> {
+    let task = find_task(&l.flow, &task_run.task_id)?;
+    Some(WorkerJob {
+        flow: l.flow.clone(),
+        execution: Arc::new(l.execution.clone()),
+        task: Arc::new(task.clone()),
+        attempt: task_run.attempts.len() as u32,
+        task_run,
+    })
 }
 
 fn find_task<'f>(flow: &'f Flow, task_id: &str) -> Option<&'f TaskDef> {

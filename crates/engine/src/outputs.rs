@@ -24,13 +24,18 @@ pub struct FlowOutputs {
 }
 
 impl FlowOutputs {
-    /// Task outputs as they may be stored: secret-derived strings sealed.
-    pub fn protect(&self, execution_id: &str, outputs: Map<String, Json>) -> Map<String, Json> {
+    /// The outputs of task `task_id` as they may be stored: secret-derived strings sealed.
+    pub fn protect(
+        &self,
+        execution_id: &str,
+        task_id: &str,
+        outputs: Map<String, Json>,
+    ) -> Map<String, Json> {
         let masks = self.masks.get(execution_id);
         outputs
             .into_iter()
             .map(|(k, v)| {
-                let path = format!("outputs.{k}");
+                let path = format!("outputs.{task_id}.{k}");
                 (
                     k,
                     self.protector.protect_tree(execution_id, &path, v, &masks),

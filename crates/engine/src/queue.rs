@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use saker_model::{Execution, Flow, LogEntry, StateType, TaskDef, TaskRun};
 use serde_json::{Map, Value};
 
@@ -28,6 +30,10 @@ pub struct WorkerResult {
     /// SUCCESS, WARNING, FAILED, SKIPPED or KILLED.
     pub state: StateType,
     pub outputs: Map<String, Value>,
+    /// When the worker started and finished the attempt (the attempt's own history uses
+    /// these, so it measures the task and nothing of the orchestration around it).
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
     /// Log lines not yet written by the worker's periodic flush; the executor writes them
     /// in the same transaction as the task run's new state.
     pub logs: Vec<LogEntry>,

@@ -168,6 +168,12 @@ impl TaskContext {
         self.logger.log(level, message);
     }
 
+    /// Writes the buffered log lines now; long-running runners call it periodically so that
+    /// what a task printed is in the store even while it keeps running.
+    pub fn flush_logs(&mut self) {
+        self.logger.flush();
+    }
+
     /// Set when the execution is killed or the task times out.
     pub fn cancellation(&self) -> Cancellation {
         self.cancel.clone()

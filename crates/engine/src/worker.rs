@@ -57,6 +57,7 @@ pub async fn run_worker(
 
 /// Runs one attempt of one task run.
 pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
+    let started_at = chrono::Utc::now();
     let task = job.task.clone();
     let execution = &job.execution;
     let masks = deps.masks.get(&execution.id);
@@ -130,6 +131,8 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         task_run_id: job.task_run.id.clone(),
         state,
         outputs,
+        started_at,
+        ended_at: chrono::Utc::now(),
         logs: logger.take_pending(),
     }
 }

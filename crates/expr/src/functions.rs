@@ -278,7 +278,7 @@ fn secret(args: &[Value], rt: &mut Runtime<'_>) -> Result<Value, ErrorKind> {
                 e.message
             },
         })?;
-    rt.note(&value);
+    rt.note_secret(&value);
     let Some(subkey) = subkey else {
         return Ok(Value::secret(value.as_str()));
     };
@@ -299,7 +299,7 @@ fn secret(args: &[Value], rt: &mut Runtime<'_>) -> Result<Value, ErrorKind> {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    rt.note(&text);
+    rt.note_secret(&text);
     Ok(Value::secret(text))
 }
 

@@ -38,8 +38,10 @@ pub(crate) enum JqError {
 pub(crate) fn run_program(program: &str, input: &Value) -> Result<Vec<Value>, JqError> {
     // jaq is a large third-party interpreter: should it ever panic on some program, the
     // template fails instead of the worker.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_unguarded(program, input)))
-        .unwrap_or_else(|_| Err(JqError::Run("the jq interpreter failed".into())))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_unguarded(program, input)
+    }))
+    .unwrap_or_else(|_| Err(JqError::Run("the jq interpreter failed".into())))
 }
 
 fn run_unguarded(program: &str, input: &Value) -> Result<Vec<Value>, JqError> {

@@ -94,19 +94,41 @@ impl<'e> Runtime<'e> {
         }
     }
 
-    /// Records a tainted string.
-    pub fn note(&mut self, s: &str) {
+    /// Records a secret value as resolved, whatever its length.
+    pub fn note_secret(&mut self, s: &str) {
         if !s.is_empty() && !self.tainted.contains(s) {
             self.tainted.insert(s.to_string());
         }
     }
 
-    /// Records `v` if it is a tainted string, and gives it back.
+    /// Records a string derived from a secret. Derived strings shorter than
+    /// [`MIN_DERIVED_LEN`] characters (a length, a first letter) are left out: masking them in
+    /// every later log line would garble it without hiding anything that matters.
+    pub fn note(&mut self, s: &str) {
+        if s.chars().nth(MIN_DERIVED_LEN - 1).is_some() && !self.tainted.contains(s) {
+            self.tainted.insert(s.to_string());
+        }
+    }
+
+    /// Records the tainted strings of `v` (itself, or the elements of a container), and gives
+    /// it back.
     pub fn noted(&mut self, v: Value) -> Value {
-        if let Value::String(s, Taint::Secret) = &v {
-            self.note(s);
+        match &v {
+            Value::String(s, Taint::Secret) => self.note(s),
+            Value::List(..) | Value::Map(..) if v.is_tainted() => self.note_deep(&v, false),
+            _ => {}
         }
         v
+    }
+
+    fn note_deep(&mut self, v: &Value, inherited: bool) {
+        let secret = inherited || v.taint().is_secret();
+        match v {
+            Value::String(s, _) if secret => self.note(s),
+            Value::List(items, _) => items.iter().for_each(|x| self.note_deep(x, secret)),
+            Value::Map(map, _) => map.values().for_each(|x| self.note_deep(x, secret)),
+            _ => {}
+        }
     }
 
     pub fn now(&mut self) -> DateTime<Utc> {
@@ -151,13 +173,19 @@ impl Out {
         let before = self.text.len();
         write_value(&mut self.text, v, &mut self.ranges);
         for r in self.ranges.iter().rev().take_while(|r| r.end > before) {
-            let s = &self.text[r.clone()];
-            if !rt.tainted.contains(s) && !s.is_empty() {
-                rt.tainted.insert(s.to_string());
-            }
+            rt.note(&self.text[r.clone()]);
+        }
+        if matches!(v, Value::List(..) | Value::Map(..))
+            && self.ranges.last().is_some_and(|r| r.end > before)
+        {
+            // The ranges hold JSON text; the masker also needs the strings as they are.
+            rt.noted(v.clone());
         }
     }
 }
+
+/// See [`Runtime::note`].
+const MIN_DERIVED_LEN: usize = 3;
 
 fn limit(pos: u32, what: String) -> Fail {
     Fail::new(pos, ErrorKind::Limit(what))

@@ -32,7 +32,7 @@ impl Template {
         let tokens = lexer::tokenize(source).map_err(|f| f.locate(source))?;
         let nodes = parser::parse(source, &tokens).map_err(|f| f.locate(source))?;
         let is_static = match nodes.as_slice() {
-            [] => true,
+            [] => source.is_empty(),
             [Node::Text(s, e)] => *s == 0 && *e as usize == source.len(),
             _ => false,
         };
@@ -108,5 +108,81 @@ impl Template {
 
     pub(crate) fn nodes(&self) -> &[Node] {
         &self.nodes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn templates_can_be_shared_between_threads() {
+        assert_send_sync::<Template>();
+        assert_send_sync::<Value>();
+        assert_send_sync::<Context>();
+        let t = std::sync::Arc::new(Template::compile("{{ n * 2 }}").expect("compiles"));
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    let mut ctx = Context::new();
+                    ctx.insert("n", Value::from(i));
+                    t.render(&ctx, &RenderEnv::default()).map(|r| r.text)
+                })
+            })
+            .collect();
+        let out: Vec<String> = handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic").expect("renders"))
+            .collect();
+        assert_eq!(out, ["0", "2", "4", "6"]);
+    }
+
+    #[test]
+    fn static_templates_are_copied() {
+        let t = Template::compile("no tags here { }").expect("compiles");
+        assert!(t.is_static());
+        assert!(!Template::compile("{# c #}").expect("compiles").is_static());
+        let r = t
+            .render(&Context::new(), &RenderEnv::default())
+            .expect("renders");
+        assert_eq!(r.text, "no tags here { }");
+    }
+
+    #[test]
+    fn render_value_keeps_types_and_taint() {
+        let mut ctx = Context::new();
+        ctx.insert("xs", Value::list([Value::from(1), Value::from(2)]));
+        ctx.insert("pw", Value::secret("p"));
+        let env = RenderEnv::default();
+        let v = Template::compile("{{ xs }}")
+            .unwrap()
+            .render_value(&ctx, &env)
+            .unwrap();
+        assert_eq!(v.to_json(), serde_json::json!([1, 2]));
+        let v = Template::compile("{{ xs | length }}")
+            .unwrap()
+            .render_value(&ctx, &env)
+            .unwrap();
+        assert_eq!(v, Value::from(2));
+        let v = Template::compile("x{{ pw }}")
+            .unwrap()
+            .render_value(&ctx, &env)
+            .unwrap();
+        assert_eq!(v.as_str(), Some("xp"));
+        assert!(v.is_tainted());
+    }
+
+    #[test]
+    fn uses_secrets_is_detected_at_compile_time() {
+        assert!(
+            Template::compile("{{ secret('A') }}")
+                .unwrap()
+                .uses_secrets()
+        );
+        assert!(Template::compile("{{ render(x) }}").unwrap().uses_secrets());
+        assert!(!Template::compile("{{ x | upper }}").unwrap().uses_secrets());
     }
 }

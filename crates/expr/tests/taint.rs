@@ -304,6 +304,21 @@ fn tainted_strings_hold_secrets_and_what_was_derived_from_them() {
 }
 
 #[test]
+fn tainted_strings_skip_short_derived_values_but_not_secrets() {
+    let r = render("{{ secret('S') | length }} {{ secret('S') | first }}");
+    assert_eq!(r.masked("*"), "* *");
+    assert_eq!(r.tainted_strings, vec!["Hunter2 pw".to_string()]);
+    let r = render("{{ {'user': 'bob', 'secret': json(secret('J')).token} }}");
+    assert_eq!(r.masked("*"), r#"{"user":"bob","secret":*}"#);
+    assert!(
+        r.tainted_strings.iter().any(|s| s == "tok"),
+        "{:?}",
+        r.tainted_strings.len()
+    );
+    assert!(r.tainted_strings.iter().any(|s| s == "\"tok\""));
+}
+
+#[test]
 fn clean_renders_report_nothing() {
     let r = render("{{ 'a' | upper }} {{ [1, 2] | join(',') }} {{ now() | date('yyyy') }}");
     assert!(!r.is_tainted());

@@ -25,8 +25,12 @@ use crate::MASK;
 /// Multiplier of the window hash (a 64-bit golden-ratio constant).
 const HASH_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Filter bits per stored window: about 3 % false hits at this density.
-const FILTER_BITS_PER_KEY: usize = 32;
+/// Filter bits per stored window: about 1.5 % false hits at this density.
+const FILTER_BITS_PER_KEY: usize = 64;
+
+/// Largest filter, in bits (2 MiB, so that it stays in a core's cache; very
+/// large sets get more false hits instead).
+const MAX_FILTER_BITS: u32 = 24;
 
 /// An occurrence: absolute `[start, end)` positions in the text.
 pub(crate) type Occurrence = (u64, u64);
@@ -62,13 +66,31 @@ struct Entry {
     offset: usize,
 }
 
-/// Window width and sampling stride for patterns of at least `min` bytes.
-/// Wider windows hit less often by chance; longer strides look at fewer
-/// positions. Six bytes are preferred over a long stride on short patterns.
-fn params(min: usize) -> (usize, usize) {
-    let window = min.saturating_sub(7).max(min.min(6)).min(8);
-    let stride = (min + 1 - window).clamp(1, 8);
-    (window, stride)
+/// Longest sampling stride. Longer strides look at fewer positions but
+/// store more windows per pattern (slower builds, bigger tables) and hold
+/// back more bytes in streams.
+const MAX_STRIDE: usize = 8;
+
+/// Window width and sampling stride for `count` patterns of at least `min`
+/// bytes. Any occurrence must contain a sampled window, so
+/// `window + stride - 1 <= min`. Narrower windows allow longer strides but
+/// match unrelated text more often, and each such hit costs an exact lookup
+/// worth about ten samples: the narrowest window is chosen whose expected
+/// chance hits (with about 40 distinct characters in log text) stay under
+/// 1 % of the samples, and never narrower than 3 bytes, because real text is
+/// far from random.
+fn params(min: usize, count: usize) -> (usize, usize) {
+    let widest = min.clamp(1, 8);
+    let mut best = (widest, (min + 1 - widest).min(MAX_STRIDE));
+    for window in (min.min(3)..widest).rev() {
+        let stride = (min + 1 - window).min(MAX_STRIDE);
+        let chance = (count * stride) as f64 / 40f64.powi(window as i32);
+        if chance > 0.01 || stride <= best.1 {
+            break;
+        }
+        best = (window, stride);
+    }
+    best
 }
 
 fn hash(key: u64) -> u64 {
@@ -89,12 +111,126 @@ fn bits_for(n: usize, lo: u32, hi: u32) -> u32 {
     n.max(1).next_power_of_two().trailing_zeros().clamp(lo, hi)
 }
 
+#[inline(always)]
+fn filter_hit(filter: &[u64], shift: u32, key: u64) -> bool {
+    let bit = (hash(key) >> shift) as usize;
+    filter.get(bit >> 6).is_some_and(|w| (w >> (bit & 63)) & 1 != 0)
+}
+
+/// The hot loop: one 8-byte load, one multiply and one bit test per sample;
+/// hits are collected for later, exact checking. Returns the first sample
+/// not examined. `limit` must leave 8 readable bytes at every sample.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn sample_words(
+    hay: &[u8],
+    start: usize,
+    limit: usize,
+    stride: usize,
+    mask: u64,
+    filter: &[u64],
+    shift: u32,
+    candidates: &mut Vec<(usize, u64)>,
+) -> usize {
+    let f = Filter {
+        mask,
+        filter,
+        shift,
+    };
+    // A constant stride lets the compiler unroll the batch and drop every
+    // bounds check in it.
+    let i = match stride {
+        1 => f.batches::<1>(hay, start, limit, candidates),
+        2 => f.batches::<2>(hay, start, limit, candidates),
+        3 => f.batches::<3>(hay, start, limit, candidates),
+        4 => f.batches::<4>(hay, start, limit, candidates),
+        5 => f.batches::<5>(hay, start, limit, candidates),
+        6 => f.batches::<6>(hay, start, limit, candidates),
+        7 => f.batches::<7>(hay, start, limit, candidates),
+        _ => f.batches::<8>(hay, start, limit, candidates),
+    };
+    f.singles(hay, i, limit, stride, candidates)
+}
+
+struct Filter<'a> {
+    mask: u64,
+    filter: &'a [u64],
+    shift: u32,
+}
+
+impl Filter<'_> {
+    #[inline(always)]
+    fn bit(&self, key: u64) -> u64 {
+        let bit = (hash(key) >> self.shift) as usize;
+        let word = self.filter.get(bit >> 6).copied().unwrap_or(0);
+        (word >> (bit & 63)) & 1
+    }
+
+    /// Eight samples per round from one 64-byte block, with one branch per
+    /// round for the common case where none hits, so that the processor
+    /// overlaps their independent loads.
+    #[inline(always)]
+    fn batches<const S: usize>(
+        &self,
+        hay: &[u8],
+        start: usize,
+        limit: usize,
+        candidates: &mut Vec<(usize, u64)>,
+    ) -> usize {
+        let mut i = start;
+        while i + 7 * S < limit {
+            let Some(block) = hay.get(i..i + 64).and_then(|b| <&[u8; 64]>::try_from(b).ok())
+            else {
+                break;
+            };
+            let mut keys = [0u64; 8];
+            let mut any = 0;
+            for (b, key) in keys.iter_mut().enumerate() {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(&block[b * S..b * S + 8]);
+                *key = u64::from_le_bytes(word) & self.mask;
+                any |= self.bit(*key);
+            }
+            if any != 0 {
+                for (b, &key) in keys.iter().enumerate() {
+                    if self.bit(key) != 0 {
+                        candidates.push((i + b * S, key));
+                    }
+                }
+            }
+            i += 8 * S;
+        }
+        i
+    }
+
+    fn singles(
+        &self,
+        hay: &[u8],
+        mut i: usize,
+        limit: usize,
+        stride: usize,
+        candidates: &mut Vec<(usize, u64)>,
+    ) -> usize {
+        while i < limit {
+            let Some(word) = hay.get(i..i + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()) else {
+                break;
+            };
+            let key = u64::from_le_bytes(word) & self.mask;
+            if self.bit(key) != 0 {
+                candidates.push((i, key));
+            }
+            i += stride;
+        }
+        i
+    }
+}
+
 impl Index {
     /// Indexes `patterns` (non-empty, each at least one byte).
     pub(crate) fn build(patterns: &[&[u8]]) -> Self {
         let min = patterns.iter().map(|p| p.len()).min().unwrap_or(1).max(1);
         let max_len = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
-        let (window, stride) = params(min);
+        let (window, stride) = params(min, patterns.len());
 
         let total = patterns.iter().map(|p| p.len()).sum();
         let mut arena = Zeroizing::new(Vec::with_capacity(total));
@@ -128,7 +264,7 @@ impl Index {
             k.0.zeroize();
         }
 
-        let filter_bits = bits_for(groups.len() * FILTER_BITS_PER_KEY, 12, 30);
+        let filter_bits = bits_for(groups.len() * FILTER_BITS_PER_KEY, 12, MAX_FILTER_BITS);
         let mut filter = vec![0u64; (1usize << filter_bits) / 64];
         let filter_shift = 64 - filter_bits;
         let slot_bits = bits_for(groups.len() * 2, 4, 40);
@@ -210,30 +346,30 @@ impl Index {
         let start = rel(from);
         // Samples need a whole window inside `hay`.
         let limit = rel(until).min((hay.len() + 1).saturating_sub(window));
+        let mut candidates = Vec::new();
         let fast_limit = limit.min(hay.len().saturating_sub(7));
-        let mut i = start;
-        while i < fast_limit {
-            let Some(word) = hay.get(i..i + 8).and_then(|w| load(w, 8)) else {
-                break;
-            };
-            let key = word & mask;
-            let h = hash(key);
-            let bit = (h >> self.filter_shift) as usize;
-            if self.filter.get(bit / 64).is_some_and(|w| w >> (bit % 64) & 1 != 0) {
-                self.verify(key, h, hay, i, base, out);
-            }
-            i += stride;
-        }
+        let mut i = sample_words(
+            hay,
+            start,
+            fast_limit,
+            stride,
+            mask,
+            &self.filter,
+            self.filter_shift,
+            &mut candidates,
+        );
+        // The last samples, fewer than 8 bytes before the end.
         while i < limit {
             let Some(key) = hay.get(i..).and_then(|w| load(w, window)) else {
                 break;
             };
-            let h = hash(key);
-            let bit = (h >> self.filter_shift) as usize;
-            if self.filter.get(bit / 64).is_some_and(|w| w >> (bit % 64) & 1 != 0) {
-                self.verify(key, h, hay, i, base, out);
+            if filter_hit(&self.filter, self.filter_shift, key) {
+                candidates.push((i, key));
             }
             i += stride;
+        }
+        for (at, key) in candidates {
+            self.verify(key, hay, at, base, out);
         }
         base + i as u64
     }
@@ -241,9 +377,9 @@ impl Index {
     /// Looks `key` (seen at `hay[i..]`) up exactly and reports the patterns
     /// that match around it.
     #[cold]
-    fn verify(&self, key: u64, h: u64, hay: &[u8], i: usize, base: u64, out: &mut Vec<Occurrence>) {
+    fn verify(&self, key: u64, hay: &[u8], i: usize, base: u64, out: &mut Vec<Occurrence>) {
         let slot_mask = self.slots.len() - 1;
-        let mut s = (h >> self.slot_shift) as usize;
+        let mut s = (hash(key) >> self.slot_shift) as usize;
         while let Some(&slot) = self.slots.get(s) {
             let Some(g) = slot.checked_sub(1).and_then(|gi| self.groups.get(gi)) else {
                 return;
@@ -337,12 +473,18 @@ mod tests {
     #[test]
     fn params_fit_the_shortest_pattern() {
         for min in 1..64 {
-            let (w, s) = params(min);
-            assert!(w >= 1 && w <= 8 && s >= 1 && s <= 8, "{min}");
-            assert!(w + s - 1 <= min, "{min}: {w} {s}");
+            for count in [1, 10, 1000, 100_000] {
+                let (w, s) = params(min, count);
+                assert!((1..=8).contains(&w) && (1..=MAX_STRIDE).contains(&s), "{min}");
+                assert!(w + s - 1 <= min, "{min}: {w} {s}");
+            }
         }
-        assert_eq!(params(40), (8, 8));
-        assert_eq!(params(4), (4, 1));
+        assert_eq!(params(40, 100_000), (8, 8));
+        assert_eq!(params(4, 10), (4, 1));
+        assert_eq!(params(2, 10), (2, 1));
+        // Few patterns: narrower windows, longer strides.
+        assert_eq!(params(10, 40), (4, 7));
+        assert_eq!(params(8, 4000), (5, 4));
     }
 
     fn find_all(patterns: &[&[u8]], hay: &[u8]) -> Vec<Occurrence> {

@@ -86,11 +86,13 @@ fn report(executions: &[Execution], seconds: f64) {
     for e in executions {
         let (Some(created), Some(first), Some(second)) = (
             e.state.start_date(),
-            e.task_run("first"),
-            e.task_run("second"),
+            e.task_run("first").and_then(|r| r.attempts.first()),
+            e.task_run("second").and_then(|r| r.attempts.first()),
         ) else {
             continue;
         };
+        // Attempt histories come from the worker's clock (RUNNING when the task really
+        // started, then its end), so these gaps are orchestration only.
         if let Some(first_start) = first.state.start_date() {
             to_first.push(micros(first_start - created));
         }

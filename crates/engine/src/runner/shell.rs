@@ -104,8 +104,10 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
     let mut vars = Map::new();
     let mut saw_stderr = false;
     let cancel = ctx.cancellation();
+    let mut flush = tokio::time::interval(crate::logs::FLUSH_INTERVAL);
     let status = loop {
         tokio::select! {
+            _ = flush.tick() => ctx.flush_logs(),
             line = rx.recv() => match line {
                 Some((is_err, line)) => {
                     saw_stderr |= is_err;

@@ -61,7 +61,9 @@ fn take_digits(s: &str, n: usize, greedy: bool) -> Option<(i64, &str)> {
 fn take_name<'s>(s: &'s str, names: &[&str]) -> Option<(usize, &'s str)> {
     for (i, name) in names.iter().enumerate() {
         for cand in [*name, &name[..3]] {
-            if s.len() >= cand.len() && s[..cand.len()].eq_ignore_ascii_case(cand) {
+            if let Some(head) = s.get(..cand.len())
+                && head.eq_ignore_ascii_case(cand)
+            {
                 return Some((i, &s[cand.len()..]));
             }
         }

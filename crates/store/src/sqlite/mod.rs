@@ -4,7 +4,7 @@
 //! anyway; queuing in-process is cheaper than spinning on `SQLITE_BUSY`). Reads go through a
 //! small pool of separate connections: in WAL mode a reader sees the last committed snapshot
 //! and never waits for the writer. A background thread checkpoints the WAL so that commits
-//! never pay for it (see `checkpoint`).
+//! almost never pay for it (see `checkpoint`).
 //!
 //! SQL lives in the submodules, one per repository; everything here is connection plumbing.
 
