@@ -155,29 +155,12 @@ impl App {
             .config
             .get_str("variables.env-vars-prefix")
             .unwrap_or_else(|| "ENV_".to_owned());
-        parts.globals.envs = envs_map(&prefix, std::env::vars());
+        parts.globals.envs = saker_secrets::env::envs_map_from_process(&prefix)
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
         Ok(parts)
     }
-}
-
-/// Kestra's `envs`: environment variables with `prefix`, stripped and lower-cased; never a
-/// `SECRET_` or `SAKER_` variable.
-fn envs_map(
-    prefix: &str,
-    vars: impl Iterator<Item = (String, String)>,
-) -> serde_json::Map<String, serde_json::Value> {
-    vars.filter(|(k, _)| !k.starts_with("SECRET_") && !k.starts_with("SAKER_"))
-        .filter_map(|(k, v)| {
-            k.strip_prefix(prefix)
-                .filter(|rest| !rest.is_empty())
-                .map(|rest| {
-                    (
-                        rest.to_ascii_lowercase(),
-                        serde_json::Value::String(v.clone()),
-                    )
-                })
-        })
-        .collect()
 }
 
 /// Seals execution values with the configured key, bound to the execution and the path.
@@ -232,22 +215,4 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::envs_map;
-
-    #[test]
-    fn envs_strip_prefix_and_hide_secrets() {
-        let vars = [
-            ("ENV_TEST1".to_owned(), "true".to_owned()),
-            ("SECRET_X".to_owned(), "c2VjcmV0".to_owned()),
-            ("SAKER_ENCRYPTION_SECRET_KEY".to_owned(), "k".to_owned()),
-            ("PATH".to_owned(), "/bin".to_owned()),
-        ];
-        let map = envs_map("ENV_", vars.into_iter());
-        assert_eq!(map.len(), 1);
-        assert_eq!(map["test1"], "true");
-    }
 }

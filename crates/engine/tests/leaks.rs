@@ -1,0 +1,203 @@
+//! The leak corpus (`tests/leaks/*.yml` at the repository root): flows that try to leak a
+//! secret through every path we could think of. Each runs against a real SQLite file; then no
+//! log line, output, error or stored byte may hold a secret, a value derived from one, or a
+//! common encoding of either.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use saker_crypto::{Aad, Keyring, SecretKey};
+use saker_engine::{
+    Engine, EngineParts, SecretRequester, SecretSource, ValueSealer, display_masked,
+};
+use saker_model::DEFAULT_TENANT;
+use saker_store::{LogQuery, SqliteStore, Store};
+use serde_json::{Map, Value};
+use sha2::Digest;
+use zeroize::Zeroizing;
+
+const TOKEN: &str = "s3cr3t-T0ken-4f9a2c7e1b8d";
+const JQ_TOKEN: &str = "SUPER_SECRET_jq_value_77";
+const PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----";
+const PASSWORD: &str = "hunter2-Very-Long-Password-99";
+
+struct Secrets;
+
+impl SecretSource for Secrets {
+    fn resolve(
+        &self,
+        _r: &SecretRequester,
+        key: &str,
+        _ns: Option<&str>,
+    ) -> Result<Zeroizing<String>, String> {
+        let value = match key {
+            "TOKEN" => TOKEN.to_owned(),
+            "PEM" => PEM.to_owned(),
+            "jsonSecret" => format!(r#"{{"token":"{JQ_TOKEN}","user":"ann"}}"#),
+            _ => return Err(format!("secret '{key}' not found")),
+        };
+        Ok(Zeroizing::new(value))
+    }
+}
+
+struct Sealer(Keyring);
+
+impl ValueSealer for Sealer {
+    fn seal(&self, execution_id: &str, path: &str, plaintext: &str) -> Result<String, String> {
+        let aad = Aad::new("execution-value")
+            .field("execution", execution_id)
+            .field("path", path);
+        Ok(self.0.seal_to_string(plaintext.as_bytes(), &aad))
+    }
+    fn open(
+        &self,
+        execution_id: &str,
+        path: &str,
+        sealed: &str,
+    ) -> Result<Zeroizing<String>, String> {
+        let aad = Aad::new("execution-value")
+            .field("execution", execution_id)
+            .field("path", path);
+        let bytes = self.0.open_str(sealed, &aad).map_err(|e| e.to_string())?;
+        Ok(Zeroizing::new(
+            String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?,
+        ))
+    }
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/leaks")
+}
+
+/// Every string that must never appear: the secrets, what the corpus derives from them, and
+/// their common encodings.
+fn forbidden() -> Vec<(String, String)> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut plain: Vec<(&str, String)> = vec![
+        ("token", TOKEN.to_owned()),
+        ("jq token", JQ_TOKEN.to_owned()),
+        ("password", PASSWORD.to_owned()),
+        ("token upper", TOKEN.to_uppercase()),
+        ("token title", "S3cr3t-T0ken-4f9a2c7e1b8d".to_owned()),
+        ("token replaced", TOKEN.replace('-', "_")),
+        ("token slice", TOKEN[..12].to_owned()),
+        (
+            "token sha256",
+            hex::encode(sha2::Sha256::digest(TOKEN.as_bytes())),
+        ),
+        ("token url", TOKEN.to_owned()),
+        ("bearer lower", format!("bearer {TOKEN}").to_lowercase()),
+    ];
+    for line in PEM.lines().filter(|l| !l.starts_with("-----")) {
+        plain.push(("pem line", line.to_owned()));
+    }
+    let mut out = Vec::new();
+    for (name, value) in plain {
+        out.push((
+            format!("{name} (base64)"),
+            b64.encode(&value).trim_end_matches('=').to_owned(),
+        ));
+        out.push((format!("{name} (hex)"), hex::encode(&value)));
+        out.push((format!("{name} (HEX)"), hex::encode_upper(&value)));
+        out.push((name.to_owned(), value));
+    }
+    let basic = b64.encode(format!("ann:{TOKEN}"));
+    out.push(("basic auth".into(), basic.trim_end_matches('=').to_owned()));
+    out
+}
+
+fn check_text(what: &str, text: &str, leaks: &mut Vec<String>) {
+    for (name, value) in forbidden() {
+        if text.contains(&value) {
+            // The value itself is not printed, only what leaked and where.
+            leaks.push(format!("{what}: contains the {name}"));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leak_corpus_leaks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("saker.db")).unwrap());
+    let mut parts = EngineParts::new(store.clone());
+    parts.secrets = Arc::new(Secrets);
+    parts.sealer = Some(Arc::new(Sealer(Keyring::new(SecretKey::generate()))));
+    let engine = Engine::start(parts);
+
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 15, "the corpus is missing flows");
+
+    let mut leaks = Vec::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let source = std::fs::read_to_string(file).unwrap();
+        let (flow, saved) = engine.deploy(DEFAULT_TENANT, &source).unwrap();
+        let mut inputs = Map::new();
+        if flow.inputs.iter().any(|i| i.id == "password") {
+            inputs.insert("password".into(), Value::String(PASSWORD.into()));
+        }
+        let execution = engine
+            .create_execution(DEFAULT_TENANT, flow, saved.flow.revision, inputs)
+            .unwrap();
+        let done = tokio::time::timeout(Duration::from_secs(30), engine.wait(&execution.id))
+            .await
+            .unwrap()
+            .unwrap();
+        let logs = store.list_logs(&LogQuery::new(&done.id)).unwrap();
+        assert!(!logs.is_empty(), "{name}: no log line");
+        let mut masked_somewhere = false;
+        for log in &logs {
+            check_text(
+                &format!("{name}: log line of {:?}", log.entry.task_id),
+                &log.entry.message,
+                &mut leaks,
+            );
+            masked_somewhere |= log.entry.message.contains("****");
+        }
+        let shown =
+            serde_json::to_string(&display_masked(&serde_json::to_value(&done).unwrap())).unwrap();
+        check_text(&format!("{name}: execution as shown"), &shown, &mut leaks);
+        for run in &done.task_run_list {
+            let outputs =
+                serde_json::to_string(&display_masked(&Value::Object(run.outputs.clone())))
+                    .unwrap();
+            check_text(
+                &format!("{name}: outputs of {}", run.task_id),
+                &outputs,
+                &mut leaks,
+            );
+            masked_somewhere |= outputs.contains("****");
+        }
+        masked_somewhere |= shown.contains("****");
+        // A flow either shows `****` where the secret was, or failed on it (the render-error
+        // and Fail flows); anything else did not exercise a secret at all.
+        let failed = done.state.current == saker_model::StateType::Failed;
+        if !(masked_somewhere || failed) {
+            leaks.push(format!(
+                "{name}: nothing was masked, so the flow did not exercise a secret"
+            ));
+        }
+    }
+    drop(engine);
+
+    // Every stored byte: the database and its write-ahead log.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        check_text(&format!("file {}", path.display()), &text, &mut leaks);
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} leak(s):\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+}
