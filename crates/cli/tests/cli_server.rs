@@ -211,3 +211,31 @@ fn api_deploys_runs_and_reports_errors_as_json() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[test]
+fn ctrl_c_and_sigterm_stop_the_server_cleanly() {
+    for signal in ["-INT", "-TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut server = start_server(dir.path(), port);
+        let status = Command::new("kill")
+            .args([signal, &server.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let exit = loop {
+            if let Some(exit) = server.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(Instant::now() < deadline, "the server ignored {signal}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(exit.success(), "{signal}: {exit:?}");
+        // The data directory is free again: a new server starts on it.
+        let port = free_port();
+        let mut again = start_server(dir.path(), port);
+        again.kill().unwrap();
+        again.wait().unwrap();
+    }
+}

@@ -72,3 +72,62 @@ enum Branch {
     Errors,
     Finally,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saker_model::{Execution, TaskRun, parse_flow};
+
+    const FLOW: &str = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: Log\n    message: a\n  - id: off\n    type: Log\n    message: x\n    disabled: true\n  - id: b\n    type: Log\n    message: b\nerrors:\n  - id: on_error\n    type: Log\n    message: e\nfinally:\n  - id: last\n    type: Log\n    message: f\n";
+
+    fn ended(execution: &mut Execution, task: &str, state: StateType) {
+        let mut run = TaskRun::new(execution, task);
+        run.state.transition(state);
+        execution.task_run_list.push(run);
+    }
+
+    fn id(next: Next<'_>) -> String {
+        match next {
+            Next::Run(t) => t.id.clone(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn runs_tasks_in_order_skipping_disabled_then_finally() {
+        let flow = parse_flow(FLOW).unwrap();
+        let mut e = Execution::new("main", "n", "f", 1);
+        assert_eq!(id(next_step(&flow, &e, false)), "a");
+        ended(&mut e, "a", StateType::Success);
+        assert_eq!(id(next_step(&flow, &e, false)), "b");
+        ended(&mut e, "b", StateType::Warning);
+        assert_eq!(id(next_step(&flow, &e, false)), "last");
+        ended(&mut e, "last", StateType::Success);
+        assert_eq!(next_step(&flow, &e, false), Next::End(StateType::Warning));
+    }
+
+    #[test]
+    fn a_failure_runs_errors_then_finally_and_fails() {
+        let flow = parse_flow(FLOW).unwrap();
+        let mut e = Execution::new("main", "n", "f", 1);
+        ended(&mut e, "a", StateType::Failed);
+        assert_eq!(id(next_step(&flow, &e, false)), "on_error");
+        ended(&mut e, "on_error", StateType::Success);
+        assert_eq!(id(next_step(&flow, &e, false)), "last");
+        ended(&mut e, "last", StateType::Success);
+        assert_eq!(next_step(&flow, &e, false), Next::End(StateType::Failed));
+    }
+
+    #[test]
+    fn a_running_task_is_waited_for_and_killing_starts_nothing() {
+        let flow = parse_flow(FLOW).unwrap();
+        let mut e = Execution::new("main", "n", "f", 1);
+        let mut run = TaskRun::new(&e, "a");
+        run.state.transition(StateType::Running);
+        e.task_run_list.push(run);
+        assert_eq!(next_step(&flow, &e, false), Next::Wait);
+        assert_eq!(next_step(&flow, &e, true), Next::Wait);
+        e.task_run_list[0].state.transition(StateType::Killed);
+        assert_eq!(next_step(&flow, &e, true), Next::End(StateType::Killed));
+    }
+}

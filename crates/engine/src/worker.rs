@@ -102,7 +102,7 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
 
     let outcome = match context_error {
         Some(e) => Err(TaskError::Render(e)),
-        None => run_attempt(deps, &mut ctx, &cancel).await,
+        None => run_attempt(deps, &mut ctx).await,
     };
     let (state, outputs) = match outcome {
         Ok(Some(outcome)) => {
@@ -141,7 +141,6 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
 async fn run_attempt(
     deps: &WorkerDeps,
     ctx: &mut TaskContext,
-    cancel: &Cancellation,
 ) -> Result<Option<crate::runner::TaskOutcome>, TaskError> {
     let task = ctx.task().clone();
     if let Some(condition) = &task.run_if {
@@ -161,8 +160,8 @@ async fn run_attempt(
         Some(limit) => match tokio::time::timeout(limit, run).await {
             Ok(outcome) => outcome,
             Err(_) => {
-                cancel.cancel();
-                return Err(TaskError::Killed(format!(
+                // Dropping the runner's future stops it (a child process is killed on drop).
+                return Err(TaskError::Failed(format!(
                     "the task timed out after {}",
                     humanize(limit)
                 )));

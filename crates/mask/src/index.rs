@@ -287,6 +287,7 @@ impl Index {
                 s = (s + 1) & slot_mask;
             }
         }
+        if std::env::var_os("MASK_DIAG").is_some() { eprintln!("class w{window} s{stride} n{} min{min} max{max_len} groups{} filterbits{}", spans.len(), groups.len(), filter.len()*64); }
         Self {
             arena,
             spans,

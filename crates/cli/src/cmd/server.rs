@@ -53,10 +53,33 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
             app.data_dir.display()
         );
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            stop_signal().await;
             eprintln!("shutting down");
         };
         saker_server::serve(listener, AppState { engine }, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Ctrl-C (SIGINT) or, on Unix, SIGTERM as sent by service managers.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
