@@ -43,6 +43,8 @@ enum Command {
     /// Work with template expressions.
     #[command(subcommand)]
     Expr(cmd::expr::ExprCommand),
+    /// Mask secrets in stdin and write the result to stdout.
+    Mask(cmd::mask::MaskArgs),
     /// Measure executions per second and orchestration overhead on the embedded store.
     Bench(cmd::bench::BenchArgs),
 }
@@ -70,5 +72,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Server(c) => cmd::server::run(&globals, c),
         Command::Expr(c) => cmd::expr::run(&globals, c),
         Command::Bench(args) => cmd::bench::run(&globals, args),
+        Command::Mask(args) => cmd::mask::run(args),
     }
 }

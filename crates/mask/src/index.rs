@@ -93,6 +93,61 @@ fn params(min: usize, count: usize) -> (usize, usize) {
     best
 }
 
+/// Fixed cost of one more class, in the unit of [`scan_cost`] (a pass over
+/// the text, its setup and its share of exact lookups).
+const CLASS_COST: f64 = 0.02;
+
+/// Scanning cost per byte of text for one class: samples per byte.
+fn scan_cost(min: usize, count: usize) -> f64 {
+    let (_, stride) = params(min, count);
+    1.0 / stride as f64 + CLASS_COST
+}
+
+/// Splits patterns sorted by length into classes (returned as the end index
+/// of each class) so that the total scanning cost is lowest. A class's stride
+/// is bounded by its shortest pattern, so a few short patterns are best kept
+/// apart from many long ones; but every class is one more pass over the
+/// text, so classes are merged when that is cheaper. Dynamic programming
+/// over the distinct lengths (a few hundred at most).
+pub(crate) fn partition(lengths: &[usize]) -> Vec<usize> {
+    // Ends of the runs of equal length: candidate class boundaries.
+    let mut ends: Vec<usize> = Vec::new();
+    for (i, pair) in lengths.windows(2).enumerate() {
+        if pair[0] != pair[1] {
+            ends.push(i + 1);
+        }
+    }
+    if !lengths.is_empty() {
+        ends.push(lengths.len());
+    }
+    // best[k]: lowest cost of covering lengths[..ends[k]], and where its
+    // last class starts (an index into `ends`, or none for the first).
+    let mut best: Vec<(f64, Option<usize>)> = Vec::with_capacity(ends.len());
+    for (k, &end) in ends.iter().enumerate() {
+        let mut choice = (f64::INFINITY, None);
+        for j in 0..=k {
+            let (start, before) = match j.checked_sub(1) {
+                Some(p) => (ends[p], best[p].0),
+                None => (0, 0.0),
+            };
+            let min = lengths.get(start).copied().unwrap_or(1);
+            let cost = before + scan_cost(min, end - start);
+            if cost < choice.0 {
+                choice = (cost, j.checked_sub(1));
+            }
+        }
+        best.push(choice);
+    }
+    let mut cuts = Vec::new();
+    let mut k = ends.len().checked_sub(1);
+    while let Some(i) = k {
+        cuts.push(ends[i]);
+        k = best[i].1;
+    }
+    cuts.reverse();
+    cuts
+}
+
 fn hash(key: u64) -> u64 {
     key.wrapping_mul(HASH_MUL)
 }
@@ -486,6 +541,18 @@ mod tests {
         // Few patterns: narrower windows, longer strides.
         assert_eq!(params(10, 40), (4, 7));
         assert_eq!(params(8, 4000), (5, 4));
+    }
+
+    #[test]
+    fn partition_separates_few_short_patterns_from_many_long_ones() {
+        let mut lengths = vec![5; 50];
+        lengths.extend(std::iter::repeat_n(30, 10_000));
+        assert_eq!(partition(&lengths), vec![50, 10_050]);
+        // One length: one class.
+        assert_eq!(partition(&[20; 100]), vec![100]);
+        assert_eq!(partition(&[]), Vec::<usize>::new());
+        // Close lengths are not worth a second pass.
+        assert_eq!(partition(&[16, 17, 18, 40]), vec![4]);
     }
 
     fn find_all(patterns: &[&[u8]], hay: &[u8]) -> Vec<Occurrence> {

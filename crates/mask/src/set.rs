@@ -7,15 +7,12 @@ use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
-use crate::index::{Emitter, Index, Occurrence};
+use crate::index::{Emitter, Index, Occurrence, partition};
 use crate::secret::{Bytes, Secret, bytes_of, char_len};
 use crate::stream::{LineMasker, StreamMasker};
 use crate::variants::Expansion;
 use crate::{DEFAULT_MIN_LEN, MASK};
 
-/// Patterns are indexed in classes by length, so that a few short patterns
-/// do not force short windows and dense sampling on all the long ones.
-const CLASS_BOUNDS: [usize; 2] = [8, 15];
 
 /// Why a secret is masked less than it could be. Never holds the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,16 +199,15 @@ impl MaskSetBuilder {
         let mut patterns = expansion.patterns;
         patterns.sort_unstable_by(|a, b| (a.len(), &a[..]).cmp(&(b.len(), &b[..])));
         patterns.dedup_by(|a, b| a[..] == b[..]);
+        let lengths: Vec<usize> = patterns.iter().map(|p| p.len()).collect();
         let mut classes = Vec::new();
-        let mut rest: &[Bytes] = &patterns;
-        for bound in CLASS_BOUNDS.into_iter().chain([usize::MAX]) {
-            let n = rest.partition_point(|p| p.len() < bound);
-            let (class, tail) = rest.split_at(n);
-            if !class.is_empty() {
+        let mut first = 0;
+        for end in partition(&lengths) {
+            if let Some(class) = patterns.get(first..end) {
                 let refs: Vec<&[u8]> = class.iter().map(|p| &p[..]).collect();
                 classes.push(Index::build(&refs));
             }
-            rest = tail;
+            first = end;
         }
         let mut short = expansion.short;
         short.sort_unstable_by(|a, b| a[..].cmp(&b[..]));

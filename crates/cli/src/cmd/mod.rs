@@ -4,5 +4,6 @@ pub mod bench;
 pub mod execution;
 pub mod expr;
 pub mod flow;
+pub mod mask;
 pub mod secrets_access;
 pub mod server;
