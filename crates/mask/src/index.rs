@@ -536,11 +536,12 @@ mod tests {
             }
         }
         assert_eq!(params(40, 100_000), (8, 8));
-        assert_eq!(params(4, 10), (4, 1));
         assert_eq!(params(2, 10), (2, 1));
         // Few patterns: narrower windows, longer strides.
-        assert_eq!(params(10, 40), (4, 7));
-        assert_eq!(params(8, 4000), (5, 4));
+        assert_eq!(params(4, 10), (3, 2));
+        assert_eq!(params(10, 40), (3, 8));
+        assert_eq!(params(8, 4000), (4, 5));
+        assert_eq!(params(8, 40_000), (5, 4));
     }
 
     #[test]
