@@ -381,6 +381,12 @@ impl From<Map> for Value {
     }
 }
 
+impl From<serde_json::Value> for Value {
+    fn from(v: serde_json::Value) -> Value {
+        Value::from_json(&v)
+    }
+}
+
 impl From<&serde_json::Value> for Value {
     fn from(v: &serde_json::Value) -> Value {
         Value::from_json(v)

@@ -25,12 +25,12 @@ use crate::MASK;
 /// Multiplier of the window hash (a 64-bit golden-ratio constant).
 const HASH_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Filter bits per stored window: about 1.5 % false hits at this density.
-const FILTER_BITS_PER_KEY: usize = 64;
+/// Filter bits per stored window: about 3 % false hits at this density.
+const FILTER_BITS_PER_KEY: usize = 32;
 
-/// Largest filter, in bits (2 MiB, so that it stays in a core's cache; very
-/// large sets get more false hits instead).
-const MAX_FILTER_BITS: u32 = 24;
+/// Largest filter, in bits (512 KiB, so that it stays in a core's cache
+/// beside the text; very large sets get more false hits instead).
+const MAX_FILTER_BITS: u32 = 22;
 
 /// An occurrence: absolute `[start, end)` positions in the text.
 pub(crate) type Occurrence = (u64, u64);
@@ -45,7 +45,6 @@ pub(crate) struct Index {
     max_len: usize,
     /// One bit per hashed window.
     filter: Vec<u64>,
-    filter_shift: u32,
     /// Open-addressing table of `group index + 1` (0 = empty slot).
     slots: Vec<usize>,
     slot_shift: u32,
@@ -148,8 +147,34 @@ pub(crate) fn partition(lengths: &[usize]) -> Vec<usize> {
     cuts
 }
 
+/// `BIT[n]` has bit `n` set.
+const BIT: [u64; 64] = {
+    let mut t = [0u64; 64];
+    let mut n = 0;
+    while n < 64 {
+        t[n] = 1 << n;
+        n += 1;
+    }
+    t
+};
+
 fn hash(key: u64) -> u64 {
     key.wrapping_mul(HASH_MUL)
+}
+
+/// Where a window's bit lives in a filter of `words + 1` words (a power of
+/// two, at most `2^MAX_FILTER_BITS` bits): word and bit index, from the top
+/// bits of the hash. A shift by a constant keeps the hot loop short.
+#[inline(always)]
+fn filter_slot(key: u64, words: usize) -> (usize, usize) {
+    let bit = hash(key) >> (64 - MAX_FILTER_BITS);
+    ((bit >> 6) as usize & words, (bit & 63) as usize)
+}
+
+#[inline(always)]
+fn filter_hit(filter: &[u64], key: u64) -> bool {
+    let (word, bit) = filter_slot(key, filter.len().saturating_sub(1));
+    filter.get(word).is_some_and(|w| w & BIT[bit] != 0)
 }
 
 /// The first `window` bytes of `bytes` as a little-endian integer, or `None`
@@ -166,11 +191,6 @@ fn bits_for(n: usize, lo: u32, hi: u32) -> u32 {
     n.max(1).next_power_of_two().trailing_zeros().clamp(lo, hi)
 }
 
-#[inline(always)]
-fn filter_hit(filter: &[u64], shift: u32, key: u64) -> bool {
-    let bit = (hash(key) >> shift) as usize;
-    filter.get(bit >> 6).is_some_and(|w| (w >> (bit & 63)) & 1 != 0)
-}
 
 /// The hot loop: one 8-byte load, one multiply and one bit test per sample;
 /// hits are collected for later, exact checking. Returns the first sample
@@ -184,14 +204,9 @@ fn sample_words(
     stride: usize,
     mask: u64,
     filter: &[u64],
-    shift: u32,
     candidates: &mut Vec<(usize, u64)>,
 ) -> usize {
-    let f = Filter {
-        mask,
-        filter,
-        shift,
-    };
+    let f = Filter { mask, filter };
     // A constant stride lets the compiler unroll the batch and drop every
     // bounds check in it.
     let i = match stride {
@@ -210,17 +225,9 @@ fn sample_words(
 struct Filter<'a> {
     mask: u64,
     filter: &'a [u64],
-    shift: u32,
 }
 
 impl Filter<'_> {
-    #[inline(always)]
-    fn bit(&self, key: u64) -> u64 {
-        let bit = (hash(key) >> self.shift) as usize;
-        let word = self.filter.get(bit >> 6).copied().unwrap_or(0);
-        (word >> (bit & 63)) & 1
-    }
-
     /// Eight samples per round from one 64-byte block, with one branch per
     /// round for the common case where none hits, so that the processor
     /// overlaps their independent loads.
@@ -232,30 +239,55 @@ impl Filter<'_> {
         limit: usize,
         candidates: &mut Vec<(usize, u64)>,
     ) -> usize {
+        let filter = self.filter;
+        let Some(words) = filter.len().checked_sub(1) else {
+            return start;
+        };
+        let mask = self.mask;
+        let key_at = |block: &[u8; 64], b: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&block[b * S..b * S + 8]);
+            u64::from_le_bytes(word) & mask
+        };
+        // The filter's length is a power of two: masking the word index with
+        // `words` proves it in bounds, so no check is left in the loop. The
+        // bit is selected through a table: cheaper than a shift by a
+        // variable amount.
+        let probe = |key: u64| {
+            let (word, bit) = filter_slot(key, words);
+            filter.get(word).map_or(0, |w| w & BIT[bit])
+        };
         let mut i = start;
         while i + 7 * S < limit {
             let Some(block) = hay.get(i..i + 64).and_then(|b| <&[u8; 64]>::try_from(b).ok())
             else {
                 break;
             };
-            let mut keys = [0u64; 8];
             let mut any = 0;
-            for (b, key) in keys.iter_mut().enumerate() {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(&block[b * S..b * S + 8]);
-                *key = u64::from_le_bytes(word) & self.mask;
-                any |= self.bit(*key);
+            for b in 0..8 {
+                any |= probe(key_at(block, b));
             }
             if any != 0 {
-                for (b, &key) in keys.iter().enumerate() {
-                    if self.bit(key) != 0 {
-                        candidates.push((i + b * S, key));
-                    }
-                }
+                self.recheck::<S>(block, i, candidates);
             }
             i += 8 * S;
         }
         i
+    }
+
+    /// Finds which samples of a block hit. Kept apart from the loop so that
+    /// the loop keeps nothing alive for it.
+    #[cold]
+    #[inline(never)]
+    fn recheck<const S: usize>(&self, block: &[u8; 64], i: usize, candidates: &mut Vec<(usize, u64)>) {
+        for b in 0..8 {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&block[b * S..b * S + 8]);
+            let key = u64::from_le_bytes(word) & self.mask;
+            if filter_hit(self.filter, key) {
+                candidates.push((i + b * S, key));
+            }
+        }
     }
 
     fn singles(
@@ -271,7 +303,7 @@ impl Filter<'_> {
                 break;
             };
             let key = u64::from_le_bytes(word) & self.mask;
-            if self.bit(key) != 0 {
+            if filter_hit(self.filter, key) {
                 candidates.push((i, key));
             }
             i += stride;
@@ -321,18 +353,16 @@ impl Index {
 
         let filter_bits = bits_for(groups.len() * FILTER_BITS_PER_KEY, 12, MAX_FILTER_BITS);
         let mut filter = vec![0u64; (1usize << filter_bits) / 64];
-        let filter_shift = 64 - filter_bits;
         let slot_bits = bits_for(groups.len() * 2, 4, 40);
         let mut slots = vec![0usize; 1usize << slot_bits];
         let slot_shift = 64 - slot_bits;
         let slot_mask = slots.len() - 1;
         for (gi, g) in groups.iter().enumerate() {
-            let h = hash(g.key);
-            let bit = (h >> filter_shift) as usize;
-            if let Some(word) = filter.get_mut(bit / 64) {
-                *word |= 1 << (bit % 64);
+            let (word, bit) = filter_slot(g.key, filter.len() - 1);
+            if let Some(w) = filter.get_mut(word) {
+                *w |= BIT[bit];
             }
-            let mut s = (h >> slot_shift) as usize;
+            let mut s = (hash(g.key) >> slot_shift) as usize;
             // The table is at most half full, so an empty slot is found.
             while let Some(slot) = slots.get_mut(s) {
                 if *slot == 0 {
@@ -350,7 +380,6 @@ impl Index {
             stride,
             max_len,
             filter,
-            filter_shift,
             slots,
             slot_shift,
             groups,
@@ -411,7 +440,6 @@ impl Index {
             stride,
             mask,
             &self.filter,
-            self.filter_shift,
             &mut candidates,
         );
         // The last samples, fewer than 8 bytes before the end.
@@ -419,7 +447,7 @@ impl Index {
             let Some(key) = hay.get(i..).and_then(|w| load(w, window)) else {
                 break;
             };
-            if filter_hit(&self.filter, self.filter_shift, key) {
+            if filter_hit(&self.filter, key) {
                 candidates.push((i, key));
             }
             i += stride;

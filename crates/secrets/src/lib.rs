@@ -1,27 +1,41 @@
 //! saker-secrets: everything about secret values except where the bytes finally live.
 //!
 //! One purpose: give the rest of Saker one way to store and resolve secrets: the
-//! [`SecretStore`] trait its backends implement (the [`EnvSecretStore`] here; the encrypted
-//! `jdbc` store on the repository database next), namespace inheritance and the rule for
-//! naming other namespaces ([`namespace`]), resolution with the lifecycle ([`resolve()`]),
-//! isolation between services ([`isolation`]), the typed `secret:` configuration
-//! ([`config`]) and the `.env` encoder of `saker secret encode-env` ([`dotenv`]).
+//! [`SecretService`] every caller goes through (isolation, namespace inheritance, cache,
+//! default tags, audit), the [`SecretStore`] trait its backends implement (the
+//! [`EnvSecretStore`] and the encrypted [`JdbcSecretStore`] over the repository database),
+//! namespace inheritance and the rule for naming other namespaces ([`namespace`]), resolution
+//! with the lifecycle ([`resolve()`]), isolation between services ([`isolation`]), the words of
+//! the audit trail ([`audit`]), random values ([`generate`]), the typed `secret:`
+//! configuration ([`config`]) and the `.env` encoder of `saker secret encode-env` ([`dotenv`]).
 //!
 //! It must not know about flows, templates, executions or HTTP: callers pass a tenant, a
 //! namespace and a key, and get a [`SecretValue`] or an error that names them. Secret values
 //! are [`SecretValue`]s from the moment they are read: zeroed on drop, `[REDACTED]` in
 //! `Debug` and `Display`, never in an error message, a warning or a log line.
 
+pub mod audit;
+mod cache;
 pub mod config;
 pub mod dotenv;
 pub mod duration;
 pub mod env;
+pub mod generate;
 pub mod isolation;
+pub mod jdbc;
 pub mod metadata;
 pub mod namespace;
 mod resolve;
+mod service;
 pub mod store;
 mod value;
+
+pub use audit::{Accessor, AuditAction, AuditOutcome};
+pub use generate::{BadLength, Charset, UnknownCharset, generate_value};
+pub use jdbc::JdbcSecretStore;
+pub use service::{
+    Clock, ExpiryWarning, GenerateSpec, Resolution, SecretService, ServiceError, VisibleSecret,
+};
 
 pub use config::{BackendKind, CacheConfig, ConfigError, JdbcConfig, SecretConfig};
 pub use env::{EnvProblem, EnvSecretStore, EnvWarning};
@@ -31,7 +45,9 @@ pub use namespace::{
     AccessDenied, NameError, Namespace, NamespaceAccess, NamespaceGrant, SecretNotFound,
 };
 pub use resolve::{ResolveError, Resolved, resolve};
-pub use store::{Capabilities, Lookup, Operation, SecretStore, StoreError};
+pub use store::{
+    Capabilities, Lookup, Operation, RekeyFailure, RekeyReport, SecretStore, StoreError,
+};
 pub use value::{NotUtf8, SecretValue};
 
 /// The tenant of single-tenant installations, as in Kestra.

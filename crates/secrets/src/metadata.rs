@@ -154,6 +154,8 @@ pub struct SecretWrite {
     /// Check-and-set: `Some(0)` creates only if absent, `Some(n)` writes only if the current
     /// version is `n`, `None` writes unconditionally.
     pub expected_version: Option<u64>,
+    /// Who writes it (user or token name), recorded with the version.
+    pub created_by: Option<String>,
 }
 
 impl SecretWrite {
@@ -163,6 +165,7 @@ impl SecretWrite {
             value,
             update: MetadataUpdate::default(),
             expected_version: None,
+            created_by: None,
         }
     }
 }

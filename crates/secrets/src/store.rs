@@ -39,11 +39,13 @@ pub enum Operation {
     Rollback,
     /// Change description, tags, expiry or rotation period.
     UpdateMetadata,
+    /// Re-encrypt every stored value under the current primary key.
+    Rekey,
 }
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 11] = [
+    pub const ALL: [Operation; 12] = [
         Operation::Get,
         Operation::List,
         Operation::Metadata,
@@ -55,6 +57,7 @@ impl Operation {
         Operation::Versions,
         Operation::Rollback,
         Operation::UpdateMetadata,
+        Operation::Rekey,
     ];
 
     /// True for operations that change stored state.
@@ -84,6 +87,7 @@ impl fmt::Display for Operation {
             Operation::Versions => "versions",
             Operation::Rollback => "rollback",
             Operation::UpdateMetadata => "update-metadata",
+            Operation::Rekey => "rekey",
         })
     }
 }
@@ -200,6 +204,44 @@ pub enum StoreError {
         /// What failed.
         message: String,
     },
+}
+
+/// One value that [`SecretStore::rekey`] could not re-encrypt. Names the row, never a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RekeyFailure {
+    /// Tenant.
+    pub tenant: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Key.
+    pub key: String,
+    /// Version.
+    pub version: u64,
+    /// Why (a missing old key, a copied or altered ciphertext...).
+    pub message: String,
+}
+
+/// What [`SecretStore::rekey`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RekeyReport {
+    /// Values re-encrypted under the primary key by this run.
+    pub resealed: u64,
+    /// Values that already were under the primary key (from an earlier, interrupted run).
+    pub already_current: u64,
+    /// Values changed by someone else while this run re-encrypted them (they were written
+    /// under the primary key anyway).
+    pub changed_concurrently: u64,
+    /// Values that could not be opened, with why.
+    pub failed: Vec<RekeyFailure>,
+    /// True when the run stopped at its limit before walking every value: run it again.
+    pub stopped_early: bool,
+}
+
+impl RekeyReport {
+    /// True when every value is now under the primary key.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty() && !self.stopped_early
+    }
 }
 
 /// The answer to [`SecretStore::get`].
@@ -341,6 +383,14 @@ pub trait SecretStore: Send + Sync {
         Err(self.refusal(Operation::UpdateMetadata))
     }
 
+    /// Re-encrypts every stored value (all tenants) under the backend's primary key, at most
+    /// `limit` of them (`None`: all). Values already under it are skipped, so a run that was
+    /// interrupted or limited is finished by running it again.
+    fn rekey(&self, limit: Option<u64>) -> Result<RekeyReport, StoreError> {
+        let _ = limit;
+        Err(self.refusal(Operation::Rekey))
+    }
+
     /// Records that the secret was resolved at `at` (for `last_read_at`). Best effort: the
     /// default does nothing, for backends that keep no such metadata.
     fn record_read(
@@ -388,7 +438,7 @@ mod tests {
             .into_iter()
             .filter(|op| op.is_write())
             .collect();
-        assert_eq!(writes.len(), 7);
+        assert_eq!(writes.len(), 8);
         assert!(!Operation::Versions.is_write());
         assert!(Operation::Rollback.is_write());
     }

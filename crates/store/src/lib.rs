@@ -1,6 +1,8 @@
 //! Durable storage for Saker: flows with revisions, executions, task runs and log lines,
 //! behind one object-safe, synchronous [`Store`] trait, with an embedded SQLite backend
-//! ([`SqliteStore`]) now and room for a PostgreSQL one.
+//! ([`SqliteStore`]) now and room for a PostgreSQL one. The same backend also implements
+//! [`SecretRows`] (the rows of the encrypted secret store, as opaque ciphertexts) and
+//! [`AuditLog`] (the hash-chained audit trail), each with its own contract.
 //!
 //! This crate only stores and returns what it is given. It knows nothing of HTTP, of how
 //! tasks run, of flow syntax (a flow is an opaque source text here) or of secrets: values that
@@ -11,10 +13,19 @@
 //! `tokio::task::spawn_blocking` or a dedicated thread, and the trait stays free of any async
 //! runtime and of backend types.
 
+pub mod audit;
 mod error;
+pub mod secret_rows;
 mod sqlite;
 
+pub use audit::{
+    AuditEvent, AuditFilter, AuditHead, AuditLog, AuditRecord, AuditReport, AuditStep, BreakKind,
+    ChainBreak, verify_audit,
+};
 pub use error::{BoxError, StoreError};
+pub use secret_rows::{
+    Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor, VersionRow,
+};
 pub use sqlite::SqliteStore;
 
 use chrono::{DateTime, Utc};

@@ -67,6 +67,65 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX logs_by_execution ON logs (execution_id, seq);
     ",
+    // 2: the encrypted secret store (values are ciphertexts sealed by the secrets crate;
+    // `metadata` is its JSON document) and the hash-chained audit trail.
+    "
+    CREATE TABLE secrets (
+        tenant          TEXT    NOT NULL,
+        namespace       TEXT    NOT NULL,
+        key             TEXT    NOT NULL,
+        state           TEXT    NOT NULL CHECK (state IN ('active', 'deleted', 'revoked')),
+        current_version INTEGER NOT NULL CHECK (current_version > 0),
+        generation      INTEGER NOT NULL CHECK (generation > 0),
+        metadata        TEXT    NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        last_read_at    INTEGER,
+        PRIMARY KEY (tenant, namespace, key)
+    );
+
+    CREATE TABLE secret_versions (
+        tenant     TEXT    NOT NULL,
+        namespace  TEXT    NOT NULL,
+        key        TEXT    NOT NULL,
+        version    INTEGER NOT NULL CHECK (version > 0),
+        ciphertext BLOB,
+        created_at INTEGER NOT NULL,
+        created_by TEXT,
+        available  INTEGER NOT NULL CHECK (available IN (0, 1)),
+        PRIMARY KEY (tenant, namespace, key, version),
+        FOREIGN KEY (tenant, namespace, key) REFERENCES secrets (tenant, namespace, key)
+            ON DELETE CASCADE,
+        CHECK (available = 0 OR ciphertext IS NOT NULL)
+    );
+
+    -- Append-only: the code never updates or deletes a row (see saker_store::AuditLog).
+    CREATE TABLE audit_events (
+        seq          INTEGER PRIMARY KEY,
+        timestamp    INTEGER NOT NULL,
+        tenant       TEXT    NOT NULL,
+        namespace    TEXT,
+        key          TEXT,
+        action       TEXT    NOT NULL,
+        actor        TEXT    NOT NULL,
+        service      TEXT,
+        execution_id TEXT,
+        flow_id      TEXT,
+        task_run_id  TEXT,
+        outcome      TEXT    NOT NULL,
+        detail       TEXT,
+        prev_hash    TEXT    NOT NULL,
+        hash         TEXT    NOT NULL
+    );
+    CREATE INDEX audit_events_by_hash ON audit_events (hash);
+
+    -- The last appended event, so that deleting the newest events is noticed.
+    CREATE TABLE audit_head (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        seq  INTEGER NOT NULL,
+        hash TEXT    NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this binary writes.
@@ -132,7 +191,7 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 4);
+        assert_eq!(tables, 8);
     }
 
     #[test]

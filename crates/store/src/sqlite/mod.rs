@@ -8,11 +8,13 @@
 //!
 //! SQL lives in the submodules, one per repository; everything here is connection plumbing.
 
+mod audit;
 mod checkpoint;
 mod executions;
 mod flows;
 mod logs;
 mod migrations;
+mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -1,0 +1,264 @@
+//! The hot loop: a hashed filter of pattern windows, tested at sampled
+//! positions of the text.
+//!
+//! The filter is a Bloom filter with two bits per window. The scan tests the
+//! first bit of eight samples at once, with one branch per eight; only when
+//! one hits are both bits tested, so that exact lookups are rare.
+
+use zeroize::Zeroize;
+
+/// Multipliers of the two window hashes (odd 64-bit constants).
+const HASH_1: u64 = 0x9E37_79B9_7F4A_7C15;
+const HASH_2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+
+/// Filter bits per stored window: with two bits per window, about 0.5 %
+/// false hits at this density.
+const BITS_PER_KEY: usize = 32;
+
+/// Largest filter, in bits (512 KiB, so that it stays in a core's cache
+/// beside the text; very large sets get more false hits instead).
+const MAX_BITS: u32 = 22;
+
+/// Smallest filter, in bits.
+const MIN_BITS: u32 = 12;
+
+/// `BIT[n]` has bit `n` set. A table lookup is cheaper than a shift by a
+/// variable amount.
+const BIT: [u64; 64] = {
+    let mut t = [0u64; 64];
+    let mut n = 0;
+    while n < 64 {
+        t[n] = 1 << n;
+        n += 1;
+    }
+    t
+};
+
+/// Hash of a window for the exact lookup table.
+pub(crate) fn hash(key: u64) -> u64 {
+    key.wrapping_mul(HASH_1)
+}
+
+/// The first `window` bytes of `bytes` as a little-endian integer, or `None`
+/// if there are fewer.
+pub(crate) fn load(bytes: &[u8], window: usize) -> Option<u64> {
+    let w = bytes.get(..window)?;
+    let mut a = [0u8; 8];
+    a.get_mut(..window)?.copy_from_slice(w);
+    Some(u64::from_le_bytes(a))
+}
+
+/// `ceil(log2(n))`, at least `lo`, at most `hi`.
+pub(crate) fn bits_for(n: usize, lo: u32, hi: u32) -> u32 {
+    n.max(1).next_power_of_two().trailing_zeros().clamp(lo, hi)
+}
+
+/// Word and bit of a hash in a filter of `words + 1` words (a power of two,
+/// at most `2^MAX_BITS` bits), from the hash's top bits: a shift by a
+/// constant keeps the hot loop short.
+#[inline(always)]
+fn slot(h: u64, words: usize) -> (usize, usize) {
+    let bit = h >> (64 - MAX_BITS);
+    ((bit >> 6) as usize & words, (bit & 63) as usize)
+}
+
+/// A Bloom filter of windows, and the sampling loop over it.
+pub(crate) struct Filter {
+    bits: Vec<u64>,
+    /// Keeps the bytes of the window that form the key.
+    mask: u64,
+}
+
+impl Filter {
+    /// A filter for `keys` distinct windows of `window` bytes.
+    pub(crate) fn new(keys: usize, window: usize) -> Self {
+        let bits = bits_for(keys * BITS_PER_KEY, MIN_BITS, MAX_BITS);
+        let mask = if window >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * window)) - 1
+        };
+        Self {
+            bits: vec![0; (1usize << bits) / 64],
+            mask,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: u64) {
+        let words = self.bits.len() - 1;
+        for h in [key.wrapping_mul(HASH_1), key.wrapping_mul(HASH_2)] {
+            let (word, bit) = slot(h, words);
+            if let Some(w) = self.bits.get_mut(word) {
+                *w |= BIT[bit];
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn first_bit(&self, key: u64, words: usize) -> u64 {
+        let (word, bit) = slot(key.wrapping_mul(HASH_1), words);
+        self.bits.get(word).map_or(0, |w| w & BIT[bit])
+    }
+
+    /// Both bits: whether `key` may be a stored window.
+    fn contains(&self, key: u64) -> bool {
+        let words = self.bits.len().saturating_sub(1);
+        let (word, bit) = slot(key.wrapping_mul(HASH_2), words);
+        self.first_bit(key, words) != 0 && self.bits.get(word).is_some_and(|w| w & BIT[bit] != 0)
+    }
+
+    /// Tests the samples `start, start + stride, ...` below `limit` (each
+    /// must have 8 readable bytes) and collects `(position, key)` of those
+    /// that may hold a stored window. Returns the first sample not tested.
+    #[inline(never)]
+    pub(crate) fn sample(
+        &self,
+        hay: &[u8],
+        start: usize,
+        limit: usize,
+        stride: usize,
+        candidates: &mut Vec<(usize, u64)>,
+    ) -> usize {
+        // A constant stride lets the compiler unroll each batch and drop
+        // every bounds check in it.
+        let i = match stride {
+            1 => self.batches::<1>(hay, start, limit, candidates),
+            2 => self.batches::<2>(hay, start, limit, candidates),
+            3 => self.batches::<3>(hay, start, limit, candidates),
+            4 => self.batches::<4>(hay, start, limit, candidates),
+            5 => self.batches::<5>(hay, start, limit, candidates),
+            6 => self.batches::<6>(hay, start, limit, candidates),
+            7 => self.batches::<7>(hay, start, limit, candidates),
+            _ => self.batches::<8>(hay, start, limit, candidates),
+        };
+        let mut i = i;
+        while i < limit {
+            let Some(key) = hay.get(i..).and_then(|w| load(w, 8)) else {
+                break;
+            };
+            let key = key & self.mask;
+            if self.contains(key) {
+                candidates.push((i, key));
+            }
+            i += stride;
+        }
+        i
+    }
+
+    /// Tests the windows of fewer than 8 bytes at the end of the text, one
+    /// by one.
+    pub(crate) fn sample_tail(
+        &self,
+        hay: &[u8],
+        mut i: usize,
+        limit: usize,
+        stride: usize,
+        window: usize,
+        candidates: &mut Vec<(usize, u64)>,
+    ) -> usize {
+        while i < limit {
+            let Some(key) = hay.get(i..).and_then(|w| load(w, window)) else {
+                break;
+            };
+            if self.contains(key) {
+                candidates.push((i, key));
+            }
+            i += stride;
+        }
+        i
+    }
+
+    /// Eight samples per round from one 64-byte block, with one branch per
+    /// round for the common case where none hits, so that the processor
+    /// overlaps their independent loads.
+    #[inline(always)]
+    fn batches<const S: usize>(
+        &self,
+        hay: &[u8],
+        start: usize,
+        limit: usize,
+        candidates: &mut Vec<(usize, u64)>,
+    ) -> usize {
+        let words = self.bits.len().saturating_sub(1);
+        let mut i = start;
+        while i + 7 * S < limit {
+            let Some(block) = hay.get(i..i + 64).and_then(|b| <&[u8; 64]>::try_from(b).ok())
+            else {
+                break;
+            };
+            let mut any = 0;
+            for b in 0..8 {
+                any |= self.first_bit(self.key_at::<S>(block, b), words);
+            }
+            if any != 0 {
+                self.recheck::<S>(block, i, candidates);
+            }
+            i += 8 * S;
+        }
+        i
+    }
+
+    #[inline(always)]
+    fn key_at<const S: usize>(&self, block: &[u8; 64], b: usize) -> u64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&block[b * S..b * S + 8]);
+        u64::from_le_bytes(word) & self.mask
+    }
+
+    /// Finds which samples of a block may hit. Kept out of the loop so that
+    /// the loop keeps nothing alive for it.
+    #[cold]
+    #[inline(never)]
+    fn recheck<const S: usize>(&self, block: &[u8; 64], i: usize, candidates: &mut Vec<(usize, u64)>) {
+        for b in 0..8 {
+            let key = self.key_at::<S>(block, b);
+            if self.contains(key) {
+                candidates.push((i + b * S, key));
+            }
+        }
+    }
+}
+
+impl Drop for Filter {
+    fn drop(&mut self) {
+        // Hashes of secret windows: little, but wiped all the same.
+        self.bits.zeroize();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_windows_are_always_found() {
+        let mut f = Filter::new(3, 8);
+        let keys = [0x0102_0304_0506_0708u64, 42, u64::MAX];
+        for k in keys {
+            f.insert(k);
+        }
+        let mut hay = Vec::new();
+        for k in keys {
+            hay.extend_from_slice(&k.to_le_bytes());
+        }
+        hay.extend_from_slice(&[0; 64]);
+        let mut found = Vec::new();
+        let end = f.sample(&hay, 0, hay.len() - 7, 8, &mut found);
+        assert_eq!(end, hay.len() - 7 + 1);
+        for (n, k) in keys.iter().enumerate() {
+            assert!(found.contains(&(n * 8, *k)), "{n}");
+        }
+    }
+
+    #[test]
+    fn short_windows_are_masked_keys() {
+        let mut f = Filter::new(1, 3);
+        f.insert(u64::from_le_bytes([b'a', b'b', b'c', 0, 0, 0, 0, 0]));
+        let hay = b"xxabcyyyyyyyyyyyyyyabc";
+        let mut found = Vec::new();
+        let i = f.sample(hay, 0, hay.len() - 7, 1, &mut found);
+        f.sample_tail(hay, i, hay.len() - 2, 1, 3, &mut found);
+        let positions: Vec<usize> = found.iter().map(|c| c.0).collect();
+        assert!(positions.contains(&2) && positions.contains(&19), "{positions:?}");
+    }
+}
