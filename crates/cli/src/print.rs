@@ -22,13 +22,31 @@ pub fn outputs(outputs: &serde_json::Map<String, Value>) -> String {
     serde_json::to_string_pretty(&Value::Object(outputs.clone())).unwrap_or_default()
 }
 
-/// Saker's own log goes to stderr, filtered by `SAKER_LOG` (default `warn`).
+/// Saker's own log goes to stderr, filtered by `SAKER_LOG` (default `warn`), and masked with
+/// every secret value this process has seen.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SAKER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| MaskingStderr)
+        .with_ansi(false)
         .with_target(false)
         .try_init();
+}
+
+/// stderr through the process-wide mask set. The formatter writes each event with one
+/// `write_all`, so an event is masked as a whole.
+struct MaskingStderr;
+
+impl std::io::Write for MaskingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let set = saker_engine::process_masks().snapshot();
+        std::io::stderr().lock().write_all(&set.mask_bytes(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().lock().flush()
+    }
 }

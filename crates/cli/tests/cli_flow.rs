@@ -197,3 +197,30 @@ fn expr_render_matches_the_issue_examples() {
         .code(1)
         .stderr(predicate::str::contains("did you mean 'upper'"));
 }
+
+#[test]
+fn sakers_own_log_is_masked_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("f.yml");
+    std::fs::write(
+        &flow,
+        "id: f\nnamespace: n\ninputs:\n  - id: pw\n    type: SECRET\ntasks:\n  - id: boom\n    type: Fail\n    errorMessage: \"bad password {{ inputs.pw }}\"\n",
+    )
+    .unwrap();
+    let out = saker(&dir.path().join("data"))
+        .env("SAKER_LOG", "debug")
+        .args(["flow", "run"])
+        .arg(&flow)
+        .args(["--input", "pw=correct-horse-battery"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stderr.contains("task attempt failed"), "{stderr}");
+    assert!(stderr.contains("bad password ****"), "{stderr}");
+    assert!(!stderr.contains("correct-horse-battery"));
+    assert!(stdout.contains("ERROR boom bad password ****"), "{stdout}");
+    assert!(!stdout.contains("correct-horse-battery"));
+}

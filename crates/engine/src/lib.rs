@@ -29,6 +29,7 @@ mod task_context;
 pub mod worker;
 
 pub use engine::{Engine, EngineError, EngineParts};
+pub use masks::process_masks;
 pub use sealing::{ValueSealer, display_masked};
 pub use secrets::{NoSecrets, SecretRequester, SecretSource};
 

@@ -4,42 +4,46 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use saker_mask::MaskSet;
+use saker_mask::{MaskSet, SharedMaskSet};
+
+/// Every value masked by any execution of this process since it started. Saker's own log
+/// (the tracing output) passes through it, so a secret that reaches a diagnostic by accident
+/// is still masked. It only grows, by the number of distinct secret values seen.
+pub fn process_masks() -> &'static SharedMaskSet {
+    static PROCESS: OnceLock<SharedMaskSet> = OnceLock::new();
+    PROCESS.get_or_init(SharedMaskSet::default)
+}
 
 /// The growing mask set of one execution.
 #[derive(Default)]
 pub struct ExecutionMasks {
-    set: RwLock<Arc<MaskSet>>,
+    set: SharedMaskSet,
 }
 
 impl ExecutionMasks {
-    /// Adds values to mask; rebuilds the automaton only if one of them is new.
+    /// Adds values to mask (here and process-wide); rebuilds only for new values.
     pub fn add<'a>(&self, values: impl IntoIterator<Item = &'a str>) {
         let values: Vec<&str> = values.into_iter().filter(|v| !v.is_empty()).collect();
         if values.is_empty() {
             return;
         }
-        let mut guard = self.set.write().unwrap_or_else(|e| e.into_inner());
-        if values.iter().all(|v| guard.contains_value(v)) {
-            return;
-        }
-        *guard = Arc::new(guard.with_added(values));
+        self.set.extend(&values);
+        process_masks().extend(&values);
     }
 
     /// `text` with every masked value (and its encodings) replaced by `****`.
     pub fn mask<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let set = self.snapshot();
-        match set.mask(text) {
+        match self.set.snapshot().mask(text) {
             Cow::Borrowed(_) => Cow::Borrowed(text),
             Cow::Owned(s) => Cow::Owned(s),
         }
     }
 
     /// The current set, for a streaming masker.
-    pub fn snapshot(&self) -> Arc<MaskSet> {
-        self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
+    pub fn snapshot(&self) -> MaskSet {
+        self.set.snapshot()
     }
 }
 

@@ -120,7 +120,10 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
             } else {
                 StateType::Failed
             };
-            ctx.log(Level::Error, &error.to_string());
+            let message = error.to_string();
+            // Saker's own log masks through the process-wide mask set (see `masks`).
+            tracing::debug!(execution = %execution.id, task = %task.id, error = %message, "task attempt failed");
+            ctx.log(Level::Error, &message);
             (state, Map::new())
         }
     };
