@@ -76,17 +76,17 @@ impl FlowOutputs {
                 return (outputs, logs, true);
             }
         };
-        let resolver = TaskSecrets {
-            source: self.secrets.clone(),
-            requester: SecretRequester {
+        let resolver = TaskSecrets::new(
+            self.secrets.clone(),
+            SecretRequester {
                 tenant_id: execution.tenant_id.clone(),
                 namespace: execution.namespace.clone(),
                 flow_id: execution.flow_id.clone(),
                 execution_id: execution.id.clone(),
                 task_run_id: None,
             },
-            masks: masks.clone(),
-        };
+            masks.clone(),
+        );
         let env = RenderEnv {
             secrets: Some(&resolver),
             ..RenderEnv::default()

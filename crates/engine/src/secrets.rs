@@ -2,7 +2,7 @@
 //! engine (the secret service, with its isolation checks, namespace inheritance, cache and
 //! audit). The engine adds every value it resolves to the execution's mask set.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use saker_expr::{SecretLookupError, SecretResolver};
 use zeroize::Zeroizing;
@@ -20,16 +20,32 @@ pub struct SecretRequester {
     pub task_run_id: Option<String>,
 }
 
+/// A secret value, and a warning for the execution log (such as an expiry coming soon).
+pub struct ResolvedSecret {
+    pub value: Zeroizing<String>,
+    pub warning: Option<String>,
+}
+
+impl From<Zeroizing<String>> for ResolvedSecret {
+    fn from(value: Zeroizing<String>) -> Self {
+        Self {
+            value,
+            warning: None,
+        }
+    }
+}
+
 /// Resolves secrets for the engine.
 pub trait SecretSource: Send + Sync {
     /// The value of `key` for `requester`; `namespace` is the one a template named
-    /// explicitly with `secret(key, namespace=...)`.
+    /// explicitly with `secret(key, namespace=...)`. The error message is shown to users:
+    /// it must name what is wrong, never hold a value.
     fn resolve(
         &self,
         requester: &SecretRequester,
         key: &str,
         namespace: Option<&str>,
-    ) -> Result<Zeroizing<String>, String>;
+    ) -> Result<ResolvedSecret, String>;
 }
 
 /// The source used when no secret backend is configured.
@@ -42,7 +58,7 @@ impl SecretSource for NoSecrets {
         _requester: &SecretRequester,
         key: &str,
         _namespace: Option<&str>,
-    ) -> Result<Zeroizing<String>, String> {
+    ) -> Result<ResolvedSecret, String> {
         Err(format!(
             "secret '{key}' cannot be resolved: no secret backend is configured"
         ))
@@ -55,6 +71,28 @@ pub(crate) struct TaskSecrets {
     pub source: Arc<dyn SecretSource>,
     pub requester: SecretRequester,
     pub masks: Arc<ExecutionMasks>,
+    /// Warnings from resolutions, for the task's log.
+    pub warnings: Mutex<Vec<String>>,
+}
+
+impl TaskSecrets {
+    pub fn new(
+        source: Arc<dyn SecretSource>,
+        requester: SecretRequester,
+        masks: Arc<ExecutionMasks>,
+    ) -> Self {
+        Self {
+            source,
+            requester,
+            masks,
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The warnings gathered since the last call.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl SecretResolver for TaskSecrets {
@@ -63,11 +101,17 @@ impl SecretResolver for TaskSecrets {
         key: &str,
         namespace: Option<&str>,
     ) -> Result<Zeroizing<String>, SecretLookupError> {
-        let value = self
+        let resolved = self
             .source
             .resolve(&self.requester, key, namespace)
             .map_err(|message| SecretLookupError { message })?;
-        self.masks.add([value.as_str()]);
-        Ok(value)
+        self.masks.add([resolved.value.as_str()]);
+        if let Some(warning) = resolved.warning {
+            self.warnings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(warning);
+        }
+        Ok(resolved.value)
     }
 }

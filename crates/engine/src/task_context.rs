@@ -66,9 +66,11 @@ impl TaskContext {
             secrets: Some(&self.secrets),
             ..RenderEnv::default()
         };
-        let rendered = template
-            .render(&self.variables, &env)
-            .map_err(|e| TaskError::Render(e.to_string()))?;
+        let rendered = template.render(&self.variables, &env);
+        for warning in self.secrets.take_warnings() {
+            self.logger.log(Level::Warn, &warning);
+        }
+        let rendered = rendered.map_err(|e| TaskError::Render(e.to_string()))?;
         if rendered.is_tainted() {
             self.saw_taint = true;
             self.masks

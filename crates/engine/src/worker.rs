@@ -82,9 +82,9 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     );
     let variables =
         context::execution_context(&job.flow, execution, &deps.globals, &deps.protector, &masks);
-    let secrets = TaskSecrets {
-        source: deps.secrets.clone(),
-        requester: SecretRequester {
+    let secrets = TaskSecrets::new(
+        deps.secrets.clone(),
+        SecretRequester {
             tenant_id: execution.tenant_id.clone(),
             namespace: execution.namespace.clone(),
             flow_id: execution.flow_id.clone(),
@@ -92,7 +92,7 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
             task_run_id: Some(job.task_run.id.clone()),
         },
         masks,
-    };
+    );
     let (mut variables, context_error) = match variables {
         Ok(v) => (v, None),
         Err(e) => (saker_expr::Context::new(), Some(e)),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use saker_crypto::{Aad, Keyring, SecretKey};
 use saker_engine::{
-    Engine, EngineParts, SecretRequester, SecretSource, ValueSealer, display_masked,
+    Engine, EngineParts, ResolvedSecret, SecretRequester, SecretSource, ValueSealer, display_masked,
 };
 use saker_model::{DEFAULT_TENANT, Execution};
 use saker_store::{LogQuery, SqliteStore, Store};
@@ -57,10 +57,10 @@ impl SecretSource for TestSecrets {
         _r: &SecretRequester,
         key: &str,
         _ns: Option<&str>,
-    ) -> Result<Zeroizing<String>, String> {
+    ) -> Result<ResolvedSecret, String> {
         match key {
-            "my_secret" => Ok(Zeroizing::new(MY_SECRET.to_owned())),
-            "new_line" => Ok(Zeroizing::new(NEW_LINE.to_owned())),
+            "my_secret" => Ok(Zeroizing::new(MY_SECRET.to_owned()).into()),
+            "new_line" => Ok(Zeroizing::new(NEW_LINE.to_owned()).into()),
             _ => Err(format!("secret '{key}' not found")),
         }
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use saker_crypto::{Aad, Keyring, SecretKey};
 use saker_engine::{
-    Engine, EngineParts, SecretRequester, SecretSource, ValueSealer, display_masked,
+    Engine, EngineParts, ResolvedSecret, SecretRequester, SecretSource, ValueSealer, display_masked,
 };
 use saker_model::DEFAULT_TENANT;
 use saker_store::{LogQuery, SqliteStore, Store};
@@ -31,14 +31,14 @@ impl SecretSource for Secrets {
         _r: &SecretRequester,
         key: &str,
         _ns: Option<&str>,
-    ) -> Result<Zeroizing<String>, String> {
+    ) -> Result<ResolvedSecret, String> {
         let value = match key {
             "TOKEN" => TOKEN.to_owned(),
             "PEM" => PEM.to_owned(),
             "jsonSecret" => format!(r#"{{"token":"{JQ_TOKEN}","user":"ann"}}"#),
             _ => return Err(format!("secret '{key}' not found")),
         };
-        Ok(Zeroizing::new(value))
+        Ok(Zeroizing::new(value).into())
     }
 }
 
