@@ -117,25 +117,45 @@ impl App {
         }
         self.ensure_data_dir()?;
         let key = SecretKey::generate();
-        let mut file = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        set_mode(&path, 0o600)?;
-        file.write_all(key.to_base64().as_bytes())?;
-        file.sync_all()?;
-        eprintln!(
-            "note: no encryption.secret-key is configured; generated one at {} (keep it: without it, \
-             encrypted values cannot be read)",
-            path.display()
-        );
+        // Written whole to a private temporary file, then linked into place: a concurrent
+        // process either wins the link or reads the complete key the winner wrote.
+        let tmp = self
+            .data_dir
+            .join(format!(".encryption.key.{}", std::process::id()));
+        {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
+            set_mode(&tmp, 0o600)?;
+            file.write_all(key.to_base64().as_bytes())?;
+            file.sync_all()?;
+        }
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => eprintln!(
+                "note: no encryption.secret-key is configured; generated one at {} (keep it: without it, \
+                 encrypted values cannot be read)",
+                path.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return self.keyring(false),
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+        }
         Ok(Some(Keyring::new(key)))
     }
 
     /// Everything the engine needs, for a process that runs executions.
     pub fn engine_parts(&self, store: Arc<SqliteStore>) -> anyhow::Result<EngineParts> {
+        let service = crate::secret_service::open_secret_service(
+            self,
+            store.clone(),
+            saker_secrets::Service::Worker,
+        )?;
         let mut parts = EngineParts::new(store);
+        parts.secrets = Arc::new(crate::engine_secrets::ServiceSecrets { service });
         if let Some(keyring) = self.keyring(true)? {
             parts.sealer = Some(Arc::new(KeyringSealer { keyring }));
         }

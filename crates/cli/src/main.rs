@@ -4,7 +4,9 @@
 mod app;
 mod cmd;
 mod config;
+mod engine_secrets;
 mod print;
+mod secret_service;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +49,12 @@ enum Command {
     Mask(cmd::mask::MaskArgs),
     /// Measure executions per second and orchestration overhead on the embedded store.
     Bench(cmd::bench::BenchArgs),
+    /// Manage secrets: values go in (stdin, prompt, generated) and never come out.
+    #[command(subcommand)]
+    Secret(cmd::secret::SecretCommand),
+    /// Verify and list the audit trail.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +80,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Server(c) => cmd::server::run(&globals, c),
         Command::Expr(c) => cmd::expr::run(&globals, c),
         Command::Bench(args) => cmd::bench::run(&globals, args),
+        Command::Secret(c) => cmd::secret::run(&globals, c),
+        Command::Audit(c) => cmd::audit::run(&globals, c),
         Command::Mask(args) => cmd::mask::run(args),
     }
 }

@@ -18,7 +18,7 @@ fn free_port() -> u16 {
 }
 
 fn start_server(data: &Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_saker"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
         .args(["server", "local", "--port", &port.to_string()])
         .env("SAKER_DATA_DIR", data)
         .env_remove("SAKER_CONFIG")
@@ -33,6 +33,8 @@ fn start_server(data: &Path, port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not answer /health within 30 s");
 }
 

@@ -239,7 +239,7 @@ impl Engine {
         self.events
             .send(Event::Start {
                 flow,
-                execution: execution.clone(),
+                execution: Box::new(execution.clone()),
             })
             .map_err(|_| EngineError::Stopped)?;
         Ok(execution)
@@ -310,10 +310,10 @@ impl Engine {
                 if run.state.current.is_terminated() {
                     continue;
                 }
-                if let Some(attempt) = run.attempts.last_mut() {
-                    if !attempt.state.current.is_terminated() {
-                        attempt.state.transition_at(StateType::Failed, now);
-                    }
+                if let Some(attempt) = run.attempts.last_mut()
+                    && !attempt.state.current.is_terminated()
+                {
+                    attempt.state.transition_at(StateType::Failed, now);
                 }
                 let next = if killing {
                     StateType::Killed
@@ -342,7 +342,10 @@ impl Engine {
             self.store.write(&writes)?;
             let execution_id = execution.id.clone();
             self.events
-                .send(Event::Start { flow, execution })
+                .send(Event::Start {
+                    flow,
+                    execution: Box::new(execution),
+                })
                 .map_err(|_| EngineError::Stopped)?;
             if killing {
                 self.kill(&execution_id)?;

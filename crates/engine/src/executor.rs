@@ -27,7 +27,7 @@ pub enum Event {
     /// A new execution, already stored as CREATED.
     Start {
         flow: Arc<Flow>,
-        execution: Execution,
+        execution: Box<Execution>,
     },
     /// A worker finished an attempt.
     Result(WorkerResult),
@@ -91,7 +91,7 @@ impl Executor {
                     id.clone(),
                     Live {
                         flow,
-                        execution,
+                        execution: *execution,
                         killing: false,
                         watchers: Vec::new(),
                     },
@@ -357,12 +357,10 @@ impl Executor {
         if let Some(run) = dispatch {
             outbox.jobs.extend(job_for(l, run));
         }
-        if ended {
-            if let Some(l) = live.remove(id) {
-                self.masks.remove(id);
-                for w in l.watchers {
-                    outbox.replies.push((w, l.execution.clone()));
-                }
+        if ended && let Some(l) = live.remove(id) {
+            self.masks.remove(id);
+            for w in l.watchers {
+                outbox.replies.push((w, l.execution.clone()));
             }
         }
     }

@@ -176,13 +176,13 @@ fn check(
         .into_iter()
         .map(|l| l.entry.message)
         .collect();
-    if let Some(state) = case["state"].as_str() {
-        if execution.state.current.as_str() != state {
-            fail(format!(
-                "state {} instead of {state}; logs: {logs:?}",
-                execution.state.current
-            ));
-        }
+    if let Some(state) = case["state"].as_str()
+        && execution.state.current.as_str() != state
+    {
+        fail(format!(
+            "state {} instead of {state}; logs: {logs:?}",
+            execution.state.current
+        ));
     }
     let runs: HashMap<&str, &saker_model::TaskRun> = execution
         .task_run_list

@@ -9,6 +9,7 @@
 //!                                # are recognised but not yet available
 //!   jdbc:
 //!     secret: "at least 32 characters"   # optional; see JdbcConfig::key
+//!     previous-secrets: ["the old one"]  # still read while `saker secret rekey` runs
 //!     max-versions: 10
 //!     tags: {application: saker-production}
 //!   cache: {enabled: true, maximum-size: 1000, expire-after-write: 60s}
@@ -149,6 +150,9 @@ pub struct JdbcConfig {
     /// Key derived from `secret.jdbc.secret`, if set (the passphrase itself is not kept).
     /// When absent the jdbc store uses the `encryption.secret-key` keyring.
     pub key: Option<SecretKey>,
+    /// Keys derived from `secret.jdbc.previous-secrets`: they open values but never seal,
+    /// so the store keeps reading while `saker secret rekey` moves values to `key`.
+    pub previous_keys: Vec<SecretKey>,
     /// How many versions of each secret are kept (`max-versions`, at least 1).
     pub max_versions: u32,
 }
@@ -157,6 +161,7 @@ impl Default for JdbcConfig {
     fn default() -> Self {
         Self {
             key: None,
+            previous_keys: Vec::new(),
             max_versions: 10,
         }
     }
@@ -311,6 +316,8 @@ struct RawSection {
 )]
 struct RawJdbc {
     secret: Option<Passphrase>,
+    #[serde(default, alias = "previousSecrets")]
+    previous_secrets: Vec<Passphrase>,
     #[serde(alias = "maxVersions")]
     max_versions: Option<u32>,
     #[serde(default)]
@@ -384,6 +391,15 @@ impl Raw {
                     .map_err(|err| ConfigError::new("secret.jdbc.secret", err.to_string()))?,
             ),
         };
+        let mut previous_keys = Vec::new();
+        for (index, passphrase) in self.jdbc.previous_secrets.iter().enumerate() {
+            previous_keys.push(SecretKey::from_passphrase(&passphrase.0).map_err(|err| {
+                ConfigError::new(
+                    &format!("secret.jdbc.previous-secrets[{index}]"),
+                    err.to_string(),
+                )
+            })?);
+        }
         let max_versions = self.jdbc.max_versions.unwrap_or(defaults.jdbc.max_versions);
         if max_versions == 0 {
             return Err(ConfigError::new(
@@ -459,7 +475,11 @@ impl Raw {
 
         Ok(SecretConfig {
             backend,
-            jdbc: JdbcConfig { key, max_versions },
+            jdbc: JdbcConfig {
+                key,
+                previous_keys,
+                max_versions,
+            },
             tags,
             cache,
             isolation: IsolationConfig {
@@ -479,6 +499,28 @@ impl Raw {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn previous_jdbc_secrets_become_reading_keys() {
+        let config = SecretConfig::from_value(serde_json::json!({
+            "jdbc": {
+                "secret": "the-new-passphrase-of-at-least-32-chars",
+                "previous-secrets": ["the-old-passphrase-of-at-least-32-chars"]
+            }
+        }))
+        .unwrap();
+        assert_eq!(config.jdbc.previous_keys.len(), 1);
+        assert_ne!(
+            config.jdbc.previous_keys[0].id(),
+            config.jdbc.key.as_ref().unwrap().id()
+        );
+        let err = SecretConfig::from_value(serde_json::json!({
+            "jdbc": {"previous-secrets": ["short-and-secret"]}
+        }))
+        .unwrap_err();
+        assert_eq!(err.key, "secret.jdbc.previous-secrets[0]");
+        assert!(!err.to_string().contains("short-and-secret"));
+    }
 
     #[test]
     fn sanitize_drops_quoted_input() {

@@ -64,10 +64,15 @@ pub struct UnknownCharset;
 impl FromStr for Charset {
     type Err = UnknownCharset;
     fn from_str(text: &str) -> Result<Self, UnknownCharset> {
-        [Charset::Alnum, Charset::Hex, Charset::Base64, Charset::Ascii]
-            .into_iter()
-            .find(|charset| charset.as_str().eq_ignore_ascii_case(text.trim()))
-            .ok_or(UnknownCharset)
+        [
+            Charset::Alnum,
+            Charset::Hex,
+            Charset::Base64,
+            Charset::Ascii,
+        ]
+        .into_iter()
+        .find(|charset| charset.as_str().eq_ignore_ascii_case(text.trim()))
+        .ok_or(UnknownCharset)
     }
 }
 
@@ -109,11 +114,19 @@ mod tests {
 
     #[test]
     fn values_have_the_length_and_alphabet_asked_for() {
-        for charset in [Charset::Alnum, Charset::Hex, Charset::Base64, Charset::Ascii] {
+        for charset in [
+            Charset::Alnum,
+            Charset::Hex,
+            Charset::Base64,
+            Charset::Ascii,
+        ] {
             let alphabet = charset.alphabet();
             let value = generate_value(40, charset).unwrap();
             assert_eq!(value.len(), 40);
-            assert!(value.expose().bytes().all(|b| alphabet.contains(&b)), "{charset}");
+            assert!(
+                value.expose().bytes().all(|b| alphabet.contains(&b)),
+                "{charset}"
+            );
         }
         assert_eq!(Charset::Ascii.alphabet().len(), 94);
         assert_eq!(Charset::Base64.alphabet().len(), 64);

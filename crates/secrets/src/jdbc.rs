@@ -10,23 +10,20 @@
 //! check-and-set on the secret's generation, retried here when the caller did not ask for a
 //! specific version (see [`SecretWrite::expected_version`]).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use saker_crypto::{Aad, Keyring};
 use saker_store::{
     Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor,
 };
-use serde::{Deserialize, Serialize};
 
-use crate::metadata::{MetadataUpdate, SecretMetadata, SecretState, SecretVersion, SecretWrite};
+use crate::metadata::{MetadataUpdate, SecretMetadata, SecretVersion, SecretWrite};
 use crate::namespace::{Namespace, check_secret_key};
-use crate::store::{
-    Capabilities, Lookup, RekeyFailure, RekeyReport, SecretStore, StoreError,
-};
+use crate::store::{Capabilities, Lookup, RekeyFailure, RekeyReport, SecretStore, StoreError};
 use crate::value::SecretValue;
+
+mod document;
 
 const BACKEND: &str = "jdbc";
 
@@ -46,61 +43,13 @@ pub fn secret_aad(tenant: &str, namespace: &str, key: &str, version: u64) -> Aad
         .field_u64("version", version)
 }
 
-/// The `metadata` document stored with each secret row.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MetaDoc {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    tags: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires_at: Option<DateTime<Utc>>,
-    #[serde(
-        default,
-        with = "crate::duration::option_serde",
-        skip_serializing_if = "Option::is_none"
-    )]
-    rotation_period: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    deleted_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    revoked_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    revoke_reason: Option<String>,
-}
-
-impl MetaDoc {
-    fn apply(&mut self, update: &MetadataUpdate) {
-        if let Some(description) = &update.description {
-            self.description = description.clone();
-        }
-        if let Some(tags) = &update.tags {
-            self.tags = tags.clone();
-        }
-        if let Some(expires_at) = update.expires_at {
-            self.expires_at = expires_at;
-        }
-        if let Some(rotation_period) = update.rotation_period {
-            self.rotation_period = rotation_period;
-        }
-    }
-
-    fn state(&self) -> SecretRowState {
-        if self.deleted_at.is_some() {
-            SecretRowState::Deleted
-        } else if self.revoked_at.is_some() {
-            SecretRowState::Revoked
-        } else {
-            SecretRowState::Active
-        }
-    }
-}
-
 /// The encrypted secret store over the repository database.
 pub struct JdbcSecretStore {
     rows: Arc<dyn SecretRows>,
+    /// Seals (its primary key) and opens.
     keyring: Keyring,
+    /// Only open: keyrings whose keys are being rotated away (see [`Self::with_older_keyring`]).
+    older: Vec<Keyring>,
     max_versions: u32,
 }
 
@@ -108,6 +57,7 @@ impl std::fmt::Debug for JdbcSecretStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JdbcSecretStore")
             .field("keyring", &self.keyring)
+            .field("older", &self.older)
             .field("max_versions", &self.max_versions)
             .finish()
     }
@@ -136,63 +86,34 @@ impl JdbcSecretStore {
         Self {
             rows,
             keyring,
+            older: Vec::new(),
             max_versions: max_versions.max(1),
         }
     }
 
-    /// The keyring in use (its `Debug` shows key ids only).
+    /// Adds a keyring that only opens: values sealed under its keys stay readable, and
+    /// `rekey` moves them to the primary key. This lets a caller that holds a whole keyring
+    /// (not its keys) keep it readable behind a new primary.
+    pub fn with_older_keyring(mut self, older: Keyring) -> Self {
+        self.older.push(older);
+        self
+    }
+
+    /// The keyring that seals (its `Debug` shows key ids only).
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
     }
 
-    fn doc(row: &SecretRow, namespace: &Namespace) -> Result<MetaDoc, StoreError> {
-        serde_json::from_str(&row.metadata).map_err(|err| {
-            backend(format!(
-                "secret '{}' in {namespace} has unreadable metadata ({} at column {})",
-                row.key,
-                match err.classify() {
-                    serde_json::error::Category::Data => "a field of the wrong shape",
-                    _ => "invalid JSON",
-                },
-                err.column()
-            ))
-        })
-    }
-
-    fn encode(doc: &MetaDoc) -> Result<String, StoreError> {
-        serde_json::to_string(doc).map_err(|_| backend("cannot encode secret metadata".into()))
-    }
-
-    fn metadata_of(row: &SecretRow, namespace: &Namespace) -> Result<SecretMetadata, StoreError> {
-        let doc = Self::doc(row, namespace)?;
-        let state = match (row.state, doc.deleted_at, doc.revoked_at) {
-            (SecretRowState::Deleted, Some(at), _) => SecretState::Deleted { at },
-            (SecretRowState::Revoked, _, Some(at)) => SecretState::Revoked {
-                at,
-                reason: doc.revoke_reason.clone(),
-            },
-            (SecretRowState::Active, _, _) => SecretState::Active,
-            // A state column without the instant in the document: keep the state, use the
-            // last update as the instant.
-            (SecretRowState::Deleted, None, _) => SecretState::Deleted { at: row.updated_at },
-            (SecretRowState::Revoked, _, None) => SecretState::Revoked {
-                at: row.updated_at,
-                reason: doc.revoke_reason.clone(),
-            },
+    /// The keyring able to open `ciphertext`: the one holding the key its envelope names, or
+    /// the sealing one (whose error then says what is wrong).
+    fn opener(&self, ciphertext: &[u8]) -> &Keyring {
+        let Ok(id) = Keyring::envelope_key_id(ciphertext) else {
+            return &self.keyring;
         };
-        Ok(SecretMetadata {
-            key: row.key.clone(),
-            namespace: Some(namespace.clone()),
-            description: doc.description,
-            tags: doc.tags,
-            version: row.current_version,
-            created_at: Some(row.created_at),
-            updated_at: Some(row.updated_at),
-            last_read_at: row.last_read_at,
-            expires_at: doc.expires_at,
-            rotation_period: doc.rotation_period,
-            state,
-        })
+        std::iter::once(&self.keyring)
+            .chain(&self.older)
+            .find(|keyring| keyring.contains(id))
+            .unwrap_or(&self.keyring)
     }
 
     fn open(
@@ -204,11 +125,14 @@ impl JdbcSecretStore {
         ciphertext: &[u8],
     ) -> Result<SecretValue, StoreError> {
         let aad = secret_aad(tenant, namespace.as_str(), key, version);
-        let plaintext = self.keyring.open(ciphertext, &aad).map_err(|err| {
-            backend(format!(
-                "secret '{key}' in {namespace} (version {version}) cannot be decrypted: {err}"
-            ))
-        })?;
+        let plaintext = self
+            .opener(ciphertext)
+            .open(ciphertext, &aad)
+            .map_err(|err| {
+                backend(format!(
+                    "secret '{key}' in {namespace} (version {version}) cannot be decrypted: {err}"
+                ))
+            })?;
         SecretValue::from_utf8(plaintext).map_err(|err| {
             backend(format!(
                 "secret '{key}' in {namespace} (version {version}): {err}"
@@ -243,8 +167,8 @@ impl JdbcSecretStore {
                 });
             }
             let mut doc = match &row {
-                Some(row) => Self::doc(row, namespace)?,
-                None => MetaDoc::default(),
+                Some(row) => document::doc(row, namespace)?,
+                None => document::MetaDoc::default(),
             };
             doc.apply(&write.update);
             doc.deleted_at = None;
@@ -253,7 +177,7 @@ impl JdbcSecretStore {
             let version = actual + 1;
             let aad = secret_aad(tenant, namespace.as_str(), key, version);
             let ciphertext = self.keyring.seal(write.value.expose().as_bytes(), &aad);
-            let metadata = Self::encode(&doc)?;
+            let metadata = document::encode(&doc)?;
             let new = NewVersion {
                 tenant,
                 namespace: namespace.as_str(),
@@ -267,7 +191,7 @@ impl JdbcSecretStore {
                 keep_versions: self.max_versions,
             };
             match self.rows.put_secret_version(&new).map_err(repo)? {
-                Cas::Done(row) => return Self::metadata_of(&row, namespace),
+                Cas::Done(row) => return document::metadata_of(&row, namespace),
                 Cas::Conflict => std::thread::yield_now(),
             }
         }
@@ -284,7 +208,7 @@ impl JdbcSecretStore {
         namespace: &Namespace,
         key: &str,
         withdraw_versions: bool,
-        edit: &dyn Fn(&mut MetaDoc) -> Option<()>,
+        edit: &dyn Fn(&mut document::MetaDoc) -> Option<()>,
     ) -> Result<Option<(SecretRow, bool)>, StoreError> {
         for _ in 0..MAX_ATTEMPTS {
             let Some(row) = self
@@ -294,11 +218,11 @@ impl JdbcSecretStore {
             else {
                 return Ok(None);
             };
-            let mut doc = Self::doc(&row, namespace)?;
+            let mut doc = document::doc(&row, namespace)?;
             if edit(&mut doc).is_none() {
                 return Ok(Some((row, false)));
             }
-            let metadata = Self::encode(&doc)?;
+            let metadata = document::encode(&doc)?;
             let change = SecretChange {
                 tenant,
                 namespace: namespace.as_str(),
@@ -348,12 +272,12 @@ impl SecretStore for JdbcSecretStore {
             SecretRowState::Deleted => return Ok(Lookup::Absent),
             SecretRowState::Revoked => {
                 return Ok(Lookup::Revoked {
-                    metadata: Self::metadata_of(&row, namespace)?,
+                    metadata: document::metadata_of(&row, namespace)?,
                 });
             }
             SecretRowState::Active => {}
         }
-        let metadata = Self::metadata_of(&row, namespace)?;
+        let metadata = document::metadata_of(&row, namespace)?;
         let Some(ciphertext) = version.and_then(|version| version.ciphertext) else {
             return Err(backend(format!(
                 "secret '{key}' in {namespace}: its current version {} is missing",
@@ -374,7 +298,7 @@ impl SecretStore for JdbcSecretStore {
         self.rows
             .secret_row(tenant, namespace.as_str(), key)
             .map_err(repo)?
-            .map(|row| Self::metadata_of(&row, namespace))
+            .map(|row| document::metadata_of(&row, namespace))
             .transpose()
     }
 
@@ -383,7 +307,7 @@ impl SecretStore for JdbcSecretStore {
             .secret_rows_in(tenant, namespace.as_str())
             .map_err(repo)?
             .iter()
-            .map(|row| Self::metadata_of(row, namespace))
+            .map(|row| document::metadata_of(row, namespace))
             .collect()
     }
 
@@ -423,7 +347,7 @@ impl SecretStore for JdbcSecretStore {
                 doc.deleted_at.take().map(|_| ())
             })?
             .ok_or_else(|| Self::no_such(namespace, key))?;
-        Self::metadata_of(&row, namespace)
+        document::metadata_of(&row, namespace)
     }
 
     fn destroy(&self, tenant: &str, namespace: &Namespace, key: &str) -> Result<bool, StoreError> {
@@ -450,7 +374,7 @@ impl SecretStore for JdbcSecretStore {
                 Some(())
             })?
             .ok_or_else(|| Self::no_such(namespace, key))?;
-        Self::metadata_of(&row, namespace)
+        document::metadata_of(&row, namespace)
     }
 
     fn versions(
@@ -530,7 +454,7 @@ impl SecretStore for JdbcSecretStore {
                 Some(())
             })?
             .ok_or_else(|| Self::no_such(namespace, key))?;
-        Self::metadata_of(&row, namespace)
+        document::metadata_of(&row, namespace)
     }
 
     fn rekey(&self, limit: Option<u64>) -> Result<RekeyReport, StoreError> {
@@ -558,9 +482,9 @@ impl SecretStore for JdbcSecretStore {
                     return Ok(report);
                 }
                 let aad = secret_aad(&row.tenant, &row.namespace, &row.key, row.version);
-                match self.keyring.rekey(old, &aad) {
-                    Ok(None) => report.already_current += 1,
-                    Ok(Some(new)) => {
+                match self.opener(old).open(old, &aad) {
+                    Ok(plaintext) => {
+                        let new = self.keyring.seal(&plaintext, &aad);
                         if self
                             .rows
                             .replace_secret_ciphertext(&row.cursor(), old, &new)

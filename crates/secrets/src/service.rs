@@ -26,13 +26,17 @@ use crate::cache::{LookupCache, ThroughCache};
 use crate::config::SecretConfig;
 use crate::generate::{BadLength, Charset, generate_value};
 use crate::isolation::{IsolationConfig, IsolationDenied, Service};
-use crate::metadata::{MetadataUpdate, SecretMetadata, SecretState, SecretVersion, SecretWrite};
+use crate::metadata::{MetadataUpdate, SecretMetadata, SecretWrite};
 use crate::namespace::{Namespace, NamespaceAccess};
 use crate::resolve::{ResolveError, resolve};
 use crate::store::{
     Capabilities, Operation, RekeyReport, SecretStore, StoreError, ensure_supported,
 };
 use crate::value::SecretValue;
+
+mod view;
+
+pub use view::VisibleSecret;
 
 /// Where the service reads the time (tests pin it).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -63,16 +67,6 @@ pub struct ExpiryWarning {
     pub namespace: Namespace,
     /// Its expiry.
     pub expires_at: DateTime<Utc>,
-}
-
-/// A secret visible from a namespace (`saker secret list NS --inherited`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VisibleSecret {
-    /// The metadata of the nearest one; its `namespace` says where it is stored (`None` for
-    /// backends whose secrets every namespace sees).
-    pub metadata: SecretMetadata,
-    /// Farther namespaces holding the same key, hidden by this one, nearest first.
-    pub shadows: Vec<Namespace>,
 }
 
 /// What `generate` makes.
@@ -236,11 +230,19 @@ impl SecretService {
         let now = self.now();
         let asked = requested.unwrap_or(namespace);
         let audit = |at: &Namespace, outcome: AuditOutcome, detail: String| {
-            self.record(tenant, Some(at), Some(key), AuditAction::Read, who, outcome, detail)
-                .map_err(|source| ServiceError::AuditRefused {
-                    action: AuditAction::Read,
-                    source,
-                })
+            self.record(
+                tenant,
+                Some(at),
+                Some(key),
+                AuditAction::Read,
+                who,
+                outcome,
+                detail,
+            )
+            .map_err(|source| ServiceError::AuditRefused {
+                action: AuditAction::Read,
+                source,
+            })
         };
         if let Err(denied) = self.isolation.check(self.service) {
             audit(asked, AuditOutcome::Denied, denied.to_string())?;
@@ -322,10 +324,17 @@ impl SecretService {
         let mut write = SecretWrite::new(value);
         write.update = spec.update;
         self.prepare_write(tenant, namespace, key, &mut write, who);
-        self.act(tenant, namespace, key, AuditAction::Generate, who, |store| {
-            ensure_supported(store, Operation::Put)?;
-            store.put(tenant, namespace, key, write)
-        })
+        self.act(
+            tenant,
+            namespace,
+            key,
+            AuditAction::Generate,
+            who,
+            |store| {
+                ensure_supported(store, Operation::Put)?;
+                store.put(tenant, namespace, key, write)
+            },
+        )
     }
 
     /// Changes description, tags, expiry or rotation period.
@@ -340,10 +349,17 @@ impl SecretService {
         if let Some(tags) = update.tags.take() {
             update.tags = Some(self.merged_tags(tags));
         }
-        self.act(tenant, namespace, key, AuditAction::UpdateMetadata, who, |store| {
-            ensure_supported(store, Operation::UpdateMetadata)?;
-            store.update_metadata(tenant, namespace, key, update)
-        })
+        self.act(
+            tenant,
+            namespace,
+            key,
+            AuditAction::UpdateMetadata,
+            who,
+            |store| {
+                ensure_supported(store, Operation::UpdateMetadata)?;
+                store.update_metadata(tenant, namespace, key, update)
+            },
+        )
     }
 
     /// Soft-deletes; `false` if there was nothing to delete.
@@ -412,10 +428,17 @@ impl SecretService {
         version: u64,
         who: &Accessor,
     ) -> Result<SecretMetadata, ServiceError> {
-        self.act(tenant, namespace, key, AuditAction::Rollback, who, |store| {
-            ensure_supported(store, Operation::Rollback)?;
-            store.rollback(tenant, namespace, key, version)
-        })
+        self.act(
+            tenant,
+            namespace,
+            key,
+            AuditAction::Rollback,
+            who,
+            |store| {
+                ensure_supported(store, Operation::Rollback)?;
+                store.rollback(tenant, namespace, key, version)
+            },
+        )
     }
 
     /// Re-encrypts every value under the backend's primary key (at most `limit`).
@@ -452,101 +475,6 @@ impl SecretService {
         Ok(result?)
     }
 
-    /// Metadata of `key` in exactly `namespace` (soft-deleted and revoked included).
-    pub fn metadata(
-        &self,
-        tenant: &str,
-        namespace: &Namespace,
-        key: &str,
-    ) -> Result<Option<SecretMetadata>, ServiceError> {
-        Ok(self
-            .store
-            .metadata(tenant, namespace, key)?
-            .map(|metadata| self.present(metadata)))
-    }
-
-    /// `key` along `namespace`'s chain, nearest first: every level that holds it, in any
-    /// state. The first one that is not deleted is what a flow in `namespace` resolves.
-    pub fn describe(
-        &self,
-        tenant: &str,
-        namespace: &Namespace,
-        key: &str,
-    ) -> Result<Vec<SecretMetadata>, ServiceError> {
-        let mut levels = Vec::new();
-        for level in namespace.chain() {
-            if let Some(metadata) = self.metadata(tenant, &level, key)? {
-                let everywhere = metadata.namespace.is_none();
-                levels.push(metadata);
-                if everywhere {
-                    break;
-                }
-            }
-        }
-        Ok(levels)
-    }
-
-    /// Secrets stored in exactly `namespace`, sorted by key, every state included.
-    pub fn list(
-        &self,
-        tenant: &str,
-        namespace: &Namespace,
-    ) -> Result<Vec<SecretMetadata>, ServiceError> {
-        Ok(self
-            .store
-            .list(tenant, namespace)?
-            .into_iter()
-            .map(|metadata| self.present(metadata))
-            .collect())
-    }
-
-    /// Secrets a flow in `namespace` sees, sorted by key: for each key the nearest level
-    /// that is not soft-deleted (a revoked one still hides its parents, as resolution does).
-    pub fn list_visible(
-        &self,
-        tenant: &str,
-        namespace: &Namespace,
-    ) -> Result<Vec<VisibleSecret>, ServiceError> {
-        let mut visible: BTreeMap<String, VisibleSecret> = BTreeMap::new();
-        for level in namespace.chain() {
-            for metadata in self.list(tenant, &level)? {
-                if matches!(metadata.state, SecretState::Deleted { .. }) {
-                    continue;
-                }
-                match visible.get_mut(&metadata.key) {
-                    Some(nearer) => {
-                        if let Some(stored) = &metadata.namespace
-                            && nearer.metadata.namespace.as_ref() != Some(stored)
-                        {
-                            nearer.shadows.push(stored.clone());
-                        }
-                    }
-                    None => {
-                        visible.insert(
-                            metadata.key.clone(),
-                            VisibleSecret {
-                                metadata,
-                                shadows: Vec::new(),
-                            },
-                        );
-                    }
-                }
-            }
-        }
-        Ok(visible.into_values().collect())
-    }
-
-    /// Versions of `key` in exactly `namespace`, newest first.
-    pub fn versions(
-        &self,
-        tenant: &str,
-        namespace: &Namespace,
-        key: &str,
-    ) -> Result<Vec<SecretVersion>, ServiceError> {
-        ensure_supported(self.store.as_ref(), Operation::Versions)?;
-        Ok(self.store.versions(tenant, namespace, key)?)
-    }
-
     fn merged_tags(&self, tags: BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut merged = self.default_tags.clone();
         merged.extend(tags);
@@ -574,19 +502,6 @@ impl SecretService {
         }
     }
 
-    /// Metadata as callers see it: backends that store no tags show the default ones.
-    fn present(&self, mut metadata: SecretMetadata) -> SecretMetadata {
-        if !self.store.capabilities().supports(Operation::Put) {
-            for (name, value) in &self.default_tags {
-                metadata
-                    .tags
-                    .entry(name.clone())
-                    .or_insert_with(|| value.clone());
-            }
-        }
-        metadata
-    }
-
     /// Runs one change, invalidates the cache and audits the outcome.
     fn act<T: Described>(
         &self,
@@ -605,8 +520,16 @@ impl SecretService {
             Ok(value) => (AuditOutcome::Success, value.describe()),
             Err(err) => (AuditOutcome::Failed, err.to_string()),
         };
-        self.record(tenant, Some(namespace), Some(key), action, who, outcome, detail)
-            .map_err(|source| ServiceError::AuditUnrecorded { action, source })?;
+        self.record(
+            tenant,
+            Some(namespace),
+            Some(key),
+            action,
+            who,
+            outcome,
+            detail,
+        )
+        .map_err(|source| ServiceError::AuditUnrecorded { action, source })?;
         Ok(result?)
     }
 

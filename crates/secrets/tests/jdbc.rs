@@ -54,7 +54,12 @@ impl Fixture {
 
 fn put(store: &JdbcSecretStore, namespace: &str, key: &str, value: &str) -> u64 {
     store
-        .put("main", &ns(namespace), key, SecretWrite::new(SecretValue::new(value)))
+        .put(
+            "main",
+            &ns(namespace),
+            key,
+            SecretWrite::new(SecretValue::new(value)),
+        )
         .unwrap()
         .version
 }
@@ -83,7 +88,9 @@ fn all_bytes(dir: &Path) -> Vec<Vec<u8>> {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 #[test]
@@ -99,7 +106,9 @@ fn values_round_trip_with_metadata_and_versions() {
         rotation_period: Some(Some(std::time::Duration::from_secs(90 * 86_400))),
     };
     write.created_by = Some("alice".into());
-    let meta = store.put("main", &ns("company"), "API_TOKEN", write).unwrap();
+    let meta = store
+        .put("main", &ns("company"), "API_TOKEN", write)
+        .unwrap();
     assert_eq!(meta.version, 1);
     assert_eq!(meta.description.as_deref(), Some("the API token"));
     assert_eq!(meta.tags["team"], "data");
@@ -109,18 +118,27 @@ fn values_round_trip_with_metadata_and_versions() {
 
     let value = read(&store, "company", "API_TOKEN").unwrap();
     assert!(same(&value, "second-value"), "the current version is read");
-    let meta = store.metadata("main", &ns("company"), "API_TOKEN").unwrap().unwrap();
+    let meta = store
+        .metadata("main", &ns("company"), "API_TOKEN")
+        .unwrap()
+        .unwrap();
     assert_eq!(meta.version, 2);
     // Metadata survives a new value that does not change it.
     assert_eq!(meta.description.as_deref(), Some("the API token"));
     assert_eq!(meta.rotation_period.map(|d| d.as_secs()), Some(90 * 86_400));
     let versions = store.versions("main", &ns("company"), "API_TOKEN").unwrap();
-    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [2, 1]
+    );
     assert_eq!(versions[1].created_by.as_deref(), Some("alice"));
     assert!(versions.iter().all(|v| v.available));
 
     // Exactly the namespace and tenant asked.
-    assert_eq!(read(&store, "company.team", "API_TOKEN").unwrap_err(), "absent");
+    assert_eq!(
+        read(&store, "company.team", "API_TOKEN").unwrap_err(),
+        "absent"
+    );
     assert!(matches!(
         store.get("other", &ns("company"), "API_TOKEN").unwrap(),
         Lookup::Absent
@@ -131,7 +149,11 @@ fn values_round_trip_with_metadata_and_versions() {
 fn no_plaintext_reaches_the_data_directory() {
     let fx = Fixture::new();
     let store = fx.store();
-    let values = ["plaintext-alpha-7781", "plaintext-beta-2298", "plaintext-gamma-5531"];
+    let values = [
+        "plaintext-alpha-7781",
+        "plaintext-beta-2298",
+        "plaintext-gamma-5531",
+    ];
     for (i, value) in values.iter().enumerate() {
         put(&store, "company.team", &format!("K{i}"), value);
         put(&store, "company", &format!("K{i}"), value);
@@ -141,7 +163,10 @@ fn no_plaintext_reaches_the_data_directory() {
     assert!(!files.is_empty());
     for value in values {
         let found = files.iter().any(|bytes| contains(bytes, value.as_bytes()));
-        assert!(!found, "a secret's plaintext was found in the data directory");
+        assert!(
+            !found,
+            "a secret's plaintext was found in the data directory"
+        );
     }
 }
 
@@ -162,7 +187,13 @@ fn a_ciphertext_copied_onto_another_row_fails_to_decrypt() {
     let err = read(&store, "company", "TARGET").unwrap_err();
     assert!(err.contains("'TARGET' in company"), "{err}");
     assert!(err.contains("belongs to another record"), "{err}");
-    assert!(same(&read(&store, "company", "SOURCE").unwrap(), "value-of-source"), "source");
+    assert!(
+        same(
+            &read(&store, "company", "SOURCE").unwrap(),
+            "value-of-source"
+        ),
+        "source"
+    );
 }
 
 #[test]
@@ -180,14 +211,22 @@ fn a_ciphertext_moved_to_another_version_or_namespace_fails_too() {
         [],
     )
     .unwrap();
-    assert!(read(&store, "company", "K").unwrap_err().contains("another record"));
+    assert!(
+        read(&store, "company", "K")
+            .unwrap_err()
+            .contains("another record")
+    );
     conn.execute(
         "UPDATE secret_versions SET ciphertext = (SELECT ciphertext FROM secret_versions \
          WHERE namespace = 'company' AND version = 1) WHERE namespace = 'company.team'",
         [],
     )
     .unwrap();
-    assert!(read(&store, "company.team", "K").unwrap_err().contains("another record"));
+    assert!(
+        read(&store, "company.team", "K")
+            .unwrap_err()
+            .contains("another record")
+    );
 }
 
 #[test]
@@ -203,7 +242,11 @@ fn an_altered_ciphertext_fails_authentication() {
     ct[last] ^= 1;
     conn.execute("UPDATE secret_versions SET ciphertext = ?1", [ct])
         .unwrap();
-    assert!(read(&store, "company", "K").unwrap_err().contains("altered"));
+    assert!(
+        read(&store, "company", "K")
+            .unwrap_err()
+            .contains("altered")
+    );
 }
 
 #[test]
@@ -241,11 +284,19 @@ fn kept_versions_rollback_and_its_limits() {
     assert_eq!(kept, [4, 3, 2]);
     let meta = store.rollback("main", &ns("company"), "K", 2).unwrap();
     assert_eq!(meta.version, 5);
-    assert!(same(&read(&store, "company", "K").unwrap(), "value-2"), "rolled back");
+    assert!(
+        same(&read(&store, "company", "K").unwrap(), "value-2"),
+        "rolled back"
+    );
     let err = store.rollback("main", &ns("company"), "K", 1).unwrap_err();
-    assert!(matches!(err, StoreError::NoSuchVersion { version: 1, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::NoSuchVersion { version: 1, .. }),
+        "{err}"
+    );
     assert!(matches!(
-        store.rollback("main", &ns("company"), "NOPE", 1).unwrap_err(),
+        store
+            .rollback("main", &ns("company"), "NOPE", 1)
+            .unwrap_err(),
         StoreError::NoSuchSecret { .. }
     ));
 }
@@ -258,15 +309,26 @@ fn delete_restore_and_destroy() {
     assert!(store.delete("main", &ns("company"), "K").unwrap());
     assert!(!store.delete("main", &ns("company"), "K").unwrap());
     assert_eq!(read(&store, "company", "K").unwrap_err(), "absent");
-    let meta = store.metadata("main", &ns("company"), "K").unwrap().unwrap();
+    let meta = store
+        .metadata("main", &ns("company"), "K")
+        .unwrap()
+        .unwrap();
     assert!(matches!(meta.state, SecretState::Deleted { .. }));
     let meta = store.restore("main", &ns("company"), "K").unwrap();
     assert_eq!(meta.state, SecretState::Active);
-    assert!(same(&read(&store, "company", "K").unwrap(), "kept-value"), "restored");
+    assert!(
+        same(&read(&store, "company", "K").unwrap(), "kept-value"),
+        "restored"
+    );
 
     assert!(store.destroy("main", &ns("company"), "K").unwrap());
     assert!(!store.destroy("main", &ns("company"), "K").unwrap());
-    assert!(store.metadata("main", &ns("company"), "K").unwrap().is_none());
+    assert!(
+        store
+            .metadata("main", &ns("company"), "K")
+            .unwrap()
+            .is_none()
+    );
     assert!(matches!(
         store.restore("main", &ns("company"), "K").unwrap_err(),
         StoreError::NoSuchSecret { .. }
@@ -307,7 +369,10 @@ fn revoke_withdraws_every_version_until_a_new_value() {
     assert_eq!(nulls, 2);
     assert!(store.rollback("main", &ns("company"), "K", 1).is_err());
     assert_eq!(put(&store, "company", "K", "fresh-value"), 3);
-    assert!(same(&read(&store, "company", "K").unwrap(), "fresh-value"), "new value");
+    assert!(
+        same(&read(&store, "company", "K").unwrap(), "fresh-value"),
+        "new value"
+    );
 }
 
 #[test]
@@ -322,7 +387,14 @@ fn check_and_set_versions() {
     assert_eq!(cas(0, "a-value").unwrap().version, 1);
     let err = cas(0, "b-value").unwrap_err();
     assert!(
-        matches!(err, StoreError::VersionConflict { expected: 0, actual: 1, .. }),
+        matches!(
+            err,
+            StoreError::VersionConflict {
+                expected: 0,
+                actual: 1,
+                ..
+            }
+        ),
         "{err}"
     );
     assert_eq!(cas(1, "c-value").unwrap().version, 2);
@@ -347,9 +419,11 @@ fn metadata_updates_change_no_version() {
         .unwrap();
     assert_eq!(meta.version, 1);
     assert_eq!(meta.description.as_deref(), Some("described"));
-    assert!(store
-        .update_metadata("main", &ns("company"), "NOPE", MetadataUpdate::default())
-        .is_err());
+    assert!(
+        store
+            .update_metadata("main", &ns("company"), "NOPE", MetadataUpdate::default())
+            .is_err()
+    );
 }
 
 /// The key id of every stored ciphertext.
@@ -371,8 +445,7 @@ fn rekey_interrupted_then_rerun_moves_everything_to_the_new_key() {
         put(&old, "company", &format!("K{n}"), &format!("value-{n}"));
     }
     let new_key = SecretKey::generate();
-    let rotating =
-        fx.store_with(Keyring::new(new_key.clone()).with_older(fx.key.clone()), 3);
+    let rotating = fx.store_with(Keyring::new(new_key.clone()).with_older(fx.key.clone()), 3);
 
     // Interrupted: only two values moved.
     let first = rotating.rekey(Some(2)).unwrap();
@@ -400,7 +473,10 @@ fn rekey_interrupted_then_rerun_moves_everything_to_the_new_key() {
     let new_only = fx.store_with(Keyring::new(new_key), 3);
     for n in 0..5 {
         let value = read(&new_only, "company", &format!("K{n}")).unwrap();
-        assert!(same(&value, &format!("value-{n}")), "readable with the new key");
+        assert!(
+            same(&value, &format!("value-{n}")),
+            "readable with the new key"
+        );
     }
     let err = read(&old, "company", "K0").unwrap_err();
     assert!(err.contains("not in the keyring"), "{err}");
@@ -449,7 +525,12 @@ fn many_threads_write_and_read_the_same_secrets() {
                     let key = keys[round % 2];
                     let value = format!("value-t{thread}-r{round}");
                     store
-                        .put("main", &ns("company"), key, SecretWrite::new(SecretValue::new(value)))
+                        .put(
+                            "main",
+                            &ns("company"),
+                            key,
+                            SecretWrite::new(SecretValue::new(value)),
+                        )
                         .unwrap();
                     let read = read(&store, "company", key).unwrap();
                     let text = read.expose();
@@ -465,7 +546,13 @@ fn many_threads_write_and_read_the_same_secrets() {
     assert_eq!(wrong, 0, "some reads returned a value nobody wrote");
     let total: u64 = keys
         .iter()
-        .map(|key| store.metadata("main", &ns("company"), key).unwrap().unwrap().version)
+        .map(|key| {
+            store
+                .metadata("main", &ns("company"), key)
+                .unwrap()
+                .unwrap()
+                .version
+        })
         .sum();
     assert_eq!(total, (2 + THREADS * ROUNDS) as u64);
 }
@@ -477,4 +564,32 @@ fn debug_output_shows_no_key_material() {
     let debug = format!("{store:?}");
     assert!(debug.contains(&fx.key.id().to_string()), "{debug}");
     assert!(!debug.contains(fx.key.to_base64().as_str()));
+}
+
+#[test]
+fn an_older_keyring_keeps_reading_and_rekey_moves_its_values() {
+    let fx = Fixture::new();
+    put(&fx.store(), "company", "K", "under-the-old-key");
+    let new_key = SecretKey::generate();
+    let store = fx
+        .store_with(Keyring::new(new_key.clone()), 3)
+        .with_older_keyring(Keyring::new(fx.key.clone()));
+    assert!(
+        same(&read(&store, "company", "K").unwrap(), "under-the-old-key"),
+        "old key reads"
+    );
+    let report = store.rekey(None).unwrap();
+    assert_eq!(report.resealed, 1);
+    assert!(
+        key_ids(&fx)
+            .iter()
+            .all(|id| *id == new_key.id().to_string())
+    );
+    // New writes are sealed under the primary key.
+    put(&store, "company", "K2", "under-the-new-key");
+    assert!(
+        key_ids(&fx)
+            .iter()
+            .all(|id| *id == new_key.id().to_string())
+    );
 }

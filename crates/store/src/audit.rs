@@ -106,8 +106,8 @@ pub struct AuditFilter {
 pub enum AuditStep {
     /// Always first: the head record, `None` if there is none.
     Head(Option<AuditHead>),
-    /// The next event in `seq` order.
-    Event(AuditRecord),
+    /// The next event in `seq` order (boxed: events are large, the other steps small).
+    Event(Box<AuditRecord>),
     /// A row whose columns do not decode (a text where a time belongs...).
     Unreadable { seq: i64, detail: String },
 }
@@ -299,7 +299,7 @@ pub fn verify_audit(log: &dyn AuditLog) -> Result<AuditReport> {
                 });
                 return ControlFlow::Break(());
             }
-            AuditStep::Event(record) => record,
+            AuditStep::Event(record) => *record,
         };
         if chain_hash(&record.prev_hash, &record.event) != record.hash {
             walk.problem = Some(ChainBreak {
@@ -435,7 +435,10 @@ mod tests {
             (BreakKind::Edited, "event 4 was edited"),
             (BreakKind::Deleted { next: 5 }, "event 4 was deleted"),
             (BreakKind::Reordered { follows: 5 }, "event 4 was reordered"),
-            (BreakKind::TailDeleted { head_seq: 9 }, "event 4 was deleted"),
+            (
+                BreakKind::TailDeleted { head_seq: 9 },
+                "event 4 was deleted",
+            ),
             (BreakKind::NotAppended, "event 4 was inserted"),
         ];
         for (kind, text) in cases {

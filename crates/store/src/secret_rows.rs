@@ -102,7 +102,10 @@ impl fmt::Debug for VersionRow {
             .field("version", &self.version)
             .field(
                 "ciphertext",
-                &self.ciphertext.as_ref().map(|c| format!("<{} bytes>", c.len())),
+                &self
+                    .ciphertext
+                    .as_ref()
+                    .map(|c| format!("<{} bytes>", c.len())),
             )
             .field("created_at", &self.created_at)
             .field("created_by", &self.created_by)
@@ -205,8 +208,7 @@ pub trait SecretRows: Send + Sync {
     fn secret_rows_in(&self, tenant: &str, namespace: &str) -> Result<Vec<SecretRow>>;
 
     /// The kept versions of a secret, newest first.
-    fn secret_versions(&self, tenant: &str, namespace: &str, key: &str)
-    -> Result<Vec<VersionRow>>;
+    fn secret_versions(&self, tenant: &str, namespace: &str, key: &str) -> Result<Vec<VersionRow>>;
 
     /// One version of a secret.
     fn secret_version(

@@ -35,7 +35,9 @@ fn trail(n: i64) -> (tempfile::TempDir, SqliteStore, rusqlite::Connection) {
     let path = dir.path().join("saker.db");
     let store = SqliteStore::open(&path).unwrap();
     for i in 1..=n {
-        store.append_audit(&event(i, "company", "K", "alice")).unwrap();
+        store
+            .append_audit(&event(i, "company", "K", "alice"))
+            .unwrap();
     }
     let conn = rusqlite::Connection::open(&path).unwrap();
     (dir, store, conn)
@@ -60,8 +62,12 @@ fn an_untouched_trail_verifies() {
 #[test]
 fn appends_link_each_event_to_the_previous_one() {
     let store = SqliteStore::open_in_memory().unwrap();
-    let first = store.append_audit(&event(1, "company", "K", "alice")).unwrap();
-    let second = store.append_audit(&event(2, "company", "K", "alice")).unwrap();
+    let first = store
+        .append_audit(&event(1, "company", "K", "alice"))
+        .unwrap();
+    let second = store
+        .append_audit(&event(2, "company", "K", "alice"))
+        .unwrap();
     assert_eq!(first.seq, 1);
     assert_eq!(first.prev_hash, saker_store::audit::GENESIS_HASH);
     assert_eq!(second.seq, 2);
@@ -72,8 +78,11 @@ fn appends_link_each_event_to_the_previous_one() {
 #[test]
 fn an_edited_event_is_named() {
     let (_dir, store, conn) = trail(5);
-    conn.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3", [])
-        .unwrap();
+    conn.execute(
+        "UPDATE audit_events SET actor = 'mallory' WHERE seq = 3",
+        [],
+    )
+    .unwrap();
     let problem = first_break(&store);
     assert_eq!((problem.seq, problem.kind), (3, BreakKind::Edited));
 }
@@ -89,7 +98,8 @@ fn an_edited_hash_is_named() {
 #[test]
 fn a_deleted_event_is_named() {
     let (_dir, store, conn) = trail(5);
-    conn.execute("DELETE FROM audit_events WHERE seq = 4", []).unwrap();
+    conn.execute("DELETE FROM audit_events WHERE seq = 4", [])
+        .unwrap();
     let problem = first_break(&store);
     assert_eq!(problem.seq, 4);
     assert_eq!(problem.kind, BreakKind::Deleted { next: 5 });
@@ -99,14 +109,16 @@ fn a_deleted_event_is_named() {
 #[test]
 fn deleting_the_first_event_is_named() {
     let (_dir, store, conn) = trail(3);
-    conn.execute("DELETE FROM audit_events WHERE seq = 1", []).unwrap();
+    conn.execute("DELETE FROM audit_events WHERE seq = 1", [])
+        .unwrap();
     assert_eq!(first_break(&store).seq, 1);
 }
 
 #[test]
 fn deleting_the_newest_events_is_noticed_through_the_head() {
     let (_dir, store, conn) = trail(5);
-    conn.execute("DELETE FROM audit_events WHERE seq >= 4", []).unwrap();
+    conn.execute("DELETE FROM audit_events WHERE seq >= 4", [])
+        .unwrap();
     let problem = first_break(&store);
     assert_eq!(problem.seq, 4);
     assert_eq!(problem.kind, BreakKind::TailDeleted { head_seq: 5 });
@@ -143,8 +155,11 @@ fn an_event_inserted_by_hand_is_named() {
 #[test]
 fn a_garbled_column_is_reported_not_a_panic() {
     let (_dir, store, conn) = trail(3);
-    conn.execute("UPDATE audit_events SET timestamp = 'soon' WHERE seq = 2", [])
-        .unwrap();
+    conn.execute(
+        "UPDATE audit_events SET timestamp = 'soon' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
     let problem = first_break(&store);
     assert_eq!(problem.seq, 2);
     assert!(matches!(problem.kind, BreakKind::Unreadable(_)));
@@ -160,12 +175,25 @@ fn a_deleted_head_is_noticed() {
 #[test]
 fn filters_select_by_namespace_key_actor_and_time() {
     let store = SqliteStore::open_in_memory().unwrap();
-    store.append_audit(&event(1, "company", "A", "alice")).unwrap();
-    store.append_audit(&event(2, "company.team", "B", "bob")).unwrap();
-    store.append_audit(&event(3, "companyx", "A", "alice")).unwrap();
-    store.append_audit(&event(4, "company.team", "A", "bob")).unwrap();
+    store
+        .append_audit(&event(1, "company", "A", "alice"))
+        .unwrap();
+    store
+        .append_audit(&event(2, "company.team", "B", "bob"))
+        .unwrap();
+    store
+        .append_audit(&event(3, "companyx", "A", "alice"))
+        .unwrap();
+    store
+        .append_audit(&event(4, "company.team", "A", "bob"))
+        .unwrap();
     let seqs = |filter: AuditFilter| -> Vec<i64> {
-        store.list_audit(&filter).unwrap().iter().map(|r| r.seq).collect()
+        store
+            .list_audit(&filter)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect()
     };
     assert_eq!(seqs(AuditFilter::default()), [1, 2, 3, 4]);
     let ns = |n: &str| AuditFilter {
@@ -204,11 +232,13 @@ fn filters_select_by_namespace_key_actor_and_time() {
         }),
         [2, 3]
     );
-    assert!(seqs(AuditFilter {
-        tenant: Some("other".into()),
-        ..AuditFilter::default()
-    })
-    .is_empty());
+    assert!(
+        seqs(AuditFilter {
+            tenant: Some("other".into()),
+            ..AuditFilter::default()
+        })
+        .is_empty()
+    );
 }
 
 #[test]
@@ -221,7 +251,9 @@ fn concurrent_appends_keep_one_chain() {
             std::thread::spawn(move || {
                 for i in 0..40 {
                     let actor = format!("t{thread}");
-                    store.append_audit(&event(i, "company", "K", &actor)).unwrap();
+                    store
+                        .append_audit(&event(i, "company", "K", &actor))
+                        .unwrap();
                 }
             })
         })

@@ -43,7 +43,11 @@ fn done<T>(cas: Cas<T>) -> T {
 #[test]
 fn create_then_write_versions_with_check_and_set() {
     let store = SqliteStore::open_in_memory().unwrap();
-    let row = done(store.put_secret_version(&new_version("K", None, 1, b"c1")).unwrap());
+    let row = done(
+        store
+            .put_secret_version(&new_version("K", None, 1, b"c1"))
+            .unwrap(),
+    );
     assert_eq!(row.current_version, 1);
     assert_eq!(row.generation, 1);
     assert_eq!(row.state, SecretRowState::Active);
@@ -51,11 +55,15 @@ fn create_then_write_versions_with_check_and_set() {
 
     // Creating again, or writing with a stale generation, is a conflict that writes nothing.
     assert_eq!(
-        store.put_secret_version(&new_version("K", None, 1, b"x")).unwrap(),
+        store
+            .put_secret_version(&new_version("K", None, 1, b"x"))
+            .unwrap(),
         Cas::Conflict
     );
     assert_eq!(
-        store.put_secret_version(&new_version("K", Some(7), 2, b"x")).unwrap(),
+        store
+            .put_secret_version(&new_version("K", Some(7), 2, b"x"))
+            .unwrap(),
         Cas::Conflict
     );
     // A wrong version number is refused outright.
@@ -64,18 +72,35 @@ fn create_then_write_versions_with_check_and_set() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
 
-    let row = done(store.put_secret_version(&new_version("K", Some(1), 2, b"c2")).unwrap());
+    let row = done(
+        store
+            .put_secret_version(&new_version("K", Some(1), 2, b"c2"))
+            .unwrap(),
+    );
     assert_eq!((row.current_version, row.generation), (2, 2));
     assert_eq!(row.created_at, at(1));
     assert_eq!(row.updated_at, at(2));
-    let (current, version) = store.secret_current("main", "company.team", "K").unwrap().unwrap();
+    let (current, version) = store
+        .secret_current("main", "company.team", "K")
+        .unwrap()
+        .unwrap();
     assert_eq!(current, row);
     let version = version.unwrap();
     assert_eq!(version.ciphertext.as_deref(), Some(&b"c2"[..]));
     assert_eq!(version.created_by.as_deref(), Some("alice"));
     assert!(version.available);
-    assert!(store.secret_current("main", "company", "K").unwrap().is_none());
-    assert!(store.secret_current("other", "company.team", "K").unwrap().is_none());
+    assert!(
+        store
+            .secret_current("main", "company", "K")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .secret_current("other", "company.team", "K")
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
@@ -98,7 +123,12 @@ fn old_versions_beyond_the_kept_number_are_pruned() {
         .map(|v| v.version)
         .collect();
     assert_eq!(kept, vec![5, 4, 3]);
-    assert!(store.secret_version("main", "company.team", "K", 2).unwrap().is_none());
+    assert!(
+        store
+            .secret_version("main", "company.team", "K", 2)
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
         store
             .secret_version("main", "company.team", "K", 4)
@@ -113,7 +143,11 @@ fn old_versions_beyond_the_kept_number_are_pruned() {
 #[test]
 fn changes_check_the_generation_and_withdraw_versions() {
     let store = SqliteStore::open_in_memory().unwrap();
-    let row = done(store.put_secret_version(&new_version("K", None, 1, b"c1")).unwrap());
+    let row = done(
+        store
+            .put_secret_version(&new_version("K", None, 1, b"c1"))
+            .unwrap(),
+    );
     let change = SecretChange {
         tenant: "main",
         namespace: "company.team",
@@ -136,31 +170,69 @@ fn changes_check_the_generation_and_withdraw_versions() {
     assert!(!version.available);
 
     // A missing secret is a conflict, not an error.
-    let missing = SecretChange { key: "NOPE", ..change };
+    let missing = SecretChange {
+        key: "NOPE",
+        ..change
+    };
     assert_eq!(store.change_secret(&missing).unwrap(), Cas::Conflict);
 }
 
 #[test]
 fn destroy_removes_everything_and_numbering_restarts() {
     let store = SqliteStore::open_in_memory().unwrap();
-    let row = done(store.put_secret_version(&new_version("K", None, 1, b"c1")).unwrap());
-    done(store.put_secret_version(&new_version("K", Some(row.generation), 2, b"c2")).unwrap());
+    let row = done(
+        store
+            .put_secret_version(&new_version("K", None, 1, b"c1"))
+            .unwrap(),
+    );
+    done(
+        store
+            .put_secret_version(&new_version("K", Some(row.generation), 2, b"c2"))
+            .unwrap(),
+    );
     assert!(store.destroy_secret("main", "company.team", "K").unwrap());
     assert!(!store.destroy_secret("main", "company.team", "K").unwrap());
-    assert!(store.secret_row("main", "company.team", "K").unwrap().is_none());
-    assert!(store.secret_versions("main", "company.team", "K").unwrap().is_empty());
-    let again = done(store.put_secret_version(&new_version("K", None, 1, b"n1")).unwrap());
+    assert!(
+        store
+            .secret_row("main", "company.team", "K")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .secret_versions("main", "company.team", "K")
+            .unwrap()
+            .is_empty()
+    );
+    let again = done(
+        store
+            .put_secret_version(&new_version("K", None, 1, b"n1"))
+            .unwrap(),
+    );
     assert_eq!(again.current_version, 1);
 }
 
 #[test]
 fn reads_are_recorded_monotonically() {
     let store = SqliteStore::open_in_memory().unwrap();
-    done(store.put_secret_version(&new_version("K", None, 1, b"c1")).unwrap());
-    store.record_secret_read("main", "company.team", "K", at(50)).unwrap();
-    store.record_secret_read("main", "company.team", "K", at(40)).unwrap();
-    store.record_secret_read("main", "company.team", "NOPE", at(60)).unwrap();
-    let row = store.secret_row("main", "company.team", "K").unwrap().unwrap();
+    done(
+        store
+            .put_secret_version(&new_version("K", None, 1, b"c1"))
+            .unwrap(),
+    );
+    store
+        .record_secret_read("main", "company.team", "K", at(50))
+        .unwrap();
+    store
+        .record_secret_read("main", "company.team", "K", at(40))
+        .unwrap();
+    store
+        .record_secret_read("main", "company.team", "NOPE", at(60))
+        .unwrap();
+    let row = store
+        .secret_row("main", "company.team", "K")
+        .unwrap()
+        .unwrap();
     assert_eq!(row.last_read_at, Some(at(50)));
 }
 
@@ -168,7 +240,11 @@ fn reads_are_recorded_monotonically() {
 fn listing_is_per_namespace_and_sorted() {
     let store = SqliteStore::open_in_memory().unwrap();
     for key in ["B", "A", "C"] {
-        done(store.put_secret_version(&new_version(key, None, 1, b"c")).unwrap());
+        done(
+            store
+                .put_secret_version(&new_version(key, None, 1, b"c"))
+                .unwrap(),
+        );
     }
     let mut other = new_version("Z", None, 1, b"c");
     other.namespace = "company";
@@ -181,7 +257,12 @@ fn listing_is_per_namespace_and_sorted() {
         .collect();
     assert_eq!(keys, ["A", "B", "C"]);
     assert_eq!(store.secret_rows_in("main", "company").unwrap().len(), 1);
-    assert!(store.secret_rows_in("main", "company.team.sub").unwrap().is_empty());
+    assert!(
+        store
+            .secret_rows_in("main", "company.team.sub")
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -194,7 +275,10 @@ fn version_pages_walk_every_tenant_and_skip_withdrawn_rows() {
             done(store.put_secret_version(&new).unwrap());
         }
     }
-    let row = store.secret_row("b", "company.team", "K2").unwrap().unwrap();
+    let row = store
+        .secret_row("b", "company.team", "K2")
+        .unwrap()
+        .unwrap();
     done(
         store
             .change_secret(&SecretChange {
@@ -222,17 +306,36 @@ fn version_pages_walk_every_tenant_and_skip_withdrawn_rows() {
 #[test]
 fn ciphertext_replacement_is_check_and_set() {
     let store = SqliteStore::open_in_memory().unwrap();
-    done(store.put_secret_version(&new_version("K", None, 1, b"old")).unwrap());
+    done(
+        store
+            .put_secret_version(&new_version("K", None, 1, b"old"))
+            .unwrap(),
+    );
     let cursor = VersionCursor {
         tenant: "main".into(),
         namespace: "company.team".into(),
         key: "K".into(),
         version: 1,
     };
-    assert!(!store.replace_secret_ciphertext(&cursor, b"other", b"new").unwrap());
-    assert!(store.replace_secret_ciphertext(&cursor, b"old", b"new").unwrap());
-    assert!(!store.replace_secret_ciphertext(&cursor, b"old", b"newer").unwrap());
-    let version = store.secret_version("main", "company.team", "K", 1).unwrap().unwrap();
+    assert!(
+        !store
+            .replace_secret_ciphertext(&cursor, b"other", b"new")
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace_secret_ciphertext(&cursor, b"old", b"new")
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_secret_ciphertext(&cursor, b"old", b"newer")
+            .unwrap()
+    );
+    let version = store
+        .secret_version("main", "company.team", "K", 1)
+        .unwrap()
+        .unwrap();
     assert_eq!(version.ciphertext.as_deref(), Some(&b"new"[..]));
 }
 
@@ -241,13 +344,20 @@ fn a_corrupt_row_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("saker.db");
     let store = SqliteStore::open(&path).unwrap();
-    done(store.put_secret_version(&new_version("K", None, 1, b"c")).unwrap());
+    done(
+        store
+            .put_secret_version(&new_version("K", None, 1, b"c"))
+            .unwrap(),
+    );
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch("PRAGMA ignore_check_constraints = 1; UPDATE secrets SET state = 'weird'")
         .unwrap();
     let err = store.secret_row("main", "company.team", "K").unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("secrets") && text.contains("main/company.team/K"), "{text}");
+    assert!(
+        text.contains("secrets") && text.contains("main/company.team/K"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -280,7 +390,10 @@ fn concurrent_writers_never_share_a_version() {
     for handle in handles {
         handle.join().unwrap();
     }
-    let row = store.secret_row("main", "company.team", "K").unwrap().unwrap();
+    let row = store
+        .secret_row("main", "company.team", "K")
+        .unwrap()
+        .unwrap();
     assert_eq!(row.current_version, (THREADS * WRITES) as u64);
     let versions = store.secret_versions("main", "company.team", "K").unwrap();
     assert_eq!(versions.len(), THREADS * WRITES);

@@ -1,9 +1,11 @@
 //! One module per top-level subcommand.
 
+pub mod audit;
 pub mod bench;
 pub mod execution;
 pub mod expr;
 pub mod flow;
 pub mod mask;
+pub mod secret;
 pub mod secrets_access;
 pub mod server;

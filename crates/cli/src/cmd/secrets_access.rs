@@ -1,22 +1,35 @@
-//! How CLI commands outside the engine (such as `expr render`) resolve `secret()`: from the
-//! `SECRET_*` environment variables (the env backend of seed 002). The encrypted store of the
-//! data directory joins with the secret service.
+//! How `saker expr render` resolves `secret()`: through the secret service of the data
+//! directory (as the WORKER service, so isolation applies and every read is audited), or,
+//! when there is no data directory yet, not at all.
 
 use saker_expr::{SecretLookupError, SecretResolver};
+use saker_secrets::{Accessor, Namespace, SecretService, Service};
 use zeroize::Zeroizing;
 
 use crate::app::Globals;
 
-/// Secrets for one namespace.
+/// Secrets for templates rendered from the command line, in one namespace.
 pub struct CliSecrets {
-    namespace: String,
+    namespace: Namespace,
+    service: Option<SecretService>,
 }
 
 impl CliSecrets {
-    pub fn open(_globals: &Globals, namespace: &str) -> anyhow::Result<Self> {
-        Ok(Self {
-            namespace: namespace.to_owned(),
-        })
+    pub fn open(globals: &Globals, namespace: &str) -> anyhow::Result<Self> {
+        let namespace = Namespace::parse(namespace)
+            .map_err(|e| anyhow::anyhow!("--namespace {namespace}: {e}"))?;
+        let app = globals.app()?;
+        let service = if app.data_dir.join("saker.db").exists() {
+            let store = app.open_store()?;
+            Some(crate::secret_service::open_secret_service(
+                &app,
+                store,
+                Service::Worker,
+            )?)
+        } else {
+            None
+        };
+        Ok(Self { namespace, service })
     }
 }
 
@@ -26,9 +39,36 @@ impl SecretResolver for CliSecrets {
         key: &str,
         namespace: Option<&str>,
     ) -> Result<Zeroizing<String>, SecretLookupError> {
-        let ns = namespace.unwrap_or(&self.namespace);
-        Err(SecretLookupError {
-            message: format!("secret '{key}' not found in {ns}: no secret backend is configured"),
-        })
+        let Some(service) = &self.service else {
+            return Err(SecretLookupError {
+                message: format!(
+                    "secret '{key}' cannot be resolved: no Saker data directory here (set secrets with `saker secret set`, or pass --data-dir)"
+                ),
+            });
+        };
+        let requested =
+            namespace
+                .map(Namespace::parse)
+                .transpose()
+                .map_err(|e| SecretLookupError {
+                    message: e.to_string(),
+                })?;
+        let who = Accessor::user(format!("cli:{}", whoami()));
+        service
+            .resolve(
+                saker_secrets::DEFAULT_TENANT,
+                &self.namespace,
+                key,
+                requested.as_ref(),
+                &who,
+            )
+            .map(|r| Zeroizing::new(r.value.expose().to_owned()))
+            .map_err(|e| SecretLookupError {
+                message: e.to_string(),
+            })
     }
+}
+
+fn whoami() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
 }

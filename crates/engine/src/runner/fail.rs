@@ -11,10 +11,10 @@ const DEFAULT_MESSAGE: &str = "Task failure";
 impl TaskRunner for Fail {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
-            if let Some(condition) = ctx.render_string("condition")? {
-                if !crate::task_context::is_truthy(&condition) {
-                    return Ok(TaskOutcome::default());
-                }
+            if let Some(condition) = ctx.render_string("condition")?
+                && !crate::task_context::is_truthy(&condition)
+            {
+                return Ok(TaskOutcome::default());
             }
             let message = ctx
                 .render_string("errorMessage")?

@@ -171,7 +171,7 @@ impl AuditLog for SqliteStore {
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let step = match decode(row)? {
-                    Ok(record) => AuditStep::Event(record),
+                    Ok(record) => AuditStep::Event(Box::new(record)),
                     Err(detail) => AuditStep::Unreadable {
                         seq: row.get(0)?,
                         detail,

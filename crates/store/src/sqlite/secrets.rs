@@ -6,8 +6,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{SqliteStore, from_micros, to_micros};
 use crate::secret_rows::{
-    Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor,
-    VersionRow,
+    Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor, VersionRow,
 };
 use crate::{Result, StoreError};
 
@@ -147,7 +146,12 @@ fn to_i64(value: u64, what: &'static str, id: &str) -> Result<i64> {
     })
 }
 
-fn secret_in(tx: &Transaction<'_>, tenant: &str, namespace: &str, key: &str) -> Result<Option<SecretRow>> {
+fn secret_in(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    namespace: &str,
+    key: &str,
+) -> Result<Option<SecretRow>> {
     let sql = format!(
         "SELECT {SECRET_COLUMNS} FROM secrets WHERE tenant = ?1 AND namespace = ?2 AND key = ?3"
     );
@@ -171,7 +175,10 @@ fn version_in(
     );
     let number = to_i64(version, "secret version", key)?;
     tx.prepare_cached(&sql)?
-        .query_row(params![tenant, namespace, key, number], RawVersion::from_row)
+        .query_row(
+            params![tenant, namespace, key, number],
+            RawVersion::from_row,
+        )
         .optional()?
         .map(RawVersion::decode)
         .transpose()
@@ -250,10 +257,8 @@ fn put_version(tx: &Transaction<'_>, new: &NewVersion<'_>) -> Result<Cas<SecretR
          WHERE tenant = ?1 AND namespace = ?2 AND key = ?3 AND version <= ?4",
     )?
     .execute(params![new.tenant, new.namespace, new.key, version - keep])?;
-    let row = secret_in(tx, new.tenant, new.namespace, new.key)?.ok_or(StoreError::NotFound {
-        kind: "secret",
-        id,
-    })?;
+    let row = secret_in(tx, new.tenant, new.namespace, new.key)?
+        .ok_or(StoreError::NotFound { kind: "secret", id })?;
     Ok(Cas::Done(row))
 }
 
@@ -322,12 +327,7 @@ impl SecretRows for SqliteStore {
         })
     }
 
-    fn secret_versions(
-        &self,
-        tenant: &str,
-        namespace: &str,
-        key: &str,
-    ) -> Result<Vec<VersionRow>> {
+    fn secret_versions(&self, tenant: &str, namespace: &str, key: &str) -> Result<Vec<VersionRow>> {
         self.read_tx(|tx| {
             let sql = format!(
                 "SELECT {VERSION_COLUMNS} FROM secret_versions \
