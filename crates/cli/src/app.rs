@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use saker_crypto::{Aad, Keyring, SecretKey};
-use saker_engine::{EngineParts, ValueSealer};
+use saker_crypto::{Keyring, SecretKey};
+use saker_engine::{EngineParts, KeyringSealer};
 use saker_store::SqliteStore;
 use zeroize::Zeroizing;
 
@@ -157,7 +157,7 @@ impl App {
         let mut parts = EngineParts::new(store);
         parts.secrets = Arc::new(crate::engine_secrets::ServiceSecrets { service });
         if let Some(keyring) = self.keyring(true)? {
-            parts.sealer = Some(Arc::new(KeyringSealer { keyring }));
+            parts.sealer = Some(Arc::new(KeyringSealer::new(keyring)));
         }
         if let Some(n) = self.config.get("worker.concurrency") {
             parts.worker_concurrency =
@@ -180,40 +180,6 @@ impl App {
             .map(|(k, v)| (k, serde_json::Value::String(v)))
             .collect();
         Ok(parts)
-    }
-}
-
-/// Seals execution values with the configured key, bound to the execution and the path.
-struct KeyringSealer {
-    keyring: Keyring,
-}
-
-fn value_aad(execution_id: &str, path: &str) -> Aad {
-    Aad::new("execution-value")
-        .field("execution", execution_id)
-        .field("path", path)
-}
-
-impl ValueSealer for KeyringSealer {
-    fn seal(&self, execution_id: &str, path: &str, plaintext: &str) -> Result<String, String> {
-        Ok(self
-            .keyring
-            .seal_to_string(plaintext.as_bytes(), &value_aad(execution_id, path)))
-    }
-
-    fn open(
-        &self,
-        execution_id: &str,
-        path: &str,
-        sealed: &str,
-    ) -> Result<Zeroizing<String>, String> {
-        let bytes = self
-            .keyring
-            .open_str(sealed, &value_aad(execution_id, path))
-            .map_err(|e| e.to_string())?;
-        String::from_utf8(bytes.to_vec())
-            .map(Zeroizing::new)
-            .map_err(|_| "the decrypted value is not UTF-8".to_owned())
     }
 }
 

@@ -30,7 +30,7 @@ pub mod worker;
 
 pub use engine::{Engine, EngineError, EngineParts};
 pub use masks::process_masks;
-pub use sealing::{ValueSealer, display_masked};
+pub use sealing::{KeyringSealer, ValueSealer, display_masked};
 pub use secrets::{NoSecrets, ResolvedSecret, SecretRequester, SecretSource};
 
 use saker_model::{Flow, TaskDef};

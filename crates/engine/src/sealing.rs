@@ -27,6 +27,48 @@ pub trait ValueSealer: Send + Sync {
     ) -> Result<Zeroizing<String>, String>;
 }
 
+/// A [`ValueSealer`] over a keyring (`encryption.secret-key`): AES-256-GCM, with associated
+/// data binding each value to its execution and its path, so a sealed value copied elsewhere
+/// does not open.
+pub struct KeyringSealer {
+    keyring: saker_crypto::Keyring,
+}
+
+impl KeyringSealer {
+    pub fn new(keyring: saker_crypto::Keyring) -> Self {
+        Self { keyring }
+    }
+
+    fn aad(execution_id: &str, path: &str) -> saker_crypto::Aad {
+        saker_crypto::Aad::new("execution-value")
+            .field("execution", execution_id)
+            .field("path", path)
+    }
+}
+
+impl ValueSealer for KeyringSealer {
+    fn seal(&self, execution_id: &str, path: &str, plaintext: &str) -> Result<String, String> {
+        Ok(self
+            .keyring
+            .seal_to_string(plaintext.as_bytes(), &Self::aad(execution_id, path)))
+    }
+
+    fn open(
+        &self,
+        execution_id: &str,
+        path: &str,
+        sealed: &str,
+    ) -> Result<Zeroizing<String>, String> {
+        let bytes = self
+            .keyring
+            .open_str(sealed, &Self::aad(execution_id, path))
+            .map_err(|e| e.to_string())?;
+        String::from_utf8(bytes.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| "the decrypted value is not UTF-8".to_owned())
+    }
+}
+
 /// What a value becomes when it must be protected but no key is configured.
 pub const MASKED: &str = "****";
 

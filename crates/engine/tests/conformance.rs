@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use saker_crypto::{Aad, Keyring, SecretKey};
+use saker_crypto::{Keyring, SecretKey};
 use saker_engine::{
-    Engine, EngineParts, ResolvedSecret, SecretRequester, SecretSource, ValueSealer, display_masked,
+    Engine, EngineParts, KeyringSealer, ResolvedSecret, SecretRequester, SecretSource,
+    display_masked,
 };
 use saker_model::{DEFAULT_TENANT, Execution};
 use saker_store::{LogQuery, SqliteStore, Store};
@@ -20,29 +21,6 @@ fn conformance_dir() -> PathBuf {
         return PathBuf::from(dir).join("kestra-flows");
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/kestra-flows")
-}
-
-struct TestSealer(Keyring);
-
-impl ValueSealer for TestSealer {
-    fn seal(&self, execution_id: &str, path: &str, plaintext: &str) -> Result<String, String> {
-        let aad = Aad::new("execution-value")
-            .field("execution", execution_id)
-            .field("path", path);
-        Ok(self.0.seal_to_string(plaintext.as_bytes(), &aad))
-    }
-    fn open(
-        &self,
-        execution_id: &str,
-        path: &str,
-        sealed: &str,
-    ) -> Result<Zeroizing<String>, String> {
-        let aad = Aad::new("execution-value")
-            .field("execution", execution_id)
-            .field("path", path);
-        let bytes = self.0.open_str(sealed, &aad).map_err(|e| e.to_string())?;
-        Ok(Zeroizing::new(String::from_utf8(bytes.to_vec()).unwrap()))
-    }
 }
 
 const MY_SECRET: &str =
@@ -68,7 +46,9 @@ impl SecretSource for TestSecrets {
 
 fn engine_parts(store: Arc<dyn Store>) -> EngineParts {
     let mut parts = EngineParts::new(store);
-    parts.sealer = Some(Arc::new(TestSealer(Keyring::new(SecretKey::generate()))));
+    parts.sealer = Some(Arc::new(KeyringSealer::new(Keyring::new(
+        SecretKey::generate(),
+    ))));
     parts.secrets = Arc::new(TestSecrets);
     parts.globals.envs.insert("test1".into(), "true".into());
     parts

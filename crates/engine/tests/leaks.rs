@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use saker_crypto::{Aad, Keyring, SecretKey};
+use saker_crypto::{Keyring, SecretKey};
 use saker_engine::{
-    Engine, EngineParts, ResolvedSecret, SecretRequester, SecretSource, ValueSealer, display_masked,
+    Engine, EngineParts, KeyringSealer, ResolvedSecret, SecretRequester, SecretSource,
+    display_masked,
 };
 use saker_model::DEFAULT_TENANT;
 use saker_store::{LogQuery, SqliteStore, Store};
@@ -39,31 +40,6 @@ impl SecretSource for Secrets {
             _ => return Err(format!("secret '{key}' not found")),
         };
         Ok(Zeroizing::new(value).into())
-    }
-}
-
-struct Sealer(Keyring);
-
-impl ValueSealer for Sealer {
-    fn seal(&self, execution_id: &str, path: &str, plaintext: &str) -> Result<String, String> {
-        let aad = Aad::new("execution-value")
-            .field("execution", execution_id)
-            .field("path", path);
-        Ok(self.0.seal_to_string(plaintext.as_bytes(), &aad))
-    }
-    fn open(
-        &self,
-        execution_id: &str,
-        path: &str,
-        sealed: &str,
-    ) -> Result<Zeroizing<String>, String> {
-        let aad = Aad::new("execution-value")
-            .field("execution", execution_id)
-            .field("path", path);
-        let bytes = self.0.open_str(sealed, &aad).map_err(|e| e.to_string())?;
-        Ok(Zeroizing::new(
-            String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?,
-        ))
     }
 }
 
@@ -123,7 +99,9 @@ async fn the_leak_corpus_leaks_nothing() {
     let store = Arc::new(SqliteStore::open(&dir.path().join("saker.db")).unwrap());
     let mut parts = EngineParts::new(store.clone());
     parts.secrets = Arc::new(Secrets);
-    parts.sealer = Some(Arc::new(Sealer(Keyring::new(SecretKey::generate()))));
+    parts.sealer = Some(Arc::new(KeyringSealer::new(Keyring::new(
+        SecretKey::generate(),
+    ))));
     let engine = Engine::start(parts);
 
     let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())

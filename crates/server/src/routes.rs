@@ -139,29 +139,28 @@ fn parse_inputs(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, 
     }
 }
 
+/// The execution `id` of `tenant`; another tenant's execution is not found either.
+fn find_execution(state: &AppState, tenant: &str, id: &str) -> Result<Execution, ApiError> {
+    state
+        .engine
+        .store()
+        .get_execution(id)?
+        .filter(|e| e.tenant_id == tenant)
+        .ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))
+}
+
 async fn get_execution(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let execution = state
-        .engine
-        .store()
-        .get_execution(&id)?
-        .filter(|e| e.tenant_id == tenant)
-        .ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))?;
-    Ok(Json(execution_json(&execution)))
+    Ok(Json(execution_json(&find_execution(&state, &tenant, &id)?)))
 }
 
 async fn kill_execution(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let execution = state
-        .engine
-        .store()
-        .get_execution(&id)?
-        .filter(|e| e.tenant_id == tenant)
-        .ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))?;
+    let execution = find_execution(&state, &tenant, &id)?;
     if !execution.state.current.is_terminated() {
         state.engine.kill(&id)?;
     }
@@ -206,11 +205,8 @@ async fn list_logs(
     Path((tenant, execution_id)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
+    find_execution(&state, &tenant, &execution_id)?;
     let store = state.engine.store();
-    store
-        .get_execution(&execution_id)?
-        .filter(|e| e.tenant_id == tenant)
-        .ok_or_else(|| ApiError::not_found(format!("execution {execution_id} not found")))?;
     let mut query = LogQuery::new(execution_id);
     if let Some(level) = params.get("minLevel") {
         query.min_level = Some(
