@@ -70,7 +70,8 @@ mod tests {
         assert_eq!(out, b"aa****bb");
 
         let mut out = Vec::new();
-        let used = Emitter::default().emit(b"0123456789", 0, 0, 10, &[(1, 5), (2, 4), (3, 7)], &mut out);
+        let used =
+            Emitter::default().emit(b"0123456789", 0, 0, 10, &[(1, 5), (2, 4), (3, 7)], &mut out);
         assert_eq!(used, 3);
         assert_eq!(out, b"0****789");
     }

@@ -21,7 +21,36 @@
 //!
 //! Secret material is kept in buffers wiped on drop, and no `Debug` output
 //! of this crate shows a value.
+//!
+//! ```
+//! use saker_mask::{MaskSetBuilder, SharedMaskSet, MASK};
+//!
+//! let mut builder = MaskSetBuilder::new();
+//! builder.add_labeled("API_TOKEN", "tok_9f8e7d6c5b4a").add_labeled("PIN", "123");
+//! assert_eq!(builder.warnings().len(), 1); // PIN is too short to mask inside text
+//! let set = builder.build();
+//!
+//! assert_eq!(set.mask("Bearer tok_9f8e7d6c5b4a"), "Bearer ****");
+//! // `echo -n tok_9f8e7d6c5b4a | base64`
+//! assert_eq!(set.mask("dG9rXzlmOGU3ZDZjNWI0YQ=="), MASK);
+//! assert_eq!(set.mask_value("123"), MASK);
+//!
+//! // A secret split across two reads of a process's output.
+//! let mut lines = Vec::new();
+//! let mut masker = set.lines(64 * 1024);
+//! masker.push(b"token is tok_9f8e", &mut lines);
+//! masker.push(b"7d6c5b4a\nnext\n", &mut lines);
+//! masker.finish(&mut lines);
+//! assert_eq!(lines, ["token is ****", "next"]);
+//!
+//! // One growing set per scope, shared between threads.
+//! let shared = SharedMaskSet::new(set);
+//! shared.add_labeled("DB_PASSWORD", "correct horse");
+//! assert_eq!(shared.mask("pw=correct+horse"), "pw=****");
+//! ```
 
+mod emit;
+mod filter;
 mod index;
 mod secret;
 mod set;

@@ -30,7 +30,9 @@ fn hidden(set: &MaskSet, text: &[u8]) -> Vec<bool> {
             }
             for start in 0..=text.len() - p.len() {
                 if &text[start..start + p.len()] == p {
-                    hidden[start..start + p.len()].iter_mut().for_each(|h| *h = true);
+                    hidden[start..start + p.len()]
+                        .iter_mut()
+                        .for_each(|h| *h = true);
                 }
             }
         }
@@ -188,21 +190,4 @@ fn set_can_be_swapped_mid_stream() {
     m.push(b"second-secret c first-secret", &mut out);
     m.finish(&mut out);
     assert_eq!(out, b"a **** b **** c ****");
-}
-
-#[test]
-fn tmp_diag() {
-    let set = MaskSet::from_values([
-        "ghp_abcdefghijklmnopqrstuvwxyz012345",
-        "p@ss!w0rd#X=+/",
-        "postgres://svc_3:ABCDEFGHIJKLMNOP@db-3.internal:5432/app",
-        r#"{"client_id":"app-3","client_secret":"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"}"#,
-    ]);
-    for c in set.classes() {
-        let min = c.patterns().map(|p| p.len()).min();
-        eprintln!("class: {} patterns, min {:?}, stride {}, max {}", c.len(), min, c.stride(), c.max_len());
-        for p in c.patterns().filter(|p| p.len() < 15) {
-            eprintln!("   {:?}", String::from_utf8_lossy(p));
-        }
-    }
 }

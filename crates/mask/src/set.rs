@@ -7,12 +7,12 @@ use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
-use crate::index::{Emitter, Index, Occurrence, partition};
+use crate::emit::{Emitter, Occurrence};
+use crate::index::{Index, partition};
 use crate::secret::{Bytes, Secret, bytes_of, char_len};
 use crate::stream::{LineMasker, StreamMasker};
 use crate::variants::Expansion;
 use crate::{DEFAULT_MIN_LEN, MASK};
-
 
 /// Why a secret is masked less than it could be. Never holds the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,11 +106,11 @@ impl MaskSetBuilder {
             b.values.push(bytes_of(v));
         }
         for class in &inner.classes {
-            b.expansion
-                .patterns
-                .extend(class.patterns().map(bytes_of));
+            b.expansion.patterns.extend(class.patterns().map(bytes_of));
         }
-        b.expansion.short.extend(inner.short.iter().map(|s| bytes_of(s)));
+        b.expansion
+            .short
+            .extend(inner.short.iter().map(|s| bytes_of(s)));
         b.warnings.clone_from(&inner.warnings);
         b
     }
@@ -187,15 +187,17 @@ impl MaskSetBuilder {
         self.values.is_empty()
     }
 
-    /// Builds the set. Building 1,000 secrets takes a few milliseconds.
+    /// Builds the set (about 20 ms for 1,000 secrets with all their forms).
     pub fn build(self) -> MaskSet {
         let Self {
             min_len,
-            values,
+            mut values,
             expansion,
             warnings,
             ..
         } = self;
+        // Sorted for `MaskSet::contains_value`.
+        values.sort_unstable_by(|a, b| a[..].cmp(&b[..]));
         let mut patterns = expansion.patterns;
         patterns.sort_unstable_by(|a, b| (a.len(), &a[..]).cmp(&(b.len(), &b[..])));
         patterns.dedup_by(|a, b| a[..] == b[..]);
@@ -303,7 +305,10 @@ impl MaskSet {
     /// Whether `value` is one of the values added (not a derived form).
     pub fn contains_value(&self, value: impl AsRef<[u8]>) -> bool {
         let value = value.as_ref();
-        self.inner.values.iter().any(|v| v[..] == *value)
+        self.inner
+            .values
+            .binary_search_by(|v| v[..].cmp(value))
+            .is_ok()
     }
 
     /// Number of distinct values added (including too short ones).
@@ -328,7 +333,12 @@ impl MaskSet {
 
     /// Length in bytes of the longest pattern (0 when there is none).
     pub fn max_pattern_len(&self) -> usize {
-        self.inner.classes.iter().map(Index::max_len).max().unwrap_or(0)
+        self.inner
+            .classes
+            .iter()
+            .map(Index::max_len)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Warnings recorded for the values of this set.
@@ -389,12 +399,7 @@ impl MaskSet {
     /// short to be masked inside text.
     pub fn is_short_value(&self, bytes: &[u8]) -> bool {
         let t = bytes.trim_ascii();
-        !t.is_empty()
-            && self
-                .inner
-                .short
-                .binary_search_by(|s| s[..].cmp(t))
-                .is_ok()
+        !t.is_empty() && self.inner.short.binary_search_by(|s| s[..].cmp(t)).is_ok()
     }
 
     /// Whether masking `text` as a value would change it: the value holds a

@@ -53,37 +53,46 @@ impl SharedMaskSet {
     /// Adds a value; returns the warnings it raised (empty when the value
     /// was already present).
     pub fn add(&self, value: impl AsRef<[u8]>) -> Vec<MaskWarning> {
-        self.add_with(|b| {
-            b.add(value);
-        })
+        self.add_all(&[(None, value.as_ref())])
     }
 
     /// Adds a value with a label used in warnings.
     pub fn add_labeled(&self, label: &str, value: impl AsRef<[u8]>) -> Vec<MaskWarning> {
-        self.add_with(|b| {
-            b.add_labeled(label, value);
-        })
+        self.add_all(&[(Some(label), value.as_ref())])
     }
 
-    /// Adds several values with one rebuild.
+    /// Adds several values with one rebuild. Prefer it to repeated
+    /// [`SharedMaskSet::add`] calls: each addition of a new value rebuilds
+    /// the whole set.
     pub fn extend<I, V>(&self, values: I) -> Vec<MaskWarning>
     where
         I: IntoIterator<Item = V>,
         V: AsRef<[u8]>,
     {
-        self.add_with(|b| {
-            b.extend(values);
-        })
+        let values: Vec<V> = values.into_iter().collect();
+        let items: Vec<(Option<&str>, &[u8])> = values.iter().map(|v| (None, v.as_ref())).collect();
+        self.add_all(&items)
     }
 
-    fn add_with(&self, f: impl FnOnce(&mut MaskSetBuilder)) -> Vec<MaskWarning> {
+    fn add_all(&self, items: &[(Option<&str>, &[u8])]) -> Vec<MaskWarning> {
+        // Values already present (a secret resolved again) cost a lookup,
+        // not a rebuild, and take no lock but the reader's.
+        let known = |set: &MaskSet| items.iter().all(|(_, v)| set.contains_value(v));
+        if known(&self.snapshot()) {
+            return Vec::new();
+        }
         let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.snapshot();
-        let mut b = MaskSetBuilder::from_set(&current);
-        let (len, warned) = (b.len(), b.warnings().len());
-        f(&mut b);
-        if b.len() == len {
+        if known(&current) {
             return Vec::new();
+        }
+        let mut b = MaskSetBuilder::from_set(&current);
+        let warned = b.warnings().len();
+        for &(label, value) in items {
+            match label {
+                Some(l) => b.add_labeled(l, value),
+                None => b.add(value),
+            };
         }
         let new = b.warnings().get(warned..).unwrap_or_default().to_vec();
         let set = b.build();
@@ -105,6 +114,8 @@ impl SharedMaskSet {
 
 impl fmt::Debug for SharedMaskSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SharedMaskSet").field(&self.snapshot()).finish()
+        f.debug_tuple("SharedMaskSet")
+            .field(&self.snapshot())
+            .finish()
     }
 }

@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use zeroize::Zeroizing;
 
 use crate::MASK;
-use crate::index::{Emitter, Occurrence};
+use crate::emit::{Emitter, Occurrence};
 use crate::set::MaskSet;
 
 /// Input is processed in slices of this size so that a huge chunk does not
@@ -247,7 +247,8 @@ impl LineMasker {
         while self.line.len() > self.max_line_len {
             let mut cut = self.max_line_len;
             // Back up to the start of a character (at most 3 bytes).
-            while cut > self.max_line_len - 3 && self.line.get(cut).is_some_and(|&b| b & 0xC0 == 0x80)
+            while cut > self.max_line_len - 3
+                && self.line.get(cut).is_some_and(|&b| b & 0xC0 == 0x80)
             {
                 cut -= 1;
             }
@@ -284,7 +285,11 @@ impl fmt::Debug for LineMasker {
 /// Copies `reader` to `writer`, masking with `set`, in bounded memory.
 /// Output is flushed after every read so that a pipeline sees it promptly
 /// (minus the bytes held back). Returns the number of bytes written.
-pub fn mask_stream<R: Read, W: Write>(mut reader: R, mut writer: W, set: &MaskSet) -> io::Result<u64> {
+pub fn mask_stream<R: Read, W: Write>(
+    mut reader: R,
+    mut writer: W,
+    set: &MaskSet,
+) -> io::Result<u64> {
     let mut masker = set.stream();
     let mut input = Zeroizing::new(vec![0u8; SLICE]);
     let mut out = Vec::with_capacity(SLICE + MASK.len());

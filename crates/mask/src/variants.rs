@@ -183,7 +183,9 @@ impl Expansion {
         }
 
         let controls = v.iter().any(|&b| b < 0x20);
-        let u_escapes = non_ascii || v.iter().any(|&b| b < 0x20 && !b"\x08\x0c\n\r\t".contains(&b));
+        let u_escapes = non_ascii
+            || v.iter()
+                .any(|&b| b < 0x20 && !b"\x08\x0c\n\r\t".contains(&b));
         for (st, useful) in [
             (JSON_STYLES[0], controls || has(b"\"\\")),
             (JSON_STYLES[1], u_escapes),
@@ -213,7 +215,9 @@ impl Expansion {
             self.pattern(replace_byte(v, b'\'', b"'\"'\"'"));
         }
         if has(b"\\\"$`") {
-            self.pattern(backslash_escape(v, |b| matches!(b, b'\\' | b'"' | b'$' | b'`')));
+            self.pattern(backslash_escape(v, |b| {
+                matches!(b, b'\\' | b'"' | b'$' | b'`')
+            }));
         }
         let printf_safe = |b: u8| b.is_ascii_alphanumeric() || b"_./:=@%+,-".contains(&b);
         if v.iter().all(|b| (0x20..0x7f).contains(b)) && !v.iter().all(|&b| printf_safe(b)) {
@@ -465,7 +469,8 @@ mod tests {
         let f = forms("password");
         let header = STANDARD.encode("user:password");
         assert!(
-            f.iter().any(|p| header.contains(p.as_str()) && p.len() >= 8),
+            f.iter()
+                .any(|p| header.contains(p.as_str()) && p.len() >= 8),
             "{header}"
         );
     }
@@ -482,10 +487,9 @@ mod tests {
                     blob.extend_from_slice(secret);
                     blob.extend(std::iter::repeat_n(b'y', post));
                     let enc = engine.encode(&blob);
-                    let hit = x
-                        .patterns
-                        .iter()
-                        .any(|p| p.len() >= 30 && enc.as_bytes().windows(p.len()).any(|w| w == &p[..]));
+                    let hit = x.patterns.iter().any(|p| {
+                        p.len() >= 30 && enc.as_bytes().windows(p.len()).any(|w| w == &p[..])
+                    });
                     assert!(hit, "pre {pre} post {post}: {enc}");
                 }
             }

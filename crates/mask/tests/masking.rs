@@ -30,10 +30,13 @@ fn printf_and_encodings_of_a_token_are_masked() {
     let hex: String = TOKEN.bytes().map(|b| format!("{b:02x}")).collect();
     let cases = [
         format!("prefix-{TOKEN}-suffix"),
-        STANDARD.encode(TOKEN),                    // echo -n "$TOKEN" | base64
-        STANDARD.encode(format!("{TOKEN}\n")),     // echo "$TOKEN" | base64
+        STANDARD.encode(TOKEN),                // echo -n "$TOKEN" | base64
+        STANDARD.encode(format!("{TOKEN}\n")), // echo "$TOKEN" | base64
         URL_SAFE_NO_PAD.encode(format!("x{TOKEN}")), // URL-safe, offset 1
-        format!("Authorization: Basic {}", STANDARD.encode(format!("bob:{TOKEN}"))),
+        format!(
+            "Authorization: Basic {}",
+            STANDARD.encode(format!("bob:{TOKEN}"))
+        ),
         hex.clone(),
         hex.to_uppercase(),
         format!("{{\"token\":\"{TOKEN}\"}}"),
@@ -82,14 +85,20 @@ fn pem_key_printed_line_by_line_is_masked() {
             assert_eq!(masked, MASK);
         }
     }
-    let json_log = format!("{{\"key\":{}}}", serde_json::to_string(pem).unwrap_or_default());
+    let json_log = format!(
+        "{{\"key\":{}}}",
+        serde_json::to_string(pem).unwrap_or_default()
+    );
     assert!(!set.mask(&json_log).contains("MIIEvQ"));
 }
 
 #[test]
 fn replacement_does_not_reveal_length_and_runs_collapse() {
     let set = set_of(&["short-one", "a-much-longer-secret-value"]);
-    assert_eq!(set.mask("[short-one] [a-much-longer-secret-value]"), "[****] [****]");
+    assert_eq!(
+        set.mask("[short-one] [a-much-longer-secret-value]"),
+        "[****] [****]"
+    );
     assert_eq!(set.mask("short-onea-much-longer-secret-value!"), "****!");
     // Overlapping secrets: the union is hidden, no tail left behind.
     let set = set_of(&["abcdefgh", "efghijkl"]);
@@ -106,7 +115,9 @@ fn nothing_to_mask_borrows() {
 #[test]
 fn short_values_warn_and_mask_only_whole_values() {
     let mut b = MaskSetBuilder::new();
-    b.add_labeled("PIN", "123").add_labeled("EMPTY", "").add("long-enough");
+    b.add_labeled("PIN", "123")
+        .add_labeled("EMPTY", "")
+        .add("long-enough");
     let warnings = b.warnings().to_vec();
     assert_eq!(warnings.len(), 2);
     assert_eq!(warnings[0].label.as_deref(), Some("PIN"));
@@ -137,7 +148,13 @@ fn json_leaves_shorter_than_min_are_reported() {
     b.add_labeled("creds", r#"{"user":"bob","password":"correct horse"}"#);
     let w = b.warnings();
     assert_eq!(w.len(), 1);
-    assert_eq!(w[0].kind, WarningKind::ShortJsonLeaves { count: 1, min_len: 4 });
+    assert_eq!(
+        w[0].kind,
+        WarningKind::ShortJsonLeaves {
+            count: 1,
+            min_len: 4
+        }
+    );
     let set = b.build();
     assert_eq!(set.mask("password=correct horse"), "password=****");
     assert_eq!(set.mask_value("bob"), MASK);

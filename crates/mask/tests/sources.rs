@@ -37,7 +37,10 @@ fn json_array_of_strings() {
 fn errors_name_the_file_never_a_value() {
     let f = file_with(b"[\"fine\", {\"value\": \"leaky-value\"}]");
     let err = secrets_from_file(f.path()).err();
-    assert!(matches!(err, Some(SourceError::Json { line: 1, .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(SourceError::Json { line: 1, .. })),
+        "{err:?}"
+    );
     let msg = err.map(|e| e.to_string()).unwrap_or_default();
     assert!(!msg.contains("leaky") && !msg.contains("fine"), "{msg}");
     assert!(msg.contains(&f.path().display().to_string()));

@@ -26,7 +26,12 @@ fn memory_stays_bounded_on_a_line_without_newline() {
     let bound = set.max_pattern_len() + 8;
     let mut m = set.stream();
     let mut out = Vec::new();
-    let chunk: Vec<u8> = b"abcdefghij".iter().copied().cycle().take(1 << 20).collect();
+    let chunk: Vec<u8> = b"abcdefghij"
+        .iter()
+        .copied()
+        .cycle()
+        .take(1 << 20)
+        .collect();
     let mut total_out = 0;
     for _ in 0..16 {
         m.push(&chunk, &mut out);
@@ -72,14 +77,21 @@ fn lines_are_masked_and_split() {
     let long = format!("{}{TOKEN}{}", "x".repeat(20), "y".repeat(20));
     let lines = lines_of(&set, 24, &[long.as_bytes(), b"\n"]);
     assert!(lines.iter().all(|l| l.len() <= 24), "{lines:?}");
-    assert_eq!(lines.concat(), format!("{}****{}", "x".repeat(20), "y".repeat(20)));
+    assert_eq!(
+        lines.concat(),
+        format!("{}****{}", "x".repeat(20), "y".repeat(20))
+    );
 }
 
 #[test]
 fn long_lines_are_cut_at_character_boundaries() {
     let text = "é".repeat(40);
     let lines = lines_of(&MaskSet::empty(), 17, &[text.as_bytes()]);
-    assert!(lines.iter().all(|l| l.len() <= 17 && !l.contains('\u{fffd}')));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.len() <= 17 && !l.contains('\u{fffd}'))
+    );
     assert_eq!(lines.concat(), text);
 }
 
@@ -102,7 +114,7 @@ struct Trickle<'a> {
 impl Read for Trickle<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.calls += 1;
-        if self.calls % 5 == 0 {
+        if self.calls.is_multiple_of(5) {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "again"));
         }
         let n = self.step.min(buf.len()).min(self.data.len());
