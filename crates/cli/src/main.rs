@@ -59,6 +59,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Server(_)) {
+        restore_sigpipe();
+    }
     print::init_tracing();
     match run(cli) {
         Ok(code) => code,
@@ -83,5 +86,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Secret(c) => cmd::secret::run(&globals, c),
         Command::Audit(c) => cmd::audit::run(&globals, c),
         Command::Mask(args) => cmd::mask::run(args),
+    }
+}
+
+/// Rust ignores SIGPIPE, so `saker execution logs ID | head` would end in a "broken pipe"
+/// panic. Commands that print restore the default: the process ends quietly when the reader
+/// goes away, like other Unix tools. (Not the server, whose sockets must never kill it.)
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
