@@ -177,3 +177,64 @@ fn expr_render_resolves_secrets_of_the_data_directory_tainted() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_bad_encryption_key_stops_start_up_naming_the_key_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello.yml");
+    let out = saker(
+        &data,
+        &["flow", "run", example.to_str().unwrap()],
+        None,
+        &[("SAKER_ENCRYPTION_SECRET_KEY", "dG9vLXNob3J0")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("encryption.secret-key"), "{stderr}");
+    assert!(stderr.contains("openssl rand -base64 32"), "{stderr}");
+    assert!(!stderr.contains("dG9vLXNob3J0"), "{stderr}");
+}
+
+#[test]
+fn isolation_denies_the_worker_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = saker(
+        &data,
+        &["secret", "set", "company", "TOKEN"],
+        Some("isolated-value-123"),
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let config = flow_file(
+        dir.path(),
+        "saker.yml",
+        "saker:\n  secret:\n    isolation:\n      enabled: true\n      denied-services: [WORKER]\n",
+    );
+    let flow = flow_file(
+        dir.path(),
+        "f.yml",
+        "id: f\nnamespace: company.team\ntasks:\n  - id: use\n    type: Log\n    message: \"{{ secret('TOKEN') }}\"\n",
+    );
+    let out = saker(
+        &data,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "flow",
+            "run",
+            flow.to_str().unwrap(),
+        ],
+        None,
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("WORKER"), "{stdout}");
+    assert!(stdout.contains("isolation"), "{stdout}");
+    assert!(!stdout.contains("isolated-value-123"));
+    let out = saker(&data, &["audit", "list", "--key", "TOKEN"], None, &[]);
+    let audit = text(&out.stdout).to_lowercase();
+    assert!(audit.contains("denied"), "{audit}");
+}
