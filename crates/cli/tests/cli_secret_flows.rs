@@ -238,3 +238,26 @@ fn isolation_denies_the_worker_and_says_so() {
     let audit = text(&out.stdout).to_lowercase();
     assert!(audit.contains("denied"), "{audit}");
 }
+
+#[test]
+fn a_secret_close_to_expiry_warns_in_the_execution_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = saker(
+        &data,
+        &["secret", "set", "company", "SOON", "--expires-at", "2d"],
+        Some("expiring-value-456"),
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let flow = flow_file(
+        dir.path(),
+        "f.yml",
+        "id: f\nnamespace: company.team\ntasks:\n  - id: use\n    type: Log\n    message: \"uses {{ secret('SOON') }}\"\n",
+    );
+    let out = saker(&data, &["flow", "run", flow.to_str().unwrap()], None, &[]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("WARN  use secret 'SOON' in company expires at"), "{stdout}");
+    assert!(stdout.contains("INFO  use uses ****"), "{stdout}");
+}
