@@ -241,3 +241,71 @@ fn ctrl_c_and_sigterm_stop_the_server_cleanly() {
         again.wait().unwrap();
     }
 }
+
+#[test]
+fn the_debug_expression_refuses_secret_and_masks_secret_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start_server(dir.path(), port);
+    let flow = "id: dbg\nnamespace: company.team\ninputs:\n  - id: pw\n    type: SECRET\ntasks:\n  - id: one\n    type: Return\n    format: \"{{ 6 * 7 }}\"\n";
+    let (status, _) = json(
+        port,
+        "POST",
+        "/api/v1/main/flows",
+        Some(("application/x-yaml", flow)),
+    );
+    assert_eq!(status, 200);
+    let (status, execution) = json(
+        port,
+        "POST",
+        "/api/v1/main/executions/company.team/dbg",
+        Some(("application/json", r#"{"pw": "debug-secret-input-789"}"#)),
+    );
+    assert_eq!(status, 200, "{execution}");
+    assert_eq!(execution["inputs"]["pw"], "****");
+    let id = execution["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let done = loop {
+        let (_, e) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
+        if e["state"]["current"] == "SUCCESS" {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "never SUCCESS: {e}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let run = done["taskRunList"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/main/executions/{id}/eval/{run}");
+    let eval = |expr: &str| json(port, "POST", &path, Some(("text/plain", expr)));
+
+    let (status, body) = eval("{{ outputs.one.value }} from {{ task.id }}");
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("42 from one")),
+        "{body}"
+    );
+    let (status, body) =
+        eval("{{ inputs.pw }} / {{ inputs.pw | upper }} / {{ inputs.pw | base64encode }}");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], "**** / **** / ****");
+    let (status, body) = eval("{{ secret('ANY') }}");
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("secret"),
+        "{body}"
+    );
+    let (status, _) = eval("{{ nope }}");
+    assert_eq!(status, 422);
+    let (status, _) = json(
+        port,
+        "POST",
+        &format!("/api/v1/main/executions/{id}/eval/unknown"),
+        Some(("text/plain", "x")),
+    );
+    assert_eq!(status, 404);
+    // No answer of the endpoint, nor the execution as shown, holds the input.
+    let (_, shown) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
+    assert!(!shown.to_string().contains("debug-secret-input-789"));
+    assert!(!body.to_string().contains("debug-secret-input-789"));
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -79,6 +79,7 @@ pub struct Engine {
     events: mpsc::UnboundedSender<Event>,
     logs: LogBus,
     protector: Protector,
+    globals: Arc<GlobalVariables>,
     executor: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -130,7 +131,7 @@ impl Engine {
                 protector: protector.clone(),
                 masks,
                 secrets: parts.secrets,
-                globals,
+                globals: globals.clone(),
             },
         };
         let handle = std::thread::Builder::new()
@@ -142,6 +143,7 @@ impl Engine {
             events: events_tx,
             logs,
             protector,
+            globals,
             executor: Some(handle),
         }
     }
@@ -255,6 +257,23 @@ impl Engine {
             })
             .ok()?;
         rx.await.ok().flatten()
+    }
+
+    /// Renders a debug expression against a task run (`secret()` refused, result masked).
+    pub fn evaluate(
+        &self,
+        execution_id: &str,
+        task_run_id: &str,
+        expression: &str,
+    ) -> Result<String, crate::debug_eval::EvalError> {
+        crate::debug_eval::evaluate(
+            self.store.as_ref(),
+            &self.protector,
+            &self.globals,
+            execution_id,
+            task_run_id,
+            expression,
+        )
     }
 
     /// Asks a running execution to stop.

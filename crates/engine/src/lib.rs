@@ -14,6 +14,7 @@
 
 pub mod cancel;
 pub mod context;
+pub mod debug_eval;
 mod engine;
 pub mod executor;
 pub mod logs;

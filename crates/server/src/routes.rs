@@ -31,6 +31,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/{tenant}/executions/{id}/kill",
             post(kill_execution),
         )
+        .route(
+            "/api/v1/{tenant}/executions/{id}/eval/{task_run_id}",
+            post(debug_expression),
+        )
         .route("/api/v1/{tenant}/logs/{execution_id}", get(list_logs))
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
         .with_state(state)
@@ -165,6 +169,27 @@ async fn kill_execution(
         state.engine.kill(&id)?;
     }
     Ok(Json(json!({ "id": id, "state": execution.state.current })))
+}
+
+/// Seed 000's debug expression: the body is the expression; `secret()` is refused and the
+/// result is masked like a log line.
+async fn debug_expression(
+    State(state): State<AppState>,
+    Path((tenant, id, task_run_id)): Path<(String, String, String)>,
+    expression: String,
+) -> Result<Json<Value>, ApiError> {
+    find_execution(&state, &tenant, &id)?;
+    match state.engine.evaluate(&id, &task_run_id, &expression) {
+        Ok(result) => Ok(Json(json!({ "result": result }))),
+        Err(saker_engine::debug_eval::EvalError::Expression(message)) => Err(ApiError {
+            status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            message,
+        }),
+        Err(saker_engine::debug_eval::EvalError::TaskRunNotFound(run)) => Err(ApiError::not_found(
+            format!("task run {run} not found in execution {id}"),
+        )),
+        Err(e) => Err(ApiError::bad_request(e.to_string())),
+    }
 }
 
 #[derive(Debug, Deserialize)]
