@@ -16,6 +16,7 @@ use crate::executor::{Event, Executor, system_log};
 use crate::logs::LogBus;
 use crate::masks::MaskRegistry;
 use crate::outputs::FlowOutputs;
+use crate::queue::{LocalQueue, Queue, WorkerJob, WorkerResult};
 use crate::runner::Registry;
 use crate::sealing::{Protector, ValueSealer};
 use crate::secrets::{NoSecrets, SecretSource};
@@ -88,8 +89,8 @@ impl Engine {
     /// runtime.
     pub fn start(parts: EngineParts) -> Self {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
-        let (results_tx, mut results_rx) = mpsc::unbounded_channel();
+        let jobs: Arc<dyn Queue<WorkerJob>> = Arc::new(LocalQueue::default());
+        let results: Arc<dyn Queue<WorkerResult>> = Arc::new(LocalQueue::default());
         let logs = LogBus::new(4096);
         let masks = Arc::new(MaskRegistry::default());
         let running = Arc::new(Mutex::new(HashMap::new()));
@@ -109,11 +110,11 @@ impl Engine {
             running: running.clone(),
             concurrency: parts.worker_concurrency,
         });
-        tokio::spawn(run_worker(worker, jobs_rx, results_tx));
+        tokio::spawn(run_worker(worker, jobs.clone(), results.clone()));
         // Results go back to the executor as events.
         let forward = events_tx.clone();
         tokio::spawn(async move {
-            while let Some(result) = results_rx.recv().await {
+            while let Some(result) = results.pop().await {
                 if forward.send(Event::Result(result)).is_err() {
                     return;
                 }
@@ -122,7 +123,7 @@ impl Engine {
 
         let executor = Executor {
             store: parts.store.clone(),
-            jobs: jobs_tx,
+            jobs,
             events: events_tx.clone(),
             runtime: tokio::runtime::Handle::current(),
             running,

@@ -19,7 +19,7 @@ use crate::cancel::Cancellation;
 use crate::masks::MaskRegistry;
 use crate::outputs::FlowOutputs;
 use crate::plan::{Next, next_step};
-use crate::queue::{WorkerJob, WorkerResult};
+use crate::queue::{Queue, WorkerJob, WorkerResult};
 use crate::retry_policy;
 
 /// What the executor reacts to.
@@ -55,7 +55,7 @@ struct Live {
 /// The executor's connections to the rest of the engine.
 pub struct Executor {
     pub store: Arc<dyn Store>,
-    pub jobs: mpsc::UnboundedSender<WorkerJob>,
+    pub jobs: Arc<dyn Queue<WorkerJob>>,
     pub events: mpsc::UnboundedSender<Event>,
     pub runtime: tokio::runtime::Handle,
     pub running: Arc<Mutex<HashMap<String, Cancellation>>>,
@@ -124,7 +124,7 @@ impl Executor {
             outbox.writes.clear();
         }
         for job in outbox.jobs.drain(..) {
-            if self.jobs.send(job).is_err() {
+            if self.jobs.push(job).is_err() {
                 tracing::error!("the worker is gone; the job stays recorded as RUNNING");
             }
         }

@@ -38,3 +38,65 @@ pub struct WorkerResult {
     /// in the same transaction as the task run's new state.
     pub logs: Vec<LogEntry>,
 }
+
+/// The queue is closed: its other end is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the queue is closed")]
+pub struct QueueClosed;
+
+/// The future [`Queue::pop`] returns.
+pub type PopFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<T>> + Send + 'a>>;
+
+/// A queue between the executor and the workers: jobs one way, results the other. In one
+/// process it is [`LocalQueue`]; executor and workers in separate processes need a durable
+/// implementation (rows claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL), which is an
+/// addition behind this trait, not a change to either side.
+pub trait Queue<T>: Send + Sync {
+    /// Adds an item; never waits.
+    fn push(&self, item: T) -> Result<(), QueueClosed>;
+    /// The next item, or `None` once the queue is closed and empty.
+    fn pop(&self) -> PopFuture<'_, T>;
+}
+
+/// An in-memory queue for a single process. The store holds the durable truth of every
+/// job it carries (a RUNNING task run), which recovery reads after a crash. It holds both
+/// ends, so it never closes: the tasks waiting on it end with the runtime.
+pub struct LocalQueue<T> {
+    tx: tokio::sync::mpsc::UnboundedSender<T>,
+    rx: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<T>>,
+}
+
+impl<T> Default for LocalQueue<T> {
+    fn default() -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        Self {
+            tx,
+            rx: tokio::sync::Mutex::new(rx),
+        }
+    }
+}
+
+impl<T: Send + 'static> Queue<T> for LocalQueue<T> {
+    fn push(&self, item: T) -> Result<(), QueueClosed> {
+        self.tx.send(item).map_err(|_| QueueClosed)
+    }
+
+    fn pop(&self) -> PopFuture<'_, T> {
+        Box::pin(async move { self.rx.lock().await.recv().await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_local_queue_is_first_in_first_out() {
+        let q = LocalQueue::default();
+        q.push(1).unwrap();
+        q.push(2).unwrap();
+        assert_eq!(q.pop().await, Some(1));
+        assert_eq!(q.pop().await, Some(2));
+    }
+}

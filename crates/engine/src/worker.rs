@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex};
 use saker_model::{Level, StateType};
 use saker_store::Store;
 use serde_json::Map;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 use crate::cancel::Cancellation;
 use crate::context::{self, GlobalVariables};
 use crate::logs::{LogBus, LogOrigin, TaskLogger};
 use crate::masks::MaskRegistry;
-use crate::queue::{WorkerJob, WorkerResult};
+use crate::queue::{Queue, WorkerJob, WorkerResult};
 use crate::runner::{Registry, TaskContext, TaskError};
 use crate::sealing::Protector;
 use crate::secrets::{SecretRequester, SecretSource, TaskSecrets};
@@ -34,14 +34,14 @@ pub struct WorkerDeps {
     pub concurrency: usize,
 }
 
-/// Runs jobs until the job channel closes, sending each result to `results`.
+/// Runs jobs until the job queue closes, pushing each result to `results`.
 pub async fn run_worker(
     deps: Arc<WorkerDeps>,
-    mut jobs: mpsc::UnboundedReceiver<WorkerJob>,
-    results: mpsc::UnboundedSender<WorkerResult>,
+    jobs: Arc<dyn Queue<WorkerJob>>,
+    results: Arc<dyn Queue<WorkerResult>>,
 ) {
     let slots = Arc::new(Semaphore::new(deps.concurrency.max(1)));
-    while let Some(job) = jobs.recv().await {
+    while let Some(job) = jobs.pop().await {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
@@ -50,7 +50,9 @@ pub async fn run_worker(
         tokio::spawn(async move {
             let result = run_job(&deps, job).await;
             drop(permit);
-            let _ = results.send(result);
+            if results.push(result).is_err() {
+                tracing::warn!("the executor is gone; the result stays unrecorded");
+            }
         });
     }
 }
