@@ -258,6 +258,9 @@ fn a_secret_close_to_expiry_warns_in_the_execution_log() {
     let out = saker(&data, &["flow", "run", flow.to_str().unwrap()], None, &[]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("WARN  use secret 'SOON' in company expires at"), "{stdout}");
+    assert!(
+        stdout.contains("WARN  use secret 'SOON' in company expires at"),
+        "{stdout}"
+    );
     assert!(stdout.contains("INFO  use uses ****"), "{stdout}");
 }

@@ -2,7 +2,8 @@
 //! behind one object-safe, synchronous [`Store`] trait, with an embedded SQLite backend
 //! ([`SqliteStore`]) now and room for a PostgreSQL one. The same backend also implements
 //! [`SecretRows`] (the rows of the encrypted secret store, as opaque ciphertexts) and
-//! [`AuditLog`] (the hash-chained audit trail), each with its own contract.
+//! [`AuditLog`] (the hash-chained audit trail) and [`AuthRows`] (users, roles, bindings, API
+//! tokens and invitations, hashes only), each with its own contract.
 //!
 //! This crate only stores and returns what it is given. It knows nothing of HTTP, of how
 //! tasks run, of flow syntax (a flow is an opaque source text here) or of secrets: values that
@@ -14,6 +15,7 @@
 //! runtime and of backend types.
 
 pub mod audit;
+pub mod auth_rows;
 mod error;
 pub mod secret_rows;
 mod sqlite;
@@ -22,6 +24,7 @@ pub use audit::{
     AuditEvent, AuditFilter, AuditHead, AuditLog, AuditRecord, AuditReport, AuditStep, BreakKind,
     ChainBreak, verify_audit,
 };
+pub use auth_rows::{AuthRows, BindingRow, InvitationRow, RoleRow, TokenRow, UserRow};
 pub use error::{BoxError, StoreError};
 pub use secret_rows::{
     Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor, VersionRow,

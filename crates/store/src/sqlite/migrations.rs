@@ -126,6 +126,58 @@ const MIGRATIONS: &[&str] = &[
         hash TEXT    NOT NULL
     );
     ",
+    // 3: users, roles, bindings, API tokens and invitations (saker_store::AuthRows). Passwords
+    // are Argon2id PHC strings, tokens and invitation codes SHA-256 digests: never plaintext.
+    "
+    CREATE TABLE users (
+        id            TEXT    PRIMARY KEY,
+        username      TEXT    NOT NULL UNIQUE,
+        password_hash TEXT,
+        created_at    INTEGER NOT NULL,
+        disabled      INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+    );
+
+    CREATE TABLE roles (
+        tenant      TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        description TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        PRIMARY KEY (tenant, name)
+    );
+
+    CREATE TABLE role_bindings (
+        id        TEXT PRIMARY KEY,
+        tenant    TEXT NOT NULL,
+        user_id   TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        role      TEXT NOT NULL,
+        namespace TEXT,
+        FOREIGN KEY (tenant, role) REFERENCES roles (tenant, name) ON DELETE CASCADE
+    );
+    CREATE INDEX role_bindings_by_user ON role_bindings (user_id);
+    CREATE INDEX role_bindings_by_tenant ON role_bindings (tenant, id);
+    CREATE INDEX role_bindings_by_role ON role_bindings (tenant, role);
+
+    CREATE TABLE api_tokens (
+        id         TEXT    PRIMARY KEY,
+        user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name       TEXT    NOT NULL,
+        hash       TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER
+    );
+    CREATE INDEX api_tokens_by_user ON api_tokens (user_id, id);
+
+    CREATE TABLE invitations (
+        id          TEXT    PRIMARY KEY,
+        tenant      TEXT    NOT NULL,
+        email       TEXT    NOT NULL,
+        hash        TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        accepted_at INTEGER
+    );
+    CREATE INDEX invitations_by_tenant ON invitations (tenant, id);
+    ",
 ];
 
 /// The schema version this binary writes.
@@ -191,7 +243,7 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 8);
+        assert_eq!(tables, 13);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! SQL lives in the submodules, one per repository; everything here is connection plumbing.
 
 mod audit;
+mod auth;
 mod checkpoint;
 mod executions;
 mod flows;

@@ -1,0 +1,209 @@
+//! Roles, bindings and the resolution of a user into a [`Subject`] with its grants.
+
+use saker_store::{BindingRow, RoleRow, StoreError};
+
+use crate::authz::{Grant, Principal, Subject};
+use crate::error::{AuthError, Result};
+use crate::permission::{Role, parse_permissions};
+use crate::random;
+use crate::service::{AuthService, not_found};
+
+/// A role given to a user on a tenant (`namespace: None`) or on a namespace and its children.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub id: String,
+    pub tenant: String,
+    pub user_id: String,
+    pub role: String,
+    pub namespace: Option<String>,
+}
+
+impl From<BindingRow> for Binding {
+    fn from(row: BindingRow) -> Self {
+        Binding {
+            id: row.id,
+            tenant: row.tenant,
+            user_id: row.user_id,
+            role: row.role,
+            namespace: row.namespace,
+        }
+    }
+}
+
+/// Checks a namespace: dot-separated, non-empty segments of letters, digits, `_` and `-`.
+pub fn validate_namespace(namespace: &str) -> Result<()> {
+    let ok = !namespace.is_empty()
+        && namespace.split('.').all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidName {
+            kind: "namespace",
+            reason: "use dot-separated segments of letters, digits, '_' and '-'".to_owned(),
+        })
+    }
+}
+
+fn role_from_row(row: RoleRow) -> Result<Role> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        table: "roles",
+        id: format!("{}/{}", row.tenant, row.name),
+        detail,
+    };
+    let value: serde_json::Value = serde_json::from_str(&row.permissions)
+        .map_err(|_| corrupt("permissions are not JSON".to_owned()))?;
+    let permissions = parse_permissions(&value).map_err(corrupt)?;
+    Role::new(row.name.clone(), row.description.clone(), permissions)
+        .map_err(|e| corrupt(e.to_string()).into())
+}
+
+impl AuthService {
+    /// Creates or replaces a role of the tenant.
+    pub fn put_role(&self, tenant: &str, role: &Role) -> Result<()> {
+        self.rows.put_role(&RoleRow {
+            tenant: tenant.to_owned(),
+            name: role.name().to_owned(),
+            description: role.description().to_owned(),
+            permissions: role.permissions_json(),
+        })?;
+        Ok(())
+    }
+
+    pub fn get_role(&self, tenant: &str, name: &str) -> Result<Option<Role>> {
+        self.rows
+            .get_role(tenant, name)?
+            .map(role_from_row)
+            .transpose()
+    }
+
+    pub fn list_roles(&self, tenant: &str) -> Result<Vec<Role>> {
+        self.rows
+            .list_roles(tenant)?
+            .into_iter()
+            .map(role_from_row)
+            .collect()
+    }
+
+    /// Deletes the role and its bindings. False if it did not exist.
+    pub fn delete_role(&self, tenant: &str, name: &str) -> Result<bool> {
+        Ok(self.rows.delete_role(tenant, name)?)
+    }
+
+    /// Gives `user_id` the role `role` on the tenant, or on `namespace` and its children.
+    pub fn bind(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        role: &str,
+        namespace: Option<&str>,
+    ) -> Result<Binding> {
+        if let Some(ns) = namespace {
+            validate_namespace(ns)?;
+        }
+        if self.rows.get_role(tenant, role)?.is_none() {
+            return Err(not_found("role", &format!("{tenant}/{role}")));
+        }
+        let row = BindingRow {
+            id: random::id()?,
+            tenant: tenant.to_owned(),
+            user_id: user_id.to_owned(),
+            role: role.to_owned(),
+            namespace: namespace.map(str::to_owned),
+        };
+        self.rows.insert_binding(&row).map_err(|e| match e {
+            StoreError::NotFound { .. } => not_found("user", user_id),
+            other => other.into(),
+        })?;
+        Ok(row.into())
+    }
+
+    /// Removes a binding. False if it did not exist.
+    pub fn unbind(&self, binding_id: &str) -> Result<bool> {
+        Ok(self.rows.delete_binding(binding_id)?)
+    }
+
+    pub fn list_bindings(&self, tenant: &str) -> Result<Vec<Binding>> {
+        Ok(self
+            .rows
+            .list_bindings(tenant)?
+            .into_iter()
+            .map(Binding::from)
+            .collect())
+    }
+
+    pub fn bindings_of_user(&self, user_id: &str) -> Result<Vec<Binding>> {
+        Ok(self
+            .rows
+            .bindings_of_user(user_id)?
+            .into_iter()
+            .map(Binding::from)
+            .collect())
+    }
+
+    /// The user with every grant its bindings give, for [`crate::authorize`]. A disabled or
+    /// unknown user is [`AuthError::InvalidCredentials`].
+    pub fn subject(&self, user_id: &str) -> Result<Subject> {
+        let user = match self.rows.get_user(user_id)? {
+            Some(user) if !user.disabled => user,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        let mut grants = Vec::new();
+        for binding in self.rows.bindings_of_user(user_id)? {
+            // A binding whose role vanished grants nothing (the store cascades deletes, so
+            // this only happens between two reads).
+            if let Some(row) = self.rows.get_role(&binding.tenant, &binding.role)? {
+                grants.push(Grant {
+                    tenant: binding.tenant,
+                    namespace: binding.namespace,
+                    role: role_from_row(row)?,
+                });
+            }
+        }
+        Ok(Subject::User(Principal {
+            user_id: user.id,
+            username: user.username,
+            super_admin: false,
+            grants,
+        }))
+    }
+
+    /// The configured super-admin: TENANT and USER everywhere, and admin of the tenants of
+    /// `tenant-admin-access`. Only call after checking its password.
+    pub(crate) fn super_admin_subject(&self) -> Subject {
+        let Some(admin) = &self.config.super_admin else {
+            return Subject::Anonymous;
+        };
+        Subject::User(Principal {
+            user_id: format!("super-admin:{}", admin.username),
+            username: admin.username.clone(),
+            super_admin: true,
+            grants: admin
+                .tenant_admin_access
+                .iter()
+                .map(|tenant| Grant {
+                    tenant: tenant.clone(),
+                    namespace: None,
+                    role: Role::admin(),
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces() {
+        validate_namespace("company.team_1-x").unwrap();
+        for bad in ["", ".", "a.", ".a", "a..b", "a b", "a/b"] {
+            assert!(validate_namespace(bad).is_err(), "{bad:?}");
+        }
+    }
+}

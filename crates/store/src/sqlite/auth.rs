@@ -1,0 +1,437 @@
+//! SQL of users, roles, bindings, API tokens and invitations ([`AuthRows`] on
+//! [`SqliteStore`]).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::{SqliteStore, from_micros, is_foreign_key_violation, is_unique_violation, to_micros};
+use crate::auth_rows::{AuthRows, BindingRow, InvitationRow, RoleRow, TokenRow, UserRow};
+use crate::{Result, StoreError};
+
+const USER_COLUMNS: &str = "id, username, password_hash, created_at, disabled";
+const ROLE_COLUMNS: &str = "tenant, name, description, permissions";
+const BINDING_COLUMNS: &str = "id, tenant, user_id, role, namespace";
+const TOKEN_COLUMNS: &str = "id, user_id, name, hash, created_at, expires_at";
+const INVITATION_COLUMNS: &str = "id, tenant, email, hash, created_at, expires_at, accepted_at";
+
+fn time(table: &'static str, id: &str, column: &str, micros: i64) -> Result<DateTime<Utc>> {
+    from_micros(micros).ok_or_else(|| StoreError::Corrupt {
+        table,
+        id: id.to_owned(),
+        detail: format!("{column} is out of range"),
+    })
+}
+
+fn opt_time(
+    table: &'static str,
+    id: &str,
+    column: &str,
+    micros: Option<i64>,
+) -> Result<Option<DateTime<Utc>>> {
+    micros.map(|m| time(table, id, column, m)).transpose()
+}
+
+/// Maps a failed INSERT to the store's errors: a taken key, or a missing referenced row.
+fn insert_error(
+    err: rusqlite::Error,
+    kind: &'static str,
+    id: &str,
+    missing: &'static str,
+) -> StoreError {
+    if is_unique_violation(&err) {
+        StoreError::AlreadyExists {
+            kind,
+            id: id.to_owned(),
+        }
+    } else if is_foreign_key_violation(&err) {
+        StoreError::NotFound {
+            kind: missing,
+            id: id.to_owned(),
+        }
+    } else {
+        err.into()
+    }
+}
+
+type RawUser = (String, String, Option<String>, i64, bool);
+
+fn raw_user(row: &Row<'_>) -> rusqlite::Result<RawUser> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn user((id, username, password_hash, created_at, disabled): RawUser) -> Result<UserRow> {
+    let created_at = time("users", &id, "created_at", created_at)?;
+    Ok(UserRow {
+        id,
+        username,
+        password_hash,
+        created_at,
+        disabled,
+    })
+}
+
+fn users(tx: &Transaction<'_>, sql: &str, param: Option<&str>) -> Result<Vec<UserRow>> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let raws = match param {
+        Some(p) => stmt
+            .query_map([p], raw_user)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        None => stmt
+            .query_map([], raw_user)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    };
+    raws.into_iter().map(user).collect()
+}
+
+fn role(row: &Row<'_>) -> rusqlite::Result<RoleRow> {
+    Ok(RoleRow {
+        tenant: row.get(0)?,
+        name: row.get(1)?,
+        description: row.get(2)?,
+        permissions: row.get(3)?,
+    })
+}
+
+fn binding(row: &Row<'_>) -> rusqlite::Result<BindingRow> {
+    Ok(BindingRow {
+        id: row.get(0)?,
+        tenant: row.get(1)?,
+        user_id: row.get(2)?,
+        role: row.get(3)?,
+        namespace: row.get(4)?,
+    })
+}
+
+type RawToken = (String, String, String, String, i64, Option<i64>);
+
+fn raw_token(row: &Row<'_>) -> rusqlite::Result<RawToken> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn token((id, user_id, name, hash, created_at, expires_at): RawToken) -> Result<TokenRow> {
+    let created_at = time("api_tokens", &id, "created_at", created_at)?;
+    let expires_at = opt_time("api_tokens", &id, "expires_at", expires_at)?;
+    Ok(TokenRow {
+        id,
+        user_id,
+        name,
+        hash,
+        created_at,
+        expires_at,
+    })
+}
+
+type RawInvitation = (String, String, String, String, i64, i64, Option<i64>);
+
+fn raw_invitation(row: &Row<'_>) -> rusqlite::Result<RawInvitation> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+    ))
+}
+
+fn invitation(raw: RawInvitation) -> Result<InvitationRow> {
+    let (id, tenant, email, hash, created_at, expires_at, accepted_at) = raw;
+    let created_at = time("invitations", &id, "created_at", created_at)?;
+    let expires_at = time("invitations", &id, "expires_at", expires_at)?;
+    let accepted_at = opt_time("invitations", &id, "accepted_at", accepted_at)?;
+    Ok(InvitationRow {
+        id,
+        tenant,
+        email,
+        hash,
+        created_at,
+        expires_at,
+        accepted_at,
+    })
+}
+
+fn changed(n: usize) -> bool {
+    n > 0
+}
+
+impl AuthRows for SqliteStore {
+    fn insert_user(&self, user: &UserRow) -> Result<()> {
+        self.write_tx(|tx| {
+            tx.execute(
+                &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+                params![
+                    user.id,
+                    user.username,
+                    user.password_hash,
+                    to_micros(user.created_at),
+                    user.disabled
+                ],
+            )
+            .map_err(|e| insert_error(e, "user", &user.username, "user"))?;
+            Ok(())
+        })
+    }
+
+    fn get_user(&self, id: &str) -> Result<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
+        self.read_tx(|tx| Ok(users(tx, &sql, Some(id))?.pop()))
+    }
+
+    fn get_user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1");
+        self.read_tx(|tx| Ok(users(tx, &sql, Some(username))?.pop()))
+    }
+
+    fn list_users(&self) -> Result<Vec<UserRow>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username");
+        self.read_tx(|tx| users(tx, &sql, None))
+    }
+
+    fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> Result<bool> {
+        self.write_tx(|tx| {
+            let n = tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                params![user_id, hash],
+            )?;
+            Ok(changed(n))
+        })
+    }
+
+    fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<bool> {
+        self.write_tx(|tx| {
+            let n = tx.execute(
+                "UPDATE users SET disabled = ?2 WHERE id = ?1",
+                params![user_id, disabled],
+            )?;
+            Ok(changed(n))
+        })
+    }
+
+    fn delete_user(&self, user_id: &str) -> Result<bool> {
+        self.write_tx(|tx| {
+            Ok(changed(
+                tx.execute("DELETE FROM users WHERE id = ?1", [user_id])?,
+            ))
+        })
+    }
+
+    fn put_role(&self, role: &RoleRow) -> Result<()> {
+        self.write_tx(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO roles ({ROLE_COLUMNS}) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (tenant, name) DO UPDATE SET \
+                     description = excluded.description, permissions = excluded.permissions"
+                ),
+                params![role.tenant, role.name, role.description, role.permissions],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn get_role(&self, tenant: &str, name: &str) -> Result<Option<RoleRow>> {
+        self.read_tx(|tx| {
+            Ok(tx
+                .prepare_cached(&format!(
+                    "SELECT {ROLE_COLUMNS} FROM roles WHERE tenant = ?1 AND name = ?2"
+                ))?
+                .query_row([tenant, name], role)
+                .optional()?)
+        })
+    }
+
+    fn list_roles(&self, tenant: &str) -> Result<Vec<RoleRow>> {
+        self.read_tx(|tx| {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {ROLE_COLUMNS} FROM roles WHERE tenant = ?1 ORDER BY name"
+            ))?;
+            Ok(stmt
+                .query_map([tenant], role)?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn delete_role(&self, tenant: &str, name: &str) -> Result<bool> {
+        self.write_tx(|tx| {
+            let n = tx.execute(
+                "DELETE FROM roles WHERE tenant = ?1 AND name = ?2",
+                [tenant, name],
+            )?;
+            Ok(changed(n))
+        })
+    }
+
+    fn insert_binding(&self, b: &BindingRow) -> Result<()> {
+        self.write_tx(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO role_bindings ({BINDING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
+                ),
+                params![b.id, b.tenant, b.user_id, b.role, b.namespace],
+            )
+            .map_err(|e| insert_error(e, "binding", &b.id, "user or role of binding"))?;
+            Ok(())
+        })
+    }
+
+    fn bindings_of_user(&self, user_id: &str) -> Result<Vec<BindingRow>> {
+        self.read_tx(|tx| {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {BINDING_COLUMNS} FROM role_bindings WHERE user_id = ?1 ORDER BY id"
+            ))?;
+            Ok(stmt
+                .query_map([user_id], binding)?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn list_bindings(&self, tenant: &str) -> Result<Vec<BindingRow>> {
+        self.read_tx(|tx| {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {BINDING_COLUMNS} FROM role_bindings WHERE tenant = ?1 ORDER BY id"
+            ))?;
+            Ok(stmt
+                .query_map([tenant], binding)?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn delete_binding(&self, id: &str) -> Result<bool> {
+        self.write_tx(|tx| {
+            Ok(changed(tx.execute(
+                "DELETE FROM role_bindings WHERE id = ?1",
+                [id],
+            )?))
+        })
+    }
+
+    fn insert_token(&self, t: &TokenRow) -> Result<()> {
+        self.write_tx(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO api_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ),
+                params![
+                    t.id,
+                    t.user_id,
+                    t.name,
+                    t.hash,
+                    to_micros(t.created_at),
+                    t.expires_at.map(to_micros)
+                ],
+            )
+            .map_err(|e| insert_error(e, "token", &t.id, "user of token"))?;
+            Ok(())
+        })
+    }
+
+    fn get_token(&self, id: &str) -> Result<Option<TokenRow>> {
+        self.read_tx(|tx| {
+            let raw = tx
+                .prepare_cached(&format!(
+                    "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = ?1"
+                ))?
+                .query_row([id], raw_token)
+                .optional()?;
+            raw.map(token).transpose()
+        })
+    }
+
+    fn tokens_of_user(&self, user_id: &str) -> Result<Vec<TokenRow>> {
+        self.read_tx(|tx| {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ?1 ORDER BY id"
+            ))?;
+            let raws = stmt
+                .query_map([user_id], raw_token)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            raws.into_iter().map(token).collect()
+        })
+    }
+
+    fn delete_token(&self, id: &str) -> Result<bool> {
+        self.write_tx(|tx| {
+            Ok(changed(
+                tx.execute("DELETE FROM api_tokens WHERE id = ?1", [id])?,
+            ))
+        })
+    }
+
+    fn insert_invitation(&self, i: &InvitationRow) -> Result<()> {
+        self.write_tx(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO invitations ({INVITATION_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
+                params![
+                    i.id,
+                    i.tenant,
+                    i.email,
+                    i.hash,
+                    to_micros(i.created_at),
+                    to_micros(i.expires_at),
+                    i.accepted_at.map(to_micros)
+                ],
+            )
+            .map_err(|e| insert_error(e, "invitation", &i.id, "invitation"))?;
+            Ok(())
+        })
+    }
+
+    fn get_invitation(&self, id: &str) -> Result<Option<InvitationRow>> {
+        self.read_tx(|tx| {
+            let raw = tx
+                .prepare_cached(&format!(
+                    "SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = ?1"
+                ))?
+                .query_row([id], raw_invitation)
+                .optional()?;
+            raw.map(invitation).transpose()
+        })
+    }
+
+    fn list_invitations(&self, tenant: &str) -> Result<Vec<InvitationRow>> {
+        self.read_tx(|tx| {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant = ?1 ORDER BY id"
+            ))?;
+            let raws = stmt
+                .query_map([tenant], raw_invitation)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            raws.into_iter().map(invitation).collect()
+        })
+    }
+
+    fn accept_invitation(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
+        self.write_tx(|tx| {
+            let n = tx.execute(
+                "UPDATE invitations SET accepted_at = ?2 WHERE id = ?1 AND accepted_at IS NULL",
+                params![id, to_micros(at)],
+            )?;
+            Ok(changed(n))
+        })
+    }
+
+    fn delete_invitation(&self, id: &str) -> Result<bool> {
+        self.write_tx(|tx| {
+            Ok(changed(
+                tx.execute("DELETE FROM invitations WHERE id = ?1", [id])?,
+            ))
+        })
+    }
+}

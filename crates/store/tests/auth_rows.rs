@@ -1,0 +1,180 @@
+//! The `AuthRows` contract on the SQLite store: keys, references, cascades, single use of
+//! invitations, round trips through a reopened file.
+
+use chrono::{DateTime, Utc};
+use saker_store::{
+    AuthRows, BindingRow, InvitationRow, RoleRow, SqliteStore, StoreError, TokenRow, UserRow,
+};
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(1_764_000_000_000_000 + seconds * 1_000_000).unwrap()
+}
+
+fn user(id: &str, name: &str) -> UserRow {
+    UserRow {
+        id: id.into(),
+        username: name.into(),
+        password_hash: Some(format!("$argon2id$hash-of-{name}")),
+        created_at: at(0),
+        disabled: false,
+    }
+}
+
+fn role(name: &str) -> RoleRow {
+    RoleRow {
+        tenant: "main".into(),
+        name: name.into(),
+        description: "d".into(),
+        permissions: r#"{"FLOW":["READ"]}"#.into(),
+    }
+}
+
+fn binding(id: &str, user_id: &str, role: &str, ns: Option<&str>) -> BindingRow {
+    BindingRow {
+        id: id.into(),
+        tenant: "main".into(),
+        user_id: user_id.into(),
+        role: role.into(),
+        namespace: ns.map(Into::into),
+    }
+}
+
+fn token(id: &str, user_id: &str) -> TokenRow {
+    TokenRow {
+        id: id.into(),
+        user_id: user_id.into(),
+        name: "ci".into(),
+        hash: "ab".repeat(32),
+        created_at: at(1),
+        expires_at: Some(at(100)),
+    }
+}
+
+#[test]
+fn rows_round_trip_through_a_reopened_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("saker.db");
+    let invitation = InvitationRow {
+        id: "i1".into(),
+        tenant: "main".into(),
+        email: "ann@example.com".into(),
+        hash: "cd".repeat(32),
+        created_at: at(2),
+        expires_at: at(3),
+        accepted_at: None,
+    };
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.insert_user(&user("u1", "ann")).unwrap();
+        store.put_role(&role("dev")).unwrap();
+        store
+            .insert_binding(&binding("b1", "u1", "dev", Some("company.team")))
+            .unwrap();
+        store.insert_token(&token("t1", "u1")).unwrap();
+        store.insert_invitation(&invitation).unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.get_user("u1").unwrap(), Some(user("u1", "ann")));
+    assert_eq!(
+        store.get_user_by_name("ann").unwrap(),
+        Some(user("u1", "ann"))
+    );
+    assert_eq!(store.get_role("main", "dev").unwrap(), Some(role("dev")));
+    assert_eq!(
+        store.bindings_of_user("u1").unwrap(),
+        vec![binding("b1", "u1", "dev", Some("company.team"))]
+    );
+    assert_eq!(store.get_token("t1").unwrap(), Some(token("t1", "u1")));
+    assert_eq!(store.get_invitation("i1").unwrap(), Some(invitation));
+}
+
+#[test]
+fn keys_and_references_are_enforced() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    store.insert_user(&user("u1", "ann")).unwrap();
+    let dup = store.insert_user(&user("u2", "ann")).unwrap_err();
+    assert!(
+        matches!(dup, StoreError::AlreadyExists { kind: "user", .. }),
+        "{dup}"
+    );
+    let missing = store
+        .insert_binding(&binding("b1", "u1", "nope", None))
+        .unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
+    store.put_role(&role("dev")).unwrap();
+    let missing = store
+        .insert_binding(&binding("b1", "zz", "dev", None))
+        .unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
+    let missing = store.insert_token(&token("t1", "zz")).unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
+}
+
+#[test]
+fn deletes_cascade() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    store.insert_user(&user("u1", "ann")).unwrap();
+    store.put_role(&role("dev")).unwrap();
+    store.put_role(&role("ops")).unwrap();
+    store
+        .insert_binding(&binding("b1", "u1", "dev", None))
+        .unwrap();
+    store
+        .insert_binding(&binding("b2", "u1", "ops", None))
+        .unwrap();
+    store.insert_token(&token("t1", "u1")).unwrap();
+    assert!(store.delete_role("main", "dev").unwrap());
+    assert_eq!(store.list_bindings("main").unwrap().len(), 1);
+    assert!(store.delete_user("u1").unwrap());
+    assert!(store.list_bindings("main").unwrap().is_empty());
+    assert_eq!(store.get_token("t1").unwrap(), None);
+    assert!(!store.delete_user("u1").unwrap());
+}
+
+#[test]
+fn users_can_be_updated_and_roles_replaced() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    store.insert_user(&user("u1", "ann")).unwrap();
+    assert!(store.set_password_hash("u1", None).unwrap());
+    assert!(store.set_user_disabled("u1", true).unwrap());
+    let got = store.get_user("u1").unwrap().unwrap();
+    assert!(got.password_hash.is_none() && got.disabled);
+    assert!(!store.set_password_hash("zz", Some("h")).unwrap());
+    let mut changed = role("dev");
+    store.put_role(&changed).unwrap();
+    changed.permissions = r#"{"FLOW":["READ","UPDATE"]}"#.into();
+    store.put_role(&changed).unwrap();
+    assert_eq!(store.list_roles("main").unwrap(), vec![changed]);
+}
+
+#[test]
+fn an_invitation_is_accepted_once() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    store
+        .insert_invitation(&InvitationRow {
+            id: "i1".into(),
+            tenant: "main".into(),
+            email: "a@b.c".into(),
+            hash: "00".into(),
+            created_at: at(0),
+            expires_at: at(10),
+            accepted_at: None,
+        })
+        .unwrap();
+    assert!(store.accept_invitation("i1", at(5)).unwrap());
+    assert!(!store.accept_invitation("i1", at(6)).unwrap());
+    assert_eq!(
+        store.get_invitation("i1").unwrap().unwrap().accepted_at,
+        Some(at(5))
+    );
+    assert!(!store.accept_invitation("zz", at(6)).unwrap());
+    assert!(store.delete_invitation("i1").unwrap());
+}
+
+#[test]
+fn debug_never_prints_hashes() {
+    let u = user("u1", "ann");
+    let t = token("t1", "u1");
+    assert!(!format!("{u:?}").contains("hash-of-ann"));
+    assert!(!format!("{t:?}").contains(&"ab".repeat(32)));
+}
