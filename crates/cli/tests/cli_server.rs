@@ -75,6 +75,19 @@ fn json(port: u16, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16
     )
 }
 
+/// Polls the execution until its state is `state` (20 s at most) and returns it.
+fn wait_for_state(port: u16, id: &str, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, execution) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
+        if execution["state"]["current"] == state {
+            return execution;
+        }
+        assert!(Instant::now() < deadline, "never {state}: {execution}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 const SLOW_FLOW: &str = "id: slow\nnamespace: company.team\ntasks:\n  - id: work\n    type: io.kestra.plugin.scripts.shell.Commands\n    commands:\n      - echo before the kill\n      - sleep 30\n";
 
 #[test]
@@ -136,15 +149,7 @@ fn kill_9_during_an_execution_loses_nothing_recorded() {
         None,
     );
     assert_eq!(status, 200);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, execution) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
-        if execution["state"]["current"] == "KILLED" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never KILLED: {execution}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_state(port, &id, "KILLED");
     server.kill().unwrap();
     server.wait().unwrap();
 }
@@ -190,15 +195,7 @@ fn api_deploys_runs_and_reports_errors_as_json() {
     );
     assert_eq!(status, 200, "{execution}");
     let id = execution["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let done = loop {
-        let (_, e) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
-        if e["state"]["current"] == "SUCCESS" {
-            break e;
-        }
-        assert!(Instant::now() < deadline, "never SUCCESS: {e}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let done = wait_for_state(port, &id, "SUCCESS");
     assert_eq!(done["taskRunList"][0]["outputs"]["value"], "42");
     let (status, list) = json(
         port,
@@ -264,15 +261,7 @@ fn the_debug_expression_refuses_secret_and_masks_secret_inputs() {
     assert_eq!(status, 200, "{execution}");
     assert_eq!(execution["inputs"]["pw"], "****");
     let id = execution["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let done = loop {
-        let (_, e) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
-        if e["state"]["current"] == "SUCCESS" {
-            break e;
-        }
-        assert!(Instant::now() < deadline, "never SUCCESS: {e}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let done = wait_for_state(port, &id, "SUCCESS");
     let run = done["taskRunList"][0]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/main/executions/{id}/eval/{run}");
     let eval = |expr: &str| json(port, "POST", &path, Some(("text/plain", expr)));
