@@ -1,28 +1,13 @@
 //! Runs every case of `cases.yaml` (see the comment at its top for the format) and reports
 //! all failures at once.
 
+mod common;
+
 use std::collections::HashMap;
 
-use saker_expr::{Context, RenderEnv, SecretLookupError, SecretResolver, Value, render};
+use common::{Secrets, env_with};
+use saker_expr::{Context, RenderEnv, Value, render};
 use yaml_rust2::{Yaml, YamlLoader};
-use zeroize::Zeroizing;
-
-struct Secrets(HashMap<String, String>);
-
-impl SecretResolver for Secrets {
-    fn resolve(
-        &self,
-        key: &str,
-        namespace: Option<&str>,
-    ) -> Result<Zeroizing<String>, SecretLookupError> {
-        let scoped = namespace.map(|ns| format!("{ns}/{key}"));
-        scoped
-            .and_then(|k| self.0.get(&k))
-            .or_else(|| self.0.get(key))
-            .map(|v| Zeroizing::new(v.clone()))
-            .ok_or_else(|| SecretLookupError::new(format!("secret '{key}' not found")))
-    }
-}
 
 fn to_json(y: &Yaml) -> serde_json::Value {
     match y {
@@ -88,7 +73,7 @@ fn cases_from_the_table() {
             .collect(),
         _ => HashMap::new(),
     };
-    let resolver = Secrets(secrets);
+    let resolver = Secrets::new(secrets);
     let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:15:30.123456Z")
         .expect("fixed clock")
         .to_utc();
@@ -100,10 +85,9 @@ fn cases_from_the_table() {
         let name = text(&case["name"]).unwrap_or_else(|| template.clone());
         let ctx = context_of(&root["context"], &case["context"]);
         let env = RenderEnv {
-            secrets: Some(&resolver),
             allow_secrets: case["allow_secrets"].as_bool().unwrap_or(true),
             now: Some(now),
-            ..RenderEnv::default()
+            ..env_with(&resolver)
         };
         let result = render(&template, &ctx, &env);
         let problem = match (&result, text(&case["expect"]), text(&case["error"])) {

@@ -2,25 +2,10 @@
 //! engine, rendered against the variables Kestra would give them: dates are instants, SECRET
 //! inputs are tainted, labels are nested maps.
 
-use std::collections::HashMap;
+mod common;
 
-use saker_expr::{Context, RenderEnv, Rendered, SecretLookupError, SecretResolver, Value, render};
-use zeroize::Zeroizing;
-
-struct Secrets(HashMap<&'static str, &'static str>);
-
-impl SecretResolver for Secrets {
-    fn resolve(
-        &self,
-        key: &str,
-        _ns: Option<&str>,
-    ) -> Result<Zeroizing<String>, SecretLookupError> {
-        self.0
-            .get(key)
-            .map(|v| Zeroizing::new((*v).to_string()))
-            .ok_or_else(|| SecretLookupError::new("secret not found"))
-    }
-}
+use common::{Secrets, env_with};
+use saker_expr::{Context, Rendered, Value, render};
 
 fn instant(s: &str) -> Value {
     Value::from(chrono::DateTime::parse_from_rfc3339(s).expect("valid instant"))
@@ -95,14 +80,11 @@ fn run(template: &str) -> Result<Rendered, String> {
 }
 
 fn run_with(template: &str, ctx: &Context) -> Result<Rendered, String> {
-    let secrets = Secrets(HashMap::from([
+    let secrets = Secrets::new([
         ("my_secret", r#"{"secretKey": "secretValue"}"#),
         ("new_line", "Hello\nWorld"),
-    ]));
-    let env = RenderEnv {
-        secrets: Some(&secrets),
-        ..RenderEnv::default()
-    };
+    ]);
+    let env = env_with(&secrets);
     render(template, ctx, &env).map_err(|e| e.to_string())
 }
 

@@ -1,30 +1,14 @@
 //! No error message, and no `Debug` output, ever holds a secret or a value derived from one.
 
-use std::collections::HashMap;
+mod common;
 
-use saker_expr::{Context, RenderEnv, SecretLookupError, SecretResolver, Template, Value};
-use zeroize::Zeroizing;
+use common::{Secrets, env_with};
+use saker_expr::{Context, Template, Value};
 
 const SECRET: &str = "Zq9-S3CR3T-xK";
 
-struct Secrets(HashMap<&'static str, String>);
-
-impl SecretResolver for Secrets {
-    /// Deliberately careless: echoes the key it was asked for.
-    fn resolve(
-        &self,
-        key: &str,
-        _ns: Option<&str>,
-    ) -> Result<Zeroizing<String>, SecretLookupError> {
-        self.0
-            .get(key)
-            .map(|v| Zeroizing::new(v.clone()))
-            .ok_or_else(|| SecretLookupError::new(format!("no secret named '{key}'")))
-    }
-}
-
 fn secrets() -> Secrets {
-    Secrets(HashMap::from([
+    Secrets::new([
         ("X", SECRET.to_string()),
         ("J", format!(r#"{{"a": "{SECRET}", "n": 1}}"#)),
         ("T", format!("{{{{ {} }}}}", SECRET.replace('-', "_"))),
@@ -34,7 +18,7 @@ fn secrets() -> Secrets {
         ),
         ("T3", format!("{{{{ '{SECRET}' | nosuchfilter }}}}")),
         ("U", format!("{SECRET}%zz")),
-    ]))
+    ])
 }
 
 /// Forms of the secret that must not show up either.
@@ -110,10 +94,7 @@ const FAILING: &[&str] = &[
 #[test]
 fn errors_never_show_secrets() {
     let resolver = secrets();
-    let env = RenderEnv {
-        secrets: Some(&resolver),
-        ..RenderEnv::default()
-    };
+    let env = env_with(&resolver);
     let ctx = context();
     let mut problems = Vec::new();
     for template in FAILING {
@@ -139,10 +120,7 @@ fn errors_never_show_secrets() {
 #[test]
 fn debug_output_is_redacted() {
     let resolver = secrets();
-    let env = RenderEnv {
-        secrets: Some(&resolver),
-        ..RenderEnv::default()
-    };
+    let env = env_with(&resolver);
     let ctx = context();
     let t =
         Template::compile("{{ secret('X') }} and {{ secret('X') | upper }} for {{ inputs.day }}")

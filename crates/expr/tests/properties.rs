@@ -1,34 +1,19 @@
 //! Properties over generated templates: compiling and rendering never panic, and a secret
 //! never shows outside the tainted ranges, in an error message, or in `Debug` output.
 
-use std::collections::HashMap;
+mod common;
 
+use common::{Secrets, env_with};
 use proptest::prelude::*;
-use saker_expr::{Context, Limits, RenderEnv, SecretLookupError, SecretResolver, Template, Value};
-use zeroize::Zeroizing;
+use saker_expr::{Context, Limits, RenderEnv, Template, Value};
 
 const SECRET: &str = "Qx7-Sekr1t-Vw";
 
-struct Secrets(HashMap<&'static str, String>);
-
-impl SecretResolver for Secrets {
-    fn resolve(
-        &self,
-        key: &str,
-        _ns: Option<&str>,
-    ) -> Result<Zeroizing<String>, SecretLookupError> {
-        self.0
-            .get(key)
-            .map(|v| Zeroizing::new(v.clone()))
-            .ok_or_else(|| SecretLookupError::new(format!("no secret '{key}'")))
-    }
-}
-
 fn resolver() -> Secrets {
-    Secrets(HashMap::from([
+    Secrets::new([
         ("S", SECRET.to_string()),
         ("J", format!(r#"{{"token": "{SECRET}", "list": [1, 2]}}"#)),
-    ]))
+    ])
 }
 
 fn context() -> Context {
@@ -58,9 +43,8 @@ fn small_limits() -> Limits {
 fn check(template: &str) -> Result<(), TestCaseError> {
     let r = resolver();
     let env = RenderEnv {
-        secrets: Some(&r),
         limits: small_limits(),
-        ..RenderEnv::default()
+        ..env_with(&r)
     };
     let result = Template::compile(template).and_then(|t| t.render(&context(), &env));
     match result {

@@ -4,28 +4,13 @@
 //!
 //! `row_coverage` fails when a filter, function or test is added without a row here.
 
-use std::collections::HashMap;
+mod common;
 
-use saker_expr::{Context, RenderEnv, SecretLookupError, SecretResolver, Template, known_names};
-use zeroize::Zeroizing;
-
-struct Secrets(HashMap<&'static str, &'static str>);
-
-impl SecretResolver for Secrets {
-    fn resolve(
-        &self,
-        key: &str,
-        _ns: Option<&str>,
-    ) -> Result<Zeroizing<String>, SecretLookupError> {
-        self.0
-            .get(key)
-            .map(|v| Zeroizing::new((*v).to_string()))
-            .ok_or_else(|| SecretLookupError::new("not found"))
-    }
-}
+use common::{Secrets, env_with};
+use saker_expr::{Context, RenderEnv, Template, known_names};
 
 fn secrets() -> Secrets {
-    Secrets(HashMap::from([
+    Secrets::new([
         ("S", "Hunter2 pw"),
         ("J", r#"{"token":"tok","list":[3,1,2],"nested":{"a":1}}"#),
         ("L", "[3,1,[4,5]]"),
@@ -37,7 +22,7 @@ fn secrets() -> Secrets {
         ("F", "yyyy"),
         ("Q", ".a"),
         ("EMPTY", ""),
-    ]))
+    ])
 }
 
 /// (template, masked output; "*" means the whole output is tainted).
@@ -196,10 +181,7 @@ const ROWS: &[(&str, &str)] = &[
 
 fn render(template: &str) -> saker_expr::Rendered {
     let resolver = secrets();
-    let env = RenderEnv {
-        secrets: Some(&resolver),
-        ..RenderEnv::default()
-    };
+    let env = env_with(&resolver);
     let t = Template::compile(template).unwrap_or_else(|e| panic!("{template}: {e}"));
     t.render(&Context::new(), &env)
         .unwrap_or_else(|e| panic!("{template}: {e}"))

@@ -53,6 +53,20 @@ impl<'t> Parser<'t> {
         Ok(e)
     }
 
+    /// Comma-separated expressions up to `close`, which is consumed too (a trailing comma
+    /// is allowed).
+    fn exprs_until(&mut self, close: &str) -> Result<Vec<Expr>, Fail> {
+        let mut items = Vec::new();
+        while !self.is_op(close) {
+            items.push(self.expr()?);
+            if !self.is_op(close) {
+                self.expect_op(",")?;
+            }
+        }
+        self.i += 1;
+        Ok(items)
+    }
+
     pub(crate) fn expr(&mut self) -> Result<Expr, Fail> {
         let start = self.pos();
         let cond = self.binary(0)?;
@@ -320,14 +334,7 @@ impl<'t> Parser<'t> {
                 };
                 e = if self.is_op("(") {
                     self.i += 1;
-                    let mut args = Vec::new();
-                    while !self.is_op(")") {
-                        args.push(self.expr()?);
-                        if !self.is_op(")") {
-                            self.expect_op(",")?;
-                        }
-                    }
-                    self.i += 1;
+                    let args = self.exprs_until(")")?;
                     self.mk(ExprKind::Method(Box::new(e), name, args), start, pos)?
                 } else {
                     self.mk(ExprKind::Attr(Box::new(e), name), start, pos)?
@@ -408,15 +415,7 @@ impl<'t> Parser<'t> {
             }
             Tok::Op("[") => {
                 self.i += 1;
-                let mut items = Vec::new();
-                while !self.is_op("]") {
-                    items.push(self.expr()?);
-                    if !self.is_op("]") {
-                        self.expect_op(",")?;
-                    }
-                }
-                self.i += 1;
-                ExprKind::List(items)
+                ExprKind::List(self.exprs_until("]")?)
             }
             Tok::Op("{") => {
                 self.i += 1;
