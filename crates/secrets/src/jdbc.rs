@@ -195,9 +195,7 @@ impl JdbcSecretStore {
                 Cas::Conflict => std::thread::yield_now(),
             }
         }
-        Err(backend(format!(
-            "secret '{key}' in {namespace} kept changing concurrently; try again"
-        )))
+        Err(Self::contended(namespace, key))
     }
 
     /// Applies `edit` to the secret's document and state in a check-and-set loop.
@@ -237,9 +235,46 @@ impl JdbcSecretStore {
                 Cas::Conflict => std::thread::yield_now(),
             }
         }
-        Err(backend(format!(
+        Err(Self::contended(namespace, key))
+    }
+
+    /// `change` on a secret that must exist, returning its new metadata.
+    fn change_existing(
+        &self,
+        tenant: &str,
+        namespace: &Namespace,
+        key: &str,
+        withdraw_versions: bool,
+        edit: &dyn Fn(&mut document::MetaDoc) -> Option<()>,
+    ) -> Result<SecretMetadata, StoreError> {
+        let (row, _) = self
+            .change(tenant, namespace, key, withdraw_versions, edit)?
+            .ok_or_else(|| Self::no_such(namespace, key))?;
+        document::metadata_of(&row, namespace)
+    }
+
+    /// Fails with [`StoreError::NoSuchSecret`] unless the secret exists.
+    fn ensure_exists(
+        &self,
+        tenant: &str,
+        namespace: &Namespace,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        if self
+            .rows
+            .secret_row(tenant, namespace.as_str(), key)
+            .map_err(repo)?
+            .is_none()
+        {
+            return Err(Self::no_such(namespace, key));
+        }
+        Ok(())
+    }
+
+    fn contended(namespace: &Namespace, key: &str) -> StoreError {
+        backend(format!(
             "secret '{key}' in {namespace} kept changing concurrently; try again"
-        )))
+        ))
     }
 
     fn no_such(namespace: &Namespace, key: &str) -> StoreError {
@@ -342,12 +377,9 @@ impl SecretStore for JdbcSecretStore {
         key: &str,
     ) -> Result<SecretMetadata, StoreError> {
         check_secret_key(key)?;
-        let (row, _) = self
-            .change(tenant, namespace, key, false, &|doc| {
-                doc.deleted_at.take().map(|_| ())
-            })?
-            .ok_or_else(|| Self::no_such(namespace, key))?;
-        document::metadata_of(&row, namespace)
+        self.change_existing(tenant, namespace, key, false, &|doc| {
+            doc.deleted_at.take().map(|_| ())
+        })
     }
 
     fn destroy(&self, tenant: &str, namespace: &Namespace, key: &str) -> Result<bool, StoreError> {
@@ -366,15 +398,12 @@ impl SecretStore for JdbcSecretStore {
     ) -> Result<SecretMetadata, StoreError> {
         check_secret_key(key)?;
         let at = now();
-        let (row, _) = self
-            .change(tenant, namespace, key, true, &|doc| {
-                doc.deleted_at = None;
-                doc.revoked_at = Some(at);
-                doc.revoke_reason = reason.map(str::to_owned);
-                Some(())
-            })?
-            .ok_or_else(|| Self::no_such(namespace, key))?;
-        document::metadata_of(&row, namespace)
+        self.change_existing(tenant, namespace, key, true, &|doc| {
+            doc.deleted_at = None;
+            doc.revoked_at = Some(at);
+            doc.revoke_reason = reason.map(str::to_owned);
+            Some(())
+        })
     }
 
     fn versions(
@@ -384,14 +413,7 @@ impl SecretStore for JdbcSecretStore {
         key: &str,
     ) -> Result<Vec<SecretVersion>, StoreError> {
         check_secret_key(key)?;
-        if self
-            .rows
-            .secret_row(tenant, namespace.as_str(), key)
-            .map_err(repo)?
-            .is_none()
-        {
-            return Err(Self::no_such(namespace, key));
-        }
+        self.ensure_exists(tenant, namespace, key)?;
         Ok(self
             .rows
             .secret_versions(tenant, namespace.as_str(), key)
@@ -414,14 +436,7 @@ impl SecretStore for JdbcSecretStore {
         version: u64,
     ) -> Result<SecretMetadata, StoreError> {
         check_secret_key(key)?;
-        if self
-            .rows
-            .secret_row(tenant, namespace.as_str(), key)
-            .map_err(repo)?
-            .is_none()
-        {
-            return Err(Self::no_such(namespace, key));
-        }
+        self.ensure_exists(tenant, namespace, key)?;
         let row = self
             .rows
             .secret_version(tenant, namespace.as_str(), key, version)
@@ -448,13 +463,10 @@ impl SecretStore for JdbcSecretStore {
         update: MetadataUpdate,
     ) -> Result<SecretMetadata, StoreError> {
         check_secret_key(key)?;
-        let (row, _) = self
-            .change(tenant, namespace, key, false, &|doc| {
-                doc.apply(&update);
-                Some(())
-            })?
-            .ok_or_else(|| Self::no_such(namespace, key))?;
-        document::metadata_of(&row, namespace)
+        self.change_existing(tenant, namespace, key, false, &|doc| {
+            doc.apply(&update);
+            Some(())
+        })
     }
 
     fn rekey(&self, limit: Option<u64>) -> Result<RekeyReport, StoreError> {

@@ -306,7 +306,6 @@ impl SecretService {
     ) -> Result<SecretMetadata, ServiceError> {
         self.prepare_write(tenant, namespace, key, &mut write, who);
         self.act(tenant, namespace, key, AuditAction::Write, who, |store| {
-            ensure_supported(store, Operation::Put)?;
             store.put(tenant, namespace, key, write)
         })
     }
@@ -330,10 +329,7 @@ impl SecretService {
             key,
             AuditAction::Generate,
             who,
-            |store| {
-                ensure_supported(store, Operation::Put)?;
-                store.put(tenant, namespace, key, write)
-            },
+            |store| store.put(tenant, namespace, key, write),
         )
     }
 
@@ -355,10 +351,7 @@ impl SecretService {
             key,
             AuditAction::UpdateMetadata,
             who,
-            |store| {
-                ensure_supported(store, Operation::UpdateMetadata)?;
-                store.update_metadata(tenant, namespace, key, update)
-            },
+            |store| store.update_metadata(tenant, namespace, key, update),
         )
     }
 
@@ -371,7 +364,6 @@ impl SecretService {
         who: &Accessor,
     ) -> Result<bool, ServiceError> {
         self.act(tenant, namespace, key, AuditAction::Delete, who, |store| {
-            ensure_supported(store, Operation::Delete)?;
             store.delete(tenant, namespace, key)
         })
     }
@@ -385,7 +377,6 @@ impl SecretService {
         who: &Accessor,
     ) -> Result<SecretMetadata, ServiceError> {
         self.act(tenant, namespace, key, AuditAction::Restore, who, |store| {
-            ensure_supported(store, Operation::Restore)?;
             store.restore(tenant, namespace, key)
         })
     }
@@ -399,7 +390,6 @@ impl SecretService {
         who: &Accessor,
     ) -> Result<bool, ServiceError> {
         self.act(tenant, namespace, key, AuditAction::Destroy, who, |store| {
-            ensure_supported(store, Operation::Destroy)?;
             store.destroy(tenant, namespace, key)
         })
     }
@@ -414,7 +404,6 @@ impl SecretService {
         who: &Accessor,
     ) -> Result<SecretMetadata, ServiceError> {
         self.act(tenant, namespace, key, AuditAction::Revoke, who, |store| {
-            ensure_supported(store, Operation::Revoke)?;
             store.revoke(tenant, namespace, key, reason)
         })
     }
@@ -434,10 +423,7 @@ impl SecretService {
             key,
             AuditAction::Rollback,
             who,
-            |store| {
-                ensure_supported(store, Operation::Rollback)?;
-                store.rollback(tenant, namespace, key, version)
-            },
+            |store| store.rollback(tenant, namespace, key, version),
         )
     }
 
@@ -502,7 +488,8 @@ impl SecretService {
         }
     }
 
-    /// Runs one change, invalidates the cache and audits the outcome.
+    /// Runs one change (refused unless the backend supports it), invalidates the cache and
+    /// audits the outcome.
     fn act<T: Described>(
         &self,
         tenant: &str,
@@ -512,7 +499,8 @@ impl SecretService {
         who: &Accessor,
         op: impl FnOnce(&dyn SecretStore) -> Result<T, StoreError>,
     ) -> Result<T, ServiceError> {
-        let result = op(self.store.as_ref());
+        let store = self.store.as_ref();
+        let result = ensure_supported(store, operation_of(action)).and_then(|()| op(store));
         if let Some(cache) = &self.cache {
             cache.invalidate(tenant, namespace, key);
         }
@@ -577,5 +565,20 @@ impl Described for bool {
         } else {
             "nothing to do".to_owned()
         }
+    }
+}
+
+/// The backend operation an audited action needs.
+fn operation_of(action: AuditAction) -> Operation {
+    match action {
+        AuditAction::Read => Operation::Get,
+        AuditAction::Write | AuditAction::Generate => Operation::Put,
+        AuditAction::UpdateMetadata => Operation::UpdateMetadata,
+        AuditAction::Delete => Operation::Delete,
+        AuditAction::Restore => Operation::Restore,
+        AuditAction::Destroy => Operation::Destroy,
+        AuditAction::Revoke => Operation::Revoke,
+        AuditAction::Rollback => Operation::Rollback,
+        AuditAction::Rekey => Operation::Rekey,
     }
 }

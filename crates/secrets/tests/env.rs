@@ -1,18 +1,18 @@
 //! The env backend (seed 002) and the `envs` template map.
 
+mod common;
+
+use common::ns;
+
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
 use chrono::Utc;
 use saker_secrets::env::{DEFAULT_ENV_VARS_PREFIX, envs_map};
 use saker_secrets::{
-    EnvProblem, EnvSecretStore, Lookup, Namespace, NamespaceAccess, Operation, ResolveError,
-    SecretStore, SecretValue, SecretWrite, StoreError, resolve, store::ensure_supported,
+    EnvProblem, EnvSecretStore, Lookup, NamespaceAccess, Operation, ResolveError, SecretStore,
+    SecretValue, SecretWrite, StoreError, resolve, store::ensure_supported,
 };
-
-fn ns(text: &str) -> Namespace {
-    Namespace::parse(text).unwrap()
-}
 
 fn value_of(store: &EnvSecretStore, key: &str) -> Option<String> {
     match store.get("main", &ns("company.team"), key).unwrap() {

@@ -3,24 +3,20 @@
 //!
 //! Assertions about values compare through `same`, with messages that never show a value.
 
+mod common;
+
+use common::{ns, same};
+
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{Duration as ChronoDuration, Utc};
 use saker_crypto::{Keyring, SecretKey};
 use saker_secrets::{
-    JdbcSecretStore, Lookup, MetadataUpdate, Namespace, SecretState, SecretStore, SecretValue,
-    SecretWrite, StoreError,
+    JdbcSecretStore, Lookup, MetadataUpdate, SecretState, SecretStore, SecretValue, SecretWrite,
+    StoreError,
 };
 use saker_store::SqliteStore;
-
-fn ns(text: &str) -> Namespace {
-    Namespace::parse(text).unwrap()
-}
-
-fn same(value: &SecretValue, expected: &str) -> bool {
-    value.expose() == expected
-}
 
 struct Fixture {
     dir: tempfile::TempDir,

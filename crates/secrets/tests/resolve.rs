@@ -1,6 +1,10 @@
 //! Resolution along the namespace chain against a minimal writable store, which also shows
 //! that the trait can be implemented outside the crate and used as `Arc<dyn SecretStore>`.
 
+mod common;
+
+use common::ns;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -96,10 +100,6 @@ impl SecretStore for MemoryStore {
         rows.insert(id, (write.value, meta.clone()));
         Ok(meta)
     }
-}
-
-fn ns(text: &str) -> Namespace {
-    Namespace::parse(text).unwrap()
 }
 
 fn lookup(

@@ -3,6 +3,10 @@
 //!
 //! Assertions about values compare through `same`, with messages that never show a value.
 
+mod common;
+
+use common::{ns, same};
+
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -13,14 +17,6 @@ use saker_secrets::{
     Service, ServiceError,
 };
 use saker_store::{AuditEvent, AuditFilter, AuditLog, AuditRecord, SqliteStore, verify_audit};
-
-fn ns(text: &str) -> Namespace {
-    Namespace::parse(text).unwrap()
-}
-
-fn same(value: &SecretValue, expected: &str) -> bool {
-    value.expose() == expected
-}
 
 fn config(yaml_like: serde_json::Value) -> SecretConfig {
     SecretConfig::from_value(yaml_like).unwrap()

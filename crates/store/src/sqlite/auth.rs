@@ -2,7 +2,7 @@
 //! [`SqliteStore`]).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{OptionalExtension, Params, Row, Transaction, params};
 
 use super::{SqliteStore, from_micros, is_foreign_key_violation, is_unique_violation, to_micros};
 use crate::auth_rows::{AuthRows, BindingRow, InvitationRow, RoleRow, TokenRow, UserRow};
@@ -74,19 +74,6 @@ fn user((id, username, password_hash, created_at, disabled): RawUser) -> Result<
         created_at,
         disabled,
     })
-}
-
-fn users(tx: &Transaction<'_>, sql: &str, param: Option<&str>) -> Result<Vec<UserRow>> {
-    let mut stmt = tx.prepare_cached(sql)?;
-    let raws = match param {
-        Some(p) => stmt
-            .query_map([p], raw_user)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-        None => stmt
-            .query_map([], raw_user)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-    };
-    raws.into_iter().map(user).collect()
 }
 
 fn role(row: &Row<'_>) -> rusqlite::Result<RoleRow> {
@@ -164,8 +151,38 @@ fn invitation(raw: RawInvitation) -> Result<InvitationRow> {
     })
 }
 
-fn changed(n: usize) -> bool {
-    n > 0
+/// Every row `sql` selects: all are read with `raw`, then each is checked by `decode`.
+fn query_all<R, T>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl Params,
+    raw: impl FnMut(&Row<'_>) -> rusqlite::Result<R>,
+    decode: impl FnMut(R) -> Result<T>,
+) -> Result<Vec<T>> {
+    let raws = tx
+        .prepare_cached(sql)?
+        .query_map(params, raw)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    raws.into_iter().map(decode).collect()
+}
+
+/// The row `sql` selects, if any, read with `raw` and checked by `decode`.
+fn query_opt<R, T>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl Params,
+    raw: impl FnOnce(&Row<'_>) -> rusqlite::Result<R>,
+    decode: impl FnOnce(R) -> Result<T>,
+) -> Result<Option<T>> {
+    let raw = tx.prepare_cached(sql)?.query_row(params, raw).optional()?;
+    raw.map(decode).transpose()
+}
+
+impl SqliteStore {
+    /// Runs one UPDATE or DELETE; `true` if it touched a row.
+    fn execute_changed(&self, sql: &str, params: impl Params) -> Result<bool> {
+        self.write_tx(|tx| Ok(tx.execute(sql, params)? > 0))
+    }
 }
 
 impl AuthRows for SqliteStore {
@@ -188,45 +205,35 @@ impl AuthRows for SqliteStore {
 
     fn get_user(&self, id: &str) -> Result<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
-        self.read_tx(|tx| Ok(users(tx, &sql, Some(id))?.pop()))
+        self.read_tx(|tx| Ok(query_all(tx, &sql, [id], raw_user, user)?.pop()))
     }
 
     fn get_user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1");
-        self.read_tx(|tx| Ok(users(tx, &sql, Some(username))?.pop()))
+        self.read_tx(|tx| Ok(query_all(tx, &sql, [username], raw_user, user)?.pop()))
     }
 
     fn list_users(&self) -> Result<Vec<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username");
-        self.read_tx(|tx| users(tx, &sql, None))
+        self.read_tx(|tx| query_all(tx, &sql, (), raw_user, user))
     }
 
     fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> Result<bool> {
-        self.write_tx(|tx| {
-            let n = tx.execute(
-                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-                params![user_id, hash],
-            )?;
-            Ok(changed(n))
-        })
+        self.execute_changed(
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+            params![user_id, hash],
+        )
     }
 
     fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<bool> {
-        self.write_tx(|tx| {
-            let n = tx.execute(
-                "UPDATE users SET disabled = ?2 WHERE id = ?1",
-                params![user_id, disabled],
-            )?;
-            Ok(changed(n))
-        })
+        self.execute_changed(
+            "UPDATE users SET disabled = ?2 WHERE id = ?1",
+            params![user_id, disabled],
+        )
     }
 
     fn delete_user(&self, user_id: &str) -> Result<bool> {
-        self.write_tx(|tx| {
-            Ok(changed(
-                tx.execute("DELETE FROM users WHERE id = ?1", [user_id])?,
-            ))
-        })
+        self.execute_changed("DELETE FROM users WHERE id = ?1", [user_id])
     }
 
     fn put_role(&self, role: &RoleRow) -> Result<()> {
@@ -244,35 +251,20 @@ impl AuthRows for SqliteStore {
     }
 
     fn get_role(&self, tenant: &str, name: &str) -> Result<Option<RoleRow>> {
-        self.read_tx(|tx| {
-            Ok(tx
-                .prepare_cached(&format!(
-                    "SELECT {ROLE_COLUMNS} FROM roles WHERE tenant = ?1 AND name = ?2"
-                ))?
-                .query_row([tenant, name], role)
-                .optional()?)
-        })
+        let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE tenant = ?1 AND name = ?2");
+        self.read_tx(|tx| query_opt(tx, &sql, [tenant, name], role, Ok))
     }
 
     fn list_roles(&self, tenant: &str) -> Result<Vec<RoleRow>> {
-        self.read_tx(|tx| {
-            let mut stmt = tx.prepare_cached(&format!(
-                "SELECT {ROLE_COLUMNS} FROM roles WHERE tenant = ?1 ORDER BY name"
-            ))?;
-            Ok(stmt
-                .query_map([tenant], role)?
-                .collect::<rusqlite::Result<_>>()?)
-        })
+        let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE tenant = ?1 ORDER BY name");
+        self.read_tx(|tx| query_all(tx, &sql, [tenant], role, Ok))
     }
 
     fn delete_role(&self, tenant: &str, name: &str) -> Result<bool> {
-        self.write_tx(|tx| {
-            let n = tx.execute(
-                "DELETE FROM roles WHERE tenant = ?1 AND name = ?2",
-                [tenant, name],
-            )?;
-            Ok(changed(n))
-        })
+        self.execute_changed(
+            "DELETE FROM roles WHERE tenant = ?1 AND name = ?2",
+            [tenant, name],
+        )
     }
 
     fn insert_binding(&self, b: &BindingRow) -> Result<()> {
@@ -289,34 +281,19 @@ impl AuthRows for SqliteStore {
     }
 
     fn bindings_of_user(&self, user_id: &str) -> Result<Vec<BindingRow>> {
-        self.read_tx(|tx| {
-            let mut stmt = tx.prepare_cached(&format!(
-                "SELECT {BINDING_COLUMNS} FROM role_bindings WHERE user_id = ?1 ORDER BY id"
-            ))?;
-            Ok(stmt
-                .query_map([user_id], binding)?
-                .collect::<rusqlite::Result<_>>()?)
-        })
+        let sql =
+            format!("SELECT {BINDING_COLUMNS} FROM role_bindings WHERE user_id = ?1 ORDER BY id");
+        self.read_tx(|tx| query_all(tx, &sql, [user_id], binding, Ok))
     }
 
     fn list_bindings(&self, tenant: &str) -> Result<Vec<BindingRow>> {
-        self.read_tx(|tx| {
-            let mut stmt = tx.prepare_cached(&format!(
-                "SELECT {BINDING_COLUMNS} FROM role_bindings WHERE tenant = ?1 ORDER BY id"
-            ))?;
-            Ok(stmt
-                .query_map([tenant], binding)?
-                .collect::<rusqlite::Result<_>>()?)
-        })
+        let sql =
+            format!("SELECT {BINDING_COLUMNS} FROM role_bindings WHERE tenant = ?1 ORDER BY id");
+        self.read_tx(|tx| query_all(tx, &sql, [tenant], binding, Ok))
     }
 
     fn delete_binding(&self, id: &str) -> Result<bool> {
-        self.write_tx(|tx| {
-            Ok(changed(tx.execute(
-                "DELETE FROM role_bindings WHERE id = ?1",
-                [id],
-            )?))
-        })
+        self.execute_changed("DELETE FROM role_bindings WHERE id = ?1", [id])
     }
 
     fn insert_token(&self, t: &TokenRow) -> Result<()> {
@@ -340,35 +317,17 @@ impl AuthRows for SqliteStore {
     }
 
     fn get_token(&self, id: &str) -> Result<Option<TokenRow>> {
-        self.read_tx(|tx| {
-            let raw = tx
-                .prepare_cached(&format!(
-                    "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = ?1"
-                ))?
-                .query_row([id], raw_token)
-                .optional()?;
-            raw.map(token).transpose()
-        })
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = ?1");
+        self.read_tx(|tx| query_opt(tx, &sql, [id], raw_token, token))
     }
 
     fn tokens_of_user(&self, user_id: &str) -> Result<Vec<TokenRow>> {
-        self.read_tx(|tx| {
-            let mut stmt = tx.prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ?1 ORDER BY id"
-            ))?;
-            let raws = stmt
-                .query_map([user_id], raw_token)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            raws.into_iter().map(token).collect()
-        })
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ?1 ORDER BY id");
+        self.read_tx(|tx| query_all(tx, &sql, [user_id], raw_token, token))
     }
 
     fn delete_token(&self, id: &str) -> Result<bool> {
-        self.write_tx(|tx| {
-            Ok(changed(
-                tx.execute("DELETE FROM api_tokens WHERE id = ?1", [id])?,
-            ))
-        })
+        self.execute_changed("DELETE FROM api_tokens WHERE id = ?1", [id])
     }
 
     fn insert_invitation(&self, i: &InvitationRow) -> Result<()> {
@@ -394,44 +353,24 @@ impl AuthRows for SqliteStore {
     }
 
     fn get_invitation(&self, id: &str) -> Result<Option<InvitationRow>> {
-        self.read_tx(|tx| {
-            let raw = tx
-                .prepare_cached(&format!(
-                    "SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = ?1"
-                ))?
-                .query_row([id], raw_invitation)
-                .optional()?;
-            raw.map(invitation).transpose()
-        })
+        let sql = format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = ?1");
+        self.read_tx(|tx| query_opt(tx, &sql, [id], raw_invitation, invitation))
     }
 
     fn list_invitations(&self, tenant: &str) -> Result<Vec<InvitationRow>> {
-        self.read_tx(|tx| {
-            let mut stmt = tx.prepare_cached(&format!(
-                "SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant = ?1 ORDER BY id"
-            ))?;
-            let raws = stmt
-                .query_map([tenant], raw_invitation)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            raws.into_iter().map(invitation).collect()
-        })
+        let sql =
+            format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant = ?1 ORDER BY id");
+        self.read_tx(|tx| query_all(tx, &sql, [tenant], raw_invitation, invitation))
     }
 
     fn accept_invitation(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
-        self.write_tx(|tx| {
-            let n = tx.execute(
-                "UPDATE invitations SET accepted_at = ?2 WHERE id = ?1 AND accepted_at IS NULL",
-                params![id, to_micros(at)],
-            )?;
-            Ok(changed(n))
-        })
+        self.execute_changed(
+            "UPDATE invitations SET accepted_at = ?2 WHERE id = ?1 AND accepted_at IS NULL",
+            params![id, to_micros(at)],
+        )
     }
 
     fn delete_invitation(&self, id: &str) -> Result<bool> {
-        self.write_tx(|tx| {
-            Ok(changed(
-                tx.execute("DELETE FROM invitations WHERE id = ?1", [id])?,
-            ))
-        })
+        self.execute_changed("DELETE FROM invitations WHERE id = ?1", [id])
     }
 }

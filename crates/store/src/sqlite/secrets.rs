@@ -2,7 +2,7 @@
 //! check-and-set reads the generation and writes in one IMMEDIATE transaction on the writer.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{OptionalExtension, Params, Row, Transaction, params};
 
 use super::{SqliteStore, from_micros, to_micros};
 use crate::secret_rows::{
@@ -162,6 +162,24 @@ fn secret_in(
         .transpose()
 }
 
+/// `secret_in` after a write that must have left the row in place.
+fn secret_after_write(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    namespace: &str,
+    key: &str,
+    id: String,
+) -> Result<SecretRow> {
+    secret_in(tx, tenant, namespace, key)?.ok_or(StoreError::NotFound { kind: "secret", id })
+}
+
+/// Every `secret_versions` row `sql` (selecting [`VERSION_COLUMNS`]) returns, each checked.
+fn versions_where(tx: &Transaction<'_>, sql: &str, params: impl Params) -> Result<Vec<VersionRow>> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, RawVersion::from_row)?;
+    rows.map(|row| row?.decode()).collect()
+}
+
 fn version_in(
     tx: &Transaction<'_>,
     tenant: &str,
@@ -204,40 +222,27 @@ fn put_version(tx: &Transaction<'_>, new: &NewVersion<'_>) -> Result<Cas<SecretR
     let version = to_i64(new.version, "secret version", &id)?;
     let generation_sql = to_i64(generation, "secret generation", &id)?;
     let at = to_micros(new.at);
-    match &existing {
+    let upsert = match &existing {
         None => {
-            tx.prepare_cached(
-                "INSERT INTO secrets (tenant, namespace, key, state, current_version, generation, \
-                 metadata, created_at, updated_at, last_read_at) \
-                 VALUES (?1, ?2, ?3, 'active', ?4, ?5, ?6, ?7, ?7, NULL)",
-            )?
-            .execute(params![
-                new.tenant,
-                new.namespace,
-                new.key,
-                version,
-                generation_sql,
-                new.metadata,
-                at
-            ])?;
+            "INSERT INTO secrets (tenant, namespace, key, state, current_version, generation, \
+             metadata, created_at, updated_at, last_read_at) \
+             VALUES (?1, ?2, ?3, 'active', ?4, ?5, ?6, ?7, ?7, NULL)"
         }
         Some(_) => {
-            tx.prepare_cached(
-                "UPDATE secrets SET state = 'active', current_version = ?4, generation = ?5, \
-                 metadata = ?6, updated_at = ?7 \
-                 WHERE tenant = ?1 AND namespace = ?2 AND key = ?3",
-            )?
-            .execute(params![
-                new.tenant,
-                new.namespace,
-                new.key,
-                version,
-                generation_sql,
-                new.metadata,
-                at
-            ])?;
+            "UPDATE secrets SET state = 'active', current_version = ?4, generation = ?5, \
+             metadata = ?6, updated_at = ?7 \
+             WHERE tenant = ?1 AND namespace = ?2 AND key = ?3"
         }
-    }
+    };
+    tx.prepare_cached(upsert)?.execute(params![
+        new.tenant,
+        new.namespace,
+        new.key,
+        version,
+        generation_sql,
+        new.metadata,
+        at
+    ])?;
     tx.prepare_cached(
         "INSERT INTO secret_versions (tenant, namespace, key, version, ciphertext, created_at, \
          created_by, available) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
@@ -257,8 +262,7 @@ fn put_version(tx: &Transaction<'_>, new: &NewVersion<'_>) -> Result<Cas<SecretR
          WHERE tenant = ?1 AND namespace = ?2 AND key = ?3 AND version <= ?4",
     )?
     .execute(params![new.tenant, new.namespace, new.key, version - keep])?;
-    let row = secret_in(tx, new.tenant, new.namespace, new.key)?
-        .ok_or(StoreError::NotFound { kind: "secret", id })?;
+    let row = secret_after_write(tx, new.tenant, new.namespace, new.key, id)?;
     Ok(Cas::Done(row))
 }
 
@@ -290,8 +294,7 @@ fn change(tx: &Transaction<'_>, change: &SecretChange<'_>) -> Result<Cas<SecretR
         )?
         .execute(params![change.tenant, change.namespace, change.key])?;
     }
-    let row = secret_in(tx, change.tenant, change.namespace, change.key)?
-        .ok_or(StoreError::NotFound { kind: "secret", id })?;
+    let row = secret_after_write(tx, change.tenant, change.namespace, change.key, id)?;
     Ok(Cas::Done(row))
 }
 
@@ -333,9 +336,7 @@ impl SecretRows for SqliteStore {
                 "SELECT {VERSION_COLUMNS} FROM secret_versions \
                  WHERE tenant = ?1 AND namespace = ?2 AND key = ?3 ORDER BY version DESC"
             );
-            let mut stmt = tx.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![tenant, namespace, key], RawVersion::from_row)?;
-            rows.map(|row| row?.decode()).collect()
+            versions_where(tx, &sql, params![tenant, namespace, key])
         })
     }
 
@@ -413,12 +414,11 @@ impl SecretRows for SqliteStore {
                    AND (?1 IS NULL OR (tenant, namespace, key, version) > (?1, ?2, ?3, ?4)) \
                  ORDER BY tenant, namespace, key, version LIMIT ?5"
             );
-            let mut stmt = tx.prepare_cached(&sql)?;
-            let rows = stmt.query_map(
+            versions_where(
+                tx,
+                &sql,
                 params![tenant, namespace, key, version, i64::from(limit)],
-                RawVersion::from_row,
-            )?;
-            rows.map(|row| row?.decode()).collect()
+            )
         })
     }
 
