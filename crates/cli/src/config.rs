@@ -16,6 +16,8 @@ use serde_json::{Map, Value};
 /// Keys that `SAKER_...` environment variables may set.
 pub const OVERRIDABLE: &[&str] = &[
     "server.port",
+    "server.basic-auth.username",
+    "server.basic-auth.password",
     "encryption.secret-key",
     "secret.type",
     "secret.jdbc.secret",

@@ -18,10 +18,18 @@ fn free_port() -> u16 {
 }
 
 fn start_server(data: &Path, port: u16) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
+    start_server_with(data, port, None)
+}
+
+fn start_server_with(data: &Path, port: u16, config: Option<&Path>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_saker"));
+    match config {
+        Some(file) => command.env("SAKER_CONFIG", file),
+        None => command.env_remove("SAKER_CONFIG"),
+    };
+    let mut child = command
         .args(["server", "local", "--port", &port.to_string()])
         .env("SAKER_DATA_DIR", data)
-        .env_remove("SAKER_CONFIG")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -45,12 +53,26 @@ fn http(
     path: &str,
     body: Option<(&str, &str)>,
 ) -> std::io::Result<(u16, String)> {
+    http_as(port, method, path, body, None)
+}
+
+/// [`http`] with an `Authorization` header.
+fn http_as(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &str)>,
+    authorization: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let (content_type, body) = body.unwrap_or(("application/json", ""));
+    let auth = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut response = String::new();
@@ -295,6 +317,52 @@ fn the_debug_expression_refuses_secret_and_masks_secret_inputs() {
     let (_, shown) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
     assert!(!shown.to_string().contains("debug-secret-input-789"));
     assert!(!body.to_string().contains("debug-secret-input-789"));
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn with_basic_auth_configured_only_health_and_open_urls_need_no_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("saker.yml");
+    std::fs::write(
+        &config,
+        "saker:\n  server:\n    basic-auth:\n      username: admin@kestra.io\n      password: Change-me-2026!\n      open-urls:\n        - \"/api/v1/main/executions/webhook/\"\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut server = start_server_with(&dir.path().join("data"), port, Some(&config));
+    let good = "Basic YWRtaW5Aa2VzdHJhLmlvOkNoYW5nZS1tZS0yMDI2IQ=="; // admin@kestra.io:Change-me-2026!
+    let bad = "Basic YWRtaW5Aa2VzdHJhLmlvOndyb25n"; // admin@kestra.io:wrong
+
+    let (status, _) = http(port, "GET", "/health", None).unwrap();
+    assert_eq!(status, 200);
+    let (status, body) = http(port, "GET", "/api/v1/main/executions", None).unwrap();
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("authentication required"), "{body}");
+    let (status, body) = http_as(port, "GET", "/api/v1/main/executions", None, Some(bad)).unwrap();
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains("wrong"));
+    let (status, body) = http_as(
+        port,
+        "GET",
+        "/api/v1/main/executions",
+        None,
+        Some("Bearer sak_nope_nope"),
+    )
+    .unwrap();
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = http_as(port, "GET", "/api/v1/main/executions", None, Some(good)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    // An open URL is let through without credentials (no webhook route yet: 404, not 401).
+    let (status, _) = http(
+        port,
+        "POST",
+        "/api/v1/main/executions/webhook/company.team/f/key",
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 404);
     server.kill().unwrap();
     server.wait().unwrap();
 }

@@ -2,12 +2,15 @@
 //! [`saker_engine::Engine`], and `GET /health`.
 //!
 //! This first cut serves what is needed to deploy a flow, start an execution and read it and
-//! its logs; authentication, RBAC, secrets, webhooks and OpenAPI come with the API issue.
+//! its logs, and the debug expression. With `server.basic-auth` configured every request
+//! but `/health` and the open URLs must authenticate ([`authn`]); per-namespace RBAC,
+//! secrets, webhooks and OpenAPI come with the API issue.
 //! Values that are sealed (SECRET inputs and outputs, secret-derived outputs) are shown as
 //! `****`: no endpoint returns a secret value.
 //!
 //! This crate knows nothing of task internals or of how the store is implemented.
 
+mod authn;
 mod error;
 mod routes;
 
@@ -15,6 +18,7 @@ use std::sync::Arc;
 
 use saker_engine::Engine;
 
+pub use authn::{AuthGate, Caller};
 pub use error::ApiError;
 pub use routes::router;
 
@@ -22,6 +26,8 @@ pub use routes::router;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// `None` when the server has no users configured: every request is let through.
+    pub auth: Option<Arc<AuthGate>>,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.
@@ -30,7 +36,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -37,6 +37,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/{tenant}/logs/{execution_id}", get(list_logs))
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            crate::authn::authenticate,
+        ))
         .with_state(state)
 }
 

@@ -33,6 +33,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
     };
     let _lock = app.lock()?;
     let store = app.open_store()?;
+    let auth = auth_gate(&app, store.clone())?;
     let parts = app.engine_parts(store)?;
     let rt = runtime()?;
     rt.block_on(async move {
@@ -56,9 +57,43 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
             stop_signal().await;
             eprintln!("shutting down");
         };
-        saker_server::serve(listener, AppState { engine }, shutdown).await?;
+        saker_server::serve(listener, AppState { engine, auth }, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Users for the API when `server.basic-auth` is configured (its user is created as the
+/// admin on first start); `None` leaves the API open, as Kestra does without it.
+fn auth_gate(
+    app: &crate::app::App,
+    store: Arc<saker_store::SqliteStore>,
+) -> anyhow::Result<Option<Arc<saker_server::AuthGate>>> {
+    let null = serde_json::Value::Null;
+    let basic = app.config.get("server.basic-auth").unwrap_or(&null);
+    let Some(admin) = saker_auth::BootstrapAdmin::from_value(basic)? else {
+        return Ok(None);
+    };
+    let security =
+        saker_auth::SecurityConfig::from_value(app.config.get("security").unwrap_or(&null))?;
+    let service =
+        saker_auth::AuthService::new(store, security, saker_auth::ServiceOptions::default())?;
+    service.bootstrap(&admin)?;
+    let open_urls = match basic.get("open-urls") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    anyhow::anyhow!("server.basic-auth.open-urls must be a list of path prefixes")
+                })
+            })
+            .collect::<anyhow::Result<_>>()?,
+        Some(_) => anyhow::bail!("server.basic-auth.open-urls must be a list of path prefixes"),
+    };
+    Ok(Some(Arc::new(saker_server::AuthGate {
+        service,
+        open_urls,
+    })))
 }
 
 /// Ctrl-C (SIGINT) or, on Unix, SIGTERM as sent by service managers.
