@@ -6,6 +6,7 @@ mod cmd;
 mod config;
 mod engine_secrets;
 mod print;
+mod prompt;
 mod secret_service;
 
 use std::path::PathBuf;
@@ -47,6 +48,12 @@ enum Command {
     Expr(cmd::expr::ExprCommand),
     /// Mask secrets in stdin and write the result to stdout.
     Mask(cmd::mask::MaskArgs),
+    /// Manage the users who may call the API.
+    #[command(subcommand)]
+    User(cmd::user::UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(cmd::user::TokenCommand),
     /// Measure executions per second and orchestration overhead on the embedded store.
     Bench(cmd::bench::BenchArgs),
     /// Manage secrets: values go in (stdin, prompt, generated) and never come out.
@@ -86,6 +93,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Secret(c) => cmd::secret::run(&globals, c),
         Command::Audit(c) => cmd::audit::run(&globals, c),
         Command::Mask(args) => cmd::mask::run(args),
+        Command::User(c) => cmd::user::run_user(&globals, c),
+        Command::Token(c) => cmd::user::run_token(&globals, c),
     }
 }
 

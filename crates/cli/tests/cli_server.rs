@@ -366,3 +366,101 @@ fn with_basic_auth_configured_only_health_and_open_urls_need_no_credentials() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// Runs `saker` on a data directory with `stdin` piped in; returns (status, stdout, stderr).
+fn saker_cli(data: &Path, config: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args(args)
+        .env("SAKER_DATA_DIR", data)
+        .env("SAKER_CONFIG", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn users_and_api_tokens_made_with_the_cli_open_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("saker.yml");
+    std::fs::write(
+        &config,
+        "saker:\n  server:\n    basic-auth:\n      username: admin\n      password: Admin-pass-2026!\n",
+    )
+    .unwrap();
+    let (ok, _, err) = saker_cli(
+        &data,
+        &config,
+        &["user", "add", "alice"],
+        "Alice-pass-2026!\n",
+    );
+    assert!(ok, "{err}");
+    let (ok, token, err) = saker_cli(
+        &data,
+        &config,
+        &[
+            "token",
+            "create",
+            "alice",
+            "--name",
+            "ci",
+            "--expires-in",
+            "1d",
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    let token = token.trim().to_owned();
+    assert!(token.starts_with("sak_"), "unexpected token shape");
+    let (ok, list, _) = saker_cli(&data, &config, &["user", "list"], "");
+    assert!(ok);
+    assert!(
+        list.contains("alice") && !list.contains("Alice-pass"),
+        "{list}"
+    );
+    let (ok, _, err) = saker_cli(
+        &data,
+        &config,
+        &["token", "create", "bob", "--name", "x"],
+        "",
+    );
+    assert!(!ok);
+    assert!(err.contains("no user named bob"), "{err}");
+
+    let port = free_port();
+    let mut server = start_server_with(&data, port, Some(&config));
+    let bearer = format!("Bearer {token}");
+    let (status, body) =
+        http_as(port, "GET", "/api/v1/main/executions", None, Some(&bearer)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let alice = "Basic YWxpY2U6QWxpY2UtcGFzcy0yMDI2IQ=="; // alice:Alice-pass-2026!
+    let (status, body) =
+        http_as(port, "GET", "/api/v1/main/executions", None, Some(alice)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let tampered = format!("Bearer {}x", token);
+    let (status, _) = http_as(
+        port,
+        "GET",
+        "/api/v1/main/executions",
+        None,
+        Some(&tampered),
+    )
+    .unwrap();
+    assert_eq!(status, 401);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -9,3 +9,4 @@ pub mod mask;
 pub mod secret;
 pub mod secrets_access;
 pub mod server;
+pub mod user;

@@ -7,7 +7,6 @@
 //! through it); the audit trail tells them apart from API calls by the actor `cli:<user>`.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal as _, Read as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -393,30 +392,7 @@ fn name(target: &Target) -> String {
 
 /// The value to set: stdin when piped, else a hidden prompt. Wiped on drop.
 fn read_value(target: &Target) -> anyhow::Result<Zeroizing<String>> {
-    let stdin = std::io::stdin();
-    let mut value = if stdin.is_terminal() {
-        Zeroizing::new(
-            rpassword::prompt_password(format!("value of {} (hidden): ", name(target)))
-                .context("cannot read the value from the terminal")?,
-        )
-    } else {
-        let mut bytes = Zeroizing::new(Vec::new());
-        stdin
-            .lock()
-            .read_to_end(&mut bytes)
-            .context("cannot read the value from stdin")?;
-        let text = String::from_utf8(std::mem::take(&mut *bytes)).map_err(|err| {
-            drop(Zeroizing::new(err.into_bytes()));
-            anyhow!("the value on stdin is not UTF-8 text")
-        })?;
-        Zeroizing::new(text)
-    };
-    if value.ends_with('\n') {
-        value.pop();
-        if value.ends_with('\r') {
-            value.pop();
-        }
-    }
+    let value = crate::prompt::read_hidden(&format!("value of {} (hidden): ", name(target)))?;
     if value.is_empty() {
         bail!(
             "the value is empty: pipe it on stdin (printf %s \"$VALUE\" | saker secret set NS KEY) or type it at the prompt"
