@@ -10,6 +10,7 @@
 //!
 //! This crate knows nothing of task internals or of how the store is implemented.
 
+mod access;
 mod authn;
 mod error;
 mod routes;

@@ -12,7 +12,18 @@ use saker_store::{ExecutionFilter, FlowRecord, LogQuery};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::{ApiError, AppState};
+use axum::Extension;
+use saker_auth::{Action, Permission};
+
+use crate::access::{check, check_create, visible};
+use crate::{ApiError, AppState, Caller};
+
+/// The authenticated caller, when the server has users.
+type MaybeCaller = Option<Extension<Caller>>;
+
+fn caller(c: &MaybeCaller) -> Option<&Caller> {
+    c.as_ref().map(|Extension(c)| c)
+}
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -61,25 +72,67 @@ fn flow_json(record: &FlowRecord) -> Value {
 
 async fn create_flow(
     State(state): State<AppState>,
+    who: MaybeCaller,
     Path(tenant): Path<String>,
     body: String,
 ) -> Result<Json<Value>, ApiError> {
+    // The namespace decides who may deploy; an invalid flow is refused by `deploy` below.
+    if let Ok(flow) = saker_model::parse_flow(&body) {
+        check_create(
+            caller(&who),
+            &tenant,
+            &flow.namespace,
+            Permission::Flow,
+            Action::Create,
+        )?;
+        let exists = state
+            .engine
+            .store()
+            .get_flow(&tenant, &flow.namespace, &flow.id, None)?
+            .is_some();
+        if exists {
+            check_create(
+                caller(&who),
+                &tenant,
+                &flow.namespace,
+                Permission::Flow,
+                Action::Update,
+            )?;
+        }
+    }
     let (_, saved) = state.engine.deploy(&tenant, &body)?;
     Ok(Json(flow_json(&saved.flow)))
 }
 
 async fn list_flows(
     State(state): State<AppState>,
+    who: MaybeCaller,
     Path((tenant, namespace)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let flows = state.engine.store().list_flows(&tenant, Some(&namespace))?;
-    Ok(Json(Value::Array(flows.iter().map(flow_json).collect())))
+    let shown = visible(caller(&who), &tenant, Permission::Flow);
+    Ok(Json(Value::Array(
+        flows
+            .iter()
+            .filter(|f| shown(&f.namespace))
+            .map(flow_json)
+            .collect(),
+    )))
 }
 
 async fn get_flow(
     State(state): State<AppState>,
+    who: MaybeCaller,
     Path((tenant, namespace, id)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    check(
+        caller(&who),
+        &tenant,
+        Some(&namespace),
+        Permission::Flow,
+        Action::Read,
+        || format!("flow {namespace}.{id} not found"),
+    )?;
     let flow = state
         .engine
         .store()
@@ -110,10 +163,19 @@ fn execution_json(execution: &Execution) -> Value {
 
 async fn create_execution(
     State(state): State<AppState>,
+    who: MaybeCaller,
     Path((tenant, namespace, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    check(
+        caller(&who),
+        &tenant,
+        Some(&namespace),
+        Permission::Execution,
+        Action::Create,
+        || format!("flow {namespace}.{id} not found"),
+    )?;
     let inputs = parse_inputs(&headers, &body)?;
     let (flow, record) = state.engine.load_flow(&tenant, &namespace, &id, None)?;
     let execution = state
@@ -147,28 +209,53 @@ fn parse_inputs(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, 
     }
 }
 
-/// The execution `id` of `tenant`; another tenant's execution is not found either.
-fn find_execution(state: &AppState, tenant: &str, id: &str) -> Result<Execution, ApiError> {
-    state
+/// The execution `id` of `tenant` if the caller may do `action` on it; another tenant's
+/// execution, or one the caller may not see, is "not found" like a missing one.
+fn find_execution(
+    state: &AppState,
+    who: &MaybeCaller,
+    tenant: &str,
+    id: &str,
+    action: Action,
+) -> Result<Execution, ApiError> {
+    let missing = || format!("execution {id} not found");
+    let execution = state
         .engine
         .store()
         .get_execution(id)?
         .filter(|e| e.tenant_id == tenant)
-        .ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))
+        .ok_or_else(|| ApiError::not_found(missing()))?;
+    check(
+        caller(who),
+        tenant,
+        Some(&execution.namespace),
+        Permission::Execution,
+        action,
+        missing,
+    )?;
+    Ok(execution)
 }
 
 async fn get_execution(
     State(state): State<AppState>,
+    who: MaybeCaller,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(execution_json(&find_execution(&state, &tenant, &id)?)))
+    Ok(Json(execution_json(&find_execution(
+        &state,
+        &who,
+        &tenant,
+        &id,
+        Action::Read,
+    )?)))
 }
 
 async fn kill_execution(
     State(state): State<AppState>,
+    who: MaybeCaller,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let execution = find_execution(&state, &tenant, &id)?;
+    let execution = find_execution(&state, &who, &tenant, &id, Action::Update)?;
     if !execution.state.current.is_terminated() {
         state.engine.kill(&id)?;
     }
@@ -179,10 +266,11 @@ async fn kill_execution(
 /// result is masked like a log line.
 async fn debug_expression(
     State(state): State<AppState>,
+    who: MaybeCaller,
     Path((tenant, id, task_run_id)): Path<(String, String, String)>,
     expression: String,
 ) -> Result<Json<Value>, ApiError> {
-    find_execution(&state, &tenant, &id)?;
+    find_execution(&state, &who, &tenant, &id, Action::Read)?;
     match state.engine.evaluate(&id, &task_run_id, &expression) {
         Ok(result) => Ok(Json(json!({ "result": result }))),
         Err(saker_engine::debug_eval::EvalError::Expression(message)) => Err(ApiError {
@@ -208,9 +296,11 @@ struct SearchParams {
 
 async fn search_executions(
     State(state): State<AppState>,
+    who: MaybeCaller,
     Path(tenant): Path<String>,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
+    let shown = visible(caller(&who), &tenant, Permission::Execution);
     let mut filter = ExecutionFilter::new(tenant);
     filter.namespace_prefix = params.namespace;
     filter.flow_id = params.flow_id;
@@ -222,7 +312,15 @@ async fn search_executions(
     let size = params.size.unwrap_or(25).clamp(1, 500);
     filter.limit = Some(size);
     filter.offset = params.page.unwrap_or(1).saturating_sub(1) * size;
-    let executions = state.engine.store().list_executions(&filter)?;
+    // Filtered after paging for now: a page may hold fewer than `size` for a user bound to
+    // a few namespaces.
+    let executions: Vec<Execution> = state
+        .engine
+        .store()
+        .list_executions(&filter)?
+        .into_iter()
+        .filter(|e| shown(&e.namespace))
+        .collect();
     Ok(Json(json!({
         "results": executions.iter().map(execution_json).collect::<Vec<_>>(),
         "total": executions.len(),
@@ -231,10 +329,11 @@ async fn search_executions(
 
 async fn list_logs(
     State(state): State<AppState>,
+    who: MaybeCaller,
     Path((tenant, execution_id)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    find_execution(&state, &tenant, &execution_id)?;
+    find_execution(&state, &who, &tenant, &execution_id, Action::Read)?;
     let store = state.engine.store();
     let mut query = LogQuery::new(execution_id);
     if let Some(level) = params.get("minLevel") {

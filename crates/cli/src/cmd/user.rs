@@ -35,6 +35,17 @@ pub enum UserCommand {
     Passwd { username: String },
     /// List users.
     List,
+    /// Give a user a role on a tenant, or on a namespace and its children (`admin` exists
+    /// from the first start).
+    Bind {
+        username: String,
+        role: String,
+        /// Limit the role to this namespace and its children.
+        #[arg(long)]
+        namespace: Option<String>,
+        #[arg(long, default_value = saker_auth::DEFAULT_TENANT)]
+        tenant: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +94,20 @@ pub fn run_user(globals: &Globals, command: UserCommand) -> anyhow::Result<ExitC
             let user = find(&service, &username)?;
             service.set_password(&user.id, &read_password(&username)?)?;
             eprintln!("password of {username} changed");
+        }
+        UserCommand::Bind {
+            username,
+            role,
+            namespace,
+            tenant,
+        } => {
+            let user = find(&service, &username)?;
+            service.bind(&tenant, &user.id, &role, namespace.as_deref())?;
+            let scope = namespace.map_or_else(
+                || format!("tenant {tenant}"),
+                |ns| format!("{ns} in {tenant}"),
+            );
+            eprintln!("{username} has role {role} on {scope}");
         }
         UserCommand::List => {
             for user in service.list_users()? {
