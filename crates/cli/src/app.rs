@@ -154,6 +154,17 @@ impl App {
             store.clone(),
             saker_secrets::Service::Worker,
         )?;
+        self.engine_parts_with(store, service)
+    }
+
+    /// [`App::engine_parts`] with a secret service opened by the caller, so that several
+    /// roles of one process share its cache (a change through one is seen by all at once).
+    pub fn engine_parts_with(
+        &self,
+        store: Arc<SqliteStore>,
+        service: saker_secrets::SecretService,
+    ) -> anyhow::Result<EngineParts> {
+        let service = service.for_service(saker_secrets::Service::Worker);
         let mut parts = EngineParts::new(store);
         parts.secrets = Arc::new(crate::engine_secrets::ServiceSecrets { service });
         if let Some(keyring) = self.keyring(true)? {

@@ -14,6 +14,7 @@ mod access;
 mod authn;
 mod error;
 mod routes;
+mod secrets_api;
 
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// `None` when the server has no users configured: every request is let through.
     pub auth: Option<Arc<AuthGate>>,
+    /// The secret service as WEBSERVER (writes and metadata; never resolves a value).
+    pub secrets: Option<saker_secrets::SecretService>,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

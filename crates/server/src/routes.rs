@@ -19,9 +19,9 @@ use crate::access::{check, check_create, visible};
 use crate::{ApiError, AppState, Caller};
 
 /// The authenticated caller, when the server has users.
-type MaybeCaller = Option<Extension<Caller>>;
+pub(crate) type MaybeCaller = Option<Extension<Caller>>;
 
-fn caller(c: &MaybeCaller) -> Option<&Caller> {
+pub(crate) fn caller(c: &MaybeCaller) -> Option<&Caller> {
     c.as_ref().map(|Extension(c)| c)
 }
 
@@ -47,6 +47,18 @@ pub fn router(state: AppState) -> Router {
             post(debug_expression),
         )
         .route("/api/v1/{tenant}/logs/{execution_id}", get(list_logs))
+        .route(
+            "/api/v1/{tenant}/namespaces/{namespace}/secrets",
+            get(crate::secrets_api::list).put(crate::secrets_api::put),
+        )
+        .route(
+            "/api/v1/{tenant}/namespaces/{namespace}/secrets/{key}",
+            axum::routing::delete(crate::secrets_api::delete),
+        )
+        .route(
+            "/api/v1/{tenant}/namespaces/{namespace}/inherited-secrets",
+            get(crate::secrets_api::inherited),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
         .layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),

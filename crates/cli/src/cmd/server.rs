@@ -34,7 +34,13 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
     let _lock = app.lock()?;
     let store = app.open_store()?;
     let auth = auth_gate(&app, store.clone())?;
-    let parts = app.engine_parts(store)?;
+    // One secret service (one cache) for every role of this process.
+    let secrets = crate::secret_service::open_secret_service(
+        &app,
+        store.clone(),
+        saker_secrets::Service::Webserver,
+    )?;
+    let parts = app.engine_parts_with(store, secrets.clone())?;
     let rt = runtime()?;
     rt.block_on(async move {
         let engine = Arc::new(Engine::start(parts));
@@ -57,7 +63,16 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
             stop_signal().await;
             eprintln!("shutting down");
         };
-        saker_server::serve(listener, AppState { engine, auth }, shutdown).await?;
+        saker_server::serve(
+            listener,
+            AppState {
+                engine,
+                auth,
+                secrets: Some(secrets),
+            },
+            shutdown,
+        )
+        .await?;
         Ok(ExitCode::SUCCESS)
     })
 }
