@@ -715,7 +715,6 @@ fn secrets_are_write_only_through_the_api_and_flows_use_them() {
     let (_, e) = call("POST", "/api/v1/main/executions/company.team/use", None);
     let id = e["id"].as_str().unwrap().to_owned();
     wait_for_state(port, &id, "FAILED");
-    drop(call);
     for body in &bodies {
         assert!(
             !body.contains(VALUE),
