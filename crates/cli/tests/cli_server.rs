@@ -624,6 +624,23 @@ fn a_user_bound_to_a_namespace_sees_it_and_its_children_only() {
         alice,
     ));
     assert_eq!(status, 404);
+    // The audit trail is tenant-wide: a namespace binding does not open it.
+    let (status, _) = as_json(http_as(
+        port,
+        "GET",
+        "/api/v1/main/auditlogs/search",
+        None,
+        alice,
+    ));
+    assert_eq!(status, 403);
+    let (status, _) = as_json(http_as(
+        port,
+        "GET",
+        "/api/v1/main/auditlogs/search",
+        None,
+        admin,
+    ));
+    assert_eq!(status, 200);
     server.kill().unwrap();
     server.wait().unwrap();
 }
@@ -715,6 +732,21 @@ fn secrets_are_write_only_through_the_api_and_flows_use_them() {
     let (_, e) = call("POST", "/api/v1/main/executions/company.team/use", None);
     let id = e["id"].as_str().unwrap().to_owned();
     wait_for_state(port, &id, "FAILED");
+    let (status, audit) = call("GET", "/api/v1/main/auditlogs/search?key=API_TOKEN", None);
+    assert_eq!(status, 200, "{audit}");
+    let events = audit["results"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "write" && e["actor"] == "api:anonymous"),
+        "{audit}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "read" && e["executionId"].is_string()),
+        "{audit}"
+    );
     for body in &bodies {
         assert!(
             !body.contains(VALUE),

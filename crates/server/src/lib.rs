@@ -11,6 +11,7 @@
 //! This crate knows nothing of task internals or of how the store is implemented.
 
 mod access;
+mod audit_api;
 mod authn;
 mod error;
 mod routes;

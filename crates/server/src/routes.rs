@@ -59,6 +59,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/{tenant}/namespaces/{namespace}/inherited-secrets",
             get(crate::secrets_api::inherited),
         )
+        .route(
+            "/api/v1/{tenant}/auditlogs/search",
+            get(crate::audit_api::search),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
         .layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
