@@ -767,3 +767,45 @@ fn secrets_are_write_only_through_the_api_and_flows_use_them() {
     assert!(audit.contains("api:anonymous"), "{audit}");
     assert!(!audit.contains(VALUE));
 }
+
+#[test]
+fn logs_follow_as_server_sent_events_until_the_execution_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start_server(dir.path(), port);
+    let flow = "id: chatty\nnamespace: company.team\ntasks:\n  - id: talk\n    type: io.kestra.plugin.scripts.shell.Commands\n    commands:\n      - echo line one\n      - sleep 0.4\n      - echo line two\n      - sleep 0.4\n      - echo line three\n";
+    let (status, _) = json(
+        port,
+        "POST",
+        "/api/v1/main/flows",
+        Some(("application/x-yaml", flow)),
+    );
+    assert_eq!(status, 200);
+    let (_, e) = json(
+        port,
+        "POST",
+        "/api/v1/main/executions/company.team/chatty",
+        None,
+    );
+    let id = e["id"].as_str().unwrap().to_owned();
+    // Connected while the execution runs; the response ends when it has ended.
+    let (status, body) =
+        http(port, "GET", &format!("/api/v1/main/logs/{id}/follow"), None).unwrap();
+    assert_eq!(status, 200);
+    let messages: Vec<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| {
+            serde_json::from_str::<Value>(d).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(messages, ["line one", "line two", "line three"], "{body}");
+    assert!(body.contains("event: log"));
+    let (status, _) = http(port, "GET", "/api/v1/main/logs/nope/follow", None).unwrap();
+    assert_eq!(status, 404);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

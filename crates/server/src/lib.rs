@@ -14,6 +14,7 @@ mod access;
 mod audit_api;
 mod authn;
 mod error;
+mod follow;
 mod routes;
 mod secrets_api;
 

@@ -48,6 +48,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/{tenant}/logs/{execution_id}", get(list_logs))
         .route(
+            "/api/v1/{tenant}/logs/{execution_id}/follow",
+            get(crate::follow::follow_logs),
+        )
+        .route(
             "/api/v1/{tenant}/namespaces/{namespace}/secrets",
             get(crate::secrets_api::list).put(crate::secrets_api::put),
         )
@@ -227,7 +231,7 @@ fn parse_inputs(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, 
 
 /// The execution `id` of `tenant` if the caller may do `action` on it; another tenant's
 /// execution, or one the caller may not see, is "not found" like a missing one.
-fn find_execution(
+pub(crate) fn find_execution(
     state: &AppState,
     who: &MaybeCaller,
     tenant: &str,
