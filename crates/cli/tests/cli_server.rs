@@ -22,13 +22,18 @@ fn start_server(data: &Path, port: u16) -> Child {
 }
 
 fn start_server_with(data: &Path, port: u16, config: Option<&Path>) -> Child {
+    start_server_args(data, port, config, &[])
+}
+
+fn start_server_args(data: &Path, port: u16, config: Option<&Path>, extra: &[&str]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_saker"));
+    command.args(["server", "local"]).args(extra);
     match config {
         Some(file) => command.env("SAKER_CONFIG", file),
         None => command.env_remove("SAKER_CONFIG"),
     };
     let mut child = command
-        .args(["server", "local", "--port", &port.to_string()])
+        .args(["--port", &port.to_string()])
         .env("SAKER_DATA_DIR", data)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -805,6 +810,55 @@ fn logs_follow_as_server_sent_events_until_the_execution_ends() {
     assert_eq!(messages, ["line one", "line two", "line three"], "{body}");
     assert!(body.contains("event: log"));
     let (status, _) = http(port, "GET", "/api/v1/main/logs/nope/follow", None).unwrap();
+    assert_eq!(status, 404);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn management_endpoints_serve_metrics_behind_their_own_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("saker.yml");
+    std::fs::write(
+        &config,
+        "saker:\n  endpoints:\n    all:\n      basic-auth:\n        username: ops\n        password: ops-pass\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mport = free_port();
+    let mut server = start_server_args(
+        &dir.path().join("data"),
+        port,
+        Some(&config),
+        &["--management-port", &mport.to_string()],
+    );
+    let ops = Some("Basic b3BzOm9wcy1wYXNz"); // ops:ops-pass
+    let (status, _) = http(mport, "GET", "/metrics", None).unwrap();
+    assert_eq!(status, 401);
+    let (status, _) = http_as(mport, "GET", "/metrics", None, Some("Basic b3BzOndyb25n")).unwrap();
+    assert_eq!(status, 401);
+    let flow =
+        "id: m\nnamespace: company.team\ntasks:\n  - id: r\n    type: Return\n    format: x\n";
+    let (status, _) = json(
+        port,
+        "POST",
+        "/api/v1/main/flows",
+        Some(("application/x-yaml", flow)),
+    );
+    assert_eq!(status, 200);
+    let (_, e) = json(port, "POST", "/api/v1/main/executions/company.team/m", None);
+    wait_for_state(port, e["id"].as_str().unwrap(), "SUCCESS");
+    let (status, text) = http_as(mport, "GET", "/metrics", None, ops).unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("saker_executions_started_total 1"), "{text}");
+    assert!(
+        text.contains("saker_executions_ended_total{state=\"SUCCESS\"} 1"),
+        "{text}"
+    );
+    let (status, _) = http_as(mport, "GET", "/health", None, ops).unwrap();
+    assert_eq!(status, 200);
+    // The API port does not serve /metrics.
+    let (status, _) = http(port, "GET", "/metrics", None).unwrap();
     assert_eq!(status, 404);
     server.kill().unwrap();
     server.wait().unwrap();

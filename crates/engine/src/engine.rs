@@ -81,6 +81,7 @@ pub struct Engine {
     logs: LogBus,
     protector: Protector,
     globals: Arc<GlobalVariables>,
+    metrics: Arc<crate::metrics::Metrics>,
     executor: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -121,7 +122,9 @@ impl Engine {
             }
         });
 
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let executor = Executor {
+            metrics: metrics.clone(),
             store: parts.store.clone(),
             jobs,
             events: events_tx.clone(),
@@ -145,8 +148,14 @@ impl Engine {
             logs,
             protector,
             globals,
+            metrics,
             executor: Some(handle),
         }
+    }
+
+    /// What this process's engine did since it started.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The store the engine records into.

@@ -61,6 +61,7 @@ pub struct Executor {
     pub running: Arc<Mutex<HashMap<String, Cancellation>>>,
     pub masks: Arc<MaskRegistry>,
     pub outputs: FlowOutputs,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Executor {
@@ -86,6 +87,7 @@ impl Executor {
     fn handle(&self, live: &mut HashMap<String, Live>, outbox: &mut Outbox, event: Event) {
         match event {
             Event::Start { flow, execution } => {
+                self.metrics.execution_started();
                 let id = execution.id.clone();
                 live.insert(
                     id.clone(),
@@ -124,11 +126,13 @@ impl Executor {
             outbox.writes.clear();
         }
         for job in outbox.jobs.drain(..) {
+            self.metrics.attempt_dispatched();
             if self.jobs.push(job).is_err() {
                 tracing::error!("the worker is gone; the job stays recorded as RUNNING");
             }
         }
         for (execution_id, task_run_id, delay) in outbox.retries.drain(..) {
+            self.metrics.retry_scheduled();
             let events = self.events.clone();
             self.runtime.spawn(async move {
                 tokio::time::sleep(delay).await;
@@ -358,6 +362,7 @@ impl Executor {
             outbox.jobs.extend(job_for(l, run));
         }
         if ended && let Some(l) = live.remove(id) {
+            self.metrics.execution_ended(l.execution.state.current);
             self.masks.remove(id);
             for w in l.watchers {
                 outbox.replies.push((w, l.execution.clone()));

@@ -19,6 +19,7 @@ mod engine;
 pub mod executor;
 pub mod logs;
 pub mod masks;
+pub mod metrics;
 pub mod outputs;
 pub mod plan;
 pub mod queue;

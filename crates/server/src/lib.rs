@@ -15,6 +15,7 @@ mod audit_api;
 mod authn;
 mod error;
 mod follow;
+mod management;
 mod routes;
 mod secrets_api;
 
@@ -24,6 +25,7 @@ use saker_engine::Engine;
 
 pub use authn::{AuthGate, Caller};
 pub use error::ApiError;
+pub use management::{ManagementAuth, management_router};
 pub use routes::router;
 
 /// What every handler shares.
@@ -48,4 +50,17 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Serves the management endpoints (see [`management_router`]) on `listener` until
+/// `shutdown` resolves.
+pub async fn serve_management(
+    listener: tokio::net::TcpListener,
+    engine: Arc<Engine>,
+    auth: Option<ManagementAuth>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, management_router(engine, auth))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -18,6 +18,10 @@ pub enum ServerCommand {
         /// The HTTP port [default: server.port from the configuration, else 8080].
         #[arg(long)]
         port: Option<u16>,
+        /// Serve `/health` and `/metrics` on this port too [default: endpoints.all.port;
+        /// none when neither is set].
+        #[arg(long)]
+        management_port: Option<u16>,
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1")]
         host: std::net::IpAddr,
@@ -25,7 +29,11 @@ pub enum ServerCommand {
 }
 
 pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode> {
-    let ServerCommand::Local { port, host } = command;
+    let ServerCommand::Local {
+        port,
+        host,
+        management_port,
+    } = command;
     let app = globals.app()?;
     let port = match port {
         Some(p) => p,
@@ -63,6 +71,34 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
             stop_signal().await;
             eprintln!("shutting down");
         };
+        let management = match management_port.or(app
+            .config
+            .get("endpoints.all.port")
+            .and_then(|v| v.as_u64())
+            .and_then(|n| u16::try_from(n).ok()))
+        {
+            None => None,
+            Some(mport) => {
+                let addr = SocketAddr::new(host, mport);
+                let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                    format!("cannot listen on {addr} for the management endpoints")
+                })?;
+                eprintln!(
+                    "management endpoints (/health, /metrics) on http://{}",
+                    listener.local_addr()?
+                );
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let task = tokio::spawn(saker_server::serve_management(
+                    listener,
+                    engine.clone(),
+                    management_auth(&app)?,
+                    async move {
+                        let _ = stopped.await;
+                    },
+                ));
+                Some((stop, task))
+            }
+        };
         saker_server::serve(
             listener,
             AppState {
@@ -73,6 +109,10 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
             shutdown,
         )
         .await?;
+        if let Some((stop, task)) = management {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -109,6 +149,22 @@ fn auth_gate(
         service,
         open_urls,
     })))
+}
+
+/// `endpoints.all.basic-auth`, when set, protects the management endpoints.
+fn management_auth(app: &crate::app::App) -> anyhow::Result<Option<saker_server::ManagementAuth>> {
+    let user = app.config.get_str("endpoints.all.basic-auth.username");
+    let password = app.config.get_str("endpoints.all.basic-auth.password");
+    match (user, password) {
+        (None, None) => Ok(None),
+        (Some(username), Some(password)) => Ok(Some(saker_server::ManagementAuth {
+            username,
+            password: zeroize::Zeroizing::new(password),
+        })),
+        _ => {
+            anyhow::bail!("endpoints.all.basic-auth needs both username and password (or neither)")
+        }
+    }
 }
 
 /// Ctrl-C (SIGINT) or, on Unix, SIGTERM as sent by service managers.
