@@ -863,3 +863,22 @@ fn management_endpoints_serve_metrics_behind_their_own_credentials() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[test]
+fn the_configuration_file_can_be_deleted_once_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("saker.yml");
+    std::fs::write(
+        &config,
+        "saker:\n  configurations:\n    delete-files-on-start: true\n  server:\n    basic-auth:\n      username: admin\n      password: Admin-pass-2026!\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut server = start_server_with(&dir.path().join("data"), port, Some(&config));
+    assert!(!config.exists(), "the configuration file is still there");
+    // What it configured still holds.
+    let (status, _) = http(port, "GET", "/api/v1/main/executions", None).unwrap();
+    assert_eq!(status, 401);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

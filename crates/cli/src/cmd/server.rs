@@ -35,6 +35,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
         management_port,
     } = command;
     let app = globals.app()?;
+    delete_config_files_if_asked(&app, globals)?;
     let port = match port {
         Some(p) => p,
         None => app.config.server_port()?,
@@ -149,6 +150,28 @@ fn auth_gate(
         service,
         open_urls,
     })))
+}
+
+/// `configurations.delete-files-on-start: true` (seed 001): the configuration file is read,
+/// then deleted, so that tasks cannot read the secrets it holds from disk later.
+fn delete_config_files_if_asked(app: &crate::app::App, globals: &Globals) -> anyhow::Result<()> {
+    let asked = matches!(
+        app.config.get("configurations.delete-files-on-start"),
+        Some(serde_json::Value::Bool(true))
+    );
+    if let (true, Some(file)) = (asked, &globals.config) {
+        std::fs::remove_file(file).with_context(|| {
+            format!(
+                "configurations.delete-files-on-start: cannot delete {}",
+                file.display()
+            )
+        })?;
+        eprintln!(
+            "deleted the configuration file {} (configurations.delete-files-on-start)",
+            file.display()
+        );
+    }
+    Ok(())
 }
 
 /// `endpoints.all.basic-auth`, when set, protects the management endpoints.
