@@ -1,0 +1,142 @@
+//! What the server tests share: a free port, a server process, a minimal HTTP client.
+// Each test binary uses only some of these.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn start_server(data: &Path, port: u16) -> Child {
+    start_server_with(data, port, None)
+}
+
+pub fn start_server_with(data: &Path, port: u16, config: Option<&Path>) -> Child {
+    start_server_args(data, port, config, &[])
+}
+
+pub fn start_server_args(data: &Path, port: u16, config: Option<&Path>, extra: &[&str]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_saker"));
+    command.args(["server", "local"]).args(extra);
+    match config {
+        Some(file) => command.env("SAKER_CONFIG", file),
+        None => command.env_remove("SAKER_CONFIG"),
+    };
+    let mut child = command
+        .args(["--port", &port.to_string()])
+        .env("SAKER_DATA_DIR", data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok((200, _)) = http(port, "GET", "/health", None) {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not answer /health within 30 s");
+}
+
+/// A minimal HTTP/1.1 client (one request per connection), enough for these tests.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &str)>,
+) -> std::io::Result<(u16, String)> {
+    http_as(port, method, path, body, None)
+}
+
+/// [`http`] with an `Authorization` header.
+pub fn http_as(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &str)>,
+    authorization: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let (content_type, body) = body.unwrap_or(("application/json", ""));
+    let auth = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+pub fn json(port: u16, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16, Value) {
+    let (status, body) = http(port, method, path, body).unwrap();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+/// Polls the execution until its state is `state` (20 s at most) and returns it.
+pub fn wait_for_state(port: u16, id: &str, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, execution) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
+        if execution["state"]["current"] == state {
+            return execution;
+        }
+        assert!(Instant::now() < deadline, "never {state}: {execution}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `saker` on a data directory with `stdin` piped in; returns (status, stdout, stderr).
+pub fn saker_cli(data: &Path, config: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args(args)
+        .env("SAKER_DATA_DIR", data)
+        .env("SAKER_CONFIG", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
