@@ -17,6 +17,21 @@ pub fn log_line(entry: &LogEntry) -> String {
     )
 }
 
+/// Prints the log lines of an execution stored after `cursor`, and moves the cursor.
+pub fn logs_after(
+    store: &dyn saker_store::Store,
+    execution_id: &str,
+    cursor: &mut Option<i64>,
+) -> anyhow::Result<()> {
+    let mut query = saker_store::LogQuery::new(execution_id);
+    query.after_seq = *cursor;
+    for log in store.list_logs(&query)? {
+        println!("{}", log_line(&log.entry));
+        *cursor = Some(log.seq);
+    }
+    Ok(())
+}
+
 /// Pretty JSON of outputs (already masked for display).
 pub fn outputs(outputs: &serde_json::Map<String, Value>) -> String {
     serde_json::to_string_pretty(&Value::Object(outputs.clone())).unwrap_or_default()

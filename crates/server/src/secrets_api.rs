@@ -61,23 +61,33 @@ fn metadata_json(m: &SecretMetadata) -> Value {
     serde_json::to_value(m).unwrap_or(Value::Null)
 }
 
+/// The prologue of the read endpoints: SECRET READ at `ns` (404 like a missing namespace
+/// when the caller may not see it), then the service and the parsed namespace.
+fn readable<'s>(
+    state: &'s AppState,
+    who: &MaybeCaller,
+    tenant: &str,
+    ns: &str,
+) -> Result<(&'s SecretService, Namespace), ApiError> {
+    check(
+        caller(who),
+        tenant,
+        Some(ns),
+        Permission::Secret,
+        Action::Read,
+        || format!("namespace {ns} not found"),
+    )?;
+    Ok((service(state)?, namespace(ns)?))
+}
+
 /// `GET …/namespaces/{ns}/secrets`: the secrets stored in this namespace (metadata only).
 pub async fn list(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, ns)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    check(
-        caller(&who),
-        &tenant,
-        Some(&ns),
-        Permission::Secret,
-        Action::Read,
-        || format!("namespace {ns} not found"),
-    )?;
-    let items = service(&state)?
-        .list(&tenant, &namespace(&ns)?)
-        .map_err(service_error)?;
+    let (service, namespace) = readable(&state, &who, &tenant, &ns)?;
+    let items = service.list(&tenant, &namespace).map_err(service_error)?;
     let results: Vec<Value> = items.iter().map(metadata_json).collect();
     Ok(Json(json!({ "total": results.len(), "results": results })))
 }
@@ -89,16 +99,9 @@ pub async fn inherited(
     who: MaybeCaller,
     Path((tenant, ns)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    check(
-        caller(&who),
-        &tenant,
-        Some(&ns),
-        Permission::Secret,
-        Action::Read,
-        || format!("namespace {ns} not found"),
-    )?;
-    let items = service(&state)?
-        .list_visible(&tenant, &namespace(&ns)?)
+    let (service, namespace) = readable(&state, &who, &tenant, &ns)?;
+    let items = service
+        .list_visible(&tenant, &namespace)
         .map_err(service_error)?;
     Ok(Json(Value::Array(
         items

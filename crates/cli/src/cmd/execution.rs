@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use saker_model::{DEFAULT_TENANT, StateType};
-use saker_store::{ExecutionFilter, LogQuery};
+use saker_store::ExecutionFilter;
 
 use crate::app::Globals;
 use crate::print;
@@ -93,25 +93,13 @@ pub fn run(globals: &Globals, command: ExecutionCommand) -> anyhow::Result<ExitC
             }
             let mut cursor = None;
             loop {
-                let mut query = LogQuery::new(&id);
-                query.after_seq = cursor;
-                for log in store.list_logs(&query)? {
-                    println!("{}", print::log_line(&log.entry));
-                    cursor = Some(log.seq);
-                }
-                if !follow {
-                    break;
-                }
+                // The state first: an execution's last lines are written in the same
+                // transaction as its final state, so lines read after it include them all.
                 let ended = store
                     .get_execution(&id)?
                     .is_none_or(|e| e.state.current.is_terminated());
-                if ended {
-                    // One last read: lines written just before the end.
-                    let mut query = LogQuery::new(&id);
-                    query.after_seq = cursor;
-                    for log in store.list_logs(&query)? {
-                        println!("{}", print::log_line(&log.entry));
-                    }
+                print::logs_after(store, &id, &mut cursor)?;
+                if !follow || ended {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(200));

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use saker_engine::{Engine, EngineError, display_masked};
 use saker_model::{DEFAULT_TENANT, StateType};
-use saker_store::{LogQuery, Store};
+use saker_store::Store;
 use serde_json::{Map, Value};
 
 use crate::app::{Globals, runtime};
@@ -158,11 +158,11 @@ async fn follow(
     loop {
         tokio::select! {
             done = &mut engine_wait => {
-                print_new_logs(store, execution_id, &mut cursor)?;
+                print::logs_after(store, execution_id, &mut cursor)?;
                 return done.ok_or_else(|| anyhow::anyhow!("execution {execution_id} disappeared"));
             }
             _ = tokio::time::sleep(Duration::from_millis(50)) => {
-                print_new_logs(store, execution_id, &mut cursor)?;
+                print::logs_after(store, execution_id, &mut cursor)?;
             }
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
@@ -171,18 +171,4 @@ async fn follow(
             }
         }
     }
-}
-
-fn print_new_logs(
-    store: &dyn Store,
-    execution_id: &str,
-    cursor: &mut Option<i64>,
-) -> anyhow::Result<()> {
-    let mut query = LogQuery::new(execution_id);
-    query.after_seq = *cursor;
-    for log in store.list_logs(&query)? {
-        println!("{}", print::log_line(&log.entry));
-        *cursor = Some(log.seq);
-    }
-    Ok(())
 }
