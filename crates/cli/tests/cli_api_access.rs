@@ -8,14 +8,12 @@ use serde_json::Value;
 #[test]
 fn with_basic_auth_configured_only_health_and_open_urls_need_no_credentials() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("saker.yml");
-    std::fs::write(
-        &config,
+    let config = write_config(
+        dir.path(),
         "saker:\n  server:\n    basic-auth:\n      username: admin@kestra.io\n      password: Change-me-2026!\n      open-urls:\n        - \"/api/v1/main/executions/webhook/\"\n",
-    )
-    .unwrap();
+    );
     let port = free_port();
-    let mut server = start_server_with(&dir.path().join("data"), port, Some(&config));
+    let server = start_server_with(&dir.path().join("data"), port, Some(&config));
     let good = "Basic YWRtaW5Aa2VzdHJhLmlvOkNoYW5nZS1tZS0yMDI2IQ=="; // admin@kestra.io:Change-me-2026!
     let bad = "Basic YWRtaW5Aa2VzdHJhLmlvOndyb25n"; // admin@kestra.io:wrong
 
@@ -47,20 +45,14 @@ fn with_basic_auth_configured_only_health_and_open_urls_need_no_credentials() {
     )
     .unwrap();
     assert_eq!(status, 404);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    stop(server);
 }
 
 #[test]
 fn users_and_api_tokens_made_with_the_cli_open_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = dir.path().join("saker.yml");
-    std::fs::write(
-        &config,
-        "saker:\n  server:\n    basic-auth:\n      username: admin\n      password: Admin-pass-2026!\n",
-    )
-    .unwrap();
+    let config = write_config(dir.path(), ADMIN_CONFIG);
     let (ok, _, err) = saker_cli(
         &data,
         &config,
@@ -101,7 +93,7 @@ fn users_and_api_tokens_made_with_the_cli_open_the_api() {
     assert!(err.contains("no user named bob"), "{err}");
 
     let port = free_port();
-    let mut server = start_server_with(&data, port, Some(&config));
+    let server = start_server_with(&data, port, Some(&config));
     let bearer = format!("Bearer {token}");
     let (status, body) =
         http_as(port, "GET", "/api/v1/main/executions", None, Some(&bearer)).unwrap();
@@ -120,25 +112,18 @@ fn users_and_api_tokens_made_with_the_cli_open_the_api() {
     )
     .unwrap();
     assert_eq!(status, 401);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    stop(server);
 }
 
 #[test]
 fn a_user_bound_to_a_namespace_sees_it_and_its_children_only() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = dir.path().join("saker.yml");
-    std::fs::write(
-        &config,
-        "saker:\n  server:\n    basic-auth:\n      username: admin\n      password: Admin-pass-2026!\n",
-    )
-    .unwrap();
+    let config = write_config(dir.path(), ADMIN_CONFIG);
     // The first start creates the admin role; bindings need it.
     let port = free_port();
-    let mut server = start_server_with(&data, port, Some(&config));
-    server.kill().unwrap();
-    server.wait().unwrap();
+    let server = start_server_with(&data, port, Some(&config));
+    stop(server);
     let (ok, _, err) = saker_cli(
         &data,
         &config,
@@ -162,7 +147,7 @@ fn a_user_bound_to_a_namespace_sees_it_and_its_children_only() {
     assert!(ok, "{err}");
 
     let port = free_port();
-    let mut server = start_server_with(&data, port, Some(&config));
+    let server = start_server_with(&data, port, Some(&config));
     let admin = Some("Basic YWRtaW46QWRtaW4tcGFzcy0yMDI2IQ=="); // admin:Admin-pass-2026!
     let alice = Some("Basic YWxpY2U6QWxpY2UtcGFzcy0yMDI2IQ=="); // alice:Alice-pass-2026!
     let flow = |ns: &str| {
@@ -300,6 +285,5 @@ fn a_user_bound_to_a_namespace_sees_it_and_its_children_only() {
         admin,
     ));
     assert_eq!(status, 200);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    stop(server);
 }

@@ -12,7 +12,7 @@ fn secrets_are_write_only_through_the_api_and_flows_use_them() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let port = free_port();
-    let mut server = start_server(&data, port);
+    let server = start_server(&data, port);
     const VALUE: &str = "api-secret-value-321";
     let mut bodies = Vec::new();
     let mut call = |method: &str, path: &str, body: Option<(&str, &str)>| {
@@ -115,8 +115,7 @@ fn secrets_are_write_only_through_the_api_and_flows_use_them() {
             "a response body holds the secret value"
         );
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    stop(server);
 
     // The audit trail names the API caller for each change.
     let out = Command::new(env!("CARGO_BIN_EXE_saker"))

@@ -50,7 +50,7 @@ fn kill_9_during_an_execution_loses_nothing_recorded() {
     server.wait().unwrap();
 
     let port = free_port();
-    let mut server = start_server(dir.path(), port);
+    let server = start_server(dir.path(), port);
     let (status, execution) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
     assert_eq!(status, 200);
     assert_eq!(execution["flowId"], "slow");
@@ -71,15 +71,14 @@ fn kill_9_during_an_execution_loses_nothing_recorded() {
     );
     assert_eq!(status, 200);
     wait_for_state(port, &id, "KILLED");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    stop(server);
 }
 
 #[test]
 fn api_deploys_runs_and_reports_errors_as_json() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = start_server(dir.path(), port);
+    let server = start_server(dir.path(), port);
 
     let (status, body) = json(
         port,
@@ -94,13 +93,7 @@ fn api_deploys_runs_and_reports_errors_as_json() {
     );
 
     let flow = "id: hi\nnamespace: company.team\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.n * 2 }}\"\n";
-    let (status, _) = json(
-        port,
-        "POST",
-        "/api/v1/main/flows",
-        Some(("application/x-yaml", flow)),
-    );
-    assert_eq!(status, 200);
+    deploy(port, flow);
     let (status, body) = json(
         port,
         "POST",
@@ -128,8 +121,7 @@ fn api_deploys_runs_and_reports_errors_as_json() {
     assert_eq!(list["results"].as_array().unwrap().len(), 1);
     let (status, _) = json(port, "GET", "/api/v1/main/executions/nope", None);
     assert_eq!(status, 404);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    stop(server);
 }
 
 #[test]
@@ -154,9 +146,7 @@ fn ctrl_c_and_sigterm_stop_the_server_cleanly() {
         assert!(exit.success(), "{signal}: {exit:?}");
         // The data directory is free again: a new server starts on it.
         let port = free_port();
-        let mut again = start_server(dir.path(), port);
-        again.kill().unwrap();
-        again.wait().unwrap();
+        stop(start_server(dir.path(), port));
     }
 }
 
@@ -164,15 +154,9 @@ fn ctrl_c_and_sigterm_stop_the_server_cleanly() {
 fn the_debug_expression_refuses_secret_and_masks_secret_inputs() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = start_server(dir.path(), port);
+    let server = start_server(dir.path(), port);
     let flow = "id: dbg\nnamespace: company.team\ninputs:\n  - id: pw\n    type: SECRET\ntasks:\n  - id: one\n    type: Return\n    format: \"{{ 6 * 7 }}\"\n";
-    let (status, _) = json(
-        port,
-        "POST",
-        "/api/v1/main/flows",
-        Some(("application/x-yaml", flow)),
-    );
-    assert_eq!(status, 200);
+    deploy(port, flow);
     let (status, execution) = json(
         port,
         "POST",
@@ -216,23 +200,16 @@ fn the_debug_expression_refuses_secret_and_masks_secret_inputs() {
     let (_, shown) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
     assert!(!shown.to_string().contains("debug-secret-input-789"));
     assert!(!body.to_string().contains("debug-secret-input-789"));
-    server.kill().unwrap();
-    server.wait().unwrap();
+    stop(server);
 }
 
 #[test]
 fn logs_follow_as_server_sent_events_until_the_execution_ends() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = start_server(dir.path(), port);
+    let server = start_server(dir.path(), port);
     let flow = "id: chatty\nnamespace: company.team\ntasks:\n  - id: talk\n    type: io.kestra.plugin.scripts.shell.Commands\n    commands:\n      - echo line one\n      - sleep 0.4\n      - echo line two\n      - sleep 0.4\n      - echo line three\n";
-    let (status, _) = json(
-        port,
-        "POST",
-        "/api/v1/main/flows",
-        Some(("application/x-yaml", flow)),
-    );
-    assert_eq!(status, 200);
+    deploy(port, flow);
     let (_, e) = json(
         port,
         "POST",
@@ -258,22 +235,19 @@ fn logs_follow_as_server_sent_events_until_the_execution_ends() {
     assert!(body.contains("event: log"));
     let (status, _) = http(port, "GET", "/api/v1/main/logs/nope/follow", None).unwrap();
     assert_eq!(status, 404);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    stop(server);
 }
 
 #[test]
 fn management_endpoints_serve_metrics_behind_their_own_credentials() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("saker.yml");
-    std::fs::write(
-        &config,
+    let config = write_config(
+        dir.path(),
         "saker:\n  endpoints:\n    all:\n      basic-auth:\n        username: ops\n        password: ops-pass\n",
-    )
-    .unwrap();
+    );
     let port = free_port();
     let mport = free_port();
-    let mut server = start_server_args(
+    let server = start_server_args(
         &dir.path().join("data"),
         port,
         Some(&config),
@@ -286,13 +260,7 @@ fn management_endpoints_serve_metrics_behind_their_own_credentials() {
     assert_eq!(status, 401);
     let flow =
         "id: m\nnamespace: company.team\ntasks:\n  - id: r\n    type: Return\n    format: x\n";
-    let (status, _) = json(
-        port,
-        "POST",
-        "/api/v1/main/flows",
-        Some(("application/x-yaml", flow)),
-    );
-    assert_eq!(status, 200);
+    deploy(port, flow);
     let (_, e) = json(port, "POST", "/api/v1/main/executions/company.team/m", None);
     wait_for_state(port, e["id"].as_str().unwrap(), "SUCCESS");
     let (status, text) = http_as(mport, "GET", "/metrics", None, ops).unwrap();
@@ -307,25 +275,21 @@ fn management_endpoints_serve_metrics_behind_their_own_credentials() {
     // The API port does not serve /metrics.
     let (status, _) = http(port, "GET", "/metrics", None).unwrap();
     assert_eq!(status, 404);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    stop(server);
 }
 
 #[test]
 fn the_configuration_file_can_be_deleted_once_read() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("saker.yml");
-    std::fs::write(
-        &config,
+    let config = write_config(
+        dir.path(),
         "saker:\n  configurations:\n    delete-files-on-start: true\n  server:\n    basic-auth:\n      username: admin\n      password: Admin-pass-2026!\n",
-    )
-    .unwrap();
+    );
     let port = free_port();
-    let mut server = start_server_with(&dir.path().join("data"), port, Some(&config));
+    let server = start_server_with(&dir.path().join("data"), port, Some(&config));
     assert!(!config.exists(), "the configuration file is still there");
     // What it configured still holds.
     let (status, _) = http(port, "GET", "/api/v1/main/executions", None).unwrap();
     assert_eq!(status, 401);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    stop(server);
 }

@@ -140,3 +140,31 @@ pub fn saker_cli(data: &Path, config: &Path, args: &[&str], stdin: &str) -> (boo
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A configuration whose API user is `admin` / `Admin-pass-2026!`.
+pub const ADMIN_CONFIG: &str =
+    "saker:\n  server:\n    basic-auth:\n      username: admin\n      password: Admin-pass-2026!\n";
+
+/// Writes `saker.yml` with `body` into `dir`.
+pub fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
+    let path = dir.join("saker.yml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// Deploys a flow without credentials and checks it was accepted.
+pub fn deploy(port: u16, flow: &str) {
+    let (status, body) = json(
+        port,
+        "POST",
+        "/api/v1/main/flows",
+        Some(("application/x-yaml", flow)),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Stops a server process (SIGKILL) and reaps it.
+pub fn stop(mut server: Child) {
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
