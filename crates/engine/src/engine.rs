@@ -9,11 +9,10 @@ use chrono::Utc;
 use saker_model::{Execution, Flow, Level, StateType};
 use saker_store::{FlowRecord, SavedFlow, Store, StoreError, Write};
 use serde_json::{Map, Value as Json};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::context::GlobalVariables;
 use crate::executor::{Event, Executor, system_log};
-use crate::logs::LogBus;
 use crate::masks::MaskRegistry;
 use crate::outputs::FlowOutputs;
 use crate::queue::{LocalQueue, Queue, WorkerJob, WorkerResult};
@@ -78,7 +77,6 @@ pub enum EngineError {
 pub struct Engine {
     store: Arc<dyn Store>,
     events: mpsc::UnboundedSender<Event>,
-    logs: LogBus,
     protector: Protector,
     globals: Arc<GlobalVariables>,
     metrics: Arc<crate::metrics::Metrics>,
@@ -92,7 +90,6 @@ impl Engine {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let jobs: Arc<dyn Queue<WorkerJob>> = Arc::new(LocalQueue::default());
         let results: Arc<dyn Queue<WorkerResult>> = Arc::new(LocalQueue::default());
-        let logs = LogBus::new(4096);
         let masks = Arc::new(MaskRegistry::default());
         let running = Arc::new(Mutex::new(HashMap::new()));
         let globals = Arc::new(parts.globals);
@@ -105,7 +102,6 @@ impl Engine {
             registry: parts.registry,
             secrets: parts.secrets.clone(),
             masks: masks.clone(),
-            logs: logs.clone(),
             globals: globals.clone(),
             protector: protector.clone(),
             running: running.clone(),
@@ -145,7 +141,6 @@ impl Engine {
         Self {
             store: parts.store,
             events: events_tx,
-            logs,
             protector,
             globals,
             metrics,
@@ -161,11 +156,6 @@ impl Engine {
     /// The store the engine records into.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
-    }
-
-    /// Follows every log line from now on (already masked).
-    pub fn subscribe_logs(&self) -> broadcast::Receiver<saker_model::LogEntry> {
-        self.logs.subscribe()
     }
 
     /// Validates a flow and stores it as a new revision (or returns the current one if the

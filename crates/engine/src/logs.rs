@@ -1,6 +1,7 @@
-//! Log lines on their way out of a task: masked, buffered, written to the store in batches
-//! (at the latest every [`FLUSH_INTERVAL`], so a crash loses at most that much of a running
-//! task's output), and broadcast at once to live followers such as `saker flow run`.
+//! Log lines on their way out of a task: masked, buffered, and written to the store in
+//! batches (at the latest every [`FLUSH_INTERVAL`], so a crash loses at most that much of a
+//! running task's output). Followers (`saker flow run`, `execution logs -f`, the SSE
+//! endpoint) read them back from the store by sequence number.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,7 +9,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use saker_model::{Level, LogEntry};
 use saker_store::Store;
-use tokio::sync::broadcast;
 
 use crate::masks::ExecutionMasks;
 
@@ -16,34 +16,6 @@ use crate::masks::ExecutionMasks;
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// How many lines a worker keeps before writing them.
 const FLUSH_LINES: usize = 512;
-
-/// Live log lines of every execution in this process. Slow followers miss lines (they can
-/// read them back from the store); the engine never waits for them.
-#[derive(Debug, Clone)]
-pub struct LogBus {
-    tx: broadcast::Sender<LogEntry>,
-}
-
-impl LogBus {
-    /// A bus that keeps up to `capacity` lines for slow followers.
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            tx: broadcast::channel(capacity).0,
-        }
-    }
-
-    /// Follows every line published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<LogEntry> {
-        self.tx.subscribe()
-    }
-
-    /// Publishes one (already masked) line.
-    pub fn publish(&self, entry: &LogEntry) {
-        if self.tx.receiver_count() > 0 {
-            let _ = self.tx.send(entry.clone());
-        }
-    }
-}
 
 /// Who a log line belongs to.
 #[derive(Debug, Clone)]
@@ -80,7 +52,6 @@ pub struct TaskLogger {
     min_level: Level,
     masks: Arc<ExecutionMasks>,
     store: Arc<dyn Store>,
-    bus: LogBus,
     pending: Vec<LogEntry>,
     last_flush: Instant,
 }
@@ -91,14 +62,12 @@ impl TaskLogger {
         min_level: Level,
         masks: Arc<ExecutionMasks>,
         store: Arc<dyn Store>,
-        bus: LogBus,
     ) -> Self {
         Self {
             origin,
             min_level,
             masks,
             store,
-            bus,
             pending: Vec::new(),
             last_flush: Instant::now(),
         }
@@ -112,7 +81,6 @@ impl TaskLogger {
         }
         let masked = self.masks.mask(message).into_owned();
         let entry = self.origin.entry(level, masked);
-        self.bus.publish(&entry);
         self.pending.push(entry);
         if self.pending.len() >= FLUSH_LINES || self.last_flush.elapsed() >= FLUSH_INTERVAL {
             self.flush();

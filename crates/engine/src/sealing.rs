@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use saker_expr::Value;
-use saker_model::execution::{as_sealed, sealed_value};
+use saker_model::execution::{SEALED_KEY, as_sealed, sealed_value};
 use serde_json::{Map, Value as Json};
 use zeroize::Zeroizing;
 
@@ -106,7 +106,7 @@ impl Protector {
                     })
                     .collect(),
             ),
-            Json::Object(map) if as_sealed(&Json::Object(map.clone())).is_some() => {
+            Json::Object(map) if map.len() == 1 && map.contains_key(SEALED_KEY) => {
                 Json::Object(map)
             }
             Json::Object(map) => Json::Object(

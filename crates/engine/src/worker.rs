@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::cancel::Cancellation;
 use crate::context::{self, GlobalVariables};
-use crate::logs::{LogBus, LogOrigin, TaskLogger};
+use crate::logs::{LogOrigin, TaskLogger};
 use crate::masks::MaskRegistry;
 use crate::queue::{Queue, WorkerJob, WorkerResult};
 use crate::runner::{Registry, TaskContext, TaskError};
@@ -25,7 +25,6 @@ pub struct WorkerDeps {
     pub registry: Registry,
     pub secrets: Arc<dyn SecretSource>,
     pub masks: Arc<MaskRegistry>,
-    pub logs: LogBus,
     pub globals: Arc<GlobalVariables>,
     pub protector: Protector,
     /// Cancellation flags of the attempts running now, by task run id.
@@ -80,7 +79,6 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         task.log_level.unwrap_or(Level::Trace),
         masks.clone(),
         deps.store.clone(),
-        deps.logs.clone(),
     );
     let variables =
         context::execution_context(&job.flow, execution, &deps.globals, &deps.protector, &masks);
