@@ -84,3 +84,16 @@ pub fn visible(
         Some(v) => v.contains(namespace),
     }
 }
+
+/// The namespaces (with their children) the caller may see for `permission`, for filtering
+/// in the store before paging; `None` when the caller sees every namespace.
+pub fn scopes(
+    caller: Option<&Caller>,
+    tenant: &str,
+    permission: Permission,
+) -> Option<Vec<String>> {
+    match caller.map(|Caller(subject)| visible_namespaces(subject, tenant, permission)) {
+        None | Some(Visibility::All) => None,
+        Some(Visibility::Namespaces(scopes)) => Some(scopes),
+    }
+}

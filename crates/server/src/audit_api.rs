@@ -8,13 +8,53 @@ use saker_auth::{Action, Permission};
 use saker_store::AuditFilter;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
 
 use crate::access::check;
+use crate::openapi::ApiRouter;
 use crate::routes::{MaybeCaller, caller};
+use crate::schema::ErrorBody;
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Deserialize)]
+pub(crate) fn routes() -> ApiRouter {
+    ApiRouter::new().routes(routes!(search))
+}
+
+/// One audit event. Never holds a value.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    /// Position in the trail (a paging cursor for `after`).
+    pub seq: i64,
+    pub date: String,
+    pub tenant_id: String,
+    pub namespace: Option<String>,
+    pub key: Option<String>,
+    /// read, write, delete, restore, revoke, rekey, ...
+    pub action: String,
+    pub actor: String,
+    pub service: Option<String>,
+    pub execution_id: Option<String>,
+    pub flow_id: Option<String>,
+    pub task_run_id: Option<String>,
+    /// success, denied or failed.
+    pub outcome: String,
+    pub detail: Option<String>,
+    /// This event's link in the SHA-256 hash chain.
+    pub hash: String,
+}
+
+/// A page of audit events, oldest first.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct AuditPage {
+    pub total: u64,
+    pub results: Vec<AuditEventView>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct AuditParams {
     namespace: Option<String>,
     key: Option<String>,
@@ -26,7 +66,20 @@ pub struct AuditParams {
     size: Option<u32>,
 }
 
-pub async fn search(
+/// Searches the audit trail of secret accesses (AUDITLOG READ on the tenant).
+#[utoipa::path(
+    get,
+    path = "/api/v1/{tenant}/auditlogs/search",
+    tag = "Audit logs",
+    params(("tenant" = String, Path, description = "Tenant id"), AuditParams),
+    responses(
+        (status = 200, description = "Matching events", body = AuditPage),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        (status = 403, description = "AUDITLOG READ not granted on this tenant", body = ErrorBody),
+    )
+)]
+pub(crate) async fn search(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path(tenant): Path<String>,

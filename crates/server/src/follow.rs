@@ -14,7 +14,9 @@ use futures_util::Stream;
 use saker_auth::Action;
 use saker_store::{LogQuery, Store};
 
-use crate::routes::{MaybeCaller, find_execution};
+use crate::executions_api::find_execution;
+use crate::routes::MaybeCaller;
+use crate::schema::{ErrorBody, LogView};
 use crate::{ApiError, AppState};
 
 /// How often a follower looks for new lines.
@@ -28,7 +30,23 @@ struct Follow {
     done: bool,
 }
 
-pub async fn follow_logs(
+/// Follows an execution's log lines as server-sent events (`event: log`, one JSON log line
+/// each, `id` a cursor) until the execution has ended and every line was sent.
+#[utoipa::path(
+    get,
+    path = "/api/v1/{tenant}/logs/{executionId}/follow",
+    tag = "Logs",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("executionId" = String, Path, description = "Execution id"),
+    ),
+    responses(
+        (status = 200, description = "Server-sent events, each `data` a log line", content_type = "text/event-stream", body = LogView),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        (status = 404, description = "No such execution (or not visible to the caller)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn follow_logs(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, id)): Path<(String, String)>,

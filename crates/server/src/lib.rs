@@ -1,10 +1,11 @@
 //! The HTTP server: Kestra-shaped REST endpoints under `/api/v1/{tenant}/…` over a running
 //! [`saker_engine::Engine`], and `GET /health`.
 //!
-//! This first cut serves what is needed to deploy a flow, start an execution and read it and
-//! its logs, and the debug expression. With `server.basic-auth` configured every request
-//! but `/health` and the open URLs must authenticate ([`authn`]); per-namespace RBAC,
-//! secrets, webhooks and OpenAPI come with the API issue.
+//! Each resource has its module (`flows_api`, `executions_api`, ...) whose routes carry their
+//! OpenAPI description ([`openapi`]): the route table and the document served at
+//! `/api/v1/openapi.json` are one thing. With `server.basic-auth` configured every request
+//! but `/health` and the open URLs must authenticate ([`authn`]), and each handler checks
+//! the caller's roles and bindings for the namespace it touches ([`access`]).
 //! Values that are sealed (SECRET inputs and outputs, secret-derived outputs) are shown as
 //! `****`: no endpoint returns a secret value.
 //!
@@ -14,9 +15,16 @@ mod access;
 mod audit_api;
 mod authn;
 mod error;
+mod executions_api;
+mod flows_api;
 mod follow;
+mod inputs_body;
+mod logs_api;
 mod management;
+mod namespaces_api;
+mod openapi;
 mod routes;
+pub mod schema;
 mod secrets_api;
 
 use std::sync::Arc;
@@ -26,7 +34,8 @@ use saker_engine::Engine;
 pub use authn::{AuthGate, Caller};
 pub use error::ApiError;
 pub use management::{ManagementAuth, management_router};
-pub use routes::router;
+pub use openapi::openapi;
+pub use routes::{MAX_BODY_BYTES, router};
 
 /// What every handler shares.
 #[derive(Clone)]

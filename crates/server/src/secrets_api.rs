@@ -13,10 +13,74 @@ use saker_secrets::{
     ServiceError, StoreError,
 };
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use crate::access::check;
+use crate::openapi::ApiRouter;
 use crate::routes::{MaybeCaller, caller};
+use crate::schema::ErrorBody;
 use crate::{ApiError, AppState, Caller};
+
+pub(crate) fn routes() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list, put))
+        .routes(routes!(delete))
+        .routes(routes!(inherited))
+}
+
+/// A secret's metadata. There is no field for its value: values are write-only.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretMetaView {
+    pub key: String,
+    /// The namespace holding it; null for backends every namespace sees (env).
+    pub namespace: Option<String>,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// Current version, from 1.
+    pub version: u64,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub last_read_at: Option<String>,
+    pub expires_at: Option<String>,
+    /// ISO-8601 duration, e.g. P90D.
+    pub rotation_period: Option<String>,
+    /// ACTIVE, DELETED, REVOKED, ...
+    pub state: String,
+}
+
+/// A page of secret metadata.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct SecretMetaPage {
+    pub total: u64,
+    pub results: Vec<SecretMetaView>,
+}
+
+/// A secret `secret()` would see from a namespace, and where it comes from.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct InheritedSecretView {
+    pub key: String,
+    /// The namespace it comes from; null for backends every namespace sees (env).
+    pub namespace: Option<String>,
+    pub metadata: SecretMetaView,
+    /// Namespaces further up that hold the same key, hidden by this one.
+    pub shadows: Vec<String>,
+}
+
+/// The body of `PUT …/secrets`: the value goes in and never comes back.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the body, which `parse_put` reads by hand
+pub struct SecretPutDoc {
+    /// Letters, digits and underscores, e.g. MY_SECRET.
+    key: String,
+    /// The secret value. Write-only.
+    value: String,
+    description: Option<String>,
+    /// A list of {key, value} (Kestra's form) or a map.
+    #[schema(value_type = Object)]
+    tags: Option<Value>,
+}
 
 fn service(state: &AppState) -> Result<&SecretService, ApiError> {
     state.secrets.as_ref().ok_or_else(|| ApiError {
@@ -80,8 +144,23 @@ fn readable<'s>(
     Ok((service(state)?, namespace(ns)?))
 }
 
-/// `GET …/namespaces/{ns}/secrets`: the secrets stored in this namespace (metadata only).
-pub async fn list(
+/// The secrets stored in this namespace (metadata only; never a value).
+#[utoipa::path(
+    get,
+    path = "/api/v1/{tenant}/namespaces/{namespace}/secrets",
+    tag = "Secrets",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("namespace" = String, Path, description = "Namespace"),
+    ),
+    responses(
+        (status = 200, description = "Metadata of each secret", body = SecretMetaPage),
+        (status = 400, description = "Invalid namespace", body = ErrorBody),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        (status = 404, description = "Namespace not visible to the caller", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, ns)): Path<(String, String)>,
@@ -92,9 +171,23 @@ pub async fn list(
     Ok(Json(json!({ "total": results.len(), "results": results })))
 }
 
-/// `GET …/namespaces/{ns}/inherited-secrets`: what `secret()` sees from this namespace,
-/// with the namespace each comes from.
-pub async fn inherited(
+/// What `secret()` sees from this namespace, with the namespace each comes from.
+#[utoipa::path(
+    get,
+    path = "/api/v1/{tenant}/namespaces/{namespace}/inherited-secrets",
+    tag = "Secrets",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("namespace" = String, Path, description = "Namespace"),
+    ),
+    responses(
+        (status = 200, description = "Secrets of this namespace and its parents", body = Vec<InheritedSecretView>),
+        (status = 400, description = "Invalid namespace", body = ErrorBody),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        (status = 404, description = "Namespace not visible to the caller", body = ErrorBody),
+    )
+)]
+pub(crate) async fn inherited(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, ns)): Path<(String, String)>,
@@ -207,8 +300,25 @@ fn parse_put(body: &[u8]) -> Result<PutBody, ApiError> {
     })
 }
 
-/// `PUT …/namespaces/{ns}/secrets`: creates or updates a secret; answers its metadata.
-pub async fn put(
+/// Creates or updates a secret; answers its metadata. Audited with the caller.
+#[utoipa::path(
+    put,
+    path = "/api/v1/{tenant}/namespaces/{namespace}/secrets",
+    tag = "Secrets",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("namespace" = String, Path, description = "Namespace"),
+    ),
+    request_body(content = SecretPutDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The secret's new metadata", body = SecretMetaView),
+        (status = 400, description = "Malformed body or invalid key/namespace", body = ErrorBody),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        (status = 403, description = "SECRET CREATE/UPDATE not granted here", body = ErrorBody),
+        (status = 405, description = "The backend is read-only", body = ErrorBody),
+    )
+)]
+pub(crate) async fn put(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, ns)): Path<(String, String)>,
@@ -241,8 +351,25 @@ pub async fn put(
     Ok(Json(metadata_json(&metadata)))
 }
 
-/// `DELETE …/namespaces/{ns}/secrets/{key}`: soft delete (restorable).
-pub async fn delete(
+/// Deletes a secret (soft: restorable). Audited with the caller.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/{tenant}/namespaces/{namespace}/secrets/{key}",
+    tag = "Secrets",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("namespace" = String, Path, description = "Namespace"),
+        ("key" = String, Path, description = "Secret key"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Invalid namespace or key", body = ErrorBody),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        (status = 403, description = "SECRET DELETE not granted here", body = ErrorBody),
+        (status = 404, description = "No such secret (or not visible to the caller)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, ns, key)): Path<(String, String, String)>,

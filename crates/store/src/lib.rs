@@ -68,6 +68,9 @@ pub struct ExecutionFilter {
     pub tenant: String,
     /// `company` matches `company` and `company.team`, not `companyx`.
     pub namespace_prefix: Option<String>,
+    /// When set, only executions in these namespaces or their children (the namespaces a
+    /// caller may see); an empty list matches nothing.
+    pub namespace_scopes: Option<Vec<String>>,
     pub flow_id: Option<String>,
     /// Current states to keep; empty keeps every state.
     pub states: Vec<StateType>,
@@ -83,6 +86,7 @@ impl ExecutionFilter {
         Self {
             tenant: tenant.into(),
             namespace_prefix: None,
+            namespace_scopes: None,
             flow_id: None,
             states: Vec::new(),
             limit: Some(100),

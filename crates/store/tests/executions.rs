@@ -299,6 +299,20 @@ fn listing_filters_and_returns_newest_first() {
 
     assert_eq!(list(&ExecutionFilter::new("acme")), pick(&ids, &[4]));
     assert_eq!(list(&ExecutionFilter::new("nobody")), Vec::<String>::new());
+
+    // Scopes filter before paging, so a page is full even for a caller who sees little.
+    let scoped_page = ExecutionFilter {
+        namespace_scopes: Some(vec!["company.team".into(), "other".into()]),
+        limit: Some(2),
+        offset: 0,
+        ..ExecutionFilter::new("main")
+    };
+    assert_eq!(list(&scoped_page), pick(&ids, &[2, 1]));
+    let nothing = ExecutionFilter {
+        namespace_scopes: Some(Vec::new()),
+        ..ExecutionFilter::new("main")
+    };
+    assert_eq!(list(&nothing), Vec::<String>::new());
 }
 
 #[test]

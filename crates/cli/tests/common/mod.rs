@@ -92,7 +92,36 @@ pub fn http_as(
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
+    assert_no_secret(&format!("{method} {path}"), &response);
     Ok((status, body))
+}
+
+/// Secret values this test process created, with their common encodings.
+static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Records a secret value the test put into the server: from now on every response this
+/// process reads through [`http_as`] (status line, headers and body) is scanned for it and
+/// for its base64, URL and JSON encodings, and the test fails if one appears.
+pub fn remember_secret(value: &str) {
+    use base64::Engine as _;
+    let mut secrets = SECRETS.lock().unwrap();
+    secrets.push(value.to_owned());
+    secrets.push(base64::engine::general_purpose::STANDARD.encode(value));
+    secrets.push(form_urlencoded::byte_serialize(value.as_bytes()).collect());
+    let json = serde_json::to_string(value).unwrap();
+    secrets.push(json[1..json.len() - 1].to_owned());
+    secrets.retain(|s| s.len() >= 4);
+    secrets.sort();
+    secrets.dedup();
+}
+
+/// Fails the test if `response` holds a remembered secret; the message never quotes it.
+pub fn assert_no_secret(what: &str, response: &str) {
+    let secrets = SECRETS.lock().unwrap();
+    if let Some(i) = secrets.iter().position(|s| response.contains(s.as_str())) {
+        drop(secrets);
+        panic!("the response to {what} holds remembered secret #{i} (or an encoding of it)");
+    }
 }
 
 pub fn json(port: u16, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16, Value) {

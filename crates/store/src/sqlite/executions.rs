@@ -6,7 +6,7 @@
 use chrono::Utc;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
-use saker_model::execution::{Execution, State, StateType, TaskRun};
+use saker_model::execution::{Execution, ExecutionTrigger, State, StateType, TaskRun};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -28,6 +28,8 @@ struct ExecutionDoc<'a> {
     inputs: &'a Map<String, Value>,
     outputs: &'a Map<String, Value>,
     labels: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trigger: Option<&'a ExecutionTrigger>,
 }
 
 impl<'a> ExecutionDoc<'a> {
@@ -45,6 +47,7 @@ impl<'a> ExecutionDoc<'a> {
             outputs,
             labels,
             task_run_list: _,
+            trigger,
         } = execution;
         Self {
             id,
@@ -56,6 +59,7 @@ impl<'a> ExecutionDoc<'a> {
             inputs,
             outputs,
             labels,
+            trigger: trigger.as_ref(),
         }
     }
 }
@@ -240,6 +244,19 @@ pub(super) fn list(tx: &Transaction<'_>, filter: &ExecutionFilter) -> Result<Vec
             SqlValue::Text(lo),
             SqlValue::Text(hi),
         ]);
+    }
+    if let Some(scopes) = &filter.namespace_scopes {
+        sql.push_str(" AND (0 = 1");
+        for scope in scopes {
+            let (lo, hi) = namespace_children(scope);
+            sql.push_str(" OR namespace = ? OR (namespace >= ? AND namespace < ?)");
+            params.extend([
+                SqlValue::Text(scope.clone()),
+                SqlValue::Text(lo),
+                SqlValue::Text(hi),
+            ]);
+        }
+        sql.push(')');
     }
     if let Some(flow_id) = &filter.flow_id {
         sql.push_str(" AND flow_id = ?");

@@ -1,0 +1,284 @@
+//! Executions: create with typed inputs, get, search, kill, and the debug expression.
+//! EXECUTION permissions at the execution's namespace; an execution the caller may not see
+//! answers exactly like a missing one (404). Sealed values are shown as `****`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use saker_auth::{Action, Permission};
+use saker_engine::display_masked;
+use saker_model::{Execution, StateType};
+use saker_store::ExecutionFilter;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::routes;
+
+use crate::access::{check, scopes};
+use crate::openapi::ApiRouter;
+use crate::routes::{MaybeCaller, caller};
+use crate::schema::{ErrorBody, EvalView, ExecutionPage, ExecutionView, KillView};
+use crate::{ApiError, AppState};
+
+pub(crate) fn routes() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(search_executions))
+        .routes(routes!(create_execution))
+        .routes(routes!(get_execution))
+        .routes(routes!(kill_execution))
+        .routes(routes!(debug_expression))
+}
+
+/// An execution as the API shows it: sealed values replaced by `****`.
+pub(crate) fn execution_json(execution: &Execution) -> Value {
+    let mut value = serde_json::to_value(execution).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        for key in ["inputs", "outputs"] {
+            if let Some(v) = map.get_mut(key) {
+                *v = display_masked(v);
+            }
+        }
+        if let Some(Value::Array(runs)) = map.get_mut("taskRunList") {
+            for run in runs {
+                if let Some(v) = run.get_mut("outputs") {
+                    *v = display_masked(v);
+                }
+            }
+        }
+    }
+    value
+}
+
+/// Starts an execution of the latest revision of a flow.
+#[utoipa::path(
+    post,
+    path = "/api/v1/{tenant}/executions/{namespace}/{id}",
+    tag = "Executions",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("namespace" = String, Path, description = "The flow's namespace"),
+        ("id" = String, Path, description = "The flow's id"),
+    ),
+    request_body(
+        description = "Inputs by name: a JSON object, a URL-encoded form or multipart/form-data \
+                       text parts (FILE inputs are not yet available). Empty for none.",
+        content(
+            (Object = "application/json"),
+            (Object = "application/x-www-form-urlencoded"),
+            (Object = "multipart/form-data"),
+        )
+    ),
+    responses(
+        (status = 200, description = "The created execution", body = ExecutionView),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        (status = 403, description = "EXECUTION CREATE not granted here", body = ErrorBody),
+        (status = 404, description = "No such flow (or not visible to the caller)", body = ErrorBody),
+        (status = 422, description = "Inputs do not match the flow's declared inputs", body = ErrorBody),
+    )
+)]
+async fn create_execution(
+    State(state): State<AppState>,
+    who: MaybeCaller,
+    Path((tenant, namespace, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    check(
+        caller(&who),
+        &tenant,
+        Some(&namespace),
+        Permission::Execution,
+        Action::Create,
+        || format!("flow {namespace}.{id} not found"),
+    )?;
+    let inputs = crate::inputs_body::parse_inputs(&headers, body).await?;
+    let (flow, record) = state.engine.load_flow(&tenant, &namespace, &id, None)?;
+    let execution = state
+        .engine
+        .create_execution(&tenant, flow, record.revision, inputs)?;
+    Ok(Json(execution_json(&execution)))
+}
+
+/// The execution `id` of `tenant` if the caller may do `action` on it; another tenant's
+/// execution, or one the caller may not see, is "not found" like a missing one.
+pub(crate) fn find_execution(
+    state: &AppState,
+    who: &MaybeCaller,
+    tenant: &str,
+    id: &str,
+    action: Action,
+) -> Result<Execution, ApiError> {
+    let missing = || format!("execution {id} not found");
+    let execution = state
+        .engine
+        .store()
+        .get_execution(id)?
+        .filter(|e| e.tenant_id == tenant)
+        .ok_or_else(|| ApiError::not_found(missing()))?;
+    check(
+        caller(who),
+        tenant,
+        Some(&execution.namespace),
+        Permission::Execution,
+        action,
+        missing,
+    )?;
+    Ok(execution)
+}
+
+/// One execution with its task runs.
+#[utoipa::path(
+    get,
+    path = "/api/v1/{tenant}/executions/{id}",
+    tag = "Executions",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("id" = String, Path, description = "Execution id"),
+    ),
+    responses(
+        (status = 200, description = "The execution", body = ExecutionView),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        (status = 404, description = "No such execution (or not visible to the caller)", body = ErrorBody),
+    )
+)]
+async fn get_execution(
+    State(state): State<AppState>,
+    who: MaybeCaller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let execution = find_execution(&state, &who, &tenant, &id, Action::Read)?;
+    Ok(Json(execution_json(&execution)))
+}
+
+/// Asks a running execution to stop; an ended one is left as it is.
+#[utoipa::path(
+    post,
+    path = "/api/v1/{tenant}/executions/{id}/kill",
+    tag = "Executions",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("id" = String, Path, description = "Execution id"),
+    ),
+    responses(
+        (status = 200, description = "Kill requested (or the execution had already ended)", body = KillView),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        (status = 403, description = "EXECUTION UPDATE not granted here", body = ErrorBody),
+        (status = 404, description = "No such execution (or not visible to the caller)", body = ErrorBody),
+    )
+)]
+async fn kill_execution(
+    State(state): State<AppState>,
+    who: MaybeCaller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<KillView>, ApiError> {
+    let execution = find_execution(&state, &who, &tenant, &id, Action::Update)?;
+    if !execution.state.current.is_terminated() {
+        state.engine.kill(&id)?;
+    }
+    Ok(Json(KillView {
+        id,
+        state: execution.state.current.as_str().to_owned(),
+    }))
+}
+
+/// Seed 000's debug expression: the body is the expression, rendered against the task run's
+/// context; `secret()` is refused and the result is masked like a log line.
+#[utoipa::path(
+    post,
+    path = "/api/v1/{tenant}/executions/{id}/eval/{taskRunId}",
+    tag = "Executions",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("id" = String, Path, description = "Execution id"),
+        ("taskRunId" = String, Path, description = "Task run id"),
+    ),
+    request_body(content = String, content_type = "text/plain", description = "A template, e.g. {{ outputs.first.value }}"),
+    responses(
+        (status = 200, description = "The rendered text, masked", body = EvalView),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        (status = 404, description = "No such execution or task run (or not visible)", body = ErrorBody),
+        (status = 422, description = "The expression does not render (secret() is refused)", body = ErrorBody),
+    )
+)]
+async fn debug_expression(
+    State(state): State<AppState>,
+    who: MaybeCaller,
+    Path((tenant, id, task_run_id)): Path<(String, String, String)>,
+    expression: String,
+) -> Result<Json<EvalView>, ApiError> {
+    find_execution(&state, &who, &tenant, &id, Action::Read)?;
+    match state.engine.evaluate(&id, &task_run_id, &expression) {
+        Ok(result) => Ok(Json(EvalView { result })),
+        Err(saker_engine::debug_eval::EvalError::Expression(message)) => Err(ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message,
+        }),
+        Err(saker_engine::debug_eval::EvalError::TaskRunNotFound(run)) => Err(ApiError::not_found(
+            format!("task run {run} not found in execution {id}"),
+        )),
+        Err(e) => Err(ApiError::bad_request(e.to_string())),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+struct SearchParams {
+    /// Only this namespace and its children.
+    namespace: Option<String>,
+    /// Only executions of this flow.
+    flow_id: Option<String>,
+    /// Only executions in this state (CREATED, RUNNING, SUCCESS, FAILED, ...).
+    state: Option<String>,
+    /// Page number, from 1.
+    #[param(minimum = 1)]
+    page: Option<u32>,
+    /// Page size, 1 to 500 (default 25).
+    #[param(minimum = 1, maximum = 500)]
+    size: Option<u32>,
+}
+
+/// Executions the caller may see, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/{tenant}/executions",
+    tag = "Executions",
+    params(("tenant" = String, Path, description = "Tenant id"), SearchParams),
+    responses(
+        (status = 200, description = "A page of executions (task runs left out)", body = ExecutionPage),
+        (status = 400, description = "Unknown state or malformed parameter", body = ErrorBody),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+    )
+)]
+async fn search_executions(
+    State(state): State<AppState>,
+    who: MaybeCaller,
+    Path(tenant): Path<String>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<Value>, ApiError> {
+    let mut filter = ExecutionFilter::new(tenant.clone());
+    // Filtered in the store before paging, so a page is full whatever the caller may see.
+    filter.namespace_scopes = scopes(caller(&who), &tenant, Permission::Execution);
+    filter.namespace_prefix = params.namespace;
+    filter.flow_id = params.flow_id;
+    if let Some(s) = params.state {
+        let parsed = StateType::parse(&s.to_ascii_uppercase())
+            .ok_or_else(|| ApiError::bad_request(format!("unknown state '{s}'")))?;
+        filter.states = vec![parsed];
+    }
+    let size = params.size.unwrap_or(25).clamp(1, 500);
+    filter.limit = Some(size);
+    filter.offset = params
+        .page
+        .unwrap_or(1)
+        .max(1)
+        .saturating_sub(1)
+        .saturating_mul(size);
+    let executions = state.engine.store().list_executions(&filter)?;
+    Ok(Json(json!({
+        "results": executions.iter().map(execution_json).collect::<Vec<_>>(),
+        "total": executions.len(),
+    })))
+}

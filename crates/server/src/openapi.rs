@@ -1,0 +1,76 @@
+//! The route table and the OpenAPI document are one thing: every API module returns an
+//! [`ApiRouter`] whose handlers carry `#[utoipa::path]`, so a route cannot be served without
+//! being documented, and the document (served at `/api/v1/openapi.json`) cannot name a
+//! route that is not served. The authorization-matrix test reads the same document.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{OpenApi as OpenApiDoc, SecurityRequirement};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+
+/// A router that collects the OpenAPI description of its routes.
+pub(crate) type ApiRouter = OpenApiRouter<AppState>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Saker API",
+        description = "Kestra-shaped REST API of Saker. Secret values are write-only: no \
+                       endpoint returns one. With `server.basic-auth` configured every \
+                       endpoint but `/health` and the `open-urls` needs HTTP Basic \
+                       credentials or a bearer API token. A caller refused on something \
+                       it may not even see gets the same 404 as for a missing item; a caller \
+                       refused on something it named itself (a create) gets 403."
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "Flows", description = "Flows as YAML, with revisions"),
+        (name = "Executions", description = "Start, follow, kill and inspect executions"),
+        (name = "Logs", description = "Execution logs (masked before they are stored)"),
+        (name = "Namespaces", description = "Namespaces the caller may see"),
+        (name = "Secrets", description = "Secret metadata out, values in, never a value back"),
+        (name = "Audit logs", description = "The tamper-evident audit trail"),
+        (name = "Health", description = "Liveness"),
+    )
+)]
+struct ApiDoc;
+
+/// Declares Basic and bearer authentication, required everywhere by default.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basicAuth",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        components.add_security_scheme(
+            "bearerAuth",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        openapi.security = Some(vec![
+            SecurityRequirement::new("basicAuth", Vec::<String>::new()),
+            SecurityRequirement::new("bearerAuth", Vec::<String>::new()),
+        ]);
+    }
+}
+
+/// Every API route with its documentation.
+pub(crate) fn api_routes() -> ApiRouter {
+    ApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::routes::routes())
+        .merge(crate::flows_api::routes())
+        .merge(crate::executions_api::routes())
+        .merge(crate::logs_api::routes())
+        .merge(crate::namespaces_api::routes())
+        .merge(crate::secrets_api::routes())
+        .merge(crate::audit_api::routes())
+}
+
+/// The OpenAPI 3.1 document of every route this server serves.
+pub fn openapi() -> OpenApiDoc {
+    api_routes().into_openapi()
+}
