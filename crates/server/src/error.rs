@@ -66,3 +66,51 @@ impl IntoResponse for ApiError {
             .into_response()
     }
 }
+
+/// Turns every error response that is not already JSON (axum's own rejections of a path,
+/// query or body, 404 for an unknown route, 405, 413) into our JSON body, so a client always
+/// gets `{"message": ...}`. Rejection texts come from the request's shape, never from a
+/// stored value.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        match status {
+            StatusCode::NOT_FOUND => "no such route: see /api/v1/openapi.json".to_owned(),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                "this route does not take this method: see /api/v1/openapi.json".to_owned()
+            }
+            _ => status
+                .canonical_reason()
+                .unwrap_or("request failed")
+                .to_owned(),
+        }
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "{text}: request bodies are limited to {} MiB",
+            crate::MAX_BODY_BYTES / (1024 * 1024)
+        )
+    } else {
+        text
+    };
+    let mut response = ApiError { status, message }.into_response();
+    // Keep headers such as Allow and WWW-Authenticate; the body and its type are ours.
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response
+}

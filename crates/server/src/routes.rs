@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(axum::middleware::map_response(crate::error::json_errors))
     .layer(axum::middleware::from_fn_with_state(
         state.auth.clone(),
         crate::authn::authenticate,
