@@ -24,5 +24,9 @@ step "tests (cargo nextest)"
 export SAKER_CONFORMANCE_DIR="${SAKER_CONFORMANCE_DIR:-$(cd .. && pwd)/shared/conformance}"
 cargo nextest run --workspace --locked --no-fail-fast
 
+step "schemathesis against the served OpenAPI document"
+cargo build --locked -p saker
+scripts/schemathesis.sh target/debug/saker
+
 step "doc tests"
 cargo test --workspace --locked --doc
