@@ -1,8 +1,9 @@
 //! The variables a task's templates see, built the way Kestra builds them: `flow`,
-//! `execution`, `task`, `taskrun`, `inputs`, `outputs`, `vars`, `labels`, `envs`, `globals`.
+//! `execution`, `task`, `taskrun`, `inputs`, `outputs`, `vars`, `labels`, `envs`, `globals`,
+//! and `trigger` when a trigger started the execution.
 
 use saker_expr::{Context, Value};
-use saker_model::{Execution, Flow, StateType, TaskDef, TaskRun};
+use saker_model::{Execution, ExecutionTrigger, Flow, StateType, TaskDef, TaskRun};
 use serde_json::{Map, Value as Json};
 
 use crate::masks::ExecutionMasks;
@@ -65,6 +66,9 @@ pub fn execution_context(
         "globals",
         Value::from_json(&Json::Object(globals.globals.clone())),
     );
+    if let Some(trigger) = &execution.trigger {
+        ctx.insert("trigger", Value::from_json(&trigger_variables(trigger)));
+    }
 
     let mut outputs = Map::new();
     for run in &execution.task_run_list {
@@ -80,6 +84,15 @@ pub fn execution_context(
         protector.open_tree(&execution.id, "outputs", &outputs, masks)?,
     );
     Ok(ctx)
+}
+
+/// `trigger`: what the trigger gave the flow (a webhook's `body`, `headers`, `parameters`),
+/// with the trigger's `id` and `type`.
+fn trigger_variables(trigger: &ExecutionTrigger) -> Json {
+    let mut vars = trigger.variables.clone();
+    vars.insert("id".into(), trigger.id.clone().into());
+    vars.insert("type".into(), trigger.type_name.clone().into());
+    Json::Object(vars)
 }
 
 /// Adds `task` and `taskrun` to an execution's context.
@@ -150,5 +163,48 @@ mod tests {
         let nested = nest_dotted(&labels);
         assert_eq!(nested["system"]["correlationId"], "abc");
         assert_eq!(nested["country"], "FR");
+    }
+
+    fn render(ctx: &Context, source: &str) -> String {
+        saker_expr::Template::compile(source)
+            .unwrap()
+            .render(ctx, &saker_expr::RenderEnv::default())
+            .unwrap()
+            .text
+    }
+
+    #[test]
+    fn trigger_variables_reach_templates() {
+        let flow = saker_model::parse_flow(
+            "id: f\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+        )
+        .unwrap();
+        let mut execution = Execution::new("main", "company.team", "f", 1);
+        let protector = Protector { sealer: None };
+        let masks = ExecutionMasks::default();
+        let globals = GlobalVariables::default();
+
+        let ctx = execution_context(&flow, &execution, &globals, &protector, &masks).unwrap();
+        assert!(ctx.get("trigger").is_none(), "no trigger, no variable");
+
+        let mut variables = Map::new();
+        variables.insert("body".into(), serde_json::json!({"name": "Ada"}));
+        variables.insert(
+            "headers".into(),
+            serde_json::json!({"x-request-id": ["r-1"]}),
+        );
+        execution.trigger = Some(Box::new(ExecutionTrigger {
+            id: "hook".into(),
+            type_name: "io.kestra.plugin.core.trigger.Webhook".into(),
+            variables,
+        }));
+        let ctx = execution_context(&flow, &execution, &globals, &protector, &masks).unwrap();
+        assert_eq!(
+            render(
+                &ctx,
+                "{{ trigger.id }} {{ trigger.type }} {{ trigger.body.name }} {{ trigger.headers['x-request-id'][0] }}"
+            ),
+            "hook io.kestra.plugin.core.trigger.Webhook Ada r-1"
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use saker_model::{Execution, Flow, Level, StateType};
+use saker_model::{Execution, ExecutionTrigger, Flow, Level, StateType};
 use saker_store::{FlowRecord, SavedFlow, Store, StoreError, Write};
 use serde_json::{Map, Value as Json};
 use tokio::sync::{mpsc, oneshot};
@@ -206,10 +206,35 @@ impl Engine {
         revision: u32,
         inputs: Map<String, Json>,
     ) -> Result<Execution, EngineError> {
+        self.create(tenant, flow, revision, inputs, None)
+    }
+
+    /// [`Engine::create_execution`] for an execution a trigger starts: `trigger` is recorded
+    /// on the execution and its variables are the flow's `trigger.*`.
+    pub fn create_execution_triggered(
+        &self,
+        tenant: &str,
+        flow: Arc<Flow>,
+        revision: u32,
+        inputs: Map<String, Json>,
+        trigger: ExecutionTrigger,
+    ) -> Result<Execution, EngineError> {
+        self.create(tenant, flow, revision, inputs, Some(trigger))
+    }
+
+    fn create(
+        &self,
+        tenant: &str,
+        flow: Arc<Flow>,
+        revision: u32,
+        inputs: Map<String, Json>,
+        trigger: Option<ExecutionTrigger>,
+    ) -> Result<Execution, EngineError> {
         let coerced = saker_model::coerce_inputs(&flow.inputs, inputs).map_err(|errors| {
             EngineError::Inputs(errors.iter().map(|e| e.to_string()).collect())
         })?;
         let mut execution = Execution::new(tenant, &flow.namespace, &flow.id, revision);
+        execution.trigger = trigger.map(Box::new);
         for input in &flow.inputs {
             let Some(value) = coerced.get(&input.id) else {
                 continue;

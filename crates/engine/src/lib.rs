@@ -28,6 +28,7 @@ pub mod runner;
 pub mod sealing;
 pub mod secrets;
 mod task_context;
+pub mod trigger;
 pub mod worker;
 
 pub use engine::{Engine, EngineError, EngineParts};

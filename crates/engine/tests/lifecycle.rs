@@ -106,3 +106,36 @@ async fn outputs_flow_between_tasks_and_runif_skips() {
         StateType::Skipped
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_triggered_execution_records_its_trigger_and_sees_trigger_variables() {
+    let (engine, store) = engine();
+    let source = "id: w\nnamespace: n\ntasks:\n  - id: show\n    type: Return\n    format: '{{ trigger.id }}/{{ trigger.body.name }}'\ntriggers:\n  - id: hook\n    type: Webhook\n    key: k\n";
+    let (flow, saved) = engine.deploy(DEFAULT_TENANT, source).unwrap();
+    let mut variables = Map::new();
+    variables.insert("body".into(), serde_json::json!({"name": "Ada"}));
+    let trigger = saker_model::ExecutionTrigger {
+        id: "hook".into(),
+        type_name: "io.kestra.plugin.core.trigger.Webhook".into(),
+        variables,
+    };
+    let created = engine
+        .create_execution_triggered(
+            DEFAULT_TENANT,
+            flow,
+            saved.flow.revision,
+            Map::new(),
+            trigger.clone(),
+        )
+        .unwrap();
+    assert_eq!(created.trigger.as_deref(), Some(&trigger));
+    let done = tokio::time::timeout(Duration::from_secs(30), engine.wait(&created.id))
+        .await
+        .expect("the execution did not end")
+        .expect("the execution exists");
+    assert_eq!(done.state.current, StateType::Success);
+    assert_eq!(done.task_run("show").unwrap().outputs["value"], "hook/Ada");
+    // The trigger is stored with the execution.
+    let stored = store.get_execution(&created.id).unwrap().unwrap();
+    assert_eq!(stored.trigger.as_deref(), Some(&trigger));
+}

@@ -191,6 +191,22 @@ pub struct Execution {
     pub labels: Map<String, Value>,
     #[serde(default)]
     pub task_run_list: Vec<TaskRun>,
+    /// What started it, when a trigger did (absent for a manual run). Boxed: most
+    /// executions have none, and executions are moved around a lot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Box<ExecutionTrigger>>,
+}
+
+/// The trigger that started an execution, as Kestra records it: the trigger's id and type,
+/// and the variables it gave the flow (seen by templates as `trigger.*`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionTrigger {
+    pub id: String,
+    /// The canonical trigger type (`io.kestra.plugin.core.trigger.Webhook`, ...).
+    #[serde(rename = "type")]
+    pub type_name: String,
+    #[serde(default)]
+    pub variables: Map<String, Value>,
 }
 
 impl Execution {
@@ -207,6 +223,7 @@ impl Execution {
             outputs: Map::new(),
             labels: Map::new(),
             task_run_list: Vec::new(),
+            trigger: None,
         }
     }
 
@@ -353,5 +370,33 @@ mod tests {
         assert!(json.get("flowId").is_some());
         assert!(json["taskRunList"][0].get("taskId").is_some());
         assert_eq!(json["state"]["current"], "CREATED");
+        assert!(json.get("trigger").is_none(), "a manual run has no trigger");
+    }
+
+    #[test]
+    fn trigger_serializes_as_kestra_and_old_documents_still_load() {
+        let mut e = Execution::new(DEFAULT_TENANT, "company.team", "hello", 1);
+        let mut variables = Map::new();
+        variables.insert("body".into(), serde_json::json!({"a": 1}));
+        e.trigger = Some(Box::new(ExecutionTrigger {
+            id: "hook".into(),
+            type_name: "io.kestra.plugin.core.trigger.Webhook".into(),
+            variables,
+        }));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["trigger"]["id"], "hook");
+        assert_eq!(
+            json["trigger"]["type"],
+            "io.kestra.plugin.core.trigger.Webhook"
+        );
+        assert_eq!(json["trigger"]["variables"]["body"]["a"], 1);
+        let back: Execution = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, e);
+
+        // A document stored before executions had a trigger.
+        let mut old = json;
+        old.as_object_mut().unwrap().remove("trigger");
+        let loaded: Execution = serde_json::from_value(old).unwrap();
+        assert_eq!(loaded.trigger, None);
     }
 }

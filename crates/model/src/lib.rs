@@ -42,8 +42,8 @@ pub use defaults::PluginDefault;
 pub use diagnostic::Diagnostic;
 pub use duration::DurationError;
 pub use execution::{
-    DEFAULT_TENANT, Execution, Level, LogEntry, State, StateHistory, StateType, TaskRun,
-    TaskRunAttempt, new_id,
+    DEFAULT_TENANT, Execution, ExecutionTrigger, Level, LogEntry, State, StateHistory, StateType,
+    TaskRun, TaskRunAttempt, new_id,
 };
 pub use flow::{Concurrency, ConcurrencyBehavior, Flow, TriggerDef};
 pub use input::{InputDef, InputType, OutputDef};

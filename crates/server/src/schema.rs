@@ -96,6 +96,22 @@ pub struct ExecutionView {
     #[schema(value_type = Object)]
     pub labels: Map<String, Value>,
     pub task_run_list: Vec<TaskRunView>,
+    /// The trigger that started it; absent for executions started by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<TriggerView>,
+}
+
+/// The trigger that started an execution.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TriggerView {
+    /// The trigger's id in the flow.
+    pub id: String,
+    /// Its type, e.g. io.kestra.plugin.core.trigger.Webhook.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// What it gave the flow as `trigger.*` (a webhook: body, headers, parameters).
+    #[schema(value_type = Object)]
+    pub variables: Map<String, Value>,
 }
 
 /// A page of executions.

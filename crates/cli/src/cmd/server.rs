@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Subcommand;
 use saker_engine::Engine;
+use saker_engine::trigger::{TriggerRequester, TriggerSecrets};
 use saker_server::AppState;
+use zeroize::Zeroizing;
 
 use crate::app::{Globals, runtime};
 
@@ -49,6 +51,9 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
         store.clone(),
         saker_secrets::Service::Webserver,
     )?;
+    let trigger_secrets: Arc<dyn TriggerSecrets> = Arc::new(SchedulerSecrets {
+        service: secrets.for_service(saker_secrets::Service::Scheduler),
+    });
     let parts = app.engine_parts_with(store, secrets.clone())?;
     let rt = runtime()?;
     rt.block_on(async move {
@@ -106,6 +111,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
                 engine,
                 auth,
                 secrets: Some(secrets),
+                trigger_secrets: Some(trigger_secrets),
             },
             shutdown,
         )
@@ -116,6 +122,45 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Secrets named by trigger properties (a webhook's `key: "{{ secret('…') }}"`), resolved
+/// as the SCHEDULER, the service triggers belong to: isolation applies to it, and each read
+/// is audited with the trigger as actor (`trigger:<id>`) and its flow.
+struct SchedulerSecrets {
+    service: saker_secrets::SecretService,
+}
+
+impl TriggerSecrets for SchedulerSecrets {
+    fn resolve(
+        &self,
+        requester: &TriggerRequester,
+        key: &str,
+        namespace: Option<&str>,
+    ) -> Result<Zeroizing<String>, String> {
+        let flow_namespace =
+            saker_secrets::Namespace::parse(&requester.namespace).map_err(|e| e.to_string())?;
+        let requested = namespace
+            .map(saker_secrets::Namespace::parse)
+            .transpose()
+            .map_err(|e| format!("secret('{key}', namespace=...): {e}"))?;
+        let who = saker_secrets::Accessor {
+            actor: format!("trigger:{}", requester.trigger_id),
+            flow_id: Some(requester.flow_id.clone()),
+            ..saker_secrets::Accessor::default()
+        };
+        let resolution = self
+            .service
+            .resolve(
+                &requester.tenant_id,
+                &flow_namespace,
+                key,
+                requested.as_ref(),
+                &who,
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(Zeroizing::new(resolution.value.expose().to_owned()))
+    }
 }
 
 /// Users for the API when `server.basic-auth` is configured (its user is created as the

@@ -59,7 +59,7 @@ impl<'a> ExecutionDoc<'a> {
             inputs,
             outputs,
             labels,
-            trigger: trigger.as_ref(),
+            trigger: trigger.as_deref(),
         }
     }
 }
