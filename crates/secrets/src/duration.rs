@@ -37,6 +37,37 @@ pub fn format_duration(duration: Duration) -> String {
     format!("{secs}s")
 }
 
+/// Writes a duration as ISO-8601 (`P90D`, `PT1H30M`, `P1DT2H`, `PT0.5S`, `PT0S`), the form
+/// Kestra's API uses; [`parse_duration`] reads it back. Millisecond precision, like the parser:
+/// anything finer is dropped.
+pub fn format_iso_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    let (days, rest) = (millis / 86_400_000, millis % 86_400_000);
+    let (hours, rest) = (rest / 3_600_000, rest % 3_600_000);
+    let (minutes, rest) = (rest / 60_000, rest % 60_000);
+    let (seconds, fraction) = (rest / 1_000, rest % 1_000);
+    let mut text = String::from("P");
+    if days > 0 {
+        text.push_str(&format!("{days}D"));
+    }
+    if hours > 0 || minutes > 0 || seconds > 0 || fraction > 0 || days == 0 {
+        text.push('T');
+        if hours > 0 {
+            text.push_str(&format!("{hours}H"));
+        }
+        if minutes > 0 {
+            text.push_str(&format!("{minutes}M"));
+        }
+        if fraction > 0 {
+            let fraction = format!("{fraction:03}");
+            text.push_str(&format!("{seconds}.{}S", fraction.trim_end_matches('0')));
+        } else if seconds > 0 || (days == 0 && hours == 0 && minutes == 0) {
+            text.push_str(&format!("{seconds}S"));
+        }
+    }
+    text
+}
+
 fn parse_simple(text: &str) -> Result<Duration, DurationError> {
     let digits_end = text
         .find(|c: char| !c.is_ascii_digit())
@@ -221,5 +252,31 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(format_duration(Duration::from_secs(90)), "90s");
         assert_eq!(format_duration(Duration::from_secs(300)), "5m");
+    }
+
+    #[test]
+    fn iso_format_round_trips() {
+        let cases = [
+            (Duration::ZERO, "PT0S"),
+            (Duration::from_millis(500), "PT0.5S"),
+            (Duration::from_millis(1_250), "PT1.25S"),
+            (Duration::from_secs(45), "PT45S"),
+            (Duration::from_secs(60), "PT1M"),
+            (Duration::from_secs(5_400), "PT1H30M"),
+            (Duration::from_secs(3_601), "PT1H1S"),
+            (Duration::from_secs(86_400), "P1D"),
+            (Duration::from_secs(90 * 86_400), "P90D"),
+            (Duration::from_secs(86_400 + 7_200), "P1DT2H"),
+            (Duration::from_millis(86_400_000 + 1), "P1DT0.001S"),
+        ];
+        for (duration, text) in cases {
+            assert_eq!(format_iso_duration(duration), text);
+            assert_eq!(parse_duration(text), Ok(duration), "{text}");
+        }
+        // Finer than a millisecond is dropped, as the parser cannot write it.
+        assert_eq!(
+            format_iso_duration(Duration::from_micros(1_500)),
+            "PT0.001S"
+        );
     }
 }

@@ -2,12 +2,12 @@
 //! namespace, key, actor and time; AUDITLOG READ on the tenant. Events never hold a value.
 
 use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use saker_auth::{Action, Permission};
 use saker_store::AuditFilter;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
@@ -15,6 +15,7 @@ use crate::access::check;
 use crate::openapi::ApiRouter;
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::ErrorBody;
+use crate::secrets_api::path_rejected;
 use crate::{ApiError, AppState};
 
 pub(crate) fn routes() -> ApiRouter {
@@ -27,7 +28,7 @@ pub(crate) fn routes() -> ApiRouter {
 pub struct AuditEventView {
     /// Position in the trail (a paging cursor for `after`).
     pub seq: i64,
-    pub date: String,
+    pub date: DateTime<Utc>,
     pub tenant_id: String,
     pub namespace: Option<String>,
     pub key: Option<String>,
@@ -56,14 +57,29 @@ pub struct AuditPage {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct AuditParams {
+    /// Only events of this namespace and those below it.
     namespace: Option<String>,
+    /// Only events of this secret key.
     key: Option<String>,
+    /// Only events of this actor, e.g. `api:admin`.
     actor: Option<String>,
+    /// Only events at or after this RFC 3339 date-time, e.g. 2026-01-31T00:00:00Z.
     since: Option<DateTime<Utc>>,
+    /// Only events at or before this RFC 3339 date-time.
     until: Option<DateTime<Utc>>,
     /// Only events after this sequence number (paging).
     after: Option<i64>,
+    /// At most this many events (1 to 1000, default 100; out of range is clamped).
     size: Option<u32>,
+}
+
+/// A query string that does not parse, as our JSON error naming the parameter.
+fn query_rejected(e: QueryRejection) -> ApiError {
+    ApiError::bad_request(format!(
+        "{}: since and until are RFC 3339 date-times such as 2026-01-31T00:00:00Z, after and \
+         size are whole numbers",
+        e.body_text()
+    ))
 }
 
 /// Searches the audit trail of secret accesses (AUDITLOG READ on the tenant).
@@ -77,14 +93,16 @@ pub struct AuditParams {
         (status = 400, description = "Malformed parameter", body = ErrorBody),
         (status = 401, description = "No or wrong credentials", body = ErrorBody),
         (status = 403, description = "AUDITLOG READ not granted on this tenant", body = ErrorBody),
+        (status = 503, description = "No secret service configured", body = ErrorBody),
     )
 )]
 pub(crate) async fn search(
     State(state): State<AppState>,
     who: MaybeCaller,
-    Path(tenant): Path<String>,
-    Query(params): Query<AuditParams>,
-) -> Result<Json<Value>, ApiError> {
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<AuditParams>, QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let Path(tenant) = path.map_err(path_rejected)?;
     check(
         caller(&who),
         &tenant,
@@ -93,6 +111,7 @@ pub(crate) async fn search(
         Action::Read,
         String::new,
     )?;
+    let Query(params) = query.map_err(query_rejected)?;
     let service = state.secrets.as_ref().ok_or_else(|| ApiError {
         status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
         message: "this server has no secret service configured".into(),
@@ -111,27 +130,30 @@ pub(crate) async fn search(
         .audit_log()
         .list_audit(&filter)
         .map_err(saker_engine::EngineError::from)?;
-    let results: Vec<Value> = records
-        .iter()
+    let results: Vec<AuditEventView> = records
+        .into_iter()
         .map(|r| {
-            let e = &r.event;
-            json!({
-                "seq": r.seq,
-                "date": e.timestamp,
-                "tenantId": e.tenant,
-                "namespace": e.namespace,
-                "key": e.key,
-                "action": e.action,
-                "actor": e.actor,
-                "service": e.service,
-                "executionId": e.execution_id,
-                "flowId": e.flow_id,
-                "taskRunId": e.task_run_id,
-                "outcome": e.outcome,
-                "detail": e.detail,
-                "hash": r.hash,
-            })
+            let e = r.event;
+            AuditEventView {
+                seq: r.seq,
+                date: e.timestamp,
+                tenant_id: e.tenant,
+                namespace: e.namespace,
+                key: e.key,
+                action: e.action,
+                actor: e.actor,
+                service: e.service,
+                execution_id: e.execution_id,
+                flow_id: e.flow_id,
+                task_run_id: e.task_run_id,
+                outcome: e.outcome,
+                detail: e.detail,
+                hash: r.hash,
+            }
         })
         .collect();
-    Ok(Json(json!({ "total": results.len(), "results": results })))
+    Ok(Json(AuditPage {
+        total: results.len() as u64,
+        results,
+    }))
 }
