@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{AuthError, Result};
 use crate::password::{Password, PasswordPolicy};
-use crate::permission::{Role, parse_permissions};
+use crate::permission::{ADMIN_ROLE, Role, parse_permissions};
 
 /// The tenant of a single-tenant installation.
 pub const DEFAULT_TENANT: &str = "main";
@@ -162,8 +162,16 @@ impl SecurityConfig {
                     parse_permissions(v).map_err(|fix| err(&format!("{p}.permissions"), fix))?
                 }
             };
-            let role = Role::new(name, description, permissions)
-                .map_err(|e| err(&format!("{p}.permissions"), e.to_string()))?;
+            if name == ADMIN_ROLE {
+                return Err(err(
+                    &format!("{p}.name"),
+                    "admin is the built-in role with every permission; choose another name",
+                ));
+            }
+            let role = Role::new(name, description, permissions).map_err(|e| match e {
+                AuthError::InvalidName { .. } => err(&format!("{p}.name"), e.to_string()),
+                _ => err(&format!("{p}.permissions"), e.to_string()),
+            })?;
             config.default_role = Some(DefaultRoleConfig {
                 role,
                 tenant: string(map, p, "tenant-id")?,
@@ -362,6 +370,14 @@ mod tests {
             (
                 json!({"default-role": {"name": "d"}}),
                 "security.default-role.permissions",
+            ),
+            (
+                json!({"default-role": {"name": "admin", "permissions": {"FLOW": ["READ"]}}}),
+                "security.default-role.name",
+            ),
+            (
+                json!({"default-role": {"name": "a/b", "permissions": {"FLOW": ["READ"]}}}),
+                "security.default-role.name",
             ),
             (json!({"superadmin": {}}), "security.superadmin"),
             (

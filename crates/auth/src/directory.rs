@@ -1,10 +1,13 @@
 //! Roles, bindings and the resolution of a user into a [`Subject`] with its grants.
 
+use std::collections::BTreeSet;
+
 use saker_store::{BindingRow, RoleRow, StoreError};
 
 use crate::authz::{Grant, Principal, Subject};
+use crate::config::DEFAULT_TENANT;
 use crate::error::{AuthError, Result};
-use crate::permission::{Role, parse_permissions};
+use crate::permission::{ADMIN_ROLE, Role, parse_permissions};
 use crate::random;
 use crate::service::{AuthService, not_found};
 
@@ -58,12 +61,13 @@ fn role_from_row(row: RoleRow) -> Result<Role> {
     let value: serde_json::Value = serde_json::from_str(&row.permissions)
         .map_err(|_| corrupt("permissions are not JSON".to_owned()))?;
     let permissions = parse_permissions(&value).map_err(corrupt)?;
-    Role::new(row.name.clone(), row.description.clone(), permissions)
+    Role::stored(row.name.clone(), row.description.clone(), permissions)
         .map_err(|e| corrupt(e.to_string()).into())
 }
 
 impl AuthService {
-    /// Creates or replaces a role of the tenant.
+    /// Creates or replaces a role of the tenant (configuration and bootstrap; the API uses
+    /// [`AuthService::create_role`] and [`AuthService::update_role`]).
     pub fn put_role(&self, tenant: &str, role: &Role) -> Result<()> {
         self.rows.put_role(&RoleRow {
             tenant: tenant.to_owned(),
@@ -71,6 +75,55 @@ impl AuthService {
             description: role.description().to_owned(),
             permissions: role.permissions_json(),
         })?;
+        Ok(())
+    }
+
+    /// Refuses ([`AuthError::Conflict`]) to change `name` in `tenant` when configuration owns
+    /// it: the built-in admin role anywhere, the configured default role in its tenant.
+    pub fn ensure_role_is_editable(&self, tenant: &str, name: &str) -> Result<()> {
+        if name == ADMIN_ROLE {
+            return Err(AuthError::Conflict {
+                reason: format!(
+                    "role {ADMIN_ROLE} is built in (every permission) and cannot be defined,                      changed or deleted"
+                ),
+            });
+        }
+        if let Some(default) = &self.config.default_role
+            && default.role.name() == name
+            && default.tenant.as_deref().unwrap_or(DEFAULT_TENANT) == tenant
+        {
+            return Err(AuthError::Conflict {
+                reason: format!(
+                    "role {name} is security.default-role and is defined by the configuration;                      change it there"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Creates a role; [`AuthError::AlreadyExists`] if the tenant has one of that name.
+    pub fn create_role(&self, tenant: &str, role: &Role) -> Result<()> {
+        self.ensure_role_is_editable(tenant, role.name())?;
+        if self.rows.get_role(tenant, role.name())?.is_some() {
+            return Err(AuthError::AlreadyExists {
+                kind: "role",
+                id: role.name().to_owned(),
+            });
+        }
+        self.put_role(tenant, role)?;
+        tracing::info!(tenant, role = role.name(), "role created");
+        Ok(())
+    }
+
+    /// Replaces the description and permissions of an existing role;
+    /// [`AuthError::NotFound`] if there is none of that name.
+    pub fn update_role(&self, tenant: &str, role: &Role) -> Result<()> {
+        self.ensure_role_is_editable(tenant, role.name())?;
+        if self.rows.get_role(tenant, role.name())?.is_none() {
+            return Err(not_found("role", role.name()));
+        }
+        self.put_role(tenant, role)?;
+        tracing::info!(tenant, role = role.name(), "role updated");
         Ok(())
     }
 
@@ -91,10 +144,40 @@ impl AuthService {
 
     /// Deletes the role and its bindings. False if it did not exist.
     pub fn delete_role(&self, tenant: &str, name: &str) -> Result<bool> {
-        Ok(self.rows.delete_role(tenant, name)?)
+        let deleted = self.rows.delete_role(tenant, name)?;
+        if deleted {
+            tracing::info!(tenant, role = name, "role deleted with its bindings");
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes a role nobody holds: [`AuthError::Conflict`] while bindings use it (so that
+    /// removing a role never silently takes access away), or when configuration owns it
+    /// (the built-in admin role, the default role). False if it did not exist.
+    pub fn delete_unbound_role(&self, tenant: &str, name: &str) -> Result<bool> {
+        if self.rows.get_role(tenant, name)?.is_none() {
+            return Ok(false);
+        }
+        self.ensure_role_is_editable(tenant, name)?;
+        let bound = self
+            .rows
+            .list_bindings(tenant)?
+            .iter()
+            .filter(|b| b.role == name)
+            .count();
+        if bound > 0 {
+            return Err(AuthError::Conflict {
+                reason: format!(
+                    "role {name} is still bound {bound} time(s); delete its bindings first"
+                ),
+            });
+        }
+        self.delete_role(tenant, name)
     }
 
     /// Gives `user_id` the role `role` on the tenant, or on `namespace` and its children.
+    /// The built-in admin role is created in the tenant if it is not there yet. The same
+    /// (user, role, namespace) twice is [`AuthError::AlreadyExists`].
     pub fn bind(
         &self,
         tenant: &str,
@@ -106,7 +189,20 @@ impl AuthService {
             validate_namespace(ns)?;
         }
         if self.rows.get_role(tenant, role)?.is_none() {
-            return Err(not_found("role", &format!("{tenant}/{role}")));
+            if role != ADMIN_ROLE {
+                return Err(not_found("role", role));
+            }
+            self.put_role(tenant, &Role::admin())?;
+        }
+        let duplicate =
+            self.rows.bindings_of_user(user_id)?.into_iter().find(|b| {
+                b.tenant == tenant && b.role == role && b.namespace.as_deref() == namespace
+            });
+        if let Some(existing) = duplicate {
+            return Err(AuthError::AlreadyExists {
+                kind: "binding",
+                id: existing.id,
+            });
         }
         let row = BindingRow {
             id: random::id()?,
@@ -119,12 +215,65 @@ impl AuthService {
             StoreError::NotFound { .. } => not_found("user", user_id),
             other => other.into(),
         })?;
+        tracing::info!(
+            tenant,
+            binding = row.id,
+            user_id,
+            role,
+            namespace,
+            "role bound"
+        );
         Ok(row.into())
     }
 
     /// Removes a binding. False if it did not exist.
     pub fn unbind(&self, binding_id: &str) -> Result<bool> {
-        Ok(self.rows.delete_binding(binding_id)?)
+        let deleted = self.rows.delete_binding(binding_id)?;
+        if deleted {
+            tracing::info!(binding = binding_id, "binding deleted");
+        }
+        Ok(deleted)
+    }
+
+    /// The binding `id` of `tenant`; `None` if it does not exist or belongs to another tenant.
+    pub fn get_binding(&self, tenant: &str, id: &str) -> Result<Option<Binding>> {
+        Ok(self
+            .rows
+            .list_bindings(tenant)?
+            .into_iter()
+            .find(|b| b.id == id)
+            .map(Binding::from))
+    }
+
+    /// Removes the binding `id` of `tenant`. False if it does not exist there.
+    pub fn unbind_in(&self, tenant: &str, id: &str) -> Result<bool> {
+        if self.get_binding(tenant, id)?.is_none() {
+            return Ok(false);
+        }
+        self.unbind(id)
+    }
+
+    /// The tenants in which the user holds a binding.
+    pub fn tenants_of_user(&self, user_id: &str) -> Result<BTreeSet<String>> {
+        Ok(self
+            .rows
+            .bindings_of_user(user_id)?
+            .into_iter()
+            .map(|b| b.tenant)
+            .collect())
+    }
+
+    /// The users a tenant manages: those bound in it, and those bound nowhere (so that they
+    /// can be given a role). A user bound only in other tenants is not the tenant's business.
+    pub fn users_of_tenant(&self, tenant: &str) -> Result<Vec<crate::User>> {
+        let mut users = Vec::new();
+        for user in self.list_users()? {
+            let tenants = self.tenants_of_user(&user.id)?;
+            if tenants.is_empty() || tenants.contains(tenant) {
+                users.push(user);
+            }
+        }
+        Ok(users)
     }
 
     pub fn list_bindings(&self, tenant: &str) -> Result<Vec<Binding>> {

@@ -40,6 +40,12 @@ pub enum AuthError {
     #[error("{kind} {id} already exists")]
     AlreadyExists { kind: &'static str, id: String },
 
+    /// The request conflicts with the current state or with configuration (a role that is
+    /// still bound, the configured default role, the built-in admin role, deleting oneself).
+    /// The reason says what to do instead.
+    #[error("{reason}")]
+    Conflict { reason: String },
+
     /// A name (username, namespace, token name...) is malformed.
     #[error("invalid {kind}: {reason}")]
     InvalidName { kind: &'static str, reason: String },

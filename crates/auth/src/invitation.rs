@@ -13,6 +13,11 @@ use crate::token::{SecretText, digest_matches, id_of, is_expired, mint};
 /// The prefix of invitation codes.
 pub const INVITATION_PREFIX: &str = "sakinv_";
 
+/// The public id inside an invitation code, if the text has the shape of one.
+pub fn invitation_id(code: &str) -> Option<&str> {
+    id_of(INVITATION_PREFIX, code)
+}
+
 /// An invitation without its code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invitation {
@@ -37,7 +42,46 @@ impl From<InvitationRow> for Invitation {
     }
 }
 
+/// Where an invitation stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationStatus {
+    /// Can still be accepted.
+    Pending,
+    /// Used: its user exists.
+    Accepted,
+    /// Not used before `expires_at`.
+    Expired,
+}
+
+impl InvitationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "PENDING",
+            InvitationStatus::Accepted => "ACCEPTED",
+            InvitationStatus::Expired => "EXPIRED",
+        }
+    }
+}
+
+impl Invitation {
+    /// Its status at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> InvitationStatus {
+        if self.accepted_at.is_some() {
+            InvitationStatus::Accepted
+        } else if is_expired(Some(self.expires_at), now) {
+            InvitationStatus::Expired
+        } else {
+            InvitationStatus::Pending
+        }
+    }
+}
+
 impl AuthService {
+    /// The status of an invitation now (by the service's clock).
+    pub fn invitation_status(&self, invitation: &Invitation) -> InvitationStatus {
+        invitation.status(self.clock.now())
+    }
+
     /// Invites `email` to `tenant`. The code is in the returned [`SecretText`] only.
     pub fn invite(&self, tenant: &str, email: &str) -> Result<(Invitation, SecretText)> {
         if !email.contains('@') || email.trim() != email || email.chars().count() > 320 {
@@ -58,7 +102,18 @@ impl AuthService {
             accepted_at: None,
         };
         self.rows.insert_invitation(&row)?;
+        tracing::info!(tenant, invitation = %row.id, email, expires_at = %row.expires_at, "invitation created");
         Ok((row.into(), minted.text))
+    }
+
+    /// The invitation `id` of `tenant`; `None` if it does not exist or belongs to another
+    /// tenant.
+    pub fn get_invitation(&self, tenant: &str, id: &str) -> Result<Option<Invitation>> {
+        Ok(self
+            .rows
+            .get_invitation(id)?
+            .filter(|row| row.tenant == tenant)
+            .map(Invitation::from))
     }
 
     pub fn list_invitations(&self, tenant: &str) -> Result<Vec<Invitation>> {
@@ -70,27 +125,38 @@ impl AuthService {
             .collect())
     }
 
-    /// Withdraws an invitation. False if it did not exist.
-    pub fn delete_invitation(&self, id: &str) -> Result<bool> {
-        Ok(self.rows.delete_invitation(id)?)
+    /// Withdraws the invitation `id` of `tenant`. False if it does not exist there.
+    pub fn delete_invitation(&self, tenant: &str, id: &str) -> Result<bool> {
+        if self.get_invitation(tenant, id)?.is_none() {
+            return Ok(false);
+        }
+        let deleted = self.rows.delete_invitation(id)?;
+        if deleted {
+            tracing::info!(tenant, invitation = id, "invitation deleted");
+        }
+        Ok(deleted)
     }
 
-    /// Uses an invitation code to create a user (with the default role, as every new user).
-    /// A wrong, unknown or used code is [`AuthError::InvalidCredentials`]; an expired one
-    /// [`AuthError::Expired`]. The username and password are checked before the code is
-    /// spent, so a weak password does not waste the invitation.
+    /// Uses an invitation code of `tenant` to create a user (with the default role, as every
+    /// new user), named `username` or, when `None`, the invited email address. A wrong,
+    /// unknown or used code, or one of another tenant, is [`AuthError::InvalidCredentials`];
+    /// an expired one [`AuthError::Expired`]. The username and password are checked before
+    /// the code is spent, so a weak password does not waste the invitation.
     pub fn accept_invitation(
         &self,
+        tenant: &str,
         code: &str,
-        username: &str,
+        username: Option<&str>,
         password: &Password,
     ) -> Result<(Invitation, User)> {
         let row = id_of(INVITATION_PREFIX, code)
             .map(|id| self.rows.get_invitation(id))
             .transpose()?
             .flatten()
-            .filter(|row| digest_matches(code, &row.hash))
+            .filter(|row| row.tenant == tenant && digest_matches(code, &row.hash))
             .ok_or(AuthError::InvalidCredentials)?;
+        let username = username.unwrap_or(&row.email).to_owned();
+        let username = username.as_str();
         let now = self.clock.now();
         if row.accepted_at.is_some() {
             return Err(AuthError::InvalidCredentials);
@@ -111,6 +177,7 @@ impl AuthService {
             return Err(AuthError::InvalidCredentials);
         }
         let user = self.create_user(username, Some(password))?;
+        tracing::info!(tenant, invitation = %row.id, username, "invitation accepted");
         let mut invitation = Invitation::from(row);
         invitation.accepted_at = Some(now);
         Ok((invitation, user))

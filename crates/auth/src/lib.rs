@@ -34,9 +34,9 @@ pub use config::{
 };
 pub use directory::{Binding, validate_namespace};
 pub use error::{AuthError, Result};
-pub use invitation::{INVITATION_PREFIX, Invitation};
+pub use invitation::{INVITATION_PREFIX, Invitation, InvitationStatus, invitation_id};
 pub use password::{HashCost, Password, PasswordPolicy, hash_password, verify_password};
-pub use permission::{Action, Permission, Permissions, Role};
+pub use permission::{ADMIN_ROLE, Action, Permission, Permissions, Role, validate_role_name};
 pub use service::{
     AuthService, Bootstrap, ServiceOptions, SystemWallClock, User, WallClock, validate_username,
 };

@@ -39,6 +39,14 @@ impl fmt::Debug for Password {
     }
 }
 
+/// Reads a password from a JSON (or other serde) string, so that a request body can hold a
+/// [`Password`] from the moment it is parsed. There is deliberately no `Serialize`.
+impl<'de> serde::Deserialize<'de> for Password {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Password)
+    }
+}
+
 /// The rule every new password must satisfy.
 #[derive(Clone)]
 pub struct PasswordPolicy {
@@ -162,6 +170,18 @@ pub(crate) const TEST_COST: HashCost = HashCost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deserializes_from_a_string_and_stays_redacted() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Body {
+            password: Password,
+        }
+        let body: Body = serde_json::from_str(r#"{"password": "Tr0ub4dor-3"}"#).unwrap();
+        assert_eq!(body.password.expose(), "Tr0ub4dor-3");
+        assert!(!format!("{body:?}").contains("Tr0ub4dor"));
+        assert!(serde_json::from_str::<Body>(r#"{"password": 12}"#).is_err());
+    }
 
     #[test]
     fn debug_is_redacted() {

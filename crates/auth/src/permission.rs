@@ -134,12 +134,27 @@ impl Role {
         permissions: Permissions,
     ) -> Result<Self> {
         let name = name.into();
-        if name.trim().is_empty() {
+        validate_role_name(&name)?;
+        Self::checked(name, description.into(), permissions)
+    }
+
+    /// [`Role::new`] without the name rule, for rows stored before it existed: their
+    /// permissions are still checked.
+    pub(crate) fn stored(
+        name: String,
+        description: String,
+        permissions: Permissions,
+    ) -> Result<Self> {
+        if name.is_empty() {
             return Err(AuthError::InvalidName {
                 kind: "role name",
                 reason: "it is empty".to_owned(),
             });
         }
+        Self::checked(name, description, permissions)
+    }
+
+    fn checked(name: String, description: String, permissions: Permissions) -> Result<Self> {
         for (permission, actions) in &permissions {
             if let Some(bad) = actions
                 .iter()
@@ -153,7 +168,7 @@ impl Role {
         }
         Ok(Role {
             name,
-            description: description.into(),
+            description,
             permissions,
         })
     }
@@ -165,7 +180,7 @@ impl Role {
             .map(|p| (p, p.allowed_actions().iter().copied().collect()))
             .collect();
         Role {
-            name: "admin".to_owned(),
+            name: ADMIN_ROLE.to_owned(),
             description: "Every permission on the tenant".to_owned(),
             permissions,
         }
@@ -194,6 +209,33 @@ impl Role {
         // A map of enums to sets of enums always serialises.
         serde_json::to_string(&self.permissions).unwrap_or_else(|_| "{}".to_owned())
     }
+}
+
+/// The name of the built-in role with every permission ([`Role::admin`]). It cannot be
+/// defined, changed or deleted; binding it creates it in the tenant if needed.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// Checks a role name: 1 to 128 characters of letters, digits, spaces, `_`, `-`, `.` and
+/// `@`, not starting or ending with a space (it appears in URLs and in listings).
+pub fn validate_role_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        "it is empty"
+    } else if name.chars().count() > 128 {
+        "it is longer than 128 characters"
+    } else if name.trim() != name {
+        "it starts or ends with whitespace"
+    } else if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.' | '@'))
+    {
+        "use letters, digits, spaces, '_', '-', '.' and '@'"
+    } else {
+        return Ok(());
+    };
+    Err(AuthError::InvalidName {
+        kind: "role name",
+        reason: reason.to_owned(),
+    })
 }
 
 /// Reads Kestra's permission map from configuration or storage, naming the bad entry.
@@ -298,7 +340,27 @@ mod tests {
     }
 
     #[test]
-    fn empty_role_name_is_refused() {
-        assert!(Role::new(" ", "", Permissions::new()).is_err());
+    fn role_names() {
+        for good in ["viewer", "Team Lead", "ops_1-a.b", "dev@eu", "Développeur"] {
+            Role::new(good, "", Permissions::new()).unwrap();
+        }
+        for bad in [
+            "",
+            " ",
+            " a",
+            "a ",
+            "a/b",
+            "a?b",
+            "a%2F",
+            "a\nb",
+            &"x".repeat(129),
+        ] {
+            let err = Role::new(bad, "", Permissions::new()).unwrap_err();
+            assert!(matches!(err, AuthError::InvalidName { .. }), "{bad:?}");
+        }
+        // Rows stored before the rule still read.
+        assert!(Role::stored("a/b".into(), String::new(), Permissions::new()).is_ok());
+        assert!(Role::stored(String::new(), String::new(), Permissions::new()).is_err());
+        assert_eq!(Role::admin().name(), ADMIN_ROLE);
     }
 }

@@ -211,6 +211,12 @@ impl AuthService {
             },
             other => other.into(),
         })?;
+        tracing::info!(
+            username = %row.username,
+            user_id = %row.id,
+            with_password = row.password_hash.is_some(),
+            "user created"
+        );
         if let Some(default) = &self.config.default_role {
             let tenant = default.tenant.as_deref().unwrap_or(DEFAULT_TENANT);
             self.bind(tenant, &row.id, default.role.name(), None)?;
@@ -241,6 +247,7 @@ impl AuthService {
         if !self.rows.set_password_hash(user_id, Some(&hash))? {
             return Err(not_found("user", user_id));
         }
+        tracing::info!(user_id, "password changed");
         Ok(())
     }
 
@@ -248,12 +255,22 @@ impl AuthService {
         if !self.rows.set_user_disabled(user_id, disabled)? {
             return Err(not_found("user", user_id));
         }
+        tracing::info!(
+            user_id,
+            disabled,
+            "user {}",
+            if disabled { "disabled" } else { "enabled" }
+        );
         Ok(())
     }
 
     /// Deletes the user with its bindings and tokens. False if it did not exist.
     pub fn delete_user(&self, user_id: &str) -> Result<bool> {
-        Ok(self.rows.delete_user(user_id)?)
+        let deleted = self.rows.delete_user(user_id)?;
+        if deleted {
+            tracing::info!(user_id, "user deleted with its bindings and tokens");
+        }
+        Ok(deleted)
     }
 
     /// Checks a username and password (HTTP Basic). `address` is the client's, for

@@ -62,6 +62,7 @@ impl AuthService {
             StoreError::NotFound { .. } => not_found("user", user_id),
             other => other.into(),
         })?;
+        tracing::info!(user_id, token_id = %row.id, name, "API token created");
         Ok((row.into(), minted.text))
     }
 
@@ -76,7 +77,20 @@ impl AuthService {
 
     /// Revokes (deletes) a token. False if it did not exist.
     pub fn revoke_token(&self, token_id: &str) -> Result<bool> {
-        Ok(self.rows.delete_token(token_id)?)
+        let deleted = self.rows.delete_token(token_id)?;
+        if deleted {
+            tracing::info!(token_id, "API token revoked");
+        }
+        Ok(deleted)
+    }
+
+    /// Revokes the token `token_id` of `user_id`. False if the user has no such token (a
+    /// token of someone else is not touched).
+    pub fn revoke_user_token(&self, user_id: &str, token_id: &str) -> Result<bool> {
+        match self.rows.get_token(token_id)? {
+            Some(row) if row.user_id == user_id => self.revoke_token(token_id),
+            _ => Ok(false),
+        }
     }
 
     /// Checks a bearer token: right shape, known id, matching digest (compared in constant

@@ -315,21 +315,23 @@ fn invitations_expire_after_the_configured_duration_and_work_once() {
     let code = code.reveal();
     // A weak password does not spend the code.
     assert!(matches!(
-        svc.accept_invitation(&code, "ann", &pw("weak")),
+        svc.accept_invitation("main", &code, Some("ann"), &pw("weak")),
         Err(AuthError::WeakPassword { .. })
     ));
-    let (accepted, user) = svc.accept_invitation(&code, "ann", &pw(GOOD)).unwrap();
+    let (accepted, user) = svc
+        .accept_invitation("main", &code, Some("ann"), &pw(GOOD))
+        .unwrap();
     assert!(accepted.accepted_at.is_some());
     assert_eq!(svc.bindings_of_user(&user.id).unwrap()[0].role, "viewer");
     assert!(matches!(
-        svc.accept_invitation(&code, "ann2", &pw(GOOD)),
+        svc.accept_invitation("main", &code, Some("ann2"), &pw(GOOD)),
         Err(AuthError::InvalidCredentials)
     ));
 
     let (_, late) = svc.invite("main", "bob@example.com").unwrap();
     time.advance(Duration::days(7));
     assert!(matches!(
-        svc.accept_invitation(&late.reveal(), "bob", &pw(GOOD)),
+        svc.accept_invitation("main", &late.reveal(), Some("bob"), &pw(GOOD)),
         Err(AuthError::Expired { .. })
     ));
     assert_eq!(svc.list_invitations("main").unwrap().len(), 2);

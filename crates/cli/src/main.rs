@@ -54,6 +54,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(cmd::user::TokenCommand),
+    /// Manage the roles users are bound to.
+    #[command(subcommand)]
+    Role(cmd::role::RoleCommand),
     /// Measure executions per second and orchestration overhead on the embedded store.
     Bench(cmd::bench::BenchArgs),
     /// Manage secrets: values go in (stdin, prompt, generated) and never come out.
@@ -95,6 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mask(args) => cmd::mask::run(args),
         Command::User(c) => cmd::user::run_user(&globals, c),
         Command::Token(c) => cmd::user::run_token(&globals, c),
+        Command::Role(c) => cmd::role::run(&globals, c),
     }
 }
 

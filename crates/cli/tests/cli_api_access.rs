@@ -13,9 +13,16 @@ fn with_basic_auth_configured_only_health_and_open_urls_need_no_credentials() {
         "saker:\n  server:\n    basic-auth:\n      username: admin@kestra.io\n      password: Change-me-2026!\n      open-urls:\n        - \"/api/v1/main/executions/webhook/\"\n",
     );
     let port = free_port();
-    let server = start_server_with(&dir.path().join("data"), port, Some(&config));
+    let log = dir.path().join("server.log");
+    let server = start_server_logging(
+        &dir.path().join("data"),
+        port,
+        Some(&config),
+        &[],
+        Some(&log),
+    );
     let good = "Basic YWRtaW5Aa2VzdHJhLmlvOkNoYW5nZS1tZS0yMDI2IQ=="; // admin@kestra.io:Change-me-2026!
-    let bad = "Basic YWRtaW5Aa2VzdHJhLmlvOndyb25n"; // admin@kestra.io:wrong
+    let bad = "Basic YWRtaW5Aa2VzdHJhLmlvOndyb25nLXBhc3N3b3JkLTc3MzE="; // admin@kestra.io:wrong-password-7731
 
     let (status, _) = http(port, "GET", "/health", None).unwrap();
     assert_eq!(status, 200);
@@ -25,6 +32,11 @@ fn with_basic_auth_configured_only_health_and_open_urls_need_no_credentials() {
     let (status, body) = http_as(port, "GET", "/api/v1/main/executions", None, Some(bad)).unwrap();
     assert_eq!(status, 401, "{body}");
     assert!(!body.contains("wrong"));
+    // The failure is in the server's log, with the user and address, never the password.
+    let server_log = std::fs::read_to_string(&log).unwrap();
+    assert!(server_log.contains("failed login"), "{server_log}");
+    assert!(server_log.contains("admin@kestra.io"), "{server_log}");
+    assert!(!server_log.contains("wrong-password-7731"), "{server_log}");
     let (status, body) = http_as(
         port,
         "GET",
@@ -36,7 +48,7 @@ fn with_basic_auth_configured_only_health_and_open_urls_need_no_credentials() {
     assert_eq!(status, 401, "{body}");
     let (status, body) = http_as(port, "GET", "/api/v1/main/executions", None, Some(good)).unwrap();
     assert_eq!(status, 200, "{body}");
-    // An open URL is let through without credentials (no webhook route yet: 404, not 401).
+    // An open URL is let through without credentials: an unknown webhook is 404, not 401.
     let (status, _) = http(
         port,
         "POST",

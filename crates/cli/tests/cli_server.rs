@@ -165,6 +165,9 @@ fn the_debug_expression_refuses_secret_and_masks_secret_inputs() {
     );
     assert_eq!(status, 200, "{execution}");
     assert_eq!(execution["inputs"]["pw"], "****");
+    // From here on every response is scanned for the input and its encodings.
+    remember_secret("debug-secret-input-789");
+    remember_secret("DEBUG-SECRET-INPUT-789");
     let id = execution["id"].as_str().unwrap().to_owned();
     let done = wait_for_state(port, &id, "SUCCESS");
     let run = done["taskRunList"][0]["id"].as_str().unwrap().to_owned();
@@ -291,5 +294,46 @@ fn the_configuration_file_can_be_deleted_once_read() {
     // What it configured still holds.
     let (status, _) = http(port, "GET", "/api/v1/main/executions", None).unwrap();
     assert_eq!(status, 401);
+    stop(server);
+}
+
+#[test]
+fn every_error_is_a_json_body_and_bodies_have_a_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start_server(&dir.path().join("data"), port);
+    let is_json_error = |status: u16, body: &str| {
+        let value: Value = serde_json::from_str(body)
+            .unwrap_or_else(|_| panic!("{status} is not a JSON body: {body}"));
+        assert!(value["message"].is_string(), "{status}: {body}");
+        value["message"].as_str().unwrap().to_owned()
+    };
+    // An unknown route, a wrong method, a malformed query: axum's own rejections, as JSON.
+    let (status, body) = http(port, "GET", "/api/v1/main/nothing/here", None).unwrap();
+    assert_eq!(status, 404);
+    assert!(is_json_error(status, &body).contains("openapi.json"));
+    let (status, body) = http(port, "DELETE", "/api/v1/main/executions", None).unwrap();
+    assert_eq!(status, 405);
+    is_json_error(status, &body);
+    let (status, body) = http(port, "GET", "/api/v1/main/executions?size=many", None).unwrap();
+    assert_eq!(status, 400);
+    assert!(is_json_error(status, &body).contains("size"), "{body}");
+    // A body over the limit is refused before it is read whole.
+    let huge = format!(
+        "id: big\nnamespace: company.team\ntasks: []\n# {}\n",
+        "x".repeat(saker_server::MAX_BODY_BYTES)
+    );
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/main/flows",
+        Some(("application/x-yaml", &huge)),
+    )
+    .unwrap();
+    assert_eq!(status, 413);
+    assert!(is_json_error(status, &body).contains("MiB"), "{body}");
+    // Nothing was stored, and the server still answers.
+    let (status, _) = http(port, "GET", "/api/v1/main/flows/company.team/big", None).unwrap();
+    assert_eq!(status, 404);
     stop(server);
 }

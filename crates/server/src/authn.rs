@@ -1,7 +1,8 @@
 //! Authentication of API requests, when the server has users (`server.basic-auth` is set).
 //! Every request needs HTTP Basic credentials of a user or a bearer API token, except
-//! `/health` and the path prefixes in `server.basic-auth.open-urls` (such as the webhook
-//! path of seed 001). A refusal is a `401` JSON body that never says which part was wrong;
+//! `/health`, the path prefixes in `server.basic-auth.open-urls` (such as the webhook
+//! path of seed 001), and accepting an invitation (its code is the credential, see
+//! `iam_api::is_open`). A refusal is a `401` JSON body that never says which part was wrong;
 //! too many failures answer `429`. Passwords and tokens are never logged.
 //!
 //! Authorization per namespace (roles and bindings, `saker_auth::authorize`) is decided by
@@ -40,7 +41,10 @@ pub async fn authenticate(
         return next.run(request).await;
     };
     let path = request.uri().path();
-    if path == "/health" || gate.open_urls.iter().any(|p| path.starts_with(p.as_str())) {
+    if path == "/health"
+        || gate.open_urls.iter().any(|p| path.starts_with(p.as_str()))
+        || crate::iam_api::is_open(request.method(), path)
+    {
         return next.run(request).await;
     }
     let address = request

@@ -18,6 +18,7 @@ mod error;
 mod executions_api;
 mod flows_api;
 mod follow;
+mod iam_api;
 mod inputs_body;
 mod logs_api;
 mod management;
@@ -26,6 +27,8 @@ mod openapi;
 mod routes;
 pub mod schema;
 mod secrets_api;
+mod secrets_lifecycle_api;
+mod webhook_api;
 
 use std::sync::Arc;
 
@@ -45,6 +48,9 @@ pub struct AppState {
     pub auth: Option<Arc<AuthGate>>,
     /// The secret service as WEBSERVER (writes and metadata; never resolves a value).
     pub secrets: Option<saker_secrets::SecretService>,
+    /// Resolves the secrets a Webhook trigger's `key` names, as the SCHEDULER (audited);
+    /// `None`: such keys cannot be rendered and their webhooks answer 404.
+    pub trigger_secrets: Option<Arc<dyn saker_engine::trigger::TriggerSecrets>>,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

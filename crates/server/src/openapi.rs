@@ -67,7 +67,10 @@ pub(crate) fn api_routes() -> ApiRouter {
         .merge(crate::logs_api::routes())
         .merge(crate::namespaces_api::routes())
         .merge(crate::secrets_api::routes())
+        .merge(crate::secrets_lifecycle_api::routes())
         .merge(crate::audit_api::routes())
+        .merge(crate::iam_api::routes())
+        .merge(crate::webhook_api::routes())
 }
 
 /// The OpenAPI 3.1 document of every route this server serves.

@@ -27,6 +27,17 @@ pub fn start_server_with(data: &Path, port: u16, config: Option<&Path>) -> Child
 }
 
 pub fn start_server_args(data: &Path, port: u16, config: Option<&Path>, extra: &[&str]) -> Child {
+    start_server_logging(data, port, config, extra, None)
+}
+
+/// [`start_server_args`] with the server's own log (stderr) written to `log`.
+pub fn start_server_logging(
+    data: &Path,
+    port: u16,
+    config: Option<&Path>,
+    extra: &[&str],
+    log: Option<&Path>,
+) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_saker"));
     command.args(["server", "local"]).args(extra);
     match config {
@@ -37,7 +48,10 @@ pub fn start_server_args(data: &Path, port: u16, config: Option<&Path>, extra: &
         .args(["--port", &port.to_string()])
         .env("SAKER_DATA_DIR", data)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(match log {
+            Some(file) => Stdio::from(std::fs::File::create(file).unwrap()),
+            None => Stdio::null(),
+        })
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
