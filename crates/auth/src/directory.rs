@@ -245,10 +245,28 @@ impl AuthService {
             .map(Binding::from))
     }
 
-    /// Removes the binding `id` of `tenant`. False if it does not exist there.
+    /// Removes the binding `id` of `tenant`. False if it does not exist there. The tenant's
+    /// last tenant-wide `admin` binding is refused (Conflict): removing it would leave no one
+    /// able to manage the tenant, the caller included.
     pub fn unbind_in(&self, tenant: &str, id: &str) -> Result<bool> {
-        if self.get_binding(tenant, id)?.is_none() {
+        let Some(binding) = self.get_binding(tenant, id)? else {
             return Ok(false);
+        };
+        let is_tenant_admin = |b: &Binding| b.role == ADMIN_ROLE && b.namespace.is_none();
+        if is_tenant_admin(&binding)
+            && self
+                .list_bindings(tenant)?
+                .iter()
+                .filter(|b| is_tenant_admin(b))
+                .count()
+                == 1
+        {
+            return Err(AuthError::Conflict {
+                reason: format!(
+                    "binding {id} is the last tenant-wide {ADMIN_ROLE} binding of {tenant}: \
+                     bind another admin first"
+                ),
+            });
         }
         self.unbind(id)
     }

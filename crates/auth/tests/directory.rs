@@ -289,3 +289,27 @@ fn tenant_admin_access_decides_where_the_super_admin_is_a_tenant_admin() {
     assert!(!authorize(&s, "main", None, Permission::Binding, Action::Create).is_allowed());
     assert!(!authorize(&s, "main", Some("a"), Permission::Secret, Action::Read).is_allowed());
 }
+
+#[test]
+fn the_last_tenant_wide_admin_binding_cannot_be_removed() {
+    let (_dir, _wall, svc) = service();
+    let ann = svc.create_user("ann", Some(&pw(GOOD))).unwrap();
+    let bob = svc.create_user("bob", Some(&pw(GOOD))).unwrap();
+    let first = svc.bind("staging", &ann.id, ADMIN_ROLE, None).unwrap();
+    // A namespace-scoped admin binding does not manage the tenant: it does not count.
+    let scoped = svc
+        .bind("staging", &bob.id, ADMIN_ROLE, Some("company"))
+        .unwrap();
+    assert!(matches!(
+        svc.unbind_in("staging", &first.id),
+        Err(AuthError::Conflict { .. })
+    ));
+    assert!(svc.unbind_in("staging", &scoped.id).unwrap());
+    let second = svc.bind("staging", &bob.id, ADMIN_ROLE, None).unwrap();
+    assert!(svc.unbind_in("staging", &first.id).unwrap());
+    assert!(matches!(
+        svc.unbind_in("staging", &second.id),
+        Err(AuthError::Conflict { .. })
+    ));
+    assert!(!svc.unbind_in("staging", "no-such-binding").unwrap());
+}

@@ -194,7 +194,8 @@ async fn create_binding(
     Ok(Json(view))
 }
 
-/// Removes a binding: the user loses that role there at once.
+/// Removes a binding: the user loses that role there at once. The tenant's last tenant-wide
+/// admin binding is refused (409), so no one locks the tenant out of its own management.
 #[utoipa::path(
     delete,
     path = "/api/v1/{tenant}/bindings/{id}",
@@ -208,6 +209,7 @@ async fn create_binding(
         (status = 401, description = "No or wrong credentials", body = ErrorBody),
         (status = 403, description = "BINDING DELETE not granted on the tenant", body = ErrorBody),
         (status = 404, description = "No such binding in this tenant", body = ErrorBody),
+        (status = 409, description = "The tenant's last tenant-wide admin binding: bind another admin first", body = ErrorBody),
         (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
     )
 )]
