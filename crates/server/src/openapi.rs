@@ -32,6 +32,10 @@ pub(crate) type ApiRouter = OpenApiRouter<AppState>;
         (name = "Namespaces", description = "Namespaces the caller may see"),
         (name = "Secrets", description = "Secret metadata out, values in, never a value back"),
         (name = "Audit logs", description = "The tamper-evident audit trail"),
+        (name = "Users", description = "Users, their passwords and API tokens (tenant-wide USER permission)"),
+        (name = "Roles", description = "Sets of permission × action (ROLE permission)"),
+        (name = "Bindings", description = "A role given to a user on a tenant or a namespace and its children"),
+        (name = "Invitations", description = "Invite by email; accepted without credentials, once, before expiry"),
         (name = "Health", description = "Liveness"),
     )
 )]
