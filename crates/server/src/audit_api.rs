@@ -13,9 +13,9 @@ use utoipa_axum::routes;
 
 use crate::access::check;
 use crate::openapi::ApiRouter;
+use crate::request::path_rejected;
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::ErrorBody;
-use crate::secrets_api::path_rejected;
 use crate::{ApiError, AppState};
 
 pub(crate) fn routes() -> ApiRouter {

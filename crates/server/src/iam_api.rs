@@ -155,7 +155,7 @@ impl Fields {
     /// The object of `body`; an empty body is an empty object when `optional`.
     fn parse(body: &[u8], example: &'static str, optional: bool) -> Result<Self, ApiError> {
         Ok(Fields {
-            map: crate::secrets_api::object_body(body, example, optional)?,
+            map: crate::request::object_body(body, example, optional)?,
             example,
         })
     }
@@ -202,7 +202,7 @@ impl Fields {
 
     /// Refuses a field left unread.
     fn done(self, expected: &str) -> Result<(), ApiError> {
-        crate::secrets_api::no_other_fields(&self.map, expected)
+        crate::request::no_other_fields(&self.map, expected)
     }
 }
 

@@ -24,6 +24,7 @@ mod logs_api;
 mod management;
 mod namespaces_api;
 mod openapi;
+mod request;
 mod routes;
 pub mod schema;
 mod secrets_api;

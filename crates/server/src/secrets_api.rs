@@ -4,9 +4,9 @@
 //!
 //! This module holds the reads and writes (list, inherited, one secret's metadata, PUT,
 //! DELETE) and what the lifecycle endpoints of [`crate::secrets_lifecycle_api`] share: the
-//! JSON shapes, the body parsing and the mapping of service errors to status codes.
+//! JSON shapes, the metadata fields of a body and the mapping of service errors to status codes.
 //!
-//! Bodies that could hold a value are parsed by hand from a [`Value`], never with a typed
+//! Bodies that could hold a value are parsed by hand ([`crate::request::object_body`]), never with a typed
 //! `serde` deserializer: serde's messages quote what they could not read ("invalid type:
 //! string \"…\""), and a value must never come back in an error. Malformed paths, queries and
 //! bodies answer our JSON [`ErrorBody`], not axum's plain-text rejections.
@@ -31,6 +31,7 @@ use utoipa_axum::routes;
 
 use crate::access::check;
 use crate::openapi::ApiRouter;
+use crate::request::{body_rejected, no_other_fields, object_body, path_rejected};
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::ErrorBody;
 use crate::{ApiError, AppState, Caller};
@@ -230,63 +231,6 @@ pub(crate) fn service_error(e: ServiceError) -> ApiError {
         tracing::error!(error = %message, "secret request failed");
     }
     ApiError { status, message }
-}
-
-/// A malformed path (a segment that is not UTF-8 once decoded) as our JSON error.
-pub(crate) fn path_rejected(e: PathRejection) -> ApiError {
-    ApiError {
-        status: e.status(),
-        message: format!("invalid path: {}", e.body_text()),
-    }
-}
-
-/// A body that could not be read (too large, cut short) as our JSON error.
-pub(crate) fn body_rejected(e: BytesRejection) -> ApiError {
-    ApiError {
-        status: e.status(),
-        message: e.body_text(),
-    }
-}
-
-/// The JSON object of a request body. An empty body is an empty object when `optional`.
-/// Parser messages give only a position: they never quote what was sent.
-pub(crate) fn object_body(
-    body: &[u8],
-    example: &str,
-    optional: bool,
-) -> Result<Map<String, Value>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return if optional {
-            Ok(Map::new())
-        } else {
-            Err(ApiError::bad_request(format!(
-                "the body is empty: send a JSON object such as {example}"
-            )))
-        };
-    }
-    let json: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the body is not valid JSON (line {}, column {}): send {example}",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    match json {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::bad_request(format!(
-            "the body must be a JSON object: {example}"
-        ))),
-    }
-}
-
-/// Refuses the first field of `map` left unread, naming the ones that are read.
-pub(crate) fn no_other_fields(map: &Map<String, Value>, expected: &str) -> Result<(), ApiError> {
-    match map.keys().next() {
-        Some(unknown) => Err(ApiError::bad_request(format!(
-            "unknown field '{unknown}': expected {expected}"
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// Reads `description`, `tags`, `expiresAt` and `rotationPeriod` out of `map`: absent leaves a

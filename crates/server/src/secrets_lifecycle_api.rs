@@ -33,11 +33,12 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::openapi::ApiRouter;
+use crate::request::{body_rejected, no_other_fields, object_body, path_rejected};
 use crate::routes::MaybeCaller;
 use crate::schema::ErrorBody;
 use crate::secrets_api::{
-    SecretMetaView, actor, allowed, body_rejected, namespace, no_other_fields, object_body,
-    path_rejected, secret_not_found, service, service_error, take_metadata,
+    SecretMetaView, actor, allowed, namespace, secret_not_found, service, service_error,
+    take_metadata,
 };
 use crate::{ApiError, AppState};
 

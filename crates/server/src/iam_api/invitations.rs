@@ -26,9 +26,9 @@ use utoipa_axum::routes;
 use super::users::UserView;
 use super::{Fields, actor, allowed, auth_error, blocking, gate};
 use crate::openapi::ApiRouter;
+use crate::request::{body_rejected, path_rejected};
 use crate::routes::MaybeCaller;
 use crate::schema::ErrorBody;
-use crate::secrets_api::{body_rejected, path_rejected};
 use crate::{ApiError, AppState};
 
 pub(super) fn routes() -> ApiRouter {

@@ -20,9 +20,9 @@ use utoipa_axum::routes;
 use super::users::{is_self, user_in_tenant};
 use super::{Fields, actor, allowed, auth_error, blocking, gate};
 use crate::openapi::ApiRouter;
+use crate::request::{body_rejected, path_rejected};
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::ErrorBody;
-use crate::secrets_api::{body_rejected, path_rejected};
 use crate::{ApiError, AppState};
 
 pub(super) fn routes() -> ApiRouter {

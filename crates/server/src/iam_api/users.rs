@@ -25,9 +25,9 @@ use utoipa_axum::routes;
 use super::{Fields, actor, allowed, auth_error, blocking, gate, principal};
 use crate::access::check;
 use crate::openapi::ApiRouter;
+use crate::request::{body_rejected, path_rejected};
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::ErrorBody;
-use crate::secrets_api::{body_rejected, path_rejected};
 use crate::{ApiError, AppState, Caller};
 
 pub(super) fn routes() -> ApiRouter {
