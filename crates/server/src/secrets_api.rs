@@ -4,11 +4,12 @@
 //!
 //! This module holds the reads and writes (list, inherited, one secret's metadata, PUT,
 //! DELETE) and what the lifecycle endpoints of [`crate::secrets_lifecycle_api`] share: the
-//! JSON shapes, the metadata fields of a body and the mapping of service errors to status codes.
+//! JSON shapes, the metadata fields of a body and the mapping of service errors to status
+//! codes.
 //!
-//! Bodies that could hold a value are parsed by hand ([`crate::request::object_body`]), never with a typed
-//! `serde` deserializer: serde's messages quote what they could not read ("invalid type:
-//! string \"…\""), and a value must never come back in an error. Malformed paths, queries and
+//! Bodies that could hold a value are parsed by hand ([`crate::request::object_body`]), never
+//! with a typed `serde` deserializer: serde's messages quote what they could not read
+//! ("invalid type: string \"…\""), and a value must never come back in an error. Malformed paths, queries and
 //! bodies answer our JSON [`ErrorBody`], not axum's plain-text rejections.
 
 use std::collections::BTreeMap;
