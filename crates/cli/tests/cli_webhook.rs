@@ -7,7 +7,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -61,24 +61,7 @@ const PLAIN_FLOW: &str =
 
 /// Starts `saker server local` with its own log (stderr) written to `log`.
 fn start_logged(data: &Path, port: u16, config: &Path, log: &Path) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
-        .args(["server", "local", "--port", &port.to_string()])
-        .env("SAKER_CONFIG", config)
-        .env("SAKER_DATA_DIR", data)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok((200, _)) = http(port, "GET", "/health", None) {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not answer /health within 30 s");
+    start_server_logging(data, port, Some(config), &[], Some(log))
 }
 
 /// One request with any method, headers and body; the response is scanned for remembered
@@ -460,5 +443,47 @@ fn with_credentials_a_webhook_needs_execution_create_and_hidden_namespaces_are_4
     assert_eq!(status, 403, "{body}");
     let (_, list) = admin_json(port, "GET", "/api/v1/main/executions", None);
     assert_eq!(list["results"].as_array().unwrap().len(), 3, "{list}");
+    stop(server);
+}
+
+#[test]
+fn an_address_that_keeps_missing_without_credentials_is_throttled_before_any_key_is_rendered() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = write_config(dir.path(), OPEN_CONFIG);
+    let port = free_port();
+    let server = start_server_with(&data, port, Some(&config));
+    deploy_as_admin(port, HOOK_FLOW);
+    let hook = |key: &str| {
+        request(
+            port,
+            "POST",
+            &format!("/api/v1/main/executions/webhook/company.team/hook/{key}"),
+            &[],
+            "",
+        )
+    };
+    // Twenty misses are answered as misses...
+    for i in 0..20 {
+        let (status, body) = hook(&format!("guess-{i}"));
+        assert_eq!(status, 404, "{body}");
+    }
+    // (each miss rendered every key, the secret one included: one audited read each)
+    let audited = || {
+        let path = "/api/v1/main/auditlogs/search?key=WEBHOOK_KEY";
+        admin_json(port, "GET", path, None).1["total"]
+            .as_u64()
+            .unwrap()
+    };
+    let reads = audited();
+    assert_eq!(reads, 20);
+    // ...then the address waits, whatever it presents, even the right key.
+    let (status, body) = hook("guess-20");
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("retry in"), "{body}");
+    let (status, _) = hook("plain-key-123");
+    assert_eq!(status, 429);
+    // Refused before any key was rendered: the secret was not read again.
+    assert_eq!(audited(), reads);
     stop(server);
 }

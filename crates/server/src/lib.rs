@@ -40,6 +40,7 @@ pub use error::ApiError;
 pub use management::{ManagementAuth, management_router};
 pub use openapi::openapi;
 pub use routes::{MAX_BODY_BYTES, router};
+pub use webhook_api::webhook_miss_throttle;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -52,6 +53,8 @@ pub struct AppState {
     /// Resolves the secrets a Webhook trigger's `key` names, as the SCHEDULER (audited);
     /// `None`: such keys cannot be rendered and their webhooks answer 404.
     pub trigger_secrets: Option<Arc<dyn saker_engine::trigger::TriggerSecrets>>,
+    /// Webhook calls that matched nothing, per client address ([`webhook_miss_throttle`]).
+    pub webhook_misses: Arc<saker_auth::LoginThrottle>,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

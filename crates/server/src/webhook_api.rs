@@ -21,8 +21,13 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri, header};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::http::{Extensions, HeaderMap, StatusCode, Uri, header};
 use saker_auth::{Action, Permission};
+use saker_auth::{LoginThrottle, ThrottleKey, ThrottlePolicy};
 use saker_engine::EngineError;
 use saker_engine::trigger::{WEBHOOK, render_webhook_key, webhook_triggers};
 use saker_model::ExecutionTrigger;
@@ -79,6 +84,7 @@ type HookPath = Path<(String, String, String, String)>;
         (status = 403, description = "EXECUTION CREATE not granted here", body = ErrorBody),
         (status = 404, description = "No such flow, no enabled Webhook trigger with this key, or not visible to the caller: one answer for all", body = ErrorBody),
         (status = 422, description = "The flow has required inputs without defaults", body = ErrorBody),
+        (status = 429, description = "Too many calls without credentials from this address matched nothing; retry later", body = ErrorBody),
     )
 )]
 async fn webhook_get(
@@ -86,10 +92,11 @@ async fn webhook_get(
     who: MaybeCaller,
     Path((tenant, namespace, flow_id, key)): HookPath,
     uri: Uri,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let request = Request { uri, headers, body };
+    let request = Request::new(uri, &extensions, headers, body);
     webhook(state, who, tenant, namespace, flow_id, key, request)
 }
 
@@ -117,6 +124,7 @@ async fn webhook_get(
         (status = 403, description = "EXECUTION CREATE not granted here", body = ErrorBody),
         (status = 404, description = "No such flow, no enabled Webhook trigger with this key, or not visible to the caller: one answer for all", body = ErrorBody),
         (status = 422, description = "The flow has required inputs without defaults", body = ErrorBody),
+        (status = 429, description = "Too many calls without credentials from this address matched nothing; retry later", body = ErrorBody),
     )
 )]
 async fn webhook_post(
@@ -124,10 +132,11 @@ async fn webhook_post(
     who: MaybeCaller,
     Path((tenant, namespace, flow_id, key)): HookPath,
     uri: Uri,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let request = Request { uri, headers, body };
+    let request = Request::new(uri, &extensions, headers, body);
     webhook(state, who, tenant, namespace, flow_id, key, request)
 }
 
@@ -155,6 +164,7 @@ async fn webhook_post(
         (status = 403, description = "EXECUTION CREATE not granted here", body = ErrorBody),
         (status = 404, description = "No such flow, no enabled Webhook trigger with this key, or not visible to the caller: one answer for all", body = ErrorBody),
         (status = 422, description = "The flow has required inputs without defaults", body = ErrorBody),
+        (status = 429, description = "Too many calls without credentials from this address matched nothing; retry later", body = ErrorBody),
     )
 )]
 async fn webhook_put(
@@ -162,18 +172,57 @@ async fn webhook_put(
     who: MaybeCaller,
     Path((tenant, namespace, flow_id, key)): HookPath,
     uri: Uri,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let request = Request { uri, headers, body };
+    let request = Request::new(uri, &extensions, headers, body);
     webhook(state, who, tenant, namespace, flow_id, key, request)
 }
 
-/// What the flow gets to see of the request.
+/// What the flow gets to see of the request, and where it came from.
 struct Request {
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+    /// The client's address, for the miss throttle.
+    address: Option<String>,
+}
+
+impl Request {
+    fn new(uri: Uri, extensions: &Extensions, headers: HeaderMap, body: Bytes) -> Self {
+        let address = extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Self {
+            uri,
+            headers,
+            body,
+            address,
+        }
+    }
+}
+
+/// The miss throttle: an address that keeps presenting wrong keys (or unknown flows) without
+/// credentials is answered 429 for a while, before any key is rendered, so an open webhook URL cannot be
+/// used to guess keys or to grow the audit trail with secret reads.
+pub fn webhook_miss_throttle() -> LoginThrottle {
+    LoginThrottle::new(ThrottlePolicy {
+        max_failures: 20,
+        window: Duration::from_secs(10 * 60),
+        lockout: Duration::from_secs(60),
+        max_lockout: Duration::from_secs(60 * 60),
+    })
+}
+
+fn throttled(retry_after: Duration) -> ApiError {
+    ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        message: format!(
+            "too many webhook calls from this address matched no trigger; retry in {} s",
+            retry_after.as_secs().max(1)
+        ),
+    }
 }
 
 fn webhook(
@@ -184,6 +233,36 @@ fn webhook(
     flow_id: String,
     key: String,
     request: Request,
+) -> Result<Json<Value>, ApiError> {
+    // Only callers without credentials are throttled (open URLs, or a server without
+    // users): an authenticated caller is accountable and its requests are attributed.
+    let keys: Vec<ThrottleKey> = match caller(&who) {
+        None => request
+            .address
+            .clone()
+            .map(ThrottleKey::Address)
+            .into_iter()
+            .collect(),
+        Some(_) => Vec::new(),
+    };
+    if let Some(wait) = state.webhook_misses.check(&keys) {
+        return Err(throttled(wait));
+    }
+    let result = start(&state, who, tenant, namespace, flow_id, key, &request);
+    if matches!(&result, Err(e) if e.status == StatusCode::NOT_FOUND) {
+        state.webhook_misses.record_failure(&keys);
+    }
+    result
+}
+
+fn start(
+    state: &AppState,
+    who: MaybeCaller,
+    tenant: String,
+    namespace: String,
+    flow_id: String,
+    key: String,
+    request: &Request,
 ) -> Result<Json<Value>, ApiError> {
     let not_found = || ApiError::not_found(NOT_FOUND);
     check(
@@ -234,7 +313,7 @@ fn webhook(
         ExecutionTrigger {
             id: trigger.id.clone(),
             type_name: WEBHOOK.to_owned(),
-            variables: trigger_variables(&request),
+            variables: trigger_variables(request),
         },
     )?;
     Ok(Json(execution_json(&execution)))

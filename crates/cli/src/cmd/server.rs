@@ -112,6 +112,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
                 auth,
                 secrets: Some(secrets),
                 trigger_secrets: Some(trigger_secrets),
+                webhook_misses: Arc::new(saker_server::webhook_miss_throttle()),
             },
             shutdown,
         )
