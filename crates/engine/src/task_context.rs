@@ -176,6 +176,12 @@ impl TaskContext {
         self.logger.flush();
     }
 
+    /// The execution's mask set as it is now, for runners that mask a stream themselves
+    /// (a secret split across reads of a process's output).
+    pub fn mask_set(&self) -> saker_mask::MaskSet {
+        self.masks.snapshot()
+    }
+
     /// Set when the execution is killed or the task times out.
     pub fn cancellation(&self) -> Cancellation {
         self.cancel.clone()

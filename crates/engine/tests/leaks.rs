@@ -59,6 +59,7 @@ fn forbidden() -> Vec<(String, String)> {
         ("token title", "S3cr3t-T0ken-4f9a2c7e1b8d".to_owned()),
         ("token replaced", TOKEN.replace('-', "_")),
         ("token slice", TOKEN[..12].to_owned()),
+        ("token tail", TOKEN[14..].to_owned()),
         (
             "token sha256",
             hex::encode(sha2::Sha256::digest(TOKEN.as_bytes())),

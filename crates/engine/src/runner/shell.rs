@@ -8,9 +8,10 @@
 
 use std::process::Stdio;
 
+use saker_mask::{LineMasker, MaskSet};
 use saker_model::Level;
 use serde_json::{Map, Value};
-use tokio::io::{AsyncRead, BufReader};
+use tokio::io::{AsyncBufRead, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
@@ -22,7 +23,16 @@ pub struct Commands;
 const HIDDEN_ENV_PREFIXES: [&str; 3] = ["SECRET_", "SAKER_", "KESTRA_"];
 
 /// A line longer than this is logged in pieces, so one endless line cannot exhaust memory.
+/// Such a line is masked as a stream before it is cut (see [`read_lines`]).
 const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// One line of a process's output.
+struct Line {
+    is_err: bool,
+    text: String,
+    /// Already masked: a piece of an over-long line. Never read as an outputs line.
+    piece: bool,
+}
 
 impl TaskRunner for Commands {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
@@ -95,11 +105,12 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
         .spawn()
         .map_err(|e| TaskError::Failed(format!("cannot start '{program}': {e}")))?;
 
-    let (tx, mut rx) = mpsc::channel::<(bool, String)>(256);
+    let (tx, mut rx) = mpsc::channel::<Line>(256);
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let out_reader = tokio::spawn(read_lines(stdout, false, tx.clone()));
-    let err_reader = tokio::spawn(read_lines(stderr, true, tx));
+    let masks = ctx.mask_set();
+    let out_reader = tokio::spawn(read_lines(stdout, false, tx.clone(), masks.clone()));
+    let err_reader = tokio::spawn(read_lines(stderr, true, tx, masks));
 
     let mut vars = Map::new();
     let mut saw_stderr = false;
@@ -109,13 +120,13 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
         tokio::select! {
             _ = flush.tick() => ctx.flush_logs(),
             line = rx.recv() => match line {
-                Some((is_err, line)) => {
-                    saw_stderr |= is_err;
-                    if let Some(found) = parse_outputs_line(&line) {
+                Some(line) => {
+                    saw_stderr |= line.is_err;
+                    if !line.piece && let Some(found) = parse_outputs_line(&line.text) {
                         vars.extend(found);
                         continue;
                     }
-                    ctx.log(if is_err { Level::Warn } else { Level::Info }, &line);
+                    ctx.log(if line.is_err { Level::Warn } else { Level::Info }, &line.text);
                 }
                 None => break child.wait().await,
             },
@@ -145,30 +156,88 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
     })
 }
 
-/// Sends each line of `stream` (split at [`MAX_LINE_BYTES`]) to `tx`.
+/// Sends each line of `stream` to `tx`. A line longer than [`MAX_LINE_BYTES`] is masked with
+/// `masks` as a stream and only then cut into pieces: cut first, a secret across the cut
+/// would reach the logger as two halves that neither match it.
 async fn read_lines(
     stream: impl AsyncRead + Unpin,
     is_err: bool,
-    tx: mpsc::Sender<(bool, String)>,
+    tx: mpsc::Sender<Line>,
+    masks: MaskSet,
 ) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let mut limited = (&mut reader).take(MAX_LINE_BYTES as u64);
-        match tokio::io::AsyncBufReadExt::read_until(&mut limited, b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                    buf.pop();
-                }
-                let line = String::from_utf8_lossy(&buf).into_owned();
-                if tx.send((is_err, line)).await.is_err() {
+        if read_piece(&mut reader, &mut buf).await == 0 {
+            return;
+        }
+        let cut = buf.len() == MAX_LINE_BYTES && buf.last() != Some(&b'\n');
+        if !cut {
+            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                buf.pop();
+            }
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            let line = Line {
+                is_err,
+                text,
+                piece: false,
+            };
+            if tx.send(line).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let mut masker = LineMasker::new(masks.clone(), MAX_LINE_BYTES);
+        let mut pieces = Vec::new();
+        masker.push(&buf, &mut pieces);
+        loop {
+            for text in pieces.drain(..) {
+                if tx
+                    .send(Line {
+                        is_err,
+                        text,
+                        piece: true,
+                    })
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
+            buf.clear();
+            if read_piece(&mut reader, &mut buf).await == 0 {
+                break;
+            }
+            masker.push(&buf, &mut pieces);
+            if buf.last() == Some(&b'\n') {
+                break;
+            }
+        }
+        masker.finish(&mut pieces);
+        for text in pieces {
+            if tx
+                .send(Line {
+                    is_err,
+                    text,
+                    piece: true,
+                })
+                .await
+                .is_err()
+            {
+                return;
+            }
         }
     }
+}
+
+/// Reads up to the next newline (included) or [`MAX_LINE_BYTES`], whichever comes first;
+/// 0 at the end of the stream or on a read error.
+async fn read_piece(reader: &mut (impl AsyncBufRead + Unpin), buf: &mut Vec<u8>) -> usize {
+    let mut limited = (&mut *reader).take(MAX_LINE_BYTES as u64);
+    tokio::io::AsyncBufReadExt::read_until(&mut limited, b'\n', buf)
+        .await
+        .unwrap_or(0)
 }
 
 /// Kestra's output protocol: a line `::{"outputs":{"k":"v"}}::` sets output variables.
@@ -185,7 +254,54 @@ use tokio::io::AsyncReadExt as _;
 
 #[cfg(test)]
 mod tests {
-    use super::parse_outputs_line;
+    use super::*;
+
+    fn lines_of(input: Vec<u8>, secret: &str) -> Vec<(String, bool)> {
+        let mut builder = saker_mask::MaskSetBuilder::new();
+        builder.add_labeled("S", secret);
+        let (tx, mut rx) = mpsc::channel(1024);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(read_lines(&input[..], false, tx, builder.build()));
+        let mut out = Vec::new();
+        while let Ok(line) = rx.try_recv() {
+            out.push((line.text, line.piece));
+        }
+        out
+    }
+
+    #[test]
+    fn a_secret_across_the_cut_of_a_long_line_is_masked() {
+        let secret = "s3cr3t-across-the-cut-42";
+        let mut input = vec![b'a'; MAX_LINE_BYTES - 10];
+        input.extend_from_slice(secret.as_bytes());
+        input.extend_from_slice(&[b'b'; 100]);
+        input.extend_from_slice(b"\r\nshort line\n::{\"outputs\":{\"k\":1}}::\n");
+        let lines = lines_of(input, secret);
+        let pieces: Vec<&(String, bool)> = lines.iter().filter(|(_, piece)| *piece).collect();
+        assert!(pieces.len() >= 2, "{}", pieces.len());
+        let joined: String = pieces.iter().map(|(t, _)| t.as_str()).collect();
+        let expected = format!("{}****{}", "a".repeat(MAX_LINE_BYTES - 10), "b".repeat(100));
+        assert_eq!(joined, expected);
+        assert!(pieces.iter().all(|(t, _)| t.len() <= MAX_LINE_BYTES));
+        // Lines after it are whole lines again, and the outputs protocol still works.
+        let rest: Vec<&(String, bool)> = lines.iter().filter(|(_, piece)| !*piece).collect();
+        assert_eq!(rest[0].0, "short line");
+        assert!(parse_outputs_line(&rest[1].0).is_some());
+    }
+
+    #[test]
+    fn an_unterminated_long_last_line_is_flushed_masked() {
+        let secret = "tail-secret-value-9876";
+        let mut input = vec![b'c'; MAX_LINE_BYTES + 5];
+        input.extend_from_slice(secret.as_bytes());
+        let joined: String = lines_of(input, secret)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        assert_eq!(joined, format!("{}****", "c".repeat(MAX_LINE_BYTES + 5)));
+    }
 
     #[test]
     fn outputs_lines_are_recognised() {
