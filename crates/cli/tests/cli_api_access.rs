@@ -256,6 +256,19 @@ fn a_user_bound_to_a_namespace_sees_it_and_its_children_only() {
     );
     let (_, list) = as_json(http_as(port, "GET", "/api/v1/main/executions", None, admin));
     assert_eq!(list["results"].as_array().unwrap().len(), 3);
+    // Pages are filtered before they are cut, and `total` counts every page.
+    let page = "/api/v1/main/executions?size=1&page=1";
+    let (_, first) = as_json(http_as(port, "GET", page, None, admin));
+    assert_eq!(
+        (
+            first["results"].as_array().unwrap().len(),
+            first["total"].as_u64()
+        ),
+        (1, Some(3))
+    );
+    let (_, mine) = as_json(http_as(port, "GET", page, None, alice));
+    assert_eq!(mine["results"][0]["namespace"], "company.team.x", "{mine}");
+    assert_eq!(mine["total"].as_u64(), Some(namespaces.len() as u64));
     // An execution of the sibling namespace, by id: not found.
     let other = list["results"]
         .as_array()

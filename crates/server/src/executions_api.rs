@@ -277,8 +277,9 @@ async fn search_executions(
         .saturating_sub(1)
         .saturating_mul(size);
     let executions = state.engine.store().list_executions(&filter)?;
+    let total = state.engine.store().count_executions(&filter)?;
     Ok(Json(json!({
         "results": executions.iter().map(execution_json).collect::<Vec<_>>(),
-        "total": executions.len(),
+        "total": total,
     })))
 }

@@ -118,7 +118,7 @@ pub struct TriggerView {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ExecutionPage {
     pub results: Vec<ExecutionView>,
-    /// How many executions `results` holds.
+    /// How many executions match, on every page (as Kestra's `total`).
     pub total: u64,
 }
 

@@ -244,6 +244,10 @@ pub trait Store: Send + Sync {
     /// [`Store::get_execution`] for the details).
     fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>>;
 
+    /// How many executions `filter` matches, its `limit` and `offset` aside (the total of a
+    /// paged search).
+    fn count_executions(&self, filter: &ExecutionFilter) -> Result<u64>;
+
     /// The ids of every execution (all tenants) whose current state is one of `states`, oldest
     /// first: what crash recovery looks for at start-up.
     fn executions_in_states(&self, states: &[StateType]) -> Result<Vec<String>>;

@@ -308,6 +308,14 @@ fn listing_filters_and_returns_newest_first() {
         ..ExecutionFilter::new("main")
     };
     assert_eq!(list(&scoped_page), pick(&ids, &[2, 1]));
+    // A count ignores paging: the total of every page.
+    assert_eq!(s.count_executions(&page).unwrap(), 4);
+    assert_eq!(s.count_executions(&company).unwrap(), 3);
+    assert_eq!(s.count_executions(&scoped_page).unwrap(), 2);
+    assert_eq!(
+        s.count_executions(&ExecutionFilter::new("acme")).unwrap(),
+        1
+    );
     let nothing = ExecutionFilter {
         namespace_scopes: Some(Vec::new()),
         ..ExecutionFilter::new("main")

@@ -231,10 +231,10 @@ fn push_states(sql: &mut String, params: &mut Vec<SqlValue>, states: &[StateType
     sql.push(')');
 }
 
-pub(super) fn list(tx: &Transaction<'_>, filter: &ExecutionFilter) -> Result<Vec<Execution>> {
-    // Built from fixed fragments only; every value is a bound parameter. prepare_cached keys
-    // on the text, so each shape of filter is prepared once per connection.
-    let mut sql = String::from("SELECT id, doc FROM executions WHERE tenant = ?");
+/// `WHERE …` of the executions `filter` matches (its limit and offset aside), with its
+/// parameters. Built from fixed fragments only; every value is a bound parameter.
+fn matching(filter: &ExecutionFilter) -> (String, Vec<SqlValue>) {
+    let mut sql = String::from(" WHERE tenant = ?");
     let mut params = vec![SqlValue::Text(filter.tenant.clone())];
     if let Some(prefix) = &filter.namespace_prefix {
         let (lo, hi) = namespace_children(prefix);
@@ -263,6 +263,23 @@ pub(super) fn list(tx: &Transaction<'_>, filter: &ExecutionFilter) -> Result<Vec
         params.push(SqlValue::Text(flow_id.clone()));
     }
     push_states(&mut sql, &mut params, &filter.states);
+    (sql, params)
+}
+
+pub(super) fn count(tx: &Transaction<'_>, filter: &ExecutionFilter) -> Result<u64> {
+    let (clause, params) = matching(filter);
+    let sql = format!("SELECT COUNT(*) FROM executions{clause}");
+    let count: i64 = tx
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(params), |row| row.get(0))?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+pub(super) fn list(tx: &Transaction<'_>, filter: &ExecutionFilter) -> Result<Vec<Execution>> {
+    // prepare_cached keys on the text, so each shape of filter is prepared once per
+    // connection.
+    let (clause, mut params) = matching(filter);
+    let mut sql = format!("SELECT id, doc FROM executions{clause}");
     sql.push_str(" ORDER BY seq DESC LIMIT ? OFFSET ?");
     // SQLite reads a negative LIMIT as "no limit".
     params.push(SqlValue::Integer(filter.limit.map_or(-1, i64::from)));

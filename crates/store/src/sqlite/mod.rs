@@ -330,6 +330,10 @@ impl Store for SqliteStore {
         self.read_tx(|tx| executions::list(tx, filter))
     }
 
+    fn count_executions(&self, filter: &ExecutionFilter) -> Result<u64> {
+        self.read_tx(|tx| executions::count(tx, filter))
+    }
+
     fn executions_in_states(&self, states: &[StateType]) -> Result<Vec<String>> {
         self.read_tx(|tx| executions::in_states(tx, states))
     }
