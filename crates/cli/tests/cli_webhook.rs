@@ -100,6 +100,24 @@ fn request(
     (status, body)
 }
 
+/// The whole response (status line and headers included) to a bare POST.
+fn raw_response(port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
 fn admin_json(port: u16, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16, Value) {
     let (status, text) = http_as(port, method, path, body, Some(ADMIN)).unwrap();
     (
@@ -481,6 +499,12 @@ fn an_address_that_keeps_missing_without_credentials_is_throttled_before_any_key
     let (status, body) = hook("guess-20");
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("retry in"), "{body}");
+    let (status, raw) = raw_response(port, "/api/v1/main/executions/webhook/company.team/hook/x");
+    assert_eq!(status, 429);
+    assert!(
+        raw.to_ascii_lowercase().contains("\r\nretry-after: "),
+        "{raw}"
+    );
     let (status, _) = hook("plain-key-123");
     assert_eq!(status, 429);
     // Refused before any key was rendered: the secret was not read again.

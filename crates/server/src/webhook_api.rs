@@ -25,7 +25,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use axum::http::{Extensions, HeaderMap, StatusCode, Uri, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use saker_auth::{Action, Permission};
 use saker_auth::{LoginThrottle, ThrottleKey, ThrottlePolicy};
 use saker_engine::EngineError;
@@ -95,7 +96,7 @@ async fn webhook_get(
     extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Response {
     let request = Request::new(uri, &extensions, headers, body);
     webhook(state, who, tenant, namespace, flow_id, key, request)
 }
@@ -135,7 +136,7 @@ async fn webhook_post(
     extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Response {
     let request = Request::new(uri, &extensions, headers, body);
     webhook(state, who, tenant, namespace, flow_id, key, request)
 }
@@ -175,7 +176,7 @@ async fn webhook_put(
     extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Response {
     let request = Request::new(uri, &extensions, headers, body);
     webhook(state, who, tenant, namespace, flow_id, key, request)
 }
@@ -215,14 +216,20 @@ pub fn webhook_miss_throttle() -> LoginThrottle {
     })
 }
 
-fn throttled(retry_after: Duration) -> ApiError {
-    ApiError {
+/// 429 with `Retry-After`, as for throttled logins.
+fn throttled(retry_after: Duration) -> Response {
+    let seconds = retry_after.as_secs().max(1);
+    let mut response = ApiError {
         status: StatusCode::TOO_MANY_REQUESTS,
         message: format!(
-            "too many webhook calls from this address matched no trigger; retry in {} s",
-            retry_after.as_secs().max(1)
+            "too many webhook calls from this address matched no trigger; retry in {seconds} s"
         ),
     }
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 fn webhook(
@@ -233,7 +240,7 @@ fn webhook(
     flow_id: String,
     key: String,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Response {
     // Only callers without credentials are throttled (open URLs, or a server without
     // users): an authenticated caller is accountable and its requests are attributed.
     let keys: Vec<ThrottleKey> = match caller(&who) {
@@ -246,13 +253,17 @@ fn webhook(
         Some(_) => Vec::new(),
     };
     if let Some(wait) = state.webhook_misses.check(&keys) {
-        return Err(throttled(wait));
+        return throttled(wait);
     }
-    let result = start(&state, who, tenant, namespace, flow_id, key, &request);
-    if matches!(&result, Err(e) if e.status == StatusCode::NOT_FOUND) {
-        state.webhook_misses.record_failure(&keys);
+    match start(&state, who, tenant, namespace, flow_id, key, &request) {
+        Ok(execution) => execution.into_response(),
+        Err(e) => {
+            if e.status == StatusCode::NOT_FOUND {
+                state.webhook_misses.record_failure(&keys);
+            }
+            e.into_response()
+        }
     }
-    result
 }
 
 fn start(
