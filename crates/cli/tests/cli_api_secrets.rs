@@ -314,10 +314,19 @@ fn a_secrets_lifecycle_through_the_api_is_audited_and_flows_follow_it() {
         );
     }
 
-    // Restoring a version writes its value again as a new version.
+    // Restoring a version writes its value again as a new version, written by the caller.
     let (status, meta) = api.call("POST", &format!("{KEY}/restore"), Some(r#"{"version": 1}"#));
     assert_eq!(status, 200, "{meta}");
     assert_eq!(meta["version"], 3, "{meta}");
+    let (status, versions) = api.call("GET", &format!("{KEY}/versions"), None);
+    assert_eq!(status, 200, "{versions}");
+    let newest = &versions["results"][0];
+    assert_eq!(
+        (newest["version"].as_u64(), newest["current"].as_bool()),
+        (Some(3), Some(true)),
+        "{versions}"
+    );
+    assert_eq!(newest["createdBy"], "api:admin", "{versions}");
     let (_, logs) = api.run_which();
     assert!(logs.contains("resolved-first"), "{logs}");
     let (status, err) = api.call("POST", &format!("{KEY}/restore"), Some(r#"{"version": 0}"#));

@@ -434,6 +434,7 @@ impl SecretStore for JdbcSecretStore {
         namespace: &Namespace,
         key: &str,
         version: u64,
+        created_by: Option<&str>,
     ) -> Result<SecretMetadata, StoreError> {
         check_secret_key(key)?;
         self.ensure_exists(tenant, namespace, key)?;
@@ -452,7 +453,9 @@ impl SecretStore for JdbcSecretStore {
             });
         };
         let value = self.open(tenant, namespace, key, version, &ciphertext)?;
-        self.write_version(tenant, namespace, key, &SecretWrite::new(value))
+        let mut write = SecretWrite::new(value);
+        write.created_by = created_by.map(str::to_owned);
+        self.write_version(tenant, namespace, key, &write)
     }
 
     fn update_metadata(

@@ -408,7 +408,7 @@ impl SecretService {
         })
     }
 
-    /// Writes `version`'s value again as a new version.
+    /// Writes `version`'s value again as a new version, written by `who` (its `createdBy`).
     pub fn rollback(
         &self,
         tenant: &str,
@@ -423,7 +423,10 @@ impl SecretService {
             key,
             AuditAction::Rollback,
             who,
-            |store| store.rollback(tenant, namespace, key, version),
+            |store| {
+                let author = (!who.actor.is_empty()).then_some(who.actor.as_str());
+                store.rollback(tenant, namespace, key, version, author)
+            },
         )
     }
 

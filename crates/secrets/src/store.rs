@@ -359,15 +359,17 @@ pub trait SecretStore: Send + Sync {
         Err(self.refusal(Operation::Versions))
     }
 
-    /// Writes `version`'s value again as a new version.
+    /// Writes `version`'s value again as a new version, recorded as written by `created_by`
+    /// (as [`SecretWrite::created_by`]).
     fn rollback(
         &self,
         tenant: &str,
         namespace: &Namespace,
         key: &str,
         version: u64,
+        created_by: Option<&str>,
     ) -> Result<SecretMetadata, StoreError> {
-        let _ = (tenant, namespace, key, version);
+        let _ = (tenant, namespace, key, version, created_by);
         Err(self.refusal(Operation::Rollback))
     }
 

@@ -198,7 +198,9 @@ fn writes_are_refused_with_the_read_only_message() {
             .unwrap_err(),
         store.delete("main", &namespace, "X").unwrap_err(),
         store.revoke("main", &namespace, "X", None).unwrap_err(),
-        store.rollback("main", &namespace, "X", 1).unwrap_err(),
+        store
+            .rollback("main", &namespace, "X", 1, Some("cli:alice"))
+            .unwrap_err(),
         store.versions("main", &namespace, "X").unwrap_err(),
         ensure_supported(&store, Operation::Destroy).unwrap_err(),
     ];

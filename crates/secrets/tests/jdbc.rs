@@ -278,20 +278,37 @@ fn kept_versions_rollback_and_its_limits() {
         .map(|v| v.version)
         .collect();
     assert_eq!(kept, [4, 3, 2]);
-    let meta = store.rollback("main", &ns("company"), "K", 2).unwrap();
+    let meta = store
+        .rollback("main", &ns("company"), "K", 2, Some("cli:alice"))
+        .unwrap();
     assert_eq!(meta.version, 5);
     assert!(
         same(&read(&store, "company", "K").unwrap(), "value-2"),
         "rolled back"
     );
-    let err = store.rollback("main", &ns("company"), "K", 1).unwrap_err();
+    let newest = &store.versions("main", &ns("company"), "K").unwrap()[0];
+    assert_eq!(newest.version, 5);
+    assert_eq!(
+        newest.created_by.as_deref(),
+        Some("cli:alice"),
+        "the rollback's author"
+    );
+    let meta = store
+        .rollback("main", &ns("company"), "K", 3, None)
+        .unwrap();
+    assert_eq!(meta.version, 6);
+    let newest = &store.versions("main", &ns("company"), "K").unwrap()[0];
+    assert_eq!((newest.version, newest.created_by.as_deref()), (6, None));
+    let err = store
+        .rollback("main", &ns("company"), "K", 1, Some("cli:alice"))
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::NoSuchVersion { version: 1, .. }),
         "{err}"
     );
     assert!(matches!(
         store
-            .rollback("main", &ns("company"), "NOPE", 1)
+            .rollback("main", &ns("company"), "NOPE", 1, None)
             .unwrap_err(),
         StoreError::NoSuchSecret { .. }
     ));
@@ -363,7 +380,11 @@ fn revoke_withdraws_every_version_until_a_new_value() {
         )
         .unwrap();
     assert_eq!(nulls, 2);
-    assert!(store.rollback("main", &ns("company"), "K", 1).is_err());
+    assert!(
+        store
+            .rollback("main", &ns("company"), "K", 1, None)
+            .is_err()
+    );
     assert_eq!(put(&store, "company", "K", "fresh-value"), 3);
     assert!(
         same(&read(&store, "company", "K").unwrap(), "fresh-value"),

@@ -274,6 +274,32 @@ fn every_change_and_attempt_is_audited_and_the_chain_holds() {
 }
 
 #[test]
+fn a_rollback_is_written_by_its_caller() {
+    let fx = worker();
+    let company = ns("company");
+    set(&fx.service, "company", "K", "first-value");
+    set(&fx.service, "company", "K", "second-value");
+    fx.service
+        .rollback("main", &company, "K", 1, &Accessor::user("api:admin"))
+        .unwrap();
+    let authors: Vec<(u64, Option<String>)> = fx
+        .service
+        .versions("main", &company, "K")
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.version, v.created_by))
+        .collect();
+    assert_eq!(
+        authors,
+        [
+            (3, Some("api:admin".to_owned())),
+            (2, Some("cli:alice".to_owned())),
+            (1, Some("cli:alice".to_owned())),
+        ]
+    );
+}
+
+#[test]
 fn no_audit_event_holds_a_value() {
     let fx = worker();
     let values = ["audit-probe-one-4471", "audit-probe-two-9923"];

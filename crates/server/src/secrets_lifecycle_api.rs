@@ -261,8 +261,8 @@ fn parse_restore(body: &[u8]) -> Result<Option<u64>, ApiError> {
 }
 
 /// Undoes a soft delete; with `{"version": N}`, writes version N's value again as a new
-/// version instead (a rollback, which also undoes a delete). SECRET UPDATE. Audited with the
-/// caller.
+/// version instead (a rollback, which also undoes a delete; the new version's `createdBy` is
+/// the caller). SECRET UPDATE. Audited with the caller.
 #[utoipa::path(
     post,
     path = "/api/v1/{tenant}/namespaces/{namespace}/secrets/{key}/restore",
