@@ -34,7 +34,10 @@ pub use config::{
 };
 pub use directory::{Binding, validate_namespace};
 pub use error::{AuthError, Result};
-pub use invitation::{INVITATION_PREFIX, Invitation, InvitationStatus, invitation_id};
+pub use invitation::{
+    INVITATION_PREFIX, Invitation, InvitationBinding, InvitationStatus, MAX_INVITATION_BINDINGS,
+    invitation_id,
+};
 pub use password::{HashCost, Password, PasswordPolicy, hash_password, verify_password};
 pub use permission::{ADMIN_ROLE, Action, Permission, Permissions, Role, validate_role_name};
 pub use service::{

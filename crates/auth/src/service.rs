@@ -178,6 +178,34 @@ impl AuthService {
     /// Creates a user (with a password checked against the policy, or none) and binds the
     /// configured default role to it.
     pub fn create_user(&self, username: &str, password: Option<&Password>) -> Result<User> {
+        let row = self.new_user_row(username, password)?;
+        self.rows.insert_user(&row).map_err(|e| match e {
+            StoreError::AlreadyExists { .. } => AuthError::AlreadyExists {
+                kind: "user",
+                id: username.to_owned(),
+            },
+            other => other.into(),
+        })?;
+        tracing::info!(
+            username = %row.username,
+            user_id = %row.id,
+            with_password = row.password_hash.is_some(),
+            "user created"
+        );
+        if let Some(default) = &self.config.default_role {
+            let tenant = default.tenant.as_deref().unwrap_or(DEFAULT_TENANT);
+            self.bind(tenant, &row.id, default.role.name(), None)?;
+        }
+        Ok(User::from(&row))
+    }
+
+    /// The row of a new user, not stored yet: the username checked (and not the
+    /// super-admin's), the password checked against the policy and hashed.
+    pub(crate) fn new_user_row(
+        &self,
+        username: &str,
+        password: Option<&Password>,
+    ) -> Result<UserRow> {
         validate_username(username)?;
         if self
             .config
@@ -197,31 +225,13 @@ impl AuthService {
             }
             None => None,
         };
-        let row = UserRow {
+        Ok(UserRow {
             id: random::id()?,
             username: username.to_owned(),
             password_hash,
             created_at: self.clock.now(),
             disabled: false,
-        };
-        self.rows.insert_user(&row).map_err(|e| match e {
-            StoreError::AlreadyExists { .. } => AuthError::AlreadyExists {
-                kind: "user",
-                id: username.to_owned(),
-            },
-            other => other.into(),
-        })?;
-        tracing::info!(
-            username = %row.username,
-            user_id = %row.id,
-            with_password = row.password_hash.is_some(),
-            "user created"
-        );
-        if let Some(default) = &self.config.default_role {
-            let tenant = default.tenant.as_deref().unwrap_or(DEFAULT_TENANT);
-            self.bind(tenant, &row.id, default.role.name(), None)?;
-        }
-        Ok(User::from(&row))
+        })
     }
 
     pub fn get_user(&self, user_id: &str) -> Result<Option<User>> {

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use saker_auth::{
-    ADMIN_ROLE, Action, AuthError, AuthService, HashCost, InvitationStatus, Password, Permission,
-    Role, SecurityConfig, ServiceOptions, Subject, WallClock, authorize, invitation_id,
-    permission::parse_permissions,
+    ADMIN_ROLE, Action, AuthError, AuthService, HashCost, InvitationBinding, InvitationStatus,
+    MAX_INVITATION_BINDINGS, Password, Permission, Role, SecurityConfig, ServiceOptions, Subject,
+    WallClock, authorize, invitation_id, permission::parse_permissions,
 };
 use saker_store::SqliteStore;
 use serde_json::{Value, json};
@@ -237,7 +237,7 @@ fn a_token_is_revoked_only_through_its_owner() {
 #[test]
 fn invitations_use_the_configured_expiry_and_stay_in_their_tenant() {
     let (_dir, wall, svc) = service();
-    let (inv, code) = svc.invite("main", "ann@example.com").unwrap();
+    let (inv, code) = svc.invite("main", "ann@example.com", &[]).unwrap();
     assert_eq!(inv.expires_at - inv.created_at, Duration::days(30));
     assert_eq!(svc.invitation_status(&inv), InvitationStatus::Pending);
     let code = code.reveal();
@@ -258,14 +258,236 @@ fn invitations_use_the_configured_expiry_and_stay_in_their_tenant() {
     svc.authenticate_basic("ann@example.com", &pw(GOOD), None)
         .unwrap();
 
-    let (late, _) = svc.invite("main", "bob@example.com").unwrap();
+    let (late, _) = svc.invite("main", "bob@example.com", &[]).unwrap();
     wall.advance(Duration::days(30));
     assert_eq!(svc.invitation_status(&late), InvitationStatus::Expired);
     assert!(svc.delete_invitation("main", &late.id).unwrap());
     assert!(svc.get_invitation("main", &late.id).unwrap().is_none());
     for bad in ["", " a@b", "no-at-sign"] {
-        assert!(svc.invite("main", bad).is_err(), "{bad:?}");
+        assert!(svc.invite("main", bad, &[]).is_err(), "{bad:?}");
     }
+}
+
+fn bound(svc: &AuthService, user_id: &str) -> Vec<(String, String, Option<String>)> {
+    svc.bindings_of_user(user_id)
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.tenant, b.role, b.namespace))
+        .collect()
+}
+
+#[test]
+fn an_invitation_gives_its_bindings_on_acceptance() {
+    let (_dir, _wall, svc) = service();
+    svc.create_role("main", &role("secrets", json!({"SECRET": ["READ"]})))
+        .unwrap();
+    let given = [
+        InvitationBinding::new("secrets", Some("company.team")),
+        InvitationBinding::new(ADMIN_ROLE, Some("sandbox")),
+    ];
+    let (inv, code) = svc.invite("main", "ann@example.com", &given).unwrap();
+    assert_eq!(inv.bindings, given);
+    assert_eq!(
+        svc.get_invitation("main", &inv.id)
+            .unwrap()
+            .unwrap()
+            .bindings,
+        given
+    );
+    assert_eq!(svc.list_invitations("main").unwrap()[0].bindings, given);
+    // Nothing is bound before acceptance.
+    assert!(svc.get_role("main", ADMIN_ROLE).unwrap().is_none());
+
+    let (accepted, user) = svc
+        .accept_invitation("main", &code.reveal(), Some("ann"), &pw(GOOD))
+        .unwrap();
+    assert_eq!(accepted.bindings, given);
+    let mut got = bound(&svc, &user.id);
+    got.sort();
+    let mut expected = vec![
+        ("main".to_owned(), "viewer".to_owned(), None),
+        (
+            "main".to_owned(),
+            "secrets".to_owned(),
+            Some("company.team".to_owned()),
+        ),
+        (
+            "main".to_owned(),
+            ADMIN_ROLE.to_owned(),
+            Some("sandbox".to_owned()),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(
+        got, expected,
+        "the default role and the invitation's, nothing else"
+    );
+    assert_eq!(
+        svc.get_role("main", ADMIN_ROLE).unwrap(),
+        Some(Role::admin())
+    );
+    let s = svc.subject(&user.id).unwrap();
+    let secret_read =
+        |ns: &str| authorize(&s, "main", Some(ns), Permission::Secret, Action::Read).is_allowed();
+    assert!(secret_read("company.team"));
+    assert!(secret_read("company.team.x"));
+    assert!(!secret_read("company.other"));
+    assert!(secret_read("sandbox.a"), "admin on sandbox");
+    assert!(!authorize(&s, "main", None, Permission::Binding, Action::Create).is_allowed());
+    assert!(
+        !authorize(
+            &s,
+            "staging",
+            Some("company.team"),
+            Permission::Secret,
+            Action::Read
+        )
+        .is_allowed()
+    );
+}
+
+#[test]
+fn an_invitation_without_bindings_or_repeating_the_default_role_gives_it_once() {
+    let (_dir, _wall, svc) = service();
+    let (_, plain) = svc.invite("main", "ann@example.com", &[]).unwrap();
+    let (_, repeated) = svc
+        .invite(
+            "main",
+            "bob@example.com",
+            &[InvitationBinding::new("viewer", None)],
+        )
+        .unwrap();
+    for code in [plain, repeated] {
+        let (_, user) = svc
+            .accept_invitation("main", &code.reveal(), None, &pw(GOOD))
+            .unwrap();
+        assert_eq!(
+            bound(&svc, &user.id),
+            [("main".to_owned(), "viewer".to_owned(), None)]
+        );
+    }
+}
+
+#[test]
+fn an_invitation_refuses_unknown_roles_bad_namespaces_and_repeats() {
+    let (_dir, _wall, svc) = service();
+    svc.create_role("main", &role("dev", json!({"FLOW": ["READ"]})))
+        .unwrap();
+    let err = svc
+        .invite(
+            "main",
+            "ann@example.com",
+            &[InvitationBinding::new("ghost", None)],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, AuthError::NotFound { kind: "role", .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("ghost"), "{err}");
+    // A role of another tenant is not one of this tenant.
+    let err = svc
+        .invite(
+            "staging",
+            "ann@example.com",
+            &[InvitationBinding::new("dev", None)],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, AuthError::NotFound { kind: "role", .. }),
+        "{err}"
+    );
+    let err = svc
+        .invite(
+            "main",
+            "ann@example.com",
+            &[InvitationBinding::new("dev", Some("a..b"))],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuthError::InvalidName {
+                kind: "namespace",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let twice = [
+        InvitationBinding::new("dev", Some("company")),
+        InvitationBinding::new("dev", Some("company")),
+    ];
+    let err = svc.invite("main", "ann@example.com", &twice).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuthError::InvalidName {
+                kind: "bindings",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let many: Vec<InvitationBinding> = (0..=MAX_INVITATION_BINDINGS)
+        .map(|n| InvitationBinding::new("dev", Some(&format!("ns{n}"))))
+        .collect();
+    let err = svc.invite("main", "ann@example.com", &many).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuthError::InvalidName {
+                kind: "bindings",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(svc.list_invitations("main").unwrap().is_empty());
+    assert!(svc.list_invitations("staging").unwrap().is_empty());
+}
+
+#[test]
+fn accepting_an_invitation_whose_role_is_gone_creates_nothing_and_keeps_the_code() {
+    let (_dir, _wall, svc) = service();
+    svc.create_role("main", &role("dev", json!({"FLOW": ["READ"]})))
+        .unwrap();
+    let (inv, code) = svc
+        .invite(
+            "main",
+            "ann@example.com",
+            &[InvitationBinding::new("dev", Some("company"))],
+        )
+        .unwrap();
+    let code = code.reveal();
+    assert!(svc.delete_unbound_role("main", "dev").unwrap());
+    let err = svc
+        .accept_invitation("main", &code, Some("ann"), &pw(GOOD))
+        .unwrap_err();
+    assert!(matches!(err, AuthError::Conflict { .. }), "{err}");
+    assert!(err.to_string().contains("dev"), "{err}");
+    assert!(svc.find_user("ann").unwrap().is_none(), "no half-made user");
+    assert_eq!(
+        svc.invitation_status(&svc.get_invitation("main", &inv.id).unwrap().unwrap()),
+        InvitationStatus::Pending
+    );
+    // A taken username does not spend it either.
+    svc.create_role("main", &role("dev", json!({"FLOW": ["READ"]})))
+        .unwrap();
+    svc.create_user("ann", Some(&pw(GOOD))).unwrap();
+    assert!(matches!(
+        svc.accept_invitation("main", &code, Some("ann"), &pw(GOOD)),
+        Err(AuthError::AlreadyExists { kind: "user", .. })
+    ));
+    // With the role back, it works.
+    let (_, user) = svc
+        .accept_invitation("main", &code, Some("ann2"), &pw(GOOD))
+        .unwrap();
+    assert!(bound(&svc, &user.id).contains(&(
+        "main".to_owned(),
+        "dev".to_owned(),
+        Some("company".to_owned())
+    )));
 }
 
 #[test]

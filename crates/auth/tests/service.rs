@@ -306,7 +306,7 @@ fn tokens_of_deleted_or_disabled_users_stop_working() {
 #[test]
 fn invitations_expire_after_the_configured_duration_and_work_once() {
     let (_dir, time, svc) = setup();
-    let (inv, code) = svc.invite("main", "ann@example.com").unwrap();
+    let (inv, code) = svc.invite("main", "ann@example.com", &[]).unwrap();
     assert_eq!(
         inv.expires_at - inv.created_at,
         Duration::days(7),
@@ -328,7 +328,7 @@ fn invitations_expire_after_the_configured_duration_and_work_once() {
         Err(AuthError::InvalidCredentials)
     ));
 
-    let (_, late) = svc.invite("main", "bob@example.com").unwrap();
+    let (_, late) = svc.invite("main", "bob@example.com", &[]).unwrap();
     time.advance(Duration::days(7));
     assert!(matches!(
         svc.accept_invitation("main", &late.reveal(), Some("bob"), &pw(GOOD)),

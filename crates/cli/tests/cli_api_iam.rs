@@ -1,6 +1,7 @@
 //! Identity and access through the API: users, roles, bindings (namespace access follows),
 //! API tokens (shown once, bearer, revoked), invitations (accepted without credentials,
-//! once, until they expire), the password policy, and users shared between tenants.
+//! once, until they expire, giving the bindings they carry), the password policy, and users
+//! shared between tenants.
 //! Every password and token the tests create is remembered: no response may hold one.
 
 mod common;
@@ -582,6 +583,139 @@ fn invitations_are_accepted_without_credentials_once() {
     // Only accepting is open.
     let (status, _) = s.anonymous("GET", "/api/v1/main/invitations", None);
     assert_eq!(status, 401);
+}
+
+#[test]
+fn an_invitation_carries_bindings_its_user_gets_on_acceptance() {
+    let s = Server::start(SECURITY);
+    s.deploy("company.team.x");
+    s.deploy("company.other");
+    let (status, body) = s.admin(
+        "POST",
+        "/api/v1/main/roles",
+        Some(json!({"name": "team-reader", "permissions": {"FLOW": ["READ"]}})),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let bindings = json!([{"role": "team-reader", "namespace": "company.team"}]);
+    let (status, created) = s.admin(
+        "POST",
+        "/api/v1/main/invitations",
+        Some(json!({"email": "gina@example.com", "bindings": bindings})),
+    );
+    assert_eq!(status, 200, "{created}");
+    let code = created["token"].as_str().unwrap().to_owned();
+    remember_secret(&code);
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["bindings"], bindings);
+    let (status, list) = s.admin("GET", "/api/v1/main/invitations", None);
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["results"][0]["bindings"], bindings, "{list}");
+
+    remember_secret(GOOD);
+    let (status, user) = s.anonymous(
+        "POST",
+        &format!("/api/v1/main/invitations/{id}/accept"),
+        Some(json!({"token": code, "username": "gina", "password": GOOD})),
+    );
+    assert_eq!(status, 200, "{user}");
+    let gina = basic(&format!("gina:{GOOD}"));
+    let (status, body) = s.as_(
+        &gina,
+        "GET",
+        "/api/v1/main/flows/company.team.x/hello",
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s.as_(&gina, "GET", "/api/v1/main/flows/company.other/hello", None);
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = s.as_(&gina, "GET", "/api/v1/main/users", None);
+    assert_eq!(
+        status, 403,
+        "a namespace binding gives no tenant-wide power: {body}"
+    );
+    let (status, me) = s.as_(&gina, "GET", "/api/v1/main/me", None);
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        me["bindings"],
+        json!([{"role": "team-reader", "namespace": "company.team", "permissions": {"FLOW": ["READ"]}}])
+    );
+    let (_, list) = s.admin("GET", "/api/v1/main/invitations", None);
+    assert_eq!(list["results"][0]["status"], "ACCEPTED", "{list}");
+    assert_eq!(list["results"][0]["bindings"], bindings, "{list}");
+
+    // Refused: an unknown role, a bad namespace, a repeat, a malformed list. Nothing is made.
+    for (bad, expected, says) in [
+        (json!([{"role": "ghost"}]), 404, "ghost"),
+        (
+            json!([{"role": "team-reader", "namespace": "a..b"}]),
+            422,
+            "namespace",
+        ),
+        (
+            json!([{"role": "team-reader"}, {"role": "team-reader", "namespace": null}]),
+            422,
+            "twice",
+        ),
+        (json!("team-reader"), 400, "bindings"),
+        (json!([{"namespace": "company"}]), 400, "bindings"),
+        (json!([{"role": 3}]), 400, "bindings"),
+        (json!([{"role": "team-reader", "scope": "x"}]), 400, "scope"),
+    ] {
+        let (status, body) = s.admin(
+            "POST",
+            "/api/v1/main/invitations",
+            Some(json!({"email": "ivan@example.com", "bindings": bad})),
+        );
+        assert_eq!(status, expected, "{bad}: {body}");
+        assert!(message(&body).contains(says), "{bad}: {body}");
+    }
+    let (_, list) = s.admin("GET", "/api/v1/main/invitations", None);
+    assert_eq!(list["total"], 1, "{list}");
+
+    // An inviter without BINDING CREATE invites, but hands out no access.
+    let (status, body) = s.admin(
+        "POST",
+        "/api/v1/main/roles",
+        Some(json!({"name": "inviter", "permissions": {"INVITATION": ["CREATE", "READ"]}})),
+    );
+    assert_eq!(status, 200, "{body}");
+    s.user("hank", GOOD);
+    let (status, body) = s.admin(
+        "POST",
+        "/api/v1/main/bindings",
+        Some(json!({"username": "hank", "role": "inviter"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let hank = basic(&format!("hank:{GOOD}"));
+    for bindings in [
+        json!([{"role": "team-reader", "namespace": "company.team"}]),
+        json!([{"role": "ghost"}]),
+    ] {
+        let (status, body) = s.as_(
+            &hank,
+            "POST",
+            "/api/v1/main/invitations",
+            Some(json!({"email": "jo@example.com", "bindings": bindings})),
+        );
+        assert_eq!(status, 403, "{body}");
+        assert!(message(&body).contains("BINDING CREATE"), "{body}");
+    }
+    let (_, list) = s.admin("GET", "/api/v1/main/invitations", None);
+    assert_eq!(
+        list["total"], 1,
+        "the refused invitations were not made: {list}"
+    );
+    for body in [
+        json!({"email": "jo@example.com"}),
+        json!({"email": "kim@example.com", "bindings": []}),
+        json!({"email": "lou@example.com", "bindings": null}),
+    ] {
+        let (status, created) = s.as_(&hank, "POST", "/api/v1/main/invitations", Some(body));
+        assert_eq!(status, 200, "{created}");
+        remember_secret(created["token"].as_str().unwrap());
+        assert_eq!(created["bindings"], json!([]), "{created}");
+    }
 }
 
 #[test]

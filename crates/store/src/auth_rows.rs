@@ -102,6 +102,9 @@ pub struct InvitationRow {
     pub expires_at: DateTime<Utc>,
     /// Set once, when the invitation is used.
     pub accepted_at: Option<DateTime<Utc>>,
+    /// The bindings its user gets in `tenant` when it is accepted: the caller's JSON
+    /// document, stored verbatim (`[]` for none, and for rows older than the column).
+    pub bindings: String,
 }
 
 impl fmt::Debug for InvitationRow {
@@ -114,6 +117,7 @@ impl fmt::Debug for InvitationRow {
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at)
             .field("accepted_at", &self.accepted_at)
+            .field("bindings", &self.bindings)
             .finish()
     }
 }
@@ -167,9 +171,18 @@ pub trait AuthRows: Send + Sync {
     fn get_invitation(&self, id: &str) -> Result<Option<InvitationRow>>;
     /// Every invitation of the tenant, by id.
     fn list_invitations(&self, tenant: &str) -> Result<Vec<InvitationRow>>;
-    /// Records that the invitation was used, once: false if it does not exist or was already
-    /// accepted.
-    fn accept_invitation(&self, id: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Uses the invitation, once, in one transaction: records it accepted at `at`, inserts
+    /// `user` and then `bindings` (which name that user). False, with nothing changed, if
+    /// the invitation does not exist or was already accepted; a taken username
+    /// ([`crate::StoreError::AlreadyExists`]) or a binding naming an unknown user or role
+    /// ([`crate::StoreError::NotFound`]) changes nothing either.
+    fn accept_invitation(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        user: &UserRow,
+        bindings: &[BindingRow],
+    ) -> Result<bool>;
     /// False if the invitation did not exist.
     fn delete_invitation(&self, id: &str) -> Result<bool>;
 }

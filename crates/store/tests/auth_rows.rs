@@ -62,6 +62,7 @@ fn rows_round_trip_through_a_reopened_file() {
         created_at: at(2),
         expires_at: at(3),
         accepted_at: None,
+        bindings: r#"[{"role":"dev","namespace":"company.team"}]"#.into(),
     };
     {
         let store = SqliteStore::open(&path).unwrap();
@@ -147,28 +148,108 @@ fn users_can_be_updated_and_roles_replaced() {
     assert_eq!(store.list_roles("main").unwrap(), vec![changed]);
 }
 
+fn invitation(id: &str) -> InvitationRow {
+    InvitationRow {
+        id: id.into(),
+        tenant: "main".into(),
+        email: "a@b.c".into(),
+        hash: "00".into(),
+        created_at: at(0),
+        expires_at: at(10),
+        accepted_at: None,
+        bindings: "[]".into(),
+    }
+}
+
 #[test]
-fn an_invitation_is_accepted_once() {
+fn an_invitation_is_accepted_once_with_its_user_and_bindings() {
     let store = SqliteStore::open_in_memory().unwrap();
-    store
-        .insert_invitation(&InvitationRow {
-            id: "i1".into(),
-            tenant: "main".into(),
-            email: "a@b.c".into(),
-            hash: "00".into(),
-            created_at: at(0),
-            expires_at: at(10),
-            accepted_at: None,
-        })
-        .unwrap();
-    assert!(store.accept_invitation("i1", at(5)).unwrap());
-    assert!(!store.accept_invitation("i1", at(6)).unwrap());
+    store.put_role(&role("dev")).unwrap();
+    store.insert_invitation(&invitation("i1")).unwrap();
+    let bindings = [
+        binding("b1", "u1", "dev", None),
+        binding("b2", "u1", "dev", Some("company.team")),
+    ];
+    assert!(
+        store
+            .accept_invitation("i1", at(5), &user("u1", "ann"), &bindings)
+            .unwrap()
+    );
+    assert_eq!(store.get_user("u1").unwrap(), Some(user("u1", "ann")));
+    assert_eq!(store.bindings_of_user("u1").unwrap(), bindings.to_vec());
+    // Used: nothing more is created.
+    assert!(
+        !store
+            .accept_invitation("i1", at(6), &user("u2", "bob"), &[])
+            .unwrap()
+    );
+    assert!(store.get_user("u2").unwrap().is_none());
     assert_eq!(
         store.get_invitation("i1").unwrap().unwrap().accepted_at,
         Some(at(5))
     );
-    assert!(!store.accept_invitation("zz", at(6)).unwrap());
+    assert!(
+        !store
+            .accept_invitation("zz", at(6), &user("u3", "carl"), &[])
+            .unwrap()
+    );
+    assert!(store.get_user("u3").unwrap().is_none());
     assert!(store.delete_invitation("i1").unwrap());
+}
+
+#[test]
+fn a_failed_acceptance_leaves_no_user_and_does_not_spend_the_invitation() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    store.put_role(&role("dev")).unwrap();
+    store.insert_invitation(&invitation("i1")).unwrap();
+    // A binding to a role the tenant no longer has.
+    let err = store
+        .accept_invitation(
+            "i1",
+            at(5),
+            &user("u1", "ann"),
+            &[
+                binding("b1", "u1", "dev", None),
+                binding("b2", "u1", "gone", None),
+            ],
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    assert!(store.get_user("u1").unwrap().is_none());
+    assert!(store.get_user_by_name("ann").unwrap().is_none());
+    assert!(store.list_bindings("main").unwrap().is_empty());
+    assert!(
+        store
+            .get_invitation("i1")
+            .unwrap()
+            .unwrap()
+            .accepted_at
+            .is_none()
+    );
+    // A taken username: the same.
+    store.insert_user(&user("u9", "ann")).unwrap();
+    let err = store
+        .accept_invitation("i1", at(6), &user("u1", "ann"), &[])
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadyExists { kind: "user", .. }),
+        "{err}"
+    );
+    assert!(store.get_user("u1").unwrap().is_none());
+    assert!(
+        store
+            .get_invitation("i1")
+            .unwrap()
+            .unwrap()
+            .accepted_at
+            .is_none()
+    );
+    // Then it still works.
+    assert!(
+        store
+            .accept_invitation("i1", at(7), &user("u1", "bob"), &[])
+            .unwrap()
+    );
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! Invitations: a code, shown once, that lets one person create their user. It expires
 //! after `security.invitations.expire-after` (P7D by default) and works once; the new user
-//! gets `security.default-role`, as every new user.
+//! gets `security.default-role`, as every new user, and the bindings the invitation carries
+//! (roles of this tenant, tenant-wide or on a namespace), all in one transaction.
 //!
 //! | endpoint | needs |
 //! |---|---|
 //! | `GET …/invitations` | INVITATION READ |
-//! | `POST …/invitations` | INVITATION CREATE |
+//! | `POST …/invitations` | INVITATION CREATE, and BINDING CREATE when it carries bindings |
 //! | `DELETE …/invitations/{id}` | INVITATION DELETE |
 //! | `POST …/invitations/{id}/accept` | nothing: the code in the body is the credential |
 //!
@@ -18,8 +19,11 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use saker_auth::{Action, AuthError, Invitation, Password, Permission, invitation_id};
+use saker_auth::{
+    Action, AuthError, Invitation, InvitationBinding, Password, Permission, invitation_id,
+};
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
@@ -60,6 +64,25 @@ impl From<saker_auth::InvitationStatus> for InvitationStatusView {
     }
 }
 
+/// A role the invited user gets in this tenant on acceptance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationBindingView {
+    /// A role of this tenant.
+    pub role: String,
+    /// Null: the whole tenant.
+    pub namespace: Option<String>,
+}
+
+fn binding_views(bindings: Vec<InvitationBinding>) -> Vec<InvitationBindingView> {
+    bindings
+        .into_iter()
+        .map(|b| InvitationBindingView {
+            role: b.role,
+            namespace: b.namespace,
+        })
+        .collect()
+}
+
 /// An invitation, without its code.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -70,6 +93,8 @@ pub struct InvitationView {
     pub expires_at: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
     pub status: InvitationStatusView,
+    /// What the invited user gets in this tenant on acceptance, besides the default role.
+    pub bindings: Vec<InvitationBindingView>,
 }
 
 impl InvitationView {
@@ -81,6 +106,7 @@ impl InvitationView {
             expires_at: i.expires_at,
             accepted_at: i.accepted_at,
             status: status.into(),
+            bindings: binding_views(i.bindings),
         }
     }
 }
@@ -100,20 +126,71 @@ pub struct CreatedInvitationView {
     pub email: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// What the invited user gets in this tenant on acceptance, besides the default role.
+    pub bindings: Vec<InvitationBindingView>,
     /// The code to send to the invited person, for `POST …/invitations/{id}/accept`. Shown
     /// once: only its SHA-256 is stored.
     pub token: String,
 }
 
+/// A role to give the invited user in this tenant on acceptance.
+#[allow(dead_code)] // documents the body, which `invitation_bindings` reads by hand
+#[derive(Debug, ToSchema)]
+pub struct InvitationBindingBody {
+    /// A role of this tenant (`admin` is created when first bound).
+    role: String,
+    /// Limits the role to this namespace and its children: only FLOW, EXECUTION, NAMESPACE
+    /// and SECRET then apply. Omitted or null: the whole tenant.
+    #[schema(pattern = r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$")]
+    namespace: Option<String>,
+}
+
 /// The body of `POST …/invitations`.
+#[allow(dead_code)] // documents the body, which `create_invitation` reads by hand
 #[derive(Debug, ToSchema)]
 pub struct InvitationBody {
     /// Who is invited; also the default username when they accept.
     #[schema(format = Email, max_length = 320)]
     email: String,
+    /// Roles the invited user gets in this tenant on acceptance, besides
+    /// `security.default-role`; each role must exist here, none listed twice. Needs BINDING
+    /// CREATE on the tenant besides INVITATION CREATE: an inviter hands out only what they
+    /// could bind themselves. Omitted, null or empty: none.
+    #[schema(max_items = 100)]
+    bindings: Option<Vec<InvitationBindingBody>>,
 }
 
-const INVITE_EXAMPLE: &str = r#"{"email": "ann@example.com"}"#;
+const INVITE_EXAMPLE: &str = r#"{"email": "ann@example.com", "bindings": [{"role": "viewer", "namespace": "company.team"}]}"#;
+
+/// The `bindings` of an invitation body: a list of `{"role", "namespace"}` objects.
+fn invitation_bindings(fields: &mut Fields) -> Result<Vec<InvitationBinding>, ApiError> {
+    let what = "a list of {\"role\": string, \"namespace\": string or null} objects";
+    let Some(value) = fields.value("bindings") else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(items) = value else {
+        return Err(fields.wrong("bindings", what));
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let Value::Object(mut map) = item else {
+                return Err(fields.wrong("bindings", what));
+            };
+            let role = match map.remove("role") {
+                Some(Value::String(role)) => role,
+                _ => return Err(fields.wrong("bindings", what)),
+            };
+            let namespace = match map.remove("namespace") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(ns)) => Some(ns),
+                Some(_) => return Err(fields.wrong("bindings", what)),
+            };
+            crate::request::no_other_fields(&map, "role, namespace (in 'bindings')")?;
+            Ok(InvitationBinding { role, namespace })
+        })
+        .collect()
+}
 
 /// The body of `POST …/invitations/{id}/accept`.
 #[derive(Debug, ToSchema)]
@@ -202,9 +279,10 @@ async fn list_invitations(
         (status = 200, description = "The invitation and its code, shown once", body = CreatedInvitationView),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "No or wrong credentials", body = ErrorBody),
-        (status = 403, description = "INVITATION CREATE not granted on the tenant", body = ErrorBody),
+        (status = 403, description = "INVITATION CREATE not granted on the tenant, or BINDING CREATE not granted there for an invitation with bindings", body = ErrorBody),
+        (status = 404, description = "A role of `bindings` does not exist in this tenant", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 422, description = "Not an email address", body = ErrorBody),
+        (status = 422, description = "Not an email address, an invalid namespace, a binding listed twice, or more than 100 bindings", body = ErrorBody),
         (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
     )
 )]
@@ -217,12 +295,28 @@ async fn create_invitation(
     let Path(tenant) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Invitation, Action::Create)?;
     let mut fields = Fields::parse(&body.map_err(body_rejected)?, INVITE_EXAMPLE, false)?;
-    let body = InvitationBody {
-        email: fields.required_string("email")?,
-    };
-    fields.done("email")?;
+    let email = fields.required_string("email")?;
+    let bindings = invitation_bindings(&mut fields)?;
+    fields.done("email, bindings")?;
+    if !bindings.is_empty() {
+        // An inviter hands out only what they could bind directly.
+        allowed(&who, &tenant, Permission::Binding, Action::Create).map_err(|e| {
+            if e.status == StatusCode::FORBIDDEN {
+                ApiError {
+                    status: StatusCode::FORBIDDEN,
+                    message: "forbidden: an invitation with bindings also needs BINDING CREATE \
+                              on the tenant, which is not granted to you here"
+                        .into(),
+                }
+            } else {
+                e
+            }
+        })?;
+    }
     let (invitation, code) = blocking(gate(&state)?, actor(&who), move |service| {
-        service.invite(&tenant, &body.email).map_err(auth_error)
+        service
+            .invite(&tenant, &email, &bindings)
+            .map_err(auth_error)
     })
     .await?;
     Ok(Json(CreatedInvitationView {
@@ -230,6 +324,7 @@ async fn create_invitation(
         email: invitation.email,
         created_at: invitation.created_at,
         expires_at: invitation.expires_at,
+        bindings: binding_views(invitation.bindings),
         token: code.reveal(),
     }))
 }
@@ -287,7 +382,7 @@ async fn delete_invitation(
         (status = 200, description = "The new user", body = UserView),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 404, description = "No pending invitation with this id and code in this tenant", body = ErrorBody),
-        (status = 409, description = "A user of that name exists", body = ErrorBody),
+        (status = 409, description = "A user of that name exists, or a role the invitation gives no longer exists in this tenant", body = ErrorBody),
         (status = 410, description = "The invitation has expired", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "Invalid username, or the password does not satisfy the password policy", body = ErrorBody),

@@ -12,7 +12,8 @@ const USER_COLUMNS: &str = "id, username, password_hash, created_at, disabled";
 const ROLE_COLUMNS: &str = "tenant, name, description, permissions";
 const BINDING_COLUMNS: &str = "id, tenant, user_id, role, namespace";
 const TOKEN_COLUMNS: &str = "id, user_id, name, hash, created_at, expires_at";
-const INVITATION_COLUMNS: &str = "id, tenant, email, hash, created_at, expires_at, accepted_at";
+const INVITATION_COLUMNS: &str =
+    "id, tenant, email, hash, created_at, expires_at, accepted_at, bindings";
 
 fn time(table: &'static str, id: &str, column: &str, micros: i64) -> Result<DateTime<Utc>> {
     from_micros(micros).ok_or_else(|| StoreError::Corrupt {
@@ -121,7 +122,16 @@ fn token((id, user_id, name, hash, created_at, expires_at): RawToken) -> Result<
     })
 }
 
-type RawInvitation = (String, String, String, String, i64, i64, Option<i64>);
+type RawInvitation = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+);
 
 fn raw_invitation(row: &Row<'_>) -> rusqlite::Result<RawInvitation> {
     Ok((
@@ -132,11 +142,12 @@ fn raw_invitation(row: &Row<'_>) -> rusqlite::Result<RawInvitation> {
         row.get(4)?,
         row.get(5)?,
         row.get(6)?,
+        row.get(7)?,
     ))
 }
 
 fn invitation(raw: RawInvitation) -> Result<InvitationRow> {
-    let (id, tenant, email, hash, created_at, expires_at, accepted_at) = raw;
+    let (id, tenant, email, hash, created_at, expires_at, accepted_at, bindings) = raw;
     let created_at = time("invitations", &id, "created_at", created_at)?;
     let expires_at = time("invitations", &id, "expires_at", expires_at)?;
     let accepted_at = opt_time("invitations", &id, "accepted_at", accepted_at)?;
@@ -148,6 +159,7 @@ fn invitation(raw: RawInvitation) -> Result<InvitationRow> {
         created_at,
         expires_at,
         accepted_at,
+        bindings,
     })
 }
 
@@ -178,6 +190,30 @@ fn query_opt<R, T>(
     raw.map(decode).transpose()
 }
 
+fn insert_user_in(tx: &Transaction<'_>, user: &UserRow) -> Result<()> {
+    tx.execute(
+        &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        params![
+            user.id,
+            user.username,
+            user.password_hash,
+            to_micros(user.created_at),
+            user.disabled
+        ],
+    )
+    .map_err(|e| insert_error(e, "user", &user.username, "user"))?;
+    Ok(())
+}
+
+fn insert_binding_in(tx: &Transaction<'_>, b: &BindingRow) -> Result<()> {
+    tx.execute(
+        &format!("INSERT INTO role_bindings ({BINDING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        params![b.id, b.tenant, b.user_id, b.role, b.namespace],
+    )
+    .map_err(|e| insert_error(e, "binding", &b.id, "user or role of binding"))?;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Runs one UPDATE or DELETE; `true` if it touched a row.
     fn execute_changed(&self, sql: &str, params: impl Params) -> Result<bool> {
@@ -187,20 +223,7 @@ impl SqliteStore {
 
 impl AuthRows for SqliteStore {
     fn insert_user(&self, user: &UserRow) -> Result<()> {
-        self.write_tx(|tx| {
-            tx.execute(
-                &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
-                params![
-                    user.id,
-                    user.username,
-                    user.password_hash,
-                    to_micros(user.created_at),
-                    user.disabled
-                ],
-            )
-            .map_err(|e| insert_error(e, "user", &user.username, "user"))?;
-            Ok(())
-        })
+        self.write_tx(|tx| insert_user_in(tx, user))
     }
 
     fn get_user(&self, id: &str) -> Result<Option<UserRow>> {
@@ -268,16 +291,7 @@ impl AuthRows for SqliteStore {
     }
 
     fn insert_binding(&self, b: &BindingRow) -> Result<()> {
-        self.write_tx(|tx| {
-            tx.execute(
-                &format!(
-                    "INSERT INTO role_bindings ({BINDING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
-                ),
-                params![b.id, b.tenant, b.user_id, b.role, b.namespace],
-            )
-            .map_err(|e| insert_error(e, "binding", &b.id, "user or role of binding"))?;
-            Ok(())
-        })
+        self.write_tx(|tx| insert_binding_in(tx, b))
     }
 
     fn bindings_of_user(&self, user_id: &str) -> Result<Vec<BindingRow>> {
@@ -335,7 +349,7 @@ impl AuthRows for SqliteStore {
             tx.execute(
                 &format!(
                     "INSERT INTO invitations ({INVITATION_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                 ),
                 params![
                     i.id,
@@ -344,7 +358,8 @@ impl AuthRows for SqliteStore {
                     i.hash,
                     to_micros(i.created_at),
                     to_micros(i.expires_at),
-                    i.accepted_at.map(to_micros)
+                    i.accepted_at.map(to_micros),
+                    i.bindings
                 ],
             )
             .map_err(|e| insert_error(e, "invitation", &i.id, "invitation"))?;
@@ -363,11 +378,28 @@ impl AuthRows for SqliteStore {
         self.read_tx(|tx| query_all(tx, &sql, [tenant], raw_invitation, invitation))
     }
 
-    fn accept_invitation(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
-        self.execute_changed(
-            "UPDATE invitations SET accepted_at = ?2 WHERE id = ?1 AND accepted_at IS NULL",
-            params![id, to_micros(at)],
-        )
+    fn accept_invitation(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        user: &UserRow,
+        bindings: &[BindingRow],
+    ) -> Result<bool> {
+        // An error returned from the closure drops the transaction: nothing is kept.
+        self.write_tx(|tx| {
+            let spent = tx.execute(
+                "UPDATE invitations SET accepted_at = ?2 WHERE id = ?1 AND accepted_at IS NULL",
+                params![id, to_micros(at)],
+            )? > 0;
+            if !spent {
+                return Ok(false);
+            }
+            insert_user_in(tx, user)?;
+            for b in bindings {
+                insert_binding_in(tx, b)?;
+            }
+            Ok(true)
+        })
     }
 
     fn delete_invitation(&self, id: &str) -> Result<bool> {

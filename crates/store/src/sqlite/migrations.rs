@@ -178,6 +178,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX invitations_by_tenant ON invitations (tenant, id);
     ",
+    // 4: the bindings an invitation gives its user when accepted: the auth crate's JSON
+    // document, stored verbatim; invitations made before this migration give none.
+    "
+    ALTER TABLE invitations ADD COLUMN bindings TEXT NOT NULL DEFAULT '[]';
+    ",
 ];
 
 /// The schema version this binary writes.
@@ -244,6 +249,31 @@ mod tests {
             )
             .unwrap();
         assert_eq!(tables, 13);
+    }
+
+    #[test]
+    fn invitations_made_before_migration_4_load_with_no_bindings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("saker.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute(
+                "INSERT INTO invitations (id, tenant, email, hash, created_at, expires_at) \
+                 VALUES ('i1', 'main', 'ann@example.com', 'ab', 1, 2)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = crate::SqliteStore::open(&path).unwrap();
+        let row = crate::AuthRows::get_invitation(&store, "i1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.email, "ann@example.com");
+        assert_eq!(row.bindings, "[]");
     }
 
     #[test]
