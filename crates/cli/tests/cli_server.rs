@@ -65,7 +65,7 @@ fn kill_9_during_an_execution_loses_nothing_recorded() {
     // The resumed attempt can be killed through the API.
     let (status, _) = json(
         port,
-        "POST",
+        "DELETE",
         &format!("/api/v1/main/executions/{id}/kill"),
         None,
     );
@@ -121,6 +121,100 @@ fn api_deploys_runs_and_reports_errors_as_json() {
     assert_eq!(list["results"].as_array().unwrap().len(), 1);
     let (status, _) = json(port, "GET", "/api/v1/main/executions/nope", None);
     assert_eq!(status, 404);
+    stop(server);
+}
+
+#[test]
+fn kestra_clients_can_wait_label_search_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start_server(dir.path(), port);
+    deploy(
+        port,
+        "id: hi\nnamespace: company.team\nlabels:\n  team: core\ntasks:\n  - id: r\n    type: Return\n    format: done\n",
+    );
+    // wait=true answers with the ended execution; labels add to the flow's.
+    let (status, ended) = json(
+        port,
+        "POST",
+        "/api/v1/main/executions/company.team/hi?wait=true&labels=env:prod,team:data",
+        None,
+    );
+    assert_eq!(status, 200, "{ended}");
+    assert_eq!(ended["state"]["current"], "SUCCESS", "{ended}");
+    assert_eq!(ended["taskRunList"][0]["outputs"]["value"], "done");
+    assert_eq!(ended["labels"]["env"], "prod");
+    assert_eq!(ended["labels"]["team"], "data", "the caller's label wins");
+    let (status, body) = json(
+        port,
+        "POST",
+        "/api/v1/main/executions/company.team/hi?labels=system.correlationId:x",
+        None,
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = json(
+        port,
+        "POST",
+        "/api/v1/main/executions/company.team/hi?labels=nokey",
+        None,
+    );
+    assert_eq!(status, 400, "{body}");
+    // Kestra's search path finds it too.
+    let (status, found) = json(
+        port,
+        "GET",
+        "/api/v1/main/executions/search?flowId=hi",
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(found["total"], 1, "{found}");
+    // An ended execution can be deleted, with its logs; then it is gone.
+    let id = ended["id"].as_str().unwrap();
+    let (status, _) = json(
+        port,
+        "DELETE",
+        &format!("/api/v1/main/executions/{id}"),
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, _) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
+    assert_eq!(status, 404);
+    // A running one must be killed first.
+    deploy(port, SLOW_FLOW);
+    let (_, running) = json(
+        port,
+        "POST",
+        "/api/v1/main/executions/company.team/slow",
+        None,
+    );
+    let id = running["id"].as_str().unwrap().to_owned();
+    wait_for_state(port, &id, "RUNNING");
+    let (status, body) = json(
+        port,
+        "DELETE",
+        &format!("/api/v1/main/executions/{id}"),
+        None,
+    );
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("kill it first"),
+        "{body}"
+    );
+    let (status, _) = json(
+        port,
+        "DELETE",
+        &format!("/api/v1/main/executions/{id}/kill"),
+        None,
+    );
+    assert_eq!(status, 200);
+    wait_for_state(port, &id, "KILLED");
+    let (status, _) = json(
+        port,
+        "DELETE",
+        &format!("/api/v1/main/executions/{id}"),
+        None,
+    );
+    assert_eq!(status, 204);
     stop(server);
 }
 

@@ -206,7 +206,20 @@ impl Engine {
         revision: u32,
         inputs: Map<String, Json>,
     ) -> Result<Execution, EngineError> {
-        self.create(tenant, flow, revision, inputs, None)
+        self.create(tenant, flow, revision, inputs, None, Map::new())
+    }
+
+    /// [`Engine::create_execution`] with labels of the caller's own, added to the flow's
+    /// (and overriding them). `system.*` labels are Saker's; callers cannot set them.
+    pub fn create_execution_labeled(
+        &self,
+        tenant: &str,
+        flow: Arc<Flow>,
+        revision: u32,
+        inputs: Map<String, Json>,
+        labels: Map<String, Json>,
+    ) -> Result<Execution, EngineError> {
+        self.create(tenant, flow, revision, inputs, None, labels)
     }
 
     /// [`Engine::create_execution`] for an execution a trigger starts: `trigger` is recorded
@@ -219,7 +232,7 @@ impl Engine {
         inputs: Map<String, Json>,
         trigger: ExecutionTrigger,
     ) -> Result<Execution, EngineError> {
-        self.create(tenant, flow, revision, inputs, Some(trigger))
+        self.create(tenant, flow, revision, inputs, Some(trigger), Map::new())
     }
 
     fn create(
@@ -229,6 +242,7 @@ impl Engine {
         revision: u32,
         inputs: Map<String, Json>,
         trigger: Option<ExecutionTrigger>,
+        labels: Map<String, Json>,
     ) -> Result<Execution, EngineError> {
         let coerced = saker_model::coerce_inputs(&flow.inputs, inputs).map_err(|errors| {
             EngineError::Inputs(errors.iter().map(|e| e.to_string()).collect())
@@ -257,6 +271,11 @@ impl Engine {
             execution
                 .labels
                 .insert(key.clone(), Json::String(value.clone()));
+        }
+        for (key, value) in labels {
+            if !key.starts_with("system.") {
+                execution.labels.insert(key, value);
+            }
         }
         execution.labels.insert(
             "system.correlationId".into(),

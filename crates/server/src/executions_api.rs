@@ -11,7 +11,7 @@ use saker_engine::display_masked;
 use saker_model::{Execution, StateType};
 use saker_store::ExecutionFilter;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use utoipa::IntoParams;
 use utoipa_axum::routes;
 
@@ -24,8 +24,9 @@ use crate::{ApiError, AppState};
 pub(crate) fn routes() -> ApiRouter {
     ApiRouter::new()
         .routes(routes!(search_executions))
+        .routes(routes!(search_executions_kestra))
         .routes(routes!(create_execution))
-        .routes(routes!(get_execution))
+        .routes(routes!(get_execution, delete_execution))
         .routes(routes!(kill_execution))
         .routes(routes!(debug_expression))
 }
@@ -59,6 +60,7 @@ pub(crate) fn execution_json(execution: &Execution) -> Value {
         ("tenant" = String, Path, description = "Tenant id"),
         ("namespace" = String, Path, description = "The flow's namespace"),
         ("id" = String, Path, description = "The flow's id"),
+        CreateParams,
     ),
     request_body(
         description = "Inputs by name: a JSON object, a URL-encoded form or multipart/form-data \
@@ -70,8 +72,8 @@ pub(crate) fn execution_json(execution: &Execution) -> Value {
         )
     ),
     responses(
-        (status = 200, description = "The created execution", body = ExecutionView),
-        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 200, description = "The created execution (ended, with wait=true)", body = ExecutionView),
+        (status = 400, description = "Malformed body or label", body = ErrorBody),
         (status = 401, description = "No or wrong credentials", body = ErrorBody),
         (status = 403, description = "EXECUTION CREATE not granted here", body = ErrorBody),
         (status = 404, description = "No such flow (or not visible to the caller)", body = ErrorBody),
@@ -82,6 +84,7 @@ async fn create_execution(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, namespace, id)): Path<(String, String, String)>,
+    Query(params): Query<CreateParams>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -93,12 +96,51 @@ async fn create_execution(
         Action::Create,
         || format!("flow {namespace}.{id} not found"),
     )?;
+    let labels = parse_labels(params.labels.as_deref().unwrap_or(""))?;
     let inputs = crate::inputs_body::parse_inputs(&headers, body).await?;
     let (flow, record) = state.engine.load_flow(&tenant, &namespace, &id, None)?;
-    let execution = state
-        .engine
-        .create_execution(&tenant, flow, record.revision, inputs)?;
+    let execution =
+        state
+            .engine
+            .create_execution_labeled(&tenant, flow, record.revision, inputs, labels)?;
+    if params.wait.unwrap_or(false) {
+        // Kestra's `wait=true`: answer once the execution has ended.
+        if let Some(ended) = state.engine.wait(&execution.id).await {
+            return Ok(Json(execution_json(&ended)));
+        }
+    }
     Ok(Json(execution_json(&execution)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CreateParams {
+    /// Answer only once the execution has ended (Kestra's `wait`).
+    wait: Option<bool>,
+    /// Labels as `key:value`, comma-separated (e.g. `team:data,env:prod`); `system.*` keys
+    /// are reserved.
+    labels: Option<String>,
+}
+
+/// `key:value,key:value` as a label map; a malformed item or a `system.` key is refused.
+fn parse_labels(text: &str) -> Result<Map<String, Value>, ApiError> {
+    let mut labels = Map::new();
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (key, value) = item.split_once(':').ok_or_else(|| {
+            ApiError::bad_request(format!("label '{item}' is not key:value, e.g. team:data"))
+        })?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ApiError::bad_request(format!("label '{item}' has no key")));
+        }
+        if key.starts_with("system.") {
+            return Err(ApiError::bad_request(format!(
+                "label '{key}': system.* labels are set by Saker, not by callers"
+            )));
+        }
+        labels.insert(key.to_owned(), Value::String(value.trim().to_owned()));
+    }
+    Ok(labels)
 }
 
 /// The execution `id` of `tenant` if the caller may do `action` on it; another tenant's
@@ -152,9 +194,9 @@ async fn get_execution(
     Ok(Json(execution_json(&execution)))
 }
 
-/// Asks a running execution to stop; an ended one is left as it is.
+/// Asks a running execution to stop; an ended one is left as it is. `DELETE`, as Kestra.
 #[utoipa::path(
-    post,
+    delete,
     path = "/api/v1/{tenant}/executions/{id}/kill",
     tag = "Executions",
     params(
@@ -181,6 +223,47 @@ async fn kill_execution(
         id,
         state: execution.state.current.as_str().to_owned(),
     }))
+}
+
+/// Deletes an ended execution with its task runs and logs (a running one must be killed
+/// first: 409).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/{tenant}/executions/{id}",
+    tag = "Executions",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("id" = String, Path, description = "Execution id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        (status = 403, description = "EXECUTION DELETE not granted here", body = ErrorBody),
+        (status = 404, description = "No such execution (or not visible to the caller)", body = ErrorBody),
+        (status = 409, description = "The execution has not ended: kill it first", body = ErrorBody),
+    )
+)]
+async fn delete_execution(
+    State(state): State<AppState>,
+    who: MaybeCaller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let execution = find_execution(&state, &who, &tenant, &id, Action::Delete)?;
+    if !execution.state.current.is_terminated() {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: format!(
+                "execution {id} is {}: kill it first (DELETE …/executions/{id}/kill)",
+                execution.state.current.as_str()
+            ),
+        });
+    }
+    if state.engine.store().delete_execution(&id)? {
+        tracing::info!(tenant, execution = id, "execution deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("execution {id} not found")))
+    }
 }
 
 /// Seed 000's debug expression: the body is the expression, rendered against the task run's
@@ -253,6 +336,36 @@ struct SearchParams {
     )
 )]
 async fn search_executions(
+    state: State<AppState>,
+    who: MaybeCaller,
+    tenant: Path<String>,
+    params: Query<SearchParams>,
+) -> Result<Json<Value>, ApiError> {
+    search(state, who, tenant, params)
+}
+
+/// The same search under Kestra's path, so Kestra's clients find it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/{tenant}/executions/search",
+    tag = "Executions",
+    params(("tenant" = String, Path, description = "Tenant id"), SearchParams),
+    responses(
+        (status = 200, description = "A page of executions (task runs left out)", body = ExecutionPage),
+        (status = 400, description = "Unknown state or malformed parameter", body = ErrorBody),
+        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+    )
+)]
+async fn search_executions_kestra(
+    state: State<AppState>,
+    who: MaybeCaller,
+    tenant: Path<String>,
+    params: Query<SearchParams>,
+) -> Result<Json<Value>, ApiError> {
+    search(state, who, tenant, params)
+}
+
+fn search(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path(tenant): Path<String>,

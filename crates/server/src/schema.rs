@@ -122,7 +122,7 @@ pub struct ExecutionPage {
     pub total: u64,
 }
 
-/// `POST …/executions/{id}/kill`.
+/// `DELETE …/executions/{id}/kill`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KillView {
     pub id: String,
