@@ -524,6 +524,30 @@ impl SecretService {
         Ok(result?)
     }
 
+    /// Records an attempt refused before it reached the service (by the API's role
+    /// bindings): a denied `action` by `who`, `reason` saying what was not granted. Never
+    /// holds a value: there is none.
+    pub fn record_denied(
+        &self,
+        tenant: &str,
+        namespace: &Namespace,
+        key: Option<&str>,
+        action: AuditAction,
+        who: &Accessor,
+        reason: &str,
+    ) -> Result<(), ServiceError> {
+        self.record(
+            tenant,
+            Some(namespace),
+            key,
+            action,
+            who,
+            AuditOutcome::Denied,
+            reason.to_owned(),
+        )
+        .map_err(|source| ServiceError::AuditRefused { action, source })
+    }
+
     #[allow(clippy::too_many_arguments)] // one per event field the caller decides
     fn record(
         &self,

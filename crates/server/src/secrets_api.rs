@@ -23,8 +23,8 @@ use chrono::{DateTime, Utc};
 use saker_auth::{Action, Permission};
 use saker_secrets::duration::{format_iso_duration, parse_duration};
 use saker_secrets::{
-    Accessor, MetadataUpdate, Namespace, SecretMetadata, SecretService, SecretState, SecretValue,
-    SecretWrite, ServiceError, StoreError,
+    Accessor, AuditAction, MetadataUpdate, Namespace, SecretMetadata, SecretService, SecretState,
+    SecretValue, SecretWrite, ServiceError, StoreError,
 };
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -187,22 +187,56 @@ pub(crate) fn secret_not_found(key: &str, ns: &str) -> String {
 }
 
 /// SECRET `action` on `key` in `ns`; a caller who may not see the namespace gets the 404
-/// of a missing secret.
+/// of a missing secret. A refusal is audited as a denied `attempt` (invariant 4: every
+/// denied attempt leaves an event).
 pub(crate) fn allowed(
+    state: &AppState,
     who: &MaybeCaller,
     tenant: &str,
     ns: &str,
-    key: &str,
+    key: Option<&str>,
     action: Action,
+    attempt: AuditAction,
 ) -> Result<(), ApiError> {
-    check(
+    let missing = || match key {
+        Some(key) => secret_not_found(key, ns),
+        None => format!("namespace {ns} not found"),
+    };
+    let decision = check(
         caller(who),
         tenant,
         Some(ns),
         Permission::Secret,
         action,
-        || secret_not_found(key, ns),
-    )
+        missing,
+    );
+    if decision.is_err() {
+        let reason = format!(
+            "SECRET {} is not granted to the caller here",
+            action.as_str()
+        );
+        audit_denied(state, who, tenant, ns, key, attempt, &reason);
+    }
+    decision
+}
+
+/// Appends a denied event for an attempt the API refused. Best effort: the request is
+/// refused whether or not the trail takes the event, and a trail that refuses is logged.
+pub(crate) fn audit_denied(
+    state: &AppState,
+    who: &MaybeCaller,
+    tenant: &str,
+    ns: &str,
+    key: Option<&str>,
+    attempt: AuditAction,
+    reason: &str,
+) {
+    let (Some(service), Ok(namespace)) = (state.secrets.as_ref(), Namespace::parse(ns)) else {
+        return;
+    };
+    if let Err(e) = service.record_denied(tenant, &namespace, key, attempt, &actor(who), reason) {
+        tracing::error!(error = %e, "a denied secret request could not be audited");
+    }
 }
 
 pub(crate) fn service_error(e: ServiceError) -> ApiError {
@@ -340,13 +374,14 @@ fn readable<'s>(
     tenant: &str,
     ns: &str,
 ) -> Result<(&'s SecretService, Namespace), ApiError> {
-    check(
-        caller(who),
+    allowed(
+        state,
+        who,
         tenant,
-        Some(ns),
-        Permission::Secret,
+        ns,
+        None,
         Action::Read,
-        || format!("namespace {ns} not found"),
+        AuditAction::Read,
     )?;
     Ok((service(state)?, namespace(ns)?))
 }
@@ -449,7 +484,15 @@ pub(crate) async fn get_one(
     path: Result<Path<(String, String, String)>, PathRejection>,
 ) -> Result<Json<SecretMetaView>, ApiError> {
     let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
-    allowed(&who, &tenant, &ns, &key, Action::Read)?;
+    allowed(
+        &state,
+        &who,
+        &tenant,
+        &ns,
+        Some(&key),
+        Action::Read,
+        AuditAction::Read,
+    )?;
     let service = service(&state)?;
     let metadata = service
         .metadata(&tenant, &namespace(&ns)?, &key)
@@ -525,6 +568,27 @@ pub(crate) async fn put(
     let body = parse_put(&body.map_err(body_rejected)?)?;
     let service = service(&state)?;
     let namespace = namespace(&ns)?;
+    // Refused outright first, with one message whether the key exists or not: a caller
+    // without either right must not learn which secrets a namespace holds.
+    let may = |action| {
+        crate::access::check_create(caller(&who), &tenant, &ns, Permission::Secret, action).is_ok()
+    };
+    if !may(Action::Create) && !may(Action::Update) {
+        let reason = "SECRET CREATE and UPDATE are not granted to the caller here";
+        audit_denied(
+            &state,
+            &who,
+            &tenant,
+            &ns,
+            Some(&body.key),
+            AuditAction::Write,
+            reason,
+        );
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: format!("forbidden: SECRET CREATE and UPDATE are not granted to you in {ns}"),
+        });
+    }
     let exists = service
         .metadata(&tenant, &namespace, &body.key)
         .map_err(service_error)?
@@ -534,7 +598,24 @@ pub(crate) async fn put(
     } else {
         Action::Create
     };
-    crate::access::check_create(caller(&who), &tenant, &ns, Permission::Secret, action)?;
+    if let Err(refused) =
+        crate::access::check_create(caller(&who), &tenant, &ns, Permission::Secret, action)
+    {
+        let reason = format!(
+            "SECRET {} is not granted to the caller here",
+            action.as_str()
+        );
+        audit_denied(
+            &state,
+            &who,
+            &tenant,
+            &ns,
+            Some(&body.key),
+            AuditAction::Write,
+            &reason,
+        );
+        return Err(refused);
+    }
     let who = actor(&who);
     let mut write = SecretWrite::new(body.value);
     write.update = body.update;
@@ -572,7 +653,15 @@ pub(crate) async fn delete(
     path: Result<Path<(String, String, String)>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
-    allowed(&who, &tenant, &ns, &key, Action::Delete)?;
+    allowed(
+        &state,
+        &who,
+        &tenant,
+        &ns,
+        Some(&key),
+        Action::Delete,
+        AuditAction::Delete,
+    )?;
     let deleted = service(&state)?
         .delete(&tenant, &namespace(&ns)?, &key, &actor(&who))
         .map_err(service_error)?;

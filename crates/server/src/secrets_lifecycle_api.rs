@@ -27,7 +27,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use saker_auth::Action;
-use saker_secrets::{SecretState, SecretVersion};
+use saker_secrets::{AuditAction, SecretState, SecretVersion};
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
@@ -183,7 +183,15 @@ pub(crate) async fn patch(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SecretMetaView>, ApiError> {
     let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
-    allowed(&who, &tenant, &ns, &key, Action::Update)?;
+    allowed(
+        &state,
+        &who,
+        &tenant,
+        &ns,
+        Some(&key),
+        Action::Update,
+        AuditAction::UpdateMetadata,
+    )?;
     let update = parse_patch(&body.map_err(body_rejected)?)?;
     let service = service(&state)?;
     let metadata = service
@@ -218,7 +226,15 @@ pub(crate) async fn versions(
     path: Result<Path<(String, String, String)>, PathRejection>,
 ) -> Result<Json<SecretVersionPage>, ApiError> {
     let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
-    allowed(&who, &tenant, &ns, &key, Action::Read)?;
+    allowed(
+        &state,
+        &who,
+        &tenant,
+        &ns,
+        Some(&key),
+        Action::Read,
+        AuditAction::Read,
+    )?;
     let service = service(&state)?;
     let namespace = namespace(&ns)?;
     let versions = service
@@ -292,7 +308,15 @@ pub(crate) async fn restore(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SecretMetaView>, ApiError> {
     let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
-    allowed(&who, &tenant, &ns, &key, Action::Update)?;
+    allowed(
+        &state,
+        &who,
+        &tenant,
+        &ns,
+        Some(&key),
+        Action::Update,
+        AuditAction::Restore,
+    )?;
     let version = parse_restore(&body.map_err(body_rejected)?)?;
     let service = service(&state)?;
     let namespace = namespace(&ns)?;
@@ -384,7 +408,15 @@ pub(crate) async fn revoke(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SecretMetaView>, ApiError> {
     let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
-    allowed(&who, &tenant, &ns, &key, Action::Delete)?;
+    allowed(
+        &state,
+        &who,
+        &tenant,
+        &ns,
+        Some(&key),
+        Action::Delete,
+        AuditAction::Revoke,
+    )?;
     let reason = parse_revoke(&body.map_err(body_rejected)?)?;
     let service = service(&state)?;
     let metadata = service
@@ -426,7 +458,15 @@ pub(crate) async fn destroy(
     path: Result<Path<(String, String, String)>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
-    allowed(&who, &tenant, &ns, &key, Action::Delete)?;
+    allowed(
+        &state,
+        &who,
+        &tenant,
+        &ns,
+        Some(&key),
+        Action::Delete,
+        AuditAction::Destroy,
+    )?;
     let destroyed = service(&state)?
         .destroy(&tenant, &namespace(&ns)?, &key, &actor(&who))
         .map_err(service_error)?;
