@@ -402,6 +402,26 @@ fn every_error_is_a_json_body_and_bodies_have_a_size_limit() {
         assert!(value["message"].is_string(), "{status}: {body}");
         value["message"].as_str().unwrap().to_owned()
     };
+    // Nothing the API answers may be cached, sniffed or framed (errors included).
+    for path in ["/health", "/api/v1/main/executions", "/api/v1/main/nothing"] {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let head = raw.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+        for header in [
+            "cache-control: no-store",
+            "x-content-type-options: nosniff",
+            "x-frame-options: deny",
+        ] {
+            assert!(head.contains(header), "{path}: no {header} in {head}");
+        }
+    }
     // An unknown route, a wrong method, a malformed query: axum's own rejections, as JSON.
     let (status, body) = http(port, "GET", "/api/v1/main/nothing/here", None).unwrap();
     assert_eq!(status, 404);

@@ -37,7 +37,23 @@ pub fn router(state: AppState) -> Router {
         state.auth.clone(),
         crate::authn::authenticate,
     ))
+    .layer(axum::middleware::map_response(hardening_headers))
     .with_state(state)
+}
+
+/// Headers on every answer, 401s and errors included: nothing the API says is to be
+/// cached by a browser or proxy (it may be a token just created, or who may see what), nor
+/// sniffed into another content type, nor framed.
+async fn hardening_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
 }
 
 /// Routes that belong to no resource.
