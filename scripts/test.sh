@@ -19,6 +19,13 @@ cargo fmt --all --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "PostgreSQL 15 (the store's PostgreSQL tests start a throwaway cluster with it)"
+if ! [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15
+fi
+"$(pg_config --bindir)/initdb" --version
+
 step "tests (cargo nextest)"
 # The conformance flows live in ../shared/conformance beside the checkout.
 export SAKER_CONFORMANCE_DIR="${SAKER_CONFORMANCE_DIR:-$(cd .. && pwd)/shared/conformance}"

@@ -16,6 +16,15 @@ pub enum StoreError {
         source: BoxError,
     },
 
+    /// A database server (PostgreSQL) could not be reached or refused the connection.
+    /// `target` names host, port and database, never the user's credentials.
+    #[error("cannot connect to the PostgreSQL store at {target}: {source}")]
+    Connect {
+        target: String,
+        #[source]
+        source: BoxError,
+    },
+
     /// The database was written by a newer Saker; this one refuses to touch it.
     #[error(
         "the database schema is version {found}, newer than version {supported} that this \

@@ -1,7 +1,8 @@
 //! Durable storage for Saker: flows with revisions, executions, task runs and log lines,
 //! behind one object-safe, synchronous [`Store`] trait, with an embedded SQLite backend
-//! ([`SqliteStore`]) now and room for a PostgreSQL one. The same backend also implements
-//! [`SecretRows`] (the rows of the encrypted secret store, as opaque ciphertexts) and
+//! ([`SqliteStore`], the default: one process) and a PostgreSQL one ([`PgStore`], for several
+//! processes sharing a database; the [`Store`] contract only, so far). The SQLite backend
+//! also implements [`SecretRows`] (the rows of the encrypted secret store, as opaque ciphertexts) and
 //! [`AuditLog`] (the hash-chained audit trail) and [`AuthRows`] (users, roles, bindings, API
 //! tokens and invitations, hashes only), each with its own contract.
 //!
@@ -17,6 +18,7 @@
 pub mod audit;
 pub mod auth_rows;
 mod error;
+mod postgres;
 pub mod secret_rows;
 mod sqlite;
 
@@ -26,6 +28,7 @@ pub use audit::{
 };
 pub use auth_rows::{AuthRows, BindingRow, InvitationRow, RoleRow, TokenRow, UserRow};
 pub use error::{BoxError, StoreError};
+pub use postgres::PgStore;
 pub use secret_rows::{
     Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor, VersionRow,
 };

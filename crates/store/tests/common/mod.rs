@@ -1,6 +1,9 @@
 //! Builders shared by the integration tests.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod contract;
+pub mod pg;
+
 use chrono::{DateTime, Utc};
 use saker_model::execution::{Execution, Level, LogEntry, StateType, TaskRun, TaskRunAttempt};
 use serde_json::json;

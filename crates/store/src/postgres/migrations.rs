@@ -1,0 +1,124 @@
+//! The PostgreSQL schema as an ordered list of migrations. The one-row table `saker_schema`
+//! holds how many have been applied. Migrating runs in one transaction under an advisory lock,
+//! so several processes starting at once migrate once, and a failure leaves the schema as it
+//! was (PostgreSQL's DDL is transactional).
+//!
+//! Rules for changing the schema: never edit a migration that has shipped, append a new one.
+//! A binary refuses a database whose version is newer than its list.
+
+use postgres::Client;
+
+use crate::{Result, StoreError};
+
+/// Every migration, oldest first; migration `i` brings the schema to version `i + 1`.
+///
+/// Conventions, as in the SQLite schema: timestamps are BIGINT microseconds since the Unix
+/// epoch (UTC); `doc` columns hold the full JSON document as TEXT (not JSONB, which would
+/// reorder keys and reject a row that does not decode before we could name it), and the
+/// other columns copy what queries filter or sort on. Key columns use the "C" collation, so
+/// that comparisons and sorting are bytewise whatever the database's locale (the namespace
+/// range bounds rely on it). `seq` columns give creation order.
+const MIGRATIONS: &[&str] = &[
+    // 1: flows with revisions, executions, task runs, logs.
+    r#"
+    CREATE TABLE flows (
+        tenant     TEXT COLLATE "C" NOT NULL,
+        namespace  TEXT COLLATE "C" NOT NULL,
+        id         TEXT COLLATE "C" NOT NULL,
+        revision   BIGINT  NOT NULL CHECK (revision > 0),
+        source     TEXT    NOT NULL,
+        created_at BIGINT  NOT NULL,
+        deleted    BOOLEAN NOT NULL DEFAULT FALSE,
+        PRIMARY KEY (tenant, namespace, id, revision)
+    );
+
+    CREATE TABLE executions (
+        seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id            TEXT COLLATE "C" NOT NULL UNIQUE,
+        tenant        TEXT COLLATE "C" NOT NULL,
+        namespace     TEXT COLLATE "C" NOT NULL,
+        flow_id       TEXT COLLATE "C" NOT NULL,
+        flow_revision BIGINT NOT NULL,
+        state         TEXT   NOT NULL,
+        created_at    BIGINT NOT NULL,
+        doc           TEXT   NOT NULL
+    );
+    CREATE INDEX executions_by_tenant ON executions (tenant, seq);
+    CREATE INDEX executions_by_flow ON executions (tenant, flow_id, seq);
+    CREATE INDEX executions_by_state ON executions (state, seq);
+
+    CREATE TABLE task_runs (
+        seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id           TEXT COLLATE "C" NOT NULL UNIQUE,
+        execution_id TEXT COLLATE "C" NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        task_id      TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        doc          TEXT NOT NULL
+    );
+    CREATE INDEX task_runs_by_execution ON task_runs (execution_id, seq);
+
+    CREATE TABLE logs (
+        seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        execution_id TEXT COLLATE "C" NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        task_run_id  TEXT COLLATE "C",
+        level        SMALLINT NOT NULL,
+        timestamp    BIGINT   NOT NULL,
+        doc          TEXT     NOT NULL
+    );
+    CREATE INDEX logs_by_execution ON logs (execution_id, seq);
+    "#,
+];
+
+/// The advisory lock key that serialises migrations across processes ("saker" in ASCII).
+const MIGRATION_LOCK: i64 = 0x73_61_6b_65_72;
+
+/// The schema version this binary writes.
+pub(super) fn supported_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the schema up to date, or refuses a newer one.
+pub(super) fn migrate(client: &mut Client) -> Result<()> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS saker_schema (
+             id      INTEGER PRIMARY KEY CHECK (id = 1),
+             version BIGINT  NOT NULL
+         )",
+    )?;
+    let found: i64 = match tx.query_opt("SELECT version FROM saker_schema WHERE id = 1", &[])? {
+        Some(row) => row.try_get(0)?,
+        None => 0,
+    };
+    let supported = supported_version();
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
+    }
+    let Ok(applied) = usize::try_from(found) else {
+        return Err(StoreError::Corrupt {
+            table: "saker_schema",
+            id: "1".to_owned(),
+            detail: format!("negative schema version {found}"),
+        });
+    };
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let version = index as i64 + 1;
+        let step = tx.batch_execute(sql).and_then(|()| {
+            tx.execute(
+                "INSERT INTO saker_schema (id, version) VALUES (1, $1) \
+                 ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+                &[&version],
+            )
+        });
+        if let Err(source) = step {
+            return Err(StoreError::Migration {
+                version,
+                source: Box::new(source),
+            });
+        }
+        tracing::info!(version, "applied PostgreSQL store schema migration");
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! The PostgreSQL backend, for when a user outgrows one machine: several Saker processes
+//! share one database.
+//!
+//! What is here: the [`Store`] contract (flows with revisions, executions, task runs, log
+//! lines), with its own versioned migrations. What is not on PostgreSQL yet: [`SecretRows`],
+//! [`AuditLog`] and [`AuthRows`] (the encrypted secret store, the audit trail and users,
+//! roles and tokens), nor a durable work queue; those stay on SQLite for now.
+//!
+//! Connections come from a small pool of synchronous `postgres` clients. Every method is one
+//! transaction: writes at READ COMMITTED, made safe for concurrent processes by row and
+//! advisory locks (see `flows` and `logs`) and retried when PostgreSQL reports a deadlock or a
+//! serialization failure; reads at REPEATABLE READ, READ ONLY, so that one read sees one
+//! snapshot and never waits for a writer.
+//!
+//! The `postgres` client drives its own small runtime, so its calls must not be made from a
+//! thread of a tokio runtime (it would panic): whoever wires this store into the server calls
+//! it from `spawn_blocking` or a plain thread, as the executor already is.
+//!
+//! SQL lives in the submodules, one per repository; everything here is connection plumbing.
+//!
+//! [`SecretRows`]: crate::SecretRows
+//! [`AuditLog`]: crate::AuditLog
+//! [`AuthRows`]: crate::AuthRows
+
+mod executions;
+mod flows;
+mod logs;
+mod migrations;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement};
+use saker_model::execution::{Execution, StateType};
+
+use crate::{
+    ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog, Write,
+};
+
+/// Connections kept open between calls; more are opened under load and closed after.
+const MAX_IDLE: usize = 8;
+/// Prepared statements kept per connection before the cache starts over (the listing query
+/// has a shape per number of namespace scopes, so the set is not fixed).
+const STATEMENT_CACHE: usize = 64;
+/// How often a write transaction is tried when PostgreSQL aborts it for a deadlock or a
+/// serialization failure (both mean: nothing was kept, try again).
+const WRITE_ATTEMPTS: usize = 4;
+/// Connecting gives up after this long unless the URL sets `connect_timeout`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The PostgreSQL store. See the module documentation for what it covers.
+pub struct PgStore {
+    config: Config,
+    /// Where the store connects, for errors: host, port and database, never credentials.
+    target: String,
+    idle: Mutex<Vec<Conn>>,
+}
+
+/// A pooled connection with its prepared statements.
+struct Conn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+/// One open transaction, with the statement cache of its connection.
+pub(super) struct Tx<'a> {
+    tx: postgres::Transaction<'a>,
+    statements: &'a mut HashMap<String, Statement>,
+}
+
+pub(super) type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+impl Tx<'_> {
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql)?;
+        if self.statements.len() >= STATEMENT_CACHE {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    pub(super) fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.query(&statement, params)?)
+    }
+
+    pub(super) fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.query_opt(&statement, params)?)
+    }
+
+    pub(super) fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.query_one(&statement, params)?)
+    }
+
+    /// Like [`Tx::execute`], but hands back PostgreSQL's error so that the caller can tell a
+    /// constraint violation apart.
+    pub(super) fn try_execute(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<std::result::Result<u64, postgres::Error>> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.execute(&statement, params))
+    }
+
+    pub(super) fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
+        Ok(self.try_execute(sql, params)??)
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (a `postgres://` URL or a `key=value` connection
+    /// string) and migrates its schema. Refuses a database whose schema is newer than this
+    /// binary knows ([`StoreError::SchemaTooNew`]). TLS is not supported yet.
+    pub fn connect(url: &str) -> Result<PgStore> {
+        let mut config: Config = url.parse().map_err(|source| StoreError::Connect {
+            target: "(unparsable connection string)".to_owned(),
+            source: Box::new(source),
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let store = PgStore {
+            target: describe(&config),
+            config,
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut conn = store.open()?;
+        migrations::migrate(&mut conn.client)?;
+        store.give_back(conn);
+        tracing::debug!(target = %store.target, "opened PostgreSQL store");
+        Ok(store)
+    }
+
+    /// The schema version this binary writes.
+    pub fn schema_version() -> i64 {
+        migrations::supported_version()
+    }
+
+    fn open(&self) -> Result<Conn> {
+        let client = self
+            .config
+            .connect(NoTls)
+            .map_err(|source| StoreError::Connect {
+                target: self.target.clone(),
+                source: Box::new(source),
+            })?;
+        Ok(Conn {
+            client,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn take(&self) -> Result<Conn> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match pooled {
+            Some(conn) if !conn.client.is_closed() => Ok(conn),
+            _ => self.open(),
+        }
+    }
+
+    fn give_back(&self, conn: Conn) {
+        if conn.client.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs `f` in one transaction and commits if it succeeds; a transaction that PostgreSQL
+    /// aborted for a deadlock or a serialization failure is run again.
+    fn write_tx<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut attempt = 1;
+        loop {
+            let result = self.run_tx(false, &mut f);
+            match result {
+                Err(err) if attempt < WRITE_ATTEMPTS && is_transient(&err) => {
+                    tracing::debug!(attempt, "retrying a PostgreSQL write transaction");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Runs `f` in one read-only transaction that sees one snapshot.
+    fn read_tx<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.run_tx(true, &mut f)
+    }
+
+    fn run_tx<T>(&self, read: bool, f: &mut impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.take()?;
+        let result = (|| {
+            let Conn { client, statements } = &mut conn;
+            let mut builder = client.build_transaction();
+            if read {
+                builder = builder
+                    .isolation_level(IsolationLevel::RepeatableRead)
+                    .read_only(true);
+            }
+            let mut tx = Tx {
+                tx: builder.start()?,
+                statements,
+            };
+            let value = f(&mut tx)?;
+            // Dropping an uncommitted transaction (the `?` above) rolls it back.
+            tx.tx.commit()?;
+            Ok(value)
+        })();
+        self.give_back(conn);
+        result
+    }
+}
+
+/// Host(s), port(s) and database of `config`, without user or password.
+fn describe(config: &Config) -> String {
+    use postgres::config::Host;
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    format!(
+        "{} port {} database {}",
+        if hosts.is_empty() {
+            "localhost".to_owned()
+        } else {
+            hosts.join(",")
+        },
+        if ports.is_empty() {
+            "5432".to_owned()
+        } else {
+            ports.join(",")
+        },
+        config.get_dbname().unwrap_or("(default)")
+    )
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(err: postgres::Error) -> Self {
+        StoreError::Backend(Box::new(err))
+    }
+}
+
+fn code(err: &postgres::Error) -> Option<&SqlState> {
+    err.code()
+}
+
+fn is_unique_violation(err: &postgres::Error) -> bool {
+    code(err) == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+fn is_foreign_key_violation(err: &postgres::Error) -> bool {
+    code(err) == Some(&SqlState::FOREIGN_KEY_VIOLATION)
+}
+
+/// A deadlock or a serialization failure: PostgreSQL rolled the transaction back and running
+/// it again may succeed.
+fn is_transient(err: &StoreError) -> bool {
+    let StoreError::Backend(source) = err else {
+        return false;
+    };
+    source
+        .downcast_ref::<postgres::Error>()
+        .and_then(postgres::Error::code)
+        .is_some_and(|code| {
+            *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE
+        })
+}
+
+/// The half-open range of namespaces strictly below `prefix`: those starting with `prefix.`.
+/// Bounds instead of `LIKE 'prefix.%'` need no escaping and use the index; `/` is the byte
+/// right after `.`, and the key columns compare bytewise (collation "C").
+fn namespace_children(prefix: &str) -> (String, String) {
+    (format!("{prefix}."), format!("{prefix}/"))
+}
+
+impl Store for PgStore {
+    fn save_flow(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        id: &str,
+        source: &str,
+    ) -> Result<SavedFlow> {
+        self.write_tx(|tx| flows::save(tx, tenant, namespace, id, source))
+    }
+
+    fn get_flow(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> Result<Option<FlowRecord>> {
+        self.read_tx(|tx| flows::get(tx, tenant, namespace, id, revision))
+    }
+
+    fn list_flows(&self, tenant: &str, namespace_prefix: Option<&str>) -> Result<Vec<FlowRecord>> {
+        self.read_tx(|tx| flows::list(tx, tenant, namespace_prefix))
+    }
+
+    fn delete_flow(&self, tenant: &str, namespace: &str, id: &str) -> Result<bool> {
+        self.write_tx(|tx| flows::delete(tx, tenant, namespace, id))
+    }
+
+    fn flow_revisions(&self, tenant: &str, namespace: &str, id: &str) -> Result<Vec<FlowRecord>> {
+        self.read_tx(|tx| flows::revisions(tx, tenant, namespace, id))
+    }
+
+    fn write(&self, writes: &[Write<'_>]) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.write_tx(|tx| {
+            for write in writes {
+                match *write {
+                    Write::CreateExecution(execution) => executions::create(tx, execution)?,
+                    Write::SaveExecution(execution) => executions::save(tx, execution)?,
+                    Write::SaveTaskRun(task_run) => executions::save_task_run(tx, task_run)?,
+                    Write::AppendLogs(entries) => logs::append(tx, entries)?,
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn get_execution(&self, id: &str) -> Result<Option<Execution>> {
+        self.read_tx(|tx| executions::get(tx, id))
+    }
+
+    fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>> {
+        self.read_tx(|tx| executions::list(tx, filter))
+    }
+
+    fn count_executions(&self, filter: &ExecutionFilter) -> Result<u64> {
+        self.read_tx(|tx| executions::count(tx, filter))
+    }
+
+    fn executions_in_states(&self, states: &[StateType]) -> Result<Vec<String>> {
+        self.read_tx(|tx| executions::in_states(tx, states))
+    }
+
+    fn delete_execution(&self, id: &str) -> Result<bool> {
+        self.write_tx(|tx| executions::delete(tx, id))
+    }
+
+    fn list_logs(&self, query: &LogQuery) -> Result<Vec<StoredLog>> {
+        self.read_tx(|tx| logs::list(tx, query))
+    }
+}
+
+fn to_micros(date: chrono::DateTime<chrono::Utc>) -> i64 {
+    date.timestamp_micros()
+}
+
+/// `None` for a stored integer outside chrono's range, which only a corrupt row can hold.
+fn from_micros(micros: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_micros(micros)
+}
