@@ -1,8 +1,8 @@
 //! Durable storage for Saker: flows with revisions, executions, task runs and log lines,
 //! behind one object-safe, synchronous [`Store`] trait, with an embedded SQLite backend
 //! ([`SqliteStore`], the default: one process) and a PostgreSQL one ([`PgStore`], for several
-//! processes sharing a database; the [`Store`] contract only, so far). The SQLite backend
-//! also implements [`SecretRows`] (the rows of the encrypted secret store, as opaque ciphertexts) and
+//! processes sharing a database; not wired into the binary yet). Both backends also
+//! implement [`SecretRows`] (the rows of the encrypted secret store, as opaque ciphertexts),
 //! [`AuditLog`] (the hash-chained audit trail) and [`AuthRows`] (users, roles, bindings, API
 //! tokens and invitations, hashes only), each with its own contract.
 //!

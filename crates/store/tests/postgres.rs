@@ -3,6 +3,9 @@
 //! several processes) writing at once, reconnecting, schema versions, corrupt rows, readers
 //! beside an open write transaction.
 //!
+//! The same holds for the other traits ([`saker_store::SecretRows`], [`AuditLog`],
+//! [`AuthRows`]); only PostgreSQL can show audit appends from several processes at once.
+//!
 //! One `#[test]` runs every case, each on a fresh database, so that one cluster serves the
 //! whole run whatever the test runner (nextest runs each test in its own process). A failing
 //! case is reported by name and the others still run.
@@ -16,7 +19,10 @@ use std::time::Instant;
 use common::pg::PgCluster;
 use common::{contract, execution, log, task_run};
 use saker_model::execution::{Level, StateType};
-use saker_store::{ExecutionFilter, LogQuery, PgStore, Store, StoreError};
+use saker_store::{
+    AuditEvent, AuditFilter, AuditLog, AuthRows, ExecutionFilter, LogQuery, PgStore, Store,
+    StoreError, UserRow, verify_audit,
+};
 
 /// A case gets the URL of its own empty database.
 type Case = (&'static str, fn(&str));
@@ -36,6 +42,18 @@ macro_rules! on_shared_store {
             concat!(stringify!($module), "::", stringify!($name)),
             (|url: &str| contract::$module::$name(Arc::new(PgStore::connect(url).unwrap())))
                 as fn(&str),
+        )),*]
+    };
+}
+
+/// For the cases that tamper with the database behind the store's back.
+macro_rules! on_tampered_store {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        [$((
+            concat!(stringify!($module), "::", stringify!($name)),
+            (|url: &str| contract::$module::$name(&PgStore::connect(url).unwrap(), &|sql: &str| {
+                raw(url).batch_execute(sql).unwrap()
+            })) as fn(&str),
         )),*]
     };
 }
@@ -70,9 +88,39 @@ fn postgres_keeps_the_store_contract() {
         logs::filters_by_level_and_task_run,
         logs::lines_of_an_unknown_execution_are_refused_all_together,
     ]);
+    cases.extend(on_store![
+        secret_rows::create_then_write_versions_with_check_and_set,
+        secret_rows::old_versions_beyond_the_kept_number_are_pruned,
+        secret_rows::changes_check_the_generation_and_withdraw_versions,
+        secret_rows::destroy_removes_everything_and_numbering_restarts,
+        secret_rows::reads_are_recorded_monotonically,
+        secret_rows::listing_is_per_namespace_and_sorted,
+        secret_rows::version_pages_walk_every_tenant_and_skip_withdrawn_rows,
+        secret_rows::ciphertext_replacement_is_check_and_set,
+        audit::an_untouched_trail_verifies,
+        audit::appends_link_each_event_to_the_previous_one,
+        audit::filters_select_by_namespace_key_actor_and_time,
+        auth_rows::keys_and_references_are_enforced,
+        auth_rows::deletes_cascade,
+        auth_rows::users_can_be_updated_and_roles_replaced,
+        auth_rows::an_invitation_is_accepted_once_with_its_user_and_bindings,
+        auth_rows::a_failed_acceptance_leaves_no_user_and_does_not_spend_the_invitation,
+    ]);
+    cases.extend(on_tampered_store![
+        audit::an_edited_event_is_named,
+        audit::an_edited_hash_is_named,
+        audit::a_deleted_event_is_named,
+        audit::deleting_the_first_event_is_named,
+        audit::deleting_the_newest_events_is_noticed_through_the_head,
+        audit::reordered_events_are_named,
+        audit::an_event_inserted_by_hand_is_named,
+        audit::a_deleted_head_is_noticed,
+    ]);
     cases.extend(on_shared_store![
         concurrency::concurrent_writers_and_readers_see_whole_batches,
         concurrency::a_follower_sees_every_line_once_in_order,
+        secret_rows::concurrent_writers_never_share_a_version,
+        audit::concurrent_appends_keep_one_chain,
     ]);
     cases.extend([
         (
@@ -99,6 +147,40 @@ fn postgres_keeps_the_store_contract() {
         (
             "pg::a_follower_misses_nothing_from_concurrent_appenders",
             a_follower_misses_nothing_from_concurrent_appenders,
+        ),
+        ("secret_rows::a_corrupt_row_is_an_error_naming_it", |url| {
+            contract::secret_rows::a_corrupt_row_is_an_error_naming_it(
+                &PgStore::connect(url).unwrap(),
+                &|| {
+                    raw(url)
+                        .execute("UPDATE secrets SET created_at = $1", &[&i64::MAX])
+                        .unwrap();
+                },
+            )
+        }),
+        ("audit::a_garbled_column_is_reported_not_a_panic", |url| {
+            contract::audit::a_garbled_column_is_reported_not_a_panic(
+                &PgStore::connect(url).unwrap(),
+                &|sql| raw(url).batch_execute(sql).unwrap(),
+                // A BIGINT column cannot hold text: an instant chrono cannot represent.
+                "UPDATE audit_events SET timestamp = 9223372036854775807 WHERE seq = 2",
+            )
+        }),
+        (
+            "auth_rows::rows_round_trip_through_a_reopened_store",
+            |url| {
+                contract::auth_rows::rows_round_trip_through_a_reopened_store(
+                    &|| -> Box<dyn AuthRows> { Box::new(PgStore::connect(url).unwrap()) },
+                )
+            },
+        ),
+        (
+            "pg::audit_appends_from_several_stores_keep_one_gapless_chain",
+            audit_appends_from_several_stores_keep_one_gapless_chain,
+        ),
+        (
+            "pg::corrupt_auth_and_audit_rows_are_errors_naming_table_and_id",
+            corrupt_auth_and_audit_rows_are_errors,
         ),
     ]);
 
@@ -387,4 +469,94 @@ fn a_follower_misses_nothing_from_concurrent_appenders(url: &str) {
             .collect();
         assert_eq!(mine, expected.iter().collect::<Vec<_>>());
     }
+}
+
+fn audit_event(n: usize, actor: &str) -> AuditEvent {
+    AuditEvent {
+        timestamp: chrono::DateTime::<chrono::Utc>::from_timestamp_micros(
+            1_764_000_000_000_000 + n as i64,
+        )
+        .unwrap(),
+        tenant: "main".into(),
+        namespace: Some("company".into()),
+        key: Some("K".into()),
+        action: "read".into(),
+        actor: actor.into(),
+        service: None,
+        execution_id: None,
+        flow_id: None,
+        task_run_id: None,
+        outcome: "success".into(),
+        detail: Some(format!("append {n}")),
+    }
+}
+
+/// Several stores (separate connections, as separate processes would have) append audit
+/// events at once: one chain that verifies, numbered 1..=n without a gap, nothing lost.
+fn audit_appends_from_several_stores_keep_one_gapless_chain(url: &str) {
+    const STORES: usize = 4;
+    const APPENDS: usize = 40;
+    std::thread::scope(|scope| {
+        for s in 0..STORES {
+            scope.spawn(move || {
+                let store = PgStore::connect(url).unwrap();
+                for n in 0..APPENDS {
+                    store
+                        .append_audit(&audit_event(n, &format!("s{s}")))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let total = (STORES * APPENDS) as i64;
+    let store = PgStore::connect(url).unwrap();
+    let report = verify_audit(&store).unwrap();
+    assert!(report.is_intact(), "{:?}", report.problem);
+    assert_eq!(report.verified, total as u64);
+    assert_eq!(report.head.unwrap().seq, total);
+    let records = store.list_audit(&AuditFilter::default()).unwrap();
+    let seqs: Vec<i64> = records.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=total).collect::<Vec<_>>(), "no seq gap");
+    for s in 0..STORES {
+        let mine: Vec<String> = records
+            .iter()
+            .filter(|r| r.event.actor == format!("s{s}"))
+            .filter_map(|r| r.event.detail.clone())
+            .collect();
+        let expected: Vec<String> = (0..APPENDS).map(|n| format!("append {n}")).collect();
+        assert_eq!(
+            mine, expected,
+            "store {s}'s events, each once, in its order"
+        );
+    }
+}
+
+fn corrupt_auth_and_audit_rows_are_errors(url: &str) {
+    let s = PgStore::connect(url).unwrap();
+    s.insert_user(&UserRow {
+        id: "u1".into(),
+        username: "ann".into(),
+        password_hash: Some("$argon2id$hunter2".into()),
+        created_at: chrono::DateTime::<chrono::Utc>::from_timestamp_micros(0).unwrap(),
+        disabled: false,
+    })
+    .unwrap();
+    s.append_audit(&audit_event(1, "alice")).unwrap();
+    let mut raw = raw(url);
+    raw.execute("UPDATE users SET created_at = $1", &[&i64::MAX])
+        .unwrap();
+    let err = s.get_user("u1").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(&err, StoreError::Corrupt { table: "users", id, .. } if id == "u1"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    raw.execute("UPDATE audit_events SET timestamp = $1", &[&i64::MIN])
+        .unwrap();
+    let err = s.list_audit(&AuditFilter::default()).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { table: "audit_events", id, .. } if id == "1"),
+        "{err}"
+    );
 }

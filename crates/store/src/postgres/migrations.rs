@@ -67,6 +67,121 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX logs_by_execution ON logs (execution_id, seq);
     "#,
+    // 2: the encrypted secret store (values are ciphertexts sealed by the secrets crate;
+    // `metadata` is its JSON document) and the hash-chained audit trail. Audit `seq` is a
+    // plain column, not an identity: appends number events themselves under a lock, so the
+    // numbering has no gaps (a sequence would leave one for every rolled-back append).
+    r#"
+    CREATE TABLE secrets (
+        tenant          TEXT COLLATE "C" NOT NULL,
+        namespace       TEXT COLLATE "C" NOT NULL,
+        key             TEXT COLLATE "C" NOT NULL,
+        state           TEXT   NOT NULL CHECK (state IN ('active', 'deleted', 'revoked')),
+        current_version BIGINT NOT NULL CHECK (current_version > 0),
+        generation      BIGINT NOT NULL CHECK (generation > 0),
+        metadata        TEXT   NOT NULL,
+        created_at      BIGINT NOT NULL,
+        updated_at      BIGINT NOT NULL,
+        last_read_at    BIGINT,
+        PRIMARY KEY (tenant, namespace, key)
+    );
+
+    CREATE TABLE secret_versions (
+        tenant     TEXT COLLATE "C" NOT NULL,
+        namespace  TEXT COLLATE "C" NOT NULL,
+        key        TEXT COLLATE "C" NOT NULL,
+        version    BIGINT  NOT NULL CHECK (version > 0),
+        ciphertext BYTEA,
+        created_at BIGINT  NOT NULL,
+        created_by TEXT,
+        available  BOOLEAN NOT NULL,
+        PRIMARY KEY (tenant, namespace, key, version),
+        FOREIGN KEY (tenant, namespace, key) REFERENCES secrets (tenant, namespace, key)
+            ON DELETE CASCADE,
+        CHECK (NOT available OR ciphertext IS NOT NULL)
+    );
+
+    -- Append-only: the code never updates or deletes a row (see saker_store::AuditLog).
+    CREATE TABLE audit_events (
+        seq          BIGINT PRIMARY KEY,
+        timestamp    BIGINT NOT NULL,
+        tenant       TEXT COLLATE "C" NOT NULL,
+        namespace    TEXT COLLATE "C",
+        key          TEXT COLLATE "C",
+        action       TEXT   NOT NULL,
+        actor        TEXT COLLATE "C" NOT NULL,
+        service      TEXT,
+        execution_id TEXT,
+        flow_id      TEXT,
+        task_run_id  TEXT,
+        outcome      TEXT   NOT NULL,
+        detail       TEXT,
+        prev_hash    TEXT   NOT NULL,
+        hash         TEXT   NOT NULL
+    );
+    CREATE INDEX audit_events_by_hash ON audit_events (hash);
+
+    -- The last appended event, so that deleting the newest events is noticed.
+    CREATE TABLE audit_head (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        seq  BIGINT  NOT NULL,
+        hash TEXT    NOT NULL
+    );
+    "#,
+    // 3: users, roles, bindings, API tokens and invitations (saker_store::AuthRows), with the
+    // bindings an invitation gives (SQLite's migrations 3 and 4 in one). Passwords are
+    // Argon2id PHC strings, tokens and invitation codes SHA-256 digests: never plaintext.
+    r#"
+    CREATE TABLE users (
+        id            TEXT COLLATE "C" PRIMARY KEY,
+        username      TEXT COLLATE "C" NOT NULL UNIQUE,
+        password_hash TEXT,
+        created_at    BIGINT  NOT NULL,
+        disabled      BOOLEAN NOT NULL DEFAULT FALSE
+    );
+
+    CREATE TABLE roles (
+        tenant      TEXT COLLATE "C" NOT NULL,
+        name        TEXT COLLATE "C" NOT NULL,
+        description TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        PRIMARY KEY (tenant, name)
+    );
+
+    CREATE TABLE role_bindings (
+        id        TEXT COLLATE "C" PRIMARY KEY,
+        tenant    TEXT COLLATE "C" NOT NULL,
+        user_id   TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        role      TEXT COLLATE "C" NOT NULL,
+        namespace TEXT COLLATE "C",
+        FOREIGN KEY (tenant, role) REFERENCES roles (tenant, name) ON DELETE CASCADE
+    );
+    CREATE INDEX role_bindings_by_user ON role_bindings (user_id, id);
+    CREATE INDEX role_bindings_by_tenant ON role_bindings (tenant, id);
+    CREATE INDEX role_bindings_by_role ON role_bindings (tenant, role);
+
+    CREATE TABLE api_tokens (
+        id         TEXT COLLATE "C" PRIMARY KEY,
+        user_id    TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name       TEXT   NOT NULL,
+        hash       TEXT   NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT
+    );
+    CREATE INDEX api_tokens_by_user ON api_tokens (user_id, id);
+
+    CREATE TABLE invitations (
+        id          TEXT COLLATE "C" PRIMARY KEY,
+        tenant      TEXT COLLATE "C" NOT NULL,
+        email       TEXT   NOT NULL,
+        hash        TEXT   NOT NULL,
+        created_at  BIGINT NOT NULL,
+        expires_at  BIGINT NOT NULL,
+        accepted_at BIGINT,
+        bindings    TEXT   NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX invitations_by_tenant ON invitations (tenant, id);
+    "#,
 ];
 
 /// The advisory lock key that serialises migrations across processes ("saker" in ASCII).

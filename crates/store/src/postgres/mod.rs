@@ -1,16 +1,19 @@
 //! The PostgreSQL backend, for when a user outgrows one machine: several Saker processes
 //! share one database.
 //!
-//! What is here: the [`Store`] contract (flows with revisions, executions, task runs, log
-//! lines), with its own versioned migrations. What is not on PostgreSQL yet: [`SecretRows`],
-//! [`AuditLog`] and [`AuthRows`] (the encrypted secret store, the audit trail and users,
-//! roles and tokens), nor a durable work queue; those stay on SQLite for now.
+//! What is here: every storage trait of this crate, each with the same contract and errors
+//! as on SQLite and its own versioned migrations: [`Store`] (flows with revisions,
+//! executions, task runs, log lines), [`SecretRows`] (the encrypted secret store's rows, as
+//! opaque ciphertexts), [`AuditLog`] (the hash-chained audit trail; appends from every
+//! process are serialised, see `audit`) and [`AuthRows`] (users, roles, bindings, token and
+//! invitation hashes). What is not here yet: a durable work queue. Nor is this backend wired
+//! into the binary: nothing outside this crate's tests opens a `PgStore` so far.
 //!
 //! Connections come from a small pool of synchronous `postgres` clients. Every method is one
 //! transaction: writes at READ COMMITTED, made safe for concurrent processes by row and
-//! advisory locks (see `flows` and `logs`) and retried when PostgreSQL reports a deadlock or a
-//! serialization failure; reads at REPEATABLE READ, READ ONLY, so that one read sees one
-//! snapshot and never waits for a writer.
+//! advisory locks (see `flows`, `logs`, `secrets` and `audit`) and retried when PostgreSQL
+//! reports a deadlock or a serialization failure; reads at REPEATABLE READ, READ ONLY, so that
+//! one read sees one snapshot and never waits for a writer.
 //!
 //! The `postgres` client drives its own small runtime, so its calls must not be made from a
 //! thread of a tokio runtime (it would panic): whoever wires this store into the server calls
@@ -22,10 +25,13 @@
 //! [`AuditLog`]: crate::AuditLog
 //! [`AuthRows`]: crate::AuthRows
 
+mod audit;
+mod auth;
 mod executions;
 mod flows;
 mod logs;
 mod migrations;
+mod secrets;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};

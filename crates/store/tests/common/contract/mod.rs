@@ -1,7 +1,11 @@
-//! The [`saker_store::Store`] contract as functions over any backend: the SQLite test files
-//! and the PostgreSQL one (`tests/postgres.rs`) run the same assertions.
+//! The contracts of the store's traits ([`saker_store::Store`], [`saker_store::SecretRows`],
+//! [`saker_store::AuditLog`], [`saker_store::AuthRows`]) as functions over any backend: the
+//! SQLite test files and the PostgreSQL one (`tests/postgres.rs`) run the same assertions.
 
+pub mod audit;
+pub mod auth_rows;
 pub mod concurrency;
 pub mod executions;
 pub mod flows;
 pub mod logs;
+pub mod secret_rows;
