@@ -523,7 +523,7 @@ impl AuditLog for BrokenAudit {
     }
     fn walk_audit(
         &self,
-        _: &mut dyn FnMut(saker_store::AuditStep) -> std::ops::ControlFlow<()>,
+        _: &mut (dyn FnMut(saker_store::AuditStep) -> std::ops::ControlFlow<()> + Send),
     ) -> saker_store::Result<()> {
         Ok(())
     }

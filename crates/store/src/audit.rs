@@ -133,7 +133,10 @@ pub trait AuditLog: Send + Sync {
     fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
 
     /// Walks the whole trail (see the contract).
-    fn walk_audit(&self, visit: &mut dyn FnMut(AuditStep) -> ControlFlow<()>) -> Result<()>;
+    fn walk_audit(
+        &self,
+        visit: &mut (dyn FnMut(AuditStep) -> ControlFlow<()> + Send),
+    ) -> Result<()>;
 
     /// The `seq` of an event whose stored hash is `hash`, if any (the lowest if several).
     fn find_audit_hash(&self, hash: &str) -> Result<Option<i64>>;

@@ -148,6 +148,10 @@ fn postgres_keeps_the_store_contract() {
             "pg::a_follower_misses_nothing_from_concurrent_appenders",
             a_follower_misses_nothing_from_concurrent_appenders,
         ),
+        (
+            "pg::calls_from_async_runtime_threads_work",
+            calls_from_async_runtime_threads_work,
+        ),
         ("secret_rows::a_corrupt_row_is_an_error_naming_it", |url| {
             contract::secret_rows::a_corrupt_row_is_an_error_naming_it(
                 &PgStore::connect(url).unwrap(),
@@ -208,6 +212,44 @@ fn schema_version(url: &str) -> i64 {
         .query_one("SELECT version FROM saker_schema", &[])
         .unwrap()
         .get(0)
+}
+
+/// The server calls the store from axum handlers and worker tasks, on tokio's threads, where
+/// the `postgres` client alone would panic ("cannot start a runtime from within a runtime").
+fn calls_from_async_runtime_threads_work(url: &str) {
+    let url = url.to_owned();
+    let single = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = single.block_on(async { PgStore::connect(&url).unwrap() });
+    single.block_on(async {
+        store.save_flow("main", "ns", "async", "v1").unwrap();
+        assert_eq!(store.list_flows("main", Some("ns")).unwrap().len(), 1);
+    });
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let store = Arc::new(store);
+    multi.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..4 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .save_flow("main", "ns", &format!("task{i}"), "v1")
+                    .unwrap();
+                let mut e = execution("ns", &format!("task{i}"));
+                e.task_run_list.push(task_run(&e, "a"));
+                store.create_execution(&e).unwrap();
+                store.get_execution(&e.id).unwrap().unwrap().id == e.id
+            }));
+        }
+        for task in tasks {
+            assert!(task.await.unwrap());
+        }
+    });
+    assert_eq!(store.list_flows("main", Some("ns")).unwrap().len(), 5);
 }
 
 fn reconnecting_keeps_everything(url: &str) {

@@ -169,7 +169,10 @@ fn list(tx: &mut Tx<'_>, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
         .collect()
 }
 
-fn walk(tx: &mut Tx<'_>, visit: &mut dyn FnMut(AuditStep) -> ControlFlow<()>) -> Result<()> {
+fn walk(
+    tx: &mut Tx<'_>,
+    visit: &mut (dyn FnMut(AuditStep) -> ControlFlow<()> + Send),
+) -> Result<()> {
     if visit(AuditStep::Head(head(tx, false)?)).is_break() {
         return Ok(());
     }
@@ -203,7 +206,10 @@ impl AuditLog for PgStore {
         self.read_tx(|tx| list(tx, filter))
     }
 
-    fn walk_audit(&self, visit: &mut dyn FnMut(AuditStep) -> ControlFlow<()>) -> Result<()> {
+    fn walk_audit(
+        &self,
+        visit: &mut (dyn FnMut(AuditStep) -> ControlFlow<()> + Send),
+    ) -> Result<()> {
         self.read_tx(|tx| walk(tx, &mut *visit))
     }
 

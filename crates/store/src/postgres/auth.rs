@@ -152,7 +152,7 @@ fn insert_binding_in(tx: &mut Tx<'_>, b: &BindingRow) -> Result<()> {
 
 impl PgStore {
     /// Every row `sql` selects, each decoded, from one snapshot.
-    fn select_all<T>(
+    fn select_all<T: Send>(
         &self,
         sql: &str,
         params: &Params<'_>,
@@ -162,7 +162,7 @@ impl PgStore {
     }
 
     /// The row `sql` selects, if any, decoded.
-    fn select_opt<T>(
+    fn select_opt<T: Send>(
         &self,
         sql: &str,
         params: &Params<'_>,

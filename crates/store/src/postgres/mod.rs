@@ -15,9 +15,10 @@
 //! reports a deadlock or a serialization failure; reads at REPEATABLE READ, READ ONLY, so that
 //! one read sees one snapshot and never waits for a writer.
 //!
-//! The `postgres` client drives its own small runtime, so its calls must not be made from a
-//! thread of a tokio runtime (it would panic): whoever wires this store into the server calls
-//! it from `spawn_blocking` or a plain thread, as the executor already is.
+//! The `postgres` client drives its own small runtime, and blocking on it from a thread of a
+//! tokio runtime panics. So a call made on such a thread (an axum handler, a worker task) runs
+//! on a short-lived scoped thread instead ([`off_runtime`]), and blocks its caller as a
+//! SQLite call would.
 //!
 //! SQL lives in the submodules, one per repository; everything here is connection plumbing.
 //!
@@ -128,6 +129,10 @@ impl PgStore {
     /// string) and migrates its schema. Refuses a database whose schema is newer than this
     /// binary knows ([`StoreError::SchemaTooNew`]). TLS is not supported yet.
     pub fn connect(url: &str) -> Result<PgStore> {
+        off_runtime(|| Self::connect_here(url))
+    }
+
+    fn connect_here(url: &str) -> Result<PgStore> {
         let mut config: Config = url.parse().map_err(|source| StoreError::Connect {
             target: "(unparsable connection string)".to_owned(),
             source: Box::new(source),
@@ -190,7 +195,7 @@ impl PgStore {
 
     /// Runs `f` in one transaction and commits if it succeeds; a transaction that PostgreSQL
     /// aborted for a deadlock or a serialization failure is run again.
-    fn write_tx<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    fn write_tx<T: Send>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T> + Send) -> Result<T> {
         let mut attempt = 1;
         loop {
             let result = self.run_tx(false, &mut f);
@@ -205,11 +210,23 @@ impl PgStore {
     }
 
     /// Runs `f` in one read-only transaction that sees one snapshot.
-    fn read_tx<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    fn read_tx<T: Send>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T> + Send) -> Result<T> {
         self.run_tx(true, &mut f)
     }
 
-    fn run_tx<T>(&self, read: bool, f: &mut impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    fn run_tx<T: Send>(
+        &self,
+        read: bool,
+        f: &mut (impl FnMut(&mut Tx<'_>) -> Result<T> + Send),
+    ) -> Result<T> {
+        off_runtime(|| self.run_tx_here(read, f))
+    }
+
+    fn run_tx_here<T>(
+        &self,
+        read: bool,
+        f: &mut impl FnMut(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.take()?;
         let result = (|| {
             let Conn { client, statements } = &mut conn;
@@ -231,6 +248,18 @@ impl PgStore {
         self.give_back(conn);
         result
     }
+}
+
+/// Runs `f` here, or, when this thread drives a tokio runtime (where the `postgres` client
+/// would panic), on a scoped thread while this one waits. A panic in `f` carries over.
+fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 /// Host(s), port(s) and database of `config`, without user or password.

@@ -161,7 +161,10 @@ impl AuditLog for SqliteStore {
         self.read_tx(|tx| list(tx, filter))
     }
 
-    fn walk_audit(&self, visit: &mut dyn FnMut(AuditStep) -> ControlFlow<()>) -> Result<()> {
+    fn walk_audit(
+        &self,
+        visit: &mut (dyn FnMut(AuditStep) -> ControlFlow<()> + Send),
+    ) -> Result<()> {
         self.read_tx(|tx| {
             if visit(AuditStep::Head(head(tx)?)).is_break() {
                 return Ok(());
