@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use saker_crypto::{Keyring, SecretKey};
 use saker_engine::{EngineParts, KeyringSealer};
-use saker_store::SqliteStore;
+use saker_store::{Database, PgStore, SqliteStore};
 use zeroize::Zeroizing;
 
 use crate::config::Config;
@@ -49,19 +49,38 @@ impl App {
         Ok(())
     }
 
-    /// Opens (creating if needed) the embedded store.
-    pub fn open_store(&self) -> anyhow::Result<Arc<SqliteStore>> {
-        self.ensure_data_dir()?;
-        let path = self.data_dir.join("saker.db");
-        let store = SqliteStore::open(&path)
-            .with_context(|| format!("cannot open the database {}", path.display()))?;
-        Ok(Arc::new(store))
+    /// Opens (creating if needed) the configured store: the embedded SQLite database of the
+    /// data directory, or PostgreSQL with `repository.type: postgres` and
+    /// `datasources.postgres.{url,username,password}` (Kestra's keys).
+    pub fn open_store(&self) -> anyhow::Result<Arc<dyn Database>> {
+        match self.config.get_str("repository.type").as_deref() {
+            None | Some("sqlite" | "h2") => {
+                self.ensure_data_dir()?;
+                let path = self.data_dir.join("saker.db");
+                let store = SqliteStore::open(&path)
+                    .with_context(|| format!("cannot open the database {}", path.display()))?;
+                Ok(Arc::new(store))
+            }
+            Some("postgres") => {
+                let url = postgres_url(&self.config)?;
+                let store = PgStore::connect(&url).context("cannot open the PostgreSQL store")?;
+                Ok(Arc::new(store))
+            }
+            Some(other) => bail!(
+                "repository.type `{other}` is not available: use `sqlite` (the default, embedded) \
+                 or `postgres`"
+            ),
+        }
     }
 
     /// Opens the store of an existing data directory, for read-only commands.
-    pub fn open_existing_store(&self) -> anyhow::Result<Arc<SqliteStore>> {
+    pub fn open_existing_store(&self) -> anyhow::Result<Arc<dyn Database>> {
+        let embedded = matches!(
+            self.config.get_str("repository.type").as_deref(),
+            None | Some("sqlite" | "h2")
+        );
         let path = self.data_dir.join("saker.db");
-        if !path.exists() {
+        if embedded && !path.exists() {
             bail!(
                 "no Saker database in {} (run a flow first, or pass --data-dir)",
                 self.data_dir.display()
@@ -148,7 +167,7 @@ impl App {
     }
 
     /// Everything the engine needs, for a process that runs executions.
-    pub fn engine_parts(&self, store: Arc<SqliteStore>) -> anyhow::Result<EngineParts> {
+    pub fn engine_parts(&self, store: Arc<dyn Database>) -> anyhow::Result<EngineParts> {
         let service = crate::secret_service::open_secret_service(
             self,
             store.clone(),
@@ -161,7 +180,7 @@ impl App {
     /// roles of one process share its cache (a change through one is seen by all at once).
     pub fn engine_parts_with(
         &self,
-        store: Arc<SqliteStore>,
+        store: Arc<dyn Database>,
         service: saker_secrets::SecretService,
     ) -> anyhow::Result<EngineParts> {
         let service = service.for_service(saker_secrets::Service::Worker);
@@ -194,6 +213,47 @@ impl App {
     }
 }
 
+/// The connection URL of `datasources.postgres`: Kestra's `jdbc:postgresql://…` or a plain
+/// `postgres://…` URL, with `username` and `password` put in (percent-encoded).
+fn postgres_url(config: &Config) -> anyhow::Result<String> {
+    let url = config.get_str("datasources.postgres.url").ok_or_else(|| {
+        anyhow::anyhow!(
+            "repository.type postgres needs datasources.postgres.url, e.g. \
+             jdbc:postgresql://localhost:5432/saker"
+        )
+    })?;
+    let url = url.strip_prefix("jdbc:").unwrap_or(&url);
+    let rest = url
+        .strip_prefix("postgresql://")
+        .or_else(|| url.strip_prefix("postgres://"))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "datasources.postgres.url must start with jdbc:postgresql:// or postgres://"
+            )
+        })?;
+    let user = config.get_str("datasources.postgres.username");
+    let password = config.get_str("datasources.postgres.password");
+    let credentials = match (user, password) {
+        (Some(user), Some(password)) => format!("{}:{}@", encode(&user), encode(&password)),
+        (Some(user), None) => format!("{}@", encode(&user)),
+        (None, Some(_)) => bail!("datasources.postgres.password is set without a username"),
+        (None, None) => String::new(),
+    };
+    Ok(format!("postgresql://{credentials}{rest}"))
+}
+
+/// Percent-encodes all but unreserved URL characters.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -212,4 +272,50 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(yaml: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.yml");
+        std::fs::write(&file, yaml).unwrap();
+        Config::load(Some(&file), Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn the_postgres_url_takes_kestra_jdbc_urls_and_encoded_credentials() {
+        let c = config(
+            "saker: {}\ndatasources:\n  postgres:\n    url: jdbc:postgresql://db:5432/kestra\n    username: ke stra\n    password: p@ss:w/rd\n",
+        );
+        assert_eq!(
+            postgres_url(&c).unwrap(),
+            "postgresql://ke%20stra:p%40ss%3Aw%2Frd@db:5432/kestra"
+        );
+        let plain = config("saker: {}\ndatasources:\n  postgres:\n    url: postgres://db/s\n");
+        assert_eq!(postgres_url(&plain).unwrap(), "postgresql://db/s");
+        let missing = postgres_url(&config("saker: {}\n")).unwrap_err();
+        assert!(
+            missing.to_string().contains("datasources.postgres.url"),
+            "{missing}"
+        );
+        let wrong = config("saker: {}\ndatasources:\n  postgres:\n    url: mysql://db/s\n");
+        assert!(postgres_url(&wrong).is_err());
+    }
+
+    #[test]
+    fn an_unknown_repository_type_is_refused_with_the_choices() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = App {
+            config: config("saker:\n  repository:\n    type: elasticsearch\n"),
+            data_dir: dir.path().to_path_buf(),
+        };
+        let err = app.open_store().err().unwrap().to_string();
+        assert!(
+            err.contains("elasticsearch") && err.contains("postgres"),
+            "{err}"
+        );
+    }
 }

@@ -27,6 +27,7 @@ pub const OVERRIDABLE: &[&str] = &[
     "secret.isolation.enabled",
     "variables.env-vars-prefix",
     "worker.concurrency",
+    "repository.type",
 ];
 
 /// The loaded configuration: the tree under `saker:` after overrides.
@@ -119,16 +120,25 @@ fn parse_root(text: &str) -> anyhow::Result<Map<String, Value>> {
         bail!("the configuration must be a map with a `saker:` (or `kestra:`) root");
     };
     let inner = root.remove("saker").or_else(|| root.remove("kestra"));
+    // Kestra (Micronaut) keeps its database connections at the top level.
+    let datasources = root.remove("datasources");
     if let Some(unknown) = root.keys().next() {
         bail!(
             "unknown top-level key `{unknown}`: settings go under a `saker:` (or `kestra:`) root"
         );
     }
-    match inner {
-        Some(Value::Object(map)) => Ok(map),
-        Some(Value::Null) | None => Ok(Map::new()),
+    let mut tree = match inner {
+        Some(Value::Object(map)) => map,
+        Some(Value::Null) | None => Map::new(),
         Some(_) => bail!("`saker:` must hold a map of settings"),
+    };
+    if let Some(datasources) = datasources {
+        if tree.contains_key("datasources") {
+            bail!("`datasources` is set twice: at the top level and under the root");
+        }
+        tree.insert("datasources".into(), datasources);
     }
+    Ok(tree)
 }
 
 /// An override's text as YAML would read a scalar: numbers and booleans typed, else text.
@@ -175,6 +185,27 @@ pub fn data_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kestra_datasources_at_the_top_level_are_kept() {
+        let tree = parse_root(
+            "kestra:\n  repository:\n    type: postgres\ndatasources:\n  postgres:\n    url: jdbc:postgresql://db:5432/kestra\n",
+        )
+        .unwrap();
+        let config = Config { tree };
+        assert_eq!(
+            config.get_str("repository.type").as_deref(),
+            Some("postgres")
+        );
+        assert_eq!(
+            config.get_str("datasources.postgres.url").as_deref(),
+            Some("jdbc:postgresql://db:5432/kestra")
+        );
+        let twice = parse_root("saker:\n  datasources: {}\ndatasources: {}\n").unwrap_err();
+        assert!(twice.to_string().contains("set twice"), "{twice}");
+        let unknown = parse_root("saker: {}\nother: 1\n").unwrap_err();
+        assert!(unknown.to_string().contains("`other`"), "{unknown}");
+    }
 
     #[test]
     fn kestra_root_and_env_overrides() {

@@ -19,14 +19,14 @@ use saker_crypto::{Keyring, SecretKey};
 use saker_secrets::{
     BackendKind, EnvSecretStore, JdbcSecretStore, SecretConfig, SecretService, SecretStore, Service,
 };
-use saker_store::SqliteStore;
+use saker_store::Database;
 
 use crate::app::App;
 
 /// The secret service of role `service`, over the configured backend, auditing into `store`.
 pub fn open_secret_service(
     app: &App,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Database>,
     service: Service,
 ) -> anyhow::Result<SecretService> {
     open_with(app, store, service, std::env::vars_os(), None)
@@ -47,7 +47,7 @@ pub fn secret_config(app: &App) -> anyhow::Result<SecretConfig> {
 /// older key.
 pub(crate) fn open_with(
     app: &App,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Database>,
     service: Service,
     env: impl IntoIterator<Item = (OsString, OsString)>,
     new_key: Option<SecretKey>,
@@ -76,7 +76,7 @@ pub(crate) fn open_with(
 fn jdbc_store(
     app: &App,
     config: &SecretConfig,
-    rows: Arc<SqliteStore>,
+    rows: Arc<dyn Database>,
     new_key: Option<SecretKey>,
 ) -> anyhow::Result<JdbcSecretStore> {
     let configured = match &config.jdbc.key {
@@ -119,7 +119,7 @@ mod tests {
 
     use chrono::Utc;
     use saker_secrets::{Accessor, Namespace, SecretValue, SecretWrite};
-    use saker_store::{AuditFilter, AuditLog};
+    use saker_store::AuditFilter;
 
     use super::*;
     use crate::config::Config;

@@ -1,10 +1,11 @@
 //! Durable storage for Saker: flows with revisions, executions, task runs and log lines,
 //! behind one object-safe, synchronous [`Store`] trait, with an embedded SQLite backend
-//! ([`SqliteStore`], the default: one process) and a PostgreSQL one ([`PgStore`], for several
-//! processes sharing a database; not wired into the binary yet). Both backends also
+//! ([`SqliteStore`], the default) and a PostgreSQL one ([`PgStore`], chosen with
+//! `repository.type: postgres`). Both backends also
 //! implement [`SecretRows`] (the rows of the encrypted secret store, as opaque ciphertexts),
 //! [`AuditLog`] (the hash-chained audit trail) and [`AuthRows`] (users, roles, bindings, API
-//! tokens and invitations, hashes only), each with its own contract.
+//! tokens and invitations, hashes only), each with its own contract; [`Database`] is all four
+//! at once, what a process opens.
 //!
 //! This crate only stores and returns what it is given. It knows nothing of HTTP, of how
 //! tasks run, of flow syntax (a flow is an opaque source text here) or of secrets: values that
@@ -145,6 +146,13 @@ pub enum Write<'a> {
     /// As [`Store::append_logs`].
     AppendLogs(&'a [LogEntry]),
 }
+
+/// One database holding everything Saker stores: what a process opens once and hands, as
+/// each trait, to the engine, the secret service and the auth service. Implemented by
+/// [`SqliteStore`] and [`PgStore`].
+pub trait Database: Store + SecretRows + AuditLog + AuthRows {}
+
+impl<T: Store + SecretRows + AuditLog + AuthRows> Database for T {}
 
 /// The repositories of flows, executions, task runs and logs.
 ///

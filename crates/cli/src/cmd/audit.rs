@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use saker_store::{AuditFilter, AuditLog, AuditRecord, verify_audit};
+use saker_store::{AuditFilter, AuditRecord, verify_audit};
 
 use crate::app::Globals;
 use crate::cmd::secret::{emit, emitln, parse_time, table, time};

@@ -168,7 +168,7 @@ impl TriggerSecrets for SchedulerSecrets {
 /// admin on first start); `None` leaves the API open, as Kestra does without it.
 fn auth_gate(
     app: &crate::app::App,
-    store: Arc<saker_store::SqliteStore>,
+    store: Arc<dyn saker_store::Database>,
 ) -> anyhow::Result<Option<Arc<saker_server::AuthGate>>> {
     let null = serde_json::Value::Null;
     let basic = app.config.get("server.basic-auth").unwrap_or(&null);

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Subcommand;
 use saker_auth::{AuthService, Password, SecurityConfig, ServiceOptions};
-use saker_store::SqliteStore;
+use saker_store::Database;
 
 use crate::app::{App, Globals};
 
 /// The users of the data directory, with the `security:` settings of the configuration.
-pub fn open_auth_service(app: &App, store: Arc<SqliteStore>) -> anyhow::Result<AuthService> {
+pub fn open_auth_service(app: &App, store: Arc<dyn Database>) -> anyhow::Result<AuthService> {
     let null = serde_json::Value::Null;
     let security = SecurityConfig::from_value(app.config.get("security").unwrap_or(&null))?;
     Ok(AuthService::new(

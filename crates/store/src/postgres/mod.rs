@@ -6,8 +6,9 @@
 //! executions, task runs, log lines), [`SecretRows`] (the encrypted secret store's rows, as
 //! opaque ciphertexts), [`AuditLog`] (the hash-chained audit trail; appends from every
 //! process are serialised, see `audit`) and [`AuthRows`] (users, roles, bindings, token and
-//! invitation hashes). What is not here yet: a durable work queue. Nor is this backend wired
-//! into the binary: nothing outside this crate's tests opens a `PgStore` so far.
+//! invitation hashes). What is not here yet: a durable work queue, so one process at a time
+//! runs executions on a database (`saker server local` with `repository.type: postgres`);
+//! separate executor and worker processes come with the queue.
 //!
 //! Connections come from a small pool of synchronous `postgres` clients. Every method is one
 //! transaction: writes at READ COMMITTED, made safe for concurrent processes by row and
