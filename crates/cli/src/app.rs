@@ -73,6 +73,22 @@ impl App {
         }
     }
 
+    /// [`App::open_store`] for a process that runs executions: refused while another process
+    /// runs them on the same database (one at a time until work goes through a durable queue).
+    pub fn open_store_to_run(&self) -> anyhow::Result<Arc<dyn Database>> {
+        let store = self.open_store()?;
+        if !store
+            .claim_executor()
+            .context("cannot claim the right to run executions")?
+        {
+            bail!(
+                "another Saker process runs executions on this database; use its API, or stop \
+                 it first (one process at a time until separate workers are available)"
+            );
+        }
+        Ok(store)
+    }
+
     /// Opens the store of an existing data directory, for read-only commands.
     pub fn open_existing_store(&self) -> anyhow::Result<Arc<dyn Database>> {
         let embedded = matches!(

@@ -64,6 +64,14 @@ fn a_server_on_postgresql_keeps_everything_in_the_database() {
     assert_eq!(status, 200, "{ended}");
     assert_eq!(ended["state"]["current"], "SUCCESS", "{ended}");
     let id = ended["id"].as_str().unwrap().to_owned();
+    // A second process may not run executions on the same database meanwhile.
+    let other = dir.path().join("other-data");
+    let (ok, _, err) = saker_cli(&other, &config, &["server", "local", "--port", "0"], "");
+    assert!(!ok);
+    assert!(
+        err.contains("another Saker process runs executions"),
+        "{err}"
+    );
     stop(server);
     assert!(!data.join("saker.db").exists(), "nothing went to SQLite");
 

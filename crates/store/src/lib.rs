@@ -264,6 +264,15 @@ pub trait Store: Send + Sync {
     /// first: what crash recovery looks for at start-up.
     fn executions_in_states(&self, states: &[StateType]) -> Result<Vec<String>>;
 
+    /// Claims, for as long as this store is open, the right to run executions on this
+    /// database; `false` when another process holds it. Until work is shared through a
+    /// durable queue, one process at a time runs executions (it also resumes, at start, what
+    /// it finds running). An embedded store belongs to one process anyway (its data
+    /// directory is locked), so it always says yes.
+    fn claim_executor(&self) -> Result<bool> {
+        Ok(true)
+    }
+
     /// Deletes an execution with its task runs and log lines. False if it did not exist.
     fn delete_execution(&self, id: &str) -> Result<bool>;
 

@@ -93,7 +93,7 @@ fn run_flow(
     let inputs = parse_inputs(pairs)?;
     let app = globals.app()?;
     let _lock = app.lock()?;
-    let store = app.open_store()?;
+    let store = app.open_store_to_run()?;
     let parts = app.engine_parts(store.clone())?;
     let rt = runtime()?;
     rt.block_on(async move {

@@ -43,7 +43,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
         None => app.config.server_port()?,
     };
     let _lock = app.lock()?;
-    let store = app.open_store()?;
+    let store = app.open_store_to_run()?;
     let auth = auth_gate(&app, store.clone())?;
     // One secret service (one cache) for every role of this process.
     let secrets = crate::secret_service::open_secret_service(

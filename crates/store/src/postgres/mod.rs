@@ -56,11 +56,16 @@ const STATEMENT_CACHE: usize = 64;
 /// How often a write transaction is tried when PostgreSQL aborts it for a deadlock or a
 /// serialization failure (both mean: nothing was kept, try again).
 const WRITE_ATTEMPTS: usize = 4;
+/// The advisory lock key of [`Store::claim_executor`] (an arbitrary constant: "saker-ex").
+const EXECUTOR_LOCK: i64 = 0x7361_6b65_722d_6578;
 /// Connecting gives up after this long unless the URL sets `connect_timeout`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL store. See the module documentation for what it covers.
 pub struct PgStore {
+    /// The session that holds the executor claim ([`Store::claim_executor`]), kept open, and
+    /// so holding it, as long as the store lives.
+    executor: Mutex<Option<Client>>,
     config: Config,
     /// Where the store connects, for errors: host, port and database, never credentials.
     target: String,
@@ -142,6 +147,7 @@ impl PgStore {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         let store = PgStore {
+            executor: Mutex::new(None),
             target: describe(&config),
             config,
             idle: Mutex::new(Vec::new()),
@@ -394,6 +400,27 @@ impl Store for PgStore {
 
     fn executions_in_states(&self, states: &[StateType]) -> Result<Vec<String>> {
         self.read_tx(|tx| executions::in_states(tx, states))
+    }
+
+    fn claim_executor(&self) -> Result<bool> {
+        let mut held = self.executor.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.as_ref().is_some_and(|c| !c.is_closed()) {
+            return Ok(true);
+        }
+        let slot: &mut Option<Client> = &mut held;
+        off_runtime(move || {
+            let mut conn = self.open()?;
+            // A session-level advisory lock: released when this session ends, whether the
+            // process stops or dies.
+            let claimed: bool = conn
+                .client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&EXECUTOR_LOCK])?
+                .get(0);
+            if claimed {
+                *slot = Some(conn.client);
+            }
+            Ok(claimed)
+        })
     }
 
     fn delete_execution(&self, id: &str) -> Result<bool> {
