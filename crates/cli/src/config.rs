@@ -28,6 +28,9 @@ pub const OVERRIDABLE: &[&str] = &[
     "variables.env-vars-prefix",
     "worker.concurrency",
     "repository.type",
+    "datasources.postgres.url",
+    "datasources.postgres.username",
+    "datasources.postgres.password",
 ];
 
 /// The loaded configuration: the tree under `saker:` after overrides.
@@ -205,6 +208,16 @@ mod tests {
         assert!(twice.to_string().contains("set twice"), "{twice}");
         let unknown = parse_root("saker: {}\nother: 1\n").unwrap_err();
         assert!(unknown.to_string().contains("`other`"), "{unknown}");
+        // The password need not be in the file.
+        let env = [(
+            "SAKER_DATASOURCES_POSTGRES_PASSWORD".to_owned(),
+            "from-the-environment".to_owned(),
+        )];
+        let config = Config::load(None, env).unwrap();
+        assert_eq!(
+            config.get_str("datasources.postgres.password").as_deref(),
+            Some("from-the-environment")
+        );
     }
 
     #[test]
