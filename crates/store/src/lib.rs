@@ -18,6 +18,7 @@
 
 pub mod audit;
 pub mod auth_rows;
+mod columns;
 mod error;
 mod execution_doc;
 mod postgres;

@@ -44,6 +44,7 @@ use postgres::types::ToSql;
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement};
 use saker_model::execution::{Execution, StateType};
 
+use crate::columns::{from_micros, namespace_children, to_micros};
 use crate::{
     ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog, Write,
 };
@@ -329,13 +330,6 @@ fn is_transient(err: &StoreError) -> bool {
         })
 }
 
-/// The half-open range of namespaces strictly below `prefix`: those starting with `prefix.`.
-/// Bounds instead of `LIKE 'prefix.%'` need no escaping and use the index; `/` is the byte
-/// right after `.`, and the key columns compare bytewise (collation "C").
-fn namespace_children(prefix: &str) -> (String, String) {
-    (format!("{prefix}."), format!("{prefix}/"))
-}
-
 impl Store for PgStore {
     fn save_flow(
         &self,
@@ -430,13 +424,4 @@ impl Store for PgStore {
     fn list_logs(&self, query: &LogQuery) -> Result<Vec<StoredLog>> {
         self.read_tx(|tx| logs::list(tx, query))
     }
-}
-
-fn to_micros(date: chrono::DateTime<chrono::Utc>) -> i64 {
-    date.timestamp_micros()
-}
-
-/// `None` for a stored integer outside chrono's range, which only a corrupt row can hold.
-fn from_micros(micros: i64) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_micros(micros)
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use postgres::Row;
 
 use super::{Params, PgStore, Tx, from_micros, to_micros};
+use crate::columns::{secret_id, to_i64};
 use crate::secret_rows::{
     Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor, VersionRow,
 };
@@ -18,10 +19,6 @@ const SECRET_COLUMNS: &str = "tenant, namespace, key, state, current_version, ge
                               metadata, created_at, updated_at, last_read_at";
 const VERSION_COLUMNS: &str =
     "tenant, namespace, key, version, ciphertext, created_at, created_by, available";
-
-fn secret_id(tenant: &str, namespace: &str, key: &str) -> String {
-    format!("{tenant}/{namespace}/{key}")
-}
 
 /// Decodes a `secrets` row; a column out of range is [`StoreError::Corrupt`] naming the
 /// secret (never a value).
@@ -93,15 +90,6 @@ fn version(row: &Row) -> Result<VersionRow> {
         key,
         version: number,
         created_at,
-    })
-}
-
-/// A count or number as PostgreSQL stores it.
-fn to_i64(value: u64, what: &'static str, id: &str) -> Result<i64> {
-    i64::try_from(value).map_err(|_| StoreError::Encode {
-        kind: what,
-        id: id.to_owned(),
-        detail: "the number is too large".to_owned(),
     })
 }
 

@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use saker_model::execution::{Execution, StateType};
 
+use crate::columns::{from_micros, namespace_children, to_micros};
 use crate::{
     ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog, Write,
 };
@@ -256,22 +256,6 @@ fn is_unique_violation(err: &rusqlite::Error) -> bool {
     )
 }
 
-fn to_micros(date: DateTime<Utc>) -> i64 {
-    date.timestamp_micros()
-}
-
-/// `None` for a stored integer outside chrono's range, which only a corrupt row can hold.
-fn from_micros(micros: i64) -> Option<DateTime<Utc>> {
-    DateTime::<Utc>::from_timestamp_micros(micros)
-}
-
-/// The half-open range of namespaces strictly below `prefix`: those starting with `prefix.`.
-/// Comparing against bounds instead of `LIKE 'prefix.%'` needs no escaping of `%` and `_` and
-/// uses the index; `/` is the byte right after `.`, and SQLite compares text bytewise.
-fn namespace_children(prefix: &str) -> (String, String) {
-    (format!("{prefix}."), format!("{prefix}/"))
-}
-
 impl Store for SqliteStore {
     fn save_flow(
         &self,
@@ -352,23 +336,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn namespace_bounds_select_exactly_the_children() {
-        let (lo, hi) = namespace_children("company");
-        let inside = |ns: &str| ns >= lo.as_str() && ns < hi.as_str();
-        assert!(inside("company.team"));
-        assert!(inside("company.team.sub"));
-        assert!(
-            !inside("company"),
-            "the prefix itself is matched separately"
-        );
-        assert!(!inside("companyx"));
-        assert!(!inside("company-x"));
-        assert!(!inside("company/x"));
-        assert!(!inside("compan"));
-        assert!(!inside("d"));
-    }
-
-    #[test]
     fn the_wal_stays_bounded_under_sustained_writes() {
         use saker_model::execution::Execution;
         // A small catch-up threshold (1 MiB) so that the test can write many times that in
@@ -428,12 +395,5 @@ mod tests {
         let conn = store.writer();
         let stmt = conn.prepare_cached(logs::LIST_SQL).unwrap();
         assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
-    }
-
-    #[test]
-    fn micros_round_trip_and_reject_out_of_range() {
-        let now = DateTime::<Utc>::from_timestamp_micros(1_764_000_000_123_456).unwrap();
-        assert_eq!(from_micros(to_micros(now)), Some(now));
-        assert_eq!(from_micros(i64::MAX), None);
     }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Params, Row, Transaction, params};
 
 use super::{SqliteStore, from_micros, to_micros};
+use crate::columns::{secret_id, to_i64};
 use crate::secret_rows::{
     Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor, VersionRow,
 };
@@ -14,10 +15,6 @@ const SECRET_COLUMNS: &str = "tenant, namespace, key, state, current_version, ge
                               metadata, created_at, updated_at, last_read_at";
 const VERSION_COLUMNS: &str =
     "tenant, namespace, key, version, ciphertext, created_at, created_by, available";
-
-fn secret_id(tenant: &str, namespace: &str, key: &str) -> String {
-    format!("{tenant}/{namespace}/{key}")
-}
 
 /// A `secrets` row before its columns are checked.
 struct RawSecret {
@@ -135,15 +132,6 @@ impl RawVersion {
             available: self.available,
         })
     }
-}
-
-/// A count or number as SQLite stores it.
-fn to_i64(value: u64, what: &'static str, id: &str) -> Result<i64> {
-    i64::try_from(value).map_err(|_| StoreError::Encode {
-        kind: what,
-        id: id.to_owned(),
-        detail: "the number is too large".to_owned(),
-    })
 }
 
 fn secret_in(
