@@ -6,8 +6,13 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A fresh checkout gains nothing from incremental compilation, and its caches would double
+# the disk the build takes. Set CARGO_INCREMENTAL=1 to keep them.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 step "toolchain"
 cargo --version
+df -h . | tail -1 | awk '{print "disk free here: " $4}'
 if ! cargo nextest --version >/dev/null 2>&1; then
   step "installing cargo-nextest"
   cargo install --locked cargo-nextest
