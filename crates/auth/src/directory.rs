@@ -84,7 +84,7 @@ impl AuthService {
         if name == ADMIN_ROLE {
             return Err(AuthError::Conflict {
                 reason: format!(
-                    "role {ADMIN_ROLE} is built in (every permission) and cannot be defined,                      changed or deleted"
+                    "role {ADMIN_ROLE} is built in (every permission) and cannot be defined, changed or deleted"
                 ),
             });
         }
@@ -94,7 +94,7 @@ impl AuthService {
         {
             return Err(AuthError::Conflict {
                 reason: format!(
-                    "role {name} is security.default-role and is defined by the configuration;                      change it there"
+                    "role {name} is security.default-role and is defined by the configuration; change it there"
                 ),
             });
         }

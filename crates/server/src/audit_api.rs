@@ -2,7 +2,7 @@
 //! namespace, key, actor and time; AUDITLOG READ on the tenant. Events never hold a value.
 
 use axum::Json;
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use saker_auth::{Action, Permission};
@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
 use crate::access::check;
+use crate::doc::{NoSecretService, Unauthorized};
 use crate::openapi::ApiRouter;
-use crate::request::path_rejected;
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::ErrorBody;
 use crate::{ApiError, AppState};
@@ -91,18 +91,17 @@ fn query_rejected(e: QueryRejection) -> ApiError {
     responses(
         (status = 200, description = "Matching events", body = AuditPage),
         (status = 400, description = "Malformed parameter", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "AUDITLOG READ not granted on this tenant", body = ErrorBody),
-        (status = 503, description = "No secret service configured", body = ErrorBody),
+        NoSecretService,
     )
 )]
 pub(crate) async fn search(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<String>, PathRejection>,
+    Path(tenant): Path<String>,
     query: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let Path(tenant) = path.map_err(path_rejected)?;
     check(
         caller(&who),
         &tenant,

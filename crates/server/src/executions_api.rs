@@ -16,6 +16,7 @@ use utoipa::IntoParams;
 use utoipa_axum::routes;
 
 use crate::access::{check, scopes};
+use crate::doc::Unauthorized;
 use crate::openapi::ApiRouter;
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::{ErrorBody, EvalView, ExecutionPage, ExecutionView, KillView};
@@ -74,7 +75,7 @@ pub(crate) fn execution_json(execution: &Execution) -> Value {
     responses(
         (status = 200, description = "The created execution (ended, with wait=true)", body = ExecutionView),
         (status = 400, description = "Malformed body or label", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "EXECUTION CREATE not granted here", body = ErrorBody),
         (status = 404, description = "No such flow (or not visible to the caller)", body = ErrorBody),
         (status = 422, description = "Inputs do not match the flow's declared inputs", body = ErrorBody),
@@ -181,7 +182,7 @@ pub(crate) fn find_execution(
     ),
     responses(
         (status = 200, description = "The execution", body = ExecutionView),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "No such execution (or not visible to the caller)", body = ErrorBody),
     )
 )]
@@ -205,7 +206,7 @@ async fn get_execution(
     ),
     responses(
         (status = 200, description = "Kill requested (or the execution had already ended)", body = KillView),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "EXECUTION UPDATE not granted here", body = ErrorBody),
         (status = 404, description = "No such execution (or not visible to the caller)", body = ErrorBody),
     )
@@ -237,7 +238,7 @@ async fn kill_execution(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "EXECUTION DELETE not granted here", body = ErrorBody),
         (status = 404, description = "No such execution (or not visible to the caller)", body = ErrorBody),
         (status = 409, description = "The execution has not ended: kill it first", body = ErrorBody),
@@ -280,7 +281,7 @@ async fn delete_execution(
     request_body(content = String, content_type = "text/plain", description = "A template, e.g. {{ outputs.first.value }}"),
     responses(
         (status = 200, description = "The rendered text, masked", body = EvalView),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "No such execution or task run (or not visible)", body = ErrorBody),
         (status = 422, description = "The expression does not render (secret() is refused)", body = ErrorBody),
     )
@@ -332,7 +333,7 @@ struct SearchParams {
     responses(
         (status = 200, description = "A page of executions (task runs left out)", body = ExecutionPage),
         (status = 400, description = "Unknown state or malformed parameter", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
     )
 )]
 async fn search_executions(
@@ -353,7 +354,7 @@ async fn search_executions(
     responses(
         (status = 200, description = "A page of executions (task runs left out)", body = ExecutionPage),
         (status = 400, description = "Unknown state or malformed parameter", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
     )
 )]
 async fn search_executions_kestra(

@@ -11,6 +11,7 @@ use saker_store::FlowRecord;
 use utoipa_axum::routes;
 
 use crate::access::{check, check_create, visible};
+use crate::doc::Unauthorized;
 use crate::openapi::ApiRouter;
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::{ErrorBody, FlowValidation, FlowView};
@@ -64,7 +65,7 @@ fn parse(source: &str) -> Result<Flow, ApiError> {
     request_body(content = String, content_type = "application/x-yaml", description = "The flow's YAML source"),
     responses(
         (status = 200, description = "The stored revision", body = FlowView),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "Not allowed in this namespace", body = ErrorBody),
         (status = 422, description = "Invalid flow, with every problem as LINE:COL: message", body = ErrorBody),
     )
@@ -114,7 +115,7 @@ async fn create_flow(
     request_body(content = String, content_type = "application/x-yaml", description = "The flow's new YAML source"),
     responses(
         (status = 200, description = "The stored revision", body = FlowView),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "FLOW UPDATE not granted here", body = ErrorBody),
         (status = 404, description = "No such flow (or not visible to the caller)", body = ErrorBody),
         (status = 422, description = "Invalid flow, or its id/namespace differ from the path", body = ErrorBody),
@@ -166,7 +167,7 @@ async fn update_flow(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "FLOW DELETE not granted here", body = ErrorBody),
         (status = 404, description = "No such flow (or not visible to the caller)", body = ErrorBody),
     )
@@ -203,7 +204,7 @@ async fn delete_flow(
     ),
     responses(
         (status = 200, description = "The latest revision of each flow", body = Vec<FlowView>),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
     )
 )]
 async fn list_flows(
@@ -234,7 +235,7 @@ async fn list_flows(
     ),
     responses(
         (status = 200, description = "The flow", body = FlowView),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "No such flow (or not visible to the caller)", body = ErrorBody),
     )
 )]
@@ -269,7 +270,7 @@ async fn get_flow(
     request_body(content = String, content_type = "application/x-yaml", description = "One or more flows"),
     responses(
         (status = 200, description = "One entry per document; `constraints` is null when valid", body = Vec<FlowValidation>),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
     )
 )]
 async fn validate_flows(Path(_tenant): Path<String>, body: String) -> Json<Vec<FlowValidation>> {

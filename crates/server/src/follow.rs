@@ -14,6 +14,7 @@ use futures_util::Stream;
 use saker_auth::Action;
 use saker_store::{LogQuery, Store};
 
+use crate::doc::Unauthorized;
 use crate::executions_api::find_execution;
 use crate::routes::MaybeCaller;
 use crate::schema::{ErrorBody, LogView};
@@ -42,7 +43,7 @@ struct Follow {
     ),
     responses(
         (status = 200, description = "Server-sent events, each `data` a log line", content_type = "text/event-stream", body = LogView),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "No such execution (or not visible to the caller)", body = ErrorBody),
     )
 )]

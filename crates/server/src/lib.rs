@@ -14,6 +14,7 @@
 mod access;
 mod audit_api;
 mod authn;
+mod doc;
 mod error;
 mod executions_api;
 mod flows_api;

@@ -10,6 +10,7 @@ use serde_json::Value;
 use utoipa::IntoParams;
 use utoipa_axum::routes;
 
+use crate::doc::Unauthorized;
 use crate::executions_api::find_execution;
 use crate::openapi::ApiRouter;
 use crate::routes::MaybeCaller;
@@ -45,7 +46,7 @@ struct LogParams {
     responses(
         (status = 200, description = "The log lines", body = Vec<LogView>),
         (status = 400, description = "Unknown level", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "No such execution (or not visible to the caller)", body = ErrorBody),
     )
 )]

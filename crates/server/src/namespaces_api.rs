@@ -11,6 +11,7 @@ use utoipa::IntoParams;
 use utoipa_axum::routes;
 
 use crate::access::{check, visible};
+use crate::doc::Unauthorized;
 use crate::openapi::ApiRouter;
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::{ErrorBody, NamespacePage, NamespaceView};
@@ -54,7 +55,7 @@ struct NamespaceQuery {
     params(("tenant" = String, Path, description = "Tenant id"), NamespaceQuery),
     responses(
         (status = 200, description = "Namespaces, sorted", body = NamespacePage),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
     )
 )]
 async fn search_namespaces(
@@ -87,7 +88,7 @@ async fn search_namespaces(
     ),
     responses(
         (status = 200, description = "The namespace", body = NamespaceView),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "No flow in it or below it (or not visible to the caller)", body = ErrorBody),
     )
 )]

@@ -1,20 +1,12 @@
-//! Reading requests without ever quoting them back: path and body rejections as our JSON
-//! error, and JSON object bodies parsed by hand. Bodies that may hold a secret value or a
+//! Reading requests without ever quoting them back: body rejections as our JSON error, and
+//! JSON object bodies parsed by hand. Bodies that may hold a secret value or a
 //! password are read through [`object_body`], never a typed serde deserializer, because
 //! serde's messages quote what they could not read ("invalid type: string \"…\"").
 
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::BytesRejection;
 use serde_json::{Map, Value};
 
 use crate::ApiError;
-
-/// A malformed path (a segment that is not UTF-8 once decoded) as our JSON error.
-pub(crate) fn path_rejected(e: PathRejection) -> ApiError {
-    ApiError {
-        status: e.status(),
-        message: format!("invalid path: {}", e.body_text()),
-    }
-}
 
 /// A body that could not be read (too large, cut short) as our JSON error.
 pub(crate) fn body_rejected(e: BytesRejection) -> ApiError {

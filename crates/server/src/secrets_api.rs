@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -31,8 +31,9 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::access::check;
+use crate::doc::{NoSecretService, Unauthorized};
 use crate::openapi::ApiRouter;
-use crate::request::{body_rejected, no_other_fields, object_body, path_rejected};
+use crate::request::{body_rejected, no_other_fields, object_body};
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::ErrorBody;
 use crate::{ApiError, AppState, Caller};
@@ -398,17 +399,16 @@ fn readable<'s>(
     responses(
         (status = 200, description = "Metadata of each secret, every state included", body = SecretMetaPage),
         (status = 400, description = "Invalid namespace", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "Namespace not visible to the caller", body = ErrorBody),
-        (status = 503, description = "No secret service configured", body = ErrorBody),
+        NoSecretService,
     )
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, ns)): Path<(String, String)>,
 ) -> Result<Json<SecretMetaPage>, ApiError> {
-    let Path((tenant, ns)) = path.map_err(path_rejected)?;
     let (service, namespace) = readable(&state, &who, &tenant, &ns)?;
     let items = service.list(&tenant, &namespace).map_err(service_error)?;
     let now = service.now();
@@ -431,17 +431,16 @@ pub(crate) async fn list(
     responses(
         (status = 200, description = "Secrets of this namespace and its parents", body = Vec<InheritedSecretView>),
         (status = 400, description = "Invalid namespace", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "Namespace not visible to the caller", body = ErrorBody),
-        (status = 503, description = "No secret service configured", body = ErrorBody),
+        NoSecretService,
     )
 )]
 pub(crate) async fn inherited(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, ns)): Path<(String, String)>,
 ) -> Result<Json<Vec<InheritedSecretView>>, ApiError> {
-    let Path((tenant, ns)) = path.map_err(path_rejected)?;
     let (service, namespace) = readable(&state, &who, &tenant, &ns)?;
     let items = service
         .list_visible(&tenant, &namespace)
@@ -473,17 +472,16 @@ pub(crate) async fn inherited(
     responses(
         (status = 200, description = "The secret's metadata", body = SecretMetaView),
         (status = 400, description = "Invalid namespace or key", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "No such secret (or not visible to the caller)", body = ErrorBody),
-        (status = 503, description = "No secret service configured", body = ErrorBody),
+        NoSecretService,
     )
 )]
 pub(crate) async fn get_one(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    Path((tenant, ns, key)): Path<(String, String, String)>,
 ) -> Result<Json<SecretMetaView>, ApiError> {
-    let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
     allowed(
         &state,
         &who,
@@ -551,20 +549,19 @@ fn parse_put(body: &[u8]) -> Result<PutBody, ApiError> {
     responses(
         (status = 200, description = "The secret's new metadata", body = SecretMetaView),
         (status = 400, description = "Malformed body or invalid key/namespace", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "SECRET CREATE/UPDATE not granted here", body = ErrorBody),
         (status = 405, description = "The backend is read-only", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 503, description = "No secret service configured", body = ErrorBody),
+        NoSecretService,
     )
 )]
 pub(crate) async fn put(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, ns)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SecretMetaView>, ApiError> {
-    let Path((tenant, ns)) = path.map_err(path_rejected)?;
     let body = parse_put(&body.map_err(body_rejected)?)?;
     let service = service(&state)?;
     let namespace = namespace(&ns)?;
@@ -640,19 +637,18 @@ pub(crate) async fn put(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Invalid namespace or key", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "SECRET DELETE not granted here", body = ErrorBody),
         (status = 404, description = "No such secret, already deleted (or not visible to the caller)", body = ErrorBody),
         (status = 405, description = "The backend is read-only", body = ErrorBody),
-        (status = 503, description = "No secret service configured", body = ErrorBody),
+        NoSecretService,
     )
 )]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    Path((tenant, ns, key)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
     allowed(
         &state,
         &who,

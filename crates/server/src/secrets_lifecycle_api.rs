@@ -22,7 +22,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -32,8 +32,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
+use crate::doc::{NoSecretService, Unauthorized};
 use crate::openapi::ApiRouter;
-use crate::request::{body_rejected, no_other_fields, object_body, path_rejected};
+use crate::request::{body_rejected, no_other_fields, object_body};
 use crate::routes::MaybeCaller;
 use crate::schema::ErrorBody;
 use crate::secrets_api::{
@@ -168,21 +169,20 @@ fn parse_patch(body: &[u8]) -> Result<saker_secrets::MetadataUpdate, ApiError> {
     responses(
         (status = 200, description = "The secret's new metadata", body = SecretMetaView),
         (status = 400, description = "Malformed body (a value, an unknown field, nothing to change) or invalid namespace/key", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "SECRET UPDATE not granted here", body = ErrorBody),
         (status = 404, description = "No such secret (or not visible to the caller)", body = ErrorBody),
         (status = 405, description = "The backend is read-only", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 503, description = "No secret service configured", body = ErrorBody),
+        NoSecretService,
     )
 )]
 pub(crate) async fn patch(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    Path((tenant, ns, key)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SecretMetaView>, ApiError> {
-    let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
     allowed(
         &state,
         &who,
@@ -214,18 +214,17 @@ pub(crate) async fn patch(
     responses(
         (status = 200, description = "The kept versions, newest first", body = SecretVersionPage),
         (status = 400, description = "Invalid namespace or key", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 404, description = "No such secret (or not visible to the caller)", body = ErrorBody),
         (status = 405, description = "The backend keeps no versions (env)", body = ErrorBody),
-        (status = 503, description = "No secret service configured", body = ErrorBody),
+        NoSecretService,
     )
 )]
 pub(crate) async fn versions(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    Path((tenant, ns, key)): Path<(String, String, String)>,
 ) -> Result<Json<SecretVersionPage>, ApiError> {
-    let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
     allowed(
         &state,
         &who,
@@ -292,22 +291,21 @@ fn parse_restore(body: &[u8]) -> Result<Option<u64>, ApiError> {
     responses(
         (status = 200, description = "The secret's new metadata", body = SecretMetaView),
         (status = 400, description = "Malformed body or invalid namespace/key", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "SECRET UPDATE not granted here", body = ErrorBody),
         (status = 404, description = "No such secret (or not visible to the caller)", body = ErrorBody),
         (status = 405, description = "The backend is read-only", body = ErrorBody),
         (status = 409, description = "Not deleted (nothing to restore), revoked, or the version's value is no longer stored", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 503, description = "No secret service configured", body = ErrorBody),
+        NoSecretService,
     )
 )]
 pub(crate) async fn restore(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    Path((tenant, ns, key)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SecretMetaView>, ApiError> {
-    let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
     allowed(
         &state,
         &who,
@@ -393,21 +391,20 @@ fn parse_revoke(body: &[u8]) -> Result<Option<String>, ApiError> {
     responses(
         (status = 200, description = "The secret's new metadata (state REVOKED)", body = SecretMetaView),
         (status = 400, description = "Malformed body or invalid namespace/key", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "SECRET DELETE not granted here", body = ErrorBody),
         (status = 404, description = "No such secret (or not visible to the caller)", body = ErrorBody),
         (status = 405, description = "The backend is read-only", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 503, description = "No secret service configured", body = ErrorBody),
+        NoSecretService,
     )
 )]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    Path((tenant, ns, key)): Path<(String, String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SecretMetaView>, ApiError> {
-    let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
     allowed(
         &state,
         &who,
@@ -445,19 +442,18 @@ pub(crate) async fn revoke(
     responses(
         (status = 204, description = "Destroyed"),
         (status = 400, description = "Invalid namespace or key", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "SECRET DELETE not granted here", body = ErrorBody),
         (status = 404, description = "No such secret (or not visible to the caller)", body = ErrorBody),
         (status = 405, description = "The backend is read-only", body = ErrorBody),
-        (status = 503, description = "No secret service configured", body = ErrorBody),
+        NoSecretService,
     )
 )]
 pub(crate) async fn destroy(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    Path((tenant, ns, key)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let Path((tenant, ns, key)) = path.map_err(path_rejected)?;
     allowed(
         &state,
         &who,

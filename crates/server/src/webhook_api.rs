@@ -37,6 +37,7 @@ use subtle::ConstantTimeEq;
 use utoipa_axum::routes;
 
 use crate::access::check;
+
 use crate::executions_api::execution_json;
 use crate::openapi::ApiRouter;
 use crate::routes::{MaybeCaller, caller};

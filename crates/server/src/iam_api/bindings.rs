@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use saker_auth::{Action, Binding, Permission};
@@ -20,8 +20,9 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use super::{Fields, actor, allowed, auth_error, blocking, gate};
+use crate::doc::{NoUsers, Unauthorized};
 use crate::openapi::ApiRouter;
-use crate::request::{body_rejected, path_rejected};
+use crate::request::body_rejected;
 use crate::routes::MaybeCaller;
 use crate::schema::ErrorBody;
 use crate::{ApiError, AppState};
@@ -110,17 +111,16 @@ impl BindingBody {
     params(("tenant" = String, Path, description = "Tenant id")),
     responses(
         (status = 200, description = "Bindings, by id", body = BindingPage),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "BINDING READ not granted on the tenant", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn list_bindings(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<String>, PathRejection>,
+    Path(tenant): Path<String>,
 ) -> Result<Json<BindingPage>, ApiError> {
-    let Path(tenant) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Binding, Action::Read)?;
     let results = blocking(gate(&state)?, actor(&who), move |service| {
         let names: BTreeMap<String, String> = service
@@ -156,22 +156,21 @@ async fn list_bindings(
     responses(
         (status = 200, description = "The new binding", body = BindingView),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "BINDING CREATE not granted on the tenant", body = ErrorBody),
         (status = 404, description = "No such user, or no such role in this tenant", body = ErrorBody),
         (status = 409, description = "The user already has this role there", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "Invalid namespace", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn create_binding(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<String>, PathRejection>,
+    Path(tenant): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BindingView>, ApiError> {
-    let Path(tenant) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Binding, Action::Create)?;
     let body = BindingBody::parse(&body.map_err(body_rejected)?)?;
     let view = blocking(gate(&state)?, actor(&who), move |service| {
@@ -206,19 +205,18 @@ async fn create_binding(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "BINDING DELETE not granted on the tenant", body = ErrorBody),
         (status = 404, description = "No such binding in this tenant", body = ErrorBody),
         (status = 409, description = "The tenant's last tenant-wide admin binding: bind another admin first", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn delete_binding(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let Path((tenant, id)) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Binding, Action::Delete)?;
     blocking(gate(&state)?, actor(&who), move |service| {
         if service.unbind_in(&tenant, &id).map_err(auth_error)? {

@@ -15,7 +15,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -29,8 +29,9 @@ use utoipa_axum::routes;
 
 use super::users::UserView;
 use super::{Fields, actor, allowed, auth_error, blocking, gate};
+use crate::doc::{NoUsers, Unauthorized};
 use crate::openapi::ApiRouter;
-use crate::request::{body_rejected, path_rejected};
+use crate::request::body_rejected;
 use crate::routes::MaybeCaller;
 use crate::schema::ErrorBody;
 use crate::{ApiError, AppState};
@@ -238,17 +239,16 @@ fn invitation_not_found(id: &str) -> ApiError {
     params(("tenant" = String, Path, description = "Tenant id")),
     responses(
         (status = 200, description = "Invitations, by id", body = InvitationPage),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "INVITATION READ not granted on the tenant", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn list_invitations(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<String>, PathRejection>,
+    Path(tenant): Path<String>,
 ) -> Result<Json<InvitationPage>, ApiError> {
-    let Path(tenant) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Invitation, Action::Read)?;
     let results = blocking(gate(&state)?, actor(&who), move |service| {
         Ok(service
@@ -278,21 +278,20 @@ async fn list_invitations(
     responses(
         (status = 200, description = "The invitation and its code, shown once", body = CreatedInvitationView),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "INVITATION CREATE not granted on the tenant, or BINDING CREATE not granted there for an invitation with bindings", body = ErrorBody),
         (status = 404, description = "A role of `bindings` does not exist in this tenant", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "Not an email address, an invalid namespace, a binding listed twice, or more than 100 bindings", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn create_invitation(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<String>, PathRejection>,
+    Path(tenant): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CreatedInvitationView>, ApiError> {
-    let Path(tenant) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Invitation, Action::Create)?;
     let mut fields = Fields::parse(&body.map_err(body_rejected)?, INVITE_EXAMPLE, false)?;
     let email = fields.required_string("email")?;
@@ -340,18 +339,17 @@ async fn create_invitation(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "INVITATION DELETE not granted on the tenant", body = ErrorBody),
         (status = 404, description = "No such invitation in this tenant", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn delete_invitation(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let Path((tenant, id)) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Invitation, Action::Delete)?;
     blocking(gate(&state)?, actor(&who), move |service| {
         if service
@@ -386,15 +384,14 @@ async fn delete_invitation(
         (status = 410, description = "The invitation has expired", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "Invalid username, or the password does not satisfy the password policy", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn accept_invitation(
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, id)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UserView>, ApiError> {
-    let Path((tenant, id)) = path.map_err(path_rejected)?;
     let body = AcceptBody::parse(&body.map_err(body_rejected)?)?;
     let gate = gate(&state)?;
     if invitation_id(body.token.expose()) != Some(id.as_str()) {

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use saker_auth::permission::parse_permissions;
@@ -26,8 +26,9 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use super::{Fields, actor, allowed, auth_error, blocking, gate};
+use crate::doc::{NoUsers, Unauthorized};
 use crate::openapi::ApiRouter;
-use crate::request::{body_rejected, path_rejected};
+use crate::request::body_rejected;
 use crate::routes::MaybeCaller;
 use crate::schema::ErrorBody;
 use crate::{ApiError, AppState};
@@ -135,17 +136,16 @@ fn role_not_found(name: &str) -> ApiError {
     params(("tenant" = String, Path, description = "Tenant id")),
     responses(
         (status = 200, description = "Roles, by name", body = RolePage),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "ROLE READ not granted on the tenant", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn list_roles(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<String>, PathRejection>,
+    Path(tenant): Path<String>,
 ) -> Result<Json<RolePage>, ApiError> {
-    let Path(tenant) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Role, Action::Read)?;
     let roles = blocking(gate(&state)?, actor(&who), move |service| {
         service.list_roles(&tenant).map_err(auth_error)
@@ -168,21 +168,20 @@ async fn list_roles(
     responses(
         (status = 200, description = "The new role", body = RoleView),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "ROLE CREATE not granted on the tenant", body = ErrorBody),
         (status = 409, description = "A role of that name exists, or the name is admin or the configured default role", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "Invalid name, unknown permission or action", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn create_role(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<String>, PathRejection>,
+    Path(tenant): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RoleView>, ApiError> {
-    let Path(tenant) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Role, Action::Create)?;
     let mut body = RoleBody::parse(&body.map_err(body_rejected)?)?;
     let name = body
@@ -209,18 +208,17 @@ async fn create_role(
     ),
     responses(
         (status = 200, description = "The role", body = RoleView),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "ROLE READ not granted on the tenant", body = ErrorBody),
         (status = 404, description = "No such role in this tenant", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn get_role(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, name)): Path<(String, String)>,
 ) -> Result<Json<RoleView>, ApiError> {
-    let Path((tenant, name)) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Role, Action::Read)?;
     let role = blocking(gate(&state)?, actor(&who), move |service| {
         service
@@ -245,22 +243,21 @@ async fn get_role(
     responses(
         (status = 200, description = "The role as changed", body = RoleView),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "ROLE UPDATE not granted on the tenant", body = ErrorBody),
         (status = 404, description = "No such role in this tenant", body = ErrorBody),
         (status = 409, description = "admin or the configured default role", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "The body names another role, or an unknown permission or action", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn update_role(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, name)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RoleView>, ApiError> {
-    let Path((tenant, name)) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Role, Action::Update)?;
     let mut body = RoleBody::parse(&body.map_err(body_rejected)?)?;
     if body.name.take().is_some_and(|n| n != name) {
@@ -292,19 +289,18 @@ async fn update_role(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "ROLE DELETE not granted on the tenant", body = ErrorBody),
         (status = 404, description = "No such role in this tenant", body = ErrorBody),
         (status = 409, description = "Still bound (delete its bindings first), or admin or the configured default role", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn delete_role(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let Path((tenant, name)) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::Role, Action::Delete)?;
     blocking(gate(&state)?, actor(&who), move |service| {
         if service

@@ -8,7 +8,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -19,8 +19,9 @@ use utoipa_axum::routes;
 
 use super::users::{is_self, user_in_tenant};
 use super::{Fields, actor, allowed, auth_error, blocking, gate};
+use crate::doc::{NoUsers, Unauthorized};
 use crate::openapi::ApiRouter;
-use crate::request::{body_rejected, path_rejected};
+use crate::request::body_rejected;
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::ErrorBody;
 use crate::{ApiError, AppState};
@@ -164,18 +165,17 @@ fn token_access(
     ),
     responses(
         (status = 200, description = "The tokens, by id", body = TokenPage),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "Not the caller's own tokens, and USER READ not granted on the tenant", body = ErrorBody),
         (status = 404, description = "No such user in this tenant", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn list_tokens(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<TokenPage>, ApiError> {
-    let Path((tenant, id)) = path.map_err(path_rejected)?;
     let own = token_access(&who, &tenant, &id, Action::Read)?;
     let tokens = blocking(gate(&state)?, actor(&who), move |service| {
         if !own {
@@ -204,21 +204,20 @@ async fn list_tokens(
     responses(
         (status = 200, description = "The token, shown once", body = CreatedTokenView),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "Not the caller's own tokens, and USER UPDATE not granted here or in another tenant the user is bound in", body = ErrorBody),
         (status = 404, description = "No such user in this tenant", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "Invalid name, or an expiry in the past", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn create_token(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, id)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CreatedTokenView>, ApiError> {
-    let Path((tenant, id)) = path.map_err(path_rejected)?;
     let own = token_access(&who, &tenant, &id, Action::Update)?;
     let body = TokenCreateBody::parse(&body.map_err(body_rejected)?)?;
     let expires_at = body.expiry(Utc::now())?;
@@ -260,18 +259,17 @@ async fn create_token(
     ),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "Not the caller's own tokens, and USER UPDATE not granted here or in another tenant the user is bound in", body = ErrorBody),
         (status = 404, description = "No such user in this tenant, or no such token of the user", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn delete_token(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    Path((tenant, id, token_id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let Path((tenant, id, token_id)) = path.map_err(path_rejected)?;
     let own = token_access(&who, &tenant, &id, Action::Update)?;
     let caller = caller(&who).cloned();
     blocking(gate(&state)?, actor(&who), move |service| {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -24,8 +24,9 @@ use utoipa_axum::routes;
 
 use super::{Fields, actor, allowed, auth_error, blocking, gate, principal};
 use crate::access::check;
+use crate::doc::{NoUsers, Unauthorized};
 use crate::openapi::ApiRouter;
-use crate::request::{body_rejected, path_rejected};
+use crate::request::body_rejected;
 use crate::routes::{MaybeCaller, caller};
 use crate::schema::ErrorBody;
 use crate::{ApiError, AppState, Caller};
@@ -202,17 +203,16 @@ pub(super) fn is_self(who: &MaybeCaller, id: &str) -> bool {
     params(("tenant" = String, Path, description = "Tenant id")),
     responses(
         (status = 200, description = "Users, by username", body = UserPage),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "USER READ not granted on the tenant", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn list_users(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<String>, PathRejection>,
+    Path(tenant): Path<String>,
 ) -> Result<Json<UserPage>, ApiError> {
-    let Path(tenant) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::User, Action::Read)?;
     let users = blocking(gate(&state)?, actor(&who), move |service| {
         service.users_of_tenant(&tenant).map_err(auth_error)
@@ -235,21 +235,20 @@ async fn list_users(
     responses(
         (status = 200, description = "The new user", body = UserView),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "USER CREATE not granted on the tenant", body = ErrorBody),
         (status = 409, description = "A user of that name exists", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "Invalid username, or the password does not satisfy the password policy", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn create_user(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<String>, PathRejection>,
+    Path(tenant): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UserView>, ApiError> {
-    let Path(tenant) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::User, Action::Create)?;
     let body = UserCreateBody::parse(&body.map_err(body_rejected)?)?;
     let user = blocking(gate(&state)?, actor(&who), move |service| {
@@ -272,18 +271,17 @@ async fn create_user(
     ),
     responses(
         (status = 200, description = "The user", body = UserView),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "USER READ not granted on the tenant", body = ErrorBody),
         (status = 404, description = "No such user in this tenant", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn get_user(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<UserView>, ApiError> {
-    let Path((tenant, id)) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::User, Action::Read)?;
     let user = blocking(gate(&state)?, actor(&who), move |service| {
         user_in_tenant(service, None, &tenant, &id, None)
@@ -305,22 +303,21 @@ async fn get_user(
     responses(
         (status = 200, description = "The user as changed", body = UserView),
         (status = 400, description = "Malformed body, or nothing to change", body = ErrorBody),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "USER UPDATE not granted here or in another tenant the user is bound in", body = ErrorBody),
         (status = 404, description = "No such user in this tenant", body = ErrorBody),
         (status = 409, description = "The caller tried to disable itself", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "The password does not satisfy the password policy", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn update_user(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, id)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UserView>, ApiError> {
-    let Path((tenant, id)) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::User, Action::Update)?;
     let body = UserUpdateBody::parse(&body.map_err(body_rejected)?)?;
     if body.disabled == Some(true) && is_self(&who, &id) {
@@ -362,19 +359,18 @@ async fn update_user(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
+        Unauthorized,
         (status = 403, description = "USER DELETE not granted here or in another tenant the user is bound in", body = ErrorBody),
         (status = 404, description = "No such user in this tenant", body = ErrorBody),
         (status = 409, description = "The caller tried to delete itself", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        NoUsers,
     )
 )]
 async fn delete_user(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let Path((tenant, id)) = path.map_err(path_rejected)?;
     allowed(&who, &tenant, Permission::User, Action::Delete)?;
     if is_self(&who, &id) {
         return Err(ApiError {
@@ -402,16 +398,15 @@ async fn delete_user(
     params(("tenant" = String, Path, description = "Tenant id")),
     responses(
         (status = 200, description = "The caller", body = MeView),
-        (status = 401, description = "No or wrong credentials", body = ErrorBody),
-        (status = 503, description = "The server has no users (server.basic-auth unset)", body = ErrorBody),
+        Unauthorized,
+        NoUsers,
     )
 )]
 async fn me(
     State(state): State<AppState>,
     who: MaybeCaller,
-    path: Result<Path<String>, PathRejection>,
+    Path(tenant): Path<String>,
 ) -> Result<Json<MeView>, ApiError> {
-    let Path(tenant) = path.map_err(path_rejected)?;
     gate(&state)?;
     let Some(Caller(subject)) = caller(&who) else {
         return Err(ApiError {
