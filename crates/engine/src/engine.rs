@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use saker_model::{Execution, ExecutionTrigger, Flow, Level, StateType};
-use saker_store::{FlowRecord, SavedFlow, Store, StoreError, Write};
+use saker_store::{FlowRecord, SavedFlow, Store, StoreError, TriggerState, Write};
 use serde_json::{Map, Value as Json};
 use tokio::sync::{mpsc, oneshot};
 
@@ -206,7 +206,7 @@ impl Engine {
         revision: u32,
         inputs: Map<String, Json>,
     ) -> Result<Execution, EngineError> {
-        self.create(tenant, flow, revision, inputs, None, Map::new())
+        self.create(tenant, flow, revision, inputs, None, Map::new(), None)
     }
 
     /// [`Engine::create_execution`] with labels of the caller's own, added to the flow's
@@ -219,7 +219,7 @@ impl Engine {
         inputs: Map<String, Json>,
         labels: Map<String, Json>,
     ) -> Result<Execution, EngineError> {
-        self.create(tenant, flow, revision, inputs, None, labels)
+        self.create(tenant, flow, revision, inputs, None, labels, None)
     }
 
     /// [`Engine::create_execution`] for an execution a trigger starts: `trigger` is recorded
@@ -232,9 +232,41 @@ impl Engine {
         inputs: Map<String, Json>,
         trigger: ExecutionTrigger,
     ) -> Result<Execution, EngineError> {
-        self.create(tenant, flow, revision, inputs, Some(trigger), Map::new())
+        self.create(
+            tenant,
+            flow,
+            revision,
+            inputs,
+            Some(trigger),
+            Map::new(),
+            None,
+        )
     }
 
+    /// [`Engine::create_execution_triggered`] for a scheduled date: the execution and the
+    /// trigger's advanced `state` are stored in one transaction, so a crash can neither lose
+    /// the execution nor, by leaving the state behind, start it twice.
+    pub fn create_execution_scheduled(
+        &self,
+        tenant: &str,
+        flow: Arc<Flow>,
+        revision: u32,
+        inputs: Map<String, Json>,
+        trigger: ExecutionTrigger,
+        state: &TriggerState,
+    ) -> Result<Execution, EngineError> {
+        self.create(
+            tenant,
+            flow,
+            revision,
+            inputs,
+            Some(trigger),
+            Map::new(),
+            Some(state),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn create(
         &self,
         tenant: &str,
@@ -243,6 +275,7 @@ impl Engine {
         inputs: Map<String, Json>,
         trigger: Option<ExecutionTrigger>,
         labels: Map<String, Json>,
+        trigger_state: Option<&TriggerState>,
     ) -> Result<Execution, EngineError> {
         let coerced = saker_model::coerce_inputs(&flow.inputs, inputs).map_err(|errors| {
             EngineError::Inputs(errors.iter().map(|e| e.to_string()).collect())
@@ -281,7 +314,13 @@ impl Engine {
             "system.correlationId".into(),
             Json::String(execution.id.clone()),
         );
-        self.store.write(&[Write::CreateExecution(&execution)])?;
+        match trigger_state {
+            None => self.store.write(&[Write::CreateExecution(&execution)])?,
+            Some(state) => self.store.write(&[
+                Write::CreateExecution(&execution),
+                Write::SaveTriggerState(state),
+            ])?,
+        }
         self.events
             .send(Event::Start {
                 flow,

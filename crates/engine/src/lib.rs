@@ -25,6 +25,7 @@ pub mod plan;
 pub mod queue;
 pub mod retry;
 pub mod runner;
+pub mod scheduler;
 pub mod sealing;
 pub mod secrets;
 mod task_context;

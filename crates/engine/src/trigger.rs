@@ -69,11 +69,7 @@ pub fn render_webhook_key(
     };
     let template = Template::compile(&source).map_err(|e| format!("'key': {e}"))?;
     let mut ctx = Context::new();
-    let mut flow_vars = Map::new();
-    flow_vars.insert("id".into(), flow.id.clone().into());
-    flow_vars.insert("namespace".into(), flow.namespace.clone().into());
-    flow_vars.insert("tenantId".into(), tenant.into());
-    ctx.insert("flow", Value::from_json(&Json::Object(flow_vars)));
+    ctx.insert("flow", flow_variables(tenant, flow));
     let resolver = secrets.map(|source| KeySecrets {
         source,
         requester: TriggerRequester {
@@ -97,6 +93,16 @@ pub fn render_webhook_key(
         drop(Zeroizing::new(tainted));
     }
     Ok(text)
+}
+
+/// What a trigger's templates see as `flow`: its `id`, `namespace` and `tenantId` (a
+/// trigger renders before any execution exists, so nothing more).
+pub(crate) fn flow_variables(tenant: &str, flow: &Flow) -> Value {
+    let mut vars = Map::new();
+    vars.insert("id".into(), flow.id.clone().into());
+    vars.insert("namespace".into(), flow.namespace.clone().into());
+    vars.insert("tenantId".into(), tenant.into());
+    Value::from_json(&Json::Object(vars))
 }
 
 /// Adapts a [`TriggerSecrets`] to the template engine for one trigger; every value it hands

@@ -163,8 +163,8 @@ pub const BUILTIN_TASKS: &[TaskType] = &[
     },
 ];
 
-/// A trigger type. Triggers are parsed and stored now and run by a later part, so only their
-/// required properties are checked; other properties are kept as written.
+/// A trigger type. Only its required properties are checked here; other properties are kept as
+/// written. The Schedule trigger's are also checked, and typed, by [`crate::schedule`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TriggerType {
     pub name: &'static str,

@@ -223,6 +223,9 @@ pub(crate) fn parse_triggers(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Vec<
                 ok = false;
             }
         }
+        if t.name == crate::schedule::Schedule::TYPE {
+            ok &= crate::schedule::check(&mut ctx.diags, &id, &merged, &item_path);
+        }
         let disabled = match merged.get("disabled").filter(|n| !n.is_null()) {
             Some(n) => read::boolean(&mut ctx.diags, n, &join(&item_path, "disabled")),
             None => Some(false),

@@ -15,9 +15,9 @@
 //!
 //! Modules, one concept each: [`yaml`] (spanned YAML tree), [`duration`] (ISO-8601 and short
 //! durations), [`ids`] (naming rules), [`catalog`] and [`shape`] (what task types and
-//! properties exist), [`task`], [`retry`], [`input`] (inputs and outputs), [`coerce`],
-//! [`defaults`] (plugin defaults), [`flow`], [`validate`] (`parse_flow`), [`diagnostic`],
-//! [`suggest`] ("did you mean").
+//! properties exist), [`task`], [`retry`], [`schedule`] (the Schedule trigger typed, with its
+//! cron dates), [`input`] (inputs and outputs), [`coerce`], [`defaults`] (plugin defaults),
+//! [`flow`], [`validate`] (`parse_flow`), [`diagnostic`], [`suggest`] ("did you mean").
 
 pub mod catalog;
 pub mod coerce;
@@ -30,6 +30,7 @@ pub mod ids;
 pub mod input;
 mod read;
 pub mod retry;
+pub mod schedule;
 pub mod shape;
 pub mod suggest;
 pub mod task;
@@ -48,6 +49,7 @@ pub use execution::{
 pub use flow::{Concurrency, ConcurrencyBehavior, Flow, TriggerDef};
 pub use input::{InputDef, InputType, OutputDef};
 pub use retry::{Retry, RetryBehavior, RetryPolicy};
+pub use schedule::Schedule;
 pub use shape::Shape;
 pub use task::TaskDef;
 pub use validate::{parse_flow, parse_flow_with};

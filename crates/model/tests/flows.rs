@@ -309,3 +309,84 @@ fn retry_of_a_conformance_flow() {
         }
     );
 }
+
+#[test]
+fn a_schedule_with_every_kestra_property_validates() {
+    let flow = valid(
+        r#"id: scheduled
+namespace: company.team
+tasks:
+  - id: t
+    type: Log
+    message: "{{ trigger.date }}"
+triggers:
+  - id: everything
+    type: io.kestra.plugin.core.trigger.Schedule
+    description: every weekday at 9
+    disabled: false
+    cron: "0 9 * * MON-FRI"
+    withSeconds: false
+    timezone: Europe/Paris
+    inputs:
+      name: scheduled
+      when: "{{ trigger.date }}"
+    recoverMissedSchedules: LAST
+    stopAfter: [FAILED, WARNING]
+    conditions:
+      - type: io.kestra.plugin.core.condition.DayWeekInMonth
+        date: "{{ trigger.date }}"
+        dayOfWeek: MONDAY
+        dayInMonth: FIRST
+    scheduleConditions:
+      - type: io.kestra.plugin.core.condition.Weekend
+    backfill:
+      start: 2024-01-01T00:00:00Z
+    lateMaximumDelay: PT1H
+    interval: null
+    workerGroup:
+      key: gpu
+    logLevel: WARN
+    logToFile: true
+    failOnTriggerError: false
+    labels:
+      team: data
+  - id: seconds
+    type: io.kestra.core.models.triggers.types.Schedule
+    cron: "*/30 * * * * *"
+    withSeconds: "true"
+  - id: nickname
+    type: Schedule
+    cron: "@midnight"
+    recoverMissedSchedules: none
+    disabled: true
+"#,
+    );
+    let found = saker_model::schedule::schedules(&flow);
+    assert_eq!(found.len(), 2, "the disabled trigger is left out");
+    let everything = found[0].as_ref().expect("typed");
+    assert_eq!(everything.trigger_id, "everything");
+    assert_eq!(everything.timezone_name(), "Europe/Paris");
+    assert_eq!(
+        everything.recover,
+        saker_model::schedule::RecoverMissed::Last
+    );
+    assert_eq!(
+        everything.unsupported,
+        [
+            "conditions",
+            "scheduleConditions",
+            "stopAfter",
+            "backfill",
+            "lateMaximumDelay"
+        ]
+    );
+    assert_eq!(everything.stop_after, ["FAILED", "WARNING"]);
+    assert_eq!(
+        everything.late_maximum_delay,
+        Some(Duration::from_secs(3600))
+    );
+    assert_eq!(everything.inputs["name"], json!("scheduled"));
+    let seconds = found[1].as_ref().expect("typed");
+    assert!(seconds.with_seconds);
+    assert!(seconds.unsupported.is_empty());
+}

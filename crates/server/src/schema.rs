@@ -109,7 +109,8 @@ pub struct TriggerView {
     /// Its type, e.g. io.kestra.plugin.core.trigger.Webhook.
     #[serde(rename = "type")]
     pub type_name: String,
-    /// What it gave the flow as `trigger.*` (a webhook: body, headers, parameters).
+    /// What it gave the flow as `trigger.*` (a webhook: body, headers, parameters; a
+    /// schedule: date, next, previous).
     #[schema(value_type = Object)]
     pub variables: Map<String, Value>,
 }

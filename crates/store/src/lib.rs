@@ -1,7 +1,7 @@
-//! Durable storage for Saker: flows with revisions, executions, task runs and log lines,
-//! behind one object-safe, synchronous [`Store`] trait, with an embedded SQLite backend
-//! ([`SqliteStore`], the default) and a PostgreSQL one ([`PgStore`], chosen with
-//! `repository.type: postgres`). Both backends also
+//! Durable storage for Saker: flows with revisions, executions, task runs, log lines and the
+//! scheduler's trigger states, behind one object-safe, synchronous [`Store`] trait, with an
+//! embedded SQLite backend ([`SqliteStore`], the default) and a PostgreSQL one ([`PgStore`],
+//! chosen with `repository.type: postgres`). Both backends also
 //! implement [`SecretRows`] (the rows of the encrypted secret store, as opaque ciphertexts),
 //! [`AuditLog`] (the hash-chained audit trail) and [`AuthRows`] (users, roles, bindings, API
 //! tokens and invitations, hashes only), each with its own contract; [`Database`] is all four
@@ -24,6 +24,7 @@ mod execution_doc;
 mod postgres;
 pub mod secret_rows;
 mod sqlite;
+mod trigger_state;
 
 pub use audit::{
     AuditEvent, AuditFilter, AuditHead, AuditLog, AuditRecord, AuditReport, AuditStep, BreakKind,
@@ -36,6 +37,7 @@ pub use secret_rows::{
     Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor, VersionRow,
 };
 pub use sqlite::SqliteStore;
+pub use trigger_state::TriggerState;
 
 use chrono::{DateTime, Utc};
 use saker_model::execution::{Execution, Level, LogEntry, StateType, TaskRun};
@@ -146,6 +148,11 @@ pub enum Write<'a> {
     SaveTaskRun(&'a TaskRun),
     /// As [`Store::append_logs`].
     AppendLogs(&'a [LogEntry]),
+    /// As [`Store::save_trigger_state`]: inserts the state, or replaces the one stored under
+    /// its key. A scheduler batches it after the `CreateExecution` of the execution the
+    /// trigger starts, so that the execution and the trigger's advance are committed together
+    /// or not at all.
+    SaveTriggerState(&'a TriggerState),
 }
 
 /// One database holding everything Saker stores: what a process opens once and hands, as
@@ -155,14 +162,17 @@ pub trait Database: Store + SecretRows + AuditLog + AuthRows {}
 
 impl<T: Store + SecretRows + AuditLog + AuthRows> Database for T {}
 
-/// The repositories of flows, executions, task runs and logs.
+/// The repositories of flows, executions, task runs, logs and trigger states.
 ///
 /// # Contract (every backend must keep it)
 ///
 /// **Atomicity.** Each method is one transaction: it happens entirely or not at all.
 /// [`Store::write`] applies its whole batch in one transaction, in the order given; if any
 /// write fails (an unknown execution, a duplicate id, ...) none of the batch is kept and the
-/// error names the failing item.
+/// error names the failing item. This holds for every kind of write in a batch, trigger
+/// states included: a batch of `[CreateExecution(e), SaveTriggerState(s)]` either stores both
+/// or, if creating `e` fails, leaves the execution and the previous state of `s`'s trigger
+/// as they were.
 ///
 /// **Durability.** When a write method returns `Ok`, the data is committed: it survives the
 /// process being killed at any later moment, and every later read from any thread or process
@@ -176,6 +186,9 @@ impl<T: Store + SecretRows + AuditLog + AuthRows> Database for T {}
 /// - Task runs of an execution come back in the order they were first saved.
 /// - [`Store::list_executions`] returns newest first, by creation order;
 ///   [`Store::executions_in_states`] returns oldest first.
+/// - [`Store::trigger_states`] returns states sorted by namespace, then flow id, then trigger
+///   id, and [`Store::flow_tenants`] sorted tenants, comparing text bytewise (as Rust's `str`
+///   does) on every backend.
 /// - Log lines come back in `seq` order. Within one execution, `seq` strictly increases in
 ///   the order the lines were appended, and a line with a lower `seq` never becomes visible
 ///   after one with a higher `seq`. So a follower polling with `after_seq` = the last `seq`
@@ -183,12 +196,15 @@ impl<T: Store + SecretRows + AuditLog + AuthRows> Database for T {}
 ///   per execution to keep this; a bare sequence does not.)
 ///
 /// **Identity.** Executions and task runs are found by id alone (ids are globally unique);
-/// tenancy checks on them belong to the caller. Flows are keyed by (tenant, namespace, id).
+/// tenancy checks on them belong to the caller. Flows are keyed by (tenant, namespace, id),
+/// trigger states by (tenant, namespace, flow id, trigger id). A trigger state is independent
+/// of the flow rows: deleting a flow leaves its trigger states to the scheduler to delete.
 ///
 /// **Contents.** The store keeps exactly what it is given and returns it unchanged
-/// (`Execution`, `TaskRun`, `LogEntry` compare equal after a round trip). A stored row that
-/// cannot be decoded gives [`StoreError::Corrupt`] naming the table and the row, never a
-/// panic. No implementation logs row contents.
+/// (`Execution`, `TaskRun`, `LogEntry` compare equal after a round trip; so does a
+/// `TriggerState` whose timestamps have whole microseconds, the precision stored). A stored
+/// row that cannot be decoded gives [`StoreError::Corrupt`] naming the table and the row,
+/// never a panic. No implementation logs row contents.
 pub trait Store: Send + Sync {
     /// Stores `source` as the next revision of the flow, unless the latest revision has the
     /// very same source and is not deleted: then that revision is returned with
@@ -218,6 +234,10 @@ pub trait Store: Send + Sync {
     /// Every revision of the flow, oldest first, tombstones included.
     fn flow_revisions(&self, tenant: &str, namespace: &str, id: &str) -> Result<Vec<FlowRecord>>;
 
+    /// Every tenant that has at least one flow whose latest revision is not deleted, each
+    /// once, sorted: the tenants a scheduler has to look at.
+    fn flow_tenants(&self) -> Result<Vec<String>>;
+
     /// Stores a new execution and the task runs already in its `task_run_list`.
     /// [`StoreError::AlreadyExists`] if the id is taken.
     fn create_execution(&self, execution: &Execution) -> Result<()> {
@@ -243,6 +263,12 @@ pub trait Store: Send + Sync {
     /// execution.
     fn append_logs(&self, entries: &[LogEntry]) -> Result<()> {
         self.write(&[Write::AppendLogs(entries)])
+    }
+
+    /// Inserts the trigger state, or replaces the one stored under its key (tenant,
+    /// namespace, flow id, trigger id).
+    fn save_trigger_state(&self, state: &TriggerState) -> Result<()> {
+        self.write(&[Write::SaveTriggerState(state)])
     }
 
     /// Applies every write in one transaction, in order (see the contract above). This is the
@@ -279,4 +305,30 @@ pub trait Store: Send + Sync {
 
     /// Log lines of one execution in `seq` order, filtered as the query says.
     fn list_logs(&self, query: &LogQuery) -> Result<Vec<StoredLog>>;
+
+    /// The stored state of one trigger of one flow, if any.
+    fn trigger_state(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+    ) -> Result<Option<TriggerState>>;
+
+    /// Every trigger state of `tenant`, sorted by namespace, then flow id, then trigger id.
+    fn trigger_states(&self, tenant: &str) -> Result<Vec<TriggerState>>;
+
+    /// The distinct tenants that have at least one trigger state, sorted bytewise. With
+    /// [`Store::flow_tenants`] this lets the scheduler find the states of a tenant whose
+    /// last flow was deleted.
+    fn trigger_state_tenants(&self) -> Result<Vec<String>>;
+
+    /// Deletes the state of one trigger of one flow. False if there was none.
+    fn delete_trigger_state(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+    ) -> Result<bool>;
 }

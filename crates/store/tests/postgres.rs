@@ -87,6 +87,13 @@ fn postgres_keeps_the_store_contract() {
         logs::the_cursor_returns_only_newer_lines,
         logs::filters_by_level_and_task_run,
         logs::lines_of_an_unknown_execution_are_refused_all_together,
+        trigger_state::an_unknown_trigger_has_no_state,
+        trigger_state::a_state_round_trips_and_saving_again_replaces_it,
+        trigger_state::states_are_listed_per_tenant_in_key_order,
+        trigger_state::deleting_a_state_says_whether_there_was_one,
+        trigger_state::a_batch_commits_an_execution_with_its_trigger_state,
+        trigger_state::a_failing_batch_keeps_neither_the_execution_nor_the_trigger_state,
+        trigger_state::flow_tenants_are_the_tenants_with_live_flows,
     ]);
     cases.extend(on_store![
         secret_rows::create_then_write_versions_with_check_and_set,
@@ -115,12 +122,14 @@ fn postgres_keeps_the_store_contract() {
         audit::reordered_events_are_named,
         audit::an_event_inserted_by_hand_is_named,
         audit::a_deleted_head_is_noticed,
+        trigger_state::a_corrupt_state_is_an_error_naming_it,
     ]);
     cases.extend(on_shared_store![
         concurrency::concurrent_writers_and_readers_see_whole_batches,
         concurrency::a_follower_sees_every_line_once_in_order,
         secret_rows::concurrent_writers_never_share_a_version,
         audit::concurrent_appends_keep_one_chain,
+        trigger_state::concurrent_saves_of_one_trigger_keep_one_state,
     ]);
     cases.extend([
         (
@@ -178,6 +187,11 @@ fn postgres_keeps_the_store_contract() {
                 )
             },
         ),
+        ("trigger_state::states_survive_reopening_the_store", |url| {
+            contract::trigger_state::states_survive_reopening_the_store(&|| -> Box<dyn Store> {
+                Box::new(PgStore::connect(url).unwrap())
+            })
+        }),
         (
             "pg::audit_appends_from_several_stores_keep_one_gapless_chain",
             audit_appends_from_several_stores_keep_one_gapless_chain,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Subcommand;
 use saker_engine::Engine;
+use saker_engine::scheduler::{Scheduler, SchedulerConfig};
 use saker_engine::trigger::{TriggerRequester, TriggerSecrets};
 use saker_server::AppState;
 use zeroize::Zeroizing;
@@ -64,6 +65,13 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
         if resumed > 0 {
             eprintln!("resumed {resumed} execution(s) interrupted by the last stop");
         }
+        // The scheduler fires Schedule triggers; this process holds the executor claim, so it
+        // is the only scheduler on this database.
+        let (stop_scheduler, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
+        let scheduler = Arc::new(Scheduler::new(engine.clone(), SchedulerConfig::default()));
+        let scheduler = tokio::spawn(scheduler.run(async move {
+            let _ = scheduler_stopped.await;
+        }));
         let addr = SocketAddr::new(host, port);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on {addr} (is another server using the port? try --port)")
@@ -121,6 +129,8 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
             let _ = stop.send(());
             let _ = task.await;
         }
+        let _ = stop_scheduler.send(());
+        let _ = scheduler.await;
         Ok(ExitCode::SUCCESS)
     })
 }

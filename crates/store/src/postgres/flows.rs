@@ -246,3 +246,17 @@ pub(super) fn revisions(
     let rows = tx.query(&sql, &[&tenant, &namespace, &id])?;
     records(rows)
 }
+
+pub(super) fn tenants(tx: &mut Tx<'_>) -> Result<Vec<String>> {
+    // `tenant` has the "C" collation: the order is bytewise, as on SQLite.
+    let rows = tx.query(
+        "SELECT DISTINCT f.tenant FROM flows f \
+         WHERE NOT f.deleted \
+           AND f.revision = (SELECT max(g.revision) FROM flows g \
+                             WHERE g.tenant = f.tenant AND g.namespace = f.namespace \
+                               AND g.id = f.id) \
+         ORDER BY f.tenant",
+        &[],
+    )?;
+    rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+}

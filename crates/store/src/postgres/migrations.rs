@@ -182,6 +182,21 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX invitations_by_tenant ON invitations (tenant, id);
     "#,
+    // 4: the scheduler's trigger states (saker_store::TriggerState), one row per trigger of a
+    // flow (SQLite's migration 5). No reference to `flows`: a flow's rows are its revisions,
+    // and the scheduler deletes the states of triggers that are gone.
+    r#"
+    CREATE TABLE trigger_states (
+        tenant      TEXT COLLATE "C" NOT NULL,
+        namespace   TEXT COLLATE "C" NOT NULL,
+        flow_id     TEXT COLLATE "C" NOT NULL,
+        trigger_id  TEXT COLLATE "C" NOT NULL,
+        next_date   BIGINT NOT NULL,
+        fingerprint TEXT   NOT NULL,
+        updated_at  BIGINT NOT NULL,
+        PRIMARY KEY (tenant, namespace, flow_id, trigger_id)
+    );
+    "#,
 ];
 
 /// The advisory lock key that serialises migrations across processes ("saker" in ASCII).

@@ -3,10 +3,10 @@
 //!
 //! What is here: every storage trait of this crate, each with the same contract and errors
 //! as on SQLite and its own versioned migrations: [`Store`] (flows with revisions,
-//! executions, task runs, log lines), [`SecretRows`] (the encrypted secret store's rows, as
-//! opaque ciphertexts), [`AuditLog`] (the hash-chained audit trail; appends from every
-//! process are serialised, see `audit`) and [`AuthRows`] (users, roles, bindings, token and
-//! invitation hashes). What is not here yet: a durable work queue, so one process at a time
+//! executions, task runs, log lines, trigger states), [`SecretRows`] (the encrypted secret
+//! store's rows, as opaque ciphertexts), [`AuditLog`] (the hash-chained audit trail; appends
+//! from every process are serialised, see `audit`) and [`AuthRows`] (users, roles, bindings,
+//! token and invitation hashes). What is not here yet: a durable work queue, so one process at a time
 //! runs executions on a database (`saker server local` with `repository.type: postgres`);
 //! separate executor and worker processes come with the queue.
 //!
@@ -34,6 +34,7 @@ mod flows;
 mod logs;
 mod migrations;
 mod secrets;
+mod triggers;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -46,7 +47,8 @@ use saker_model::execution::{Execution, StateType};
 
 use crate::columns::{from_micros, namespace_children, to_micros};
 use crate::{
-    ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog, Write,
+    ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog,
+    TriggerState, Write,
 };
 
 /// Connections kept open between calls; more are opened under load and closed after.
@@ -363,6 +365,10 @@ impl Store for PgStore {
         self.read_tx(|tx| flows::revisions(tx, tenant, namespace, id))
     }
 
+    fn flow_tenants(&self) -> Result<Vec<String>> {
+        self.read_tx(flows::tenants)
+    }
+
     fn write(&self, writes: &[Write<'_>]) -> Result<()> {
         if writes.is_empty() {
             return Ok(());
@@ -374,6 +380,7 @@ impl Store for PgStore {
                     Write::SaveExecution(execution) => executions::save(tx, execution)?,
                     Write::SaveTaskRun(task_run) => executions::save_task_run(tx, task_run)?,
                     Write::AppendLogs(entries) => logs::append(tx, entries)?,
+                    Write::SaveTriggerState(state) => triggers::save(tx, state)?,
                 }
             }
             Ok(())
@@ -423,5 +430,33 @@ impl Store for PgStore {
 
     fn list_logs(&self, query: &LogQuery) -> Result<Vec<StoredLog>> {
         self.read_tx(|tx| logs::list(tx, query))
+    }
+
+    fn trigger_state(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+    ) -> Result<Option<TriggerState>> {
+        self.read_tx(|tx| triggers::get(tx, tenant, namespace, flow_id, trigger_id))
+    }
+
+    fn trigger_states(&self, tenant: &str) -> Result<Vec<TriggerState>> {
+        self.read_tx(|tx| triggers::list(tx, tenant))
+    }
+
+    fn trigger_state_tenants(&self) -> Result<Vec<String>> {
+        self.read_tx(triggers::tenants)
+    }
+
+    fn delete_trigger_state(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+    ) -> Result<bool> {
+        self.write_tx(|tx| triggers::delete(tx, tenant, namespace, flow_id, trigger_id))
     }
 }

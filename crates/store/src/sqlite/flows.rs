@@ -239,3 +239,19 @@ pub(super) fn revisions(
     }
     Ok(flows)
 }
+
+pub(super) fn tenants(tx: &Transaction<'_>) -> Result<Vec<String>> {
+    // One probe of the primary key per flow, as in `list`; DISTINCT over the sorted result.
+    let mut stmt = tx.prepare_cached(
+        "SELECT DISTINCT f.tenant FROM flows f \
+         WHERE f.deleted = 0 \
+           AND f.revision = (SELECT max(g.revision) FROM flows g \
+                             WHERE g.tenant = f.tenant AND g.namespace = f.namespace \
+                               AND g.id = f.id) \
+         ORDER BY f.tenant",
+    )?;
+    let tenants = stmt
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(tenants)
+}

@@ -183,6 +183,21 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE invitations ADD COLUMN bindings TEXT NOT NULL DEFAULT '[]';
     ",
+    // 5: the scheduler's trigger states (saker_store::TriggerState), one row per trigger of a
+    // flow. No reference to `flows`: a flow's rows are its revisions, and the scheduler
+    // deletes the states of triggers that are gone.
+    "
+    CREATE TABLE trigger_states (
+        tenant      TEXT    NOT NULL,
+        namespace   TEXT    NOT NULL,
+        flow_id     TEXT    NOT NULL,
+        trigger_id  TEXT    NOT NULL,
+        next_date   INTEGER NOT NULL,
+        fingerprint TEXT    NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant, namespace, flow_id, trigger_id)
+    );
+    ",
 ];
 
 /// The schema version this binary writes.
@@ -248,7 +263,7 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 13);
+        assert_eq!(tables, 14);
     }
 
     #[test]
@@ -274,6 +289,43 @@ mod tests {
             .unwrap();
         assert_eq!(row.email, "ann@example.com");
         assert_eq!(row.bindings, "[]");
+    }
+
+    #[test]
+    fn a_version_4_database_gains_trigger_states_and_keeps_its_flows() {
+        use crate::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("saker.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..4] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute(
+                "INSERT INTO flows (tenant, namespace, id, revision, source, created_at) \
+                 VALUES ('main', 'ns', 'f', 1, 'v1', 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = crate::SqliteStore::open(&path).unwrap();
+        assert_eq!(store.flow_tenants().unwrap(), ["main"]);
+        assert_eq!(store.trigger_states("main").unwrap(), []);
+        let state = crate::TriggerState {
+            tenant: "main".into(),
+            namespace: "ns".into(),
+            flow_id: "f".into(),
+            trigger_id: "t".into(),
+            next_date: chrono::DateTime::from_timestamp_micros(2).unwrap(),
+            fingerprint: "fp".into(),
+            updated_at: chrono::DateTime::from_timestamp_micros(1).unwrap(),
+        };
+        store.save_trigger_state(&state).unwrap();
+        assert_eq!(
+            store.trigger_state("main", "ns", "f", "t").unwrap(),
+            Some(state)
+        );
     }
 
     #[test]

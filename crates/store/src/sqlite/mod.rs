@@ -16,6 +16,7 @@ mod flows;
 mod logs;
 mod migrations;
 mod secrets;
+mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -27,7 +28,8 @@ use saker_model::execution::{Execution, StateType};
 
 use crate::columns::{from_micros, namespace_children, to_micros};
 use crate::{
-    ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog, Write,
+    ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog,
+    TriggerState, Write,
 };
 
 /// How long a connection waits for a lock held by another process before giving up.
@@ -289,6 +291,10 @@ impl Store for SqliteStore {
         self.read_tx(|tx| flows::revisions(tx, tenant, namespace, id))
     }
 
+    fn flow_tenants(&self) -> Result<Vec<String>> {
+        self.read_tx(flows::tenants)
+    }
+
     fn write(&self, writes: &[Write<'_>]) -> Result<()> {
         if writes.is_empty() {
             return Ok(());
@@ -300,6 +306,7 @@ impl Store for SqliteStore {
                     Write::SaveExecution(execution) => executions::save(tx, execution)?,
                     Write::SaveTaskRun(task_run) => executions::save_task_run(tx, task_run)?,
                     Write::AppendLogs(entries) => logs::append(tx, entries)?,
+                    Write::SaveTriggerState(state) => triggers::save(tx, state)?,
                 }
             }
             Ok(())
@@ -328,6 +335,34 @@ impl Store for SqliteStore {
 
     fn list_logs(&self, query: &LogQuery) -> Result<Vec<StoredLog>> {
         self.read_tx(|tx| logs::list(tx, query))
+    }
+
+    fn trigger_state(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+    ) -> Result<Option<TriggerState>> {
+        self.read_tx(|tx| triggers::get(tx, tenant, namespace, flow_id, trigger_id))
+    }
+
+    fn trigger_states(&self, tenant: &str) -> Result<Vec<TriggerState>> {
+        self.read_tx(|tx| triggers::list(tx, tenant))
+    }
+
+    fn trigger_state_tenants(&self) -> Result<Vec<String>> {
+        self.read_tx(triggers::tenants)
+    }
+
+    fn delete_trigger_state(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+    ) -> Result<bool> {
+        self.write_tx(|tx| triggers::delete(tx, tenant, namespace, flow_id, trigger_id))
     }
 }
 

@@ -9,3 +9,4 @@ pub mod executions;
 pub mod flows;
 pub mod logs;
 pub mod secret_rows;
+pub mod trigger_state;
