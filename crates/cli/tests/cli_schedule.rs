@@ -79,3 +79,108 @@ fn a_scheduled_flow_starts_by_itself_and_sees_its_date() {
     assert_eq!(distinct.len(), dates.len(), "{dates:?}");
     stop(server);
 }
+
+#[test]
+fn triggers_search_shows_next_dates_to_those_who_may_read_the_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = write_config(dir.path(), ADMIN_CONFIG);
+    // The first start creates the admin role; bindings need it.
+    let server = start_server_with(&data, free_port(), Some(&config));
+    stop(server);
+    let (ok, _, err) = saker_cli(
+        &data,
+        &config,
+        &["user", "add", "alice"],
+        "Alice-pass-2026!\n",
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = saker_cli(
+        &data,
+        &config,
+        &[
+            "user",
+            "bind",
+            "alice",
+            "admin",
+            "--namespace",
+            "company.team",
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+
+    let port = free_port();
+    let server = start_server_with(&data, port, Some(&config));
+    let admin = Some("Basic YWRtaW46QWRtaW4tcGFzcy0yMDI2IQ=="); // admin:Admin-pass-2026!
+    let alice = Some("Basic YWxpY2U6QWxpY2UtcGFzcy0yMDI2IQ=="); // alice:Alice-pass-2026!
+    let get = |path: &str, who: Option<&str>| {
+        let (status, body) = http_as(port, "GET", path, None, who).unwrap();
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    for ns in ["company.team.x", "company.other"] {
+        let flow = format!(
+            "id: nightly\nnamespace: {ns}\ntasks:\n  - id: r\n    type: Return\n    format: x\ntriggers:\n  - id: at_two\n    type: Schedule\n    cron: \"0 2 * * *\"\n    timezone: Europe/Paris\n"
+        );
+        let (status, body) = http_as(
+            port,
+            "POST",
+            "/api/v1/main/flows",
+            Some(("application/x-yaml", &flow)),
+            admin,
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    // The scheduler sees new flows on its next tick.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let all = loop {
+        let page = get("/api/v1/main/triggers/search", admin);
+        if page["total"] == 2 {
+            break page;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no trigger state appeared: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let context = &all["results"][0]["triggerContext"];
+    assert_eq!(context["namespace"], "company.other", "{all}");
+    assert_eq!(context["flowId"], "nightly");
+    assert_eq!(context["triggerId"], "at_two");
+    // 02:00 in Paris: 01:00 UTC in winter, 00:00 UTC in summer.
+    let next = context["nextExecutionDate"].as_str().unwrap();
+    let next = chrono::DateTime::parse_from_rfc3339(next).unwrap().to_utc();
+    assert!(
+        next.format("%M:%S").to_string() == "00:00"
+            && matches!(next.format("%H").to_string().as_str(), "00" | "01"),
+        "{all}"
+    );
+
+    // Alice may read company.team and its children only.
+    let mine = get("/api/v1/main/triggers/search", alice);
+    assert_eq!(mine["total"], 1, "{mine}");
+    assert_eq!(
+        mine["results"][0]["triggerContext"]["namespace"],
+        "company.team.x"
+    );
+    let none = get(
+        "/api/v1/main/triggers/search?namespace=company.other",
+        alice,
+    );
+    assert_eq!(none["total"], 0, "{none}");
+    // Filters and pages.
+    let team = get("/api/v1/main/triggers/search?namespace=company.team", admin);
+    assert_eq!(team["total"], 1, "{team}");
+    let second = get("/api/v1/main/triggers/search?size=1&page=2", admin);
+    assert_eq!(second["total"], 2);
+    assert_eq!(
+        second["results"][0]["triggerContext"]["namespace"],
+        "company.team.x"
+    );
+    let by_flow = get("/api/v1/main/triggers/search?flowId=other", admin);
+    assert_eq!(by_flow["total"], 0, "{by_flow}");
+    stop(server);
+}

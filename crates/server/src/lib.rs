@@ -30,6 +30,7 @@ mod routes;
 pub mod schema;
 mod secrets_api;
 mod secrets_lifecycle_api;
+mod triggers_api;
 mod webhook_api;
 
 use std::sync::Arc;

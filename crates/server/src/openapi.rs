@@ -30,6 +30,7 @@ pub(crate) type ApiRouter = OpenApiRouter<AppState>;
         (name = "Executions", description = "Start, follow, kill and inspect executions"),
         (name = "Logs", description = "Execution logs (masked before they are stored)"),
         (name = "Namespaces", description = "Namespaces the caller may see"),
+        (name = "Triggers", description = "When each Schedule trigger is next due (FLOW READ)"),
         (name = "Secrets", description = "Secret metadata out, values in, never a value back"),
         (name = "Audit logs", description = "The tamper-evident audit trail"),
         (name = "Users", description = "Users, their passwords and API tokens (tenant-wide USER permission)"),
@@ -75,6 +76,7 @@ pub(crate) fn api_routes() -> ApiRouter {
         .merge(crate::audit_api::routes())
         .merge(crate::iam_api::routes())
         .merge(crate::webhook_api::routes())
+        .merge(crate::triggers_api::routes())
 }
 
 /// The OpenAPI 3.1 document of every route this server serves.

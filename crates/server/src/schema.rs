@@ -169,6 +169,36 @@ pub struct NamespacePage {
     pub total: u64,
 }
 
+/// A page of scheduled triggers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TriggerPage {
+    pub results: Vec<TriggerStateView>,
+    pub total: u64,
+}
+
+/// One Schedule trigger as the scheduler knows it (Kestra's shape: the state under
+/// `triggerContext`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerStateView {
+    pub trigger_context: TriggerContextView,
+}
+
+/// Which trigger, and when it is next due.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerContextView {
+    pub tenant_id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub trigger_id: String,
+    /// The next date the trigger starts an execution for (dates missed while no server ran
+    /// are recovered as the trigger's `recoverMissedSchedules` says).
+    pub next_execution_date: chrono::DateTime<chrono::Utc>,
+    /// When the scheduler last wrote this state.
+    pub updated_date: chrono::DateTime<chrono::Utc>,
+}
+
 /// `GET /health`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HealthView {
