@@ -65,6 +65,9 @@ enum Command {
     /// Verify and list the audit trail.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// See the scheduled triggers and when each next fires.
+    #[command(subcommand)]
+    Trigger(cmd::trigger::TriggerCommand),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(c) => cmd::user::run_user(&globals, c),
         Command::Token(c) => cmd::user::run_token(&globals, c),
         Command::Role(c) => cmd::role::run(&globals, c),
+        Command::Trigger(c) => cmd::trigger::run(&globals, c),
     }
 }
 

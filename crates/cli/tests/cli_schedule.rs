@@ -183,4 +183,30 @@ fn triggers_search_shows_next_dates_to_those_who_may_read_the_flow() {
     let by_flow = get("/api/v1/main/triggers/search?flowId=other", admin);
     assert_eq!(by_flow["total"], 0, "{by_flow}");
     stop(server);
+
+    // The same, without a server.
+    let (ok, out, err) = saker_cli(&data, &config, &["trigger", "list"], "");
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[1].starts_with("company.other.nightly") && lines[1].contains("at_two"));
+    assert!(lines[2].starts_with("company.team.x.nightly"), "{out}");
+    let (ok, out, err) = saker_cli(
+        &data,
+        &config,
+        &["trigger", "list", "--namespace", "company.team"],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let (ok, out, err) = saker_cli(
+        &data,
+        &config,
+        &["trigger", "list", "--tenant", "other"],
+        "",
+    );
+    assert!(
+        ok && out.is_empty() && err.contains("no scheduled trigger"),
+        "{out}{err}"
+    );
 }

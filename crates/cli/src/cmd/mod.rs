@@ -10,4 +10,5 @@ pub mod role;
 pub mod secret;
 pub mod secrets_access;
 pub mod server;
+pub mod trigger;
 pub mod user;
