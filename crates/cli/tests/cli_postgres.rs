@@ -1,6 +1,6 @@
 //! `saker server local` on PostgreSQL (`repository.type: postgres`, Kestra's `datasources`
-//! keys): flows, executions, logs, secrets, their audit trail and users all live in the
-//! database, and a restarted server finds them there.
+//! keys): flows, executions, logs, secrets, their audit trail, users and the scheduler's
+//! trigger states all live in the database, and a restarted server finds them there.
 
 mod common;
 
@@ -11,6 +11,8 @@ use common::*;
 use serde_json::{Value, json};
 
 const ADMIN: &str = "Basic YWRtaW46QWRtaW4tcGFzcy0yMDI2IQ==";
+
+const TICKING: &str = "id: ticking\nnamespace: company.team\ntasks:\n  - id: r\n    type: Return\n    format: \"{{ trigger.date }}\"\ntriggers:\n  - id: every_second\n    type: Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n";
 
 const FLOW: &str = "id: pg\nnamespace: company.team\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: \"token {{ secret('PG_TOKEN') }}\"\n";
 
@@ -64,6 +66,17 @@ fn a_server_on_postgresql_keeps_everything_in_the_database() {
     assert_eq!(status, 200, "{ended}");
     assert_eq!(ended["state"]["current"], "SUCCESS", "{ended}");
     let id = ended["id"].as_str().unwrap().to_owned();
+    // A scheduled flow: its trigger state lives in the database too.
+    assert_eq!(
+        call(
+            port,
+            "POST",
+            "/api/v1/main/flows",
+            Some(("application/x-yaml", TICKING))
+        )
+        .0,
+        200
+    );
     // A second process may not run executions on the same database meanwhile.
     let other = dir.path().join("other-data");
     let (ok, _, err) = saker_cli(&other, &config, &["server", "local", "--port", "0"], "");
@@ -101,6 +114,32 @@ fn a_server_on_postgresql_keeps_everything_in_the_database() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["write", "read"], "{trail}");
+    // The restarted scheduler goes on from the state it finds: no date starts twice.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let scheduled = loop {
+        let (_, page) = call(
+            port,
+            "GET",
+            "/api/v1/main/executions?flowId=ticking&size=100",
+            None,
+        );
+        let results = page["results"].as_array().cloned().unwrap_or_default();
+        if results.len() >= 3 {
+            break results;
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let dates: std::collections::HashSet<&str> = scheduled
+        .iter()
+        .map(|e| e["trigger"]["variables"]["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates.len(), scheduled.len(), "{scheduled:?}");
+    let (_, triggers) = call(port, "GET", "/api/v1/main/triggers/search", None);
+    assert_eq!(
+        triggers["results"][0]["triggerContext"]["triggerId"], "every_second",
+        "{triggers}"
+    );
     stop(server);
     // The trail verifies from the command line too, on the same database.
     let (ok, out, err) = saker_cli(&data, &config, &["audit", "verify"], "");
