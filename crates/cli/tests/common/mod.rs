@@ -211,3 +211,7 @@ pub fn stop(mut server: Child) {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// What the identity tests (`cli_api_iam*.rs`) share: a server with users enabled, requests
+/// as its admin, as another user or without credentials, and the password policy they use.
+pub mod iam;
