@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use saker_expr::{Context, Limits, RenderEnv, Template, Value};
-use saker_model::schedule::{RecoverMissed, Schedule};
+use saker_model::schedule::{RecoverMissed, Schedule, ScheduleError};
 use saker_model::{ExecutionTrigger, Flow};
 use saker_store::{FlowRecord, Store, TriggerState};
 use serde_json::{Map, Value as Json};
@@ -69,6 +69,13 @@ impl Default for SchedulerConfig {
 /// A stored flow revision: tenant, namespace, id, revision.
 type FlowKey = (String, String, String, u32);
 
+/// A flow revision as the scheduler needs it, computed once per revision: a tick reads every
+/// flow, and compiling its crons each second would cost more than the rest of the tick.
+struct Parsed {
+    flow: Arc<Flow>,
+    schedules: Vec<Result<Schedule, (String, ScheduleError)>>,
+}
+
 /// One execution a tick started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fired {
@@ -86,7 +93,7 @@ pub struct Scheduler {
     engine: Arc<Engine>,
     config: SchedulerConfig,
     /// Parsed flows by (tenant, namespace, id, revision), so a tick does not re-parse them.
-    flows: Mutex<HashMap<FlowKey, Arc<Flow>>>,
+    flows: Mutex<HashMap<FlowKey, Arc<Parsed>>>,
     /// What has been reported once (trigger key and reason).
     reported: Mutex<HashSet<String>>,
 }
@@ -140,19 +147,20 @@ impl Scheduler {
                 })
                 .collect();
             for record in store.list_flows(&tenant, None)? {
-                let Some(flow) = self.parsed(&record) else {
+                let Some(parsed) = self.parsed(&record) else {
                     continue;
                 };
+                let flow = &parsed.flow;
                 if flow.disabled {
                     continue;
                 }
-                for schedule in saker_model::schedule::schedules(&flow) {
+                for schedule in &parsed.schedules {
                     let key_of = |trigger: &str| {
                         (flow.namespace.clone(), flow.id.clone(), trigger.to_owned())
                     };
                     match schedule {
                         Err((trigger_id, e)) => {
-                            states.remove(&key_of(&trigger_id));
+                            states.remove(&key_of(trigger_id));
                             self.report_once(
                                 &format!("{tenant}/{}/{}/{trigger_id}", flow.namespace, flow.id),
                                 &e.to_string(),
@@ -161,7 +169,7 @@ impl Scheduler {
                         Ok(schedule) => {
                             let state = states.remove(&key_of(&schedule.trigger_id));
                             self.fire_due(
-                                &store, &tenant, &record, &flow, &schedule, state, now, &mut fired,
+                                &store, &tenant, &record, flow, schedule, state, now, &mut fired,
                             )?;
                         }
                     }
@@ -300,18 +308,20 @@ impl Scheduler {
                         execution_id: execution.id,
                     });
                 }
-                Err(EngineError::Inputs(problems)) => {
-                    // The trigger's inputs do not fit the flow: no execution can start, and
-                    // retrying each second would not help. Skip this date, say why.
+                // The store or the engine is gone: the next tick tries again.
+                Err(e @ (EngineError::Store(_) | EngineError::Stopped)) => return Err(e),
+                // This flow cannot start from this date (inputs that do not fit, a SECRET
+                // input without encryption.secret-key, ...): retrying each second would not
+                // help. Skip the date, say why, and go on with the other triggers.
+                Err(e) => {
                     tracing::error!(
                         trigger = %label,
                         date = %schedule.format_date(date),
-                        problems = %problems.join("; "),
-                        "scheduled execution not started: the trigger's inputs do not fit the flow"
+                        error = %e,
+                        "scheduled execution not started"
                     );
                     store.save_trigger_state(&state_at(next))?;
                 }
-                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -350,9 +360,9 @@ impl Scheduler {
         }
     }
 
-    /// The flow of a stored revision, parsed once. A stored flow that no longer parses (the
+    /// The flow of a stored revision and its schedules, parsed once. A stored flow that no longer parses (the
     /// parser grew stricter) is reported once and skipped.
-    fn parsed(&self, record: &FlowRecord) -> Option<Arc<Flow>> {
+    fn parsed(&self, record: &FlowRecord) -> Option<Arc<Parsed>> {
         let key = (
             record.tenant.clone(),
             record.namespace.clone(),
@@ -367,9 +377,12 @@ impl Scheduler {
         flows.retain(|(t, n, i, _), _| !(t == &key.0 && n == &key.1 && i == &key.2));
         match saker_model::parse_flow(&record.source) {
             Ok(flow) => {
-                let flow = Arc::new(flow);
-                flows.insert(key, flow.clone());
-                Some(flow)
+                let parsed = Arc::new(Parsed {
+                    schedules: saker_model::schedule::schedules(&flow),
+                    flow: Arc::new(flow),
+                });
+                flows.insert(key, parsed.clone());
+                Some(parsed)
             }
             Err(_) => {
                 drop(flows);

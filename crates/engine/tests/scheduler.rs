@@ -301,3 +301,26 @@ async fn input_templates_see_the_trigger_and_secret_is_refused() {
     // The date is skipped, not retried every second.
     assert_eq!(s.next_date(), Some(at("2026-11-22T10:45:00Z")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_that_cannot_start_does_not_hold_up_the_others() {
+    // A SECRET input needs encryption.secret-key, which this engine lacks.
+    let sealed = flow("    inputs:\n      token: abc\n")
+        .replace("id: report", "id: sealed")
+        .replace(
+            "inputs:\n  - id: who",
+            "inputs:\n  - id: token\n    type: SECRET\n  - id: who",
+        );
+    let s = setup(&flow(""), SchedulerConfig::default());
+    s.engine.deploy(DEFAULT_TENANT, &sealed).unwrap();
+    s.fired_at("2026-11-22T10:07:00Z");
+    let fired = s.scheduler.tick(at("2026-11-22T10:15:01Z")).unwrap();
+    let flows: Vec<&str> = fired.iter().map(|f| f.flow_id.as_str()).collect();
+    assert_eq!(flows, ["report"]);
+    let sealed_next = s
+        .store
+        .trigger_state(DEFAULT_TENANT, NS, "sealed", "quarter")
+        .unwrap()
+        .map(|st| st.next_date);
+    assert_eq!(sealed_next, Some(at("2026-11-22T10:30:00Z")));
+}
