@@ -12,11 +12,10 @@
 
 mod common;
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::pg::PgCluster;
+use common::pg::{self, PgCluster};
 use common::{contract, execution, log, task_run};
 use saker_model::execution::{Level, StateType};
 use saker_store::{
@@ -25,7 +24,7 @@ use saker_store::{
 };
 
 /// A case gets the URL of its own empty database.
-type Case = (&'static str, fn(&str));
+type Case = pg::Case<str>;
 
 macro_rules! on_store {
     ($($module:ident :: $name:ident),* $(,)?) => {
@@ -202,19 +201,7 @@ fn postgres_keeps_the_store_contract() {
         ),
     ]);
 
-    let mut failed = Vec::new();
-    for (n, (name, case)) in cases.iter().enumerate() {
-        let url = cluster.create_database(&format!("case{n}"));
-        let begun = Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| case(&url)));
-        let verdict = if outcome.is_ok() { "ok" } else { "FAILED" };
-        eprintln!("{name} ... {verdict} ({:?})", begun.elapsed());
-        if outcome.is_err() {
-            failed.push(*name);
-        }
-    }
-    eprintln!("{} cases in {:?}", cases.len(), started.elapsed());
-    assert!(failed.is_empty(), "failed cases: {failed:?}");
+    pg::run_cases(&cases, |n| cluster.create_database(&format!("case{n}")));
 }
 
 fn raw(url: &str) -> postgres::Client {

@@ -21,6 +21,10 @@
 //! on a short-lived scoped thread instead ([`off_runtime`]), and blocks its caller as a
 //! SQLite call would.
 //!
+//! Connections use TLS as libpq's `sslmode` and `sslrootcert` say (see `tls`): by default
+//! (`prefer`) when the server offers it, unverified; `sslmode=verify-full` with the CA as
+//! `sslrootcert` is what a database on another host should use.
+//!
 //! SQL lives in the submodules, one per repository; everything here is connection plumbing.
 //!
 //! [`SecretRows`]: crate::SecretRows
@@ -34,6 +38,7 @@ mod flows;
 mod logs;
 mod migrations;
 mod secrets;
+mod tls;
 mod triggers;
 
 use std::collections::HashMap;
@@ -42,7 +47,7 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement};
+use postgres::{Client, Config, IsolationLevel, Row, Statement};
 use saker_model::execution::{Execution, StateType};
 
 use crate::columns::{from_micros, namespace_children, to_micros};
@@ -70,6 +75,8 @@ pub struct PgStore {
     /// so holding it, as long as the store lives.
     executor: Mutex<Option<Client>>,
     config: Config,
+    /// Plaintext or TLS, as the connection string's `sslmode` says.
+    tls: tls::Tls,
     /// Where the store connects, for errors: host, port and database, never credentials.
     target: String,
     idle: Mutex<Vec<Conn>>,
@@ -136,23 +143,45 @@ impl Tx<'_> {
 impl PgStore {
     /// Connects to the database at `url` (a `postgres://` URL or a `key=value` connection
     /// string) and migrates its schema. Refuses a database whose schema is newer than this
-    /// binary knows ([`StoreError::SchemaTooNew`]). TLS is not supported yet.
+    /// binary knows ([`StoreError::SchemaTooNew`]).
+    ///
+    /// TLS follows libpq's `sslmode` and `sslrootcert` (in the URL's query, or as pairs):
+    /// - `disable`: plaintext;
+    /// - `allow`, `prefer` (the default): TLS when the server offers it;
+    /// - `require`: TLS or no connection. Without `sslrootcert` the server's certificate is
+    ///   not checked: that stops eavesdropping, not an impostor. With it (and under `allow`
+    ///   and `prefer` too) the certificate must chain to a CA in that PEM file;
+    /// - `verify-ca`: TLS, and the certificate must chain to a CA in `sslrootcert` (the
+    ///   public CAs compiled in when not given);
+    /// - `verify-full` (recommended): as `verify-ca`, and it must name the host connected to,
+    ///   e.g. `postgres://db.example.com/saker?sslmode=verify-full&sslrootcert=ca.pem`.
+    ///
+    /// An unknown mode, an unreadable or empty `sslrootcert`, a certificate that does not
+    /// verify and a server without TLS under a mandatory mode are [`StoreError::Connect`]
+    /// errors that name the setting. Connections over a Unix-domain socket never use TLS.
     pub fn connect(url: &str) -> Result<PgStore> {
         off_runtime(|| Self::connect_here(url))
     }
 
     fn connect_here(url: &str) -> Result<PgStore> {
-        let mut config: Config = url.parse().map_err(|source| StoreError::Connect {
+        let (rest, tls_params) = tls::take_tls_params(url);
+        let mut config: Config = rest.parse().map_err(|source| StoreError::Connect {
             target: "(unparsable connection string)".to_owned(),
             source: Box::new(source),
         })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        let target = describe(&config);
+        let tls = tls::Tls::new(tls_params, &mut config).map_err(|source| StoreError::Connect {
+            target: target.clone(),
+            source: Box::new(source),
+        })?;
         let store = PgStore {
             executor: Mutex::new(None),
-            target: describe(&config),
+            target,
             config,
+            tls,
             idle: Mutex::new(Vec::new()),
         };
         let mut conn = store.open()?;
@@ -167,13 +196,23 @@ impl PgStore {
         migrations::supported_version()
     }
 
+    /// Whether the store's connections are encrypted (PostgreSQL's `pg_stat_ssl` for one
+    /// pooled session). For tests and diagnostics.
+    #[doc(hidden)]
+    pub fn connection_is_encrypted(&self) -> Result<bool> {
+        self.read_tx(|tx| {
+            let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+            Ok(tx.query_one(sql, &[])?.get(0))
+        })
+    }
+
     fn open(&self) -> Result<Conn> {
         let client = self
-            .config
-            .connect(NoTls)
+            .tls
+            .connect(&self.config)
             .map_err(|source| StoreError::Connect {
                 target: self.target.clone(),
-                source: Box::new(source),
+                source,
             })?;
         Ok(Conn {
             client,

@@ -2,6 +2,9 @@
 //! on 127.0.0.1 and a free port (its unix socket inside the directory too), stopped and
 //! removed when the guard drops. Needs PostgreSQL's server binaries (Debian: postgresql-15);
 //! as root it runs them as the `postgres` user, since initdb refuses root.
+//!
+//! [`PgCluster::start_tls`] starts one that takes TCP connections with TLS only.
+#![allow(dead_code)] // crates/cli/tests includes this file and uses a subset
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -13,6 +16,7 @@ pub struct PgCluster {
     dir: tempfile::TempDir,
     port: u16,
     as_postgres: bool,
+    tls: bool,
 }
 
 /// The folder of `initdb` and `pg_ctl`: `pg_config --bindir`, else Debian's layout.
@@ -51,6 +55,18 @@ fn free_port() -> u16 {
 
 impl PgCluster {
     pub fn start() -> PgCluster {
+        Self::start_with(None)
+    }
+
+    /// A cluster with `ssl = on` serving `cert_pem` (the server's certificate, then any
+    /// intermediates) and `key_pem`, that refuses TCP connections without TLS (a
+    /// `hostnossl ... reject` line in pg_hba.conf). Its Unix socket takes plain connections,
+    /// which [`PgCluster::create_database`] uses.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> PgCluster {
+        Self::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> PgCluster {
         let bindir = bindir();
         let as_postgres = is_root();
         let dir = tempfile::Builder::new()
@@ -70,6 +86,7 @@ impl PgCluster {
             dir,
             port: free_port(),
             as_postgres,
+            tls: tls.is_some(),
         };
         // An ICU locale where the server has one, so that a query relying on bytewise text
         // order fails here instead of on a user's database; plain C.UTF-8 otherwise.
@@ -84,6 +101,9 @@ impl PgCluster {
                 "initdb failed: {}",
                 cluster.log()
             );
+        }
+        if let Some((cert_pem, key_pem)) = tls {
+            cluster.enable_tls(cert_pem, key_pem);
         }
         let options = format!(
             "-F -h 127.0.0.1 -p {} -k {} -c max_connections=60",
@@ -102,6 +122,53 @@ impl PgCluster {
             .success();
         assert!(ok, "pg_ctl start failed: {}", cluster.log());
         cluster
+    }
+
+    /// Writes the certificate and key (0600, the server's user's, as PostgreSQL demands),
+    /// turns TLS on and refuses TCP connections without it.
+    fn enable_tls(&self, cert_pem: &str, key_pem: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let cert = self.dir.path().join("server.crt");
+        let key = self.dir.path().join("server.key");
+        for (path, pem) in [(&cert, cert_pem), (&key, key_pem)] {
+            std::fs::write(path, pem).expect("write the server's certificate or key");
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .expect("restrict the server's certificate or key");
+            if self.as_postgres {
+                let status = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(path)
+                    .status()
+                    .expect("run chown");
+                assert!(status.success(), "chown of {} failed", path.display());
+            }
+        }
+        let append = |name: &str, text: &str, first: bool| {
+            let path = self.data().join(name);
+            let old = std::fs::read_to_string(&path).expect("read a configuration file");
+            let new = if first {
+                format!("{text}{old}")
+            } else {
+                format!("{old}\n{text}")
+            };
+            std::fs::write(&path, new).expect("write a configuration file");
+        };
+        append(
+            "postgresql.conf",
+            &format!(
+                "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+                cert.display(),
+                key.display()
+            ),
+            false,
+        );
+        // The first matching line decides: TCP without TLS is refused before `trust` applies.
+        append("pg_hba.conf", "hostnossl all all all reject\n", true);
+    }
+
+    /// The TCP port, on 127.0.0.1 (and `localhost`).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     fn data(&self) -> PathBuf {
@@ -157,7 +224,17 @@ impl PgCluster {
 
     /// Creates an empty database and returns its URL.
     pub fn create_database(&self, name: &str) -> String {
-        let mut admin = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
+        // A TLS cluster refuses plain TCP; its Unix socket does not.
+        let admin_url = if self.tls {
+            format!(
+                "host={} port={} user=postgres dbname=postgres",
+                self.dir.path().display(),
+                self.port
+            )
+        } else {
+            self.url("postgres")
+        };
+        let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
             .expect("connect to the test cluster");
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -176,4 +253,33 @@ impl Drop for PgCluster {
             .status();
         // The TempDir removes the directory after this.
     }
+}
+
+/// A named test case taking `A` (a database URL, a shared environment...).
+pub type Case<A> = (&'static str, fn(&A));
+
+/// Runs every named case against one cluster, going on after a failure so that one run
+/// reports every broken case; `arg` gives the n-th case its argument (a fresh database, the
+/// shared environment...). Fails at the end, naming the cases that failed.
+pub fn run_cases<A: ?Sized, O: std::borrow::Borrow<A>>(
+    cases: &[Case<A>],
+    arg: impl Fn(usize) -> O,
+) {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::time::Instant;
+
+    let started = Instant::now();
+    let mut failed = Vec::new();
+    for (n, (name, case)) in cases.iter().enumerate() {
+        let arg = arg(n);
+        let begun = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| case(arg.borrow())));
+        let verdict = if outcome.is_ok() { "ok" } else { "FAILED" };
+        eprintln!("{name} ... {verdict} ({:?})", begun.elapsed());
+        if outcome.is_err() {
+            failed.push(*name);
+        }
+    }
+    eprintln!("{} cases in {:?}", cases.len(), started.elapsed());
+    assert!(failed.is_empty(), "failed cases: {failed:?}");
 }
