@@ -62,7 +62,7 @@ impl App {
                 Ok(Arc::new(store))
             }
             Some("postgres") => {
-                let url = postgres_url(&self.config)?;
+                let url = crate::datasource::postgres_url(&self.config)?;
                 let store = PgStore::connect(&url).context("cannot open the PostgreSQL store")?;
                 Ok(Arc::new(store))
             }
@@ -229,47 +229,6 @@ impl App {
     }
 }
 
-/// The connection URL of `datasources.postgres`: Kestra's `jdbc:postgresql://…` or a plain
-/// `postgres://…` URL, with `username` and `password` put in (percent-encoded).
-fn postgres_url(config: &Config) -> anyhow::Result<String> {
-    let url = config.get_str("datasources.postgres.url").ok_or_else(|| {
-        anyhow::anyhow!(
-            "repository.type postgres needs datasources.postgres.url, e.g. \
-             jdbc:postgresql://localhost:5432/saker"
-        )
-    })?;
-    let url = url.strip_prefix("jdbc:").unwrap_or(&url);
-    let rest = url
-        .strip_prefix("postgresql://")
-        .or_else(|| url.strip_prefix("postgres://"))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "datasources.postgres.url must start with jdbc:postgresql:// or postgres://"
-            )
-        })?;
-    let user = config.get_str("datasources.postgres.username");
-    let password = config.get_str("datasources.postgres.password");
-    let credentials = match (user, password) {
-        (Some(user), Some(password)) => format!("{}:{}@", encode(&user), encode(&password)),
-        (Some(user), None) => format!("{}@", encode(&user)),
-        (None, Some(_)) => bail!("datasources.postgres.password is set without a username"),
-        (None, None) => String::new(),
-    };
-    Ok(format!("postgresql://{credentials}{rest}"))
-}
-
-/// Percent-encodes all but unreserved URL characters.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -299,26 +258,6 @@ mod tests {
         let file = dir.path().join("c.yml");
         std::fs::write(&file, yaml).unwrap();
         Config::load(Some(&file), Vec::new()).unwrap()
-    }
-
-    #[test]
-    fn the_postgres_url_takes_kestra_jdbc_urls_and_encoded_credentials() {
-        let c = config(
-            "saker: {}\ndatasources:\n  postgres:\n    url: jdbc:postgresql://db:5432/kestra\n    username: ke stra\n    password: p@ss:w/rd\n",
-        );
-        assert_eq!(
-            postgres_url(&c).unwrap(),
-            "postgresql://ke%20stra:p%40ss%3Aw%2Frd@db:5432/kestra"
-        );
-        let plain = config("saker: {}\ndatasources:\n  postgres:\n    url: postgres://db/s\n");
-        assert_eq!(postgres_url(&plain).unwrap(), "postgresql://db/s");
-        let missing = postgres_url(&config("saker: {}\n")).unwrap_err();
-        assert!(
-            missing.to_string().contains("datasources.postgres.url"),
-            "{missing}"
-        );
-        let wrong = config("saker: {}\ndatasources:\n  postgres:\n    url: mysql://db/s\n");
-        assert!(postgres_url(&wrong).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod app;
 mod cmd;
 mod config;
+mod datasource;
 mod engine_secrets;
 mod print;
 mod prompt;
