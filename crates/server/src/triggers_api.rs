@@ -13,7 +13,7 @@ use crate::access::visible;
 use crate::doc::Unauthorized;
 use crate::openapi::ApiRouter;
 use crate::routes::{MaybeCaller, caller};
-use crate::schema::{TriggerContextView, TriggerPage, TriggerStateView};
+use crate::schema::{ErrorBody, TriggerContextView, TriggerPage, TriggerStateView};
 use crate::{ApiError, AppState};
 
 pub(crate) fn routes() -> ApiRouter {
@@ -45,6 +45,7 @@ struct SearchParams {
     params(("tenant" = String, Path, description = "Tenant id"), SearchParams),
     responses(
         (status = 200, description = "A page of triggers", body = TriggerPage),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
         Unauthorized,
     )
 )]
