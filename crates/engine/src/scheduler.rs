@@ -21,7 +21,8 @@
 //! - Triggers with `conditions` or `scheduleConditions`, which Saker cannot evaluate yet, do
 //!   not fire (firing without them would start executions the user excluded); each such
 //!   trigger is reported once in the log. Other properties Saker does not implement yet
-//!   (`stopAfter`, `backfill`, `lateMaximumDelay`) are reported once and ignored.
+//!   (`stopAfter`, `backfill`) are reported once and ignored. `lateMaximumDelay` skips the
+//!   dates reached later than it.
 //! - The state of a trigger that is gone (flow deleted or disabled, trigger removed or
 //!   disabled) is deleted: enabling it again starts from that moment.
 //!
@@ -253,7 +254,7 @@ impl Scheduler {
             }
         };
         if due.is_empty() {
-            // Everything due was missed (NONE): move on without starting anything.
+            // Everything due was missed (NONE, lateMaximumDelay): move on, starting nothing.
             match schedule.next_after(now) {
                 Some(next) => store.save_trigger_state(&state_at(next))?,
                 None => self.report_once(&label, "the schedule has no future date"),
@@ -329,6 +330,34 @@ impl Scheduler {
 
     /// The dates to start now, oldest first, given the first due date `first` (≤ `now`).
     fn dates_to_fire(
+        &self,
+        schedule: &Schedule,
+        first: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Vec<DateTime<Utc>> {
+        // `lateMaximumDelay`: a date reached later than this is skipped, whatever the
+        // recovery says; under ALL, the recovery starts at the first date still in time.
+        let Some(delay) = schedule
+            .late_maximum_delay
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+        else {
+            return self.recovered_dates(schedule, first, now);
+        };
+        let earliest = now - delay;
+        let first = if first >= earliest {
+            first
+        } else {
+            match schedule.next_after(earliest - chrono::Duration::milliseconds(1)) {
+                Some(date) if date <= now => date,
+                _ => return Vec::new(),
+            }
+        };
+        let mut dates = self.recovered_dates(schedule, first, now);
+        dates.retain(|date| *date >= earliest);
+        dates
+    }
+
+    fn recovered_dates(
         &self,
         schedule: &Schedule,
         first: DateTime<Utc>,

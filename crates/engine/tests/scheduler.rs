@@ -324,3 +324,32 @@ async fn a_flow_that_cannot_start_does_not_hold_up_the_others() {
         .map(|st| st.next_date);
     assert_eq!(sealed_next, Some(at("2026-11-22T10:30:00Z")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_maximum_delay_skips_dates_reached_too_late() {
+    let s = setup(
+        &flow("    lateMaximumDelay: PT20M\n"),
+        SchedulerConfig::default(),
+    );
+    s.fired_at("2026-11-22T10:07:00Z");
+    // Down from 10:07 to 11:01: 10:15, 10:30 are over 20 minutes late; 10:45 and 11:00 not.
+    assert_eq!(
+        s.fired_at("2026-11-22T11:01:00Z"),
+        [at("2026-11-22T10:45:00Z"), at("2026-11-22T11:00:00Z")]
+    );
+    assert_eq!(s.next_date(), Some(at("2026-11-22T11:15:00Z")));
+    // Down again until 12:59: only 12:45 is in time (11:15 to 12:30 are skipped).
+    assert_eq!(
+        s.fired_at("2026-11-22T12:59:00Z"),
+        [at("2026-11-22T12:45:00Z")]
+    );
+    assert_eq!(s.next_date(), Some(at("2026-11-22T13:00:00Z")));
+    // With every date late, nothing starts and the trigger waits for its next date.
+    let strict = flow(
+        "    lateMaximumDelay: PT1M
+",
+    );
+    s.engine.deploy(DEFAULT_TENANT, &strict).unwrap();
+    assert!(s.fired_at("2026-11-22T13:02:00Z").is_empty());
+    assert_eq!(s.next_date(), Some(at("2026-11-22T13:15:00Z")));
+}

@@ -372,13 +372,7 @@ triggers:
     );
     assert_eq!(
         everything.unsupported,
-        [
-            "conditions",
-            "scheduleConditions",
-            "stopAfter",
-            "backfill",
-            "lateMaximumDelay"
-        ]
+        ["conditions", "scheduleConditions", "stopAfter", "backfill"]
     );
     assert_eq!(everything.stop_after, ["FAILED", "WARNING"]);
     assert_eq!(

@@ -11,11 +11,12 @@
 //!   `#`, `?`, `0/15`) are accepted too. A cron that never fires (`0 0 30 2 *`) is refused.
 //! - `withSeconds` (default false), `timezone` (an IANA id, default `Etc/UTC`), `inputs` (a
 //!   map given to each execution, kept as JSON: its strings are templates),
-//!   `recoverMissedSchedules` (`ALL`, the default, `LAST` or `NONE`, any case).
+//!   `recoverMissedSchedules` (`ALL`, the default, `LAST` or `NONE`, any case),
+//!   `lateMaximumDelay` (an ISO-8601 duration: a date the scheduler reaches later than this
+//!   is skipped).
 //! - Not implemented yet, but checked for shape and recorded in [`Schedule::unsupported`] so
 //!   that the scheduler can refuse or warn: `conditions`, `scheduleConditions` (lists),
-//!   `stopAfter` (a list of state names), `backfill` (a map), `lateMaximumDelay` (an ISO-8601
-//!   duration). Every other property (`description`, `interval`, `workerGroup`, `logLevel`,
+//!   `stopAfter` (a list of state names), `backfill` (a map). Every other property (`description`, `interval`, `workerGroup`, `logLevel`,
 //!   ...) is accepted and ignored.
 //!
 //! Dates are computed on the wall clock of the time zone (croner on chrono-tz dates), so a
@@ -96,7 +97,7 @@ pub struct Schedule {
     pub recover: RecoverMissed,
     /// `stopAfter`: state names, as written (not implemented yet; see `unsupported`).
     pub stop_after: Vec<String>,
-    /// `lateMaximumDelay` (not implemented yet; see `unsupported`).
+    /// `lateMaximumDelay`: a date not started within this delay is skipped.
     pub late_maximum_delay: Option<Duration>,
     /// Names of the properties present that Saker does not implement yet, as written (e.g.
     /// `["conditions", "stopAfter"]`), in the order of [`Schedule::UNSUPPORTED`]. An empty
@@ -132,13 +133,8 @@ impl Schedule {
 
     /// The properties Saker accepts but does not implement yet, in the order
     /// [`Schedule::unsupported`] lists them.
-    pub const UNSUPPORTED: [&'static str; 5] = [
-        "conditions",
-        "scheduleConditions",
-        "stopAfter",
-        "backfill",
-        "lateMaximumDelay",
-    ];
+    pub const UNSUPPORTED: [&'static str; 4] =
+        ["conditions", "scheduleConditions", "stopAfter", "backfill"];
 
     /// Types a parsed trigger. Err when it is not a Schedule or its properties are invalid
     /// (the first problem; [`crate::parse_flow`] reports them all).
