@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use saker_auth::Permission;
+use saker_auth::namespace::covers;
 use saker_store::TriggerState;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -66,7 +67,7 @@ async fn search_triggers(
             params
                 .namespace
                 .as_deref()
-                .is_none_or(|ns| in_namespace(&s.namespace, ns))
+                .is_none_or(|ns| covers(ns, &s.namespace))
         })
         .filter(|s| params.flow_id.as_deref().is_none_or(|f| s.flow_id == f))
         .collect();
@@ -92,24 +93,17 @@ async fn search_triggers(
     }))
 }
 
-/// `company.team` is in `company` and in itself, not in `comp` or `company.t`.
-fn in_namespace(namespace: &str, filter: &str) -> bool {
-    namespace == filter
-        || namespace
-            .strip_prefix(filter)
-            .is_some_and(|rest| rest.starts_with('.'))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::in_namespace;
+    use saker_auth::namespace::covers;
 
+    /// The `namespace` filter takes a namespace and its children, never a mere prefix.
     #[test]
     fn a_namespace_filter_takes_children_not_prefixes() {
-        assert!(in_namespace("company.team", "company"));
-        assert!(in_namespace("company.team", "company.team"));
-        assert!(!in_namespace("company.team", "company.t"));
-        assert!(!in_namespace("companyx", "company"));
-        assert!(!in_namespace("company", "company.team"));
+        assert!(covers("company", "company.team"));
+        assert!(covers("company.team", "company.team"));
+        assert!(!covers("company.t", "company.team"));
+        assert!(!covers("company", "companyx"));
+        assert!(!covers("company.team", "company"));
     }
 }

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use saker_auth::namespace::covers;
 use saker_model::DEFAULT_TENANT;
 
 use crate::app::Globals;
@@ -27,12 +28,9 @@ pub fn run(globals: &Globals, command: TriggerCommand) -> anyhow::Result<ExitCod
     let states: Vec<_> = saker_store::Store::trigger_states(store.as_ref(), &tenant)?
         .into_iter()
         .filter(|s| {
-            namespace.as_deref().is_none_or(|ns| {
-                s.namespace == ns
-                    || s.namespace
-                        .strip_prefix(ns)
-                        .is_some_and(|rest| rest.starts_with('.'))
-            })
+            namespace
+                .as_deref()
+                .is_none_or(|ns| covers(ns, &s.namespace))
         })
         .collect();
     if states.is_empty() {
