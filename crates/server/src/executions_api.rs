@@ -382,14 +382,9 @@ fn search(
             .ok_or_else(|| ApiError::bad_request(format!("unknown state '{s}'")))?;
         filter.states = vec![parsed];
     }
-    let size = params.size.unwrap_or(25).clamp(1, 500);
-    filter.limit = Some(size);
-    filter.offset = params
-        .page
-        .unwrap_or(1)
-        .max(1)
-        .saturating_sub(1)
-        .saturating_mul(size);
+    let page = crate::paging::window(params.page, params.size);
+    filter.limit = Some(page.size);
+    filter.offset = page.offset;
     let executions = state.engine.store().list_executions(&filter)?;
     let total = state.engine.store().count_executions(&filter)?;
     Ok(Json(json!({

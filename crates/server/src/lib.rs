@@ -25,6 +25,7 @@ mod logs_api;
 mod management;
 mod namespaces_api;
 mod openapi;
+mod paging;
 mod request;
 mod routes;
 pub mod schema;

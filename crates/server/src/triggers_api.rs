@@ -71,14 +71,13 @@ async fn search_triggers(
         })
         .filter(|s| params.flow_id.as_deref().is_none_or(|f| s.flow_id == f))
         .collect();
-    let size = params.size.unwrap_or(25).clamp(1, 500) as usize;
-    let skip = (params.page.unwrap_or(1).max(1) as usize - 1).saturating_mul(size);
+    let page = crate::paging::window(params.page, params.size);
     Ok(Json(TriggerPage {
         total: matching.len() as u64,
         results: matching
             .into_iter()
-            .skip(skip)
-            .take(size)
+            .skip(page.offset as usize)
+            .take(page.size as usize)
             .map(|s| TriggerStateView {
                 trigger_context: TriggerContextView {
                     tenant_id: s.tenant,
