@@ -110,7 +110,7 @@ fn users_and_api_tokens_made_with_the_cli_open_the_api() {
     let (status, body) =
         http_as(port, "GET", "/api/v1/main/executions", None, Some(&bearer)).unwrap();
     assert_eq!(status, 200, "{body}");
-    let alice = "Basic YWxpY2U6QWxpY2UtcGFzcy0yMDI2IQ=="; // alice:Alice-pass-2026!
+    let alice = ALICE_BASIC;
     let (status, body) =
         http_as(port, "GET", "/api/v1/main/executions", None, Some(alice)).unwrap();
     assert_eq!(status, 200, "{body}");
@@ -132,36 +132,12 @@ fn a_user_bound_to_a_namespace_sees_it_and_its_children_only() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = write_config(dir.path(), ADMIN_CONFIG);
-    // The first start creates the admin role; bindings need it.
-    let port = free_port();
-    let server = start_server_with(&data, port, Some(&config));
-    stop(server);
-    let (ok, _, err) = saker_cli(
-        &data,
-        &config,
-        &["user", "add", "alice"],
-        "Alice-pass-2026!\n",
-    );
-    assert!(ok, "{err}");
-    let (ok, _, err) = saker_cli(
-        &data,
-        &config,
-        &[
-            "user",
-            "bind",
-            "alice",
-            "admin",
-            "--namespace",
-            "company.team",
-        ],
-        "",
-    );
-    assert!(ok, "{err}");
+    add_team_user_alice(&data, &config);
 
     let port = free_port();
     let server = start_server_with(&data, port, Some(&config));
-    let admin = Some("Basic YWRtaW46QWRtaW4tcGFzcy0yMDI2IQ=="); // admin:Admin-pass-2026!
-    let alice = Some("Basic YWxpY2U6QWxpY2UtcGFzcy0yMDI2IQ=="); // alice:Alice-pass-2026!
+    let admin = Some(ADMIN_BASIC);
+    let alice = Some(ALICE_BASIC);
     let flow = |ns: &str| {
         format!("id: f\nnamespace: {ns}\ntasks:\n  - id: r\n    type: Return\n    format: x\n")
     };

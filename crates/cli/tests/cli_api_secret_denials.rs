@@ -7,31 +7,14 @@ use common::*;
 use serde_json::{Value, json};
 
 /// `admin:Admin-pass-2026!`, the user of [`ADMIN_CONFIG`].
-const ADMIN: &str = "Basic YWRtaW46QWRtaW4tcGFzcy0yMDI2IQ==";
+const ADMIN: &str = ADMIN_BASIC;
 
 #[test]
 fn refused_secret_requests_are_audited_and_tell_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = write_config(dir.path(), ADMIN_CONFIG);
-    stop(start_server_with(&data, free_port(), Some(&config)));
-    let (ok, _, err) = saker_cli(
-        &data,
-        &config,
-        &["user", "add", "alice"],
-        "Alice-pass-2026!\n",
-    );
-    assert!(ok, "{err}");
-    let bind = [
-        "user",
-        "bind",
-        "alice",
-        "admin",
-        "--namespace",
-        "company.team",
-    ];
-    let (ok, _, err) = saker_cli(&data, &config, &bind, "");
-    assert!(ok, "{err}");
+    add_team_user_alice(&data, &config);
     let (ok, token, err) = saker_cli(
         &data,
         &config,

@@ -10,7 +10,7 @@ mod pg;
 use common::*;
 use serde_json::{Value, json};
 
-const ADMIN: &str = "Basic YWRtaW46QWRtaW4tcGFzcy0yMDI2IQ==";
+const ADMIN: &str = ADMIN_BASIC;
 
 const TICKING: &str = "id: ticking\nnamespace: company.team\ntasks:\n  - id: r\n    type: Return\n    format: \"{{ trigger.date }}\"\ntriggers:\n  - id: every_second\n    type: Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n";
 

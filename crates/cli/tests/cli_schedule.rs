@@ -85,35 +85,12 @@ fn triggers_search_shows_next_dates_to_those_who_may_read_the_flow() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = write_config(dir.path(), ADMIN_CONFIG);
-    // The first start creates the admin role; bindings need it.
-    let server = start_server_with(&data, free_port(), Some(&config));
-    stop(server);
-    let (ok, _, err) = saker_cli(
-        &data,
-        &config,
-        &["user", "add", "alice"],
-        "Alice-pass-2026!\n",
-    );
-    assert!(ok, "{err}");
-    let (ok, _, err) = saker_cli(
-        &data,
-        &config,
-        &[
-            "user",
-            "bind",
-            "alice",
-            "admin",
-            "--namespace",
-            "company.team",
-        ],
-        "",
-    );
-    assert!(ok, "{err}");
+    add_team_user_alice(&data, &config);
 
     let port = free_port();
     let server = start_server_with(&data, port, Some(&config));
-    let admin = Some("Basic YWRtaW46QWRtaW4tcGFzcy0yMDI2IQ=="); // admin:Admin-pass-2026!
-    let alice = Some("Basic YWxpY2U6QWxpY2UtcGFzcy0yMDI2IQ=="); // alice:Alice-pass-2026!
+    let admin = Some(ADMIN_BASIC);
+    let alice = Some(ALICE_BASIC);
     let get = |path: &str, who: Option<&str>| {
         let (status, body) = http_as(port, "GET", path, None, who).unwrap();
         assert_eq!(status, 200, "{path}: {body}");

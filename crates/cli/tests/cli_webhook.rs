@@ -14,7 +14,7 @@ use common::*;
 use serde_json::Value;
 
 /// `admin:Admin-pass-2026!`, the user of [`ADMIN_CONFIG`].
-const ADMIN: &str = "Basic YWRtaW46QWRtaW4tcGFzcy0yMDI2IQ==";
+const ADMIN: &str = ADMIN_BASIC;
 
 /// Seed 001's example: the webhook path is open, everything else needs credentials.
 const OPEN_CONFIG: &str = "saker:\n  server:\n    basic-auth:\n      username: admin\n      password: Admin-pass-2026!\n      open-urls:\n        - \"/api/v1/main/executions/webhook/\"\n";
@@ -423,7 +423,7 @@ fn with_credentials_a_webhook_needs_execution_create_and_hidden_namespaces_are_4
         let (ok, _, err) = saker_cli(&data, &config, args, stdin);
         assert!(ok, "{args:?}: {err}");
     }
-    let alice = "Basic YWxpY2U6QWxpY2UtcGFzcy0yMDI2IQ=="; // alice:Alice-pass-2026!
+    let alice = ALICE_BASIC;
     let bob = "Basic Ym9iOkJvYi1wYXNzLTIwMjYhIQ=="; // bob:Bob-pass-2026!!
 
     let port = free_port();

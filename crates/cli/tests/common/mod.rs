@@ -188,6 +188,36 @@ pub fn saker_cli(data: &Path, config: &Path, args: &[&str], stdin: &str) -> (boo
 pub const ADMIN_CONFIG: &str =
     "saker:\n  server:\n    basic-auth:\n      username: admin\n      password: Admin-pass-2026!\n";
 
+/// `Authorization` for the admin of [`ADMIN_CONFIG`].
+pub const ADMIN_BASIC: &str = "Basic YWRtaW46QWRtaW4tcGFzcy0yMDI2IQ=="; // admin:Admin-pass-2026!
+/// `Authorization` for the user [`add_team_user_alice`] makes.
+pub const ALICE_BASIC: &str = "Basic YWxpY2U6QWxpY2UtcGFzcy0yMDI2IQ=="; // alice:Alice-pass-2026!
+
+/// Prepares `data` (with an [`ADMIN_CONFIG`]-like `config`) for the namespace-access tests:
+/// starts the server once, which creates the admin role that bindings need, then adds the
+/// user `alice` (password `Alice-pass-2026!`) and binds her to `admin` on `company.team`
+/// only, through the CLI.
+pub fn add_team_user_alice(data: &Path, config: &Path) {
+    stop(start_server_with(data, free_port(), Some(config)));
+    let (ok, _, err) = saker_cli(
+        data,
+        config,
+        &["user", "add", "alice"],
+        "Alice-pass-2026!\n",
+    );
+    assert!(ok, "{err}");
+    let bind = [
+        "user",
+        "bind",
+        "alice",
+        "admin",
+        "--namespace",
+        "company.team",
+    ];
+    let (ok, _, err) = saker_cli(data, config, &bind, "");
+    assert!(ok, "{err}");
+}
+
 /// Writes `saker.yml` with `body` into `dir`.
 pub fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
     let path = dir.join("saker.yml");
