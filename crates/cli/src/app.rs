@@ -254,10 +254,7 @@ mod tests {
     use super::*;
 
     fn config(yaml: &str) -> Config {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.yml");
-        std::fs::write(&file, yaml).unwrap();
-        Config::load(Some(&file), Vec::new()).unwrap()
+        Config::from_yaml(yaml)
     }
 
     #[test]

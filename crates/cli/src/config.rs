@@ -61,6 +61,14 @@ impl Config {
         Ok(Self { tree })
     }
 
+    /// A configuration read from YAML text alone (tests).
+    #[cfg(test)]
+    pub(crate) fn from_yaml(text: &str) -> Self {
+        Self {
+            tree: parse_root(text).unwrap(),
+        }
+    }
+
     /// The value at a dotted key such as `server.port`.
     pub fn get(&self, key: &str) -> Option<&Value> {
         let mut parts = key.split('.');
