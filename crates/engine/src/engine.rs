@@ -73,6 +73,18 @@ pub enum EngineError {
     Stopped,
 }
 
+/// What started an execution, beyond its flow and inputs: the `create_execution*` methods
+/// differ only in this.
+#[derive(Default)]
+struct Origin<'a> {
+    /// The trigger, recorded on the execution (its variables are the flow's `trigger.*`).
+    trigger: Option<ExecutionTrigger>,
+    /// The caller's labels, added to the flow's.
+    labels: Map<String, Json>,
+    /// The trigger's advanced state, stored in the same transaction as the execution.
+    trigger_state: Option<&'a TriggerState>,
+}
+
 /// A running engine: one executor thread and an in-process worker.
 pub struct Engine {
     store: Arc<dyn Store>,
@@ -206,7 +218,7 @@ impl Engine {
         revision: u32,
         inputs: Map<String, Json>,
     ) -> Result<Execution, EngineError> {
-        self.create(tenant, flow, revision, inputs, None, Map::new(), None)
+        self.create(tenant, flow, revision, inputs, Origin::default())
     }
 
     /// [`Engine::create_execution`] with labels of the caller's own, added to the flow's
@@ -219,7 +231,16 @@ impl Engine {
         inputs: Map<String, Json>,
         labels: Map<String, Json>,
     ) -> Result<Execution, EngineError> {
-        self.create(tenant, flow, revision, inputs, None, labels, None)
+        self.create(
+            tenant,
+            flow,
+            revision,
+            inputs,
+            Origin {
+                labels,
+                ..Origin::default()
+            },
+        )
     }
 
     /// [`Engine::create_execution`] for an execution a trigger starts: `trigger` is recorded
@@ -237,9 +258,10 @@ impl Engine {
             flow,
             revision,
             inputs,
-            Some(trigger),
-            Map::new(),
-            None,
+            Origin {
+                trigger: Some(trigger),
+                ..Origin::default()
+            },
         )
     }
 
@@ -260,23 +282,27 @@ impl Engine {
             flow,
             revision,
             inputs,
-            Some(trigger),
-            Map::new(),
-            Some(state),
+            Origin {
+                trigger: Some(trigger),
+                trigger_state: Some(state),
+                ..Origin::default()
+            },
         )
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn create(
         &self,
         tenant: &str,
         flow: Arc<Flow>,
         revision: u32,
         inputs: Map<String, Json>,
-        trigger: Option<ExecutionTrigger>,
-        labels: Map<String, Json>,
-        trigger_state: Option<&TriggerState>,
+        origin: Origin<'_>,
     ) -> Result<Execution, EngineError> {
+        let Origin {
+            trigger,
+            labels,
+            trigger_state,
+        } = origin;
         let coerced = saker_model::coerce_inputs(&flow.inputs, inputs).map_err(|errors| {
             EngineError::Inputs(errors.iter().map(|e| e.to_string()).collect())
         })?;

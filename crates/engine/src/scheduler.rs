@@ -37,7 +37,7 @@ use chrono::{DateTime, Utc};
 use saker_expr::{Context, Limits, RenderEnv, Template, Value};
 use saker_model::schedule::{RecoverMissed, Schedule, ScheduleError};
 use saker_model::{ExecutionTrigger, Flow};
-use saker_store::{FlowRecord, Store, TriggerState};
+use saker_store::{FlowRecord, TriggerState};
 use serde_json::{Map, Value as Json};
 
 use crate::{Engine, EngineError};
@@ -169,9 +169,7 @@ impl Scheduler {
                         }
                         Ok(schedule) => {
                             let state = states.remove(&key_of(&schedule.trigger_id));
-                            self.fire_due(
-                                &store, &tenant, &record, flow, schedule, state, now, &mut fired,
-                            )?;
+                            self.fire_due(&record, flow, schedule, state, now, &mut fired)?;
                         }
                     }
                 }
@@ -184,11 +182,9 @@ impl Scheduler {
         Ok(fired)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Starts what is due of one trigger of `record`'s flow and advances its state.
     fn fire_due(
         &self,
-        store: &Arc<dyn Store>,
-        tenant: &str,
         record: &FlowRecord,
         flow: &Arc<Flow>,
         schedule: &Schedule,
@@ -196,30 +192,34 @@ impl Scheduler {
         now: DateTime<Utc>,
         fired: &mut Vec<Fired>,
     ) -> Result<(), EngineError> {
+        let store = self.engine.store();
+        let tenant = record.tenant.as_str();
         let label = format!(
             "{tenant}/{}/{}/{}",
             flow.namespace, flow.id, schedule.trigger_id
         );
+        let fingerprint = schedule.fingerprint();
         let state_at = |next_date: DateTime<Utc>| TriggerState {
             tenant: tenant.to_owned(),
             namespace: flow.namespace.clone(),
             flow_id: flow.id.clone(),
             trigger_id: schedule.trigger_id.clone(),
             next_date,
-            fingerprint: schedule.fingerprint(),
+            fingerprint: fingerprint.clone(),
             updated_at: now,
         };
-        let fingerprint = schedule.fingerprint();
+        // Waits for the first date after now, starting nothing.
+        let resume_after_now = || match schedule.next_after(now) {
+            Some(next) => store.save_trigger_state(&state_at(next)),
+            None => {
+                self.report_once(&label, "the schedule has no future date");
+                Ok(())
+            }
+        };
         let state = match state {
             Some(s) if s.fingerprint == fingerprint => s,
-            _ => {
-                // New or changed: start from now.
-                match schedule.next_after(now) {
-                    Some(next) => store.save_trigger_state(&state_at(next))?,
-                    None => self.report_once(&label, "the schedule has no future date"),
-                }
-                return Ok(());
-            }
+            // New or changed: start from now.
+            _ => return Ok(resume_after_now()?),
         };
         if state.next_date > now {
             return Ok(());
@@ -245,54 +245,42 @@ impl Scheduler {
         }
 
         let due = self.dates_to_fire(schedule, state.next_date, now);
-        let after_last = |date: DateTime<Utc>| {
-            // Past `now` once the latest due date is fired; otherwise the next of `date`.
-            let next = schedule.next_after(date);
-            match schedule.recover {
-                RecoverMissed::All => next,
-                RecoverMissed::Last | RecoverMissed::None => schedule.next_after(now),
-            }
-        };
         if due.is_empty() {
-            // Everything due was missed (NONE, lateMaximumDelay): move on, starting nothing.
-            match schedule.next_after(now) {
-                Some(next) => store.save_trigger_state(&state_at(next))?,
-                None => self.report_once(&label, "the schedule has no future date"),
-            }
-            return Ok(());
+            // Everything due was missed (NONE, lateMaximumDelay).
+            return Ok(resume_after_now()?);
         }
         for date in due {
-            let Some(next) = after_last(date) else {
+            // Under ALL the state moves date by date; LAST and NONE fire one date, the latest.
+            let next = match schedule.recover {
+                RecoverMissed::All => schedule.next_after(date),
+                RecoverMissed::Last | RecoverMissed::None => schedule.next_after(now),
+            };
+            let Some(next) = next else {
                 self.report_once(&label, "the schedule has no future date");
                 return Ok(());
             };
             let variables = trigger_variables(schedule, date);
-            let inputs = match render_inputs(&schedule.inputs, tenant, flow, &variables) {
-                Ok(inputs) => inputs,
-                Err(problem) => {
-                    tracing::error!(
-                        trigger = %label,
-                        date = %schedule.format_date(date),
-                        %problem,
-                        "scheduled execution not started: the trigger's inputs do not render"
-                    );
-                    store.save_trigger_state(&state_at(next))?;
-                    continue;
-                }
+            let started = match render_inputs(&schedule.inputs, tenant, flow, &variables) {
+                Err(problem) => Err(problem),
+                Ok(inputs) => match self.engine.create_execution_scheduled(
+                    tenant,
+                    flow.clone(),
+                    record.revision,
+                    inputs,
+                    ExecutionTrigger {
+                        id: schedule.trigger_id.clone(),
+                        type_name: Schedule::TYPE.to_owned(),
+                        variables,
+                    },
+                    &state_at(next),
+                ) {
+                    Ok(execution) => Ok(execution),
+                    // The store or the engine is gone: the next tick tries again.
+                    Err(e @ (EngineError::Store(_) | EngineError::Stopped)) => return Err(e),
+                    Err(e) => Err(e.to_string()),
+                },
             };
-            let trigger = ExecutionTrigger {
-                id: schedule.trigger_id.clone(),
-                type_name: Schedule::TYPE.to_owned(),
-                variables,
-            };
-            match self.engine.create_execution_scheduled(
-                tenant,
-                flow.clone(),
-                record.revision,
-                inputs,
-                trigger,
-                &state_at(next),
-            ) {
+            match started {
                 Ok(execution) => {
                     tracing::info!(
                         trigger = %label,
@@ -309,16 +297,14 @@ impl Scheduler {
                         execution_id: execution.id,
                     });
                 }
-                // The store or the engine is gone: the next tick tries again.
-                Err(e @ (EngineError::Store(_) | EngineError::Stopped)) => return Err(e),
-                // This flow cannot start from this date (inputs that do not fit, a SECRET
-                // input without encryption.secret-key, ...): retrying each second would not
-                // help. Skip the date, say why, and go on with the other triggers.
-                Err(e) => {
+                // This flow cannot start from this date (inputs that do not render or fit, a
+                // SECRET input without encryption.secret-key, ...): retrying each second
+                // would not help. Skip the date, say why, and go on with the other triggers.
+                Err(problem) => {
                     tracing::error!(
                         trigger = %label,
                         date = %schedule.format_date(date),
-                        error = %e,
+                        %problem,
                         "scheduled execution not started"
                     );
                     store.save_trigger_state(&state_at(next))?;
