@@ -23,13 +23,21 @@ pub(crate) fn string(d: &mut Diags, node: &Node, path: &str) -> Option<String> {
     }
 }
 
-/// A boolean, also from the strings `true` and `false` (Jackson accepts both).
-pub(crate) fn boolean(d: &mut Diags, node: &Node, path: &str) -> Option<bool> {
-    match node.to_json() {
-        serde_json::Value::Bool(b) => Some(b),
+/// A boolean as Kestra reads one: `true`/`false`, or a string saying so in any case.
+pub(crate) fn json_bool(value: &serde_json::Value) -> Option<bool> {
+    match value {
+        serde_json::Value::Bool(b) => Some(*b),
         serde_json::Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
         serde_json::Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => {
+        _ => None,
+    }
+}
+
+/// A boolean, also from the strings `true` and `false` (Jackson accepts both).
+pub(crate) fn boolean(d: &mut Diags, node: &Node, path: &str) -> Option<bool> {
+    match json_bool(&node.to_json()) {
+        Some(b) => Some(b),
+        None => {
             d.error(
                 node.pos,
                 path,

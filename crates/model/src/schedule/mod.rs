@@ -509,12 +509,7 @@ fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 fn read_bool(v: &Value) -> Result<bool, ScheduleError> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        other => Err(wrong_type("withSeconds", "true or false", other)),
-    }
+    crate::read::json_bool(v).ok_or_else(|| wrong_type("withSeconds", "true or false", v))
 }
 
 fn read_timezone(v: &Value) -> Result<Tz, ScheduleError> {
