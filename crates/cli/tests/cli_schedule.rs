@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::*;
 use serde_json::Value;
 
@@ -12,26 +10,24 @@ const EVERY_SECOND: &str = "id: ticking\nnamespace: company.team\ntasks:\n  - id
 
 /// The executions of the flow, once at least `n` exist (panics after a generous wait).
 fn executions(port: u16, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, page) = json(
-            port,
-            "GET",
-            "/api/v1/main/executions?namespace=company.team&flowId=ticking",
-            None,
-        );
-        assert_eq!(status, 200, "{page}");
-        let results = page["results"].as_array().cloned().unwrap_or_default();
-        if results.len() >= n {
-            return results;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the scheduler started {} execution(s), expected {n}",
-            results.len()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(
+        &format!("the scheduler did not start {n} executions"),
+        || {
+            let (status, page) = json(
+                port,
+                "GET",
+                "/api/v1/main/executions?namespace=company.team&flowId=ticking",
+                None,
+            );
+            assert_eq!(status, 200, "{page}");
+            let results = page["results"].as_array().cloned().unwrap_or_default();
+            if results.len() >= n {
+                Ok(results)
+            } else {
+                Err(page.to_string())
+            }
+        },
+    )
 }
 
 #[test]
@@ -111,18 +107,14 @@ fn triggers_search_shows_next_dates_to_those_who_may_read_the_flow() {
         assert_eq!(status, 200, "{body}");
     }
     // The scheduler sees new flows on its next tick.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let all = loop {
+    let all = eventually("no trigger state appeared", || {
         let page = get("/api/v1/main/triggers/search", admin);
         if page["total"] == 2 {
-            break page;
+            Ok(page)
+        } else {
+            Err(page.to_string())
         }
-        assert!(
-            Instant::now() < deadline,
-            "no trigger state appeared: {page}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    });
     let context = &all["results"][0]["triggerContext"];
     assert_eq!(context["namespace"], "company.other", "{all}");
     assert_eq!(context["flowId"], "nightly");

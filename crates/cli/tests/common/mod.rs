@@ -148,14 +148,26 @@ pub fn json(port: u16, method: &str, path: &str, body: Option<(&str, &str)>) -> 
 
 /// Polls the execution until its state is `state` (20 s at most) and returns it.
 pub fn wait_for_state(port: u16, id: &str, state: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(&format!("never {state}"), || {
         let (_, execution) = json(port, "GET", &format!("/api/v1/main/executions/{id}"), None);
         if execution["state"]["current"] == state {
-            return execution;
+            Ok(execution)
+        } else {
+            Err(execution.to_string())
         }
-        assert!(Instant::now() < deadline, "never {state}: {execution}");
-        std::thread::sleep(Duration::from_millis(20));
+    })
+}
+
+/// Polls `poll` until it gives `Ok`, for what a server does in the background (an execution
+/// ending, the scheduler's next tick). Panics after 30 s with `what` and the last `Err`.
+pub fn eventually<T>(what: &str, mut poll: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match poll() {
+            Ok(done) => return done,
+            Err(seen) => assert!(Instant::now() < deadline, "{what}: {seen}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
