@@ -32,6 +32,8 @@ pub struct EngineParts {
     pub globals: GlobalVariables,
     /// Task attempts run at once by the in-process worker.
     pub worker_concurrency: usize,
+    /// The mask sets of the running executions (given, so that tests can inspect them).
+    pub masks: Arc<MaskRegistry>,
 }
 
 impl EngineParts {
@@ -44,6 +46,7 @@ impl EngineParts {
             registry: Registry::builtin(),
             globals: GlobalVariables::default(),
             worker_concurrency: 16,
+            masks: Arc::default(),
         }
     }
 }
@@ -102,7 +105,7 @@ impl Engine {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let jobs: Arc<dyn Queue<WorkerJob>> = Arc::new(LocalQueue::default());
         let results: Arc<dyn Queue<WorkerResult>> = Arc::new(LocalQueue::default());
-        let masks = Arc::new(MaskRegistry::default());
+        let masks = parts.masks.clone();
         let running = Arc::new(Mutex::new(HashMap::new()));
         let globals = Arc::new(parts.globals);
         let protector = Protector {
