@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use saker_expr::Rendered;
 use saker_mask::MaskSet;
 use zeroize::Zeroizing;
 
@@ -203,6 +204,14 @@ impl std::fmt::Debug for ProcessMasks {
     }
 }
 
+/// The text of each tainted range of `rendered`.
+pub(crate) fn tainted_pieces(rendered: &Rendered) -> impl Iterator<Item = &str> {
+    rendered
+        .tainted
+        .iter()
+        .filter_map(|r| rendered.text.get(r.clone()))
+}
+
 /// Where a value of an execution's set came from, named in errors instead of the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MaskSource {
@@ -246,6 +255,19 @@ impl ExecutionMasks {
         if !new.is_empty() {
             state.set = grow(&state.set, &new);
         }
+    }
+
+    /// Adds what a render says is tainted: every tainted string it produced and the text of
+    /// every tainted range (a range joining several pieces is a value no string names), in
+    /// one addition.
+    pub fn add_rendered(&self, rendered: &Rendered) {
+        self.add(
+            rendered
+                .tainted_strings
+                .iter()
+                .map(String::as_str)
+                .chain(tainted_pieces(rendered)),
+        );
     }
 
     /// Adds a value and remembers where it came from, so that an error can name its

@@ -141,8 +141,7 @@ fn render_deep(
             let rendered = template.render(variables, env).map_err(|e| e.to_string())?;
             let tainted = rendered.is_tainted();
             if tainted {
-                masks.add(rendered.tainted_strings.iter().map(String::as_str));
-                masks.add(crate::task_context::tainted_pieces(&rendered));
+                masks.add_rendered(&rendered);
             }
             (Json::String(rendered.text), tainted)
         }

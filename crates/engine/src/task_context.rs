@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::cancel::Cancellation;
 use crate::logs::TaskLogger;
-use crate::masks::{ExecutionMasks, MaskSource};
+use crate::masks::{ExecutionMasks, MaskSource, tainted_pieces};
 use crate::runner::TaskError;
 use crate::sealing::OutputTaint;
 use crate::secrets::TaskSecrets;
@@ -88,9 +88,7 @@ impl TaskContext {
         }
         let rendered = rendered.map_err(|e| TaskError::Render(e.to_string()))?;
         if rendered.is_tainted() {
-            self.masks
-                .add(rendered.tainted_strings.iter().map(String::as_str));
-            self.masks.add(tainted_pieces(&rendered));
+            self.masks.add_rendered(&rendered);
             self.taint.texts.push(Zeroizing::new(rendered.text.clone()));
         }
         Ok(rendered)
@@ -112,6 +110,10 @@ impl TaskContext {
     pub fn render_rendered_string(&mut self, name: &str) -> Result<Option<Rendered>, TaskError> {
         match self.property(name).cloned() {
             None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(_) | Value::Object(_)) => Err(TaskError::Property {
+                property: name.to_owned(),
+                message: "expected a string".into(),
+            }),
             Some(other) => self
                 .render_scalar(name, name, &other, Boundary::Engine)
                 .map(Some),
@@ -354,14 +356,6 @@ impl TaskContext {
 enum Boundary {
     Engine,
     Process,
-}
-
-/// The text of each tainted range of `rendered`.
-pub(crate) fn tainted_pieces(rendered: &Rendered) -> impl Iterator<Item = &str> {
-    rendered
-        .tainted
-        .iter()
-        .filter_map(|r| rendered.text.get(r.clone()))
 }
 
 /// Kestra's truthiness of a rendered condition: `true` (any case) and non-zero numbers are
