@@ -55,6 +55,10 @@ impl Run {
 }
 
 async fn run(tasks: &str) -> Run {
+    run_with(tasks, "", Map::new()).await
+}
+
+async fn run_with(tasks: &str, inputs_yaml: &str, inputs: Map<String, Value>) -> Run {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let mut parts = EngineParts::new(store.clone());
     parts.secrets = Arc::new(OneSecret);
@@ -62,10 +66,10 @@ async fn run(tasks: &str) -> Run {
         SecretKey::generate(),
     ))));
     let engine = Engine::start(parts);
-    let source = format!("id: f\nnamespace: company.team\ntasks:\n{tasks}");
+    let source = format!("id: f\nnamespace: company.team\n{inputs_yaml}tasks:\n{tasks}");
     let (flow, saved) = engine.deploy(DEFAULT_TENANT, &source).unwrap();
     let execution = engine
-        .create_execution(DEFAULT_TENANT, flow, saved.flow.revision, Map::new())
+        .create_execution(DEFAULT_TENANT, flow, saved.flow.revision, inputs)
         .unwrap();
     let done = tokio::time::timeout(Duration::from_secs(30), engine.wait(&execution.id))
         .await
@@ -118,6 +122,30 @@ async fn a_short_piece_is_refused_at_a_process_naming_the_secret_not_the_value()
          are not handed to one: pass the whole value, or at least 4 characters of it"
     );
     assert!(!lines[0].contains("abc"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_piece_of_a_secret_input_names_the_input() {
+    let mut inputs = Map::new();
+    inputs.insert("pin".into(), Value::String("pin-9876-xyz".into()));
+    let r = run_with(
+        concat!(
+            "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n",
+            "    commands: ['echo {{ inputs.pin | slice(4, 6) }}']\n",
+        ),
+        "inputs:\n  - id: pin\n    type: SECRET\n",
+        inputs,
+    )
+    .await;
+    assert_eq!(r.done.state.current, StateType::Failed);
+    let lines = r.lines_of("sh");
+    assert!(
+        lines[0].starts_with(
+            "task 'sh': property 'commands[0]' holds a piece of 'inputs.pin' only 2 character(s) long"
+        ),
+        "{lines:?}"
+    );
+    assert!(r.logs.iter().all(|(_, _, m)| !m.contains("98")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
