@@ -10,9 +10,9 @@
 //! * The process-wide set ([`process_masks`]) masks Saker's own tracing log. It holds only
 //!   raw secret values resolved recently, never derived ones: at most
 //!   [`PROCESS_MAX_VALUES`] values, each dropped [`PROCESS_MAX_AGE`] after it was last
-//!   resolved, and replaced as soon as a secret resolves to a new value. The engine is not
-//!   told when a secret is revoked, so a revoked value stays until it ages out or is pushed
-//!   out by newer ones.
+//!   resolved, replaced as soon as a secret resolves to a new value, and dropped when it
+//!   fails to resolve. The engine is not told when a secret is revoked, so a revoked value
+//!   nobody asks for again stays until it ages out or is pushed out by newer ones.
 //!
 //! Sets are built and grown in one place, [`grow`] and [`rebuild`], so that the incremental
 //! extension of `saker-mask` replaces a full rebuild there and nowhere else.
@@ -141,6 +141,18 @@ impl ProcessMasks {
                 changed = !state.set.contains_value(value);
             }
         }
+        self.settle(&mut state, changed);
+    }
+
+    /// Drops the value of secret `identity`: it no longer resolves (deleted, revoked, or
+    /// no longer visible from there), so this process has no reason to keep it.
+    pub fn forget(&self, identity: &str) {
+        let mut state = lock(&self.state);
+        let before = state.entries.len();
+        state
+            .entries
+            .retain(|e| e.identity.as_deref() != Some(identity));
+        let changed = state.entries.len() != before;
         self.settle(&mut state, changed);
     }
 
@@ -421,6 +433,11 @@ mod tests {
         assert!(!set.holds("second-value-2"));
         assert!(set.holds("hook-value-4"));
         assert_eq!(set.mask("other-value-3"), "****");
+        set.forget("main/ns/OTHER");
+        assert!(
+            !set.holds("other-value-3"),
+            "a secret that no longer resolves is dropped"
+        );
     }
 
     #[test]

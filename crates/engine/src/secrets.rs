@@ -116,20 +116,24 @@ impl SecretResolver for TaskSecrets {
         key: &str,
         namespace: Option<&str>,
     ) -> Result<Zeroizing<String>, SecretLookupError> {
-        let resolved = self
-            .source
-            .resolve(&self.requester, key, namespace)
-            .map_err(|message| SecretLookupError { message })?;
-        self.masks
-            .add_source(MaskSource::Secret(key.to_owned()), &resolved.value);
         // Saker's own log masks raw secrets resolved recently; the identity (never the
-        // value) lets a rotated value replace the old one there.
+        // value) lets a rotated value replace the old one there, and a secret that no longer
+        // resolves (deleted, revoked) leave it.
         let identity = format!(
             "{}/{}/{}/{key}",
             self.requester.tenant_id,
             self.requester.namespace,
             namespace.unwrap_or("")
         );
+        let resolved = match self.source.resolve(&self.requester, key, namespace) {
+            Ok(resolved) => resolved,
+            Err(message) => {
+                process_masks().forget(&identity);
+                return Err(SecretLookupError { message });
+            }
+        };
+        self.masks
+            .add_source(MaskSource::Secret(key.to_owned()), &resolved.value);
         process_masks().remember(&identity, &resolved.value);
         let mut read = lock(&self.read);
         if !read.iter().any(|k| k == key) {

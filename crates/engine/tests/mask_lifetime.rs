@@ -2,7 +2,8 @@
 //! while it runs and are held by no mask set once it ended, whichever way it ended; the
 //! process-wide set holds only raw secrets.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use saker_engine::masks::MaskRegistry;
@@ -155,4 +156,68 @@ async fn many_executions_leave_only_the_raw_secret_in_the_process_set() {
     for id in &ids {
         assert!(!masks.holds_anywhere(&format!("{K}-{id}")));
     }
+}
+
+/// A secret rotated between two executions, then deleted.
+struct Rotating {
+    version: AtomicUsize,
+    deleted: Mutex<bool>,
+}
+
+impl SecretSource for Rotating {
+    fn resolve(
+        &self,
+        _r: &SecretRequester,
+        key: &str,
+        _ns: Option<&str>,
+    ) -> Result<ResolvedSecret, String> {
+        if *self.deleted.lock().unwrap() {
+            return Err(format!("secret '{key}' not found"));
+        }
+        let v = self.version.load(Ordering::SeqCst);
+        Ok(Zeroizing::new(format!("rotating-value-v{v}")).into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_or_deleted_secret_leaves_the_process_set() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let source = Arc::new(Rotating {
+        version: AtomicUsize::new(1),
+        deleted: Mutex::new(false),
+    });
+    let mut parts = EngineParts::new(store);
+    parts.secrets = source.clone();
+    let engine = Engine::start(parts);
+    let flow = "id: rot\nnamespace: company.team\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ secret('R') }}\"\n";
+
+    let first = start(&engine, flow).await;
+    assert_eq!(
+        wait(&engine, &first.id).await.state.current,
+        StateType::Success
+    );
+    assert!(process_masks().holds("rotating-value-v1"));
+
+    source.version.store(2, Ordering::SeqCst);
+    let second = start(&engine, flow).await;
+    assert_eq!(
+        wait(&engine, &second.id).await.state.current,
+        StateType::Success
+    );
+    assert!(
+        !process_masks().holds("rotating-value-v1"),
+        "the old value is dropped"
+    );
+    assert!(process_masks().holds("rotating-value-v2"));
+
+    *source.deleted.lock().unwrap() = true;
+    let third = start(&engine, flow).await;
+    assert_eq!(
+        wait(&engine, &third.id).await.state.current,
+        StateType::Failed
+    );
+    assert!(
+        !process_masks().holds("rotating-value-v2"),
+        "a deleted secret is dropped"
+    );
 }
