@@ -70,11 +70,7 @@ impl TaskContext {
     pub fn render_template_rendered(&mut self, source: &str) -> Result<Rendered, TaskError> {
         let template = Template::compile(source).map_err(|e| TaskError::Render(e.to_string()))?;
         if template.is_static() {
-            return Ok(Rendered {
-                text: source.to_owned(),
-                tainted: Vec::new(),
-                tainted_strings: Vec::new(),
-            });
+            return Ok(untainted(source.to_owned()));
         }
         // Keys read by an earlier render are not this render's.
         self.secrets.take_read_keys();
@@ -248,11 +244,7 @@ impl TaskContext {
                 });
             }
         };
-        Ok(Rendered {
-            text,
-            tainted: Vec::new(),
-            tainted_strings: Vec::new(),
-        })
+        Ok(untainted(text))
     }
 
     fn render_checked(
@@ -347,6 +339,14 @@ impl TaskContext {
     /// when the task ends.
     pub(crate) fn finish(self) -> (TaskLogger, OutputTaint) {
         (self.logger, self.taint)
+    }
+}
+
+/// Text that came from no secret, as a render result.
+fn untainted(text: String) -> Rendered {
+    Rendered {
+        text,
+        ..Rendered::default()
     }
 }
 
