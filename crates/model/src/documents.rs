@@ -148,7 +148,10 @@ mod tests {
 
     #[test]
     fn blank_documents_are_skipped_and_nothing_gives_one_empty_document() {
-        assert_eq!(texts("---\n\n---  \n---\nid: a\n---\n"), vec![("---\nid: a\n", 4)]);
+        assert_eq!(
+            texts("---\n\n---  \n---\nid: a\n---\n"),
+            vec![("---\nid: a\n", 4)]
+        );
         assert_eq!(texts(""), vec![("", 1)]);
         assert_eq!(texts("---\n---\n"), vec![("", 1)]);
     }
@@ -169,7 +172,10 @@ mod tests {
         assert_eq!(split_documents_with(three, 3).map(|d| d.len()), Ok(3));
         let err = split_documents_with(three, 2).unwrap_err();
         assert_eq!(err, DocumentsError::TooMany { line: 4, limit: 2 });
-        assert!(err.to_string().starts_with("4:1: the text holds more than 2 YAML documents"));
+        assert!(
+            err.to_string()
+                .starts_with("4:1: the text holds more than 2 YAML documents")
+        );
     }
 
     #[test]

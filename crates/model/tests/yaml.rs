@@ -1,7 +1,9 @@
 //! The spanned YAML tree: positions, scalar resolution, duplicate keys and the limits that
 //! keep hostile input (alias bombs, deep nesting) from exhausting the process.
 
-use saker_model::yaml::{Limits, MAX_ALIAS_BYTES, Pos, YamlError, parse, parse_lenient, parse_with};
+use saker_model::yaml::{
+    Limits, MAX_ALIAS_BYTES, Pos, YamlError, parse, parse_lenient, parse_with,
+};
 use serde_json::json;
 
 #[test]
@@ -97,7 +99,10 @@ fn aliases_are_expanded_and_bombs_refused() {
     };
     assert!(matches!(
         parse_with(&bomb, &nodes_only),
-        Err(YamlError::TooLarge { limit: 1_000_000, .. })
+        Err(YamlError::TooLarge {
+            limit: 1_000_000,
+            ..
+        })
     ));
 }
 
@@ -130,8 +135,14 @@ fn aliases_within_the_limits_expand_and_the_limits_are_configurable() {
     let text = "retry: &retry {type: constant, interval: PT1S, maxAttempts: 3}\n\
                 a: *retry\nb: *retry\n";
     let node = parse(text).unwrap();
-    assert_eq!(node.get("a").unwrap().to_json(), node.get("retry").unwrap().to_json());
-    assert_eq!(node.get("b").unwrap().to_json(), node.get("retry").unwrap().to_json());
+    assert_eq!(
+        node.get("a").unwrap().to_json(),
+        node.get("retry").unwrap().to_json()
+    );
+    assert_eq!(
+        node.get("b").unwrap().to_json(),
+        node.get("retry").unwrap().to_json()
+    );
     assert_eq!(node.get("b").unwrap().pos, Pos { line: 3, column: 4 });
     // Three string values of 8, 4 and 1 bytes and three keys of 4, 8 and 11: one copy kept
     // and two uses, each 7 nodes of 64 bytes plus 36 bytes of text.
@@ -156,11 +167,20 @@ fn aliases_within_the_limits_expand_and_the_limits_are_configurable() {
         max_depth: 2,
         ..Limits::default()
     };
-    assert!(parse_with("a: {b: 1}
-", &shallow).is_ok());
+    assert!(
+        parse_with(
+            "a: {b: 1}
+",
+            &shallow
+        )
+        .is_ok()
+    );
     assert!(matches!(
-        parse_with("a: {b: [1]}
-", &shallow),
+        parse_with(
+            "a: {b: [1]}
+",
+            &shallow
+        ),
         Err(YamlError::TooDeep { limit: 2, .. })
     ));
 }
