@@ -3,14 +3,17 @@
 //! `yaml-rust2` does the scanning and parsing (YAML 1.2) and reports a line and column for each
 //! event; this module builds the tree from those events so that validation can point at the
 //! exact key or value at fault. It also does what the event parser leaves to its users:
-//! duplicate keys, aliases and the resolution of plain scalars ([`scalar`]: the YAML 1.2 core
-//! schema, as Kestra's Jackson parser applies it). Merge keys (`<<`) have no special meaning.
+//! duplicate keys, aliases and the resolution of plain scalars (module `scalar`: the YAML 1.2
+//! core schema, as Kestra's Jackson parser applies it). Merge keys (`<<`) have no special
+//! meaning.
 //!
-//! Aliases are expanded into copies, within limits ([`limits`]) so that an "alias bomb"
+//! Aliases are expanded into copies, within limits (module `limits`) so that an "alias bomb"
 //! cannot exhaust memory. By default: nesting at most [`MAX_DEPTH`] (128) levels, at most
 //! [`MAX_NODES`] (1,000,000) nodes after expansion, and aliases adding at most
 //! [`MAX_ALIAS_BYTES`] (1 MiB) to the document, every alias use counting the whole size of
-//! the value it expands to. [`parse_with`] and [`parse_lenient_with`] take other [`Limits`].
+//! the value it expands to (the length of its text plus [`NODE_BYTES`] for each node in it),
+//! and anchors that some alias uses counting the copy kept for them. [`parse_with`] and
+//! [`parse_lenient_with`] take other [`Limits`].
 //! A document past a limit is refused with a positioned error naming the limit.
 
 mod limits;

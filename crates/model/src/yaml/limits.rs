@@ -18,7 +18,7 @@
 //!   anchors to share a task or a retry policy add a few kilobytes; the limit stops aliases
 //!   long before they cost the process noticeable memory.
 //!
-//! [`Limits::default`] holds these values; [`super::parse_with`] takes others.
+//! [`Limits::default`] holds these values; `yaml::parse_with` takes others.
 
 /// Deepest nesting accepted by default, counting every map and list after aliases are
 /// expanded. Flows nest a handful of levels.
