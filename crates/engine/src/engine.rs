@@ -28,12 +28,12 @@ pub struct EngineParts {
     /// Seals SECRET inputs/outputs and secret-derived outputs; without one, flows with
     /// SECRET inputs are refused and derived outputs are stored as `****`.
     pub sealer: Option<Arc<dyn ValueSealer>>,
+    /// The mask sets of the running executions (given, so that tests can inspect them).
+    pub masks: Arc<MaskRegistry>,
     pub registry: Registry,
     pub globals: GlobalVariables,
     /// Task attempts run at once by the in-process worker.
     pub worker_concurrency: usize,
-    /// The mask sets of the running executions (given, so that tests can inspect them).
-    pub masks: Arc<MaskRegistry>,
 }
 
 impl EngineParts {
@@ -43,10 +43,10 @@ impl EngineParts {
             store,
             secrets: Arc::new(NoSecrets),
             sealer: None,
+            masks: Arc::default(),
             registry: Registry::builtin(),
             globals: GlobalVariables::default(),
             worker_concurrency: 16,
-            masks: Arc::default(),
         }
     }
 }
