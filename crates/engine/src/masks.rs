@@ -14,8 +14,9 @@
 //!   fails to resolve. The engine is not told when a secret is revoked, so a revoked value
 //!   nobody asks for again stays until it ages out or is pushed out by newer ones.
 //!
-//! Sets are built and grown in one place, [`grow`] and [`rebuild`], so that the incremental
-//! extension of `saker-mask` replaces a full rebuild there and nowhere else.
+//! Sets are grown and shrunk in one place each, [`grow`] and [`shrink`], so that the
+//! incremental insertion and removal of `saker-mask` replace full rebuilds there and nowhere
+//! else.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -36,9 +37,17 @@ fn grow(set: &MaskSet, values: &[&str]) -> MaskSet {
     set.with_added(values)
 }
 
-/// A set of exactly `values`. The one place a set shrinks (built anew without what left).
-fn rebuild<'a>(values: impl IntoIterator<Item = &'a str>) -> MaskSet {
-    MaskSet::from_values(values)
+/// `set` without the values `gone`; `kept` is everything it still holds. The one place a
+/// set shrinks: built anew from `kept` until `saker-mask` removes values in place.
+fn shrink<'a>(
+    set: &MaskSet,
+    gone: &[Zeroizing<String>],
+    kept: impl IntoIterator<Item = &'a str>,
+) -> MaskSet {
+    if gone.iter().all(|g| !set.contains_value(g.as_str())) {
+        return set.clone();
+    }
+    MaskSet::from_values(kept)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -92,7 +101,7 @@ impl ProcessMasks {
     pub fn snapshot(&self) -> MaskSet {
         let mut state = lock(&self.state);
         if state.next_expiry.is_some_and(|at| Instant::now() >= at) {
-            self.settle(&mut state, true);
+            self.settle(&mut state, Vec::new());
         }
         state.set.clone()
     }
@@ -113,7 +122,7 @@ impl ProcessMasks {
         }
         let mut state = lock(&self.state);
         let now = Instant::now();
-        let mut changed = false;
+        let mut dropped = Vec::new();
         match state
             .entries
             .iter()
@@ -122,8 +131,8 @@ impl ProcessMasks {
             Some(i) => {
                 let mut entry = state.entries.remove(i);
                 if entry.value.as_str() != value {
-                    entry.value = Zeroizing::new(value.to_owned());
-                    changed = true;
+                    let old = std::mem::replace(&mut entry.value, Zeroizing::new(value.to_owned()));
+                    dropped.push(old);
                 }
                 entry.last_used = now;
                 state.entries.push(entry);
@@ -138,29 +147,26 @@ impl ProcessMasks {
                     value: Zeroizing::new(value.to_owned()),
                     last_used: now,
                 });
-                changed = !state.set.contains_value(value);
             }
         }
-        self.settle(&mut state, changed);
+        self.settle(&mut state, dropped);
     }
 
     /// Drops the value of secret `identity`: it no longer resolves (deleted, revoked, or
     /// no longer visible from there), so this process has no reason to keep it.
     pub fn forget(&self, identity: &str) {
         let mut state = lock(&self.state);
-        let before = state.entries.len();
-        state
-            .entries
-            .retain(|e| e.identity.as_deref() != Some(identity));
-        let changed = state.entries.len() != before;
-        self.settle(&mut state, changed);
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut state.entries)
+            .into_iter()
+            .partition(|e| e.identity.as_deref() == Some(identity));
+        state.entries = kept;
+        self.settle(&mut state, gone.into_iter().map(|e| e.value).collect());
     }
 
     /// Adds values that have no secret identity (a webhook key resolved by a trigger).
     pub fn extend<'a>(&self, values: impl IntoIterator<Item = &'a str>) {
         let mut state = lock(&self.state);
         let now = Instant::now();
-        let mut changed = false;
         for value in values.into_iter().filter(|v| !v.is_empty()) {
             if let Some(i) = state.entries.iter().position(|e| e.value.as_str() == value) {
                 let mut entry = state.entries.remove(i);
@@ -172,25 +178,40 @@ impl ProcessMasks {
                     value: Zeroizing::new(value.to_owned()),
                     last_used: now,
                 });
-                changed = true;
             }
         }
-        self.settle(&mut state, changed);
+        self.settle(&mut state, Vec::new());
     }
 
-    /// Drops what is too old or too many, and rebuilds the set if anything changed.
-    fn settle(&self, state: &mut ProcessState, mut changed: bool) {
+    /// Drops entries too old or too many, then brings the set in line with the entries:
+    /// without the values that left (`dropped`, and those dropped here) unless another
+    /// entry still holds them, with the values it does not hold yet.
+    fn settle(&self, state: &mut ProcessState, mut dropped: Vec<Zeroizing<String>>) {
         let now = Instant::now();
-        let before = state.entries.len();
         let max_age = self.max_age;
-        state
-            .entries
-            .retain(|e| now.saturating_duration_since(e.last_used) < max_age);
+        let (kept, aged): (Vec<_>, Vec<_>) = std::mem::take(&mut state.entries)
+            .into_iter()
+            .partition(|e| now.saturating_duration_since(e.last_used) < max_age);
+        state.entries = kept;
+        dropped.extend(aged.into_iter().map(|e| e.value));
         let excess = state.entries.len().saturating_sub(self.max_values);
-        state.entries.drain(..excess);
-        changed |= state.entries.len() != before;
-        if changed {
-            state.set = rebuild(state.entries.iter().map(|e| e.value.as_str()));
+        dropped.extend(state.entries.drain(..excess).map(|e| e.value));
+        dropped.retain(|v| !state.entries.iter().any(|e| e.value == *v));
+        if !dropped.is_empty() {
+            state.set = shrink(
+                &state.set,
+                &dropped,
+                state.entries.iter().map(|e| e.value.as_str()),
+            );
+        }
+        let added: Vec<&str> = state
+            .entries
+            .iter()
+            .map(|e| e.value.as_str())
+            .filter(|v| !state.set.contains_value(v))
+            .collect();
+        if !added.is_empty() {
+            state.set = grow(&state.set, &added);
         }
         state.next_expiry = state.entries.first().map(|e| e.last_used + max_age);
     }
@@ -438,6 +459,18 @@ mod tests {
             !set.holds("other-value-3"),
             "a secret that no longer resolves is dropped"
         );
+    }
+
+    #[test]
+    fn a_value_two_secrets_share_stays_while_one_still_holds_it() {
+        let set = ProcessMasks::with_limits(10, PROCESS_MAX_AGE);
+        set.remember("main/a/KEY", "shared-value-1");
+        set.remember("main/b/KEY", "shared-value-1");
+        set.remember("main/a/KEY", "rotated-value-2");
+        assert!(set.holds("shared-value-1"), "still the value of main/b/KEY");
+        set.forget("main/b/KEY");
+        assert!(!set.holds("shared-value-1"));
+        assert!(set.holds("rotated-value-2"));
     }
 
     #[test]
