@@ -1,0 +1,107 @@
+//! A confined process, for real (needs bubblewrap, which `scripts/test.sh` installs): what it
+//! sees of the host, of Saker's process and of the paths Saker hides.
+
+use std::path::PathBuf;
+
+use saker_confine::{Confinement, SANDBOX_WORK_DIR, Settings, Status};
+
+async fn run(confinement: &Confinement, script: &str) -> (bool, String) {
+    let sandbox = confinement.attempt("exec-1", "run-1", 1);
+    let dir = sandbox.work_dir().unwrap();
+    let output = sandbox
+        .command(&dir, "/bin/sh", &["-c".into(), script.into()], &[])
+        .unwrap()
+        .output()
+        .await
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confined_process_sees_only_what_it_was_handed() {
+    let host = tempfile::tempdir().unwrap();
+    let data = host.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("encryption.key"), "KEY-CANARY-1234").unwrap();
+    let config = host.path().join("saker.yml");
+    std::fs::write(&config, "CONFIG-CANARY-5678").unwrap();
+    std::fs::write(host.path().join("visible.txt"), "VISIBLE-OK").unwrap();
+    let mut settings = Settings {
+        work_root: Some(host.path().join("work")),
+        network: false,
+        ..Settings::default()
+    };
+    // The host directory is bound like a system directory, so hiding has to cover what
+    // lies under it.
+    settings.read_only.push(host.path().to_path_buf());
+    settings.hide(&data);
+    settings.hide(&config);
+    let confinement = Confinement::new(settings);
+    assert_eq!(confinement.status(), &Status::Confined);
+
+    let root = host.path().display();
+    let script = format!(
+        "echo pid=$$ ppid=$PPID; ls /proc | grep -E '^[0-9]+$' | wc -l; \
+         cat /proc/$PPID/environ | tr '\\0' '\\n'; \
+         cat {root}/visible.txt; cat {root}/saker.yml; ls {root}/data; cat {root}/data/encryption.key; \
+         echo home=$HOME wd=$WORKING_DIR; ls /sys; cat /sys/class/net/*/address; \
+         touch /usr/x; echo written > $WORKING_DIR/f && cat f; true"
+    );
+    let (ok, out) = run(&confinement, &script).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("VISIBLE-OK"), "{out}");
+    assert!(!out.contains("KEY-CANARY") && !out.contains("CONFIG-CANARY"), "{out}");
+    assert!(!out.contains("encryption.key\n"), "{out}");
+    // Its own PID namespace: the shell is PID 2 under bubblewrap's PID 1.
+    assert!(out.contains("pid=2 ppid=1"), "{out}");
+    for (name, value) in std::env::vars() {
+        let allowed = ["PATH", "LANG", "LANGUAGE", "TZ"].contains(&name.as_str())
+            || name.starts_with("LC_");
+        if !allowed && value.len() >= 4 {
+            assert!(
+                !out.contains(&format!("{name}={value}")),
+                "the sandbox's PID 1 shows Saker's {name}"
+            );
+        }
+    }
+    assert!(
+        out.contains(&format!("home={SANDBOX_WORK_DIR} wd={SANDBOX_WORK_DIR}")),
+        "{out}"
+    );
+    assert!(out.contains("written"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    // No /sys at all (nothing of the host's devices or network interfaces).
+    assert!(out.contains("cannot access '/sys'"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_attempt_has_its_own_directory_removed_when_done() {
+    let host = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        work_root: Some(host.path().to_path_buf()),
+        ..Settings::default()
+    };
+    let confinement = Confinement::new(settings);
+    let first = confinement.attempt("exec-a", "run-1", 1);
+    let dir = first.work_dir().unwrap();
+    std::fs::write(dir.host_path().join("mine.txt"), "A-ONLY").unwrap();
+    let other = confinement.attempt("exec-b", "run-1", 1);
+    let other_dir = other.work_dir().unwrap();
+    let hunt = format!(
+        "cat {0}/exec-a/run-1-1/mine.txt; ls {0}; find / -name mine.txt 2>/dev/null; true",
+        host.path().display()
+    );
+    let output = other
+        .command(&other_dir, "/bin/sh", &["-c".into(), hunt], &[])
+        .unwrap()
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains("A-ONLY") && !text.contains("mine.txt"), "{text}");
+    let path: PathBuf = dir.host_path().to_path_buf();
+    drop(dir);
+    assert!(!path.exists());
+}
