@@ -94,11 +94,21 @@ fn hidden_mounts(settings: &Settings, bound: &[PathBuf]) -> Vec<Vec<OsString>> {
         .iter()
         .filter_map(|d| Some((d, std::fs::canonicalize(d).ok()?)))
         .collect();
+    let hidden: Vec<PathBuf> = settings
+        .hidden
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
     let mut mounts = Vec::new();
-    for path in &settings.hidden {
-        let Ok(real) = std::fs::canonicalize(path) else {
+    for real in &hidden {
+        // Under a hidden directory already: its tmpfs covers it (a mount point made for it
+        // there would show its name).
+        let covered = hidden
+            .iter()
+            .any(|other| other != real && other.is_dir() && real.starts_with(other));
+        if covered {
             continue;
-        };
+        }
         for (dir, real_dir) in &bound {
             let Ok(rest) = real.strip_prefix(real_dir) else {
                 continue;

@@ -56,6 +56,9 @@ mod tests {
     #[test]
     fn a_missing_path_gets_a_default() {
         let env = task_environment(Vec::new(), "/w", &[]);
-        assert!(env.iter().any(|(k, v)| k == "PATH" && v.contains("/usr/bin")));
+        assert!(
+            env.iter()
+                .any(|(k, v)| k == "PATH" && v.contains("/usr/bin"))
+        );
     }
 }

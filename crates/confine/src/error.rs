@@ -27,6 +27,8 @@ pub enum ConfineError {
     )]
     BadId(String),
     /// `tasks.confinement` holds something else than the known modes.
-    #[error("tasks.confinement: '{0}' is not a confinement mode; use `bubblewrap` (the default) or `none`")]
+    #[error(
+        "tasks.confinement: '{0}' is not a confinement mode; use `bubblewrap` (the default) or `none`"
+    )]
     UnknownMode(String),
 }

@@ -74,7 +74,9 @@ impl Confinement {
                 Err(e) => (
                     PathBuf::new(),
                     None,
-                    Some(format!("cannot create a root for task working directories: {e}")),
+                    Some(format!(
+                        "cannot create a root for task working directories: {e}"
+                    )),
                 ),
             },
         };

@@ -130,7 +130,10 @@ mod tests {
         assert_eq!(dir.visible_path(), "/work");
         std::fs::write(dir.host_path().join("f"), "x").unwrap();
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.host_path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.host_path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
         let path = dir.host_path().to_path_buf();
         drop(dir);

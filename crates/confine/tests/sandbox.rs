@@ -52,13 +52,16 @@ async fn a_confined_process_sees_only_what_it_was_handed() {
     let (ok, out) = run(&confinement, &script).await;
     assert!(ok, "{out}");
     assert!(out.contains("VISIBLE-OK"), "{out}");
-    assert!(!out.contains("KEY-CANARY") && !out.contains("CONFIG-CANARY"), "{out}");
+    assert!(
+        !out.contains("KEY-CANARY") && !out.contains("CONFIG-CANARY"),
+        "{out}"
+    );
     assert!(!out.contains("encryption.key\n"), "{out}");
     // Its own PID namespace: the shell is PID 2 under bubblewrap's PID 1.
     assert!(out.contains("pid=2 ppid=1"), "{out}");
     for (name, value) in std::env::vars() {
-        let allowed = ["PATH", "LANG", "LANGUAGE", "TZ"].contains(&name.as_str())
-            || name.starts_with("LC_");
+        let allowed =
+            ["PATH", "LANG", "LANGUAGE", "TZ"].contains(&name.as_str()) || name.starts_with("LC_");
         if !allowed && value.len() >= 4 {
             assert!(
                 !out.contains(&format!("{name}={value}")),
@@ -100,7 +103,10 @@ async fn each_attempt_has_its_own_directory_removed_when_done() {
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(!text.contains("A-ONLY") && !text.contains("mine.txt"), "{text}");
+    assert!(
+        !text.contains("A-ONLY") && !text.contains("mine.txt"),
+        "{text}"
+    );
     let path: PathBuf = dir.host_path().to_path_buf();
     drop(dir);
     assert!(!path.exists());

@@ -23,6 +23,8 @@ pub struct TaskContext {
     cancel: Cancellation,
     /// Set once any rendered property was derived from a secret.
     saw_taint: bool,
+    /// Where this attempt's processes run (set by the worker).
+    pub(crate) sandbox: Option<saker_confine::AttemptSandbox>,
 }
 
 impl TaskContext {
@@ -42,6 +44,7 @@ impl TaskContext {
             logger,
             cancel,
             saw_taint: false,
+            sandbox: None,
         }
     }
 
@@ -195,6 +198,13 @@ impl TaskContext {
     /// The logger, handed back to the worker when the task ends.
     pub(crate) fn into_logger(self) -> TaskLogger {
         self.logger
+    }
+
+    /// The confined sandbox every process of this attempt must run in.
+    pub fn sandbox(&self) -> Result<&saker_confine::AttemptSandbox, TaskError> {
+        self.sandbox.as_ref().ok_or_else(|| {
+            TaskError::Failed("this worker has no task confinement configured".into())
+        })
     }
 }
 
