@@ -280,20 +280,12 @@ impl App {
             Some(path) => absolute("tasks.work-dir", &path)?,
             None => self.data_dir.join("work"),
         };
-        match self.config.get("tasks.read-only-paths") {
-            None | Some(serde_json::Value::Null) => {}
-            Some(serde_json::Value::Array(items)) => {
-                for item in items {
-                    let path = item.as_str().ok_or_else(|| {
-                        anyhow::anyhow!("tasks.read-only-paths must be a list of absolute paths")
-                    })?;
-                    settings
-                        .read_only
-                        .push(absolute("tasks.read-only-paths", path)?);
-                }
-            }
-            Some(_) => bail!("tasks.read-only-paths must be a list of absolute paths"),
-        }
+        settings
+            .read_only
+            .extend(self.path_list("tasks.read-only-paths")?);
+        settings
+            .hidden
+            .extend(self.path_list("tasks.hidden-paths")?);
         settings.hide(&self.data_dir);
         settings.hide(self.data_dir.join("encryption.key"));
         settings.hide(&work_root);
@@ -302,6 +294,24 @@ impl App {
         }
         settings.work_root = Some(work_root);
         Ok(settings)
+    }
+}
+
+impl App {
+    /// A setting holding a list of absolute paths (empty when absent).
+    fn path_list(&self, key: &str) -> anyhow::Result<Vec<PathBuf>> {
+        let items = match self.config.get(key) {
+            None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+            Some(serde_json::Value::Array(items)) => items,
+            Some(_) => bail!("{key} must be a list of absolute paths"),
+        };
+        items
+            .iter()
+            .map(|item| match item.as_str() {
+                Some(path) => absolute(key, path),
+                None => bail!("{key} must be a list of absolute paths"),
+            })
+            .collect()
     }
 }
 
@@ -362,7 +372,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let app = App {
             config: config(
-                "saker:\n  tasks:\n    confinement: none\n    network: false\n    bubblewrap-path: /opt/bw/bwrap\n    read-only-paths: [/opt/tools]\n",
+                "saker:\n  tasks:\n    confinement: none\n    network: false\n    bubblewrap-path: /opt/bw/bwrap\n    read-only-paths: [/opt/tools]\n    hidden-paths: [/etc/saker]\n",
             ),
             data_dir: dir.path().join("data"),
         };
@@ -378,6 +388,7 @@ mod tests {
             app.data_dir.clone(),
             app.data_dir.join("encryption.key"),
             PathBuf::from("/etc/saker/app.yml"),
+            PathBuf::from("/etc/saker"),
         ] {
             assert!(settings.hidden.contains(&hidden), "{}", hidden.display());
         }

@@ -130,10 +130,13 @@ fn push(args: &mut Vec<OsString>, flag: &str, from: &Path, to: &Path) {
     args.push(to.as_os_str().to_owned());
 }
 
+/// What a probe's outcome depends on: the executable and whether the network is shared.
+type ProbeKey = (PathBuf, bool);
+
 /// Whether bubblewrap runs here with these settings: `Ok` or why not. Tried once per
 /// bubblewrap path and network setting per process.
 pub(crate) fn probe(settings: &Settings) -> Result<(), String> {
-    static SEEN: OnceLock<Mutex<HashMap<(PathBuf, bool), Result<(), String>>>> = OnceLock::new();
+    static SEEN: OnceLock<Mutex<HashMap<ProbeKey, Result<(), String>>>> = OnceLock::new();
     let key = (settings.bubblewrap.clone(), settings.network);
     let seen = SEEN.get_or_init(Mutex::default);
     if let Some(known) = seen.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
