@@ -47,7 +47,8 @@ async fn a_confined_process_sees_only_what_it_was_handed() {
          cat /proc/$PPID/environ | tr '\\0' '\\n'; \
          cat {root}/visible.txt; cat {root}/saker.yml; ls {root}/data; cat {root}/data/encryption.key; \
          echo home=$HOME wd=$WORKING_DIR; ls /sys; cat /sys/class/net/*/address; \
-         touch /usr/x; echo written > $WORKING_DIR/f && cat f; true"
+         touch /usr/x; echo written > $WORKING_DIR/f && cat f; \
+         echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ,); true"
     );
     let (ok, out) = run(&confinement, &script).await;
     assert!(ok, "{out}");
@@ -75,6 +76,8 @@ async fn a_confined_process_sees_only_what_it_was_handed() {
     );
     assert!(out.contains("written"), "{out}");
     assert!(out.contains("Read-only file system"), "{out}");
+    // `network: false`: a network namespace of its own, loopback only.
+    assert!(out.contains("ifaces=lo,\n"), "{out}");
     // No /sys at all (nothing of the host's devices or network interfaces).
     assert!(out.contains("cannot access '/sys'"), "{out}");
 }
@@ -93,7 +96,7 @@ async fn each_attempt_has_its_own_directory_removed_when_done() {
     let other = confinement.attempt("exec-b", "run-1", 1);
     let other_dir = other.work_dir().unwrap();
     let hunt = format!(
-        "cat {0}/exec-a/run-1-1/mine.txt; ls {0}; find / -name mine.txt 2>/dev/null; true",
+        "cat {0}/exec-a/run-1-1/mine.txt; ls {0}; find /tmp /work -name mine.txt 2>/dev/null; true",
         host.path().display()
     );
     let output = other
