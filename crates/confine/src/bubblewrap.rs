@@ -20,7 +20,8 @@ pub const SANDBOX_WORK_DIR: &str = "/work";
 /// How long the probe may take before bubblewrap counts as unavailable.
 const PROBE_LIMIT: Duration = Duration::from_secs(10);
 
-/// The arguments of `bwrap` up to (not including) the program to run.
+/// The options of `bwrap` (handed over its stdin, see [`crate::ConfinedCommand`]); the
+/// program and its arguments follow `--args 0 --` on the command line.
 pub(crate) fn arguments(settings: &Settings, host_work_dir: &Path) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
         "--unshare-pid",
@@ -80,7 +81,6 @@ pub(crate) fn arguments(settings: &Settings, host_work_dir: &Path) -> Vec<OsStri
     );
     args.push("--chdir".into());
     args.push(SANDBOX_WORK_DIR.into());
-    args.push("--".into());
     args
 }
 
@@ -155,16 +155,21 @@ fn run_probe(settings: &Settings) -> Result<(), String> {
         .prefix("saker-confine-probe-")
         .tempdir()
         .map_err(|e| format!("cannot create a directory to try bubblewrap in: {e}"))?;
+    // The same way real tasks are started: arguments over stdin.
+    let args = arguments(settings, dir.path());
     let mut child = std::process::Command::new(&settings.bubblewrap)
-        .args(arguments(settings, dir.path()))
-        .arg("true")
+        .args(["--args", "0", "--", "true"])
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .stdin(std::process::Stdio::null())
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        let _ = stdin.write_all(&crate::command::nul_separated(&args));
+    }
     let started = Instant::now();
     loop {
         match child.try_wait() {

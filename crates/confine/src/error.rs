@@ -21,6 +21,13 @@ pub enum ConfineError {
         #[source]
         source: std::io::Error,
     },
+    /// The process could not be started.
+    #[error("cannot start '{program}': {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// An identifier would not make a single path component (it would escape the work root).
     #[error(
         "'{0}' cannot name a task working directory: it must be non-empty and hold only letters, digits, '-' and '_'"

@@ -22,6 +22,7 @@
 //! thread that forked it.
 
 mod bubblewrap;
+mod command;
 mod env;
 mod error;
 mod settings;
@@ -31,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use bubblewrap::SANDBOX_WORK_DIR;
+pub use command::ConfinedCommand;
 pub use env::task_environment;
 pub use error::ConfineError;
 pub use settings::{HOST_CREDENTIALS, Mode, SYSTEM_DIRS, Settings};
@@ -169,42 +171,36 @@ impl AttemptSandbox {
         )
     }
 
-    /// The command that runs `program` with `args` in `dir`, confined, with the allowlisted
-    /// environment plus `env`, stdin closed, and killed when the returned command's child is
-    /// dropped. The caller sets up stdout and stderr and spawns it.
+    /// The process that runs `program` with `args` in `dir`, confined, with the allowlisted
+    /// environment plus `env` and no input. The caller sets up stdout and stderr and spawns
+    /// it.
     pub fn command(
         &self,
         dir: &WorkDir,
         program: &str,
         args: &[String],
         env: &[(String, String)],
-    ) -> Result<tokio::process::Command, ConfineError> {
+    ) -> Result<ConfinedCommand, ConfineError> {
         self.confinement.refuse_unless_usable()?;
         let settings = &self.confinement.inner.settings;
         let environment = task_environment(std::env::vars(), dir.visible_path(), env);
-        let mut command = match self.confinement.inner.status {
+        let (mut command, arguments) = match self.confinement.inner.status {
             Status::Confined => {
+                let options = bubblewrap::arguments(settings, dir.host_path());
                 let mut command = tokio::process::Command::new(&settings.bubblewrap);
-                command
-                    .args(bubblewrap::arguments(settings, dir.host_path()))
-                    .arg(program);
-                command
+                command.args(["--args", "0", "--", program]).args(args);
+                (command, Some(command::nul_separated(&options)))
             }
             _ => {
                 let mut command = tokio::process::Command::new(program);
-                command.current_dir(dir.host_path());
-                command
+                command.current_dir(dir.host_path()).args(args);
+                (command, None)
             }
         };
         // bubblewrap's own environment is what its PID 1 shows in /proc/1/environ: it gets
         // the allowlist too, never Saker's environment.
-        command
-            .args(args)
-            .env_clear()
-            .envs(environment)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        Ok(command)
+        command.env_clear().envs(environment);
+        Ok(ConfinedCommand::new(command, program, arguments))
     }
 }
 

@@ -3,17 +3,28 @@
 
 use std::path::PathBuf;
 
-use saker_confine::{Confinement, SANDBOX_WORK_DIR, Settings, Status};
+use saker_confine::{ConfinedCommand, Confinement, SANDBOX_WORK_DIR, Settings, Status};
+
+async fn output_of(mut command: ConfinedCommand) -> std::process::Output {
+    command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+        .spawn()
+        .await
+        .unwrap()
+        .wait_with_output()
+        .await
+        .unwrap()
+}
 
 async fn run(confinement: &Confinement, script: &str) -> (bool, String) {
     let sandbox = confinement.attempt("exec-1", "run-1", 1);
     let dir = sandbox.work_dir().unwrap();
-    let output = sandbox
+    let command = sandbox
         .command(&dir, "/bin/sh", &["-c".into(), script.into()], &[])
-        .unwrap()
-        .output()
-        .await
         .unwrap();
+    let output = output_of(command).await;
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)
@@ -48,6 +59,7 @@ async fn a_confined_process_sees_only_what_it_was_handed() {
          cat {root}/visible.txt; cat {root}/saker.yml; ls {root}/data; cat {root}/data/encryption.key; \
          echo home=$HOME wd=$WORKING_DIR; ls /sys; cat /sys/class/net/*/address; \
          touch /usr/x; echo written > $WORKING_DIR/f && cat f; \
+         printf 'pid1=%s\\n' \"$(tr '\\0' ' ' < /proc/1/cmdline)\"; \
          echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ,); true"
     );
     let (ok, out) = run(&confinement, &script).await;
@@ -76,6 +88,13 @@ async fn a_confined_process_sees_only_what_it_was_handed() {
     );
     assert!(out.contains("written"), "{out}");
     assert!(out.contains("Read-only file system"), "{out}");
+    // The sandbox's PID 1 (bubblewrap) took its arguments over stdin: its command line shows
+    // nothing of the mount layout, which names host paths.
+    let pid1 = out.lines().find(|l| l.starts_with("pid1=")).unwrap();
+    assert!(pid1.contains("--args 0 -- /bin/sh"), "{pid1}");
+    for option in ["--ro-bind", "--tmpfs", "--bind"] {
+        assert!(!pid1.contains(option), "{pid1}");
+    }
     // `network: false`: a network namespace of its own, loopback only.
     assert!(out.contains("ifaces=lo,\n"), "{out}");
     // No /sys at all (nothing of the host's devices or network interfaces).
@@ -99,12 +118,12 @@ async fn each_attempt_has_its_own_directory_removed_when_done() {
         "cat {0}/exec-a/run-1-1/mine.txt; ls {0}; find /tmp /work -name mine.txt 2>/dev/null; true",
         host.path().display()
     );
-    let output = other
-        .command(&other_dir, "/bin/sh", &["-c".into(), hunt], &[])
-        .unwrap()
-        .output()
-        .await
-        .unwrap();
+    let output = output_of(
+        other
+            .command(&other_dir, "/bin/sh", &["-c".into(), hunt], &[])
+            .unwrap(),
+    )
+    .await;
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         !text.contains("A-ONLY") && !text.contains("mine.txt"),

@@ -94,7 +94,8 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command
         .spawn()
-        .map_err(|e| TaskError::Failed(format!("cannot start '{program}': {e}")))?;
+        .await
+        .map_err(|e| TaskError::Failed(e.to_string()))?;
 
     let (tx, mut rx) = mpsc::channel::<Line>(256);
     let stdout = child.stdout.take().expect("stdout is piped");
