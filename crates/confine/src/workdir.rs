@@ -30,7 +30,9 @@ impl WorkDir {
             path: host.clone(),
             source,
         })?;
-        for dir in [root, host.parent().unwrap_or(root), host.as_path()] {
+        // The execution's and the attempt's directories are Saker's alone; the root is left
+        // as the operator made it (it may be a shared directory).
+        for dir in [host.parent().unwrap_or(root), host.as_path()] {
             set_private(dir)?;
         }
         let visible = match visible {
