@@ -50,19 +50,28 @@ pub(crate) fn arguments(settings: &Settings, host_work_dir: &Path) -> Vec<OsStri
     if !settings.network {
         args.push("--unshare-net".into());
     }
+    // A link into another bound directory (`/bin -> usr/bin`) stays a link; any other path
+    // is bound as what it resolves to.
+    let real_dirs: Vec<PathBuf> = settings
+        .read_only
+        .iter()
+        .filter(|d| std::fs::symlink_metadata(d).is_ok_and(|m| !m.file_type().is_symlink()))
+        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .collect();
     let mut bound = Vec::new();
     for dir in &settings.read_only {
-        match std::fs::symlink_metadata(dir) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                if let Ok(target) = std::fs::read_link(dir) {
-                    push(&mut args, "--symlink", &target, dir);
-                }
-            }
-            Ok(_) => {
+        let Ok(meta) = std::fs::symlink_metadata(dir) else {
+            continue;
+        };
+        let link_inside = meta.file_type().is_symlink()
+            && std::fs::canonicalize(dir)
+                .is_ok_and(|real| real_dirs.iter().any(|d| real.starts_with(d)));
+        match std::fs::read_link(dir) {
+            Ok(target) if link_inside => push(&mut args, "--symlink", &target, dir),
+            _ => {
                 push(&mut args, "--ro-bind", dir, dir);
                 bound.push(dir.clone());
             }
-            Err(_) => {}
         }
     }
     if settings.network {

@@ -133,3 +133,26 @@ async fn each_attempt_has_its_own_directory_removed_when_done() {
     drop(dir);
     assert!(!path.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_path_that_is_a_link_shows_what_it_points_to() {
+    let host = tempfile::tempdir().unwrap();
+    let tools = host.path().join("tools-1.2");
+    std::fs::create_dir(&tools).unwrap();
+    std::fs::write(tools.join("tool.txt"), "TOOL-OK").unwrap();
+    std::fs::write(tools.join("license.key"), "LICENSE-CANARY").unwrap();
+    let link = host.path().join("tools");
+    std::os::unix::fs::symlink(&tools, &link).unwrap();
+    let mut settings = Settings {
+        work_root: Some(host.path().join("work")),
+        ..Settings::default()
+    };
+    settings.read_only.push(link.clone());
+    // Hidden by its real path; covered where the task sees it, under the link's name.
+    settings.hide(tools.join("license.key"));
+    let confinement = Confinement::new(settings);
+    let script = format!("cat {0}/tool.txt {0}/license.key; true", link.display());
+    let (_, out) = run(&confinement, &script).await;
+    assert!(out.contains("TOOL-OK"), "{out}");
+    assert!(!out.contains("LICENSE-CANARY"), "{out}");
+}
