@@ -13,9 +13,11 @@
 //! attempt to prepare a task process is refused with [`ConfineError::Unavailable`] (naming
 //! `tasks.confinement` and how to fix it), unless the operator chose [`Mode::None`].
 //!
-//! Use: `confinement.attempt(execution, task_run, n)` once per task attempt, then
-//! [`AttemptSandbox::work_dir`] and [`AttemptSandbox::command`]; keep the [`WorkDir`] until
-//! the process has ended (dropping it removes the directory).
+//! Use (any task type that starts a process): `confinement.attempt(execution, task_run, n)`
+//! once per task attempt (the engine's worker does it; runners get it from
+//! `TaskContext::sandbox`), then [`AttemptSandbox::work_dir`] (put input files in its
+//! [`WorkDir::host_path`]), [`AttemptSandbox::command`] and [`ConfinedCommand::spawn`]; keep
+//! the [`WorkDir`] until the process has ended (dropping it removes the directory).
 //!
 //! Spawn the command from a thread that lives as long as the worker (a tokio runtime worker
 //! thread, not a blocking-pool thread): bubblewrap's `--die-with-parent` is tied to the
