@@ -295,9 +295,7 @@ impl App {
         settings.work_root = Some(work_root);
         Ok(settings)
     }
-}
 
-impl App {
     /// A setting holding a list of absolute paths (empty when absent).
     fn path_list(&self, key: &str) -> anyhow::Result<Vec<PathBuf>> {
         let items = match self.config.get(key) {
