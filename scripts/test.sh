@@ -31,6 +31,13 @@ if ! [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ]; then
 fi
 "$(pg_config --bindir)/initdb" --version
 
+step "bubblewrap (task processes run confined; the confinement tests start real sandboxes)"
+if ! command -v bwrap >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
+fi
+bwrap --version
+
 step "tests (cargo nextest)"
 # The conformance flows live in ../shared/conformance beside the checkout.
 export SAKER_CONFORMANCE_DIR="${SAKER_CONFORMANCE_DIR:-$(cd .. && pwd)/shared/conformance}"

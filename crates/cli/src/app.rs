@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
+use saker_confine::{Confinement, Mode, Settings, Status};
 use saker_crypto::{Keyring, SecretKey};
 use saker_engine::{EngineParts, KeyringSealer};
 use saker_store::{Database, PgStore, SqliteStore};
@@ -182,14 +183,19 @@ impl App {
         Ok(Some(Keyring::new(key)))
     }
 
-    /// Everything the engine needs, for a process that runs executions.
-    pub fn engine_parts(&self, store: Arc<dyn Database>) -> anyhow::Result<EngineParts> {
+    /// Everything the engine needs, for a process that runs executions. `config_file` is
+    /// the configuration file this process read (hidden from tasks like the data directory).
+    pub fn engine_parts(
+        &self,
+        store: Arc<dyn Database>,
+        config_file: Option<&Path>,
+    ) -> anyhow::Result<EngineParts> {
         let service = crate::secret_service::open_secret_service(
             self,
             store.clone(),
             saker_secrets::Service::Worker,
         )?;
-        self.engine_parts_with(store, service)
+        self.engine_parts_with(store, service, config_file)
     }
 
     /// [`App::engine_parts`] with a secret service opened by the caller, so that several
@@ -198,9 +204,11 @@ impl App {
         &self,
         store: Arc<dyn Database>,
         service: saker_secrets::SecretService,
+        config_file: Option<&Path>,
     ) -> anyhow::Result<EngineParts> {
         let service = service.for_service(saker_secrets::Service::Worker);
         let mut parts = EngineParts::new(store);
+        parts.confinement = self.confinement(config_file)?;
         parts.secrets = Arc::new(crate::engine_secrets::ServiceSecrets { service });
         if let Some(keyring) = self.keyring(true)? {
             parts.sealer = Some(Arc::new(KeyringSealer::new(keyring)));
@@ -227,6 +235,92 @@ impl App {
             .collect();
         Ok(parts)
     }
+}
+
+impl App {
+    /// How task processes are confined (`tasks.*`), with the data directory, the key file,
+    /// `config_file` and the work root hidden from them. Says at start how tasks will run:
+    /// a warning when unconfined by choice, an error when confinement is required and cannot
+    /// run (task processes are then refused, each with the same explanation).
+    pub fn confinement(&self, config_file: Option<&Path>) -> anyhow::Result<Confinement> {
+        let settings = self.confinement_settings(config_file)?;
+        let confinement = Confinement::new(settings);
+        match confinement.status() {
+            Status::Confined => {}
+            Status::Unconfined => tracing::warn!(
+                "tasks.confinement is `none`: task processes run unconfined and can read \
+                 Saker's data directory, keys, configuration and environment"
+            ),
+            Status::Unavailable(reason) => tracing::error!(
+                "tasks that start processes will be refused: confinement (tasks.confinement: \
+                 bubblewrap) is not available: {reason}. Install bubblewrap (`apt-get install \
+                 bubblewrap`) or set tasks.bubblewrap-path"
+            ),
+        }
+        Ok(confinement)
+    }
+
+    fn confinement_settings(&self, config_file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut settings = Settings::default();
+        if let Some(mode) = self.config.get_str("tasks.confinement") {
+            settings.mode = Mode::parse(&mode)?;
+        }
+        if let Some(path) = self.config.get_str("tasks.bubblewrap-path") {
+            settings.bubblewrap = absolute("tasks.bubblewrap-path", &path)?;
+        }
+        match self.config.get("tasks.network") {
+            None => {}
+            Some(serde_json::Value::Bool(on)) => settings.network = *on,
+            Some(_) => bail!(
+                "tasks.network must be true (tasks reach the network, the default) or false \
+                 (each task gets a network namespace of its own, loopback only)"
+            ),
+        }
+        let work_root = match self.config.get_str("tasks.work-dir") {
+            Some(path) => absolute("tasks.work-dir", &path)?,
+            None => self.data_dir.join("work"),
+        };
+        settings
+            .read_only
+            .extend(self.path_list("tasks.read-only-paths")?);
+        settings
+            .hidden
+            .extend(self.path_list("tasks.hidden-paths")?);
+        settings.hide(&self.data_dir);
+        settings.hide(self.data_dir.join("encryption.key"));
+        settings.hide(&work_root);
+        if let Some(file) = config_file {
+            settings.hide(file);
+        }
+        settings.work_root = Some(work_root);
+        Ok(settings)
+    }
+
+    /// A setting holding a list of absolute paths (empty when absent).
+    fn path_list(&self, key: &str) -> anyhow::Result<Vec<PathBuf>> {
+        let items = match self.config.get(key) {
+            None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+            Some(serde_json::Value::Array(items)) => items,
+            Some(_) => bail!("{key} must be a list of absolute paths"),
+        };
+        items
+            .iter()
+            .map(|item| match item.as_str() {
+                Some(path) => absolute(key, path),
+                None => bail!("{key} must be a list of absolute paths"),
+            })
+            .collect()
+    }
+}
+
+/// A path setting, which must be absolute (a relative one would depend on where Saker was
+/// started).
+fn absolute(key: &str, path: &str) -> anyhow::Result<PathBuf> {
+    let path = PathBuf::from(path);
+    if !path.is_absolute() {
+        bail!("{key} must be an absolute path, not `{}`", path.display());
+    }
+    Ok(path)
 }
 
 #[cfg(unix)]
@@ -269,5 +363,59 @@ mod tests {
             err.contains("elasticsearch") && err.contains("postgres"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn task_settings_are_read_and_saker_paths_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = App {
+            config: config(
+                "saker:\n  tasks:\n    confinement: none\n    network: false\n    bubblewrap-path: /opt/bw/bwrap\n    read-only-paths: [/opt/tools]\n    hidden-paths: [/etc/saker]\n",
+            ),
+            data_dir: dir.path().join("data"),
+        };
+        let settings = app
+            .confinement_settings(Some(Path::new("/etc/saker/app.yml")))
+            .unwrap();
+        assert_eq!(settings.mode, Mode::None);
+        assert!(!settings.network);
+        assert_eq!(settings.bubblewrap, Path::new("/opt/bw/bwrap"));
+        assert!(settings.read_only.contains(&PathBuf::from("/opt/tools")));
+        assert_eq!(settings.work_root, Some(app.data_dir.join("work")));
+        for hidden in [
+            app.data_dir.clone(),
+            app.data_dir.join("encryption.key"),
+            PathBuf::from("/etc/saker/app.yml"),
+            PathBuf::from("/etc/saker"),
+        ] {
+            assert!(settings.hidden.contains(&hidden), "{}", hidden.display());
+        }
+        // The default is confined, and bad values are named.
+        let app = App {
+            config: config("saker: {}\n"),
+            data_dir: dir.path().to_path_buf(),
+        };
+        assert_eq!(
+            app.confinement_settings(None).unwrap().mode,
+            Mode::Bubblewrap
+        );
+        for (yaml, named) in [
+            (
+                "saker:\n  tasks:\n    confinement: chroot\n",
+                "tasks.confinement",
+            ),
+            ("saker:\n  tasks:\n    network: maybe\n", "tasks.network"),
+            (
+                "saker:\n  tasks:\n    work-dir: rel/dir\n",
+                "tasks.work-dir",
+            ),
+        ] {
+            let app = App {
+                config: config(yaml),
+                data_dir: dir.path().to_path_buf(),
+            };
+            let err = app.confinement_settings(None).unwrap_err().to_string();
+            assert!(err.contains(named), "{yaml}: {err}");
+        }
     }
 }

@@ -34,6 +34,8 @@ pub struct EngineParts {
     pub globals: GlobalVariables,
     /// Task attempts run at once by the in-process worker.
     pub worker_concurrency: usize,
+    /// How task processes are confined (and where their working directories live).
+    pub confinement: saker_confine::Confinement,
 }
 
 impl EngineParts {
@@ -47,6 +49,7 @@ impl EngineParts {
             registry: Registry::builtin(),
             globals: GlobalVariables::default(),
             worker_concurrency: 16,
+            confinement: saker_confine::Confinement::new(saker_confine::Settings::default()),
         }
     }
 }
@@ -96,6 +99,7 @@ pub struct Engine {
     globals: Arc<GlobalVariables>,
     metrics: Arc<crate::metrics::Metrics>,
     executor: Option<std::thread::JoinHandle<()>>,
+    confinement: saker_confine::Confinement,
 }
 
 impl Engine {
@@ -121,6 +125,7 @@ impl Engine {
             protector: protector.clone(),
             running: running.clone(),
             concurrency: parts.worker_concurrency,
+            confinement: parts.confinement.clone(),
         });
         tokio::spawn(run_worker(worker, jobs.clone(), results.clone()));
         // Results go back to the executor as events.
@@ -160,6 +165,7 @@ impl Engine {
             globals,
             metrics,
             executor: Some(handle),
+            confinement: parts.confinement,
         }
     }
 
@@ -400,7 +406,9 @@ impl Engine {
     /// Resumes the executions a previous process left unfinished. The rule: an attempt
     /// that was running when the process died is closed as FAILED (with a log line saying
     /// why) and the task run starts a new attempt; executions that were CREATED start;
-    /// executions that were being killed end KILLED. Returns how many were resumed.
+    /// executions that were being killed end KILLED. The working directories of the
+    /// interrupted attempts are removed first (their processes died with the old worker).
+    /// Returns how many were resumed.
     pub fn recover(&self) -> Result<usize, EngineError> {
         let ids = self.store.executions_in_states(&[
             StateType::Created,
@@ -409,6 +417,9 @@ impl Engine {
         ])?;
         let mut resumed = 0;
         for id in ids {
+            if let Err(e) = self.confinement.remove_execution_dirs(&id) {
+                tracing::warn!(execution = %id, error = %e, "cannot remove the working directories of interrupted attempts");
+            }
             let Some(mut execution) = self.store.get_execution(&id)? else {
                 continue;
             };

@@ -31,6 +31,8 @@ pub struct TaskContext {
     logger: TaskLogger,
     cancel: Cancellation,
     taint: OutputTaint,
+    /// Where this attempt's processes run (set by the worker).
+    pub(crate) sandbox: Option<saker_confine::AttemptSandbox>,
 }
 
 impl TaskContext {
@@ -50,6 +52,7 @@ impl TaskContext {
             logger,
             cancel,
             taint: OutputTaint::default(),
+            sandbox: None,
         }
     }
 
@@ -339,6 +342,13 @@ impl TaskContext {
     /// when the task ends.
     pub(crate) fn finish(self) -> (TaskLogger, OutputTaint) {
         (self.logger, self.taint)
+    }
+
+    /// The confined sandbox every process of this attempt must run in.
+    pub fn sandbox(&self) -> Result<&saker_confine::AttemptSandbox, TaskError> {
+        self.sandbox.as_ref().ok_or_else(|| {
+            TaskError::Failed("this worker has no task confinement configured".into())
+        })
     }
 }
 

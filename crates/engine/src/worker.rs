@@ -31,6 +31,8 @@ pub struct WorkerDeps {
     pub running: Arc<Mutex<HashMap<String, Cancellation>>>,
     /// How many task attempts run at once.
     pub concurrency: usize,
+    /// How task processes are confined.
+    pub confinement: saker_confine::Confinement,
 }
 
 /// Runs jobs until the job queue closes, pushing each result to `results`.
@@ -99,6 +101,10 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     };
     context::add_task(&mut variables, &task, &job.task_run, job.attempt);
     let mut ctx = TaskContext::new(task.clone(), variables, secrets, logger, cancel.clone());
+    ctx.sandbox = Some(
+        deps.confinement
+            .attempt(&execution.id, &job.task_run.id, job.attempt),
+    );
 
     let outcome = match context_error {
         Some(e) => Err(TaskError::Render(e)),

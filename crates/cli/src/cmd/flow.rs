@@ -94,7 +94,7 @@ fn run_flow(
     let app = globals.app()?;
     let _lock = app.lock()?;
     let store = app.open_store_to_run()?;
-    let parts = app.engine_parts(store.clone())?;
+    let parts = app.engine_parts(store.clone(), globals.config.as_deref())?;
     let rt = runtime()?;
     rt.block_on(async move {
         let engine = Engine::start(parts);

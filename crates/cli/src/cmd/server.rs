@@ -55,7 +55,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
     let trigger_secrets: Arc<dyn TriggerSecrets> = Arc::new(SchedulerSecrets {
         service: secrets.for_service(saker_secrets::Service::Scheduler),
     });
-    let parts = app.engine_parts_with(store, secrets.clone())?;
+    let parts = app.engine_parts_with(store, secrets.clone(), globals.config.as_deref())?;
     let rt = runtime()?;
     rt.block_on(async move {
         let engine = Arc::new(Engine::start(parts));

@@ -3,8 +3,10 @@
 //! log line (through the masker), a `::{"outputs":{...}}::` line sets output variables as in
 //! Kestra, and a non-zero exit status fails the task.
 //!
-//! The child gets the worker's environment minus every variable that could carry a secret or
-//! Saker's own configuration (`SECRET_*`, `SAKER_*`, `KESTRA_*`), plus the task's `env`.
+//! The process runs confined (`saker_confine`, through [`TaskContext::sandbox`]): its own
+//! PID and mount namespaces, a fresh working directory removed when the attempt ends, and an
+//! allowlisted environment plus the task's `env`; it cannot see Saker's process, data
+//! directory, keys or configuration.
 
 use std::process::Stdio;
 
@@ -12,15 +14,11 @@ use saker_mask::{LineMasker, MaskSet};
 use saker_model::Level;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncBufRead, AsyncRead, BufReader};
-use tokio::process::Command;
 use tokio::sync::mpsc;
 
 use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner};
 
 pub struct Commands;
-
-/// Environment variables never passed to a child process.
-const HIDDEN_ENV_PREFIXES: [&str; 3] = ["SECRET_", "SAKER_", "KESTRA_"];
 
 /// A line longer than this is logged in pieces, so one endless line cannot exhaust memory.
 /// Such a line is masked as a stream before it is cut (see [`read_lines`]).
@@ -82,28 +80,22 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
         Some((program, args)) => (program.clone(), args.to_vec()),
         None => ("/bin/sh".to_owned(), vec!["-c".to_owned()]),
     };
-    let workdir = tempfile::tempdir()
-        .map_err(|e| TaskError::Failed(format!("cannot create a working directory: {e}")))?;
-    let mut command = Command::new(&program);
-    command
-        .args(&args)
-        .arg(&script)
-        .current_dir(workdir.path())
-        .env_clear()
-        .envs(std::env::vars().filter(|(k, _)| {
-            !HIDDEN_ENV_PREFIXES
-                .iter()
-                .any(|p| k.to_ascii_uppercase().starts_with(p))
-        }))
-        .env("WORKING_DIR", workdir.path())
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let sandbox = ctx.sandbox()?;
+    // Declared before the child: dropped after it (a child dropped on timeout is killed
+    // first, then its directory goes).
+    let workdir = sandbox
+        .work_dir()
+        .map_err(|e| TaskError::Failed(e.to_string()))?;
+    let mut args = args;
+    args.push(script);
+    let mut command = sandbox
+        .command(&workdir, &program, &args, &env)
+        .map_err(|e| TaskError::Failed(e.to_string()))?;
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command
         .spawn()
-        .map_err(|e| TaskError::Failed(format!("cannot start '{program}': {e}")))?;
+        .await
+        .map_err(|e| TaskError::Failed(e.to_string()))?;
 
     let (tx, mut rx) = mpsc::channel::<Line>(256);
     let stdout = child.stdout.take().expect("stdout is piped");
