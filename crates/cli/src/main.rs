@@ -72,6 +72,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    close_inherited_fds_on_exec();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Server(_)) {
         restore_sigpipe();
@@ -104,6 +105,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(c) => cmd::user::run_token(&globals, c),
         Command::Role(c) => cmd::role::run(&globals, c),
         Command::Trigger(c) => cmd::trigger::run(&globals, c),
+    }
+}
+
+/// Whatever started Saker may have left file descriptors open without close-on-exec (a
+/// shell's redirections, a test harness's pipes, a supervisor's sockets). Rust opens its own
+/// with close-on-exec, but inherited ones would pass through bubblewrap into every task
+/// process. Marking every descriptor above stderr close-on-exec, before anything else runs,
+/// keeps them out of tasks while Saker itself may still use them.
+fn close_inherited_fds_on_exec() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors of this
+    // process; it closes nothing and touches no memory. On a kernel without it (before 5.11)
+    // the call fails with ENOSYS and nothing changes.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
     }
 }
 
