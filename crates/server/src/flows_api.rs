@@ -277,6 +277,9 @@ async fn get_flow(
     )
 )]
 async fn validate_flows(
+    // Any authenticated caller may validate (it reads nothing stored); extracting the caller
+    // is what refuses a request without credentials, whatever the open URLs say.
+    _who: MaybeCaller,
     Path(_tenant): Path<String>,
     body: String,
 ) -> Result<Json<Vec<FlowValidation>>, ApiError> {

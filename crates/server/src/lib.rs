@@ -24,6 +24,7 @@ mod inputs_body;
 mod logs_api;
 mod management;
 mod namespaces_api;
+mod open_urls;
 mod openapi;
 mod paging;
 mod request;

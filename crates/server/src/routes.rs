@@ -2,7 +2,10 @@
 //! OpenAPI document itself, and the layers every request passes (body size limit,
 //! authentication).
 
-use axum::{Extension, Json, Router};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::Response;
+use axum::{Json, Router};
 use serde_json::Value;
 use utoipa_axum::routes;
 
@@ -10,11 +13,39 @@ use crate::openapi::{ApiRouter, api_routes};
 use crate::schema::HealthView;
 use crate::{AppState, Caller};
 
-/// The authenticated caller, when the server has users.
-pub(crate) type MaybeCaller = Option<Extension<Caller>>;
+/// The caller, as every handler but the open ones reads it: `None` means the server has no
+/// users (`server.basic-auth` unset), and only that. When the server has users and the
+/// request came without credentials (an open URL let it through), extracting it answers 401,
+/// so a handler cannot take "no credentials" for "no users configured".
+pub(crate) struct MaybeCaller(Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match (parts.extensions.get::<Caller>(), &state.auth) {
+            (Some(found), _) => Ok(MaybeCaller(Some(found.clone()))),
+            (None, None) => Ok(MaybeCaller(None)),
+            (None, Some(_)) => Err(crate::authn::unauthorized()),
+        }
+    }
+}
 
 pub(crate) fn caller(c: &MaybeCaller) -> Option<&Caller> {
-    c.as_ref().map(|Extension(c)| c)
+    c.0.as_ref()
+}
+
+/// The caller of a route an open URL may open ([`crate::open_urls::OPENABLE`]): `None` when
+/// the request came without credentials, through an open URL or to a server without users.
+/// Such a handler must name what stands in for credentials (a webhook's key).
+pub(crate) struct OpenCaller(pub Option<Caller>);
+
+impl<S: Send + Sync> FromRequestParts<S> for OpenCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(OpenCaller(parts.extensions.get::<Caller>().cloned()))
+    }
 }
 
 /// Largest request body accepted (flows, inputs, secret values); larger ones get 413.
