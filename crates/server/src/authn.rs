@@ -155,10 +155,18 @@ mod tests {
     #[test]
     fn scheme_names_are_case_insensitive() {
         for header in ["Bearer abc", "bearer abc", "BEARER  abc ", " BeArEr abc"] {
-            assert_eq!(credentials(header), Some(Credentials::Bearer("abc")), "{header}");
+            assert_eq!(
+                credentials(header),
+                Some(Credentials::Bearer("abc")),
+                "{header}"
+            );
         }
         for header in ["Basic eDp5", "basic eDp5", "BASIC eDp5"] {
-            assert_eq!(credentials(header), Some(Credentials::Basic("eDp5")), "{header}");
+            assert_eq!(
+                credentials(header),
+                Some(Credentials::Basic("eDp5")),
+                "{header}"
+            );
         }
         for header in ["Digest abc", "Bearerabc", "Bearer", ""] {
             assert_eq!(credentials(header), None, "{header}");

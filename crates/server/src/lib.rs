@@ -14,6 +14,7 @@
 mod access;
 mod audit_api;
 mod authn;
+mod debug_api;
 mod doc;
 mod error;
 mod executions_api;
@@ -40,6 +41,7 @@ use std::sync::Arc;
 use saker_engine::Engine;
 
 pub use authn::{AuthGate, Caller};
+pub use debug_api::{DEBUG_EXPRESSION_ACTION, DebugLimits, configure_debug_expressions};
 pub use error::ApiError;
 pub use management::{ManagementAuth, management_router};
 pub use openapi::openapi;
