@@ -37,7 +37,7 @@ pub enum AuthError {
     NotFound { kind: &'static str, id: String },
 
     /// Something to create already exists.
-    #[error("{kind} {id} already exists")]
+    #[error("{kind} {id} already exists{}", if *.kind == "user" { " (usernames are compared without regard to case)" } else { "" })]
     AlreadyExists { kind: &'static str, id: String },
 
     /// The request conflicts with the current state or with configuration (a role that is
