@@ -9,8 +9,9 @@
 //!   is rendered; a call the trail cannot record is refused (503). A refused call (404/403)
 //!   is recorded as `denied`.
 //! - **Off the runtime.** The render runs on a blocking thread, never on the async workers
-//!   that answer other requests, and at most [`DebugLimits::concurrent`] at once (503 with
-//!   `Retry-After` beyond).
+//!   that answer other requests, and at most [`DebugLimits::concurrent`] at once; a call
+//!   waits for a free slot as long as a render may take, then answers 503 with
+//!   `Retry-After`.
 //! - **Deadline and cancellation.** It gets [`DebugLimits::timeout`] (422 past it), and the
 //!   handler holds a guard that sets the render's cancel flag when the handler future is
 //!   dropped, which is what happens when the client goes away.
@@ -144,7 +145,10 @@ async fn debug_expression(
         return e.into_response();
     }
     let (limits, permits) = limits();
-    let Ok(permit) = permits.clone().try_acquire_owned() else {
+    // Wait for a free slot as long as a render may take; only then give up.
+    let Ok(Ok(permit)) =
+        tokio::time::timeout(limits.timeout, permits.clone().acquire_owned()).await
+    else {
         return busy();
     };
     let control = EvalControl::new(limits.timeout);
@@ -249,7 +253,7 @@ fn actor(who: &MaybeCaller) -> String {
     }
 }
 
-/// 503 with `Retry-After`: every render slot is taken.
+/// 503 with `Retry-After`: every render slot stayed taken.
 fn busy() -> Response {
     let mut response = ApiError {
         status: StatusCode::SERVICE_UNAVAILABLE,
@@ -285,4 +289,59 @@ fn eval_error(e: EvalError, call: &Call) -> ApiError {
         other => other.to_string(),
     };
     ApiError { status, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn dropping_the_handler_future_cancels_the_render() {
+        let control = EvalControl::new(Duration::from_secs(3600));
+        let seen = control.clone();
+        // What the server does to a handler whose client went away: drop its future.
+        let handler = tokio::spawn(async move {
+            let _cancel_on_drop = CancelOnDrop(control);
+            std::future::pending::<()>().await
+        });
+        tokio::task::yield_now().await;
+        assert!(seen.check().is_ok(), "running: not cancelled");
+        handler.abort();
+        let _ = handler.await;
+        assert!(matches!(seen.check(), Err(EvalError::Cancelled)));
+    }
+
+    #[test]
+    fn a_deadline_is_a_422_that_says_so_and_a_store_error_a_bare_500() {
+        let call = Call {
+            tenant: "main".into(),
+            execution_id: "e1".into(),
+            task_run_id: "t1".into(),
+            digest: "sha256:00".into(),
+        };
+        let e = eval_error(EvalError::TimedOut(Duration::from_secs(5)), &call);
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            e.message.contains("did not finish within 5000 ms"),
+            "{}",
+            e.message
+        );
+        let e = eval_error(EvalError::TaskRunNotFound("t1".into()), &call);
+        assert_eq!(
+            (e.status, e.message.as_str()),
+            (
+                StatusCode::NOT_FOUND,
+                "task run t1 not found in execution e1"
+            )
+        );
+        let store = saker_store::StoreError::Corrupt {
+            table: "executions",
+            id: "e1".into(),
+            detail: "bad".into(),
+        };
+        assert_eq!(
+            eval_error(EvalError::Store(store), &call).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 }
