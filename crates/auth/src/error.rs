@@ -6,9 +6,7 @@ use saker_store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// A password does not satisfy `security.basic-auth.password-regexp`.
-    #[error(
-        "the password does not satisfy the password policy (security.basic-auth.password-regexp): {rule}"
-    )]
+    #[error("the password does not satisfy the password policy: {rule}")]
     WeakPassword { rule: String },
 
     /// Wrong username, wrong password, unknown or malformed token: deliberately one error, so

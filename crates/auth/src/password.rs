@@ -97,14 +97,17 @@ impl PasswordPolicy {
         }
         match &self.regexp {
             Some(re) if !re.is_match(password.expose()) => Err(AuthError::WeakPassword {
-                rule: format!("it must match {}", re.as_str()),
+                rule: format!(
+                    "it must match {} (security.basic-auth.password-regexp)",
+                    re.as_str()
+                ),
             }),
             Some(_) => Ok(()),
             None if password.expose().chars().count() < DEFAULT_MIN_LENGTH => {
                 Err(AuthError::WeakPassword {
                     rule: format!(
-                        "it must be at least {DEFAULT_MIN_LENGTH} characters long (or match \
-                         security.basic-auth.password-regexp when set)"
+                        "it must be at least {DEFAULT_MIN_LENGTH} characters long (set \
+                         security.basic-auth.password-regexp for another rule)"
                     ),
                 })
             }

@@ -135,8 +135,8 @@ impl AuthService {
                 .check(&admin.password)
                 .map_err(|_| AuthError::Config {
                     key: "security.super-admin.password".to_owned(),
-                    fix: "does not satisfy security.basic-auth.password-regexp; set a stronger \
-                          password"
+                    fix: "does not satisfy the password policy (at least 12 characters, or \
+                          security.basic-auth.password-regexp when set); set a stronger password"
                         .to_owned(),
                 })?;
         }
