@@ -318,12 +318,17 @@ mod tests {
     use axum::extract::Path;
 
     use super::validate_flows;
+    use crate::routes::MaybeCaller;
 
     /// The constraints of each document of `body`, as the route answers them.
     async fn constraints(body: &str) -> Vec<Option<String>> {
-        let answer = validate_flows(Path("main".to_owned()), body.to_owned())
-            .await
-            .expect("within the document limit");
+        let answer = validate_flows(
+            MaybeCaller::no_users(),
+            Path("main".to_owned()),
+            body.to_owned(),
+        )
+        .await
+        .expect("within the document limit");
         answer.0.into_iter().map(|v| v.constraints).collect()
     }
 
@@ -346,7 +351,7 @@ mod tests {
                 .is_some_and(|c| c.contains("the flow is empty"))
         );
         let body = "id: a\n---\n".repeat(saker_model::MAX_DOCUMENTS + 1);
-        let err = validate_flows(Path("main".to_owned()), body)
+        let err = validate_flows(MaybeCaller::no_users(), Path("main".to_owned()), body)
             .await
             .unwrap_err();
         assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST);

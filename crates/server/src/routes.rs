@@ -31,6 +31,14 @@ impl FromRequestParts<AppState> for MaybeCaller {
     }
 }
 
+#[cfg(test)]
+impl MaybeCaller {
+    /// The caller of a server without users, for tests that call a handler directly.
+    pub(crate) fn no_users() -> Self {
+        MaybeCaller(None)
+    }
+}
+
 pub(crate) fn caller(c: &MaybeCaller) -> Option<&Caller> {
     c.0.as_ref()
 }
