@@ -113,3 +113,70 @@ async fn health() -> Json<HealthView> {
         status: "UP".into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::http::{Request, StatusCode};
+    use saker_auth::{AuthService, HashCost, SecurityConfig, ServiceOptions, Subject};
+    use saker_engine::{Engine, EngineParts};
+    use saker_store::SqliteStore;
+
+    use super::*;
+    use crate::AuthGate;
+
+    fn state(users: bool) -> AppState {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let auth = users.then(|| {
+            let options = ServiceOptions {
+                hash_cost: HashCost {
+                    memory_kib: 64,
+                    iterations: 1,
+                    parallelism: 1,
+                },
+                ..ServiceOptions::default()
+            };
+            let service =
+                AuthService::new(store.clone(), SecurityConfig::default(), options).unwrap();
+            Arc::new(AuthGate {
+                service,
+                open_urls: vec!["/".into()],
+            })
+        });
+        AppState {
+            engine: Arc::new(Engine::start(EngineParts::new(store))),
+            auth,
+            secrets: None,
+            trigger_secrets: None,
+            webhook_misses: Arc::new(crate::webhook_miss_throttle()),
+        }
+    }
+
+    /// What a handler gets for a request that came with `caller` (none: no credentials).
+    async fn extract(state: &AppState, caller: Option<Caller>) -> Result<Option<Caller>, Response> {
+        let (mut parts, ()) = Request::new(()).into_parts();
+        if let Some(caller) = caller {
+            parts.extensions.insert(caller);
+        }
+        MaybeCaller::from_request_parts(&mut parts, state)
+            .await
+            .map(|who| who.0)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn without_credentials_a_server_with_users_gives_no_caller_but_a_401() {
+        let with_users = state(true);
+        let refused = extract(&with_users, None).await.err().unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        let authenticated = Caller(Arc::new(Subject::Anonymous));
+        assert!(
+            extract(&with_users, Some(authenticated))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Only a server without users lets a handler run without a caller.
+        assert!(extract(&state(false), None).await.unwrap().is_none());
+    }
+}
