@@ -119,7 +119,7 @@ mod tests {
     use std::sync::Arc;
 
     use axum::http::{Request, StatusCode};
-    use saker_auth::{AuthService, HashCost, SecurityConfig, ServiceOptions, Subject};
+    use saker_auth::{AuthService, HashCost, Principal, SecurityConfig, ServiceOptions, Subject};
     use saker_engine::{Engine, EngineParts};
     use saker_store::SqliteStore;
 
@@ -169,7 +169,12 @@ mod tests {
         let with_users = state(true);
         let refused = extract(&with_users, None).await.err().unwrap();
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-        let authenticated = Caller(Arc::new(Subject::Anonymous));
+        let authenticated = Caller(Arc::new(Subject::User(Principal {
+            user_id: "u1".into(),
+            username: "alice".into(),
+            super_admin: false,
+            grants: Vec::new(),
+        })));
         assert!(
             extract(&with_users, Some(authenticated))
                 .await
