@@ -173,10 +173,10 @@ pub fn evaluate(
     control.check()?;
     let rendered =
         rendered.map_err(|e| EvalError::Expression(masks.mask(&e.to_string()).into_owned()))?;
-    // The render's own tainted strings are masked here only: added to the execution's set
-    // they would also join the process-wide one, which a caller could grow at will.
-    let values = masks.snapshot().with_added(&rendered.tainted_strings);
-    Ok(values.mask(&rendered.masked("****")).into_owned())
+    // This set lives for this call only: the render's tainted strings and range texts join it
+    // so that a copy of them outside a tainted range is masked too.
+    masks.add_rendered(&rendered);
+    Ok(masks.mask(&rendered.masked("****")).into_owned())
 }
 
 #[cfg(test)]
