@@ -6,9 +6,7 @@ use saker_store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// A password does not satisfy `security.basic-auth.password-regexp`.
-    #[error(
-        "the password does not satisfy the password policy (security.basic-auth.password-regexp): {rule}"
-    )]
+    #[error("the password does not satisfy the password policy: {rule}")]
     WeakPassword { rule: String },
 
     /// Wrong username, wrong password, unknown or malformed token: deliberately one error, so
@@ -37,7 +35,7 @@ pub enum AuthError {
     NotFound { kind: &'static str, id: String },
 
     /// Something to create already exists.
-    #[error("{kind} {id} already exists")]
+    #[error("{kind} {id} already exists{}", if *.kind == "user" { " (usernames are compared without regard to case)" } else { "" })]
     AlreadyExists { kind: &'static str, id: String },
 
     /// The request conflicts with the current state or with configuration (a role that is

@@ -47,7 +47,12 @@ impl<'de> serde::Deserialize<'de> for Password {
     }
 }
 
-/// The rule every new password must satisfy.
+/// The length a password needs when `security.basic-auth.password-regexp` is not set
+/// (NIST SP 800-63B asks for at least 8; 12 leaves a margin against offline guessing).
+pub const DEFAULT_MIN_LENGTH: usize = 12;
+
+/// The rule every new password must satisfy: the configured regular expression, or at
+/// least [`DEFAULT_MIN_LENGTH`] characters without one.
 #[derive(Clone)]
 pub struct PasswordPolicy {
     regexp: Option<Regex>,
@@ -62,7 +67,7 @@ impl fmt::Debug for PasswordPolicy {
 }
 
 impl Default for PasswordPolicy {
-    /// No rule beyond a non-empty password.
+    /// At least [`DEFAULT_MIN_LENGTH`] characters.
     fn default() -> Self {
         PasswordPolicy { regexp: None }
     }
@@ -92,9 +97,21 @@ impl PasswordPolicy {
         }
         match &self.regexp {
             Some(re) if !re.is_match(password.expose()) => Err(AuthError::WeakPassword {
-                rule: format!("it must match {}", re.as_str()),
+                rule: format!(
+                    "it must match {} (security.basic-auth.password-regexp)",
+                    re.as_str()
+                ),
             }),
-            _ => Ok(()),
+            Some(_) => Ok(()),
+            None if password.expose().chars().count() < DEFAULT_MIN_LENGTH => {
+                Err(AuthError::WeakPassword {
+                    rule: format!(
+                        "it must be at least {DEFAULT_MIN_LENGTH} characters long (set \
+                         security.basic-auth.password-regexp for another rule)"
+                    ),
+                })
+            }
+            None => Ok(()),
         }
     }
 }
@@ -243,9 +260,15 @@ mod tests {
     }
 
     #[test]
-    fn default_policy_refuses_only_empty() {
+    fn default_policy_needs_twelve_characters() {
         let policy = PasswordPolicy::default();
-        policy.check(&Password::new("a")).unwrap();
-        assert!(policy.check(&Password::new("")).is_err());
+        for short in ["", "a", "Elevenchars"] {
+            let err = policy.check(&Password::new(short)).unwrap_err();
+            assert!(matches!(err, AuthError::WeakPassword { .. }), "{short:?}");
+        }
+        policy.check(&Password::new("twelve chars")).unwrap();
+        // Characters, not bytes: 12 accented letters are enough, 11 are not.
+        policy.check(&Password::new("é".repeat(12))).unwrap();
+        assert!(policy.check(&Password::new("é".repeat(11))).is_err());
     }
 }

@@ -135,8 +135,8 @@ impl AuthService {
                 .check(&admin.password)
                 .map_err(|_| AuthError::Config {
                     key: "security.super-admin.password".to_owned(),
-                    fix: "does not satisfy security.basic-auth.password-regexp; set a stronger \
-                          password"
+                    fix: "does not satisfy the password policy (at least 12 characters, or \
+                          security.basic-auth.password-regexp when set); set a stronger password"
                         .to_owned(),
                 })?;
         }
@@ -211,7 +211,7 @@ impl AuthService {
             .config
             .super_admin
             .as_ref()
-            .is_some_and(|s| s.username == username)
+            .is_some_and(|s| s.username.eq_ignore_ascii_case(username))
         {
             return Err(AuthError::AlreadyExists {
                 kind: "user",
@@ -284,7 +284,8 @@ impl AuthService {
     }
 
     /// Checks a username and password (HTTP Basic). `address` is the client's, for
-    /// throttling. Every failure is one [`AuthError::InvalidCredentials`] (or
+    /// throttling per (username, address) and per address (see `throttle`: never per
+    /// username alone). Every failure is one [`AuthError::InvalidCredentials`] (or
     /// [`AuthError::Throttled`] while locked) and is logged without the password.
     pub fn authenticate_basic(
         &self,
@@ -292,7 +293,8 @@ impl AuthService {
         password: &Password,
         address: Option<&str>,
     ) -> Result<Subject> {
-        let mut keys = vec![ThrottleKey::User(username.to_owned())];
+        // Without an address (an in-process caller) the pair key still counts the failures.
+        let mut keys = vec![ThrottleKey::user_at(username, address.unwrap_or("-"))];
         if let Some(address) = address {
             keys.push(ThrottleKey::Address(address.to_owned()));
         }
@@ -327,13 +329,13 @@ impl AuthService {
         self.config
             .super_admin
             .as_ref()
-            .is_some_and(|s| s.username == username)
+            .is_some_and(|s| s.username.eq_ignore_ascii_case(username))
     }
 
     /// `Some(subject)` if the password is right for an enabled user.
     fn check_password(&self, username: &str, password: &Password) -> Result<Option<Subject>> {
         if let Some(admin) = &self.config.super_admin
-            && admin.username == username
+            && admin.username.eq_ignore_ascii_case(username)
         {
             // Compare digests in constant time (the configured password is plaintext).
             let given = digest(password.expose());

@@ -1,7 +1,13 @@
-//! Throttling of failed logins, per username and per client address: after `max_failures`
-//! failures within `window`, the key is locked for `lockout`, doubling with every further
-//! lock up to `max_lockout`. A success clears the username's record (not the address's: one
-//! good account must not unlock an address that is guessing others).
+//! Throttling of failed logins, per (username, client address) and per client address: after
+//! `max_failures` failures within `window`, the key is locked for `lockout`, doubling with
+//! every further lock up to `max_lockout`. A success clears the (username, address) record
+//! (not the address's: one good account must not unlock an address that is guessing others).
+//!
+//! There is deliberately no key for a username alone: wrong passwords sent from one address
+//! must not lock the account's owner out from the addresses that did not fail (anyone could
+//! otherwise lock the administrator out everywhere). Guessing one account from many
+//! addresses is slowed by each address's lock and by the cost of Argon2id. API tokens are not
+//! throttled here: they are 256-bit random values, checked by digest.
 //!
 //! In memory and per process, on purpose: it slows online guessing; it is not a ledger.
 
@@ -51,8 +57,21 @@ impl Default for ThrottlePolicy {
 /// What is being throttled.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ThrottleKey {
-    User(String),
+    /// One username (compared without regard to ASCII case, as usernames are) from one
+    /// client address.
+    UserAt { user: String, address: String },
+    /// Every attempt from one client address.
     Address(String),
+}
+
+impl ThrottleKey {
+    /// The key of `user` logging in from `address`.
+    pub fn user_at(user: &str, address: &str) -> Self {
+        ThrottleKey::UserAt {
+            user: user.to_ascii_lowercase(),
+            address: address.to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -147,7 +166,7 @@ impl LoginThrottle {
         }
     }
 
-    /// Records a successful login: the user's record is cleared.
+    /// Records a successful login: the (user, address) record is cleared.
     pub fn record_success(&self, user: &ThrottleKey) {
         self.records().remove(user);
     }
@@ -183,7 +202,7 @@ mod tests {
     }
 
     fn user(name: &str) -> ThrottleKey {
-        ThrottleKey::User(name.to_owned())
+        ThrottleKey::user_at(name, "10.0.0.9")
     }
 
     #[test]
@@ -277,6 +296,31 @@ mod tests {
         t.record_failure(&[user("later")]);
         assert!(t.records().len() <= 2, "stale records dropped");
         assert_eq!(t.check(&[user("locked")]), None, "its lock ended too");
+    }
+
+    #[test]
+    fn a_user_is_locked_only_from_the_address_that_failed() {
+        let (_clock, t) = setup();
+        let from = |address: &str| {
+            [
+                ThrottleKey::user_at("Admin", address),
+                ThrottleKey::Address(address.to_owned()),
+            ]
+        };
+        for _ in 0..3 {
+            t.record_failure(&from("203.0.113.7"));
+        }
+        assert!(t.check(&from("203.0.113.7")).is_some());
+        assert_eq!(
+            t.check(&from("10.0.0.1")),
+            None,
+            "other addresses still log in"
+        );
+        assert_eq!(
+            ThrottleKey::user_at("ADMIN", "a"),
+            ThrottleKey::user_at("admin", "a"),
+            "usernames compare without regard to case"
+        );
     }
 
     #[test]

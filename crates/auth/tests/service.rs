@@ -205,7 +205,7 @@ fn login_failures_look_alike() {
 }
 
 #[test]
-fn repeated_failures_are_throttled_per_user_and_per_address() {
+fn repeated_failures_are_throttled_per_user_and_address_and_per_address() {
     let (_dir, time, svc) = setup();
     svc.create_user("ann", Some(&pw(GOOD))).unwrap();
     svc.create_user("bob", Some(&pw(GOOD))).unwrap();
@@ -215,9 +215,9 @@ fn repeated_failures_are_throttled_per_user_and_per_address() {
                 .is_err()
         );
     }
-    // Locked: even the right password is refused, from any address.
+    // Locked from the guessing address: even the right password is refused there.
     let err = svc
-        .authenticate_basic("ann", &pw(GOOD), Some("10.0.0.2"))
+        .authenticate_basic("ann", &pw(GOOD), Some("10.0.0.1"))
         .unwrap_err();
     assert!(
         matches!(
@@ -233,11 +233,34 @@ fn repeated_failures_are_throttled_per_user_and_per_address() {
         .authenticate_basic("bob", &pw(GOOD), Some("10.0.0.1"))
         .unwrap_err();
     assert!(matches!(err, AuthError::Throttled { .. }));
+    // The owner is not locked out from an address that did not fail, in any case.
+    svc.authenticate_basic("ann", &pw(GOOD), Some("10.0.0.2"))
+        .unwrap();
+    svc.authenticate_basic("ANN", &pw(GOOD), Some("10.0.0.3"))
+        .unwrap();
     svc.authenticate_basic("bob", &pw(GOOD), Some("10.0.0.3"))
         .unwrap();
     time.advance(Duration::seconds(30));
     svc.authenticate_basic("ann", &pw(GOOD), Some("10.0.0.1"))
         .unwrap();
+}
+
+#[test]
+fn api_tokens_work_while_their_user_is_throttled() {
+    let (_dir, _time, svc) = setup();
+    let user = svc.create_user("ann", Some(&pw(GOOD))).unwrap();
+    let (_, token) = svc.create_token(&user.id, "ci", None).unwrap();
+    for _ in 0..3 {
+        assert!(
+            svc.authenticate_basic("ann", &pw("Wrong-Passw0rd"), Some("10.0.0.1"))
+                .is_err()
+        );
+    }
+    assert!(matches!(
+        svc.authenticate_basic("ann", &pw(GOOD), Some("10.0.0.1")),
+        Err(AuthError::Throttled { .. })
+    ));
+    svc.authenticate_token(&token.reveal()).unwrap();
 }
 
 #[test]
@@ -471,4 +494,38 @@ fn a_weak_super_admin_password_is_a_config_error() {
     let text = err.to_string();
     assert!(text.contains("security.super-admin.password"), "{text}");
     assert!(!text.contains("weak"));
+}
+
+#[test]
+fn usernames_compare_without_regard_to_case() {
+    let (_dir, _time, svc) = setup();
+    let user = svc.create_user("ADMIN@x.io", Some(&pw(GOOD))).unwrap();
+    let err = svc.create_user("admin@x.io", Some(&pw(GOOD))).unwrap_err();
+    assert!(
+        matches!(&err, AuthError::AlreadyExists { kind: "user", .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("without regard to case"), "{err}");
+    // Lookup and login find the one user, whatever the spelling.
+    assert_eq!(svc.find_user("Admin@X.io").unwrap().unwrap().id, user.id);
+    let subject = svc
+        .authenticate_basic("admin@X.IO", &pw(GOOD), None)
+        .unwrap();
+    assert!(matches!(&subject, Subject::User(p) if p.user_id == user.id));
+    // An invitation cannot create a second spelling either, and its code is not spent.
+    let (_, code) = svc.invite("main", "admin@x.io", &[]).unwrap();
+    let code = code.reveal();
+    assert!(matches!(
+        svc.accept_invitation("main", &code, None, &pw(GOOD)),
+        Err(AuthError::AlreadyExists { .. })
+    ));
+    svc.accept_invitation("main", &code, Some("other@x.io"), &pw(GOOD))
+        .unwrap();
+    // The configured super-admin's name is taken in every spelling.
+    assert!(matches!(
+        svc.create_user("ROOT", Some(&pw(GOOD))),
+        Err(AuthError::AlreadyExists { .. })
+    ));
+    svc.authenticate_basic("Root", &pw("Root-Passw0rd"), None)
+        .unwrap();
 }

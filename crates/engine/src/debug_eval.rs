@@ -1,7 +1,18 @@
 //! The debug expression of seed 000: renders an expression against what a task run saw,
 //! for a person looking at an execution. `secret()` is refused outright, and the result is
-//! masked like a log line (sealed inputs and outputs open tainted, so anything derived from
-//! them prints as `****`).
+//! masked twice: by the render's taint ranges (anything derived from a sealed input or
+//! output, which open tainted, prints as `****`) and by value (the execution's sealed values
+//! and every tainted string the render produced, wherever else they appear).
+//!
+//! An expression can be expensive (`jq('def f: f; f')` never ends), so a render runs under an
+//! [`EvalControl`]: a deadline, and a cancel flag the API sets when its client goes away.
+//! They are checked between the steps here and handed to the template engine where the
+//! render is set up.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use saker_expr::{RenderEnv, Template};
 use saker_store::Store;
@@ -22,11 +33,88 @@ pub enum EvalError {
     /// The expression failed; the message never holds a secret.
     #[error("{0}")]
     Expression(String),
+    /// The deadline passed before the expression was rendered.
+    #[error("the expression did not finish within {} ms", .0.as_millis())]
+    TimedOut(Duration),
+    /// The client went away; nobody waits for the result.
+    #[error("the evaluation was cancelled")]
+    Cancelled,
     #[error(transparent)]
     Store(#[from] saker_store::StoreError),
 }
 
-/// Renders `expression` against task run `task_run_id` of execution `execution_id`.
+/// The bounds of one evaluation: a deadline and a cancel flag, shared with whoever may
+/// cancel it (the API handler's drop guard).
+#[derive(Debug, Clone)]
+pub struct EvalControl {
+    pub cancel: Arc<AtomicBool>,
+    pub deadline: Instant,
+    /// What the deadline was set to, for the error message.
+    pub timeout: Duration,
+}
+
+impl EvalControl {
+    /// Bounds that end `timeout` from now, with a fresh cancel flag.
+    pub fn new(timeout: Duration) -> Self {
+        EvalControl {
+            cancel: Arc::new(AtomicBool::new(false)),
+            deadline: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// Asks the evaluation to stop as soon as it next looks.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// `Err` once cancelled or past the deadline.
+    pub fn check(&self) -> Result<(), EvalError> {
+        if self.cancel.load(Ordering::Relaxed) {
+            Err(EvalError::Cancelled)
+        } else if Instant::now() >= self.deadline {
+            Err(EvalError::TimedOut(self.timeout))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+thread_local! {
+    /// The bounds [`with_control`] put in place for evaluations on this thread.
+    static CONTROL: RefCell<Option<EvalControl>> = const { RefCell::new(None) };
+}
+
+/// Runs `work` (which calls [`crate::Engine::evaluate`]) with `control` bounding every
+/// evaluation it makes on this thread. `Engine::evaluate` does not take the bounds as a
+/// parameter yet; this is how they reach [`evaluate`] until it does.
+pub fn with_control<T>(control: EvalControl, work: impl FnOnce() -> T) -> T {
+    /// Clears the bounds however `work` ends (a panic included).
+    struct Reset(Option<EvalControl>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CONTROL.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let previous = CONTROL.with(|c| c.borrow_mut().replace(control));
+    let _reset = Reset(previous);
+    work()
+}
+
+/// The bounds in place on this thread: those of [`with_control`], or a deadline of
+/// [`DEFAULT_TIMEOUT`] for a caller that set none.
+fn current_control() -> EvalControl {
+    CONTROL
+        .with(|c| c.borrow().clone())
+        .unwrap_or_else(|| EvalControl::new(DEFAULT_TIMEOUT))
+}
+
+/// The deadline of an evaluation whose caller set none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Renders `expression` against task run `task_run_id` of execution `execution_id`, within
+/// the bounds of [`with_control`] (or [`DEFAULT_TIMEOUT`]).
 pub fn evaluate(
     store: &dyn Store,
     protector: &Protector,
@@ -35,6 +123,8 @@ pub fn evaluate(
     task_run_id: &str,
     expression: &str,
 ) -> Result<String, EvalError> {
+    let control = current_control();
+    control.check()?;
     let execution = store
         .get_execution(execution_id)?
         .ok_or_else(|| EvalError::ExecutionNotFound(execution_id.to_owned()))?;
@@ -70,13 +160,45 @@ pub fn evaluate(
     );
     let template =
         Template::compile(expression).map_err(|e| EvalError::Expression(e.to_string()))?;
+    control.check()?;
     let env = RenderEnv {
         secrets: None,
         allow_secrets: false,
+        // INTEGRATOR: connect the bounds here once saker-expr's RenderEnv has its hook, e.g.
+        // `cancel: Some(control.cancel.as_ref()), deadline: Some(control.deadline),`
         ..RenderEnv::default()
     };
-    let rendered = template
-        .render(&variables, &env)
-        .map_err(|e| EvalError::Expression(masks.mask(&e.to_string()).into_owned()))?;
+    let rendered = template.render(&variables, &env);
+    // A render that ran past the bounds answers as such, whatever it produced.
+    control.check()?;
+    let rendered =
+        rendered.map_err(|e| EvalError::Expression(masks.mask(&e.to_string()).into_owned()))?;
+    // This set lives for this call only: the render's tainted strings and range texts join it
+    // so that a copy of them outside a tainted range is masked too.
+    masks.add_rendered(&rendered);
     Ok(masks.mask(&rendered.masked("****")).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_refuse_once_cancelled_or_past_the_deadline() {
+        let control = EvalControl::new(Duration::from_secs(3600));
+        assert!(control.check().is_ok());
+        control.cancel();
+        assert!(matches!(control.check(), Err(EvalError::Cancelled)));
+        let past = EvalControl::new(Duration::ZERO);
+        assert!(matches!(past.check(), Err(EvalError::TimedOut(_))));
+    }
+
+    #[test]
+    fn bounds_are_in_place_only_inside_with_control() {
+        let control = EvalControl::new(Duration::from_secs(3600));
+        control.cancel();
+        let inside = with_control(control, || current_control().check().is_err());
+        assert!(inside);
+        assert!(current_control().check().is_ok());
+    }
 }

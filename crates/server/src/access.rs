@@ -1,6 +1,8 @@
 //! Authorization of each request against the caller's roles and bindings
 //! ([`saker_auth::authorize`]). Without users configured there is no caller and every
-//! request is allowed. A refusal on something the caller may not even see answers exactly
+//! request is allowed; with users, a handler always has a caller (`routes::MaybeCaller`
+//! answers 401 before the handler runs otherwise), so `None` here never stands for "no
+//! credentials". A refusal on something the caller may not even see answers exactly
 //! as a missing item does (404, same message), so a sibling team cannot probe for names.
 
 use axum::http::StatusCode;

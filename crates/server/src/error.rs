@@ -1,4 +1,9 @@
 //! Errors as JSON bodies `{"message": "..."}` with a status code; never a stack trace.
+//!
+//! A 500 never tells the client its cause (a driver's message can name tables, paths,
+//! hosts or a value): it answers `internal error (correlation id …)` and logs the cause,
+//! passed through the process's mask set, under the same id. That happens in one place,
+//! [`ApiError::into_response`], so no route can forget it.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -27,6 +32,14 @@ impl ApiError {
             message: message.into(),
         }
     }
+
+    /// A 500 whose `cause` goes to the server's log only (see the module's documentation).
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: cause.to_string(),
+        }
+    }
 }
 
 impl From<EngineError> for ApiError {
@@ -41,9 +54,6 @@ impl From<EngineError> for ApiError {
             | EngineError::Store(_)
             | EngineError::Stopped => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %e, "request failed");
-        }
         Self {
             status,
             message: e.to_string(),
@@ -59,11 +69,15 @@ impl From<saker_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({ "message": self.message })),
-        )
-            .into_response()
+        let message = if self.status == StatusCode::INTERNAL_SERVER_ERROR {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            let masks = saker_engine::process_masks().snapshot();
+            tracing::error!(correlation_id = %id, cause = %masks.mask(&self.message), "request failed");
+            format!("internal error (correlation id {id}): the server's log has the cause")
+        } else {
+            self.message
+        };
+        (self.status, Json(serde_json::json!({ "message": message }))).into_response()
     }
 }
 
@@ -113,4 +127,48 @@ pub async fn json_errors(response: Response) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_500_answers_a_correlation_id_and_never_its_cause() {
+        let cause = "relation \"executions\" does not exist at /var/lib/saker/db";
+        let response = ApiError::internal(cause).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = body_of(response).await;
+        assert!(!body.contains("executions"), "{body}");
+        assert!(!body.contains("/var/lib"), "{body}");
+        let message = serde_json::from_str::<serde_json::Value>(&body).unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            message.starts_with("internal error (correlation id "),
+            "{message}"
+        );
+        // A store error converted by the routes is answered the same way.
+        let store = saker_store::StoreError::Corrupt {
+            table: "executions",
+            id: "abc-123".into(),
+            detail: "bad json".into(),
+        };
+        let body = body_of(ApiError::from(store).into_response()).await;
+        assert!(!body.contains("abc-123"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn other_errors_keep_their_message() {
+        let body = body_of(ApiError::not_found("flow a.b not found").into_response()).await;
+        assert!(body.contains("flow a.b not found"), "{body}");
+    }
 }

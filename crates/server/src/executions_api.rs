@@ -1,4 +1,5 @@
-//! Executions: create with typed inputs, get, search, kill, and the debug expression.
+//! Executions: create with typed inputs, get, search, kill (the debug expression is
+//! `debug_api`).
 //! EXECUTION permissions at the execution's namespace; an execution the caller may not see
 //! answers exactly like a missing one (404). Sealed values are shown as `****`.
 
@@ -19,7 +20,7 @@ use crate::access::{check, scopes};
 use crate::doc::Unauthorized;
 use crate::openapi::ApiRouter;
 use crate::routes::{MaybeCaller, caller};
-use crate::schema::{ErrorBody, EvalView, ExecutionPage, ExecutionView, KillView};
+use crate::schema::{ErrorBody, ExecutionPage, ExecutionView, KillView};
 use crate::{ApiError, AppState};
 
 pub(crate) fn routes() -> ApiRouter {
@@ -29,7 +30,6 @@ pub(crate) fn routes() -> ApiRouter {
         .routes(routes!(create_execution))
         .routes(routes!(get_execution, delete_execution))
         .routes(routes!(kill_execution))
-        .routes(routes!(debug_expression))
 }
 
 /// An execution as the API shows it: sealed values replaced by `****`.
@@ -264,45 +264,6 @@ async fn delete_execution(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("execution {id} not found")))
-    }
-}
-
-/// Seed 000's debug expression: the body is the expression, rendered against the task run's
-/// context; `secret()` is refused and the result is masked like a log line.
-#[utoipa::path(
-    post,
-    path = "/api/v1/{tenant}/executions/{id}/eval/{taskRunId}",
-    tag = "Executions",
-    params(
-        ("tenant" = String, Path, description = "Tenant id"),
-        ("id" = String, Path, description = "Execution id"),
-        ("taskRunId" = String, Path, description = "Task run id"),
-    ),
-    request_body(content = String, content_type = "text/plain", description = "A template, e.g. {{ outputs.first.value }}"),
-    responses(
-        (status = 200, description = "The rendered text, masked", body = EvalView),
-        Unauthorized,
-        (status = 404, description = "No such execution or task run (or not visible)", body = ErrorBody),
-        (status = 422, description = "The expression does not render (secret() is refused)", body = ErrorBody),
-    )
-)]
-async fn debug_expression(
-    State(state): State<AppState>,
-    who: MaybeCaller,
-    Path((tenant, id, task_run_id)): Path<(String, String, String)>,
-    expression: String,
-) -> Result<Json<EvalView>, ApiError> {
-    find_execution(&state, &who, &tenant, &id, Action::Read)?;
-    match state.engine.evaluate(&id, &task_run_id, &expression) {
-        Ok(result) => Ok(Json(EvalView { result })),
-        Err(saker_engine::debug_eval::EvalError::Expression(message)) => Err(ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            message,
-        }),
-        Err(saker_engine::debug_eval::EvalError::TaskRunNotFound(run)) => Err(ApiError::not_found(
-            format!("task run {run} not found in execution {id}"),
-        )),
-        Err(e) => Err(ApiError::bad_request(e.to_string())),
     }
 }
 

@@ -277,6 +277,9 @@ async fn get_flow(
     )
 )]
 async fn validate_flows(
+    // Any authenticated caller may validate (it reads nothing stored); extracting the caller
+    // is what refuses a request without credentials, whatever the open URLs say.
+    _who: MaybeCaller,
     Path(_tenant): Path<String>,
     body: String,
 ) -> Result<Json<Vec<FlowValidation>>, ApiError> {
@@ -315,12 +318,17 @@ mod tests {
     use axum::extract::Path;
 
     use super::validate_flows;
+    use crate::routes::MaybeCaller;
 
     /// The constraints of each document of `body`, as the route answers them.
     async fn constraints(body: &str) -> Vec<Option<String>> {
-        let answer = validate_flows(Path("main".to_owned()), body.to_owned())
-            .await
-            .expect("within the document limit");
+        let answer = validate_flows(
+            MaybeCaller::no_users(),
+            Path("main".to_owned()),
+            body.to_owned(),
+        )
+        .await
+        .expect("within the document limit");
         answer.0.into_iter().map(|v| v.constraints).collect()
     }
 
@@ -343,7 +351,7 @@ mod tests {
                 .is_some_and(|c| c.contains("the flow is empty"))
         );
         let body = "id: a\n---\n".repeat(saker_model::MAX_DOCUMENTS + 1);
-        let err = validate_flows(Path("main".to_owned()), body)
+        let err = validate_flows(MaybeCaller::no_users(), Path("main".to_owned()), body)
             .await
             .unwrap_err();
         assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST);

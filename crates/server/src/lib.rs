@@ -14,6 +14,7 @@
 mod access;
 mod audit_api;
 mod authn;
+mod debug_api;
 mod doc;
 mod error;
 mod executions_api;
@@ -24,6 +25,7 @@ mod inputs_body;
 mod logs_api;
 mod management;
 mod namespaces_api;
+mod open_urls;
 mod openapi;
 mod paging;
 mod request;
@@ -39,6 +41,7 @@ use std::sync::Arc;
 use saker_engine::Engine;
 
 pub use authn::{AuthGate, Caller};
+pub use debug_api::{DEBUG_EXPRESSION_ACTION, DebugLimits, configure_debug_expressions};
 pub use error::ApiError;
 pub use management::{ManagementAuth, management_router};
 pub use openapi::openapi;

@@ -69,6 +69,7 @@ pub(crate) fn api_routes() -> ApiRouter {
         .merge(crate::routes::routes())
         .merge(crate::flows_api::routes())
         .merge(crate::executions_api::routes())
+        .merge(crate::debug_api::routes())
         .merge(crate::logs_api::routes())
         .merge(crate::namespaces_api::routes())
         .merge(crate::secrets_api::routes())

@@ -2,7 +2,10 @@
 //! OpenAPI document itself, and the layers every request passes (body size limit,
 //! authentication).
 
-use axum::{Extension, Json, Router};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::Response;
+use axum::{Json, Router};
 use serde_json::Value;
 use utoipa_axum::routes;
 
@@ -10,11 +13,47 @@ use crate::openapi::{ApiRouter, api_routes};
 use crate::schema::HealthView;
 use crate::{AppState, Caller};
 
-/// The authenticated caller, when the server has users.
-pub(crate) type MaybeCaller = Option<Extension<Caller>>;
+/// The caller, as every handler but the open ones reads it: `None` means the server has no
+/// users (`server.basic-auth` unset), and only that. When the server has users and the
+/// request came without credentials (an open URL let it through), extracting it answers 401,
+/// so a handler cannot take "no credentials" for "no users configured".
+pub(crate) struct MaybeCaller(Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match (parts.extensions.get::<Caller>(), &state.auth) {
+            (Some(found), _) => Ok(MaybeCaller(Some(found.clone()))),
+            (None, None) => Ok(MaybeCaller(None)),
+            (None, Some(_)) => Err(crate::authn::unauthorized()),
+        }
+    }
+}
+
+#[cfg(test)]
+impl MaybeCaller {
+    /// The caller of a server without users, for tests that call a handler directly.
+    pub(crate) fn no_users() -> Self {
+        MaybeCaller(None)
+    }
+}
 
 pub(crate) fn caller(c: &MaybeCaller) -> Option<&Caller> {
-    c.as_ref().map(|Extension(c)| c)
+    c.0.as_ref()
+}
+
+/// The caller of a route an open URL may open ([`crate::open_urls::OPENABLE`]): `None` when
+/// the request came without credentials, through an open URL or to a server without users.
+/// Such a handler must name what stands in for credentials (a webhook's key).
+pub(crate) struct OpenCaller(pub Option<Caller>);
+
+impl<S: Send + Sync> FromRequestParts<S> for OpenCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(OpenCaller(parts.extensions.get::<Caller>().cloned()))
+    }
 }
 
 /// Largest request body accepted (flows, inputs, secret values); larger ones get 413.
@@ -73,4 +112,76 @@ async fn health() -> Json<HealthView> {
     Json(HealthView {
         status: "UP".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::http::{Request, StatusCode};
+    use saker_auth::{AuthService, HashCost, Principal, SecurityConfig, ServiceOptions, Subject};
+    use saker_engine::{Engine, EngineParts};
+    use saker_store::SqliteStore;
+
+    use super::*;
+    use crate::AuthGate;
+
+    fn state(users: bool) -> AppState {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let auth = users.then(|| {
+            let options = ServiceOptions {
+                hash_cost: HashCost {
+                    memory_kib: 64,
+                    iterations: 1,
+                    parallelism: 1,
+                },
+                ..ServiceOptions::default()
+            };
+            let service =
+                AuthService::new(store.clone(), SecurityConfig::default(), options).unwrap();
+            Arc::new(AuthGate {
+                service,
+                open_urls: vec!["/".into()],
+            })
+        });
+        AppState {
+            engine: Arc::new(Engine::start(EngineParts::new(store))),
+            auth,
+            secrets: None,
+            trigger_secrets: None,
+            webhook_misses: Arc::new(crate::webhook_miss_throttle()),
+        }
+    }
+
+    /// What a handler gets for a request that came with `caller` (none: no credentials).
+    async fn extract(state: &AppState, caller: Option<Caller>) -> Result<Option<Caller>, Response> {
+        let (mut parts, ()) = Request::new(()).into_parts();
+        if let Some(caller) = caller {
+            parts.extensions.insert(caller);
+        }
+        MaybeCaller::from_request_parts(&mut parts, state)
+            .await
+            .map(|who| who.0)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn without_credentials_a_server_with_users_gives_no_caller_but_a_401() {
+        let with_users = state(true);
+        let refused = extract(&with_users, None).await.err().unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        let authenticated = Caller(Arc::new(Subject::User(Principal {
+            user_id: "u1".into(),
+            username: "alice".into(),
+            super_admin: false,
+            grants: Vec::new(),
+        })));
+        assert!(
+            extract(&with_users, Some(authenticated))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Only a server without users lets a handler run without a caller.
+        assert!(extract(&state(false), None).await.unwrap().is_none());
+    }
 }

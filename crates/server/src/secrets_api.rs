@@ -263,9 +263,7 @@ pub(crate) fn service_error(e: ServiceError) -> ApiError {
         ),
         _ => e.to_string(),
     };
-    if status == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(error = %message, "secret request failed");
-    }
+    // A 500's message goes to the log only, under a correlation id (`ApiError`'s answer).
     ApiError { status, message }
 }
 

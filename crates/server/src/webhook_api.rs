@@ -40,7 +40,7 @@ use crate::access::check;
 
 use crate::executions_api::execution_json;
 use crate::openapi::ApiRouter;
-use crate::routes::{MaybeCaller, caller};
+use crate::routes::OpenCaller;
 use crate::schema::{ErrorBody, ExecutionView};
 use crate::{ApiError, AppState};
 
@@ -91,7 +91,7 @@ type HookPath = Path<(String, String, String, String)>;
 )]
 async fn webhook_get(
     State(state): State<AppState>,
-    who: MaybeCaller,
+    who: OpenCaller,
     Path((tenant, namespace, flow_id, key)): HookPath,
     uri: Uri,
     extensions: Extensions,
@@ -131,7 +131,7 @@ async fn webhook_get(
 )]
 async fn webhook_post(
     State(state): State<AppState>,
-    who: MaybeCaller,
+    who: OpenCaller,
     Path((tenant, namespace, flow_id, key)): HookPath,
     uri: Uri,
     extensions: Extensions,
@@ -171,7 +171,7 @@ async fn webhook_post(
 )]
 async fn webhook_put(
     State(state): State<AppState>,
-    who: MaybeCaller,
+    who: OpenCaller,
     Path((tenant, namespace, flow_id, key)): HookPath,
     uri: Uri,
     extensions: Extensions,
@@ -235,7 +235,7 @@ fn throttled(retry_after: Duration) -> Response {
 
 fn webhook(
     state: AppState,
-    who: MaybeCaller,
+    who: OpenCaller,
     tenant: String,
     namespace: String,
     flow_id: String,
@@ -244,7 +244,7 @@ fn webhook(
 ) -> Response {
     // Only callers without credentials are throttled (open URLs, or a server without
     // users): an authenticated caller is accountable and its requests are attributed.
-    let keys: Vec<ThrottleKey> = match caller(&who) {
+    let keys: Vec<ThrottleKey> = match &who.0 {
         None => request
             .address
             .clone()
@@ -269,7 +269,7 @@ fn webhook(
 
 fn start(
     state: &AppState,
-    who: MaybeCaller,
+    who: OpenCaller,
     tenant: String,
     namespace: String,
     flow_id: String,
@@ -277,14 +277,18 @@ fn start(
     request: &Request,
 ) -> Result<Json<Value>, ApiError> {
     let not_found = || ApiError::not_found(NOT_FOUND);
-    check(
-        caller(&who),
-        &tenant,
-        Some(&namespace),
-        Permission::Execution,
-        Action::Create,
-        || NOT_FOUND.to_owned(),
-    )?;
+    // With credentials, the caller needs EXECUTION CREATE here; without (an open URL, or a
+    // server without users), the key compared below is the only credential.
+    if let Some(caller) = &who.0 {
+        check(
+            Some(caller),
+            &tenant,
+            Some(&namespace),
+            Permission::Execution,
+            Action::Create,
+            || NOT_FOUND.to_owned(),
+        )?;
+    }
     let (flow, record) = match state.engine.load_flow(&tenant, &namespace, &flow_id, None) {
         Ok(found) => found,
         Err(EngineError::FlowNotFound { .. }) => return Err(not_found()),

@@ -66,6 +66,11 @@ impl Server {
         }
     }
 
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// A request as the admin.
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         call(self.port, method, path, body, Some(&self.admin))

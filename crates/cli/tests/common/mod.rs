@@ -84,7 +84,42 @@ pub fn http_as(
     body: Option<(&str, &str)>,
     authorization: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    let stream = TcpStream::connect(("127.0.0.1", port))?;
+    exchange(stream, method, path, body, authorization)
+}
+
+/// [`http_as`] from the client address `source` (any of 127.0.0.0/8 on Linux), for what the
+/// server decides per client address (login throttling).
+pub fn http_from(
+    source: std::net::Ipv4Addr,
+    port: u16,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind((source, 0).into())?;
+        socket
+            .connect(([127, 0, 0, 1], port).into())
+            .await?
+            .into_std()
+    })?;
+    stream.set_nonblocking(false)?;
+    exchange(stream, method, path, None, authorization)
+}
+
+/// Sends one request on `stream` and reads the whole answer, scanned for remembered secrets.
+fn exchange(
+    mut stream: TcpStream,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &str)>,
+    authorization: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let (content_type, body) = body.unwrap_or(("application/json", ""));
     let auth = authorization

@@ -122,7 +122,23 @@ fn invitation(row: &Row) -> Result<InvitationRow> {
     })
 }
 
+/// Usernames compare without regard to ASCII case (`ADMIN@x` is `admin@x`): `lower()` under
+/// the "C" collation folds ASCII letters only, as SQLite's does, so both backends agree. The
+/// one with exactly this spelling comes first.
+const USER_BY_NAME: &str = "FROM users WHERE lower(username COLLATE \"C\") = lower($1 COLLATE \"C\") \
+                            ORDER BY username = $1 DESC, id LIMIT 1";
+
 fn insert_user_in(tx: &mut Tx<'_>, user: &UserRow) -> Result<()> {
+    // Inserts of users wait for each other until commit (the mode conflicts with itself, not
+    // with readers), so two spellings of one name cannot both pass the check below.
+    tx.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE", &[])?;
+    let taken = tx.query_opt(&format!("SELECT id {USER_BY_NAME}"), &[&user.username])?;
+    if taken.is_some() {
+        return Err(StoreError::AlreadyExists {
+            kind: "user",
+            id: user.username.clone(),
+        });
+    }
     insert(
         tx,
         &format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
@@ -188,7 +204,7 @@ impl AuthRows for PgStore {
     }
 
     fn get_user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
+        let sql = format!("SELECT {USER_COLUMNS} {USER_BY_NAME}");
         self.select_opt(&sql, &[&username], user)
     }
 

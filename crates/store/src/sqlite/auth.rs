@@ -190,7 +190,28 @@ fn query_opt<R, T>(
     raw.map(decode).transpose()
 }
 
+/// Usernames compare without regard to ASCII case (`ADMIN@x` is `admin@x`): SQLite's
+/// `lower()` folds ASCII letters only, as PostgreSQL's does under the "C" collation, so both
+/// backends agree. The one with exactly this spelling comes first.
+const USER_BY_NAME: &str = "FROM users WHERE lower(username) = lower(?1) \
+                            ORDER BY username = ?1 DESC, id LIMIT 1";
+
 fn insert_user_in(tx: &Transaction<'_>, user: &UserRow) -> Result<()> {
+    // The write transaction is IMMEDIATE (one writer at a time), so nothing can slip in
+    // between this check and the insert.
+    let taken = query_opt(
+        tx,
+        &format!("SELECT id {USER_BY_NAME}"),
+        [&user.username],
+        |row| row.get::<_, String>(0),
+        Ok,
+    )?;
+    if taken.is_some() {
+        return Err(StoreError::AlreadyExists {
+            kind: "user",
+            id: user.username.clone(),
+        });
+    }
     tx.execute(
         &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
         params![
@@ -232,8 +253,8 @@ impl AuthRows for SqliteStore {
     }
 
     fn get_user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1");
-        self.read_tx(|tx| Ok(query_all(tx, &sql, [username], raw_user, user)?.pop()))
+        let sql = format!("SELECT {USER_COLUMNS} {USER_BY_NAME}");
+        self.read_tx(|tx| query_opt(tx, &sql, [username], raw_user, user))
     }
 
     fn list_users(&self) -> Result<Vec<UserRow>> {
