@@ -58,6 +58,10 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
     let parts = app.engine_parts_with(store, secrets.clone(), globals.config.as_deref())?;
     let rt = runtime()?;
     rt.block_on(async move {
+        // Handlers for Ctrl-C and SIGTERM exist before anything can be asked of the server:
+        // installed lazily (when the shutdown future is first polled), a signal sent as soon
+        // as /health answered would still find the default action and kill the process.
+        let stop = StopSignals::install()?;
         let engine = Arc::new(Engine::start(parts));
         let resumed = engine
             .recover()
@@ -81,8 +85,8 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
             "Saker server listening on http://{bound} (data in {})",
             app.data_dir.display()
         );
-        let shutdown = async {
-            stop_signal().await;
+        let shutdown = async move {
+            stop.received().await;
             eprintln!("shutting down");
         };
         let management = match management_port.or(app
@@ -246,25 +250,38 @@ fn management_auth(app: &crate::app::App) -> anyhow::Result<Option<saker_server:
     }
 }
 
-/// Ctrl-C (SIGINT) or, on Unix, SIGTERM as sent by service managers.
-async fn stop_signal() {
+/// Ctrl-C (SIGINT) or, on Unix, SIGTERM as sent by service managers, listened for from the
+/// moment [`StopSignals::install`] returns.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Registers the handlers now (inside the runtime).
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).context("listening for Ctrl-C")?,
+                terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Resolves when either signal arrives.
+    async fn received(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     }
 }
