@@ -27,6 +27,7 @@ mod datetime;
 mod error;
 mod eval;
 mod filters;
+mod flow;
 mod functions;
 mod jq;
 mod lexer;

@@ -11,7 +11,7 @@ use crate::ast::Node;
 use crate::context::{Context, RenderEnv};
 use crate::error::{ErrorKind, EvalResult, Fail};
 use crate::eval::{Frame, eval};
-use crate::ops::truth;
+use crate::flow::{run_if, settle, under_pc};
 use crate::print::write_value;
 use crate::template::Template;
 use crate::value::{Map, Taint, Value};
@@ -80,6 +80,9 @@ pub(crate) struct Runtime<'e> {
     /// Inside `render()`'s repeated passes, raw blocks are written back with their tags so a
     /// later pass leaves them alone, as Kestra does.
     keep_raw: bool,
+    /// The program-counter taint: secret while rendering a part that runs or not because of
+    /// a secret (see `flow.rs`).
+    pub pc: Taint,
 }
 
 impl<'e> Runtime<'e> {
@@ -91,6 +94,7 @@ impl<'e> Runtime<'e> {
             depth: 0,
             now: env.now,
             keep_raw: false,
+            pc: Taint::Clean,
         }
     }
 
@@ -198,6 +202,28 @@ pub(crate) fn exec<'a>(
     out: &mut Out,
 ) -> EvalResult<()> {
     for node in nodes {
+        exec_node(node, fr, rt, out).map_err(settle)?;
+        if out.text.len() > rt.env.limits.max_output_bytes {
+            let pos = nodes.first().map_or(0, node_pos);
+            return Err(limit(
+                pos,
+                format!(
+                    "the output is larger than {} bytes",
+                    rt.env.limits.max_output_bytes
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn exec_node<'a>(
+    node: &'a Node,
+    fr: &mut Frame<'a>,
+    rt: &mut Runtime<'_>,
+    out: &mut Out,
+) -> EvalResult<()> {
+    {
         match node {
             Node::Text(s, e) => out
                 .text
@@ -219,16 +245,7 @@ pub(crate) fn exec<'a>(
             Node::If {
                 branches,
                 otherwise,
-            } => {
-                let mut chosen = otherwise;
-                for (cond, body) in branches {
-                    if truth(&*eval(cond, fr, rt)?).unwrap_or(false) {
-                        chosen = body;
-                        break;
-                    }
-                }
-                exec(chosen, fr, rt, out)?;
-            }
+            } => run_if(branches, otherwise, fr, rt, out)?,
             Node::For {
                 key,
                 var,
@@ -237,32 +254,25 @@ pub(crate) fn exec<'a>(
                 otherwise,
             } => {
                 let items = eval(iter, fr, rt)?.into_owned();
-                run_for(
-                    key.as_deref(),
-                    var,
-                    iter.pos,
-                    &items,
-                    body,
-                    otherwise,
-                    fr,
-                    rt,
-                    out,
-                )?;
+                // A loop over a secret list runs a secret number of times.
+                under_pc(items.taint(), iter.start, rt, out, |rt, out| {
+                    run_for(
+                        key.as_deref(),
+                        var,
+                        iter.pos,
+                        &items,
+                        body,
+                        otherwise,
+                        fr,
+                        rt,
+                        out,
+                    )
+                })?;
             }
             Node::Set { name, value } => {
                 let v = eval(value, fr, rt)?.into_owned();
-                fr.set(name, v);
+                fr.set(name, v.with_taint(rt.pc));
             }
-        }
-        if out.text.len() > rt.env.limits.max_output_bytes {
-            let pos = nodes.first().map_or(0, node_pos);
-            return Err(limit(
-                pos,
-                format!(
-                    "the output is larger than {} bytes",
-                    rt.env.limits.max_output_bytes
-                ),
-            ));
         }
     }
     Ok(())

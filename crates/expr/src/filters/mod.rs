@@ -233,6 +233,15 @@ impl Filter {
 }
 
 impl Filter {
+    /// Structural filters that read their elements to place them (ordering, equality,
+    /// whether an element is a list): one secret element taints the whole result.
+    pub fn compares_elements(self) -> bool {
+        matches!(
+            self,
+            Filter::Sort | Filter::Rsort | Filter::Distinct | Filter::Flatten
+        )
+    }
+
     /// Structural filters whose arguments become part of the result (`merge`, `default`):
     /// those arguments keep their own taint too, instead of tainting the whole result.
     pub fn moves_arguments(self) -> bool {
