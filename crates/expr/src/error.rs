@@ -271,7 +271,9 @@ pub(crate) fn suggest<'a>(
         .into_iter()
         .map(|c| (distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
+        // Ties go to the first name in order, so that the message does not depend on the
+        // order of a hash map.
+        .min_by_key(|(d, c)| (*d, *c))
         .map(|(_, c)| c.to_string())
 }
 
