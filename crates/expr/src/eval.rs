@@ -107,7 +107,21 @@ fn tainting(v: Cow<'_, Value>, taint: Taint) -> Cow<'_, Value> {
     }
 }
 
+/// Evaluates `e`: one step of the budget, and the bytes of the value it builds.
 pub(crate) fn eval<'s>(
+    e: &'s Expr,
+    fr: &'s Frame<'s>,
+    rt: &mut Runtime<'_>,
+) -> EvalResult<Cow<'s, Value>> {
+    rt.budget.steps(1).map_err(|k| fail(e, k))?;
+    let v = eval_expr(e, fr, rt)?;
+    if let Owned(built) = &v {
+        rt.budget.built(built).map_err(|k| fail(e, k))?;
+    }
+    Ok(v)
+}
+
+fn eval_expr<'s>(
     e: &'s Expr,
     fr: &'s Frame<'s>,
     rt: &mut Runtime<'_>,
@@ -320,7 +334,7 @@ fn eval_filter<'s>(
     let chosen_on_secret = filter == Filter::Default && inp.taint().is_secret();
     let argv = hide_if(chosen_on_secret, e.pos, eval_args(args, fr, rt))?;
     let args_tainted = argv.iter().any(Value::is_tainted);
-    let r = filters::apply(filter, name, &inp, &argv)
+    let r = filters::apply(filter, name, &inp, &argv, &mut rt.budget)
         .map_err(|k| fail_on(e, k, args_tainted || inp.is_tainted()))?;
     let t = if filter.moves_arguments() {
         false

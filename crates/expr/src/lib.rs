@@ -22,6 +22,7 @@
 //! ```
 
 mod ast;
+mod budget;
 mod context;
 mod datetime;
 mod error;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexSet;
 
 use crate::ast::Node;
+use crate::budget::Budget;
 use crate::context::{Context, RenderEnv};
 use crate::error::{ErrorKind, EvalResult, Fail};
 use crate::eval::{Frame, eval};
@@ -73,6 +74,7 @@ impl fmt::Debug for Rendered {
 /// State shared by a whole render, `render()` calls included.
 pub(crate) struct Runtime<'e> {
     pub env: &'e RenderEnv<'e>,
+    pub budget: Budget<'e>,
     tainted: IndexSet<String>,
     iterations: u64,
     depth: u32,
@@ -89,6 +91,7 @@ impl<'e> Runtime<'e> {
     pub fn new(env: &'e RenderEnv<'e>) -> Runtime<'e> {
         Runtime {
             env,
+            budget: Budget::new(env),
             tainted: IndexSet::new(),
             iterations: 0,
             depth: 0,
@@ -202,6 +205,9 @@ pub(crate) fn exec<'a>(
     out: &mut Out,
 ) -> EvalResult<()> {
     for node in nodes {
+        rt.budget
+            .steps(1)
+            .map_err(|k| Fail::new(node_pos(node), k))?;
         exec_node(node, fr, rt, out).map_err(settle)?;
         if out.text.len() > rt.env.limits.max_output_bytes {
             let pos = nodes.first().map_or(0, node_pos);

@@ -18,6 +18,7 @@ pub(crate) use json::parse_json;
 
 use std::borrow::Cow;
 
+use crate::budget::Budget;
 use crate::error::ErrorKind;
 use crate::print::to_text;
 use crate::value::Value;
@@ -256,6 +257,7 @@ pub(crate) fn apply(
     name: &'static str,
     input: &Value,
     args: &[Value],
+    budget: &mut Budget<'_>,
 ) -> Result<Value, ErrorKind> {
     let a = Args { name, args };
     match f {
@@ -302,7 +304,7 @@ pub(crate) fn apply(
         | Filter::Sha256
         | Filter::Sha512
         | Filter::Md5 => encoding::apply(f, input, &a),
-        Filter::ToJson | Filter::Jq => json::apply(f, input, &a),
+        Filter::ToJson | Filter::Jq => json::apply(f, input, &a, budget),
         Filter::Date
         | Filter::DateAdd
         | Filter::Timestamp

@@ -9,23 +9,32 @@
 //! system time zone database) fail, and `debug`/`stderr` stay silent instead of writing to a
 //! logger.
 
+mod instrument;
+mod meter;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use jaq_core::load::parse::Def;
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::native::{Fun, run, v};
-use jaq_core::{Compiler, Ctx, Error, Vars, data};
+use jaq_core::{Compiler, Ctx, Error, Vars};
 use jaq_json::{Num, Val};
 
+use crate::budget::Budget;
+use crate::error::ErrorKind;
 use crate::value::{Map, Value};
+use meter::{Env, Meter, Metered, STACK_SIZE, Stopped};
 
-type D = data::JustLut<Val>;
+type D = Metered;
 type Program = jaq_core::Filter<D>;
 
 /// At most this many results per run: `jq('repeat(1)')` must not eat the worker's memory.
 const MAX_RESULTS: usize = 10_000;
 /// Cached programs; the cache is emptied when it grows past this.
 const MAX_CACHED: usize = 256;
+/// Results nested deeper than this are refused: converting and dropping them recurses.
+const MAX_RESULT_DEPTH: usize = 512;
 
 /// Why a jq program failed. The texts hold jaq's own words, which may quote the input: the
 /// caller shows them only when neither the program nor the input is tainted.
@@ -33,25 +42,76 @@ pub(crate) enum JqError {
     Compile(String),
     Run(String),
     TooManyResults,
+    /// A budget ran out, or the caller cancelled: the render's own error.
+    Budget(ErrorKind),
 }
 
-pub(crate) fn run_program(program: &str, input: &Value) -> Result<Vec<Value>, JqError> {
-    // jaq is a large third-party interpreter: should it ever panic on some program, the
-    // template fails instead of the worker.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_unguarded(program, input)
-    }))
-    .unwrap_or_else(|_| Err(JqError::Run("the jq interpreter failed".into())))
-}
-
-fn run_unguarded(program: &str, input: &Value) -> Result<Vec<Value>, JqError> {
+/// Runs `program` on `input` within what is left of `budget` (see `meter.rs`), on a thread
+/// of its own with a large stack.
+pub(crate) fn run_program(
+    program: &str,
+    input: &Value,
+    budget: &mut Budget<'_>,
+) -> Result<Vec<Value>, JqError> {
     let filter = compiled(program)?;
-    let ctx = Ctx::<D>::new(&filter.lut, Vars::new([]));
+    let (left, limits) = (budget.remaining(), budget.limits());
+    let (cancel, deadline) = (budget.cancel_flag(), budget.deadline());
+    let (result, (steps, bytes)) = std::thread::scope(|scope| {
+        let run = || {
+            let meter = Meter::new(left, limits, cancel, deadline);
+            let result = run_guarded(&filter, input, &meter);
+            (result, meter.used())
+        };
+        let spawned = std::thread::Builder::new()
+            .name("saker-jq".into())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, run);
+        match spawned {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                (Err(JqError::Run("the jq interpreter failed".into())), (0, 0))
+            }),
+            Err(_) => (
+                Err(JqError::Run("cannot start the jq interpreter".into())),
+                (0, 0),
+            ),
+        }
+    });
+    budget.steps(steps).map_err(JqError::Budget)?;
+    budget.bytes(bytes).map_err(JqError::Budget)?;
+    result
+}
+
+fn run_guarded(filter: &Program, input: &Value, meter: &Meter<'_>) -> Result<Vec<Value>, JqError> {
+    // jaq is a large third-party interpreter: should it ever panic on some program, the
+    // template fails instead of the worker. The meter stops a run by unwinding too.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_unguarded(filter, input, meter)
+    }))
+    .unwrap_or_else(|payload| {
+        Err(match meter.take_stop() {
+            Some(kind) if payload.is::<Stopped>() => JqError::Budget(kind),
+            _ => JqError::Run("the jq interpreter failed".into()),
+        })
+    })
+}
+
+fn run_unguarded(
+    filter: &Program,
+    input: &Value,
+    meter: &Meter<'_>,
+) -> Result<Vec<Value>, JqError> {
+    let input = to_val(input);
+    meter::measure(&input, meter);
+    let env = Env {
+        lut: &filter.lut,
+        meter,
+    };
+    let ctx = Ctx::<D>::new(env, Vars::new([]));
     let mut results = Vec::new();
     // Not `jaq_core::unwrap_valr`: on `halt` it calls `std::process::exit`.
-    for r in filter.id.run((ctx, to_val(input))) {
+    for r in filter.id.run((ctx, input)) {
         match r {
-            Ok(v) => results.push(from_val(&v)),
+            Ok(v) => results.push(from_val(&v, meter, 0)?),
             Err(exn) => {
                 return Err(JqError::Run(match exn.get_err() {
                     Ok(e) => e.to_string(),
@@ -88,16 +148,39 @@ fn compiled(program: &str) -> Result<Arc<Program>, JqError> {
 }
 
 fn compile(program: &str) -> Result<Program, JqError> {
-    let defs = jaq_core::defs()
-        .chain(jaq_std::defs())
-        .chain(jaq_json::defs());
-    let loader = Loader::new(defs);
+    let std_defs = || {
+        jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs())
+    };
+    // Loaded as written first, for jaq's own messages about it.
     let arena = Arena::default();
-    let modules = loader
+    Loader::new(std_defs())
         .load(
             &arena,
             File {
                 code: program,
+                path: (),
+            },
+        )
+        .map_err(|errs| JqError::Compile(load_errors(&errs)))?;
+    // Then instrumented (see `instrument.rs`), as the last definition of the prelude, so
+    // that the standard definitions it calls are instrumented too.
+    let main = jaq_core::load::parse(program, |p| p.term())
+        .ok_or_else(|| JqError::Compile("invalid jq program".into()))?;
+    let main = Def {
+        name: "_saker_main",
+        args: Vec::new(),
+        body: instrument::term(main),
+    };
+    let mut defs: Vec<Def<&str>> = std_defs().map(instrument::def).collect();
+    defs.push(main);
+    let arena = Arena::default();
+    let modules = Loader::new(defs)
+        .load(
+            &arena,
+            File {
+                code: "_saker_main",
                 path: (),
             },
         )
@@ -165,8 +248,11 @@ fn natives() -> impl Iterator<Item = Fun<D>> {
     jaq_core::funs()
         .chain(jaq_std::funs())
         .chain(jaq_json::funs())
-        .filter(|(name, _, _)| !BLOCKED.contains(name))
+        .filter(|(name, args, _)| {
+            !BLOCKED.contains(name) && !(*name == "range" && args.len() == 3)
+        })
         .chain(stubs)
+        .chain(meter::natives())
 }
 
 fn to_val(v: &Value) -> Val {
@@ -186,27 +272,40 @@ fn to_val(v: &Value) -> Val {
     }
 }
 
-fn from_val(v: &Val) -> Value {
-    match v {
+/// Converts a result, counting what it builds; refuses results nested too deeply.
+fn from_val(v: &Val, meter: &Meter<'_>, depth: usize) -> Result<Value, JqError> {
+    if depth > MAX_RESULT_DEPTH {
+        return Err(JqError::Run(format!(
+            "a result is nested more than {MAX_RESULT_DEPTH} levels deep"
+        )));
+    }
+    let value = match v {
         Val::Null => Value::null(),
         Val::Bool(b) => Value::from(*b),
         Val::Num(n) => from_num(n),
         Val::TStr(b) | Val::BStr(b) => Value::string(String::from_utf8_lossy(b).as_ref()),
-        Val::Arr(items) => Value::list(items.iter().map(from_val)),
+        Val::Arr(items) => Value::list(
+            items
+                .iter()
+                .map(|x| from_val(x, meter, depth + 1))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
         Val::Obj(map) => {
-            let m: Map = map
+            let m = map
                 .iter()
                 .map(|(k, v)| {
                     let key = match k {
                         Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
                         other => other.to_string(),
                     };
-                    (key, from_val(v))
+                    Ok((key, from_val(v, meter, depth + 1)?))
                 })
-                .collect();
+                .collect::<Result<Map, JqError>>()?;
             Value::from(m)
         }
-    }
+    };
+    meter.alloc(crate::budget::shallow_size(&value));
+    Ok(value)
 }
 
 fn from_num(n: &Num) -> Value {
@@ -226,11 +325,14 @@ mod tests {
     use super::*;
 
     fn jq(program: &str, input: serde_json::Value) -> Result<Vec<serde_json::Value>, String> {
-        run_program(program, &Value::from_json(&input))
+        let env = crate::RenderEnv::default();
+        let mut budget = Budget::new(&env);
+        run_program(program, &Value::from_json(&input), &mut budget)
             .map(|vs| vs.iter().map(Value::to_json).collect())
             .map_err(|e| match e {
                 JqError::Compile(m) | JqError::Run(m) => m,
                 JqError::TooManyResults => "too many".into(),
+                JqError::Budget(kind) => kind.to_string(),
             })
     }
 
@@ -260,6 +362,83 @@ mod tests {
         assert!(jq("halt", serde_json::json!(null)).is_err());
         assert!(jq("halt_error", serde_json::json!("x")).is_err());
         assert!(jq("\"x\" | halt_error(1)", serde_json::json!(null)).is_err());
+    }
+
+    fn stopped_by(program: &str, env: &crate::RenderEnv<'_>) -> ErrorKind {
+        let mut budget = Budget::new(env);
+        match run_program(program, &Value::null(), &mut budget) {
+            Err(JqError::Budget(kind)) => kind,
+            Err(JqError::Run(m) | JqError::Compile(m)) => panic!("{program}: failed with {m}"),
+            Err(JqError::TooManyResults) => panic!("{program}: too many results"),
+            Ok(_) => panic!("{program}: finished"),
+        }
+    }
+
+    #[test]
+    fn runaway_programs_stop_within_the_budget() {
+        let env = crate::RenderEnv {
+            limits: crate::Limits {
+                max_steps: 300_000,
+                max_value_bytes: 4 << 20,
+                ..crate::Limits::DEFAULT
+            },
+            ..Default::default()
+        };
+        for program in [
+            "def f: f; f",
+            "until(false; .)",
+            "[repeat(.)]",
+            "[range(1e9)]",
+            "last(range(1e18))",
+            "\"a\" * 1e9",
+            "[limit(1e9; repeat(\"x\"))] | add",
+            "reduce range(40) as $i (\"ab\"; . + .)",
+            "reduce range(40) as $i (\"ab\"; . += .)",
+            "reduce range(40) as $i ([1]; . + .)",
+            "reduce range(64) as $i (1; [., .]) | tojson",
+            "reduce range(64) as $i (1; [., .]) | [..] | length",
+            "reduce range(64) as $i (1; [., .]) | \"\\(.)\"",
+            "reduce range(64) as $i ({}; {a: ., b: .}) * {}",
+            "try (def f: f; f) catch 1",
+            "[range(1e9)] | length",
+        ] {
+            let kind = stopped_by(program, &env);
+            assert!(
+                matches!(kind, ErrorKind::StepBudget(_) | ErrorKind::MemoryBudget(_)),
+                "{program}: {kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn deep_recursion_is_stopped_before_the_stack_overflows() {
+        let env = crate::RenderEnv {
+            limits: crate::Limits {
+                max_steps: u64::MAX,
+                max_value_bytes: u64::MAX,
+                ..crate::Limits::DEFAULT
+            },
+            ..Default::default()
+        };
+        for program in ["def f: 1 + f; f", "def f: [f]; f"] {
+            let kind = stopped_by(program, &env);
+            assert!(matches!(kind, ErrorKind::Limit(_)), "{program}: {kind}");
+        }
+    }
+
+    #[test]
+    fn cancellation_and_deadline_stop_a_run() {
+        let flag = std::sync::atomic::AtomicBool::new(true);
+        let cancelled = crate::RenderEnv {
+            cancel: Some(&flag),
+            ..Default::default()
+        };
+        assert_eq!(stopped_by("def f: f; f", &cancelled), ErrorKind::Cancelled);
+        let late = crate::RenderEnv {
+            deadline: Some(std::time::Instant::now()),
+            ..Default::default()
+        };
+        assert_eq!(stopped_by("repeat(1)", &late), ErrorKind::DeadlineExceeded);
     }
 
     #[test]

@@ -1,0 +1,171 @@
+//! Rewrites a parsed jq program so that what allocates checks the memory budget first (see
+//! `meter.rs`): arithmetic becomes calls to the metered natives, array elements are counted
+//! as they are collected, and the input of `..`, of string interpolation and of natives that
+//! walk or print a whole value is measured first. Applied to the user's program and to jaq's and jaq-std's
+//! definitions alike.
+
+use jaq_core::load::lex::StrPart;
+use jaq_core::load::parse::{BinaryOp, Def, Pattern, Term};
+use jaq_core::ops::Math;
+use jaq_core::path::{Part, Path};
+
+use super::meter::MATH_NAMES;
+
+/// Natives whose work or output grows with the whole of their input.
+const MEASURED: &[&str] = &[
+    "tojson",
+    "escape_html",
+    "escape_sh",
+    "encode_uri",
+    "encode_base64",
+    "decode_base64",
+    "explode",
+    "implode",
+    "ascii_downcase",
+    "ascii_upcase",
+    "reverse",
+    "sort",
+    "sort_by",
+    "group_by",
+    "min_by_or_empty",
+    "max_by_or_empty",
+    "keys_unsorted",
+    "key_values",
+    "path",
+    "path_value",
+    "split_",
+    "split_matches",
+    "matches",
+    "ltrimstr",
+    "rtrimstr",
+    "trim",
+    "ltrim",
+    "rtrim",
+    "indices",
+    "utf8bytelength",
+];
+
+fn math_name(op: Math) -> &'static str {
+    match op {
+        Math::Add => MATH_NAMES[0],
+        Math::Sub => MATH_NAMES[1],
+        Math::Mul => MATH_NAMES[2],
+        Math::Div => MATH_NAMES[3],
+        Math::Rem => MATH_NAMES[4],
+    }
+}
+
+fn call<'s>(name: &'s str) -> Term<&'s str> {
+    Term::Call(name, Vec::new())
+}
+
+fn pipe<'s>(l: Term<&'s str>, r: Term<&'s str>) -> Term<&'s str> {
+    Term::BinOp(Box::new(l), BinaryOp::Pipe(None), Box::new(r))
+}
+
+fn boxed<'s>(t: Box<Term<&'s str>>) -> Box<Term<&'s str>> {
+    Box::new(term(*t))
+}
+
+pub(crate) fn def<'s>(d: Def<&'s str>) -> Def<&'s str> {
+    Def {
+        name: d.name,
+        args: d.args,
+        body: term(d.body),
+    }
+}
+
+pub(crate) fn term<'s>(t: Term<&'s str>) -> Term<&'s str> {
+    match t {
+        Term::Id | Term::Num(_) | Term::Var(_) | Term::Break(_) => t,
+        Term::Recurse => pipe(call("_saker_measure"), Term::Recurse),
+        Term::Str(fmt, parts) => Term::Str(
+            fmt,
+            parts
+                .into_iter()
+                .map(|p| match p {
+                    StrPart::Term(t) => StrPart::Term(pipe(term(t), call("_saker_measure"))),
+                    other => other,
+                })
+                .collect(),
+        ),
+        Term::Arr(f) => Term::Arr(f.map(|f| Box::new(pipe(term(*f), call("_saker_item"))))),
+        Term::Obj(kvs) => Term::Obj(
+            kvs.into_iter()
+                .map(|(k, v)| (term(k), v.map(term)))
+                .collect(),
+        ),
+        Term::Neg(t) => Term::Neg(boxed(t)),
+        Term::BinOp(l, BinaryOp::Math(op), r) => Term::Call(math_name(op), vec![term(*l), term(*r)]),
+        // `l op= r` is `r as $x | l |= . op $x`.
+        Term::BinOp(l, BinaryOp::UpdateMath(op), r) => {
+            let var = "$__saker_update";
+            let update = Term::Call(math_name(op), vec![Term::Id, Term::Var(var)]);
+            let inner = Term::BinOp(boxed(l), BinaryOp::Update, Box::new(update));
+            Term::BinOp(
+                boxed(r),
+                BinaryOp::Pipe(Some(Pattern::Var(var))),
+                Box::new(inner),
+            )
+        }
+        Term::BinOp(l, op, r) => {
+            let op = match op {
+                BinaryOp::Pipe(Some(p)) => BinaryOp::Pipe(Some(pattern(p))),
+                other => other,
+            };
+            Term::BinOp(boxed(l), op, boxed(r))
+        }
+        Term::Label(name, t) => Term::Label(name, boxed(t)),
+        Term::Fold(name, xs, p, args) => Term::Fold(
+            name,
+            boxed(xs),
+            pattern(p),
+            args.into_iter().map(term).collect(),
+        ),
+        Term::TryCatch(t, c) => Term::TryCatch(boxed(t), c.map(boxed)),
+        Term::IfThenElse(branches, otherwise) => Term::IfThenElse(
+            branches
+                .into_iter()
+                .map(|(c, t)| (term(c), term(t)))
+                .collect(),
+            otherwise.map(boxed),
+        ),
+        Term::Def(defs, t) => Term::Def(defs.into_iter().map(def).collect(), boxed(t)),
+        Term::Call(name, args) => {
+            let measured = name.starts_with('@') || MEASURED.contains(&name);
+            let c = Term::Call(name, args.into_iter().map(term).collect());
+            if measured {
+                pipe(call("_saker_measure"), c)
+            } else {
+                c
+            }
+        }
+        Term::Path(t, path) => Term::Path(
+            boxed(t),
+            Path(
+                path.0
+                    .into_iter()
+                    .map(|(part, opt)| {
+                        let part = match part {
+                            Part::Index(i) => Part::Index(term(i)),
+                            Part::Range(a, b) => Part::Range(a.map(term), b.map(term)),
+                        };
+                        (part, opt)
+                    })
+                    .collect(),
+            ),
+        ),
+    }
+}
+
+fn pattern<'s>(p: Pattern<&'s str>) -> Pattern<&'s str> {
+    match p {
+        Pattern::Var(_) => p,
+        Pattern::Arr(ps) => Pattern::Arr(ps.into_iter().map(pattern).collect()),
+        Pattern::Obj(kps) => Pattern::Obj(
+            kps.into_iter()
+                .map(|(k, p)| (term(k), pattern(p)))
+                .collect(),
+        ),
+    }
+}
