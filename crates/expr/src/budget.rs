@@ -120,10 +120,7 @@ pub(crate) fn shallow_size(v: &Value) -> u64 {
     match v {
         Value::String(s, _) => s.len() as u64,
         Value::List(items, _) => items.len() as u64 * SLOT,
-        Value::Map(map, _) => map
-            .keys()
-            .map(|k| k.len() as u64 + 2 * SLOT)
-            .sum::<u64>(),
+        Value::Map(map, _) => map.keys().map(|k| k.len() as u64 + 2 * SLOT).sum::<u64>(),
         _ => 0,
     }
 }

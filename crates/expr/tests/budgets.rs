@@ -46,7 +46,12 @@ fn long_loops_hit_the_step_budget() {
 
 #[test]
 fn jq_shares_the_render_budget() {
-    for program in ["def f: f; f", "[range(1e9)]", "\"a\" * 1e9", "until(false; .)"] {
+    for program in [
+        "def f: f; f",
+        "[range(1e9)]",
+        "\"a\" * 1e9",
+        "until(false; .)",
+    ] {
         let kind = stopped(&format!("{{{{ 1 | jq('{program}') }}}}"), &small());
         assert!(
             matches!(kind, ErrorKind::StepBudget(_) | ErrorKind::MemoryBudget(_)),
@@ -62,7 +67,8 @@ fn a_cancelled_render_stops() {
         cancel: Some(&flag),
         ..RenderEnv::default()
     };
-    let loops = "{% for i in range(1, 1000) %}{% for j in range(1, 1000) %}{% endfor %}{% endfor %}";
+    let loops =
+        "{% for i in range(1, 1000) %}{% for j in range(1, 1000) %}{% endfor %}{% endfor %}";
     assert_eq!(stopped(loops, &env), ErrorKind::Cancelled);
     assert_eq!(
         stopped("{{ 1 | jq('def f: f; f') }}", &env),

@@ -50,17 +50,21 @@ fn jq(input: &Value, a: &Args<'_>, budget: &mut Budget<'_>) -> Result<Value, Err
         }
         other => other,
     };
-    run_program(program, data, budget).map(Value::list).map_err(|e| {
-        let what = match e {
-            JqError::Budget(kind) => return kind,
-            JqError::Compile(m) if !secret => format!("cannot compile '{program}': {m}"),
-            JqError::Compile(_) => "cannot compile the program".to_string(),
-            JqError::Run(m) if !secret => format!("'{program}' failed: {m}"),
-            JqError::Run(_) => "the program failed on a secret value (details hidden)".to_string(),
-            JqError::TooManyResults => "the program produced too many results".to_string(),
-        };
-        ErrorKind::Jq(format!("filter 'jq': {what}"))
-    })
+    run_program(program, data, budget)
+        .map(Value::list)
+        .map_err(|e| {
+            let what = match e {
+                JqError::Budget(kind) => return kind,
+                JqError::Compile(m) if !secret => format!("cannot compile '{program}': {m}"),
+                JqError::Compile(_) => "cannot compile the program".to_string(),
+                JqError::Run(m) if !secret => format!("'{program}' failed: {m}"),
+                JqError::Run(_) => {
+                    "the program failed on a secret value (details hidden)".to_string()
+                }
+                JqError::TooManyResults => "the program produced too many results".to_string(),
+            };
+            ErrorKind::Jq(format!("filter 'jq': {what}"))
+        })
 }
 
 /// Parses JSON text into a clean value; the error message holds positions only.

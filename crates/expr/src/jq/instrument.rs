@@ -55,7 +55,7 @@ fn math_name(op: Math) -> &'static str {
     }
 }
 
-fn call<'s>(name: &'s str) -> Term<&'s str> {
+fn call(name: &str) -> Term<&str> {
     Term::Call(name, Vec::new())
 }
 
@@ -63,11 +63,12 @@ fn pipe<'s>(l: Term<&'s str>, r: Term<&'s str>) -> Term<&'s str> {
     Term::BinOp(Box::new(l), BinaryOp::Pipe(None), Box::new(r))
 }
 
-fn boxed<'s>(t: Box<Term<&'s str>>) -> Box<Term<&'s str>> {
+#[allow(clippy::boxed_local)] // It maps the boxes the parser made.
+fn boxed(t: Box<Term<&str>>) -> Box<Term<&str>> {
     Box::new(term(*t))
 }
 
-pub(crate) fn def<'s>(d: Def<&'s str>) -> Def<&'s str> {
+pub(crate) fn def(d: Def<&str>) -> Def<&str> {
     Def {
         name: d.name,
         args: d.args,
@@ -75,7 +76,7 @@ pub(crate) fn def<'s>(d: Def<&'s str>) -> Def<&'s str> {
     }
 }
 
-pub(crate) fn term<'s>(t: Term<&'s str>) -> Term<&'s str> {
+pub(crate) fn term(t: Term<&str>) -> Term<&str> {
     match t {
         Term::Id | Term::Num(_) | Term::Var(_) | Term::Break(_) => t,
         Term::Recurse => pipe(call("_saker_measure"), Term::Recurse),
@@ -96,7 +97,9 @@ pub(crate) fn term<'s>(t: Term<&'s str>) -> Term<&'s str> {
                 .collect(),
         ),
         Term::Neg(t) => Term::Neg(boxed(t)),
-        Term::BinOp(l, BinaryOp::Math(op), r) => Term::Call(math_name(op), vec![term(*l), term(*r)]),
+        Term::BinOp(l, BinaryOp::Math(op), r) => {
+            Term::Call(math_name(op), vec![term(*l), term(*r)])
+        }
         // `l op= r` is `r as $x | l |= . op $x`.
         Term::BinOp(l, BinaryOp::UpdateMath(op), r) => {
             let var = "$__saker_update";
@@ -158,7 +161,7 @@ pub(crate) fn term<'s>(t: Term<&'s str>) -> Term<&'s str> {
     }
 }
 
-fn pattern<'s>(p: Pattern<&'s str>) -> Pattern<&'s str> {
+fn pattern(p: Pattern<&str>) -> Pattern<&str> {
     match p {
         Pattern::Var(_) => p,
         Pattern::Arr(ps) => Pattern::Arr(ps.into_iter().map(pattern).collect()),

@@ -125,7 +125,7 @@ impl<'a> Meter<'a> {
         self.steps_left.set(left - 1);
         let used = self.steps_used.get() + 1;
         self.steps_used.set(used);
-        if used % CHECK_EVERY == 0
+        if used.is_multiple_of(CHECK_EVERY)
             && let Err(kind) = interrupted(self.cancel, self.deadline)
         {
             self.stop(kind);
@@ -212,7 +212,8 @@ fn len(v: &Val) -> u64 {
 /// An upper bound of what `l op r` builds, checked before it is built.
 fn math_size(op: Math, l: &Val, r: &Val, meter: &Meter<'_>) -> u64 {
     match (op, l, r) {
-        (Math::Mul, Val::TStr(_) | Val::BStr(_), n) | (Math::Mul, n, Val::TStr(_) | Val::BStr(_))
+        (Math::Mul, Val::TStr(_) | Val::BStr(_), n)
+        | (Math::Mul, n, Val::TStr(_) | Val::BStr(_))
             if number(n).is_some() =>
         {
             let s = if number(l).is_some() { r } else { l };
