@@ -18,6 +18,9 @@ use crate::context::{Limits, RenderEnv};
 use crate::error::ErrorKind;
 use crate::value::Value;
 
+/// What a slot of a list or map counts.
+const SLOT: u64 = std::mem::size_of::<Value>() as u64;
+
 /// Steps between two looks at the cancellation flag and the clock.
 pub(crate) const CHECK_EVERY: u64 = 1024;
 
@@ -74,6 +77,42 @@ impl<'e> Budget<'e> {
         self.bytes(shallow_size(v))
     }
 
+    /// Counts the expanded size of values put into a list or map literal (parts they share
+    /// counted each time they appear, as printing writes them): `[x, x]` shares `x`, and
+    /// nesting it doubles what printing or jq would expand without doubling memory. Counting
+    /// stops as soon as the budget is exceeded.
+    pub fn put_into_container<'v>(
+        &mut self,
+        parts: impl IntoIterator<Item = &'v Value>,
+    ) -> Result<(), ErrorKind> {
+        const CHUNK: u64 = 4096;
+        let mut stack: Vec<&Value> = parts.into_iter().collect();
+        let mut pending = 0u64;
+        while let Some(v) = stack.pop() {
+            pending += match v {
+                Value::String(s, _) => s.len() as u64 + 2,
+                Value::List(items, _) => {
+                    stack.extend(items.iter());
+                    items.len() as u64 * SLOT
+                }
+                Value::Map(map, _) => {
+                    let mut keys = 0;
+                    for (k, x) in map.iter() {
+                        keys += k.len() as u64 + 2 * SLOT;
+                        stack.push(x);
+                    }
+                    keys
+                }
+                _ => 8,
+            };
+            if pending >= CHUNK {
+                self.bytes(pending)?;
+                pending = 0;
+            }
+        }
+        self.bytes(pending)
+    }
+
     /// Steps and bytes left, for jq's own meter.
     pub fn remaining(&self) -> (u64, u64) {
         (
@@ -116,7 +155,6 @@ pub(crate) fn interrupted(
 /// What building `v` allocated, not counting the parts it shares with other values: a
 /// string's bytes, a list's or map's slots (their elements are counted when built).
 pub(crate) fn shallow_size(v: &Value) -> u64 {
-    const SLOT: u64 = std::mem::size_of::<Value>() as u64;
     match v {
         Value::String(s, _) => s.len() as u64,
         Value::List(items, _) => items.len() as u64 * SLOT,

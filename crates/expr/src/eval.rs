@@ -170,6 +170,9 @@ fn eval_expr<'s>(
                 .iter()
                 .map(|a| eval(a, fr, rt).map(Cow::into_owned))
                 .collect::<EvalResult<Vec<Value>>>()?;
+            rt.budget
+                .put_into_container(&items)
+                .map_err(|k| fail(e, k))?;
             Ok(Owned(Value::List(Arc::new(items), Taint::Clean)))
         }
         ExprKind::Map(entries) => {
@@ -182,6 +185,9 @@ fn eval_expr<'s>(
                 let value = eval(v, fr, rt)?.into_owned();
                 map.insert(to_text(&key), value);
             }
+            rt.budget
+                .put_into_container(map.values())
+                .map_err(|k| fail(e, k))?;
             Ok(Owned(Value::Map(Arc::new(map), Taint::Clean).with_taint(t)))
         }
         ExprKind::Interp(parts) => {

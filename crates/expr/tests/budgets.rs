@@ -35,6 +35,23 @@ fn doubling_a_string_hits_the_memory_budget() {
 }
 
 #[test]
+fn values_that_share_their_parts_are_counted_expanded() {
+    // Each line doubles what printing `x` writes, not the memory `x` holds.
+    let t = format!(
+        "{{% set x = 'abcdefgh' %}}{}{{{{ x }}}}",
+        "{% set x = [x, x] %}".repeat(64)
+    );
+    let kind = stopped(&t, &small());
+    assert!(matches!(kind, ErrorKind::MemoryBudget(_)), "{kind}");
+    let t = format!(
+        "{{% set x = 1 %}}{}{{{{ x | jq('.') }}}}",
+        "{% set x = {'a': x, 'b': x} %}".repeat(64)
+    );
+    let kind = stopped(&t, &small());
+    assert!(matches!(kind, ErrorKind::MemoryBudget(_)), "{kind}");
+}
+
+#[test]
 fn long_loops_hit_the_step_budget() {
     let kind = stopped(
         "{% for i in range(1, 1000) %}{% for j in range(1, 1000) %}{{ i + j }}{% endfor %}{% endfor %}",

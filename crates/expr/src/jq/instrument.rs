@@ -1,7 +1,8 @@
 //! Rewrites a parsed jq program so that what allocates checks the memory budget first (see
-//! `meter.rs`): arithmetic becomes calls to the metered natives, array elements are counted
-//! as they are collected, and the input of `..`, of string interpolation and of natives that
-//! walk or print a whole value is measured first. Applied to the user's program and to jaq's and jaq-std's
+//! `meter.rs`): arithmetic becomes calls to the metered natives; array elements, object
+//! values and the right side of path updates are measured as they are put in; and the
+//! input of `..`, of string interpolation and of natives that walk or print a whole value is
+//! measured first. Applied to the user's program and to jaq's and jaq-std's
 //! definitions alike.
 
 use jaq_core::load::lex::StrPart;
@@ -93,7 +94,7 @@ pub(crate) fn term(t: Term<&str>) -> Term<&str> {
         Term::Arr(f) => Term::Arr(f.map(|f| Box::new(pipe(term(*f), call("_saker_item"))))),
         Term::Obj(kvs) => Term::Obj(
             kvs.into_iter()
-                .map(|(k, v)| (term(k), v.map(term)))
+                .map(|(k, v)| (term(k), v.map(|v| pipe(term(v), call("_saker_measure")))))
                 .collect(),
         ),
         Term::Neg(t) => Term::Neg(boxed(t)),
@@ -110,6 +111,11 @@ pub(crate) fn term(t: Term<&str>) -> Term<&str> {
                 BinaryOp::Pipe(Some(Pattern::Var(var))),
                 Box::new(inner),
             )
+        }
+        // What a path update puts into a value is measured like an array element.
+        Term::BinOp(l, op @ (BinaryOp::Update | BinaryOp::Assign | BinaryOp::UpdateAlt), r) => {
+            let r = pipe(term(*r), call("_saker_measure"));
+            Term::BinOp(boxed(l), op, Box::new(r))
         }
         Term::BinOp(l, op, r) => {
             let op = match op {

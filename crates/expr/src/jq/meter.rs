@@ -9,10 +9,14 @@
 //!   value.
 //! - **Memory.** Each step counts [`STEP_BYTES`] (the interpreter allocates its iterators on
 //!   every step); the program is rewritten (see `instrument.rs`) so that arithmetic on
-//!   strings, arrays and objects checks the size of its result *before* building it, each
-//!   array element collected counts a slot, and values about to be printed or walked by a
-//!   native (`tojson`, `"\(.)"`, `@base64`, `sort`, ...) are measured first, which also
-//!   stops values that share their parts (`[.,.]` nested) from expanding.
+//!   strings, arrays and objects checks the size of its result *before* building it, and
+//!   every value put into an array, an object or a path update is measured *expanded* (parts
+//!   it shares counted each time), so that no value's expanded size exceeds what was
+//!   counted: nesting `[., .]` stops after a few levels instead of doubling to 2^64, and
+//!   printing, comparing or describing any value in an error stays within the budget. Values
+//!   about to be printed or walked by a native (`tojson`, `"\(.)"`, `@base64`, `sort`, ...)
+//!   are measured first, so the natives' work is bounded too (their output may be a small
+//!   constant factor larger than what they measured: escapes, `explode`'s numbers).
 //! - **Stack.** jq runs on its own thread with a [`STACK_SIZE`] stack, and a step taken
 //!   deeper than [`MAX_STACK_DEPTH`] bytes below where the program started stops it.
 //!
@@ -209,9 +213,15 @@ fn len(v: &Val) -> u64 {
     }
 }
 
-/// An upper bound of what `l op r` builds, checked before it is built.
+/// An upper bound of what `l op r` builds, checked before it is built. Adding arrays or
+/// objects measures the right side expanded: `. + .` shares its parts, and its expanded size
+/// (what printing it writes) doubles each time.
 fn math_size(op: Math, l: &Val, r: &Val, meter: &Meter<'_>) -> u64 {
     match (op, l, r) {
+        (Math::Add, Val::Arr(_) | Val::Obj(_), _) => {
+            measure(r, meter);
+            len(l)
+        }
         (Math::Mul, Val::TStr(_) | Val::BStr(_), n)
         | (Math::Mul, n, Val::TStr(_) | Val::BStr(_))
             if number(n).is_some() =>
@@ -292,8 +302,12 @@ pub(crate) fn natives() -> impl Iterator<Item = Fun<Metered>> {
     ];
     let others: [Fun<Metered>; 3] = [
         run(("range", v(3), |cv| range(cv))),
+        // An element collected into an array: its slot, and its expanded size, since the
+        // same value collected twice is shared (`[., .]`).
         run(("_saker_item", v(0), |cv| {
-            cv.0.data().meter.alloc(SLOT);
+            let meter = cv.0.data().meter;
+            meter.alloc(SLOT);
+            measure(&cv.1, meter);
             box_once(Ok(cv.1))
         })),
         // Transparent to paths and updates, so that `..` and `path(...)` can be measured.

@@ -404,6 +404,11 @@ mod tests {
             "reduce range(64) as $i (1; [., .]) | [..] | length",
             "reduce range(64) as $i (1; [., .]) | \"\\(.)\"",
             "reduce range(64) as $i ({}; {a: ., b: .}) * {}",
+            "reduce range(64) as $i ({}; {a: ., b: .}) | tojson",
+            "reduce range(64) as $i (1; . as $x | {} | .a = $x | .b = $x) | tojson",
+            "reduce range(64) as $i ([1]; . + .) | tojson",
+            "reduce range(64) as $i (1; [., .]) | try error(.) catch length",
+            "reduce range(64) as $i (1; [., .]) | .a?",
             "try (def f: f; f) catch 1",
             "[range(1e9)] | length",
         ] {
