@@ -107,7 +107,8 @@ pub struct Limits {
     /// Nested `render()` calls.
     pub max_render_depth: u32,
     /// Evaluation steps over the whole render: one per expression or statement the template
-    /// evaluates, one per term jq evaluates. Default 10,000,000 (about a second of work).
+    /// evaluates (a loop iteration included), one per term jq evaluates or value `range` generates.
+    /// Default 5,000,000: one to five seconds of work, depending on the steps.
     pub max_steps: u64,
     /// Bytes of strings, lists and maps the render builds, intermediate values included,
     /// counted over the whole render (jq's values and interpreter too; values of the context
@@ -122,7 +123,7 @@ impl Limits {
         max_iterations: 1_000_000,
         max_range: 100_000,
         max_render_depth: 8,
-        max_steps: 10_000_000,
+        max_steps: 5_000_000,
         max_value_bytes: 64 * 1024 * 1024,
     };
 }

@@ -20,7 +20,7 @@
 //! choice (that a render failed still tells one bit). See `flow.rs`.
 //!
 //! **Budgets.** A render (jq included) stops with [`ErrorKind::StepBudget`] past
-//! [`Limits::max_steps`] evaluation steps (default 10,000,000), with
+//! [`Limits::max_steps`] evaluation steps (default 5,000,000), with
 //! [`ErrorKind::MemoryBudget`] past [`Limits::max_value_bytes`] bytes of values built
 //! (default 64 MiB, intermediate values included), and with [`ErrorKind::Cancelled`] or
 //! [`ErrorKind::DeadlineExceeded`] when [`RenderEnv::cancel`] is set or

@@ -330,6 +330,7 @@ fn run_for<'a>(
     let result = (|| {
         for i in 0..len {
             rt.iterations += 1;
+            rt.budget.steps(1).map_err(|k| Fail::new(pos, k))?;
             if rt.iterations > rt.env.limits.max_iterations {
                 return Err(limit(
                     pos,

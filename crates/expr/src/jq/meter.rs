@@ -7,8 +7,7 @@
 //!   definition (`repeat`, `until`, `def f: f; f`, jaq-std's own), hence through terms; the one
 //!   generator implemented natively, `range/3`, is replaced by one that counts a step per
 //!   value.
-//! - **Memory.** Each step counts [`STEP_BYTES`] (the interpreter allocates its iterators on
-//!   every step); the program is rewritten (see `instrument.rs`) so that arithmetic on
+//! - **Memory.** The program is rewritten (see `instrument.rs`) so that arithmetic on
 //!   strings, arrays and objects checks the size of its result *before* building it, and
 //!   every value put into an array, an object or a path update is measured *expanded* (parts
 //!   it shares counted each time), so that no value's expanded size exceeds what was
@@ -37,8 +36,6 @@ use jaq_json::Val;
 use crate::budget::{CHECK_EVERY, interrupted};
 use crate::error::ErrorKind;
 
-/// The bytes one step counts: about what jaq allocates to evaluate a term.
-pub(crate) const STEP_BYTES: u64 = 32;
 /// Stack of the thread jq runs on.
 /// Address space only: the pages a run does not touch are never committed.
 pub(crate) const STACK_SIZE: usize = 256 * 1024 * 1024;
@@ -140,7 +137,6 @@ impl<'a> Meter<'a> {
                 MAX_STACK_DEPTH >> 20
             )));
         }
-        self.alloc(STEP_BYTES);
     }
 
     /// `n` bytes about to be built.
