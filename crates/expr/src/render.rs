@@ -21,7 +21,9 @@ use crate::value::{Map, Taint, Value};
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Rendered {
     pub text: String,
-    /// Byte ranges of `text` holding tainted text, sorted and disjoint.
+    /// Byte ranges of `text` holding tainted text, sorted and disjoint. A range may be empty:
+    /// a secret printed as nothing, or a part that a secret chose to run and that printed
+    /// nothing (the masker still shows a mask there).
     pub tainted: Vec<Range<usize>>,
     /// Every distinct tainted string the render produced (secret values, values derived from
     /// them that were printed or passed on), for the masker to mask in later output.

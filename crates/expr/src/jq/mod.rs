@@ -8,6 +8,9 @@
 //! environment), `halt` (jaq exits the process on it) and `localtime`/`strflocaltime` (the
 //! system time zone database) fail, and `debug`/`stderr` stay silent instead of writing to a
 //! logger.
+//!
+//! Every run is bounded by the render's step and memory budgets, its cancellation and
+//! deadline, and a recursion depth: see `meter.rs` and `instrument.rs`.
 
 mod instrument;
 mod meter;
