@@ -12,6 +12,10 @@ use jaq_core::path::{Part, Path};
 
 use super::meter::MATH_NAMES;
 
+/// Natives that make a value per byte or character of a string input: their input is
+/// measured at a slot per byte.
+const MEASURED_WIDE: &[&str] = &["explode", "fromjson", "split_", "split_matches", "matches"];
+
 /// Natives whose work or output grows with the whole of their input.
 const MEASURED: &[&str] = &[
     "tojson",
@@ -20,7 +24,6 @@ const MEASURED: &[&str] = &[
     "encode_uri",
     "encode_base64",
     "decode_base64",
-    "explode",
     "implode",
     "ascii_downcase",
     "ascii_upcase",
@@ -34,9 +37,6 @@ const MEASURED: &[&str] = &[
     "key_values",
     "path",
     "path_value",
-    "split_",
-    "split_matches",
-    "matches",
     "ltrimstr",
     "rtrimstr",
     "trim",
@@ -92,11 +92,7 @@ pub(crate) fn term(t: Term<&str>) -> Term<&str> {
                 .collect(),
         ),
         Term::Arr(f) => Term::Arr(f.map(|f| Box::new(pipe(term(*f), call("_saker_item"))))),
-        Term::Obj(kvs) => Term::Obj(
-            kvs.into_iter()
-                .map(|(k, v)| (term(k), v.map(|v| pipe(term(v), call("_saker_measure")))))
-                .collect(),
-        ),
+        Term::Obj(kvs) => Term::Obj(kvs.into_iter().map(entry).collect()),
         Term::Neg(t) => Term::Neg(boxed(t)),
         Term::BinOp(l, BinaryOp::Math(op), r) => {
             Term::Call(math_name(op), vec![term(*l), term(*r)])
@@ -141,9 +137,10 @@ pub(crate) fn term(t: Term<&str>) -> Term<&str> {
         ),
         Term::Def(defs, t) => Term::Def(defs.into_iter().map(def).collect(), boxed(t)),
         Term::Call(name, args) => {
-            let measured = name.starts_with('@') || MEASURED.contains(&name);
             let c = Term::Call(name, args.into_iter().map(term).collect());
-            if measured {
+            if MEASURED_WIDE.contains(&name) {
+                pipe(call("_saker_measure_wide"), c)
+            } else if name.starts_with('@') || MEASURED.contains(&name) {
                 pipe(call("_saker_measure"), c)
             } else {
                 c
@@ -164,6 +161,21 @@ pub(crate) fn term(t: Term<&str>) -> Term<&str> {
                     .collect(),
             ),
         ),
+    }
+}
+
+/// An object entry, its value measured. `{$x}` is spelled out as `{"x": $x}` so that its
+/// value is measured too (`{$x, $y}` with both bound to `.` shares `.`).
+type Entry<'s> = (Term<&'s str>, Option<Term<&'s str>>);
+
+fn entry((k, v): Entry<'_>) -> Entry<'_> {
+    let measured = |v| Some(pipe(term(v), call("_saker_measure")));
+    match (k, v) {
+        (Term::Var(name), None) => {
+            let key = Term::Str(None, vec![StrPart::Str(name.trim_start_matches('$'))]);
+            (key, measured(Term::Var(name)))
+        }
+        (k, v) => (term(k), v.and_then(measured)),
     }
 }
 

@@ -299,7 +299,7 @@ pub(crate) fn natives() -> impl Iterator<Item = Fun<Metered>> {
         run((MATH_NAMES[3], v(2), |cv| math::<3>(cv))),
         run((MATH_NAMES[4], v(2), |cv| math::<4>(cv))),
     ];
-    let others: [Fun<Metered>; 3] = [
+    let others: [Fun<Metered>; 4] = [
         run(("range", v(3), |cv| range(cv))),
         // An element collected into an array: its slot, and its expanded size, since the
         // same value collected twice is shared (`[., .]`).
@@ -307,6 +307,14 @@ pub(crate) fn natives() -> impl Iterator<Item = Fun<Metered>> {
             let meter = cv.0.data().meter;
             meter.alloc(SLOT);
             measure(&cv.1, meter);
+            box_once(Ok(cv.1))
+        })),
+        run(("_saker_measure_wide", v(0), |cv| {
+            let meter = cv.0.data().meter;
+            match &cv.1 {
+                Val::TStr(b) | Val::BStr(b) => meter.alloc(b.len() as u64 * SLOT),
+                other => measure(other, meter),
+            }
             box_once(Ok(cv.1))
         })),
         // Transparent to paths and updates, so that `..` and `path(...)` can be measured.

@@ -355,8 +355,33 @@ mod tests {
         );
         assert_eq!(jq(".s | test(\"y\")", input.clone()), Ok(vec![true.into()]));
         assert_eq!(
-            jq("keys", input),
+            jq("keys", input.clone()),
             Ok(vec![serde_json::json!(["a", "s", "token"])])
+        );
+        // What the metering rewrites still means what it meant.
+        assert_eq!(
+            jq(". as $v | {$v} | .v.token", input.clone()),
+            Ok(vec!["T".into()])
+        );
+        assert_eq!(
+            jq(".s | explode | implode", input.clone()),
+            Ok(vec!["xyz".into()])
+        );
+        assert_eq!(
+            jq("\"[1,2]\" | fromjson | . + . | add", input.clone()),
+            Ok(vec![6.into()])
+        );
+        assert_eq!(
+            jq(".a += [3] | .a | length", input.clone()),
+            Ok(vec![3.into()])
+        );
+        assert_eq!(jq("[paths] | length", input.clone()), Ok(vec![5.into()]));
+        assert_eq!(
+            jq(
+                "walk(if type == \"number\" then . * 10 else . end) | .a",
+                input
+            ),
+            Ok(vec![serde_json::json!([10, 20])])
         );
     }
 
@@ -412,6 +437,8 @@ mod tests {
             "reduce range(64) as $i ([1]; . + .) | tojson",
             "reduce range(64) as $i (1; [., .]) | try error(.) catch length",
             "reduce range(64) as $i (1; [., .]) | .a?",
+            "reduce range(64) as $i (1; . as $x | . as $y | {$x, $y}) | tojson",
+            "[range(1e6)] | tojson | fromjson | length",
             "try (def f: f; f) catch 1",
             "[range(1e9)] | length",
         ] {
