@@ -119,10 +119,16 @@ fn close_secret_block(out: &mut Out, start: usize, rt: &mut Runtime<'_>) {
 }
 
 /// An error from a secret-dependent part: located at the part itself, and without its
-/// message unless it is a resource limit.
+/// message unless it is a resource limit. A missing value stays "missing", so that `??`,
+/// `default` and `is defined` still absorb it (with a tainted result); one that reaches the
+/// statement is reported as [`ErrorKind::SecretDependent`] by [`settle`].
 pub(crate) fn hide(f: Fail, pos: u32) -> Fail {
     let kind = if f.kind.is_resource_limit() {
         f.kind
+    } else if f.kind.is_undefined() {
+        ErrorKind::UndefinedAttribute(
+            "a value that depends on a secret is missing (details hidden)".into(),
+        )
     } else {
         ErrorKind::SecretDependent
     };
@@ -133,8 +139,7 @@ pub(crate) fn hide(f: Fail, pos: u32) -> Fail {
 /// a key missing from a secret map) is reported hidden, where it happened.
 pub(crate) fn settle(f: Fail) -> Fail {
     if f.secret && !f.kind.is_resource_limit() && f.kind != ErrorKind::SecretDependent {
-        let pos = f.pos;
-        hide(f, pos)
+        Fail::new(f.pos, ErrorKind::SecretDependent).caused_by_secret(true)
     } else {
         f
     }

@@ -231,56 +231,54 @@ fn exec_node<'a>(
     rt: &mut Runtime<'_>,
     out: &mut Out,
 ) -> EvalResult<()> {
-    {
-        match node {
-            Node::Text(s, e) => out
-                .text
-                .push_str(fr.src.get(*s as usize..*e as usize).unwrap_or("")),
-            Node::Raw(s, e) => {
-                let body = fr.src.get(*s as usize..*e as usize).unwrap_or("");
-                if rt.keep_raw {
-                    out.text.push_str("{% raw %}");
-                    out.text.push_str(body);
-                    out.text.push_str("{% endraw %}");
-                } else {
-                    out.text.push_str(body);
-                }
+    match node {
+        Node::Text(s, e) => out
+            .text
+            .push_str(fr.src.get(*s as usize..*e as usize).unwrap_or("")),
+        Node::Raw(s, e) => {
+            let body = fr.src.get(*s as usize..*e as usize).unwrap_or("");
+            if rt.keep_raw {
+                out.text.push_str("{% raw %}");
+                out.text.push_str(body);
+                out.text.push_str("{% endraw %}");
+            } else {
+                out.text.push_str(body);
             }
-            Node::Print(e) => {
-                let v = eval(e, fr, rt)?;
-                out.print(&v, rt);
-            }
-            Node::If {
-                branches,
-                otherwise,
-            } => run_if(branches, otherwise, fr, rt, out)?,
-            Node::For {
-                key,
-                var,
-                iter,
-                body,
-                otherwise,
-            } => {
-                let items = eval(iter, fr, rt)?.into_owned();
-                // A loop over a secret list runs a secret number of times.
-                under_pc(items.taint(), iter.start, rt, out, |rt, out| {
-                    run_for(
-                        key.as_deref(),
-                        var,
-                        iter.pos,
-                        &items,
-                        body,
-                        otherwise,
-                        fr,
-                        rt,
-                        out,
-                    )
-                })?;
-            }
-            Node::Set { name, value } => {
-                let v = eval(value, fr, rt)?.into_owned();
-                fr.set(name, v.with_taint(rt.pc));
-            }
+        }
+        Node::Print(e) => {
+            let v = eval(e, fr, rt)?;
+            out.print(&v, rt);
+        }
+        Node::If {
+            branches,
+            otherwise,
+        } => run_if(branches, otherwise, fr, rt, out)?,
+        Node::For {
+            key,
+            var,
+            iter,
+            body,
+            otherwise,
+        } => {
+            let items = eval(iter, fr, rt)?.into_owned();
+            // A loop over a secret list runs a secret number of times.
+            under_pc(items.taint(), iter.start, rt, out, |rt, out| {
+                run_for(
+                    key.as_deref(),
+                    var,
+                    iter.pos,
+                    &items,
+                    body,
+                    otherwise,
+                    fr,
+                    rt,
+                    out,
+                )
+            })?;
+        }
+        Node::Set { name, value } => {
+            let v = eval(value, fr, rt)?.into_owned();
+            fr.set(name, v.with_taint(rt.pc));
         }
     }
     Ok(())

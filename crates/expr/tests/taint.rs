@@ -245,6 +245,13 @@ const ROWS: &[(&str, &str)] = &[
     ("{{ json(secret('J')).missing is defined }}", "*"),
     ("{{ {'Hunter2 pw': 1}[secret('S')] ?? 'd' }}", "*"),
     ("{{ secret('S') == 'x' or true }}", "*"),
+    // A value missing in the branch a secret chose is still "missing" for `??` and `default`.
+    ("{{ (secret('S') != 'x' ? missing : 1) ?? 'd' }}", "*"),
+    (
+        "{{ (secret('S') != 'x' ? missing : 1) | default('d') }}",
+        "*",
+    ),
+    ("{{ (secret('S') != 'x' ? missing : 1) is defined }}", "*"),
     ("{{ ['a', secret('S'), 'a'] | distinct }}", "*"),
     ("{{ [[1], json(secret('L'))] | flatten }}", "*"),
     ("{{ [1, secret('S')] | length }}", "2"),
@@ -306,6 +313,8 @@ fn errors_that_depend_on_a_secret_say_only_that_they_failed() {
         ("{{ secret('EMPTY') | default(1 / 0) }}", "default"),
         ("{{ (secret('S') == 'x') or (1 / 0) }}", "or"),
         ("{{ json(secret('J')).missing ?? (1 / 0) }}", "??"),
+        ("{{ secret('S') != 'x' ? missing : 1 }}", "? m"),
+        ("{{ json(secret('J')).missing }}", "missing"),
     ] {
         let e = Template::compile(template)
             .unwrap()
