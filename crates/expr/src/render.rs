@@ -146,7 +146,8 @@ impl<'e> Runtime<'e> {
 
     /// Last line of defence: an error whose message contains a tainted string seen during the
     /// render (each message is built to avoid that; this catches what a rule missed) keeps
-    /// its location but loses its message.
+    /// its location but becomes [`ErrorKind::SecretDependent`]. (Whether that happens tells
+    /// whether a secret appears in the message: one bit, as any secret-dependent failure.)
     pub fn scrub(&self, e: crate::ExprError) -> crate::ExprError {
         let text = format!("{e} {e:?}");
         let leaks = self
@@ -159,9 +160,7 @@ impl<'e> Runtime<'e> {
         crate::ExprError {
             line: e.line,
             column: e.column,
-            kind: ErrorKind::Type(
-                "the expression failed on a secret value (details hidden)".into(),
-            ),
+            kind: ErrorKind::SecretDependent,
         }
     }
 
