@@ -56,6 +56,7 @@ fn expression() -> impl Strategy<Value = String> {
             "length",
             "default('d')",
             "jq('.')",
+            "jq('ascii_upcase? // length')",
             "first",
             "join(',')",
             "sort",
@@ -73,7 +74,16 @@ fn expression() -> impl Strategy<Value = String> {
             inner.clone().prop_map(|e| format!("({e} is empty)")),
             inner.clone().prop_map(|e| format!("({e} is defined)")),
             (inner.clone(), inner.clone()).prop_map(|(a, i)| format!("({a})[{i}]")),
-            inner.prop_map(|e| format!("[{e}, 'x']")),
+            inner.clone().prop_map(|e| format!("[{e}, 'x']")),
+            inner.clone().prop_map(|e| format!("render({e})")),
+            inner
+                .clone()
+                .prop_map(|e| format!("range(0, ({e} | length))")),
+            inner
+                .clone()
+                .prop_map(|e| format!("{{'a': 1, 'ab': 2}}[{e}]")),
+            inner.clone().prop_map(|e| format!("({e}).startsWith('a')")),
+            (inner.clone(), inner).prop_map(|(a, b)| format!("max({a}, {b})")),
         ]
     })
 }
