@@ -277,6 +277,13 @@ fn exec_node<'a>(
         }
         Node::Set { name, value } => {
             let v = eval(value, fr, rt)?.into_owned();
+            if rt.pc.is_secret() && !v.taint().is_secret() {
+                // Tainting copies the value whole.
+                let pos = value.start;
+                rt.budget
+                    .put_into_container([&v])
+                    .map_err(|k| Fail::new(pos, k))?;
+            }
             fr.set(name, v.with_taint(rt.pc));
         }
     }
