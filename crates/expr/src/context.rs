@@ -2,6 +2,8 @@
 //! whether `secret()` is allowed, the clock, limits).
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
@@ -92,7 +94,8 @@ impl std::fmt::Display for SecretLookupError {
 
 impl std::error::Error for SecretLookupError {}
 
-/// Bounds on one render, so a template cannot exhaust the worker.
+/// Bounds on one render, so a template cannot exhaust the worker. Build one with
+/// `Limits { field: value, ..Limits::DEFAULT }` (also in a `const`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Size of the rendered text, and of any string built by `render()`.
@@ -103,16 +106,31 @@ pub struct Limits {
     pub max_range: usize,
     /// Nested `render()` calls.
     pub max_render_depth: u32,
+    /// Evaluation steps over the whole render: one per expression or statement the template
+    /// evaluates (a loop iteration included), one per term jq evaluates or value `range` generates.
+    /// Default 5,000,000: one to five seconds of work, depending on the steps.
+    pub max_steps: u64,
+    /// Bytes of strings, lists and maps the render builds, intermediate values included,
+    /// counted over the whole render (jq's values and interpreter too; values of the context
+    /// are not counted). Default 64 MiB.
+    pub max_value_bytes: u64,
+}
+
+impl Limits {
+    /// The defaults, usable in a `const`.
+    pub const DEFAULT: Limits = Limits {
+        max_output_bytes: 16 * 1024 * 1024,
+        max_iterations: 1_000_000,
+        max_range: 100_000,
+        max_render_depth: 8,
+        max_steps: 5_000_000,
+        max_value_bytes: 64 * 1024 * 1024,
+    };
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_output_bytes: 16 * 1024 * 1024,
-            max_iterations: 1_000_000,
-            max_range: 100_000,
-            max_render_depth: 8,
-        }
+        Limits::DEFAULT
     }
 }
 
@@ -126,6 +144,12 @@ pub struct RenderEnv<'a> {
     /// The clock of `now()`; the system clock when None.
     pub now: Option<DateTime<Utc>>,
     pub limits: Limits,
+    /// Set from another thread (the client went away, the server shuts down) to stop the
+    /// render: it fails with [`crate::ErrorKind::Cancelled`] within about a thousand steps.
+    pub cancel: Option<&'a AtomicBool>,
+    /// When reached, the render fails with [`crate::ErrorKind::DeadlineExceeded`]; checked
+    /// as often as `cancel`.
+    pub deadline: Option<Instant>,
 }
 
 impl Default for RenderEnv<'_> {
@@ -135,6 +159,8 @@ impl Default for RenderEnv<'_> {
             allow_secrets: true,
             now: None,
             limits: Limits::default(),
+            cancel: None,
+            deadline: None,
         }
     }
 }
@@ -146,6 +172,8 @@ impl std::fmt::Debug for RenderEnv<'_> {
             .field("allow_secrets", &self.allow_secrets)
             .field("now", &self.now)
             .field("limits", &self.limits)
+            .field("cancel", &self.cancel)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }

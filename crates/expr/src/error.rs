@@ -104,6 +104,34 @@ pub enum ErrorKind {
     /// An error inside a template rendered by `render()`.
     #[error("in render(): {0}")]
     Render(Box<ExprError>),
+    /// The render did more evaluation steps than [`crate::Limits::max_steps`] allows.
+    #[error(
+        "the template did more than {0} evaluation steps (template and jq together); simplify \
+         it, or raise the step budget (Limits::max_steps)"
+    )]
+    StepBudget(u64),
+    /// The render built more bytes of values than [`crate::Limits::max_value_bytes`] allows.
+    #[error(
+        "the template built more than {0} bytes of values (intermediate ones included); work on \
+         smaller values, or raise the memory budget (Limits::max_value_bytes)"
+    )]
+    MemoryBudget(u64),
+    /// The caller cancelled the render (see [`crate::RenderEnv::cancel`]).
+    #[error("the evaluation was cancelled")]
+    Cancelled,
+    /// The render ran past [`crate::RenderEnv::deadline`].
+    #[error("the evaluation did not finish before its deadline")]
+    DeadlineExceeded,
+    /// A failure of an operation on a secret value, or inside a part of the template that
+    /// runs or not depending on a secret (a branch of an `if` or `? :` on a secret condition,
+    /// a loop over a secret list): its message would describe the value or tell which part
+    /// ran, so only the failure and where it happened (the operation, or the choice made on
+    /// the secret) are reported.
+    #[error(
+        "the expression failed on a secret value or in a part that depends on one (details \
+         hidden)"
+    )]
+    SecretDependent,
 }
 
 impl ErrorKind {
@@ -112,6 +140,19 @@ impl ErrorKind {
         matches!(
             self,
             ErrorKind::UndefinedVariable { .. } | ErrorKind::UndefinedAttribute(_)
+        )
+    }
+
+    /// True for the budget, cancellation and size-limit kinds: they say nothing about the
+    /// values computed, so they keep their message even inside a secret-dependent part.
+    pub fn is_resource_limit(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Limit(_)
+                | ErrorKind::StepBudget(_)
+                | ErrorKind::MemoryBudget(_)
+                | ErrorKind::Cancelled
+                | ErrorKind::DeadlineExceeded
         )
     }
 }
@@ -129,11 +170,24 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
 pub(crate) struct Fail {
     pub pos: u32,
     pub kind: ErrorKind,
+    /// Whether the failure happened because of a secret (a key missing from a secret map):
+    /// `??`, `default` and `is defined` that absorb it give a tainted result.
+    pub secret: bool,
 }
 
 impl Fail {
     pub fn new(pos: u32, kind: ErrorKind) -> Fail {
-        Fail { pos, kind }
+        Fail {
+            pos,
+            kind,
+            secret: false,
+        }
+    }
+
+    /// This failure, marked as caused by a secret when `secret` is true.
+    pub fn caused_by_secret(mut self, secret: bool) -> Fail {
+        self.secret |= secret;
+        self
     }
 
     pub fn locate(self, source: &str) -> ExprError {
@@ -217,7 +271,9 @@ pub(crate) fn suggest<'a>(
         .into_iter()
         .map(|c| (distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
+        // Ties go to the first name in order, so that the message does not depend on the
+        // order of a hash map.
+        .min_by_key(|(d, c)| (*d, *c))
         .map(|(_, c)| c.to_string())
 }
 

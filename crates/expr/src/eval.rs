@@ -12,6 +12,7 @@ use crate::ast::{BinOp, Expr, ExprKind, UnOp};
 use crate::context::Context;
 use crate::error::{ErrorKind, EvalResult, Fail, shown, suggest};
 use crate::filters::{self, Filter};
+use crate::flow::hide_if;
 use crate::functions;
 use crate::methods;
 use crate::ops::{self, truth};
@@ -58,6 +59,19 @@ impl<'a> Frame<'a> {
         }
     }
 
+    /// After an `if` decided on a secret: `name`, which a branch could have set, is tainted
+    /// in the innermost scope (bound there to a tainted copy of what it named before, null
+    /// when nothing, if no branch set it this time).
+    pub fn taint_binding(&mut self, name: &'a str) {
+        let scope = self.scope;
+        if let Some(slot) = self.locals[scope..].iter_mut().find(|(n, _)| *n == name) {
+            slot.1 = std::mem::take(&mut slot.1).tainted();
+            return;
+        }
+        let before = self.lookup(name).cloned().unwrap_or_default();
+        self.locals.push((name, before.tainted()));
+    }
+
     /// The template text of an expression, for messages (template text is never secret:
     /// a template built from a secret has its messages hidden by `render()`).
     fn text_of(&self, e: &Expr) -> String {
@@ -78,6 +92,12 @@ fn fail(e: &Expr, kind: ErrorKind) -> Fail {
     Fail::new(e.pos, kind)
 }
 
+/// A failure of an operation on operands that may be secret: when they are, the failure (its
+/// message, its very existence) depends on a secret, and the statement reports it hidden.
+fn fail_on(e: &Expr, kind: ErrorKind, secret: bool) -> Fail {
+    Fail::new(e.pos, kind).caused_by_secret(secret)
+}
+
 /// The value with `taint` added (deeply), borrowing when nothing changes.
 fn tainting(v: Cow<'_, Value>, taint: Taint) -> Cow<'_, Value> {
     if taint.is_secret() && !v.taint().is_secret() {
@@ -87,7 +107,21 @@ fn tainting(v: Cow<'_, Value>, taint: Taint) -> Cow<'_, Value> {
     }
 }
 
+/// Evaluates `e`: one step of the budget, and the bytes of the value it builds.
 pub(crate) fn eval<'s>(
+    e: &'s Expr,
+    fr: &'s Frame<'s>,
+    rt: &mut Runtime<'_>,
+) -> EvalResult<Cow<'s, Value>> {
+    rt.budget.steps(1).map_err(|k| fail(e, k))?;
+    let v = eval_expr(e, fr, rt)?;
+    if let Owned(built) = &v {
+        rt.budget.built(built).map_err(|k| fail(e, k))?;
+    }
+    Ok(v)
+}
+
+fn eval_expr<'s>(
     e: &'s Expr,
     fr: &'s Frame<'s>,
     rt: &mut Runtime<'_>,
@@ -105,15 +139,20 @@ pub(crate) fn eval<'s>(
             )
         }),
         // An element read from a container carries the container's taint.
+        // A missing member of a secret container, or at a secret key, is missing because of
+        // a secret.
         ExprKind::Attr(obj, name) => {
             let o = eval(obj, fr, rt)?;
-            member(o, Key::Name(name), Taint::Clean).map_err(|m| miss(m, obj, e, fr))
+            let secret = o.taint().is_secret();
+            member(o, Key::Name(name), Taint::Clean)
+                .map_err(|m| miss(m, obj, e, fr).caused_by_secret(secret))
         }
         ExprKind::Index(obj, index) => {
             let o = eval(obj, fr, rt)?;
             let i = eval(index, fr, rt)?;
             let t = Taint::of(i.is_tainted());
-            member(o, Key::Value(&i), t).map_err(|m| miss(m, obj, e, fr))
+            let secret = (o.taint() | t).is_secret();
+            member(o, Key::Value(&i), t).map_err(|m| miss(m, obj, e, fr).caused_by_secret(secret))
         }
         ExprKind::Method(obj, name, args) => {
             let o = eval(obj, fr, rt)?;
@@ -122,7 +161,7 @@ pub(crate) fn eval<'s>(
                 .map(|a| eval(a, fr, rt).map(Cow::into_owned))
                 .collect::<EvalResult<Vec<Value>>>()?;
             let t = o.is_tainted() || argv.iter().any(Value::is_tainted);
-            let r = methods::call(&o, name, &argv).map_err(|k| fail(e, k))?;
+            let r = methods::call(&o, name, &argv).map_err(|k| fail_on(e, k, t))?;
             Ok(Owned(rt.noted(r.with_taint(Taint::of(t)))))
         }
         // A literal list or map is clean itself; its elements keep their own taint.
@@ -131,6 +170,9 @@ pub(crate) fn eval<'s>(
                 .iter()
                 .map(|a| eval(a, fr, rt).map(Cow::into_owned))
                 .collect::<EvalResult<Vec<Value>>>()?;
+            rt.budget
+                .put_into_container(&items)
+                .map_err(|k| fail(e, k))?;
             Ok(Owned(Value::List(Arc::new(items), Taint::Clean)))
         }
         ExprKind::Map(entries) => {
@@ -143,6 +185,9 @@ pub(crate) fn eval<'s>(
                 let value = eval(v, fr, rt)?.into_owned();
                 map.insert(to_text(&key), value);
             }
+            rt.budget
+                .put_into_container(map.values())
+                .map_err(|k| fail(e, k))?;
             Ok(Owned(Value::Map(Arc::new(map), Taint::Clean).with_taint(t)))
         }
         ExprKind::Interp(parts) => {
@@ -164,20 +209,19 @@ pub(crate) fn eval<'s>(
                 UnOp::Not => match truth(&v) {
                     Some(b) => Value::from(!b),
                     None => {
-                        return Err(fail(
-                            e,
-                            ErrorKind::Type("'not' cannot be applied to null".into()),
-                        ));
+                        let k = ErrorKind::Type("'not' cannot be applied to null".into());
+                        return Err(fail_on(e, k, t.is_secret()));
                     }
                 },
                 UnOp::Neg | UnOp::Plus => {
-                    ops::negate(&v, *op == UnOp::Neg).map_err(|k| fail(e, k))?
+                    ops::negate(&v, *op == UnOp::Neg).map_err(|k| fail_on(e, k, t.is_secret()))?
                 }
             };
             Ok(Owned(rt.noted(r.with_taint(t))))
         }
         ExprKind::Binary(op, left, right) => binary(e, *op, left, right, fr, rt),
-        // The result is the chosen branch, tainted when the choice was made on a secret.
+        // The result is the chosen branch, tainted when the choice was made on a secret (and
+        // then the chosen branch's errors are hidden: they would tell which one ran).
         ExprKind::Ternary(cond, then, otherwise) => {
             let c = eval(cond, fr, rt)?;
             let t = Taint::of(c.is_tainted());
@@ -186,19 +230,25 @@ pub(crate) fn eval<'s>(
             } else {
                 otherwise
             };
-            let v = eval(branch, fr, rt)?;
+            let v = hide_if(t.is_secret(), e.pos, eval(branch, fr, rt))?;
             Ok(tainting(v, t))
         }
+        // The fallback is chosen because the left side is null or missing: when that is
+        // secret, so is the result.
         ExprKind::Coalesce {
             left,
             right,
             undefined_only,
-        } => match eval(left, fr, rt) {
-            Ok(v) if v.is_null() && !undefined_only => eval(right, fr, rt),
-            Ok(v) => Ok(v),
-            Err(f) if f.kind.is_undefined() => eval(right, fr, rt),
-            Err(f) => Err(f),
-        },
+        } => {
+            let t = match eval(left, fr, rt) {
+                Ok(v) if v.is_null() && !undefined_only => v.taint(),
+                Ok(v) => return Ok(v),
+                Err(f) if f.kind.is_undefined() => Taint::of(f.secret),
+                Err(f) => return Err(f),
+            };
+            let v = hide_if(t.is_secret(), e.pos, eval(right, fr, rt))?;
+            Ok(tainting(v, t))
+        }
         ExprKind::Filter {
             input,
             filter,
@@ -216,7 +266,8 @@ pub(crate) fn eval<'s>(
                 .map(|a| eval(a, fr, rt).map(Cow::into_owned))
                 .collect::<EvalResult<Vec<Value>>>()?;
             let t = argv.iter().chain(&restv).any(Value::is_tainted);
-            let r = functions::call(*func, &argv, &restv, fr.ctx, rt).map_err(|k| fail(e, k))?;
+            let r =
+                functions::call(*func, &argv, &restv, fr.ctx, rt).map_err(|k| fail_on(e, k, t))?;
             Ok(Owned(rt.noted(r.with_taint(Taint::of(t)))))
         }
         // A test reads the value itself, not what a container holds: its own taint.
@@ -226,12 +277,23 @@ pub(crate) fn eval<'s>(
             negated,
         } => {
             let v = match eval(input, fr, rt) {
-                Err(f) if *test == TestKind::Defined && f.kind.is_undefined() => Borrowed(&NULL),
+                Err(f) if *test == TestKind::Defined && f.kind.is_undefined() => undefined_null(&f),
                 other => other?,
             };
-            let b = predicates::apply(*test, &v).map_err(|k| fail(e, k))?;
+            let b =
+                predicates::apply(*test, &v).map_err(|k| fail_on(e, k, v.taint().is_secret()))?;
             Ok(Owned(Value::Bool(b != *negated, v.taint())))
         }
+    }
+}
+
+/// What an absorbed "undefined" becomes: null, tainted when it was missing because of a
+/// secret.
+fn undefined_null<'s>(f: &Fail) -> Cow<'s, Value> {
+    if f.secret {
+        Owned(Value::Null(Taint::Secret))
+    } else {
+        Borrowed(&NULL)
     }
 }
 
@@ -260,7 +322,7 @@ fn eval_filter<'s>(
 ) -> EvalResult<Cow<'s, Value>> {
     let inp = match eval(input, fr, rt) {
         // `default` absorbs an undefined input, as in Pebble.
-        Err(f) if filter == Filter::Default && f.kind.is_undefined() => Borrowed(&NULL),
+        Err(f) if filter == Filter::Default && f.kind.is_undefined() => undefined_null(&f),
         other => other?,
     };
     // A value that needs no default is returned as is, without evaluating the default (so a
@@ -273,13 +335,18 @@ fn eval_filter<'s>(
     {
         rt.note(s);
     }
-    let argv = eval_args(args, fr, rt)?;
+    // `default`'s fallback is evaluated because a secret input is empty: its errors would
+    // tell.
+    let chosen_on_secret = filter == Filter::Default && inp.taint().is_secret();
+    let argv = hide_if(chosen_on_secret, e.pos, eval_args(args, fr, rt))?;
     let args_tainted = argv.iter().any(Value::is_tainted);
-    let r = filters::apply(filter, name, &inp, &argv).map_err(|k| fail(e, k))?;
+    let r = filters::apply(filter, name, &inp, &argv, &mut rt.budget)
+        .map_err(|k| fail_on(e, k, args_tainted || inp.is_tainted()))?;
     let t = if filter.moves_arguments() {
         false
     } else if filter.is_structural() {
-        args_tainted
+        // Sorting or deduplicating places clean elements according to secret ones.
+        args_tainted || (filter.compares_elements() && inp.is_tainted())
     } else {
         args_tainted || inp.is_tainted()
     };
@@ -297,19 +364,18 @@ fn binary<'s>(
 ) -> EvalResult<Cow<'s, Value>> {
     let l = eval(left, fr, rt)?;
     if matches!(op, BinOp::And | BinOp::Or) {
-        let null_error = || {
-            fail(
-                e,
-                ErrorKind::Type(format!("null value used with '{}'", op.symbol())),
-            )
+        let null_error = |secret: bool| {
+            let k = ErrorKind::Type(format!("null value used with '{}'", op.symbol()));
+            fail_on(e, k, secret)
         };
-        let lb = truth(&l).ok_or_else(null_error)?;
         let lt = l.is_tainted();
+        let lb = truth(&l).ok_or_else(|| null_error(lt))?;
         if (op == BinOp::And) != lb {
             return Ok(Owned(Value::Bool(lb, Taint::of(lt))));
         }
-        let r = eval(right, fr, rt)?;
-        let rb = truth(&r).ok_or_else(null_error)?;
+        // The right side runs because of the (maybe secret) left one.
+        let r = hide_if(lt, e.pos, eval(right, fr, rt))?;
+        let rb = truth(&r).ok_or_else(|| null_error(lt || r.is_tainted()))?;
         return Ok(Owned(Value::Bool(rb, Taint::of(lt || r.is_tainted()))));
     }
     let r = eval(right, fr, rt)?;
@@ -319,7 +385,7 @@ fn binary<'s>(
     } else {
         ops::binary(op, &l, &r)
     }
-    .map_err(|k| fail(e, k))?;
+    .map_err(|k| fail_on(e, k, t.is_secret()))?;
     Ok(Owned(rt.noted(v.with_taint(t))))
 }
 

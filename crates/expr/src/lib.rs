@@ -8,6 +8,25 @@
 //! many times; a [`Rendered`] carries the text, the byte ranges of it that are tainted, and the
 //! distinct tainted strings produced on the way.
 //!
+//! **Taint through control flow.** What is printed or assigned *because of* a secret is
+//! tainted too: everything an `{% if %}`/`elseif`/`else` prints once a condition it evaluated
+//! was tainted, and everything a `{% for %}` over a tainted list prints (body, `loop.*`,
+//! `else`), becomes one tainted range even when empty; `{% set %}` there assigns tainted
+//! values, and after such an `if` every variable a branch could have set is tainted. `? :`,
+//! `??`, `default`, `and`/`or` choosing on a secret, comparisons, tests, `contains`/`in`,
+//! methods, filters and functions with any tainted argument, `sort`/`distinct`/`flatten` of
+//! lists holding a secret: all tainted. An error caused by a secret value, or raised where a
+//! secret chose what ran, reports only [`ErrorKind::SecretDependent`] at the operation or the
+//! choice (that a render failed still tells one bit). See `flow.rs`.
+//!
+//! **Budgets.** A render (jq included) stops with [`ErrorKind::StepBudget`] past
+//! [`Limits::max_steps`] evaluation steps (default 5,000,000), with
+//! [`ErrorKind::MemoryBudget`] past [`Limits::max_value_bytes`] bytes of values built
+//! (default 64 MiB, intermediate values included), and with [`ErrorKind::Cancelled`] or
+//! [`ErrorKind::DeadlineExceeded`] when [`RenderEnv::cancel`] is set or
+//! [`RenderEnv::deadline`] passes. jq runs on a thread of its own, metered per term, with
+//! its recursion depth bounded. See `budget.rs` and `jq/meter.rs`.
+//!
 //! ```
 //! use saker_expr::{Context, RenderEnv, Template, Value};
 //!
@@ -22,11 +41,13 @@
 //! ```
 
 mod ast;
+mod budget;
 mod context;
 mod datetime;
 mod error;
 mod eval;
 mod filters;
+mod flow;
 mod functions;
 mod jq;
 mod lexer;

@@ -31,16 +31,15 @@ pub(crate) fn write_value(out: &mut String, v: &Value, ranges: &mut Vec<Range<us
             return;
         }
     }
-    if v.taint().is_secret() && out.len() > start {
+    // Even when empty: that a secret printed as nothing is itself secret, and the masked
+    // text must not depend on it.
+    if v.taint().is_secret() {
         push_range(ranges, start..out.len());
     }
 }
 
-/// Adds a range, merging it with the previous one when they touch.
+/// Adds a range (empty ones included), merging it with the previous one when they touch.
 pub(crate) fn push_range(ranges: &mut Vec<Range<usize>>, r: Range<usize>) {
-    if r.is_empty() {
-        return;
-    }
     if let Some(last) = ranges.last_mut()
         && last.end >= r.start
         && r.end >= last.start

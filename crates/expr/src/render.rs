@@ -8,10 +8,11 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexSet;
 
 use crate::ast::Node;
+use crate::budget::Budget;
 use crate::context::{Context, RenderEnv};
 use crate::error::{ErrorKind, EvalResult, Fail};
 use crate::eval::{Frame, eval};
-use crate::ops::truth;
+use crate::flow::{run_if, settle, under_pc};
 use crate::print::write_value;
 use crate::template::Template;
 use crate::value::{Map, Taint, Value};
@@ -20,7 +21,9 @@ use crate::value::{Map, Taint, Value};
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Rendered {
     pub text: String,
-    /// Byte ranges of `text` holding tainted text, sorted and disjoint.
+    /// Byte ranges of `text` holding tainted text, sorted and disjoint. A range may be empty:
+    /// a secret printed as nothing, or a part that a secret chose to run and that printed
+    /// nothing (the masker still shows a mask there).
     pub tainted: Vec<Range<usize>>,
     /// Every distinct tainted string the render produced (secret values, values derived from
     /// them that were printed or passed on), for the masker to mask in later output.
@@ -73,6 +76,7 @@ impl fmt::Debug for Rendered {
 /// State shared by a whole render, `render()` calls included.
 pub(crate) struct Runtime<'e> {
     pub env: &'e RenderEnv<'e>,
+    pub budget: Budget<'e>,
     tainted: IndexSet<String>,
     iterations: u64,
     depth: u32,
@@ -80,17 +84,22 @@ pub(crate) struct Runtime<'e> {
     /// Inside `render()`'s repeated passes, raw blocks are written back with their tags so a
     /// later pass leaves them alone, as Kestra does.
     keep_raw: bool,
+    /// The program-counter taint: secret while rendering a part that runs or not because of
+    /// a secret (see `flow.rs`).
+    pub pc: Taint,
 }
 
 impl<'e> Runtime<'e> {
     pub fn new(env: &'e RenderEnv<'e>) -> Runtime<'e> {
         Runtime {
             env,
+            budget: Budget::new(env),
             tainted: IndexSet::new(),
             iterations: 0,
             depth: 0,
             now: env.now,
             keep_raw: false,
+            pc: Taint::Clean,
         }
     }
 
@@ -137,7 +146,8 @@ impl<'e> Runtime<'e> {
 
     /// Last line of defence: an error whose message contains a tainted string seen during the
     /// render (each message is built to avoid that; this catches what a rule missed) keeps
-    /// its location but loses its message.
+    /// its location but becomes [`ErrorKind::SecretDependent`]. (Whether that happens tells
+    /// whether a secret appears in the message: one bit, as any secret-dependent failure.)
     pub fn scrub(&self, e: crate::ExprError) -> crate::ExprError {
         let text = format!("{e} {e:?}");
         let leaks = self
@@ -150,9 +160,7 @@ impl<'e> Runtime<'e> {
         crate::ExprError {
             line: e.line,
             column: e.column,
-            kind: ErrorKind::Type(
-                "the expression failed on a secret value (details hidden)".into(),
-            ),
+            kind: ErrorKind::SecretDependent,
         }
     }
 
@@ -198,45 +206,62 @@ pub(crate) fn exec<'a>(
     out: &mut Out,
 ) -> EvalResult<()> {
     for node in nodes {
-        match node {
-            Node::Text(s, e) => out
-                .text
-                .push_str(fr.src.get(*s as usize..*e as usize).unwrap_or("")),
-            Node::Raw(s, e) => {
-                let body = fr.src.get(*s as usize..*e as usize).unwrap_or("");
-                if rt.keep_raw {
-                    out.text.push_str("{% raw %}");
-                    out.text.push_str(body);
-                    out.text.push_str("{% endraw %}");
-                } else {
-                    out.text.push_str(body);
-                }
+        rt.budget
+            .steps(1)
+            .map_err(|k| Fail::new(node_pos(node), k))?;
+        exec_node(node, fr, rt, out).map_err(settle)?;
+        if out.text.len() > rt.env.limits.max_output_bytes {
+            let pos = nodes.first().map_or(0, node_pos);
+            return Err(limit(
+                pos,
+                format!(
+                    "the output is larger than {} bytes",
+                    rt.env.limits.max_output_bytes
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn exec_node<'a>(
+    node: &'a Node,
+    fr: &mut Frame<'a>,
+    rt: &mut Runtime<'_>,
+    out: &mut Out,
+) -> EvalResult<()> {
+    match node {
+        Node::Text(s, e) => out
+            .text
+            .push_str(fr.src.get(*s as usize..*e as usize).unwrap_or("")),
+        Node::Raw(s, e) => {
+            let body = fr.src.get(*s as usize..*e as usize).unwrap_or("");
+            if rt.keep_raw {
+                out.text.push_str("{% raw %}");
+                out.text.push_str(body);
+                out.text.push_str("{% endraw %}");
+            } else {
+                out.text.push_str(body);
             }
-            Node::Print(e) => {
-                let v = eval(e, fr, rt)?;
-                out.print(&v, rt);
-            }
-            Node::If {
-                branches,
-                otherwise,
-            } => {
-                let mut chosen = otherwise;
-                for (cond, body) in branches {
-                    if truth(&*eval(cond, fr, rt)?).unwrap_or(false) {
-                        chosen = body;
-                        break;
-                    }
-                }
-                exec(chosen, fr, rt, out)?;
-            }
-            Node::For {
-                key,
-                var,
-                iter,
-                body,
-                otherwise,
-            } => {
-                let items = eval(iter, fr, rt)?.into_owned();
+        }
+        Node::Print(e) => {
+            let v = eval(e, fr, rt)?;
+            out.print(&v, rt);
+        }
+        Node::If {
+            branches,
+            otherwise,
+        } => run_if(branches, otherwise, fr, rt, out)?,
+        Node::For {
+            key,
+            var,
+            iter,
+            body,
+            otherwise,
+        } => {
+            let items = eval(iter, fr, rt)?.into_owned();
+            // A loop over a secret list runs a secret number of times.
+            under_pc(items.taint(), iter.start, rt, out, |rt, out| {
                 run_for(
                     key.as_deref(),
                     var,
@@ -247,22 +272,19 @@ pub(crate) fn exec<'a>(
                     fr,
                     rt,
                     out,
-                )?;
-            }
-            Node::Set { name, value } => {
-                let v = eval(value, fr, rt)?.into_owned();
-                fr.set(name, v);
-            }
+                )
+            })?;
         }
-        if out.text.len() > rt.env.limits.max_output_bytes {
-            let pos = nodes.first().map_or(0, node_pos);
-            return Err(limit(
-                pos,
-                format!(
-                    "the output is larger than {} bytes",
-                    rt.env.limits.max_output_bytes
-                ),
-            ));
+        Node::Set { name, value } => {
+            let v = eval(value, fr, rt)?.into_owned();
+            if rt.pc.is_secret() && !v.taint().is_secret() {
+                // Tainting copies the value whole.
+                let pos = value.start;
+                rt.budget
+                    .put_into_container([&v])
+                    .map_err(|k| Fail::new(pos, k))?;
+            }
+            fr.set(name, v.with_taint(rt.pc));
         }
     }
     Ok(())
@@ -314,6 +336,7 @@ fn run_for<'a>(
     let result = (|| {
         for i in 0..len {
             rt.iterations += 1;
+            rt.budget.steps(1).map_err(|k| Fail::new(pos, k))?;
             if rt.iterations > rt.env.limits.max_iterations {
                 return Err(limit(
                     pos,

@@ -83,7 +83,9 @@ impl Template {
         if let [Node::Print(e)] = self.nodes.as_slice() {
             let mut rt = Runtime::new(env);
             let fr = Frame::new(&self.source, ctx);
-            let result = eval(e, &fr, &mut rt).map(|v| v.into_owned());
+            let result = eval(e, &fr, &mut rt)
+                .map(|v| v.into_owned())
+                .map_err(crate::flow::settle);
             return result.map_err(|f| rt.scrub(f.locate(&self.source)));
         }
         let r = self.render(ctx, env)?;

@@ -37,6 +37,8 @@ fn small_limits() -> Limits {
         max_iterations: 10_000,
         max_range: 1_000,
         max_render_depth: 3,
+        max_steps: 2_000_000,
+        max_value_bytes: 16 * 1024 * 1024,
     }
 }
 

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Secrets, env_with};
-use saker_expr::{Context, RenderEnv, Template, known_names};
+use saker_expr::{Context, ErrorKind, Limits, RenderEnv, Template, known_names};
 
 fn secrets() -> Secrets {
     Secrets::new([
@@ -60,7 +60,8 @@ const ROWS: &[(&str, &str)] = &[
     ("{{ ['a', secret('S')] | join(',') }}", "*"),
     ("{{ secret('S') | slice(0, 2) }}", "*"),
     ("{{ secret('S') | reverse }}", "*"),
-    ("{{ [2, secret('N') | number, 1] | sort }}", "[1,2,*]"),
+    // Sorting places the clean elements according to the secret one.
+    ("{{ [2, secret('N') | number, 1] | sort }}", "*"),
     ("{{ json(secret('L')) | slice(0, 2) | rsort }}", "*"),
     ("{{ json(secret('J')) | keys }}", "*"),
     ("{{ json(secret('J')) | values }}", "*"),
@@ -165,17 +166,101 @@ const ROWS: &[(&str, &str)] = &[
     ("{{ json(secret('J')).get('token') }}", "*"),
     // Statements.
     ("{% set x = secret('S') %}[{{ x }}]", "[*]"),
-    (
-        "{% for c in json(secret('L')) %}{{ c }};{% endfor %}",
-        "*;*;*;",
-    ),
+    // A loop over a secret list runs a secret number of times: all it prints is tainted.
+    ("{% for c in json(secret('L')) %}{{ c }};{% endfor %}", "*"),
     (
         "{% for k, v in json(secret('J')) %}{{ k }} {% endfor %}",
-        "* * * ",
+        "*",
     ),
     (
         "{% for x in json(secret('L')) %}{{ loop.index }} {% endfor %}",
-        "* * * ",
+        "*",
+    ),
+    ("[{% for x in json(secret('L')) %}x{% endfor %}]", "[*]"),
+    (
+        "[{% for x in json(secret('L')) %}{{ loop.first }}{{ loop.last }}{% endfor %}]",
+        "[*]",
+    ),
+    (
+        "[{% for x in json(secret('L')) | slice(0, 0) %}x{% else %}none{% endfor %}]",
+        "[*]",
+    ),
+    (
+        "[{% for i in range(1, secret('N') | number) %}.{% endfor %}]",
+        "[*]",
+    ),
+    (
+        "[{% for i in 1..(secret('S') | length) %}.{% endfor %}]",
+        "[*]",
+    ),
+    // Implicit flows: what is printed or set because of a secret condition is tainted, even
+    // when it is nothing.
+    ("[{% if secret('S') == 'x' %}yes{% endif %}]", "[*]"),
+    ("[{% if secret('S') != 'x' %}yes{% endif %}]", "[*]"),
+    (
+        "[{% if secret('S') == 'x' %}a{% elseif true %}b{% else %}c{% endif %}]",
+        "[*]",
+    ),
+    (
+        "[{% if false %}a{% elseif secret('S') == 'x' %}b{% else %}c{% endif %}]",
+        "[*]",
+    ),
+    (
+        "[{% if true %}a{% elseif secret('S') == 'x' %}b{% endif %}]",
+        "[a]",
+    ),
+    ("{% if secret('S') | length > 3 %}long{% endif %}", "*"),
+    (
+        "{% for c in secret('S') | lower | split('') %}{% for a in 'abcdefghijklmnopqrstuvwxyz' | split('') %}{% if c == a %}{{ a }}{% endif %}{% endfor %}.{% endfor %}",
+        "*",
+    ),
+    (
+        "{% for c in ['h', 'x'] %}{% if c in secret('S') | lower %}{{ c }}{% endif %};{% endfor %}",
+        "*;*;",
+    ),
+    (
+        "{% if secret('S') == 'x' %}{% set v = 'b' %}{% endif %}[{{ v }}]",
+        "*[*]",
+    ),
+    (
+        "{% set v = 'a' %}{% if secret('S') == 'x' %}{% set v = 'b' %}{% endif %}[{{ v }}]",
+        "*[*]",
+    ),
+    (
+        "{% set v = 'a' %}{% if secret('S') != 'x' %}{% set v = 'b' %}{% endif %}[{{ v }}]",
+        "*[*]",
+    ),
+    (
+        "{% set v = 'a' %}{% if secret('S') == 'x' %}{% if true %}{% set v = 'b' %}{% endif %}{% endif %}[{{ v }}]",
+        "*[*]",
+    ),
+    (
+        "{% set n = 0 %}{% for c in json(secret('L')) %}{% set n = n + 1 %}{% endfor %}[{{ n }}]",
+        "*[0]",
+    ),
+    ("[{{ secret('EMPTY') }}]", "[*]"),
+    ("{{ json(secret('J')).missing ?? 'd' }}", "*"),
+    ("{{ json(secret('J')).nested.b ?? 'd' }}", "*"),
+    ("{{ json(secret('J')).missing | default('d') }}", "*"),
+    ("{{ json(secret('J')).missing is defined }}", "*"),
+    ("{{ {'Hunter2 pw': 1}[secret('S')] ?? 'd' }}", "*"),
+    ("{{ secret('S') == 'x' or true }}", "*"),
+    // A value missing in the branch a secret chose is still "missing" for `??` and `default`.
+    ("{{ (secret('S') != 'x' ? missing : 1) ?? 'd' }}", "*"),
+    (
+        "{{ (secret('S') != 'x' ? missing : 1) | default('d') }}",
+        "*",
+    ),
+    ("{{ (secret('S') != 'x' ? missing : 1) is defined }}", "*"),
+    ("{{ ['a', secret('S'), 'a'] | distinct }}", "*"),
+    ("{{ [[1], json(secret('L'))] | flatten }}", "*"),
+    ("{{ [1, secret('S')] | length }}", "2"),
+    ("{{ range(0, secret('S') | length) | length }}", "*"),
+    ("{{ secret('S').startsWith('H') }}", "*"),
+    ("{{ ['a', 'b'].contains(secret('S')) }}", "*"),
+    (
+        "{{ render('{% if secret(\"S\") == \"x\" %}a{% else %}b{% endif %}') }}",
+        "*",
     ),
 ];
 
@@ -193,8 +278,7 @@ fn every_row_is_tainted_as_stated() {
     for (template, want) in ROWS {
         let r = render(template);
         let masked = r.masked("*");
-        let want = if *want == "*" { "*" } else { want };
-        if r.text.is_empty() || masked != want {
+        if r.text.is_empty() || masked != *want {
             failures.push(format!(
                 "{template}: rendered {:?}, masked {masked:?}, expected {want:?}",
                 r.text
@@ -202,6 +286,57 @@ fn every_row_is_tainted_as_stated() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// An error raised where a secret chose what to evaluate, or because of a missing secret key,
+/// says only that it failed, at the position of the choice.
+#[test]
+fn errors_that_depend_on_a_secret_say_only_that_they_failed() {
+    let resolver = secrets();
+    let env = env_with(&resolver);
+    // (template, where the error points: the choice made on the secret)
+    for (template, at) in [
+        ("{{ secret('S') == 'a' ? 1 : (1 / 0) }}", "? 1"),
+        ("{{ secret('S') == 'Hunter2 pw' ? (1 / 0) : 1 }}", "? ("),
+        (
+            "{% if secret('S') == 'x' %}{% else %}{{ 1 / 0 }}{% endif %}",
+            "secret",
+        ),
+        (
+            "{% if secret('S') == 'x' %}{% else %}{{ nope.x }}{% endif %}",
+            "secret",
+        ),
+        (
+            "{% for c in json(secret('L')) %}{{ c.x }}{% endfor %}",
+            "json",
+        ),
+        ("{{ secret('EMPTY') | default(1 / 0) }}", "default"),
+        ("{{ (secret('S') == 'x') or (1 / 0) }}", "or"),
+        ("{{ json(secret('J')).missing ?? (1 / 0) }}", "??"),
+        ("{{ secret('S') != 'x' ? missing : 1 }}", "? m"),
+        ("{{ json(secret('J')).missing }}", "missing"),
+    ] {
+        let e = Template::compile(template)
+            .unwrap()
+            .render(&Context::new(), &env)
+            .expect_err(template);
+        assert_eq!(e.kind, ErrorKind::SecretDependent, "{template}: {e}");
+        let column = template.find(at).map(|i| i as u32 + 1);
+        assert_eq!((e.line, Some(e.column)), (1, column), "{template}: {e}");
+    }
+    // Resource limits keep their message: it names no value.
+    let small = RenderEnv {
+        limits: Limits {
+            max_iterations: 2,
+            ..Limits::default()
+        },
+        ..env_with(&resolver)
+    };
+    let e = Template::compile("{% for c in json(secret('L')) %}{% endfor %}")
+        .unwrap()
+        .render(&Context::new(), &small)
+        .expect_err("three iterations");
+    assert!(matches!(e.kind, ErrorKind::Limit(_)), "{e}");
 }
 
 #[test]

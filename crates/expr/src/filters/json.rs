@@ -1,12 +1,18 @@
 //! `toJson` (also `json`, `jsonEncode`) and `jq`.
 
 use super::{Args, Filter};
+use crate::budget::Budget;
 use crate::error::ErrorKind;
 use crate::jq::{JqError, run_program};
 use crate::print::write_json;
 use crate::value::Value;
 
-pub(super) fn apply(f: Filter, input: &Value, a: &Args<'_>) -> Result<Value, ErrorKind> {
+pub(super) fn apply(
+    f: Filter,
+    input: &Value,
+    a: &Args<'_>,
+    budget: &mut Budget<'_>,
+) -> Result<Value, ErrorKind> {
     match f {
         Filter::ToJson => {
             let include_nulls = a.bool(0, "includeNulls")?.unwrap_or(false);
@@ -14,14 +20,14 @@ pub(super) fn apply(f: Filter, input: &Value, a: &Args<'_>) -> Result<Value, Err
             write_json(&mut out, input, include_nulls, &mut Vec::new());
             Ok(Value::string(out))
         }
-        _ => jq(input, a),
+        _ => jq(input, a, budget),
     }
 }
 
 /// Kestra's `jq(expression)`: a string input is parsed as JSON first; the result is the list
 /// of every value the program outputs. Messages from jaq may quote the data, so they are kept
 /// only when neither the data nor the program is tainted.
-fn jq(input: &Value, a: &Args<'_>) -> Result<Value, ErrorKind> {
+fn jq(input: &Value, a: &Args<'_>, budget: &mut Budget<'_>) -> Result<Value, ErrorKind> {
     if input.is_null() {
         return Ok(Value::null());
     }
@@ -44,16 +50,21 @@ fn jq(input: &Value, a: &Args<'_>) -> Result<Value, ErrorKind> {
         }
         other => other,
     };
-    run_program(program, data).map(Value::list).map_err(|e| {
-        let what = match e {
-            JqError::Compile(m) if !secret => format!("cannot compile '{program}': {m}"),
-            JqError::Compile(_) => "cannot compile the program".to_string(),
-            JqError::Run(m) if !secret => format!("'{program}' failed: {m}"),
-            JqError::Run(_) => "the program failed on a secret value (details hidden)".to_string(),
-            JqError::TooManyResults => "the program produced too many results".to_string(),
-        };
-        ErrorKind::Jq(format!("filter 'jq': {what}"))
-    })
+    run_program(program, data, budget)
+        .map(Value::list)
+        .map_err(|e| {
+            let what = match e {
+                JqError::Budget(kind) => return kind,
+                JqError::Compile(m) if !secret => format!("cannot compile '{program}': {m}"),
+                JqError::Compile(_) => "cannot compile the program".to_string(),
+                JqError::Run(m) if !secret => format!("'{program}' failed: {m}"),
+                JqError::Run(_) => {
+                    "the program failed on a secret value (details hidden)".to_string()
+                }
+                JqError::TooManyResults => "the program produced too many results".to_string(),
+            };
+            ErrorKind::Jq(format!("filter 'jq': {what}"))
+        })
 }
 
 /// Parses JSON text into a clean value; the error message holds positions only.

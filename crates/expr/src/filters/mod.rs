@@ -18,6 +18,7 @@ pub(crate) use json::parse_json;
 
 use std::borrow::Cow;
 
+use crate::budget::Budget;
 use crate::error::ErrorKind;
 use crate::print::to_text;
 use crate::value::Value;
@@ -233,6 +234,15 @@ impl Filter {
 }
 
 impl Filter {
+    /// Structural filters that read their elements to place them (ordering, equality,
+    /// whether an element is a list): one secret element taints the whole result.
+    pub fn compares_elements(self) -> bool {
+        matches!(
+            self,
+            Filter::Sort | Filter::Rsort | Filter::Distinct | Filter::Flatten
+        )
+    }
+
     /// Structural filters whose arguments become part of the result (`merge`, `default`):
     /// those arguments keep their own taint too, instead of tainting the whole result.
     pub fn moves_arguments(self) -> bool {
@@ -247,6 +257,7 @@ pub(crate) fn apply(
     name: &'static str,
     input: &Value,
     args: &[Value],
+    budget: &mut Budget<'_>,
 ) -> Result<Value, ErrorKind> {
     let a = Args { name, args };
     match f {
@@ -293,7 +304,7 @@ pub(crate) fn apply(
         | Filter::Sha256
         | Filter::Sha512
         | Filter::Md5 => encoding::apply(f, input, &a),
-        Filter::ToJson | Filter::Jq => json::apply(f, input, &a),
+        Filter::ToJson | Filter::Jq => json::apply(f, input, &a, budget),
         Filter::Date
         | Filter::DateAdd
         | Filter::Timestamp
