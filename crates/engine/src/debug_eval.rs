@@ -9,7 +9,6 @@
 //! They are checked between the steps here and handed to the template engine where the
 //! render is set up.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -80,42 +79,10 @@ impl EvalControl {
     }
 }
 
-thread_local! {
-    /// The bounds [`with_control`] put in place for evaluations on this thread.
-    static CONTROL: RefCell<Option<EvalControl>> = const { RefCell::new(None) };
-}
-
-/// Runs `work` (which calls [`crate::Engine::evaluate`]) with `control` bounding every
-/// evaluation it makes on this thread. `Engine::evaluate` does not take the bounds as a
-/// parameter yet; this is how they reach [`evaluate`] until it does.
-pub fn with_control<T>(control: EvalControl, work: impl FnOnce() -> T) -> T {
-    /// Clears the bounds however `work` ends (a panic included).
-    struct Reset(Option<EvalControl>);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            CONTROL.with(|c| *c.borrow_mut() = previous);
-        }
-    }
-    let previous = CONTROL.with(|c| c.borrow_mut().replace(control));
-    let _reset = Reset(previous);
-    work()
-}
-
-/// The bounds in place on this thread: those of [`with_control`], or a deadline of
-/// [`DEFAULT_TIMEOUT`] for a caller that set none.
-fn current_control() -> EvalControl {
-    CONTROL
-        .with(|c| c.borrow().clone())
-        .unwrap_or_else(|| EvalControl::new(DEFAULT_TIMEOUT))
-}
-
-/// The deadline of an evaluation whose caller set none.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Renders `expression` against task run `task_run_id` of execution `execution_id`, within
-/// the bounds of [`with_control`] (or [`DEFAULT_TIMEOUT`]).
+/// `control`'s deadline and cancel flag.
 pub fn evaluate(
+    control: &EvalControl,
     store: &dyn Store,
     protector: &Protector,
     globals: &GlobalVariables,
@@ -123,7 +90,6 @@ pub fn evaluate(
     task_run_id: &str,
     expression: &str,
 ) -> Result<String, EvalError> {
-    let control = current_control();
     control.check()?;
     let execution = store
         .get_execution(execution_id)?
@@ -164,8 +130,9 @@ pub fn evaluate(
     let env = RenderEnv {
         secrets: None,
         allow_secrets: false,
-        // INTEGRATOR: connect the bounds here once saker-expr's RenderEnv has its hook, e.g.
-        // `cancel: Some(control.cancel.as_ref()), deadline: Some(control.deadline),`
+        // The server's deadline and its client-gone flag stop the render between steps.
+        cancel: Some(control.cancel.as_ref()),
+        deadline: Some(control.deadline),
         ..RenderEnv::default()
     };
     let rendered = template.render(&variables, &env);
@@ -191,14 +158,5 @@ mod tests {
         assert!(matches!(control.check(), Err(EvalError::Cancelled)));
         let past = EvalControl::new(Duration::ZERO);
         assert!(matches!(past.check(), Err(EvalError::TimedOut(_))));
-    }
-
-    #[test]
-    fn bounds_are_in_place_only_inside_with_control() {
-        let control = EvalControl::new(Duration::from_secs(3600));
-        control.cancel();
-        let inside = with_control(control, || current_control().check().is_err());
-        assert!(inside);
-        assert!(current_control().check().is_ok());
     }
 }

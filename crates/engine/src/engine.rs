@@ -380,11 +380,13 @@ impl Engine {
     /// Renders a debug expression against a task run (`secret()` refused, result masked).
     pub fn evaluate(
         &self,
+        control: &crate::debug_eval::EvalControl,
         execution_id: &str,
         task_run_id: &str,
         expression: &str,
     ) -> Result<String, crate::debug_eval::EvalError> {
         crate::debug_eval::evaluate(
+            control,
             self.store.as_ref(),
             &self.protector,
             &self.globals,

@@ -440,6 +440,7 @@ const INPUT_LIMITS: Limits = Limits {
     max_iterations: 10_000,
     max_range: 10_000,
     max_render_depth: 2,
+    ..Limits::DEFAULT
 };
 
 /// The trigger's `inputs`, their strings rendered as templates (at any depth) against
@@ -460,6 +461,7 @@ fn render_inputs(
         allow_secrets: false,
         now: None,
         limits: INPUT_LIMITS,
+        ..RenderEnv::default()
     };
     fn render(value: &Json, ctx: &Context, env: &RenderEnv<'_>, at: &str) -> Result<Json, String> {
         Ok(match value {

@@ -20,6 +20,7 @@ const KEY_LIMITS: Limits = Limits {
     max_iterations: 1000,
     max_range: 1000,
     max_render_depth: 2,
+    ..Limits::DEFAULT
 };
 
 /// Which trigger of which flow asks for a secret, for isolation and the audit trail.
@@ -84,6 +85,7 @@ pub fn render_webhook_key(
         allow_secrets: true,
         now: None,
         limits: KEY_LIMITS,
+        ..RenderEnv::default()
     };
     let rendered = template
         .render(&ctx, &env)

@@ -25,7 +25,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use saker_auth::{Action, Subject};
-use saker_engine::debug_eval::{EvalControl, EvalError, with_control};
+use saker_engine::debug_eval::{EvalControl, EvalError};
 use saker_store::AuditEvent;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -159,7 +159,7 @@ async fn debug_expression(
     let job = tokio::task::spawn_blocking(move || {
         // The permit is given back when the render ends, not when the client gives up.
         let _permit = permit;
-        with_control(bounds, || engine.evaluate(&id, &run, &expression))
+        engine.evaluate(&bounds, &id, &run, &expression)
     });
     let outcome = match tokio::time::timeout(limits.timeout, job).await {
         Err(_) => Err(EvalError::TimedOut(limits.timeout)),
