@@ -221,6 +221,7 @@ impl App {
                         anyhow::anyhow!("worker.concurrency must be a number from 1 to 10000")
                     })? as usize;
         }
+        parts.expression_limits = self.expression_limits()?;
         parts.globals.globals = match self.config.subtree("variables.globals") {
             serde_json::Value::Object(map) => map,
             _ => bail!("variables.globals must be a map"),
@@ -238,6 +239,37 @@ impl App {
 }
 
 impl App {
+    /// The budgets of every template a task renders: `expressions.max-steps` and
+    /// `expressions.max-value-bytes` (the defaults of `saker_expr::Limits` otherwise).
+    pub fn expression_limits(&self) -> anyhow::Result<saker_expr::Limits> {
+        let mut limits = saker_expr::Limits::default();
+        if let Some(value) = self.config.get("expressions.max-steps") {
+            limits.max_steps = value
+                .as_u64()
+                .filter(|n| (1_000..=1_000_000_000).contains(n))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "expressions.max-steps must be a number from 1000 to 1000000000 \
+                         (default {})",
+                        limits.max_steps
+                    )
+                })?;
+        }
+        if let Some(value) = self.config.get("expressions.max-value-bytes") {
+            limits.max_value_bytes = value
+                .as_u64()
+                .filter(|n| (64 * 1024..=4 << 30).contains(n))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "expressions.max-value-bytes must be a number of bytes from 65536 to \
+                         4294967296 (default {})",
+                        limits.max_value_bytes
+                    )
+                })?;
+        }
+        Ok(limits)
+    }
+
     /// How task processes are confined (`tasks.*`), with the data directory, the key file,
     /// `config_file` and the work root hidden from them. Says at start how tasks will run:
     /// a warning when unconfined by choice, an error when confinement is required and cannot

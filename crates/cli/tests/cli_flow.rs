@@ -224,3 +224,36 @@ fn sakers_own_log_is_masked_too() {
     assert!(stdout.contains("ERROR boom bad password ****"), "{stdout}");
     assert!(!stdout.contains("correct-horse-battery"));
 }
+
+#[test]
+fn expressions_max_steps_bounds_what_a_task_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("loop.yml");
+    std::fs::write(
+        &flow,
+        "id: loop\nnamespace: company.team\ntasks:\n  - id: count\n    type: io.kestra.plugin.core.log.Log\n    message: \"{% for i in range(1, 50000) %}{{ i }}{% endfor %}\"\n",
+    )
+    .unwrap();
+    let config = dir.path().join("saker.yml");
+    // Under the default budget the loop runs.
+    saker(dir.path()).args(["flow", "run"]).arg(&flow).assert().success();
+    // Under a small one it stops with an error that names the setting.
+    std::fs::write(&config, "saker:\n  expressions:\n    max-steps: 10000\n").unwrap();
+    saker(dir.path())
+        .env("SAKER_CONFIG", &config)
+        .args(["flow", "run"])
+        .arg(&flow)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("max_steps"))
+        .stdout(predicate::str::contains("FAILED"));
+    // A value out of range is refused at start, naming the key.
+    std::fs::write(&config, "saker:\n  expressions:\n    max-steps: 5\n").unwrap();
+    saker(dir.path())
+        .env("SAKER_CONFIG", &config)
+        .args(["flow", "run"])
+        .arg(&flow)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("expressions.max-steps must be a number"));
+}

@@ -36,6 +36,8 @@ pub struct EngineParts {
     pub worker_concurrency: usize,
     /// How task processes are confined (and where their working directories live).
     pub confinement: saker_confine::Confinement,
+    /// Step and memory budgets of every template a task renders (`expressions.*`).
+    pub expression_limits: saker_expr::Limits,
 }
 
 impl EngineParts {
@@ -50,6 +52,7 @@ impl EngineParts {
             globals: GlobalVariables::default(),
             worker_concurrency: 16,
             confinement: saker_confine::Confinement::new(saker_confine::Settings::default()),
+            expression_limits: saker_expr::Limits::default(),
         }
     }
 }
@@ -126,6 +129,7 @@ impl Engine {
             running: running.clone(),
             concurrency: parts.worker_concurrency,
             confinement: parts.confinement.clone(),
+            expression_limits: parts.expression_limits,
         });
         tokio::spawn(run_worker(worker, jobs.clone(), results.clone()));
         // Results go back to the executor as events.

@@ -33,6 +33,8 @@ pub struct TaskContext {
     taint: OutputTaint,
     /// Where this attempt's processes run (set by the worker).
     pub(crate) sandbox: Option<saker_confine::AttemptSandbox>,
+    /// Budgets of every render (set by the worker from `EngineParts::expression_limits`).
+    pub(crate) limits: saker_expr::Limits,
 }
 
 impl TaskContext {
@@ -53,6 +55,7 @@ impl TaskContext {
             cancel,
             taint: OutputTaint::default(),
             sandbox: None,
+            limits: saker_expr::Limits::default(),
         }
     }
 
@@ -79,6 +82,7 @@ impl TaskContext {
         self.secrets.take_read_keys();
         let env = RenderEnv {
             secrets: Some(&self.secrets),
+            limits: self.limits,
             ..RenderEnv::default()
         };
         let rendered = template.render(&self.variables, &env);

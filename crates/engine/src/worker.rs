@@ -33,6 +33,8 @@ pub struct WorkerDeps {
     pub concurrency: usize,
     /// How task processes are confined.
     pub confinement: saker_confine::Confinement,
+    /// Budgets of the templates tasks render.
+    pub expression_limits: saker_expr::Limits,
 }
 
 /// Runs jobs until the job queue closes, pushing each result to `results`.
@@ -101,6 +103,7 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     };
     context::add_task(&mut variables, &task, &job.task_run, job.attempt);
     let mut ctx = TaskContext::new(task.clone(), variables, secrets, logger, cancel.clone());
+    ctx.limits = deps.expression_limits;
     ctx.sandbox = Some(
         deps.confinement
             .attempt(&execution.id, &job.task_run.id, job.attempt),

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Subcommand;
@@ -117,6 +118,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
                 Some((stop, task))
             }
         };
+        saker_server::configure_debug_expressions(debug_limits(&app)?);
         saker_server::serve(
             listener,
             AppState {
@@ -232,6 +234,35 @@ fn delete_config_files_if_asked(app: &crate::app::App, globals: &Globals) -> any
         );
     }
     Ok(())
+}
+
+/// `server.debug-expression.timeout` (a duration, `5s` by default) and
+/// `server.debug-expression.concurrency` (renders at once, half the CPUs by default) bound
+/// the debug expression of the API.
+fn debug_limits(app: &crate::app::App) -> anyhow::Result<saker_server::DebugLimits> {
+    let mut limits = saker_server::DebugLimits::default();
+    if let Some(text) = app.config.get_str("server.debug-expression.timeout") {
+        limits.timeout = saker_model::duration::parse(&text)
+            .ok()
+            .filter(|d| (Duration::from_millis(100)..=Duration::from_secs(600)).contains(d))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "server.debug-expression.timeout must be a duration from 100ms to 10m \
+                     (such as 5s or PT5S)"
+                )
+            })?;
+    }
+    if let Some(value) = app.config.get("server.debug-expression.concurrency") {
+        limits.concurrent = value
+            .as_u64()
+            .filter(|n| (1..=1024).contains(n))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "server.debug-expression.concurrency must be a number from 1 to 1024"
+                )
+            })? as usize;
+    }
+    Ok(limits)
 }
 
 /// `endpoints.all.basic-auth`, when set, protects the management endpoints.
