@@ -236,7 +236,11 @@ fn expressions_max_steps_bounds_what_a_task_renders() {
     .unwrap();
     let config = dir.path().join("saker.yml");
     // Under the default budget the loop runs.
-    saker(dir.path()).args(["flow", "run"]).arg(&flow).assert().success();
+    saker(dir.path())
+        .args(["flow", "run"])
+        .arg(&flow)
+        .assert()
+        .success();
     // Under a small one it stops with an error that names the setting.
     std::fs::write(&config, "saker:\n  expressions:\n    max-steps: 10000\n").unwrap();
     saker(dir.path())
@@ -255,5 +259,7 @@ fn expressions_max_steps_bounds_what_a_task_renders() {
         .arg(&flow)
         .assert()
         .failure()
-        .stderr(predicate::str::contains("expressions.max-steps must be a number"));
+        .stderr(predicate::str::contains(
+            "expressions.max-steps must be a number",
+        ));
 }
