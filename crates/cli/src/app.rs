@@ -84,16 +84,7 @@ impl App {
     /// PostgreSQL, else 30000) before a 503.
     pub fn store_gate(&self) -> anyhow::Result<StoreGate> {
         let defaults = StoreGate::default();
-        let setting = |key: &str| -> anyhow::Result<Option<u64>> {
-            self.config
-                .get_str(key)
-                .map(|text| {
-                    text.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        anyhow::anyhow!("{key} must be a whole number above zero, not `{text}`")
-                    })
-                })
-                .transpose()
-        };
+        let setting = |key: &str| crate::datasource::whole_above_zero(&self.config, key);
         let concurrency = match setting("server.store-calls.concurrency")? {
             Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
             None => defaults.concurrency(),

@@ -77,13 +77,24 @@ fn millis(duration: Duration) -> u64 {
 
 /// `datasources.postgres.<name>`: a whole number above zero, or `default` when unset.
 fn positive(config: &Config, name: &str, default: u64) -> anyhow::Result<u64> {
-    let key = format!("datasources.postgres.{name}");
-    match config.get_str(&key) {
-        None => Ok(default),
-        Some(text) => text.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            anyhow::anyhow!("{key} must be a whole number above zero, not `{text}`")
-        }),
-    }
+    Ok(whole_above_zero(config, &format!("datasources.postgres.{name}"))?.unwrap_or(default))
+}
+
+/// The setting `key` as a whole number above zero (`None` when unset), or an error naming
+/// the key.
+pub(crate) fn whole_above_zero(config: &Config, key: &str) -> anyhow::Result<Option<u64>> {
+    config
+        .get_str(key)
+        .map(|text| {
+            text.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{key} must be a whole number above zero, not `{text}`")
+                })
+        })
+        .transpose()
 }
 
 /// Percent-encodes all but unreserved URL characters.
@@ -172,8 +183,11 @@ mod tests {
 
     #[test]
     fn the_pool_takes_hikari_keys_and_refuses_nonsense() {
-        let defaults = pool_settings(&config("saker: {}
-")).unwrap();
+        let defaults = pool_settings(&config(
+            "saker: {}
+",
+        ))
+        .unwrap();
         assert_eq!(defaults, PoolSettings::default());
         let set = pool_settings(&config(
             "saker: {}\ndatasources:\n  postgres:\n    maximum-pool-size: 3\n    connection-timeout: 250\n    statement-timeout: \"1500\"\n",
@@ -182,7 +196,11 @@ mod tests {
         assert_eq!(set.max_size, 3);
         assert_eq!(set.wait, Duration::from_millis(250));
         assert_eq!(set.statement_timeout, Duration::from_millis(1500));
-        for bad in ["maximum-pool-size: 0", "connection-timeout: soon", "statement-timeout: -1"] {
+        for bad in [
+            "maximum-pool-size: 0",
+            "connection-timeout: soon",
+            "statement-timeout: -1",
+        ] {
             let err = pool_settings(&config(&format!(
                 "saker: {{}}\ndatasources:\n  postgres:\n    {bad}\n"
             )))

@@ -210,13 +210,22 @@ mod tests {
             BUSY_RETRY_AFTER_SECS.to_string().as_str()
         );
         let body = body_of(response).await;
-        assert!(body.contains(BUSY_MESSAGE) && !body.contains("PostgreSQL"), "{body}");
+        assert!(
+            body.contains(BUSY_MESSAGE) && !body.contains("PostgreSQL"),
+            "{body}"
+        );
         // Another 503 is not a busy database and says no Retry-After.
         let other = ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: "no secret service configured".into(),
         };
-        assert!(other.into_response().headers().get(axum::http::header::RETRY_AFTER).is_none());
+        assert!(
+            other
+                .into_response()
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .is_none()
+        );
     }
 
     #[tokio::test]

@@ -110,7 +110,9 @@ pub(crate) async fn gate(State(gate): State<StoreGate>, request: Request, next: 
     });
     match job.await {
         Ok(response) => response,
-        Err(_) => ApiError::internal("a request's handler stopped before it answered").into_response(),
+        Err(_) => {
+            ApiError::internal("a request's handler stopped before it answered").into_response()
+        }
     }
 }
 

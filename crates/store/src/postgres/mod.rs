@@ -81,8 +81,8 @@ pub struct PgStore {
     pool: pool::Pool,
 }
 
-pub use pool::PoolSettings;
 use pool::Conn;
+pub use pool::PoolSettings;
 
 /// One open transaction, with the statement cache of its connection.
 pub(super) struct Tx<'a> {
