@@ -11,10 +11,12 @@
 //! threads stay free for `/health` and for accepting connections. A new route is covered
 //! without anyone remembering to. The body is read before a permit is taken, so a slow
 //! client holds no permit while it sends. What runs after the handler returned (a response
-//! stream: the log follower) takes its own permit per store call ([`StoreGate::run`]).
+//! stream: the log follower) takes its own permit per store call ([`StoreGate::run`]). A
+//! handler that goes on to wait for something else (`wait=true` waits for an execution to
+//! end) gives its permit back first ([`HeldPermit`]); it keeps its blocking thread.
 //! `/health` and the OpenAPI document need no store and pass straight through.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -87,6 +89,18 @@ impl Default for StoreGate {
     }
 }
 
+/// The permit of the request being handled, in its extensions: a handler that has done its
+/// store work and goes on to wait for something else gives it back, so that other requests
+/// are not refused meanwhile.
+#[derive(Clone)]
+pub(crate) struct HeldPermit(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+
+impl HeldPermit {
+    pub(crate) fn give_back(&self) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
+}
+
 /// The middleware: reads the body, waits for a permit, then runs the rest of the request
 /// (authentication and the handler) on a blocking thread.
 pub(crate) async fn gate(State(gate): State<StoreGate>, request: Request, next: Next) -> Response {
@@ -98,15 +112,17 @@ pub(crate) async fn gate(State(gate): State<StoreGate>, request: Request, next: 
         Ok(bytes) => bytes,
         Err(err) => return unreadable_body(&err).into_response(),
     };
-    let request = Request::from_parts(parts, Body::from(bytes));
+    let mut request = Request::from_parts(parts, Body::from(bytes));
     let permit = match gate.permit().await {
-        Ok(permit) => permit,
+        Ok(permit) => HeldPermit(Arc::new(Mutex::new(Some(permit)))),
         Err(busy) => return busy.into_response(),
     };
+    request.extensions_mut().insert(permit.clone());
     let runtime = tokio::runtime::Handle::current();
     let job = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        runtime.block_on(next.run(request))
+        let response = runtime.block_on(next.run(request));
+        permit.give_back();
+        response
     });
     match job.await {
         Ok(response) => response,
@@ -153,5 +169,14 @@ mod tests {
         release.send(()).unwrap();
         assert!(first.await.unwrap().unwrap());
         assert_eq!(gate.run(|| 2).await.unwrap(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_permit_given_back_lets_the_next_call_in() {
+        let gate = StoreGate::new(1, Duration::from_millis(50));
+        let held = HeldPermit(Arc::new(Mutex::new(Some(gate.permit().await.unwrap()))));
+        assert!(gate.permit().await.is_err());
+        held.give_back();
+        assert!(gate.permit().await.is_ok());
     }
 }
