@@ -5,11 +5,13 @@ use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use saker_confine::{Confinement, Mode, Settings, Status};
 use saker_crypto::{Keyring, SecretKey};
 use saker_engine::{EngineParts, KeyringSealer};
+use saker_server::StoreGate;
 use saker_store::{Database, PgStore, SqliteStore};
 use zeroize::Zeroizing;
 
@@ -64,7 +66,9 @@ impl App {
             }
             Some("postgres") => {
                 let url = crate::datasource::postgres_url(&self.config)?;
-                let store = PgStore::connect(&url).context("cannot open the PostgreSQL store")?;
+                let pool = crate::datasource::pool_settings(&self.config)?;
+                let store = PgStore::connect_with(&url, pool)
+                    .context("cannot open the PostgreSQL store")?;
                 Ok(Arc::new(store))
             }
             Some(other) => bail!(
@@ -72,6 +76,27 @@ impl App {
                  or `postgres`"
             ),
         }
+    }
+
+    /// How the API reaches the store ([`StoreGate`]): `server.store-calls.concurrency`
+    /// requests at once (default 64), each waiting at most `server.store-calls.wait`
+    /// milliseconds for its turn (default: `datasources.postgres.connection-timeout` on
+    /// PostgreSQL, else 30000) before a 503.
+    pub fn store_gate(&self) -> anyhow::Result<StoreGate> {
+        let defaults = StoreGate::default();
+        let setting = |key: &str| crate::datasource::whole_above_zero(&self.config, key);
+        let concurrency = match setting("server.store-calls.concurrency")? {
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => defaults.concurrency(),
+        };
+        let wait = match setting("server.store-calls.wait")? {
+            Some(ms) => Duration::from_millis(ms),
+            None if self.config.get_str("repository.type").as_deref() == Some("postgres") => {
+                crate::datasource::pool_settings(&self.config)?.wait
+            }
+            None => defaults.wait(),
+        };
+        Ok(StoreGate::new(concurrency, wait))
     }
 
     /// [`App::open_store`] for a process that runs executions: refused while another process

@@ -1,9 +1,13 @@
 //! The PostgreSQL connection URL from Kestra's `datasources.postgres` keys: a JDBC URL
 //! (`jdbc:postgresql://host:port/db?…`) or a plain `postgres://` one, with the username and
 //! password put in. pgjdbc's own SSL parameters are translated to libpq's `sslmode`, which
-//! the store understands, so a Kestra configuration keeps working unchanged.
+//! the store understands, so a Kestra configuration keeps working unchanged. The pool's
+//! bounds come from the keys Kestra hands HikariCP ([`pool_settings`]).
+
+use std::time::Duration;
 
 use anyhow::bail;
+use saker_store::PoolSettings;
 
 use crate::config::Config;
 
@@ -40,6 +44,57 @@ pub(crate) fn postgres_url(config: &Config) -> anyhow::Result<String> {
         rest.to_owned()
     };
     Ok(format!("postgresql://{credentials}{rest}"))
+}
+
+/// The connection pool of `datasources.postgres`: `maximum-pool-size` (connections, default
+/// 10) and `connection-timeout` (milliseconds a call waits for a free connection, default
+/// 30000) as Kestra configures HikariCP, and Saker's `statement-timeout` (milliseconds one
+/// statement may run, default 30000; a statement stuck behind a lock then fails instead of
+/// hanging).
+pub(crate) fn pool_settings(config: &Config) -> anyhow::Result<PoolSettings> {
+    let defaults = PoolSettings::default();
+    let max_size = positive(config, "maximum-pool-size", defaults.max_size.into())?;
+    Ok(PoolSettings {
+        max_size: u32::try_from(max_size).map_err(|_| {
+            anyhow::anyhow!("datasources.postgres.maximum-pool-size is too large: {max_size}")
+        })?,
+        wait: Duration::from_millis(positive(
+            config,
+            "connection-timeout",
+            millis(defaults.wait),
+        )?),
+        statement_timeout: Duration::from_millis(positive(
+            config,
+            "statement-timeout",
+            millis(defaults.statement_timeout),
+        )?),
+    })
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `datasources.postgres.<name>`: a whole number above zero, or `default` when unset.
+fn positive(config: &Config, name: &str, default: u64) -> anyhow::Result<u64> {
+    Ok(whole_above_zero(config, &format!("datasources.postgres.{name}"))?.unwrap_or(default))
+}
+
+/// The setting `key` as a whole number above zero (`None` when unset), or an error naming
+/// the key.
+pub(crate) fn whole_above_zero(config: &Config, key: &str) -> anyhow::Result<Option<u64>> {
+    config
+        .get_str(key)
+        .map(|text| {
+            text.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{key} must be a whole number above zero, not `{text}`")
+                })
+        })
+        .transpose()
 }
 
 /// Percent-encodes all but unreserved URL characters.
@@ -124,6 +179,36 @@ mod tests {
         );
         let wrong = config("saker: {}\ndatasources:\n  postgres:\n    url: mysql://db/s\n");
         assert!(postgres_url(&wrong).is_err());
+    }
+
+    #[test]
+    fn the_pool_takes_hikari_keys_and_refuses_nonsense() {
+        let defaults = pool_settings(&config(
+            "saker: {}
+",
+        ))
+        .unwrap();
+        assert_eq!(defaults, PoolSettings::default());
+        let set = pool_settings(&config(
+            "saker: {}\ndatasources:\n  postgres:\n    maximum-pool-size: 3\n    connection-timeout: 250\n    statement-timeout: \"1500\"\n",
+        ))
+        .unwrap();
+        assert_eq!(set.max_size, 3);
+        assert_eq!(set.wait, Duration::from_millis(250));
+        assert_eq!(set.statement_timeout, Duration::from_millis(1500));
+        for bad in [
+            "maximum-pool-size: 0",
+            "connection-timeout: soon",
+            "statement-timeout: -1",
+        ] {
+            let err = pool_settings(&config(&format!(
+                "saker: {{}}\ndatasources:\n  postgres:\n    {bad}\n"
+            )))
+            .unwrap_err()
+            .to_string();
+            let key = bad.split(':').next().unwrap();
+            assert!(err.contains(key) && err.contains("above zero"), "{err}");
+        }
     }
 
     #[test]

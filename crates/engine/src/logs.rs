@@ -17,6 +17,23 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// How many lines a worker keeps before writing them.
 const FLUSH_LINES: usize = 512;
 
+/// Runs `f`, which may block on the store or the secret service, without holding up a tokio
+/// worker thread: on a multi-thread runtime through `block_in_place` (the worker hands its
+/// other tasks to another thread first; on a blocking or plain thread it just runs `f`),
+/// elsewhere here. A current-thread runtime (some tests) has no other thread to hand its
+/// tasks to, and `block_in_place` would panic there, so `f` runs inline as before.
+///
+/// Why not `spawn_blocking`: a flush must keep its lines pending on failure and in order,
+/// and a `secret()` resolves inside a synchronous template render; both want the answer
+/// before going on, on the thread they are on.
+pub(crate) fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// Who a log line belongs to.
 #[derive(Debug, Clone)]
 pub struct LogOrigin {
@@ -94,7 +111,9 @@ impl TaskLogger {
         if self.pending.is_empty() {
             return;
         }
-        match self.store.append_logs(&self.pending) {
+        let store = &self.store;
+        let pending = &self.pending;
+        match off_worker(|| store.append_logs(pending)) {
             Ok(()) => self.pending.clear(),
             Err(e) => tracing::warn!(error = %e, "could not write log lines yet; retrying later"),
         }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use saker_expr::{SecretLookupError, SecretResolver};
 use zeroize::Zeroizing;
 
+use crate::logs::off_worker;
 use crate::masks::{ExecutionMasks, MaskSource, process_masks};
 
 /// Who asks for a secret, for isolation checks and the audit trail.
@@ -125,7 +126,8 @@ impl SecretResolver for TaskSecrets {
             self.requester.namespace,
             namespace.unwrap_or("")
         );
-        let resolved = match self.source.resolve(&self.requester, key, namespace) {
+        // The secret service may read the store: not on a worker thread's time.
+        let resolved = match off_worker(|| self.source.resolve(&self.requester, key, namespace)) {
             Ok(resolved) => resolved,
             Err(message) => {
                 process_masks().forget(&identity);

@@ -88,6 +88,9 @@ pub async fn authenticate(
             }
             response
         }
+        Err(AuthError::Store(store @ saker_store::StoreError::Busy { .. })) => {
+            ApiError::from(store).into_response()
+        }
         Err(_) => unauthorized(),
     }
 }

@@ -35,6 +35,40 @@ error_responses! {
     NoSecretService: "503", "No secret service configured";
 }
 
+/// What the busy 503 says ([`crate::ApiError::busy`]).
+const BUSY_DESCRIPTION: &str = "The database is busy (no connection came free, or a statement \
+     ran past its timeout): try again after Retry-After seconds";
+
+/// Adds the busy 503 of the store gate to `responses` (see
+/// [`crate::openapi::with_busy_answers`]); an operation's own 503 keeps its body and gets
+/// the busy case in its description.
+pub(crate) fn add_busy(responses: &mut utoipa::openapi::Responses) {
+    match responses.responses.get_mut("503") {
+        Some(RefOr::T(own)) => {
+            own.description = format!("{}; or: {BUSY_DESCRIPTION}", own.description);
+        }
+        Some(RefOr::Ref(_)) => {}
+        None => {
+            let mut busy = error_response("503", BUSY_DESCRIPTION);
+            if let Some(RefOr::T(response)) = busy.get_mut("503") {
+                let seconds = utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                    .build();
+                response.headers.insert(
+                    "Retry-After".to_owned(),
+                    RefOr::T(
+                        utoipa::openapi::header::HeaderBuilder::new()
+                            .schema(Some(seconds))
+                            .description(Some("Seconds to wait before trying again"))
+                            .build(),
+                    ),
+                );
+            }
+            responses.responses.extend(busy);
+        }
+    }
+}
+
 fn error_response(status: &str, description: &str) -> BTreeMap<String, RefOr<Response>> {
     let body = ContentBuilder::new()
         .schema(Some(Ref::from_schema_name("ErrorBody")))
@@ -59,5 +93,28 @@ mod tests {
             "#/components/schemas/ErrorBody"
         );
         assert_eq!(json["401"]["description"], "No or wrong credentials");
+    }
+
+    #[test]
+    fn every_operation_but_health_documents_the_busy_503() {
+        let doc = serde_json::to_value(crate::openapi()).unwrap();
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let busy = &operation["responses"]["503"];
+                if path == "/health" {
+                    assert!(busy.is_null(), "{method} {path}");
+                    continue;
+                }
+                let description = busy["description"].as_str().unwrap_or_default();
+                assert!(description.contains("database is busy"), "{method} {path}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "only {checked} operations");
+        // An operation's own 503 keeps its meaning and adds the busy case.
+        let users = &doc["paths"]["/api/v1/{tenant}/users"]["get"]["responses"]["503"];
+        let text = users["description"].as_str().unwrap();
+        assert!(text.starts_with("The server has no users"), "{text}");
     }
 }

@@ -10,6 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use saker_engine::EngineError;
 
+/// What a client is told when the database is busy ([`ApiError::busy`]).
+pub(crate) const BUSY_MESSAGE: &str = "the database is busy; try again";
+/// The `Retry-After` of a busy answer, in seconds.
+pub(crate) const BUSY_RETRY_AFTER_SECS: u64 = 5;
+
 /// An error answered to an API client.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -33,6 +38,20 @@ impl ApiError {
         }
     }
 
+    /// 503 with `Retry-After`: the database did not answer in time (a full connection pool,
+    /// a statement past its timeout) or every store permit stayed taken
+    /// ([`crate::StoreGate`]). The cause is the database's state, not the request.
+    pub fn busy() -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: BUSY_MESSAGE.to_owned(),
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.status == StatusCode::SERVICE_UNAVAILABLE && self.message == BUSY_MESSAGE
+    }
+
     /// A 500 whose `cause` goes to the server's log only (see the module's documentation).
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self {
@@ -44,6 +63,10 @@ impl ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
+        if let EngineError::Store(saker_store::StoreError::Busy { reason }) = &e {
+            tracing::warn!(%reason, "answered 503: the database is busy");
+            return Self::busy();
+        }
         let status = match &e {
             EngineError::InvalidFlow(_) | EngineError::Inputs(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -69,6 +92,7 @@ impl From<saker_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let busy = self.is_busy();
         let message = if self.status == StatusCode::INTERNAL_SERVER_ERROR {
             let id = uuid::Uuid::new_v4().simple().to_string();
             let masks = saker_engine::process_masks().snapshot();
@@ -77,7 +101,15 @@ impl IntoResponse for ApiError {
         } else {
             self.message
         };
-        (self.status, Json(serde_json::json!({ "message": message }))).into_response()
+        let mut response =
+            (self.status, Json(serde_json::json!({ "message": message }))).into_response();
+        if busy {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(BUSY_RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 
@@ -164,6 +196,36 @@ mod tests {
         };
         let body = body_of(ApiError::from(store).into_response()).await;
         assert!(!body.contains("abc-123"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_busy_store_answers_503_with_retry_after_and_no_cause() {
+        let store = saker_store::StoreError::Busy {
+            reason: "all 2 PostgreSQL connections stayed in use for 500 ms".into(),
+        };
+        let response = ApiError::from(store).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[axum::http::header::RETRY_AFTER],
+            BUSY_RETRY_AFTER_SECS.to_string().as_str()
+        );
+        let body = body_of(response).await;
+        assert!(
+            body.contains(BUSY_MESSAGE) && !body.contains("PostgreSQL"),
+            "{body}"
+        );
+        // Another 503 is not a busy database and says no Retry-After.
+        let other = ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "no secret service configured".into(),
+        };
+        assert!(
+            other
+                .into_response()
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .is_none()
+        );
     }
 
     #[tokio::test]

@@ -87,6 +87,7 @@ async fn create_execution(
     Path((tenant, namespace, id)): Path<(String, String, String)>,
     Query(params): Query<CreateParams>,
     headers: HeaderMap,
+    permit: Option<axum::Extension<crate::store_gate::HeldPermit>>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     check(
@@ -105,7 +106,11 @@ async fn create_execution(
             .engine
             .create_execution_labeled(&tenant, flow, record.revision, inputs, labels)?;
     if params.wait.unwrap_or(false) {
-        // Kestra's `wait=true`: answer once the execution has ended.
+        // Kestra's `wait=true`: answer once the execution has ended. The store work is done:
+        // the wait holds no store permit.
+        if let Some(axum::Extension(permit)) = &permit {
+            permit.give_back();
+        }
         if let Some(ended) = state.engine.wait(&execution.id).await {
             return Ok(Json(execution_json(&ended)));
         }

@@ -12,19 +12,21 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use saker_auth::Action;
-use saker_store::{LogQuery, Store};
+use saker_store::{LogQuery, Store, StoredLog};
 
 use crate::doc::Unauthorized;
 use crate::executions_api::find_execution;
 use crate::routes::MaybeCaller;
 use crate::schema::{ErrorBody, LogView};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, StoreGate};
 
 /// How often a follower looks for new lines.
 const POLL: Duration = Duration::from_millis(200);
 
 struct Follow {
     store: Arc<dyn Store>,
+    /// The stream outlives the handler: each poll takes its own permit.
+    gate: StoreGate,
     execution_id: String,
     cursor: Option<i64>,
     pending: VecDeque<Event>,
@@ -55,6 +57,7 @@ pub(crate) async fn follow_logs(
     find_execution(&state, &who, &tenant, &id, Action::Read)?;
     let start = Follow {
         store: state.engine.store().clone(),
+        gate: state.store_gate.clone(),
         execution_id: id,
         cursor: None,
         pending: VecDeque::new(),
@@ -68,15 +71,10 @@ pub(crate) async fn follow_logs(
             if f.done {
                 return None;
             }
-            // The state first: the executor writes an execution's last lines in the same
-            // transaction as its final state, so lines read after it include them all.
-            let ended = match f.store.get_execution(&f.execution_id) {
-                Ok(e) => e.is_none_or(|e| e.state.current.is_terminated()),
-                Err(_) => true,
-            };
-            let mut query = LogQuery::new(&f.execution_id);
-            query.after_seq = f.cursor;
-            let logs = f.store.list_logs(&query).unwrap_or_default();
+            let (store, id, cursor) = (f.store.clone(), f.execution_id.clone(), f.cursor);
+            let polled = f.gate.run(move || poll(store.as_ref(), &id, cursor)).await;
+            // A busy database: look again at the next poll.
+            let (ended, logs) = polled.unwrap_or((false, Vec::new()));
             for log in logs {
                 f.cursor = Some(log.seq);
                 let event = Event::default()
@@ -96,4 +94,17 @@ pub(crate) async fn follow_logs(
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Whether the execution has ended, and its lines after `cursor`.
+fn poll(store: &dyn Store, execution_id: &str, cursor: Option<i64>) -> (bool, Vec<StoredLog>) {
+    // The state first: the executor writes an execution's last lines in the same
+    // transaction as its final state, so lines read after it include them all.
+    let ended = match store.get_execution(execution_id) {
+        Ok(e) => e.is_none_or(|e| e.state.current.is_terminated()),
+        Err(_) => true,
+    };
+    let mut query = LogQuery::new(execution_id);
+    query.after_seq = cursor;
+    (ended, store.list_logs(&query).unwrap_or_default())
 }

@@ -113,6 +113,9 @@ where
 
 /// The status and message of an [`AuthError`]. Its messages never hold a password or token.
 fn auth_error(e: AuthError) -> ApiError {
+    if let AuthError::Store(store @ saker_store::StoreError::Busy { .. }) = e {
+        return store.into();
+    }
     let status = match &e {
         AuthError::WeakPassword { .. }
         | AuthError::InvalidRole { .. }

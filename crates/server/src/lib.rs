@@ -9,6 +9,9 @@
 //! Values that are sealed (SECRET inputs and outputs, secret-derived outputs) are shown as
 //! `****`: no endpoint returns a secret value.
 //!
+//! Every request but `/health` reaches the store through [`StoreGate`]: on a blocking
+//! thread, a bounded number at a time, 503 when the database stays busy.
+//!
 //! This crate knows nothing of task internals or of how the store is implemented.
 
 mod access;
@@ -33,6 +36,7 @@ mod routes;
 pub mod schema;
 mod secrets_api;
 mod secrets_lifecycle_api;
+mod store_gate;
 mod triggers_api;
 mod webhook_api;
 
@@ -46,6 +50,7 @@ pub use error::ApiError;
 pub use management::{ManagementAuth, management_router};
 pub use openapi::openapi;
 pub use routes::{MAX_BODY_BYTES, router};
+pub use store_gate::StoreGate;
 pub use webhook_api::webhook_miss_throttle;
 
 /// What every handler shares.
@@ -61,6 +66,9 @@ pub struct AppState {
     pub trigger_secrets: Option<Arc<dyn saker_engine::trigger::TriggerSecrets>>,
     /// Webhook calls that matched nothing, per client address ([`webhook_miss_throttle`]).
     pub webhook_misses: Arc<saker_auth::LoginThrottle>,
+    /// Every request's way to the store: off the runtime's workers, bounded, 503 past the
+    /// wait ([`StoreGate`]).
+    pub store_gate: StoreGate,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

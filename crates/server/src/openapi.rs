@@ -82,5 +82,30 @@ pub(crate) fn api_routes() -> ApiRouter {
 
 /// The OpenAPI 3.1 document of every route this server serves.
 pub fn openapi() -> OpenApiDoc {
-    api_routes().into_openapi()
+    with_busy_answers(api_routes().into_openapi())
+}
+
+/// Every operation but `/health` goes through the [`crate::StoreGate`] and so may answer
+/// 503 when the database is busy: added here once rather than on each operation (an
+/// operation's own 503, such as "no users", gets the busy case in its description).
+pub(crate) fn with_busy_answers(mut doc: OpenApiDoc) -> OpenApiDoc {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if path == "/health" {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            crate::doc::add_busy(&mut operation.responses);
+        }
+    }
+    doc
 }

@@ -62,6 +62,7 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
     let (api, document) = api_routes().split_for_parts();
+    let document = crate::openapi::with_busy_answers(document);
     let document = std::sync::Arc::new(serde_json::to_value(&document).unwrap_or(Value::Null));
     api.route(
         "/api/v1/openapi.json",
@@ -75,6 +76,11 @@ pub fn router(state: AppState) -> Router {
     .layer(axum::middleware::from_fn_with_state(
         state.auth.clone(),
         crate::authn::authenticate,
+    ))
+    // Outside authentication, which reads the store too.
+    .layer(axum::middleware::from_fn_with_state(
+        state.store_gate.clone(),
+        crate::store_gate::gate,
     ))
     .layer(axum::middleware::map_response(hardening_headers))
     .with_state(state)
@@ -150,6 +156,7 @@ mod tests {
             secrets: None,
             trigger_secrets: None,
             webhook_misses: Arc::new(crate::webhook_miss_throttle()),
+            store_gate: crate::StoreGate::default(),
         }
     }
 

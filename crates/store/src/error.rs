@@ -72,6 +72,13 @@ pub enum StoreError {
         detail: String,
     },
 
+    /// The database did not answer in time: no pooled connection came free within the
+    /// pool's wait, or a statement ran past the statement timeout (waiting on a lock held
+    /// elsewhere, ...). Nothing was changed; the same call may succeed later. The server
+    /// answers it with 503 and `Retry-After`.
+    #[error("the database is busy: {reason}; try again later")]
+    Busy { reason: String },
+
     /// Any other failure of the backend (I/O, a locked database past the busy timeout, ...).
     #[error("storage backend error: {0}")]
     Backend(#[source] BoxError),

@@ -32,7 +32,7 @@ pub use audit::{
 };
 pub use auth_rows::{AuthRows, BindingRow, InvitationRow, RoleRow, TokenRow, UserRow};
 pub use error::{BoxError, StoreError};
-pub use postgres::PgStore;
+pub use postgres::{PgStore, PoolSettings};
 pub use secret_rows::{
     Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor, VersionRow,
 };

@@ -127,6 +127,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
                 secrets: Some(secrets),
                 trigger_secrets: Some(trigger_secrets),
                 webhook_misses: Arc::new(saker_server::webhook_miss_throttle()),
+                store_gate: app.store_gate()?,
             },
             shutdown,
         )

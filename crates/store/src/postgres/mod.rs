@@ -10,16 +10,20 @@
 //! runs executions on a database (`saker server local` with `repository.type: postgres`);
 //! separate executor and worker processes come with the queue.
 //!
-//! Connections come from a small pool of synchronous `postgres` clients. Every method is one
+//! Connections come from a bounded pool of synchronous `postgres` clients (`pool`: at most
+//! `maximum-pool-size` connections, a bounded wait for a free one, a `statement_timeout` on
+//! each session; running out of either is [`StoreError::Busy`]). Every method is one
 //! transaction: writes at READ COMMITTED, made safe for concurrent processes by row and
 //! advisory locks (see `flows`, `logs`, `secrets` and `audit`) and retried when PostgreSQL
 //! reports a deadlock or a serialization failure; reads at REPEATABLE READ, READ ONLY, so that
 //! one read sees one snapshot and never waits for a writer.
 //!
-//! The `postgres` client drives its own small runtime, and blocking on it from a thread of a
-//! tokio runtime panics. So a call made on such a thread (an axum handler, a worker task) runs
-//! on a short-lived scoped thread instead ([`off_runtime`]), and blocks its caller as a
-//! SQLite call would.
+//! The `postgres` client drives its own small runtime, and blocking on it from inside a tokio
+//! runtime panics. Async callers are expected to reach the store from a blocking thread (the
+//! server's `StoreGate`, `spawn_blocking`); a call that still comes from a runtime thread runs
+//! through [`off_runtime`], which leaves the runtime's context without a new thread on a
+//! multi-thread runtime (`block_in_place`) and only on a current-thread runtime (tests) uses a
+//! scoped thread.
 //!
 //! Connections use TLS as libpq's `sslmode` and `sslrootcert` say (see `tls`): by default
 //! (`prefer`) when the server offers it, unverified; `sslmode=verify-full` with the CA as
@@ -37,12 +41,13 @@ mod executions;
 mod flows;
 mod logs;
 mod migrations;
+mod pool;
 mod secrets;
 mod tls;
 mod triggers;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -56,8 +61,6 @@ use crate::{
     TriggerState, Write,
 };
 
-/// Connections kept open between calls; more are opened under load and closed after.
-const MAX_IDLE: usize = 8;
 /// Prepared statements kept per connection before the cache starts over (the listing query
 /// has a shape per number of namespace scopes, so the set is not fixed).
 const STATEMENT_CACHE: usize = 64;
@@ -74,19 +77,12 @@ pub struct PgStore {
     /// The session that holds the executor claim ([`Store::claim_executor`]), kept open, and
     /// so holding it, as long as the store lives.
     executor: Mutex<Option<Client>>,
-    config: Config,
-    /// Plaintext or TLS, as the connection string's `sslmode` says.
-    tls: tls::Tls,
-    /// Where the store connects, for errors: host, port and database, never credentials.
-    target: String,
-    idle: Mutex<Vec<Conn>>,
+    connector: Arc<pool::Connector>,
+    pool: pool::Pool,
 }
 
-/// A pooled connection with its prepared statements.
-struct Conn {
-    client: Client,
-    statements: HashMap<String, Statement>,
-}
+use pool::Conn;
+pub use pool::PoolSettings;
 
 /// One open transaction, with the statement cache of its connection.
 pub(super) struct Tx<'a> {
@@ -160,10 +156,15 @@ impl PgStore {
     /// verify and a server without TLS under a mandatory mode are [`StoreError::Connect`]
     /// errors that name the setting. Connections over a Unix-domain socket never use TLS.
     pub fn connect(url: &str) -> Result<PgStore> {
-        off_runtime(|| Self::connect_here(url))
+        Self::connect_with(url, PoolSettings::default())
     }
 
-    fn connect_here(url: &str) -> Result<PgStore> {
+    /// [`PgStore::connect`] with the pool bounded by `settings`.
+    pub fn connect_with(url: &str, settings: PoolSettings) -> Result<PgStore> {
+        off_runtime(|| Self::connect_here(url, settings))
+    }
+
+    fn connect_here(url: &str, settings: PoolSettings) -> Result<PgStore> {
         let (rest, tls_params) = tls::take_tls_params(url);
         let mut config: Config = rest.parse().map_err(|source| StoreError::Connect {
             target: "(unparsable connection string)".to_owned(),
@@ -177,17 +178,23 @@ impl PgStore {
             target: target.clone(),
             source: Box::new(source),
         })?;
-        let store = PgStore {
-            executor: Mutex::new(None),
-            target,
+        let connector = Arc::new(pool::Connector {
             config,
             tls,
-            idle: Mutex::new(Vec::new()),
-        };
-        let mut conn = store.open()?;
+            target,
+            statement_timeout: settings.statement_timeout,
+        });
+        // Migrations on a connection of their own, without the pool's statement timeout: a
+        // schema change may take longer than any one call should.
+        let mut conn = connector.open()?;
         migrations::migrate(&mut conn.client)?;
-        store.give_back(conn);
-        tracing::debug!(target = %store.target, "opened PostgreSQL store");
+        drop(conn);
+        let store = PgStore {
+            executor: Mutex::new(None),
+            pool: pool::build(connector.clone(), settings),
+            connector,
+        };
+        tracing::debug!(target = %store.connector.target, "opened PostgreSQL store");
         Ok(store)
     }
 
@@ -204,42 +211,6 @@ impl PgStore {
             let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
             Ok(tx.query_one(sql, &[])?.get(0))
         })
-    }
-
-    fn open(&self) -> Result<Conn> {
-        let client = self
-            .tls
-            .connect(&self.config)
-            .map_err(|source| StoreError::Connect {
-                target: self.target.clone(),
-                source,
-            })?;
-        Ok(Conn {
-            client,
-            statements: HashMap::new(),
-        })
-    }
-
-    fn take(&self) -> Result<Conn> {
-        let pooled = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        match pooled {
-            Some(conn) if !conn.client.is_closed() => Ok(conn),
-            _ => self.open(),
-        }
-    }
-
-    fn give_back(&self, conn: Conn) {
-        if conn.client.is_closed() {
-            return;
-        }
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE {
-            idle.push(conn);
-        }
     }
 
     /// Runs `f` in one transaction and commits if it succeeds; a transaction that PostgreSQL
@@ -276,9 +247,9 @@ impl PgStore {
         read: bool,
         f: &mut impl FnMut(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        let mut conn = self.take()?;
+        let mut conn = pool::take(&self.pool)?;
         let result = (|| {
-            let Conn { client, statements } = &mut conn;
+            let Conn { client, statements } = &mut *conn;
             let mut builder = client.build_transaction();
             if read {
                 builder = builder
@@ -294,16 +265,22 @@ impl PgStore {
             tx.tx.commit()?;
             Ok(value)
         })();
-        self.give_back(conn);
-        result
+        // The connection goes back to the pool when `conn` drops (a closed one is discarded).
+        result.map_err(|err| self.connector.busy_if_timed_out(err))
     }
 }
 
-/// Runs `f` here, or, when this thread drives a tokio runtime (where the `postgres` client
-/// would panic), on a scoped thread while this one waits. A panic in `f` carries over.
+/// Runs `f` outside any tokio runtime's context, where the `postgres` client may block: here
+/// when there is no runtime; through `block_in_place` on a multi-thread runtime (a worker
+/// thread hands its other tasks to another thread first; a blocking thread just runs `f`);
+/// on a current-thread runtime, whose own thread cannot leave it, on a scoped thread while
+/// this one waits. A panic in `f` carries over.
 fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return f();
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Err(_) => return f(),
+        Ok(RuntimeFlavor::MultiThread) => return tokio::task::block_in_place(f),
+        Ok(_) => {}
     }
     std::thread::scope(|scope| match scope.spawn(f).join() {
         Ok(value) => value,
@@ -449,7 +426,8 @@ impl Store for PgStore {
         }
         let slot: &mut Option<Client> = &mut held;
         off_runtime(move || {
-            let mut conn = self.open()?;
+            // Its own session, outside the pool: held as long as the store lives.
+            let mut conn = self.connector.open()?;
             // A session-level advisory lock: released when this session ends, whether the
             // process stops or dies.
             let claimed: bool = conn
