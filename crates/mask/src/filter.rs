@@ -64,6 +64,7 @@ fn slot(h: u64, words: usize) -> (usize, usize) {
 }
 
 /// A Bloom filter of windows, and the sampling loop over it.
+#[derive(Clone)]
 pub(crate) struct Filter {
     bits: Vec<u64>,
     /// Keeps the bytes of the window that form the key.
@@ -83,6 +84,18 @@ impl Filter {
             bits: vec![0; (1usize << bits) / 64],
             mask,
         }
+    }
+
+    /// How many distinct windows this filter was sized for; `None` when it
+    /// is as large as filters get.
+    pub(crate) fn room(&self) -> Option<usize> {
+        let bits = 64 * self.bits.len();
+        (bits < 1 << MAX_BITS).then_some(bits / BITS_PER_KEY)
+    }
+
+    /// Bytes allocated.
+    pub(crate) fn allocated(&self) -> usize {
+        8 * self.bits.len()
     }
 
     pub(crate) fn insert(&mut self, key: u64) {

@@ -49,6 +49,7 @@
 //! assert_eq!(shared.mask("pw=correct+horse"), "pw=****");
 //! ```
 
+mod bounded;
 mod emit;
 mod filter;
 mod index;
@@ -56,17 +57,22 @@ mod secret;
 mod set;
 mod shared;
 mod sources;
+mod store;
 mod stream;
+mod table;
 mod variants;
+mod warning;
 
 #[cfg(test)]
 mod proptests;
 
+pub use bounded::{BoundedMaskSet, MaskLimits};
 pub use secret::Secret;
-pub use set::{MaskSet, MaskSetBuilder, MaskWarning, WarningKind};
+pub use set::{MaskSet, MaskSetBuilder};
 pub use shared::SharedMaskSet;
 pub use sources::{SourceError, secrets_from_env, secrets_from_file, secrets_from_vars};
 pub use stream::{LineMasker, StreamMasker, mask_stream};
+pub use warning::{MaskWarning, WarningKind};
 
 /// What a masked run is replaced with.
 pub const MASK: &str = "****";
