@@ -29,12 +29,21 @@
 //! - A value that parses as JSON contributes every string leaf (recursively,
 //!   up to [`MAX_JSON_DEPTH`] levels of JSON inside JSON strings), each with
 //!   all the forms of a value. Numbers, booleans and keys are not secrets.
+//! - Whole values (and their trimmed form, and JSON leaves) also get the
+//!   cheap transforms of the `derived` module: case, reversal, ROT13,
+//!   base32, UTF-16 and hex digests.
+//! - A value shorter than the minimum length gets no form at all: it is
+//!   masked only as a whole value. Its digests would be long enough to
+//!   find, but a digest of a value that short is reversed by trying every
+//!   value, so hiding it would protect nothing.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::secret::{Bytes, bytes_of, char_len};
+
+mod derived;
 
 /// Shortest last line of a wrapped encoding that is still masked.
 const MIN_WRAPPED_TAIL: usize = 16;
@@ -148,6 +157,7 @@ impl Expansion {
         self.text_forms(v);
         self.base64(v);
         self.hex(v);
+        self.derived(v);
     }
 
     /// The value and its escapings for text formats. Escapings that cannot
