@@ -16,9 +16,10 @@ const HASH_2: u64 = 0xC2B2_AE3D_27D4_EB4F;
 /// measured slower, as every first-bit hit costs a recheck of its batch.
 const BITS_PER_KEY: usize = 64;
 
-/// Largest filter, in bits (512 KiB, so that it stays in a core's cache
-/// beside the text; very large sets get more false hits instead).
-const MAX_BITS: u32 = 22;
+/// Largest filter, in bits (2 MiB: big enough that a set of 10,000 secrets,
+/// about 5 million windows, does not saturate it, small enough to stay in
+/// the shared cache beside the text; larger sets get more false hits).
+const MAX_BITS: u32 = 24;
 
 /// Smallest filter, in bits.
 const MIN_BITS: u32 = 12;
@@ -96,6 +97,15 @@ impl Filter {
     /// Bytes allocated.
     pub(crate) fn allocated(&self) -> usize {
         8 * self.bits.len()
+    }
+
+    /// Reads the words `keys` would set (see `Index::link_all`).
+    pub(crate) fn touch(&self, keys: &[u64]) -> u64 {
+        let words = self.bits.len() - 1;
+        keys.iter()
+            .map(|&k| slot(k.wrapping_mul(HASH_1), words).0)
+            .filter_map(|w| self.bits.get(w))
+            .fold(0, |acc, w| acc ^ w)
     }
 
     pub(crate) fn insert(&mut self, key: u64) {

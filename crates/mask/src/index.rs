@@ -282,6 +282,15 @@ impl Index {
     }
 
     fn link_all(&mut self, id: u32) {
+        // The windows' table slots and filter words are far apart in
+        // memory: reading them all first lets the processor fetch them in
+        // parallel instead of waiting for each in turn.
+        let mut keys = [0u64; MAX_STRIDE];
+        for (offset, k) in keys.iter_mut().enumerate().take(self.stride) {
+            *k = self.key(id, offset).unwrap_or(0);
+        }
+        let keys = keys.get(..self.stride).unwrap_or(&[]);
+        std::hint::black_box(self.table.touch(keys) ^ self.filter.touch(keys));
         for offset in 0..self.stride {
             let Some(key) = self.key(id, offset) else {
                 continue;

@@ -169,7 +169,9 @@ impl Store {
             let mut x = Expansion::new(min_len);
             x.add_value(value);
             let mut patterns = x.patterns;
-            patterns.sort_unstable_by(|a, b| a[..].cmp(&b[..]));
+            // Shortest first, so that a value's short forms open the band
+            // its longer short forms then join (see `band_for`).
+            patterns.sort_unstable_by(|a, b| (a.len(), &a[..]).cmp(&(b.len(), &b[..])));
             patterns.dedup_by(|a, b| a[..] == b[..]);
             rec.patterns.reserve_exact(patterns.len());
             for p in &patterns {
@@ -216,12 +218,28 @@ impl Store {
             band.retain(r.id);
             return r;
         }
-        let b = band_of(p.len());
+        let b = self.band_for(p.len());
         let id = self.bands.get_mut(b).map_or(0, |band| band.add(p));
         let r = PatRef { band: b as u8, id };
         // On a hash collision the pattern is not shared, only held.
         self.patterns.entry(h).or_insert(r);
         r
+    }
+
+    /// The band a new pattern of `len` bytes goes to. Every band in use is
+    /// one more pass over the text, so a pattern shorter than the long band
+    /// joins the lowest band in use that it fits (its stride is bounded by
+    /// that band's lower bound, which the pattern reaches) rather than open
+    /// its own; the long band stays apart for its long stride. Which band
+    /// holds a pattern changes only the cost of a scan, never its result.
+    fn band_for(&self, len: usize) -> usize {
+        let natural = band_of(len);
+        if natural == BANDS.len() - 1 {
+            return natural;
+        }
+        (0..natural)
+            .find(|&b| self.bands.get(b).is_some_and(|i| !i.is_empty()))
+            .unwrap_or(natural)
     }
 
     fn add_short(&mut self, s: &[u8], mine: &mut Vec<Bytes>) {

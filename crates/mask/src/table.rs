@@ -72,6 +72,13 @@ impl Table {
         }
     }
 
+    /// Reads the home slots of `keys` (see `Index::link_all`).
+    pub(crate) fn touch(&self, keys: &[u64]) -> u64 {
+        keys.iter()
+            .filter_map(|&k| self.slots.get(self.home(k)))
+            .fold(0, |acc, slot| acc ^ slot.key)
+    }
+
     /// The head of `key`'s list, `NONE` if the key is absent.
     pub(crate) fn head(&self, key: u64) -> u32 {
         self.find(key)

@@ -236,6 +236,12 @@ impl Expansion {
     }
 
     fn base64(&mut self, v: &[u8]) {
+        self.base64_forms(v, true);
+    }
+
+    /// Base64 forms of `v` at the three offsets; `all` adds the wrapped
+    /// lines and the URL-safe alphabet.
+    fn base64_forms(&mut self, v: &[u8], all: bool) {
         for offset in 0..3usize {
             let mut buf = Zeroizing::new(Vec::with_capacity(offset + v.len()));
             buf.resize(offset, 0);
@@ -247,11 +253,11 @@ impl Expansion {
             let start = (8 * offset).div_ceil(6);
             let stable_end = bits / 6;
             let unpadded_end = bits.div_ceil(6);
-            if offset == 0 {
+            if offset == 0 && all {
                 self.wrapped(&enc, &[76, 64]);
             }
             // The URL-safe alphabet differs only in `-_` for `+/`.
-            let url_safe_differs = enc.iter().any(|&b| b == b'+' || b == b'/');
+            let url_safe_differs = all && enc.iter().any(|&b| b == b'+' || b == b'/');
             for alphabet in 0..2 {
                 if alphabet == 1 {
                     if !url_safe_differs {

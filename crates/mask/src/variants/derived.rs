@@ -17,13 +17,17 @@
 //!   Written raw to a log, these hold NUL bytes; masking works on bytes, so
 //!   the raw forms are caught in streams ([`crate::StreamMasker`],
 //!   [`crate::LineMasker`]) and in any text that carries the NULs. Their hex
-//!   forms are generated for both byte orders, and base64 for UTF-16LE
-//!   (PowerShell's `-EncodedCommand`, .NET `Encoding.Unicode`) at the three
-//!   offsets. A value that is not UTF-8 has no UTF-16 form.
-//! - Digests: MD5, SHA-1, SHA-256 and SHA-512 of the value, and of the value
-//!   followed by a newline (`echo "$S" | sha256sum`), in lower- and
-//!   upper-case hex. A digest shows that two runs used the same secret and
-//!   lets an attacker test guesses offline; it is hidden like the value.
+//!   forms (both cases) are generated for both byte orders, and base64 for
+//!   UTF-16LE (PowerShell's `-EncodedCommand`, .NET `Encoding.Unicode`) at
+//!   the three offsets, standard alphabet. These are not cut at wrapping
+//!   widths, nor given the URL-safe alphabet: every form costs index room
+//!   and insertion time, and these combinations are rare. A value that is
+//!   not UTF-8 has no UTF-16 form.
+//! - Digests: MD5, SHA-1, SHA-256 and SHA-512 of the value in lower- and
+//!   upper-case hex, and of the value followed by a newline (`echo "$S" |
+//!   sha256sum`, which prints lower case) in lower case. A digest shows that
+//!   two runs used the same secret and lets an attacker test guesses
+//!   offline; it is hidden like the value.
 
 use md5::Md5;
 use sha1::Sha1;
@@ -96,9 +100,11 @@ impl Expansion {
             le.extend_from_slice(&unit.to_le_bytes());
             be.extend_from_slice(&unit.to_be_bytes());
         }
-        self.hex(&le);
-        self.hex(&be);
-        self.base64(&le);
+        for form in [&le, &be] {
+            self.pattern(Zeroizing::new(hex::encode(&form[..]).into_bytes()));
+            self.pattern(Zeroizing::new(hex::encode_upper(&form[..]).into_bytes()));
+        }
+        self.base64_forms(&le, false);
         self.pattern(le);
         self.pattern(be);
     }
@@ -107,21 +113,23 @@ impl Expansion {
         let mut line = Zeroizing::new(Vec::with_capacity(v.len() + 1));
         line.extend_from_slice(v);
         line.push(b'\n');
-        for input in [v, &line[..]] {
-            self.digest::<Md5>(input);
-            self.digest::<Sha1>(input);
-            self.digest::<Sha256>(input);
-            self.digest::<Sha512>(input);
+        for (input, upper) in [(v, true), (&line[..], false)] {
+            self.digest::<Md5>(input, upper);
+            self.digest::<Sha1>(input, upper);
+            self.digest::<Sha256>(input, upper);
+            self.digest::<Sha512>(input, upper);
         }
     }
 
-    fn digest<D: Digest>(&mut self, input: &[u8]) {
+    /// The lower-case hex digest of `input`, and the upper-case one too if
+    /// `upper`.
+    fn digest<D: Digest>(&mut self, input: &[u8], upper: bool) {
         let mut out: Output<D> = D::digest(input);
-        let lower = Zeroizing::new(hex::encode(&out).into_bytes());
-        let upper = Zeroizing::new(hex::encode_upper(&out).into_bytes());
+        self.pattern(Zeroizing::new(hex::encode(&out).into_bytes()));
+        if upper {
+            self.pattern(Zeroizing::new(hex::encode_upper(&out).into_bytes()));
+        }
         out.as_mut_slice().zeroize();
-        self.pattern(lower);
-        self.pattern(upper);
     }
 }
 
