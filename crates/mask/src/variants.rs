@@ -281,12 +281,8 @@ impl Expansion {
     }
 
     fn hex(&mut self, v: &[u8]) {
-        for digits in [b"0123456789abcdef", b"0123456789ABCDEF"] {
-            let mut h = Zeroizing::new(Vec::with_capacity(2 * v.len()));
-            for &b in v {
-                h.push(digits[usize::from(b >> 4)]);
-                h.push(digits[usize::from(b & 0xf)]);
-            }
+        for upper in [false, true] {
+            let h = hex_of(v, upper);
             self.wrapped(&h, &[60]);
             self.pattern(h);
         }
@@ -363,6 +359,16 @@ fn hex_digit(n: u8, upper: bool) -> u8 {
         b"0123456789abcdef"
     };
     digits[usize::from(n & 0xf)]
+}
+
+/// `v` in hex, in a buffer of exactly the right size.
+fn hex_of(v: &[u8], upper: bool) -> Bytes {
+    let mut h = Zeroizing::new(Vec::with_capacity(2 * v.len()));
+    for &b in v {
+        h.push(hex_digit(b >> 4, upper));
+        h.push(hex_digit(b, upper));
+    }
+    h
 }
 
 fn url_encode(v: &[u8], keep: &[u8], plus: bool, upper: bool) -> Bytes {

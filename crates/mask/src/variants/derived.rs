@@ -35,7 +35,7 @@ use sha2::digest::{Digest, Output};
 use sha2::{Sha256, Sha512};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::Expansion;
+use super::{Expansion, hex_of};
 use crate::secret::{Bytes, append_wiped, bytes_of};
 
 /// Width at which `base32` wraps its output.
@@ -101,8 +101,8 @@ impl Expansion {
             be.extend_from_slice(&unit.to_be_bytes());
         }
         for form in [&le, &be] {
-            self.pattern(Zeroizing::new(hex::encode(&form[..]).into_bytes()));
-            self.pattern(Zeroizing::new(hex::encode_upper(&form[..]).into_bytes()));
+            self.pattern(hex_of(form, false));
+            self.pattern(hex_of(form, true));
         }
         self.base64_forms(&le, false);
         self.pattern(le);
@@ -125,9 +125,9 @@ impl Expansion {
     /// `upper`.
     fn digest<D: Digest>(&mut self, input: &[u8], upper: bool) {
         let mut out: Output<D> = D::digest(input);
-        self.pattern(Zeroizing::new(hex::encode(&out).into_bytes()));
+        self.pattern(hex_of(&out, false));
         if upper {
-            self.pattern(Zeroizing::new(hex::encode_upper(&out).into_bytes()));
+            self.pattern(hex_of(&out, true));
         }
         out.as_mut_slice().zeroize();
     }
