@@ -21,19 +21,20 @@ pub struct MaskLimits {
     /// Most values kept.
     pub max_values: usize,
     /// Most bytes of secret material kept: values and their forms
-    /// ([`MaskSet::held_bytes`]). The indexes take about three to five
+    /// ([`MaskSet::held_bytes`]). The indexes take about five
     /// times more memory. A single value larger than this is still kept
     /// while it is the only one.
     pub max_bytes: usize,
 }
 
 impl Default for MaskLimits {
-    /// 10,000 values and 64 MiB of forms (a 30-character token brings
-    /// about 3 KiB of forms).
+    /// 4,096 values and 16 MiB of forms. A typical secret (a token of 20 to
+    /// 40 characters) brings about 4 KiB of forms and 20 KiB of index, so
+    /// the default set takes up to about 100 MiB.
     fn default() -> Self {
         Self {
-            max_values: 10_000,
-            max_bytes: 64 << 20,
+            max_values: 4_096,
+            max_bytes: 16 << 20,
         }
     }
 }

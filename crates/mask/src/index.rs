@@ -45,7 +45,10 @@ const MAX_STRIDE: usize = 8;
 /// text; a band's stride is bounded by its lower bound, so short patterns
 /// are kept apart from the many long ones. From 12 bytes on, the band gets
 /// the longest stride up to 128,000 patterns (see [`params`]).
-pub(crate) const BANDS: [usize; 8] = [1, 2, 3, 4, 5, 6, 8, 12];
+pub(crate) const BANDS: [usize; 8] = [1, 2, 3, 4, 5, 6, 8, LONG];
+
+/// Lower bound of the long band, where most patterns are.
+pub(crate) const LONG: usize = 12;
 
 /// The band of a pattern of `len` bytes.
 pub(crate) fn band_of(len: usize) -> usize {

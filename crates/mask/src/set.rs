@@ -241,7 +241,7 @@ impl MaskSet {
     }
 
     /// Bytes of secret material held: the values and their forms. The
-    /// indexes around them take about three to five times more (see
+    /// indexes around them take about five times more (see
     /// [`MaskSet::index_bytes`]).
     pub fn held_bytes(&self) -> usize {
         self.store.held_bytes()

@@ -28,6 +28,12 @@
 //!   sha256sum`, which prints lower case) in lower case. A digest shows that
 //!   two runs used the same secret and lets an attacker test guesses
 //!   offline; it is hidden like the value.
+//! - A derived form shorter than 12 bytes (the long band's lower bound, see
+//!   the `index` module) is not kept: it would join the few short patterns
+//!   that force dense sampling of every text, and slow every scan for the
+//!   sake of a short value's twin. So the case, reversed, ROT13, base32 and
+//!   raw UTF-16 forms of values under about 12 characters are not masked;
+//!   their encodings and digests are.
 
 use md5::Md5;
 use sha1::Sha1;
@@ -36,6 +42,7 @@ use sha2::{Sha256, Sha512};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::{Expansion, hex_of};
+use crate::index::LONG;
 use crate::secret::{Bytes, append_wiped, bytes_of};
 
 /// Width at which `base32` wraps its output.
@@ -44,10 +51,19 @@ const BASE32_WRAP: usize = 76;
 impl Expansion {
     /// Every cheap transform of `v` (a whole value, trimmed or not).
     pub(super) fn derived(&mut self, v: &[u8]) {
+        let before = self.patterns.len();
         self.case_and_order(v);
         self.base32(v);
         self.utf16(v);
         self.digests(v);
+        let mut i = before;
+        while i < self.patterns.len() {
+            if self.patterns.get(i).is_some_and(|p| p.len() < LONG) {
+                self.patterns.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
     }
 
     fn case_and_order(&mut self, v: &[u8]) {
@@ -200,7 +216,19 @@ mod tests {
     fn utf16_raw_hex_and_base64() {
         let f = forms("pw-ä1");
         let le: Vec<u8> = "pw-ä1".encode_utf16().flat_map(u16::to_le_bytes).collect();
-        let be: Vec<u8> = "pw-ä1".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert!(
+            !has(&f, &le),
+            "raw UTF-16 of 5 characters is too short to keep"
+        );
+        let f = forms("pw-ä1-longer");
+        let le: Vec<u8> = "pw-ä1-longer"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let be: Vec<u8> = "pw-ä1-longer"
+            .encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect();
         assert!(has(&f, &le) && has(&f, &be));
         assert!(has(&f, hex::encode(&le)) && has(&f, hex::encode_upper(&be)));
         use base64::Engine as _;
@@ -223,10 +251,10 @@ mod tests {
     #[test]
     fn bytes_that_are_not_utf8_get_byte_forms_only() {
         let mut x = Expansion::new(4);
-        x.add_value(b"ab\xffcd");
+        x.add_value(b"abcdefgh\xffijklmn");
         let f: Vec<Vec<u8>> = x.patterns.iter().map(|p| p.to_vec()).collect();
-        assert!(has(&f, b"dc\xffba"));
-        assert!(has(&f, b"AB\xffCD"));
+        assert!(has(&f, b"nmlkji\xffhgfedcba"));
+        assert!(has(&f, b"ABCDEFGH\xffIJKLMN"));
         assert!(!f.iter().any(|p| p.contains(&0)), "no UTF-16 form");
     }
 }
