@@ -3,14 +3,38 @@
 //! (counted) with the other values that brought them too. Adding a value
 //! costs its forms; removing it, the same; nothing else is touched.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 use crate::index::{BANDS, Index, band_of};
 use crate::secret::{Bytes, bytes_of, char_len};
 use crate::variants::Expansion;
 use crate::warning::{MaskWarning, WarningKind};
+
+/// Maps keyed by the set's keyed hashes, which are already uniformly
+/// distributed: hashing them again would only cost time.
+type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<KeyedHash>>;
+
+/// The identity hasher for keys that are keyed hashes.
+#[derive(Default)]
+struct KeyedHash(u64);
+
+impl Hasher for KeyedHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed; fold anything else in, in case.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 /// Where a pattern lives: its band and its id there.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -67,12 +91,12 @@ impl Store {
         Self {
             min_len: min_len.max(1),
             hasher: RandomState::new(),
-            values: HashMap::new(),
+            values: HashMap::default(),
             collided: Vec::new(),
             value_bytes: 0,
-            patterns: HashMap::new(),
+            patterns: HashMap::default(),
             bands: BANDS.iter().map(|&lower| Index::new(lower)).collect(),
-            short: HashMap::new(),
+            short: HashMap::default(),
             warnings: Vec::new(),
             warned_by: Vec::new(),
             next_id: 0,
