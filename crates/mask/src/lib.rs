@@ -27,9 +27,9 @@
 //! their forms is; the builder records a [`MaskWarning`] for each.
 //!
 //! Sets are incremental: adding a value costs its forms (about 60 patterns
-//! for a 30-character token, a few hundred microseconds when the set is
-//! large and out of cache), and so does removing it, whatever the set
-//! holds; nothing is rebuilt. Clones share their contents and copy them on
+//! for a 30-character token; adding and removing one took about 80 µs in a
+//! set of 10,000 values as in one of 100,000 on the bench machine), and so
+//! does removing it, whatever the set holds; nothing is rebuilt. Clones share their contents and copy them on
 //! the first change (snapshots stay as they were).
 //!
 //! Secret material is kept in buffers wiped when removed or dropped, and no

@@ -249,6 +249,14 @@ mod tests {
     }
 
     #[test]
+    fn short_forms_are_dropped() {
+        // Every form, encodings and transforms, has the minimum length.
+        let mut x = Expansion::new(10);
+        x.add_value(b"abcdefghij\nxy");
+        assert!(x.patterns.iter().all(|p| crate::secret::char_len(p) >= 10));
+    }
+
+    #[test]
     fn bytes_that_are_not_utf8_get_byte_forms_only() {
         let mut x = Expansion::new(4);
         x.add_value(b"abcdefgh\xffijklmn");
