@@ -8,6 +8,9 @@
 //! offsets in both alphabets, hex, URL and JSON forms), in about the same
 //! number as the mask set's patterns (printed at start).
 //!
+//! The `extend` group measures growing a set of 10,000 and 100,000 values
+//! by one (it must not depend on the set's size).
+//!
 //! Baseline (a) takes seconds per iteration from 1,000 secrets on; it runs
 //! with the minimum sample size there and is skipped at 10,000 (it would
 //! take minutes). Baseline (b) is skipped when `regex` refuses to compile the
@@ -19,7 +22,7 @@ use std::time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use saker_mask::MaskSet;
+use saker_mask::{BoundedMaskSet, MaskLimits, MaskSet};
 
 /// xorshift64*: deterministic data without a dependency.
 struct Rng(u64);
@@ -306,5 +309,72 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// Growing a set that already holds 10,000 and 100,000 values by one value:
+/// it must cost the new value's forms, not a rebuild of the set. Measured as
+/// an insertion and a removal on a `MaskSet` (so the set keeps its size),
+/// and as an insertion into a full `BoundedMaskSet` (which evicts the
+/// oldest value), against copying the set to add one (`with_added`, what a
+/// rebuild costs at least) at 10,000.
+fn extend(c: &mut Criterion) {
+    let mut g = c.benchmark_group("extend");
+    for n in [10_000usize, 100_000] {
+        let mut rng = Rng(0xE87E_0000 + n as u64);
+        // Built on first use only, so that a filter that skips these
+        // benchmarks skips their (long) setup too.
+        let mut full: Option<MaskSet> = None;
+        let build = |rng: &mut Rng| {
+            let values = secrets(n, false, rng);
+            let t = Instant::now();
+            let set = MaskSet::from_values(&values);
+            eprintln!(
+                "extend: {n} values, {} patterns, built in {:?}; {} MiB of forms, {} MiB of indexes",
+                set.pattern_count(),
+                t.elapsed(),
+                set.held_bytes() >> 20,
+                set.index_bytes() >> 20,
+            );
+            set
+        };
+        let mut i = 0u64;
+        g.bench_function(BenchmarkId::new("insert_remove_one", n), |b| {
+            let set = full.get_or_insert_with(|| build(&mut rng));
+            b.iter(|| {
+                i += 1;
+                let v = format!("ghp_{i:012}{}", rng.string(ALNUM, 24));
+                set.insert(&v);
+                set.remove(&v)
+            })
+        });
+        if n == 10_000 {
+            g.sample_size(10);
+            g.bench_function(BenchmarkId::new("copy_and_add_one", n), |b| {
+                let set = full.get_or_insert_with(|| build(&mut rng));
+                b.iter(|| set.with_added(["one-more-secret-value"]).len())
+            });
+            g.sample_size(100);
+        }
+        drop(full);
+
+        let mut recent: Option<BoundedMaskSet> = None;
+        g.bench_function(BenchmarkId::new("bounded_insert_evicting", n), |b| {
+            let recent = recent.get_or_insert_with(|| {
+                let recent = BoundedMaskSet::new(MaskLimits {
+                    max_values: n,
+                    max_bytes: usize::MAX,
+                });
+                for v in secrets(n, false, &mut rng) {
+                    recent.insert(v);
+                }
+                recent
+            });
+            b.iter(|| {
+                i += 1;
+                recent.insert(format!("sk_live_{i:012}{}", rng.string(ALNUM, 20)))
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, extend);
 criterion_main!(benches);

@@ -1,4 +1,5 @@
-//! The pattern index: finds every occurrence of every pattern in one pass.
+//! The pattern index: finds every occurrence of every pattern in one pass,
+//! and takes patterns in and out one at a time.
 //!
 //! Why not an Aho-Corasick automaton: with 1,000 secrets (about 15,000
 //! patterns once encodings are added), building the `aho-corasick` crate's
@@ -6,27 +7,53 @@
 //! 100 MB/s on the reference machine, against goals of 50 ms and 1 GB/s
 //! (with a few dozen short patterns, its SIMD prefilter reached ~500 MB/s).
 //! Leftmost-longest matching also resumes after a match, so a second secret
-//! that overlaps the end of the first would stay partly visible.
+//! that overlaps the end of the first would stay partly visible. And an
+//! automaton cannot take a pattern in or out without being rebuilt.
 //!
 //! So patterns are indexed by sampled q-grams instead: every pattern of a
-//! length class is at least `min` bytes long, so any occurrence contains a
+//! length band is at least `lower` bytes long, so any occurrence contains a
 //! window of `window` bytes starting at a text position that is a multiple of
-//! `stride` (with `window + stride - 1 <= min`). The index stores, for every
+//! `stride` (with `window + stride - 1 <= lower`). The index stores, for every
 //! pattern, its `stride` windows at offsets `0..stride`; the scan looks at one
 //! window every `stride` bytes, tests a hashed filter, and only on a hit
 //! looks the window up exactly and compares the candidate patterns. Every
 //! occurrence is found exactly once, and the samples are on a grid fixed in
 //! absolute stream positions, so chunking cannot change the result.
+//!
+//! Incremental: each window has a doubly-linked list of the patterns that
+//! hold it, so adding or removing a pattern costs `stride` table updates
+//! whatever the index holds (tables and filter grow by doubling; the filter
+//! is rebuilt from the table when removals have left too many stale bits).
+//! The window width depends on how many patterns the band holds; it is
+//! re-chosen each time the count doubles, and the band re-indexed when it
+//! changes, at most a few times in its life.
 
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::emit::Occurrence;
-use crate::filter::{Filter, bits_for, hash, load};
+use crate::filter::{Filter, load};
+use crate::secret::append_wiped;
+use crate::table::{NONE, Table};
 
 /// Longest sampling stride. Longer strides look at fewer positions but
-/// store more windows per pattern (slower builds, bigger tables) and hold
-/// back more bytes in streams.
+/// store more windows per pattern (bigger tables) and hold back more bytes
+/// in streams.
 const MAX_STRIDE: usize = 8;
+
+/// Lower bounds, in bytes, of the length bands; a pattern goes to the last
+/// band whose bound it reaches. Every non-empty band is one pass over the
+/// text; a band's stride is bounded by its lower bound, so short patterns
+/// are kept apart from the many long ones. From 12 bytes on, the band gets
+/// the longest stride up to 128,000 patterns (see [`params`]).
+pub(crate) const BANDS: [usize; 8] = [1, 2, 3, 4, 5, 6, 8, LONG];
+
+/// Lower bound of the long band, where most patterns are.
+pub(crate) const LONG: usize = 12;
+
+/// The band of a pattern of `len` bytes.
+pub(crate) fn band_of(len: usize) -> usize {
+    BANDS.iter().rposition(|&b| b <= len).unwrap_or(0)
+}
 
 /// Window width and sampling stride for `count` patterns of at least `min`
 /// bytes. Any occurrence must contain a sampled window, so
@@ -50,169 +77,97 @@ fn params(min: usize, count: usize) -> (usize, usize) {
     best
 }
 
-/// Fixed cost of one more class, in the unit of [`scan_cost`] (a pass over
-/// the text, its setup and its share of exact lookups).
-const CLASS_COST: f64 = 0.02;
-
-/// Scanning cost per byte of text for one class: samples per byte.
-fn scan_cost(min: usize, count: usize) -> f64 {
-    let (_, stride) = params(min, count);
-    1.0 / stride as f64 + CLASS_COST
-}
-
-/// Splits patterns sorted by length into classes (returned as the end index
-/// of each class) so that the total scanning cost is lowest. A class's stride
-/// is bounded by its shortest pattern, so a few short patterns are best kept
-/// apart from many long ones; but every class is one more pass over the
-/// text, so classes are merged when that is cheaper. Dynamic programming
-/// over the distinct lengths (a few hundred at most).
-pub(crate) fn partition(lengths: &[usize]) -> Vec<usize> {
-    // Ends of the runs of equal length: candidate class boundaries. Past
-    // `8 + MAX_STRIDE - 1` bytes a class gets the widest window and longest
-    // stride whatever its shortest pattern, so cutting between two such
-    // lengths would only add a pass: no candidates there (which also keeps
-    // this quadratic search small when long secrets bring many lengths).
-    let full = 8 + MAX_STRIDE - 1;
-    let mut ends: Vec<usize> = Vec::new();
-    for (i, pair) in lengths.windows(2).enumerate() {
-        if pair[0] != pair[1] && pair[0] < full {
-            ends.push(i + 1);
-        }
-    }
-    if !lengths.is_empty() {
-        ends.push(lengths.len());
-    }
-    // best[k]: lowest cost of covering lengths[..ends[k]], and where its
-    // last class starts (an index into `ends`, or none for the first).
-    let mut best: Vec<(f64, Option<usize>)> = Vec::with_capacity(ends.len());
-    for (k, &end) in ends.iter().enumerate() {
-        let mut choice = (f64::INFINITY, None);
-        for j in 0..=k {
-            let (start, before) = match j.checked_sub(1) {
-                Some(p) => (ends[p], best[p].0),
-                None => (0, 0.0),
-            };
-            let min = lengths.get(start).copied().unwrap_or(1);
-            let cost = before + scan_cost(min, end - start);
-            if cost < choice.0 {
-                choice = (cost, j.checked_sub(1));
-            }
-        }
-        best.push(choice);
-    }
-    let mut cuts = Vec::new();
-    let mut k = ends.len().checked_sub(1);
-    while let Some(i) = k {
-        cuts.push(ends[i]);
-        k = best[i].1;
-    }
-    cuts.reverse();
-    cuts
-}
-
-/// Patterns of one length class, and the tables that find them.
-pub(crate) struct Index {
-    arena: Zeroizing<Vec<u8>>,
-    /// `(start, len)` of each pattern in `arena`.
-    spans: Vec<(usize, usize)>,
-    window: usize,
-    stride: usize,
-    max_len: usize,
-    filter: Filter,
-    /// Open-addressing table of windows; an empty slot has `end == 0`.
-    slots: Vec<Slot>,
-    slot_shift: u32,
-    entries: Vec<Entry>,
-}
-
-/// A window and the range of `entries` of the patterns that contain it.
+/// A pattern in the arena. `refs == 0` marks a free id.
 #[derive(Clone, Copy, Default)]
-struct Slot {
-    key: u64,
-    first: usize,
-    end: usize,
-}
-
-/// A pattern (`arena[start..start + len]`) has the slot's window at `offset`.
-struct Entry {
+struct Pat {
     start: usize,
     len: usize,
-    offset: usize,
+    refs: u32,
+}
+
+/// Links of the entry "pattern `e / stride` has its window at offset
+/// `e % stride`" in the list of that window.
+#[derive(Clone, Copy)]
+struct Entry {
+    next: u32,
+    prev: u32,
+}
+
+const UNLINKED: Entry = Entry {
+    next: NONE,
+    prev: NONE,
+};
+
+/// Patterns of one length band, and the tables that find them.
+#[derive(Clone)]
+pub(crate) struct Index {
+    lower: usize,
+    window: usize,
+    stride: usize,
+    /// Longest pattern ever held (streams hold back this much).
+    max_len: usize,
+    arena: Zeroizing<Vec<u8>>,
+    /// Arena bytes of removed patterns (wiped), reclaimed by compaction.
+    holes: usize,
+    pats: Vec<Pat>,
+    free: Vec<u32>,
+    live: usize,
+    live_bytes: usize,
+    entries: Vec<Entry>,
+    table: Table,
+    filter: Filter,
+    /// Keys removed from the table since the filter was built: their bits
+    /// stay set and cost exact lookups until the filter is rebuilt.
+    stale: usize,
+    /// Pattern count at which the window width is next re-chosen.
+    recheck_at: usize,
 }
 
 impl Index {
-    /// Indexes `patterns` (each at least one byte).
-    pub(crate) fn build(patterns: &[&[u8]]) -> Self {
-        let min = patterns.iter().map(|p| p.len()).min().unwrap_or(1).max(1);
-        let max_len = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
-        let (window, stride) = params(min, patterns.len());
-
-        let total = patterns.iter().map(|p| p.len()).sum();
-        let mut arena = Zeroizing::new(Vec::with_capacity(total));
-        let mut spans = Vec::with_capacity(patterns.len());
-        let mut keys: Vec<(u64, usize)> = Vec::with_capacity(patterns.len() * stride);
-        for (i, p) in patterns.iter().enumerate() {
-            spans.push((arena.len(), p.len()));
-            arena.extend_from_slice(p);
-            for offset in 0..stride {
-                if let Some(key) = p.get(offset..).and_then(|w| load(w, window)) {
-                    keys.push((key, i * stride + offset));
-                }
-            }
-        }
-        keys.sort_unstable_by_key(|k| k.0);
-        let distinct = keys.windows(2).filter(|w| w[0].0 != w[1].0).count() + 1;
-
-        let mut filter = Filter::new(distinct, window);
-        let slot_bits = bits_for(distinct * 2, 4, 40);
-        let mut slots = vec![Slot::default(); 1usize << slot_bits];
-        let slot_shift = 64 - slot_bits;
-        let slot_mask = slots.len() - 1;
-        let mut entries = Vec::with_capacity(keys.len());
-        for run in keys.chunk_by(|a, b| a.0 == b.0) {
-            let Some(&(key, _)) = run.first() else {
-                continue;
-            };
-            let first = entries.len();
-            for &(_, code) in run {
-                let (pattern, offset) = (code / stride, code % stride);
-                if let Some(&(start, len)) = spans.get(pattern) {
-                    entries.push(Entry { start, len, offset });
-                }
-            }
-            filter.insert(key);
-            let mut s = (hash(key) >> slot_shift) as usize;
-            // The table is at most half full, so an empty slot is found.
-            while let Some(slot) = slots.get_mut(s) {
-                if slot.end == 0 {
-                    *slot = Slot {
-                        key,
-                        first,
-                        end: entries.len(),
-                    };
-                    break;
-                }
-                s = (s + 1) & slot_mask;
-            }
-        }
-        for k in &mut keys {
-            k.0.zeroize();
-        }
+    /// An empty index for the band starting at `lower` bytes.
+    pub(crate) fn new(lower: usize) -> Self {
+        let lower = lower.max(1);
+        let (window, stride) = params(lower, 1);
         Self {
-            arena,
-            spans,
+            lower,
             window,
             stride,
-            max_len,
-            filter,
-            slots,
-            slot_shift,
-            entries,
+            max_len: 0,
+            arena: Zeroizing::new(Vec::new()),
+            holes: 0,
+            pats: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            live_bytes: 0,
+            entries: Vec::new(),
+            table: Table::with_capacity(0),
+            filter: Filter::new(0, window),
+            stale: 0,
+            recheck_at: 2,
         }
     }
 
+    /// Number of patterns held.
     pub(crate) fn len(&self) -> usize {
-        self.spans.len()
+        self.live
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Bytes of the patterns held.
+    pub(crate) fn pattern_bytes(&self) -> usize {
+        self.live_bytes
+    }
+
+    /// Bytes allocated for the patterns and the tables that find them.
+    pub(crate) fn allocated(&self) -> usize {
+        self.arena.capacity()
+            + self.pats.capacity() * std::mem::size_of::<Pat>()
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.table.allocated()
+            + self.filter.allocated()
     }
 
     pub(crate) fn stride(&self) -> usize {
@@ -223,10 +178,212 @@ impl Index {
         self.max_len
     }
 
+    /// The bytes of pattern `id`.
+    pub(crate) fn pattern(&self, id: u32) -> &[u8] {
+        match self.pats.get(id as usize) {
+            Some(p) if p.refs > 0 => self.arena.get(p.start..p.start + p.len).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    #[cfg(test)]
     pub(crate) fn patterns(&self) -> impl Iterator<Item = &[u8]> {
-        self.spans
+        self.pats
             .iter()
-            .filter_map(|&(s, l)| self.arena.get(s..s + l))
+            .filter(|p| p.refs > 0)
+            .filter_map(|p| self.arena.get(p.start..p.start + p.len))
+    }
+
+    /// Number of holders of pattern `id` (0 for a free id).
+    pub(crate) fn refs(&self, id: u32) -> u32 {
+        self.pats.get(id as usize).map_or(0, |p| p.refs)
+    }
+
+    /// One more holder of pattern `id`.
+    pub(crate) fn retain(&mut self, id: u32) {
+        if let Some(p) = self.pats.get_mut(id as usize) {
+            p.refs += 1;
+        }
+    }
+
+    /// Adds `pattern` (at least `lower` bytes) with one holder; returns its
+    /// id.
+    pub(crate) fn add(&mut self, pattern: &[u8]) -> u32 {
+        let pat = Pat {
+            start: self.arena.len(),
+            len: pattern.len(),
+            refs: 1,
+        };
+        append_wiped(&mut self.arena, pattern);
+        let id = match self.free.pop() {
+            Some(id) => {
+                if let Some(p) = self.pats.get_mut(id as usize) {
+                    *p = pat;
+                }
+                id
+            }
+            None => {
+                self.pats.push(pat);
+                self.entries
+                    .extend(std::iter::repeat_n(UNLINKED, self.stride));
+                (self.pats.len() - 1) as u32
+            }
+        };
+        self.live += 1;
+        self.live_bytes += pattern.len();
+        self.max_len = self.max_len.max(pattern.len());
+        self.link_all(id);
+        if self.live >= self.recheck_at {
+            self.recheck_at = 2 * self.live;
+            let (window, stride) = params(self.lower, self.live);
+            if (window, stride) != (self.window, self.stride) {
+                self.reindex(window, stride);
+            }
+        }
+        id
+    }
+
+    /// One holder less for pattern `id`; the last one removes it, wiping
+    /// its bytes. Returns whether it was removed.
+    pub(crate) fn release(&mut self, id: u32) -> bool {
+        let Some(p) = self.pats.get_mut(id as usize) else {
+            return false;
+        };
+        match p.refs {
+            0 => return false,
+            1 => {}
+            _ => {
+                p.refs -= 1;
+                return false;
+            }
+        }
+        let (start, len) = (p.start, p.len);
+        // Unlinked while its bytes still give its windows' keys.
+        self.unlink_all(id);
+        if let Some(p) = self.pats.get_mut(id as usize) {
+            p.refs = 0;
+        }
+        if let Some(bytes) = self.arena.get_mut(start..start + len) {
+            bytes.zeroize();
+        }
+        self.holes += len;
+        self.live -= 1;
+        self.live_bytes -= len;
+        self.free.push(id);
+        if self.holes > self.live_bytes.max(4096) {
+            self.compact();
+        }
+        if self.stale > self.table.len().max(64) {
+            self.rebuild_filter(self.table.len());
+        }
+        true
+    }
+
+    /// The key of pattern `id`'s window at `offset`.
+    fn key(&self, id: u32, offset: usize) -> Option<u64> {
+        load(self.pattern(id).get(offset..)?, self.window)
+    }
+
+    fn link_all(&mut self, id: u32) {
+        // The windows' table slots and filter words are far apart in
+        // memory: reading them all first lets the processor fetch them in
+        // parallel instead of waiting for each in turn.
+        let mut keys = [0u64; MAX_STRIDE];
+        for (offset, k) in keys.iter_mut().enumerate().take(self.stride) {
+            *k = self.key(id, offset).unwrap_or(0);
+        }
+        let keys = keys.get(..self.stride).unwrap_or(&[]);
+        std::hint::black_box(self.table.touch(keys) ^ self.filter.touch(keys));
+        for offset in 0..self.stride {
+            let Some(key) = self.key(id, offset) else {
+                continue;
+            };
+            let e = id * self.stride as u32 + offset as u32;
+            let head = self.table.head(key);
+            if let Some(entry) = self.entries.get_mut(e as usize) {
+                *entry = Entry {
+                    next: head,
+                    prev: NONE,
+                };
+            }
+            if let Some(h) = self.entries.get_mut(head as usize) {
+                h.prev = e;
+            }
+            if self.table.set_head(key, e) == Some(true) {
+                self.filter.insert(key);
+                if self
+                    .filter
+                    .room()
+                    .is_some_and(|room| self.table.len() > room)
+                {
+                    self.rebuild_filter(2 * self.table.len());
+                }
+            }
+        }
+    }
+
+    fn unlink_all(&mut self, id: u32) {
+        for offset in 0..self.stride {
+            let Some(key) = self.key(id, offset) else {
+                continue;
+            };
+            let e = id * self.stride as u32 + offset as u32;
+            let Some(&Entry { next, prev }) = self.entries.get(e as usize) else {
+                continue;
+            };
+            if let Some(n) = self.entries.get_mut(next as usize) {
+                n.prev = prev;
+            }
+            match self.entries.get_mut(prev as usize) {
+                Some(p) => p.next = next,
+                None => {
+                    if self.table.set_head(key, next) == Some(false) {
+                        self.stale += 1;
+                    }
+                }
+            }
+            if let Some(entry) = self.entries.get_mut(e as usize) {
+                *entry = UNLINKED;
+            }
+        }
+    }
+
+    /// A new filter sized for `keys` windows, from the table's keys.
+    fn rebuild_filter(&mut self, keys: usize) {
+        let mut filter = Filter::new(keys, self.window);
+        for key in self.table.keys() {
+            filter.insert(key);
+        }
+        self.filter = filter;
+        self.stale = 0;
+    }
+
+    /// Re-indexes every pattern with a new window and stride.
+    fn reindex(&mut self, window: usize, stride: usize) {
+        self.window = window;
+        self.stride = stride;
+        self.entries = vec![UNLINKED; self.pats.len() * stride];
+        self.table = Table::with_capacity(self.live * stride);
+        self.filter = Filter::new(self.live * stride, window);
+        self.stale = 0;
+        for id in 0..self.pats.len() as u32 {
+            if self.refs(id) > 0 {
+                self.link_all(id);
+            }
+        }
+    }
+
+    /// Copies the live patterns into a fresh arena; the old one is wiped
+    /// when dropped.
+    fn compact(&mut self) {
+        let mut arena = Zeroizing::new(Vec::with_capacity(2 * self.live_bytes));
+        for p in self.pats.iter_mut().filter(|p| p.refs > 0) {
+            let start = arena.len();
+            arena.extend_from_slice(self.arena.get(p.start..p.start + p.len).unwrap_or(&[]));
+            p.start = start;
+        }
+        self.arena = arena;
+        self.holes = 0;
     }
 
     /// Finds the occurrences seen from samples `q` (absolute positions, on
@@ -266,36 +423,18 @@ impl Index {
     /// Looks `key` (seen at `hay[i..]`) up exactly and reports the patterns
     /// that match around it.
     fn verify(&self, key: u64, hay: &[u8], i: usize, base: u64, out: &mut Vec<Occurrence>) {
-        let slot_mask = self.slots.len() - 1;
-        let mut s = (hash(key) >> self.slot_shift) as usize;
-        while let Some(slot) = self.slots.get(s) {
-            if slot.end == 0 {
-                return;
+        let mut e = self.table.head(key);
+        while let Some(entry) = self.entries.get(e as usize) {
+            let (id, offset) = (e / self.stride as u32, e as usize % self.stride);
+            let pattern = self.pattern(id);
+            if let Some(start) = i.checked_sub(offset)
+                && !pattern.is_empty()
+                && hay.get(start..start + pattern.len()) == Some(pattern)
+            {
+                let abs = base + start as u64;
+                out.push((abs, abs + pattern.len() as u64));
             }
-            if slot.key == key {
-                for e in self.entries.get(slot.first..slot.end).unwrap_or(&[]) {
-                    let Some(start) = i.checked_sub(e.offset) else {
-                        continue;
-                    };
-                    let pattern = self.arena.get(e.start..e.start + e.len);
-                    if pattern.is_some() && hay.get(start..start + e.len) == pattern {
-                        let abs = base + start as u64;
-                        out.push((abs, abs + e.len as u64));
-                    }
-                }
-                return;
-            }
-            s = (s + 1) & slot_mask;
-        }
-    }
-}
-
-impl Drop for Index {
-    fn drop(&mut self) {
-        // Windows of secrets live in the slot keys; the arena and the filter
-        // wipe themselves.
-        for slot in &mut self.slots {
-            slot.key.zeroize();
+            e = entry.next;
         }
     }
 }
@@ -326,19 +465,27 @@ mod tests {
     }
 
     #[test]
-    fn partition_separates_few_short_patterns_from_many_long_ones() {
-        let mut lengths = vec![5; 50];
-        lengths.extend(std::iter::repeat_n(30, 10_000));
-        assert_eq!(partition(&lengths), vec![50, 10_050]);
-        // One length: one class.
-        assert_eq!(partition(&[20; 100]), vec![100]);
-        assert_eq!(partition(&[]), Vec::<usize>::new());
-        // Close lengths are not worth a second pass.
-        assert_eq!(partition(&[16, 17, 18, 40]), vec![4]);
+    fn bands_cover_every_length() {
+        assert_eq!(band_of(0), 0);
+        assert_eq!(band_of(4), 3);
+        assert_eq!(band_of(7), 5);
+        assert_eq!(band_of(11), 6);
+        assert_eq!(band_of(500), BANDS.len() - 1);
+        for len in 1..100 {
+            assert!(BANDS[band_of(len)] <= len);
+        }
     }
 
-    fn find_all(patterns: &[&[u8]], hay: &[u8]) -> Vec<Occurrence> {
-        let idx = Index::build(patterns);
+    fn index_of(patterns: &[&[u8]]) -> Index {
+        let lower = patterns.iter().map(|p| p.len()).min().unwrap_or(1);
+        let mut idx = Index::new(lower);
+        for p in patterns {
+            idx.add(p);
+        }
+        idx
+    }
+
+    fn find(idx: &Index, hay: &[u8]) -> Vec<Occurrence> {
         let mut out = Vec::new();
         idx.scan(hay, 0, 0, hay.len() as u64, &mut out);
         out.sort_unstable();
@@ -350,7 +497,7 @@ mod tests {
         let pats: [&[u8]; 3] = [b"abcdefgh", b"defghijk", b"cdef"];
         let hay = b"xxabcdefghijkxxabcdef";
         assert_eq!(
-            find_all(&pats, hay),
+            find(&index_of(&pats), hay),
             vec![(2, 10), (4, 8), (5, 13), (17, 21)]
         );
     }
@@ -359,6 +506,50 @@ mod tests {
     fn finds_occurrences_at_both_ends() {
         let pats: [&[u8]; 1] = [b"0123456789abcdefXYZ"];
         let hay = b"0123456789abcdefXYZ--0123456789abcdefXYZ";
-        assert_eq!(find_all(&pats, hay), vec![(0, 19), (21, 40)]);
+        assert_eq!(find(&index_of(&pats), hay), vec![(0, 19), (21, 40)]);
+    }
+
+    #[test]
+    fn removed_patterns_are_no_longer_found_and_ids_are_reused() {
+        let mut idx = Index::new(12);
+        let a = idx.add(b"shared-prefix-aaaa");
+        let b = idx.add(b"shared-prefix-bbbb");
+        idx.retain(a);
+        let hay = b"shared-prefix-aaaa shared-prefix-bbbb";
+        assert_eq!(find(&idx, hay), vec![(0, 18), (19, 37)]);
+        assert!(!idx.release(a), "a has a second holder");
+        assert!(idx.release(a));
+        assert_eq!(find(&idx, hay), vec![(19, 37)]);
+        assert_eq!((idx.len(), idx.pattern(a)), (1, &b""[..]));
+        let c = idx.add(b"shared-prefix-cccc");
+        assert_eq!(c, a, "the freed id is reused");
+        assert!(idx.release(b));
+        assert_eq!(find(&idx, b"xx shared-prefix-cccc"), vec![(3, 21)]);
+    }
+
+    #[test]
+    fn many_additions_and_removals_keep_the_index_exact() {
+        let mut idx = Index::new(5);
+        let pats: Vec<Vec<u8>> = (0..3000)
+            .map(|i| format!("p{i:05}x").into_bytes())
+            .collect();
+        let ids: Vec<u32> = pats.iter().map(|p| idx.add(p)).collect();
+        // Re-indexed with wider windows on the way.
+        assert!(idx.window > 3, "{}", idx.window);
+        for (i, id) in ids.iter().enumerate() {
+            if i % 3 != 0 {
+                assert!(idx.release(*id));
+            }
+        }
+        for (i, p) in pats.iter().enumerate() {
+            let hay = [b"--".as_slice(), p, b"--"].concat();
+            let want = if i % 3 == 0 {
+                vec![(2, 2 + p.len() as u64)]
+            } else {
+                vec![]
+            };
+            assert_eq!(find(&idx, &hay), want, "{i}");
+        }
+        assert_eq!(idx.len(), 1000);
     }
 }

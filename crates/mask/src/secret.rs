@@ -15,6 +15,19 @@ pub(crate) fn bytes_of(bytes: &[u8]) -> Bytes {
     Zeroizing::new(v)
 }
 
+/// Appends `bytes` to `buf`. Grows by copying into a new buffer rather than
+/// in place, so that the old allocation is wiped instead of being freed with
+/// its content.
+pub(crate) fn append_wiped(buf: &mut Bytes, bytes: &[u8]) {
+    let need = buf.len() + bytes.len();
+    if buf.capacity() < need {
+        let mut bigger = Vec::with_capacity(need.max(2 * buf.capacity()));
+        bigger.extend_from_slice(buf);
+        *buf = Zeroizing::new(bigger);
+    }
+    buf.extend_from_slice(bytes);
+}
+
 /// Number of characters in `bytes` when read as UTF-8 (for invalid UTF-8, an
 /// approximation that counts every byte that does not continue a sequence).
 pub(crate) fn char_len(bytes: &[u8]) -> usize {

@@ -2,72 +2,23 @@
 //! run), every form of them, and whole-text masking.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use crate::emit::{Emitter, Occurrence};
-use crate::index::{Index, partition};
-use crate::secret::{Bytes, Secret, bytes_of, char_len};
+use crate::index::Index;
+use crate::secret::Secret;
+use crate::store::Store;
 use crate::stream::{LineMasker, StreamMasker};
-use crate::variants::Expansion;
+use crate::warning::MaskWarning;
 use crate::{DEFAULT_MIN_LEN, MASK};
 
-/// Why a secret is masked less than it could be. Never holds the value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MaskWarning {
-    /// The label given with the value, if any.
-    pub label: Option<String>,
-    pub kind: WarningKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WarningKind {
-    /// The value is empty: there is nothing to mask.
-    Empty,
-    /// The value has fewer than `min_len` characters: it is masked only where
-    /// it is a whole value (a whole log line, a whole output), never inside
-    /// other text.
-    TooShort { min_len: usize },
-    /// The value is JSON and `count` of its string leaves have fewer than
-    /// `min_len` characters: they are masked only as whole values.
-    ShortJsonLeaves { count: usize, min_len: usize },
-}
-
-impl fmt::Display for MaskWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.label {
-            Some(l) => write!(f, "secret {l}")?,
-            None => f.write_str("a secret")?,
-        }
-        match self.kind {
-            WarningKind::Empty => f.write_str(" is empty and masks nothing"),
-            WarningKind::TooShort { min_len } => write!(
-                f,
-                " is shorter than {min_len} characters: it is masked only where it \
-                 is a whole value, not inside other text"
-            ),
-            WarningKind::ShortJsonLeaves { count, min_len } => write!(
-                f,
-                " has {count} JSON string value(s) shorter than {min_len} characters: \
-                 they are masked only where they are a whole value"
-            ),
-        }
-    }
-}
-
-/// Collects secret values and builds an immutable [`MaskSet`].
+/// Collects secret values into a [`MaskSet`]. Each value is indexed as it
+/// is added (its forms, nothing else), so `build` costs nothing more.
 ///
 /// `Debug` prints counts only.
 pub struct MaskSetBuilder {
-    min_len: usize,
-    hasher: RandomState,
-    /// Keyed hashes of the values already added (no secret material).
-    seen: HashSet<u64>,
-    values: Vec<Bytes>,
-    expansion: Expansion,
-    warnings: Vec<MaskWarning>,
+    store: Store,
 }
 
 impl Default for MaskSetBuilder {
@@ -86,50 +37,35 @@ impl MaskSetBuilder {
     /// characters inside text (values of at least 1 character are always
     /// masked as whole values).
     pub fn with_min_len(min_len: usize) -> Self {
-        let min_len = min_len.max(1);
         Self {
-            min_len,
-            hasher: RandomState::new(),
-            seen: HashSet::new(),
-            values: Vec::new(),
-            expansion: Expansion::new(min_len),
-            warnings: Vec::new(),
+            store: Store::new(min_len),
         }
     }
 
-    /// A builder holding everything in `set`, to extend it.
+    /// A builder holding everything in `set`, to extend it. This copies the
+    /// set (time and memory proportional to it); to grow a set you own,
+    /// [`MaskSet::insert`] costs only the new value.
     pub fn from_set(set: &MaskSet) -> Self {
-        let inner = &set.inner;
-        let mut b = Self::with_min_len(inner.min_len);
-        for v in &inner.values {
-            b.seen.insert(b.hasher.hash_one(&v[..]));
-            b.values.push(bytes_of(v));
+        Self {
+            store: (*set.store).clone(),
         }
-        for class in &inner.classes {
-            b.expansion.patterns.extend(class.patterns().map(bytes_of));
-        }
-        b.expansion
-            .short
-            .extend(inner.short.iter().map(|s| bytes_of(s)));
-        b.warnings.clone_from(&inner.warnings);
-        b
     }
 
     /// Adds a secret value. Adding a value twice has no effect.
     pub fn add(&mut self, value: impl AsRef<[u8]>) -> &mut Self {
-        self.add_inner(None, value.as_ref());
+        self.store.insert(None, value.as_ref(), 0);
         self
     }
 
     /// Adds a secret value; `label` names it in warnings.
     pub fn add_labeled(&mut self, label: &str, value: impl AsRef<[u8]>) -> &mut Self {
-        self.add_inner(Some(label), value.as_ref());
+        self.store.insert(Some(label), value.as_ref(), 0);
         self
     }
 
     /// Adds a [`Secret`], using its label in warnings.
     pub fn add_secret(&mut self, secret: &Secret) -> &mut Self {
-        self.add_inner(Some(secret.label()), secret.expose());
+        self.store.insert(Some(secret.label()), secret.expose(), 0);
         self
     }
 
@@ -140,88 +76,29 @@ impl MaskSetBuilder {
         V: AsRef<[u8]>,
     {
         for v in values {
-            self.add_inner(None, v.as_ref());
+            self.store.insert(None, v.as_ref(), 0);
         }
         self
     }
 
-    fn add_inner(&mut self, label: Option<&str>, value: &[u8]) {
-        let digest = self.hasher.hash_one(value);
-        if self.seen.contains(&digest) && self.values.iter().any(|v| v[..] == *value) {
-            return;
-        }
-        self.seen.insert(digest);
-        self.values.push(bytes_of(value));
-        let warn = |kind| MaskWarning {
-            label: label.map(str::to_owned),
-            kind,
-        };
-        let min_len = self.min_len;
-        if value.is_empty() {
-            self.warnings.push(warn(WarningKind::Empty));
-        } else if char_len(value) < min_len {
-            self.expansion.short.push(bytes_of(value));
-            self.warnings.push(warn(WarningKind::TooShort { min_len }));
-        } else {
-            let before = self.expansion.short_leaves;
-            self.expansion.add_value(value);
-            let count = self.expansion.short_leaves - before;
-            if count > 0 {
-                self.warnings
-                    .push(warn(WarningKind::ShortJsonLeaves { count, min_len }));
-            }
-        }
-    }
-
     /// Warnings recorded so far, one per affected value.
     pub fn warnings(&self) -> &[MaskWarning] {
-        &self.warnings
+        &self.store.warnings
     }
 
     /// Number of distinct values added.
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.store.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.len() == 0
     }
 
-    /// Builds the set (about 20 ms for 1,000 secrets with all their forms).
+    /// The set (no further work: values were indexed as they were added).
     pub fn build(self) -> MaskSet {
-        let Self {
-            min_len,
-            mut values,
-            expansion,
-            warnings,
-            ..
-        } = self;
-        // Sorted for `MaskSet::contains_value`.
-        values.sort_unstable_by(|a, b| a[..].cmp(&b[..]));
-        let mut patterns = expansion.patterns;
-        patterns.sort_unstable_by(|a, b| (a.len(), &a[..]).cmp(&(b.len(), &b[..])));
-        patterns.dedup_by(|a, b| a[..] == b[..]);
-        let lengths: Vec<usize> = patterns.iter().map(|p| p.len()).collect();
-        let mut classes = Vec::new();
-        let mut first = 0;
-        for end in partition(&lengths) {
-            if let Some(class) = patterns.get(first..end) {
-                let refs: Vec<&[u8]> = class.iter().map(|p| &p[..]).collect();
-                classes.push(Index::build(&refs));
-            }
-            first = end;
-        }
-        let mut short = expansion.short;
-        short.sort_unstable_by(|a, b| a[..].cmp(&b[..]));
-        short.dedup_by(|a, b| a[..] == b[..]);
         MaskSet {
-            inner: Arc::new(Inner {
-                min_len,
-                values,
-                short,
-                warnings,
-                classes,
-            }),
+            store: Arc::new(self.store),
         }
     }
 }
@@ -229,37 +106,44 @@ impl MaskSetBuilder {
 impl fmt::Debug for MaskSetBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MaskSetBuilder")
-            .field("values", &self.values.len())
-            .field("patterns", &self.expansion.patterns.len())
-            .field("warnings", &self.warnings.len())
-            .field("min_len", &self.min_len)
+            .field("values", &self.store.len())
+            .field("warnings", &self.store.warnings.len())
+            .field("min_len", &self.store.min_len)
             .finish()
     }
 }
 
-/// An immutable set of secret values and their forms, ready to mask text.
+/// A set of secret values and their forms, ready to mask text.
 ///
-/// Cloning is cheap (the set is shared); it is `Send + Sync`. To grow it,
-/// build a new one with [`MaskSet::with_added`] or [`MaskSetBuilder::from_set`]
-/// (or use [`crate::SharedMaskSet`], which does that for you).
+/// Cloning is cheap (clones share the contents); it is `Send + Sync`.
+/// [`MaskSet::insert`] and [`MaskSet::remove`] change one value at a cost
+/// proportional to that value's forms, whatever the set holds, when this
+/// clone is the only one; when other clones (snapshots held by maskers)
+/// share the contents, the first change copies them (copy on write), so
+/// the snapshots keep masking with what they were given.
 ///
 /// Masking hides every byte covered by an occurrence of any form of any
 /// value, including occurrences that overlap each other, and replaces each
 /// maximal hidden run with [`MASK`], whatever its length.
 ///
-/// `Debug` prints counts only.
+/// Values are kept in buffers wiped when removed or dropped. `Debug` prints
+/// counts only.
+///
+/// ```
+/// use saker_mask::MaskSet;
+///
+/// let mut set = MaskSet::empty();
+/// set.insert("ghp_execution_token_1");
+/// set.insert("ghp_execution_token_2");
+/// assert_eq!(set.mask("a ghp_execution_token_2 b"), "a **** b");
+/// assert!(set.remove("ghp_execution_token_2"));
+/// assert!(!set.contains_value("ghp_execution_token_2"));
+/// assert_eq!(set.mask("a ghp_execution_token_2 b"), "a ghp_execution_token_2 b");
+/// assert_eq!(set.len(), 1);
+/// ```
 #[derive(Clone)]
 pub struct MaskSet {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    min_len: usize,
-    values: Vec<Bytes>,
-    /// Sorted values too short to mask inside text.
-    short: Vec<Bytes>,
-    warnings: Vec<MaskWarning>,
-    classes: Vec<Index>,
+    store: Arc<Store>,
 }
 
 impl Default for MaskSet {
@@ -291,7 +175,8 @@ impl MaskSet {
     }
 
     /// A new set with `values` added to this one's. Warnings for the new
-    /// values are appended to [`MaskSet::warnings`].
+    /// values are appended to [`MaskSet::warnings`]. This copies the set;
+    /// [`MaskSet::insert`] on a set you own does not.
     pub fn with_added<I, V>(&self, values: I) -> MaskSet
     where
         I: IntoIterator<Item = V>,
@@ -302,87 +187,138 @@ impl MaskSet {
         b.build()
     }
 
+    /// The contents, to change: shared contents are copied first.
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        Arc::make_mut(&mut self.store)
+    }
+
+    /// Adds `value` and all its forms, at a cost proportional to its forms
+    /// (about 60 for a 30-character token), whatever the set holds. Returns
+    /// the warnings it raised (none if the value was already held). See
+    /// [`MaskSet`] about clones.
+    pub fn insert(&mut self, value: impl AsRef<[u8]>) -> Vec<MaskWarning> {
+        self.insert_inner(None, value.as_ref())
+    }
+
+    /// [`MaskSet::insert`] with a label naming the value in warnings.
+    pub fn insert_labeled(&mut self, label: &str, value: impl AsRef<[u8]>) -> Vec<MaskWarning> {
+        self.insert_inner(Some(label), value.as_ref())
+    }
+
+    fn insert_inner(&mut self, label: Option<&str>, value: &[u8]) -> Vec<MaskWarning> {
+        if self.store.contains(value) {
+            return Vec::new();
+        }
+        self.store_mut().insert(label, value, 0).unwrap_or_default()
+    }
+
+    /// Removes `value` and the forms no other value of the set has; they
+    /// are wiped from memory. Returns whether the set held it. Costs about
+    /// what adding it did.
+    pub fn remove(&mut self, value: impl AsRef<[u8]>) -> bool {
+        let value = value.as_ref();
+        self.store.contains(value) && self.store_mut().remove(value)
+    }
+
     /// Whether `value` is one of the values added (not a derived form).
     pub fn contains_value(&self, value: impl AsRef<[u8]>) -> bool {
-        let value = value.as_ref();
-        self.inner
-            .values
-            .binary_search_by(|v| v[..].cmp(value))
-            .is_ok()
+        self.store.contains(value.as_ref())
     }
 
     /// Number of distinct values added (including too short ones).
     pub fn len(&self) -> usize {
-        self.inner.values.len()
+        self.store.len()
     }
 
     /// Whether no value was added.
     pub fn is_empty(&self) -> bool {
-        self.inner.values.is_empty()
+        self.len() == 0
     }
 
     /// Number of distinct patterns (values and forms) masked inside text.
     pub fn pattern_count(&self) -> usize {
-        self.inner.classes.iter().map(Index::len).sum()
+        self.classes().map(Index::len).sum()
+    }
+
+    /// Bytes of secret material held: the values and their forms. The
+    /// indexes around them take about five times more (see
+    /// [`MaskSet::index_bytes`]).
+    pub fn held_bytes(&self) -> usize {
+        self.store.held_bytes()
+    }
+
+    /// Bytes allocated by the indexes of the forms (an estimate of the
+    /// memory the set takes beyond [`MaskSet::held_bytes`]).
+    pub fn index_bytes(&self) -> usize {
+        self.store.allocated()
     }
 
     /// Minimum length, in characters, of what is masked inside text.
     pub fn min_len(&self) -> usize {
-        self.inner.min_len
+        self.store.min_len
     }
 
     /// Length in bytes of the longest pattern (0 when there is none).
     pub fn max_pattern_len(&self) -> usize {
-        self.inner
-            .classes
-            .iter()
-            .map(Index::max_len)
-            .max()
-            .unwrap_or(0)
+        self.classes().map(Index::max_len).max().unwrap_or(0)
     }
 
-    /// Warnings recorded for the values of this set.
+    /// Warnings recorded for the values of this set (those of removed values
+    /// are removed with them).
     pub fn warnings(&self) -> &[MaskWarning] {
-        &self.inner.warnings
+        &self.store.warnings
     }
 
-    pub(crate) fn classes(&self) -> &[Index] {
-        &self.inner.classes
+    /// The length bands that hold patterns, each one pass over the text.
+    pub(crate) fn classes(&self) -> impl Iterator<Item = &Index> {
+        self.store.bands()
     }
 
     /// Masks `text`. Borrows it when nothing is masked.
     pub fn mask<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match self.mask_bytes(text.as_bytes()) {
             Cow::Borrowed(_) => Cow::Borrowed(text),
-            // A pattern that is not UTF-8 (a binary secret) can cut a
-            // character in two; its stray bytes are replaced, not kept.
-            Cow::Owned(v) => Cow::Owned(match String::from_utf8(v) {
-                Ok(s) => s,
-                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-            }),
+            Cow::Owned(v) => Cow::Owned(into_string(v)),
         }
     }
 
     /// Masks `bytes`. Borrows them when nothing is masked. Streaming the same
     /// bytes through a [`StreamMasker`] gives the same output.
     pub fn mask_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
-        let occ = self.occurrences(bytes);
-        if occ.is_empty() {
-            return Cow::Borrowed(bytes);
+        mask_bytes_with(&[self], bytes)
+    }
+
+    /// Masks `text` with every set of `sets` at once (an execution's set and
+    /// the process's recent secrets): the same as masking with one set
+    /// holding all their values, in one output pass.
+    ///
+    /// ```
+    /// use saker_mask::MaskSet;
+    ///
+    /// let execution = MaskSet::from_values(["execution-secret"]);
+    /// let process = MaskSet::from_values(["process-secret"]);
+    /// assert_eq!(
+    ///     MaskSet::mask_with(&[&execution, &process], "execution-secret/process-secret!"),
+    ///     "****/****!"
+    /// );
+    /// ```
+    pub fn mask_with<'a>(sets: &[&MaskSet], text: &'a str) -> Cow<'a, str> {
+        match mask_bytes_with(sets, text.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            Cow::Owned(v) => Cow::Owned(into_string(v)),
         }
-        let mut out = Vec::with_capacity(bytes.len());
-        let end = bytes.len() as u64;
-        Emitter::default().emit(bytes, 0, 0, end, &occ, &mut out);
-        Cow::Owned(out)
+    }
+
+    /// [`MaskSet::mask_value`] with every set of `sets` at once.
+    pub fn mask_value_with<'a>(sets: &[&MaskSet], text: &'a str) -> Cow<'a, str> {
+        if sets.iter().any(|s| s.is_short_value(text.as_bytes())) {
+            return Cow::Borrowed(MASK);
+        }
+        Self::mask_with(sets, text)
     }
 
     fn occurrences(&self, bytes: &[u8]) -> Vec<Occurrence> {
-        let mut occ = Vec::new();
-        for class in &self.inner.classes {
-            class.scan(bytes, 0, 0, bytes.len() as u64, &mut occ);
-        }
-        occ.sort_unstable();
-        occ
+        occurrences(&[self], bytes)
     }
 
     /// Masks a discrete value (an output, an error message, a log line): like
@@ -398,8 +334,7 @@ impl MaskSet {
     /// Whether `bytes`, trimmed, is a secret value (or derived value) too
     /// short to be masked inside text.
     pub fn is_short_value(&self, bytes: &[u8]) -> bool {
-        let t = bytes.trim_ascii();
-        !t.is_empty() && self.inner.short.binary_search_by(|s| s[..].cmp(t)).is_ok()
+        self.store.is_short(bytes)
     }
 
     /// Whether masking `text` as a value would change it: the value holds a
@@ -468,8 +403,38 @@ impl fmt::Debug for MaskSet {
         f.debug_struct("MaskSet")
             .field("values", &self.len())
             .field("patterns", &self.pattern_count())
-            .field("short_values", &self.inner.short.len())
-            .field("min_len", &self.inner.min_len)
+            .field("short_values", &self.store.short_count())
+            .field("min_len", &self.store.min_len)
             .finish()
     }
+}
+
+/// Masked bytes as text. A pattern that is not UTF-8 (a binary secret) can
+/// cut a character in two; its stray bytes are replaced, not kept.
+fn into_string(v: Vec<u8>) -> String {
+    match String::from_utf8(v) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// Every occurrence of a pattern of `sets` in `bytes`, sorted.
+fn occurrences(sets: &[&MaskSet], bytes: &[u8]) -> Vec<Occurrence> {
+    let mut occ = Vec::new();
+    for class in sets.iter().flat_map(|s| s.classes()) {
+        class.scan(bytes, 0, 0, bytes.len() as u64, &mut occ);
+    }
+    occ.sort_unstable();
+    occ
+}
+
+fn mask_bytes_with<'a>(sets: &[&MaskSet], bytes: &'a [u8]) -> Cow<'a, [u8]> {
+    let occ = occurrences(sets, bytes);
+    if occ.is_empty() {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let end = bytes.len() as u64;
+    Emitter::default().emit(bytes, 0, 0, end, &occ, &mut out);
+    Cow::Owned(out)
 }

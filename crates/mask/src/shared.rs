@@ -4,21 +4,21 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Mutex, RwLock};
+use std::sync::{RwLock, RwLockReadGuard};
 
-use crate::set::{MaskSet, MaskSetBuilder, MaskWarning};
+use crate::set::{MaskSet, MaskSetBuilder};
+use crate::warning::MaskWarning;
 
 /// A thread-safe, growing [`MaskSet`].
 ///
 /// Readers take cheap snapshots ([`SharedMaskSet::snapshot`]) or mask
-/// directly; writers add values, which rebuilds the set (a few milliseconds
-/// for hundreds of secrets) only when a value is new. A snapshot taken before
-/// an addition keeps masking with the older set, so long-lived maskers
-/// should be given the new set ([`crate::StreamMasker::set_mask_set`]).
+/// directly; writers add values at the cost of their forms only
+/// ([`MaskSet::insert`]). While a snapshot is alive the next addition
+/// copies the set (copy on write), so that the snapshot keeps masking with
+/// the older set; long-lived maskers should be given the new set
+/// ([`crate::StreamMasker::set_mask_set`]).
 pub struct SharedMaskSet {
     current: RwLock<MaskSet>,
-    /// Serialises writers so that two concurrent additions cannot lose one.
-    writer: Mutex<()>,
 }
 
 impl Default for SharedMaskSet {
@@ -31,7 +31,6 @@ impl SharedMaskSet {
     pub fn new(set: MaskSet) -> Self {
         Self {
             current: RwLock::new(set),
-            writer: Mutex::new(()),
         }
     }
 
@@ -42,12 +41,7 @@ impl SharedMaskSet {
 
     /// The current set.
     pub fn snapshot(&self) -> MaskSet {
-        // A panic while holding the lock cannot leave a half-written set
-        // (the set is swapped whole), so a poisoned lock is still usable.
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.read().clone()
     }
 
     /// Adds a value; returns the warnings it raised (empty when the value
@@ -61,9 +55,7 @@ impl SharedMaskSet {
         self.add_all(&[(Some(label), value.as_ref())])
     }
 
-    /// Adds several values with one rebuild. Prefer it to repeated
-    /// [`SharedMaskSet::add`] calls: each addition of a new value rebuilds
-    /// the whole set.
+    /// Adds several values under one lock.
     pub fn extend<I, V>(&self, values: I) -> Vec<MaskWarning>
     where
         I: IntoIterator<Item = V>,
@@ -75,47 +67,69 @@ impl SharedMaskSet {
     }
 
     fn add_all(&self, items: &[(Option<&str>, &[u8])]) -> Vec<MaskWarning> {
-        // Values already present (a secret resolved again) cost a lookup,
-        // not a rebuild, and take no lock but the reader's.
-        let known = |set: &MaskSet| items.iter().all(|(_, v)| set.contains_value(v));
-        if known(&self.snapshot()) {
+        // Values already present (a secret resolved again) cost a lookup
+        // and take no lock but the reader's.
+        if items.iter().all(|(_, v)| self.contains_value(v)) {
             return Vec::new();
         }
-        let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.snapshot();
-        if known(&current) {
-            return Vec::new();
-        }
-        let mut b = MaskSetBuilder::from_set(&current);
-        let warned = b.warnings().len();
+        let mut set = self.current.write().unwrap_or_else(|e| e.into_inner());
+        let mut warnings = Vec::new();
         for &(label, value) in items {
-            match label {
-                Some(l) => b.add_labeled(l, value),
-                None => b.add(value),
-            };
+            warnings.extend(match label {
+                Some(l) => set.insert_labeled(l, value),
+                None => set.insert(value),
+            });
         }
-        let new = b.warnings().get(warned..).unwrap_or_default().to_vec();
-        let set = b.build();
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = set;
-        new
+        warnings
+    }
+
+    /// Removes a value (see [`MaskSet::remove`]); returns whether it was
+    /// held. Snapshots taken before keep it.
+    pub fn remove(&self, value: impl AsRef<[u8]>) -> bool {
+        let value = value.as_ref();
+        self.contains_value(value)
+            && self
+                .current
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(value)
+    }
+
+    /// Whether the current set holds `value` (see [`MaskSet::contains_value`]).
+    pub fn contains_value(&self, value: impl AsRef<[u8]>) -> bool {
+        self.read().contains_value(value)
+    }
+
+    /// Number of values in the current set.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, MaskSet> {
+        // A panic while holding the lock leaves a whole set (each change
+        // is made before the guard is released, one value at a time), so a
+        // poisoned lock is still usable.
+        self.current.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Masks `text` with the current set (see [`MaskSet::mask`]).
     pub fn mask<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        self.snapshot().mask(text)
+        self.read().mask(text)
     }
 
     /// Masks a discrete value with the current set (see
     /// [`MaskSet::mask_value`]).
     pub fn mask_value<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        self.snapshot().mask_value(text)
+        self.read().mask_value(text)
     }
 }
 
 impl fmt::Debug for SharedMaskSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SharedMaskSet")
-            .field(&self.snapshot())
-            .finish()
+        f.debug_tuple("SharedMaskSet").field(&*self.read()).finish()
     }
 }

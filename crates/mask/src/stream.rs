@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::MASK;
 use crate::emit::{Emitter, Occurrence};
+use crate::secret::append_wiped;
 use crate::set::MaskSet;
 
 /// Input is processed in slices of this size so that a huge chunk does not
@@ -44,7 +45,6 @@ pub struct StreamMasker {
 /// Bytes a set may need to hold back beyond what it has decided.
 fn holdback(set: &MaskSet) -> usize {
     set.classes()
-        .iter()
         .map(|c| c.max_len() + c.stride())
         .max()
         .unwrap_or(0)
@@ -55,7 +55,7 @@ impl StreamMasker {
         // Start small: the whole capacity is wiped on drop, and many
         // streams (a task's stderr) carry little.
         let buf = Zeroizing::new(Vec::with_capacity(holdback(&set) + 256));
-        let cursors = vec![0; set.classes().len()];
+        let cursors = vec![0; set.classes().count()];
         Self {
             set,
             buf,
@@ -72,7 +72,6 @@ impl StreamMasker {
     pub fn set_mask_set(&mut self, set: MaskSet) {
         self.cursors = set
             .classes()
-            .iter()
             .map(|c| self.base.div_ceil(c.stride() as u64) * c.stride() as u64)
             .collect();
         self.set = set;
@@ -95,25 +94,11 @@ impl StreamMasker {
         }
     }
 
-    /// Makes room for `extra` more bytes. Grows by copying into a new
-    /// buffer rather than in place, so that the old allocation is wiped
-    /// instead of being freed with its content.
-    fn reserve(&mut self, extra: usize) {
-        let need = self.buf.len() + extra;
-        if self.buf.capacity() < need {
-            let cap = need.max(2 * self.buf.capacity());
-            let mut bigger = Zeroizing::new(Vec::with_capacity(cap));
-            bigger.extend_from_slice(&self.buf);
-            self.buf = bigger;
-        }
-    }
-
     fn push_piece(&mut self, piece: &[u8], out: &mut Vec<u8>) {
-        self.reserve(piece.len());
-        self.buf.extend_from_slice(piece);
+        append_wiped(&mut self.buf, piece);
         let end = self.base + self.buf.len() as u64;
         let mut settled = end;
-        for (class, cursor) in self.set.classes().iter().zip(&mut self.cursors) {
+        for (class, cursor) in self.set.classes().zip(&mut self.cursors) {
             // A sample is examined once every pattern seen from it would fit
             // in the data, so that none is missed for want of bytes.
             let until = (end + 1).saturating_sub(class.max_len() as u64);
@@ -149,7 +134,7 @@ impl StreamMasker {
     /// [`StreamMasker::finish`] for owners that still need the set after.
     fn flush_all(&mut self, out: &mut Vec<u8>) {
         let end = self.base + self.buf.len() as u64;
-        for (class, cursor) in self.set.classes().iter().zip(&mut self.cursors) {
+        for (class, cursor) in self.set.classes().zip(&mut self.cursors) {
             class.scan(&self.buf, self.base, *cursor, end, &mut self.pending);
         }
         self.emit_until(end, out);

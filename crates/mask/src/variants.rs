@@ -29,12 +29,19 @@
 //! - A value that parses as JSON contributes every string leaf (recursively,
 //!   up to [`MAX_JSON_DEPTH`] levels of JSON inside JSON strings), each with
 //!   all the forms of a value. Numbers, booleans and keys are not secrets.
+//! - Whole values, trimmed values and JSON leaves also get the transforms of
+//!   the `derived` module (case, reversal, ROT13, base32, UTF-16, digests).
+//! - A value under the minimum length gets no form at all, digests included
+//!   (trying every value that short reverses them: hiding them protects
+//!   nothing).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::secret::{Bytes, bytes_of, char_len};
+
+mod derived;
 
 /// Shortest last line of a wrapped encoding that is still masked.
 const MIN_WRAPPED_TAIL: usize = 16;
@@ -148,6 +155,7 @@ impl Expansion {
         self.text_forms(v);
         self.base64(v);
         self.hex(v);
+        self.derived(v);
     }
 
     /// The value and its escapings for text formats. Escapings that cannot
@@ -226,6 +234,11 @@ impl Expansion {
     }
 
     fn base64(&mut self, v: &[u8]) {
+        self.base64_forms(v, true);
+    }
+
+    /// At the three offsets; `all` adds wrapped lines and URL-safe forms.
+    fn base64_forms(&mut self, v: &[u8], all: bool) {
         for offset in 0..3usize {
             let mut buf = Zeroizing::new(Vec::with_capacity(offset + v.len()));
             buf.resize(offset, 0);
@@ -237,11 +250,11 @@ impl Expansion {
             let start = (8 * offset).div_ceil(6);
             let stable_end = bits / 6;
             let unpadded_end = bits.div_ceil(6);
-            if offset == 0 {
+            if offset == 0 && all {
                 self.wrapped(&enc, &[76, 64]);
             }
             // The URL-safe alphabet differs only in `-_` for `+/`.
-            let url_safe_differs = enc.iter().any(|&b| b == b'+' || b == b'/');
+            let url_safe_differs = all && enc.iter().any(|&b| b == b'+' || b == b'/');
             for alphabet in 0..2 {
                 if alphabet == 1 {
                     if !url_safe_differs {
@@ -265,12 +278,8 @@ impl Expansion {
     }
 
     fn hex(&mut self, v: &[u8]) {
-        for digits in [b"0123456789abcdef", b"0123456789ABCDEF"] {
-            let mut h = Zeroizing::new(Vec::with_capacity(2 * v.len()));
-            for &b in v {
-                h.push(digits[usize::from(b >> 4)]);
-                h.push(digits[usize::from(b & 0xf)]);
-            }
+        for upper in [false, true] {
+            let h = hex_of(v, upper);
             self.wrapped(&h, &[60]);
             self.pattern(h);
         }
@@ -347,6 +356,16 @@ fn hex_digit(n: u8, upper: bool) -> u8 {
         b"0123456789abcdef"
     };
     digits[usize::from(n & 0xf)]
+}
+
+/// `v` in hex, in a buffer of exactly the right size.
+fn hex_of(v: &[u8], upper: bool) -> Bytes {
+    let mut h = Zeroizing::new(Vec::with_capacity(2 * v.len()));
+    for &b in v {
+        h.push(hex_digit(b >> 4, upper));
+        h.push(hex_digit(b, upper));
+    }
+    h
 }
 
 fn url_encode(v: &[u8], keep: &[u8], plus: bool, upper: bool) -> Bytes {
@@ -575,12 +594,5 @@ mod tests {
         assert!(has(&f, &enc[..64]));
         let hex: String = long.bytes().map(|b| format!("{b:02x}")).collect();
         assert!(has(&f, &hex[..60]));
-    }
-
-    #[test]
-    fn short_forms_are_dropped() {
-        let mut x = Expansion::new(10);
-        x.add_value(b"abcdefghij\nxy");
-        assert!(x.patterns.iter().all(|p| char_len(p) >= 10));
     }
 }
