@@ -14,9 +14,8 @@
 //!   fails to resolve. The engine is not told when a secret is revoked, so a revoked value
 //!   nobody asks for again stays until it ages out or is pushed out by newer ones.
 //!
-//! Sets are grown and shrunk in one place each, [`grow`] and [`shrink`], so that the
-//! incremental insertion and removal of `saker-mask` replace full rebuilds there and nowhere
-//! else.
+//! Sets are grown and shrunk in one place each, [`grow`] and [`shrink`], in place: adding or
+//! removing a value indexes or wipes only that value's forms, whatever the set's size.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -32,22 +31,21 @@ pub const PROCESS_MAX_VALUES: usize = 1024;
 /// How long the process-wide set keeps a value after it was last resolved.
 pub const PROCESS_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 
-/// `set` with `values` added. The one place a set grows.
-fn grow(set: &MaskSet, values: &[&str]) -> MaskSet {
-    set.with_added(values)
+/// Adds `values` to `set` in place: only their own forms are indexed, nothing already there
+/// is rebuilt. The one place a set grows.
+fn grow(set: &mut MaskSet, values: &[&str]) {
+    for value in values {
+        // A value under the mask minimum is not indexed; the warning it returns is for
+        // whoever stores the secret, not for every execution that reads it.
+        let _ = set.insert(value);
+    }
 }
 
-/// `set` without the values `gone`; `kept` is everything it still holds. The one place a
-/// set shrinks: built anew from `kept` until `saker-mask` removes values in place.
-fn shrink<'a>(
-    set: &MaskSet,
-    gone: &[Zeroizing<String>],
-    kept: impl IntoIterator<Item = &'a str>,
-) -> MaskSet {
-    if gone.iter().all(|g| !set.contains_value(g.as_str())) {
-        return set.clone();
+/// Removes `gone` from `set` in place; their forms are wiped. The one place a set shrinks.
+fn shrink(set: &mut MaskSet, gone: &[Zeroizing<String>]) {
+    for value in gone {
+        set.remove(value.as_str());
     }
-    MaskSet::from_values(kept)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -198,11 +196,7 @@ impl ProcessMasks {
         dropped.extend(state.entries.drain(..excess).map(|e| e.value));
         dropped.retain(|v| !state.entries.iter().any(|e| e.value == *v));
         if !dropped.is_empty() {
-            state.set = shrink(
-                &state.set,
-                &dropped,
-                state.entries.iter().map(|e| e.value.as_str()),
-            );
+            shrink(&mut state.set, &dropped);
         }
         let added: Vec<&str> = state
             .entries
@@ -211,7 +205,7 @@ impl ProcessMasks {
             .filter(|v| !state.set.contains_value(v))
             .collect();
         if !added.is_empty() {
-            state.set = grow(&state.set, &added);
+            grow(&mut state.set, &added);
         }
         state.next_expiry = state.entries.first().map(|e| e.last_used + max_age);
     }
@@ -286,7 +280,7 @@ impl ExecutionMasks {
             .filter(|v| !v.is_empty() && !state.set.contains_value(v))
             .collect();
         if !new.is_empty() {
-            state.set = grow(&state.set, &new);
+            grow(&mut state.set, &new);
         }
     }
 
