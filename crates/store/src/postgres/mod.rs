@@ -37,6 +37,7 @@ mod executions;
 mod flows;
 mod logs;
 mod migrations;
+mod purge;
 mod secrets;
 mod tls;
 mod triggers;
@@ -51,6 +52,8 @@ use postgres::{Client, Config, IsolationLevel, Row, Statement};
 use saker_model::execution::{Execution, StateType};
 
 use crate::columns::{from_micros, namespace_children, to_micros};
+use crate::purge::{ExecutionPurge, LogPurge, PurgedExecutions};
+use crate::purge_sql::in_batches;
 use crate::{
     ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog,
     TriggerState, Write,
@@ -469,6 +472,27 @@ impl Store for PgStore {
 
     fn list_logs(&self, query: &LogQuery) -> Result<Vec<StoredLog>> {
         self.read_tx(|tx| logs::list(tx, query))
+    }
+
+    fn purge_executions(&self, purge: &ExecutionPurge) -> Result<PurgedExecutions> {
+        let mut total = PurgedExecutions::default();
+        if !purge.executions && !purge.logs {
+            return Ok(total);
+        }
+        in_batches(
+            |cursor| self.write_tx(|tx| purge::execution_batch(tx, purge, cursor)),
+            |removed| total.add(removed),
+        )?;
+        Ok(total)
+    }
+
+    fn purge_logs(&self, purge: &LogPurge) -> Result<u64> {
+        let mut total = 0;
+        in_batches(
+            |after| self.write_tx(|tx| purge::log_batch(tx, purge, after)),
+            |removed| total += removed,
+        )?;
+        Ok(total)
     }
 
     fn trigger_state(

@@ -15,6 +15,7 @@ mod executions;
 mod flows;
 mod logs;
 mod migrations;
+mod purge;
 mod secrets;
 mod triggers;
 
@@ -27,6 +28,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use saker_model::execution::{Execution, StateType};
 
 use crate::columns::{from_micros, namespace_children, to_micros};
+use crate::purge::{ExecutionPurge, LogPurge, PurgedExecutions};
+use crate::purge_sql::in_batches;
 use crate::{
     ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog,
     TriggerState, Write,
@@ -88,6 +91,7 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut writer = Connection::open_with_flags(path, flags).map_err(open_err)?;
         configure(&writer).map_err(open_err)?;
+        migrations::ensure_incremental_vacuum(&writer)?;
         // Journal mode is a property of the file, set once by the writer. It can silently stay
         // "delete" (e.g. on a file system without shared memory): say so rather than run with
         // readers that block the writer.
@@ -137,6 +141,7 @@ impl SqliteStore {
         };
         let mut conn = Connection::open_in_memory().map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
+        migrations::ensure_incremental_vacuum(&conn)?;
         migrations::migrate(&mut conn)?;
         Ok(SqliteStore {
             _checkpointer: None,
@@ -163,6 +168,17 @@ impl SqliteStore {
         let value = f(&tx)?;
         tx.commit()?;
         Ok(value)
+    }
+
+    /// Gives the pages that the last writes freed back to the file system, so that a purge
+    /// shrinks the file batch by batch (each call frees at most one batch's worth).
+    fn reclaim_free_pages(&self) -> Result<()> {
+        let conn = self.writer();
+        let mut stmt = conn.prepare_cached("PRAGMA incremental_vacuum")?;
+        // The pragma frees one page per step: step it to the end.
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
+        Ok(())
     }
 
     /// Runs `f` in one read transaction, so that all its queries see the same snapshot.
@@ -335,6 +351,35 @@ impl Store for SqliteStore {
 
     fn list_logs(&self, query: &LogQuery) -> Result<Vec<StoredLog>> {
         self.read_tx(|tx| logs::list(tx, query))
+    }
+
+    fn purge_executions(&self, purge: &ExecutionPurge) -> Result<PurgedExecutions> {
+        let mut total = PurgedExecutions::default();
+        if !purge.executions && !purge.logs {
+            return Ok(total);
+        }
+        in_batches(
+            |cursor| {
+                let batch = self.write_tx(|tx| purge::execution_batch(tx, purge, cursor))?;
+                self.reclaim_free_pages()?;
+                Ok(batch)
+            },
+            |removed| total.add(removed),
+        )?;
+        Ok(total)
+    }
+
+    fn purge_logs(&self, purge: &LogPurge) -> Result<u64> {
+        let mut total = 0;
+        in_batches(
+            |after| {
+                let batch = self.write_tx(|tx| purge::log_batch(tx, purge, after))?;
+                self.reclaim_free_pages()?;
+                Ok(batch)
+            },
+            |removed| total += removed,
+        )?;
+        Ok(total)
     }
 
     fn trigger_state(
