@@ -1,6 +1,9 @@
 //! `saker bench`: runs many executions of a two-task Log flow on a fresh embedded store and
 //! reports throughput and orchestration overhead, measured from the recorded state
 //! histories (so the figures are what the store says happened, not what a timer guessed).
+//! `saker bench --soak` is the long-run check instead (see `soak`).
+
+mod soak;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,9 +38,16 @@ pub struct BenchArgs {
     /// How many executions may be in flight at once.
     #[arg(long, default_value_t = 256)]
     in_flight: usize,
+    /// Run the soak benchmark instead: every execution logs a value derived from a stored
+    /// secret, and throughput and memory are printed for each tenth of the run.
+    #[arg(long)]
+    soak: bool,
 }
 
-pub fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub fn run(globals: &Globals, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.soak {
+        return soak::run(globals, args.executions, args.in_flight);
+    }
     let dir = tempfile::tempdir()?;
     let store = Arc::new(SqliteStore::open(&dir.path().join("bench.db"))?);
     let rt = runtime()?;
