@@ -9,6 +9,7 @@
 mod fail;
 mod log;
 mod output_values;
+mod purge;
 mod ret;
 mod shell;
 
