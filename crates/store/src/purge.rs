@@ -20,8 +20,9 @@ pub const PURGE_BATCH: u32 = 1_000;
 /// `company.team`, not `companyx`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PurgeScope {
-    /// Rows of other tenants are never touched.
-    pub tenant: String,
+    /// Rows of other tenants are never touched; `None` for every tenant (a server's
+    /// retention).
+    pub tenant: Option<String>,
     pub namespace: Option<String>,
     pub flow_id: Option<String>,
     /// When set, only these namespaces and their children (what the caller may touch); an
@@ -35,9 +36,14 @@ impl PurgeScope {
     /// Every namespace of `tenant`.
     pub fn new(tenant: impl Into<String>) -> Self {
         Self {
-            tenant: tenant.into(),
+            tenant: Some(tenant.into()),
             ..Self::default()
         }
+    }
+
+    /// Every namespace of every tenant.
+    pub fn all_tenants() -> Self {
+        Self::default()
     }
 
     /// True when `namespace` is what [`PurgeScope::namespace`] selects: exact with a flow id,

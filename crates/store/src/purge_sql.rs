@@ -60,8 +60,10 @@ impl Sql {
 
     /// The conditions of `scope` on an executions table aliased `e`.
     fn scope(&mut self, scope: &PurgeScope) {
-        let t = self.bind(Param::Text(scope.tenant.clone()));
-        self.push(&format!(" AND e.tenant = {t}"));
+        if let Some(tenant) = &scope.tenant {
+            let t = self.bind(Param::Text(tenant.clone()));
+            self.push(&format!(" AND e.tenant = {t}"));
+        }
         if let Some(namespace) = &scope.namespace {
             if scope.namespace_exact() {
                 let n = self.bind(Param::Text(namespace.clone()));

@@ -172,7 +172,7 @@ fn scope(ctx: &mut TaskContext) -> Result<PurgeScope, TaskError> {
         });
     }
     Ok(PurgeScope {
-        tenant,
+        tenant: Some(tenant),
         namespace,
         flow_id: ctx.render_string("flowId")?,
         namespace_scopes: Some(vec![own]),

@@ -208,7 +208,9 @@ const MIGRATIONS: &[&str] = &[
        SET ended_at = CAST(round((julianday(json_extract(doc, '$.state.histories[#-1].date'))
                                   - 2440587.5) * 86400000000.0) AS INTEGER)
      WHERE state IN ('SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED');
-    CREATE INDEX executions_by_end ON executions (tenant, ended_at);
+    -- Not per tenant: a server's retention purges every tenant at once, and a purge walks
+    -- the index from the oldest end, skipping what its filters leave.
+    CREATE INDEX executions_by_end ON executions (ended_at);
     ",
 ];
 

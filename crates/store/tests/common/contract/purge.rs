@@ -80,6 +80,10 @@ pub fn ended_executions_before_the_date_go_with_their_task_runs_and_logs(s: &dyn
     // Nothing is left to purge: a second run removes nothing.
     let again = s.purge_executions(&purge).unwrap();
     assert_eq!(again, PurgedExecutions::default());
+    // Every tenant at once reaches the other one's.
+    let everywhere = ExecutionPurge::new(PurgeScope::all_tenants(), at(30_000));
+    assert_eq!(s.purge_executions(&everywhere).unwrap().executions, 1);
+    assert!(!exists(s, &other_tenant) && exists(s, &recent) && exists(s, &running));
 }
 
 pub fn an_execution_that_ends_later_is_purged_by_its_end(s: &dyn Store) {
