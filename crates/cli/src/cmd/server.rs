@@ -55,10 +55,12 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
     let trigger_secrets: Arc<dyn TriggerSecrets> = Arc::new(SchedulerSecrets {
         service: secrets.for_service(saker_secrets::Service::Scheduler),
     });
-    let parts = app.engine_parts_with(store, secrets.clone())?;
+    let mut parts = app.engine_parts_with(store.clone(), secrets.clone())?;
+    parts.registry = parts.registry.with_store_tasks(store.clone());
     let rt = runtime()?;
     rt.block_on(async move {
         let engine = Arc::new(Engine::start(parts));
+        let _retention = crate::retention::spawn(&app.config, store)?;
         let resumed = engine
             .recover()
             .context("resuming interrupted executions")?;
