@@ -37,7 +37,8 @@ impl Retention {
         let Some(keep) = duration(config, "executions.retention")? else {
             return Ok(None);
         };
-        let interval = duration(config, "executions.retention-interval")?.unwrap_or(DEFAULT_INTERVAL);
+        let interval =
+            duration(config, "executions.retention-interval")?.unwrap_or(DEFAULT_INTERVAL);
         if interval.is_zero() {
             return Err(anyhow!(
                 "executions.retention-interval must be longer than zero, e.g. 24h"

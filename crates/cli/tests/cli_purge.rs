@@ -9,7 +9,8 @@ use std::path::Path;
 use common::{eventually, free_port, json, saker_cli, start_server_with, stop, write_config};
 
 const SECRET_FLOW: &str = "id: uses_secret\nnamespace: company.team\ntasks:\n  - id: log\n    type: Log\n    message: \"{{ secret('K') | length }}\"\n";
-const OTHER_FLOW: &str = "id: other\nnamespace: company.other\ntasks:\n  - id: log\n    type: Log\n    message: hello\n";
+const OTHER_FLOW: &str =
+    "id: other\nnamespace: company.other\ntasks:\n  - id: log\n    type: Log\n    message: hello\n";
 
 /// Runs a flow file with `flow run` and returns the execution id it printed.
 fn run_flow(data: &Path, config: &Path, dir: &Path, name: &str, source: &str) -> String {
@@ -62,7 +63,14 @@ fn purge_removes_ended_executions_and_the_audit_trail_still_verifies() {
     let (ok, out, err) = purge(
         &data,
         &config,
-        &["--older-than", "0s", "--namespace", "company.team", "--state", "SUCCESS"],
+        &[
+            "--older-than",
+            "0s",
+            "--namespace",
+            "company.team",
+            "--state",
+            "SUCCESS",
+        ],
     );
     assert!(ok, "{err}");
     assert!(out.contains("executions: 2"), "{out}");
@@ -93,8 +101,14 @@ fn bad_purge_arguments_are_explained() {
     run_flow(&data, &config, dir.path(), "b.yml", OTHER_FLOW);
     for (args, expected) in [
         (&["--older-than", "30"][..], "--older-than 30"),
-        (&["--older-than", "1d", "--state", "RUNNING"][..], "only ended executions"),
-        (&["--older-than", "1d", "--state", "DONE"][..], "unknown state 'DONE'"),
+        (
+            &["--older-than", "1d", "--state", "RUNNING"][..],
+            "only ended executions",
+        ),
+        (
+            &["--older-than", "1d", "--state", "DONE"][..],
+            "unknown state 'DONE'",
+        ),
         (
             &["--older-than", "1d", "--state", "SUCCESS", "--logs-only"][..],
             "cannot be used with",
@@ -170,7 +184,12 @@ fn the_server_purges_on_its_retention_schedule_and_runs_purge_flows() {
         done["taskRunList"][0]["outputs"]["executionsCount"], 1,
         "{done}"
     );
-    let (status, _) = json(port, "GET", &format!("/api/v1/main/executions/{other}"), None);
+    let (status, _) = json(
+        port,
+        "GET",
+        &format!("/api/v1/main/executions/{other}"),
+        None,
+    );
     assert_eq!(status, 404);
     stop(server);
 }

@@ -46,7 +46,10 @@ fn purge_flow(namespace: &str, task: &str) -> String {
 }
 
 fn lines(store: &SqliteStore, execution: &Execution) -> usize {
-    store.list_logs(&LogQuery::new(&execution.id)).unwrap().len()
+    store
+        .list_logs(&LogQuery::new(&execution.id))
+        .unwrap()
+        .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

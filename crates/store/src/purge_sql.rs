@@ -3,9 +3,9 @@
 //! both of which accept a number after the sigil). Each backend runs the statements and turns
 //! [`Param`]s into its own types.
 
+use crate::Result;
 use crate::columns::{level_rank, namespace_children, to_micros};
 use crate::purge::{ExecutionPurge, LogPurge, PURGE_BATCH, PurgeScope};
-use crate::Result;
 
 /// A bound value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,10 +102,15 @@ pub(crate) fn execution_batch(
     purge: &ExecutionPurge,
     cursor: Option<ExecutionCursor>,
 ) -> Sql {
-    let mut sql = Sql::new(sigil, "SELECT e.seq, e.id, e.ended_at FROM executions e WHERE 1 = 1");
+    let mut sql = Sql::new(
+        sigil,
+        "SELECT e.seq, e.id, e.ended_at FROM executions e WHERE 1 = 1",
+    );
     sql.scope(&purge.scope);
     let before = sql.bind(Param::Int(to_micros(purge.ended_before)));
-    sql.push(&format!(" AND e.ended_at IS NOT NULL AND e.ended_at < {before}"));
+    sql.push(&format!(
+        " AND e.ended_at IS NOT NULL AND e.ended_at < {before}"
+    ));
     if let Some(after) = purge.started_after {
         let a = sql.bind(Param::Int(to_micros(after)));
         sql.push(&format!(" AND e.created_at >= {a}"));

@@ -54,7 +54,9 @@ pub(super) fn list(tx: &Transaction<'_>, query: &LogQuery) -> Result<Vec<StoredL
         params![
             query.execution_id,
             query.after_seq.unwrap_or(i64::MIN),
-            query.min_level.map_or(i64::MIN, |l| i64::from(level_rank(l))),
+            query
+                .min_level
+                .map_or(i64::MIN, |l| i64::from(level_rank(l))),
             query.task_run_id,
             query.limit.map_or(-1, i64::from),
         ],

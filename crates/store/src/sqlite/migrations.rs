@@ -414,7 +414,10 @@ mod tests {
             )
             .unwrap();
         // julianday keeps milliseconds: the backfill is within one of the real end.
-        assert!((ended_at.unwrap() - 2_000_123).abs() <= 1_000, "{ended_at:?}");
+        assert!(
+            (ended_at.unwrap() - 2_000_123).abs() <= 1_000,
+            "{ended_at:?}"
+        );
         let too_early = ExecutionPurge::new(PurgeScope::new("main"), at(1_900_000));
         assert_eq!(store.purge_executions(&too_early).unwrap().executions, 0);
         let purge = ExecutionPurge::new(PurgeScope::new("main"), at(3_000_000));

@@ -19,7 +19,9 @@ fn values(sql: &Sql) -> impl Iterator<Item = SqlValue> + '_ {
 /// Runs a statement whose shape depends on the batch (the id list): not cached, so that the
 /// cache keeps the statements that are run again and again.
 fn execute(tx: &Transaction<'_>, sql: &Sql) -> Result<u64> {
-    let changed = tx.prepare(&sql.text)?.execute(params_from_iter(values(sql)))?;
+    let changed = tx
+        .prepare(&sql.text)?
+        .execute(params_from_iter(values(sql)))?;
     Ok(changed as u64)
 }
 
@@ -79,7 +81,9 @@ pub(super) fn log_batch(
     let select = purge_sql::log_batch('?', purge, after_seq);
     let seqs = tx
         .prepare_cached(&select.text)?
-        .query_map(params_from_iter(values(&select)), |row| row.get::<_, i64>(0))?
+        .query_map(params_from_iter(values(&select)), |row| {
+            row.get::<_, i64>(0)
+        })?
         .collect::<rusqlite::Result<Vec<i64>>>()?;
     let Some(&last) = seqs.last() else {
         return Ok((0, 0, None));

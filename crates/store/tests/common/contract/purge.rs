@@ -182,7 +182,10 @@ pub fn purging_only_logs_keeps_the_executions(s: &dyn Store) {
         logs: false,
         ..ExecutionPurge::new(scope(), at(5_000))
     };
-    assert_eq!(s.purge_executions(&neither).unwrap(), PurgedExecutions::default());
+    assert_eq!(
+        s.purge_executions(&neither).unwrap(),
+        PurgedExecutions::default()
+    );
     assert!(exists(s, &e));
 }
 
@@ -198,10 +201,7 @@ pub fn more_than_one_batch_is_purged_and_counted(s: &dyn Store) {
             e
         })
         .collect();
-    let entries: Vec<LogEntry> = executions
-        .iter()
-        .map(|e| line(e, 0, Level::Info))
-        .collect();
+    let entries: Vec<LogEntry> = executions.iter().map(|e| line(e, 0, Level::Info)).collect();
     let mut writes: Vec<Write<'_>> = executions.iter().map(Write::CreateExecution).collect();
     writes.push(Write::AppendLogs(&entries));
     s.write(&writes).unwrap();
