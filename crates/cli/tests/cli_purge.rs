@@ -6,7 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{eventually, free_port, json, saker_cli, start_server_with, stop, write_config};
+use common::{
+    deploy, eventually, free_port, json, saker_cli, start_server_with, stop, write_config,
+};
 
 const SECRET_FLOW: &str = "id: uses_secret\nnamespace: company.team\ntasks:\n  - id: log\n    type: Log\n    message: \"{{ secret('K') | length }}\"\n";
 const OTHER_FLOW: &str =
@@ -130,13 +132,7 @@ fn the_server_purges_on_its_retention_schedule_and_runs_purge_flows() {
     );
     let port = free_port();
     let server = start_server_with(&data, port, Some(&config));
-    let (status, flow) = json(
-        port,
-        "POST",
-        "/api/v1/main/flows",
-        Some(("application/x-yaml", OTHER_FLOW)),
-    );
-    assert_eq!(status, 200, "{flow}");
+    deploy(port, OTHER_FLOW);
     let (status, execution) = json(
         port,
         "POST",
@@ -160,15 +156,8 @@ fn the_server_purges_on_its_retention_schedule_and_runs_purge_flows() {
     let port = free_port();
     let server = start_server_with(&data, port, Some(&config));
     let purge_flow = "id: purge\nnamespace: company\ntasks:\n  - id: purge\n    type: io.kestra.plugin.core.execution.PurgeExecutions\n    endDate: \"{{ now() | dateAdd(1, 'HOURS') }}\"\n";
-    for flow in [OTHER_FLOW, purge_flow] {
-        let (status, body) = json(
-            port,
-            "POST",
-            "/api/v1/main/flows",
-            Some(("application/x-yaml", flow)),
-        );
-        assert_eq!(status, 200, "{body}");
-    }
+    deploy(port, OTHER_FLOW);
+    deploy(port, purge_flow);
     let (_, execution) = json(
         port,
         "POST",

@@ -5,7 +5,7 @@
 
 use crate::Result;
 use crate::columns::{level_rank, namespace_children, to_micros};
-use crate::purge::{ExecutionPurge, LogPurge, PURGE_BATCH, PurgeScope};
+use crate::purge::{ExecutionPurge, LogPurge, PURGE_BATCH, PurgeScope, PurgedExecutions};
 
 /// A bound value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,10 +184,70 @@ pub(crate) fn delete_logs(sigil: char, seqs: &[i64]) -> Sql {
     sql
 }
 
+/// How a backend runs the statements of one batch, inside the batch's transaction.
+pub(crate) trait BatchTx {
+    /// The `(seq, id, ended_at)` rows of an [`execution_batch`] query.
+    fn execution_rows(&mut self, sql: &Sql) -> Result<Vec<(i64, String, i64)>>;
+    /// The `seq`s of a [`log_batch`] query.
+    fn seqs(&mut self, sql: &Sql) -> Result<Vec<i64>>;
+    /// The number a `SELECT COUNT(*)` gives.
+    fn count(&mut self, sql: &Sql) -> Result<u64>;
+    /// Runs a DELETE and says how many rows it removed.
+    fn execute(&mut self, sql: &Sql) -> Result<u64>;
+    /// `?` (SQLite) or `$` (PostgreSQL).
+    fn sigil(&self) -> char;
+}
+
+/// One batch of an execution purge: what it removed, how many executions it looked at and
+/// where the next batch resumes.
+pub(crate) fn purge_execution_batch(
+    tx: &mut impl BatchTx,
+    purge: &ExecutionPurge,
+    cursor: Option<ExecutionCursor>,
+) -> Result<(PurgedExecutions, usize, Option<ExecutionCursor>)> {
+    let sigil = tx.sigil();
+    let rows = tx.execution_rows(&execution_batch(sigil, purge, cursor))?;
+    let next = rows.last().map(|(seq, _, ended)| (*ended, *seq));
+    let ids: Vec<String> = rows.into_iter().map(|(_, id, _)| id).collect();
+    let mut removed = PurgedExecutions::default();
+    if ids.is_empty() {
+        return Ok((removed, 0, None));
+    }
+    if purge.executions {
+        let runs = "SELECT COUNT(*) FROM task_runs";
+        removed.task_runs = tx.count(&by_ids(sigil, runs, "execution_id", &ids))?;
+        let logs = "SELECT COUNT(*) FROM logs";
+        removed.logs = tx.count(&by_ids(sigil, logs, "execution_id", &ids))?;
+        // Task runs and log lines go with their execution (ON DELETE CASCADE).
+        let delete = by_ids(sigil, "DELETE FROM executions", "id", &ids);
+        removed.executions = tx.execute(&delete)?;
+    } else if purge.logs {
+        let delete = by_ids(sigil, "DELETE FROM logs", "execution_id", &ids);
+        removed.logs = tx.execute(&delete)?;
+    }
+    Ok((removed, ids.len(), next))
+}
+
+/// One batch of a log purge: how many lines it removed, how many it looked at and the last
+/// `seq` seen.
+pub(crate) fn purge_log_batch(
+    tx: &mut impl BatchTx,
+    purge: &LogPurge,
+    after_seq: Option<i64>,
+) -> Result<(u64, usize, Option<i64>)> {
+    let sigil = tx.sigil();
+    let seqs = tx.seqs(&log_batch(sigil, purge, after_seq))?;
+    let Some(&last) = seqs.last() else {
+        return Ok((0, 0, None));
+    };
+    let removed = tx.execute(&delete_logs(sigil, &seqs))?;
+    Ok((removed, seqs.len(), Some(last)))
+}
+
 /// Runs a purge batch after batch until one comes back short, adding up what each removed.
 /// `step` runs one batch in its own transaction and returns what it removed, how many rows it
 /// looked at, and where the next batch resumes.
-pub(crate) fn in_batches<C, T>(
+fn in_batches<C, T>(
     mut step: impl FnMut(Option<C>) -> Result<(T, usize, Option<C>)>,
     mut add: impl FnMut(T),
 ) -> Result<()> {
@@ -200,6 +260,29 @@ pub(crate) fn in_batches<C, T>(
         }
         cursor = next;
     }
+}
+
+/// A whole execution purge, given how a backend runs one batch in its own transaction.
+pub(crate) fn purge_executions(
+    purge: &ExecutionPurge,
+    batch: impl FnMut(
+        Option<ExecutionCursor>,
+    ) -> Result<(PurgedExecutions, usize, Option<ExecutionCursor>)>,
+) -> Result<PurgedExecutions> {
+    let mut total = PurgedExecutions::default();
+    if purge.executions || purge.logs {
+        in_batches(batch, |removed| total.add(removed))?;
+    }
+    Ok(total)
+}
+
+/// A whole log purge, given how a backend runs one batch in its own transaction.
+pub(crate) fn purge_logs(
+    batch: impl FnMut(Option<i64>) -> Result<(u64, usize, Option<i64>)>,
+) -> Result<u64> {
+    let mut total = 0;
+    in_batches(batch, |removed| total += removed)?;
+    Ok(total)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use saker_engine::{Engine, EngineParts};
 use saker_model::{DEFAULT_TENANT, Execution, StateType};
 use saker_store::SqliteStore;
 use serde_json::Map;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::app::{Globals, runtime};
 
@@ -53,30 +53,12 @@ pub fn run(globals: &Globals, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let executions = rt.block_on(async {
         let engine = Arc::new(Engine::start(EngineParts::new(store.clone())));
-        let (flow, saved) = engine.deploy(DEFAULT_TENANT, FLOW)?;
-        let slots = Arc::new(Semaphore::new(args.in_flight.max(1)));
+        let (ended_tx, mut ended) = mpsc::unbounded_channel();
         let started = Instant::now();
-        let mut handles = Vec::with_capacity(args.executions);
-        for _ in 0..args.executions {
-            let permit = slots.clone().acquire_owned().await?;
-            let execution = engine.create_execution(
-                DEFAULT_TENANT,
-                flow.clone(),
-                saved.flow.revision,
-                Map::new(),
-            )?;
-            let engine = engine.clone();
-            handles.push(tokio::spawn(async move {
-                let done = engine.wait(&execution.id).await;
-                drop(permit);
-                done
-            }));
-        }
-        let mut done = Vec::with_capacity(handles.len());
-        for h in handles {
-            if let Some(e) = h.await? {
-                done.push(e);
-            }
+        run_executions(engine, FLOW, args.executions, args.in_flight, ended_tx).await?;
+        let mut done = Vec::with_capacity(args.executions);
+        while let Some(execution) = ended.recv().await {
+            done.extend(execution);
         }
         let elapsed = started.elapsed();
         anyhow::Ok((done, elapsed))
@@ -84,6 +66,37 @@ pub fn run(globals: &Globals, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (done, elapsed) = executions;
     report(&done, elapsed.as_secs_f64());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Deploys `source` and runs `count` executions of it, at most `in_flight` at once, sending
+/// each to `ended` as it ends (`None` for one that vanished).
+async fn run_executions(
+    engine: Arc<Engine>,
+    source: &str,
+    count: usize,
+    in_flight: usize,
+    ended: mpsc::UnboundedSender<Option<Execution>>,
+) -> anyhow::Result<()> {
+    let (flow, saved) = engine.deploy(DEFAULT_TENANT, source)?;
+    let slots = Arc::new(Semaphore::new(in_flight.max(1)));
+    for _ in 0..count {
+        let permit = slots.clone().acquire_owned().await?;
+        let execution = engine.create_execution(
+            DEFAULT_TENANT,
+            flow.clone(),
+            saved.flow.revision,
+            Map::new(),
+        )?;
+        let engine = engine.clone();
+        let ended = ended.clone();
+        tokio::spawn(async move {
+            let done = engine.wait(&execution.id).await;
+            drop(permit);
+            // The receiver only goes away when the bench itself stopped.
+            let _ = ended.send(done);
+        });
+    }
+    Ok(())
 }
 
 fn report(executions: &[Execution], seconds: f64) {

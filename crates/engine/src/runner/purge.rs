@@ -47,20 +47,12 @@ impl TaskRunner for PurgeExecutions {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
             let scope = scope(ctx)?;
-            let states = ctx
-                .render_string_or_list("states")?
-                .iter()
-                .map(|name| {
-                    StateType::parse(&name.trim().to_ascii_uppercase()).ok_or_else(|| {
-                        TaskError::Property {
-                            property: "states".into(),
-                            message: format!(
-                                "unknown state '{name}': use SUCCESS, WARNING, FAILED, KILLED or SKIPPED"
-                            ),
-                        }
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let states = names(
+                ctx,
+                "states",
+                "SUCCESS, WARNING, FAILED, KILLED or SKIPPED",
+                |n| StateType::parse(&n.to_ascii_uppercase()),
+            )?;
             let purge = ExecutionPurge {
                 started_after: optional_date(ctx, "startDate")?,
                 states,
@@ -100,18 +92,12 @@ impl TaskRunner for PurgeLogs {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
             let scope = scope(ctx)?;
-            let levels = ctx
-                .render_string_or_list("logLevels")?
-                .iter()
-                .map(|name| {
-                    Level::parse(name.trim()).ok_or_else(|| TaskError::Property {
-                        property: "logLevels".into(),
-                        message: format!(
-                            "unknown level '{name}': use TRACE, DEBUG, INFO, WARN or ERROR"
-                        ),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let levels = names(
+                ctx,
+                "logLevels",
+                "TRACE, DEBUG, INFO, WARN or ERROR",
+                Level::parse,
+            )?;
             let purge = LogPurge {
                 after: optional_date(ctx, "startDate")?,
                 execution_id: ctx.render_string("executionId")?,
@@ -134,6 +120,25 @@ impl TaskRunner for PurgeLogs {
             }))))
         })
     }
+}
+
+/// A list property of names (states, levels), each read with `parse`; `expected` lists the
+/// names that are read, for the error.
+fn names<T>(
+    ctx: &mut TaskContext,
+    property: &str,
+    expected: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, TaskError> {
+    ctx.render_string_or_list(property)?
+        .iter()
+        .map(|name| {
+            parse(name.trim()).ok_or_else(|| TaskError::Property {
+                property: property.to_owned(),
+                message: format!("unknown value '{name}': use {expected}"),
+            })
+        })
+        .collect()
 }
 
 fn outputs(value: Value) -> Map<String, Value> {

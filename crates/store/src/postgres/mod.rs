@@ -53,7 +53,7 @@ use saker_model::execution::{Execution, StateType};
 
 use crate::columns::{from_micros, namespace_children, to_micros};
 use crate::purge::{ExecutionPurge, LogPurge, PurgedExecutions};
-use crate::purge_sql::in_batches;
+use crate::purge_sql;
 use crate::{
     ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog,
     TriggerState, Write,
@@ -475,24 +475,17 @@ impl Store for PgStore {
     }
 
     fn purge_executions(&self, purge: &ExecutionPurge) -> Result<PurgedExecutions> {
-        let mut total = PurgedExecutions::default();
-        if !purge.executions && !purge.logs {
-            return Ok(total);
-        }
-        in_batches(
-            |cursor| self.write_tx(|tx| purge::execution_batch(tx, purge, cursor)),
-            |removed| total.add(removed),
-        )?;
-        Ok(total)
+        purge_sql::purge_executions(purge, |cursor| {
+            self.write_tx(|tx| {
+                purge_sql::purge_execution_batch(&mut purge::PurgeTx(tx), purge, cursor)
+            })
+        })
     }
 
     fn purge_logs(&self, purge: &LogPurge) -> Result<u64> {
-        let mut total = 0;
-        in_batches(
-            |after| self.write_tx(|tx| purge::log_batch(tx, purge, after)),
-            |removed| total += removed,
-        )?;
-        Ok(total)
+        purge_sql::purge_logs(|after| {
+            self.write_tx(|tx| purge_sql::purge_log_batch(&mut purge::PurgeTx(tx), purge, after))
+        })
     }
 
     fn trigger_state(

@@ -29,7 +29,7 @@ use saker_model::execution::{Execution, StateType};
 
 use crate::columns::{from_micros, namespace_children, to_micros};
 use crate::purge::{ExecutionPurge, LogPurge, PurgedExecutions};
-use crate::purge_sql::in_batches;
+use crate::purge_sql;
 use crate::{
     ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog,
     TriggerState, Write,
@@ -354,32 +354,22 @@ impl Store for SqliteStore {
     }
 
     fn purge_executions(&self, purge: &ExecutionPurge) -> Result<PurgedExecutions> {
-        let mut total = PurgedExecutions::default();
-        if !purge.executions && !purge.logs {
-            return Ok(total);
-        }
-        in_batches(
-            |cursor| {
-                let batch = self.write_tx(|tx| purge::execution_batch(tx, purge, cursor))?;
-                self.reclaim_free_pages()?;
-                Ok(batch)
-            },
-            |removed| total.add(removed),
-        )?;
-        Ok(total)
+        purge_sql::purge_executions(purge, |cursor| {
+            let batch = self.write_tx(|tx| {
+                purge_sql::purge_execution_batch(&mut purge::PurgeTx(tx), purge, cursor)
+            })?;
+            self.reclaim_free_pages()?;
+            Ok(batch)
+        })
     }
 
     fn purge_logs(&self, purge: &LogPurge) -> Result<u64> {
-        let mut total = 0;
-        in_batches(
-            |after| {
-                let batch = self.write_tx(|tx| purge::log_batch(tx, purge, after))?;
-                self.reclaim_free_pages()?;
-                Ok(batch)
-            },
-            |removed| total += removed,
-        )?;
-        Ok(total)
+        purge_sql::purge_logs(|after| {
+            let batch = self
+                .write_tx(|tx| purge_sql::purge_log_batch(&mut purge::PurgeTx(tx), purge, after))?;
+            self.reclaim_free_pages()?;
+            Ok(batch)
+        })
     }
 
     fn trigger_state(

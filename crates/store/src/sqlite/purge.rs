@@ -1,12 +1,15 @@
-//! One batch of a purge on SQLite (the statements are in `purge_sql`, shared with
-//! PostgreSQL). The batch loop and the space reclaiming between batches are in `SqliteStore`.
+//! How SQLite runs the statements of a purge batch (the statements and the batch logic are in
+//! `purge_sql`, shared with PostgreSQL). The space reclaiming between batches is in
+//! `SqliteStore`.
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Transaction, params_from_iter};
 
 use crate::Result;
-use crate::purge::{ExecutionPurge, LogPurge, PurgedExecutions};
-use crate::purge_sql::{self, ExecutionCursor, Param, Sql};
+use crate::purge_sql::{BatchTx, Param, Sql};
+
+/// A purge batch's transaction.
+pub(super) struct PurgeTx<'a, 'c>(pub(super) &'a Transaction<'c>);
 
 fn values(sql: &Sql) -> impl Iterator<Item = SqlValue> + '_ {
     sql.params.iter().map(|param| match param {
@@ -16,80 +19,47 @@ fn values(sql: &Sql) -> impl Iterator<Item = SqlValue> + '_ {
     })
 }
 
-/// Runs a statement whose shape depends on the batch (the id list): not cached, so that the
-/// cache keeps the statements that are run again and again.
-fn execute(tx: &Transaction<'_>, sql: &Sql) -> Result<u64> {
-    let changed = tx
-        .prepare(&sql.text)?
-        .execute(params_from_iter(values(sql)))?;
-    Ok(changed as u64)
-}
-
-fn count(tx: &Transaction<'_>, sql: &Sql) -> Result<u64> {
-    let n: i64 = tx
-        .prepare(&sql.text)?
-        .query_row(params_from_iter(values(sql)), |row| row.get(0))?;
-    Ok(u64::try_from(n).unwrap_or(0))
-}
-
-/// One batch of an execution purge: what it removed, how many executions it looked at and
-/// where the next batch resumes.
-pub(super) fn execution_batch(
-    tx: &Transaction<'_>,
-    purge: &ExecutionPurge,
-    cursor: Option<ExecutionCursor>,
-) -> Result<(PurgedExecutions, usize, Option<ExecutionCursor>)> {
-    let select = purge_sql::execution_batch('?', purge, cursor);
-    let mut stmt = tx.prepare_cached(&select.text)?;
-    let rows = stmt
-        .query_map(params_from_iter(values(&select)), |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let next = rows.last().map(|(seq, _, ended)| (*ended, *seq));
-    let ids: Vec<String> = rows.into_iter().map(|(_, id, _)| id).collect();
-    if ids.is_empty() {
-        return Ok((PurgedExecutions::default(), 0, None));
+impl BatchTx for PurgeTx<'_, '_> {
+    fn execution_rows(&mut self, sql: &Sql) -> Result<Vec<(i64, String, i64)>> {
+        let mut stmt = self.0.prepare_cached(&sql.text)?;
+        let rows = stmt
+            .query_map(params_from_iter(values(sql)), |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
-    let mut removed = PurgedExecutions::default();
-    if purge.executions {
-        let runs = purge_sql::by_ids('?', "SELECT COUNT(*) FROM task_runs", "execution_id", &ids);
-        let logs = purge_sql::by_ids('?', "SELECT COUNT(*) FROM logs", "execution_id", &ids);
-        removed.task_runs = count(tx, &runs)?;
-        removed.logs = count(tx, &logs)?;
-        // Task runs and log lines go with their execution (ON DELETE CASCADE).
-        let delete = purge_sql::by_ids('?', "DELETE FROM executions", "id", &ids);
-        removed.executions = execute(tx, &delete)?;
-    } else if purge.logs {
-        let delete = purge_sql::by_ids('?', "DELETE FROM logs", "execution_id", &ids);
-        removed.logs = execute(tx, &delete)?;
-    }
-    Ok((removed, ids.len(), next))
-}
 
-/// One batch of a log purge: how many lines it removed, how many it looked at and the last
-/// `seq` seen.
-pub(super) fn log_batch(
-    tx: &Transaction<'_>,
-    purge: &LogPurge,
-    after_seq: Option<i64>,
-) -> Result<(u64, usize, Option<i64>)> {
-    let select = purge_sql::log_batch('?', purge, after_seq);
-    let seqs = tx
-        .prepare_cached(&select.text)?
-        .query_map(params_from_iter(values(&select)), |row| {
-            row.get::<_, i64>(0)
-        })?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
-    let Some(&last) = seqs.last() else {
-        return Ok((0, 0, None));
-    };
-    let removed = execute(tx, &purge_sql::delete_logs('?', &seqs))?;
-    Ok((removed, seqs.len(), Some(last)))
+    fn seqs(&mut self, sql: &Sql) -> Result<Vec<i64>> {
+        let mut stmt = self.0.prepare_cached(&sql.text)?;
+        let seqs = stmt
+            .query_map(params_from_iter(values(sql)), |row| row.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        Ok(seqs)
+    }
+
+    // The two below have a shape per batch (the id list): not cached, so that the cache
+    // keeps the statements that are run again and again.
+
+    fn count(&mut self, sql: &Sql) -> Result<u64> {
+        let n: i64 = self
+            .0
+            .prepare(&sql.text)?
+            .query_row(params_from_iter(values(sql)), |row| row.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn execute(&mut self, sql: &Sql) -> Result<u64> {
+        let changed = self
+            .0
+            .prepare(&sql.text)?
+            .execute(params_from_iter(values(sql)))?;
+        Ok(changed as u64)
+    }
+
+    fn sigil(&self) -> char {
+        '?'
+    }
 }
 
 #[cfg(test)]

@@ -12,14 +12,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use saker_crypto::{Keyring, SecretKey};
 use saker_engine::{Engine, EngineParts};
-use saker_model::{DEFAULT_TENANT, StateType};
+use saker_model::{DEFAULT_TENANT, Execution, StateType};
 use saker_secrets::{
     Accessor, JdbcSecretStore, Namespace, SecretConfig, SecretService, SecretValue, SecretWrite,
     Service,
 };
 use saker_store::{Database, SqliteStore};
-use serde_json::Map;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use crate::app::{Globals, runtime};
 use crate::engine_secrets::ServiceSecrets;
@@ -56,28 +55,9 @@ pub fn run(_globals: &Globals, executions: usize, in_flight: usize) -> anyhow::R
             service: secrets.for_service(Service::Worker),
         });
         let engine = Arc::new(Engine::start(parts));
-        let (flow, saved) = engine.deploy(DEFAULT_TENANT, FLOW)?;
         let (ended_tx, ended_rx) = mpsc::unbounded_channel();
-        let started = Instant::now();
-        let collector = tokio::spawn(collect(ended_rx, executions, started));
-        let slots = Arc::new(Semaphore::new(in_flight.max(1)));
-        for _ in 0..executions {
-            let permit = slots.clone().acquire_owned().await?;
-            let execution = engine.create_execution(
-                DEFAULT_TENANT,
-                flow.clone(),
-                saved.flow.revision,
-                Map::new(),
-            )?;
-            let engine = engine.clone();
-            let ended = ended_tx.clone();
-            tokio::spawn(async move {
-                let state = engine.wait(&execution.id).await.map(|e| e.state.current);
-                drop(permit);
-                let _ = ended.send(state);
-            });
-        }
-        drop(ended_tx);
+        let collector = tokio::spawn(collect(ended_rx, executions, Instant::now()));
+        super::run_executions(engine, FLOW, executions, in_flight, ended_tx).await?;
         collector.await.context("the soak collector stopped")
     })?;
     print_table(&samples);
@@ -129,16 +109,16 @@ struct States {
 
 /// Counts ended executions and takes a sample at the end of every tenth of the run.
 async fn collect(
-    mut ended: mpsc::UnboundedReceiver<Option<StateType>>,
+    mut ended: mpsc::UnboundedReceiver<Option<Execution>>,
     total: usize,
     started: Instant,
 ) -> (Vec<Sample>, States) {
     let mut samples = Vec::with_capacity(10);
     let mut states = States::default();
     let mut done = 0;
-    while let Some(state) = ended.recv().await {
+    while let Some(execution) = ended.recv().await {
         done += 1;
-        if state == Some(StateType::Success) {
+        if execution.is_some_and(|e| e.state.current == StateType::Success) {
             states.success += 1;
         }
         // The k-th tenth ends at ceil(k * total / 10) executions.
