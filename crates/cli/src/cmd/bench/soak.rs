@@ -34,7 +34,7 @@ tasks:
     message: "{{ secret('K') ~ '-' ~ execution.id }}"
 "#;
 
-/// One tenth of the run, measured when its last execution ended.
+/// Where the run stood when the last execution of a tenth ended.
 struct Sample {
     done: usize,
     elapsed: Duration,
@@ -49,7 +49,8 @@ pub fn run(_globals: &Globals, executions: usize, in_flight: usize) -> anyhow::R
     let store = Arc::new(SqliteStore::open(&dir.path().join("soak.db"))?);
     let secrets = secret_service(store.clone())?;
     let rt = runtime()?;
-    let (samples, states) = rt.block_on(async {
+    print_header();
+    let states = rt.block_on(async {
         let mut parts = EngineParts::new(store.clone());
         parts.secrets = Arc::new(ServiceSecrets {
             service: secrets.for_service(Service::Worker),
@@ -60,7 +61,6 @@ pub fn run(_globals: &Globals, executions: usize, in_flight: usize) -> anyhow::R
         super::run_executions(engine, FLOW, executions, in_flight, ended_tx).await?;
         collector.await.context("the soak collector stopped")
     })?;
-    print_table(&samples);
     let failed = executions - states.success;
     println!(
         "\nexecutions: {executions} ({} SUCCESS, {failed} other)",
@@ -107,14 +107,20 @@ struct States {
     success: usize,
 }
 
-/// Counts ended executions and takes a sample at the end of every tenth of the run.
+/// Counts ended executions and prints a row at the end of every tenth of the run, as it
+/// happens (a long soak shows its trend before it ends).
 async fn collect(
     mut ended: mpsc::UnboundedReceiver<Option<Execution>>,
     total: usize,
     started: Instant,
-) -> (Vec<Sample>, States) {
-    let mut samples = Vec::with_capacity(10);
+) -> States {
     let mut states = States::default();
+    let mut tenths = 0;
+    let mut previous = Sample {
+        done: 0,
+        elapsed: Duration::ZERO,
+        rss_kib: None,
+    };
     let mut done = 0;
     while let Some(execution) = ended.recv().await {
         done += 1;
@@ -122,16 +128,18 @@ async fn collect(
             states.success += 1;
         }
         // The k-th tenth ends at ceil(k * total / 10) executions.
-        let next = samples.len() + 1;
-        if done >= (next * total).div_ceil(10) {
-            samples.push(Sample {
+        if done >= ((tenths + 1) * total).div_ceil(10) {
+            tenths += 1;
+            let sample = Sample {
                 done,
                 elapsed: started.elapsed(),
                 rss_kib: rss_kib(),
-            });
+            };
+            print_row(tenths, &sample, &previous);
+            previous = sample;
         }
     }
-    (samples, states)
+    states
 }
 
 /// This process's resident set size (`VmRSS` of /proc/self/status), in KiB; `None` where
@@ -142,27 +150,26 @@ fn rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn print_table(samples: &[Sample]) {
+fn print_header() {
     println!(
         "{:>6} {:>11} {:>10} {:>16} {:>10}",
         "tenth", "executions", "seconds", "executions/s", "RSS MiB"
     );
-    let mut previous = (0, Duration::ZERO);
-    for (i, sample) in samples.iter().enumerate() {
-        let (before, then) = previous;
-        let seconds = (sample.elapsed - then).as_secs_f64();
-        let rate = (sample.done - before) as f64 / seconds.max(f64::EPSILON);
-        let rss = sample
-            .rss_kib
-            .map_or_else(|| "n/a".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0));
-        println!(
-            "{:>6} {:>11} {:>10.2} {:>16.0} {:>10}",
-            i + 1,
-            sample.done,
-            sample.elapsed.as_secs_f64(),
-            rate,
-            rss
-        );
-        previous = (sample.done, sample.elapsed);
-    }
+}
+
+/// One row: where the run stands, and the rate since the previous row.
+fn print_row(tenth: usize, sample: &Sample, previous: &Sample) {
+    let seconds = (sample.elapsed - previous.elapsed).as_secs_f64();
+    let rate = (sample.done - previous.done) as f64 / seconds.max(f64::EPSILON);
+    let rss = sample
+        .rss_kib
+        .map_or_else(|| "n/a".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0));
+    println!(
+        "{:>6} {:>11} {:>10.2} {:>16.0} {:>10}",
+        tenth,
+        sample.done,
+        sample.elapsed.as_secs_f64(),
+        rate,
+        rss
+    );
 }
