@@ -232,7 +232,7 @@ pub(crate) fn current_version(conn: &Connection) -> Result<i64> {
 /// takes; logged), which is the only way SQLite changes it on a file with tables, and which
 /// only does so outside WAL mode: the file leaves WAL mode for it, and the caller sets WAL
 /// again after. Must run outside a transaction, before WAL mode is set on a new file.
-pub(crate) fn ensure_incremental_vacuum(conn: &Connection) -> Result<()> {
+pub(crate) fn ensure_incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
     const INCREMENTAL: i64 = 2;
     let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |row| row.get(0))?;
     if mode == INCREMENTAL {

@@ -91,7 +91,7 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut writer = Connection::open_with_flags(path, flags).map_err(open_err)?;
         configure(&writer).map_err(open_err)?;
-        migrations::ensure_incremental_vacuum(&writer)?;
+        migrations::ensure_incremental_vacuum(&writer).map_err(open_err)?;
         // Journal mode is a property of the file, set once by the writer. It can silently stay
         // "delete" (e.g. on a file system without shared memory): say so rather than run with
         // readers that block the writer.
@@ -141,7 +141,7 @@ impl SqliteStore {
         };
         let mut conn = Connection::open_in_memory().map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
-        migrations::ensure_incremental_vacuum(&conn)?;
+        migrations::ensure_incremental_vacuum(&conn).map_err(open_err)?;
         migrations::migrate(&mut conn)?;
         Ok(SqliteStore {
             _checkpointer: None,
