@@ -28,6 +28,8 @@ pub struct EngineParts {
     /// Seals SECRET inputs/outputs and secret-derived outputs; without one, flows with
     /// SECRET inputs are refused and derived outputs are stored as `****`.
     pub sealer: Option<Arc<dyn ValueSealer>>,
+    /// The mask sets of the running executions (given, so that tests can inspect them).
+    pub masks: Arc<MaskRegistry>,
     pub registry: Registry,
     pub globals: GlobalVariables,
     /// Task attempts run at once by the in-process worker.
@@ -41,6 +43,7 @@ impl EngineParts {
             store,
             secrets: Arc::new(NoSecrets),
             sealer: None,
+            masks: Arc::default(),
             registry: Registry::builtin(),
             globals: GlobalVariables::default(),
             worker_concurrency: 16,
@@ -102,7 +105,7 @@ impl Engine {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let jobs: Arc<dyn Queue<WorkerJob>> = Arc::new(LocalQueue::default());
         let results: Arc<dyn Queue<WorkerResult>> = Arc::new(LocalQueue::default());
-        let masks = Arc::new(MaskRegistry::default());
+        let masks = parts.masks.clone();
         let running = Arc::new(Mutex::new(HashMap::new()));
         let globals = Arc::new(parts.globals);
         let protector = Protector {

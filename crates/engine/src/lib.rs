@@ -5,9 +5,10 @@
 //! records a CREATED execution; the executor ([`executor`]) asks [`plan::next_step`] what to
 //! do, records a RUNNING task run and queues a [`queue::WorkerJob`]; the worker renders the
 //! task's properties (resolving secrets through a [`SecretSource`], adding every secret and
-//! derived value to the execution's mask set), runs it, masks every log line, and returns a
-//! [`queue::WorkerResult`]; the executor seals secret-derived outputs, records the result and
-//! moves on. Executor and worker only meet through the job and result queues, so running
+//! derived value to the execution's mask set), runs it, masks every log line (tainted ranges
+//! whatever their length, then by value), seals the outputs a tainted render produced, and
+//! returns a [`queue::WorkerResult`]; the executor seals what value matching still finds,
+//! records the result, moves on, and drops the execution's mask set when it ends. Executor and worker only meet through the job and result queues, so running
 //! them in separate processes is a matter of a durable queue.
 //!
 //! This crate knows nothing of HTTP, of the CLI, or of how secrets are stored.

@@ -95,9 +95,14 @@ impl FlowOutputs {
         for output in &flow.outputs {
             let path = format!("outputs.{}", output.id);
             let rendered = render_deep(&output.value, &variables, &env, &masks);
-            let value = rendered.and_then(|(v, tainted)| {
-                let v = output.coerce_rendered(v).map_err(|e| e.to_string())?;
-                Ok((v, tainted))
+            let value = rendered.and_then(|(v, tainted)| match output.coerce_rendered(v) {
+                Ok(v) => Ok((v, tainted)),
+                // The coercion error quotes the value; one derived from a secret is not shown.
+                Err(_) if tainted => Err(
+                    "its value, derived from a secret, does not fit the declared type (the value is not shown)"
+                        .to_owned(),
+                ),
+                Err(e) => Err(e.to_string()),
             });
             match value {
                 Ok((value, tainted)) => {
@@ -136,7 +141,7 @@ fn render_deep(
             let rendered = template.render(variables, env).map_err(|e| e.to_string())?;
             let tainted = rendered.is_tainted();
             if tainted {
-                masks.add(rendered.tainted_strings.iter().map(String::as_str));
+                masks.add_rendered(&rendered);
             }
             (Json::String(rendered.text), tainted)
         }

@@ -1,7 +1,8 @@
 //! Values that must not be stored in plaintext: SECRET inputs, SECRET outputs and any output
 //! derived from a secret. They are *sealed* (encrypted, bound to their execution and their
 //! place in it) before the executor records them, and opened — tainted, and added to the
-//! mask set — only when a worker builds the variables of a task that uses them.
+//! mask set — only when a worker builds the variables of a task that uses them. Which task
+//! outputs are sealed is decided from the renders that made them ([`OutputTaint`]).
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use saker_model::execution::{SEALED_KEY, as_sealed, sealed_value};
 use serde_json::{Map, Value as Json};
 use zeroize::Zeroizing;
 
-use crate::masks::ExecutionMasks;
+use crate::masks::{ExecutionMasks, MaskSource};
 
 /// Encrypts and decrypts execution values; implemented over the configured
 /// `encryption.secret-key` by whoever builds the engine.
@@ -72,6 +73,34 @@ impl ValueSealer for KeyringSealer {
 /// What a value becomes when it must be protected but no key is configured.
 pub const MASKED: &str = "****";
 
+/// What a task's renders say about its outputs. The rule, decided from the render and not
+/// from whether a mask set would change a value:
+///
+/// * a task that handed tainted text to a process (env, commands, scripts) has every string
+///   of its outputs sealed: the process could have put any part of it anywhere;
+/// * otherwise an output string is sealed when it is the text of a tainted render (a
+///   `Return`'s `format`, a leaf of `OutputValues`), or holds one at least as long as the
+///   mask minimum;
+/// * then, as a second net, any string the execution's mask set would change is sealed.
+#[derive(Default)]
+pub struct OutputTaint {
+    /// The full text of every render that held tainted bytes.
+    pub texts: Vec<Zeroizing<String>>,
+    /// Tainted text was handed to a process.
+    pub handed_to_process: bool,
+}
+
+impl OutputTaint {
+    fn covers(&self, s: &str) -> bool {
+        self.handed_to_process
+            || self.texts.iter().any(|t| {
+                t.as_str() == s
+                    || (t.chars().nth(saker_mask::DEFAULT_MIN_LEN - 1).is_some()
+                        && s.contains(t.as_str()))
+            })
+    }
+}
+
 /// Seals or masks what must not be stored in plaintext.
 #[derive(Clone)]
 pub struct Protector {
@@ -121,6 +150,57 @@ impl Protector {
         }
     }
 
+    /// The outputs of task `task_id` as they may leave the worker: every string leaf that
+    /// [`OutputTaint`] says is tainted sealed, then the rest through
+    /// [`protect_tree`](Self::protect_tree).
+    pub fn protect_task_outputs(
+        &self,
+        execution_id: &str,
+        task_id: &str,
+        outputs: Map<String, Json>,
+        taint: &OutputTaint,
+        masks: &ExecutionMasks,
+    ) -> Map<String, Json> {
+        outputs
+            .into_iter()
+            .map(|(k, v)| {
+                let path = format!("outputs.{task_id}.{k}");
+                let v = self.seal_tainted(execution_id, &path, v, taint);
+                (k, self.protect_tree(execution_id, &path, v, masks))
+            })
+            .collect()
+    }
+
+    fn seal_tainted(
+        &self,
+        execution_id: &str,
+        path: &str,
+        value: Json,
+        taint: &OutputTaint,
+    ) -> Json {
+        match value {
+            Json::String(s) if taint.covers(&s) => self.seal_string(execution_id, path, &s),
+            Json::Array(items) => Json::Array(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        self.seal_tainted(execution_id, &format!("{path}[{i}]"), v, taint)
+                    })
+                    .collect(),
+            ),
+            Json::Object(map) if !(map.len() == 1 && map.contains_key(SEALED_KEY)) => Json::Object(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let child = format!("{path}.{k}");
+                        (k, self.seal_tainted(execution_id, &child, v, taint))
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     /// Seals one string whatever it holds (SECRET inputs and outputs).
     pub fn seal_string(&self, execution_id: &str, path: &str, plaintext: &str) -> Json {
         match &self.sealer {
@@ -151,7 +231,7 @@ impl Protector {
             let plain = sealer
                 .open(execution_id, path, sealed)
                 .map_err(|e| format!("'{path}' cannot be decrypted: {e}"))?;
-            masks.add([plain.as_str()]);
+            masks.add_source(MaskSource::Sealed(path.to_owned()), &plain);
             return Ok(Value::from(plain.as_str()).tainted());
         }
         match value {

@@ -1,13 +1,14 @@
 //! How the engine reaches secrets: through a [`SecretSource`] supplied by whoever builds the
 //! engine (the secret service, with its isolation checks, namespace inheritance, cache and
-//! audit). The engine adds every value it resolves to the execution's mask set.
+//! audit). The engine adds every value it resolves to the execution's mask set, and the raw
+//! value to the process-wide set that masks Saker's own log.
 
 use std::sync::{Arc, Mutex};
 
 use saker_expr::{SecretLookupError, SecretResolver};
 use zeroize::Zeroizing;
 
-use crate::masks::ExecutionMasks;
+use crate::masks::{ExecutionMasks, MaskSource, process_masks};
 
 /// Who asks for a secret, for isolation checks and the audit trail.
 #[derive(Debug, Clone)]
@@ -73,6 +74,9 @@ pub(crate) struct TaskSecrets {
     pub masks: Arc<ExecutionMasks>,
     /// Warnings from resolutions, for the task's log.
     pub warnings: Mutex<Vec<String>>,
+    /// The keys resolved since the last [`take_read_keys`](Self::take_read_keys), to name
+    /// the secret behind a value that cannot be used (never the value).
+    read: Mutex<Vec<String>>,
 }
 
 impl TaskSecrets {
@@ -86,12 +90,23 @@ impl TaskSecrets {
             requester,
             masks,
             warnings: Mutex::new(Vec::new()),
+            read: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The keys resolved since the last call, forgetting them.
+    pub fn take_read_keys(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.read))
+    }
+
+    /// The keys resolved since the last [`take_read_keys`](Self::take_read_keys).
+    pub fn read_keys(&self) -> Vec<String> {
+        lock(&self.read).clone()
     }
 
     /// The warnings gathered since the last call.
     pub fn take_warnings(&self) -> Vec<String> {
-        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *lock(&self.warnings))
     }
 }
 
@@ -101,17 +116,37 @@ impl SecretResolver for TaskSecrets {
         key: &str,
         namespace: Option<&str>,
     ) -> Result<Zeroizing<String>, SecretLookupError> {
-        let resolved = self
-            .source
-            .resolve(&self.requester, key, namespace)
-            .map_err(|message| SecretLookupError { message })?;
-        self.masks.add([resolved.value.as_str()]);
+        // Saker's own log masks raw secrets resolved recently; the identity (never the
+        // value) lets a rotated value replace the old one there, and a secret that no longer
+        // resolves (deleted, revoked) leave it.
+        let identity = format!(
+            "{}/{}/{}/{key}",
+            self.requester.tenant_id,
+            self.requester.namespace,
+            namespace.unwrap_or("")
+        );
+        let resolved = match self.source.resolve(&self.requester, key, namespace) {
+            Ok(resolved) => resolved,
+            Err(message) => {
+                process_masks().forget(&identity);
+                return Err(SecretLookupError { message });
+            }
+        };
+        self.masks
+            .add_source(MaskSource::Secret(key.to_owned()), &resolved.value);
+        process_masks().remember(&identity, &resolved.value);
+        let mut read = lock(&self.read);
+        if !read.iter().any(|k| k == key) {
+            read.push(key.to_owned());
+        }
+        drop(read);
         if let Some(warning) = resolved.warning {
-            self.warnings
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(warning);
+            lock(&self.warnings).push(warning);
         }
         Ok(resolved.value)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -1,16 +1,25 @@
 //! What a task runner sees of its task: rendered properties, a masked logger and a
 //! cancellation flag.
+//!
+//! Rendered text keeps its taint ranges (the bytes that came from a secret) up to where it
+//! leaves: text shown to a person has them replaced by `****` whatever their length
+//! ([`TaskContext::log_rendered`]), text handed to a process must not hold a piece shorter
+//! than the mask minimum ([`TaskContext::render_for_process`]), and outputs derived from them
+//! are sealed (the [`OutputTaint`] the worker gets back).
 
 use std::sync::Arc;
 
-use saker_expr::{Context, RenderEnv, Template};
+use saker_expr::{Context, RenderEnv, Rendered, Template};
+use saker_mask::{DEFAULT_MIN_LEN, MASK};
 use saker_model::{Level, TaskDef};
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::cancel::Cancellation;
 use crate::logs::TaskLogger;
-use crate::masks::ExecutionMasks;
+use crate::masks::{ExecutionMasks, MaskSource, tainted_pieces};
 use crate::runner::TaskError;
+use crate::sealing::OutputTaint;
 use crate::secrets::TaskSecrets;
 
 /// One attempt of one task, as its runner sees it.
@@ -21,8 +30,7 @@ pub struct TaskContext {
     masks: Arc<ExecutionMasks>,
     logger: TaskLogger,
     cancel: Cancellation,
-    /// Set once any rendered property was derived from a secret.
-    saw_taint: bool,
+    taint: OutputTaint,
 }
 
 impl TaskContext {
@@ -41,7 +49,7 @@ impl TaskContext {
             masks,
             logger,
             cancel,
-            saw_taint: false,
+            taint: OutputTaint::default(),
         }
     }
 
@@ -55,13 +63,17 @@ impl TaskContext {
         self.task.properties.get(name)
     }
 
-    /// Renders a template with this task's variables. Every tainted string it produced joins
-    /// the execution's mask set before the text is returned.
-    pub fn render_template(&mut self, source: &str) -> Result<String, TaskError> {
+    /// Renders a template with this task's variables, keeping which bytes of the text are
+    /// tainted. Every tainted string it produced, and the text of every tainted range, joins
+    /// the execution's mask set before the text is returned. Text that reaches a person goes
+    /// out through [`log_rendered`](Self::log_rendered) or [`Rendered::masked`].
+    pub fn render_template_rendered(&mut self, source: &str) -> Result<Rendered, TaskError> {
         let template = Template::compile(source).map_err(|e| TaskError::Render(e.to_string()))?;
         if template.is_static() {
-            return Ok(source.to_owned());
+            return Ok(untainted(source.to_owned()));
         }
+        // Keys read by an earlier render are not this render's.
+        self.secrets.take_read_keys();
         let env = RenderEnv {
             secrets: Some(&self.secrets),
             ..RenderEnv::default()
@@ -72,52 +84,70 @@ impl TaskContext {
         }
         let rendered = rendered.map_err(|e| TaskError::Render(e.to_string()))?;
         if rendered.is_tainted() {
-            self.saw_taint = true;
-            self.masks
-                .add(rendered.tainted_strings.iter().map(String::as_str));
+            self.masks.add_rendered(&rendered);
+            self.taint.texts.push(Zeroizing::new(rendered.text.clone()));
         }
-        Ok(rendered.text)
+        Ok(rendered)
+    }
+
+    /// Renders a template with this task's variables, for text that stays inside Saker (a
+    /// condition, a level). See [`render_template_rendered`](Self::render_template_rendered).
+    pub fn render_template(&mut self, source: &str) -> Result<String, TaskError> {
+        self.render_template_rendered(source).map(|r| r.text)
     }
 
     /// A scalar property rendered to a string; `None` when absent or null.
     pub fn render_string(&mut self, name: &str) -> Result<Option<String>, TaskError> {
+        Ok(self.render_rendered_string(name)?.map(|r| r.text))
+    }
+
+    /// Like [`render_string`](Self::render_string), with the tainted ranges kept, for text
+    /// shown to a person (an error message).
+    pub fn render_rendered_string(&mut self, name: &str) -> Result<Option<Rendered>, TaskError> {
         match self.property(name).cloned() {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => self.render_template(&s).map(Some),
-            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(TaskError::Property {
+            Some(Value::Array(_) | Value::Object(_)) => Err(TaskError::Property {
                 property: name.to_owned(),
                 message: "expected a string".into(),
             }),
+            Some(other) => self
+                .render_scalar(name, name, &other, Boundary::Engine)
+                .map(Some),
         }
     }
 
     /// A property that is a string or a list of strings, each rendered; empty when absent.
     pub fn render_string_or_list(&mut self, name: &str) -> Result<Vec<String>, TaskError> {
-        match self.property(name).cloned() {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| self.render_scalar(name, item))
-                .collect(),
-            Some(other) => Ok(vec![self.render_scalar(name, &other)?]),
-        }
+        let rendered = self.render_list(name, Boundary::Engine)?;
+        Ok(rendered.into_iter().map(|r| r.text).collect())
+    }
+
+    /// Like [`render_string_or_list`](Self::render_string_or_list), with the tainted ranges
+    /// kept, for text shown to a person (log it with [`log_rendered`](Self::log_rendered)).
+    pub fn render_rendered_or_list(&mut self, name: &str) -> Result<Vec<Rendered>, TaskError> {
+        self.render_list(name, Boundary::Engine)
+    }
+
+    /// A string or list of strings handed to a process (a command, a script, an
+    /// interpreter). A piece of a secret too short to be masked in what the process prints
+    /// is refused with an error naming the task, the property and the secret.
+    pub fn render_for_process(&mut self, name: &str) -> Result<Vec<String>, TaskError> {
+        let rendered = self.render_list(name, Boundary::Process)?;
+        Ok(rendered.into_iter().map(|r| r.text).collect())
+    }
+
+    /// A map of strings handed to a process (such as `env`), keys and values rendered and
+    /// checked as in [`render_for_process`](Self::render_for_process).
+    pub fn render_map_for_process(
+        &mut self,
+        name: &str,
+    ) -> Result<Vec<(String, String)>, TaskError> {
+        self.render_map(name, Boundary::Process)
     }
 
     /// A map of strings (such as `env`), keys and values rendered.
     pub fn render_string_map(&mut self, name: &str) -> Result<Vec<(String, String)>, TaskError> {
-        match self.property(name).cloned() {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Object(map)) => map
-                .iter()
-                .map(|(k, v)| Ok((self.render_template(k)?, self.render_scalar(name, v)?)))
-                .collect(),
-            Some(_) => Err(TaskError::Property {
-                property: name.to_owned(),
-                message: "expected a map of strings".into(),
-            }),
-        }
+        self.render_map(name, Boundary::Engine)
     }
 
     /// A string property rendered into an output value.
@@ -125,27 +155,69 @@ impl TaskContext {
         Ok(self.render_string(name)?.map(Value::String))
     }
 
-    /// Any property with every string inside it rendered (maps, lists, scalars).
+    /// Any property with every string inside it rendered (maps, lists, scalars). A key
+    /// derived from a secret is refused: keys are stored and shown as they are.
     pub fn render_output_value(&mut self, name: &str) -> Result<Option<Value>, TaskError> {
         match self.property(name).cloned() {
             None => Ok(None),
-            Some(value) => self.render_deep(&value).map(Some),
+            Some(value) => self.render_deep(name, &value).map(Some),
         }
     }
 
-    fn render_deep(&mut self, value: &Value) -> Result<Value, TaskError> {
+    fn render_list(&mut self, name: &str, to: Boundary) -> Result<Vec<Rendered>, TaskError> {
+        match self.property(name).cloned() {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| self.render_scalar(name, &format!("{name}[{i}]"), item, to))
+                .collect(),
+            Some(other) => Ok(vec![self.render_scalar(name, name, &other, to)?]),
+        }
+    }
+
+    fn render_map(&mut self, name: &str, to: Boundary) -> Result<Vec<(String, String)>, TaskError> {
+        match self.property(name).cloned() {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Object(map)) => {
+                let mut out = Vec::with_capacity(map.len());
+                for (k, v) in &map {
+                    let place = format!("{name}.{k}");
+                    let key = self.render_checked(&place, k, to)?;
+                    let value = self.render_scalar(name, &place, v, to)?;
+                    out.push((key.text, value.text));
+                }
+                Ok(out)
+            }
+            Some(_) => Err(TaskError::Property {
+                property: name.to_owned(),
+                message: "expected a map of strings".into(),
+            }),
+        }
+    }
+
+    fn render_deep(&mut self, name: &str, value: &Value) -> Result<Value, TaskError> {
         Ok(match value {
             Value::String(s) => Value::String(self.render_template(s)?),
             Value::Array(items) => Value::Array(
                 items
                     .iter()
-                    .map(|v| self.render_deep(v))
+                    .map(|v| self.render_deep(name, v))
                     .collect::<Result<_, _>>()?,
             ),
             Value::Object(map) => {
                 let mut out = Map::new();
                 for (k, v) in map {
-                    out.insert(self.render_template(k)?, self.render_deep(v)?);
+                    let key = self.render_template_rendered(k)?;
+                    if key.is_tainted() {
+                        return Err(TaskError::Property {
+                            property: name.to_owned(),
+                            message: "a key is derived from a secret; keys are stored and shown \
+                                      as they are, so put the secret in a value instead"
+                                .into(),
+                        });
+                    }
+                    out.insert(key.text, self.render_deep(name, v)?);
                 }
                 Value::Object(out)
             }
@@ -153,21 +225,92 @@ impl TaskContext {
         })
     }
 
-    fn render_scalar(&mut self, name: &str, value: &Value) -> Result<String, TaskError> {
-        match value {
-            Value::String(s) => self.render_template(s),
-            Value::Bool(b) => Ok(b.to_string()),
-            Value::Number(n) => Ok(n.to_string()),
-            _ => Err(TaskError::Property {
-                property: name.to_owned(),
-                message: "expected a string or a list of strings".into(),
-            }),
+    /// One scalar (`place` names it in errors: `commands[1]`, `env.TOKEN`).
+    fn render_scalar(
+        &mut self,
+        name: &str,
+        place: &str,
+        value: &Value,
+        to: Boundary,
+    ) -> Result<Rendered, TaskError> {
+        let text = match value {
+            Value::String(s) => return self.render_checked(place, s, to),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            _ => {
+                return Err(TaskError::Property {
+                    property: name.to_owned(),
+                    message: "expected a string or a list of strings".into(),
+                });
+            }
+        };
+        Ok(untainted(text))
+    }
+
+    fn render_checked(
+        &mut self,
+        place: &str,
+        source: &str,
+        to: Boundary,
+    ) -> Result<Rendered, TaskError> {
+        let rendered = self.render_template_rendered(source)?;
+        if to == Boundary::Process && rendered.is_tainted() {
+            self.taint.handed_to_process = true;
+            self.refuse_short_pieces(place, &rendered)?;
         }
+        Ok(rendered)
+    }
+
+    /// A tainted range shorter than the mask minimum would reach a process that can print
+    /// it, where no masker could recognise it: refused, naming where it came from.
+    fn refuse_short_pieces(&self, place: &str, rendered: &Rendered) -> Result<(), TaskError> {
+        let Some(piece) =
+            tainted_pieces(rendered).find(|piece| piece.chars().count() < DEFAULT_MIN_LEN)
+        else {
+            return Ok(());
+        };
+        let read = self.secrets.read_keys();
+        let mut sources: Vec<MaskSource> = self
+            .masks
+            .sources_containing(piece)
+            .into_iter()
+            .filter(|s| match s {
+                MaskSource::Secret(key) => read.contains(key),
+                MaskSource::Sealed(_) => true,
+            })
+            .collect();
+        if sources.is_empty() {
+            sources = read.into_iter().map(MaskSource::Secret).collect();
+        }
+        if sources.is_empty() {
+            sources = self.masks.sealed_sources();
+        }
+        Err(TaskError::SecretPiece {
+            task: self.task.id.clone(),
+            property: place.to_owned(),
+            sources: if sources.is_empty() {
+                "a value derived from a secret".to_owned()
+            } else {
+                sources
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            length: piece.chars().count(),
+            min: DEFAULT_MIN_LEN,
+        })
     }
 
     /// Logs one line (masked) for this task.
     pub fn log(&mut self, level: Level, message: &str) {
         self.logger.log(level, message);
+    }
+
+    /// Logs rendered text: every tainted range becomes `****` whatever its length, then the
+    /// line is masked by value like any other.
+    pub fn log_rendered(&mut self, level: Level, rendered: &Rendered) {
+        self.logger.log(level, &rendered.masked(MASK));
     }
 
     /// Writes the buffered log lines now; long-running runners call it periodically so that
@@ -189,13 +332,30 @@ impl TaskContext {
 
     /// True once a rendered property was derived from a secret.
     pub fn saw_taint(&self) -> bool {
-        self.saw_taint
+        !self.taint.texts.is_empty()
     }
 
-    /// The logger, handed back to the worker when the task ends.
-    pub(crate) fn into_logger(self) -> TaskLogger {
-        self.logger
+    /// The logger and what the task's outputs must be sealed for, handed back to the worker
+    /// when the task ends.
+    pub(crate) fn finish(self) -> (TaskLogger, OutputTaint) {
+        (self.logger, self.taint)
     }
+}
+
+/// Text that came from no secret, as a render result.
+fn untainted(text: String) -> Rendered {
+    Rendered {
+        text,
+        ..Rendered::default()
+    }
+}
+
+/// Where rendered text goes: it stays in Saker (logged masked, stored sealed), or it leaves
+/// for a process, which prints what it likes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Boundary {
+    Engine,
+    Process,
 }
 
 /// Kestra's truthiness of a rendered condition: `true` (any case) and non-zero numbers are

@@ -91,7 +91,7 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
             execution_id: execution.id.clone(),
             task_run_id: Some(job.task_run.id.clone()),
         },
-        masks,
+        masks.clone(),
     );
     let (mut variables, context_error) = match variables {
         Ok(v) => (v, None),
@@ -121,14 +121,17 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
                 StateType::Failed
             };
             let message = error.to_string();
-            // Saker's own log masks through the process-wide mask set (see `masks`).
-            tracing::debug!(execution = %execution.id, task = %task.id, error = %message, "task attempt failed");
+            tracing::debug!(execution = %execution.id, task = %task.id, error = %masks.mask(&message), "task attempt failed");
             ctx.log(Level::Error, &message);
             (state, Map::new())
         }
     };
     lock(&deps.running).remove(&job.task_run.id);
-    let mut logger = ctx.into_logger();
+    let (mut logger, taint) = ctx.finish();
+    // Sealed here, so that a tainted output never travels to the executor in plaintext.
+    let outputs =
+        deps.protector
+            .protect_task_outputs(&execution.id, &task.id, outputs, &taint, &masks);
     WorkerResult {
         execution_id: job.execution.id.clone(),
         task_run_id: job.task_run.id.clone(),

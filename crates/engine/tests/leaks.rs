@@ -23,6 +23,27 @@ const TOKEN: &str = "s3cr3t-T0ken-4f9a2c7e1b8d";
 const JQ_TOKEN: &str = "SUPER_SECRET_jq_value_77";
 const PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----";
 const PASSWORD: &str = "hunter2-Very-Long-Password-99";
+/// Secrets cut into pieces shorter than the mask minimum. Their characters (four UTF-8 bytes
+/// each) appear nowhere else, so any one of them in a log line, an output or a stored byte
+/// is a leak: a check that value matching alone fails.
+const PIECE: &str = "🐙🦊🐝🦉🐢🦀🐳🦄";
+const GLYPHS: &str = "𝔞𝔟𝔠𝔡𝔢𝔣𝔤𝔥";
+const JQ_CODE: &str = "🍎🍌🍒🍇🍉🍓";
+/// Letters only, for ROT13 and reversal built in templates.
+const LETTERS: &str = "xkcdpasswordzebra";
+
+/// Flows that must be refused, with what the error line must name: a piece of a secret
+/// too short to mask must not reach a process.
+const REFUSALS: &[(&str, &[&str])] = &[
+    (
+        "shell-short-command.yml",
+        &["task 'cmd'", "commands[0]", "secret 'PIECE'"],
+    ),
+    (
+        "shell-short-env.yml",
+        &["task 'env'", "env.PIECE", "secret 'PIECE'"],
+    ),
+];
 
 struct Secrets;
 
@@ -37,6 +58,9 @@ impl SecretSource for Secrets {
             "TOKEN" => TOKEN.to_owned(),
             "PEM" => PEM.to_owned(),
             "jsonSecret" => format!(r#"{{"token":"{JQ_TOKEN}","user":"ann"}}"#),
+            "jsonPieces" => format!(r#"{{"code":"{JQ_CODE}","user":"ann"}}"#),
+            "PIECE" => PIECE.to_owned(),
+            "LETTERS" => LETTERS.to_owned(),
             _ => return Err(format!("secret '{key}' not found")),
         };
         Ok(Zeroizing::new(value).into())
@@ -66,6 +90,12 @@ fn forbidden() -> Vec<(String, String)> {
         ),
         ("token url", TOKEN.to_owned()),
         ("bearer lower", format!("bearer {TOKEN}").to_lowercase()),
+        ("token lower", TOKEN.to_lowercase()),
+        ("token rot13", rot13(TOKEN)),
+        ("token reversed", TOKEN.chars().rev().collect()),
+        ("letters", LETTERS.to_owned()),
+        ("letters rot13", rot13(LETTERS)),
+        ("letters reversed", LETTERS.chars().rev().collect()),
     ];
     for line in PEM.lines().filter(|l| !l.starts_with("-----")) {
         plain.push(("pem line", line.to_owned()));
@@ -80,9 +110,53 @@ fn forbidden() -> Vec<(String, String)> {
         out.push((format!("{name} (HEX)"), hex::encode_upper(&value)));
         out.push((name.to_owned(), value));
     }
+    let utf16: Vec<u8> = TOKEN.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    out.push((
+        "token UTF-16LE (base64)".into(),
+        b64.encode(&utf16).trim_end_matches('=').to_owned(),
+    ));
+    out.push(("token base32".into(), base32(TOKEN.as_bytes())));
     let basic = b64.encode(format!("ann:{TOKEN}"));
     out.push(("basic auth".into(), basic.trim_end_matches('=').to_owned()));
     out
+}
+
+fn rot13(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'a'..='z' => (((c as u8 - b'a') + 13) % 26 + b'a') as char,
+            'A'..='Z' => (((c as u8 - b'A') + 13) % 26 + b'A') as char,
+            other => other,
+        })
+        .collect()
+}
+
+/// RFC 4648 base32 without padding, as `base32` prints it (before its `=`).
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+/// Secrets whose every character is a leak on its own (see [`PIECE`]).
+fn piece_secrets() -> [(&'static str, &'static str); 3] {
+    [
+        ("PIECE", PIECE),
+        ("glyphs input", GLYPHS),
+        ("jq code", JQ_CODE),
+    ]
 }
 
 fn check_text(what: &str, text: &str, leaks: &mut Vec<String>) {
@@ -90,6 +164,14 @@ fn check_text(what: &str, text: &str, leaks: &mut Vec<String>) {
         if text.contains(&value) {
             // The value itself is not printed, only what leaked and where.
             leaks.push(format!("{what}: contains the {name}"));
+        }
+    }
+    for (name, value) in piece_secrets() {
+        let found = value.chars().filter(|c| text.contains(*c)).count();
+        if found > 0 {
+            leaks.push(format!(
+                "{what}: contains {found} character(s) of the {name}"
+            ));
         }
     }
 }
@@ -111,7 +193,7 @@ async fn the_leak_corpus_leaks_nothing() {
         .filter(|p| p.extension().is_some_and(|e| e == "yml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 15, "the corpus is missing flows");
+    assert!(files.len() >= 30, "the corpus is missing flows");
 
     let mut leaks = Vec::new();
     for file in &files {
@@ -121,6 +203,9 @@ async fn the_leak_corpus_leaks_nothing() {
         let mut inputs = Map::new();
         if flow.inputs.iter().any(|i| i.id == "password") {
             inputs.insert("password".into(), Value::String(PASSWORD.into()));
+        }
+        if flow.inputs.iter().any(|i| i.id == "glyphs") {
+            inputs.insert("glyphs".into(), Value::String(GLYPHS.into()));
         }
         let execution = engine
             .create_execution(DEFAULT_TENANT, flow, saved.flow.revision, inputs)
@@ -158,6 +243,18 @@ async fn the_leak_corpus_leaks_nothing() {
         // A flow either shows `****` where the secret was, or failed on it (the render-error
         // and Fail flows); anything else did not exercise a secret at all.
         let failed = done.state.current == saker_model::StateType::Failed;
+        if let Some((_, names)) = REFUSALS.iter().find(|(file, _)| *file == name) {
+            let refused = logs.iter().any(|l| {
+                l.entry.level == saker_model::Level::Error
+                    && names.iter().all(|n| l.entry.message.contains(n))
+            });
+            if !(failed && refused) {
+                leaks.push(format!(
+                    "{name}: expected a refusal naming {names:?}, got state {:?}",
+                    done.state.current
+                ));
+            }
+        }
         if !(masked_somewhere || failed) {
             leaks.push(format!(
                 "{name}: nothing was masked, so the flow did not exercise a secret"

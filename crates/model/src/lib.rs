@@ -10,10 +10,15 @@
 //! property schemas, are in [`catalog`]. Task properties are kept as raw JSON: strings in them
 //! are templates that the engine renders at run time.
 //!
+//! Reading several flows from one text (`---` between them): [`split_documents`] gives each
+//! document as a slice with its first line, at most [`MAX_DOCUMENTS`] of them, and
+//! [`Document::place`] moves a document's diagnostics to the lines of the whole text.
+//!
 //! Starting an execution: [`coerce_inputs`] turns the values a user gave (CLI strings, API
 //! JSON) into the types the flow declares, applying defaults.
 //!
-//! Modules, one concept each: [`yaml`] (spanned YAML tree), [`duration`] (ISO-8601 and short
+//! Modules, one concept each: [`yaml`] (spanned YAML tree, with the limits on nesting, nodes
+//! and alias expansion), [`documents`] (multi-document texts), [`duration`] (ISO-8601 and short
 //! durations), [`ids`] (naming rules), [`catalog`] and [`shape`] (what task types and
 //! properties exist), [`task`], [`retry`], [`schedule`] (the Schedule trigger typed, with its
 //! cron dates), [`input`] (inputs and outputs), [`coerce`], [`defaults`] (plugin defaults),
@@ -23,6 +28,7 @@ pub mod catalog;
 pub mod coerce;
 pub mod defaults;
 pub mod diagnostic;
+pub mod documents;
 pub mod duration;
 pub mod execution;
 pub mod flow;
@@ -41,6 +47,9 @@ pub use catalog::{Catalog, PropSpec, TaskKind, TaskType, TriggerType, task_type,
 pub use coerce::{InputError, OutputError, coerce_inputs};
 pub use defaults::PluginDefault;
 pub use diagnostic::Diagnostic;
+pub use documents::{
+    Document, DocumentsError, MAX_DOCUMENTS, split_documents, split_documents_with,
+};
 pub use duration::DurationError;
 pub use execution::{
     DEFAULT_TENANT, Execution, ExecutionTrigger, Level, LogEntry, State, StateHistory, StateType,
@@ -53,4 +62,4 @@ pub use schedule::Schedule;
 pub use shape::Shape;
 pub use task::TaskDef;
 pub use validate::{parse_flow, parse_flow_with};
-pub use yaml::{Node, NodeKind, Pos, YamlError};
+pub use yaml::{Limits, Node, NodeKind, Pos, YamlError};

@@ -3,28 +3,31 @@
 //! `yaml-rust2` does the scanning and parsing (YAML 1.2) and reports a line and column for each
 //! event; this module builds the tree from those events so that validation can point at the
 //! exact key or value at fault. It also does what the event parser leaves to its users:
-//! duplicate keys, aliases (with limits so that an "alias bomb" cannot exhaust memory) and
-//! the resolution of plain scalars to null, booleans and numbers.
+//! duplicate keys, aliases and the resolution of plain scalars (module `scalar`: the YAML 1.2
+//! core schema, as Kestra's Jackson parser applies it). Merge keys (`<<`) have no special
+//! meaning.
 //!
-//! Plain scalars follow the YAML 1.2 core schema, which is also what Kestra's Jackson parser
-//! applies: `true`/`false` (any case of the first letter or all caps), `null`/`~`/empty, decimal,
-//! octal (`0o`) and hexadecimal (`0x`) integers, decimal floats. `yes`/`no`/`on`/`off` stay
-//! strings. Merge keys (`<<`) have no special meaning.
+//! Aliases are expanded into copies, within limits (module `limits`) so that an "alias bomb"
+//! cannot exhaust memory. By default: nesting at most [`MAX_DEPTH`] (128) levels, at most
+//! [`MAX_NODES`] (1,000,000) nodes after expansion, and aliases adding at most
+//! [`MAX_ALIAS_BYTES`] (1 MiB) to the document, every alias use counting the whole size of
+//! the value it expands to (the length of its text plus [`NODE_BYTES`] for each node in it),
+//! and anchors that some alias uses counting the copy kept for them. [`parse_with`] and
+//! [`parse_lenient_with`] take other [`Limits`].
+//! A document past a limit is refused with a positioned error naming the limit.
 
-use std::collections::HashMap;
+mod limits;
+mod scalar;
+
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
-use serde_json::{Map, Number, Value};
-use yaml_rust2::parser::{Event, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use serde_json::{Map, Value};
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::Marker;
 
-/// Deepest nesting accepted, counting every map and list, after aliases are expanded.
-/// Flows nest a handful of levels; the limit keeps recursive walks of the tree safe.
-pub const MAX_DEPTH: usize = 128;
-
-/// Most nodes a document may expand to (aliases count as many nodes as they stand for).
-pub const MAX_NODES: usize = 1_000_000;
+pub use limits::{Limits, MAX_ALIAS_BYTES, MAX_DEPTH, MAX_NODES, NODE_BYTES};
 
 /// A place in the source text; both numbers start at 1. Columns count characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -101,10 +104,16 @@ pub enum YamlError {
     ComplexKey { pos: Pos },
     #[error("{pos}: the file holds more than one YAML document")]
     MultipleDocuments { pos: Pos },
-    #[error("{pos}: nesting deeper than {MAX_DEPTH} levels")]
-    TooDeep { pos: Pos },
-    #[error("{pos}: the document expands to more than {MAX_NODES} nodes")]
-    TooLarge { pos: Pos },
+    #[error("{pos}: nesting deeper than {limit} levels")]
+    TooDeep { pos: Pos, limit: usize },
+    #[error("{pos}: the document expands to more than {limit} nodes")]
+    TooLarge { pos: Pos, limit: usize },
+    #[error(
+        "{pos}: aliases expand to more than {limit} bytes; an alias stands for a whole copy of \
+         the value its anchor names, so alias smaller values or fewer times, or write the \
+         values out"
+    )]
+    AliasesTooLarge { pos: Pos, limit: usize },
 }
 
 impl YamlError {
@@ -115,8 +124,9 @@ impl YamlError {
             | Self::DuplicateKey { pos, .. }
             | Self::ComplexKey { pos }
             | Self::MultipleDocuments { pos }
-            | Self::TooDeep { pos }
-            | Self::TooLarge { pos } => *pos,
+            | Self::TooDeep { pos, .. }
+            | Self::TooLarge { pos, .. }
+            | Self::AliasesTooLarge { pos, .. } => *pos,
         }
     }
 
@@ -128,9 +138,15 @@ impl YamlError {
     }
 }
 
-/// Parses one YAML document; any duplicate key is an error. An empty text gives a null node.
+/// Parses one YAML document within the default [`Limits`]; any duplicate key is an error. An
+/// empty text gives a null node.
 pub fn parse(source: &str) -> Result<Node, YamlError> {
-    let (node, mut duplicates) = parse_lenient(source)?;
+    parse_with(source, &Limits::default())
+}
+
+/// [`parse`] within `limits`.
+pub fn parse_with(source: &str, limits: &Limits) -> Result<Node, YamlError> {
+    let (node, mut duplicates) = parse_lenient_with(source, limits)?;
     if duplicates.is_empty() {
         Ok(node)
     } else {
@@ -138,10 +154,19 @@ pub fn parse(source: &str) -> Result<Node, YamlError> {
     }
 }
 
-/// Parses one YAML document, keeping the first value of a duplicated key and returning every
-/// duplicate beside the tree, so that a validator can report them with its other findings.
+/// Parses one YAML document within the default [`Limits`], keeping the first value of a
+/// duplicated key and returning every duplicate beside the tree, so that a validator can
+/// report them with its other findings.
 pub fn parse_lenient(source: &str) -> Result<(Node, Vec<YamlError>), YamlError> {
-    Builder::default().run(source)
+    parse_lenient_with(source, &Limits::default())
+}
+
+/// [`parse_lenient`] within `limits`.
+pub fn parse_lenient_with(
+    source: &str,
+    limits: &Limits,
+) -> Result<(Node, Vec<YamlError>), YamlError> {
+    Builder::new(*limits, aliased_anchors(source)).run(source)
 }
 
 impl Node {
@@ -222,12 +247,55 @@ impl Node {
     }
 }
 
+/// The anchors that some alias refers to, read in a first pass over the events: only those
+/// need a copy kept while the tree is built, so an anchor nothing refers to costs nothing.
+/// yaml-rust2 numbers every anchor definition anew, even one that reuses a name. A syntax
+/// error ends the pass; the build stops at the same place.
+fn aliased_anchors(source: &str) -> HashSet<usize> {
+    let mut parser = Parser::new_from_str(source);
+    let mut aliased = HashSet::new();
+    while let Ok((event, _)) = parser.next_token() {
+        match event {
+            Event::Alias(id) => {
+                aliased.insert(id);
+            }
+            Event::StreamEnd => break,
+            _ => {}
+        }
+    }
+    aliased
+}
+
 /// A finished node with what the limits need to know about it.
 #[derive(Clone)]
 struct Built {
     node: Node,
+    /// Nodes in it, itself included.
     size: usize,
+    /// Its size in bytes, as [`limits`] defines it.
+    bytes: usize,
     depth: usize,
+}
+
+/// What an open collection has gathered so far towards the limits.
+struct Totals {
+    size: usize,
+    bytes: usize,
+    depth: usize,
+}
+
+impl Totals {
+    const EMPTY: Totals = Totals {
+        size: 1,
+        bytes: NODE_BYTES,
+        depth: 1,
+    };
+
+    fn add(&mut self, child: &Built) {
+        self.size = self.size.saturating_add(child.size);
+        self.bytes = self.bytes.saturating_add(child.bytes);
+        self.depth = self.depth.max(child.depth + 1);
+    }
 }
 
 enum Frame {
@@ -235,8 +303,7 @@ enum Frame {
         pos: Pos,
         anchor: usize,
         items: Vec<Node>,
-        size: usize,
-        depth: usize,
+        totals: Totals,
     },
     Map {
         pos: Pos,
@@ -245,21 +312,39 @@ enum Frame {
         /// The key waiting for its value, and whether it repeats an earlier key.
         key: Option<(String, Pos, bool)>,
         seen: HashMap<String, usize>,
-        size: usize,
-        depth: usize,
+        totals: Totals,
     },
 }
 
-#[derive(Default)]
 struct Builder {
+    limits: Limits,
+    /// Anchors some alias refers to (see [`aliased_anchors`]).
+    aliased: HashSet<usize>,
     stack: Vec<Frame>,
+    /// Copies of the anchored values that aliases refer to.
     anchors: HashMap<usize, Built>,
     root: Option<Built>,
     duplicates: Vec<YamlError>,
-    total: usize,
+    /// Nodes of the expanded document so far, copies kept for anchors included.
+    nodes: usize,
+    /// Bytes that aliases and the copies kept for them have added so far.
+    alias_bytes: usize,
 }
 
 impl Builder {
+    fn new(limits: Limits, aliased: HashSet<usize>) -> Self {
+        Self {
+            limits,
+            aliased,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            root: None,
+            duplicates: Vec::new(),
+            nodes: 0,
+            alias_bytes: 0,
+        }
+    }
+
     fn run(mut self, source: &str) -> Result<(Node, Vec<YamlError>), YamlError> {
         let mut parser = Parser::new_from_str(source);
         let mut documents = 0;
@@ -278,32 +363,22 @@ impl Builder {
                     }
                 }
                 Event::Scalar(text, style, anchor, tag) => {
-                    self.count(1, pos)?;
-                    let scalar = resolve(text, style, tag.as_ref());
+                    self.count_nodes(1, pos)?;
+                    let bytes = NODE_BYTES.saturating_add(text.len());
+                    let scalar = scalar::resolve(text, style, tag.as_ref());
                     let built = Built {
                         node: Node {
                             kind: NodeKind::Scalar(scalar),
                             pos,
                         },
                         size: 1,
+                        bytes,
                         depth: 0,
                     };
                     self.finish(built, anchor)?;
                 }
                 Event::Alias(id) => {
-                    // An unknown anchor is a parser error, so the lookup only fails if the
-                    // anchor names a collection that is still open (a recursive alias).
-                    let mut built =
-                        self.anchors
-                            .get(&id)
-                            .cloned()
-                            .ok_or_else(|| YamlError::Syntax {
-                                pos,
-                                message: "an alias may not refer to a collection that contains it"
-                                    .to_owned(),
-                            })?;
-                    built.node.pos = pos;
-                    self.count(built.size, pos)?;
+                    let built = self.expand(id, pos)?;
                     self.finish(built, 0)?;
                 }
                 Event::SequenceStart(anchor, _) => {
@@ -312,8 +387,7 @@ impl Builder {
                         pos,
                         anchor,
                         items: Vec::new(),
-                        size: 1,
-                        depth: 1,
+                        totals: Totals::EMPTY,
                     });
                 }
                 Event::MappingStart(anchor, _) => {
@@ -324,45 +398,14 @@ impl Builder {
                         entries: Vec::new(),
                         key: None,
                         seen: HashMap::new(),
-                        size: 1,
-                        depth: 1,
+                        totals: Totals::EMPTY,
                     });
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
-                    let (built, anchor) = match self.stack.pop() {
-                        Some(Frame::Seq {
-                            pos,
-                            anchor,
-                            items,
-                            size,
-                            depth,
-                        }) => {
-                            let pos = items.first().map_or(pos, |first| pos.min(first.pos));
-                            let node = Node {
-                                kind: NodeKind::Seq(items),
-                                pos,
-                            };
-                            (Built { node, size, depth }, anchor)
-                        }
-                        Some(Frame::Map {
-                            pos,
-                            anchor,
-                            entries,
-                            size,
-                            depth,
-                            ..
-                        }) => {
-                            // A block mapping's start event comes after its first key; the
-                            // first key is where a reader sees the mapping begin.
-                            let pos = entries.first().map_or(pos, |first| pos.min(first.key_pos));
-                            let node = Node {
-                                kind: NodeKind::Map(entries),
-                                pos,
-                            };
-                            (Built { node, size, depth }, anchor)
-                        }
-                        None => continue,
+                    let Some(frame) = self.stack.pop() else {
+                        continue;
                     };
+                    let (built, anchor) = close(frame);
                     self.finish(built, anchor)?;
                 }
                 Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
@@ -379,34 +422,74 @@ impl Builder {
         Ok((root, self.duplicates))
     }
 
+    /// A copy of the value anchor `id` names, placed at `pos`, once the limits allow it: the
+    /// cost is counted before the copy is made.
+    fn expand(&mut self, id: usize, pos: Pos) -> Result<Built, YamlError> {
+        // An unknown anchor is a parser error, so the lookup only fails if the anchor names
+        // a collection that is still open (a recursive alias).
+        let Some(anchored) = self.anchors.get(&id) else {
+            return Err(YamlError::Syntax {
+                pos,
+                message: "an alias may not refer to a collection that contains it".to_owned(),
+            });
+        };
+        let (size, bytes) = (anchored.size, anchored.bytes);
+        self.count_nodes(size, pos)?;
+        self.count_alias_bytes(bytes, pos)?;
+        let mut built = self.anchors[&id].clone();
+        built.node.pos = pos;
+        Ok(built)
+    }
+
     /// Counts `n` more nodes in the expanded document.
-    fn count(&mut self, n: usize, pos: Pos) -> Result<(), YamlError> {
-        self.total = self.total.saturating_add(n);
-        if self.total > MAX_NODES {
-            return Err(YamlError::TooLarge { pos });
+    fn count_nodes(&mut self, n: usize, pos: Pos) -> Result<(), YamlError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > self.limits.max_nodes {
+            return Err(YamlError::TooLarge {
+                pos,
+                limit: self.limits.max_nodes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts `bytes` more added by an alias or kept for one.
+    fn count_alias_bytes(&mut self, bytes: usize, pos: Pos) -> Result<(), YamlError> {
+        self.alias_bytes = self.alias_bytes.saturating_add(bytes);
+        if self.alias_bytes > self.limits.max_alias_bytes {
+            return Err(YamlError::AliasesTooLarge {
+                pos,
+                limit: self.limits.max_alias_bytes,
+            });
         }
         Ok(())
     }
 
     fn open(&mut self, pos: Pos) -> Result<(), YamlError> {
-        self.count(1, pos)?;
-        if self.stack.len() >= MAX_DEPTH {
-            return Err(YamlError::TooDeep { pos });
+        self.count_nodes(1, pos)?;
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(self.too_deep(pos));
         }
         Ok(())
     }
 
+    fn too_deep(&self, pos: Pos) -> YamlError {
+        YamlError::TooDeep {
+            pos,
+            limit: self.limits.max_depth,
+        }
+    }
+
     /// Hands a finished node to its parent (as an item, a key or a value), or makes it the root.
     fn finish(&mut self, built: Built, anchor: usize) -> Result<(), YamlError> {
-        if built.depth + self.stack.len() > MAX_DEPTH {
-            return Err(YamlError::TooDeep {
-                pos: built.node.pos,
-            });
+        if built.depth + self.stack.len() > self.limits.max_depth {
+            return Err(self.too_deep(built.node.pos));
         }
-        if anchor != 0 {
+        if anchor != 0 && self.aliased.contains(&anchor) {
             // The copy kept for later aliases counts too, so that many anchors on large
-            // nested collections cannot multiply memory past the limit.
-            self.count(built.size, built.node.pos)?;
+            // nested collections cannot multiply memory past the limits.
+            self.count_nodes(built.size, built.node.pos)?;
+            self.count_alias_bytes(built.bytes, built.node.pos)?;
             self.anchors.insert(anchor, built.clone());
         }
         let Some(parent) = self.stack.last_mut() else {
@@ -414,160 +497,100 @@ impl Builder {
             return Ok(());
         };
         match parent {
-            Frame::Seq {
-                items, size, depth, ..
-            } => {
-                *size += built.size;
-                *depth = (*depth).max(built.depth + 1);
+            Frame::Seq { items, totals, .. } => {
+                totals.add(&built);
                 items.push(built.node);
             }
             Frame::Map {
                 entries,
                 key,
                 seen,
-                size,
-                depth,
+                totals,
                 ..
-            } => match key.take() {
-                None => {
-                    let NodeKind::Scalar(scalar) = built.node.kind else {
-                        return Err(YamlError::ComplexKey {
-                            pos: built.node.pos,
-                        });
-                    };
-                    let text = scalar.text;
-                    let duplicate = match seen.get(&text) {
-                        Some(first_line) => {
-                            self.duplicates.push(YamlError::DuplicateKey {
+            } => {
+                // Keys count towards the map's size as much as values do.
+                totals.add(&built);
+                match key.take() {
+                    None => {
+                        let NodeKind::Scalar(scalar) = built.node.kind else {
+                            return Err(YamlError::ComplexKey {
                                 pos: built.node.pos,
-                                key: text.clone(),
-                                first_line: *first_line,
                             });
-                            true
-                        }
-                        None => {
-                            seen.insert(text.clone(), built.node.pos.line);
-                            false
-                        }
-                    };
-                    *key = Some((text, built.node.pos, duplicate));
-                }
-                Some((k, key_pos, duplicate)) => {
-                    *size += built.size;
-                    *depth = (*depth).max(built.depth + 1);
+                        };
+                        let text = scalar.text;
+                        let duplicate = match seen.get(&text) {
+                            Some(first_line) => {
+                                self.duplicates.push(YamlError::DuplicateKey {
+                                    pos: built.node.pos,
+                                    key: text.clone(),
+                                    first_line: *first_line,
+                                });
+                                true
+                            }
+                            None => {
+                                seen.insert(text.clone(), built.node.pos.line);
+                                false
+                            }
+                        };
+                        *key = Some((text, built.node.pos, duplicate));
+                    }
                     // The first definition of a repeated key wins; later ones are reported.
-                    if !duplicate {
-                        entries.push(Entry {
-                            key: k,
-                            key_pos,
-                            value: built.node,
-                        });
+                    Some((k, key_pos, duplicate)) => {
+                        if !duplicate {
+                            entries.push(Entry {
+                                key: k,
+                                key_pos,
+                                value: built.node,
+                            });
+                        }
                     }
                 }
-            },
+            }
         }
         Ok(())
     }
 }
 
-/// Resolves a scalar's value from its text, style and tag.
-fn resolve(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Scalar {
-    let quoted = style != TScalarStyle::Plain;
-    let core_tag = tag
-        .filter(|t| t.handle == "tag:yaml.org,2002:" || t.handle == "!!")
-        .map(|t| t.suffix.as_str());
-    let value = match core_tag {
-        Some("str") => Value::String(text.clone()),
-        Some("null") => Value::Null,
-        Some("bool") => {
-            resolve_bool(&text).map_or_else(|| Value::String(text.clone()), Value::Bool)
+/// A collection whose end event came: its node, with the anchor it carries.
+fn close(frame: Frame) -> (Built, usize) {
+    match frame {
+        Frame::Seq {
+            pos,
+            anchor,
+            items,
+            totals,
+        } => {
+            let pos = items.first().map_or(pos, |first| pos.min(first.pos));
+            let node = Node {
+                kind: NodeKind::Seq(items),
+                pos,
+            };
+            (built(node, totals), anchor)
         }
-        Some("int") | Some("float") => {
-            resolve_number(&text).map_or_else(|| Value::String(text.clone()), Value::Number)
+        Frame::Map {
+            pos,
+            anchor,
+            entries,
+            totals,
+            ..
+        } => {
+            // A block mapping's start event comes after its first key; the first key is
+            // where a reader sees the mapping begin.
+            let pos = entries.first().map_or(pos, |first| pos.min(first.key_pos));
+            let node = Node {
+                kind: NodeKind::Map(entries),
+                pos,
+            };
+            (built(node, totals), anchor)
         }
-        _ if quoted => Value::String(text.clone()),
-        _ => resolve_plain(&text),
-    };
-    Scalar {
-        text,
-        value,
-        quoted,
     }
 }
 
-fn resolve_plain(text: &str) -> Value {
-    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
-        return Value::Null;
+fn built(node: Node, totals: Totals) -> Built {
+    Built {
+        node,
+        size: totals.size,
+        bytes: totals.bytes,
+        depth: totals.depth,
     }
-    if let Some(b) = resolve_bool(text) {
-        return Value::Bool(b);
-    }
-    resolve_number(text).map_or_else(|| Value::String(text.to_owned()), Value::Number)
-}
-
-fn resolve_bool(text: &str) -> Option<bool> {
-    match text {
-        "true" | "True" | "TRUE" => Some(true),
-        "false" | "False" | "FALSE" => Some(false),
-        _ => None,
-    }
-}
-
-/// A YAML 1.2 core-schema number. Integers too large for 64 bits and the special floats
-/// (`.inf`, `.nan`), which JSON cannot hold, stay strings.
-fn resolve_number(text: &str) -> Option<Number> {
-    let (negative, digits) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if let Some(oct) = digits.strip_prefix("0o") {
-        return int_from(i64::from_str_radix(oct, 8).ok()?, negative);
-    }
-    if let Some(hex) = digits.strip_prefix("0x") {
-        return int_from(i64::from_str_radix(hex, 16).ok()?, negative);
-    }
-    if digits.is_empty() {
-        return None;
-    }
-    if digits.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(i) = text.parse::<i64>() {
-            return Some(Number::from(i));
-        }
-        return text.parse::<u64>().ok().map(Number::from);
-    }
-    if is_core_float(digits) {
-        return text.parse::<f64>().ok().and_then(Number::from_f64);
-    }
-    None
-}
-
-fn int_from(value: i64, negative: bool) -> Option<Number> {
-    Some(Number::from(if negative {
-        value.checked_neg()?
-    } else {
-        value
-    }))
-}
-
-/// `( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?` without the sign.
-fn is_core_float(s: &str) -> bool {
-    let (mantissa, exponent) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let (int_part, frac_part) = match mantissa.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (mantissa, None),
-    };
-    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = match frac_part {
-        Some(f) => all_digits(int_part) && all_digits(f) && !(int_part.is_empty() && f.is_empty()),
-        None => !int_part.is_empty() && all_digits(int_part),
-    };
-    let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        !e.is_empty() && all_digits(e)
-    });
-    mantissa_ok && exponent_ok
 }

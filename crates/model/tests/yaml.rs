@@ -1,7 +1,9 @@
 //! The spanned YAML tree: positions, scalar resolution, duplicate keys and the limits that
 //! keep hostile input (alias bombs, deep nesting) from exhausting the process.
 
-use saker_model::yaml::{Pos, YamlError, parse, parse_lenient};
+use saker_model::yaml::{
+    Limits, MAX_ALIAS_BYTES, Pos, YamlError, parse, parse_lenient, parse_with,
+};
 use serde_json::json;
 
 #[test]
@@ -76,7 +78,111 @@ fn aliases_are_expanded_and_bombs_refused() {
         let items = [prev.as_str(); 10].join(", ");
         bomb.push_str(&format!("a{i}: &a{i} [{items}]\n"));
     }
-    assert!(matches!(parse(&bomb), Err(YamlError::TooLarge { .. })));
+    let err = parse(&bomb).unwrap_err();
+    // The copy kept for the aliases of a3 (1,111 strings, some 720 KB) passes 1 MiB.
+    assert_eq!(
+        err,
+        YamlError::AliasesTooLarge {
+            pos: Pos { line: 4, column: 9 },
+            limit: MAX_ALIAS_BYTES
+        }
+    );
+    assert!(
+        err.message()
+            .starts_with("aliases expand to more than 1048576 bytes; "),
+        "{err}"
+    );
+    // With the byte budget lifted, the node count still stops it.
+    let nodes_only = Limits {
+        max_alias_bytes: usize::MAX,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        parse_with(&bomb, &nodes_only),
+        Err(YamlError::TooLarge {
+            limit: 1_000_000,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn an_anchor_on_a_long_string_used_many_times_is_refused() {
+    let long = "x".repeat(100_000);
+    let uses = vec!["*s"; 5_000].join(", ");
+    let text = format!("s: &s {long}\nuses: [{uses}]\n");
+    // The string and the copy kept for its aliases fit; the tenth use passes 1 MiB.
+    let err = parse(&text).unwrap_err();
+    assert!(
+        matches!(err, YamlError::AliasesTooLarge { pos, .. } if pos == Pos { line: 2, column: 44 }),
+        "{err}"
+    );
+    // Ten thousand uses of a short string are few bytes but many nodes.
+    let short = format!("s: &s x\nuses: [{}]\n", vec!["*s"; 10_000].join(", "));
+    assert!(parse(&short).is_ok());
+    let few_nodes = Limits {
+        max_nodes: 5_000,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        parse_with(&short, &few_nodes),
+        Err(YamlError::TooLarge { limit: 5_000, .. })
+    ));
+}
+
+#[test]
+fn aliases_within_the_limits_expand_and_the_limits_are_configurable() {
+    let text = "retry: &retry {type: constant, interval: PT1S, maxAttempts: 3}\n\
+                a: *retry\nb: *retry\n";
+    let node = parse(text).unwrap();
+    assert_eq!(
+        node.get("a").unwrap().to_json(),
+        node.get("retry").unwrap().to_json()
+    );
+    assert_eq!(
+        node.get("b").unwrap().to_json(),
+        node.get("retry").unwrap().to_json()
+    );
+    assert_eq!(node.get("b").unwrap().pos, Pos { line: 3, column: 4 });
+    // Three string values of 8, 4 and 1 bytes and three keys of 4, 8 and 11: one copy kept
+    // and two uses, each 7 nodes of 64 bytes plus 36 bytes of text.
+    let each = 7 * 64 + 36;
+    let exact = Limits {
+        max_alias_bytes: 3 * each,
+        ..Limits::default()
+    };
+    assert!(parse_with(text, &exact).is_ok());
+    let one_short = Limits {
+        max_alias_bytes: 3 * each - 1,
+        ..Limits::default()
+    };
+    assert_eq!(
+        parse_with(text, &one_short).unwrap_err(),
+        YamlError::AliasesTooLarge {
+            pos: Pos { line: 3, column: 4 },
+            limit: 3 * each - 1
+        }
+    );
+    let shallow = Limits {
+        max_depth: 2,
+        ..Limits::default()
+    };
+    assert!(
+        parse_with(
+            "a: {b: 1}
+",
+            &shallow
+        )
+        .is_ok()
+    );
+    assert!(matches!(
+        parse_with(
+            "a: {b: [1]}
+",
+            &shallow
+        ),
+        Err(YamlError::TooDeep { limit: 2, .. })
+    ));
 }
 
 #[test]
@@ -88,7 +194,10 @@ fn deep_nesting_is_refused() {
         block.push_str(&" ".repeat(i));
         block.push_str("k:\n");
     }
-    assert!(matches!(parse(&block), Err(YamlError::TooDeep { .. })));
+    assert!(matches!(
+        parse(&block),
+        Err(YamlError::TooDeep { limit: 128, .. })
+    ));
 }
 
 #[test]
@@ -109,8 +218,9 @@ fn complex_keys_are_refused() {
 }
 
 #[test]
-fn copies_kept_for_anchors_count_towards_the_limit() {
-    // Each of 120 nested anchored maps would keep its own copy of 10,000 scalars.
+fn only_anchors_that_an_alias_uses_keep_a_copy_and_copies_count() {
+    // 120 nested anchored maps over 10,000 scalars: copies for all would be 1.2 million
+    // nodes, but no alias uses them, so none is kept.
     let mut text = String::new();
     for level in 0..120 {
         text.push_str(&" ".repeat(level * 2));
@@ -118,5 +228,12 @@ fn copies_kept_for_anchors_count_towards_the_limit() {
     }
     text.push_str(&" ".repeat(240));
     text.push_str(&format!("leaf: [{}]\n", vec!["x"; 10_000].join(", ")));
-    assert!(matches!(parse(&text), Err(YamlError::TooLarge { .. })));
+    assert!(parse(&text).is_ok());
+    // Used, each anchor keeps its copy, and the copies alone pass the limits.
+    let uses: Vec<String> = (0..120).map(|level| format!("*a{level}")).collect();
+    text.push_str(&format!("uses: [{}]\n", uses.join(", ")));
+    assert!(matches!(
+        parse(&text),
+        Err(YamlError::AliasesTooLarge { pos, .. }) if pos.line < 121
+    ));
 }

@@ -260,8 +260,10 @@ async fn get_flow(
     Ok(Json(flow_view(&flow)))
 }
 
-/// Validates flows without storing them: one or more YAML documents separated by `---`,
-/// one answer each. Needs only authentication (nothing stored is read).
+/// Validates flows without storing them: one or more YAML documents separated by `---`
+/// lines, one answer each, with line numbers of the whole body. At most
+/// [`saker_model::MAX_DOCUMENTS`] documents; more is a 400. Needs only authentication
+/// (nothing stored is read).
 #[utoipa::path(
     post,
     path = "/api/v1/{tenant}/flows/validate",
@@ -270,15 +272,21 @@ async fn get_flow(
     request_body(content = String, content_type = "application/x-yaml", description = "One or more flows"),
     responses(
         (status = 200, description = "One entry per document; `constraints` is null when valid", body = Vec<FlowValidation>),
+        (status = 400, description = "More documents than the server validates in one request", body = ErrorBody),
         Unauthorized,
     )
 )]
-async fn validate_flows(Path(_tenant): Path<String>, body: String) -> Json<Vec<FlowValidation>> {
-    Json(
-        split_documents(&body)
+async fn validate_flows(
+    Path(_tenant): Path<String>,
+    body: String,
+) -> Result<Json<Vec<FlowValidation>>, ApiError> {
+    let documents =
+        saker_model::split_documents(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(
+        documents
             .into_iter()
             .enumerate()
-            .map(|(index, source)| match saker_model::parse_flow(&source) {
+            .map(|(index, doc)| match saker_model::parse_flow(doc.text) {
                 Ok(flow) => FlowValidation {
                     index,
                     flow: Some(flow.id),
@@ -290,7 +298,7 @@ async fn validate_flows(Path(_tenant): Path<String>, body: String) -> Json<Vec<F
                     flow: None,
                     namespace: None,
                     constraints: Some(
-                        diagnostics
+                        doc.place(diagnostics)
                             .iter()
                             .map(ToString::to_string)
                             .collect::<Vec<_>>()
@@ -299,40 +307,50 @@ async fn validate_flows(Path(_tenant): Path<String>, body: String) -> Json<Vec<F
                 },
             })
             .collect(),
-    )
-}
-
-/// The documents of a multi-document YAML text. Each keeps blank lines in place of the ones
-/// before it, so diagnostics carry line numbers of the whole body.
-fn split_documents(body: &str) -> Vec<String> {
-    let mut documents = vec![String::new()];
-    for (number, line) in body.lines().enumerate() {
-        if line.trim_end() == "---" {
-            documents.push("\n".repeat(number + 1));
-        } else if let Some(last) = documents.last_mut() {
-            last.push_str(line);
-            last.push('\n');
-        }
-    }
-    documents.retain(|d| !d.trim().is_empty());
-    if documents.is_empty() {
-        documents.push(String::new());
-    }
-    documents
+    ))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split_documents;
+    use axum::extract::Path;
 
-    #[test]
-    fn documents_keep_their_line_numbers() {
-        let docs = split_documents("id: a\n---\nid: b\nnamespace: x\n---\n");
-        assert_eq!(docs.len(), 2);
-        let third = split_documents("a: 1\n---\nb: 2\n---\nc: 3\n");
-        assert_eq!(third[2], "\n\n\n\nc: 3\n");
-        assert_eq!(docs[0], "id: a\n");
-        assert_eq!(docs[1], "\n\nid: b\nnamespace: x\n");
-        assert_eq!(split_documents(""), vec![String::new()]);
+    use super::validate_flows;
+
+    /// The constraints of each document of `body`, as the route answers them.
+    async fn constraints(body: &str) -> Vec<Option<String>> {
+        let answer = validate_flows(Path("main".to_owned()), body.to_owned())
+            .await
+            .expect("within the document limit");
+        answer.0.into_iter().map(|v| v.constraints).collect()
+    }
+
+    #[tokio::test]
+    async fn each_document_is_answered_with_line_numbers_of_the_whole_body() {
+        let body = "id: a\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n---\n\n---\nid: b\nnamespace: company.team\ntasks: []\n";
+        let answers = constraints(body).await;
+        assert_eq!(answers.len(), 2);
+        assert_eq!(answers[0], None);
+        let second = answers[1].as_deref().expect("the second flow is invalid");
+        assert!(second.starts_with("12:8: "), "{second}");
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_is_one_empty_flow_and_too_many_documents_a_400() {
+        let empty = constraints("").await;
+        assert!(
+            empty[0]
+                .as_deref()
+                .is_some_and(|c| c.contains("the flow is empty"))
+        );
+        let body = "id: a\n---\n".repeat(saker_model::MAX_DOCUMENTS + 1);
+        let err = validate_flows(Path("main".to_owned()), body)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST);
+        assert!(
+            err.message.contains("more than 1000 YAML documents"),
+            "{}",
+            err.message
+        );
     }
 }

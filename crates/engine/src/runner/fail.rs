@@ -16,8 +16,10 @@ impl TaskRunner for Fail {
             {
                 return Ok(TaskOutcome::default());
             }
+            // The message is shown: its tainted ranges are masked whatever their length.
             let message = ctx
-                .render_string("errorMessage")?
+                .render_rendered_string("errorMessage")?
+                .map(|m| m.masked(saker_mask::MASK))
                 .unwrap_or_else(|| DEFAULT_MESSAGE.to_owned());
             Err(TaskError::Failed(message))
         })

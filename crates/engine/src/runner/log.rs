@@ -16,8 +16,8 @@ impl TaskRunner for Log {
                     message: "expected one of TRACE, DEBUG, INFO, WARN, ERROR".into(),
                 })?,
             };
-            for message in ctx.render_string_or_list("message")? {
-                ctx.log(level, &message);
+            for message in ctx.render_rendered_or_list("message")? {
+                ctx.log_rendered(level, &message);
             }
             Ok(TaskOutcome::default())
         })

@@ -58,6 +58,20 @@ pub enum TaskError {
     /// The task was killed (execution killed or timeout).
     #[error("{0}")]
     Killed(String),
+    /// A piece of a secret too short to be masked would have been handed to a process,
+    /// which could print it where no masker recognises it. Names the secret, never a value.
+    #[error(
+        "task '{task}': property '{property}' holds a piece of {sources} only {length} character(s) long; \
+         pieces shorter than {min} characters cannot be masked in what a process prints, so they are \
+         not handed to one: pass the whole value, or at least {min} characters of it"
+    )]
+    SecretPiece {
+        task: String,
+        property: String,
+        sources: String,
+        length: usize,
+        min: usize,
+    },
 }
 
 /// The future a runner returns.

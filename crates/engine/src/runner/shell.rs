@@ -52,8 +52,8 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
             });
         }
     }
-    let before = ctx.render_string_or_list("beforeCommands")?;
-    let commands = ctx.render_string_or_list("commands")?;
+    let before = ctx.render_for_process("beforeCommands")?;
+    let commands = ctx.render_for_process("commands")?;
     if commands.is_empty() {
         return Err(TaskError::Property {
             property: "commands".into(),
@@ -66,8 +66,8 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
     let warning_on_stderr = ctx
         .render_string("warningOnStdErr")?
         .is_some_and(|v| crate::task_context::is_truthy(&v));
-    let interpreter = ctx.render_string_or_list("interpreter")?;
-    let env = ctx.render_string_map("env")?;
+    let interpreter = ctx.render_for_process("interpreter")?;
+    let env = ctx.render_map_for_process("env")?;
 
     let mut script = String::new();
     if fail_fast {
