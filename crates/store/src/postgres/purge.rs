@@ -48,4 +48,8 @@ impl BatchTx for PurgeTx<'_, '_> {
     fn sigil(&self) -> char {
         '$'
     }
+
+    fn executions(&self) -> &'static str {
+        "executions e"
+    }
 }

@@ -60,6 +60,12 @@ impl BatchTx for PurgeTx<'_, '_> {
     fn sigil(&self) -> char {
         '?'
     }
+
+    fn executions(&self) -> &'static str {
+        // Without statistics the planner prefers the tenant or state index and then sorts
+        // every row it finds, for every batch.
+        "executions e INDEXED BY executions_by_end"
+    }
 }
 
 #[cfg(test)]
@@ -72,6 +78,56 @@ mod tests {
             .writer()
             .pragma_query_value(None, name, |row| row.get(0))
             .unwrap()
+    }
+
+    /// A batch must read rows in the order it takes them, from where the last one stopped:
+    /// a plan that sorts would read every matching row for every batch of a large purge.
+    #[test]
+    fn batches_walk_an_index_in_order_without_sorting() {
+        use crate::purge_sql::{self, BatchTx};
+        use crate::{LogPurge, PurgeScope};
+        use saker_model::execution::Level;
+        let store = SqliteStore::open_in_memory().unwrap();
+        let mut scope = PurgeScope::new("main");
+        scope.namespace = Some("company".into());
+        scope.flow_id = Some("f".into());
+        let now = chrono::Utc::now();
+        let purge = ExecutionPurge {
+            states: vec![StateType::Success],
+            ..ExecutionPurge::new(scope.clone(), now)
+        };
+        let logs = LogPurge {
+            levels: vec![Level::Debug],
+            ..LogPurge::new(scope, now)
+        };
+        let conn = store.writer();
+        let tx = conn.unchecked_transaction().unwrap();
+        let batch = super::PurgeTx(&tx);
+        let plan = |sql: &purge_sql::Sql| -> String {
+            let mut stmt = tx
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
+                .unwrap();
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(super::values(sql)), |row| {
+                    row.get::<_, String>(3)
+                })
+                .unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let executions = plan(&purge_sql::execution_batch(
+            '?',
+            batch.executions(),
+            &purge,
+            Some((1, 2)),
+        ));
+        assert!(executions.contains("executions_by_end"), "{executions}");
+        assert!(!executions.contains("TEMP B-TREE"), "{executions}");
+        let lines = plan(&purge_sql::log_batch('?', &logs, Some(7)));
+        assert!(
+            lines.starts_with("SEARCH l USING INTEGER PRIMARY KEY"),
+            "{lines}"
+        );
+        assert!(!lines.contains("TEMP B-TREE"), "{lines}");
     }
 
     #[test]
