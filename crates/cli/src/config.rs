@@ -35,6 +35,8 @@ pub const OVERRIDABLE: &[&str] = &[
     "datasources.postgres.url",
     "datasources.postgres.username",
     "datasources.postgres.password",
+    // Retention (see `retention`): how long ended executions are kept.
+    "executions.retention",
 ];
 
 /// The loaded configuration: the tree under `saker:` after overrides.

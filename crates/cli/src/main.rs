@@ -8,6 +8,7 @@ mod datasource;
 mod engine_secrets;
 mod print;
 mod prompt;
+mod retention;
 mod secret_service;
 
 use std::path::PathBuf;
@@ -38,7 +39,7 @@ enum Command {
     /// Validate and run flows.
     #[command(subcommand)]
     Flow(cmd::flow::FlowCommand),
-    /// Inspect executions.
+    /// Inspect and purge executions.
     #[command(subcommand)]
     Execution(cmd::execution::ExecutionCommand),
     /// Run the server.
@@ -58,7 +59,8 @@ enum Command {
     /// Manage the roles users are bound to.
     #[command(subcommand)]
     Role(cmd::role::RoleCommand),
-    /// Measure executions per second and orchestration overhead on the embedded store.
+    /// Measure executions per second and orchestration overhead on the embedded store
+    /// (`--soak`: throughput and memory over a long run).
     Bench(cmd::bench::BenchArgs),
     /// Manage secrets: values go in (stdin, prompt, generated) and never come out.
     #[command(subcommand)]

@@ -41,14 +41,16 @@ pub struct EngineParts {
 }
 
 impl EngineParts {
-    /// Parts with no secret backend, no sealer and the built-in task types.
+    /// Parts with no secret backend, no sealer and the built-in task types (the purge tasks
+    /// acting on `store`).
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
-            store,
+            store: store.clone(),
             secrets: Arc::new(NoSecrets),
             sealer: None,
             masks: Arc::default(),
-            registry: Registry::builtin(),
+            // The purge tasks act on the engine's own store.
+            registry: Registry::builtin().with_store_tasks(store.clone()),
             globals: GlobalVariables::default(),
             worker_concurrency: 16,
             confinement: saker_confine::Confinement::new(saker_confine::Settings::default()),

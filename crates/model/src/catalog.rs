@@ -21,6 +21,8 @@ pub enum TaskKind {
     OutputValues,
     ShellCommands,
     Fail,
+    PurgeExecutions,
+    PurgeLogs,
 }
 
 /// One property of a type.
@@ -104,6 +106,37 @@ const FAIL_PROPS: &[PropSpec] = &[
     prop("errorMessage", Shape::String),
 ];
 
+/// Kestra's PurgeExecutions: ended executions between two dates, and what of them to remove.
+/// `purgeStorage` and `purgeMetric` are accepted; Saker stores neither files nor metrics per
+/// execution, so they remove nothing. `batchSize` is accepted; the store works in batches of
+/// its own.
+const PURGE_EXECUTIONS_PROPS: &[PropSpec] = &[
+    prop("namespace", Shape::String),
+    prop("flowId", Shape::String),
+    prop("startDate", Shape::String),
+    required("endDate", Shape::String),
+    prop("states", Shape::StringList),
+    prop("purgeExecution", Shape::Bool),
+    prop("purgeLog", Shape::Bool),
+    prop("purgeMetric", Shape::Bool),
+    prop("purgeStorage", Shape::Bool),
+    prop("batchSize", Shape::Int),
+];
+
+/// Kestra's PurgeLogs: log lines between two dates. Every Saker log line belongs to an
+/// execution, so `purgeNonExecutionLogs` has nothing to remove.
+const PURGE_LOGS_PROPS: &[PropSpec] = &[
+    prop("namespace", Shape::String),
+    prop("flowId", Shape::String),
+    prop("executionId", Shape::String),
+    prop("logLevels", Shape::StringList),
+    prop("startDate", Shape::String),
+    required("endDate", Shape::String),
+    prop("purgeExecutionLogs", Shape::Bool),
+    prop("purgeNonExecutionLogs", Shape::Bool),
+    prop("batchSize", Shape::Int),
+];
+
 /// Kestra's script task properties (`AbstractExecScript` and `Commands`).
 const SHELL_COMMANDS_PROPS: &[PropSpec] = &[
     required("commands", Shape::StringList),
@@ -160,6 +193,22 @@ pub const BUILTIN_TASKS: &[TaskType] = &[
         aliases: &["io.kestra.core.tasks.executions.Fail", "Fail"],
         kind: TaskKind::Fail,
         props: FAIL_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.execution.PurgeExecutions",
+        aliases: &[
+            "io.kestra.core.tasks.storages.Purge",
+            "io.kestra.plugin.core.storage.Purge",
+            "PurgeExecutions",
+        ],
+        kind: TaskKind::PurgeExecutions,
+        props: PURGE_EXECUTIONS_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.log.PurgeLogs",
+        aliases: &["PurgeLogs"],
+        kind: TaskKind::PurgeLogs,
+        props: PURGE_LOGS_PROPS,
     },
 ];
 
@@ -301,6 +350,15 @@ mod tests {
                 "io.kestra.plugin.core.execution.Fail",
             ),
             ("Fail", "io.kestra.plugin.core.execution.Fail"),
+            (
+                "io.kestra.core.tasks.storages.Purge",
+                "io.kestra.plugin.core.execution.PurgeExecutions",
+            ),
+            (
+                "io.kestra.plugin.core.storage.Purge",
+                "io.kestra.plugin.core.execution.PurgeExecutions",
+            ),
+            ("PurgeLogs", "io.kestra.plugin.core.log.PurgeLogs"),
         ] {
             assert_eq!(task_type(name).map(|t| t.name), Some(canonical), "{name}");
         }

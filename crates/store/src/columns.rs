@@ -2,8 +2,20 @@
 //! bounds of a namespace's children, a secret's row id, counts as signed integers.
 
 use chrono::{DateTime, Utc};
+use saker_model::execution::Level;
 
 use crate::{Result, StoreError};
+
+/// Levels are stored as their rank so that "this level or worse" is a plain comparison.
+pub(crate) fn level_rank(level: Level) -> i16 {
+    match level {
+        Level::Trace => 0,
+        Level::Debug => 1,
+        Level::Info => 2,
+        Level::Warn => 3,
+        Level::Error => 4,
+    }
+}
 
 pub(crate) fn to_micros(date: DateTime<Utc>) -> i64 {
     date.timestamp_micros()
@@ -62,5 +74,20 @@ mod tests {
         let now = DateTime::<Utc>::from_timestamp_micros(1_764_000_000_123_456).unwrap();
         assert_eq!(from_micros(to_micros(now)), Some(now));
         assert_eq!(from_micros(i64::MAX), None);
+    }
+
+    #[test]
+    fn level_ranks_follow_the_level_order() {
+        let levels = [
+            Level::Trace,
+            Level::Debug,
+            Level::Info,
+            Level::Warn,
+            Level::Error,
+        ];
+        for pair in levels.windows(2) {
+            assert!(pair[0] < pair[1]);
+            assert!(level_rank(pair[0]) < level_rank(pair[1]));
+        }
     }
 }

@@ -22,6 +22,8 @@ mod columns;
 mod error;
 mod execution_doc;
 mod postgres;
+mod purge;
+mod purge_sql;
 pub mod secret_rows;
 mod sqlite;
 mod trigger_state;
@@ -33,6 +35,7 @@ pub use audit::{
 pub use auth_rows::{AuthRows, BindingRow, InvitationRow, RoleRow, TokenRow, UserRow};
 pub use error::{BoxError, StoreError};
 pub use postgres::{PgStore, PoolSettings};
+pub use purge::{ExecutionPurge, LogPurge, PURGE_BATCH, PurgeScope, PurgedExecutions};
 pub use secret_rows::{
     Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor, VersionRow,
 };
@@ -166,7 +169,9 @@ impl<T: Store + SecretRows + AuditLog + AuthRows> Database for T {}
 ///
 /// # Contract (every backend must keep it)
 ///
-/// **Atomicity.** Each method is one transaction: it happens entirely or not at all.
+/// **Atomicity.** Each method is one transaction: it happens entirely or not at all, except
+/// the two purges, which remove whole batches of [`PURGE_BATCH`] rows, each batch its own
+/// transaction (so that a purge of millions never holds the write lock for long).
 /// [`Store::write`] applies its whole batch in one transaction, in the order given; if any
 /// write fails (an unknown execution, a duplicate id, ...) none of the batch is kept and the
 /// error names the failing item. This holds for every kind of write in a batch, trigger
@@ -305,6 +310,16 @@ pub trait Store: Send + Sync {
 
     /// Log lines of one execution in `seq` order, filtered as the query says.
     fn list_logs(&self, query: &LogQuery) -> Result<Vec<StoredLog>>;
+
+    /// Removes the ended executions `purge` matches (with their task runs and log lines), or
+    /// only their log lines, batch after batch; see [`ExecutionPurge`]. An execution that has
+    /// not ended, and `scope.keep_execution`, are never touched; nor is the audit trail. The
+    /// SQLite backend gives the freed pages back to the file system after each batch.
+    fn purge_executions(&self, purge: &ExecutionPurge) -> Result<PurgedExecutions>;
+
+    /// Removes the log lines `purge` matches, batch after batch, and says how many; see
+    /// [`LogPurge`].
+    fn purge_logs(&self, purge: &LogPurge) -> Result<u64>;
 
     /// The stored state of one trigger of one flow, if any.
     fn trigger_state(

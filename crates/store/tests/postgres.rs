@@ -93,6 +93,13 @@ fn postgres_keeps_the_store_contract() {
         trigger_state::a_batch_commits_an_execution_with_its_trigger_state,
         trigger_state::a_failing_batch_keeps_neither_the_execution_nor_the_trigger_state,
         trigger_state::flow_tenants_are_the_tenants_with_live_flows,
+        purge::ended_executions_before_the_date_go_with_their_task_runs_and_logs,
+        purge::an_execution_that_ends_later_is_purged_by_its_end,
+        purge::filters_select_by_namespace_flow_state_and_start,
+        purge::purging_only_logs_keeps_the_executions,
+        purge::more_than_one_batch_is_purged_and_counted,
+        purge::a_log_purge_filters_by_date_level_execution_and_namespace,
+        purge::the_audit_trail_is_never_purged,
     ]);
     cases.extend(on_store![
         secret_rows::create_then_write_versions_with_check_and_set,

@@ -1,6 +1,9 @@
 //! `saker bench`: runs many executions of a two-task Log flow on a fresh embedded store and
 //! reports throughput and orchestration overhead, measured from the recorded state
 //! histories (so the figures are what the store says happened, not what a timer guessed).
+//! `saker bench --soak` is the long-run check instead (see `soak`).
+
+mod soak;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,7 +14,7 @@ use saker_engine::{Engine, EngineParts};
 use saker_model::{DEFAULT_TENANT, Execution, StateType};
 use saker_store::SqliteStore;
 use serde_json::Map;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::app::{Globals, runtime};
 
@@ -35,38 +38,27 @@ pub struct BenchArgs {
     /// How many executions may be in flight at once.
     #[arg(long, default_value_t = 256)]
     in_flight: usize,
+    /// Run the soak benchmark instead: every execution logs a value derived from a stored
+    /// secret, and throughput and memory are printed for each tenth of the run.
+    #[arg(long)]
+    soak: bool,
 }
 
-pub fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub fn run(globals: &Globals, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.soak {
+        return soak::run(globals, args.executions, args.in_flight);
+    }
     let dir = tempfile::tempdir()?;
     let store = Arc::new(SqliteStore::open(&dir.path().join("bench.db"))?);
     let rt = runtime()?;
     let executions = rt.block_on(async {
         let engine = Arc::new(Engine::start(EngineParts::new(store.clone())));
-        let (flow, saved) = engine.deploy(DEFAULT_TENANT, FLOW)?;
-        let slots = Arc::new(Semaphore::new(args.in_flight.max(1)));
+        let (ended_tx, mut ended) = mpsc::unbounded_channel();
         let started = Instant::now();
-        let mut handles = Vec::with_capacity(args.executions);
-        for _ in 0..args.executions {
-            let permit = slots.clone().acquire_owned().await?;
-            let execution = engine.create_execution(
-                DEFAULT_TENANT,
-                flow.clone(),
-                saved.flow.revision,
-                Map::new(),
-            )?;
-            let engine = engine.clone();
-            handles.push(tokio::spawn(async move {
-                let done = engine.wait(&execution.id).await;
-                drop(permit);
-                done
-            }));
-        }
-        let mut done = Vec::with_capacity(handles.len());
-        for h in handles {
-            if let Some(e) = h.await? {
-                done.push(e);
-            }
+        run_executions(engine, FLOW, args.executions, args.in_flight, ended_tx).await?;
+        let mut done = Vec::with_capacity(args.executions);
+        while let Some(execution) = ended.recv().await {
+            done.extend(execution);
         }
         let elapsed = started.elapsed();
         anyhow::Ok((done, elapsed))
@@ -74,6 +66,37 @@ pub fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (done, elapsed) = executions;
     report(&done, elapsed.as_secs_f64());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Deploys `source` and runs `count` executions of it, at most `in_flight` at once, sending
+/// each to `ended` as it ends (`None` for one that vanished).
+async fn run_executions(
+    engine: Arc<Engine>,
+    source: &str,
+    count: usize,
+    in_flight: usize,
+    ended: mpsc::UnboundedSender<Option<Execution>>,
+) -> anyhow::Result<()> {
+    let (flow, saved) = engine.deploy(DEFAULT_TENANT, source)?;
+    let slots = Arc::new(Semaphore::new(in_flight.max(1)));
+    for _ in 0..count {
+        let permit = slots.clone().acquire_owned().await?;
+        let execution = engine.create_execution(
+            DEFAULT_TENANT,
+            flow.clone(),
+            saved.flow.revision,
+            Map::new(),
+        )?;
+        let engine = engine.clone();
+        let ended = ended.clone();
+        tokio::spawn(async move {
+            let done = engine.wait(&execution.id).await;
+            drop(permit);
+            // The receiver only goes away when the bench itself stopped.
+            let _ = ended.send(done);
+        });
+    }
+    Ok(())
 }
 
 fn report(executions: &[Execution], seconds: f64) {

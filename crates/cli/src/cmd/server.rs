@@ -56,7 +56,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
     let trigger_secrets: Arc<dyn TriggerSecrets> = Arc::new(SchedulerSecrets {
         service: secrets.for_service(saker_secrets::Service::Scheduler),
     });
-    let parts = app.engine_parts_with(store, secrets.clone(), globals.config.as_deref())?;
+    let parts = app.engine_parts_with(store.clone(), secrets.clone(), globals.config.as_deref())?;
     let rt = runtime()?;
     rt.block_on(async move {
         // Handlers for Ctrl-C and SIGTERM exist before anything can be asked of the server:
@@ -64,6 +64,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
         // as /health answered would still find the default action and kill the process.
         let stop = StopSignals::install()?;
         let engine = Arc::new(Engine::start(parts));
+        let _retention = crate::retention::spawn(&app.config, store)?;
         let resumed = engine
             .recover()
             .context("resuming interrupted executions")?;

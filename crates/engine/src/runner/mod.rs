@@ -4,11 +4,13 @@
 //!
 //! A runner sees its task only through [`TaskContext`]: properties come out rendered (and
 //! taint-tracked), and log lines go out through the execution's masker. A runner never
-//! touches the store, the secret backends or the raw template engine.
+//! touches the store (except the purge tasks, whose job it is: see `purge`), the secret
+//! backends or the raw template engine.
 
 mod fail;
 mod log;
 mod output_values;
+mod purge;
 mod ret;
 mod shell;
 

@@ -15,8 +15,8 @@ pub(super) fn create(tx: &mut Tx<'_>, execution: &Execution) -> Result<()> {
     let created_at = execution.state.start_date().unwrap_or_else(Utc::now);
     let inserted = tx.try_execute(
         "INSERT INTO executions \
-         (id, tenant, namespace, flow_id, flow_revision, state, created_at, doc) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         (id, tenant, namespace, flow_id, flow_revision, state, created_at, doc, ended_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             &execution.id,
             &execution.tenant_id,
@@ -26,6 +26,7 @@ pub(super) fn create(tx: &mut Tx<'_>, execution: &Execution) -> Result<()> {
             &execution.state.current.as_str(),
             &to_micros(created_at),
             &doc,
+            &execution.state.end_date().map(to_micros),
         ],
     )?;
     match inserted {
@@ -55,7 +56,7 @@ pub(super) fn save(tx: &mut Tx<'_>, execution: &Execution) -> Result<()> {
     // The identity is fixed at creation; the WHERE checks it so that the document cannot
     // contradict the columns the listings filter on.
     let updated = tx.execute(
-        "UPDATE executions SET state = $6, doc = $7 WHERE id = $1 \
+        "UPDATE executions SET state = $6, doc = $7, ended_at = $8 WHERE id = $1 \
          AND tenant = $2 AND namespace = $3 AND flow_id = $4 AND flow_revision = $5",
         &[
             &execution.id,
@@ -65,6 +66,7 @@ pub(super) fn save(tx: &mut Tx<'_>, execution: &Execution) -> Result<()> {
             &i64::from(execution.flow_revision),
             &execution.state.current.as_str(),
             &doc,
+            &execution.state.end_date().map(to_micros),
         ],
     )?;
     if updated == 1 {

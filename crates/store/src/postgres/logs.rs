@@ -9,21 +9,11 @@
 //! cannot deadlock on them (a deadlock across the writes of two batches is retried by
 //! `write_tx`).
 
-use saker_model::execution::{Level, LogEntry};
+use saker_model::execution::LogEntry;
 
 use super::{Tx, to_micros};
+use crate::columns::level_rank;
 use crate::{LogQuery, Result, StoreError, StoredLog};
-
-/// Levels are stored as their rank so that "this level or worse" is a plain comparison.
-fn level_rank(level: Level) -> i16 {
-    match level {
-        Level::Trace => 0,
-        Level::Debug => 1,
-        Level::Info => 2,
-        Level::Warn => 3,
-        Level::Error => 4,
-    }
-}
 
 /// Locks the executions `entries` name, or says which one (first in the given order) does
 /// not exist.
@@ -108,24 +98,4 @@ pub(super) fn list(tx: &mut Tx<'_>, query: &LogQuery) -> Result<Vec<StoredLog>> 
         logs.push(StoredLog { seq, entry });
     }
     Ok(logs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranks_follow_the_level_order() {
-        let levels = [
-            Level::Trace,
-            Level::Debug,
-            Level::Info,
-            Level::Warn,
-            Level::Error,
-        ];
-        for pair in levels.windows(2) {
-            assert!(pair[0] < pair[1]);
-            assert!(level_rank(pair[0]) < level_rank(pair[1]));
-        }
-    }
 }

@@ -197,6 +197,20 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, namespace, flow_id, trigger_id)
     );
     "#,
+    // 5: when an execution ended (NULL while it has not), for retention (SQLite's migration
+    // 6): a purge takes the executions that ended before a date, oldest end first, through
+    // the index. Executions stored before get the date of the last entry of their state
+    // history when their state is terminal (the rule of `State::end_date`).
+    r#"
+    ALTER TABLE executions ADD COLUMN ended_at BIGINT;
+    UPDATE executions
+       SET ended_at = round(extract(epoch FROM
+               ((doc::jsonb -> 'state' -> 'histories' -> -1) ->> 'date')::timestamptz)
+               * 1000000)::bigint
+     WHERE state IN ('SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED');
+    -- Not per tenant: a server's retention purges every tenant at once.
+    CREATE INDEX executions_by_end ON executions (ended_at, seq);
+    "#,
 ];
 
 /// The advisory lock key that serialises migrations across processes ("saker" in ASCII).

@@ -42,6 +42,7 @@ mod flows;
 mod logs;
 mod migrations;
 mod pool;
+mod purge;
 mod secrets;
 mod tls;
 mod triggers;
@@ -56,6 +57,8 @@ use postgres::{Client, Config, IsolationLevel, Row, Statement};
 use saker_model::execution::{Execution, StateType};
 
 use crate::columns::{from_micros, namespace_children, to_micros};
+use crate::purge::{ExecutionPurge, LogPurge, PurgedExecutions};
+use crate::purge_sql;
 use crate::{
     ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog,
     TriggerState, Write,
@@ -447,6 +450,20 @@ impl Store for PgStore {
 
     fn list_logs(&self, query: &LogQuery) -> Result<Vec<StoredLog>> {
         self.read_tx(|tx| logs::list(tx, query))
+    }
+
+    fn purge_executions(&self, purge: &ExecutionPurge) -> Result<PurgedExecutions> {
+        purge_sql::purge_executions(purge, |cursor| {
+            self.write_tx(|tx| {
+                purge_sql::purge_execution_batch(&mut purge::PurgeTx(tx), purge, cursor)
+            })
+        })
+    }
+
+    fn purge_logs(&self, purge: &LogPurge) -> Result<u64> {
+        purge_sql::purge_logs(|after| {
+            self.write_tx(|tx| purge_sql::purge_log_batch(&mut purge::PurgeTx(tx), purge, after))
+        })
     }
 
     fn trigger_state(

@@ -18,8 +18,8 @@ pub(super) fn create(tx: &Transaction<'_>, execution: &Execution) -> Result<()> 
     let inserted = tx
         .prepare_cached(
             "INSERT INTO executions \
-             (id, tenant, namespace, flow_id, flow_revision, state, created_at, doc) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             (id, tenant, namespace, flow_id, flow_revision, state, created_at, doc, ended_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
         .execute(params![
             execution.id,
@@ -30,6 +30,7 @@ pub(super) fn create(tx: &Transaction<'_>, execution: &Execution) -> Result<()> 
             execution.state.current.as_str(),
             to_micros(created_at),
             doc,
+            execution.state.end_date().map(to_micros),
         ]);
     match inserted {
         Err(err) if is_unique_violation(&err) => {
@@ -55,13 +56,13 @@ pub(super) fn create(tx: &Transaction<'_>, execution: &Execution) -> Result<()> 
 
 pub(super) fn save(tx: &Transaction<'_>, execution: &Execution) -> Result<()> {
     let doc = encode("execution", &execution.id, &ExecutionDoc::of(execution))?;
-    // Only `state` and `doc` change: SQLite then leaves alone the indexes on the identity
-    // columns, which is most of the pages a save would otherwise rewrite. The identity is
-    // fixed at creation, and the WHERE checks it so the document cannot contradict the
-    // columns the listings filter on.
+    // Only `state`, `doc` and `ended_at` change: SQLite then leaves alone the indexes on the
+    // identity columns, which is most of the pages a save would otherwise rewrite. The
+    // identity is fixed at creation, and the WHERE checks it so the document cannot
+    // contradict the columns the listings filter on.
     let updated = tx
         .prepare_cached(
-            "UPDATE executions SET state = ?6, doc = ?7 WHERE id = ?1 \
+            "UPDATE executions SET state = ?6, doc = ?7, ended_at = ?8 WHERE id = ?1 \
              AND tenant = ?2 AND namespace = ?3 AND flow_id = ?4 AND flow_revision = ?5",
         )?
         .execute(params![
@@ -72,6 +73,7 @@ pub(super) fn save(tx: &Transaction<'_>, execution: &Execution) -> Result<()> {
             execution.flow_revision,
             execution.state.current.as_str(),
             doc,
+            execution.state.end_date().map(to_micros),
         ])?;
     if updated == 1 {
         return Ok(());

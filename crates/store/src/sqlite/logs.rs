@@ -3,21 +3,11 @@
 //! with a lower `seq` is never committed after one with a higher `seq`.
 
 use rusqlite::{Transaction, params};
-use saker_model::execution::{Level, LogEntry};
+use saker_model::execution::LogEntry;
 
 use super::{is_foreign_key_violation, to_micros};
+use crate::columns::level_rank;
 use crate::{LogQuery, Result, StoreError, StoredLog};
-
-/// Levels are stored as their rank so that "this level or worse" is a plain comparison.
-fn level_rank(level: Level) -> i64 {
-    match level {
-        Level::Trace => 0,
-        Level::Debug => 1,
-        Level::Info => 2,
-        Level::Warn => 3,
-        Level::Error => 4,
-    }
-}
 
 pub(super) fn append(tx: &Transaction<'_>, entries: &[LogEntry]) -> Result<()> {
     let mut stmt = tx.prepare_cached(
@@ -64,7 +54,9 @@ pub(super) fn list(tx: &Transaction<'_>, query: &LogQuery) -> Result<Vec<StoredL
         params![
             query.execution_id,
             query.after_seq.unwrap_or(i64::MIN),
-            query.min_level.map_or(i64::MIN, level_rank),
+            query
+                .min_level
+                .map_or(i64::MIN, |l| i64::from(level_rank(l))),
             query.task_run_id,
             query.limit.map_or(-1, i64::from),
         ],
@@ -78,24 +70,4 @@ pub(super) fn list(tx: &Transaction<'_>, query: &LogQuery) -> Result<Vec<StoredL
         logs.push(StoredLog { seq, entry });
     }
     Ok(logs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranks_follow_the_level_order() {
-        let levels = [
-            Level::Trace,
-            Level::Debug,
-            Level::Info,
-            Level::Warn,
-            Level::Error,
-        ];
-        for pair in levels.windows(2) {
-            assert!(pair[0] < pair[1]);
-            assert!(level_rank(pair[0]) < level_rank(pair[1]));
-        }
-    }
 }

@@ -198,6 +198,20 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, namespace, flow_id, trigger_id)
     );
     ",
+    // 6: when an execution ended (NULL while it has not), for retention: a purge takes the
+    // executions that ended before a date, oldest end first, through the index. Executions
+    // stored before this migration get the date of the last entry of their state history
+    // when their state is terminal (the same rule as `State::end_date`).
+    "
+    ALTER TABLE executions ADD COLUMN ended_at INTEGER;
+    UPDATE executions
+       SET ended_at = CAST(round((julianday(json_extract(doc, '$.state.histories[#-1].date'))
+                                  - 2440587.5) * 86400000000.0) AS INTEGER)
+     WHERE state IN ('SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED');
+    -- Not per tenant: a server's retention purges every tenant at once, and a purge walks
+    -- the index from the oldest end, skipping what its filters leave.
+    CREATE INDEX executions_by_end ON executions (ended_at);
+    ",
 ];
 
 /// The schema version this binary writes.
@@ -209,6 +223,30 @@ pub(crate) fn supported_version() -> i64 {
 /// The schema version recorded in the database.
 pub(crate) fn current_version(conn: &Connection) -> Result<i64> {
     Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+/// Makes the file give freed pages back to the file system on request (`PRAGMA
+/// incremental_vacuum`, which a purge runs after each batch) instead of keeping them for
+/// reuse forever. A new database gets the setting before its first table, when it is free;
+/// an existing one made before it is rewritten once by `VACUUM` (as long as copying the file
+/// takes; logged), which is the only way SQLite changes it on a file with tables, and which
+/// only does so outside WAL mode: the file leaves WAL mode for it, and the caller sets WAL
+/// again after. Must run outside a transaction, before WAL mode is set on a new file.
+pub(crate) fn ensure_incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
+    const INCREMENTAL: i64 = 2;
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |row| row.get(0))?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    conn.pragma_update(None, "auto_vacuum", INCREMENTAL)?;
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))?;
+    if tables > 0 {
+        tracing::info!("rewriting the database once so that purges can give space back (VACUUM)");
+        let _: String =
+            conn.pragma_update_and_check(None, "journal_mode", "DELETE", |row| row.get(0))?;
+        conn.execute_batch("VACUUM")?;
+    }
+    Ok(())
 }
 
 /// Brings the schema up to [`supported_version`], or refuses a newer one.
@@ -326,6 +364,75 @@ mod tests {
             store.trigger_state("main", "ns", "f", "t").unwrap(),
             Some(state)
         );
+    }
+
+    #[test]
+    fn a_version_5_database_gets_end_dates_and_gives_space_back() {
+        use crate::execution_doc::{ExecutionDoc, encode};
+        use crate::{ExecutionPurge, PurgeScope, Store};
+        use saker_model::execution::{Execution, State, StateType};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("saker.db");
+        let at = |micros| chrono::DateTime::from_timestamp_micros(micros).unwrap();
+        let mut ended = Execution::new("main", "ns", "f", 1);
+        ended.state = State::starting_at(StateType::Created, at(1_000_000));
+        ended.state.transition_at(StateType::Success, at(2_000_123));
+        let mut running = Execution::new("main", "ns", "f", 1);
+        running.state = State::starting_at(StateType::Running, at(1_000_000));
+        {
+            let conn = Connection::open(&path).unwrap();
+            // As a store before this change left it: WAL mode, no auto-vacuum.
+            let _: String = conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+                .unwrap();
+            for sql in &MIGRATIONS[..5] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            for e in [&ended, &running] {
+                let doc = encode("execution", &e.id, &ExecutionDoc::of(e)).unwrap();
+                conn.execute(
+                    "INSERT INTO executions (id, tenant, namespace, flow_id, flow_revision, \
+                     state, created_at, doc) VALUES (?1, 'main', 'ns', 'f', 1, ?2, 1000000, ?3)",
+                    rusqlite::params![e.id, e.state.current.as_str(), doc],
+                )
+                .unwrap();
+            }
+        }
+        let store = crate::SqliteStore::open(&path).unwrap();
+        let mode: i64 = store
+            .writer()
+            .pragma_query_value(None, "auto_vacuum", |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, 2, "the upgrade switches to incremental vacuum");
+        let ended_at: Option<i64> = store
+            .writer()
+            .query_row(
+                "SELECT ended_at FROM executions WHERE id = ?1",
+                [&ended.id],
+                |row| row.get(0),
+            )
+            .unwrap();
+        // julianday keeps milliseconds: the backfill is within one of the real end.
+        assert!(
+            (ended_at.unwrap() - 2_000_123).abs() <= 1_000,
+            "{ended_at:?}"
+        );
+        let too_early = ExecutionPurge::new(PurgeScope::new("main"), at(1_900_000));
+        assert_eq!(store.purge_executions(&too_early).unwrap().executions, 0);
+        let purge = ExecutionPurge::new(PurgeScope::new("main"), at(3_000_000));
+        assert_eq!(store.purge_executions(&purge).unwrap().executions, 1);
+        assert!(store.get_execution(&running.id).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_new_database_is_incremental_from_the_start() {
+        let store = crate::SqliteStore::open_in_memory().unwrap();
+        let mode: i64 = store
+            .writer()
+            .pragma_query_value(None, "auto_vacuum", |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, 2);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod executions;
 mod flows;
 mod logs;
 mod migrations;
+mod purge;
 mod secrets;
 mod triggers;
 
@@ -27,6 +28,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use saker_model::execution::{Execution, StateType};
 
 use crate::columns::{from_micros, namespace_children, to_micros};
+use crate::purge::{ExecutionPurge, LogPurge, PurgedExecutions};
+use crate::purge_sql;
 use crate::{
     ExecutionFilter, FlowRecord, LogQuery, Result, SavedFlow, Store, StoreError, StoredLog,
     TriggerState, Write,
@@ -88,6 +91,7 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut writer = Connection::open_with_flags(path, flags).map_err(open_err)?;
         configure(&writer).map_err(open_err)?;
+        migrations::ensure_incremental_vacuum(&writer).map_err(open_err)?;
         // Journal mode is a property of the file, set once by the writer. It can silently stay
         // "delete" (e.g. on a file system without shared memory): say so rather than run with
         // readers that block the writer.
@@ -137,6 +141,7 @@ impl SqliteStore {
         };
         let mut conn = Connection::open_in_memory().map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
+        migrations::ensure_incremental_vacuum(&conn).map_err(open_err)?;
         migrations::migrate(&mut conn)?;
         Ok(SqliteStore {
             _checkpointer: None,
@@ -163,6 +168,17 @@ impl SqliteStore {
         let value = f(&tx)?;
         tx.commit()?;
         Ok(value)
+    }
+
+    /// Gives the pages that the last writes freed back to the file system, so that a purge
+    /// shrinks the file batch by batch (each call frees at most one batch's worth).
+    fn reclaim_free_pages(&self) -> Result<()> {
+        let conn = self.writer();
+        let mut stmt = conn.prepare_cached("PRAGMA incremental_vacuum")?;
+        // The pragma frees one page per step: step it to the end.
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
+        Ok(())
     }
 
     /// Runs `f` in one read transaction, so that all its queries see the same snapshot.
@@ -335,6 +351,25 @@ impl Store for SqliteStore {
 
     fn list_logs(&self, query: &LogQuery) -> Result<Vec<StoredLog>> {
         self.read_tx(|tx| logs::list(tx, query))
+    }
+
+    fn purge_executions(&self, purge: &ExecutionPurge) -> Result<PurgedExecutions> {
+        purge_sql::purge_executions(purge, |cursor| {
+            let batch = self.write_tx(|tx| {
+                purge_sql::purge_execution_batch(&mut purge::PurgeTx(tx), purge, cursor)
+            })?;
+            self.reclaim_free_pages()?;
+            Ok(batch)
+        })
+    }
+
+    fn purge_logs(&self, purge: &LogPurge) -> Result<u64> {
+        purge_sql::purge_logs(|after| {
+            let batch = self
+                .write_tx(|tx| purge_sql::purge_log_batch(&mut purge::PurgeTx(tx), purge, after))?;
+            self.reclaim_free_pages()?;
+            Ok(batch)
+        })
     }
 
     fn trigger_state(

@@ -8,5 +8,6 @@ pub mod concurrency;
 pub mod executions;
 pub mod flows;
 pub mod logs;
+pub mod purge;
 pub mod secret_rows;
 pub mod trigger_state;
