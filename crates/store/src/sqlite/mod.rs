@@ -253,8 +253,17 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 impl From<rusqlite::Error> for StoreError {
+    /// A database still locked by another connection after the busy timeout is `Busy` (the
+    /// same call may succeed later; the server answers 503), anything else `Backend`.
     fn from(err: rusqlite::Error) -> Self {
-        StoreError::Backend(Box::new(err))
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy {
+                    reason: format!("SQLite stayed locked past the busy timeout ({err})"),
+                }
+            }
+            _ => StoreError::Backend(Box::new(err)),
+        }
     }
 }
 
@@ -465,5 +474,27 @@ mod tests {
         let conn = store.writer();
         let stmt = conn.prepare_cached(logs::LIST_SQL).unwrap();
         assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
+    }
+
+    #[test]
+    fn a_locked_database_is_busy_and_other_failures_are_backend_errors() {
+        let locked = |code| {
+            StoreError::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        assert!(matches!(
+            locked(rusqlite::ffi::SQLITE_BUSY),
+            StoreError::Busy { .. }
+        ));
+        assert!(matches!(
+            locked(rusqlite::ffi::SQLITE_LOCKED),
+            StoreError::Busy { .. }
+        ));
+        assert!(matches!(
+            locked(rusqlite::ffi::SQLITE_IOERR),
+            StoreError::Backend(_)
+        ));
     }
 }
