@@ -76,7 +76,13 @@ fn backend(message: String) -> StoreError {
 }
 
 fn repo(err: saker_store::StoreError) -> StoreError {
-    backend(err.to_string())
+    match err {
+        saker_store::StoreError::Busy { reason } => StoreError::Busy {
+            backend: BACKEND,
+            reason,
+        },
+        other => backend(other.to_string()),
+    }
 }
 
 impl JdbcSecretStore {
@@ -532,5 +538,29 @@ impl SecretStore for JdbcSecretStore {
         self.rows
             .record_secret_read(tenant, namespace.as_str(), key, at)
             .map_err(repo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_database_is_a_busy_backend_and_other_failures_are_backend_errors() {
+        let busy = repo(saker_store::StoreError::Busy {
+            reason: "no connection came free".into(),
+        });
+        assert!(matches!(
+            busy,
+            StoreError::Busy {
+                backend: BACKEND,
+                ..
+            }
+        ));
+        let other = repo(saker_store::StoreError::NotFound {
+            kind: "secret row",
+            id: "x".into(),
+        });
+        assert!(matches!(other, StoreError::Backend { .. }));
     }
 }

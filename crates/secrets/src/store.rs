@@ -204,6 +204,15 @@ pub enum StoreError {
         /// What failed.
         message: String,
     },
+    /// The storage underneath did not answer in time (a database locked elsewhere, no free
+    /// connection): nothing changed and the same call may succeed later.
+    #[error("the {backend} secret backend is busy: {reason}")]
+    Busy {
+        /// Backend name.
+        backend: &'static str,
+        /// Why, in the database's words (no values).
+        reason: String,
+    },
 }
 
 /// One value that [`SecretStore::rekey`] could not re-encrypt. Names the row, never a value.

@@ -241,6 +241,9 @@ pub(crate) fn audit_denied(
 }
 
 pub(crate) fn service_error(e: ServiceError) -> ApiError {
+    if is_busy(&e) {
+        return ApiError::busy();
+    }
     let status = match &e {
         ServiceError::Store(StoreError::NoSuchSecret { .. }) => StatusCode::NOT_FOUND,
         ServiceError::Store(StoreError::ReadOnly { .. } | StoreError::Unsupported { .. }) => {
@@ -265,6 +268,18 @@ pub(crate) fn service_error(e: ServiceError) -> ApiError {
     };
     // A 500's message goes to the log only, under a correlation id (`ApiError`'s answer).
     ApiError { status, message }
+}
+
+/// True when the secret store or the audit trail underneath did not answer in time.
+fn is_busy(e: &ServiceError) -> bool {
+    matches!(
+        e,
+        ServiceError::Store(StoreError::Busy { .. })
+            | ServiceError::AuditRefused {
+                source: saker_store::StoreError::Busy { .. },
+                ..
+            }
+    )
 }
 
 /// Reads `description`, `tags`, `expiresAt` and `rotationPeriod` out of `map`: absent leaves a
@@ -663,5 +678,31 @@ pub(crate) async fn delete(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(secret_not_found(&key, &ns)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_secret_store_or_audit_trail_answers_503() {
+        let store = service_error(ServiceError::Store(StoreError::Busy {
+            backend: "jdbc",
+            reason: "locked".into(),
+        }));
+        assert_eq!(store.status, StatusCode::SERVICE_UNAVAILABLE);
+        let audit = service_error(ServiceError::AuditRefused {
+            action: saker_secrets::AuditAction::Read,
+            source: saker_store::StoreError::Busy {
+                reason: "locked".into(),
+            },
+        });
+        assert_eq!(audit.status, StatusCode::SERVICE_UNAVAILABLE);
+        let failed = service_error(ServiceError::Store(StoreError::Backend {
+            backend: "jdbc",
+            message: "disk".into(),
+        }));
+        assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
