@@ -35,6 +35,15 @@ pub const OVERRIDABLE: &[&str] = &[
     "datasources.postgres.url",
     "datasources.postgres.username",
     "datasources.postgres.password",
+    "datasources.postgres.maximum-pool-size",
+    "datasources.postgres.connection-timeout",
+    "datasources.postgres.statement-timeout",
+    "server.store-calls.concurrency",
+    "server.store-calls.wait",
+    "server.debug-expression.timeout",
+    "server.debug-expression.concurrency",
+    "expressions.max-steps",
+    "expressions.max-value-bytes",
     // Retention (see `retention`): how long ended executions are kept.
     "executions.retention",
 ];
