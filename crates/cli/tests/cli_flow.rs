@@ -249,7 +249,7 @@ fn expressions_max_steps_bounds_what_a_task_renders() {
         .arg(&flow)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("max_steps"))
+        .stdout(predicate::str::contains("expressions.max-steps"))
         .stdout(predicate::str::contains("FAILED"));
     // A value out of range is refused at start, naming the key.
     std::fs::write(&config, "saker:\n  expressions:\n    max-steps: 5\n").unwrap();

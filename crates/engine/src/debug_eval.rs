@@ -80,9 +80,10 @@ impl EvalControl {
 }
 
 /// Renders `expression` against task run `task_run_id` of execution `execution_id`, within
-/// `control`'s deadline and cancel flag.
+/// `control`'s deadline and cancel flag and the budgets of `limits`.
 pub fn evaluate(
     control: &EvalControl,
+    limits: saker_expr::Limits,
     store: &dyn Store,
     protector: &Protector,
     globals: &GlobalVariables,
@@ -133,6 +134,7 @@ pub fn evaluate(
         // The server's deadline and its client-gone flag stop the render between steps.
         cancel: Some(control.cancel.as_ref()),
         deadline: Some(control.deadline),
+        limits,
         ..RenderEnv::default()
     };
     let rendered = template.render(&variables, &env);

@@ -105,6 +105,8 @@ pub struct Engine {
     metrics: Arc<crate::metrics::Metrics>,
     executor: Option<std::thread::JoinHandle<()>>,
     confinement: saker_confine::Confinement,
+    /// The budgets of every render, the debug expression's included.
+    expression_limits: saker_expr::Limits,
 }
 
 impl Engine {
@@ -172,6 +174,7 @@ impl Engine {
             metrics,
             executor: Some(handle),
             confinement: parts.confinement,
+            expression_limits: parts.expression_limits,
         }
     }
 
@@ -393,6 +396,7 @@ impl Engine {
     ) -> Result<String, crate::debug_eval::EvalError> {
         crate::debug_eval::evaluate(
             control,
+            self.expression_limits,
             self.store.as_ref(),
             &self.protector,
             &self.globals,

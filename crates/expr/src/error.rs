@@ -107,13 +107,14 @@ pub enum ErrorKind {
     /// The render did more evaluation steps than [`crate::Limits::max_steps`] allows.
     #[error(
         "the template did more than {0} evaluation steps (template and jq together); simplify \
-         it, or raise the step budget (Limits::max_steps)"
+         it, or raise the step budget (`expressions.max-steps` in Saker's configuration)"
     )]
     StepBudget(u64),
     /// The render built more bytes of values than [`crate::Limits::max_value_bytes`] allows.
     #[error(
         "the template built more than {0} bytes of values (intermediate ones included); work on \
-         smaller values, or raise the memory budget (Limits::max_value_bytes)"
+         smaller values, or raise the memory budget (`expressions.max-value-bytes` in Saker's \
+         configuration)"
     )]
     MemoryBudget(u64),
     /// The caller cancelled the render (see [`crate::RenderEnv::cancel`]).

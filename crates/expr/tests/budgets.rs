@@ -31,7 +31,7 @@ fn doubling_a_string_hits_the_memory_budget() {
     let t = format!("{{% set s = 'x' %}}{}", "{% set s = s ~ s %}".repeat(40));
     let kind = stopped(&t, &small());
     assert!(matches!(kind, ErrorKind::MemoryBudget(_)), "{kind}");
-    assert!(kind.to_string().contains("max_value_bytes"), "{kind}");
+    assert!(kind.to_string().contains("expressions.max-value-bytes"), "{kind}");
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn long_loops_hit_the_step_budget() {
         &small(),
     );
     assert!(matches!(kind, ErrorKind::StepBudget(200_000)), "{kind}");
-    assert!(kind.to_string().contains("max_steps"), "{kind}");
+    assert!(kind.to_string().contains("expressions.max-steps"), "{kind}");
 }
 
 #[test]
