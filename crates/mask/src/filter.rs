@@ -41,6 +41,22 @@ pub(crate) fn hash(key: u64) -> u64 {
     key.wrapping_mul(HASH_1)
 }
 
+/// The inverse of [`hash`]: multiplying by the inverse of `HASH_1` modulo
+/// 2^64 (Newton's iteration; each step doubles the correct low bits, from
+/// 3 for any odd number).
+pub(crate) fn unhash(h: u64) -> u64 {
+    const INVERSE: u64 = {
+        let mut x = HASH_1;
+        let mut n = 0;
+        while n < 5 {
+            x = x.wrapping_mul(2u64.wrapping_sub(HASH_1.wrapping_mul(x)));
+            n += 1;
+        }
+        x
+    };
+    h.wrapping_mul(INVERSE)
+}
+
 /// The first `window` bytes of `bytes` as a little-endian integer, or `None`
 /// if there are fewer.
 pub(crate) fn load(bytes: &[u8], window: usize) -> Option<u64> {
@@ -97,15 +113,6 @@ impl Filter {
     /// Bytes allocated.
     pub(crate) fn allocated(&self) -> usize {
         8 * self.bits.len()
-    }
-
-    /// Reads the words `keys` would set (see `Index::link_all`).
-    pub(crate) fn touch(&self, keys: &[u64]) -> u64 {
-        let words = self.bits.len() - 1;
-        keys.iter()
-            .map(|&k| slot(k.wrapping_mul(HASH_1), words).0)
-            .filter_map(|w| self.bits.get(w))
-            .fold(0, |acc, w| acc ^ w)
     }
 
     pub(crate) fn insert(&mut self, key: u64) {
@@ -280,6 +287,13 @@ mod tests {
         assert_eq!(end, hay.len(), "the first sample not tested");
         for (n, k) in keys.iter().enumerate() {
             assert!(found.contains(&(n * 8, *k)), "{n}");
+        }
+    }
+
+    #[test]
+    fn unhash_inverts_hash() {
+        for key in [0u64, 1, 42, 0x0102_0304_0506_0708, u64::MAX] {
+            assert_eq!(unhash(hash(key)), key);
         }
     }
 

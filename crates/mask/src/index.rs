@@ -31,7 +31,7 @@
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::emit::Occurrence;
-use crate::filter::{Filter, load};
+use crate::filter::{Filter, bits_for, hash, load, unhash};
 use crate::secret::append_wiped;
 use crate::table::{NONE, Table};
 
@@ -208,7 +208,17 @@ impl Index {
 
     /// Adds `pattern` (at least `lower` bytes) with one holder; returns its
     /// id.
+    #[cfg(test)]
     pub(crate) fn add(&mut self, pattern: &[u8]) -> u32 {
+        let id = self.push(pattern);
+        self.link(&[id]);
+        id
+    }
+
+    /// Stores `pattern` with one holder, not yet findable: [`Index::link`]
+    /// makes it so. Adding many patterns this way and linking them at once
+    /// sizes the tables once and fills them in memory order.
+    pub(crate) fn push(&mut self, pattern: &[u8]) -> u32 {
         let pat = Pat {
             start: self.arena.len(),
             len: pattern.len(),
@@ -232,15 +242,22 @@ impl Index {
         self.live += 1;
         self.live_bytes += pattern.len();
         self.max_len = self.max_len.max(pattern.len());
-        self.link_all(id);
+        id
+    }
+
+    /// Makes the pushed patterns `ids` findable. When the count of patterns
+    /// has doubled since the window width was last chosen, it is re-chosen
+    /// and, if it changes, every pattern is re-indexed instead.
+    pub(crate) fn link(&mut self, ids: &[u32]) {
         if self.live >= self.recheck_at {
             self.recheck_at = 2 * self.live;
             let (window, stride) = params(self.lower, self.live);
             if (window, stride) != (self.window, self.stride) {
                 self.reindex(window, stride);
+                return;
             }
         }
-        id
+        self.link_all(ids);
     }
 
     /// One holder less for pattern `id`; the last one removes it, wiping
@@ -284,40 +301,51 @@ impl Index {
         load(self.pattern(id).get(offset..)?, self.window)
     }
 
-    fn link_all(&mut self, id: u32) {
-        // The windows' table slots and filter words are far apart in
-        // memory: reading them all first lets the processor fetch them in
-        // parallel instead of waiting for each in turn.
-        let mut keys = [0u64; MAX_STRIDE];
-        for (offset, k) in keys.iter_mut().enumerate().take(self.stride) {
-            *k = self.key(id, offset).unwrap_or(0);
+    /// Links every window of the patterns `ids` into the lists of their
+    /// keys. The entries are first sorted by the keys' hash, which orders
+    /// both the table's slots and the filter's words: the tables are then
+    /// filled front to back instead of at random, each key's new entries
+    /// are chained in one go, and the table is grown once to its final size.
+    fn link_all(&mut self, ids: &[u32]) {
+        let stride = self.stride;
+        // Hashes of secret windows (the hash is invertible): wiped.
+        let mut items: Zeroizing<Vec<u128>> =
+            Zeroizing::new(Vec::with_capacity(ids.len() * stride));
+        for &id in ids {
+            for offset in 0..stride {
+                if let Some(key) = self.key(id, offset) {
+                    let e = id * stride as u32 + offset as u32;
+                    items.push(u128::from(hash(key)) << 32 | u128::from(e));
+                }
+            }
         }
-        let keys = keys.get(..self.stride).unwrap_or(&[]);
-        std::hint::black_box(self.table.touch(keys) ^ self.filter.touch(keys));
-        for offset in 0..self.stride {
-            let Some(key) = self.key(id, offset) else {
+        sort_by_hash(&mut items);
+        let distinct = 1 + items.windows(2).filter(|w| w[0] >> 32 != w[1] >> 32).count();
+        self.table.reserve(distinct);
+        let want = self.table.len() + distinct;
+        if self.filter.room().is_some_and(|room| want > room) {
+            self.rebuild_filter(want.max(2 * self.table.len()));
+        }
+        for group in items.chunk_by(|a, b| a >> 32 == b >> 32) {
+            let (Some(&first), Some(&last)) = (group.first(), group.last()) else {
                 continue;
             };
-            let e = id * self.stride as u32 + offset as u32;
+            let key = unhash((first >> 32) as u64);
             let head = self.table.head(key);
-            if let Some(entry) = self.entries.get_mut(e as usize) {
-                *entry = Entry {
-                    next: head,
-                    prev: NONE,
-                };
+            let mut prev = NONE;
+            for (n, &item) in group.iter().enumerate() {
+                let e = item as u32;
+                let next = group.get(n + 1).map_or(head, |&i| i as u32);
+                if let Some(entry) = self.entries.get_mut(e as usize) {
+                    *entry = Entry { next, prev };
+                }
+                prev = e;
             }
             if let Some(h) = self.entries.get_mut(head as usize) {
-                h.prev = e;
+                h.prev = last as u32;
             }
-            if self.table.set_head(key, e) == Some(true) {
+            if self.table.set_head(key, first as u32) == Some(true) {
                 self.filter.insert(key);
-                if self
-                    .filter
-                    .room()
-                    .is_some_and(|room| self.table.len() > room)
-                {
-                    self.rebuild_filter(2 * self.table.len());
-                }
             }
         }
     }
@@ -363,14 +391,13 @@ impl Index {
         self.window = window;
         self.stride = stride;
         self.entries = vec![UNLINKED; self.pats.len() * stride];
-        self.table = Table::with_capacity(self.live * stride);
-        self.filter = Filter::new(self.live * stride, window);
+        self.table = Table::with_capacity(0);
+        self.filter = Filter::new(0, window);
         self.stale = 0;
-        for id in 0..self.pats.len() as u32 {
-            if self.refs(id) > 0 {
-                self.link_all(id);
-            }
-        }
+        let live: Vec<u32> = (0..self.pats.len() as u32)
+            .filter(|&id| self.refs(id) > 0)
+            .collect();
+        self.link_all(&live);
     }
 
     /// Copies the live patterns into a fresh arena; the old one is wiped
@@ -437,6 +464,43 @@ impl Index {
             e = entry.next;
         }
     }
+}
+
+/// Sorts `items` (a window's hash in the high 64 bits): by the hash's top
+/// bits into buckets first (one pass, whatever the count), then each small
+/// bucket by comparison.
+fn sort_by_hash(items: &mut Zeroizing<Vec<u128>>) {
+    if items.len() < 1024 {
+        items.sort_unstable();
+        return;
+    }
+    let bits = bits_for(items.len(), 1, 16);
+    let bucket = |item: u128| (item >> (128 - bits)) as usize;
+    let mut starts = vec![0usize; (1 << bits) + 1];
+    for &item in items.iter() {
+        if let Some(c) = starts.get_mut(bucket(item) + 1) {
+            *c += 1;
+        }
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    let mut next = starts.clone();
+    let mut sorted = Zeroizing::new(vec![0u128; items.len()]);
+    for &item in items.iter() {
+        if let Some(at) = next.get_mut(bucket(item)) {
+            if let Some(slot) = sorted.get_mut(*at) {
+                *slot = item;
+            }
+            *at += 1;
+        }
+    }
+    for w in starts.windows(2) {
+        if let Some(b) = sorted.get_mut(w[0]..w[1]) {
+            b.sort_unstable();
+        }
+    }
+    *items = sorted;
 }
 
 #[cfg(test)]

@@ -75,9 +75,7 @@ impl MaskSetBuilder {
         I: IntoIterator<Item = V>,
         V: AsRef<[u8]>,
     {
-        for v in values {
-            self.store.insert(None, v.as_ref(), 0);
-        }
+        self.store.insert_all(values);
         self
     }
 
