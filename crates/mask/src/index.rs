@@ -24,6 +24,9 @@
 //! hold it, so adding or removing a pattern costs `stride` table updates
 //! whatever the index holds (tables and filter grow by doubling; the filter
 //! is rebuilt from the table when removals have left too many stale bits).
+//! A set built from many values at once links all their patterns in one
+//! batch, in hash order (see `link`), which is what keeps building 1,000
+//! secrets with all their forms (about 61,000 patterns) under 50 ms.
 //! The window width depends on how many patterns the band holds; it is
 //! re-chosen each time the count doubles, and the band re-indexed when it
 //! changes, at most a few times in its life.
