@@ -102,10 +102,11 @@ impl Index {
             .count();
         self.table.reserve(distinct);
         let want = self.table.len() + distinct;
-        // Room for twice the keys, as growth by doubling leaves on average:
-        // sparser filters cost little and save exact lookups.
+        // Sized for the keys, but never below 4 KiB: a filter that small
+        // stays in the first-level cache however sparse, and a sparse one
+        // saves exact lookups (the short band, sampled densely, needs it).
         if self.filter.room().is_some_and(|room| want > room) {
-            self.rebuild_filter(2 * want);
+            self.rebuild_filter(want.max(512));
         }
         for group in items.chunk_by(|a, b| a >> 32 == b >> 32) {
             let (Some(&first), Some(&last)) = (group.first(), group.last()) else {
