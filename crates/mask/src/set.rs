@@ -75,9 +75,7 @@ impl MaskSetBuilder {
         I: IntoIterator<Item = V>,
         V: AsRef<[u8]>,
     {
-        for v in values {
-            self.store.insert(None, v.as_ref(), 0);
-        }
+        self.store.insert_all(values);
         self
     }
 
@@ -276,10 +274,7 @@ impl MaskSet {
 
     /// Masks `text`. Borrows it when nothing is masked.
     pub fn mask<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        match self.mask_bytes(text.as_bytes()) {
-            Cow::Borrowed(_) => Cow::Borrowed(text),
-            Cow::Owned(v) => Cow::Owned(into_string(v)),
-        }
+        mask_str_with(&[self], text)
     }
 
     /// Masks `bytes`. Borrows them when nothing is masked. Streaming the same
@@ -303,10 +298,7 @@ impl MaskSet {
     /// );
     /// ```
     pub fn mask_with<'a>(sets: &[&MaskSet], text: &'a str) -> Cow<'a, str> {
-        match mask_bytes_with(sets, text.as_bytes()) {
-            Cow::Borrowed(_) => Cow::Borrowed(text),
-            Cow::Owned(v) => Cow::Owned(into_string(v)),
-        }
+        mask_str_with(sets, text)
     }
 
     /// [`MaskSet::mask_value`] with every set of `sets` at once.
@@ -426,6 +418,47 @@ fn occurrences(sets: &[&MaskSet], bytes: &[u8]) -> Vec<Occurrence> {
     }
     occ.sort_unstable();
     occ
+}
+
+/// [`mask_bytes_with`] for text: the text between masked runs is copied as
+/// string slices, so the output needs no UTF-8 check, unless a pattern that
+/// is not UTF-8 cuts a character (then as bytes, see [`into_string`]).
+fn mask_str_with<'a>(sets: &[&MaskSet], text: &'a str) -> Cow<'a, str> {
+    let occ = occurrences(sets, text.as_bytes());
+    if occ.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let as_bytes = || {
+        let mut out = Vec::with_capacity(text.len());
+        let end = text.len() as u64;
+        Emitter::default().emit(text.as_bytes(), 0, 0, end, &occ, &mut out);
+        Cow::Owned(into_string(out))
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut shown = 0;
+    let mut runs = occ.iter().peekable();
+    while let Some(&(start, mut end)) = runs.next() {
+        // Overlapping and adjacent occurrences make one run.
+        while let Some(&&(s, e)) = runs.peek() {
+            if s > end {
+                break;
+            }
+            end = end.max(e);
+            runs.next();
+        }
+        let (start, end) = (start as usize, end as usize);
+        match text.get(shown..start) {
+            Some(t) => out.push_str(t),
+            None => return as_bytes(),
+        }
+        out.push_str(MASK);
+        shown = end;
+    }
+    match text.get(shown..) {
+        Some(t) => out.push_str(t),
+        None => return as_bytes(),
+    }
+    Cow::Owned(out)
 }
 
 fn mask_bytes_with<'a>(sets: &[&MaskSet], bytes: &'a [u8]) -> Cow<'a, [u8]> {

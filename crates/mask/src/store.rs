@@ -57,6 +57,19 @@ struct ValueRec {
     stamp: u64,
 }
 
+/// Patterns pushed into each band and not yet linked.
+struct Pending {
+    ids: [Vec<u32>; BANDS.len()],
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Self {
+            ids: std::array::from_fn(|_| Vec::new()),
+        }
+    }
+}
+
 #[derive(Clone)]
 struct ShortRec {
     bytes: Bytes,
@@ -169,6 +182,45 @@ impl Store {
         value: &[u8],
         stamp: u64,
     ) -> Option<Vec<MaskWarning>> {
+        let mut pending = Pending::default();
+        let warnings = self.insert_unlinked(label, value, stamp, &mut pending);
+        self.link(pending);
+        warnings
+    }
+
+    /// Adds `values` (unlabeled): like [`Store::insert`] of each in turn,
+    /// but their patterns are made findable at once, so that the tables
+    /// are sized and filled once for all of them.
+    pub(crate) fn insert_all<I, V>(&mut self, values: I)
+    where
+        I: IntoIterator<Item = V>,
+        V: AsRef<[u8]>,
+    {
+        let mut pending = Pending::default();
+        for v in values {
+            self.insert_unlinked(None, v.as_ref(), 0, &mut pending);
+        }
+        self.link(pending);
+    }
+
+    /// Makes the patterns pushed since the last link findable.
+    fn link(&mut self, pending: Pending) {
+        for (band, ids) in self.bands.iter_mut().zip(pending.ids) {
+            if !ids.is_empty() {
+                band.link(&ids);
+            }
+        }
+    }
+
+    /// [`Store::insert`] whose new patterns are only pushed into their
+    /// bands; `pending` collects them, to link.
+    fn insert_unlinked(
+        &mut self,
+        label: Option<&str>,
+        value: &[u8],
+        stamp: u64,
+        pending: &mut Pending,
+    ) -> Option<Vec<MaskWarning>> {
         if self.contains(value) {
             return None;
         }
@@ -194,13 +246,12 @@ impl Store {
             x.add_value(value);
             let mut patterns = x.patterns;
             // Shortest first, so that a value's short forms open the band
-            // its longer short forms then join (see `band_for`).
-            patterns.sort_unstable_by(|a, b| (a.len(), &a[..]).cmp(&(b.len(), &b[..])));
-            patterns.dedup_by(|a, b| a[..] == b[..]);
+            // its longer short forms then join (see `band_for`). Duplicate
+            // forms are found by `add_pattern`, without comparing bytes here.
+            patterns.sort_unstable_by_key(|p| p.len());
             rec.patterns.reserve_exact(patterns.len());
             for p in &patterns {
-                let r = self.add_pattern(p);
-                rec.patterns.push(r);
+                self.add_pattern(p, &mut rec.patterns, pending);
             }
             for s in &x.short {
                 self.add_short(s, &mut rec.shorts);
@@ -233,21 +284,40 @@ impl Store {
         Some(warnings)
     }
 
-    fn add_pattern(&mut self, p: &[u8]) -> PatRef {
+    /// Takes a reference on pattern `p` for a value holding `mine`, and
+    /// records it there, unless the value already holds `p` (a form equal
+    /// to another, like the lower case of a lower-case value).
+    fn add_pattern(&mut self, p: &[u8], mine: &mut Vec<PatRef>, pending: &mut Pending) {
         let h = self.hasher.hash_one(p);
-        if let Some(&r) = self.patterns.get(&h)
-            && let Some(band) = self.bands.get_mut(usize::from(r.band))
-            && band.pattern(r.id) == p
-        {
-            band.retain(r.id);
-            return r;
+        if let Some(&r) = self.patterns.get(&h) {
+            if let Some(band) = self.bands.get_mut(usize::from(r.band))
+                && band.pattern(r.id) == p
+            {
+                if !mine.contains(&r) {
+                    band.retain(r.id);
+                    mine.push(r);
+                }
+                return;
+            }
+            // A hash collision: `p` may be one of `mine` all the same.
+            let held = |r: &PatRef| {
+                self.bands
+                    .get(usize::from(r.band))
+                    .is_some_and(|band| band.pattern(r.id) == p)
+            };
+            if mine.iter().any(held) {
+                return;
+            }
         }
         let b = self.band_for(p.len());
-        let id = self.bands.get_mut(b).map_or(0, |band| band.add(p));
+        let id = self.bands.get_mut(b).map_or(0, |band| band.push(p));
+        if let Some(ids) = pending.ids.get_mut(b) {
+            ids.push(id);
+        }
         let r = PatRef { band: b as u8, id };
         // On a hash collision the pattern is not shared, only held.
         self.patterns.entry(h).or_insert(r);
-        r
+        mine.push(r);
     }
 
     /// The band a new pattern of `len` bytes goes to. Every band in use is

@@ -31,13 +31,17 @@ pub(crate) struct Table {
 
 impl Table {
     pub(crate) fn with_capacity(keys: usize) -> Self {
-        // At most three quarters full.
-        let bits = bits_for(keys.saturating_mul(4) / 3 + 1, 4, 40);
+        let bits = Self::bits_for_keys(keys);
         Self {
             slots: vec![EMPTY; 1usize << bits],
             shift: 64 - bits,
             keys: 0,
         }
+    }
+
+    /// Log2 of the slots for `keys` keys: at most three quarters full.
+    fn bits_for_keys(keys: usize) -> u32 {
+        bits_for(keys.saturating_mul(4) / 3 + 1, 4, 40)
     }
 
     /// Number of distinct keys.
@@ -70,13 +74,6 @@ impl Table {
             }
             s = (s + 1) & self.mask();
         }
-    }
-
-    /// Reads the home slots of `keys` (see `Index::link_all`).
-    pub(crate) fn touch(&self, keys: &[u64]) -> u64 {
-        keys.iter()
-            .filter_map(|&k| self.slots.get(self.home(k)))
-            .fold(0, |acc, slot| acc ^ slot.key)
     }
 
     /// The head of `key`'s list, `NONE` if the key is absent.
@@ -126,11 +123,26 @@ impl Table {
         }
     }
 
-    /// Doubles the table. The old slots are wiped when dropped.
+    /// Grows the table, if needed, to take `more` keys without growing
+    /// again.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        let want = 64 - Self::bits_for_keys(self.keys.saturating_add(more));
+        if want < self.shift {
+            self.grow_to(want);
+        }
+    }
+
+    /// Doubles the table.
     fn grow(&mut self) {
+        self.grow_to(self.shift - 1);
+    }
+
+    /// Rehashes into `2^(64 - shift)` slots. The old slots are wiped when
+    /// dropped.
+    fn grow_to(&mut self, shift: u32) {
         let bigger = Self {
-            slots: vec![EMPTY; 2 * self.slots.len()],
-            shift: self.shift - 1,
+            slots: vec![EMPTY; 1usize << (64 - shift)],
+            shift,
             keys: self.keys,
         };
         let old = std::mem::replace(self, bigger);

@@ -261,3 +261,23 @@ fn mask_sets_are_shareable_across_threads() {
     let t = std::thread::spawn(move || other.mask(&format!("x {TOKEN}")).into_owned());
     assert_eq!(t.join().unwrap_or_default(), "x ****");
 }
+
+#[test]
+fn text_masking_equals_byte_masking_even_when_a_binary_secret_cuts_a_character() {
+    // The second byte of "é" (0xC3 0xA9) starts this binary secret.
+    let set = MaskSet::from_values([b"\xa9abcdefghijk".as_slice(), b"tok-secret-value"]);
+    for text in [
+        "caf\u{e9}abcdefghijk and tok-secret-value",
+        "tok-secret-valuetok-secret-value \u{e9}t\u{e9}",
+        "\u{e9}tok-secret-value\u{e9}",
+        "nothing here",
+    ] {
+        let bytes = set.mask_bytes(text.as_bytes());
+        assert_eq!(set.mask(text), String::from_utf8_lossy(&bytes), "{text}");
+    }
+    assert_eq!(
+        set.mask("caf\u{e9}abcdefghijk!"),
+        "caf\u{fffd}****!",
+        "the stray first byte of the cut character is replaced"
+    );
+}
