@@ -31,7 +31,10 @@ fn doubling_a_string_hits_the_memory_budget() {
     let t = format!("{{% set s = 'x' %}}{}", "{% set s = s ~ s %}".repeat(40));
     let kind = stopped(&t, &small());
     assert!(matches!(kind, ErrorKind::MemoryBudget(_)), "{kind}");
-    assert!(kind.to_string().contains("expressions.max-value-bytes"), "{kind}");
+    assert!(
+        kind.to_string().contains("expressions.max-value-bytes"),
+        "{kind}"
+    );
 }
 
 #[test]
