@@ -79,19 +79,31 @@ impl EvalControl {
     }
 }
 
+/// What of the engine an evaluation reads: its store, how sealed values open, its global
+/// variables and the budgets of every render.
+pub struct EvalEngine<'a> {
+    pub store: &'a dyn Store,
+    pub protector: &'a Protector,
+    pub globals: &'a GlobalVariables,
+    pub limits: saker_expr::Limits,
+}
+
 /// Renders `expression` against task run `task_run_id` of execution `execution_id`, within
 /// `control`'s deadline and cancel flag and the budgets of `limits`.
 pub fn evaluate(
     control: &EvalControl,
-    limits: saker_expr::Limits,
-    store: &dyn Store,
-    protector: &Protector,
-    globals: &GlobalVariables,
+    engine: &EvalEngine<'_>,
     execution_id: &str,
     task_run_id: &str,
     expression: &str,
 ) -> Result<String, EvalError> {
     control.check()?;
+    let EvalEngine {
+        store,
+        protector,
+        globals,
+        limits,
+    } = *engine;
     let execution = store
         .get_execution(execution_id)?
         .ok_or_else(|| EvalError::ExecutionNotFound(execution_id.to_owned()))?;

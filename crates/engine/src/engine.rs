@@ -394,16 +394,13 @@ impl Engine {
         task_run_id: &str,
         expression: &str,
     ) -> Result<String, crate::debug_eval::EvalError> {
-        crate::debug_eval::evaluate(
-            control,
-            self.expression_limits,
-            self.store.as_ref(),
-            &self.protector,
-            &self.globals,
-            execution_id,
-            task_run_id,
-            expression,
-        )
+        let engine = crate::debug_eval::EvalEngine {
+            store: self.store.as_ref(),
+            protector: &self.protector,
+            globals: &self.globals,
+            limits: self.expression_limits,
+        };
+        crate::debug_eval::evaluate(control, &engine, execution_id, task_run_id, expression)
     }
 
     /// Asks a running execution to stop.
