@@ -1,20 +1,18 @@
 //! Runs every flow of Kestra's conformance set (`../shared/conformance/kestra-flows/`) and
 //! checks what `conformance.yaml` says Kestra's tests expect of it.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use saker_crypto::{Keyring, SecretKey};
-use saker_engine::{
-    Engine, EngineParts, KeyringSealer, ResolvedSecret, SecretRequester, SecretSource,
-    display_masked,
-};
+use saker_engine::{Engine, EngineParts, KeyringSealer, display_masked};
 use saker_model::{DEFAULT_TENANT, Execution};
 use saker_store::{LogQuery, SqliteStore, Store};
 use serde_json::Value;
-use zeroize::Zeroizing;
 
 fn conformance_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("SAKER_CONFORMANCE_DIR") {
@@ -27,29 +25,15 @@ const MY_SECRET: &str =
     r#"{"secretKey": "passwordveryveryveyrlongpasswordveryveryveyrlongpassword"}"#;
 const NEW_LINE: &str = "passwordveryveryveyrlongpassword\nsecondlinepasswordveryveryveyrlong";
 
-struct TestSecrets;
-
-impl SecretSource for TestSecrets {
-    fn resolve(
-        &self,
-        _r: &SecretRequester,
-        key: &str,
-        _ns: Option<&str>,
-    ) -> Result<ResolvedSecret, String> {
-        match key {
-            "my_secret" => Ok(Zeroizing::new(MY_SECRET.to_owned()).into()),
-            "new_line" => Ok(Zeroizing::new(NEW_LINE.to_owned()).into()),
-            _ => Err(format!("secret '{key}' not found")),
-        }
-    }
-}
-
 fn engine_parts(store: Arc<dyn Store>) -> EngineParts {
     let mut parts = EngineParts::new(store);
     parts.sealer = Some(Arc::new(KeyringSealer::new(Keyring::new(
         SecretKey::generate(),
     ))));
-    parts.secrets = Arc::new(TestSecrets);
+    parts.secrets = Arc::new(common::KeyedSecrets::new([
+        ("my_secret", MY_SECRET.to_owned()),
+        ("new_line", NEW_LINE.to_owned()),
+    ]));
     parts.globals.envs.insert("test1".into(), "true".into());
     parts
         .globals

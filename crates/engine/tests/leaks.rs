@@ -3,21 +3,19 @@
 //! log line, output, error or stored byte may hold a secret, a value derived from one, or a
 //! common encoding of either.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use saker_crypto::{Keyring, SecretKey};
-use saker_engine::{
-    Engine, EngineParts, KeyringSealer, ResolvedSecret, SecretRequester, SecretSource,
-    display_masked,
-};
+use saker_engine::{Engine, EngineParts, KeyringSealer, display_masked};
 use saker_model::DEFAULT_TENANT;
 use saker_store::{LogQuery, SqliteStore, Store};
 use serde_json::{Map, Value};
 use sha2::Digest;
-use zeroize::Zeroizing;
 
 const TOKEN: &str = "s3cr3t-T0ken-4f9a2c7e1b8d";
 const JQ_TOKEN: &str = "SUPER_SECRET_jq_value_77";
@@ -44,28 +42,6 @@ const REFUSALS: &[(&str, &[&str])] = &[
         &["task 'env'", "env.PIECE", "secret 'PIECE'"],
     ),
 ];
-
-struct Secrets;
-
-impl SecretSource for Secrets {
-    fn resolve(
-        &self,
-        _r: &SecretRequester,
-        key: &str,
-        _ns: Option<&str>,
-    ) -> Result<ResolvedSecret, String> {
-        let value = match key {
-            "TOKEN" => TOKEN.to_owned(),
-            "PEM" => PEM.to_owned(),
-            "jsonSecret" => format!(r#"{{"token":"{JQ_TOKEN}","user":"ann"}}"#),
-            "jsonPieces" => format!(r#"{{"code":"{JQ_CODE}","user":"ann"}}"#),
-            "PIECE" => PIECE.to_owned(),
-            "LETTERS" => LETTERS.to_owned(),
-            _ => return Err(format!("secret '{key}' not found")),
-        };
-        Ok(Zeroizing::new(value).into())
-    }
-}
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/leaks")
@@ -187,7 +163,20 @@ async fn the_leak_corpus_leaks_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("saker.db")).unwrap());
     let mut parts = EngineParts::new(store.clone());
-    parts.secrets = Arc::new(Secrets);
+    parts.secrets = Arc::new(common::KeyedSecrets::new([
+        ("TOKEN", TOKEN.to_owned()),
+        ("PEM", PEM.to_owned()),
+        (
+            "jsonSecret",
+            format!(r#"{{"token":"{JQ_TOKEN}","user":"ann"}}"#),
+        ),
+        (
+            "jsonPieces",
+            format!(r#"{{"code":"{JQ_CODE}","user":"ann"}}"#),
+        ),
+        ("PIECE", PIECE.to_owned()),
+        ("LETTERS", LETTERS.to_owned()),
+    ]));
     parts.sealer = Some(Arc::new(KeyringSealer::new(Keyring::new(
         SecretKey::generate(),
     ))));

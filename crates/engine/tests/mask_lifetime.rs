@@ -2,6 +2,8 @@
 //! while it runs and are held by no mask set once it ended, whichever way it ended; the
 //! process-wide set holds only raw secrets.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,26 +19,10 @@ use zeroize::Zeroizing;
 
 const K: &str = "lifetime-secret-value-7";
 
-struct OneSecret;
-
-impl SecretSource for OneSecret {
-    fn resolve(
-        &self,
-        _r: &SecretRequester,
-        key: &str,
-        _ns: Option<&str>,
-    ) -> Result<ResolvedSecret, String> {
-        match key {
-            "K" => Ok(Zeroizing::new(K.to_owned()).into()),
-            _ => Err(format!("secret '{key}' not found")),
-        }
-    }
-}
-
 fn engine() -> (Engine, Arc<SqliteStore>, Arc<MaskRegistry>) {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let mut parts = EngineParts::new(store.clone());
-    parts.secrets = Arc::new(OneSecret);
+    parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
     let masks = parts.masks.clone();
     (Engine::start(parts), store, masks)
 }

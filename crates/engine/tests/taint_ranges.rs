@@ -2,37 +2,19 @@
 //! every tainted range as `****` whatever its length, a process is refused a piece too short
 //! to mask, and every output derived from a secret is sealed.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use saker_crypto::{Keyring, SecretKey};
-use saker_engine::{
-    Engine, EngineParts, KeyringSealer, ResolvedSecret, SecretRequester, SecretSource,
-    display_masked,
-};
+use saker_engine::{Engine, EngineParts, KeyringSealer, display_masked};
 use saker_model::execution::as_sealed;
 use saker_model::{DEFAULT_TENANT, Execution, Level, StateType};
 use saker_store::{LogQuery, SqliteStore, Store};
 use serde_json::{Map, Value, json};
-use zeroize::Zeroizing;
 
 const K: &str = "abcdefgh-secret-42";
-
-struct OneSecret;
-
-impl SecretSource for OneSecret {
-    fn resolve(
-        &self,
-        _r: &SecretRequester,
-        key: &str,
-        _ns: Option<&str>,
-    ) -> Result<ResolvedSecret, String> {
-        match key {
-            "K" => Ok(Zeroizing::new(K.to_owned()).into()),
-            _ => Err(format!("secret '{key}' not found")),
-        }
-    }
-}
 
 struct Run {
     done: Execution,
@@ -61,7 +43,7 @@ async fn run(tasks: &str) -> Run {
 async fn run_with(tasks: &str, inputs_yaml: &str, inputs: Map<String, Value>) -> Run {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let mut parts = EngineParts::new(store.clone());
-    parts.secrets = Arc::new(OneSecret);
+    parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
     parts.sealer = Some(Arc::new(KeyringSealer::new(Keyring::new(
         SecretKey::generate(),
     ))));
