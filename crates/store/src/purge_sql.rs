@@ -33,7 +33,8 @@ impl Sql {
         }
     }
 
-    /// Adds a parameter and returns its placeholder.
+    /// Adds a bound parameter and returns the marker that refers to it in the SQL text
+    /// (`?1` for SQLite, `$1` for PostgreSQL).
     fn bind(&mut self, param: Param) -> String {
         self.params.push(param);
         format!("{}{}", self.sigil, self.params.len())
@@ -54,8 +55,8 @@ impl Sql {
 
     /// ` AND column IN (…)` of `values`.
     fn any_of(&mut self, column: &str, values: Vec<Param>) {
-        let placeholders: Vec<String> = values.into_iter().map(|v| self.bind(v)).collect();
-        self.push(&format!(" AND {column} IN ({})", placeholders.join(", ")));
+        let markers: Vec<String> = values.into_iter().map(|v| self.bind(v)).collect();
+        self.push(&format!(" AND {column} IN ({})", markers.join(", ")));
     }
 
     /// The conditions of `scope` on an executions table aliased `e`.
