@@ -71,25 +71,31 @@ fn executions_of_target(port: u16) -> u64 {
         .unwrap()
 }
 
+/// A server with users whose only open URL is `open_url`, with [`TARGET`] deployed.
+fn server_with_open_url(dir: &std::path::Path, open_url: &str) -> (std::process::Child, u16) {
+    let config = write_config(
+        dir,
+        &format!("{ADMIN_CONFIG}      open-urls:\n        - \"{open_url}\"\n"),
+    );
+    let port = free_port();
+    let server = start_server_with(&dir.join("data"), port, Some(&config));
+    let (status, body) = http_as(
+        port,
+        "POST",
+        "/api/v1/main/flows",
+        Some(("application/x-yaml", TARGET)),
+        Some(ADMIN_BASIC),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    (server, port)
+}
+
 #[test]
 fn open_urls_open_only_the_webhook_routes_they_cover() {
     for open_url in OPEN_URLS {
         let dir = tempfile::tempdir().unwrap();
-        let config = write_config(
-            dir.path(),
-            &format!("{ADMIN_CONFIG}      open-urls:\n        - \"{open_url}\"\n"),
-        );
-        let port = free_port();
-        let server = start_server_with(&dir.path().join("data"), port, Some(&config));
-        let (status, body) = http_as(
-            port,
-            "POST",
-            "/api/v1/main/flows",
-            Some(("application/x-yaml", TARGET)),
-            Some(ADMIN_BASIC),
-        )
-        .unwrap();
-        assert_eq!(status, 200, "{body}");
+        let (server, port) = server_with_open_url(dir.path(), open_url);
 
         // The attack: the prefix of the webhooks is also that of flow `webhook.deploy`.
         let (status, body) = http(
@@ -148,23 +154,7 @@ fn open_urls_open_only_the_webhook_routes_they_cover() {
 #[test]
 fn an_open_url_ends_at_a_segment_boundary_and_in_its_own_tenant() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "{ADMIN_CONFIG}      open-urls:\n        - \"/api/v1/main/executions/webhook/web\"\n"
-        ),
-    );
-    let port = free_port();
-    let server = start_server_with(&dir.path().join("data"), port, Some(&config));
-    let (status, body) = http_as(
-        port,
-        "POST",
-        "/api/v1/main/flows",
-        Some(("application/x-yaml", TARGET)),
-        Some(ADMIN_BASIC),
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{body}");
+    let (server, port) = server_with_open_url(dir.path(), "/api/v1/main/executions/webhook/web");
     // `…/webhook/web` covers namespace `web` only, not `webhook`.
     let (status, _) = http(
         port,
