@@ -14,8 +14,9 @@
 //!   fails to resolve. The engine is not told when a secret is revoked, so a revoked value
 //!   nobody asks for again stays until it ages out or is pushed out by newer ones.
 //!
-//! Sets are grown and shrunk in one place each, [`grow`] and [`shrink`], in place: adding or
-//! removing a value indexes or wipes only that value's forms, whatever the set's size.
+//! An execution's set grows in one place, [`grow`], in place; the process-wide set is a
+//! `saker_mask::BoundedMaskSet`, which inserts, evicts and removes in place. Adding or removing a
+//! value indexes or wipes only that value's forms, whatever the set's size.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use saker_expr::Rendered;
-use saker_mask::MaskSet;
+use saker_mask::{BoundedMaskSet, MaskLimits, MaskSet};
 use zeroize::Zeroizing;
 
 /// The most raw secret values the process-wide set keeps.
@@ -41,13 +42,6 @@ fn grow(set: &mut MaskSet, values: &[&str]) {
     }
 }
 
-/// Removes `gone` from `set` in place; their forms are wiped. The one place a set shrinks.
-fn shrink(set: &mut MaskSet, gone: &[Zeroizing<String>]) {
-    for value in gone {
-        set.remove(value.as_str());
-    }
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -58,17 +52,20 @@ pub fn process_masks() -> &'static ProcessMasks {
     PROCESS.get_or_init(|| ProcessMasks::with_limits(PROCESS_MAX_VALUES, PROCESS_MAX_AGE))
 }
 
-/// Raw secret values resolved recently by this process, bounded in number and age.
+/// Raw secret values resolved recently by this process, bounded in number and age. The values
+/// live in a [`BoundedMaskSet`] (which keeps the most recently used ones within its count and
+/// size, evicting in place); this type adds what only the engine knows: which secret each
+/// value is, so a new value replaces the old one, and how long since each was last used.
 pub struct ProcessMasks {
-    max_values: usize,
     max_age: Duration,
+    set: BoundedMaskSet,
     state: Mutex<ProcessState>,
 }
 
+#[derive(Default)]
 struct ProcessState {
     /// Oldest first by last use.
     entries: Vec<ProcessEntry>,
-    set: MaskSet,
     /// When the least recently used entry ages out.
     next_expiry: Option<Instant>,
 }
@@ -85,31 +82,33 @@ impl ProcessMasks {
     #[doc(hidden)]
     pub fn with_limits(max_values: usize, max_age: Duration) -> Self {
         Self {
-            max_values: max_values.max(1),
             max_age,
-            state: Mutex::new(ProcessState {
-                entries: Vec::new(),
-                set: MaskSet::empty(),
-                next_expiry: None,
+            set: BoundedMaskSet::new(MaskLimits {
+                max_values: max_values.max(1),
+                ..MaskLimits::default()
             }),
+            state: Mutex::new(ProcessState::default()),
+        }
+    }
+
+    /// Drops the values past their age, if any is.
+    fn expire(&self) {
+        let mut state = lock(&self.state);
+        if state.next_expiry.is_some_and(|at| Instant::now() >= at) {
+            self.settle(&mut state, Vec::new());
         }
     }
 
     /// The current set (values past their age are dropped first).
     pub fn snapshot(&self) -> MaskSet {
-        let mut state = lock(&self.state);
-        if state.next_expiry.is_some_and(|at| Instant::now() >= at) {
-            self.settle(&mut state, Vec::new());
-        }
-        state.set.clone()
+        self.expire();
+        self.set.snapshot()
     }
 
     /// `text` with every value of the set (and its encodings) masked.
     pub fn mask<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        match self.snapshot().mask(text) {
-            Cow::Borrowed(_) => Cow::Borrowed(text),
-            Cow::Owned(s) => Cow::Owned(s),
-        }
+        self.expire();
+        self.set.mask(text)
     }
 
     /// Records that secret `identity` (never a value: tenant, namespace, key) resolved to
@@ -147,6 +146,9 @@ impl ProcessMasks {
                 });
             }
         }
+        // Held already: now the most recent. New: indexed, the least recent evicted past the
+        // bound.
+        let _ = self.set.insert(value);
         self.settle(&mut state, dropped);
     }
 
@@ -177,13 +179,14 @@ impl ProcessMasks {
                     last_used: now,
                 });
             }
+            let _ = self.set.insert(value);
         }
         self.settle(&mut state, Vec::new());
     }
 
-    /// Drops entries too old or too many, then brings the set in line with the entries:
-    /// without the values that left (`dropped`, and those dropped here) unless another
-    /// entry still holds them, with the values it does not hold yet.
+    /// Drops entries too old, removes from the set the values that left (`dropped`, and those
+    /// dropped here) unless another entry still holds them, and forgets the entries whose
+    /// value the set evicted to stay within its bound.
     fn settle(&self, state: &mut ProcessState, mut dropped: Vec<Zeroizing<String>>) {
         let now = Instant::now();
         let max_age = self.max_age;
@@ -192,34 +195,28 @@ impl ProcessMasks {
             .partition(|e| now.saturating_duration_since(e.last_used) < max_age);
         state.entries = kept;
         dropped.extend(aged.into_iter().map(|e| e.value));
-        let excess = state.entries.len().saturating_sub(self.max_values);
-        dropped.extend(state.entries.drain(..excess).map(|e| e.value));
         dropped.retain(|v| !state.entries.iter().any(|e| e.value == *v));
-        if !dropped.is_empty() {
-            shrink(&mut state.set, &dropped);
+        for value in &dropped {
+            self.set.remove(value.as_str());
         }
-        let added: Vec<&str> = state
+        state
             .entries
-            .iter()
-            .map(|e| e.value.as_str())
-            .filter(|v| !state.set.contains_value(v))
-            .collect();
-        if !added.is_empty() {
-            grow(&mut state.set, &added);
-        }
+            .retain(|e| self.set.contains_value(e.value.as_str()));
         state.next_expiry = state.entries.first().map(|e| e.last_used + max_age);
     }
 
     /// How many values the set holds (for tests).
     #[doc(hidden)]
     pub fn held_count(&self) -> usize {
-        self.snapshot().len()
+        self.expire();
+        self.set.len()
     }
 
     /// Whether the set holds `value` (for tests).
     #[doc(hidden)]
     pub fn holds(&self, value: &str) -> bool {
-        self.snapshot().contains_value(value)
+        self.expire();
+        self.set.contains_value(value)
     }
 }
 
