@@ -12,6 +12,10 @@ use serde::Serialize;
 
 use crate::shape::Shape;
 
+mod flowable;
+
+pub use flowable::FLOWABLE_TASKS;
+
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[non_exhaustive]
@@ -23,6 +27,43 @@ pub enum TaskKind {
     Fail,
     PurgeExecutions,
     PurgeLogs,
+    // Flowable tasks (`catalog/flowable.rs`): they run the tasks they hold.
+    If,
+    Switch,
+    Sequential,
+    Parallel,
+    ForEach,
+    EachSequential,
+    EachParallel,
+    AllowFailure,
+    Dag,
+    WorkingDirectory,
+    Pause,
+    Sleep,
+    /// Kestra's LoopUntil, also named WaitFor.
+    LoopUntil,
+}
+
+impl TaskKind {
+    /// True for the tasks that run other tasks (Kestra's `FlowableTask`). Sleep is not one: it
+    /// holds no children and runs on the worker like any runnable task; Pause is, as in Kestra.
+    pub fn is_flowable(self) -> bool {
+        matches!(
+            self,
+            Self::If
+                | Self::Switch
+                | Self::Sequential
+                | Self::Parallel
+                | Self::ForEach
+                | Self::EachSequential
+                | Self::EachParallel
+                | Self::AllowFailure
+                | Self::Dag
+                | Self::WorkingDirectory
+                | Self::Pause
+                | Self::LoopUntil
+        )
+    }
 }
 
 /// One property of a type.
@@ -33,7 +74,7 @@ pub struct PropSpec {
     pub required: bool,
 }
 
-const fn prop(name: &'static str, shape: Shape) -> PropSpec {
+pub(crate) const fn prop(name: &'static str, shape: Shape) -> PropSpec {
     PropSpec {
         name,
         shape,
@@ -41,7 +82,7 @@ const fn prop(name: &'static str, shape: Shape) -> PropSpec {
     }
 }
 
-const fn required(name: &'static str, shape: Shape) -> PropSpec {
+pub(crate) const fn required(name: &'static str, shape: Shape) -> PropSpec {
     PropSpec {
         name,
         shape,
@@ -158,7 +199,8 @@ const SHELL_COMMANDS_PROPS: &[PropSpec] = &[
     prop("outputDirectory", Shape::Bool),
 ];
 
-/// The task types of this build. Legacy names are the `aliases` Kestra itself declares on
+/// The runnable task types of this build (the flowable ones are [`FLOWABLE_TASKS`]; the
+/// built-in catalog holds both). Legacy names are the `aliases` Kestra itself declares on
 /// these classes (from before 0.17 moved core tasks to `io.kestra.plugin.core`). Kestra's old
 /// `io.kestra.core.tasks.scripts.Bash` is a different task with other properties, so it is not
 /// an alias of shell Commands; `io.kestra.core.tasks.outputs.OutputValues` is left out because
@@ -258,7 +300,11 @@ impl Catalog {
     pub fn builtin() -> &'static Catalog {
         static BUILTIN: OnceLock<Catalog> = OnceLock::new();
         BUILTIN.get_or_init(|| Catalog {
-            tasks: BUILTIN_TASKS.to_vec(),
+            tasks: BUILTIN_TASKS
+                .iter()
+                .chain(FLOWABLE_TASKS)
+                .copied()
+                .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),
         })
     }

@@ -25,6 +25,7 @@
 //! [`flow`], [`validate`] (`parse_flow`), [`diagnostic`], [`suggest`] ("did you mean").
 
 pub mod catalog;
+mod children;
 pub mod coerce;
 pub mod defaults;
 pub mod diagnostic;
