@@ -1,7 +1,7 @@
 //! The executor: the state machine of every running execution. It runs on its own thread,
-//! takes events (a new execution, a worker's result, a retry that is due, a kill), decides
-//! the next step with [`plan::next_step`], records each change in the store *before* acting
-//! on it, and hands task attempts to the workers.
+//! takes events (a new execution, a worker's result, a retry that is due, a kill, a pause
+//! that ends, a resume), decides what comes next with [`plan::plan`], records each change in
+//! the store *before* acting on it, and hands task attempts to the workers.
 //!
 //! It never renders a task's properties nor runs a task; only the flow outputs are rendered
 //! here, once every task has ended.
@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use saker_model::{Execution, Flow, Level, LogEntry, StateType, TaskDef, TaskRun, TaskRunAttempt};
+use saker_model::{Execution, Flow, Level, LogEntry, StateType, TaskKind, TaskRun, TaskRunAttempt};
 use saker_store::{Store, Write};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cancel::Cancellation;
 use crate::masks::MaskRegistry;
 use crate::outputs::FlowOutputs;
-use crate::plan::{Next, next_step};
+use crate::plan::{self, is_flowable};
 use crate::queue::{Queue, WorkerJob, WorkerResult};
 use crate::retry_policy;
 
@@ -38,6 +38,17 @@ pub enum Event {
     },
     /// Stop an execution: running attempts are cancelled, nothing new starts.
     Kill { execution_id: String },
+    /// A `Pause` with a duration is over: it ends as its `behavior` says.
+    PauseDue {
+        execution_id: String,
+        task_run_id: String,
+    },
+    /// Resume the paused task runs of an execution; `outputs` become each one's
+    /// `onResume` output (already coerced and sealed by the engine).
+    Resume {
+        execution_id: String,
+        outputs: serde_json::Map<String, serde_json::Value>,
+    },
     /// Call back when the execution ends (at once if it is not running here).
     Watch {
         execution_id: String,
@@ -106,6 +117,14 @@ impl Executor {
                 task_run_id,
             } => self.on_retry_due(live, outbox, &execution_id, &task_run_id),
             Event::Kill { execution_id } => self.on_kill(live, outbox, &execution_id),
+            Event::PauseDue {
+                execution_id,
+                task_run_id,
+            } => self.on_pause_due(live, outbox, &execution_id, &task_run_id),
+            Event::Resume {
+                execution_id,
+                outputs,
+            } => self.on_resume(live, outbox, &execution_id, outputs),
             Event::Watch {
                 execution_id,
                 reply,
@@ -142,6 +161,16 @@ impl Executor {
                 });
             });
         }
+        for (execution_id, task_run_id, delay) in outbox.pauses.drain(..) {
+            let events = self.events.clone();
+            self.runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = events.send(Event::PauseDue {
+                    execution_id,
+                    task_run_id,
+                });
+            });
+        }
         for (reply, execution) in outbox.replies.drain(..) {
             let _ = reply.send(Some(execution));
         }
@@ -169,7 +198,7 @@ impl Executor {
         else {
             return;
         };
-        let task = find_task(&l.flow, &task_run.task_id).cloned();
+        let task = l.flow.find_task(&task_run.task_id).cloned();
         let now = Utc::now();
         if let Some(attempt) = task_run.attempts.last_mut() {
             attempt.state = saker_model::State::starting_at(StateType::Running, result.started_at);
@@ -216,6 +245,36 @@ impl Executor {
                     return;
                 }
             }
+        }
+
+        if let Some(task) = &task
+            && matches!(state, StateType::Success | StateType::Warning)
+            && let Some(resolved) = result.resolved
+        {
+            // A flowable's decision: it stays RUNNING while the planner opens its children;
+            // a Pause waits (PAUSED) for its duration or a resume.
+            task_run.outputs = self
+                .outputs
+                .protect(&key.id, &task_run.task_id, result.outputs);
+            let pausing = task.kind == TaskKind::Pause && !l.killing;
+            if pausing {
+                if let Some(until) = resolved.pause_until {
+                    let delay = (until - now).to_std().unwrap_or_default();
+                    outbox
+                        .pauses
+                        .push((key.id.clone(), task_run.id.clone(), delay));
+                }
+                task_run.state.transition_at(StateType::Paused, now);
+            } else if !is_flowable(task.kind) {
+                task_run.state.transition_at(state, now);
+            }
+            task_run.resolved = Some(resolved);
+            let changed = vec![task_run.clone()];
+            if pausing {
+                l.execution.state.transition_at(StateType::Paused, now);
+            }
+            self.advance(live, outbox, &key.id, logs, changed);
+            return;
         }
 
         if let Some(task) = &task {
@@ -279,7 +338,8 @@ impl Executor {
         });
         let run = run.clone();
         outbox.writes.push(Owned::TaskRun(run.clone()));
-        outbox.jobs.extend(job_for(l, run));
+        let snapshot = Arc::new(l.execution.clone());
+        outbox.jobs.extend(job_for(&l.flow, &snapshot, run));
     }
 
     fn on_kill(&self, live: &mut HashMap<String, Live>, outbox: &mut Outbox, execution_id: &str) {
@@ -298,12 +358,100 @@ impl Executor {
             }
         }
         drop(running);
+        // Nothing resumes a pause of an execution being killed.
+        let mut changed = Vec::new();
+        for run in l.execution.task_run_list.iter_mut() {
+            if run.state.current == StateType::Paused {
+                run.state.transition(StateType::Killed);
+                changed.push(run.clone());
+            }
+        }
         let id = execution_id.to_owned();
-        self.advance(live, outbox, &id, Vec::new(), Vec::new());
+        self.advance(live, outbox, &id, Vec::new(), changed);
     }
 
-    /// Applies [`next_step`] once, writing its change together with `logs` and the task runs
-    /// that just changed (`changed_runs`) in one transaction.
+    /// A pause's duration is over: the task run ends as its `behavior` says (RESUME: SUCCESS,
+    /// WARN: WARNING, FAIL: FAILED, CANCEL: CANCELLED, which ends the execution CANCELLED).
+    fn on_pause_due(
+        &self,
+        live: &mut HashMap<String, Live>,
+        outbox: &mut Outbox,
+        execution_id: &str,
+        task_run_id: &str,
+    ) {
+        let Some(l) = live.get_mut(execution_id) else {
+            return;
+        };
+        let Some(run) = l
+            .execution
+            .task_run_list
+            .iter_mut()
+            .find(|t| t.id == task_run_id && t.state.current == StateType::Paused)
+        else {
+            return;
+        };
+        let behavior = run
+            .resolved
+            .as_ref()
+            .and_then(|r| r.pause_behavior.clone())
+            .unwrap_or_else(|| "RESUME".into());
+        let state = match behavior.as_str() {
+            "WARN" => StateType::Warning,
+            "FAIL" => StateType::Failed,
+            "CANCEL" => StateType::Cancelled,
+            _ => StateType::Success,
+        };
+        run.state.transition(StateType::Running);
+        run.state.transition(state);
+        let changed = vec![run.clone()];
+        let log = system_log(
+            ExecutionKey::from(&l.execution),
+            Some(&changed[0]),
+            Level::Info,
+            format!("the pause is over ({behavior})"),
+        );
+        resume_state(&mut l.execution);
+        let id = execution_id.to_owned();
+        self.advance(live, outbox, &id, vec![log], changed);
+    }
+
+    /// Resumes every paused task run of the execution with `outputs` as its `onResume`.
+    fn on_resume(
+        &self,
+        live: &mut HashMap<String, Live>,
+        outbox: &mut Outbox,
+        execution_id: &str,
+        outputs: serde_json::Map<String, serde_json::Value>,
+    ) {
+        let Some(l) = live.get_mut(execution_id) else {
+            return;
+        };
+        let mut changed = Vec::new();
+        for run in l.execution.task_run_list.iter_mut() {
+            if run.state.current != StateType::Paused {
+                continue;
+            }
+            run.outputs.insert(
+                "onResume".into(),
+                serde_json::Value::Object(outputs.clone()),
+            );
+            run.state.transition(StateType::Running);
+            run.state.transition(StateType::Success);
+            changed.push(run.clone());
+        }
+        if changed.is_empty() {
+            return;
+        }
+        resume_state(&mut l.execution);
+        let id = execution_id.to_owned();
+        self.advance(live, outbox, &id, Vec::new(), changed);
+    }
+
+    /// Applies [`plan::plan`]: finishes the flowable runs whose children have all ended
+    /// (planning again after each round, since a finish can let a sibling start), then
+    /// starts every task run the plan lists, or ends the execution. The changes are written
+    /// together with `logs` and the task runs that just changed (`changed_runs`) in one
+    /// transaction.
     fn advance(
         &self,
         live: &mut HashMap<String, Live>,
@@ -319,22 +467,40 @@ impl Executor {
         if l.execution.state.current == StateType::Created {
             l.execution.state.transition(StateType::Running);
         }
-        let mut dispatch: Option<TaskRun> = None;
+        let flow = l.flow.clone();
+        let mut dispatch: Vec<TaskRun> = Vec::new();
         let mut ended = false;
-        match next_step(&l.flow, &l.execution, l.killing) {
-            Next::Run(task) => {
-                let mut run = TaskRun::new(&l.execution, &task.id);
+        loop {
+            let step = plan::plan(&flow, &l.execution, l.killing);
+            if !step.finish.is_empty() {
                 let now = Utc::now();
+                for (run_id, state) in step.finish {
+                    if let Some(run) = l
+                        .execution
+                        .task_run_list
+                        .iter_mut()
+                        .find(|r| r.id == run_id)
+                    {
+                        run.state.transition_at(state, now);
+                        changed_runs.push(run.clone());
+                    }
+                }
+                continue;
+            }
+            let now = Utc::now();
+            for new in step.start {
+                let mut run = TaskRun::new(&l.execution, &new.task.id);
+                run.parent_task_run_id = new.parent_task_run_id;
+                run.value = new.value;
                 run.state.transition_at(StateType::Running, now);
                 run.attempts.push(TaskRunAttempt {
                     state: saker_model::State::starting_at(StateType::Running, now),
                 });
                 l.execution.task_run_list.push(run.clone());
                 changed_runs.push(run.clone());
-                dispatch = Some(run);
+                dispatch.push(run);
             }
-            Next::Wait => {}
-            Next::End(state) => {
+            if let Some(state) = step.end {
                 let (outputs, output_logs, outputs_failed) =
                     self.outputs.render(&l.flow, &l.execution, state);
                 logs.extend(output_logs);
@@ -347,6 +513,7 @@ impl Executor {
                 l.execution.state.transition(final_state);
                 ended = true;
             }
+            break;
         }
         if !logs.is_empty() {
             outbox.writes.push(Owned::Logs(logs));
@@ -358,8 +525,12 @@ impl Executor {
             .writes
             .push(Owned::Execution(execution_header(&l.execution)));
 
-        if let Some(run) = dispatch {
-            outbox.jobs.extend(job_for(l, run));
+        if !dispatch.is_empty() {
+            // One snapshot for every job of this step (a Parallel starts many at once).
+            let snapshot = Arc::new(l.execution.clone());
+            for run in dispatch {
+                outbox.jobs.extend(job_for(&l.flow, &snapshot, run));
+            }
         }
         if ended && let Some(l) = live.remove(id) {
             self.metrics.execution_ended(l.execution.state.current);
@@ -371,6 +542,17 @@ impl Executor {
     }
 }
 
+/// Back to RUNNING once no task run is paused any more.
+fn resume_state(execution: &mut Execution) {
+    if execution.state.current == StateType::Paused
+        && !execution
+            .task_run_list
+            .iter()
+            .any(|r| r.state.current == StateType::Paused)
+    {
+        execution.state.transition(StateType::Running);
+    }
+}
 /// Events handled per transaction at most.
 const MAX_BATCH: usize = 256;
 
@@ -380,6 +562,8 @@ struct Outbox {
     writes: Vec<Owned>,
     jobs: Vec<WorkerJob>,
     retries: Vec<(String, String, Duration)>,
+    /// Pauses with a duration: (execution, task run, how long).
+    pauses: Vec<(String, String, Duration)>,
     replies: Vec<(oneshot::Sender<Option<Execution>>, Execution)>,
     lookups: Vec<(String, oneshot::Sender<Option<Execution>>)>,
 }
@@ -409,23 +593,15 @@ fn execution_header(execution: &Execution) -> Execution {
     }
 }
 
-fn job_for(l: &Live, task_run: TaskRun) -> Option<WorkerJob> {
-    let task = find_task(&l.flow, &task_run.task_id)?;
+fn job_for(flow: &Arc<Flow>, execution: &Arc<Execution>, task_run: TaskRun) -> Option<WorkerJob> {
+    let task = flow.find_task(&task_run.task_id)?;
     Some(WorkerJob {
-        flow: l.flow.clone(),
-        execution: Arc::new(l.execution.clone()),
+        flow: flow.clone(),
+        execution: execution.clone(),
         task: Arc::new(task.clone()),
         attempt: task_run.attempts.len() as u32,
         task_run,
     })
-}
-
-fn find_task<'f>(flow: &'f Flow, task_id: &str) -> Option<&'f TaskDef> {
-    flow.tasks
-        .iter()
-        .chain(flow.errors.iter())
-        .chain(flow.finally.iter())
-        .find(|t| t.id == task_id)
 }
 
 /// Which execution a log line written by the engine belongs to.

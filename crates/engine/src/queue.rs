@@ -30,6 +30,9 @@ pub struct WorkerResult {
     /// SUCCESS, WARNING, FAILED, SKIPPED or KILLED.
     pub state: StateType,
     pub outputs: Map<String, Value>,
+    /// A flowable task's decision: its children start from it. Values derived from a
+    /// secret are already sealed.
+    pub resolved: Option<saker_model::Resolved>,
     /// When the worker started and finished the attempt (the attempt's own history uses
     /// these, so it measures the task and nothing of the orchestration around it).
     pub started_at: DateTime<Utc>,
