@@ -152,6 +152,7 @@ impl Engine {
 
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let executor = Executor {
+            confinement: parts.confinement.clone(),
             metrics: metrics.clone(),
             store: parts.store.clone(),
             jobs,

@@ -73,6 +73,9 @@ pub struct Executor {
     pub masks: Arc<MaskRegistry>,
     pub outputs: FlowOutputs,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where task attempts work: the directory a `WorkingDirectory`'s tasks shared is removed
+    /// here when it ends (one process; separate workers will be told by a control message).
+    pub confinement: saker_confine::Confinement,
 }
 
 impl Executor {
@@ -483,6 +486,13 @@ impl Executor {
                     {
                         run.state.transition_at(state, now);
                         changed_runs.push(run.clone());
+                        let kind = flow.find_task(&run.task_id).map(|t| t.kind);
+                        if kind == Some(TaskKind::WorkingDirectory)
+                            && let Err(e) =
+                                self.confinement.remove_shared_dir(&l.execution.id, &run.id)
+                        {
+                            tracing::warn!(error = %e, "cannot remove a WorkingDirectory's shared directory");
+                        }
                     }
                 }
                 continue;
@@ -595,7 +605,19 @@ fn execution_header(execution: &Execution) -> Execution {
 
 fn job_for(flow: &Arc<Flow>, execution: &Arc<Execution>, task_run: TaskRun) -> Option<WorkerJob> {
     let task = flow.find_task(&task_run.task_id)?;
+    let working_directory = if task.kind == TaskKind::WorkingDirectory {
+        Some(task_run.id.clone())
+    } else {
+        execution
+            .parents_of(&task_run)
+            .into_iter()
+            .find(|p| {
+                flow.find_task(&p.task_id).map(|t| t.kind) == Some(TaskKind::WorkingDirectory)
+            })
+            .map(|p| p.id.clone())
+    };
     Some(WorkerJob {
+        working_directory,
         flow: flow.clone(),
         execution: execution.clone(),
         task: Arc::new(task.clone()),

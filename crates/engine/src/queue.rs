@@ -20,6 +20,9 @@ pub struct WorkerJob {
     pub task_run: TaskRun,
     /// 1-based number of the attempt this job runs.
     pub attempt: u32,
+    /// The run of the `WorkingDirectory` this task is in (or is): its attempts work in that
+    /// run's shared directory instead of one of their own.
+    pub working_directory: Option<String>,
 }
 
 /// What a worker reports for a job.

@@ -115,10 +115,14 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     };
     let mut ctx = TaskContext::new(task.clone(), variables, secrets, logger, cancel.clone());
     ctx.limits = deps.expression_limits;
-    ctx.sandbox = Some(
-        deps.confinement
+    ctx.sandbox = Some(match &job.working_directory {
+        Some(owner) => deps
+            .confinement
+            .shared(&execution.id, &job.task_run.id, job.attempt, owner),
+        None => deps
+            .confinement
             .attempt(&execution.id, &job.task_run.id, job.attempt),
-    );
+    });
 
     let outcome = match context_error {
         Some(e) => Err(TaskError::Render(e)),

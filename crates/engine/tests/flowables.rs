@@ -484,3 +484,58 @@ tasks:
         assert!(overlapping <= 2, "{overlapping} iterations ran at once");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn working_directory_tasks_share_their_files_and_the_directory_goes_at_the_end() {
+    let root = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let mut parts = EngineParts::new(store.clone());
+    parts.confinement = saker_confine::Confinement::new(saker_confine::Settings {
+        work_root: Some(root.path().to_path_buf()),
+        ..saker_confine::Settings::default()
+    });
+    let engine = Engine::start(parts);
+    let source = r#"
+id: wd
+namespace: company.team
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: write
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - echo shared-content > note.txt
+          - pwd > where.txt
+      - id: read
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - cat note.txt
+          - cat where.txt
+  - id: outside
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - test ! -e note.txt && echo fresh
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    let logs = messages(&store, &done.id);
+    assert_eq!(done.state.current, StateType::Success, "{logs:?}");
+    assert!(logs.iter().any(|l| l == "shared-content"), "{logs:?}");
+    assert!(logs.iter().any(|l| l == "fresh"), "{logs:?}");
+    // Nothing is left under the work root: the shared directory went with its
+    // WorkingDirectory, each other attempt's with the attempt.
+    let left: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let inside: Vec<_> = left
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_dir(p)
+                .into_iter()
+                .flatten()
+                .map(|e| e.unwrap().path())
+        })
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?} {inside:?}");
+}
