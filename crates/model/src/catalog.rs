@@ -12,8 +12,10 @@ use serde::Serialize;
 
 use crate::shape::Shape;
 
+mod core_tasks;
 mod flowable;
 
+pub use core_tasks::CORE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 
 /// The task types the engine knows how to run.
@@ -42,6 +44,24 @@ pub enum TaskKind {
     Sleep,
     /// Kestra's LoopUntil, also named WaitFor.
     LoopUntil,
+    // Other core tasks (`catalog/core_tasks.rs`).
+    /// Starts an execution of another flow (and, with `wait`, ends with it).
+    Subflow,
+    /// Splits a file into batches and starts a subflow execution per batch.
+    ForEachItem,
+    KvSet,
+    KvGet,
+    KvDelete,
+    KvGetKeys,
+    /// Sets labels on the running execution.
+    Labels,
+    Assert,
+    /// Ends the execution in a chosen state.
+    Exit,
+    /// io.kestra.plugin.core.log.Fetch.
+    LogFetch,
+    Echo,
+    LocalFiles,
 }
 
 impl TaskKind {
@@ -62,7 +82,13 @@ impl TaskKind {
                 | Self::WorkingDirectory
                 | Self::Pause
                 | Self::LoopUntil
+                | Self::ForEachItem
         )
+    }
+
+    /// True for the tasks that start executions of other flows (Kestra's `ExecutableTask`).
+    pub fn starts_subflows(self) -> bool {
+        matches!(self, Self::Subflow | Self::ForEachItem)
     }
 }
 
@@ -199,9 +225,9 @@ const SHELL_COMMANDS_PROPS: &[PropSpec] = &[
     prop("outputDirectory", Shape::Bool),
 ];
 
-/// The runnable task types of this build (the flowable ones are [`FLOWABLE_TASKS`]; the
-/// built-in catalog holds both). Legacy names are the `aliases` Kestra itself declares on
-/// these classes (from before 0.17 moved core tasks to `io.kestra.plugin.core`). Kestra's old
+/// The first task types of this build; the flowable ones are [`FLOWABLE_TASKS`], subflows, KV
+/// and the other core ones [`CORE_TASKS`], and the built-in catalog holds all three. Legacy
+/// names are the `aliases` Kestra itself declares on these classes (from before 0.17 moved core tasks to `io.kestra.plugin.core`). Kestra's old
 /// `io.kestra.core.tasks.scripts.Bash` is a different task with other properties, so it is not
 /// an alias of shell Commands; `io.kestra.core.tasks.outputs.OutputValues` is left out because
 /// the current Kestra class does not declare it.
@@ -303,6 +329,7 @@ impl Catalog {
             tasks: BUILTIN_TASKS
                 .iter()
                 .chain(FLOWABLE_TASKS)
+                .chain(CORE_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),
@@ -354,6 +381,32 @@ impl Catalog {
             .iter()
             .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()));
         crate::suggest::closest(name, names)
+    }
+}
+
+/// Why a type name Saker does not know is missing, when its name tells: a class of Kestra's
+/// own test suite (`io.kestra.core.tasks.test.Read`, `io.kestra.core.runners.test.*`: no
+/// Kestra release ships them), or a type of a Kestra plugin other than core
+/// (`io.kestra.plugin.fs.http.Trigger`) when no known name is `close` to it (a misspelt core
+/// name is better answered with "did you mean"). `None` for any other name. The text
+/// completes "unknown task type 'X': ".
+pub fn missing_type_reason(name: &str, close: &[&str]) -> Option<String> {
+    let segments: Vec<&str> = name.split('.').collect();
+    if name.starts_with("io.kestra.") && segments.contains(&"test") {
+        return Some(
+            "it exists only in Kestra's own test suite (test code that no Kestra release \
+             ships), so Saker does not provide it"
+                .to_owned(),
+        );
+    }
+    match segments.as_slice() {
+        ["io", "kestra", "plugin", plugin, _, ..] if *plugin != "core" && close.is_empty() => {
+            Some(format!(
+                "it belongs to the Kestra plugin 'io.kestra.plugin.{plugin}', \
+             which is a plugin Saker does not have"
+            ))
+        }
+        _ => None,
     }
 }
 

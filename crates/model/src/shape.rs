@@ -52,6 +52,9 @@ pub enum Shape {
     Inputs,
     /// A map with these keys (`checkFrequency`, `cache`, `batch`).
     Struct(&'static [PropSpec]),
+    /// Labels: a map of name to value, or Kestra's list of `{key, value}`, given to the engine
+    /// as a map; or a string (a template, or JSON text) rendered at run time.
+    Labels,
 }
 
 /// True for strings the engine renders: they may turn into any shape.
@@ -83,6 +86,7 @@ impl Shape {
             Self::TaskCases => "a map of case values to lists of tasks".to_owned(),
             Self::DagTasks => "a list of {task, dependsOn} entries".to_owned(),
             Self::Inputs => "a list of input declarations".to_owned(),
+            Self::Labels => "a map of labels or a list of {key, value}".to_owned(),
             Self::Struct(props) => {
                 let names: Vec<&str> = props.iter().map(|p| p.name).collect();
                 format!("a map with the keys {}", names.join(", "))
@@ -118,6 +122,22 @@ impl Shape {
             Self::Task | Self::TaskCases => match &node.kind {
                 NodeKind::Map(_) => Ok(node.to_json()),
                 _ => mismatch(),
+            },
+            Self::Labels => match &node.kind {
+                NodeKind::Map(entries) => labels(
+                    entries
+                        .iter()
+                        .map(|e| (Some(e.key.as_str()), Some(&e.value))),
+                ),
+                NodeKind::Seq(items) => labels(
+                    items
+                        .iter()
+                        .map(|item| (item.get("key").and_then(Node::as_text), item.get("value"))),
+                ),
+                NodeKind::Scalar(_) => node
+                    .as_str()
+                    .map(|t| Value::String(t.to_owned()))
+                    .map_or_else(mismatch, Ok),
             },
             Self::Struct(props) => match &node.kind {
                 NodeKind::Map(entries) => convert_struct(props, entries),
@@ -228,6 +248,26 @@ fn convert_struct(props: &[PropSpec], entries: &[Entry]) -> Result<Value, String
         .find(|p| p.required && !out.contains_key(p.name))
     {
         return Err(format!("missing required key '{}'", missing.name));
+    }
+    Ok(Value::Object(out))
+}
+
+/// Labels as a map of name to text, from (name, value) pairs; a missing name or value, a
+/// value that is not a scalar, or a name given twice is refused.
+fn labels<'a>(
+    pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a Node>)>,
+) -> Result<Value, String> {
+    let mut out = serde_json::Map::new();
+    for (key, value) in pairs {
+        let Some(key) = key else {
+            return Err("a label in list form needs 'key' and 'value'".to_owned());
+        };
+        let Some(text) = value.and_then(scalar_text) else {
+            return Err(format!("label '{key}' needs a text value"));
+        };
+        if out.insert(key.to_owned(), Value::String(text)).is_some() {
+            return Err(format!("duplicate label '{key}'"));
+        }
     }
     Ok(Value::Object(out))
 }

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalog::{COMMON_TASK_PROPS, TaskKind, TaskType};
+use crate::catalog::{COMMON_TASK_PROPS, TaskKind, TaskType, missing_type_reason};
 use crate::children::{Children, check_children_of_unknown};
 use crate::diagnostic::{index, join};
 use crate::execution::Level;
@@ -322,6 +322,14 @@ fn resolve_type<'c>(
         return Some(t);
     }
     let close = catalog.suggest_task(&name);
+    if let Some(reason) = missing_type_reason(&name, &close) {
+        ctx.diags.error(
+            type_node.pos,
+            &type_path,
+            format!("unknown task type '{name}': {reason}"),
+        );
+        return None;
+    }
     let hint = if close.is_empty() {
         let known: Vec<&str> = catalog.tasks().iter().map(|t| t.name).collect();
         format!(" (known types: {})", known.join(", "))
