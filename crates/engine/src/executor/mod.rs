@@ -8,12 +8,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::Utc;
 use saker_model::{Execution, Flow, Level, LogEntry, StateType, TaskKind, TaskRun, TaskRunAttempt};
 use saker_store::{Store, Write};
 use tokio::sync::{mpsc, oneshot};
+
+mod outbox;
+mod pause;
 
 use crate::cancel::Cancellation;
 use crate::masks::MaskRegistry;
@@ -21,6 +23,7 @@ use crate::outputs::FlowOutputs;
 use crate::plan::{self, is_flowable};
 use crate::queue::{Queue, WorkerJob, WorkerResult};
 use crate::retry_policy;
+use outbox::{MAX_BATCH, Outbox, Owned, execution_header};
 
 /// What the executor reacts to.
 pub enum Event {
@@ -373,83 +376,6 @@ impl Executor {
         self.advance(live, outbox, &id, Vec::new(), changed);
     }
 
-    /// A pause's duration is over: the task run ends as its `behavior` says (RESUME: SUCCESS,
-    /// WARN: WARNING, FAIL: FAILED, CANCEL: CANCELLED, which ends the execution CANCELLED).
-    fn on_pause_due(
-        &self,
-        live: &mut HashMap<String, Live>,
-        outbox: &mut Outbox,
-        execution_id: &str,
-        task_run_id: &str,
-    ) {
-        let Some(l) = live.get_mut(execution_id) else {
-            return;
-        };
-        let Some(run) = l
-            .execution
-            .task_run_list
-            .iter_mut()
-            .find(|t| t.id == task_run_id && t.state.current == StateType::Paused)
-        else {
-            return;
-        };
-        let behavior = run
-            .resolved
-            .as_ref()
-            .and_then(|r| r.pause_behavior.clone())
-            .unwrap_or_else(|| "RESUME".into());
-        let state = match behavior.as_str() {
-            "WARN" => StateType::Warning,
-            "FAIL" => StateType::Failed,
-            "CANCEL" => StateType::Cancelled,
-            _ => StateType::Success,
-        };
-        run.state.transition(StateType::Running);
-        run.state.transition(state);
-        let changed = vec![run.clone()];
-        let log = system_log(
-            ExecutionKey::from(&l.execution),
-            Some(&changed[0]),
-            Level::Info,
-            format!("the pause is over ({behavior})"),
-        );
-        resume_state(&mut l.execution);
-        let id = execution_id.to_owned();
-        self.advance(live, outbox, &id, vec![log], changed);
-    }
-
-    /// Resumes every paused task run of the execution with `outputs` as its `onResume`.
-    fn on_resume(
-        &self,
-        live: &mut HashMap<String, Live>,
-        outbox: &mut Outbox,
-        execution_id: &str,
-        outputs: serde_json::Map<String, serde_json::Value>,
-    ) {
-        let Some(l) = live.get_mut(execution_id) else {
-            return;
-        };
-        let mut changed = Vec::new();
-        for run in l.execution.task_run_list.iter_mut() {
-            if run.state.current != StateType::Paused {
-                continue;
-            }
-            run.outputs.insert(
-                "onResume".into(),
-                serde_json::Value::Object(outputs.clone()),
-            );
-            run.state.transition(StateType::Running);
-            run.state.transition(StateType::Success);
-            changed.push(run.clone());
-        }
-        if changed.is_empty() {
-            return;
-        }
-        resume_state(&mut l.execution);
-        let id = execution_id.to_owned();
-        self.advance(live, outbox, &id, Vec::new(), changed);
-    }
-
     /// Applies [`plan::plan`]: finishes the flowable runs whose children have all ended
     /// (planning again after each round, since a finish can let a sibling start), then
     /// starts every task run the plan lists, or ends the execution. The changes are written
@@ -549,57 +475,6 @@ impl Executor {
                 outbox.replies.push((w, l.execution.clone()));
             }
         }
-    }
-}
-
-/// Back to RUNNING once no task run is paused any more.
-fn resume_state(execution: &mut Execution) {
-    if execution.state.current == StateType::Paused
-        && !execution
-            .task_run_list
-            .iter()
-            .any(|r| r.state.current == StateType::Paused)
-    {
-        execution.state.transition(StateType::Running);
-    }
-}
-/// Events handled per transaction at most.
-const MAX_BATCH: usize = 256;
-
-/// What a batch of events decided: written first, acted on after the commit.
-#[derive(Default)]
-struct Outbox {
-    writes: Vec<Owned>,
-    jobs: Vec<WorkerJob>,
-    retries: Vec<(String, String, Duration)>,
-    /// Pauses with a duration: (execution, task run, how long).
-    pauses: Vec<(String, String, Duration)>,
-    replies: Vec<(oneshot::Sender<Option<Execution>>, Execution)>,
-    lookups: Vec<(String, oneshot::Sender<Option<Execution>>)>,
-}
-
-/// An owned [`Write`], kept until the batch is committed.
-enum Owned {
-    Execution(Execution),
-    TaskRun(TaskRun),
-    Logs(Vec<LogEntry>),
-}
-
-impl Owned {
-    fn as_write(&self) -> Write<'_> {
-        match self {
-            Owned::Execution(e) => Write::SaveExecution(e),
-            Owned::TaskRun(t) => Write::SaveTaskRun(t),
-            Owned::Logs(l) => Write::AppendLogs(l),
-        }
-    }
-}
-
-/// The execution without its task runs (saved separately), to keep the batch small.
-fn execution_header(execution: &Execution) -> Execution {
-    Execution {
-        task_run_list: Vec::new(),
-        ..execution.clone()
     }
 }
 
