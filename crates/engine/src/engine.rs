@@ -326,43 +326,19 @@ impl Engine {
             labels,
             trigger_state,
         } = origin;
-        let coerced = saker_model::coerce_inputs(&flow.inputs, inputs).map_err(|errors| {
-            EngineError::Inputs(errors.iter().map(|e| e.to_string()).collect())
-        })?;
-        let mut execution = Execution::new(tenant, &flow.namespace, &flow.id, revision);
-        execution.trigger = trigger.map(Box::new);
-        for input in &flow.inputs {
-            let Some(value) = coerced.get(&input.id) else {
-                continue;
-            };
-            let value = if input.is_secret() && !value.is_null() {
-                if self.protector.sealer.is_none() {
-                    return Err(EngineError::NeedsEncryptionKey(input.id.clone()));
-                }
-                let text = value
-                    .as_str()
-                    .map_or_else(|| value.to_string(), str::to_owned);
-                self.protector
-                    .seal_string(&execution.id, &format!("inputs.{}", input.id), &text)
-            } else {
-                value.clone()
-            };
-            execution.inputs.insert(input.id.clone(), value);
-        }
-        for (key, value) in &flow.labels {
-            execution
-                .labels
-                .insert(key.clone(), Json::String(value.clone()));
-        }
-        for (key, value) in labels {
-            if !key.starts_with("system.") {
-                execution.labels.insert(key, value);
-            }
-        }
-        execution.labels.insert(
-            "system.correlationId".into(),
-            Json::String(execution.id.clone()),
-        );
+        let execution = crate::new_execution::build(
+            &self.protector,
+            crate::new_execution::Request {
+                tenant,
+                flow: &flow,
+                revision,
+                inputs,
+                trigger,
+                labels,
+                correlation_id: None,
+                seal_inputs: &[],
+            },
+        )?;
         match trigger_state {
             None => self.store.write(&[Write::CreateExecution(&execution)])?,
             Some(state) => self.store.write(&[

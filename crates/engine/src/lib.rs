@@ -22,6 +22,7 @@ pub mod executor;
 pub mod logs;
 pub mod masks;
 pub mod metrics;
+mod new_execution;
 pub mod outputs;
 pub mod plan;
 pub mod queue;

@@ -35,7 +35,7 @@ pub struct WorkerResult {
     pub outputs: Map<String, Value>,
     /// A flowable task's decision: its children start from it. Values derived from a
     /// secret are already sealed.
-    pub resolved: Option<saker_model::Resolved>,
+    pub resolved: Option<Box<saker_model::Resolved>>,
     /// When the worker started and finished the attempt (the attempt's own history uses
     /// these, so it measures the task and nothing of the orchestration around it).
     pub started_at: DateTime<Utc>,

@@ -169,12 +169,24 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     let outputs =
         deps.protector
             .protect_task_outputs(&execution.id, &task.id, outputs, &taint, &masks);
+    // A subflow's inputs leave like outputs: what a secret produced is sealed (opened again,
+    // with this path, by the executor that starts the child).
+    if let Some(call) = resolved.as_mut().and_then(|r| r.subflow.as_mut()) {
+        let inputs = std::mem::take(&mut call.inputs);
+        call.inputs = deps.protector.protect_task_outputs(
+            &execution.id,
+            &subflow_inputs_path(&task.id),
+            inputs,
+            &taint,
+            &masks,
+        );
+    }
     WorkerResult {
         execution_id: job.execution.id.clone(),
         task_run_id: job.task_run.id.clone(),
         state,
         outputs,
-        resolved,
+        resolved: resolved.map(Box::new),
         started_at,
         ended_at: chrono::Utc::now(),
         logs: logger.take_pending(),
@@ -214,6 +226,12 @@ async fn run_attempt(
         None => run.await,
     };
     outcome.map(Some)
+}
+
+/// The task id under which a subflow's inputs are sealed: their leaves are sealed at
+/// `outputs.<task id>.inputs.<name>`.
+pub(crate) fn subflow_inputs_path(task_id: &str) -> String {
+    format!("{task_id}.inputs")
 }
 
 /// Where a `ForEach` value is sealed: bound to the execution, not to one task run, since

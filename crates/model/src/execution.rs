@@ -317,7 +317,7 @@ pub struct TaskRun {
     /// What the worker decided for a flowable task (the branch, the values to iterate on,
     /// when a pause ends); the executor plans the children from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolved: Option<Resolved>,
+    pub resolved: Option<Box<Resolved>>,
 }
 
 impl TaskRun {
@@ -370,6 +370,31 @@ pub struct Resolved {
     /// What a `Pause` does when its duration is over (RESUME, WARN, FAIL, CANCEL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_behavior: Option<String>,
+    /// The execution a `Subflow` starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subflow: Option<SubflowCall>,
+}
+
+/// A `Subflow`'s call, rendered by the worker: which flow, with which inputs (values derived
+/// from a secret sealed) and labels, and how the parent follows the child.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubflowCall {
+    pub namespace: String,
+    pub flow_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u32>,
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+    #[serde(default)]
+    pub labels: Map<String, Value>,
+    /// The parent's task run waits for the child's end (default true).
+    pub wait: bool,
+    /// A failed, killed or warning child makes the parent's task run end the same (default
+    /// true).
+    pub transmit_failed: bool,
+    /// The child gets the parent's labels (default false).
+    pub inherit_labels: bool,
 }
 
 /// The child list a flowable chose.

@@ -54,7 +54,7 @@ pub use documents::{
 pub use duration::DurationError;
 pub use execution::{
     Branch, DEFAULT_TENANT, Execution, ExecutionTrigger, Level, LogEntry, Resolved, State,
-    StateHistory, StateType, TaskRun, TaskRunAttempt, new_id,
+    StateHistory, StateType, SubflowCall, TaskRun, TaskRunAttempt, new_id,
 };
 pub use flow::{Concurrency, ConcurrencyBehavior, Flow, TriggerDef};
 pub use input::{InputDef, InputType, OutputDef};

@@ -16,11 +16,12 @@ use tokio::sync::{mpsc, oneshot};
 
 mod outbox;
 mod pause;
+mod subflow;
 
 use crate::cancel::Cancellation;
 use crate::masks::MaskRegistry;
 use crate::outputs::FlowOutputs;
-use crate::plan::{self, is_flowable};
+use crate::plan::{self, waits_on_children};
 use crate::queue::{Queue, WorkerJob, WorkerResult};
 use crate::retry_policy;
 use outbox::{MAX_BATCH, Outbox, Owned, execution_header};
@@ -271,15 +272,20 @@ impl Executor {
                         .push((key.id.clone(), task_run.id.clone(), delay));
                 }
                 task_run.state.transition_at(StateType::Paused, now);
-            } else if !is_flowable(task.kind) {
+            } else if !waits_on_children(task.kind) && task.kind != TaskKind::Subflow {
                 task_run.state.transition_at(state, now);
             }
+            let starts_child = task.kind == TaskKind::Subflow && !l.killing;
+            let run_id = task_run.id.clone();
             task_run.resolved = Some(resolved);
             let changed = vec![task_run.clone()];
             if pausing {
                 l.execution.state.transition_at(StateType::Paused, now);
             }
             self.advance(live, outbox, &key.id, logs, changed);
+            if starts_child {
+                self.start_subflow(live, outbox, &key.id, &run_id);
+            }
             return;
         }
 
@@ -364,6 +370,16 @@ impl Executor {
             }
         }
         drop(running);
+        // The children a Subflow waits for are killed with it.
+        let children: Vec<String> = l
+            .execution
+            .task_run_list
+            .iter()
+            .filter(|r| r.state.current == StateType::Running)
+            .filter(|r| r.resolved.as_ref().is_some_and(|x| x.subflow.is_some()))
+            .filter_map(|r| r.outputs.get("executionId").and_then(|v| v.as_str()))
+            .map(str::to_owned)
+            .collect();
         // Nothing resumes a pause of an execution being killed.
         let mut changed = Vec::new();
         for run in l.execution.task_run_list.iter_mut() {
@@ -374,6 +390,9 @@ impl Executor {
         }
         let id = execution_id.to_owned();
         self.advance(live, outbox, &id, Vec::new(), changed);
+        for child in children {
+            self.on_kill(live, outbox, &child);
+        }
     }
 
     /// Applies [`plan::plan`]: finishes the flowable runs whose children have all ended
@@ -474,6 +493,7 @@ impl Executor {
             for w in l.watchers {
                 outbox.replies.push((w, l.execution.clone()));
             }
+            self.on_child_end(live, outbox, &l.execution);
         }
     }
 }

@@ -25,6 +25,8 @@ pub(super) struct Outbox {
 
 /// An owned [`Write`], kept until the batch is committed.
 pub(super) enum Owned {
+    /// A new execution (a subflow's child).
+    Created(Execution),
     Execution(Execution),
     TaskRun(TaskRun),
     Logs(Vec<LogEntry>),
@@ -33,6 +35,7 @@ pub(super) enum Owned {
 impl Owned {
     pub(super) fn as_write(&self) -> Write<'_> {
         match self {
+            Owned::Created(e) => Write::CreateExecution(e),
             Owned::Execution(e) => Write::SaveExecution(e),
             Owned::TaskRun(t) => Write::SaveTaskRun(t),
             Owned::Logs(l) => Write::AppendLogs(l),

@@ -330,8 +330,9 @@ impl<'f, 'e> Planner<'f, 'e> {
                     &scope,
                 )
             }
-            // A runnable task, or a flowable this planner has no children for.
-            _ => Status::Done(StateType::Success),
+            // A Subflow waits for its child execution, a Pause for its resume: the executor
+            // ends them, not the planner.
+            _ => return,
         };
         if let Status::Done(state) = status {
             self.plan
@@ -405,8 +406,8 @@ impl<'f, 'e> Planner<'f, 'e> {
 }
 
 /// True for the flowable tasks whose run stays RUNNING, once the worker has rendered its
-/// decision, until its children have all ended.
-pub fn is_flowable(kind: TaskKind) -> bool {
+/// decision, until the children the planner opens have all ended.
+pub fn waits_on_children(kind: TaskKind) -> bool {
     matches!(
         kind,
         TaskKind::Sequential

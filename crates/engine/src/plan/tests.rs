@@ -18,7 +18,7 @@ fn add(
     let mut run = TaskRun::new(execution, task);
     run.parent_task_run_id = parent.map(str::to_owned);
     run.value = value.map(Value::from);
-    run.resolved = resolved;
+    run.resolved = resolved.map(Box::new);
     run.state.transition(state);
     let id = run.id.clone();
     execution.task_run_list.push(run);
@@ -81,7 +81,7 @@ fn a_flowable_waits_for_its_decision_then_starts_its_children_up_to_its_limit() 
     assert_eq!(started(&plan(&flow, &e, false)), ["par"]);
     let par = add(&mut e, "par", None, None, StateType::Running, None);
     assert!(plan(&flow, &e, false).start.is_empty(), "no decision yet");
-    e.task_run_list[0].resolved = Some(Resolved::default());
+    e.task_run_list[0].resolved = Some(Box::default());
     let step = plan(&flow, &e, false);
     assert_eq!(started(&step), ["x", "y"]);
     assert!(

@@ -14,6 +14,7 @@ mod output_values;
 mod purge;
 mod ret;
 mod shell;
+mod subflow;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -141,6 +142,10 @@ impl Registry {
         runners.insert(
             "io.kestra.plugin.core.flow.Sleep",
             Arc::new(flowable::Sleep),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.flow.Subflow",
+            Arc::new(subflow::Subflow),
         );
         Self { runners }
     }
