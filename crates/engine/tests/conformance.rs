@@ -58,11 +58,13 @@ fn engine_parts(store: Arc<dyn Store>) -> EngineParts {
 
 /// The entries of an expectations file of this folder.
 fn expectations(file: &str) -> Vec<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let node = saker_model::yaml::parse(&text)
-        .unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"));
+    let node =
+        saker_model::yaml::parse(&text).unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"));
     node.to_json()
         .as_array()
         .cloned()

@@ -55,7 +55,9 @@ pub fn check(case: &Value, observed: &Observed<'_>) -> Vec<String> {
     for (task, expected) in entries(case, "runs") {
         let got = runs_of(execution, task).len() as u64;
         if !count_matches(got, expected) {
-            fail(format!("task {task} has {got} task run(s), expected {expected}"));
+            fail(format!(
+                "task {task} has {got} task run(s), expected {expected}"
+            ));
         }
     }
     for task in case["absent"].as_array().into_iter().flatten() {
@@ -333,9 +335,7 @@ pub fn matches(got: Option<&Value>, expected: &Value) -> bool {
         };
     }
     match (got, expected) {
-        (Some(Value::Object(g)), Value::Object(e)) => {
-            e.iter().all(|(k, v)| matches(g.get(k), v))
-        }
+        (Some(Value::Object(g)), Value::Object(e)) => e.iter().all(|(k, v)| matches(g.get(k), v)),
         (Some(g), e) => g == e,
         (None, _) => false,
     }

@@ -67,14 +67,32 @@ pub async fn wait_state(
     execution_id: &str,
     state: &str,
 ) -> Result<Execution, String> {
+    wait_until(store, execution_id, state, |s| s == state).await
+}
+
+/// Polls the store until the execution started: any state but CREATED and QUEUED (RUNNING,
+/// or PAUSED already for a flow that pauses at once), before its end.
+pub async fn wait_started(store: &dyn Store, execution_id: &str) -> Result<Execution, String> {
+    wait_until(store, execution_id, "started", |s| {
+        s != "CREATED" && s != "QUEUED"
+    })
+    .await
+}
+
+async fn wait_until(
+    store: &dyn Store,
+    execution_id: &str,
+    what: &str,
+    reached: impl Fn(&str) -> bool,
+) -> Result<Execution, String> {
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut last = None;
     while tokio::time::Instant::now() < deadline {
         match store.get_execution(execution_id) {
-            Ok(Some(e)) if e.state.current.as_str() == state => return Ok(e),
             Ok(Some(e)) if e.state.current.is_terminated() => {
-                return Err(format!("ended {} without being {state}", e.state.current));
+                return Err(format!("ended {} without being {what}", e.state.current));
             }
+            Ok(Some(e)) if reached(e.state.current.as_str()) => return Ok(e),
             Ok(Some(e)) => last = Some(e.state.current),
             Ok(None) => {}
             Err(e) => return Err(format!("could not read the execution: {e}")),
@@ -82,7 +100,7 @@ pub async fn wait_state(
         tokio::time::sleep(POLL).await;
     }
     Err(format!(
-        "not {state} within {} s (last seen {last:?})",
+        "not {what} within {} s (last seen {last:?})",
         WAIT.as_secs()
     ))
 }

@@ -63,7 +63,10 @@ pub async fn run(corpus: Arc<Corpus>, case: Value) -> Vec<String> {
         Ok(failures) => failures,
         Err(stop) => vec![stop],
     };
-    failures.into_iter().map(|f| format!("{name}: {f}")).collect()
+    failures
+        .into_iter()
+        .map(|f| format!("{name}: {f}"))
+        .collect()
 }
 
 struct Run<'a> {
@@ -79,7 +82,9 @@ impl Run<'_> {
         let source = self.corpus.source(file)?;
         if let Some(expected) = case["rejected"].as_str() {
             return Ok(match self.engine.deploy(DEFAULT_TENANT, &source) {
-                Ok(_) => vec![format!("deployed, but must be rejected naming '{expected}'")],
+                Ok(_) => vec![format!(
+                    "deployed, but must be rejected naming '{expected}'"
+                )],
                 Err(e) if e.to_string().contains(expected) => Vec::new(),
                 Err(e) => vec![format!("rejected without naming '{expected}': {e}")],
             });
@@ -103,9 +108,12 @@ impl Run<'_> {
         };
         let case = &substitute(case, &execution.id);
         let mut failures = Vec::new();
-        if let Some(paused) = case.get("paused") {
+        if case.get("paused").is_some() || case.get("resume").is_some() {
             let at_pause = eng::wait_state(self.store, &execution.id, "PAUSED").await?;
-            failures.extend(self.check_one(paused, &at_pause));
+            failures.extend(prefixed(
+                "paused",
+                self.check_one(&case["paused"], &at_pause),
+            ));
             if let Some(resume) = case.get("resume") {
                 let inputs = resume["inputs"].as_object().cloned().unwrap_or_default();
                 let resumed = eng::resume(self.engine, &execution.id, inputs);
@@ -123,7 +131,7 @@ impl Run<'_> {
             }
         }
         if let Some(expected) = case.get("concurrent") {
-            eng::wait_state(self.store, &execution.id, "RUNNING").await?;
+            eng::wait_started(self.store, &execution.id).await?;
             let second = self
                 .create(case, &flow, inputs.clone())
                 .map_err(|e| format!("the concurrent execution was not created: {e}"))?;
@@ -173,7 +181,9 @@ impl Run<'_> {
             if let Some(expected) = start["state"].as_str()
                 && state != expected
             {
-                failures.push(format!("started {file} ended {state} instead of {expected}"));
+                failures.push(format!(
+                    "started {file} ended {state} instead of {expected}"
+                ));
             }
             last = Some(ended.id);
         }
@@ -256,7 +266,10 @@ impl Run<'_> {
             let trigger = ExecutionTrigger {
                 id: trigger["id"].as_str().unwrap_or_default().to_owned(),
                 type_name: trigger["type"].as_str().unwrap_or_default().to_owned(),
-                variables: trigger["variables"].as_object().cloned().unwrap_or_default(),
+                variables: trigger["variables"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
             };
             self.engine
                 .create_execution_triggered(DEFAULT_TENANT, flow, revision, inputs, trigger)
@@ -289,5 +302,8 @@ fn file_content(content: &Value) -> Vec<u8> {
 }
 
 fn prefixed(stage: &str, failures: Vec<String>) -> Vec<String> {
-    failures.into_iter().map(|f| format!("{stage}: {f}")).collect()
+    failures
+        .into_iter()
+        .map(|f| format!("{stage}: {f}"))
+        .collect()
 }
