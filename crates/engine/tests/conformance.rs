@@ -3,7 +3,7 @@
 //! Kestra's tests expect of it. Each scenario runs on an engine and store of its own.
 //!
 //! A checkout without the corpus (a user's clone, without `../shared/`) skips these tests
-//! and says so; setting `SAKER_CONFORMANCE_DIR` to a folder without the corpus fails them.
+//! and says so; a conformance folder that lacks one of the two corpora fails them.
 
 mod common;
 #[path = "common/conformance_checks.rs"]
@@ -27,13 +27,14 @@ const MY_SECRET: &str =
 const NEW_LINE: &str = "passwordveryveryveyrlongpassword\nsecondlinepasswordveryveryveyrlong";
 
 /// The conformance folder: `SAKER_CONFORMANCE_DIR`, else `../shared/conformance` next to the
-/// repository. `None` when unset and absent: the corpus is not part of a user's clone.
-fn conformance_root() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("SAKER_CONFORMANCE_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let default = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance");
-    default.is_dir().then_some(default)
+/// repository. `Err(path)` when that folder does not exist: the corpus is not part of a
+/// user's clone (and `scripts/test.sh` sets the variable whether or not it exists).
+fn conformance_root() -> Result<PathBuf, PathBuf> {
+    let root = match std::env::var_os("SAKER_CONFORMANCE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
+    };
+    if root.is_dir() { Ok(root) } else { Err(root) }
 }
 
 fn engine_parts(store: Arc<dyn Store>) -> EngineParts {
@@ -74,19 +75,24 @@ fn expectations(file: &str) -> Vec<Value> {
 /// Runs every scenario of `expectations_file` over the flows of `corpus_dir` (a folder of
 /// the conformance root; `also` are searched for the flows scenarios deploy besides).
 async fn run_conformance(corpus_dir: &str, also: &[&str], expectations_file: &str) {
-    let Some(root) = conformance_root() else {
-        eprintln!(
-            "conformance tests skipped: the corpus is absent (no ../shared/conformance next to \
-             the repository and SAKER_CONFORMANCE_DIR unset); {expectations_file} was not run"
-        );
-        return;
+    let root = match conformance_root() {
+        Ok(root) => root,
+        Err(absent) => {
+            eprintln!(
+                "conformance tests skipped: the corpus is absent ({} does not exist; set \
+                 SAKER_CONFORMANCE_DIR to the conformance folder); {expectations_file} was not run",
+                absent.display()
+            );
+            return;
+        }
     };
+    // A conformance folder without this corpus is a broken checkout of it, not a user's clone.
     let dir = root.join(corpus_dir);
     assert!(
         dir.is_dir(),
-        "conformance flows not found at {} (SAKER_CONFORMANCE_DIR is set to a folder without \
-         {corpus_dir}/)",
-        dir.display()
+        "conformance flows not found at {} ({} has no {corpus_dir}/)",
+        dir.display(),
+        root.display()
     );
     let cases = expectations(expectations_file);
 
@@ -176,4 +182,25 @@ fn conformance_matchers_accept_and_refuse() {
         substitute(&json!({"k": ["x $parent y"], "$parent": 1}), "E1"),
         json!({"k": ["x E1 y"], "$parent": 1})
     );
+}
+
+/// Iteration values are read through `parentTaskRunId`, outermost first, skipping the task
+/// runs without a value (a Switch inside a ForEach has none of its own), as Kestra's
+/// `findParentsValues` does; a parent cycle ends instead of hanging.
+#[test]
+fn conformance_value_paths_follow_parents() {
+    use conformance_checks::value_path;
+    use serde_json::json;
+
+    let tree = vec![
+        json!({"id": "each", "taskId": "2_each"}),
+        json!({"id": "sw", "taskId": "2-1_switch", "parentTaskRunId": "each", "value": "b"}),
+        json!({"id": "inner", "taskId": "2-1_each", "parentTaskRunId": "sw", "value": null}),
+        json!({"id": "n", "taskId": "number", "parentTaskRunId": "inner", "value": 1}),
+        json!({"id": "c1", "parentTaskRunId": "c2", "value": "x"}),
+        json!({"id": "c2", "parentTaskRunId": "c1", "value": "y"}),
+    ];
+    assert_eq!(value_path(&tree[3], &tree), ["b", "1"]);
+    assert_eq!(value_path(&tree[0], &tree), Vec::<String>::new());
+    assert!(value_path(&tree[4], &tree).len() <= tree.len() + 1);
 }

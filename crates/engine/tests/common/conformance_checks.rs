@@ -262,7 +262,7 @@ fn value_outputs_mismatch(execution: &Execution, expected: &Value) -> Option<Str
 
 /// The iteration values of a task run (Kestra's `findTaskRunByTaskIdAndValue` path): those
 /// of its ancestors through `parentTaskRunId`, outermost first, then its own; nulls skipped.
-fn value_path(run: &Value, tree: &[Value]) -> Vec<String> {
+pub fn value_path(run: &Value, tree: &[Value]) -> Vec<String> {
     let mut path = Vec::new();
     let mut current = Some(run);
     // The depth bound stops a cycle in a corrupt tree from hanging the test.
