@@ -36,6 +36,10 @@ pub struct WorkerResult {
     /// A flowable task's decision: its children start from it. Values derived from a
     /// secret are already sealed.
     pub resolved: Option<Box<saker_model::Resolved>>,
+    /// Labels the task sets on the execution.
+    pub labels: Map<String, Value>,
+    /// The state an `Exit` task ends the execution in.
+    pub exit: Option<StateType>,
     /// When the worker started and finished the attempt (the attempt's own history uses
     /// these, so it measures the task and nothing of the orchestration around it).
     pub started_at: DateTime<Utc>,

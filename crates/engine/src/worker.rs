@@ -128,8 +128,12 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         Some(e) => Err(TaskError::Render(e)),
         None => run_attempt(deps, &mut ctx).await,
     };
+    let mut labels = Map::new();
+    let mut exit = None;
     let (state, outputs, mut resolved) = match outcome {
         Ok(Some(outcome)) => {
+            labels = outcome.labels;
+            exit = outcome.exit;
             let state = if outcome.warning {
                 StateType::Warning
             } else {
@@ -187,6 +191,8 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         state,
         outputs,
         resolved: resolved.map(Box::new),
+        labels,
+        exit,
         started_at,
         ended_at: chrono::Utc::now(),
         logs: logger.take_pending(),

@@ -64,6 +64,8 @@ struct Live {
     flow: Arc<Flow>,
     execution: Execution,
     killing: bool,
+    /// Set by an `Exit` task: the state the execution ends in once nothing runs.
+    exit: Option<StateType>,
     watchers: Vec<oneshot::Sender<Option<Execution>>>,
 }
 
@@ -113,6 +115,7 @@ impl Executor {
                         flow,
                         execution: *execution,
                         killing: false,
+                        exit: None,
                         watchers: Vec::new(),
                     },
                 );
@@ -214,6 +217,16 @@ impl Executor {
         let mut logs = result.logs;
         let mut state = result.state;
         let attempts = task_run.attempts.len() as u32;
+        let exit = result.exit;
+        for (key, value) in result.labels {
+            if !key.starts_with("system.") {
+                l.execution.labels.insert(key, value);
+            }
+        }
+        if let Some(exit) = exit {
+            // The Exit task's own run ends in the state it names, the execution with it.
+            state = exit;
+        }
 
         if state == StateType::Failed && !l.killing {
             let declared = task
@@ -308,6 +321,18 @@ impl Executor {
             .protect(&key.id, &task_run.task_id, result.outputs);
         task_run.state.transition_at(state, now);
         let changed = vec![task_run.clone()];
+        if let Some(exit) = exit {
+            // Exit: nothing new starts, what runs is killed, and the execution ends in
+            // the state the task named.
+            l.exit = Some(exit);
+            l.killing = true;
+            let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            for run in &l.execution.task_run_list {
+                if let Some(flag) = running.get(&run.id) {
+                    flag.cancel();
+                }
+            }
+        }
         self.advance(live, outbox, &key.id, logs, changed);
     }
 
@@ -460,7 +485,9 @@ impl Executor {
                     self.outputs.render(&l.flow, &l.execution, state);
                 logs.extend(output_logs);
                 l.execution.outputs = outputs;
-                let final_state = if outputs_failed && !state.is_failed() {
+                let final_state = if let Some(exit) = l.exit {
+                    exit
+                } else if outputs_failed && !state.is_failed() {
                     StateType::Failed
                 } else {
                     state

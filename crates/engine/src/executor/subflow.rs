@@ -66,6 +66,7 @@ impl Executor {
                 flow,
                 execution: child,
                 killing: false,
+                exit: None,
                 watchers: Vec::new(),
             },
         );

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use saker_model::{Branch, Resolved};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner};
 
@@ -243,9 +243,7 @@ fn parse_duration(property: &str, text: &str) -> Result<Duration, TaskError> {
 
 fn resolved(resolved: Resolved) -> TaskOutcome {
     TaskOutcome {
-        outputs: Map::new(),
-        warning: false,
         resolved: Some(resolved),
-        tainted_values: Vec::new(),
+        ..TaskOutcome::default()
     }
 }

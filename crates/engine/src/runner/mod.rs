@@ -36,6 +36,12 @@ pub struct TaskOutcome {
     pub resolved: Option<saker_model::Resolved>,
     /// Indexes of `resolved.values` derived from a secret: the worker seals them.
     pub tainted_values: Vec<usize>,
+    /// Labels to set on the execution (`io.kestra.plugin.core.execution.Labels`); names
+    /// starting with `system.` are ignored.
+    pub labels: Map<String, Value>,
+    /// End the execution now in this state (`io.kestra.plugin.core.execution.Exit`): nothing
+    /// new starts and running tasks are killed.
+    pub exit: Option<saker_model::StateType>,
 }
 
 impl TaskOutcome {

@@ -22,11 +22,13 @@ const POLL: Duration = Duration::from_millis(25);
 
 /// Resumes a PAUSED execution with the `onResume` inputs given.
 pub fn resume(
-    _engine: &Engine,
-    _execution_id: &str,
-    _inputs: Map<String, Value>,
+    engine: &Engine,
+    execution_id: &str,
+    inputs: Map<String, Value>,
 ) -> Result<(), String> {
-    Err("Engine::resume not available".to_owned())
+    engine
+        .resume(execution_id, inputs)
+        .map_err(|e| e.to_string())
 }
 
 /// Restarts an ended FAILED execution from its failed task run (same execution id).
