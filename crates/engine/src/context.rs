@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 use saker_expr::{Context, Value};
-use saker_model::{Execution, ExecutionTrigger, Flow, StateType, TaskDef, TaskRun};
+use saker_model::{Execution, ExecutionTrigger, Flow, TaskDef, TaskRun};
 use serde_json::{Map, Value as Json};
 
 use crate::masks::ExecutionMasks;
@@ -94,9 +94,9 @@ fn outputs_tree(
         .collect();
     let mut tree: IndexMap<String, OutputNode> = IndexMap::new();
     for run in &execution.task_run_list {
-        if !matches!(run.state.current, StateType::Success | StateType::Warning)
-            || run.outputs.is_empty()
-        {
+        // As in Kestra, every run's outputs, whatever its state: a running LoopUntil's
+        // `iterationCount` is read by its own tasks. (A failed attempt returns none.)
+        if run.outputs.is_empty() {
             continue;
         }
         let opened = protector.open_tree(

@@ -23,6 +23,8 @@ pub struct WorkerJob {
     /// The run of the `WorkingDirectory` this task is in (or is): its attempts work in that
     /// run's shared directory instead of one of their own.
     pub working_directory: Option<String>,
+    /// Not an attempt: render the `condition` of this `LoopUntil` run after an iteration.
+    pub check: bool,
 }
 
 /// What a worker reports for a job.

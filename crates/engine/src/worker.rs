@@ -97,11 +97,21 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         },
         masks.clone(),
     );
+    // Inside a WorkingDirectory, `taskrun.value` is the WorkingDirectory's (Kestra's
+    // `workerTaskrun`): its tasks run as one worker task of that iteration.
+    let mut shown_run = job.task_run.clone();
+    if shown_run.value.is_none()
+        && let Some(owner) = &job.working_directory
+    {
+        shown_run.value = execution
+            .task_run_by_id(owner)
+            .and_then(|r| r.value.clone());
+    }
     let variables = variables.and_then(|mut v| {
         context::add_task(
             &mut v,
             &task,
-            &job.task_run,
+            &shown_run,
             job.attempt,
             execution,
             &deps.protector,
@@ -126,6 +136,7 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
 
     let outcome = match context_error {
         Some(e) => Err(TaskError::Render(e)),
+        None if job.check => check_condition(&mut ctx).map(Some),
         None => run_attempt(deps, &mut ctx).await,
     };
     let mut labels = Map::new();
@@ -197,6 +208,18 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         ended_at: chrono::Utc::now(),
         logs: logger.take_pending(),
     }
+}
+
+/// A `LoopUntil`'s `condition`, rendered after an iteration with its outputs.
+fn check_condition(ctx: &mut TaskContext) -> Result<crate::runner::TaskOutcome, TaskError> {
+    let condition = ctx.render_string("condition")?.unwrap_or_default();
+    Ok(crate::runner::TaskOutcome {
+        resolved: Some(saker_model::Resolved {
+            condition: Some(crate::task_context::is_truthy(&condition)),
+            ..saker_model::Resolved::default()
+        }),
+        ..crate::runner::TaskOutcome::default()
+    })
 }
 
 /// `Ok(None)` when `runIf` says the task must not run.

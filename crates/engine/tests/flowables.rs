@@ -539,3 +539,69 @@ tasks:
         .collect();
     assert!(left.is_empty(), "left behind: {left:?} {inside:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loop_until_goes_round_until_its_condition_holds() {
+    let (engine, _) = engine();
+    let source = r#"
+id: loop
+namespace: company.team
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.WaitFor
+    condition: "{{ outputs.count.value == '3' }}"
+    checkFrequency:
+      interval: PT0.05S
+    tasks:
+      - id: count
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ outputs.loop.iterationCount }}"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.loop.iterationCount }}"
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    assert_eq!(done.state.current, StateType::Success);
+    let counts: Vec<(Option<u32>, &Value)> = runs(&done, "count")
+        .iter()
+        .map(|r| (r.iteration, &r.outputs["value"]))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            (Some(0), &json!("1")),
+            (Some(1), &json!("2")),
+            (Some(2), &json!("3"))
+        ]
+    );
+    assert_eq!(output(&done, "after", "value"), "3");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loop_until_stops_at_its_maximum_and_fails_when_told() {
+    let (engine, store) = engine();
+    let source = r#"
+id: capped
+namespace: company.team
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.LoopUntil
+    condition: "{{ false }}"
+    failOnMaxReached: true
+    checkFrequency:
+      maxIterations: 2
+      interval: PT0.05S
+    tasks:
+      - id: step
+        type: Log
+        message: "round {{ outputs.loop.iterationCount }}"
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    assert_eq!(done.state.current, StateType::Failed);
+    assert_eq!(runs(&done, "step").len(), 2);
+    let logs = messages(&store, &done.id);
+    assert!(
+        logs.iter().any(|l| l.contains("reached its maximum")),
+        "{logs:?}"
+    );
+}

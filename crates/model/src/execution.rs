@@ -373,6 +373,16 @@ pub struct Resolved {
     /// The execution a `Subflow` starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subflow: Option<SubflowCall>,
+    /// A `LoopUntil`'s current iteration, from 0 (its tasks' runs carry it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u32>,
+    /// A `LoopUntil` between iterations: its condition is being checked, or the interval
+    /// before the next iteration has not passed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub between_iterations: bool,
+    /// A `LoopUntil`'s condition, as the worker rendered it after an iteration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<bool>,
 }
 
 /// A `Subflow`'s call, rendered by the worker: which flow, with which inputs (values derived

@@ -14,6 +14,7 @@ use saker_model::{Execution, Flow, Level, LogEntry, StateType, TaskKind, TaskRun
 use saker_store::{Store, Write};
 use tokio::sync::{mpsc, oneshot};
 
+mod loops;
 mod outbox;
 mod pause;
 mod subflow;
@@ -44,6 +45,11 @@ pub enum Event {
     Kill { execution_id: String },
     /// A `Pause` with a duration is over: it ends as its `behavior` says.
     PauseDue {
+        execution_id: String,
+        task_run_id: String,
+    },
+    /// The interval after a `LoopUntil`'s check is over: its next iteration starts.
+    LoopDue {
         execution_id: String,
         task_run_id: String,
     },
@@ -135,6 +141,10 @@ impl Executor {
                 execution_id,
                 outputs,
             } => self.on_resume(live, outbox, &execution_id, outputs),
+            Event::LoopDue {
+                execution_id,
+                task_run_id,
+            } => self.on_loop_due(live, outbox, &execution_id, &task_run_id),
             Event::Watch {
                 execution_id,
                 reply,
@@ -181,6 +191,9 @@ impl Executor {
                 });
             });
         }
+        for (execution_id, task_run_id, delay) in outbox.loops.drain(..) {
+            self.schedule_loop(execution_id, task_run_id, delay);
+        }
         for (reply, execution) in outbox.replies.drain(..) {
             let _ = reply.send(Some(execution));
         }
@@ -208,6 +221,25 @@ impl Executor {
         else {
             return;
         };
+        if task_run
+            .resolved
+            .as_ref()
+            .is_some_and(|r| r.between_iterations)
+            && task_run.state.current == StateType::Running
+        {
+            // Not an attempt: the check of a loop's condition.
+            let condition = result.resolved.as_ref().and_then(|r| r.condition);
+            let (execution_id, task_run_id) = (result.execution_id, result.task_run_id);
+            self.on_loop_checked(
+                live,
+                outbox,
+                &execution_id,
+                &task_run_id,
+                condition,
+                result.logs,
+            );
+            return;
+        }
         let task = l.flow.find_task(&task_run.task_id).cloned();
         let now = Utc::now();
         if let Some(attempt) = task_run.attempts.last_mut() {
@@ -442,6 +474,7 @@ impl Executor {
         }
         let flow = l.flow.clone();
         let mut dispatch: Vec<TaskRun> = Vec::new();
+        let mut checks: Vec<TaskRun> = Vec::new();
         let mut ended = false;
         loop {
             let step = plan::plan(&flow, &l.execution, l.killing);
@@ -467,11 +500,25 @@ impl Executor {
                 }
                 continue;
             }
+            for run_id in step.check {
+                if let Some(run) = l
+                    .execution
+                    .task_run_list
+                    .iter_mut()
+                    .find(|r| r.id == run_id)
+                    && let Some(resolved) = run.resolved.as_mut()
+                {
+                    resolved.between_iterations = true;
+                    changed_runs.push(run.clone());
+                    checks.push(run.clone());
+                }
+            }
             let now = Utc::now();
             for new in step.start {
                 let mut run = TaskRun::new(&l.execution, &new.task.id);
                 run.parent_task_run_id = new.parent_task_run_id;
                 run.value = new.value;
+                run.iteration = new.iteration;
                 run.state.transition_at(StateType::Running, now);
                 run.attempts.push(TaskRunAttempt {
                     state: saker_model::State::starting_at(StateType::Running, now),
@@ -507,11 +554,19 @@ impl Executor {
             .writes
             .push(Owned::Execution(execution_header(&l.execution)));
 
-        if !dispatch.is_empty() {
+        if !dispatch.is_empty() || !checks.is_empty() {
             // One snapshot for every job of this step (a Parallel starts many at once).
             let snapshot = Arc::new(l.execution.clone());
             for run in dispatch {
                 outbox.jobs.extend(job_for(&l.flow, &snapshot, run));
+            }
+            for run in checks {
+                outbox
+                    .jobs
+                    .extend(job_for(&l.flow, &snapshot, run).map(|mut job| {
+                        job.check = true;
+                        job
+                    }));
             }
         }
         if ended && let Some(l) = live.remove(id) {
@@ -539,6 +594,7 @@ fn job_for(flow: &Arc<Flow>, execution: &Arc<Execution>, task_run: TaskRun) -> O
             .map(|p| p.id.clone())
     };
     Some(WorkerJob {
+        check: false,
         working_directory,
         flow: flow.clone(),
         execution: execution.clone(),

@@ -19,6 +19,8 @@ pub(super) struct Outbox {
     pub retries: Vec<(String, String, Duration)>,
     /// Pauses with a duration: (execution, task run, how long).
     pub pauses: Vec<(String, String, Duration)>,
+    /// Loops between iterations: (execution, task run, interval).
+    pub loops: Vec<(String, String, Duration)>,
     pub replies: Vec<(oneshot::Sender<Option<Execution>>, Execution)>,
     pub lookups: Vec<(String, oneshot::Sender<Option<Execution>>)>,
 }

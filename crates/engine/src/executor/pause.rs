@@ -39,7 +39,10 @@ impl Executor {
             _ => StateType::Success,
         };
         run.state.transition(StateType::Running);
-        run.state.transition(state);
+        // A Pause that holds tasks (Kestra's older form) runs them once it is over.
+        if !(state == StateType::Success && holds_tasks(&l.flow, &run.task_id)) {
+            run.state.transition(state);
+        }
         let changed = vec![run.clone()];
         let log = system_log(
             ExecutionKey::from(&l.execution),
@@ -73,7 +76,9 @@ impl Executor {
                 serde_json::Value::Object(outputs.clone()),
             );
             run.state.transition(StateType::Running);
-            run.state.transition(StateType::Success);
+            if !holds_tasks(&l.flow, &run.task_id) {
+                run.state.transition(StateType::Success);
+            }
             changed.push(run.clone());
         }
         if changed.is_empty() {
@@ -83,6 +88,13 @@ impl Executor {
         let id = execution_id.to_owned();
         self.advance(live, outbox, &id, Vec::new(), changed);
     }
+}
+
+/// True for a Pause written with `tasks` (Kestra's older form): they run after the pause.
+fn holds_tasks(flow: &saker_model::Flow, task_id: &str) -> bool {
+    flow.find_task(task_id)
+        .and_then(|t| t.subtasks.get("tasks"))
+        .is_some_and(|tasks| !tasks.is_empty())
 }
 
 /// Back to RUNNING once no task run is paused any more.

@@ -27,6 +27,8 @@ pub struct NewRun<'f> {
     pub task: &'f TaskDef,
     pub parent_task_run_id: Option<String>,
     pub value: Option<Value>,
+    /// The `LoopUntil` iteration the run belongs to.
+    pub iteration: Option<u32>,
 }
 
 /// What the executor must do now.
@@ -36,6 +38,8 @@ pub struct Plan<'f> {
     pub start: Vec<NewRun<'f>>,
     /// Flowable task runs whose children have all ended: (task run id, final state).
     pub finish: Vec<(String, StateType)>,
+    /// `LoopUntil` runs whose iteration ended well: their condition is to be checked.
+    pub check: Vec<String>,
     /// Set when nothing is left to run: the execution ends in this state.
     pub end: Option<StateType>,
 }
@@ -75,13 +79,24 @@ pub enum Order {
 struct Scope<'e> {
     parent: Option<&'e str>,
     value: Option<&'e Value>,
+    iteration: Option<u32>,
 }
 
-impl Scope<'_> {
+impl<'e> Scope<'e> {
     fn root() -> Self {
         Scope {
             parent: None,
             value: None,
+            iteration: None,
+        }
+    }
+
+    /// The scope of the lists a flowable run holds.
+    fn under(run: &'e TaskRun) -> Self {
+        Scope {
+            parent: Some(run.id.as_str()),
+            value: None,
+            iteration: None,
         }
     }
 }
@@ -128,7 +143,12 @@ impl<'f, 'e> Planner<'f, 'e> {
             task.id.as_str(),
             scope.value.map(TaskRun::value_key),
         );
-        self.runs.get(&key).copied()
+        // The index holds the latest run of a task; one of an earlier LoopUntil iteration
+        // is not this iteration's.
+        self.runs
+            .get(&key)
+            .copied()
+            .filter(|run| run.iteration == scope.iteration)
     }
 
     fn start(&mut self, task: &'f TaskDef, scope: &Scope<'e>) {
@@ -136,6 +156,7 @@ impl<'f, 'e> Planner<'f, 'e> {
             task,
             parent_task_run_id: scope.parent.map(str::to_owned),
             value: scope.value.cloned(),
+            iteration: scope.iteration,
         });
     }
 
@@ -155,6 +176,7 @@ impl<'f, 'e> Planner<'f, 'e> {
             let errors_scope = Scope {
                 parent: scope.parent,
                 value: None,
+                iteration: scope.iteration,
             };
             if self.list(errors, Order::Sequential, &errors_scope) == Status::Running {
                 return Status::Running;
@@ -164,6 +186,7 @@ impl<'f, 'e> Planner<'f, 'e> {
             let finally_scope = Scope {
                 parent: scope.parent,
                 value: None,
+                iteration: scope.iteration,
             };
             match self.list(finally, Order::Sequential, &finally_scope) {
                 Status::Running => return Status::Running,
@@ -261,21 +284,22 @@ impl<'f, 'e> Planner<'f, 'e> {
             // Still with the worker, which renders what the flowable decides on.
             return;
         };
-        let scope = Scope {
-            parent: Some(run.id.as_str()),
-            value: None,
-        };
+        let scope = Scope::under(run);
         let errors = children(task, "errors");
         let finally = children(task, "finally");
         let tasks = children(task, "tasks");
         let status = match task.kind {
-            TaskKind::Sequential | TaskKind::WorkingDirectory | TaskKind::AllowFailure => self
-                .block(
-                    |p| p.list(tasks, Order::Sequential, &scope),
-                    errors,
-                    finally,
-                    &scope,
-                ),
+            // A Pause reaches here only once it is over (RUNNING again): the tasks of its
+            // older form run then.
+            TaskKind::Sequential
+            | TaskKind::WorkingDirectory
+            | TaskKind::AllowFailure
+            | TaskKind::Pause => self.block(
+                |p| p.list(tasks, Order::Sequential, &scope),
+                errors,
+                finally,
+                &scope,
+            ),
             TaskKind::Parallel => {
                 let limit = int_prop(task, "concurrent");
                 self.block(
@@ -330,6 +354,29 @@ impl<'f, 'e> Planner<'f, 'e> {
                     &scope,
                 )
             }
+            TaskKind::LoopUntil => {
+                if resolved.between_iterations {
+                    return;
+                }
+                let scope = Scope {
+                    iteration: Some(resolved.iteration.unwrap_or(0)),
+                    ..Scope::under(run)
+                };
+                let status = self.block(
+                    |p| p.list(tasks, Order::Sequential, &scope),
+                    errors,
+                    finally,
+                    &scope,
+                );
+                match status {
+                    // The condition decides whether the loop ends or goes round again.
+                    Status::Done(StateType::Success | StateType::Warning) => {
+                        self.plan.check.push(run.id.clone());
+                        return;
+                    }
+                    other => other,
+                }
+            }
             // A Subflow waits for its child execution, a Pause for its resume: the executor
             // ends them, not the planner.
             _ => return,
@@ -356,8 +403,8 @@ impl<'f, 'e> Planner<'f, 'e> {
         let mut not_started = Vec::new();
         for value in values {
             let scope = Scope {
-                parent: Some(run.id.as_str()),
                 value: Some(value),
+                ..Scope::under(run)
             };
             let begun = tasks
                 .iter()
@@ -386,8 +433,8 @@ impl<'f, 'e> Planner<'f, 'e> {
                 continue;
             }
             let scope = Scope {
-                parent: Some(run.id.as_str()),
                 value: Some(value),
+                ..Scope::under(run)
             };
             match self.list(tasks, inner, &scope) {
                 Status::Running => active += 1,
@@ -420,6 +467,7 @@ pub fn waits_on_children(kind: TaskKind) -> bool {
             | TaskKind::ForEach
             | TaskKind::EachSequential
             | TaskKind::EachParallel
+            | TaskKind::LoopUntil
     )
 }
 

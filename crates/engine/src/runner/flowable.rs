@@ -69,11 +69,15 @@ impl TaskRunner for Switch {
                     cases.join(", ")
                 )));
             };
+            let defaults = branch == Branch::Defaults;
             let mut outcome = resolved(Resolved {
                 branch: Some(branch),
                 ..Resolved::default()
             });
             outcome.outputs.insert("value".into(), Value::String(value));
+            outcome
+                .outputs
+                .insert("defaults".into(), Value::Bool(defaults));
             Ok(outcome)
         })
     }
@@ -142,17 +146,21 @@ impl TaskRunner for Each {
                     ),
                 });
             }
+            let nulls = items.iter().filter(|(v, _)| v.is_null()).count();
+            if nulls > 0 {
+                // Kestra's words, so that a flow's error handling that matches them still does.
+                return Err(TaskError::Property {
+                    property: self.property.into(),
+                    message: format!(
+                        "Found '{nulls}' null values on Each: a null value cannot be iterated on"
+                    ),
+                });
+            }
             let mut values = Vec::with_capacity(items.len());
             let mut tainted_values = Vec::new();
             let mut seen = std::collections::HashSet::new();
             for (item, tainted) in items {
                 let text = match item {
-                    Value::Null => {
-                        return Err(TaskError::Property {
-                            property: self.property.into(),
-                            message: "a null value cannot be iterated on".into(),
-                        });
-                    }
                     Value::String(s) => s,
                     other => other.to_string(),
                 };
@@ -213,6 +221,25 @@ impl TaskRunner for Pause {
                 pause_behavior: Some(behavior),
                 ..Resolved::default()
             }))
+        })
+    }
+}
+
+/// `LoopUntil` (Kestra's `WaitFor`): its first iteration starts at once; the condition is
+/// checked after each (see `executor/loops.rs`). `outputs.<id>.iterationCount` starts at 1.
+pub struct LoopUntil;
+
+impl TaskRunner for LoopUntil {
+    fn run<'a>(&'a self, _ctx: &'a mut TaskContext) -> RunFuture<'a> {
+        Box::pin(async move {
+            let mut outcome = resolved(Resolved {
+                iteration: Some(0),
+                ..Resolved::default()
+            });
+            outcome
+                .outputs
+                .insert("iterationCount".into(), Value::from(1));
+            Ok(outcome)
         })
     }
 }

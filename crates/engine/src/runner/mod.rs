@@ -150,6 +150,10 @@ impl Registry {
             Arc::new(flowable::Sleep),
         );
         runners.insert(
+            "io.kestra.plugin.core.flow.LoopUntil",
+            Arc::new(flowable::LoopUntil),
+        );
+        runners.insert(
             "io.kestra.plugin.core.flow.Subflow",
             Arc::new(subflow::Subflow),
         );
