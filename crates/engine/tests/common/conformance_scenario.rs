@@ -213,6 +213,12 @@ impl Run<'_> {
                     }
                 }
                 Ok(found) => {
+                    if found.len() != count {
+                        failures.push(format!(
+                            "{} execution(s) of {flow} started, expected {count}",
+                            found.len()
+                        ));
+                    }
                     for execution in found.iter().filter(|e| e.state.current.is_terminated()) {
                         let label = format!("triggered {flow} {}", execution.id);
                         failures.extend(prefixed(&label, self.check_one(expected, execution)));
