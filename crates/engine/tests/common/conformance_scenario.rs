@@ -59,10 +59,10 @@ pub async fn run(corpus: Arc<Corpus>, case: Value) -> Vec<String> {
         engine: &engine,
         store: store.as_ref(),
     };
-    let failures = match run.scenario(&case).await {
-        Ok(failures) => failures,
-        Err(stop) => vec![stop],
-    };
+    let mut failures = Vec::new();
+    if let Err(stop) = run.scenario(&case, &mut failures).await {
+        failures.push(stop);
+    }
     failures
         .into_iter()
         .map(|f| format!("{name}: {f}"))
@@ -76,30 +76,31 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// The failures of a scenario that ran to its end, or `Err` for the one that stopped it.
-    async fn scenario(&self, case: &Value) -> Result<Vec<String>, String> {
+    /// Runs a scenario, adding the failures of its checks to `failures`; `Err` is the one
+    /// failure that stopped it (the checks made before it are kept).
+    async fn scenario(&self, case: &Value, failures: &mut Vec<String>) -> Result<(), String> {
         let file = case["file"].as_str().ok_or("entry without 'file'")?;
         let source = self.corpus.source(file)?;
         if let Some(expected) = case["rejected"].as_str() {
-            return Ok(match self.engine.deploy(DEFAULT_TENANT, &source) {
-                Ok(_) => vec![format!(
+            return match self.engine.deploy(DEFAULT_TENANT, &source) {
+                Ok(_) => Err(format!(
                     "deployed, but must be rejected naming '{expected}'"
-                )],
-                Err(e) if e.to_string().contains(expected) => Vec::new(),
-                Err(e) => vec![format!("rejected without naming '{expected}': {e}")],
-            });
+                )),
+                Err(e) if e.to_string().contains(expected) => Ok(()),
+                Err(e) => Err(format!("rejected without naming '{expected}': {e}")),
+            };
         }
         for other in case["deploy"].as_array().into_iter().flatten() {
             self.deploy(other.as_str().unwrap_or_default())?;
         }
         let flow = self.deploy(file)?;
         if let Some(starts) = case["start"].as_array() {
-            return self.started(case, starts).await;
+            return self.started(case, starts, failures).await;
         }
         let inputs = self.inputs(case, &flow.0)?;
         let created = self.create(case, &flow, inputs.clone());
         let execution = match (created, case["createError"].as_str()) {
-            (Err(e), Some(expected)) if e.contains(expected) => return Ok(Vec::new()),
+            (Err(e), Some(expected)) if e.contains(expected) => return Ok(()),
             (Err(e), _) => return Err(format!("creation failed: {e}")),
             (Ok(_), Some(expected)) => {
                 return Err(format!("creation should fail with '{expected}'"));
@@ -107,7 +108,6 @@ impl Run<'_> {
             (Ok(execution), None) => execution,
         };
         let case = &substitute(case, &execution.id);
-        let mut failures = Vec::new();
         if case.get("paused").is_some() || case.get("resume").is_some() {
             let at_pause = eng::wait_state(self.store, &execution.id, "PAUSED").await?;
             failures.extend(prefixed(
@@ -119,11 +119,11 @@ impl Run<'_> {
                 let resumed = eng::resume(self.engine, &execution.id, inputs);
                 if let Some(expected) = case["resumeError"].as_str() {
                     let _ = self.engine.kill(&execution.id);
-                    return Ok(match resumed {
-                        Err(e) if e.contains(expected) => failures,
-                        Err(e) => vec![format!("resume refused without '{expected}': {e}")],
-                        Ok(()) => vec![format!("resume should be refused with '{expected}'")],
-                    });
+                    return match resumed {
+                        Err(e) if e.contains(expected) => Ok(()),
+                        Err(e) => Err(format!("resume refused without '{expected}': {e}")),
+                        Ok(()) => Err(format!("resume should be refused with '{expected}'")),
+                    };
                 }
                 resumed.inspect_err(|_| {
                     let _ = self.engine.kill(&execution.id);
@@ -162,12 +162,16 @@ impl Run<'_> {
             failures.extend(prefixed("replay", self.check_one(expected, &replayed)));
         }
         failures.extend(self.triggered(case).await);
-        Ok(failures)
+        Ok(())
     }
 
     /// `start`: the flows run one after the other, each to its state; then `triggered`.
-    async fn started(&self, case: &Value, starts: &[Value]) -> Result<Vec<String>, String> {
-        let mut failures = Vec::new();
+    async fn started(
+        &self,
+        case: &Value,
+        starts: &[Value],
+        failures: &mut Vec<String>,
+    ) -> Result<(), String> {
         let mut last = None;
         for start in starts {
             let file = start["file"].as_str().unwrap_or_default();
@@ -189,7 +193,7 @@ impl Run<'_> {
         }
         let parent = last.ok_or("'start' lists no flow")?;
         failures.extend(self.triggered(&substitute(case, &parent)).await);
-        Ok(failures)
+        Ok(())
     }
 
     /// `triggered`: the executions of other flows the run started, and their checks.
@@ -209,6 +213,12 @@ impl Run<'_> {
                     }
                 }
                 Ok(found) => {
+                    if found.len() != count {
+                        failures.push(format!(
+                            "{} execution(s) of {flow} started, expected {count}",
+                            found.len()
+                        ));
+                    }
                     for execution in found.iter().filter(|e| e.state.current.is_terminated()) {
                         let label = format!("triggered {flow} {}", execution.id);
                         failures.extend(prefixed(&label, self.check_one(expected, execution)));
