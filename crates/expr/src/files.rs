@@ -16,8 +16,20 @@ pub trait FileReader: Send + Sync {
     /// files of `namespace` (the flow's namespace when `None`).
     fn read(&self, path: &str, namespace: Option<&str>) -> Result<FileText, FileLookupError>;
 
-    /// The size in bytes of the file at `path`, `None` when there is none.
-    fn size(&self, path: &str, namespace: Option<&str>) -> Result<Option<u64>, FileLookupError>;
+    /// The size of the file at `path`, `None` when there is none.
+    fn size(
+        &self,
+        path: &str,
+        namespace: Option<&str>,
+    ) -> Result<Option<FileSize>, FileLookupError>;
+}
+
+/// A file's size in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileSize {
+    pub bytes: u64,
+    /// The file holds a secret: how long it is derives from the secret.
+    pub secret: bool,
 }
 
 /// A file's content as text (invalid UTF-8 replaced, as Kestra reads it).
@@ -126,11 +138,12 @@ pub(crate) fn call(
                 .ok_or_else(|| {
                     ErrorKind::Argument(format!("function '{name}': no file at '{path}'"))
                 })?;
-            Ok(if func == FileFunc::Size {
-                Value::from(i64::try_from(size).unwrap_or(i64::MAX))
+            let value = if func == FileFunc::Size {
+                Value::from(i64::try_from(size.bytes).unwrap_or(i64::MAX))
             } else {
-                Value::from(size == 0)
-            })
+                Value::from(size.bytes == 0)
+            };
+            Ok(if size.secret { value.tainted() } else { value })
         }
     }
 }
@@ -161,8 +174,11 @@ mod tests {
             })
         }
 
-        fn size(&self, path: &str, _: Option<&str>) -> Result<Option<u64>, FileLookupError> {
-            Ok(self.0.get(path).map(|t| t.len() as u64))
+        fn size(&self, path: &str, _: Option<&str>) -> Result<Option<FileSize>, FileLookupError> {
+            Ok(self.0.get(path).map(|t| FileSize {
+                bytes: t.len() as u64,
+                secret: path.starts_with("sealed/"),
+            }))
         }
     }
 
@@ -199,8 +215,9 @@ mod tests {
 
     #[test]
     fn a_sealed_file_is_tainted() {
-        let r = render("x={{ read('sealed/s.txt') | upper }}").unwrap();
-        assert_eq!(r.masked("****"), "x=****");
+        let r =
+            render("x={{ read('sealed/s.txt') | upper }} {{ fileSize('sealed/s.txt') }}").unwrap();
+        assert_eq!(r.masked("****"), "x=**** ****");
         assert!(
             r.tainted_strings
                 .contains(&"s3cr3t-file-content".to_owned())

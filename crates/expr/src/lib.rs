@@ -63,7 +63,7 @@ mod value;
 
 pub use context::{Context, Limits, RenderEnv, SecretLookupError, SecretResolver};
 pub use error::{ErrorKind, ExprError};
-pub use files::{FileLookupError, FileReader, FileText};
+pub use files::{FileLookupError, FileReader, FileSize, FileText};
 pub use render::Rendered;
 pub use template::Template;
 pub use value::{Map, Taint, Value};
