@@ -289,8 +289,11 @@ impl saker_expr::FileReader for EchoFiles {
         &self,
         path: &str,
         _: Option<&str>,
-    ) -> Result<Option<u64>, saker_expr::FileLookupError> {
-        Ok(Some(path.len() as u64))
+    ) -> Result<Option<saker_expr::FileSize>, saker_expr::FileLookupError> {
+        Ok(Some(saker_expr::FileSize {
+            bytes: path.len() as u64,
+            secret: false,
+        }))
     }
 }
 
