@@ -38,6 +38,9 @@ pub struct EngineParts {
     pub confinement: saker_confine::Confinement,
     /// Step and memory budgets of every template a task renders (`expressions.*`).
     pub expression_limits: saker_expr::Limits,
+    /// The internal storage (FILE inputs, output files, namespace files); without one, those
+    /// features answer "no internal storage is configured".
+    pub storage: Option<Arc<dyn saker_storage::Storage>>,
 }
 
 impl EngineParts {
@@ -55,6 +58,7 @@ impl EngineParts {
             worker_concurrency: 16,
             confinement: saker_confine::Confinement::new(saker_confine::Settings::default()),
             expression_limits: saker_expr::Limits::default(),
+            storage: None,
         }
     }
 }
@@ -94,6 +98,8 @@ struct Origin<'a> {
     labels: Map<String, Json>,
     /// The trigger's advanced state, stored in the same transaction as the execution.
     trigger_state: Option<&'a TriggerState>,
+    /// Files sent for FILE inputs, stored under the new execution.
+    uploads: Vec<crate::files::InputUpload>,
 }
 
 /// A running engine: one executor thread and an in-process worker.
@@ -107,6 +113,7 @@ pub struct Engine {
     confinement: saker_confine::Confinement,
     /// The budgets of every render, the debug expression's included.
     expression_limits: saker_expr::Limits,
+    files: crate::files::ExecutionFiles,
 }
 
 impl Engine {
@@ -122,6 +129,7 @@ impl Engine {
         let protector = Protector {
             sealer: parts.sealer,
         };
+        let files = crate::files::ExecutionFiles::new(parts.storage, protector.clone());
 
         let worker = Arc::new(WorkerDeps {
             store: parts.store.clone(),
@@ -134,6 +142,7 @@ impl Engine {
             concurrency: parts.worker_concurrency,
             confinement: parts.confinement.clone(),
             expression_limits: parts.expression_limits,
+            files: files.clone(),
         });
         tokio::spawn(run_worker(worker, jobs.clone(), results.clone()));
         // Results go back to the executor as events.
@@ -175,7 +184,13 @@ impl Engine {
             executor: Some(handle),
             confinement: parts.confinement,
             expression_limits: parts.expression_limits,
+            files,
         }
+    }
+
+    /// The internal storage as the engine uses it (execution files, sealed or not).
+    pub fn files(&self) -> &crate::files::ExecutionFiles {
+        &self.files
     }
 
     /// What this process's engine did since it started.
@@ -261,6 +276,25 @@ impl Engine {
         )
     }
 
+    /// [`Engine::create_execution_labeled`] with files for the flow's FILE inputs: each is
+    /// stored under the new execution and the input's value is its `kestra:///` URI.
+    pub fn create_execution_with_files(
+        &self,
+        tenant: &str,
+        flow: Arc<Flow>,
+        revision: u32,
+        inputs: Map<String, Json>,
+        labels: Map<String, Json>,
+        uploads: Vec<crate::files::InputUpload>,
+    ) -> Result<Execution, EngineError> {
+        let origin = Origin {
+            labels,
+            uploads,
+            ..Origin::default()
+        };
+        self.create(tenant, flow, revision, inputs, origin)
+    }
+
     /// [`Engine::create_execution`] for an execution a trigger starts: `trigger` is recorded
     /// on the execution and its variables are the flow's `trigger.*`.
     pub fn create_execution_triggered(
@@ -320,11 +354,13 @@ impl Engine {
             trigger,
             labels,
             trigger_state,
+            uploads,
         } = origin;
-        let coerced = saker_model::coerce_inputs(&flow.inputs, inputs).map_err(|errors| {
-            EngineError::Inputs(errors.iter().map(|e| e.to_string()).collect())
-        })?;
         let mut execution = Execution::new(tenant, &flow.namespace, &flow.id, revision);
+        // FILE inputs are stored under the execution, so its id comes first.
+        let coerced =
+            crate::files::coerce_inputs_with_files(&self.files, &flow, &execution, inputs, uploads)
+                .map_err(EngineError::Inputs)?;
         execution.trigger = trigger.map(Box::new);
         for input in &flow.inputs {
             let Some(value) = coerced.get(&input.id) else {

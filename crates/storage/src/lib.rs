@@ -64,6 +64,10 @@ pub struct FileInfo {
 /// The internal storage of one Saker installation, shared by every tenant: each call names
 /// its tenant, which is the first folder of the layout.
 pub trait Storage: Send + Sync {
+    /// The largest file [`put`](Self::put) accepts, so that a caller can refuse a larger
+    /// one before reading it into memory.
+    fn max_file_bytes(&self) -> u64;
+
     /// Stores `bytes` at `uri`, replacing what was there (atomically: a reader sees the old
     /// file or the new one). Refused past the size limit.
     fn put(&self, tenant: &str, uri: &StorageUri, bytes: &[u8]) -> Result<FileInfo, StorageError>;

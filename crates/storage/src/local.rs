@@ -144,6 +144,10 @@ impl LocalStorage {
 }
 
 impl Storage for LocalStorage {
+    fn max_file_bytes(&self) -> u64 {
+        self.max_file_bytes
+    }
+
     fn put(&self, tenant: &str, uri: &StorageUri, bytes: &[u8]) -> Result<FileInfo, StorageError> {
         self.too_large(uri, bytes.len() as u64)?;
         let path = self.host_path(tenant, uri)?;
