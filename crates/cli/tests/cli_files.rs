@@ -21,6 +21,19 @@ fn cli(data: &Path, args: &[&str]) -> (bool, String, String) {
     saker_cli(data, &config, args, "")
 }
 
+/// `saker namespace files update NAMESPACE TREE EXTRA...`.
+fn update(data: &Path, namespace: &str, tree: &Path, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec![
+        "namespace",
+        "files",
+        "update",
+        namespace,
+        tree.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    cli(data, &args)
+}
+
 #[test]
 fn flow_run_uploads_a_file_input_and_namespace_files_update_uploads_a_tree() {
     let dir = tempfile::tempdir().unwrap();
@@ -30,75 +43,26 @@ fn flow_run_uploads_a_file_input_and_namespace_files_update_uploads_a_tree() {
     std::fs::write(tree.join("conf/app.txt"), "from the tree").unwrap();
     std::fs::write(tree.join("top.txt"), "top").unwrap();
 
-    let (ok, _, err) = cli(
-        &data,
-        &[
-            "namespace",
-            "files",
-            "update",
-            "company.team",
-            tree.to_str().unwrap(),
-        ],
-    );
+    let (ok, _, err) = update(&data, "company.team", &tree, &[]);
     assert!(ok, "{err}");
     assert!(err.contains("2 file(s) uploaded"), "{err}");
-    let (ok, _, err) = cli(
-        &data,
-        &[
-            "namespace",
-            "files",
-            "update",
-            "company.team",
-            tree.to_str().unwrap(),
-            "/sub",
-        ],
-    );
+    let (ok, _, err) = update(&data, "company.team", &tree, &["/sub"]);
     assert!(ok, "{err}");
     let stored = data.join("storage/main/company/team/_files");
     assert!(stored.join("conf/app.txt").is_file());
     assert!(stored.join("sub/conf/app.txt").is_file());
 
     // A TO that climbs out, and a namespace that is not one, are refused.
-    let (ok, _, err) = cli(
-        &data,
-        &[
-            "namespace",
-            "files",
-            "update",
-            "company.team",
-            tree.to_str().unwrap(),
-            "../escape",
-        ],
-    );
+    let (ok, _, err) = update(&data, "company.team", &tree, &["../escape"]);
     assert!(!ok);
     assert!(err.contains("'..'"), "{err}");
-    let (ok, _, err) = cli(
-        &data,
-        &[
-            "namespace",
-            "files",
-            "update",
-            "company..team",
-            tree.to_str().unwrap(),
-        ],
-    );
+    let (ok, _, err) = update(&data, "company..team", &tree, &[]);
     assert!(!ok);
     assert!(err.contains("namespace 'company..team'"), "{err}");
 
     // --delete removes what the tree no longer has.
     std::fs::remove_file(tree.join("top.txt")).unwrap();
-    let (ok, _, err) = cli(
-        &data,
-        &[
-            "namespace",
-            "files",
-            "update",
-            "company.team",
-            tree.to_str().unwrap(),
-            "sub",
-            "--delete",
-        ],
-    );
+    let (ok, _, err) = update(&data, "company.team", &tree, &["sub", "--delete"]);
     assert!(ok, "{err}");
     assert!(err.contains("1 deleted"), "{err}");
     assert!(!stored.join("sub/top.txt").exists());

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,6 +64,18 @@ impl Setup {
             .unwrap()
     }
 
+    /// [`run`](Self::run), checking that the execution succeeded.
+    async fn run_ok(&self, source: &str, uploads: Vec<InputUpload>) -> Execution {
+        let done = self.run(source, uploads).await;
+        assert_eq!(
+            done.state.current,
+            StateType::Success,
+            "{:?}",
+            self.logs(&done)
+        );
+        done
+    }
+
     fn logs(&self, execution: &Execution) -> Vec<String> {
         self.store
             .list_logs(&LogQuery::new(&execution.id))
@@ -83,7 +94,7 @@ fn output<'e>(execution: &'e Execution, task: &str, name: &str) -> &'e Value {
 async fn a_file_input_is_stored_under_its_execution_and_read_back() {
     let s = start();
     let done = s
-        .run(
+        .run_ok(
             "id: f\nnamespace: company.team\ninputs:\n  - id: data\n    type: FILE\ntasks:\n  \
              - id: show\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ read(inputs.data) }}|{{ fileSize(inputs.data) }}\"\n",
             vec![InputUpload {
@@ -93,12 +104,6 @@ async fn a_file_input_is_stored_under_its_execution_and_read_back() {
             }],
         )
         .await;
-    assert_eq!(
-        done.state.current,
-        StateType::Success,
-        "{:?}",
-        s.logs(&done)
-    );
     let uri = done.inputs["data"].as_str().unwrap();
     assert_eq!(
         uri,
@@ -174,7 +179,7 @@ async fn a_file_input_must_be_uploaded_and_a_text_input_cannot_be_a_file() {
         .to_string();
     assert!(e.contains("input 'name' is not a FILE input"), "{e}");
     // The refused execution left no file behind.
-    let stored = walk(&s.data.join("storage"));
+    let stored = common::files_under(&s.data.join("storage"));
     assert!(stored.is_empty(), "{stored:?}");
 }
 
@@ -182,17 +187,11 @@ async fn a_file_input_must_be_uploaded_and_a_text_input_cannot_be_a_file() {
 async fn an_output_file_is_read_by_the_next_task_and_others_are_refused() {
     let s = start();
     let done = s
-        .run(
+        .run_ok(
             "id: f\nnamespace: company.team\ntasks:\n  - id: write\n    type: io.kestra.plugin.scripts.shell.Commands\n    outputFiles:\n      - \"*.txt\"\n      - \"**.csv\"\n    commands:\n      - printf 'from shell' > out.txt\n      - mkdir -p sub && printf 'a,b' > sub/data.csv && printf 'no' > sub/skip.txt\n  - id: use\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ read(outputs.write.outputFiles['out.txt']) }} {{ read(outputs.write.outputFiles['sub/data.csv']) }}\"\n",
             Vec::new(),
         )
         .await;
-    assert_eq!(
-        done.state.current,
-        StateType::Success,
-        "{:?}",
-        s.logs(&done)
-    );
     let files = output(&done, "write", "outputFiles").as_object().unwrap();
     let names: Vec<&str> = files.keys().map(String::as_str).collect();
     assert_eq!(names, ["out.txt", "sub/data.csv"]);
@@ -249,17 +248,11 @@ async fn namespace_files_are_read_and_staged() {
         )
         .unwrap();
     let done = s
-        .run(
+        .run_ok(
             "id: f\nnamespace: company.team\ntasks:\n  - id: read\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ read('conf/app.txt') }}/{{ read('top.txt', namespace='company') }}/{{ fileExists('nope.txt') }}\"\n  - id: staged\n    type: io.kestra.plugin.scripts.shell.Commands\n    namespaceFiles:\n      enabled: true\n      include:\n        - \"scripts/**\"\n      exclude:\n        - \"**skip.sh\"\n    commands:\n      - sh scripts/run.sh\n      - if [ -e scripts/skip.sh ]; then echo skip-present; else echo skip-absent; fi\n      - if [ -e conf/app.txt ]; then echo conf-present; else echo conf-absent; fi\n",
             Vec::new(),
         )
         .await;
-    assert_eq!(
-        done.state.current,
-        StateType::Success,
-        "{:?}",
-        s.logs(&done)
-    );
     assert_eq!(
         output(&done, "read", "value"),
         "namespace says hi/parent file/false"
@@ -274,17 +267,11 @@ async fn namespace_files_are_read_and_staged() {
 async fn an_input_file_holding_a_secret_is_never_stored_in_plaintext() {
     let s = start();
     let done = s
-        .run(
+        .run_ok(
             "id: f\nnamespace: company.team\ntasks:\n  - id: write\n    type: io.kestra.plugin.scripts.shell.Commands\n    inputFiles:\n      token.txt: \"token={{ secret('K') }}\"\n      plain.txt: nothing secret\n    outputFiles:\n      - \"*.txt\"\n    commands:\n      - cat token.txt\n      - cp token.txt copy.txt\n  - id: show\n    type: io.kestra.plugin.core.log.Log\n    message: \"copy: {{ read(outputs.write.outputFiles['copy.txt']) }}\"\n",
             Vec::new(),
         )
         .await;
-    assert_eq!(
-        done.state.current,
-        StateType::Success,
-        "{:?}",
-        s.logs(&done)
-    );
     let logs = s.logs(&done);
     assert!(logs.iter().any(|l| l == "token=****"), "{logs:?}");
     assert!(logs.iter().any(|l| l == "copy: ****"), "{logs:?}");
@@ -304,7 +291,7 @@ async fn an_input_file_holding_a_secret_is_never_stored_in_plaintext() {
 
     // Every byte under the data directory: storage, database, write-ahead log.
     let b64 = base64::engine::general_purpose::STANDARD.encode(K);
-    let paths = walk(&s.data);
+    let paths = common::files_under(&s.data);
     assert!(paths.iter().any(|p| p.ends_with("copy.txt")), "{paths:?}");
     for path in paths {
         let bytes = std::fs::read(&path).unwrap();
@@ -319,21 +306,4 @@ async fn an_input_file_holding_a_secret_is_never_stored_in_plaintext() {
             );
         }
     }
-}
-
-/// Every file under `dir`, at any depth.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -262,7 +262,7 @@ async fn the_leak_corpus_leaks_nothing() {
     drop(engine);
 
     // Every stored byte: the database, its write-ahead log and the internal storage.
-    for path in files_under(dir.path()) {
+    for path in common::files_under(dir.path()) {
         let bytes = std::fs::read(&path).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         check_text(&format!("file {}", path.display()), &text, &mut leaks);
@@ -273,18 +273,4 @@ async fn the_leak_corpus_leaks_nothing() {
         leaks.len(),
         leaks.join("\n")
     );
-}
-
-/// Every file under `dir`, at any depth.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
