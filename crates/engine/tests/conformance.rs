@@ -12,7 +12,7 @@ use saker_crypto::{Keyring, SecretKey};
 use saker_engine::{Engine, EngineParts, KeyringSealer, display_masked};
 use saker_model::{DEFAULT_TENANT, Execution};
 use saker_store::{LogQuery, SqliteStore, Store};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 fn conformance_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("SAKER_CONFORMANCE_DIR") {
@@ -61,7 +61,10 @@ async fn kestra_conformance_flows_run_as_kestra_expects() {
         dir.display()
     );
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let engine = Arc::new(Engine::start(engine_parts(store.clone())));
+    let storage = tempfile::tempdir().unwrap();
+    let mut parts = engine_parts(store.clone());
+    parts.storage = Some(Arc::new(saker_storage::LocalStorage::new(storage.path())));
+    let engine = Arc::new(Engine::start(parts));
     let cases = expectations();
 
     // Every flow file has an expectation, so a new file cannot slip through untested.
@@ -91,7 +94,24 @@ async fn kestra_conformance_flows_run_as_kestra_expects() {
             }
         };
         let inputs = case["inputs"].as_object().cloned().unwrap_or_default();
-        let created = engine.create_execution(DEFAULT_TENANT, flow, saved.flow.revision, inputs);
+        let uploads = case["files"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(input, content)| saker_engine::files::InputUpload {
+                input: input.clone(),
+                file_name: format!("{input}.txt"),
+                bytes: content.as_str().unwrap_or_default().as_bytes().to_vec(),
+            })
+            .collect();
+        let created = engine.create_execution_with_files(
+            DEFAULT_TENANT,
+            flow,
+            saved.flow.revision,
+            inputs,
+            Map::new(),
+            uploads,
+        );
         match (created, case["createError"].as_str()) {
             (Err(e), Some(expected)) if e.to_string().contains(expected) => {}
             (Err(e), _) => failures.push(format!("{file}: creation failed: {e}")),
