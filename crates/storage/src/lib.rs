@@ -103,3 +103,23 @@ where
         .await
         .map_err(|e| StorageError::Interrupted(e.to_string()))?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn blocking_runs_a_call_off_the_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(dir.path()));
+        let uri = StorageUri::parse("kestra:///a/b.txt").unwrap();
+        let written = uri.clone();
+        blocking(storage.clone(), move |s| s.put("main", &written, b"x"))
+            .await
+            .unwrap();
+        let read = blocking(storage, move |s| s.get("main", &uri))
+            .await
+            .unwrap();
+        assert_eq!(read, b"x");
+    }
+}
