@@ -20,7 +20,7 @@ mod staging;
 mod task;
 
 pub use inputs::{InputUpload, coerce_inputs_with_files};
-pub use sealed::{ExecutionFiles, OpenedFile};
+pub use sealed::{ExecutionFiles, OpenedFile, is_sealed_bytes};
 pub use staging::{collect_output_files, stage_input_files, stage_namespace_files};
 pub use task::TaskFiles;
 

@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use saker_auth::Action;
-use saker_engine::files::FileError;
+use saker_engine::files::{FileError, is_sealed_bytes};
 use saker_storage::{StorageError, StorageUri};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -70,8 +70,14 @@ async fn download_execution_file(
             "{uri} is not a file of execution {execution_id}"
         )));
     }
-    let files = state.engine.files();
-    if files.is_sealed(&tenant, &uri).map_err(file_error)? {
+    let bytes = state
+        .engine
+        .files()
+        .storage()
+        .map_err(file_error)?
+        .get(&tenant, &uri)
+        .map_err(storage_error)?;
+    if is_sealed_bytes(&bytes) {
         return Err(ApiError {
             status: StatusCode::FORBIDDEN,
             message: format!(
@@ -80,11 +86,6 @@ async fn download_execution_file(
             ),
         });
     }
-    let bytes = files
-        .storage()
-        .map_err(file_error)?
-        .get(&tenant, &uri)
-        .map_err(storage_error)?;
     Ok(file_response(uri.file_name(), bytes))
 }
 

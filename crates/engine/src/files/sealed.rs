@@ -135,8 +135,13 @@ impl ExecutionFiles {
     /// True when the file at `uri` is stored sealed (without opening it).
     pub fn is_sealed(&self, tenant: &str, uri: &StorageUri) -> Result<bool, FileError> {
         let stored = Zeroizing::new(self.storage()?.get(tenant, uri)?);
-        Ok(stored.starts_with(SEALED_HEADER))
+        Ok(is_sealed_bytes(&stored))
     }
+}
+
+/// True when `stored` (a file's bytes as the storage holds them) is a sealed file.
+pub fn is_sealed_bytes(stored: &[u8]) -> bool {
+    stored.starts_with(SEALED_HEADER)
 }
 
 /// What a sealed file is bound to besides its execution.
