@@ -247,6 +247,7 @@ impl App {
                     })? as usize;
         }
         parts.expression_limits = self.expression_limits()?;
+        parts.storage = Some(self.storage()?);
         parts.globals.globals = match self.config.subtree("variables.globals") {
             serde_json::Value::Object(map) => map,
             _ => bail!("variables.globals must be a map"),
@@ -264,6 +265,26 @@ impl App {
 }
 
 impl App {
+    /// The internal storage (execution and namespace files): `storage/` under the data
+    /// directory, hidden from tasks with it; files up to `storage.max-file-bytes` (64 MiB by
+    /// default).
+    pub fn storage(&self) -> anyhow::Result<Arc<dyn saker_storage::Storage>> {
+        let mut storage = saker_storage::LocalStorage::new(self.data_dir.join("storage"));
+        if let Some(value) = self.config.get("storage.max-file-bytes") {
+            storage.max_file_bytes = value
+                .as_u64()
+                .filter(|n| (1..=1 << 40).contains(n))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "storage.max-file-bytes must be a number of bytes from 1 to 1099511627776 \
+                         (default {})",
+                        saker_storage::DEFAULT_MAX_FILE_BYTES
+                    )
+                })?;
+        }
+        Ok(Arc::new(storage))
+    }
+
     /// The budgets of every template a task renders: `expressions.max-steps` and
     /// `expressions.max-value-bytes` (the defaults of `saker_expr::Limits` otherwise).
     pub fn expression_limits(&self) -> anyhow::Result<saker_expr::Limits> {

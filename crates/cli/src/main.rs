@@ -71,6 +71,9 @@ enum Command {
     /// See the scheduled triggers and when each next fires.
     #[command(subcommand)]
     Trigger(cmd::trigger::TriggerCommand),
+    /// Manage namespaces' files.
+    #[command(subcommand)]
+    Namespace(cmd::namespace::NamespaceCommand),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(c) => cmd::user::run_token(&globals, c),
         Command::Role(c) => cmd::role::run(&globals, c),
         Command::Trigger(c) => cmd::trigger::run(&globals, c),
+        Command::Namespace(c) => cmd::namespace::run(&globals, c),
     }
 }
 

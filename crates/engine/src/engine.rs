@@ -37,6 +37,9 @@ pub struct EngineParts {
     pub confinement: saker_confine::Confinement,
     /// Step and memory budgets of every template a task renders (`expressions.*`).
     pub expression_limits: saker_expr::Limits,
+    /// The internal storage (FILE inputs, output files, namespace files); without one, those
+    /// features answer "no internal storage is configured".
+    pub storage: Option<Arc<dyn saker_storage::Storage>>,
 }
 
 impl EngineParts {
@@ -54,6 +57,7 @@ impl EngineParts {
             worker_concurrency: 16,
             confinement: saker_confine::Confinement::new(saker_confine::Settings::default()),
             expression_limits: saker_expr::Limits::default(),
+            storage: None,
         }
     }
 }
@@ -98,6 +102,8 @@ struct Origin<'a> {
     labels: Map<String, Json>,
     /// The trigger's advanced state, stored in the same transaction as the execution.
     trigger_state: Option<&'a TriggerState>,
+    /// Files sent for FILE inputs, stored under the new execution.
+    uploads: Vec<crate::files::InputUpload>,
 }
 
 /// A running engine: one executor thread and an in-process worker.
@@ -111,6 +117,7 @@ pub struct Engine {
     pub(crate) confinement: saker_confine::Confinement,
     /// The budgets of every render, the debug expression's included.
     expression_limits: saker_expr::Limits,
+    files: crate::files::ExecutionFiles,
 }
 
 impl Engine {
@@ -126,6 +133,7 @@ impl Engine {
         let protector = Protector {
             sealer: parts.sealer,
         };
+        let files = crate::files::ExecutionFiles::new(parts.storage, protector.clone());
 
         let worker = Arc::new(WorkerDeps {
             store: parts.store.clone(),
@@ -138,6 +146,7 @@ impl Engine {
             concurrency: parts.worker_concurrency,
             confinement: parts.confinement.clone(),
             expression_limits: parts.expression_limits,
+            files: files.clone(),
         });
         tokio::spawn(run_worker(worker, jobs.clone(), results.clone()));
         // Results go back to the executor as events.
@@ -152,6 +161,7 @@ impl Engine {
 
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let executor = Executor {
+            files: files.clone(),
             confinement: parts.confinement.clone(),
             metrics: metrics.clone(),
             store: parts.store.clone(),
@@ -180,7 +190,13 @@ impl Engine {
             executor: Some(handle),
             confinement: parts.confinement,
             expression_limits: parts.expression_limits,
+            files,
         }
+    }
+
+    /// The internal storage as the engine uses it (execution files, sealed or not).
+    pub fn files(&self) -> &crate::files::ExecutionFiles {
+        &self.files
     }
 
     /// What this process's engine did since it started.
@@ -266,6 +282,25 @@ impl Engine {
         )
     }
 
+    /// [`Engine::create_execution_labeled`] with files for the flow's FILE inputs: each is
+    /// stored under the new execution and the input's value is its `kestra:///` URI.
+    pub fn create_execution_with_files(
+        &self,
+        tenant: &str,
+        flow: Arc<Flow>,
+        revision: u32,
+        inputs: Map<String, Json>,
+        labels: Map<String, Json>,
+        uploads: Vec<crate::files::InputUpload>,
+    ) -> Result<Execution, EngineError> {
+        let origin = Origin {
+            labels,
+            uploads,
+            ..Origin::default()
+        };
+        self.create(tenant, flow, revision, inputs, origin)
+    }
+
     /// [`Engine::create_execution`] for an execution a trigger starts: `trigger` is recorded
     /// on the execution and its variables are the flow's `trigger.*`.
     pub fn create_execution_triggered(
@@ -325,14 +360,17 @@ impl Engine {
             trigger,
             labels,
             trigger_state,
+            uploads,
         } = origin;
         let execution = crate::new_execution::build(
             &self.protector,
+            &self.files,
             crate::new_execution::Request {
                 tenant,
                 flow: &flow,
                 revision,
                 inputs,
+                uploads,
                 trigger,
                 labels,
                 correlation_id: None,

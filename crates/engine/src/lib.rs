@@ -19,6 +19,7 @@ pub mod context;
 pub mod debug_eval;
 mod engine;
 pub mod executor;
+pub mod files;
 pub mod logs;
 pub mod masks;
 pub mod metrics;

@@ -16,6 +16,8 @@ pub(crate) struct Request<'a> {
     pub revision: u32,
     /// Raw inputs, coerced here.
     pub inputs: Map<String, Json>,
+    /// Files for FILE inputs, stored under the new execution.
+    pub uploads: Vec<crate::files::InputUpload>,
     pub trigger: Option<ExecutionTrigger>,
     /// The caller's labels, added to the flow's (`system.*` ones are ignored).
     pub labels: Map<String, Json>,
@@ -26,20 +28,26 @@ pub(crate) struct Request<'a> {
 }
 
 /// Builds (but does not store) the execution.
-pub(crate) fn build(protector: &Protector, request: Request<'_>) -> Result<Execution, EngineError> {
+pub(crate) fn build(
+    protector: &Protector,
+    files: &crate::files::ExecutionFiles,
+    request: Request<'_>,
+) -> Result<Execution, EngineError> {
     let Request {
         tenant,
         flow,
         revision,
         inputs,
+        uploads,
         trigger,
         labels,
         correlation_id,
         seal_inputs,
     } = request;
-    let coerced = saker_model::coerce_inputs(&flow.inputs, inputs)
-        .map_err(|errors| EngineError::Inputs(errors.iter().map(|e| e.to_string()).collect()))?;
     let mut execution = Execution::new(tenant, &flow.namespace, &flow.id, revision);
+    // FILE inputs are stored under the execution, so its id comes first.
+    let coerced = crate::files::coerce_inputs_with_files(files, flow, &execution, inputs, uploads)
+        .map_err(EngineError::Inputs)?;
     execution.trigger = trigger.map(Box::new);
     for input in &flow.inputs {
         let Some(value) = coerced.get(&input.id) else {

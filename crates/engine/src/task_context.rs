@@ -35,6 +35,9 @@ pub struct TaskContext {
     pub(crate) sandbox: Option<saker_confine::AttemptSandbox>,
     /// Budgets of every render (set by the worker from `EngineParts::expression_limits`).
     pub(crate) limits: saker_expr::Limits,
+    /// The files this attempt may read and write (set by the worker): `read()`, and
+    /// `inputFiles`/`outputFiles`/`namespaceFiles` (`crate::files`).
+    pub(crate) files: Option<crate::files::TaskFiles>,
 }
 
 impl TaskContext {
@@ -56,6 +59,7 @@ impl TaskContext {
             taint: OutputTaint::default(),
             sandbox: None,
             limits: saker_expr::Limits::default(),
+            files: None,
         }
     }
 
@@ -83,6 +87,10 @@ impl TaskContext {
         let env = RenderEnv {
             secrets: Some(&self.secrets),
             limits: self.limits,
+            files: self
+                .files
+                .as_ref()
+                .map(|files| files as &dyn saker_expr::FileReader),
             ..RenderEnv::default()
         };
         let rendered = template.render(&self.variables, &env);
@@ -346,6 +354,33 @@ impl TaskContext {
     /// when the task ends.
     pub(crate) fn finish(self) -> (TaskLogger, OutputTaint) {
         (self.logger, self.taint)
+    }
+
+    /// The files of this attempt (`crate::files`).
+    pub fn task_files(&self) -> Result<&crate::files::TaskFiles, TaskError> {
+        self.files
+            .as_ref()
+            .ok_or_else(|| TaskError::Failed(crate::files::FileError::NoStorage.to_string()))
+    }
+
+    /// Text written into the working directory for the process (an `inputFiles` entry),
+    /// rendered and checked as in [`render_for_process`](Self::render_for_process).
+    pub(crate) fn render_file_for_process(
+        &mut self,
+        place: &str,
+        source: &str,
+    ) -> Result<Rendered, TaskError> {
+        self.render_checked(place, source, Boundary::Process)
+    }
+
+    /// Secret content (a sealed file) was handed to the process: its outputs are sealed.
+    pub(crate) fn mark_handed_to_process(&mut self) {
+        self.taint.handed_to_process = true;
+    }
+
+    /// True once tainted text was handed to a process of this attempt.
+    pub(crate) fn handed_taint_to_process(&self) -> bool {
+        self.taint.handed_to_process
     }
 
     /// The confined sandbox every process of this attempt must run in.

@@ -35,6 +35,8 @@ pub struct WorkerDeps {
     pub confinement: saker_confine::Confinement,
     /// Budgets of the templates tasks render.
     pub expression_limits: saker_expr::Limits,
+    /// The internal storage as tasks see it (`read()`, input and output files).
+    pub files: crate::files::ExecutionFiles,
 }
 
 /// Runs jobs until the job queue closes, pushing each result to `results`.
@@ -125,6 +127,10 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     };
     let mut ctx = TaskContext::new(task.clone(), variables, secrets, logger, cancel.clone());
     ctx.limits = deps.expression_limits;
+    ctx.files = Some(
+        deps.files
+            .for_task(execution, &task.id, &job.task_run.id, &masks),
+    );
     ctx.sandbox = Some(match &job.working_directory {
         Some(owner) => deps
             .confinement

@@ -39,6 +39,12 @@ fn conformance_root() -> Result<PathBuf, PathBuf> {
 
 fn engine_parts(store: Arc<dyn Store>) -> EngineParts {
     let mut parts = EngineParts::new(store);
+    // Each scenario's files live in a directory of their own under cargo's target/tmp (the
+    // engine outlives this function, so no guard could remove it in time; `cargo clean` does).
+    let storage = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("a temporary directory")
+        .keep();
+    parts.storage = Some(Arc::new(saker_storage::LocalStorage::new(&storage)));
     parts.sealer = Some(Arc::new(KeyringSealer::new(Keyring::new(
         SecretKey::generate(),
     ))));

@@ -180,6 +180,9 @@ async fn the_leak_corpus_leaks_nothing() {
     parts.sealer = Some(Arc::new(KeyringSealer::new(Keyring::new(
         SecretKey::generate(),
     ))));
+    parts.storage = Some(Arc::new(saker_storage::LocalStorage::new(
+        dir.path().join("storage"),
+    )));
     let engine = Engine::start(parts);
 
     let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
@@ -258,9 +261,8 @@ async fn the_leak_corpus_leaks_nothing() {
     }
     drop(engine);
 
-    // Every stored byte: the database and its write-ahead log.
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
+    // Every stored byte: the database, its write-ahead log and the internal storage.
+    for path in common::files_under(dir.path()) {
         let bytes = std::fs::read(&path).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         check_text(&format!("file {}", path.display()), &text, &mut leaks);

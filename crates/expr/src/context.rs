@@ -150,6 +150,8 @@ pub struct RenderEnv<'a> {
     /// When reached, the render fails with [`crate::ErrorKind::DeadlineExceeded`]; checked
     /// as often as `cancel`.
     pub deadline: Option<Instant>,
+    /// Reads files for `read()` and the other file functions; without one, they fail.
+    pub files: Option<&'a dyn crate::files::FileReader>,
 }
 
 impl Default for RenderEnv<'_> {
@@ -161,6 +163,7 @@ impl Default for RenderEnv<'_> {
             limits: Limits::default(),
             cancel: None,
             deadline: None,
+            files: None,
         }
     }
 }
@@ -174,6 +177,7 @@ impl std::fmt::Debug for RenderEnv<'_> {
             .field("limits", &self.limits)
             .field("cancel", &self.cancel)
             .field("deadline", &self.deadline)
+            .field("files", &self.files.map(|_| "<reader>"))
             .finish()
     }
 }

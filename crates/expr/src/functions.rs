@@ -1,11 +1,13 @@
 //! Functions: `secret()`, `now()`, `fromJson()`/`json()`, `range()`, `render()`, `max()`,
-//! `min()`, and the Kestra functions that need engine services Saker does not offer here.
+//! `min()`, the file functions (`files.rs`), and the Kestra functions that need engine
+//! services Saker does not offer here.
 
 use chrono::Utc;
 
 use crate::context::Context;
 use crate::datetime::{Zone, format};
 use crate::error::{ErrorKind, shown};
+use crate::files::FileFunc;
 use crate::filters::article;
 use crate::ops::{compare, range};
 use crate::render::{Runtime, render_function};
@@ -21,6 +23,8 @@ pub(crate) enum Func {
     RenderOnce,
     Max,
     Min,
+    /// `read`, `fileExists`, `fileSize`, `isFileEmpty`: through [`crate::RenderEnv::files`].
+    File(FileFunc),
     /// A Kestra function that needs storage, KV store, HTTP or the execution graph.
     NotYet(&'static str),
 }
@@ -83,11 +87,31 @@ pub(crate) static FUNCTIONS: &[FuncSpec] = &[
         variadic: true,
     },
     later("kv"),
-    later("read"),
+    f(
+        "read",
+        Func::File(FileFunc::Read),
+        &["path", "namespace"],
+        1,
+    ),
     later("fileURI"),
-    later("fileExists"),
-    later("fileSize"),
-    later("isFileEmpty"),
+    f(
+        "fileExists",
+        Func::File(FileFunc::Exists),
+        &["path", "namespace"],
+        1,
+    ),
+    f(
+        "fileSize",
+        Func::File(FileFunc::Size),
+        &["path", "namespace"],
+        1,
+    ),
+    f(
+        "isFileEmpty",
+        Func::File(FileFunc::IsEmpty),
+        &["path", "namespace"],
+        1,
+    ),
     later("encrypt"),
     later("decrypt"),
     later("http"),
@@ -215,6 +239,16 @@ pub(crate) fn call(
             }
         }
         Func::Max | Func::Min => extremum(func, args.iter().chain(rest)),
+        Func::File(file) => {
+            let value = crate::files::call(file, args, rt.env.files)?;
+            rt.budget.built(&value)?;
+            if let Value::String(text, t) = &value
+                && t.is_secret()
+            {
+                rt.note_secret(text);
+            }
+            Ok(value)
+        }
         Func::NotYet(name) => Err(ErrorKind::NotYetAvailable(name.to_string())),
     }
 }

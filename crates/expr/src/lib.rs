@@ -46,6 +46,7 @@ mod context;
 mod datetime;
 mod error;
 mod eval;
+mod files;
 mod filters;
 mod flow;
 mod functions;
@@ -62,6 +63,7 @@ mod value;
 
 pub use context::{Context, Limits, RenderEnv, SecretLookupError, SecretResolver};
 pub use error::{ErrorKind, ExprError};
+pub use files::{FileLookupError, FileReader, FileSize, FileText};
 pub use render::Rendered;
 pub use template::Template;
 pub use value::{Map, Taint, Value};

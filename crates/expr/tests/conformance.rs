@@ -186,7 +186,7 @@ fn engine_functions_are_not_yet_available() {
     );
     let e = run("{{ read(inputs.items) }}").expect_err("read needs storage");
     assert!(
-        e.contains("function 'read' is not yet available in Saker"),
+        e.contains("function 'read': files cannot be read here (no internal storage)"),
         "{e}"
     );
 }

@@ -151,6 +151,11 @@ const ROWS: &[(&str, &str)] = &[
     ("{{ max(1, secret('N') | number) }}", "*"),
     ("{{ min(100, secret('N') | number) }}", "*"),
     ("{{ now(format=secret('F')) }}", "*"),
+    ("{{ read(secret('S')) }}", "*"),
+    ("{{ read('a.txt', namespace=secret('S')) }}", "*"),
+    ("{{ fileExists(secret('S')) }}", "*"),
+    ("{{ fileSize(secret('S')) }}", "*"),
+    ("{{ isFileEmpty(secret('S')) }}", "*"),
     // Tests.
     ("{{ secret('S') is defined }}", "*"),
     ("{{ secret('S') is null }}", "*"),
@@ -264,9 +269,40 @@ const ROWS: &[(&str, &str)] = &[
     ),
 ];
 
+/// A file reader whose every file holds its own path: a file named after a secret reads
+/// back as the secret.
+struct EchoFiles;
+
+impl saker_expr::FileReader for EchoFiles {
+    fn read(
+        &self,
+        path: &str,
+        _: Option<&str>,
+    ) -> Result<saker_expr::FileText, saker_expr::FileLookupError> {
+        Ok(saker_expr::FileText {
+            text: path.into(),
+            secret: false,
+        })
+    }
+
+    fn size(
+        &self,
+        path: &str,
+        _: Option<&str>,
+    ) -> Result<Option<saker_expr::FileSize>, saker_expr::FileLookupError> {
+        Ok(Some(saker_expr::FileSize {
+            bytes: path.len() as u64,
+            secret: false,
+        }))
+    }
+}
+
 fn render(template: &str) -> saker_expr::Rendered {
     let resolver = secrets();
-    let env = env_with(&resolver);
+    let env = RenderEnv {
+        files: Some(&EchoFiles),
+        ..env_with(&resolver)
+    };
     let t = Template::compile(template).unwrap_or_else(|e| panic!("{template}: {e}"));
     t.render(&Context::new(), &env)
         .unwrap_or_else(|e| panic!("{template}: {e}"))

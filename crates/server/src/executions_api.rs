@@ -65,7 +65,8 @@ pub(crate) fn execution_json(execution: &Execution) -> Value {
     ),
     request_body(
         description = "Inputs by name: a JSON object, a URL-encoded form or multipart/form-data \
-                       text parts (FILE inputs are not yet available). Empty for none.",
+                       (text parts, and a part with a file name for each FILE input). Empty \
+                       for none.",
         content(
             (Object = "application/json"),
             (Object = "application/x-www-form-urlencoded"),
@@ -99,12 +100,16 @@ async fn create_execution(
         || format!("flow {namespace}.{id} not found"),
     )?;
     let labels = parse_labels(params.labels.as_deref().unwrap_or(""))?;
-    let inputs = crate::inputs_body::parse_inputs(&headers, body).await?;
+    let (inputs, files) = crate::inputs_body::parse_inputs(&headers, body).await?;
     let (flow, record) = state.engine.load_flow(&tenant, &namespace, &id, None)?;
-    let execution =
-        state
-            .engine
-            .create_execution_labeled(&tenant, flow, record.revision, inputs, labels)?;
+    let execution = state.engine.create_execution_with_files(
+        &tenant,
+        flow,
+        record.revision,
+        inputs,
+        labels,
+        files,
+    )?;
     if params.wait.unwrap_or(false) {
         // Kestra's `wait=true`: answer once the execution has ended. The store work is done:
         // the wait holds no store permit.

@@ -1,37 +1,60 @@
 //! The inputs of a new execution, from the request body: a JSON object, a URL-encoded form,
-//! or `multipart/form-data` as Kestra's UI and clients send it. An empty body means no
-//! input. Values are coerced to the flow's declared input types later, by the engine.
+//! or `multipart/form-data` as Kestra's UI and clients send it, whose parts with a file name
+//! are the files of FILE inputs. An empty body means no input. Values are coerced to the
+//! flow's declared input types later, by the engine, which stores the files.
 
 use std::convert::Infallible;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
+use saker_engine::files::InputUpload;
 use serde_json::{Map, Value};
 
 use crate::ApiError;
 
+/// Text inputs by name, and the files sent for FILE inputs.
+pub type Inputs = (Map<String, Value>, Vec<InputUpload>);
+
 /// Parses `body` according to its `Content-Type`.
-pub async fn parse_inputs(
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Result<Map<String, Value>, ApiError> {
+pub async fn parse_inputs(headers: &HeaderMap, body: Bytes) -> Result<Inputs, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
+        return Ok((Map::new(), Vec::new()));
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        return Ok(form_urlencoded::parse(&body)
+        let form = form_urlencoded::parse(&body)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-            .collect());
+            .collect();
+        return Ok((form, Vec::new()));
     }
     if content_type.starts_with("multipart/form-data") {
-        return multipart(content_type, body).await;
+        let mut inputs = Map::new();
+        let mut files = Vec::new();
+        for part in multipart_parts(content_type, body).await? {
+            match part.file_name {
+                Some(file_name) => files.push(InputUpload {
+                    input: part.name,
+                    file_name,
+                    bytes: part.bytes.to_vec(),
+                }),
+                None => {
+                    let text = String::from_utf8(part.bytes.to_vec()).map_err(|_| {
+                        ApiError::bad_request(format!(
+                            "multipart part '{}' is not UTF-8 text; send a file with a file name",
+                            part.name
+                        ))
+                    })?;
+                    inputs.insert(part.name, Value::String(text));
+                }
+            }
+        }
+        return Ok((inputs, files));
     }
     match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Object(map)) => Ok((map, Vec::new())),
         Ok(_) => Err(ApiError::bad_request(
             "the body must be a JSON object of inputs, e.g. {\"day\": \"2026-11-22\"}",
         )),
@@ -41,15 +64,25 @@ pub async fn parse_inputs(
     }
 }
 
-/// Each text part is an input named by the part's name. File parts are refused: FILE inputs
-/// need internal storage, which is not yet available.
-async fn multipart(content_type: &str, body: Bytes) -> Result<Map<String, Value>, ApiError> {
+/// One part of a `multipart/form-data` body.
+pub(crate) struct Part {
+    pub name: String,
+    /// Set for a file part.
+    pub file_name: Option<String>,
+    pub bytes: Bytes,
+}
+
+/// The parts of a `multipart/form-data` body (also the namespace files' upload).
+pub(crate) async fn multipart_parts(
+    content_type: &str,
+    body: Bytes,
+) -> Result<Vec<Part>, ApiError> {
     let boundary = multer::parse_boundary(content_type).map_err(|e| {
         ApiError::bad_request(format!("multipart body without a valid boundary: {e}"))
     })?;
     let stream = futures_util::stream::once(async move { Ok::<Bytes, Infallible>(body) });
     let mut form = multer::Multipart::new(stream, boundary);
-    let mut inputs = Map::new();
+    let mut parts = Vec::new();
     loop {
         let field = form
             .next_field()
@@ -60,21 +93,17 @@ async fn multipart(content_type: &str, body: Bytes) -> Result<Map<String, Value>
             .name()
             .map(str::to_owned)
             .ok_or_else(|| ApiError::bad_request("a multipart part has no name"))?;
-        if field.file_name().is_some() {
-            return Err(ApiError {
-                status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                message: format!(
-                    "input '{name}' is a file: FILE inputs are not yet available in Saker; \
-                     send the value as a text part"
-                ),
-            });
-        }
-        let text = field.text().await.map_err(|e| {
-            ApiError::bad_request(format!("multipart part '{name}' is not UTF-8 text: {e}"))
+        let file_name = field.file_name().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(|e| {
+            ApiError::bad_request(format!("multipart part '{name}' cannot be read: {e}"))
         })?;
-        inputs.insert(name, Value::String(text));
+        parts.push(Part {
+            name,
+            file_name,
+            bytes,
+        });
     }
-    Ok(inputs)
+    Ok(parts)
 }
 
 #[cfg(test)]
@@ -87,7 +116,7 @@ mod tests {
         h
     }
 
-    fn run(content_type: &str, body: &str) -> Result<Map<String, Value>, ApiError> {
+    fn run_with_files(content_type: &str, body: &str) -> Result<Inputs, ApiError> {
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
@@ -95,6 +124,10 @@ mod tests {
                 &headers(content_type),
                 Bytes::from(body.to_owned()),
             ))
+    }
+
+    fn run(content_type: &str, body: &str) -> Result<Map<String, Value>, ApiError> {
+        run_with_files(content_type, body).map(|(inputs, _)| inputs)
     }
 
     #[test]
@@ -114,14 +147,18 @@ mod tests {
         assert!(e.message.contains("JSON object"), "{}", e.message);
         let e = run("multipart/form-data", "x").unwrap_err();
         assert!(e.message.contains("boundary"), "{}", e.message);
-        let file = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\nhi\r\n--B--\r\n";
-        let e = run("multipart/form-data; boundary=B", file).unwrap_err();
-        assert!(
-            e.message.contains("FILE inputs are not yet available"),
-            "{}",
-            e.message
-        );
         let e = run("multipart/form-data; boundary=B", "--B\r\ngarbage").unwrap_err();
         assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn file_parts_are_uploads() {
+        let body = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\nhi\r\n--B\r\nContent-Disposition: form-data; name=\"day\"\r\n\r\nmonday\r\n--B--\r\n";
+        let (inputs, files) = run_with_files("multipart/form-data; boundary=B", body).unwrap();
+        assert_eq!(inputs["day"], "monday");
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].input, "f");
+        assert_eq!(files[0].file_name, "a.txt");
+        assert_eq!(files[0].bytes, b"hi");
     }
 }

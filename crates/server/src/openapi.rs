@@ -30,6 +30,7 @@ pub(crate) type ApiRouter = OpenApiRouter<AppState>;
         (name = "Executions", description = "Start, follow, kill and inspect executions"),
         (name = "Logs", description = "Execution logs (masked before they are stored)"),
         (name = "Namespaces", description = "Namespaces the caller may see"),
+        (name = "Files", description = "Namespace files (NAMESPACE permission)"),
         (name = "Triggers", description = "When each Schedule trigger is next due (FLOW READ)"),
         (name = "Secrets", description = "Secret metadata out, values in, never a value back"),
         (name = "Audit logs", description = "The tamper-evident audit trail"),
@@ -69,9 +70,11 @@ pub(crate) fn api_routes() -> ApiRouter {
         .merge(crate::routes::routes())
         .merge(crate::flows_api::routes())
         .merge(crate::executions_api::routes())
+        .merge(crate::files_api::routes())
         .merge(crate::debug_api::routes())
         .merge(crate::logs_api::routes())
         .merge(crate::namespaces_api::routes())
+        .merge(crate::namespace_files_api::routes())
         .merge(crate::secrets_api::routes())
         .merge(crate::secrets_lifecycle_api::routes())
         .merge(crate::audit_api::routes())

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Subcommand;
+use saker_engine::files::InputUpload;
 use saker_engine::{Engine, EngineError, display_masked};
 use saker_model::{DEFAULT_TENANT, StateType};
 use saker_store::Store;
@@ -25,7 +26,8 @@ pub enum FlowCommand {
     Run {
         #[arg(value_name = "FILE")]
         file: PathBuf,
-        /// An input value, `KEY=VALUE`; repeat for several.
+        /// An input value, `KEY=VALUE`; `KEY=@PATH` uploads the file at PATH for a FILE
+        /// input. Repeat for several.
         #[arg(long = "input", short = 'i', value_name = "KEY=VALUE")]
         inputs: Vec<String>,
         /// The tenant to store the flow and execution in.
@@ -71,16 +73,43 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `KEY=VALUE` pairs as raw string inputs (the engine coerces them to declared types).
-fn parse_inputs(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
+/// `KEY=VALUE` pairs as raw string inputs (the engine coerces them to declared types), and
+/// `KEY=@PATH` for a FILE input: the file at PATH is uploaded. `@` starts a path only for
+/// inputs the flow declares as FILE; for any other input it is text like the rest.
+fn parse_inputs(
+    flow: &saker_model::Flow,
+    pairs: &[String],
+) -> anyhow::Result<(Map<String, Value>, Vec<InputUpload>)> {
     let mut inputs = Map::new();
+    let mut uploads = Vec::new();
     for pair in pairs {
         let Some((key, value)) = pair.split_once('=') else {
-            anyhow::bail!("--input '{pair}' must be KEY=VALUE");
+            anyhow::bail!("--input '{pair}' must be KEY=VALUE (or KEY=@PATH for a FILE input)");
         };
-        inputs.insert(key.trim().to_owned(), Value::String(value.to_owned()));
+        let key = key.trim();
+        let is_file = flow
+            .inputs
+            .iter()
+            .any(|d| d.id == key && d.input_type == saker_model::InputType::File);
+        match value.strip_prefix('@').filter(|_| is_file) {
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("--input {key}=@{path}: cannot read {path}"))?;
+                let file_name = Path::new(path)
+                    .file_name()
+                    .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
+                uploads.push(InputUpload {
+                    input: key.to_owned(),
+                    file_name,
+                    bytes,
+                });
+            }
+            None => {
+                inputs.insert(key.to_owned(), Value::String(value.to_owned()));
+            }
+        }
     }
-    Ok(inputs)
+    Ok((inputs, uploads))
 }
 
 fn run_flow(
@@ -90,7 +119,9 @@ fn run_flow(
     tenant: &str,
 ) -> anyhow::Result<ExitCode> {
     let source = read(file)?;
-    let inputs = parse_inputs(pairs)?;
+    if let Some(pair) = pairs.iter().find(|p| !p.contains('=')) {
+        anyhow::bail!("--input '{pair}' must be KEY=VALUE (or KEY=@PATH for a FILE input)");
+    }
     let app = globals.app()?;
     let _lock = app.lock()?;
     let store = app.open_store_to_run()?;
@@ -108,7 +139,17 @@ fn run_flow(
             }
             Err(e) => return Err(e.into()),
         };
-        let execution = match engine.create_execution(tenant, flow, saved.flow.revision, inputs) {
+        let (inputs, uploads) = parse_inputs(&flow, pairs)?;
+        let labels = Map::new();
+        let created = engine.create_execution_with_files(
+            tenant,
+            flow,
+            saved.flow.revision,
+            inputs,
+            labels,
+            uploads,
+        );
+        let execution = match created {
             Ok(e) => e,
             Err(e @ (EngineError::Inputs(_) | EngineError::NeedsEncryptionKey(_))) => {
                 eprintln!("error: {e}");

@@ -6,6 +6,7 @@ pub mod execution;
 pub mod expr;
 pub mod flow;
 pub mod mask;
+pub mod namespace;
 pub mod role;
 pub mod secret;
 pub mod secrets_access;

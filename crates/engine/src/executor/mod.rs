@@ -88,6 +88,8 @@ pub struct Executor {
     /// Where task attempts work: the directory a `WorkingDirectory`'s tasks shared is removed
     /// here when it ends (one process; separate workers will be told by a control message).
     pub confinement: saker_confine::Confinement,
+    /// The execution files, for the FILE inputs of a subflow's child.
+    pub files: crate::files::ExecutionFiles,
 }
 
 impl Executor {

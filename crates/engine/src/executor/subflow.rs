@@ -161,11 +161,13 @@ impl Executor {
             .or_else(|| Some(parent.id.clone()));
         let child = new_execution::build(
             &self.outputs.protector,
+            &self.files,
             Request {
                 tenant: &parent.tenant_id,
                 flow: &flow,
                 revision: record.revision,
                 inputs,
+                uploads: Vec::new(),
                 trigger: Some(ExecutionTrigger {
                     id: run.task_id.clone(),
                     type_name: SUBFLOW_TYPE.into(),

@@ -7,6 +7,10 @@
 //! PID and mount namespaces, a fresh working directory removed when the attempt ends, and an
 //! allowlisted environment plus the task's `env`; it cannot see Saker's process, data
 //! directory, keys or configuration.
+//!
+//! Files (`crate::files`): `namespaceFiles` and `inputFiles` are written into the working
+//! directory before the process starts; after it succeeds, the files `outputFiles` matches
+//! are stored and listed in the `outputFiles` output (name → `kestra:///` URI).
 
 use std::process::Stdio;
 
@@ -17,6 +21,7 @@ use tokio::io::{AsyncBufRead, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
 use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner};
+use crate::files::{collect_output_files, stage_input_files, stage_namespace_files};
 
 pub struct Commands;
 
@@ -80,15 +85,24 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
         Some((program, args)) => (program.clone(), args.to_vec()),
         None => ("/bin/sh".to_owned(), vec!["-c".to_owned()]),
     };
-    let sandbox = ctx.sandbox()?;
     // Declared before the child: dropped after it (a child dropped on timeout is killed
     // first, then its directory goes).
-    let workdir = sandbox
+    let workdir = ctx
+        .sandbox()?
         .work_dir()
         .map_err(|e| TaskError::Failed(e.to_string()))?;
+    let dir = workdir.host_path().to_path_buf();
+    // Namespace files first: an inputFiles entry of the same name replaces one.
+    if let Some(value) = ctx.property("namespaceFiles").cloned() {
+        stage_namespace_files(ctx, &dir, &value)?;
+    }
+    if let Some(value) = ctx.property("inputFiles").cloned() {
+        stage_input_files(ctx, &dir, &value)?;
+    }
     let mut args = args;
     args.push(script);
-    let mut command = sandbox
+    let mut command = ctx
+        .sandbox()?
         .command(&workdir, &program, &args, &env)
         .map_err(|e| TaskError::Failed(e.to_string()))?;
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -141,6 +155,10 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
             Some(code) => format!("command failed with exit code {code}"),
             None => "command was killed by a signal".to_owned(),
         }));
+    }
+    if let Some(value) = ctx.property("outputFiles").cloned() {
+        let files = collect_output_files(ctx, &dir, &value)?;
+        outputs.insert("outputFiles".into(), Value::Object(files));
     }
     Ok(TaskOutcome {
         outputs,

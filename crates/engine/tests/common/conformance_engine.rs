@@ -2,9 +2,9 @@
 //! paused execution, restarting and replaying an ended one, giving a FILE input, and
 //! watching the store for states and for the executions a run started.
 //!
-//! Resume, restart, replay and FILE inputs come with the engine's v2 (issue 12). Until the
-//! engine has them, each helper here answers an explicit "not available" error, which fails
-//! the scenarios that need it; wiring one is changing its body alone.
+//! Restart and replay come with the engine's v2 (issue 12). Until the engine has them, each
+//! helper here answers an explicit "not available" error, which fails the scenarios that
+//! need it; wiring one is changing its body alone.
 
 use std::time::Duration;
 
@@ -39,18 +39,6 @@ pub fn restart(_engine: &Engine, _execution_id: &str) -> Result<(), String> {
 /// Replays an ended execution from one of its task runs; returns the new execution's id.
 pub fn replay(_engine: &Engine, _execution_id: &str, _task_run_id: &str) -> Result<String, String> {
     Err("Engine::replay not available".to_owned())
-}
-
-/// Stores `content` as the FILE input `input` of a coming execution of `namespace.flow_id`
-/// and returns the value to give as that input (a `kestra:///` URI).
-pub fn file_input(
-    _engine: &Engine,
-    _namespace: &str,
-    _flow_id: &str,
-    _input: &str,
-    _content: &[u8],
-) -> Result<Value, String> {
-    Err("FILE inputs through the engine are not available".to_owned())
 }
 
 /// Waits for an execution to end; `Err` says why it did not.

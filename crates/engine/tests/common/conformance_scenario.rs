@@ -249,19 +249,27 @@ impl Run<'_> {
         Ok((flow, saved.flow.revision))
     }
 
-    /// `inputs`, `largeInputs` and `fileInputs`, as raw inputs.
-    fn inputs(&self, case: &Value, flow: &Flow) -> Result<Map<String, Value>, String> {
+    /// `inputs` and `largeInputs`, as raw inputs.
+    fn inputs(&self, case: &Value, _flow: &Flow) -> Result<Map<String, Value>, String> {
         let mut inputs = case["inputs"].as_object().cloned().unwrap_or_default();
         for (id, length) in case["largeInputs"].as_object().into_iter().flatten() {
             let length = length.as_u64().unwrap_or_default() as usize;
             inputs.insert(id.clone(), Value::String("a".repeat(length)));
         }
-        for (id, content) in case["fileInputs"].as_object().into_iter().flatten() {
-            let bytes = file_content(content);
-            let value = eng::file_input(self.engine, &flow.namespace, &flow.id, id, &bytes)?;
-            inputs.insert(id.clone(), value);
-        }
         Ok(inputs)
+    }
+
+    /// `fileInputs` (and v1's `files`): the files given for FILE inputs at creation.
+    fn uploads(case: &Value) -> Vec<saker_engine::files::InputUpload> {
+        ["fileInputs", "files"]
+            .iter()
+            .flat_map(|key| case[*key].as_object().into_iter().flatten())
+            .map(|(id, content)| saker_engine::files::InputUpload {
+                input: id.clone(),
+                file_name: format!("{id}.txt"),
+                bytes: file_content(content),
+            })
+            .collect()
     }
 
     /// Creates an execution as the entry says: as a trigger would, with labels, or plainly.
@@ -272,7 +280,21 @@ impl Run<'_> {
         inputs: Map<String, Value>,
     ) -> Result<Execution, String> {
         let (flow, revision) = (flow.0.clone(), flow.1);
-        let created = if let Some(trigger) = case.get("startedBy") {
+        let uploads = Self::uploads(case);
+        let created = if !uploads.is_empty() {
+            let labels = case["executionLabels"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            self.engine.create_execution_with_files(
+                DEFAULT_TENANT,
+                flow,
+                revision,
+                inputs,
+                labels,
+                uploads,
+            )
+        } else if let Some(trigger) = case.get("startedBy") {
             let trigger = ExecutionTrigger {
                 id: trigger["id"].as_str().unwrap_or_default().to_owned(),
                 type_name: trigger["type"].as_str().unwrap_or_default().to_owned(),

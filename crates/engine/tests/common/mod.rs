@@ -28,3 +28,20 @@ impl SecretSource for KeyedSecrets {
             .ok_or_else(|| format!("secret '{key}' not found"))
     }
 }
+
+/// Every file under `dir`, at any depth, for the tests that scan every stored byte.
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
