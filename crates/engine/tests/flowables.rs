@@ -569,9 +569,10 @@ tasks:
     assert_eq!(
         counts,
         [
-            (Some(0), &json!("1")),
-            (Some(1), &json!("2")),
-            (Some(2), &json!("3"))
+            (Some(0), &json!("0")),
+            (Some(1), &json!("1")),
+            (Some(2), &json!("2")),
+            (Some(3), &json!("3"))
         ]
     );
     assert_eq!(output(&done, "after", "value"), "3");

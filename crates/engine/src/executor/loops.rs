@@ -3,7 +3,7 @@
 //! iteration's outputs; here the loop ends (condition true, or a maximum reached) or goes
 //! round again once `checkFrequency.interval` has passed. Each iteration's task runs carry
 //! their `iteration` and are kept (Kestra deletes the earlier ones; Saker keeps the
-//! history), and `outputs.<loop>.iterationCount` counts from 1.
+//! history), and `outputs.<loop>.iterationCount` is the current iteration, from 0.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -127,7 +127,7 @@ impl Executor {
         resolved.between_iterations = false;
         resolved.condition = None;
         run.outputs
-            .insert("iterationCount".into(), Value::from(next + 1));
+            .insert("iterationCount".into(), Value::from(next));
         let changed = vec![run.clone()];
         let id = execution_id.to_owned();
         self.advance(live, outbox, &id, Vec::new(), changed);

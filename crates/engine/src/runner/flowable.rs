@@ -226,7 +226,8 @@ impl TaskRunner for Pause {
 }
 
 /// `LoopUntil` (Kestra's `WaitFor`): its first iteration starts at once; the condition is
-/// checked after each (see `executor/loops.rs`). `outputs.<id>.iterationCount` starts at 1.
+/// checked after each (see `executor/loops.rs`). During iteration `k` (from 0),
+/// `outputs.<id>.iterationCount` is `k`, as Kestra's tests read it.
 pub struct LoopUntil;
 
 impl TaskRunner for LoopUntil {
@@ -238,7 +239,7 @@ impl TaskRunner for LoopUntil {
             });
             outcome
                 .outputs
-                .insert("iterationCount".into(), Value::from(1));
+                .insert("iterationCount".into(), Value::from(0));
             Ok(outcome)
         })
     }
