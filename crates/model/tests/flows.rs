@@ -57,7 +57,7 @@ labels:\n  - key: team\n    value: data\n  - key: tier\n    value: 1\n\
 variables:\n  first: \"1\"\n  nested: {a: [1, 2]}\n\
 concurrency:\n  limit: 2\n  behavior: CANCEL\n\
 retry:\n  type: constant\n  interval: PT1S\n  behavior: CREATE_NEW_EXECUTION\n\
-sla:\n  - id: same\n    type: MAX_DURATION\n  - id: same\n    type: MAX_DURATION\n\
+sla:\n  - id: slow\n    type: MAX_DURATION\n    behavior: FAIL\n    duration: PT1H\n  - id: checked\n    type: EXECUTION_ASSERTION\n    behavior: NONE\n    assert: \"{{ true }}\"\n\
 tasks:\n  - id: t\n    type: Return\n    format: x\n\
 errors:\n  - id: e\n    type: Log\n    message: failed\n\
 finally:\n  - id: f\n    type: Log\n    message: done\n\

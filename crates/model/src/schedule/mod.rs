@@ -320,14 +320,8 @@ fn build(id: &str, properties: &IndexMap<String, Value>) -> Result<Schedule, Vec
             )),
         });
     }
-    for key in ["conditions", "scheduleConditions"] {
-        if let Some(v) = get(key) {
-            let ok = v.as_array().is_some_and(|l| l.iter().all(Value::is_object));
-            if !ok {
-                keep(Err(wrong_type(key, "a list of conditions (maps)", v)));
-            }
-        }
-    }
+    // `conditions` and `scheduleConditions` are checked and typed with the trigger
+    // (`crate::condition`, into `TriggerDef::conditions`).
     if let Some(v) = get("backfill").filter(|v| !v.is_object()) {
         keep(Err(wrong_type("backfill", "a map", v)));
     }
