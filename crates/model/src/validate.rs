@@ -164,9 +164,9 @@ fn read_flow(ctx: &mut Ctx<'_>, root: &Node, source: &str) -> Option<Flow> {
     let sla = get("sla")
         .map(|n| parse_slas(d, n, "sla"))
         .unwrap_or_default();
-    if let Some(n) = get("extend") {
+    if let Some(entry) = root.entry("extend") {
         d.warn(
-            n.pos,
+            entry.key_pos,
             "extend",
             "'extend' (blueprint metadata) is accepted and ignored: Saker keeps it with the \
              flow but nothing reads it",

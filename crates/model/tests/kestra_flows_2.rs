@@ -7,7 +7,7 @@
 //! `../shared/conformance` beside the repository. A clone without it (a user's) skips this
 //! test and says so.
 
-use std::path::PathBuf;
+mod common;
 
 use saker_model::parse_flow;
 
@@ -29,31 +29,11 @@ const REFUSED: &[(&str, &str)] = &[
 
 const TEST_SUITE: &str = "only in Kestra's own test suite";
 
-fn corpus_dir() -> PathBuf {
-    let base = std::env::var_os("SAKER_CONFORMANCE_DIR").map_or_else(
-        // crates/model -> the workspace -> its parent, where shared/ sits beside the repository.
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
-        PathBuf::from,
-    );
-    base.join("kestra-flows-2")
-}
-
 #[test]
 fn every_flow_of_kestra_flows_2_validates_or_is_refused_clearly() {
-    let dir = corpus_dir();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!(
-            "SKIPPED: the kestra-flows-2 corpus is absent ({}); set SAKER_CONFORMANCE_DIR \
-             to run this test",
-            dir.display()
-        );
+    let Some(files) = common::corpus("kestra-flows-2") else {
         return;
     };
-    let mut files: Vec<PathBuf> = entries
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")))
-        .collect();
-    files.sort();
     assert!(
         files.len() >= 80,
         "expected the 80 flows of kestra-flows-2, found {}",

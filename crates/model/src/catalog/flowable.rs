@@ -43,7 +43,7 @@ const PARALLEL_PROPS: &[PropSpec] = &[
 
 const FOR_EACH_PROPS: &[PropSpec] = &[
     // A list, a JSON string holding a list, or a template rendering to either.
-    required("values", Shape::Any),
+    required("values", Shape::ValueList),
     // 1 = one value at a time (the default), 0 = every value at once.
     prop("concurrencyLimit", Shape::Int),
     prop("tasks", Shape::Tasks),
@@ -52,14 +52,14 @@ const FOR_EACH_PROPS: &[PropSpec] = &[
 ];
 
 const EACH_SEQUENTIAL_PROPS: &[PropSpec] = &[
-    required("value", Shape::Any),
+    required("value", Shape::ValueList),
     prop("tasks", Shape::Tasks),
     ERRORS,
     FINALLY,
 ];
 
 const EACH_PARALLEL_PROPS: &[PropSpec] = &[
-    required("value", Shape::Any),
+    required("value", Shape::ValueList),
     prop("concurrent", Shape::Int),
     prop("tasks", Shape::Tasks),
     ERRORS,
