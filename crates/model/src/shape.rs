@@ -30,6 +30,9 @@ pub enum Shape {
     Any,
     /// An integer, or a string holding one.
     Int,
+    /// An integer of at least this (`concurrent`, `concurrencyLimit`, `maxIterations`), or a
+    /// string holding one, or a template.
+    AtLeast(i64),
     /// A number, or a string holding one.
     Number,
     /// A boolean, or the string `true`/`false`.
@@ -79,6 +82,7 @@ impl Shape {
             Self::Map => "a map".to_owned(),
             Self::Any => "any value".to_owned(),
             Self::Int => "an integer".to_owned(),
+            Self::AtLeast(min) => format!("a whole number of at least {min}"),
             Self::Number => "a number".to_owned(),
             Self::Bool => "a boolean (true or false)".to_owned(),
             Self::Duration => "an ISO-8601 duration such as PT15S".to_owned(),
@@ -193,6 +197,13 @@ impl Shape {
                     .map(Value::from)
                     .or_else(|_| mismatch()),
                 _ => mismatch(),
+            },
+            Self::AtLeast(min) => match Self::Int.convert(node) {
+                Ok(Value::Number(n)) if n.as_i64().is_some_and(|n| n < min) => {
+                    Err(format!("expected {}, got {n}", self.describe()))
+                }
+                Ok(value) => Ok(value),
+                Err(_) => mismatch(),
             },
             Self::Number => match node.to_json() {
                 Value::Number(n) => Ok(Value::Number(n)),
@@ -415,6 +426,21 @@ mod tests {
             Ok(json!("LINUX"))
         );
         assert!(convert(Shape::OneOf(&["LINUX"]), "mac").is_err());
+    }
+
+    #[test]
+    fn bounded_integers() {
+        assert_eq!(convert(Shape::AtLeast(0), "0"), Ok(json!(0)));
+        assert_eq!(convert(Shape::AtLeast(1), "'3'"), Ok(json!(3)));
+        assert_eq!(
+            convert(Shape::AtLeast(1), "'{{ n }}'"),
+            Ok(json!("{{ n }}"))
+        );
+        assert_eq!(
+            convert(Shape::AtLeast(0), "-1"),
+            Err("expected a whole number of at least 0, got -1".to_owned())
+        );
+        assert!(convert(Shape::AtLeast(1), "x").is_err());
     }
 
     #[test]
