@@ -207,6 +207,12 @@ triggers:
     };
     assert_eq!(after.holds_at("2023-12-31T23:00:00Z"), Ok(false));
     assert_eq!(after.holds_at("2024-06-01T00:00:00Z"), Ok(true));
+
+    let schedule = saker_model::Schedule::from_trigger(&flow.triggers[0]).expect("a schedule");
+    assert_eq!(
+        &schedule.conditions, conditions,
+        "the typed schedule carries them"
+    );
 }
 
 #[test]

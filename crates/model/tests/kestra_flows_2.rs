@@ -1,7 +1,7 @@
 //! Every flow of Kestra's second conformance corpus (`kestra-flows-2`: Kestra's own test
 //! flows for flowable tasks, subflows, files, triggers and the like) must validate unchanged,
 //! except the flows that use task or trigger types which exist only in Kestra's own test suite
-//! or in a plugin Saker does not have: those must be refused with a message saying so.
+//! or that Saker does not have yet: those must be refused with a message saying so.
 //!
 //! The corpus is found at `$SAKER_CONFORMANCE_DIR/kestra-flows-2`, by default
 //! `../shared/conformance` beside the repository. A clone without it (a user's) skips this
@@ -12,7 +12,8 @@ mod common;
 use saker_model::parse_flow;
 
 /// Flows refused on purpose, with a text the refusal must contain. All but one use a type of
-/// Kestra's test suite or of a plugin; `pause.yaml` is named `pause`, a flow id Saker reserves
+/// Kestra's test suite, or `io.kestra.plugin.fs.http.Trigger` (an alias of Kestra's core HTTP
+/// trigger, which Saker does not have yet); `pause.yaml` is named `pause`, a flow id Saker reserves
 /// (as Kestra 1.0 does) because `/executions/{namespace}/pause` would be both the execution
 /// route of that flow and the pause route of an execution.
 const REFUSED: &[(&str, &str)] = &[
@@ -20,7 +21,7 @@ const REFUSED: &[(&str, &str)] = &[
     ("alias-trigger.yaml", TEST_SUITE),
     ("dynamic-task.yaml", TEST_SUITE),
     ("executable-fail.yml", TEST_SUITE),
-    ("http-listen-encrypted.yaml", "a plugin Saker does not have"),
+    ("http-listen-encrypted.yaml", "that Saker does not have yet"),
     ("pause.yaml", "invalid flow id 'pause': is reserved"),
     ("retry-dynamic-task.yaml", TEST_SUITE),
     ("working-directory-namespace-files.yaml", TEST_SUITE),
