@@ -208,7 +208,7 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
             continue;
         }
         if spec.shape.holds_children() {
-            ok &= children.read(ctx, key, spec.shape, value, &prop_path);
+            ok &= children.read(ctx, spec, value, &prop_path);
             continue;
         }
         match spec.shape.convert(value) {

@@ -17,7 +17,7 @@ pub struct CalendarCondition {
 
 /// Which dates a calendar condition accepts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum CalendarRule {
     /// The date falls on this day of the week.
     DayWeek(#[serde(serialize_with = "weekday_name")] Weekday),

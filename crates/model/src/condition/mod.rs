@@ -62,10 +62,11 @@ pub const TERMINATED_STATES: &[&str] = &[
 
 /// One condition of a trigger or a listener.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Condition {
     /// The execution's state is in `in_states` (when given) and not in `not_in`.
     ExecutionStatus {
+        #[serde(rename = "in")]
         in_states: Vec<String>,
         not_in: Vec<String>,
     },
@@ -248,6 +249,12 @@ mod tests {
         assert_eq!(
             ns("sales", NamespaceComparison::Suffix).holds_for(&FACTS),
             Some(true)
+        );
+
+        assert_eq!(
+            serde_json::to_value(status(&["FAILED"], &[])).expect("json"),
+            serde_json::json!({"executionStatus": {"in": ["FAILED"], "notIn": []}}),
+            "Kestra's property names"
         );
 
         let expr = Condition::Expression {
