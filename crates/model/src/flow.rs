@@ -236,7 +236,7 @@ pub(crate) fn parse_triggers(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Vec<
                 let found = ctx.catalog.trigger(&name);
                 if found.is_none() {
                     let close = ctx.catalog.suggest_trigger(&name);
-                    let hint = match missing_type_reason(&name, &close) {
+                    let hint = match missing_type_reason(&name, &close, ctx.catalog) {
                         Some(reason) => format!(": {reason}"),
                         None => suggest::did_you_mean(&close),
                     };

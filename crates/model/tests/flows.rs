@@ -295,8 +295,9 @@ fn unknown_task_type_without_close_match_lists_known_types() {
 
 #[test]
 fn types_of_other_plugins_and_of_kestra_tests_say_so() {
+    // `session` is the plugin's own property, not a misspelt `version`: no hint for it.
     let found = messages(
-        "id: u\nnamespace: n\ntasks:\n  - {id: t, type: io.kestra.plugin.gcp.bigquery.Query}\n  - {id: r, type: io.kestra.core.tasks.test.Read}\n",
+        "id: u\nnamespace: n\ntasks:\n  - {id: t, type: io.kestra.plugin.gcp.bigquery.Query, session: x}\n  - {id: r, type: io.kestra.core.tasks.test.Read}\n",
     );
     assert_eq!(
         found,

@@ -1,7 +1,9 @@
 //! Why a task or trigger type Saker does not know is missing, when its name tells: a class
 //! of Kestra's own test suite, a Kestra core type Saker does not have yet, or a type of a
-//! Kestra plugin other than core. A plain "unknown type, did you mean" would send the user
+//! Kestra plugin other than core (or a part of one Saker has not). A plain "unknown type, did you mean" would send the user
 //! hunting for a spelling mistake that is not there.
+
+use super::Catalog;
 
 /// Kestra core types (tasks and triggers) that Saker does not have yet: canonical name and
 /// the aliases Kestra declares for it.
@@ -44,6 +46,7 @@ const NOT_YET: &[(&str, &[&str])] = &[
         "io.kestra.plugin.core.state.Set",
         &["io.kestra.core.tasks.states.Set"],
     ),
+    ("io.kestra.plugin.core.kv.PurgeKV", &[]),
     (
         "io.kestra.plugin.core.storage.Concat",
         &["io.kestra.core.tasks.storages.Concat"],
@@ -79,6 +82,7 @@ const NOT_YET: &[(&str, &[&str])] = &[
         "io.kestra.plugin.core.storage.Split",
         &["io.kestra.core.tasks.storages.Split"],
     ),
+    ("io.kestra.plugin.core.storage.Write", &[]),
     (
         "io.kestra.plugin.core.templating.TemplatedTask",
         &["io.kestra.core.tasks.templating.TemplatedTask"],
@@ -90,10 +94,10 @@ const NOT_YET: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Why type `name` is missing, when its name tells; `close` are the known names close to it
-/// (a misspelt core name is better answered with "did you mean" than with "a plugin").
-/// `None` for any other name. The text completes "unknown task type 'X': ".
-pub fn missing_type_reason(name: &str, close: &[&str]) -> Option<String> {
+/// Why type `name` is missing from `catalog`, when its name tells; `close` are the known
+/// names close to it (a misspelt core name is better answered with "did you mean" than with
+/// "a plugin"). `None` for any other name. The text completes "unknown task type 'X': ".
+pub fn missing_type_reason(name: &str, close: &[&str], catalog: &Catalog) -> Option<String> {
     let segments: Vec<&str> = name.split('.').collect();
     if name.starts_with("io.kestra.") && segments.contains(&"test") {
         return Some(
@@ -117,10 +121,26 @@ pub fn missing_type_reason(name: &str, close: &[&str]) -> Option<String> {
     }
     match segments.as_slice() {
         ["io", "kestra", "plugin", plugin, _, ..] if *plugin != "core" && close.is_empty() => {
-            Some(format!(
-                "it belongs to the Kestra plugin 'io.kestra.plugin.{plugin}', which is a \
-                 plugin Saker does not have"
-            ))
+            let prefix = format!("io.kestra.plugin.{plugin}.");
+            let has: Vec<&str> = catalog
+                .tasks()
+                .iter()
+                .map(|t| t.name)
+                .chain(catalog.triggers().iter().map(|t| t.name))
+                .filter(|n| n.starts_with(&prefix))
+                .collect();
+            Some(if has.is_empty() {
+                format!(
+                    "it belongs to the Kestra plugin 'io.kestra.plugin.{plugin}', which is a \
+                     plugin Saker does not have"
+                )
+            } else {
+                format!(
+                    "it belongs to the Kestra plugin 'io.kestra.plugin.{plugin}', of which \
+                     Saker has only {}",
+                    has.join(", ")
+                )
+            })
         }
         _ => None,
     }
@@ -129,6 +149,10 @@ pub fn missing_type_reason(name: &str, close: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn missing_type_reason(name: &str, close: &[&str]) -> Option<String> {
+        super::missing_type_reason(name, close, Catalog::builtin())
+    }
 
     #[test]
     fn test_suite_core_and_plugin_types_are_told_apart() {
@@ -145,6 +169,11 @@ mod tests {
              name is an alias) that Saker does not have yet"
         );
         assert!(reason("io.kestra.plugin.gcp.bigquery.Query").contains("'io.kestra.plugin.gcp'"));
+        assert_eq!(
+            reason("io.kestra.plugin.scripts.python.Script"),
+            "it belongs to the Kestra plugin 'io.kestra.plugin.scripts', of which Saker has \
+             only io.kestra.plugin.scripts.shell.Commands"
+        );
         assert_eq!(
             missing_type_reason("io.kestra.plugin.scripts.shell.Comands", &["x"]),
             None,
