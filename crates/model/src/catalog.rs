@@ -67,6 +67,11 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
+    /// Kestra's WaitFor, the same kind as [`TaskKind::LoopUntil`] (Kestra renamed the task and
+    /// kept WaitFor as its alias); matches and compares as LoopUntil.
+    #[allow(non_upper_case_globals)]
+    pub const WaitFor: TaskKind = TaskKind::LoopUntil;
+
     /// True for the tasks that run other tasks (Kestra's `FlowableTask`). Sleep is not one: it
     /// holds no children and runs on the worker like any runnable task; Pause is, as in Kestra.
     pub fn is_flowable(self) -> bool {
