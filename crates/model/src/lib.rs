@@ -57,8 +57,8 @@ pub use documents::{
 };
 pub use duration::DurationError;
 pub use execution::{
-    DEFAULT_TENANT, Execution, ExecutionTrigger, Level, LogEntry, State, StateHistory, StateType,
-    TaskRun, TaskRunAttempt, new_id,
+    Branch, DEFAULT_TENANT, Execution, ExecutionTrigger, Level, LogEntry, Resolved, State,
+    StateHistory, StateType, SubflowCall, TaskRun, TaskRunAttempt, new_id,
 };
 pub use flow::{Concurrency, ConcurrencyBehavior, Flow, TriggerDef};
 pub use input::{InputDef, InputType, OutputDef};

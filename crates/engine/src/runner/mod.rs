@@ -8,11 +8,13 @@
 //! backends or the raw template engine.
 
 mod fail;
+mod flowable;
 mod log;
 mod output_values;
 mod purge;
 mod ret;
 mod shell;
+mod subflow;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,6 +32,16 @@ pub struct TaskOutcome {
     /// A task that succeeded with something worth a look (e.g. stderr with
     /// `warningOnStdErr`) ends WARNING instead of SUCCESS.
     pub warning: bool,
+    /// A flowable task's decision (see `flowable.rs`); `None` for a runnable task.
+    pub resolved: Option<saker_model::Resolved>,
+    /// Indexes of `resolved.values` derived from a secret: the worker seals them.
+    pub tainted_values: Vec<usize>,
+    /// Labels to set on the execution (`io.kestra.plugin.core.execution.Labels`); names
+    /// starting with `system.` are ignored.
+    pub labels: Map<String, Value>,
+    /// End the execution now in this state (`io.kestra.plugin.core.execution.Exit`): nothing
+    /// new starts and running tasks are killed.
+    pub exit: Option<saker_model::StateType>,
 }
 
 impl TaskOutcome {
@@ -37,7 +49,7 @@ impl TaskOutcome {
     pub fn with_outputs(outputs: Map<String, Value>) -> Self {
         Self {
             outputs,
-            warning: false,
+            ..Self::default()
         }
     }
 }
@@ -104,6 +116,43 @@ impl Registry {
             Arc::new(shell::Commands),
         );
         runners.insert("io.kestra.plugin.core.execution.Fail", Arc::new(fail::Fail));
+        let fixed: Arc<dyn TaskRunner> = Arc::new(flowable::Fixed);
+        for name in [
+            "io.kestra.plugin.core.flow.Sequential",
+            "io.kestra.plugin.core.flow.Parallel",
+            "io.kestra.plugin.core.flow.AllowFailure",
+            "io.kestra.plugin.core.flow.Dag",
+            "io.kestra.plugin.core.flow.WorkingDirectory",
+        ] {
+            runners.insert(name, fixed.clone());
+        }
+        runners.insert("io.kestra.plugin.core.flow.If", Arc::new(flowable::If));
+        runners.insert(
+            "io.kestra.plugin.core.flow.Switch",
+            Arc::new(flowable::Switch),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.flow.ForEach",
+            Arc::new(flowable::Each { property: "values" }),
+        );
+        for name in [
+            "io.kestra.plugin.core.flow.EachSequential",
+            "io.kestra.plugin.core.flow.EachParallel",
+        ] {
+            runners.insert(name, Arc::new(flowable::Each { property: "value" }));
+        }
+        runners.insert(
+            "io.kestra.plugin.core.flow.Pause",
+            Arc::new(flowable::Pause),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.flow.Sleep",
+            Arc::new(flowable::Sleep),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.flow.Subflow",
+            Arc::new(subflow::Subflow),
+        );
         Self { runners }
     }
 
