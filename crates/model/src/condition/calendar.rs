@@ -110,6 +110,16 @@ impl CalendarCondition {
 }
 
 impl CalendarRule {
+    /// Kestra's short name of the condition type (`DayWeek`).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Self::DayWeek(_) => "DayWeek",
+            Self::DayWeekInMonth { .. } => "DayWeekInMonth",
+            Self::DateTimeBetween { .. } => "DateTimeBetween",
+            Self::Weekend => "Weekend",
+        }
+    }
+
     /// Whether the rule holds at `at` (days are taken in `at`'s own offset, as Kestra takes
     /// the local date of the rendered date).
     pub fn holds(&self, at: DateTime<FixedOffset>) -> bool {

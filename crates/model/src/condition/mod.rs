@@ -2,12 +2,14 @@
 //! validation, and the Flow trigger's `preconditions`.
 //!
 //! What can be decided from the model alone is decided here, as pure functions: calendar
-//! conditions on a date ([`CalendarCondition::holds_at`]) and execution conditions on the
-//! facts of an execution ([`Condition::holds_for`]). Expressions are rendered by the engine,
-//! and MultipleCondition / preconditions need the engine's memory of past executions within
-//! their time window; the model gives them typed.
+//! conditions on a date ([`CalendarCondition::holds_at`]), execution conditions on the facts
+//! of an execution ([`Condition::holds_for`]), and any condition but MultipleCondition given a
+//! renderer for its templates ([`Condition::test`], [`all_hold`]). MultipleCondition and
+//! preconditions need the engine's memory of past executions within their time window; the
+//! model gives them typed.
 
 mod calendar;
+mod evaluate;
 mod parse;
 mod preconditions;
 
@@ -21,6 +23,7 @@ pub use calendar::{
     BadDate, CalendarCondition, CalendarRule, DayInMonth, WEEKDAY_NAMES, parse_date_time,
     parse_local_date, parse_weekday,
 };
+pub use evaluate::{ConditionError, all_hold, expression_holds};
 pub(crate) use parse::{ConditionScope, parse_conditions};
 pub(crate) use preconditions::parse_preconditions;
 pub use preconditions::{
