@@ -20,6 +20,7 @@ pub mod debug_eval;
 mod engine;
 pub mod executor;
 pub mod files;
+mod flow_trigger;
 pub mod logs;
 pub mod masks;
 pub mod metrics;
