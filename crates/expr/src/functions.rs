@@ -21,6 +21,8 @@ pub(crate) enum Func {
     RenderOnce,
     Max,
     Min,
+    /// `kv()`: the KV store, through the caller's resolver (`kv.rs`).
+    Kv,
     /// A Kestra function that needs storage, KV store, HTTP or the execution graph.
     NotYet(&'static str),
 }
@@ -82,7 +84,7 @@ pub(crate) static FUNCTIONS: &[FuncSpec] = &[
         required: 1,
         variadic: true,
     },
-    later("kv"),
+    f("kv", Func::Kv, &["key", "namespace", "errorOnMissing"], 1),
     later("read"),
     later("fileURI"),
     later("fileExists"),
@@ -215,6 +217,7 @@ pub(crate) fn call(
             }
         }
         Func::Max | Func::Min => extremum(func, args.iter().chain(rest)),
+        Func::Kv => crate::kv::kv(args, rt),
         Func::NotYet(name) => Err(ErrorKind::NotYetAvailable(name.to_string())),
     }
 }

@@ -50,6 +50,7 @@ mod filters;
 mod flow;
 mod functions;
 mod jq;
+mod kv;
 mod lexer;
 mod methods;
 mod ops;
@@ -62,6 +63,7 @@ mod value;
 
 pub use context::{Context, Limits, RenderEnv, SecretLookupError, SecretResolver};
 pub use error::{ErrorKind, ExprError};
+pub use kv::{KvLookupError, KvResolver};
 pub use render::Rendered;
 pub use template::Template;
 pub use value::{Map, Taint, Value};

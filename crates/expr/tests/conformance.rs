@@ -181,7 +181,7 @@ fn inputs_of_every_type() {
 fn engine_functions_are_not_yet_available() {
     let e = run("{{ kv('my-key').field ?? null }}").expect_err("kv needs the engine");
     assert!(
-        e.contains("function 'kv' is not yet available in Saker"),
+        e.contains("function 'kv' cannot read key 'my-key': no KV store is available here"),
         "{e}"
     );
     let e = run("{{ read(inputs.items) }}").expect_err("read needs storage");
