@@ -18,6 +18,8 @@ pub mod context;
 pub mod debug_eval;
 mod engine;
 pub mod executor;
+pub mod kv;
+pub mod kv_value;
 pub mod logs;
 pub mod masks;
 pub mod metrics;

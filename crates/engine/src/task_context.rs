@@ -35,6 +35,8 @@ pub struct TaskContext {
     pub(crate) sandbox: Option<saker_confine::AttemptSandbox>,
     /// Budgets of every render (set by the worker from `EngineParts::expression_limits`).
     pub(crate) limits: saker_expr::Limits,
+    /// The KV store of `kv()` and the kv.* tasks (set by the worker).
+    pub(crate) kv: Option<crate::kv::TaskKv>,
 }
 
 impl TaskContext {
@@ -56,6 +58,7 @@ impl TaskContext {
             taint: OutputTaint::default(),
             sandbox: None,
             limits: saker_expr::Limits::default(),
+            kv: None,
         }
     }
 
@@ -82,6 +85,7 @@ impl TaskContext {
         self.secrets.take_read_keys();
         let env = RenderEnv {
             secrets: Some(&self.secrets),
+            kv: self.kv.as_ref().map(|kv| kv as &dyn saker_expr::KvResolver),
             limits: self.limits,
             ..RenderEnv::default()
         };
@@ -346,6 +350,20 @@ impl TaskContext {
     /// when the task ends.
     pub(crate) fn finish(self) -> (TaskLogger, OutputTaint) {
         (self.logger, self.taint)
+    }
+
+    /// Marks `text` as derived from a secret, as a tainted render would: it joins the mask set,
+    /// and an output string equal to it is sealed (a kv.Get of a sealed value).
+    pub(crate) fn taint_output(&mut self, text: &str) {
+        self.masks.add([text]);
+        self.taint.texts.push(Zeroizing::new(text.to_owned()));
+    }
+
+    /// The KV store, for the kv.* tasks.
+    pub fn kv(&self) -> Result<&crate::kv::TaskKv, TaskError> {
+        self.kv
+            .as_ref()
+            .ok_or_else(|| TaskError::Failed("this worker has no KV store".into()))
     }
 
     /// The confined sandbox every process of this attempt must run in.

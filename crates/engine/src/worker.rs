@@ -104,6 +104,12 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     context::add_task(&mut variables, &task, &job.task_run, job.attempt);
     let mut ctx = TaskContext::new(task.clone(), variables, secrets, logger, cancel.clone());
     ctx.limits = deps.expression_limits;
+    ctx.kv = Some(crate::kv::TaskKv::new(
+        deps.store.clone(),
+        deps.protector.clone(),
+        masks.clone(),
+        execution,
+    ));
     ctx.sandbox = Some(
         deps.confinement
             .attempt(&execution.id, &job.task_run.id, job.attempt),

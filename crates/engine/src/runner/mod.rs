@@ -8,6 +8,7 @@
 //! backends or the raw template engine.
 
 mod fail;
+mod kv;
 mod log;
 mod output_values;
 mod purge;
@@ -104,6 +105,7 @@ impl Registry {
             Arc::new(shell::Commands),
         );
         runners.insert("io.kestra.plugin.core.execution.Fail", Arc::new(fail::Fail));
+        runners.extend(kv::runners());
         Self { runners }
     }
 
