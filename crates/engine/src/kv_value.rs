@@ -99,6 +99,37 @@ pub fn typed_value(value: Json, kv_type: Option<KvType>) -> Result<(KvType, Json
     Ok((kv_type, typed))
 }
 
+/// A value given as text (the body of the API's PUT, the CLI's argument), as Kestra reads
+/// it: JSON when it parses (`"text"`, `42`, `true`, `{...}`), else the text itself; a string
+/// that is an ISO-8601 date-time, date or duration gets that type. With `kv_type`, the value
+/// is read as that type instead (STRING keeps the text as given, unless it is a JSON string).
+pub fn value_from_text(text: &str, kv_type: Option<KvType>) -> Result<(KvType, Json), String> {
+    let parsed = serde_json::from_str::<Json>(text).ok();
+    match kv_type {
+        Some(KvType::String) => Ok((
+            KvType::String,
+            match parsed {
+                Some(Json::String(s)) => Json::String(s),
+                _ => Json::String(text.to_owned()),
+            },
+        )),
+        Some(kv_type) => typed_value(
+            parsed.unwrap_or_else(|| Json::String(text.to_owned())),
+            Some(kv_type),
+        ),
+        None => {
+            let value = parsed.unwrap_or_else(|| Json::String(text.to_owned()));
+            let inferred = match &value {
+                Json::String(s) => [KvType::DateTime, KvType::Date, KvType::Duration]
+                    .into_iter()
+                    .find(|t| typed_value(Json::String(s.clone()), Some(*t)).is_ok()),
+                _ => None,
+            };
+            typed_value(value, inferred)
+        }
+    }
+}
+
 /// The expiry of an entry written at `now` with an ISO-8601 `ttl` such as `PT1H` or `P7D`.
 pub fn expiry(ttl: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let duration = saker_model::duration::parse_iso8601(ttl)
@@ -180,6 +211,29 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn text_is_read_as_json_or_as_itself() {
+        let t = |text: &str| value_from_text(text, None).unwrap();
+        assert_eq!(t("\"hi\""), (KvType::String, json!("hi")));
+        assert_eq!(t("hi there"), (KvType::String, json!("hi there")));
+        assert_eq!(t("42"), (KvType::Number, json!(42)));
+        assert_eq!(t("false"), (KvType::Boolean, json!(false)));
+        assert_eq!(t("{\"a\":1}"), (KvType::Json, json!({"a": 1})));
+        assert_eq!(t("2026-12-06").0, KvType::Date);
+        assert_eq!(t("\"2026-12-06T10:00:00Z\"").0, KvType::DateTime);
+        assert_eq!(t("PT5M").0, KvType::Duration);
+        assert_eq!(t("Paris").0, KvType::String);
+        assert_eq!(
+            value_from_text("42", Some(KvType::String)).unwrap(),
+            (KvType::String, json!("42"))
+        );
+        assert_eq!(
+            value_from_text("7", Some(KvType::Number)).unwrap(),
+            (KvType::Number, json!(7))
+        );
+        assert!(value_from_text("seven", Some(KvType::Number)).is_err());
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub(crate) type ApiRouter = OpenApiRouter<AppState>;
         (name = "Namespaces", description = "Namespaces the caller may see"),
         (name = "Triggers", description = "When each Schedule trigger is next due (FLOW READ)"),
         (name = "Secrets", description = "Secret metadata out, values in, never a value back"),
+        (name = "KV store", description = "Values of a namespace's KV store; one derived from a secret reads as ****"),
         (name = "Audit logs", description = "The tamper-evident audit trail"),
         (name = "Users", description = "Users, their passwords and API tokens (tenant-wide USER permission)"),
         (name = "Roles", description = "Sets of permission × action (ROLE permission)"),
@@ -74,6 +75,7 @@ pub(crate) fn api_routes() -> ApiRouter {
         .merge(crate::namespaces_api::routes())
         .merge(crate::secrets_api::routes())
         .merge(crate::secrets_lifecycle_api::routes())
+        .merge(crate::kv_api::routes())
         .merge(crate::audit_api::routes())
         .merge(crate::iam_api::routes())
         .merge(crate::webhook_api::routes())
