@@ -104,18 +104,16 @@ impl TaskKv {
         } else {
             text.to_string()
         };
-        let now = Utc::now();
         let entry = KvEntry {
-            tenant: self.tenant.clone(),
-            namespace: write.namespace.to_owned(),
-            key: write.key.to_owned(),
-            kv_type: write.kv_type,
-            value,
             sealed: write.tainted,
-            description: None,
-            created_at: now,
-            updated_at: now,
             expires_at: write.expires_at,
+            ..KvEntry::new(
+                &self.tenant,
+                write.namespace,
+                write.key,
+                write.kv_type,
+                value,
+            )
         };
         off_worker(|| self.store.put_kv(&entry, write.overwrite)).map_err(|e| e.to_string())
     }

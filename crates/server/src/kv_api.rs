@@ -217,14 +217,13 @@ async fn put(
         ));
     }
     let (kv_type, value) = value_from_text(text, None).map_err(ApiError::bad_request)?;
-    let now = Utc::now();
     let expires_at = match headers.get("ttl") {
         None => None,
         Some(ttl) => {
             let ttl = ttl
                 .to_str()
                 .map_err(|_| ApiError::bad_request("the ttl header is not text"))?;
-            Some(expiry(ttl, now).map_err(ApiError::bad_request)?)
+            Some(expiry(ttl, Utc::now()).map_err(ApiError::bad_request)?)
         }
     };
     let store = state.engine.store();
@@ -235,16 +234,8 @@ async fn put(
         Action::Create
     })?;
     let entry = KvEntry {
-        tenant: tenant.clone(),
-        namespace: ns.clone(),
-        key: key.clone(),
-        kv_type,
-        value: value.to_string(),
-        sealed: false,
-        description: None,
-        created_at: now,
-        updated_at: now,
         expires_at,
+        ..KvEntry::new(&tenant, &ns, &key, kv_type, value.to_string())
     };
     // A key another caller creates between the check and this write is replaced: the
     // caller held CREATE for a key that did not exist, which is what it asked for.

@@ -93,6 +93,29 @@ pub struct KvEntry {
 }
 
 impl KvEntry {
+    /// A plain (not sealed) entry written now, without description or expiry.
+    pub fn new(
+        tenant: impl Into<String>,
+        namespace: impl Into<String>,
+        key: impl Into<String>,
+        kv_type: KvType,
+        value: impl Into<String>,
+    ) -> Self {
+        let now = Utc::now();
+        Self {
+            tenant: tenant.into(),
+            namespace: namespace.into(),
+            key: key.into(),
+            kv_type,
+            value: value.into(),
+            sealed: false,
+            description: None,
+            created_at: now,
+            updated_at: now,
+            expires_at: None,
+        }
+    }
+
     /// The entry's id as errors name it: `tenant/namespace/key`.
     pub fn id(&self) -> String {
         entry_id(&self.tenant, &self.namespace, &self.key)
@@ -207,13 +230,29 @@ impl PutAction {
     }
 }
 
-/// Keeps the live entries of a listing whose key starts with `prefix`; says whether any
-/// expired one was met (to be removed).
-pub(crate) fn live_with_prefix(
+/// The entry `read` found, unless it expired: then `remove_expired` takes it away and the
+/// answer is `None`. How every backend's get treats expiry.
+pub(crate) fn live_entry(
+    read: impl FnOnce() -> Result<Option<KvEntry>>,
+    remove_expired: impl FnOnce() -> Result<()>,
+) -> Result<Option<KvEntry>> {
+    match read()? {
+        Some(entry) if entry.is_expired(Utc::now()) => {
+            remove_expired()?;
+            Ok(None)
+        }
+        other => Ok(other),
+    }
+}
+
+/// The live entries of a namespace listing whose key starts with `prefix`; when an expired
+/// one was met, `remove_expired` takes them away. How every backend's listing treats expiry.
+pub(crate) fn live_entries(
     entries: Vec<KvEntry>,
     prefix: Option<&str>,
-    now: DateTime<Utc>,
-) -> (Vec<KvEntry>, bool) {
+    remove_expired: impl FnOnce() -> Result<()>,
+) -> Result<Vec<KvEntry>> {
+    let now = Utc::now();
     let mut expired = false;
     let live = entries
         .into_iter()
@@ -223,7 +262,37 @@ pub(crate) fn live_with_prefix(
             !gone && prefix.is_none_or(|p| e.key.starts_with(p))
         })
         .collect();
-    (live, expired)
+    if expired {
+        remove_expired()?;
+    }
+    Ok(live)
+}
+
+/// The upsert both backends run for [`PutAction::Insert`] and [`PutAction::Update`], with
+/// their bind marker before each number (`?` or `$`): parameter 11 is true for an update,
+/// which keeps the stored creation date.
+pub(crate) fn upsert_sql(marker: char) -> String {
+    let m = |n: u8| format!("{marker}{n}");
+    format!(
+        "INSERT INTO kv_entries ({COLUMNS}) \
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
+         ON CONFLICT (tenant, namespace, key) DO UPDATE SET \
+           kv_type = excluded.kv_type, value = excluded.value, sealed = excluded.sealed, \
+           description = excluded.description, updated_at = excluded.updated_at, \
+           expires_at = excluded.expires_at, \
+           created_at = CASE WHEN {} THEN kv_entries.created_at ELSE excluded.created_at END",
+        m(1),
+        m(2),
+        m(3),
+        m(4),
+        m(5),
+        m(6),
+        m(7),
+        m(8),
+        m(9),
+        m(10),
+        m(11)
+    )
 }
 
 /// A row as stored, before its type and timestamps are checked.

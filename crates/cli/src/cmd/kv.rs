@@ -105,22 +105,19 @@ pub fn run(globals: &Globals, command: KvCommand) -> anyhow::Result<ExitCode> {
                 }
             };
             let (kv_type, value) = value_from_text(&text, kv_type).map_err(anyhow::Error::msg)?;
-            let now = Utc::now();
             let expires_at = ttl
-                .map(|ttl| expiry(&ttl, now))
+                .map(|ttl| expiry(&ttl, Utc::now()))
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
             let entry = KvEntry {
-                tenant: target.tenant.tenant,
-                namespace: target.namespace,
-                key: target.key,
-                kv_type,
-                value: value.to_string(),
-                sealed: false,
-                description: None,
-                created_at: now,
-                updated_at: now,
                 expires_at,
+                ..KvEntry::new(
+                    target.tenant.tenant,
+                    target.namespace,
+                    target.key,
+                    kv_type,
+                    value.to_string(),
+                )
             };
             app.open_store()?.put_kv(&entry, true)?;
             eprintln!("set {} in {} ({kv_type})", entry.key, entry.namespace);

@@ -39,8 +39,7 @@ pub struct GetKeys;
 impl TaskRunner for Set {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
-            let key = key(ctx)?;
-            let namespace = namespace(ctx)?;
+            let (key, namespace) = target(ctx)?;
             let overwrite = flag(ctx, "overwrite", true)?;
             let kv_type = match ctx.render_string("kvType")? {
                 None => None,
@@ -110,8 +109,7 @@ impl TaskRunner for Set {
 impl TaskRunner for Get {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
-            let key = key(ctx)?;
-            let namespace = namespace(ctx)?;
+            let (key, namespace) = target(ctx)?;
             let error_on_missing = flag(ctx, "errorOnMissing", false)?;
             let read = ctx
                 .kv()?
@@ -139,8 +137,7 @@ impl TaskRunner for Get {
 impl TaskRunner for Delete {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
-            let key = key(ctx)?;
-            let namespace = namespace(ctx)?;
+            let (key, namespace) = target(ctx)?;
             let error_on_missing = flag(ctx, "errorOnMissing", false)?;
             let deleted = ctx
                 .kv()?
@@ -208,6 +205,11 @@ fn key(ctx: &mut TaskContext) -> Result<String, TaskError> {
         message,
     })?;
     Ok(key)
+}
+
+/// `key` and `namespace` (the flow's when absent).
+fn target(ctx: &mut TaskContext) -> Result<(String, String), TaskError> {
+    Ok((key(ctx)?, namespace(ctx)?))
 }
 
 /// `namespace`, or the flow's.

@@ -7,7 +7,8 @@ use postgres::Row;
 
 use super::{PgStore, Tx, to_micros};
 use crate::kv::{
-    COLUMNS, KvEntry, KvPut, KvStore, PutAction, RawKvEntry, entry_id, live_with_prefix, put_action,
+    COLUMNS, KvEntry, KvPut, KvStore, PutAction, RawKvEntry, live_entries, live_entry, put_action,
+    upsert_sql,
 };
 use crate::{Result, StoreError};
 
@@ -48,64 +49,25 @@ fn put(tx: &mut Tx<'_>, entry: &KvEntry, overwrite: bool) -> Result<KvPut> {
         .map(|row| row.try_get(0))
         .transpose()?;
     let action = put_action(stored, to_micros(Utc::now()), overwrite);
-    let kv_type = entry.kv_type.as_str();
-    let expires_at = entry.expires_at.map(to_micros);
-    match action {
-        PutAction::Keep => {}
-        PutAction::Update => {
-            tx.execute(
-                "UPDATE kv_entries SET kv_type = $4, value = $5, sealed = $6, \
-                 description = $7, updated_at = $8, expires_at = $9 \
-                 WHERE tenant = $1 AND namespace = $2 AND key = $3",
-                &[
-                    &entry.tenant,
-                    &entry.namespace,
-                    &entry.key,
-                    &kv_type,
-                    &entry.value,
-                    &entry.sealed,
-                    &entry.description,
-                    &to_micros(entry.updated_at),
-                    &expires_at,
-                ],
-            )?;
-        }
-        PutAction::Insert => {
-            // A concurrent insert of the same key makes this a conflict: the transaction is
-            // then an error rather than a silent overwrite of what the other one wrote.
-            tx.execute(
-                "DELETE FROM kv_entries WHERE tenant = $1 AND namespace = $2 AND key = $3",
-                &[&entry.tenant, &entry.namespace, &entry.key],
-            )?;
-            let inserted = tx.try_execute(
-                "INSERT INTO kv_entries \
-                 (tenant, namespace, key, kv_type, value, sealed, description, created_at, \
-                  updated_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                &[
-                    &entry.tenant,
-                    &entry.namespace,
-                    &entry.key,
-                    &kv_type,
-                    &entry.value,
-                    &entry.sealed,
-                    &entry.description,
-                    &to_micros(entry.created_at),
-                    &to_micros(entry.updated_at),
-                    &expires_at,
-                ],
-            )?;
-            if let Err(err) = inserted {
-                if super::is_unique_violation(&err) {
-                    return Err(StoreError::Conflict {
-                        kind: "KV entry",
-                        id: entry_id(&entry.tenant, &entry.namespace, &entry.key),
-                        reason: "written by another caller at the same time; try again",
-                    });
-                }
-                return Err(err.into());
-            }
-        }
+    if action != PutAction::Keep {
+        // ON CONFLICT also settles a concurrent put of a key that did not exist (which the
+        // FOR UPDATE above could not lock): the later one replaces the earlier.
+        tx.execute(
+            &upsert_sql('$'),
+            &[
+                &entry.tenant,
+                &entry.namespace,
+                &entry.key,
+                &entry.kv_type.as_str(),
+                &entry.value,
+                &entry.sealed,
+                &entry.description,
+                &to_micros(entry.created_at),
+                &to_micros(entry.updated_at),
+                &entry.expires_at.map(to_micros),
+                &(action == PutAction::Update),
+            ],
+        )?;
     }
     Ok(action.outcome())
 }
@@ -132,18 +94,19 @@ impl KvStore for PgStore {
         let sql = format!(
             "SELECT {COLUMNS} FROM kv_entries WHERE tenant = $1 AND namespace = $2 AND key = $3"
         );
-        let entry = self.read_tx(|tx| {
-            tx.query_opt(&sql, &[&tenant, &namespace, &key])?
-                .map(|row| decode(&row))
-                .transpose()
-        })?;
-        match entry {
-            Some(entry) if entry.is_expired(Utc::now()) => {
-                self.write_tx(|tx| remove_expired(tx, tenant, namespace, Some(key)))?;
-                Ok(None)
-            }
-            other => Ok(other),
-        }
+        live_entry(
+            || {
+                self.read_tx(|tx| {
+                    tx.query_opt(&sql, &[&tenant, &namespace, &key])?
+                        .map(|row| decode(&row))
+                        .transpose()
+                })
+            },
+            || {
+                self.write_tx(|tx| remove_expired(tx, tenant, namespace, Some(key)))
+                    .map(drop)
+            },
+        )
     }
 
     fn delete_kv(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool> {
@@ -170,10 +133,9 @@ impl KvStore for PgStore {
                 .map(decode)
                 .collect::<Result<Vec<_>>>()
         })?;
-        let (live, expired) = live_with_prefix(entries, prefix, Utc::now());
-        if expired {
-            self.write_tx(|tx| remove_expired(tx, tenant, namespace, None))?;
-        }
-        Ok(live)
+        live_entries(entries, prefix, || {
+            self.write_tx(|tx| remove_expired(tx, tenant, namespace, None))
+                .map(drop)
+        })
     }
 }

@@ -7,7 +7,8 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 use super::{SqliteStore, to_micros};
 use crate::Result;
 use crate::kv::{
-    COLUMNS, KvEntry, KvPut, KvStore, PutAction, RawKvEntry, live_with_prefix, put_action,
+    COLUMNS, KvEntry, KvPut, KvStore, PutAction, RawKvEntry, live_entries, live_entry, put_action,
+    upsert_sql,
 };
 
 fn raw(row: &Row<'_>) -> rusqlite::Result<RawKvEntry> {
@@ -35,46 +36,20 @@ fn put(tx: &Transaction<'_>, entry: &KvEntry, overwrite: bool) -> Result<KvPut> 
         })
         .optional()?;
     let action = put_action(stored, to_micros(Utc::now()), overwrite);
-    match action {
-        PutAction::Keep => {}
-        PutAction::Update => {
-            tx.prepare_cached(
-                "UPDATE kv_entries SET kv_type = ?4, value = ?5, sealed = ?6, description = ?7, \
-                 updated_at = ?8, expires_at = ?9 \
-                 WHERE tenant = ?1 AND namespace = ?2 AND key = ?3",
-            )?
-            .execute(params![
-                entry.tenant,
-                entry.namespace,
-                entry.key,
-                entry.kv_type.as_str(),
-                entry.value,
-                entry.sealed,
-                entry.description,
-                to_micros(entry.updated_at),
-                entry.expires_at.map(to_micros),
-            ])?;
-        }
-        PutAction::Insert => {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO kv_entries \
-                 (tenant, namespace, key, kv_type, value, sealed, description, created_at, \
-                  updated_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                entry.tenant,
-                entry.namespace,
-                entry.key,
-                entry.kv_type.as_str(),
-                entry.value,
-                entry.sealed,
-                entry.description,
-                to_micros(entry.created_at),
-                to_micros(entry.updated_at),
-                entry.expires_at.map(to_micros),
-            ])?;
-        }
+    if action != PutAction::Keep {
+        tx.prepare_cached(&upsert_sql('?'))?.execute(params![
+            entry.tenant,
+            entry.namespace,
+            entry.key,
+            entry.kv_type.as_str(),
+            entry.value,
+            entry.sealed,
+            entry.description,
+            to_micros(entry.created_at),
+            to_micros(entry.updated_at),
+            entry.expires_at.map(to_micros),
+            action == PutAction::Update,
+        ])?;
     }
     Ok(action.outcome())
 }
@@ -125,14 +100,13 @@ impl KvStore for SqliteStore {
     }
 
     fn get_kv(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<KvEntry>> {
-        let entry = self.read_tx(|tx| get(tx, tenant, namespace, key))?;
-        match entry {
-            Some(entry) if entry.is_expired(Utc::now()) => {
-                self.write_tx(|tx| remove_expired(tx, tenant, namespace, Some(key)))?;
-                Ok(None)
-            }
-            other => Ok(other),
-        }
+        live_entry(
+            || self.read_tx(|tx| get(tx, tenant, namespace, key)),
+            || {
+                self.write_tx(|tx| remove_expired(tx, tenant, namespace, Some(key)))
+                    .map(drop)
+            },
+        )
     }
 
     fn delete_kv(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool> {
@@ -152,10 +126,9 @@ impl KvStore for SqliteStore {
 
     fn list_kv(&self, tenant: &str, namespace: &str, prefix: Option<&str>) -> Result<Vec<KvEntry>> {
         let entries = self.read_tx(|tx| list(tx, tenant, namespace))?;
-        let (live, expired) = live_with_prefix(entries, prefix, Utc::now());
-        if expired {
-            self.write_tx(|tx| remove_expired(tx, tenant, namespace, None))?;
-        }
-        Ok(live)
+        live_entries(entries, prefix, || {
+            self.write_tx(|tx| remove_expired(tx, tenant, namespace, None))
+                .map(drop)
+        })
     }
 }
