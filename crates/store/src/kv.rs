@@ -93,7 +93,8 @@ pub struct KvEntry {
 }
 
 impl KvEntry {
-    /// A plain (not sealed) entry written now, without description or expiry.
+    /// A plain (not sealed) entry written now (to the microsecond, the precision stored),
+    /// without description or expiry.
     pub fn new(
         tenant: impl Into<String>,
         namespace: impl Into<String>,
@@ -102,6 +103,7 @@ impl KvEntry {
         value: impl Into<String>,
     ) -> Self {
         let now = Utc::now();
+        let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
         Self {
             tenant: tenant.into(),
             namespace: namespace.into(),

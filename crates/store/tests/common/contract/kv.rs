@@ -2,24 +2,12 @@
 //! flag, overwrite or not, separate tenants and namespaces, sorted listings with a prefix,
 //! deletion, and expiry (an expired entry reads as missing everywhere and is removed).
 
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use saker_store::{KvEntry, KvPut, KvStore, KvType};
 
-/// A live entry of tenant `main` written now (whole microseconds, as stored).
+/// A live STRING entry of tenant `main` written now.
 pub fn entry(namespace: &str, key: &str, value: &str) -> KvEntry {
-    let now = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap();
-    KvEntry {
-        tenant: "main".into(),
-        namespace: namespace.into(),
-        key: key.into(),
-        kv_type: KvType::String,
-        value: value.into(),
-        sealed: false,
-        description: None,
-        created_at: now,
-        updated_at: now,
-        expires_at: None,
-    }
+    KvEntry::new("main", namespace, key, KvType::String, value)
 }
 
 fn get(s: &dyn KvStore, e: &KvEntry) -> Option<KvEntry> {
