@@ -124,7 +124,36 @@ impl Confinement {
             execution_id: execution_id.to_owned(),
             task_run_id: task_run_id.to_owned(),
             attempt,
+            shared_with: None,
         }
+    }
+
+    /// The sandbox of an attempt of a task inside a `WorkingDirectory` (whose run is
+    /// `owner_task_run_id`): its working directory is the one the `WorkingDirectory`'s tasks
+    /// share, kept between them until [`remove_shared_dir`](Self::remove_shared_dir).
+    pub fn shared(
+        &self,
+        execution_id: &str,
+        task_run_id: &str,
+        attempt: u32,
+        owner_task_run_id: &str,
+    ) -> AttemptSandbox {
+        AttemptSandbox {
+            shared_with: Some(owner_task_run_id.to_owned()),
+            ..self.attempt(execution_id, task_run_id, attempt)
+        }
+    }
+
+    /// Removes the directory a `WorkingDirectory` run's tasks shared, once it has ended.
+    pub fn remove_shared_dir(
+        &self,
+        execution_id: &str,
+        owner_task_run_id: &str,
+    ) -> Result<(), ConfineError> {
+        if self.inner.work_root.as_os_str().is_empty() {
+            return Ok(());
+        }
+        workdir::remove_shared(&self.inner.work_root, execution_id, owner_task_run_id)
     }
 
     /// Removes the working directories an execution's attempts left (after a crash, before
@@ -153,6 +182,8 @@ pub struct AttemptSandbox {
     execution_id: String,
     task_run_id: String,
     attempt: u32,
+    /// The `WorkingDirectory` run whose directory this attempt shares.
+    shared_with: Option<String>,
 }
 
 impl AttemptSandbox {
@@ -164,13 +195,21 @@ impl AttemptSandbox {
             Status::Confined => Some(SANDBOX_WORK_DIR),
             _ => None,
         };
-        WorkDir::create(
-            &self.confinement.inner.work_root,
-            &self.execution_id,
-            &self.task_run_id,
-            self.attempt,
-            visible,
-        )
+        match &self.shared_with {
+            Some(owner) => WorkDir::open_shared(
+                &self.confinement.inner.work_root,
+                &self.execution_id,
+                owner,
+                visible,
+            ),
+            None => WorkDir::create(
+                &self.confinement.inner.work_root,
+                &self.execution_id,
+                &self.task_run_id,
+                self.attempt,
+                visible,
+            ),
+        }
     }
 
     /// The process that runs `program` with `args` in `dir`, confined, with the allowlisted

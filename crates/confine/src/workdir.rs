@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 
 use crate::ConfineError;
 
-/// One attempt's working directory, removed (with everything in it) when dropped.
+/// One attempt's working directory, removed (with everything in it) when dropped, unless it
+/// is the shared directory of a `WorkingDirectory` task, which outlives each of its tasks'
+/// attempts and is removed by [`remove_shared`] when that task ends.
 #[derive(Debug)]
 pub struct WorkDir {
     host: PathBuf,
     visible: String,
+    shared: bool,
 }
 
 impl WorkDir {
@@ -39,7 +42,39 @@ impl WorkDir {
             Some(path) => path.to_owned(),
             None => host.to_string_lossy().into_owned(),
         };
-        Ok(Self { host, visible })
+        Ok(Self {
+            host,
+            visible,
+            shared: false,
+        })
+    }
+
+    /// Opens (creating it the first time) the directory shared by the tasks of one
+    /// `WorkingDirectory` run, `<root>/<execution id>/<owner task run id>-shared`. What one
+    /// task wrote there, the next one reads.
+    pub(crate) fn open_shared(
+        root: &Path,
+        execution_id: &str,
+        owner_task_run_id: &str,
+        visible: Option<&str>,
+    ) -> Result<Self, ConfineError> {
+        let host = shared_path(root, execution_id, owner_task_run_id)?;
+        std::fs::create_dir_all(&host).map_err(|source| ConfineError::WorkDir {
+            path: host.clone(),
+            source,
+        })?;
+        for dir in [host.parent().unwrap_or(root), host.as_path()] {
+            set_private(dir)?;
+        }
+        let visible = match visible {
+            Some(path) => path.to_owned(),
+            None => host.to_string_lossy().into_owned(),
+        };
+        Ok(Self {
+            host,
+            visible,
+            shared: true,
+        })
     }
 
     /// Where the directory is on the host (to put files in before the process starts).
@@ -55,6 +90,9 @@ impl WorkDir {
 
 impl Drop for WorkDir {
     fn drop(&mut self) {
+        if self.shared {
+            return;
+        }
         if let Err(e) = remove_tree(&self.host) {
             tracing::warn!(error = %e, "cannot remove a task working directory");
         }
@@ -71,6 +109,32 @@ impl Drop for WorkDir {
 pub fn remove_execution(root: &Path, execution_id: &str) -> Result<(), ConfineError> {
     check_id(execution_id)?;
     remove_tree(&root.join(execution_id))
+}
+
+/// Removes the shared directory of a `WorkingDirectory` run once it has ended.
+pub fn remove_shared(
+    root: &Path,
+    execution_id: &str,
+    owner_task_run_id: &str,
+) -> Result<(), ConfineError> {
+    let host = shared_path(root, execution_id, owner_task_run_id)?;
+    remove_tree(&host)?;
+    if let Some(parent) = host.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
+    Ok(())
+}
+
+fn shared_path(
+    root: &Path,
+    execution_id: &str,
+    owner_task_run_id: &str,
+) -> Result<PathBuf, ConfineError> {
+    check_id(execution_id)?;
+    check_id(owner_task_run_id)?;
+    Ok(root
+        .join(execution_id)
+        .join(format!("{owner_task_run_id}-shared")))
 }
 
 fn attempt_path(
@@ -123,6 +187,25 @@ fn set_private(dir: &Path) -> Result<(), ConfineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_directory_outlives_its_guards_until_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let first = WorkDir::open_shared(root.path(), "exec1", "wd1", None).unwrap();
+        std::fs::write(first.host_path().join("f"), "x").unwrap();
+        drop(first);
+        let second = WorkDir::open_shared(root.path(), "exec1", "wd1", None).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(second.host_path().join("f")).unwrap(),
+            "x"
+        );
+        let path = second.host_path().to_path_buf();
+        drop(second);
+        remove_shared(root.path(), "exec1", "wd1").unwrap();
+        assert!(!path.exists());
+        assert!(!root.path().join("exec1").exists());
+        assert!(remove_shared(root.path(), "../x", "wd1").is_err());
+    }
 
     #[test]
     fn an_attempt_directory_is_private_and_removed_with_its_guard() {

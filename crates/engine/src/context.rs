@@ -2,6 +2,9 @@
 //! `execution`, `task`, `taskrun`, `inputs`, `outputs`, `vars`, `labels`, `envs`, `globals`,
 //! and `trigger` when a trigger started the execution.
 
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
 use saker_expr::{Context, Value};
 use saker_model::{Execution, ExecutionTrigger, Flow, StateType, TaskDef, TaskRun};
 use serde_json::{Map, Value as Json};
@@ -70,20 +73,120 @@ pub fn execution_context(
         ctx.insert("trigger", Value::from_json(&trigger_variables(trigger)));
     }
 
-    let mut outputs = Map::new();
+    ctx.insert("outputs", outputs_tree(execution, protector, masks)?);
+    Ok(ctx)
+}
+
+/// `outputs`, addressed as Kestra addresses them: `outputs.<task id>.<name>` for a task run
+/// outside any loop; inside loops, one level per iteration value on the way down, so
+/// `outputs.inner['beta'].value` and, nested, `outputs.inner[outer][inner].value`. Sealed
+/// values are opened (tainted) with the path they were sealed with. A map keyed by a value
+/// derived from a secret is tainted as a whole, so its keys never print in clear.
+fn outputs_tree(
+    execution: &Execution,
+    protector: &Protector,
+    masks: &ExecutionMasks,
+) -> Result<Value, String> {
+    let by_id: HashMap<&str, &TaskRun> = execution
+        .task_run_list
+        .iter()
+        .map(|r| (r.id.as_str(), r))
+        .collect();
+    let mut tree: IndexMap<String, OutputNode> = IndexMap::new();
     for run in &execution.task_run_list {
-        if matches!(run.state.current, StateType::Success | StateType::Warning)
-            && !run.outputs.is_empty()
+        if !matches!(run.state.current, StateType::Success | StateType::Warning)
+            || run.outputs.is_empty()
         {
-            outputs.insert(run.task_id.clone(), Json::Object(run.outputs.clone()));
+            continue;
+        }
+        let opened = protector.open_tree(
+            &execution.id,
+            &format!("outputs.{}", run.task_id),
+            &Json::Object(run.outputs.clone()),
+            masks,
+        )?;
+        // The iteration values from the outermost loop in, bounded by the list's length so
+        // that a stored cycle cannot loop forever.
+        let mut path = Vec::new();
+        let mut current = Some(run);
+        while let Some(r) = current {
+            if path.len() > execution.task_run_list.len() {
+                break;
+            }
+            if let Some(value) = &r.value {
+                path.push(open_value(execution, protector, value, masks)?);
+            }
+            current = r
+                .parent_task_run_id
+                .as_deref()
+                .and_then(|id| by_id.get(id).copied());
+        }
+        path.reverse();
+        tree.entry(run.task_id.clone())
+            .or_default()
+            .insert(&path, opened);
+    }
+    Ok(Value::map(
+        tree.into_iter()
+            .map(|(k, node)| (k, node.into_value()))
+            .collect::<Vec<(String, Value)>>(),
+    ))
+}
+
+/// The outputs of one task id: its own (outside loops), and one child per iteration value.
+#[derive(Default)]
+struct OutputNode {
+    own: Option<Value>,
+    by_value: IndexMap<String, OutputNode>,
+    /// Some iteration value below this node came from a secret.
+    tainted_keys: bool,
+}
+
+impl OutputNode {
+    fn insert(&mut self, path: &[Value], outputs: Value) {
+        match path.split_first() {
+            None => self.own = Some(outputs),
+            Some((key, rest)) => {
+                self.tainted_keys |= key.is_tainted();
+                let text = key.as_str().unwrap_or_default().to_owned();
+                self.by_value.entry(text).or_default().insert(rest, outputs);
+            }
         }
     }
-    let outputs = Json::Object(outputs);
-    ctx.insert(
-        "outputs",
-        protector.open_tree(&execution.id, "outputs", &outputs, masks)?,
-    );
-    Ok(ctx)
+
+    fn into_value(self) -> Value {
+        if self.by_value.is_empty() {
+            return self
+                .own
+                .unwrap_or_else(|| Value::map(Vec::<(String, Value)>::new()));
+        }
+        let mut entries: Vec<(String, Value)> = match self.own {
+            Some(Value::Map(map, _)) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            _ => Vec::new(),
+        };
+        for (key, node) in self.by_value {
+            entries.push((key, node.into_value()));
+        }
+        let map = Value::map(entries);
+        if self.tainted_keys {
+            map.tainted()
+        } else {
+            map
+        }
+    }
+}
+
+/// A task run's iteration value as templates see it: opened (tainted) when sealed.
+pub fn open_value(
+    execution: &Execution,
+    protector: &Protector,
+    value: &Json,
+    masks: &ExecutionMasks,
+) -> Result<Value, String> {
+    match value {
+        Json::String(s) => Ok(Value::from(s.as_str())),
+        other => protector.open_tree(&execution.id, crate::worker::VALUE_PATH, other, masks),
+    }
 }
 
 /// `trigger`: what the trigger gave the flow (a webhook's `body`, `headers`, `parameters`),
@@ -95,21 +198,72 @@ fn trigger_variables(trigger: &ExecutionTrigger) -> Json {
     Json::Object(vars)
 }
 
-/// Adds `task` and `taskrun` to an execution's context.
-pub fn add_task(ctx: &mut Context, task: &TaskDef, task_run: &TaskRun, attempt: u32) {
+/// Adds `task`, `taskrun`, `parent` and `parents` to an execution's context. `taskrun.value`
+/// is the iteration value (opened, tainted, when sealed); `parents` lists the ancestors that
+/// have a value or outputs, nearest first, as `{taskrun: {value}, outputs}`, and `parent` is
+/// the first of them.
+pub fn add_task(
+    ctx: &mut Context,
+    task: &TaskDef,
+    task_run: &TaskRun,
+    attempt: u32,
+    execution: &Execution,
+    protector: &Protector,
+    masks: &ExecutionMasks,
+) -> Result<(), String> {
     let mut task_vars = Map::new();
     task_vars.insert("id".into(), task.id.clone().into());
     task_vars.insert("type".into(), task.type_name.clone().into());
     ctx.insert("task", Value::from_json(&Json::Object(task_vars)));
 
-    let mut run_vars = Map::new();
-    run_vars.insert("id".into(), task_run.id.clone().into());
+    let mut run_vars = vec![("id".to_owned(), Value::from(task_run.id.as_str()))];
     if let Some(start) = task_run.state.start_date() {
-        run_vars.insert("startDate".into(), iso(start).into());
+        run_vars.push(("startDate".into(), Value::from(iso(start).as_str())));
     }
     // As in Kestra, the attempts made before this one: 0 on a first attempt.
-    run_vars.insert("attemptsCount".into(), attempt.saturating_sub(1).into());
-    ctx.insert("taskrun", Value::from_json(&Json::Object(run_vars)));
+    run_vars.push((
+        "attemptsCount".into(),
+        Value::from_json(&attempt.saturating_sub(1).into()),
+    ));
+    if let Some(parent) = &task_run.parent_task_run_id {
+        run_vars.push(("parentId".into(), Value::from(parent.as_str())));
+    }
+    if let Some(value) = &task_run.value {
+        run_vars.push((
+            "value".into(),
+            open_value(execution, protector, value, masks)?,
+        ));
+    }
+    if let Some(iteration) = task_run.iteration {
+        run_vars.push(("iteration".into(), Value::from_json(&iteration.into())));
+    }
+    ctx.insert("taskrun", Value::map(run_vars));
+
+    let mut parents = Vec::new();
+    for parent in execution.parents_of(task_run) {
+        let mut entry = Vec::new();
+        if let Some(value) = &parent.value {
+            let value = open_value(execution, protector, value, masks)?;
+            entry.push(("taskrun".to_owned(), Value::map([("value", value)])));
+        }
+        if !parent.outputs.is_empty() {
+            let outputs = protector.open_tree(
+                &execution.id,
+                &format!("outputs.{}", parent.task_id),
+                &Json::Object(parent.outputs.clone()),
+                masks,
+            )?;
+            entry.push(("outputs".to_owned(), outputs));
+        }
+        if !entry.is_empty() {
+            parents.push(Value::map(entry));
+        }
+    }
+    if let Some(first) = parents.first() {
+        ctx.insert("parent", first.clone());
+    }
+    ctx.insert("parents", Value::list(parents));
+    Ok(())
 }
 
 /// Kestra's timestamp format: ISO-8601 in UTC with milliseconds.

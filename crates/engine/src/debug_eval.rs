@@ -136,7 +136,11 @@ pub fn evaluate(
         task,
         task_run,
         task_run.attempts.len().max(1) as u32,
-    );
+        &execution,
+        protector,
+        &masks,
+    )
+    .map_err(EvalError::Expression)?;
     let template =
         Template::compile(expression).map_err(|e| EvalError::Expression(e.to_string()))?;
     control.check()?;

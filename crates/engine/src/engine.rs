@@ -5,14 +5,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
-use saker_model::{Execution, ExecutionTrigger, Flow, Level, StateType};
+use saker_model::{Execution, ExecutionTrigger, Flow, StateType};
 use saker_store::{FlowRecord, SavedFlow, Store, StoreError, TriggerState, Write};
 use serde_json::{Map, Value as Json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::context::GlobalVariables;
-use crate::executor::{Event, Executor, system_log};
+use crate::executor::{Event, Executor};
 use crate::masks::MaskRegistry;
 use crate::outputs::FlowOutputs;
 use crate::queue::{LocalQueue, Queue, WorkerJob, WorkerResult};
@@ -82,6 +81,11 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("the engine has stopped")]
     Stopped,
+    #[error("execution {0} not found")]
+    ExecutionNotFound(String),
+    /// Only a PAUSED execution can be resumed.
+    #[error("execution {id} is {state}, not PAUSED: only a paused execution can be resumed")]
+    NotPaused { id: String, state: StateType },
 }
 
 /// What started an execution, beyond its flow and inputs: the `create_execution*` methods
@@ -98,13 +102,13 @@ struct Origin<'a> {
 
 /// A running engine: one executor thread and an in-process worker.
 pub struct Engine {
-    store: Arc<dyn Store>,
-    events: mpsc::UnboundedSender<Event>,
-    protector: Protector,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) events: mpsc::UnboundedSender<Event>,
+    pub(crate) protector: Protector,
     globals: Arc<GlobalVariables>,
     metrics: Arc<crate::metrics::Metrics>,
     executor: Option<std::thread::JoinHandle<()>>,
-    confinement: saker_confine::Confinement,
+    pub(crate) confinement: saker_confine::Confinement,
     /// The budgets of every render, the debug expression's included.
     expression_limits: saker_expr::Limits,
 }
@@ -148,6 +152,7 @@ impl Engine {
 
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let executor = Executor {
+            confinement: parts.confinement.clone(),
             metrics: metrics.clone(),
             store: parts.store.clone(),
             jobs,
@@ -321,43 +326,19 @@ impl Engine {
             labels,
             trigger_state,
         } = origin;
-        let coerced = saker_model::coerce_inputs(&flow.inputs, inputs).map_err(|errors| {
-            EngineError::Inputs(errors.iter().map(|e| e.to_string()).collect())
-        })?;
-        let mut execution = Execution::new(tenant, &flow.namespace, &flow.id, revision);
-        execution.trigger = trigger.map(Box::new);
-        for input in &flow.inputs {
-            let Some(value) = coerced.get(&input.id) else {
-                continue;
-            };
-            let value = if input.is_secret() && !value.is_null() {
-                if self.protector.sealer.is_none() {
-                    return Err(EngineError::NeedsEncryptionKey(input.id.clone()));
-                }
-                let text = value
-                    .as_str()
-                    .map_or_else(|| value.to_string(), str::to_owned);
-                self.protector
-                    .seal_string(&execution.id, &format!("inputs.{}", input.id), &text)
-            } else {
-                value.clone()
-            };
-            execution.inputs.insert(input.id.clone(), value);
-        }
-        for (key, value) in &flow.labels {
-            execution
-                .labels
-                .insert(key.clone(), Json::String(value.clone()));
-        }
-        for (key, value) in labels {
-            if !key.starts_with("system.") {
-                execution.labels.insert(key, value);
-            }
-        }
-        execution.labels.insert(
-            "system.correlationId".into(),
-            Json::String(execution.id.clone()),
-        );
+        let execution = crate::new_execution::build(
+            &self.protector,
+            crate::new_execution::Request {
+                tenant,
+                flow: &flow,
+                revision,
+                inputs,
+                trigger,
+                labels,
+                correlation_id: None,
+                seal_inputs: &[],
+            },
+        )?;
         match trigger_state {
             None => self.store.write(&[Write::CreateExecution(&execution)])?,
             Some(state) => self.store.write(&[
@@ -410,108 +391,6 @@ impl Engine {
                 execution_id: execution_id.to_owned(),
             })
             .map_err(|_| EngineError::Stopped)
-    }
-
-    /// Resumes the executions a previous process left unfinished. The rule: an attempt
-    /// that was running when the process died is closed as FAILED (with a log line saying
-    /// why) and the task run starts a new attempt; executions that were CREATED start;
-    /// executions that were being killed end KILLED. The working directories of the
-    /// interrupted attempts are removed first (their processes died with the old worker).
-    /// Returns how many were resumed.
-    pub fn recover(&self) -> Result<usize, EngineError> {
-        let ids = self.store.executions_in_states(&[
-            StateType::Created,
-            StateType::Running,
-            StateType::Killing,
-        ])?;
-        let mut resumed = 0;
-        for id in ids {
-            if let Err(e) = self.confinement.remove_execution_dirs(&id) {
-                tracing::warn!(execution = %id, error = %e, "cannot remove the working directories of interrupted attempts");
-            }
-            let Some(mut execution) = self.store.get_execution(&id)? else {
-                continue;
-            };
-            let flow = match self.load_flow(
-                &execution.tenant_id,
-                &execution.namespace,
-                &execution.flow_id,
-                Some(execution.flow_revision),
-            ) {
-                Ok((flow, _)) => flow,
-                Err(e) => {
-                    tracing::error!(execution = %id, error = %e, "cannot resume execution");
-                    execution.state.transition(StateType::Failed);
-                    let log = system_log(
-                        &execution,
-                        None,
-                        Level::Error,
-                        format!("cannot resume after a restart: {e}"),
-                    );
-                    self.store
-                        .write(&[Write::AppendLogs(&[log]), Write::SaveExecution(&execution)])?;
-                    continue;
-                }
-            };
-            let killing = execution.state.current == StateType::Killing;
-            let mut retry = Vec::new();
-            let mut logs = Vec::new();
-            let now = Utc::now();
-            for run in execution.task_run_list.iter_mut() {
-                if run.state.current.is_terminated() {
-                    continue;
-                }
-                if let Some(attempt) = run.attempts.last_mut()
-                    && !attempt.state.current.is_terminated()
-                {
-                    attempt.state.transition_at(StateType::Failed, now);
-                }
-                let next = if killing {
-                    StateType::Killed
-                } else {
-                    StateType::Retrying
-                };
-                run.state.transition_at(next, now);
-                if !killing {
-                    retry.push(run.id.clone());
-                }
-            }
-            for run in &execution.task_run_list {
-                if retry.contains(&run.id) {
-                    logs.push(system_log(
-                        &execution,
-                        Some(run),
-                        Level::Warn,
-                        "the process running this attempt stopped; starting a new attempt".into(),
-                    ));
-                }
-            }
-            let mut writes: Vec<Write> = vec![Write::AppendLogs(&logs)];
-            for run in &execution.task_run_list {
-                writes.push(Write::SaveTaskRun(run));
-            }
-            self.store.write(&writes)?;
-            let execution_id = execution.id.clone();
-            self.events
-                .send(Event::Start {
-                    flow,
-                    execution: Box::new(execution),
-                })
-                .map_err(|_| EngineError::Stopped)?;
-            if killing {
-                self.kill(&execution_id)?;
-            }
-            for task_run_id in retry {
-                self.events
-                    .send(Event::RetryDue {
-                        execution_id: execution_id.clone(),
-                        task_run_id,
-                    })
-                    .map_err(|_| EngineError::Stopped)?;
-            }
-            resumed += 1;
-        }
-        Ok(resumed)
     }
 }
 

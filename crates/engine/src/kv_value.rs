@@ -130,10 +130,11 @@ pub fn value_from_text(text: &str, kv_type: Option<KvType>) -> Result<(KvType, J
     }
 }
 
-/// The expiry of an entry written at `now` with an ISO-8601 `ttl` such as `PT1H` or `P7D`.
+/// The expiry of an entry written at `now` with a `ttl`: ISO-8601 such as `PT1H` or `P7D`,
+/// or the short form the flow validator also takes (`90s`, `1h`).
 pub fn expiry(ttl: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    let duration = saker_model::duration::parse_iso8601(ttl)
-        .map_err(|e| format!("ttl '{ttl}' is not an ISO-8601 duration such as PT1H: {e}"))?;
+    let duration = saker_model::duration::parse(ttl)
+        .map_err(|e| format!("ttl '{ttl}' is not a duration such as PT1H: {e}"))?;
     TimeDelta::from_std(duration)
         .ok()
         .and_then(|delta| now.checked_add_signed(delta))

@@ -2,8 +2,9 @@
 //! runs task attempts) and the task runners, wired for one process on a [`saker_store::Store`].
 //!
 //! Data flow of one execution: [`Engine::create_execution`] coerces and seals the inputs and
-//! records a CREATED execution; the executor ([`executor`]) asks [`plan::next_step`] what to
-//! do, records a RUNNING task run and queues a [`queue::WorkerJob`]; the worker renders the
+//! records a CREATED execution; the executor ([`executor`]) asks [`plan::plan`] what may
+//! start now (task runs form a tree under flowable tasks), records each new RUNNING task run
+//! and queues a [`queue::WorkerJob`] for it; the worker renders the
 //! task's properties (resolving secrets through a [`SecretSource`], adding every secret and
 //! derived value to the execution's mask set), runs it, masks every log line (tainted ranges
 //! whatever their length, then by value), seals the outputs a tainted render produced, and
@@ -23,9 +24,12 @@ pub mod kv_value;
 pub mod logs;
 pub mod masks;
 pub mod metrics;
+mod new_execution;
 pub mod outputs;
 pub mod plan;
 pub mod queue;
+mod recovery;
+mod resume;
 pub mod retry;
 pub mod runner;
 pub mod scheduler;

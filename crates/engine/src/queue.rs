@@ -20,6 +20,9 @@ pub struct WorkerJob {
     pub task_run: TaskRun,
     /// 1-based number of the attempt this job runs.
     pub attempt: u32,
+    /// The run of the `WorkingDirectory` this task is in (or is): its attempts work in that
+    /// run's shared directory instead of one of their own.
+    pub working_directory: Option<String>,
 }
 
 /// What a worker reports for a job.
@@ -30,6 +33,9 @@ pub struct WorkerResult {
     /// SUCCESS, WARNING, FAILED, SKIPPED or KILLED.
     pub state: StateType,
     pub outputs: Map<String, Value>,
+    /// A flowable task's decision: its children start from it. Values derived from a
+    /// secret are already sealed.
+    pub resolved: Option<Box<saker_model::Resolved>>,
     /// When the worker started and finished the attempt (the attempt's own history uses
     /// these, so it measures the task and nothing of the orchestration around it).
     pub started_at: DateTime<Utc>,

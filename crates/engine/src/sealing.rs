@@ -258,7 +258,97 @@ impl Protector {
     }
 }
 
-fn contains_sealed(value: &Json) -> bool {
+impl Protector {
+    /// Moves a stored tree from one place to another: every sealed leaf is opened where it
+    /// was sealed (`from` execution and path) and sealed again for its new place (`to`), so
+    /// that it stays sealed and opens there. Used for what a child execution hands its
+    /// parent, and a parent its child. A leaf that cannot be opened becomes `****`.
+    pub fn reseal(&self, from: (&str, &str), to: (&str, &str), value: &Json) -> Json {
+        let (from_execution, from_path) = from;
+        let (to_execution, to_path) = to;
+        if let Some(sealed) = as_sealed(value) {
+            let opened = self
+                .sealer
+                .as_ref()
+                .ok_or_else(|| "no encryption.secret-key is configured".to_owned())
+                .and_then(|s| s.open(from_execution, from_path, sealed));
+            return match opened {
+                Ok(plain) => self.seal_string(to_execution, to_path, &plain),
+                Err(e) => {
+                    tracing::error!(path = from_path, error = %e, "cannot open a sealed value to hand it on; it is masked");
+                    Json::String(MASKED.into())
+                }
+            };
+        }
+        match value {
+            Json::Array(items) if items.iter().any(contains_sealed) => Json::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        self.reseal(
+                            (from_execution, &format!("{from_path}[{i}]")),
+                            (to_execution, &format!("{to_path}[{i}]")),
+                            v,
+                        )
+                    })
+                    .collect(),
+            ),
+            Json::Object(map) if map.values().any(contains_sealed) => Json::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let moved = self.reseal(
+                            (from_execution, &format!("{from_path}.{k}")),
+                            (to_execution, &format!("{to_path}.{k}")),
+                            v,
+                        );
+                        (k.clone(), moved)
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+impl Protector {
+    /// The tree with every sealed leaf opened to its plaintext string, for a value that is
+    /// sealed again before it is stored (a subflow's input, coerced for the child first).
+    pub fn open_plain(&self, execution_id: &str, path: &str, value: &Json) -> Result<Json, String> {
+        if let Some(sealed) = as_sealed(value) {
+            let sealer = self.sealer.as_ref().ok_or_else(|| {
+                format!("'{path}' is encrypted but no encryption.secret-key is configured")
+            })?;
+            let plain = sealer
+                .open(execution_id, path, sealed)
+                .map_err(|e| format!("'{path}' cannot be decrypted: {e}"))?;
+            return Ok(Json::String(plain.to_string()));
+        }
+        Ok(match value {
+            Json::Array(items) if items.iter().any(contains_sealed) => Json::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| self.open_plain(execution_id, &format!("{path}[{i}]"), v))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Json::Object(map) if map.values().any(contains_sealed) => {
+                let mut out = Map::new();
+                for (k, v) in map {
+                    out.insert(
+                        k.clone(),
+                        self.open_plain(execution_id, &format!("{path}.{k}"), v)?,
+                    );
+                }
+                Json::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+}
+
+/// True when `value` is or holds a sealed value.
+pub(crate) fn contains_sealed(value: &Json) -> bool {
     as_sealed(value).is_some()
         || match value {
             Json::Array(items) => items.iter().any(contains_sealed),

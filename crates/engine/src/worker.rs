@@ -97,11 +97,22 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         },
         masks.clone(),
     );
-    let (mut variables, context_error) = match variables {
+    let variables = variables.and_then(|mut v| {
+        context::add_task(
+            &mut v,
+            &task,
+            &job.task_run,
+            job.attempt,
+            execution,
+            &deps.protector,
+            &masks,
+        )
+        .map(|()| v)
+    });
+    let (variables, context_error) = match variables {
         Ok(v) => (v, None),
         Err(e) => (saker_expr::Context::new(), Some(e)),
     };
-    context::add_task(&mut variables, &task, &job.task_run, job.attempt);
     let mut ctx = TaskContext::new(task.clone(), variables, secrets, logger, cancel.clone());
     ctx.limits = deps.expression_limits;
     ctx.kv = Some(crate::kv::TaskKv::new(
@@ -110,25 +121,39 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         masks.clone(),
         execution,
     ));
-    ctx.sandbox = Some(
-        deps.confinement
+    ctx.sandbox = Some(match &job.working_directory {
+        Some(owner) => deps
+            .confinement
+            .shared(&execution.id, &job.task_run.id, job.attempt, owner),
+        None => deps
+            .confinement
             .attempt(&execution.id, &job.task_run.id, job.attempt),
-    );
+    });
 
     let outcome = match context_error {
         Some(e) => Err(TaskError::Render(e)),
         None => run_attempt(deps, &mut ctx).await,
     };
-    let (state, outputs) = match outcome {
+    let (state, outputs, mut resolved) = match outcome {
         Ok(Some(outcome)) => {
             let state = if outcome.warning {
                 StateType::Warning
             } else {
                 StateType::Success
             };
-            (state, outcome.outputs)
+            let resolved = outcome.resolved.map(|mut resolved| {
+                seal_values(
+                    deps,
+                    &execution.id,
+                    &mut resolved,
+                    &outcome.tainted_values,
+                    &masks,
+                );
+                resolved
+            });
+            (state, outcome.outputs, resolved)
         }
-        Ok(None) => (StateType::Skipped, Map::new()),
+        Ok(None) => (StateType::Skipped, Map::new(), None),
         Err(error) => {
             let state = if matches!(error, TaskError::Killed(_)) {
                 StateType::Killed
@@ -138,20 +163,36 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
             let message = error.to_string();
             tracing::debug!(execution = %execution.id, task = %task.id, error = %masks.mask(&message), "task attempt failed");
             ctx.log(Level::Error, &message);
-            (state, Map::new())
+            (state, Map::new(), None)
         }
     };
+    if state == StateType::Skipped {
+        resolved = None;
+    }
     lock(&deps.running).remove(&job.task_run.id);
     let (mut logger, taint) = ctx.finish();
     // Sealed here, so that a tainted output never travels to the executor in plaintext.
     let outputs =
         deps.protector
             .protect_task_outputs(&execution.id, &task.id, outputs, &taint, &masks);
+    // A subflow's inputs leave like outputs: what a secret produced is sealed (opened again,
+    // with this path, by the executor that starts the child).
+    if let Some(call) = resolved.as_mut().and_then(|r| r.subflow.as_mut()) {
+        let inputs = std::mem::take(&mut call.inputs);
+        call.inputs = deps.protector.protect_task_outputs(
+            &execution.id,
+            &subflow_inputs_path(&task.id),
+            inputs,
+            &taint,
+            &masks,
+        );
+    }
     WorkerResult {
         execution_id: job.execution.id.clone(),
         task_run_id: job.task_run.id.clone(),
         state,
         outputs,
+        resolved: resolved.map(Box::new),
         started_at,
         ended_at: chrono::Utc::now(),
         logs: logger.take_pending(),
@@ -191,6 +232,41 @@ async fn run_attempt(
         None => run.await,
     };
     outcome.map(Some)
+}
+
+/// The task id under which a subflow's inputs are sealed: their leaves are sealed at
+/// `outputs.<task id>.inputs.<name>`.
+pub(crate) fn subflow_inputs_path(task_id: &str) -> String {
+    format!("{task_id}.inputs")
+}
+
+/// Where a `ForEach` value is sealed: bound to the execution, not to one task run, since
+/// every run of the iteration carries the same ciphertext.
+pub(crate) const VALUE_PATH: &str = "taskrun.value";
+
+/// Seals the values of a flowable's decision that a secret produced, and, as a second net,
+/// any the execution's mask set would change.
+fn seal_values(
+    deps: &WorkerDeps,
+    execution_id: &str,
+    resolved: &mut saker_model::Resolved,
+    tainted: &[usize],
+    masks: &crate::masks::ExecutionMasks,
+) {
+    let Some(values) = resolved.values.as_mut() else {
+        return;
+    };
+    for (i, value) in values.iter_mut().enumerate() {
+        let plain = std::mem::take(value);
+        *value = match plain {
+            serde_json::Value::String(text) if tainted.binary_search(&i).is_ok() => {
+                deps.protector.seal_string(execution_id, VALUE_PATH, &text)
+            }
+            other => deps
+                .protector
+                .protect_tree(execution_id, VALUE_PATH, other, masks),
+        };
+    }
 }
 
 fn humanize(d: std::time::Duration) -> String {

@@ -1,10 +1,7 @@
 //! The KV store through the worker: kv.Set, kv.Get, kv.Delete, kv.GetKeys and `kv()` in the
 //! tasks of real flows, run one task after another by the worker (`run_job`) on a SQLite
-//! file, with the engine's sealer.
-//!
-//! The flows are parsed with a catalog that adds the four kv types to the built-in one (see
-//! `catalog()`): once the built-in catalog has them, the same flows run through
-//! `Engine::deploy` (see `tests/leaks/kv-copy.yml.pending`).
+//! file with the engine's sealer, so that each test can look at the store between tasks and
+//! at every stored byte; and once through a whole engine (`Engine::deploy`, the executor).
 
 mod common;
 
@@ -16,77 +13,11 @@ use saker_engine::masks::MaskRegistry;
 use saker_engine::queue::WorkerJob;
 use saker_engine::worker::{WorkerDeps, run_job};
 use saker_engine::{KeyringSealer, SecretSource, ValueSealer};
-use saker_model::{
-    Catalog, Execution, Flow, PropSpec, Shape, StateType, TaskKind, TaskRun, TaskType,
-};
+use saker_model::{Execution, Flow, StateType, TaskRun};
 use saker_store::{KvStore, LogQuery, SqliteStore, Store};
 use serde_json::{Value, json};
 
 const SECRET: &str = "kv-c0py-0f-a-s3cret-9b1e";
-
-/// The properties of Kestra's four kv tasks, for the test catalog.
-const KV_PROPS: &[PropSpec] = &[
-    PropSpec {
-        name: "key",
-        shape: Shape::String,
-        required: false,
-    },
-    PropSpec {
-        name: "value",
-        shape: Shape::Any,
-        required: false,
-    },
-    PropSpec {
-        name: "namespace",
-        shape: Shape::String,
-        required: false,
-    },
-    PropSpec {
-        name: "overwrite",
-        shape: Shape::Bool,
-        required: false,
-    },
-    PropSpec {
-        name: "ttl",
-        shape: Shape::String,
-        required: false,
-    },
-    PropSpec {
-        name: "kvType",
-        shape: Shape::String,
-        required: false,
-    },
-    PropSpec {
-        name: "errorOnMissing",
-        shape: Shape::Bool,
-        required: false,
-    },
-    PropSpec {
-        name: "prefix",
-        shape: Shape::String,
-        required: false,
-    },
-];
-
-/// The built-in catalog plus the kv task types (which the model crate's catalog gains
-/// separately).
-fn catalog() -> Catalog {
-    let mut catalog = Catalog::builtin().clone();
-    for name in [
-        "io.kestra.plugin.core.kv.Set",
-        "io.kestra.plugin.core.kv.Get",
-        "io.kestra.plugin.core.kv.Delete",
-        "io.kestra.plugin.core.kv.GetKeys",
-    ] {
-        catalog = catalog.with_task(TaskType {
-            name,
-            aliases: &[],
-            kind: TaskKind::Log,
-            props: KV_PROPS,
-        });
-    }
-    catalog
-}
 
 struct Harness {
     _dir: tempfile::TempDir,
@@ -146,17 +77,15 @@ fn keyring_sealer() -> Option<Arc<dyn ValueSealer>> {
 impl Harness {
     /// Runs the flow's tasks in order, as the executor would, until one fails.
     async fn run(&self, source: &str) -> Run {
-        let flow: Arc<Flow> = Arc::new(
-            saker_model::parse_flow_with(source, &catalog()).unwrap_or_else(|d| {
-                panic!(
-                    "{}",
-                    d.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )
-            }),
-        );
+        let flow: Arc<Flow> = Arc::new(saker_model::parse_flow(source).unwrap_or_else(|d| {
+            panic!(
+                "{}",
+                d.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        }));
         let mut execution = Execution::new("main", &flow.namespace, &flow.id, 1);
         execution.state.transition(StateType::Running);
         self.store.create_execution(&execution).unwrap();
@@ -169,6 +98,7 @@ impl Harness {
                 task: Arc::new(task.clone()),
                 task_run: run.clone(),
                 attempt: 1,
+                working_directory: None,
             };
             let result = run_job(&self.deps, job).await;
             self.store.append_logs(&result.logs).unwrap();
@@ -378,7 +308,7 @@ async fn bad_properties_and_missing_keys_fail_with_clear_errors() {
             "'not valid!' is not a valid KV key",
         ),
         (
-            "key: k\n    value: x\n    kvType: TEXT",
+            "key: k\n    value: x\n    kvType: \"{{ 'TEXT' }}\"",
             "Set",
             "unknown type 'TEXT'",
         ),
@@ -387,7 +317,11 @@ async fn bad_properties_and_missing_keys_fail_with_clear_errors() {
             "Set",
             "kvType NUMBER",
         ),
-        ("key: k\n    value: x\n    ttl: soon", "Set", "ttl 'soon'"),
+        (
+            "key: k\n    value: x\n    ttl: \"{{ 'soon' }}\"",
+            "Set",
+            "ttl 'soon'",
+        ),
         (
             "key: \"{{ secret('S') }}\"\n    value: x",
             "Set",
@@ -501,4 +435,62 @@ tasks:
         .unwrap()
         .unwrap();
     assert!(entry.expires_at.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_runs_a_flow_whose_log_reads_what_kv_set_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("saker.db")).unwrap());
+    let mut parts = saker_engine::EngineParts::new(store.clone());
+    parts.secrets = Arc::new(common::KeyedSecrets::new([("S", SECRET.to_owned())]));
+    parts.sealer = keyring_sealer();
+    let engine = saker_engine::Engine::start(parts);
+    let (flow, saved) = engine
+        .deploy(
+            "main",
+            r#"
+id: kv_engine
+namespace: company.team
+tasks:
+  - id: set
+    type: io.kestra.plugin.core.kv.Set
+    key: k
+    value: "value of {{ flow.id }}"
+  - id: copy
+    type: kv.Set
+    key: copied
+    value: "{{ secret('S') }}"
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ kv('k') }} / {{ kv('copied') }}"
+"#,
+        )
+        .unwrap();
+    let execution = engine
+        .create_execution("main", flow, saved.flow.revision, Default::default())
+        .unwrap();
+    let done = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        engine.wait(&execution.id),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(done.state.current, StateType::Success);
+    let logs: Vec<String> = store
+        .list_logs(&LogQuery::new(&done.id))
+        .unwrap()
+        .into_iter()
+        .map(|l| l.entry.message)
+        .collect();
+    assert!(
+        logs.iter().any(|l| l == "value of kv_engine / ****"),
+        "{logs:?}"
+    );
+    drop(engine);
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(!contains(&bytes, SECRET), "a stored byte holds the secret");
 }

@@ -12,6 +12,12 @@ use serde::Serialize;
 
 use crate::shape::Shape;
 
+mod core_tasks;
+mod flowable;
+
+pub use core_tasks::CORE_TASKS;
+pub use flowable::FLOWABLE_TASKS;
+
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[non_exhaustive]
@@ -23,6 +29,67 @@ pub enum TaskKind {
     Fail,
     PurgeExecutions,
     PurgeLogs,
+    // Flowable tasks (`catalog/flowable.rs`): they run the tasks they hold.
+    If,
+    Switch,
+    Sequential,
+    Parallel,
+    ForEach,
+    EachSequential,
+    EachParallel,
+    AllowFailure,
+    Dag,
+    WorkingDirectory,
+    Pause,
+    Sleep,
+    /// Kestra's LoopUntil, also named WaitFor.
+    LoopUntil,
+    // Other core tasks (`catalog/core_tasks.rs`).
+    /// Starts an execution of another flow (and, with `wait`, ends with it).
+    Subflow,
+    /// Splits a file into batches and starts a subflow execution per batch.
+    ForEachItem,
+    KvSet,
+    KvGet,
+    KvDelete,
+    KvGetKeys,
+    /// Sets labels on the running execution.
+    Labels,
+    Assert,
+    /// Ends the execution in a chosen state.
+    Exit,
+    /// io.kestra.plugin.core.log.Fetch.
+    LogFetch,
+    Echo,
+    LocalFiles,
+}
+
+impl TaskKind {
+    /// True for the tasks that run other tasks (Kestra's `FlowableTask`). Sleep is not one: it
+    /// holds no children and runs on the worker like any runnable task; Pause is, as in Kestra.
+    pub fn is_flowable(self) -> bool {
+        matches!(
+            self,
+            Self::If
+                | Self::Switch
+                | Self::Sequential
+                | Self::Parallel
+                | Self::ForEach
+                | Self::EachSequential
+                | Self::EachParallel
+                | Self::AllowFailure
+                | Self::Dag
+                | Self::WorkingDirectory
+                | Self::Pause
+                | Self::LoopUntil
+                | Self::ForEachItem
+        )
+    }
+
+    /// True for the tasks that start executions of other flows (Kestra's `ExecutableTask`).
+    pub fn starts_subflows(self) -> bool {
+        matches!(self, Self::Subflow | Self::ForEachItem)
+    }
 }
 
 /// One property of a type.
@@ -33,7 +100,7 @@ pub struct PropSpec {
     pub required: bool,
 }
 
-const fn prop(name: &'static str, shape: Shape) -> PropSpec {
+pub(crate) const fn prop(name: &'static str, shape: Shape) -> PropSpec {
     PropSpec {
         name,
         shape,
@@ -41,7 +108,7 @@ const fn prop(name: &'static str, shape: Shape) -> PropSpec {
     }
 }
 
-const fn required(name: &'static str, shape: Shape) -> PropSpec {
+pub(crate) const fn required(name: &'static str, shape: Shape) -> PropSpec {
     PropSpec {
         name,
         shape,
@@ -158,8 +225,9 @@ const SHELL_COMMANDS_PROPS: &[PropSpec] = &[
     prop("outputDirectory", Shape::Bool),
 ];
 
-/// The task types of this build. Legacy names are the `aliases` Kestra itself declares on
-/// these classes (from before 0.17 moved core tasks to `io.kestra.plugin.core`). Kestra's old
+/// The first task types of this build; the flowable ones are [`FLOWABLE_TASKS`], subflows, KV
+/// and the other core ones [`CORE_TASKS`], and the built-in catalog holds all three. Legacy
+/// names are the `aliases` Kestra itself declares on these classes (from before 0.17 moved core tasks to `io.kestra.plugin.core`). Kestra's old
 /// `io.kestra.core.tasks.scripts.Bash` is a different task with other properties, so it is not
 /// an alias of shell Commands; `io.kestra.core.tasks.outputs.OutputValues` is left out because
 /// the current Kestra class does not declare it.
@@ -258,7 +326,12 @@ impl Catalog {
     pub fn builtin() -> &'static Catalog {
         static BUILTIN: OnceLock<Catalog> = OnceLock::new();
         BUILTIN.get_or_init(|| Catalog {
-            tasks: BUILTIN_TASKS.to_vec(),
+            tasks: BUILTIN_TASKS
+                .iter()
+                .chain(FLOWABLE_TASKS)
+                .chain(CORE_TASKS)
+                .copied()
+                .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),
         })
     }
@@ -308,6 +381,32 @@ impl Catalog {
             .iter()
             .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()));
         crate::suggest::closest(name, names)
+    }
+}
+
+/// Why a type name Saker does not know is missing, when its name tells: a class of Kestra's
+/// own test suite (`io.kestra.core.tasks.test.Read`, `io.kestra.core.runners.test.*`: no
+/// Kestra release ships them), or a type of a Kestra plugin other than core
+/// (`io.kestra.plugin.fs.http.Trigger`) when no known name is `close` to it (a misspelt core
+/// name is better answered with "did you mean"). `None` for any other name. The text
+/// completes "unknown task type 'X': ".
+pub fn missing_type_reason(name: &str, close: &[&str]) -> Option<String> {
+    let segments: Vec<&str> = name.split('.').collect();
+    if name.starts_with("io.kestra.") && segments.contains(&"test") {
+        return Some(
+            "it exists only in Kestra's own test suite (test code that no Kestra release \
+             ships), so Saker does not provide it"
+                .to_owned(),
+        );
+    }
+    match segments.as_slice() {
+        ["io", "kestra", "plugin", plugin, _, ..] if *plugin != "core" && close.is_empty() => {
+            Some(format!(
+                "it belongs to the Kestra plugin 'io.kestra.plugin.{plugin}', \
+             which is a plugin Saker does not have"
+            ))
+        }
+        _ => None,
     }
 }
 

@@ -57,14 +57,42 @@ pub enum StateType {
     Killed,
     Skipped,
     Retrying,
+    /// Waiting for a `Pause` to end (by itself or through `resume`).
+    Paused,
+    /// Waiting for a slot of the flow's `concurrency` limit.
+    Queued,
+    /// Ended by the flow's `concurrency` behavior CANCEL, a `Pause` behavior CANCEL or an
+    /// SLA: nothing more runs, and it is not a failure of the flow's tasks.
+    Cancelled,
 }
 
 impl StateType {
+    /// Every state, in the order Kestra lists them.
+    pub const ALL: [StateType; 12] = [
+        StateType::Created,
+        StateType::Running,
+        StateType::Success,
+        StateType::Warning,
+        StateType::Failed,
+        StateType::Killing,
+        StateType::Killed,
+        StateType::Skipped,
+        StateType::Retrying,
+        StateType::Paused,
+        StateType::Queued,
+        StateType::Cancelled,
+    ];
+
     /// True once nothing more will happen to the thing in this state.
     pub fn is_terminated(self) -> bool {
         matches!(
             self,
-            Self::Success | Self::Warning | Self::Failed | Self::Killed | Self::Skipped
+            Self::Success
+                | Self::Warning
+                | Self::Failed
+                | Self::Killed
+                | Self::Skipped
+                | Self::Cancelled
         )
     }
 
@@ -85,23 +113,15 @@ impl StateType {
             Self::Killed => "KILLED",
             Self::Skipped => "SKIPPED",
             Self::Retrying => "RETRYING",
+            Self::Paused => "PAUSED",
+            Self::Queued => "QUEUED",
+            Self::Cancelled => "CANCELLED",
         }
     }
 
     /// Parses the upper-case name; `None` for anything else.
     pub fn parse(name: &str) -> Option<Self> {
-        const ALL: [StateType; 9] = [
-            StateType::Created,
-            StateType::Running,
-            StateType::Success,
-            StateType::Warning,
-            StateType::Failed,
-            StateType::Killing,
-            StateType::Killed,
-            StateType::Skipped,
-            StateType::Retrying,
-        ];
-        ALL.into_iter().find(|s| s.as_str() == name)
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 }
 
@@ -227,13 +247,50 @@ impl Execution {
         }
     }
 
-    /// The task run of `task_id`, if one was created.
+    /// The first task run of `task_id`, if one was created. A task inside a loop has one
+    /// run per iteration: see [`Execution::task_runs_of`].
     pub fn task_run(&self, task_id: &str) -> Option<&TaskRun> {
         self.task_run_list.iter().find(|t| t.task_id == task_id)
+    }
+
+    /// Every task run of `task_id`, in creation order.
+    pub fn task_runs_of<'a>(&'a self, task_id: &'a str) -> impl Iterator<Item = &'a TaskRun> {
+        self.task_run_list
+            .iter()
+            .filter(move |t| t.task_id == task_id)
+    }
+
+    /// The task run with this id.
+    pub fn task_run_by_id(&self, id: &str) -> Option<&TaskRun> {
+        self.task_run_list.iter().find(|t| t.id == id)
+    }
+
+    /// The ancestors of `run`, nearest first (its parent, then the parent's parent, ...).
+    pub fn parents_of<'a>(&'a self, run: &'a TaskRun) -> Vec<&'a TaskRun> {
+        let mut out = Vec::new();
+        let mut current = run;
+        // Bounded by the list's length, so a stored cycle cannot loop forever.
+        while let Some(parent_id) = current.parent_task_run_id.as_deref() {
+            if out.len() >= self.task_run_list.len() {
+                break;
+            }
+            match self.task_run_by_id(parent_id) {
+                Some(parent) => {
+                    out.push(parent);
+                    current = parent;
+                }
+                None => break,
+            }
+        }
+        out
     }
 }
 
 /// One run of one task inside an execution; retries add attempts.
+///
+/// Task runs form a tree: the children of a flowable task (If, ForEach, Parallel, ...) name
+/// it as `parentTaskRunId`. The runs of a task inside a `ForEach` carry the iteration's
+/// `value`; the runs of a `WaitFor`'s tasks carry their `iteration`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRun {
@@ -242,16 +299,29 @@ pub struct TaskRun {
     pub namespace: String,
     pub flow_id: String,
     pub task_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_task_run_id: Option<String>,
+    /// The iteration value of a `ForEach`: a string (Kestra writes other JSON values as
+    /// JSON text), or a sealed value when it was derived from a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// The iteration of a `WaitFor`'s tasks, from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u32>,
     pub state: State,
     #[serde(default)]
     pub attempts: Vec<TaskRunAttempt>,
     /// Task outputs; secret-derived ones are sealed.
     #[serde(default)]
     pub outputs: Map<String, Value>,
+    /// What the worker decided for a flowable task (the branch, the values to iterate on,
+    /// when a pause ends); the executor plans the children from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Box<Resolved>>,
 }
 
 impl TaskRun {
-    /// A new CREATED task run of `task_id` in `execution`.
+    /// A new CREATED task run of `task_id` in `execution`, at the root of the tree.
     pub fn new(execution: &Execution, task_id: &str) -> Self {
         Self {
             id: new_id(),
@@ -259,11 +329,84 @@ impl TaskRun {
             namespace: execution.namespace.clone(),
             flow_id: execution.flow_id.clone(),
             task_id: task_id.to_owned(),
+            parent_task_run_id: None,
+            value: None,
+            iteration: None,
             state: State::new(),
             attempts: Vec::new(),
             outputs: Map::new(),
+            resolved: None,
         }
     }
+
+    /// The text a `value` is compared and indexed by: the string itself, or the ciphertext of
+    /// a sealed value (equal values sealed once are equal ciphertexts).
+    pub fn value_key(value: &Value) -> std::borrow::Cow<'_, str> {
+        match value {
+            Value::String(s) => std::borrow::Cow::Borrowed(s),
+            other => match as_sealed(other) {
+                Some(c) => std::borrow::Cow::Borrowed(c),
+                None => std::borrow::Cow::Owned(other.to_string()),
+            },
+        }
+    }
+}
+
+/// A flowable task's decision, rendered by the worker (which alone may resolve secrets) and
+/// recorded on its task run before any child starts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolved {
+    /// The child list chosen: `then`/`else` of an If, a case of a Switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<Branch>,
+    /// The values a ForEach iterates on, in order, without duplicates; each a string or a
+    /// sealed value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<Value>>,
+    /// When a `Pause` with a duration ends by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_until: Option<DateTime<Utc>>,
+    /// What a `Pause` does when its duration is over (RESUME, WARN, FAIL, CANCEL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_behavior: Option<String>,
+    /// The execution a `Subflow` starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subflow: Option<SubflowCall>,
+}
+
+/// A `Subflow`'s call, rendered by the worker: which flow, with which inputs (values derived
+/// from a secret sealed) and labels, and how the parent follows the child.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubflowCall {
+    pub namespace: String,
+    pub flow_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u32>,
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+    #[serde(default)]
+    pub labels: Map<String, Value>,
+    /// The parent's task run waits for the child's end (default true).
+    pub wait: bool,
+    /// A failed, killed or warning child makes the parent's task run end the same (default
+    /// true).
+    pub transmit_failed: bool,
+    /// The child gets the parent's labels (default false).
+    pub inherit_labels: bool,
+}
+
+/// The child list a flowable chose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Branch {
+    Then,
+    Else,
+    /// A Switch case, by the key written in the flow.
+    Case(String),
+    /// A Switch's `defaults`.
+    Defaults,
 }
 
 /// One attempt of a task run.

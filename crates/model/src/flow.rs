@@ -5,6 +5,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::catalog::missing_type_reason;
 use crate::defaults::PluginDefault;
 use crate::diagnostic::{Diags, index, join};
 use crate::input::{InputDef, OutputDef};
@@ -195,7 +196,11 @@ pub(crate) fn parse_triggers(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Vec<
             Some(n) => read::string(&mut ctx.diags, n, &type_path).and_then(|name| {
                 let found = ctx.catalog.trigger(&name);
                 if found.is_none() {
-                    let hint = suggest::did_you_mean(&ctx.catalog.suggest_trigger(&name));
+                    let close = ctx.catalog.suggest_trigger(&name);
+                    let hint = match missing_type_reason(&name, &close) {
+                        Some(reason) => format!(": {reason}"),
+                        None => suggest::did_you_mean(&close),
+                    };
                     ctx.diags.error(
                         n.pos,
                         &type_path,

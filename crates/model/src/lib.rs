@@ -25,6 +25,7 @@
 //! [`flow`], [`validate`] (`parse_flow`), [`diagnostic`], [`suggest`] ("did you mean").
 
 pub mod catalog;
+mod children;
 pub mod coerce;
 pub mod defaults;
 pub mod diagnostic;
@@ -52,8 +53,8 @@ pub use documents::{
 };
 pub use duration::DurationError;
 pub use execution::{
-    DEFAULT_TENANT, Execution, ExecutionTrigger, Level, LogEntry, State, StateHistory, StateType,
-    TaskRun, TaskRunAttempt, new_id,
+    Branch, DEFAULT_TENANT, Execution, ExecutionTrigger, Level, LogEntry, Resolved, State,
+    StateHistory, StateType, SubflowCall, TaskRun, TaskRunAttempt, new_id,
 };
 pub use flow::{Concurrency, ConcurrencyBehavior, Flow, TriggerDef};
 pub use input::{InputDef, InputType, OutputDef};

@@ -9,9 +9,11 @@
 use serde::Serialize;
 use serde_json::{Number, Value};
 
+use crate::catalog::PropSpec;
 use crate::duration;
 use crate::execution::Level;
-use crate::yaml::{Node, NodeKind};
+use crate::suggest;
+use crate::yaml::{Entry, Node, NodeKind};
 
 /// What a property may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,6 +42,19 @@ pub enum Shape {
     OneOf(&'static [&'static str]),
     /// A list of tasks (flowable tasks' children), validated as tasks.
     Tasks,
+    /// One task (Pause's `onPause`), validated as a task.
+    Task,
+    /// A map of case value to a list of tasks (Switch's `cases`).
+    TaskCases,
+    /// Dag's list of `{task, dependsOn}` wrappers.
+    DagTasks,
+    /// A list of input declarations, read like the flow's `inputs` (Pause's `onResume`).
+    Inputs,
+    /// A map with these keys (`checkFrequency`, `cache`, `batch`).
+    Struct(&'static [PropSpec]),
+    /// Labels: a map of name to value, or Kestra's list of `{key, value}`, given to the engine
+    /// as a map; or a string (a template, or JSON text) rendered at run time.
+    Labels,
 }
 
 /// True for strings the engine renders: they may turn into any shape.
@@ -67,7 +82,25 @@ impl Shape {
             Self::Level => "a log level (TRACE, DEBUG, INFO, WARN or ERROR)".to_owned(),
             Self::OneOf(names) => format!("one of {}", names.join(", ")),
             Self::Tasks => "a list of tasks".to_owned(),
+            Self::Task => "a task (a map with 'id' and 'type')".to_owned(),
+            Self::TaskCases => "a map of case values to lists of tasks".to_owned(),
+            Self::DagTasks => "a list of {task, dependsOn} entries".to_owned(),
+            Self::Inputs => "a list of input declarations".to_owned(),
+            Self::Labels => "a map of labels or a list of {key, value}".to_owned(),
+            Self::Struct(props) => {
+                let names: Vec<&str> = props.iter().map(|p| p.name).collect();
+                format!("a map with the keys {}", names.join(", "))
+            }
         }
+    }
+
+    /// True for the shapes whose values are tasks or declarations read by their own reader
+    /// (see `crate::children`), not converted to JSON here.
+    pub fn holds_children(self) -> bool {
+        matches!(
+            self,
+            Self::Tasks | Self::Task | Self::TaskCases | Self::DagTasks | Self::Inputs
+        )
     }
 
     /// Checks `node` (not null) and returns the JSON the engine gets, or a message saying
@@ -82,9 +115,35 @@ impl Shape {
         };
         match self {
             Self::Any => Ok(node.to_json()),
-            Self::Tasks => match &node.kind {
+            Self::Tasks | Self::DagTasks | Self::Inputs => match &node.kind {
                 NodeKind::Seq(_) => Ok(node.to_json()),
                 _ => mismatch(),
+            },
+            Self::Task | Self::TaskCases => match &node.kind {
+                NodeKind::Map(_) => Ok(node.to_json()),
+                _ => mismatch(),
+            },
+            Self::Labels => match &node.kind {
+                NodeKind::Map(entries) => labels(
+                    entries
+                        .iter()
+                        .map(|e| (Some(e.key.as_str()), Some(&e.value))),
+                ),
+                NodeKind::Seq(items) => labels(
+                    items
+                        .iter()
+                        .map(|item| (item.get("key").and_then(Node::as_text), item.get("value"))),
+                ),
+                NodeKind::Scalar(_) => node
+                    .as_str()
+                    .map(|t| Value::String(t.to_owned()))
+                    .map_or_else(mismatch, Ok),
+            },
+            Self::Struct(props) => match &node.kind {
+                NodeKind::Map(entries) => convert_struct(props, entries),
+                _ => template(node)
+                    .map(|t| Value::String(t.to_owned()))
+                    .map_or_else(mismatch, Ok),
             },
             Self::String => scalar_text(node)
                 .map(Value::String)
@@ -158,6 +217,59 @@ impl Shape {
             },
         }
     }
+}
+
+/// A map checked key by key against `props`: unknown keys, missing required ones and values
+/// of the wrong shape are refused with the name of the key.
+fn convert_struct(props: &[PropSpec], entries: &[Entry]) -> Result<Value, String> {
+    let names = || props.iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
+    let mut out = serde_json::Map::new();
+    for entry in entries {
+        let Some(spec) = props.iter().find(|p| p.name == entry.key) else {
+            let hint =
+                suggest::did_you_mean(&suggest::closest(&entry.key, props.iter().map(|p| p.name)));
+            return Err(format!(
+                "unknown key '{}'{hint} (expected {})",
+                entry.key,
+                names()
+            ));
+        };
+        if entry.value.is_null() {
+            continue;
+        }
+        let value = spec
+            .shape
+            .convert(&entry.value)
+            .map_err(|message| format!("'{}': {message}", entry.key))?;
+        out.insert(entry.key.clone(), value);
+    }
+    if let Some(missing) = props
+        .iter()
+        .find(|p| p.required && !out.contains_key(p.name))
+    {
+        return Err(format!("missing required key '{}'", missing.name));
+    }
+    Ok(Value::Object(out))
+}
+
+/// Labels as a map of name to text, from (name, value) pairs; a missing name or value, a
+/// value that is not a scalar, or a name given twice is refused.
+fn labels<'a>(
+    pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a Node>)>,
+) -> Result<Value, String> {
+    let mut out = serde_json::Map::new();
+    for (key, value) in pairs {
+        let Some(key) = key else {
+            return Err("a label in list form needs 'key' and 'value'".to_owned());
+        };
+        let Some(text) = value.and_then(scalar_text) else {
+            return Err(format!("label '{key}' needs a text value"));
+        };
+        if out.insert(key.to_owned(), Value::String(text)).is_some() {
+            return Err(format!("duplicate label '{key}'"));
+        }
+    }
+    Ok(Value::Object(out))
 }
 
 /// The text of a non-null scalar.

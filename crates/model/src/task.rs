@@ -7,10 +7,12 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalog::{COMMON_TASK_PROPS, TaskKind, TaskType};
+use crate::catalog::{COMMON_TASK_PROPS, TaskKind, TaskType, missing_type_reason};
+use crate::children::{Children, check_children_of_unknown};
 use crate::diagnostic::{index, join};
 use crate::execution::Level;
 use crate::ids;
+use crate::input::InputDef;
 use crate::read;
 use crate::retry::{Retry, parse_retry};
 use crate::shape::{Shape, is_template};
@@ -47,8 +49,18 @@ pub struct TaskDef {
     pub extras: IndexMap<String, Value>,
     /// The type's own properties, strings unrendered.
     pub properties: IndexMap<String, Value>,
-    /// Child task lists of a flowable task, by property name.
+    /// Child task lists of a flowable task, by property name (`tasks`, `then`, `else`,
+    /// `defaults`, `errors`, `finally`; Pause's single `onPause` as a list of one). A Dag's
+    /// children are unwrapped from their `{task, dependsOn}` entries into `tasks`.
     pub subtasks: IndexMap<String, Vec<TaskDef>>,
+    /// Switch's `cases`: case value as written (as text) -> the tasks to run for it.
+    pub cases: IndexMap<String, Vec<TaskDef>>,
+    /// For a child of a Dag: the ids of the sibling tasks that must end before it starts
+    /// (checked: each names a task of the same Dag, and they form no cycle).
+    pub depends_on: Vec<String>,
+    /// Pause's `onResume`: the inputs a resume may give, declared and checked like the
+    /// flow's `inputs`.
+    pub on_resume: Vec<InputDef>,
     /// Where the task starts in the flow source.
     pub pos: Pos,
 }
@@ -59,10 +71,10 @@ impl TaskDef {
         self.properties.get(name).and_then(Value::as_str)
     }
 
-    /// This task and every task nested in it, depth first.
+    /// This task and every task nested in it (child lists, then Switch cases), depth first.
     pub fn walk(&self) -> Vec<&TaskDef> {
         let mut out = vec![self];
-        for children in self.subtasks.values() {
+        for children in self.subtasks.values().chain(self.cases.values()) {
             for child in children {
                 out.extend(child.walk());
             }
@@ -84,7 +96,7 @@ pub(crate) fn parse_tasks(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Vec<Tas
 }
 
 /// Reads one task; `None` only after reporting why.
-fn parse_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
+pub(crate) fn parse_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
     let before = ctx.diags.len();
     let task = read_task(ctx, node, path);
     if task.is_none() && ctx.diags.len() == before {
@@ -149,7 +161,7 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
 
     let mut core = Core::default();
     let mut properties = IndexMap::new();
-    let mut subtasks = IndexMap::new();
+    let mut children = Children::default();
     let mut ok = id.is_some() && task_type.is_some();
     for entry in node.as_map().unwrap_or_default() {
         let key = entry.key.as_str();
@@ -195,8 +207,8 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
         if value.is_null() {
             continue;
         }
-        if spec.shape == Shape::Tasks && value.as_seq().is_some() {
-            subtasks.insert(key.to_owned(), parse_tasks(ctx, value, &prop_path));
+        if spec.shape.holds_children() {
+            ok &= children.read(ctx, key, spec.shape, value, &prop_path);
             continue;
         }
         match spec.shape.convert(value) {
@@ -215,7 +227,7 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
     }
     if let Some(t) = task_type {
         for spec in t.props.iter().filter(|p| p.required) {
-            let present = properties.contains_key(spec.name) || subtasks.contains_key(spec.name);
+            let present = properties.contains_key(spec.name) || children.has(spec.name);
             if !present && node.get(spec.name).is_none_or(Node::is_null) {
                 if !read::misspelt(node, spec.name, &known) {
                     ctx.diags.error(
@@ -227,6 +239,9 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
                 ok = false;
             }
         }
+    }
+    if task_type.is_none() {
+        check_children_of_unknown(ctx, node, path);
     }
     let (Some(id), Some(t), true) = (id, task_type, ok) else {
         return None;
@@ -248,7 +263,10 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
         worker_group: core.worker_group,
         extras: core.extras,
         properties,
-        subtasks,
+        subtasks: children.subtasks,
+        cases: children.cases,
+        depends_on: Vec::new(),
+        on_resume: children.on_resume,
         pos: node.pos,
     })
 }
@@ -304,6 +322,14 @@ fn resolve_type<'c>(
         return Some(t);
     }
     let close = catalog.suggest_task(&name);
+    if let Some(reason) = missing_type_reason(&name, &close) {
+        ctx.diags.error(
+            type_node.pos,
+            &type_path,
+            format!("unknown task type '{name}': {reason}"),
+        );
+        return None;
+    }
     let hint = if close.is_empty() {
         let known: Vec<&str> = catalog.tasks().iter().map(|t| t.name).collect();
         format!(" (known types: {})", known.join(", "))

@@ -284,13 +284,26 @@ fn flowable_tasks_hold_validated_children() {
 
 #[test]
 fn unknown_task_type_without_close_match_lists_known_types() {
-    let found =
-        messages("id: u\nnamespace: n\ntasks:\n  - {id: t, type: io.kestra.plugin.http.Request}\n");
+    let found = messages("id: u\nnamespace: n\ntasks:\n  - {id: t, type: com.example.Request}\n");
     assert_eq!(found.len(), 1);
     assert!(
         found[0].contains("known types: io.kestra.plugin.core.log.Log"),
         "{}",
         found[0]
+    );
+}
+
+#[test]
+fn types_of_other_plugins_and_of_kestra_tests_say_so() {
+    let found = messages(
+        "id: u\nnamespace: n\ntasks:\n  - {id: t, type: io.kestra.plugin.gcp.bigquery.Query}\n  - {id: r, type: io.kestra.core.tasks.test.Read}\n",
+    );
+    assert_eq!(
+        found,
+        [
+            "4:19: unknown task type 'io.kestra.plugin.gcp.bigquery.Query': it belongs to the Kestra plugin 'io.kestra.plugin.gcp', which is a plugin Saker does not have",
+            "5:19: unknown task type 'io.kestra.core.tasks.test.Read': it exists only in Kestra's own test suite (test code that no Kestra release ships), so Saker does not provide it",
+        ]
     );
 }
 

@@ -72,7 +72,10 @@ impl From<EngineError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             EngineError::NeedsEncryptionKey(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            EngineError::FlowNotFound { .. } => StatusCode::NOT_FOUND,
+            EngineError::FlowNotFound { .. } | EngineError::ExecutionNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            EngineError::NotPaused { .. } => StatusCode::CONFLICT,
             EngineError::StoredFlowInvalid { .. }
             | EngineError::Store(_)
             | EngineError::Stopped => StatusCode::INTERNAL_SERVER_ERROR,

@@ -8,12 +8,14 @@
 //! backends or the raw template engine.
 
 mod fail;
+mod flowable;
 mod kv;
 mod log;
 mod output_values;
 mod purge;
 mod ret;
 mod shell;
+mod subflow;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,6 +33,10 @@ pub struct TaskOutcome {
     /// A task that succeeded with something worth a look (e.g. stderr with
     /// `warningOnStdErr`) ends WARNING instead of SUCCESS.
     pub warning: bool,
+    /// A flowable task's decision (see `flowable.rs`); `None` for a runnable task.
+    pub resolved: Option<saker_model::Resolved>,
+    /// Indexes of `resolved.values` derived from a secret: the worker seals them.
+    pub tainted_values: Vec<usize>,
 }
 
 impl TaskOutcome {
@@ -38,7 +44,7 @@ impl TaskOutcome {
     pub fn with_outputs(outputs: Map<String, Value>) -> Self {
         Self {
             outputs,
-            warning: false,
+            ..Self::default()
         }
     }
 }
@@ -106,6 +112,43 @@ impl Registry {
         );
         runners.insert("io.kestra.plugin.core.execution.Fail", Arc::new(fail::Fail));
         runners.extend(kv::runners());
+        let fixed: Arc<dyn TaskRunner> = Arc::new(flowable::Fixed);
+        for name in [
+            "io.kestra.plugin.core.flow.Sequential",
+            "io.kestra.plugin.core.flow.Parallel",
+            "io.kestra.plugin.core.flow.AllowFailure",
+            "io.kestra.plugin.core.flow.Dag",
+            "io.kestra.plugin.core.flow.WorkingDirectory",
+        ] {
+            runners.insert(name, fixed.clone());
+        }
+        runners.insert("io.kestra.plugin.core.flow.If", Arc::new(flowable::If));
+        runners.insert(
+            "io.kestra.plugin.core.flow.Switch",
+            Arc::new(flowable::Switch),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.flow.ForEach",
+            Arc::new(flowable::Each { property: "values" }),
+        );
+        for name in [
+            "io.kestra.plugin.core.flow.EachSequential",
+            "io.kestra.plugin.core.flow.EachParallel",
+        ] {
+            runners.insert(name, Arc::new(flowable::Each { property: "value" }));
+        }
+        runners.insert(
+            "io.kestra.plugin.core.flow.Pause",
+            Arc::new(flowable::Pause),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.flow.Sleep",
+            Arc::new(flowable::Sleep),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.flow.Subflow",
+            Arc::new(subflow::Subflow),
+        );
         Self { runners }
     }
 

@@ -145,6 +145,7 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
     Ok(TaskOutcome {
         outputs,
         warning: warning_on_stderr && saw_stderr,
+        ..TaskOutcome::default()
     })
 }
 

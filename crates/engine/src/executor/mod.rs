@@ -1,26 +1,30 @@
 //! The executor: the state machine of every running execution. It runs on its own thread,
-//! takes events (a new execution, a worker's result, a retry that is due, a kill), decides
-//! the next step with [`plan::next_step`], records each change in the store *before* acting
-//! on it, and hands task attempts to the workers.
+//! takes events (a new execution, a worker's result, a retry that is due, a kill, a pause
+//! that ends, a resume), decides what comes next with [`plan::plan`], records each change in
+//! the store *before* acting on it, and hands task attempts to the workers.
 //!
 //! It never renders a task's properties nor runs a task; only the flow outputs are rendered
 //! here, once every task has ended.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::Utc;
-use saker_model::{Execution, Flow, Level, LogEntry, StateType, TaskDef, TaskRun, TaskRunAttempt};
+use saker_model::{Execution, Flow, Level, LogEntry, StateType, TaskKind, TaskRun, TaskRunAttempt};
 use saker_store::{Store, Write};
 use tokio::sync::{mpsc, oneshot};
+
+mod outbox;
+mod pause;
+mod subflow;
 
 use crate::cancel::Cancellation;
 use crate::masks::MaskRegistry;
 use crate::outputs::FlowOutputs;
-use crate::plan::{Next, next_step};
+use crate::plan::{self, waits_on_children};
 use crate::queue::{Queue, WorkerJob, WorkerResult};
 use crate::retry_policy;
+use outbox::{MAX_BATCH, Outbox, Owned, execution_header};
 
 /// What the executor reacts to.
 pub enum Event {
@@ -38,6 +42,17 @@ pub enum Event {
     },
     /// Stop an execution: running attempts are cancelled, nothing new starts.
     Kill { execution_id: String },
+    /// A `Pause` with a duration is over: it ends as its `behavior` says.
+    PauseDue {
+        execution_id: String,
+        task_run_id: String,
+    },
+    /// Resume the paused task runs of an execution; `outputs` become each one's
+    /// `onResume` output (already coerced and sealed by the engine).
+    Resume {
+        execution_id: String,
+        outputs: serde_json::Map<String, serde_json::Value>,
+    },
     /// Call back when the execution ends (at once if it is not running here).
     Watch {
         execution_id: String,
@@ -62,6 +77,9 @@ pub struct Executor {
     pub masks: Arc<MaskRegistry>,
     pub outputs: FlowOutputs,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where task attempts work: the directory a `WorkingDirectory`'s tasks shared is removed
+    /// here when it ends (one process; separate workers will be told by a control message).
+    pub confinement: saker_confine::Confinement,
 }
 
 impl Executor {
@@ -106,6 +124,14 @@ impl Executor {
                 task_run_id,
             } => self.on_retry_due(live, outbox, &execution_id, &task_run_id),
             Event::Kill { execution_id } => self.on_kill(live, outbox, &execution_id),
+            Event::PauseDue {
+                execution_id,
+                task_run_id,
+            } => self.on_pause_due(live, outbox, &execution_id, &task_run_id),
+            Event::Resume {
+                execution_id,
+                outputs,
+            } => self.on_resume(live, outbox, &execution_id, outputs),
             Event::Watch {
                 execution_id,
                 reply,
@@ -142,6 +168,16 @@ impl Executor {
                 });
             });
         }
+        for (execution_id, task_run_id, delay) in outbox.pauses.drain(..) {
+            let events = self.events.clone();
+            self.runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = events.send(Event::PauseDue {
+                    execution_id,
+                    task_run_id,
+                });
+            });
+        }
         for (reply, execution) in outbox.replies.drain(..) {
             let _ = reply.send(Some(execution));
         }
@@ -169,7 +205,7 @@ impl Executor {
         else {
             return;
         };
-        let task = find_task(&l.flow, &task_run.task_id).cloned();
+        let task = l.flow.find_task(&task_run.task_id).cloned();
         let now = Utc::now();
         if let Some(attempt) = task_run.attempts.last_mut() {
             attempt.state = saker_model::State::starting_at(StateType::Running, result.started_at);
@@ -216,6 +252,41 @@ impl Executor {
                     return;
                 }
             }
+        }
+
+        if let Some(task) = &task
+            && matches!(state, StateType::Success | StateType::Warning)
+            && let Some(resolved) = result.resolved
+        {
+            // A flowable's decision: it stays RUNNING while the planner opens its children;
+            // a Pause waits (PAUSED) for its duration or a resume.
+            task_run.outputs = self
+                .outputs
+                .protect(&key.id, &task_run.task_id, result.outputs);
+            let pausing = task.kind == TaskKind::Pause && !l.killing;
+            if pausing {
+                if let Some(until) = resolved.pause_until {
+                    let delay = (until - now).to_std().unwrap_or_default();
+                    outbox
+                        .pauses
+                        .push((key.id.clone(), task_run.id.clone(), delay));
+                }
+                task_run.state.transition_at(StateType::Paused, now);
+            } else if !waits_on_children(task.kind) && task.kind != TaskKind::Subflow {
+                task_run.state.transition_at(state, now);
+            }
+            let starts_child = task.kind == TaskKind::Subflow && !l.killing;
+            let run_id = task_run.id.clone();
+            task_run.resolved = Some(resolved);
+            let changed = vec![task_run.clone()];
+            if pausing {
+                l.execution.state.transition_at(StateType::Paused, now);
+            }
+            self.advance(live, outbox, &key.id, logs, changed);
+            if starts_child {
+                self.start_subflow(live, outbox, &key.id, &run_id);
+            }
+            return;
         }
 
         if let Some(task) = &task {
@@ -279,7 +350,8 @@ impl Executor {
         });
         let run = run.clone();
         outbox.writes.push(Owned::TaskRun(run.clone()));
-        outbox.jobs.extend(job_for(l, run));
+        let snapshot = Arc::new(l.execution.clone());
+        outbox.jobs.extend(job_for(&l.flow, &snapshot, run));
     }
 
     fn on_kill(&self, live: &mut HashMap<String, Live>, outbox: &mut Outbox, execution_id: &str) {
@@ -298,12 +370,36 @@ impl Executor {
             }
         }
         drop(running);
+        // The children a Subflow waits for are killed with it.
+        let children: Vec<String> = l
+            .execution
+            .task_run_list
+            .iter()
+            .filter(|r| r.state.current == StateType::Running)
+            .filter(|r| r.resolved.as_ref().is_some_and(|x| x.subflow.is_some()))
+            .filter_map(|r| r.outputs.get("executionId").and_then(|v| v.as_str()))
+            .map(str::to_owned)
+            .collect();
+        // Nothing resumes a pause of an execution being killed.
+        let mut changed = Vec::new();
+        for run in l.execution.task_run_list.iter_mut() {
+            if run.state.current == StateType::Paused {
+                run.state.transition(StateType::Killed);
+                changed.push(run.clone());
+            }
+        }
         let id = execution_id.to_owned();
-        self.advance(live, outbox, &id, Vec::new(), Vec::new());
+        self.advance(live, outbox, &id, Vec::new(), changed);
+        for child in children {
+            self.on_kill(live, outbox, &child);
+        }
     }
 
-    /// Applies [`next_step`] once, writing its change together with `logs` and the task runs
-    /// that just changed (`changed_runs`) in one transaction.
+    /// Applies [`plan::plan`]: finishes the flowable runs whose children have all ended
+    /// (planning again after each round, since a finish can let a sibling start), then
+    /// starts every task run the plan lists, or ends the execution. The changes are written
+    /// together with `logs` and the task runs that just changed (`changed_runs`) in one
+    /// transaction.
     fn advance(
         &self,
         live: &mut HashMap<String, Live>,
@@ -319,22 +415,47 @@ impl Executor {
         if l.execution.state.current == StateType::Created {
             l.execution.state.transition(StateType::Running);
         }
-        let mut dispatch: Option<TaskRun> = None;
+        let flow = l.flow.clone();
+        let mut dispatch: Vec<TaskRun> = Vec::new();
         let mut ended = false;
-        match next_step(&l.flow, &l.execution, l.killing) {
-            Next::Run(task) => {
-                let mut run = TaskRun::new(&l.execution, &task.id);
+        loop {
+            let step = plan::plan(&flow, &l.execution, l.killing);
+            if !step.finish.is_empty() {
                 let now = Utc::now();
+                for (run_id, state) in step.finish {
+                    if let Some(run) = l
+                        .execution
+                        .task_run_list
+                        .iter_mut()
+                        .find(|r| r.id == run_id)
+                    {
+                        run.state.transition_at(state, now);
+                        changed_runs.push(run.clone());
+                        let kind = flow.find_task(&run.task_id).map(|t| t.kind);
+                        if kind == Some(TaskKind::WorkingDirectory)
+                            && let Err(e) =
+                                self.confinement.remove_shared_dir(&l.execution.id, &run.id)
+                        {
+                            tracing::warn!(error = %e, "cannot remove a WorkingDirectory's shared directory");
+                        }
+                    }
+                }
+                continue;
+            }
+            let now = Utc::now();
+            for new in step.start {
+                let mut run = TaskRun::new(&l.execution, &new.task.id);
+                run.parent_task_run_id = new.parent_task_run_id;
+                run.value = new.value;
                 run.state.transition_at(StateType::Running, now);
                 run.attempts.push(TaskRunAttempt {
                     state: saker_model::State::starting_at(StateType::Running, now),
                 });
                 l.execution.task_run_list.push(run.clone());
                 changed_runs.push(run.clone());
-                dispatch = Some(run);
+                dispatch.push(run);
             }
-            Next::Wait => {}
-            Next::End(state) => {
+            if let Some(state) = step.end {
                 let (outputs, output_logs, outputs_failed) =
                     self.outputs.render(&l.flow, &l.execution, state);
                 logs.extend(output_logs);
@@ -347,6 +468,7 @@ impl Executor {
                 l.execution.state.transition(final_state);
                 ended = true;
             }
+            break;
         }
         if !logs.is_empty() {
             outbox.writes.push(Owned::Logs(logs));
@@ -358,8 +480,12 @@ impl Executor {
             .writes
             .push(Owned::Execution(execution_header(&l.execution)));
 
-        if let Some(run) = dispatch {
-            outbox.jobs.extend(job_for(l, run));
+        if !dispatch.is_empty() {
+            // One snapshot for every job of this step (a Parallel starts many at once).
+            let snapshot = Arc::new(l.execution.clone());
+            for run in dispatch {
+                outbox.jobs.extend(job_for(&l.flow, &snapshot, run));
+            }
         }
         if ended && let Some(l) = live.remove(id) {
             self.metrics.execution_ended(l.execution.state.current);
@@ -367,65 +493,32 @@ impl Executor {
             for w in l.watchers {
                 outbox.replies.push((w, l.execution.clone()));
             }
+            self.on_child_end(live, outbox, &l.execution);
         }
     }
 }
 
-/// Events handled per transaction at most.
-const MAX_BATCH: usize = 256;
-
-/// What a batch of events decided: written first, acted on after the commit.
-#[derive(Default)]
-struct Outbox {
-    writes: Vec<Owned>,
-    jobs: Vec<WorkerJob>,
-    retries: Vec<(String, String, Duration)>,
-    replies: Vec<(oneshot::Sender<Option<Execution>>, Execution)>,
-    lookups: Vec<(String, oneshot::Sender<Option<Execution>>)>,
-}
-
-/// An owned [`Write`], kept until the batch is committed.
-enum Owned {
-    Execution(Execution),
-    TaskRun(TaskRun),
-    Logs(Vec<LogEntry>),
-}
-
-impl Owned {
-    fn as_write(&self) -> Write<'_> {
-        match self {
-            Owned::Execution(e) => Write::SaveExecution(e),
-            Owned::TaskRun(t) => Write::SaveTaskRun(t),
-            Owned::Logs(l) => Write::AppendLogs(l),
-        }
-    }
-}
-
-/// The execution without its task runs (saved separately), to keep the batch small.
-fn execution_header(execution: &Execution) -> Execution {
-    Execution {
-        task_run_list: Vec::new(),
-        ..execution.clone()
-    }
-}
-
-fn job_for(l: &Live, task_run: TaskRun) -> Option<WorkerJob> {
-    let task = find_task(&l.flow, &task_run.task_id)?;
+fn job_for(flow: &Arc<Flow>, execution: &Arc<Execution>, task_run: TaskRun) -> Option<WorkerJob> {
+    let task = flow.find_task(&task_run.task_id)?;
+    let working_directory = if task.kind == TaskKind::WorkingDirectory {
+        Some(task_run.id.clone())
+    } else {
+        execution
+            .parents_of(&task_run)
+            .into_iter()
+            .find(|p| {
+                flow.find_task(&p.task_id).map(|t| t.kind) == Some(TaskKind::WorkingDirectory)
+            })
+            .map(|p| p.id.clone())
+    };
     Some(WorkerJob {
-        flow: l.flow.clone(),
-        execution: Arc::new(l.execution.clone()),
+        working_directory,
+        flow: flow.clone(),
+        execution: execution.clone(),
         task: Arc::new(task.clone()),
         attempt: task_run.attempts.len() as u32,
         task_run,
     })
-}
-
-fn find_task<'f>(flow: &'f Flow, task_id: &str) -> Option<&'f TaskDef> {
-    flow.tasks
-        .iter()
-        .chain(flow.errors.iter())
-        .chain(flow.finally.iter())
-        .find(|t| t.id == task_id)
 }
 
 /// Which execution a log line written by the engine belongs to.

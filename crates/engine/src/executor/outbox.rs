@@ -1,0 +1,52 @@
+//! What a batch of events decided, kept until the batch is committed.
+
+use std::time::Duration;
+
+use saker_model::{Execution, LogEntry, TaskRun};
+use saker_store::Write;
+use tokio::sync::oneshot;
+
+use crate::queue::WorkerJob;
+
+/// Events handled per transaction at most.
+pub(super) const MAX_BATCH: usize = 256;
+
+/// What a batch of events decided: written first, acted on after the commit.
+#[derive(Default)]
+pub(super) struct Outbox {
+    pub writes: Vec<Owned>,
+    pub jobs: Vec<WorkerJob>,
+    pub retries: Vec<(String, String, Duration)>,
+    /// Pauses with a duration: (execution, task run, how long).
+    pub pauses: Vec<(String, String, Duration)>,
+    pub replies: Vec<(oneshot::Sender<Option<Execution>>, Execution)>,
+    pub lookups: Vec<(String, oneshot::Sender<Option<Execution>>)>,
+}
+
+/// An owned [`Write`], kept until the batch is committed.
+pub(super) enum Owned {
+    /// A new execution (a subflow's child).
+    Created(Execution),
+    Execution(Execution),
+    TaskRun(TaskRun),
+    Logs(Vec<LogEntry>),
+}
+
+impl Owned {
+    pub(super) fn as_write(&self) -> Write<'_> {
+        match self {
+            Owned::Created(e) => Write::CreateExecution(e),
+            Owned::Execution(e) => Write::SaveExecution(e),
+            Owned::TaskRun(t) => Write::SaveTaskRun(t),
+            Owned::Logs(l) => Write::AppendLogs(l),
+        }
+    }
+}
+
+/// The execution without its task runs (saved separately), to keep the batch small.
+pub(super) fn execution_header(execution: &Execution) -> Execution {
+    Execution {
+        task_run_list: Vec::new(),
+        ..execution.clone()
+    }
+}
