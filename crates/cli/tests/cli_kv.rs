@@ -1,6 +1,7 @@
 //! The KV store through the API and the CLI, and `saker flow deploy`: KVSTORE permissions at
 //! the namespace, a sealed value never returned (its stored ciphertext is remembered, so every
 //! response is scanned for it), expiry by `ttl` (polled with a deadline, no timing assertion),
+//! a flow's copy of a secret stored sealed and read back as `****` through a running server,
 //! and flows stored from files as new revisions.
 
 mod common;
@@ -401,4 +402,62 @@ fn saker_flow_deploy_stores_every_flow_of_every_file_or_none() {
     let (status, _) = json(port, "GET", "/api/v1/main/flows/company.team/fine", None);
     assert_eq!(status, 404);
     stop(server);
+}
+
+#[test]
+fn a_flow_s_copy_of_a_secret_is_stored_sealed_and_read_back_as_stars() {
+    const VALUE: &str = "kv-flow-copied-secret-7c21";
+    remember_secret(VALUE);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let server = start_server(&data, port);
+    let (status, body) = json(
+        port,
+        "PUT",
+        "/api/v1/main/namespaces/company/secrets",
+        Some((
+            "application/json",
+            &format!(r#"{{"key": "TOKEN", "value": "{VALUE}"}}"#),
+        )),
+    );
+    assert_eq!(status, 200, "{body}");
+    deploy(
+        port,
+        "id: copy\nnamespace: company.team\ntasks:\n  - id: copy\n    type: io.kestra.plugin.core.kv.Set\n    key: copied\n    value: \"{{ secret('TOKEN') }}\"\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"copy {{ kv('copied') }}\"\n",
+    );
+    let (status, execution) = json(
+        port,
+        "POST",
+        "/api/v1/main/executions/company.team/copy",
+        None,
+    );
+    assert_eq!(status, 200, "{execution}");
+    let id = execution["id"].as_str().unwrap().to_owned();
+    wait_for_state(port, &id, "SUCCESS");
+    let (_, logs) = json(port, "GET", &format!("/api/v1/main/logs/{id}"), None);
+    assert!(logs.to_string().contains("copy ****"), "{logs}");
+    let (status, got) = json(
+        port,
+        "GET",
+        "/api/v1/main/namespaces/company.team/kv/copied",
+        None,
+    );
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(
+        got,
+        json!({"type": "STRING", "value": "****", "sealed": true})
+    );
+    stop(server);
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(VALUE.len()).any(|w| w == VALUE.as_bytes()),
+                "{} holds the secret",
+                path.display()
+            );
+        }
+    }
 }
