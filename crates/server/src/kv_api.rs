@@ -33,8 +33,8 @@ const SEALED_SHOWN: &str = "****";
 
 pub(crate) fn routes() -> ApiRouter {
     ApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(get_one, put, delete))
+        .routes(routes!(list_keys))
+        .routes(routes!(get_value, put_value, delete_key))
 }
 
 /// One key of a namespace, without its value (Kestra's `KVEntry`).
@@ -101,7 +101,7 @@ fn valid(ns: &str, key: Option<&str>) -> Result<(), ApiError> {
         (status = 404, description = "Not visible to the caller", body = ErrorBody),
     )
 )]
-async fn list(
+async fn list_keys(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, ns)): Path<(String, String)>,
@@ -136,7 +136,7 @@ async fn list(
         (status = 404, description = "No such key, expired (or not visible to the caller)", body = ErrorBody),
     )
 )]
-async fn get_one(
+async fn get_value(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, ns, key)): Path<(String, String, String)>,
@@ -191,7 +191,7 @@ async fn get_one(
         (status = 413, description = "The body is too large", body = ErrorBody),
     )
 )]
-async fn put(
+async fn put_value(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, ns, key)): Path<(String, String, String)>,
@@ -264,7 +264,7 @@ async fn put(
         (status = 404, description = "No such key, expired (or not visible to the caller)", body = ErrorBody),
     )
 )]
-async fn delete(
+async fn delete_key(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, ns, key)): Path<(String, String, String)>,
