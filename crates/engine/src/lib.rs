@@ -21,6 +21,8 @@ mod engine;
 pub mod executor;
 pub mod files;
 mod flow_trigger;
+pub mod kv;
+pub mod kv_value;
 pub mod logs;
 pub mod masks;
 pub mod metrics;

@@ -9,6 +9,7 @@
 
 mod fail;
 mod flowable;
+mod kv;
 mod log;
 mod output_values;
 mod purge;
@@ -116,6 +117,7 @@ impl Registry {
             Arc::new(shell::Commands),
         );
         runners.insert("io.kestra.plugin.core.execution.Fail", Arc::new(fail::Fail));
+        runners.extend(kv::runners());
         let fixed: Arc<dyn TaskRunner> = Arc::new(flowable::Fixed);
         for name in [
             "io.kestra.plugin.core.flow.Sequential",
