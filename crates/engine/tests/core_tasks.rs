@@ -1,0 +1,487 @@
+//! The core tasks around an execution, through the engine: `Labels` sets labels later tasks
+//! read (never one derived from a secret), `Echo` logs, `log.Fetch` counts the lines of this
+//! execution or of one it may read, `Assert` fails naming its false conditions (masked), and
+//! `Exit` ends the execution in the state it names, killing what still runs.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use saker_engine::{Engine, EngineParts};
+use saker_model::{DEFAULT_TENANT, Execution, Level, StateType};
+use saker_store::{LogQuery, SqliteStore, Store};
+use serde_json::{Map, Value, json};
+
+const TOKEN: &str = "tok-5f1e9a0c7b3d";
+
+fn engine() -> (Engine, Arc<SqliteStore>) {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let mut parts = EngineParts::new(store.clone());
+    parts.secrets = Arc::new(common::KeyedSecrets::new([("TOKEN", TOKEN.to_owned())]));
+    (Engine::start(parts), store)
+}
+
+async fn start(engine: &Engine, source: &str, inputs: Value) -> Execution {
+    let (flow, saved) = engine.deploy(DEFAULT_TENANT, source).unwrap();
+    let inputs = match inputs {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    engine
+        .create_execution(DEFAULT_TENANT, flow, saved.flow.revision, inputs)
+        .unwrap()
+}
+
+async fn run(engine: &Engine, source: &str, inputs: Value) -> Execution {
+    let execution = start(engine, source, inputs).await;
+    tokio::time::timeout(Duration::from_secs(50), engine.wait(&execution.id))
+        .await
+        .expect("the execution did not end")
+        .expect("the execution exists")
+}
+
+fn logs(store: &SqliteStore, id: &str) -> Vec<(Level, Option<String>, String)> {
+    store
+        .list_logs(&LogQuery::new(id))
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.entry.level, l.entry.task_id, l.entry.message))
+        .collect()
+}
+
+fn messages(store: &SqliteStore, id: &str) -> String {
+    logs(store, id)
+        .into_iter()
+        .map(|(_, _, message)| message)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn state_of(e: &Execution, task: &str) -> StateType {
+    e.task_run(task)
+        .unwrap_or_else(|| panic!("no run of {task}"))
+        .state
+        .current
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_are_stored_on_the_execution_and_read_by_later_tasks() {
+    let (engine, store) = engine();
+    let source = r#"
+id: labelled
+namespace: company.team
+labels:
+  team: before
+tasks:
+  - id: map
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      team: "{{ 'da' ~ 'ta' }}"
+      run: "{{ taskrun.id }}"
+  - id: list
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      - key: "{{ 'env' }}"
+        value: prod
+  - id: json
+    type: io.kestra.plugin.core.execution.Labels
+    labels: '{"size": 3}'
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ labels.team }}/{{ labels.env }}/{{ labels.size }}"
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    assert_eq!(done.state.current, StateType::Success, "{done:?}");
+    assert_eq!(
+        done.task_run("read").unwrap().outputs["value"],
+        "data/prod/3"
+    );
+    let stored = store.get_execution(&done.id).unwrap().unwrap();
+    assert_eq!(stored.labels["team"], "data");
+    assert_eq!(stored.labels["env"], "prod");
+    assert_eq!(stored.labels["size"], "3");
+    assert_eq!(
+        stored.labels["run"],
+        json!(done.task_run("map").unwrap().id)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_derived_from_a_secret_is_refused_naming_it() {
+    let (engine, store) = engine();
+    let by_taint = r#"
+id: secretlabel
+namespace: company.team
+tasks:
+  - id: labels
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      harmless: fine
+      token: "prefix-{{ secret('TOKEN') }}"
+"#;
+    let template = r#"
+id: secretlabeljson
+namespace: company.team
+tasks:
+  - id: labels
+    type: io.kestra.plugin.core.execution.Labels
+    labels: '{"ok": "1", "copied": "{{ secret(''TOKEN'') }}"}'
+"#;
+    // A value equal to a secret this execution resolved, reaching the task untainted.
+    let by_value = r#"
+id: secretlabelvalue
+namespace: company.team
+inputs:
+  - id: guess
+    type: STRING
+tasks:
+  - id: use
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ secret('TOKEN') | length }}"
+  - id: labels
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      guessed: "{{ inputs.guess }}"
+"#;
+    for (source, inputs, label) in [
+        (by_taint, Value::Null, "token"),
+        (template, Value::Null, "copied"),
+        (by_value, json!({"guess": TOKEN}), "guessed"),
+    ] {
+        let done = run(&engine, source, inputs).await;
+        assert_eq!(done.state.current, StateType::Failed, "{source}");
+        assert_eq!(state_of(&done, "labels"), StateType::Failed);
+        let stored = store.get_execution(&done.id).unwrap().unwrap();
+        assert!(stored.labels.get(label).is_none(), "{:?}", stored.labels);
+        assert!(stored.labels.get("harmless").is_none());
+        let text = messages(&store, &done.id);
+        assert!(
+            text.contains(&format!("label '{label}' is derived from a secret")),
+            "{text}"
+        );
+        assert!(!text.contains(TOKEN), "{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_labels_and_bad_shapes_are_refused_saying_why() {
+    let (engine, store) = engine();
+    let source = r#"
+id: systemlabel
+namespace: company.team
+tasks:
+  - id: labels
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      system.correlationId: mine
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    assert_eq!(done.state.current, StateType::Failed);
+    let text = messages(&store, &done.id);
+    assert!(
+        text.contains("'system.correlationId' is a system label"),
+        "{text}"
+    );
+
+    let source = r#"
+id: notjson
+namespace: company.team
+tasks:
+  - id: labels
+    type: io.kestra.plugin.core.execution.Labels
+    labels: "{{ 'not json' }}"
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    assert_eq!(done.state.current, StateType::Failed);
+    let text = messages(&store, &done.id);
+    assert!(text.contains("not a JSON map of labels"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_logs_its_format_at_its_level_with_secrets_masked() {
+    let (engine, store) = engine();
+    let source = r#"
+id: echo
+namespace: company.team
+tasks:
+  - id: plain
+    type: io.kestra.plugin.core.debug.Echo
+    format: "hello from {{ flow.id }}"
+  - id: warned
+    type: io.kestra.plugin.core.debug.Echo
+    format: "token {{ secret('TOKEN') }}"
+    level: WARN
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    assert_eq!(done.state.current, StateType::Success);
+    let lines = logs(&store, &done.id);
+    assert!(lines.contains(&(
+        Level::Info,
+        Some("plain".to_owned()),
+        "hello from echo".to_owned()
+    )));
+    assert!(lines.contains(&(
+        Level::Warn,
+        Some("warned".to_owned()),
+        "token ****".to_owned()
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_counts_the_lines_of_earlier_tasks_by_task_and_level() {
+    let (engine, _) = engine();
+    let source = r#"
+id: fetching
+namespace: company.team
+tasks:
+  - id: one
+    type: io.kestra.plugin.core.debug.Echo
+    format: first
+  - id: two
+    type: io.kestra.plugin.core.log.Log
+    message: ["second", "third"]
+  - id: bad
+    type: io.kestra.plugin.core.debug.Echo
+    format: "{{ secret('TOKEN') }} went wrong"
+    level: ERROR
+  - id: quiet
+    type: io.kestra.plugin.core.debug.Echo
+    format: not counted at INFO
+    level: DEBUG
+  - id: all
+    type: io.kestra.plugin.core.log.Fetch
+  - id: some
+    type: io.kestra.plugin.core.log.Fetch
+    tasksId: [one, bad]
+  - id: errors
+    type: io.kestra.plugin.core.log.Fetch
+    level: ERROR
+  - id: debug
+    type: io.kestra.plugin.core.log.Fetch
+    executionId: "{{ execution.id }}"
+    level: DEBUG
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    assert_eq!(done.state.current, StateType::Success, "{done:?}");
+    let size = |task: &str| done.task_run(task).unwrap().outputs["size"].clone();
+    assert_eq!(size("all"), json!(4));
+    assert_eq!(size("some"), json!(2));
+    assert_eq!(size("errors"), json!(1));
+    assert_eq!(size("debug"), json!(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_reads_its_namespace_and_those_below_and_refuses_others() {
+    let (engine, store) = engine();
+    let echo = |namespace: &str| {
+        format!(
+            "id: talker\nnamespace: {namespace}\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.debug.Echo\n    format: said\n"
+        )
+    };
+    let other = run(&engine, &echo("company.other"), Value::Null).await;
+    let child = run(&engine, &echo("company.team.child"), Value::Null).await;
+    let sibling = run(&engine, &echo("company.team"), Value::Null).await;
+    let fetcher = r#"
+id: fetcher
+namespace: company.team
+inputs:
+  - id: target
+    type: STRING
+  - id: namespace
+    type: STRING
+    required: false
+tasks:
+  - id: fetch
+    type: io.kestra.plugin.core.log.Fetch
+    executionId: "{{ inputs.target }}"
+    namespace: "{{ inputs.namespace ?? '' }}"
+    flowId: talker
+"#;
+    let done = run(
+        &engine,
+        fetcher,
+        json!({"target": child.id, "namespace": "company.team.child"}),
+    )
+    .await;
+    assert_eq!(done.state.current, StateType::Success, "{done:?}");
+    assert_eq!(done.task_run("fetch").unwrap().outputs["size"], json!(1));
+
+    // Without a namespace the flow's own is meant: the sibling flow of the same namespace.
+    let done = run(&engine, fetcher, json!({"target": sibling.id})).await;
+    assert_eq!(done.task_run("fetch").unwrap().outputs["size"], json!(1));
+
+    for (inputs, expected) in [
+        (
+            json!({"target": other.id, "namespace": "company.other"}),
+            "may only fetch the logs of executions in 'company.team' and the namespaces below it, not 'company.other'",
+        ),
+        (
+            json!({"target": other.id}),
+            "may only fetch the logs of executions in 'company.team' and the namespaces below it, not 'company.other'",
+        ),
+        (
+            json!({"target": child.id}),
+            "is of flow company.team.child.talker, not company.team.talker",
+        ),
+        (
+            json!({"target": "nosuchexecution"}),
+            "execution 'nosuchexecution' not found",
+        ),
+    ] {
+        let done = run(&engine, fetcher, inputs.clone()).await;
+        assert_eq!(done.state.current, StateType::Failed, "{inputs}");
+        let text = messages(&store, &done.id);
+        assert!(text.contains(expected), "{inputs}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assert_passes_when_every_condition_holds() {
+    let (engine, _) = engine();
+    let source = r#"
+id: asserted
+namespace: company.team
+tasks:
+  - id: check
+    type: io.kestra.plugin.core.execution.Assert
+    conditions:
+      - "{{ 1 < 2 }}"
+      - "{{ flow.id == 'asserted' }}"
+      - "yes"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: ran
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    assert_eq!(done.state.current, StateType::Success);
+    assert_eq!(state_of(&done, "check"), StateType::Success);
+    assert_eq!(state_of(&done, "after"), StateType::Success);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assert_fails_naming_its_false_conditions_with_secrets_masked() {
+    let (engine, store) = engine();
+    let source = r#"
+id: assertfails
+namespace: company.team
+inputs:
+  - id: n
+    type: INT
+tasks:
+  - id: check
+    type: io.kestra.plugin.core.execution.Assert
+    errorMessage: "checks of {{ flow.id }} failed"
+    conditions:
+      - "{{ inputs.n == 3 }}"
+      # Renders 0; not "false", which the secret's comparison below renders too and so
+      # adds to the execution's mask set (every later "false" in its log shows as ****).
+      - "{{ inputs.n - 3 }}"
+      - "{{ secret('TOKEN') == 'a guess' }}"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: never
+"#;
+    let done = run(&engine, source, json!({"n": "3"})).await;
+    assert_eq!(done.state.current, StateType::Failed);
+    assert_eq!(state_of(&done, "check"), StateType::Failed);
+    assert!(done.task_run("after").is_none());
+    let text = messages(&store, &done.id);
+    assert!(
+        text.contains(
+            "checks of assertfails failed: 2 of 3 assertion(s) failed: `{{ inputs.n - 3 }}` (rendered '0'), \
+             `{{ secret('TOKEN') == 'a guess' }}` (rendered '****')"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("`{{ inputs.n == 3 }}`"), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_ends_the_execution_in_its_state_without_running_later_tasks() {
+    let (engine, _) = engine();
+    for (state, expected) in [
+        ("WARNING", StateType::Warning),
+        ("KILLED", StateType::Killed),
+        ("FAILED", StateType::Failed),
+        ("SUCCESS", StateType::Success),
+        ("{{ 'cancelled' }}", StateType::Cancelled),
+    ] {
+        let source = format!(
+            r#"
+id: exiting
+namespace: company.team
+tasks:
+  - id: before
+    type: io.kestra.plugin.core.debug.Return
+    format: ran
+  - id: exit
+    type: io.kestra.plugin.core.execution.Exit
+    state: "{state}"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: never
+"#
+        );
+        let done = run(&engine, &source, Value::Null).await;
+        assert_eq!(done.state.current, expected, "{state}");
+        assert_eq!(state_of(&done, "before"), StateType::Success);
+        assert_eq!(state_of(&done, "exit"), expected, "{state}");
+        assert!(done.task_run("after").is_none(), "{state}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_kills_a_parallel_sibling_that_still_runs() {
+    let (engine, _) = engine();
+    let source = r#"
+id: exitparallel
+namespace: company.team
+tasks:
+  - id: both
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: long
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT60S
+      - id: branch
+        type: io.kestra.plugin.core.flow.Sequential
+        tasks:
+          # Lets the sibling's attempt start before Exit kills it.
+          - id: settle
+            type: io.kestra.plugin.core.flow.Sleep
+            duration: PT1S
+          - id: exit
+            type: io.kestra.plugin.core.execution.Exit
+            state: KILLED
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: never
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    assert_eq!(done.state.current, StateType::Killed);
+    assert_eq!(state_of(&done, "exit"), StateType::Killed);
+    assert_eq!(state_of(&done, "long"), StateType::Killed);
+    assert!(done.task_run("after").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_refuses_a_state_an_execution_cannot_end_in() {
+    let (engine, store) = engine();
+    let source = r#"
+id: badexit
+namespace: company.team
+tasks:
+  - id: exit
+    type: io.kestra.plugin.core.execution.Exit
+    state: "{{ 'paused' }}"
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    assert_eq!(done.state.current, StateType::Failed);
+    let text = messages(&store, &done.id);
+    assert!(
+        text.contains("'paused' is not a state an execution can exit in"),
+        "{text}"
+    );
+}
