@@ -58,6 +58,22 @@ fn messages(store: &SqliteStore, id: &str) -> String {
         .join("\n")
 }
 
+/// Runs `source` to its end, checks it FAILED and that its log says `expected`; returns the
+/// execution and its log.
+async fn fails_saying(
+    engine: &Engine,
+    store: &SqliteStore,
+    source: &str,
+    inputs: Value,
+    expected: &str,
+) -> (Execution, String) {
+    let done = run(engine, source, inputs).await;
+    assert_eq!(done.state.current, StateType::Failed, "{source}");
+    let text = messages(store, &done.id);
+    assert!(text.contains(expected), "{expected}: {text}");
+    (done, text)
+}
+
 fn state_of(e: &Execution, task: &str) -> StateType {
     e.task_run(task)
         .unwrap_or_else(|| panic!("no run of {task}"))
@@ -149,17 +165,12 @@ tasks:
         (template, Value::Null, "copied"),
         (by_value, json!({"guess": TOKEN}), "guessed"),
     ] {
-        let done = run(&engine, source, inputs).await;
-        assert_eq!(done.state.current, StateType::Failed, "{source}");
+        let expected = format!("label '{label}' is derived from a secret");
+        let (done, text) = fails_saying(&engine, &store, source, inputs, &expected).await;
         assert_eq!(state_of(&done, "labels"), StateType::Failed);
         let stored = store.get_execution(&done.id).unwrap().unwrap();
         assert!(stored.labels.get(label).is_none(), "{:?}", stored.labels);
         assert!(stored.labels.get("harmless").is_none());
-        let text = messages(&store, &done.id);
-        assert!(
-            text.contains(&format!("label '{label}' is derived from a secret")),
-            "{text}"
-        );
         assert!(!text.contains(TOKEN), "{text}");
     }
 }
@@ -192,10 +203,8 @@ tasks:
     type: io.kestra.plugin.core.execution.Labels
     labels: "{{ 'not json' }}"
 "#;
-    let done = run(&engine, source, Value::Null).await;
-    assert_eq!(done.state.current, StateType::Failed);
-    let text = messages(&store, &done.id);
-    assert!(text.contains("not a JSON map of labels"), "{text}");
+    let expected = "not a JSON map of labels";
+    fails_saying(&engine, &store, source, Value::Null, expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,10 +338,7 @@ tasks:
             "execution 'nosuchexecution' not found",
         ),
     ] {
-        let done = run(&engine, fetcher, inputs.clone()).await;
-        assert_eq!(done.state.current, StateType::Failed, "{inputs}");
-        let text = messages(&store, &done.id);
-        assert!(text.contains(expected), "{inputs}: {text}");
+        fails_saying(&engine, &store, fetcher, inputs, expected).await;
     }
 }
 
@@ -382,18 +388,11 @@ tasks:
     type: io.kestra.plugin.core.debug.Return
     format: never
 "#;
-    let done = run(&engine, source, json!({"n": "3"})).await;
-    assert_eq!(done.state.current, StateType::Failed);
+    let expected = "checks of assertfails failed: 2 of 3 assertion(s) failed: `{{ inputs.n - 3 }}` (rendered '0'), \
+             `{{ secret('TOKEN') == 'a guess' }}` (rendered '****')";
+    let (done, text) = fails_saying(&engine, &store, source, json!({"n": "3"}), expected).await;
     assert_eq!(state_of(&done, "check"), StateType::Failed);
     assert!(done.task_run("after").is_none());
-    let text = messages(&store, &done.id);
-    assert!(
-        text.contains(
-            "checks of assertfails failed: 2 of 3 assertion(s) failed: `{{ inputs.n - 3 }}` (rendered '0'), \
-             `{{ secret('TOKEN') == 'a guess' }}` (rendered '****')"
-        ),
-        "{text}"
-    );
     assert!(!text.contains("`{{ inputs.n == 3 }}`"), "{text}");
     assert!(!text.contains(TOKEN), "{text}");
 }
@@ -477,11 +476,6 @@ tasks:
     type: io.kestra.plugin.core.execution.Exit
     state: "{{ 'paused' }}"
 "#;
-    let done = run(&engine, source, Value::Null).await;
-    assert_eq!(done.state.current, StateType::Failed);
-    let text = messages(&store, &done.id);
-    assert!(
-        text.contains("'paused' is not a state an execution can exit in"),
-        "{text}"
-    );
+    let expected = "'paused' is not a state an execution can exit in";
+    fails_saying(&engine, &store, source, Value::Null, expected).await;
 }
