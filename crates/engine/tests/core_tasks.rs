@@ -1,6 +1,6 @@
 //! The core tasks around an execution, through the engine: `Labels` sets labels later tasks
-//! read (never one derived from a secret), `Echo` logs, `log.Fetch` counts the lines of this
-//! execution or of one it may read, `Assert` fails naming its false conditions (masked), and
+//! read (never one derived from a secret), `Echo` logs, `log.Fetch` stores and counts the
+//! lines of this execution or of one it may read, `Assert` fails naming its false conditions (masked), and
 //! `Exit` ends the execution in the state it names, killing what still runs.
 
 mod common;
@@ -8,18 +8,43 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use saker_engine::{Engine, EngineParts};
+use saker_crypto::{Keyring, SecretKey};
+use saker_engine::{Engine, EngineParts, KeyringSealer};
 use saker_model::{DEFAULT_TENANT, Execution, Level, StateType};
+use saker_storage::{LocalStorage, StorageUri};
 use saker_store::{LogQuery, SqliteStore, Store};
 use serde_json::{Map, Value, json};
+use tempfile::TempDir;
 
 const TOKEN: &str = "tok-5f1e9a0c7b3d";
 
-fn engine() -> (Engine, Arc<SqliteStore>) {
+/// An engine with the secret TOKEN, a sealer and an internal storage in a folder that lives
+/// as long as the returned `TempDir`.
+fn engine() -> (Engine, Arc<SqliteStore>, TempDir) {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let storage = tempfile::tempdir().unwrap();
     let mut parts = EngineParts::new(store.clone());
     parts.secrets = Arc::new(common::KeyedSecrets::new([("TOKEN", TOKEN.to_owned())]));
-    (Engine::start(parts), store)
+    parts.storage = Some(Arc::new(LocalStorage::new(storage.path())));
+    parts.sealer = Some(Arc::new(KeyringSealer::new(Keyring::new(
+        SecretKey::generate(),
+    ))));
+    (Engine::start(parts), store, storage)
+}
+
+/// The lines of the file a Fetch task run stored, as JSON objects.
+fn fetched(engine: &Engine, e: &Execution, task: &str) -> Vec<Value> {
+    let uri = e.task_run(task).unwrap().outputs["uri"].as_str().unwrap();
+    assert!(uri.ends_with(".ion"), "{uri}");
+    let storage = engine.files().storage().unwrap().clone();
+    let bytes = storage
+        .get(DEFAULT_TENANT, &StorageUri::parse(uri).unwrap())
+        .unwrap();
+    String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
 }
 
 async fn start(engine: &Engine, source: &str, inputs: Value) -> Execution {
@@ -83,7 +108,7 @@ fn state_of(e: &Execution, task: &str) -> StateType {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn labels_are_stored_on_the_execution_and_read_by_later_tasks() {
-    let (engine, store) = engine();
+    let (engine, store, _storage) = engine();
     let source = r#"
 id: labelled
 namespace: company.team
@@ -125,7 +150,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_label_derived_from_a_secret_is_refused_naming_it() {
-    let (engine, store) = engine();
+    let (engine, store, _storage) = engine();
     let by_taint = r#"
 id: secretlabel
 namespace: company.team
@@ -177,7 +202,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn system_labels_and_bad_shapes_are_refused_saying_why() {
-    let (engine, store) = engine();
+    let (engine, store, _storage) = engine();
     let source = r#"
 id: systemlabel
 namespace: company.team
@@ -209,7 +234,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_logs_its_format_at_its_level_with_secrets_masked() {
-    let (engine, store) = engine();
+    let (engine, store, _storage) = engine();
     let source = r#"
 id: echo
 namespace: company.team
@@ -238,8 +263,8 @@ tasks:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fetch_counts_the_lines_of_earlier_tasks_by_task_and_level() {
-    let (engine, _) = engine();
+async fn fetch_stores_and_counts_the_lines_of_earlier_tasks_by_task_and_level() {
+    let (engine, _, _storage) = engine();
     let source = r#"
 id: fetching
 namespace: company.team
@@ -278,11 +303,97 @@ tasks:
     assert_eq!(size("some"), json!(2));
     assert_eq!(size("errors"), json!(1));
     assert_eq!(size("debug"), json!(5));
+
+    // The stored file: Kestra's field names, lines as the store holds them (masked).
+    let some = fetched(&engine, &done, "some");
+    let said: Vec<(&str, &str, &str)> = some
+        .iter()
+        .map(|l| {
+            (
+                l["taskId"].as_str().unwrap(),
+                l["level"].as_str().unwrap(),
+                l["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("one", "INFO", "first"),
+            ("bad", "ERROR", "**** went wrong")
+        ]
+    );
+    assert_eq!(some[0]["executionId"], json!(done.id));
+    assert_eq!(some[0]["namespace"], "company.team");
+    assert_eq!(fetched(&engine, &done, "all").len(), 4);
+    assert_eq!(fetched(&engine, &done, "debug").len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetched_lines_holding_a_secret_of_the_fetching_execution_are_stored_sealed() {
+    let (engine, _, storage) = engine();
+    // Another execution prints the value without knowing it is a secret: its log keeps it.
+    let talker = format!(
+        "id: talker\nnamespace: company.team.child\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.debug.Echo\n    format: \"said {TOKEN}\"\n"
+    );
+    let told = run(&engine, &talker, Value::Null).await;
+    let fetcher = r#"
+id: fetcher
+namespace: company.team
+inputs:
+  - id: target
+    type: STRING
+tasks:
+  - id: knows
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ secret('TOKEN') | length }}"
+  - id: fetch
+    type: io.kestra.plugin.core.log.Fetch
+    executionId: "{{ inputs.target }}"
+    namespace: company.team.child
+    flowId: talker
+"#;
+    let done = run(&engine, fetcher, json!({"target": told.id})).await;
+    assert_eq!(done.state.current, StateType::Success, "{done:?}");
+    assert_eq!(done.task_run("fetch").unwrap().outputs["size"], json!(1));
+    let uri = done.task_run("fetch").unwrap().outputs["uri"]
+        .as_str()
+        .unwrap();
+    let stored = engine
+        .files()
+        .storage()
+        .unwrap()
+        .get(DEFAULT_TENANT, &StorageUri::parse(uri).unwrap())
+        .unwrap();
+    assert!(stored.starts_with(b"\0saker-sealed-file-v1\n"));
+    for path in common::files_under(storage.path()) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(TOKEN),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_without_an_internal_storage_fails_saying_so() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let engine = Engine::start(EngineParts::new(store.clone()));
+    let source = r#"
+id: nostorage
+namespace: company.team
+tasks:
+  - id: fetch
+    type: io.kestra.plugin.core.log.Fetch
+"#;
+    let expected = "no internal storage is configured";
+    fails_saying(&engine, &store, source, Value::Null, expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_reads_its_namespace_and_those_below_and_refuses_others() {
-    let (engine, store) = engine();
+    let (engine, store, _storage) = engine();
     let echo = |namespace: &str| {
         format!(
             "id: talker\nnamespace: {namespace}\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.debug.Echo\n    format: said\n"
@@ -344,7 +455,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assert_passes_when_every_condition_holds() {
-    let (engine, _) = engine();
+    let (engine, _, _storage) = engine();
     let source = r#"
 id: asserted
 namespace: company.team
@@ -367,7 +478,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assert_fails_naming_its_false_conditions_with_secrets_masked() {
-    let (engine, store) = engine();
+    let (engine, store, _storage) = engine();
     let source = r#"
 id: assertfails
 namespace: company.team
@@ -399,7 +510,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_ends_the_execution_in_its_state_without_running_later_tasks() {
-    let (engine, _) = engine();
+    let (engine, _, _storage) = engine();
     for (state, expected) in [
         ("WARNING", StateType::Warning),
         ("KILLED", StateType::Killed),
@@ -433,7 +544,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_kills_a_parallel_sibling_that_still_runs() {
-    let (engine, _) = engine();
+    let (engine, _, _storage) = engine();
     let source = r#"
 id: exitparallel
 namespace: company.team
@@ -467,7 +578,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_refuses_a_state_an_execution_cannot_end_in() {
-    let (engine, store) = engine();
+    let (engine, store, _storage) = engine();
     let source = r#"
 id: badexit
 namespace: company.team

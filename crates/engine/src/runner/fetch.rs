@@ -1,21 +1,25 @@
 //! `io.kestra.plugin.core.log.Fetch`: reads the log lines of an execution (this one unless
 //! `executionId` names another) at `level` or above (INFO by default), of the tasks in
-//! `tasksId` only when it is given, and outputs `size`, how many lines matched.
+//! `tasksId` only when it is given, writes them to a file of this task run in the internal
+//! storage, and outputs its `uri` and `size`, how many lines matched.
 //!
-//! Kestra also writes the lines to internal storage and outputs its `uri`; Saker's internal
-//! storage is not part of the engine yet, so `uri` comes with it. The lines are read as the
-//! store holds them, already masked; they are never rendered again (a line that reads
-//! `{{ secret('x') }}` is text, not a template).
+//! The file holds one JSON object per line with Kestra's field names (`taskId`, `level`,
+//! `message`, ...), named `.ion` as Kestra names it: JSON is Ion text, so what reads Kestra's
+//! file reads this one. The lines are written as the store holds them, already masked; they
+//! are never rendered again (a line that reads `{{ secret('x') }}` is text, not a template).
+//! A file that still holds a value of this execution's mask set (a line of another execution,
+//! which did not know this one's secrets) is stored sealed, as every such file is.
 //!
 //! What a flow may read: executions of its own namespace and the namespaces below it, in its
 //! own tenant, as for the purge tasks. `namespace` and `flowId` say which flow the execution
 //! must belong to (this flow by default, as in Kestra); an execution of another flow is
 //! refused with the flow it belongs to, rather than answering no lines as Kestra does.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use saker_model::{Execution, Level};
+use saker_model::{Execution, Level, LogEntry};
 use saker_store::{LogQuery, Store};
 use serde_json::{Map, Value};
 
@@ -23,8 +27,11 @@ use super::echo::level;
 use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner};
 use crate::logs::off_worker;
 
-/// Lines read per store call, so that a long log is never held whole.
+/// Lines read per store call.
 const PAGE: u32 = 1_000;
+
+/// The name of the file of the fetched lines, under the task run's folder.
+const FILE_NAME: &str = "logs.ion";
 
 pub struct Fetch {
     pub(super) store: Arc<dyn Store>,
@@ -42,8 +49,17 @@ impl TaskRunner for Fetch {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
             let target = target(ctx, &self.store)?;
-            let size = off_worker(|| count_lines(self.store.as_ref(), &target))?;
+            let files = ctx.task_files()?.clone();
+            let max = files.files.storage()?.max_file_bytes();
+            let (size, bytes) = off_worker(|| read_lines(self.store.as_ref(), &target, max))?;
+            let seal = matches!(ctx.mask_set().mask_bytes(&bytes), Cow::Owned(_));
+            let uri = files
+                .task_run_folder()?
+                .join(FILE_NAME)
+                .map_err(crate::files::FileError::from)?;
+            files.put(&uri, &bytes, seal)?;
             let mut outputs = Map::new();
+            outputs.insert("uri".into(), Value::String(uri.to_string()));
             outputs.insert("size".into(), Value::from(size));
             Ok(TaskOutcome::with_outputs(outputs))
         })
@@ -98,12 +114,14 @@ fn target(ctx: &mut TaskContext, store: &Arc<dyn Store>) -> Result<Target, TaskE
     })
 }
 
-/// How many stored lines match, read a page at a time.
-fn count_lines(store: &dyn Store, target: &Target) -> Result<u64, TaskError> {
+/// The stored lines that match, one JSON object a line, and how many they are; read a page
+/// at a time, refused once past `max` bytes (what a stored file may hold).
+fn read_lines(store: &dyn Store, target: &Target, max: u64) -> Result<(u64, Vec<u8>), TaskError> {
     let mut query = LogQuery::new(target.execution_id.clone());
     query.min_level = Some(target.min_level);
     query.limit = Some(PAGE);
     let mut count = 0u64;
+    let mut bytes = Vec::new();
     loop {
         let page = store.list_logs(&query).map_err(|err| {
             TaskError::Failed(format!(
@@ -112,24 +130,36 @@ fn count_lines(store: &dyn Store, target: &Target) -> Result<u64, TaskError> {
             ))
         })?;
         let Some(last) = page.last() else {
-            return Ok(count);
+            return Ok((count, bytes));
         };
         query.after_seq = Some(last.seq);
         let full = page.len() as u64 == u64::from(PAGE);
-        count += page
-            .iter()
-            .filter(|line| {
-                target.tasks.is_empty()
-                    || line
-                        .entry
-                        .task_id
-                        .as_ref()
-                        .is_some_and(|task| target.tasks.contains(task))
-            })
-            .count() as u64;
-        if !full {
-            return Ok(count);
+        for line in page.iter().filter(|line| target.wants(&line.entry)) {
+            serde_json::to_writer(&mut bytes, &line.entry)
+                .map_err(|err| TaskError::Failed(format!("writing a log line: {err}")))?;
+            bytes.push(b'\n');
+            count += 1;
         }
+        if bytes.len() as u64 > max {
+            return Err(TaskError::Failed(format!(
+                "the log lines fetched are more than the {max} bytes a stored file may hold: \
+                 fetch fewer with 'tasksId' or a higher 'level'"
+            )));
+        }
+        if !full {
+            return Ok((count, bytes));
+        }
+    }
+}
+
+impl Target {
+    /// A line of one of `tasks` (any line when `tasks` is empty).
+    fn wants(&self, entry: &LogEntry) -> bool {
+        self.tasks.is_empty()
+            || entry
+                .task_id
+                .as_ref()
+                .is_some_and(|task| self.tasks.contains(task))
     }
 }
 
