@@ -269,7 +269,7 @@ impl Executor {
             state = exit;
         }
 
-        if state == StateType::Failed && !l.killing {
+        if state == StateType::Failed && !l.killing && exit.is_none() {
             let declared = task
                 .as_ref()
                 .and_then(|t| t.retry.as_ref().or(l.flow.retry.as_ref()));
@@ -584,7 +584,7 @@ impl Executor {
             for w in l.watchers {
                 outbox.replies.push((w, l.execution.clone()));
             }
-            self.on_child_end(live, outbox, &l.execution);
+            self.on_child_end(live, outbox, &l.flow, &l.execution);
             outbox.ended.push((l.flow, l.execution));
         }
     }

@@ -192,6 +192,7 @@ impl Executor {
         &self,
         live: &mut HashMap<String, Live>,
         outbox: &mut Outbox,
+        child_flow: &Flow,
         child: &Execution,
     ) {
         let Some(trigger) = child
@@ -230,15 +231,36 @@ impl Executor {
         let task = p.flow.find_task(&run.task_id);
         let (allow_failure, allow_warning) =
             task.map_or((false, false), |t| (t.allow_failure, t.allow_warning));
-        let state = guess_state(child.state.current, transmit, allow_failure, allow_warning);
+        let mut state = guess_state(child.state.current, transmit, allow_failure, allow_warning);
         let mut outputs = Map::new();
         outputs.insert("executionId".into(), child.id.clone().into());
         outputs.insert("state".into(), child.state.current.as_str().into());
-        let child_outputs = self.outputs.protector.reseal(
-            (&child.id, "outputs"),
-            (parent_id, &format!("outputs.{}.outputs", run.task_id)),
-            &Json::Object(child.outputs.clone()),
-        );
+        let outputs_path = format!("outputs.{}.outputs", run.task_id);
+        let written = task
+            .and_then(|t| t.properties.get("outputs"))
+            .filter(|_| child_flow.outputs.is_empty())
+            .cloned();
+        let mut error = None;
+        let child_outputs = match written {
+            // Kestra's deprecated Subflow `outputs`, for a child flow that declares none:
+            // rendered against the child execution.
+            Some(written) => match self.outputs.render_value(child_flow, child, &written) {
+                Ok((value, tainted)) => {
+                    self.seal_rendered(parent_id, &outputs_path, value, tainted)
+                }
+                Err(e) => {
+                    // As in Kestra, outputs that do not render fail the task.
+                    state = StateType::Failed;
+                    error = Some(format!("the subflow's outputs could not be rendered: {e}"));
+                    Json::Object(Map::new())
+                }
+            },
+            None => self.outputs.protector.reseal(
+                (&child.id, "outputs"),
+                (parent_id, &outputs_path),
+                &Json::Object(child.outputs.clone()),
+            ),
+        };
         outputs.insert("outputs".into(), child_outputs);
         let (parent_id, run_id) = (parent_id.to_owned(), run_id.to_owned());
         self.end_parent_run(
@@ -248,8 +270,32 @@ impl Executor {
             &run_id,
             state,
             Some(outputs),
-            None,
+            error,
         );
+    }
+
+    /// A rendered map kept as the parent's outputs: when a secret went into the render,
+    /// each of its values is sealed.
+    fn seal_rendered(&self, execution_id: &str, path: &str, value: Json, tainted: bool) -> Json {
+        match value {
+            Json::Object(map) if tainted => Json::Object(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let text = match &v {
+                            Json::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        let sealed = self.outputs.protector.seal_string(
+                            execution_id,
+                            &format!("{path}.{k}"),
+                            &text,
+                        );
+                        (k, sealed)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
     }
 
     /// Ends a parent's `Subflow` run in `state` (with `outputs`, and an error logged when it

@@ -253,6 +253,14 @@ impl TaskRunner for Sleep {
         Box::pin(async move {
             let text = ctx.render_string("duration")?.unwrap_or_default();
             let duration = parse_duration("duration", &text)?;
+            // Kestra's Sleep says so; Kestra's own log tests count this line.
+            ctx.log(
+                saker_model::Level::Info,
+                &format!(
+                    "Waiting for {}",
+                    saker_model::duration::format_iso8601(duration)
+                ),
+            );
             let cancel = ctx.cancellation();
             tokio::select! {
                 () = tokio::time::sleep(duration) => Ok(TaskOutcome::default()),
