@@ -20,6 +20,7 @@ impl Engine {
             StateType::Running,
             StateType::Killing,
             StateType::Paused,
+            StateType::Queued,
         ])?;
         let mut resumed = 0;
         for id in ids {

@@ -14,6 +14,7 @@ use saker_model::{Execution, Flow, Level, LogEntry, StateType, TaskKind, TaskRun
 use saker_store::{Store, Write};
 use tokio::sync::{mpsc, oneshot};
 
+mod limits;
 mod loops;
 mod outbox;
 mod pause;
@@ -49,6 +50,8 @@ pub enum Event {
         execution_id: String,
         task_run_id: String,
     },
+    /// A MAX_DURATION SLA (the `index`th of the flow's `sla`) of an execution ran out.
+    SlaDue { execution_id: String, index: usize },
     /// The interval after a `LoopUntil`'s check is over: its next iteration starts.
     LoopDue {
         execution_id: String,
@@ -134,7 +137,7 @@ impl Executor {
                         watchers: Vec::new(),
                     },
                 );
-                self.advance(live, outbox, &id, Vec::new(), Vec::new());
+                self.admit(live, outbox, &id);
             }
             Event::Result(result) => self.on_result(live, outbox, result),
             Event::RetryDue {
@@ -154,6 +157,10 @@ impl Executor {
                 execution_id,
                 task_run_id,
             } => self.on_loop_due(live, outbox, &execution_id, &task_run_id),
+            Event::SlaDue {
+                execution_id,
+                index,
+            } => self.on_sla_due(live, outbox, &execution_id, index),
             Event::Watch {
                 execution_id,
                 reply,
@@ -548,6 +555,11 @@ impl Executor {
                 } else {
                     state
                 };
+                let final_state = if l.exit.is_none() && !l.flow.sla.is_empty() {
+                    self.check_assertions(l, final_state, &mut logs)
+                } else {
+                    final_state
+                };
                 l.execution.state.transition(final_state);
                 ended = true;
             }
@@ -585,6 +597,9 @@ impl Executor {
                 outbox.replies.push((w, l.execution.clone()));
             }
             self.on_child_end(live, outbox, &l.flow, &l.execution);
+            if l.flow.concurrency.is_some() {
+                self.dequeue(live, outbox, &l.execution);
+            }
             outbox.ended.push((l.flow, l.execution));
         }
     }

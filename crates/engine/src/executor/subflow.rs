@@ -94,7 +94,7 @@ impl Executor {
                 None,
             );
         }
-        self.advance(live, outbox, &child_id, Vec::new(), Vec::new());
+        self.admit(live, outbox, &child_id);
     }
 
     /// Builds the child execution: its flow from the store, the parent's inputs opened,
