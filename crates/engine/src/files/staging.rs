@@ -38,12 +38,23 @@ pub fn stage_input_files(
     dir: &Path,
     value: &Value,
 ) -> Result<usize, TaskError> {
+    stage_files_of(ctx, dir, value, "inputFiles")
+}
+
+/// [`stage_input_files`] for a property of another name (`LocalFiles`' `inputs`), which its
+/// errors name.
+pub fn stage_files_of(
+    ctx: &mut TaskContext,
+    dir: &Path,
+    value: &Value,
+    property_name: &str,
+) -> Result<usize, TaskError> {
     let entries: Vec<(String, Zeroizing<String>)> = match value {
         Value::Null => return Ok(0),
         Value::Object(map) => {
             let mut entries = Vec::with_capacity(map.len());
             for (name, content) in map {
-                let place = format!("inputFiles.{name}");
+                let place = format!("{property_name}.{name}");
                 let source = scalar_text(&place, content)?;
                 let rendered = ctx.render_file_for_process(&place, &source)?;
                 entries.push((name.clone(), Zeroizing::new(rendered.text)));
@@ -51,31 +62,31 @@ pub fn stage_input_files(
             entries
         }
         Value::String(source) => {
-            let rendered = ctx.render_file_for_process("inputFiles", source)?;
+            let rendered = ctx.render_file_for_process(property_name, source)?;
             let parsed: Map<String, Value> =
                 serde_json::from_str(&rendered.text).map_err(|_| TaskError::Property {
-                    property: "inputFiles".into(),
+                    property: property_name.to_owned(),
                     message: "expected a map of file names to contents, or a template \
                               rendering to a JSON object"
                         .into(),
                 })?;
             let mut entries = Vec::with_capacity(parsed.len());
             for (name, content) in parsed {
-                let text = scalar_text(&format!("inputFiles.{name}"), &content)?;
+                let text = scalar_text(&format!("{property_name}.{name}"), &content)?;
                 entries.push((name, Zeroizing::new(text)));
             }
             entries
         }
         _ => {
             return Err(property(
-                "inputFiles",
+                property_name,
                 "expected a map of file names to contents",
             ));
         }
     };
     let mut written = 0;
     for (name, content) in entries {
-        let relative = relative_path("inputFiles", &name)?;
+        let relative = relative_path(property_name, &name)?;
         let reference = content.trim();
         let bytes = if is_kestra_uri(reference) && !reference.contains(char::is_whitespace) {
             let files = ctx.task_files()?.clone();
@@ -162,13 +173,44 @@ pub fn collect_output_files(
     dir: &Path,
     value: &Value,
 ) -> Result<Map<String, Value>, TaskError> {
-    let Some(set) = globs(ctx, "outputFiles", Some(value))? else {
+    collect_files_of(ctx, dir, value, OutputRule::OWN_PROCESS)
+}
+
+/// Which property names the patterns (for errors), and when every matched file is sealed.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputRule<'a> {
+    /// The property the patterns come from: `outputFiles`, `outputs`.
+    pub property: &'a str,
+    /// The directory is shared with other tasks (a `WorkingDirectory`'s): their processes
+    /// may have been handed a secret and written it there in a form no mask recognises
+    /// (reversed, compressed), and this task cannot know. So once the execution has used
+    /// any secret (its mask set is not empty), every matched file is sealed.
+    pub written_by_others: bool,
+}
+
+impl OutputRule<'_> {
+    /// A task collecting what its own process wrote (the shell tasks' `outputFiles`).
+    pub const OWN_PROCESS: OutputRule<'static> = OutputRule {
+        property: "outputFiles",
+        written_by_others: false,
+    };
+}
+
+/// [`collect_output_files`] under `rule`.
+pub fn collect_files_of(
+    ctx: &mut TaskContext,
+    dir: &Path,
+    value: &Value,
+    rule: OutputRule<'_>,
+) -> Result<Map<String, Value>, TaskError> {
+    let Some(set) = globs(ctx, rule.property, Some(value))? else {
         return Ok(Map::new());
     };
     let files = ctx.task_files()?.clone();
     let folder = files.task_run_folder()?;
-    let seal_all = ctx.handed_taint_to_process();
     let masks = ctx.mask_set();
+    let seal_all =
+        ctx.handed_taint_to_process() || (rule.written_by_others && !masks.is_empty());
     let storage = files.files.storage()?.clone();
     let max = storage.max_file_bytes();
     let collected = off_worker(|| -> Result<Map<String, Value>, TaskError> {

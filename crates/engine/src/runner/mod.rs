@@ -9,12 +9,14 @@
 
 mod fail;
 mod flowable;
+mod local_files;
 mod log;
 mod output_values;
 mod purge;
 mod ret;
 mod shell;
 mod subflow;
+mod working_directory;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,6 +26,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 pub use crate::task_context::TaskContext;
+pub use working_directory::finish_working_directory;
 
 /// What a runner returns when its task did not fail.
 #[derive(Debug, Default)]
@@ -122,10 +125,17 @@ impl Registry {
             "io.kestra.plugin.core.flow.Parallel",
             "io.kestra.plugin.core.flow.AllowFailure",
             "io.kestra.plugin.core.flow.Dag",
-            "io.kestra.plugin.core.flow.WorkingDirectory",
         ] {
             runners.insert(name, fixed.clone());
         }
+        runners.insert(
+            "io.kestra.plugin.core.flow.WorkingDirectory",
+            Arc::new(working_directory::WorkingDirectory),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.storage.LocalFiles",
+            Arc::new(local_files::LocalFiles),
+        );
         runners.insert("io.kestra.plugin.core.flow.If", Arc::new(flowable::If));
         runners.insert(
             "io.kestra.plugin.core.flow.Switch",
