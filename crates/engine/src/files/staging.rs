@@ -209,8 +209,7 @@ pub fn collect_files_of(
     let files = ctx.task_files()?.clone();
     let folder = files.task_run_folder()?;
     let masks = ctx.mask_set();
-    let seal_all =
-        ctx.handed_taint_to_process() || (rule.written_by_others && !masks.is_empty());
+    let seal_all = ctx.handed_taint_to_process() || (rule.written_by_others && !masks.is_empty());
     let storage = files.files.storage()?.clone();
     let max = storage.max_file_bytes();
     let collected = off_worker(|| -> Result<Map<String, Value>, TaskError> {
