@@ -25,6 +25,7 @@ pub use staging::{
     OutputRule, collect_files_of, collect_output_files, stage_files_of, stage_input_files,
     stage_namespace_files,
 };
+pub(crate) use staging::{globs, matched_files, relative_path, write_confined_at};
 pub use task::TaskFiles;
 
 use saker_storage::StorageError;

@@ -214,50 +214,81 @@ pub fn collect_files_of(
     let max = storage.max_file_bytes();
     let collected = off_worker(|| -> Result<Map<String, Value>, TaskError> {
         let mut out = Map::new();
-        let walk = walkdir::WalkDir::new(dir)
-            .follow_links(false)
-            .min_depth(1)
-            .sort_by_file_name();
-        for entry in walk {
-            let entry =
-                entry.map_err(|e| failed(format!("cannot list the working directory: {e}")))?;
-            let Some(relative) = relative_of(dir, entry.path()) else {
-                continue;
-            };
-            if !set.is_match(&relative) {
-                continue;
-            }
-            let kind = entry.file_type();
-            if kind.is_symlink() {
-                return Err(failed(format!(
-                    "output file '{relative}' is a symbolic link; links are not followed out of \
-                     the working directory"
-                )));
-            }
-            if !kind.is_file() {
-                continue;
-            }
-            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            if size > max {
-                return Err(failed(format!(
-                    "output file '{relative}' is {size} bytes, more than the {max} bytes a stored \
-                     file may hold"
-                )));
-            }
-            let bytes = Zeroizing::new(
-                fs::read(entry.path())
-                    .map_err(|e| failed(format!("cannot read output file '{relative}': {e}")))?,
-            );
+        for file in matched_files(dir, &set, "output file", max)? {
+            let bytes = Zeroizing::new(fs::read(&file.path).map_err(|e| {
+                failed(format!("cannot read output file '{}': {e}", file.relative))
+            })?);
             let seal = seal_all || matches!(masks.mask_bytes(&bytes), Cow::Owned(_));
-            let uri = folder.join(&relative).map_err(super::FileError::from)?;
+            let uri = folder
+                .join(&file.relative)
+                .map_err(super::FileError::from)?;
             files
                 .files
                 .put(&files.tenant, &files.execution_id, &uri, &bytes, seal)?;
-            out.insert(relative, Value::String(uri.to_string()));
+            out.insert(file.relative, Value::String(uri.to_string()));
         }
         Ok(out)
     })?;
     Ok(collected)
+}
+
+/// A regular file of a working directory that patterns matched.
+pub(crate) struct MatchedFile {
+    /// Relative to the directory, with `/` separators.
+    pub relative: String,
+    pub path: std::path::PathBuf,
+    pub metadata: fs::Metadata,
+}
+
+/// The regular files under `dir` that `set` matches, in name order. A matched symbolic link
+/// is an error (links are not followed out of the directory), and so is a file larger than
+/// `max` bytes; `what` names the files in those errors ("output file").
+pub(crate) fn matched_files(
+    dir: &Path,
+    set: &GlobSet,
+    what: &str,
+    max: u64,
+) -> Result<Vec<MatchedFile>, TaskError> {
+    let mut found = Vec::new();
+    let walk = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .min_depth(1)
+        .sort_by_file_name();
+    for entry in walk {
+        let entry = entry.map_err(|e| failed(format!("cannot list the working directory: {e}")))?;
+        let Some(relative) = relative_of(dir, entry.path()) else {
+            continue;
+        };
+        if !set.is_match(&relative) {
+            continue;
+        }
+        let kind = entry.file_type();
+        if kind.is_symlink() {
+            return Err(failed(format!(
+                "{what} '{relative}' is a symbolic link; links are not followed out of the \
+                 working directory"
+            )));
+        }
+        if !kind.is_file() {
+            continue;
+        }
+        let metadata = entry
+            .metadata()
+            .map_err(|e| failed(format!("cannot read {what} '{relative}': {e}")))?;
+        let size = metadata.len();
+        if size > max {
+            return Err(failed(format!(
+                "{what} '{relative}' is {size} bytes, more than the {max} bytes a stored file may \
+                 hold"
+            )));
+        }
+        found.push(MatchedFile {
+            relative,
+            path: entry.path().to_path_buf(),
+            metadata,
+        });
+    }
+    Ok(found)
 }
 
 /// `path` relative to `dir` with `/` separators; `None` for a name that is not UTF-8 or not
@@ -273,7 +304,18 @@ fn relative_of(dir: &Path, path: &Path) -> Option<String> {
 }
 
 /// Writes `bytes` at `relative` under `dir`, creating folders, following no link.
-fn write_confined(dir: &Path, relative: &str, bytes: &[u8]) -> Result<(), TaskError> {
+pub(crate) fn write_confined(dir: &Path, relative: &str, bytes: &[u8]) -> Result<(), TaskError> {
+    write_confined_at(dir, relative, bytes, None)
+}
+
+/// [`write_confined`], then dated `modified` when given (a file restored from a cache
+/// keeps the cache's date, so that a later change to it can be told).
+pub(crate) fn write_confined_at(
+    dir: &Path,
+    relative: &str,
+    bytes: &[u8],
+    modified: Option<std::time::SystemTime>,
+) -> Result<(), TaskError> {
     let segments: Vec<&str> = relative.split('/').collect();
     let mut path = dir.to_path_buf();
     for (i, segment) in segments.iter().enumerate() {
@@ -311,12 +353,18 @@ fn write_confined(dir: &Path, relative: &str, bytes: &[u8]) -> Result<(), TaskEr
         .write(true)
         .create_new(true)
         .open(&path)
-        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            match modified {
+                Some(time) => file.set_modified(time),
+                None => Ok(()),
+            }
+        })
         .map_err(|e| io_failed(relative, &e))
 }
 
 /// A file name of `inputFiles`: a relative path that stays inside the working directory.
-fn relative_path(property_name: &str, name: &str) -> Result<String, TaskError> {
+pub(crate) fn relative_path(property_name: &str, name: &str) -> Result<String, TaskError> {
     if name.starts_with('/') {
         return Err(property(
             property_name,
@@ -329,7 +377,7 @@ fn relative_path(property_name: &str, name: &str) -> Result<String, TaskError> {
 }
 
 /// A list of glob patterns (or one), rendered; `None` when there is none.
-fn globs(
+pub(crate) fn globs(
     ctx: &mut TaskContext,
     name: &str,
     value: Option<&Value>,

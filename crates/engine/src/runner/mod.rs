@@ -130,7 +130,9 @@ impl Registry {
         }
         runners.insert(
             "io.kestra.plugin.core.flow.WorkingDirectory",
-            Arc::new(working_directory::WorkingDirectory),
+            // `finish_step` turns true once the executor sends the job that runs
+            // `finish_working_directory` after a WorkingDirectory's last child.
+            Arc::new(working_directory::WorkingDirectory { finish_step: false }),
         );
         runners.insert(
             "io.kestra.plugin.core.storage.LocalFiles",
