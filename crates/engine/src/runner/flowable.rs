@@ -17,7 +17,7 @@ use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner};
 /// Most values a `ForEach` iterates on: beyond this the flow should batch (`ForEachItem`).
 pub const MAX_VALUES: usize = 100_000;
 
-/// Sequential, Parallel, AllowFailure, Dag, WorkingDirectory: nothing to decide; their
+/// Sequential, Parallel, AllowFailure, Dag: nothing to decide; their
 /// children are fixed by the flow.
 pub struct Fixed;
 
