@@ -148,6 +148,11 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
 
     let outcome = match context_error {
         Some(e) => Err(TaskError::Render(e)),
+        None if job.check && task.kind == saker_model::TaskKind::WorkingDirectory => {
+            crate::runner::finish_working_directory(&mut ctx)
+                .await
+                .map(Some)
+        }
         None if job.check => check_condition(&mut ctx).map(Some),
         None => run_attempt(deps, &mut ctx).await,
     };

@@ -215,14 +215,6 @@ async fn bad_file_properties_fail_with_the_property_named() {
             "  - id: t\n    type: io.kestra.plugin.core.storage.LocalFiles\n    inputs: '[1, 2]'\n",
             "property 'inputs'",
         ),
-        (
-            "  - id: t\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    outputFiles: [\"*.txt\"]\n    tasks:\n      - id: c\n        type: io.kestra.plugin.core.log.Log\n        message: hi\n",
-            "property 'outputFiles': uploading files after the last task of a WorkingDirectory is not yet available",
-        ),
-        (
-            "  - id: t\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    cache:\n      patterns: [\"*.txt\"]\n    tasks:\n      - id: c\n        type: io.kestra.plugin.core.log.Log\n        message: hi\n",
-            "property 'cache': the WorkingDirectory cache is not yet available",
-        ),
     ];
     for (tasks, expected) in cases {
         let source = format!("id: bad\nnamespace: company.team\ntasks:\n{tasks}");
@@ -311,4 +303,32 @@ tasks:
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_working_directory_uploads_its_output_files_after_its_last_task() {
+    let data = data_dir();
+    let done = execute_ok(
+        &data,
+        r#"
+id: out
+namespace: company.team
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    outputFiles: ["out/**"]
+    tasks:
+      - id: make
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - mkdir -p out/sub && printf 'made' > out/sub/a.txt && printf 'no' > b.txt
+  - id: show
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.wd.outputFiles['out/sub/a.txt']) }}"
+"#,
+    )
+    .await;
+    let files = output(&done, "wd", "outputFiles").as_object().unwrap();
+    assert_eq!(files.keys().collect::<Vec<_>>(), ["out/sub/a.txt"]);
+    assert_eq!(output(&done, "show", "value"), "made");
 }

@@ -376,11 +376,13 @@ pub struct Resolved {
     /// A `LoopUntil`'s current iteration, from 0 (its tasks' runs carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration: Option<u32>,
-    /// A `LoopUntil` between iterations: its condition is being checked, or the interval
-    /// before the next iteration has not passed.
+    /// A `LoopUntil` between iterations (its condition is being checked, or the interval
+    /// before the next iteration has not passed), or a `WorkingDirectory` whose end step
+    /// (`outputFiles`, `cache`) is with the worker.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub between_iterations: bool,
-    /// A `LoopUntil`'s condition, as the worker rendered it after an iteration.
+    /// A `LoopUntil`'s condition, as the worker rendered it after an iteration; for a
+    /// `WorkingDirectory`, whether its end step succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<bool>,
 }

@@ -243,6 +243,20 @@ impl Executor {
             .is_some_and(|r| r.between_iterations)
             && task_run.state.current == StateType::Running
         {
+            if l.flow.find_task(&task_run.task_id).map(|t| t.kind)
+                == Some(TaskKind::WorkingDirectory)
+            {
+                // The end step of a WorkingDirectory (outputFiles, cache).
+                task_run.outputs.extend(result.outputs);
+                if let Some(resolved) = task_run.resolved.as_mut() {
+                    resolved.between_iterations = false;
+                    resolved.condition = Some(!result.state.is_failed());
+                }
+                let changed = vec![task_run.clone()];
+                let id = result.execution_id;
+                self.advance(live, outbox, &id, result.logs, changed);
+                return;
+            }
             // Not an attempt: the check of a loop's condition.
             let condition = result.resolved.as_ref().and_then(|r| r.condition);
             let (execution_id, task_run_id) = (result.execution_id, result.task_run_id);

@@ -291,10 +291,27 @@ impl<'f, 'e> Planner<'f, 'e> {
         let status = match task.kind {
             // A Pause reaches here only once it is over (RUNNING again): the tasks of its
             // older form run then.
-            TaskKind::Sequential
-            | TaskKind::WorkingDirectory
-            | TaskKind::AllowFailure
-            | TaskKind::Pause => self.block(
+            TaskKind::WorkingDirectory => {
+                // Its end step (outputFiles, cache) is with the worker.
+                if resolved.between_iterations {
+                    return;
+                }
+                let status = self.block(
+                    |p| p.list(tasks, Order::Sequential, &scope),
+                    errors,
+                    finally,
+                    &scope,
+                );
+                match (status, resolved.condition) {
+                    (Status::Done(_), None) if needs_end_step(task) => {
+                        self.plan.check.push(run.id.clone());
+                        return;
+                    }
+                    (Status::Done(_), Some(false)) => Status::Done(StateType::Failed),
+                    (other, _) => other,
+                }
+            }
+            TaskKind::Sequential | TaskKind::AllowFailure | TaskKind::Pause => self.block(
                 |p| p.list(tasks, Order::Sequential, &scope),
                 errors,
                 finally,
@@ -469,6 +486,13 @@ pub fn waits_on_children(kind: TaskKind) -> bool {
             | TaskKind::EachParallel
             | TaskKind::LoopUntil
     )
+}
+
+/// A `WorkingDirectory` with `outputFiles` or a `cache` has a step after its tasks.
+fn needs_end_step(task: &TaskDef) -> bool {
+    ["outputFiles", "cache"]
+        .iter()
+        .any(|name| task.properties.get(*name).is_some_and(|v| !v.is_null()))
 }
 
 /// A flowable's child list by property name (empty when absent).

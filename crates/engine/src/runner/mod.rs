@@ -149,7 +149,7 @@ impl Registry {
             "io.kestra.plugin.core.flow.WorkingDirectory",
             // `finish_step` turns true once the executor sends the job that runs
             // `finish_working_directory` after a WorkingDirectory's last child.
-            Arc::new(working_directory::WorkingDirectory { finish_step: false }),
+            Arc::new(working_directory::WorkingDirectory { finish_step: true }),
         );
         runners.insert(
             "io.kestra.plugin.core.storage.LocalFiles",
