@@ -194,7 +194,8 @@ impl Engine {
             original.flow_revision,
         );
         let (from, to) = (original.id.as_str(), execution.id.clone());
-        let reseal = |path: &str, value: &Json| self.protector.reseal((from, path), (&to, path), value);
+        let reseal =
+            |path: &str, value: &Json| self.protector.reseal((from, path), (&to, path), value);
         for (name, value) in &original.inputs {
             let moved = reseal(&format!("inputs.{name}"), value);
             execution.inputs.insert(name.clone(), moved);
@@ -322,7 +323,10 @@ impl<'e> Tree<'e> {
         };
         let parent = split.checked_sub(1).map(|i| theirs[i]);
         let holder = parent.and_then(|p| flow.find_task(&p.task_id));
-        let (group_a, group_c) = (group(flow, holder, &a.task_id), group(flow, holder, &c.task_id));
+        let (group_a, group_c) = (
+            group(flow, holder, &a.task_id),
+            group(flow, holder, &c.task_id),
+        );
         if group_a != group_c {
             return group_a < group_c;
         }
