@@ -30,12 +30,18 @@ const ORIGINAL_ID_LABEL: &str = "system.originalId";
 /// The label marking an execution made by a replay.
 const REPLAY_LABEL: &str = "system.replay";
 
+/// Held while a restart reads an execution and records it RUNNING.
+static RESTARTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Engine {
     /// Restarts a FAILED or KILLED execution, under the same id: its failed (and killed) task
     /// runs start a new attempt, their ancestors run again, and the execution is RUNNING
     /// until its new end. Refused for an execution in any other state, and for one with no
     /// failed or killed task run.
     pub fn restart(&self, execution_id: &str) -> Result<(), EngineError> {
+        // Two restarts of one execution at once would both find it FAILED and start it twice:
+        // the check and the write that makes it RUNNING happen under one lock.
+        let _one_at_a_time = RESTARTS.lock().unwrap_or_else(|e| e.into_inner());
         let mut execution = self.stored(execution_id)?;
         if !matches!(
             execution.state.current,
@@ -318,8 +324,9 @@ impl<'e> Tree<'e> {
             .take_while(|(a, b)| a.id == b.id)
             .count();
         let (Some(a), Some(c)) = (ours.get(split), theirs.get(split)) else {
-            // One is the other's ancestor: `chosen`'s descendants come after it.
-            return split < ours.len() && split >= theirs.len() && false;
+            // One is the other's ancestor: `chosen`'s descendants come after it (and its
+            // ancestors are reopened, not asked about).
+            return false;
         };
         let parent = split.checked_sub(1).map(|i| theirs[i]);
         let holder = parent.and_then(|p| flow.find_task(&p.task_id));
