@@ -366,3 +366,48 @@ tasks:
     assert_eq!(only(&replayed, "r2").outputs["value"], json!("r2 1"));
     assert_eq!(only(&replayed, "end").state.current, StateType::Success);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_working_directory_restarts_whole_since_the_directory_its_tasks_shared_is_gone() {
+    let (engine, store) = engine();
+    let source = r#"
+id: wd
+namespace: company.team
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: prepare
+        type: io.kestra.plugin.core.debug.Return
+        format: "prepared"
+      - id: hold
+        type: io.kestra.plugin.core.flow.Pause
+      - id: boom
+        type: io.kestra.plugin.core.execution.Fail
+"#;
+    let first = start(&engine, source, Value::Null);
+    let paused = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let e = store.get_execution(&first.id).unwrap().unwrap();
+            if e.state.current == StateType::Paused || e.state.current.is_terminated() {
+                break e;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("never paused");
+    assert_eq!(paused.state.current, StateType::Paused);
+    engine.resume(&first.id, Map::new()).unwrap();
+    let failed = wait(&engine, &first.id).await;
+    assert_eq!(failed.state.current, StateType::Failed);
+
+    let done = restart_past_a_pause(&engine, &store, &first.id).await;
+    assert_eq!(done.state.current, StateType::Failed, "{done:?}");
+    // The WorkingDirectory's run is the same, with a new attempt; its children ran anew.
+    assert_eq!(only(&done, "wd").id, only(&failed, "wd").id);
+    assert_eq!(only(&done, "wd").attempts.len(), 2);
+    assert_ne!(only(&done, "prepare").id, only(&failed, "prepare").id);
+    assert_eq!(only(&done, "boom").attempts.len(), 1);
+    assert_eq!(only(&done, "hold").state.current, StateType::Success);
+}
