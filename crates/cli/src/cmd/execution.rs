@@ -95,12 +95,14 @@ pub enum ExecutionCommand {
 }
 
 pub fn run(globals: &Globals, command: ExecutionCommand) -> anyhow::Result<ExitCode> {
-    let command = match command {
+    // The store as it is, for the commands that only read or purge it.
+    let open = || globals.app()?.open_existing_store();
+    match command {
         ExecutionCommand::Resume { id, inputs } => {
             let inputs = parse_pairs(&inputs)?;
-            return control(globals, &id, Control::Resume(inputs));
+            control(globals, &id, Control::Resume(inputs))
         }
-        ExecutionCommand::Restart { id } => return control(globals, &id, Control::Restart),
+        ExecutionCommand::Restart { id } => control(globals, &id, Control::Restart),
         ExecutionCommand::Replay {
             id,
             task_run_id,
@@ -111,13 +113,8 @@ pub fn run(globals: &Globals, command: ExecutionCommand) -> anyhow::Result<ExitC
                 (None, Some(task)) => ReplayFrom::Task(task),
                 (None, None) => anyhow::bail!("replay needs --task-run-id or --task"),
             };
-            return control(globals, &id, Control::Replay(from));
+            control(globals, &id, Control::Replay(from))
         }
-        other => other,
-    };
-    let app = globals.app()?;
-    let store = app.open_existing_store()?;
-    match command {
         ExecutionCommand::List {
             namespace,
             flow_id,
@@ -125,6 +122,7 @@ pub fn run(globals: &Globals, command: ExecutionCommand) -> anyhow::Result<ExitC
             limit,
             tenant,
         } => {
+            let store = open()?;
             let mut filter = ExecutionFilter::new(tenant);
             filter.namespace_prefix = namespace;
             filter.flow_id = flow_id;
@@ -158,6 +156,7 @@ pub fn run(globals: &Globals, command: ExecutionCommand) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         ExecutionCommand::Logs { id, follow } => {
+            let store = open()?;
             let store: &dyn saker_store::Store = store.as_ref();
             if store.get_execution(&id)?.is_none() {
                 anyhow::bail!("execution {id} not found");
@@ -177,9 +176,6 @@ pub fn run(globals: &Globals, command: ExecutionCommand) -> anyhow::Result<ExitC
             }
             Ok(ExitCode::SUCCESS)
         }
-        ExecutionCommand::Resume { .. }
-        | ExecutionCommand::Restart { .. }
-        | ExecutionCommand::Replay { .. } => unreachable!("handled above"),
         ExecutionCommand::Purge {
             older_than,
             namespace,
@@ -196,6 +192,7 @@ pub fn run(globals: &Globals, command: ExecutionCommand) -> anyhow::Result<ExitC
                 flow_id,
                 ..PurgeScope::new(tenant)
             };
+            let store = open()?;
             let store: &dyn saker_store::Store = store.as_ref();
             if logs_only {
                 let removed = store.purge_logs(&LogPurge::new(scope, before))?;
