@@ -100,7 +100,12 @@ async fn restart_execution(
 ) -> Result<Json<Value>, ApiError> {
     find_execution(&state, &who, &tenant, &id, Action::Update)?;
     state.engine.restart(&id)?;
-    let restarted = find_execution(&state, &who, &tenant, &id, Action::Read)?;
+    // As the restart recorded it (the caller was allowed to act on it just above).
+    let restarted = state
+        .engine
+        .store()
+        .get_execution(&id)?
+        .ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))?;
     Ok(Json(execution_json(&restarted)))
 }
 
