@@ -90,6 +90,19 @@ pub enum EngineError {
     /// Only a PAUSED execution can be resumed.
     #[error("execution {id} is {state}, not PAUSED: only a paused execution can be resumed")]
     NotPaused { id: String, state: StateType },
+    /// Only an execution that ended FAILED or KILLED can be restarted.
+    #[error(
+        "execution {id} is {state}: only a FAILED or KILLED execution can be restarted (replay it from a task run instead)"
+    )]
+    NotRestartable { id: String, state: StateType },
+    /// A restart needs a failed or killed task run to start from.
+    #[error("execution {0} has no FAILED or KILLED task run to restart from")]
+    NothingToRestart(String),
+    /// Only an ended execution can be replayed.
+    #[error("execution {id} is {state}: only an ended execution can be replayed (kill it first)")]
+    NotReplayable { id: String, state: StateType },
+    #[error("execution {execution} has no task run {task_run}")]
+    TaskRunNotFound { execution: String, task_run: String },
 }
 
 /// What started an execution, beyond its flow and inputs: the `create_execution*` methods

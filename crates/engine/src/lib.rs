@@ -31,6 +31,7 @@ pub mod outputs;
 pub mod plan;
 pub mod queue;
 mod recovery;
+mod restart;
 mod resume;
 pub mod retry;
 pub mod runner;
