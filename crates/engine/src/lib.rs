@@ -46,13 +46,3 @@ pub use engine::{Engine, EngineError, EngineParts};
 pub use masks::process_masks;
 pub use sealing::{KeyringSealer, ValueSealer, display_masked};
 pub use secrets::{NoSecrets, ResolvedSecret, SecretRequester, SecretSource};
-
-use saker_model::{Flow, TaskDef};
-
-/// The retry policy that applies to `task`: its own, or the flow's.
-pub(crate) fn retry_policy(flow: &Flow, task: &TaskDef) -> Option<retry::RetryPolicy> {
-    task.retry
-        .as_ref()
-        .or(flow.retry.as_ref())
-        .and_then(retry::RetryPolicy::from_model)
-}

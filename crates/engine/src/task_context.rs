@@ -66,6 +66,21 @@ impl TaskContext {
         }
     }
 
+    /// Sets `taskrun.<field>` for the renders that follow (ForEachItem's `taskrun.items`,
+    /// the batch each subflow call is rendered for).
+    pub(crate) fn set_taskrun_field(&mut self, field: &str, value: saker_expr::Value) {
+        let mut entries: Vec<(String, saker_expr::Value)> = match self.variables.get("taskrun") {
+            Some(saker_expr::Value::Map(map, _)) => {
+                map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
+            _ => Vec::new(),
+        };
+        entries.retain(|(k, _)| k != field);
+        entries.push((field.to_owned(), value));
+        self.variables
+            .insert("taskrun", saker_expr::Value::map(entries));
+    }
+
     /// The task being run.
     pub fn task(&self) -> &TaskDef {
         &self.task

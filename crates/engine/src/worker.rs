@@ -203,15 +203,21 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
             .protect_task_outputs(&execution.id, &task.id, outputs, &taint, &masks);
     // A subflow's inputs leave like outputs: what a secret produced is sealed (opened again,
     // with this path, by the executor that starts the child).
-    if let Some(call) = resolved.as_mut().and_then(|r| r.subflow.as_mut()) {
-        let inputs = std::mem::take(&mut call.inputs);
-        call.inputs = deps.protector.protect_task_outputs(
-            &execution.id,
-            &subflow_inputs_path(&task.id),
-            inputs,
-            &taint,
-            &masks,
-        );
+    if let Some(resolved) = resolved.as_mut() {
+        let calls = resolved
+            .subflow
+            .iter_mut()
+            .chain(resolved.subflows.iter_mut().flatten());
+        for call in calls {
+            let inputs = std::mem::take(&mut call.inputs);
+            call.inputs = deps.protector.protect_task_outputs(
+                &execution.id,
+                &subflow_inputs_path(&task.id),
+                inputs,
+                &taint,
+                &masks,
+            );
+        }
     }
     WorkerResult {
         execution_id: job.execution.id.clone(),

@@ -373,6 +373,10 @@ pub struct Resolved {
     /// The execution a `Subflow` starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subflow: Option<SubflowCall>,
+    /// The executions a `ForEachItem` starts, one per batch of its items (each batch's file
+    /// is the matching entry of `values`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subflows: Option<Vec<SubflowCall>>,
     /// A `LoopUntil`'s current iteration, from 0 (its tasks' runs carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration: Option<u32>,

@@ -14,11 +14,15 @@ use saker_model::{Execution, Flow, Level, LogEntry, StateType, TaskKind, TaskRun
 use saker_store::{Store, Write};
 use tokio::sync::{mpsc, oneshot};
 
+mod for_each_item;
 mod limits;
 mod loops;
 mod outbox;
 mod pause;
 mod subflow;
+
+/// The trigger type a Subflow's (or ForEachItem's) child execution records.
+pub(crate) const SUBFLOW_TRIGGER: &str = subflow::SUBFLOW_TYPE;
 mod triggers;
 
 use crate::cancel::Cancellation;
@@ -26,7 +30,6 @@ use crate::masks::MaskRegistry;
 use crate::outputs::FlowOutputs;
 use crate::plan::{self, waits_on_children};
 use crate::queue::{Queue, WorkerJob, WorkerResult};
-use crate::retry_policy;
 use outbox::{MAX_BATCH, Outbox, Owned, execution_header};
 
 /// What the executor reacts to.
@@ -229,6 +232,7 @@ impl Executor {
             return;
         };
         let key = ExecutionKey::from(&l.execution);
+        let retry = effective_retry(&l.flow, &l.execution, &result.task_run_id);
         let Some(task_run) = l
             .execution
             .task_run_list
@@ -291,9 +295,7 @@ impl Executor {
         }
 
         if state == StateType::Failed && !l.killing && exit.is_none() {
-            let declared = task
-                .as_ref()
-                .and_then(|t| t.retry.as_ref().or(l.flow.retry.as_ref()));
+            let declared = retry.as_ref();
             if declared.is_some_and(|r| r.behavior != saker_model::RetryBehavior::RetryFailedTask) {
                 logs.push(system_log(
                     key.clone(),
@@ -302,7 +304,10 @@ impl Executor {
                     "retry behavior CREATE_NEW_EXECUTION is not yet available in Saker; the task was not retried".into(),
                 ));
             }
-            if let Some(policy) = task.as_ref().and_then(|t| retry_policy(&l.flow, t)) {
+            if let Some(policy) = retry
+                .as_ref()
+                .and_then(crate::retry::RetryPolicy::from_model)
+            {
                 let elapsed = task_run
                     .state
                     .start_date()
@@ -347,10 +352,13 @@ impl Executor {
                         .push((key.id.clone(), task_run.id.clone(), delay));
                 }
                 task_run.state.transition_at(StateType::Paused, now);
-            } else if !waits_on_children(task.kind) && task.kind != TaskKind::Subflow {
+            } else if !waits_on_children(task.kind)
+                && !matches!(task.kind, TaskKind::Subflow | TaskKind::ForEachItem)
+            {
                 task_run.state.transition_at(state, now);
             }
             let starts_child = task.kind == TaskKind::Subflow && !l.killing;
+            let starts_items = task.kind == TaskKind::ForEachItem && !l.killing;
             let run_id = task_run.id.clone();
             task_run.resolved = Some(resolved);
             let changed = vec![task_run.clone()];
@@ -361,13 +369,19 @@ impl Executor {
             if starts_child {
                 self.start_subflow(live, outbox, &key.id, &run_id);
             }
+            if starts_items {
+                self.start_for_each_item(live, outbox, &key.id, &run_id);
+            }
             return;
         }
 
         if let Some(task) = &task {
             if state == StateType::Success
                 && attempts > 1
-                && retry_policy(&l.flow, task).is_some_and(|p| p.warning_on_retry)
+                && retry
+                    .as_ref()
+                    .and_then(crate::retry::RetryPolicy::from_model)
+                    .is_some_and(|p| p.warning_on_retry)
             {
                 state = StateType::Warning;
             }
@@ -466,6 +480,17 @@ impl Executor {
             .filter(|r| r.resolved.as_ref().is_some_and(|x| x.subflow.is_some()))
             .filter_map(|r| r.outputs.get("executionId").and_then(|v| v.as_str()))
             .map(str::to_owned)
+            // A ForEachItem's batches, listed on its `<id>_items` run.
+            .chain(
+                l.execution
+                    .task_run_list
+                    .iter()
+                    .filter(|r| r.state.current == StateType::Running)
+                    .filter_map(|r| r.resolved.as_ref()?.values.as_ref())
+                    .flatten()
+                    .filter_map(|e| e.get("executionId")?.as_str())
+                    .map(str::to_owned),
+            )
             .collect();
         // Nothing resumes a pause of an execution being killed.
         let mut changed = Vec::new();
@@ -683,4 +708,19 @@ pub(crate) fn system_log(
         level,
         message,
     }
+}
+
+/// The retry that applies to task run `run_id`: its task's own, else the nearest flowable
+/// around it that declares one (Kestra retries a flowable's failed children), else the
+/// flow's.
+pub(crate) fn effective_retry(
+    flow: &Flow,
+    execution: &Execution,
+    run_id: &str,
+) -> Option<saker_model::Retry> {
+    let run = execution.task_run_by_id(run_id)?;
+    std::iter::once(run)
+        .chain(execution.parents_of(run))
+        .find_map(|r| flow.find_task(&r.task_id)?.retry.clone())
+        .or_else(|| flow.retry.clone())
 }

@@ -41,7 +41,7 @@ impl Executor {
         let Some(call) = run.resolved.as_ref().and_then(|r| r.subflow.clone()) else {
             return;
         };
-        let started = self.child_execution(&p.execution, run, &call);
+        let started = self.child_execution(&p.execution, run, &call, &run.task_id, None);
         let (child, flow) = match started {
             Ok(started) => started,
             Err(message) => {
@@ -99,11 +99,15 @@ impl Executor {
 
     /// Builds the child execution: its flow from the store, the parent's inputs opened,
     /// coerced and sealed again, its labels, its trigger naming the parent.
-    fn child_execution(
+    /// `sealed_by` is the task whose worker sealed the call's inputs (the Subflow or
+    /// ForEachItem task); `iteration` the batch of a ForEachItem.
+    pub(super) fn child_execution(
         &self,
         parent: &Execution,
         run: &TaskRun,
         call: &SubflowCall,
+        sealed_by: &str,
+        iteration: Option<usize>,
     ) -> Result<(Execution, Arc<Flow>), String> {
         let record = self
             .store
@@ -122,7 +126,7 @@ impl Executor {
                 call.namespace, call.flow_id, record.revision
             )
         })?;
-        let sealed_at = format!("outputs.{}", subflow_inputs_path(&run.task_id));
+        let sealed_at = format!("outputs.{}", subflow_inputs_path(sealed_by));
         let mut inputs = Map::new();
         let mut seal = Vec::new();
         for (name, value) in &call.inputs {
@@ -153,6 +157,9 @@ impl Executor {
         variables.insert("flowId".into(), parent.flow_id.clone().into());
         variables.insert("flowRevision".into(), parent.flow_revision.into());
         variables.insert("taskRunId".into(), run.id.clone().into());
+        if let Some(iteration) = iteration {
+            variables.insert("taskRunIteration".into(), iteration.into());
+        }
         let correlation = parent
             .labels
             .get("system.correlationId")
@@ -214,6 +221,12 @@ impl Executor {
         let Some(run) = p.execution.task_run_by_id(run_id) else {
             return;
         };
+        if run.resolved.as_ref().is_some_and(|r| r.subflow.is_none()) {
+            // A ForEachItem's `<id>_items` run: one of its batches ended.
+            let (parent_id, run_id) = (parent_id.to_owned(), run_id.to_owned());
+            self.on_item_child_end(live, outbox, child, &parent_id, &run_id);
+            return;
+        }
         let waits = run.state.current == StateType::Running
             && run
                 .resolved
@@ -315,6 +328,10 @@ impl Executor {
             return;
         };
         let key = ExecutionKey::from(&p.execution);
+        let retry = super::effective_retry(&p.flow, &p.execution, run_id)
+            .as_ref()
+            .and_then(crate::retry::RetryPolicy::from_model);
+        let killing = p.killing;
         let Some(run) = p
             .execution
             .task_run_list
@@ -325,6 +342,47 @@ impl Executor {
         };
         if let Some(outputs) = outputs {
             run.outputs = outputs;
+        }
+        // A failed child is an attempt that failed: the Subflow's retry starts another child.
+        if state == StateType::Failed
+            && !killing
+            && let Some(policy) = retry
+        {
+            let now = Utc::now();
+            let elapsed = run
+                .state
+                .start_date()
+                .and_then(|s| (now - s).to_std().ok())
+                .unwrap_or_default();
+            let attempts = run.attempts.len() as u32;
+            if let Some(delay) = policy.next_delay(attempts, elapsed) {
+                if let Some(attempt) = run.attempts.last_mut() {
+                    attempt.state.transition_at(StateType::Failed, now);
+                }
+                run.state.transition_at(StateType::Retrying, now);
+                let mut logs = Vec::new();
+                if let Some(message) = &error {
+                    logs.push(system_log(
+                        key.clone(),
+                        Some(run),
+                        Level::Error,
+                        message.clone(),
+                    ));
+                }
+                logs.push(system_log(
+                    key.clone(),
+                    Some(run),
+                    Level::Warn,
+                    format!(
+                        "the subflow failed (attempt {attempts}); retrying in {:.3}s",
+                        delay.as_secs_f64()
+                    ),
+                ));
+                outbox.writes.push(Owned::Logs(logs));
+                outbox.writes.push(Owned::TaskRun(run.clone()));
+                outbox.retries.push((key.id.clone(), run.id.clone(), delay));
+                return;
+            }
         }
         run.state.transition_at(state, Utc::now());
         let mut logs = Vec::new();

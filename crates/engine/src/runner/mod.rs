@@ -13,6 +13,7 @@ mod exit;
 mod fail;
 mod fetch;
 mod flowable;
+mod for_each_item;
 mod kv;
 mod labels;
 mod local_files;
@@ -181,6 +182,10 @@ impl Registry {
         runners.insert(
             "io.kestra.plugin.core.flow.LoopUntil",
             Arc::new(flowable::LoopUntil),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.flow.ForEachItem",
+            Arc::new(for_each_item::ForEachItem),
         );
         runners.insert(
             "io.kestra.plugin.core.flow.Subflow",

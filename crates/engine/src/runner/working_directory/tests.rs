@@ -122,6 +122,7 @@ fn context_of(
         task_id: "wd".into(),
         task_run_id: run.into(),
         masks: masks.clone(),
+        parent: None,
     });
     ctx.sandbox = Some(host.confinement.shared(execution, run, 1, run));
     ctx
