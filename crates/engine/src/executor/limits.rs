@@ -136,7 +136,15 @@ impl Executor {
         let Some(l) = live.get(id) else {
             return;
         };
-        let started = l.execution.state.start_date().unwrap_or_else(Utc::now);
+        // From when it started running: time spent QUEUED is not the flow's.
+        let started = l
+            .execution
+            .state
+            .histories
+            .iter()
+            .find(|h| h.state == StateType::Running)
+            .map(|h| h.date)
+            .unwrap_or_else(Utc::now);
         for (index, sla) in l.flow.sla.iter().enumerate() {
             let SlaKind::MaxDuration(limit) = sla.kind else {
                 continue;

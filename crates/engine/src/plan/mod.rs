@@ -55,10 +55,16 @@ pub fn plan<'f>(flow: &'f Flow, execution: &Execution, killing: bool) -> Plan<'f
         &flow.finally,
         &root,
     );
-    let mut plan = planner.plan;
-    if let Status::Done(state) = status {
-        plan.end = Some(state);
+    let Status::Done(state) = status else {
+        return planner.plan;
+    };
+    // Once the execution's state is decided, its `afterExecution` tasks run, then the tasks of
+    // every listener whose conditions hold for that state; neither changes the state.
+    if planner.after_execution(flow, execution, state) == Status::Running {
+        return planner.plan;
     }
+    let mut plan = planner.plan;
+    plan.end = Some(state);
     plan
 }
 
@@ -158,6 +164,39 @@ impl<'f, 'e> Planner<'f, 'e> {
             value: scope.value.cloned(),
             iteration: scope.iteration,
         });
+    }
+
+    /// `afterExecution`, then each listener's tasks whose conditions hold for the execution's
+    /// decided `state` (conditions that need a render do not hold here: Kestra's listeners
+    /// test the execution's status, flow and namespace). Not run for a killed execution.
+    fn after_execution(
+        &mut self,
+        flow: &'f Flow,
+        execution: &Execution,
+        state: StateType,
+    ) -> Status {
+        if self.killing || state == StateType::Killed {
+            return Status::Done(state);
+        }
+        let root = Scope::root();
+        if self.list(&flow.after_execution, Order::Sequential, &root) == Status::Running {
+            return Status::Running;
+        }
+        let facts = saker_model::ExecutionFacts {
+            namespace: &execution.namespace,
+            flow_id: &execution.flow_id,
+            state: state.as_str(),
+        };
+        for listener in &flow.listeners {
+            let holds = listener
+                .conditions
+                .iter()
+                .all(|c| c.holds_for(&facts) == Some(true));
+            if holds && self.list(&listener.tasks, Order::Sequential, &root) == Status::Running {
+                return Status::Running;
+            }
+        }
+        Status::Done(state)
     }
 
     /// A main part (`main`), then `errors` if it failed, then `finally`; the state is the
