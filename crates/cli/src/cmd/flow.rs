@@ -67,7 +67,12 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     for file in files {
         let source = read(file)?;
         match saker_model::parse_flow(&source) {
-            Ok(_) => eprintln!("{}: valid", file.display()),
+            Ok(flow) => {
+                for warning in &flow.warnings {
+                    println!("{}:{warning} (warning)", file.display());
+                }
+                eprintln!("{}: valid", file.display());
+            }
             Err(diagnostics) => {
                 errors += diagnostics.len();
                 for d in diagnostics {
