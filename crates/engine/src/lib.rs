@@ -40,6 +40,7 @@ pub mod sealing;
 pub mod secrets;
 mod task_context;
 pub mod trigger;
+pub mod wire;
 pub mod worker;
 
 pub use engine::{Engine, EngineError, EngineParts};

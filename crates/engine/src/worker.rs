@@ -18,6 +18,7 @@ use crate::queue::{Queue, WorkerJob, WorkerResult};
 use crate::runner::{Registry, TaskContext, TaskError};
 use crate::sealing::Protector;
 use crate::secrets::{SecretRequester, SecretSource, TaskSecrets};
+use crate::wire::Control;
 
 /// What a worker needs, shared by all its jobs.
 pub struct WorkerDeps {
@@ -29,6 +30,9 @@ pub struct WorkerDeps {
     pub protector: Protector,
     /// Cancellation flags of the attempts running now, by task run id.
     pub running: Arc<Mutex<HashMap<String, Cancellation>>>,
+    /// Attempts cancelled before their job arrived, by (execution, task run): cancelled as
+    /// they start. Forgotten when their execution ends.
+    pub cancelled_early: Arc<Mutex<std::collections::HashSet<(String, String)>>>,
     /// How many task attempts run at once.
     pub concurrency: usize,
     /// How task processes are confined.
@@ -62,6 +66,34 @@ pub async fn run_worker(
     }
 }
 
+/// Applies the executor's control messages until their queue closes: cancels attempts (now,
+/// or as they start) and forgets what it kept for an execution that ended.
+pub async fn run_controls(deps: Arc<WorkerDeps>, controls: Arc<dyn Queue<Control>>) {
+    while let Some(control) = controls.pop().await {
+        match control {
+            Control::Cancel {
+                execution_id,
+                task_run_ids,
+            } => {
+                let running = lock(&deps.running);
+                let mut early = lock(&deps.cancelled_early);
+                for id in task_run_ids {
+                    match running.get(&id) {
+                        Some(flag) => flag.cancel(),
+                        None => {
+                            early.insert((execution_id.clone(), id));
+                        }
+                    }
+                }
+            }
+            Control::Ended { execution_id } => {
+                deps.masks.remove(&execution_id);
+                lock(&deps.cancelled_early).retain(|(e, _)| *e != execution_id);
+            }
+        }
+    }
+}
+
 /// Runs one attempt of one task run.
 pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     let started_at = chrono::Utc::now();
@@ -70,6 +102,9 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     let masks = deps.masks.get(&execution.id);
     let cancel = Cancellation::new();
     lock(&deps.running).insert(job.task_run.id.clone(), cancel.clone());
+    if lock(&deps.cancelled_early).remove(&(execution.id.clone(), job.task_run.id.clone())) {
+        cancel.cancel();
+    }
 
     let origin = LogOrigin {
         tenant_id: execution.tenant_id.clone(),

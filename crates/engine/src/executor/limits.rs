@@ -201,12 +201,7 @@ impl Executor {
         if let Some(state) = violation_state(sla.behavior) {
             l.exit = Some(state);
             l.killing = true;
-            let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-            for run in &l.execution.task_run_list {
-                if let Some(flag) = running.get(&run.id) {
-                    flag.cancel();
-                }
-            }
+            self.cancel_running(&l.execution);
         }
         let id = execution_id.to_owned();
         self.advance(live, outbox, &id, vec![log], Vec::new());

@@ -7,7 +7,7 @@
 //! here, once every task has ended.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::Utc;
 use saker_model::{Execution, Flow, Level, LogEntry, StateType, TaskKind, TaskRun, TaskRunAttempt};
@@ -25,7 +25,6 @@ mod subflow;
 pub(crate) const SUBFLOW_TRIGGER: &str = subflow::SUBFLOW_TYPE;
 mod triggers;
 
-use crate::cancel::Cancellation;
 use crate::masks::MaskRegistry;
 use crate::outputs::FlowOutputs;
 use crate::plan::{self, waits_on_children};
@@ -88,7 +87,8 @@ pub struct Executor {
     pub jobs: Arc<dyn Queue<WorkerJob>>,
     pub events: mpsc::UnboundedSender<Event>,
     pub runtime: tokio::runtime::Handle,
-    pub running: Arc<Mutex<HashMap<String, Cancellation>>>,
+    /// Cancels and ends sent to the workers (nothing else of theirs is reachable from here).
+    pub controls: Arc<dyn Queue<crate::wire::Control>>,
     pub masks: Arc<MaskRegistry>,
     pub outputs: FlowOutputs,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -102,6 +102,23 @@ pub struct Executor {
 }
 
 impl Executor {
+    /// Tells the workers to stop every attempt of `execution` that runs (or is on its way).
+    fn cancel_running(&self, execution: &Execution) {
+        let task_run_ids: Vec<String> = execution
+            .task_run_list
+            .iter()
+            .filter(|r| r.state.current == StateType::Running)
+            .map(|r| r.id.clone())
+            .collect();
+        if task_run_ids.is_empty() {
+            return;
+        }
+        let _ = self.controls.push(crate::wire::Control::Cancel {
+            execution_id: execution.id.clone(),
+            task_run_ids,
+        });
+    }
+
     /// Handles events until every sender is gone. Events that are already waiting are
     /// handled together and their changes committed in one transaction (group commit); only
     /// then are jobs sent, retries scheduled and watchers answered, so nothing acts on a
@@ -402,12 +419,7 @@ impl Executor {
             // the state the task named.
             l.exit = Some(exit);
             l.killing = true;
-            let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-            for run in &l.execution.task_run_list {
-                if let Some(flag) = running.get(&run.id) {
-                    flag.cancel();
-                }
-            }
+            self.cancel_running(&l.execution);
         }
         self.advance(live, outbox, &key.id, logs, changed);
     }
@@ -464,13 +476,7 @@ impl Executor {
         }
         l.killing = true;
         l.execution.state.transition(StateType::Killing);
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        for run in &l.execution.task_run_list {
-            if let Some(flag) = running.get(&run.id) {
-                flag.cancel();
-            }
-        }
-        drop(running);
+        self.cancel_running(&l.execution);
         // The children a Subflow waits for are killed with it.
         let children: Vec<String> = l
             .execution
@@ -632,6 +638,9 @@ impl Executor {
         if ended && let Some(l) = live.remove(id) {
             self.metrics.execution_ended(l.execution.state.current);
             self.masks.remove(id);
+            let _ = self.controls.push(crate::wire::Control::Ended {
+                execution_id: id.to_owned(),
+            });
             for w in l.watchers {
                 outbox.replies.push((w, l.execution.clone()));
             }
