@@ -3,7 +3,9 @@
 //! trigger's `states`; every condition that is not a MultipleCondition must hold for the
 //! ended execution; then each MultipleCondition records which of its named conditions the
 //! execution meets, and holds once all were met within its window; `preconditions` work the
-//! same way over upstream flows and `where` filters. A window that fires starts over.
+//! same way over upstream flows and `where` filters. A window that fires starts over. A named
+//! condition or `where` group that cannot be evaluated (its expression fails to render) is
+//! not met and is logged; the others are still recorded, as Kestra evaluates each on its own.
 //!
 //! The windows live in the executor's memory: a restart forgets what was met so far (Kestra
 //! keeps them in its database).
