@@ -69,10 +69,75 @@ impl ErrorLogReader for TaskErrorLogs {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use saker_model::{Execution, LogEntry};
+    use saker_model::{DEFAULT_TENANT, Execution, LogEntry, StateType};
     use saker_store::SqliteStore;
+    use zeroize::Zeroizing;
 
     use super::*;
+    use crate::{Engine, EngineParts, ResolvedSecret, SecretRequester, SecretSource};
+
+    const SECRET: &str = "s3cr3t-v4lue-of-the-failure";
+
+    struct OneSecret;
+
+    impl SecretSource for OneSecret {
+        fn resolve(
+            &self,
+            _: &SecretRequester,
+            key: &str,
+            _: Option<&str>,
+        ) -> Result<ResolvedSecret, String> {
+            match key {
+                "K" => Ok(Zeroizing::new(SECRET.to_owned()).into()),
+                _ => Err(format!("secret '{key}' not found")),
+            }
+        }
+    }
+
+    /// A failure whose message held a secret reaches the `errors` branch through
+    /// `errorLogs()` as it was stored: masked, in the log and in the outputs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_errors_branch_reads_the_masked_failure() {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let mut parts = EngineParts::new(store.clone());
+        parts.secrets = Arc::new(OneSecret);
+        let engine = Engine::start(parts);
+        let source = r#"
+id: errors
+namespace: company.team
+tasks:
+  - id: failed
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: "refused {{ secret('K') }}"
+errors:
+  - id: report
+    type: io.kestra.plugin.core.debug.Return
+    format: "{% for log in errorLogs() %}{{ log.taskId }}: {{ log.message }};{% endfor %}"
+"#;
+        let (flow, saved) = engine.deploy(DEFAULT_TENANT, source).unwrap();
+        let execution = engine
+            .create_execution(
+                DEFAULT_TENANT,
+                flow,
+                saved.flow.revision,
+                serde_json::Map::new(),
+            )
+            .unwrap();
+        let ended = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            engine.wait(&execution.id),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(ended.state.current, StateType::Failed);
+        let report = ended.task_run("report").unwrap();
+        assert_eq!(report.state.current, StateType::Success);
+        let value = report.outputs["value"].as_str().unwrap_or_default();
+        assert_eq!(value, "failed: refused ****;", "{report:?}");
+        let logs = store.list_logs(&LogQuery::new(&execution.id)).unwrap();
+        assert!(logs.iter().all(|l| !l.entry.message.contains(SECRET)));
+    }
 
     fn line(execution: &Execution, task: &str, level: Level, message: &str) -> LogEntry {
         LogEntry {
