@@ -18,6 +18,7 @@ pub mod cancel;
 pub mod context;
 pub mod debug_eval;
 mod engine;
+pub mod error_logs;
 pub mod executor;
 pub mod files;
 mod flow_trigger;

@@ -40,6 +40,8 @@ pub struct TaskContext {
     pub(crate) files: Option<crate::files::TaskFiles>,
     /// The KV store of `kv()` and the kv.* tasks (set by the worker).
     pub(crate) kv: Option<crate::kv::TaskKv>,
+    /// The execution's ERROR lines for `errorLogs()` (set by the worker).
+    pub(crate) error_logs: Option<crate::error_logs::TaskErrorLogs>,
 }
 
 impl TaskContext {
@@ -63,6 +65,7 @@ impl TaskContext {
             limits: saker_expr::Limits::default(),
             files: None,
             kv: None,
+            error_logs: None,
         }
     }
 
@@ -110,6 +113,10 @@ impl TaskContext {
                 .files
                 .as_ref()
                 .map(|files| files as &dyn saker_expr::FileReader),
+            error_logs: self
+                .error_logs
+                .as_ref()
+                .map(|logs| logs as &dyn saker_expr::ErrorLogReader),
             ..RenderEnv::default()
         };
         let rendered = template.render(&self.variables, &env);

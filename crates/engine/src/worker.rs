@@ -172,6 +172,10 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         masks.clone(),
         execution,
     ));
+    ctx.error_logs = Some(crate::error_logs::TaskErrorLogs::new(
+        deps.store.clone(),
+        &execution.id,
+    ));
     ctx.sandbox = Some(match &job.working_directory {
         Some(owner) => deps
             .confinement
