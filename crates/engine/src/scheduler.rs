@@ -18,10 +18,11 @@
 //!   templates over `flow` and `trigger` (`secret()` refused: a rendered input is stored as
 //!   given, not as a secret). Inputs that do not render or do not fit the flow skip that
 //!   date, with an error in the log.
-//! - Triggers with `conditions` or `scheduleConditions`, which Saker cannot evaluate yet, do
-//!   not fire (firing without them would start executions the user excluded); each such
-//!   trigger is reported once in the log. Other properties Saker does not implement yet
-//!   (`stopAfter`, `backfill`) are reported once and ignored. `lateMaximumDelay` skips the
+//! - `conditions` (and the older `scheduleConditions`: DayWeek, DayWeekInMonth,
+//!   DateTimeBetween, Weekend, Expression) are decided for each due date, their templates
+//!   rendered over `flow` and `trigger`: a date where one does not hold is skipped, and one
+//!   that cannot be decided is skipped with an error in the log. Properties Saker does not
+//!   implement yet (`stopAfter`, `backfill`) are reported once and ignored. `lateMaximumDelay` skips the
 //!   dates reached later than it.
 //! - The state of a trigger that is gone (flow deleted or disabled, trigger removed or
 //!   disabled) is deleted: enabling it again starts from that moment.
@@ -42,9 +43,8 @@ use serde_json::{Map, Value as Json};
 
 use crate::{Engine, EngineError};
 
-/// Properties whose absence would change which dates fire: a trigger that has one does not
-/// fire until Saker evaluates them.
-const BLOCKING: &[&str] = &["conditions", "scheduleConditions"];
+/// Listed by the model among the properties to report, but decided here.
+const HANDLED: &[&str] = &["conditions", "scheduleConditions"];
 
 /// How the scheduler paces itself.
 #[derive(Debug, Clone)]
@@ -224,20 +224,7 @@ impl Scheduler {
         if state.next_date > now {
             return Ok(());
         }
-        if let Some(blocking) = schedule.unsupported.iter().find(|p| BLOCKING.contains(p)) {
-            self.report_once(
-                &label,
-                &format!(
-                    "'{blocking}' on a Schedule trigger is not yet available: the trigger does not fire"
-                ),
-            );
-            return Ok(());
-        }
-        for ignored in schedule
-            .unsupported
-            .iter()
-            .filter(|p| !BLOCKING.contains(p))
-        {
+        for ignored in schedule.unsupported.iter().filter(|p| !HANDLED.contains(p)) {
             self.report_once(
                 &format!("{label}/{ignored}"),
                 &format!("'{ignored}' on a Schedule trigger is not yet available and is ignored"),
@@ -260,6 +247,19 @@ impl Scheduler {
                 return Ok(());
             };
             let variables = trigger_variables(schedule, date);
+            let holds = conditions_hold(&schedule.conditions, tenant, flow, &variables);
+            if holds != Ok(true) {
+                if let Err(problem) = holds {
+                    tracing::error!(
+                        trigger = %label,
+                        date = %schedule.format_date(date),
+                        %problem,
+                        "the trigger's conditions could not be decided; the date is skipped"
+                    );
+                }
+                store.save_trigger_state(&state_at(next))?;
+                continue;
+            }
             let started = match render_inputs(&schedule.inputs, tenant, flow, &variables) {
                 Err(problem) => Err(problem),
                 Ok(inputs) => match self.engine.create_execution_scheduled(
@@ -447,6 +447,30 @@ const INPUT_LIMITS: Limits = Limits {
 /// `flow` (`id`, `namespace`, `tenantId`) and `trigger` (`date`, `next`, `previous`).
 /// `secret()` is refused: a rendered input would be stored as given, not as a secret; a
 /// SECRET input's value belongs in the secret store, read by the tasks that need it.
+/// Whether every condition of a Schedule trigger holds for a date (`trigger` holds its
+/// variables), their templates rendered like the inputs'.
+fn conditions_hold(
+    conditions: &[saker_model::Condition],
+    tenant: &str,
+    flow: &Flow,
+    trigger: &Map<String, Json>,
+) -> Result<bool, String> {
+    if conditions.is_empty() {
+        return Ok(true);
+    }
+    let mut render = |template: &str| -> Result<String, String> {
+        let mut wrapped = Map::new();
+        wrapped.insert("value".into(), Json::String(template.to_owned()));
+        let rendered = render_inputs(&wrapped, tenant, flow, trigger)?;
+        Ok(rendered
+            .get("value")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned())
+    };
+    saker_model::condition::all_hold(conditions, None, &mut render).map_err(|e| e.to_string())
+}
+
 fn render_inputs(
     inputs: &Map<String, Json>,
     tenant: &str,

@@ -234,13 +234,26 @@ async fn a_disabled_flow_does_not_fire() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conditions_saker_cannot_evaluate_keep_the_trigger_from_firing() {
-    let conditions = "    conditions:\n      - type: io.kestra.plugin.core.condition.DayWeekInMonth\n        date: \"{{ trigger.date }}\"\n        dayOfWeek: MONDAY\n        dayInMonth: FIRST\n";
-    let s = setup(&flow(conditions), SchedulerConfig::default());
-    s.fired_at("2026-11-22T10:07:00Z");
-    assert!(s.fired_at("2026-11-22T10:15:01Z").is_empty());
-    assert!(s.fired_at("2026-11-22T12:00:00Z").is_empty());
-    let executions = s
+async fn conditions_decide_each_date_and_a_date_they_refuse_is_skipped() {
+    // 2026-11-22 is a Sunday.
+    let on = |day: &str| {
+        format!(
+            "    conditions:\n      - type: io.kestra.plugin.core.condition.DayWeek\n        date: \"{{{{ trigger.date }}}}\"\n        dayOfWeek: {day}\n"
+        )
+    };
+    let sunday = setup(&flow(&on("SUNDAY")), SchedulerConfig::default());
+    sunday.fired_at("2026-11-22T10:07:00Z");
+    assert_eq!(
+        sunday.fired_at("2026-11-22T10:15:01Z"),
+        [at("2026-11-22T10:15:00Z")]
+    );
+
+    let monday = setup(&flow(&on("MONDAY")), SchedulerConfig::default());
+    monday.fired_at("2026-11-22T10:07:00Z");
+    assert!(monday.fired_at("2026-11-22T10:15:01Z").is_empty());
+    // The refused date is passed, not retried.
+    assert_eq!(monday.next_date(), Some(at("2026-11-22T10:30:00Z")));
+    let executions = monday
         .store
         .list_executions(&saker_store::ExecutionFilter::new(DEFAULT_TENANT))
         .unwrap();
