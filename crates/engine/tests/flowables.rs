@@ -1,59 +1,21 @@
 //! Flowable tasks through the engine API: the task-run tree, outputs addressed by iteration
 //! value, branches, parallel starts, DAG order, local errors, pauses and resumes.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use saker_engine::{Engine, EngineError, EngineParts};
-use saker_model::{DEFAULT_TENANT, Execution, StateType, TaskRun};
-use saker_store::{LogQuery, SqliteStore, Store};
+use saker_model::{StateType, TaskRun};
+use saker_store::{SqliteStore, Store};
 use serde_json::{Map, Value, json};
+
+use common::flows::{messages, output, run, runs, start, wait};
 
 fn engine() -> (Engine, Arc<SqliteStore>) {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     (Engine::start(EngineParts::new(store.clone())), store)
-}
-
-async fn start(engine: &Engine, source: &str, inputs: Value) -> Execution {
-    let (flow, saved) = engine.deploy(DEFAULT_TENANT, source).unwrap();
-    let inputs = match inputs {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    engine
-        .create_execution(DEFAULT_TENANT, flow, saved.flow.revision, inputs)
-        .unwrap()
-}
-
-async fn wait(engine: &Engine, id: &str) -> Execution {
-    tokio::time::timeout(Duration::from_secs(30), engine.wait(id))
-        .await
-        .expect("the execution did not end")
-        .expect("the execution exists")
-}
-
-async fn run(engine: &Engine, source: &str, inputs: Value) -> Execution {
-    let execution = start(engine, source, inputs).await;
-    wait(engine, &execution.id).await
-}
-
-fn runs<'a>(e: &'a Execution, task: &'a str) -> Vec<&'a TaskRun> {
-    e.task_runs_of(task).collect()
-}
-
-fn output<'a>(e: &'a Execution, task: &str, name: &str) -> &'a Value {
-    &e.task_run(task)
-        .unwrap_or_else(|| panic!("no run of {task}"))
-        .outputs[name]
-}
-
-fn messages(store: &SqliteStore, id: &str) -> Vec<String> {
-    store
-        .list_logs(&LogQuery::new(id))
-        .unwrap()
-        .into_iter()
-        .map(|l| l.entry.message)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,7 +281,7 @@ errors:
         done.task_run("global").unwrap().state.current,
         StateType::Success
     );
-    let logs = messages(&store, &done.id);
+    let logs = messages(store.as_ref(), &done.id);
     assert!(logs.iter().any(|l| l == "handled handler"), "{logs:?}");
 }
 
@@ -394,7 +356,7 @@ tasks:
     type: io.kestra.plugin.core.debug.Return
     format: "{{ outputs.pause.onResume.asked }} x{{ outputs.pause.onResume.count }}"
 "#;
-    let execution = start(&engine, source, Value::Null).await;
+    let execution = start(&engine, source, Value::Null);
     // Wait until it is paused, as stored.
     let mut paused = false;
     for _ in 0..400 {
@@ -436,7 +398,7 @@ tasks:
         type: io.kestra.plugin.core.flow.Sleep
         duration: PT30S
 "#;
-    let execution = start(&engine, source, Value::Null).await;
+    let execution = start(&engine, source, Value::Null);
     for _ in 0..400 {
         let stored = store.get_execution(&execution.id).unwrap().unwrap();
         if stored.task_run("nap").is_some() {
@@ -518,7 +480,7 @@ tasks:
       - test ! -e note.txt && echo fresh
 "#;
     let done = run(&engine, source, Value::Null).await;
-    let logs = messages(&store, &done.id);
+    let logs = messages(store.as_ref(), &done.id);
     assert_eq!(done.state.current, StateType::Success, "{logs:?}");
     assert!(logs.iter().any(|l| l == "shared-content"), "{logs:?}");
     assert!(logs.iter().any(|l| l == "fresh"), "{logs:?}");
@@ -600,7 +562,7 @@ tasks:
     let done = run(&engine, source, Value::Null).await;
     assert_eq!(done.state.current, StateType::Failed);
     assert_eq!(runs(&done, "step").len(), 2);
-    let logs = messages(&store, &done.id);
+    let logs = messages(store.as_ref(), &done.id);
     assert!(
         logs.iter().any(|l| l.contains("reached its maximum")),
         "{logs:?}"

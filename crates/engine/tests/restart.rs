@@ -2,14 +2,18 @@
 //! task run, through the engine API. The failing tasks fail on their first attempt only
 //! (`taskrun.attemptsCount` is 0 then), so a restart is what makes them succeed.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use saker_crypto::{Keyring, SecretKey};
 use saker_engine::{Engine, EngineError, EngineParts, KeyringSealer};
-use saker_model::{DEFAULT_TENANT, Execution, StateType, TaskRun};
+use saker_model::{Execution, StateType, TaskRun};
 use saker_store::{SqliteStore, Store};
 use serde_json::{Map, Value, json};
+
+use common::flows::{run, runs, start, wait};
 
 fn engine() -> (Engine, Arc<SqliteStore>) {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
@@ -18,29 +22,6 @@ fn engine() -> (Engine, Arc<SqliteStore>) {
         SecretKey::generate(),
     ))));
     (Engine::start(parts), store)
-}
-
-fn start(engine: &Engine, source: &str, inputs: Value) -> Execution {
-    let (flow, saved) = engine.deploy(DEFAULT_TENANT, source).unwrap();
-    let inputs = match inputs {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    engine
-        .create_execution(DEFAULT_TENANT, flow, saved.flow.revision, inputs)
-        .unwrap()
-}
-
-async fn wait(engine: &Engine, id: &str) -> Execution {
-    tokio::time::timeout(Duration::from_secs(30), engine.wait(id))
-        .await
-        .expect("the execution did not end")
-        .expect("the execution exists")
-}
-
-async fn run(engine: &Engine, source: &str, inputs: Value) -> Execution {
-    let execution = start(engine, source, inputs);
-    wait(engine, &execution.id).await
 }
 
 /// Restarts `id` and follows it to its end through the `Pause` that ends its flow: the
@@ -70,10 +51,6 @@ async fn restart_past_a_pause(engine: &Engine, store: &SqliteStore, id: &str) ->
         .await
         .expect("the execution did not end")
         .expect("the execution exists")
-}
-
-fn runs<'a>(e: &'a Execution, task: &'a str) -> Vec<&'a TaskRun> {
-    e.task_runs_of(task).collect()
 }
 
 fn only<'a>(e: &'a Execution, task: &'a str) -> &'a TaskRun {

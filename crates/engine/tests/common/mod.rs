@@ -1,6 +1,8 @@
 //! What the engine's integration tests share.
 #![allow(dead_code)]
 
+pub mod flows;
+
 use saker_engine::{ResolvedSecret, SecretRequester, SecretSource};
 use zeroize::Zeroizing;
 
