@@ -37,10 +37,7 @@ impl RetryPolicy {
     /// The policy of a flow's or task's `retry`, or `None` when it re-runs something other
     /// than the failed task (`CREATE_NEW_EXECUTION`, not yet available).
     pub fn from_model(retry: &saker_model::Retry) -> Option<Self> {
-        use saker_model::{RetryBehavior, RetryPolicy as Model};
-        if retry.behavior != RetryBehavior::RetryFailedTask {
-            return None;
-        }
+        use saker_model::RetryPolicy as Model;
         let backoff = match &retry.policy {
             Model::Constant { interval } => Backoff::Constant {
                 interval: *interval,

@@ -618,3 +618,65 @@ listeners:
             >= end("boom")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_new_execution_retry_starts_new_executions_up_to_its_limit() {
+    let (engine, store) = engine();
+    let source = r#"
+id: again
+namespace: company.team
+inputs:
+  - id: who
+    type: STRING
+tasks:
+  - id: fail
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: "failing for {{ inputs.who }}"
+    retry:
+      behavior: CREATE_NEW_EXECUTION
+      type: constant
+      interval: PT0.05S
+      maxAttempt: 3
+"#;
+    let first = run(&engine, source, json!({"who": "ann"})).await;
+    assert_eq!(first.state.current, StateType::Failed);
+    assert_eq!(first.task_run("fail").unwrap().attempts.len(), 1);
+    // The chain: three executions in all, each with the same inputs, the last not retried.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let chain = loop {
+        let mut filter = saker_store::ExecutionFilter::new(saker_model::DEFAULT_TENANT);
+        filter.flow_id = Some("again".into());
+        let all = store.list_executions(&filter).unwrap();
+        let ended = all
+            .iter()
+            .filter(|e| e.state.current.is_terminated())
+            .count();
+        if ended >= 3 || std::time::Instant::now() > deadline {
+            break all;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(chain.len(), 3, "{chain:#?}");
+    let mut attempts: Vec<&str> = chain
+        .iter()
+        .map(|e| {
+            e.labels
+                .get("system.executionAttempt")
+                .and_then(|v| v.as_str())
+                .unwrap_or("1")
+        })
+        .collect();
+    attempts.sort();
+    assert_eq!(attempts, ["1", "2", "3"]);
+    for e in &chain {
+        assert_eq!(e.inputs["who"], "ann");
+        if e.id != first.id {
+            assert_eq!(e.labels["system.originalId"], first.id.as_str());
+        }
+    }
+    // No fourth: the limit holds once the last one failed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut filter = saker_store::ExecutionFilter::new(saker_model::DEFAULT_TENANT);
+    filter.flow_id = Some("again".into());
+    assert_eq!(store.list_executions(&filter).unwrap().len(), 3);
+}

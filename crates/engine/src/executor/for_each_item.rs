@@ -105,6 +105,7 @@ impl Executor {
                     execution: child,
                     killing: false,
                     exit: None,
+                    retry_new: None,
                     watchers: Vec::new(),
                 },
             );

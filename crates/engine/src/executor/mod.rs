@@ -19,6 +19,7 @@ mod limits;
 mod loops;
 mod outbox;
 mod pause;
+mod retry_execution;
 mod subflow;
 
 /// The trigger type a Subflow's (or ForEachItem's) child execution records.
@@ -52,6 +53,11 @@ pub enum Event {
         execution_id: String,
         task_run_id: String,
     },
+    /// A CREATE_NEW_EXECUTION retry's delay is over: a new execution like `ended` starts.
+    RetryExecution {
+        flow: Arc<Flow>,
+        ended: Box<Execution>,
+    },
     /// A MAX_DURATION SLA (the `index`th of the flow's `sla`) of an execution ran out.
     SlaDue { execution_id: String, index: usize },
     /// The interval after a `LoopUntil`'s check is over: its next iteration starts.
@@ -78,6 +84,9 @@ struct Live {
     killing: bool,
     /// Set by an `Exit` task: the state the execution ends in once nothing runs.
     exit: Option<StateType>,
+    /// Set by a failed task whose retry is CREATE_NEW_EXECUTION: once this execution ends, a
+    /// new one starts after this delay.
+    retry_new: Option<std::time::Duration>,
     watchers: Vec<oneshot::Sender<Option<Execution>>>,
 }
 
@@ -154,6 +163,7 @@ impl Executor {
                         execution: *execution,
                         killing: false,
                         exit: None,
+                        retry_new: None,
                         watchers: Vec::new(),
                     },
                 );
@@ -181,6 +191,9 @@ impl Executor {
                 execution_id,
                 index,
             } => self.on_sla_due(live, outbox, &execution_id, index),
+            Event::RetryExecution { flow, ended } => {
+                self.on_retry_execution(live, outbox, flow, &ended)
+            }
             Event::Watch {
                 execution_id,
                 reply,
@@ -250,6 +263,8 @@ impl Executor {
         };
         let key = ExecutionKey::from(&l.execution);
         let retry = effective_retry(&l.flow, &l.execution, &result.task_run_id);
+        let execution_attempt = retry_execution::execution_attempt(&l.execution);
+        let execution_started = l.execution.state.start_date();
         let Some(task_run) = l
             .execution
             .task_run_list
@@ -313,16 +328,34 @@ impl Executor {
 
         if state == StateType::Failed && !l.killing && exit.is_none() {
             let declared = retry.as_ref();
-            if declared.is_some_and(|r| r.behavior != saker_model::RetryBehavior::RetryFailedTask) {
-                logs.push(system_log(
-                    key.clone(),
-                    Some(task_run),
-                    Level::Warn,
-                    "retry behavior CREATE_NEW_EXECUTION is not yet available in Saker; the task was not retried".into(),
-                ));
+            let new_execution = declared
+                .is_some_and(|r| r.behavior == saker_model::RetryBehavior::CreateNewExecution);
+            if new_execution {
+                // Not this task run again: the whole flow again, in a new execution.
+                let attempt = execution_attempt;
+                let elapsed = execution_started
+                    .map(|s| (now - s).to_std().unwrap_or_default())
+                    .unwrap_or_default();
+                let delay = retry
+                    .as_ref()
+                    .and_then(crate::retry::RetryPolicy::from_model)
+                    .and_then(|p| p.next_delay(attempt, elapsed));
+                if let Some(delay) = delay {
+                    logs.push(system_log(
+                        key.clone(),
+                        Some(task_run),
+                        Level::Warn,
+                        format!(
+                            "execution attempt {attempt} failed; a new execution starts in {:.3}s once this one ends",
+                            delay.as_secs_f64()
+                        ),
+                    ));
+                    l.retry_new = Some(delay);
+                }
             }
             if let Some(policy) = retry
                 .as_ref()
+                .filter(|_| !new_execution)
                 .and_then(crate::retry::RetryPolicy::from_model)
             {
                 let elapsed = task_run
@@ -647,6 +680,9 @@ impl Executor {
             self.on_child_end(live, outbox, &l.flow, &l.execution);
             if l.flow.concurrency.is_some() {
                 self.dequeue(live, outbox, &l.execution);
+            }
+            if let Some(delay) = l.retry_new {
+                self.schedule_new_execution(l.flow.clone(), l.execution.clone(), delay);
             }
             outbox.ended.push((l.flow, l.execution));
         }

@@ -67,6 +67,7 @@ impl Executor {
                 execution: child,
                 killing: false,
                 exit: None,
+                retry_new: None,
                 watchers: Vec::new(),
             },
         );
@@ -329,6 +330,7 @@ impl Executor {
         };
         let key = ExecutionKey::from(&p.execution);
         let retry = super::effective_retry(&p.flow, &p.execution, run_id)
+            .filter(|r| r.behavior == saker_model::RetryBehavior::RetryFailedTask)
             .as_ref()
             .and_then(crate::retry::RetryPolicy::from_model);
         let killing = p.killing;

@@ -152,6 +152,7 @@ impl Executor {
                 execution,
                 killing: false,
                 exit: None,
+                retry_new: None,
                 watchers: Vec::new(),
             },
         );
