@@ -80,12 +80,15 @@ impl Engine {
                 removed.len()
             ),
         );
+        let removed: Vec<String> = removed.into_iter().collect();
         let mut writes = vec![
             Write::AppendLogs(std::slice::from_ref(&log)),
             Write::SaveExecution(&execution),
+            Write::DeleteTaskRuns {
+                execution_id: &execution.id,
+                task_run_ids: &removed,
+            },
         ];
-        // The removed runs stay in the store until it can delete task runs (they are never
-        // planned again: the planner indexes the latest run of a task).
         writes.extend(execution.task_run_list.iter().map(Write::SaveTaskRun));
         self.store.write(&writes)?;
         self.start_reopened(flow, execution, reopened)

@@ -153,6 +153,12 @@ pub enum Write<'a> {
     SaveTaskRun(&'a TaskRun),
     /// As [`Store::append_logs`].
     AppendLogs(&'a [LogEntry]),
+    /// Removes these task runs of an execution (a restart drops the `errors` runs of the
+    /// failure it undoes); their log lines stay. Runs of another execution are not touched.
+    DeleteTaskRuns {
+        execution_id: &'a str,
+        task_run_ids: &'a [String],
+    },
     /// As [`Store::save_trigger_state`]: inserts the state, or replaces the one stored under
     /// its key. A scheduler batches it after the `CreateExecution` of the execution the
     /// trigger starts, so that the execution and the trigger's advance are committed together

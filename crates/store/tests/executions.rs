@@ -51,6 +51,13 @@ fn creating_with_a_foreign_task_run_stores_nothing() {
 }
 
 #[test]
+fn deleted_task_runs_are_gone_but_not_another_executions_or_the_logs() {
+    contract::executions::deleted_task_runs_are_gone_but_not_another_executions_or_the_logs(
+        &store(),
+    );
+}
+
+#[test]
 fn a_batch_is_applied_in_order() {
     contract::executions::a_batch_is_applied_in_order(&store());
 }

@@ -78,6 +78,7 @@ fn postgres_keeps_the_store_contract() {
         executions::a_task_run_id_cannot_move_to_another_execution,
         executions::creating_with_a_foreign_task_run_stores_nothing,
         executions::a_batch_is_applied_in_order,
+        executions::deleted_task_runs_are_gone_but_not_another_executions_or_the_logs,
         executions::a_failing_batch_leaves_nothing_behind,
         executions::listing_filters_and_returns_newest_first,
         executions::executions_in_states_finds_unfinished_ones_oldest_first,

@@ -89,6 +89,20 @@ pub(super) fn save(tx: &mut Tx<'_>, execution: &Execution) -> Result<()> {
     })
 }
 
+pub(super) fn delete_task_runs(
+    tx: &mut Tx<'_>,
+    execution_id: &str,
+    task_run_ids: &[String],
+) -> Result<()> {
+    for id in task_run_ids {
+        tx.execute(
+            "DELETE FROM task_runs WHERE execution_id = $1 AND id = $2",
+            &[&execution_id, id],
+        )?;
+    }
+    Ok(())
+}
+
 pub(super) fn save_task_run(tx: &mut Tx<'_>, task_run: &TaskRun) -> Result<()> {
     let doc = encode("task run", &task_run.id, task_run)?;
     // An upsert keeps the row (and so its `seq`, the creation order) when the run is saved

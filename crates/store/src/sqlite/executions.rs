@@ -95,6 +95,19 @@ pub(super) fn save(tx: &Transaction<'_>, execution: &Execution) -> Result<()> {
     })
 }
 
+pub(super) fn delete_task_runs(
+    tx: &Transaction<'_>,
+    execution_id: &str,
+    task_run_ids: &[String],
+) -> Result<()> {
+    let mut delete =
+        tx.prepare_cached("DELETE FROM task_runs WHERE execution_id = ?1 AND id = ?2")?;
+    for id in task_run_ids {
+        delete.execute(params![execution_id, id])?;
+    }
+    Ok(())
+}
+
 pub(super) fn save_task_run(tx: &Transaction<'_>, task_run: &TaskRun) -> Result<()> {
     let doc = encode("task run", &task_run.id, task_run)?;
     // An upsert keeps the row (and so its `seq`, the creation order) when the run is saved

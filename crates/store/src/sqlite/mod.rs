@@ -332,6 +332,10 @@ impl Store for SqliteStore {
                     Write::SaveExecution(execution) => executions::save(tx, execution)?,
                     Write::SaveTaskRun(task_run) => executions::save_task_run(tx, task_run)?,
                     Write::AppendLogs(entries) => logs::append(tx, entries)?,
+                    Write::DeleteTaskRuns {
+                        execution_id,
+                        task_run_ids,
+                    } => executions::delete_task_runs(tx, execution_id, task_run_ids)?,
                     Write::SaveTriggerState(state) => triggers::save(tx, state)?,
                 }
             }

@@ -180,6 +180,36 @@ pub fn a_batch_is_applied_in_order(s: &dyn Store) {
     s.write(&[]).unwrap();
 }
 
+pub fn deleted_task_runs_are_gone_but_not_another_executions_or_the_logs(s: &dyn Store) {
+    let mut e = execution("ns", "f");
+    let keep = task_run(&e, "keep");
+    let drop = task_run(&e, "drop");
+    e.task_run_list = vec![keep.clone(), drop.clone()];
+    s.create_execution(&e).unwrap();
+    let mut other = execution("ns", "f");
+    let theirs = task_run(&other, "theirs");
+    other.task_run_list = vec![theirs.clone()];
+    s.create_execution(&other).unwrap();
+    let line = log(&e, Some(&drop), Level::Info, "said by the dropped run");
+    s.append_logs(std::slice::from_ref(&line)).unwrap();
+    let ids = vec![drop.id.clone(), theirs.id.clone()];
+    s.write(&[Write::DeleteTaskRuns {
+        execution_id: &e.id,
+        task_run_ids: &ids,
+    }])
+    .unwrap();
+    assert_eq!(
+        s.get_execution(&e.id).unwrap().unwrap().task_run_list,
+        vec![keep]
+    );
+    // A run of another execution named by mistake is left alone.
+    assert_eq!(
+        s.get_execution(&other.id).unwrap().unwrap().task_run_list,
+        vec![theirs]
+    );
+    assert_eq!(s.list_logs(&LogQuery::new(&e.id)).unwrap().len(), 1);
+}
+
 pub fn a_failing_batch_leaves_nothing_behind(s: &dyn Store) {
     let e = execution("ns", "f");
     let tr = task_run(&e, "t");
