@@ -8,9 +8,10 @@
 //!   caller resolves that into grants, see [`crate::AuthService::subject`]).
 //! - A grant on a tenant (a binding without namespace) applies to the whole tenant.
 //! - A grant on a namespace applies to that namespace and its children
-//!   ([`crate::namespace::covers`]), and only for FLOW, EXECUTION, NAMESPACE and SECRET: a
-//!   namespace binding never gives tenant-wide powers (USER, ROLE, BINDING, INVITATION,
-//!   TENANT, AUDITLOG), whatever its role says, so a namespace owner cannot escalate.
+//!   ([`crate::namespace::covers`]), and only for FLOW, EXECUTION, NAMESPACE, SECRET and
+//!   KVSTORE: a namespace binding never gives tenant-wide powers (USER, ROLE, BINDING,
+//!   INVITATION, TENANT, AUDITLOG), whatever its role says, so a namespace owner cannot
+//!   escalate.
 //! - Grants of another tenant never count.
 //!
 //! # 403 or 404

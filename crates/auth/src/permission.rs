@@ -15,6 +15,8 @@ pub enum Permission {
     Execution,
     Namespace,
     Secret,
+    /// The KV store of a namespace (Kestra's KVSTORE).
+    Kvstore,
     Auditlog,
     User,
     Role,
@@ -24,11 +26,12 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::Flow,
         Permission::Execution,
         Permission::Namespace,
         Permission::Secret,
+        Permission::Kvstore,
         Permission::Auditlog,
         Permission::User,
         Permission::Role,
@@ -43,6 +46,7 @@ impl Permission {
             Permission::Execution => "EXECUTION",
             Permission::Namespace => "NAMESPACE",
             Permission::Secret => "SECRET",
+            Permission::Kvstore => "KVSTORE",
             Permission::Auditlog => "AUDITLOG",
             Permission::User => "USER",
             Permission::Role => "ROLE",
@@ -57,12 +61,16 @@ impl Permission {
     }
 
     /// True for permissions on things that live in a namespace (a flow, an execution, a
-    /// namespace, a secret): a namespace binding can grant these. The others are about the
-    /// tenant as a whole and need a tenant binding.
+    /// namespace, a secret, a KV entry): a namespace binding can grant these. The others are
+    /// about the tenant as a whole and need a tenant binding.
     pub fn is_namespaced(self) -> bool {
         matches!(
             self,
-            Permission::Flow | Permission::Execution | Permission::Namespace | Permission::Secret
+            Permission::Flow
+                | Permission::Execution
+                | Permission::Namespace
+                | Permission::Secret
+                | Permission::Kvstore
         )
     }
 

@@ -10,11 +10,12 @@ use saker_auth::{
 
 fn developer() -> Role {
     use Action::*;
-    let entries: [(Permission, &[Action]); 6] = [
+    let entries: [(Permission, &[Action]); 7] = [
         (Permission::Flow, &Action::ALL),
         (Permission::Execution, &Action::ALL),
         (Permission::Namespace, &[Read]),
         (Permission::Secret, &[Create, Read, Update]),
+        (Permission::Kvstore, &[Read, Create]),
         (Permission::User, &[Read]),
         (Permission::Auditlog, &[Read]),
     ];

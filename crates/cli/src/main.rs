@@ -65,6 +65,9 @@ enum Command {
     /// Manage secrets: values go in (stdin, prompt, generated) and never come out.
     #[command(subcommand)]
     Secret(cmd::secret::SecretCommand),
+    /// Read and write the KV store of a namespace, as flows see it with kv().
+    #[command(subcommand)]
+    Kv(cmd::kv::KvCommand),
     /// Verify and list the audit trail.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
@@ -104,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Expr(c) => cmd::expr::run(&globals, c),
         Command::Bench(args) => cmd::bench::run(&globals, args),
         Command::Secret(c) => cmd::secret::run(&globals, c),
+        Command::Kv(c) => cmd::kv::run(&globals, c),
         Command::Audit(c) => cmd::audit::run(&globals, c),
         Command::Mask(args) => cmd::mask::run(args),
         Command::User(c) => cmd::user::run_user(&globals, c),

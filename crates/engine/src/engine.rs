@@ -118,6 +118,8 @@ pub struct Engine {
     /// The budgets of every render, the debug expression's included.
     expression_limits: saker_expr::Limits,
     files: crate::files::ExecutionFiles,
+    /// Bumped on every deploy, so that the executor reads the listening flows again.
+    flows_generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Engine {
@@ -160,7 +162,9 @@ impl Engine {
         });
 
         let metrics = Arc::new(crate::metrics::Metrics::default());
+        let flows_generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let executor = Executor {
+            flows_generation: flows_generation.clone(),
             files: files.clone(),
             confinement: parts.confinement.clone(),
             metrics: metrics.clone(),
@@ -191,6 +195,7 @@ impl Engine {
             confinement: parts.confinement,
             expression_limits: parts.expression_limits,
             files,
+            flows_generation,
         }
     }
 
@@ -220,6 +225,8 @@ impl Engine {
         let saved = self
             .store
             .save_flow(tenant, &flow.namespace, &flow.id, source)?;
+        self.flows_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok((Arc::new(flow), saved))
     }
 

@@ -128,6 +128,41 @@ impl FlowOutputs {
     }
 }
 
+impl FlowOutputs {
+    /// Renders every string of `value` in the context of an execution of `flow` (its inputs,
+    /// outputs, labels, trigger), with `secret()` resolved for that execution: what a Flow
+    /// trigger gives the execution it starts, a Subflow's `outputs`. The flag says whether
+    /// anything came from a secret.
+    pub fn render_value(
+        &self,
+        flow: &Flow,
+        execution: &Execution,
+        value: &Json,
+    ) -> Result<(Json, bool), String> {
+        // The execution has ended: its own mask set is gone, and one made here is dropped
+        // with the call rather than registered again (nothing is logged for it any more).
+        let masks = Arc::new(crate::masks::ExecutionMasks::default());
+        let variables =
+            context::execution_context(flow, execution, &self.globals, &self.protector, &masks)?;
+        let resolver = TaskSecrets::new(
+            self.secrets.clone(),
+            SecretRequester {
+                tenant_id: execution.tenant_id.clone(),
+                namespace: execution.namespace.clone(),
+                flow_id: execution.flow_id.clone(),
+                execution_id: execution.id.clone(),
+                task_run_id: None,
+            },
+            masks.clone(),
+        );
+        let env = RenderEnv {
+            secrets: Some(&resolver),
+            ..RenderEnv::default()
+        };
+        render_deep(value, &variables, &env, &masks)
+    }
+}
+
 /// Renders every string inside `value`; the flag says whether anything was tainted.
 fn render_deep(
     value: &Json,

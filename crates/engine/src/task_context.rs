@@ -38,6 +38,8 @@ pub struct TaskContext {
     /// The files this attempt may read and write (set by the worker): `read()`, and
     /// `inputFiles`/`outputFiles`/`namespaceFiles` (`crate::files`).
     pub(crate) files: Option<crate::files::TaskFiles>,
+    /// The KV store of `kv()` and the kv.* tasks (set by the worker).
+    pub(crate) kv: Option<crate::kv::TaskKv>,
 }
 
 impl TaskContext {
@@ -60,6 +62,7 @@ impl TaskContext {
             sandbox: None,
             limits: saker_expr::Limits::default(),
             files: None,
+            kv: None,
         }
     }
 
@@ -86,6 +89,7 @@ impl TaskContext {
         self.secrets.take_read_keys();
         let env = RenderEnv {
             secrets: Some(&self.secrets),
+            kv: self.kv.as_ref().map(|kv| kv as &dyn saker_expr::KvResolver),
             limits: self.limits,
             files: self
                 .files
@@ -381,6 +385,20 @@ impl TaskContext {
     /// True once tainted text was handed to a process of this attempt.
     pub(crate) fn handed_taint_to_process(&self) -> bool {
         self.taint.handed_to_process
+    }
+
+    /// Marks `text` as derived from a secret, as a tainted render would: it joins the mask set,
+    /// and an output string equal to it is sealed (a kv.Get of a sealed value).
+    pub(crate) fn taint_output(&mut self, text: &str) {
+        self.masks.add([text]);
+        self.taint.texts.push(Zeroizing::new(text.to_owned()));
+    }
+
+    /// The KV store, for the kv.* tasks.
+    pub fn kv(&self) -> Result<&crate::kv::TaskKv, TaskError> {
+        self.kv
+            .as_ref()
+            .ok_or_else(|| TaskError::Failed("this worker has no KV store".into()))
     }
 
     /// The confined sandbox every process of this attempt must run in.

@@ -131,6 +131,12 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         deps.files
             .for_task(execution, &task.id, &job.task_run.id, &masks),
     );
+    ctx.kv = Some(crate::kv::TaskKv::new(
+        deps.store.clone(),
+        deps.protector.clone(),
+        masks.clone(),
+        execution,
+    ));
     ctx.sandbox = Some(match &job.working_directory {
         Some(owner) => deps
             .confinement

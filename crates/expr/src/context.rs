@@ -139,6 +139,8 @@ impl Default for Limits {
 pub struct RenderEnv<'a> {
     /// Resolves `secret()`; without one, `secret()` fails.
     pub secrets: Option<&'a dyn SecretResolver>,
+    /// Reads the KV store for `kv()`; without one, `kv()` fails.
+    pub kv: Option<&'a dyn crate::kv::KvResolver>,
     /// False on the debug-expression endpoint: `secret()` fails before any lookup.
     pub allow_secrets: bool,
     /// The clock of `now()`; the system clock when None.
@@ -158,6 +160,7 @@ impl Default for RenderEnv<'_> {
     fn default() -> Self {
         RenderEnv {
             secrets: None,
+            kv: None,
             allow_secrets: true,
             now: None,
             limits: Limits::default(),
@@ -172,6 +175,7 @@ impl std::fmt::Debug for RenderEnv<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RenderEnv")
             .field("secrets", &self.secrets.map(|_| "<resolver>"))
+            .field("kv", &self.kv.map(|_| "<resolver>"))
             .field("allow_secrets", &self.allow_secrets)
             .field("now", &self.now)
             .field("limits", &self.limits)

@@ -25,6 +25,8 @@ pub(crate) enum Func {
     Min,
     /// `read`, `fileExists`, `fileSize`, `isFileEmpty`: through [`crate::RenderEnv::files`].
     File(FileFunc),
+    /// `kv()`: the KV store, through the caller's resolver (`kv.rs`).
+    Kv,
     /// A Kestra function that needs storage, KV store, HTTP or the execution graph.
     NotYet(&'static str),
 }
@@ -86,7 +88,7 @@ pub(crate) static FUNCTIONS: &[FuncSpec] = &[
         required: 1,
         variadic: true,
     },
-    later("kv"),
+    f("kv", Func::Kv, &["key", "namespace", "errorOnMissing"], 1),
     f(
         "read",
         Func::File(FileFunc::Read),
@@ -249,6 +251,7 @@ pub(crate) fn call(
             }
             Ok(value)
         }
+        Func::Kv => crate::kv::kv(args, rt),
         Func::NotYet(name) => Err(ErrorKind::NotYetAvailable(name.to_string())),
     }
 }

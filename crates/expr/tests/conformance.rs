@@ -178,12 +178,14 @@ fn inputs_of_every_type() {
 }
 
 #[test]
+fn kv_of_a_missing_key_is_absorbed_by_null_coalescing() {
+    assert_eq!(text("{{ kv('my-key').field ?? null }}"), "");
+    let e = run("{{ kv('my-key', 'io.kestra.tests', false).field }}").expect_err("null.field");
+    assert!(e.contains("cannot read attribute 'field'"), "{e}");
+}
+
+#[test]
 fn engine_functions_are_not_yet_available() {
-    let e = run("{{ kv('my-key').field ?? null }}").expect_err("kv needs the engine");
-    assert!(
-        e.contains("function 'kv' is not yet available in Saker"),
-        "{e}"
-    );
     let e = run("{{ read(inputs.items) }}").expect_err("read needs storage");
     assert!(
         e.contains("function 'read': files cannot be read here (no internal storage)"),

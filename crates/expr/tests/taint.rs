@@ -149,6 +149,9 @@ const ROWS: &[(&str, &str)] = &[
     ("{{ renderOnce(secret('T')) }}", "*"),
     ("{{ render('x{{ secret(\"S\") }}') }}", "*"),
     ("{{ max(1, secret('N') | number) }}", "*"),
+    // A KV read chosen by a secret (the value itself is plain here; a sealed one comes back
+    // tainted, see kv.rs).
+    ("{{ kv('N', namespace=secret('S')) }}", "*"),
     ("{{ min(100, secret('N') | number) }}", "*"),
     ("{{ now(format=secret('F')) }}", "*"),
     ("{{ read(secret('S')) }}", "*"),

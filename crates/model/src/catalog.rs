@@ -14,9 +14,11 @@ use crate::shape::Shape;
 
 mod core_tasks;
 mod flowable;
+mod missing;
 
 pub use core_tasks::CORE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
+pub use missing::missing_type_reason;
 
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -65,6 +67,11 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
+    /// Kestra's WaitFor, the same kind as [`TaskKind::LoopUntil`] (Kestra renamed the task and
+    /// kept WaitFor as its alias); matches and compares as LoopUntil.
+    #[allow(non_upper_case_globals)]
+    pub const WaitFor: TaskKind = TaskKind::LoopUntil;
+
     /// True for the tasks that run other tasks (Kestra's `FlowableTask`). Sleep is not one: it
     /// holds no children and runs on the worker like any runnable task; Pause is, as in Kestra.
     pub fn is_flowable(self) -> bool {
@@ -381,32 +388,6 @@ impl Catalog {
             .iter()
             .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()));
         crate::suggest::closest(name, names)
-    }
-}
-
-/// Why a type name Saker does not know is missing, when its name tells: a class of Kestra's
-/// own test suite (`io.kestra.core.tasks.test.Read`, `io.kestra.core.runners.test.*`: no
-/// Kestra release ships them), or a type of a Kestra plugin other than core
-/// (`io.kestra.plugin.fs.http.Trigger`) when no known name is `close` to it (a misspelt core
-/// name is better answered with "did you mean"). `None` for any other name. The text
-/// completes "unknown task type 'X': ".
-pub fn missing_type_reason(name: &str, close: &[&str]) -> Option<String> {
-    let segments: Vec<&str> = name.split('.').collect();
-    if name.starts_with("io.kestra.") && segments.contains(&"test") {
-        return Some(
-            "it exists only in Kestra's own test suite (test code that no Kestra release \
-             ships), so Saker does not provide it"
-                .to_owned(),
-        );
-    }
-    match segments.as_slice() {
-        ["io", "kestra", "plugin", plugin, _, ..] if *plugin != "core" && close.is_empty() => {
-            Some(format!(
-                "it belongs to the Kestra plugin 'io.kestra.plugin.{plugin}', \
-             which is a plugin Saker does not have"
-            ))
-        }
-        _ => None,
     }
 }
 

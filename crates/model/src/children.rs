@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 
+use crate::catalog::PropSpec;
 use crate::diagnostic::{index, join};
 use crate::input::{InputDef, parse_inputs};
 use crate::read;
@@ -33,14 +34,23 @@ impl Children {
     pub(crate) fn read(
         &mut self,
         ctx: &mut Ctx<'_>,
-        key: &str,
-        shape: Shape,
+        spec: &PropSpec,
         value: &Node,
         path: &str,
     ) -> bool {
         let before = ctx.diags.len();
+        let key = spec.name;
         self.present.insert(key.to_owned());
-        match shape {
+        // Kestra's required child lists are `@NotEmpty`: an If without `then` tasks, a
+        // Parallel without branches, has nothing to do and is a mistake.
+        if spec.required && value.as_seq().is_some_and(<[Node]>::is_empty) {
+            ctx.diags.error(
+                value.pos,
+                path,
+                format!("'{key}' must hold at least one task"),
+            );
+        }
+        match spec.shape {
             Shape::Tasks => {
                 let tasks = parse_tasks(ctx, value, path);
                 self.subtasks.insert(key.to_owned(), tasks);

@@ -39,9 +39,24 @@ impl From<YamlError> for Diagnostic {
 #[derive(Debug, Default)]
 pub(crate) struct Diags {
     found: Vec<Diagnostic>,
+    /// Things accepted that the user should know of (a property Saker ignores); they do not
+    /// make the flow invalid.
+    warnings: Vec<Diagnostic>,
 }
 
 impl Diags {
+    pub(crate) fn warn(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
+        self.warnings.push(Diagnostic::new(pos, path, message));
+    }
+
+    /// The warnings, in file order.
+    pub(crate) fn take_warnings(&mut self) -> Vec<Diagnostic> {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.sort();
+        warnings.dedup();
+        warnings
+    }
+
     pub(crate) fn error(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
         self.found.push(Diagnostic::new(pos, path, message));
     }

@@ -6,11 +6,18 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::catalog::missing_type_reason;
+use crate::condition::{
+    Condition, ConditionScope, Preconditions, STATE_NAMES, TERMINATED_STATES, parse_conditions,
+    parse_preconditions,
+};
 use crate::defaults::PluginDefault;
+use crate::diagnostic::Diagnostic;
 use crate::diagnostic::{Diags, index, join};
 use crate::input::{InputDef, OutputDef};
+use crate::listener::Listener;
 use crate::read;
 use crate::retry::Retry;
+use crate::sla::Sla;
 use crate::suggest;
 use crate::task::TaskDef;
 use crate::validate::Ctx;
@@ -45,23 +52,31 @@ pub struct Flow {
     pub retry: Option<Retry>,
     pub disabled: bool,
     pub concurrency: Option<Concurrency>,
-    /// Service level agreements, kept as written (run by a later part).
-    pub sla: Vec<Value>,
+    /// Service level agreements.
+    pub sla: Vec<Sla>,
+    /// Run after the execution ended, when their conditions hold (Kestra's deprecated form
+    /// of `afterExecution`).
+    pub listeners: Vec<Listener>,
     /// Other flow-level properties Kestra accepts that Saker keeps as written
-    /// (`listeners`, `workerSelector`, `checks`, `tenantId`, ...).
+    /// (`workerSelector`, `checks`, `extend`, `tenantId`, ...).
     pub extras: IndexMap<String, Value>,
+    /// What validation accepted with a warning (`extend`, ...), in file order; the CLI and the
+    /// API show them with the flow.
+    pub warnings: Vec<Diagnostic>,
     /// The YAML text the flow was parsed from.
     pub source: String,
 }
 
 impl Flow {
-    /// Every task of the flow (tasks, errors, finally, afterExecution and their children).
+    /// Every task of the flow (tasks, errors, finally, afterExecution, listeners' tasks and
+    /// their children).
     pub fn all_tasks(&self) -> Vec<&TaskDef> {
         self.tasks
             .iter()
             .chain(&self.errors)
             .chain(&self.finally)
             .chain(&self.after_execution)
+            .chain(self.listeners.iter().flat_map(|l| &l.tasks))
             .flat_map(TaskDef::walk)
             .collect()
     }
@@ -93,9 +108,33 @@ pub struct TriggerDef {
     /// Canonical type name.
     pub type_name: String,
     pub disabled: bool,
-    /// Every other property, as written (after plugin defaults).
+    /// Every other property, as written (after plugin defaults); `conditions` and
+    /// `preconditions` are also here raw.
     pub properties: IndexMap<String, Value>,
+    /// `conditions` (and a Schedule's deprecated `scheduleConditions`), typed. A Schedule
+    /// trigger takes only calendar conditions and expressions.
+    pub conditions: Vec<Condition>,
+    /// A Flow trigger's `preconditions`, typed.
+    pub preconditions: Option<Preconditions>,
     pub pos: Pos,
+}
+
+impl TriggerDef {
+    /// The canonical name of the Flow trigger.
+    pub const FLOW_TYPE: &'static str = "io.kestra.plugin.core.trigger.Flow";
+
+    /// The execution states a Flow trigger reacts to: its `states`, or Kestra's default (the
+    /// terminated states).
+    pub fn flow_states(&self) -> Vec<String> {
+        match self.properties.get("states").and_then(Value::as_array) {
+            Some(states) => states
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_ascii_uppercase)
+                .collect(),
+            None => TERMINATED_STATES.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
 }
 
 /// What happens to an execution over the concurrency limit.
@@ -197,7 +236,7 @@ pub(crate) fn parse_triggers(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Vec<
                 let found = ctx.catalog.trigger(&name);
                 if found.is_none() {
                     let close = ctx.catalog.suggest_trigger(&name);
-                    let hint = match missing_type_reason(&name, &close) {
+                    let hint = match missing_type_reason(&name, &close, ctx.catalog) {
                         Some(reason) => format!(": {reason}"),
                         None => suggest::did_you_mean(&close),
                     };
@@ -231,6 +270,8 @@ pub(crate) fn parse_triggers(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Vec<
         if t.name == crate::schedule::Schedule::TYPE {
             ok &= crate::schedule::check(&mut ctx.diags, &id, &merged, &item_path);
         }
+        let (conditions, preconditions) =
+            read_trigger_conditions(ctx, t.name, &merged, &item_path, &mut ok);
         let disabled = match merged.get("disabled").filter(|n| !n.is_null()) {
             Some(n) => read::boolean(&mut ctx.diags, n, &join(&item_path, "disabled")),
             None => Some(false),
@@ -248,11 +289,70 @@ pub(crate) fn parse_triggers(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Vec<
                 type_name: t.name.to_owned(),
                 disabled,
                 properties,
+                conditions,
+                preconditions,
                 pos: item.pos,
             });
         }
     }
     out
+}
+
+/// Properties of Kestra's Flow trigger (its own and `AbstractTrigger`'s).
+const FLOW_TRIGGER_KEYS: &[&str] = &[
+    "id",
+    "type",
+    "description",
+    "disabled",
+    "conditions",
+    "workerGroup",
+    "logLevel",
+    "labels",
+    "stopAfter",
+    "logToFile",
+    "failOnTriggerError",
+    "inputs",
+    "states",
+    "preconditions",
+];
+
+/// Reads a trigger's conditions, and a Flow trigger's own properties: `preconditions`,
+/// `states` (Kestra's state names) and `inputs`. Sets `ok` false on any mistake.
+fn read_trigger_conditions(
+    ctx: &mut Ctx<'_>,
+    type_name: &str,
+    node: &Node,
+    path: &str,
+    ok: &mut bool,
+) -> (Vec<Condition>, Option<Preconditions>) {
+    let before = ctx.diags.len();
+    let d = &mut ctx.diags;
+    let scope = if type_name == crate::schedule::Schedule::TYPE {
+        ConditionScope::Schedule
+    } else {
+        ConditionScope::Any
+    };
+    let mut conditions = Vec::new();
+    for key in ["conditions", "scheduleConditions"] {
+        if let Some(n) = node.get(key).filter(|n| !n.is_null()) {
+            conditions.extend(parse_conditions(d, n, &join(path, key), scope));
+        }
+    }
+    let mut preconditions = None;
+    if type_name == TriggerDef::FLOW_TYPE {
+        if let Some(n) = node.get("preconditions").filter(|n| !n.is_null()) {
+            preconditions = parse_preconditions(d, n, &join(path, "preconditions"));
+        }
+        // Checks the keys too: a misspelt `conditons` would otherwise fire on every execution.
+        let owner = format!("the Flow trigger at {path}");
+        let mut f = read::Fields::new(d, node, path, owner, FLOW_TRIGGER_KEYS);
+        f.names("states", STATE_NAMES);
+        if let Some(n) = f.get("inputs") {
+            f.ok &= read::map(f.d, n, &join(path, "inputs")).is_some();
+        }
+    }
+    *ok &= ctx.diags.len() == before;
+    (conditions, preconditions)
 }
 
 fn trigger_id(ctx: &mut Ctx<'_>, item: &Node, item_path: &str) -> Option<String> {

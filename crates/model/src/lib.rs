@@ -27,6 +27,7 @@
 pub mod catalog;
 mod children;
 pub mod coerce;
+pub mod condition;
 pub mod defaults;
 pub mod diagnostic;
 pub mod documents;
@@ -35,10 +36,12 @@ pub mod execution;
 pub mod flow;
 pub mod ids;
 pub mod input;
+pub mod listener;
 mod read;
 pub mod retry;
 pub mod schedule;
 pub mod shape;
+pub mod sla;
 pub mod suggest;
 pub mod task;
 pub mod validate;
@@ -46,6 +49,7 @@ pub mod yaml;
 
 pub use catalog::{Catalog, PropSpec, TaskKind, TaskType, TriggerType, task_type, trigger_type};
 pub use coerce::{InputError, OutputError, coerce_inputs};
+pub use condition::{Condition, ExecutionFacts};
 pub use defaults::PluginDefault;
 pub use diagnostic::Diagnostic;
 pub use documents::{
@@ -58,9 +62,11 @@ pub use execution::{
 };
 pub use flow::{Concurrency, ConcurrencyBehavior, Flow, TriggerDef};
 pub use input::{InputDef, InputType, OutputDef};
+pub use listener::Listener;
 pub use retry::{Retry, RetryBehavior, RetryPolicy};
 pub use schedule::Schedule;
 pub use shape::Shape;
+pub use sla::{Sla, SlaBehavior, SlaKind};
 pub use task::TaskDef;
 pub use validate::{parse_flow, parse_flow_with};
 pub use yaml::{Limits, Node, NodeKind, Pos, YamlError};

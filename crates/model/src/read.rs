@@ -161,6 +161,152 @@ pub(crate) fn unknown_key<'a>(
     );
 }
 
+/// Reads the properties of one map-shaped object (a condition, an SLA, a filter) with
+/// diagnostics naming the object: unknown keys are reported with "did you mean", missing
+/// required ones once, and `ok` turns false on any mistake so that the object is not built.
+pub(crate) struct Fields<'n, 'd> {
+    pub(crate) d: &'d mut Diags,
+    pub(crate) node: &'n Node,
+    pub(crate) path: String,
+    /// Completes "... on {owner}" and "{owner} is missing ...".
+    pub(crate) owner: String,
+    pub(crate) ok: bool,
+}
+
+impl<'n, 'd> Fields<'n, 'd> {
+    /// Starts reading `node`, which must be a map with only `allowed` keys.
+    pub(crate) fn new(
+        d: &'d mut Diags,
+        node: &'n Node,
+        path: &str,
+        owner: String,
+        allowed: &[&str],
+    ) -> Self {
+        let ok = match map(d, node, path) {
+            Some(entries) => check_keys(d, entries, allowed, path, &owner),
+            None => false,
+        };
+        Self {
+            d,
+            node,
+            path: path.to_owned(),
+            owner,
+            ok,
+        }
+    }
+
+    /// The non-null value of `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<&'n Node> {
+        self.node.get(key).filter(|n| !n.is_null())
+    }
+
+    pub(crate) fn key_path(&self, key: &str) -> String {
+        crate::diagnostic::join(&self.path, key)
+    }
+
+    /// Reports `key` as missing.
+    pub(crate) fn missing(&mut self, key: &str) {
+        let message = format!("{} is missing required property '{key}'", self.owner);
+        self.d.error(self.node.pos, &self.key_path(key), message);
+        self.ok = false;
+    }
+
+    /// Records the outcome of reading a present value.
+    fn check<T>(&mut self, value: Option<T>) -> Option<T> {
+        self.ok &= value.is_some();
+        value
+    }
+
+    pub(crate) fn text(&mut self, key: &str) -> Option<String> {
+        let node = self.get(key)?;
+        let value = string(self.d, node, &self.key_path(key));
+        self.check(value)
+    }
+
+    pub(crate) fn required_text(&mut self, key: &str) -> Option<String> {
+        if self.get(key).is_none() {
+            self.missing(key);
+        }
+        self.text(key)
+    }
+
+    pub(crate) fn boolean(&mut self, key: &str) -> Option<bool> {
+        let node = self.get(key)?;
+        let value = boolean(self.d, node, &self.key_path(key));
+        self.check(value)
+    }
+
+    pub(crate) fn duration(&mut self, key: &str) -> Option<Duration> {
+        let node = self.get(key)?;
+        let value = duration(self.d, node, &self.key_path(key));
+        self.check(value)
+    }
+
+    /// A list of strings (a single string is taken as a list of one, as Jackson does).
+    pub(crate) fn texts(&mut self, key: &str) -> Vec<String> {
+        let Some(node) = self.get(key) else {
+            return Vec::new();
+        };
+        let path = self.key_path(key);
+        let items: Vec<Option<String>> = match node.as_seq() {
+            Some(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| string(self.d, item, &crate::diagnostic::index(&path, i)))
+                .collect(),
+            None => vec![string(self.d, node, &path)],
+        };
+        let all = items.into_iter().collect::<Option<Vec<_>>>();
+        self.check(all).unwrap_or_default()
+    }
+
+    /// A name out of `names` (any case), turned into a value by `parse`.
+    pub(crate) fn choice<T>(
+        &mut self,
+        key: &str,
+        names: &[&str],
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let text = self.text(key)?;
+        let value = parse(&text);
+        if value.is_none() {
+            let node = self.get(key).unwrap_or(self.node);
+            let message = format!(
+                "'{}': unknown value '{text}' (expected {})",
+                self.key_path(key),
+                names.join(", ")
+            );
+            self.d.error(node.pos, &self.key_path(key), message);
+        }
+        self.check(value)
+    }
+
+    /// A list of names out of `names` (any case), as their canonical upper-case form.
+    pub(crate) fn names(&mut self, key: &str, names: &[&'static str]) -> Vec<String> {
+        let path = self.key_path(key);
+        let texts = self.texts(key);
+        let Some(node) = self.get(key) else {
+            return texts;
+        };
+        let mut out = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            match names.iter().find(|n| n.eq_ignore_ascii_case(text)) {
+                Some(name) => out.push((*name).to_owned()),
+                None => {
+                    let at = node.as_seq().and_then(|items| items.get(i)).unwrap_or(node);
+                    let message = format!(
+                        "'{path}': unknown value '{text}' (expected one of {})",
+                        names.join(", ")
+                    );
+                    self.d.error(at.pos, &path, message);
+                    self.ok = false;
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

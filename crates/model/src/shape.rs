@@ -30,6 +30,9 @@ pub enum Shape {
     Any,
     /// An integer, or a string holding one.
     Int,
+    /// An integer of at least this (`concurrent`, `concurrencyLimit`, `maxIterations`), or a
+    /// string holding one, or a template.
+    AtLeast(i64),
     /// A number, or a string holding one.
     Number,
     /// A boolean, or the string `true`/`false`.
@@ -52,6 +55,9 @@ pub enum Shape {
     Inputs,
     /// A map with these keys (`checkFrequency`, `cache`, `batch`).
     Struct(&'static [PropSpec]),
+    /// The values a loop runs over (ForEach's `values`, EachSequential's `value`): a list, or
+    /// a string holding a JSON array or a template rendering to one (kept as written).
+    ValueList,
     /// Labels: a map of name to value, or Kestra's list of `{key, value}`, given to the engine
     /// as a map; or a string (a template, or JSON text) rendered at run time.
     Labels,
@@ -76,6 +82,7 @@ impl Shape {
             Self::Map => "a map".to_owned(),
             Self::Any => "any value".to_owned(),
             Self::Int => "an integer".to_owned(),
+            Self::AtLeast(min) => format!("a whole number of at least {min}"),
             Self::Number => "a number".to_owned(),
             Self::Bool => "a boolean (true or false)".to_owned(),
             Self::Duration => "an ISO-8601 duration such as PT15S".to_owned(),
@@ -87,6 +94,7 @@ impl Shape {
             Self::DagTasks => "a list of {task, dependsOn} entries".to_owned(),
             Self::Inputs => "a list of input declarations".to_owned(),
             Self::Labels => "a map of labels or a list of {key, value}".to_owned(),
+            Self::ValueList => "a list, or a JSON array as text".to_owned(),
             Self::Struct(props) => {
                 let names: Vec<&str> = props.iter().map(|p| p.name).collect();
                 format!("a map with the keys {}", names.join(", "))
@@ -122,6 +130,20 @@ impl Shape {
             Self::Task | Self::TaskCases => match &node.kind {
                 NodeKind::Map(_) => Ok(node.to_json()),
                 _ => mismatch(),
+            },
+            Self::ValueList => match &node.kind {
+                NodeKind::Seq(_) => Ok(node.to_json()),
+                _ => match node.as_str() {
+                    Some(t) if is_template(t) => Ok(Value::String(t.to_owned())),
+                    Some(t) => match serde_json::from_str::<Value>(t) {
+                        Ok(Value::Array(_)) => Ok(Value::String(t.to_owned())),
+                        _ => Err(format!(
+                            "'{}' is not a JSON array (write a YAML list, or a JSON array such as '[\"a\", \"b\"]')",
+                            t.trim()
+                        )),
+                    },
+                    None => mismatch(),
+                },
             },
             Self::Labels => match &node.kind {
                 NodeKind::Map(entries) => labels(
@@ -175,6 +197,13 @@ impl Shape {
                     .map(Value::from)
                     .or_else(|_| mismatch()),
                 _ => mismatch(),
+            },
+            Self::AtLeast(min) => match Self::Int.convert(node) {
+                Ok(Value::Number(n)) if n.as_i64().is_some_and(|n| n < min) => {
+                    Err(format!("expected {}, got {n}", self.describe()))
+                }
+                Ok(value) => Ok(value),
+                Err(_) => mismatch(),
             },
             Self::Number => match node.to_json() {
                 Value::Number(n) => Ok(Value::Number(n)),
@@ -397,6 +426,74 @@ mod tests {
             Ok(json!("LINUX"))
         );
         assert!(convert(Shape::OneOf(&["LINUX"]), "mac").is_err());
+    }
+
+    #[test]
+    fn bounded_integers() {
+        assert_eq!(convert(Shape::AtLeast(0), "0"), Ok(json!(0)));
+        assert_eq!(convert(Shape::AtLeast(1), "'3'"), Ok(json!(3)));
+        assert_eq!(
+            convert(Shape::AtLeast(1), "'{{ n }}'"),
+            Ok(json!("{{ n }}"))
+        );
+        assert_eq!(
+            convert(Shape::AtLeast(0), "-1"),
+            Err("expected a whole number of at least 0, got -1".to_owned())
+        );
+        assert!(convert(Shape::AtLeast(1), "x").is_err());
+    }
+
+    #[test]
+    fn value_lists() {
+        assert_eq!(convert(Shape::ValueList, "[1, a]"), Ok(json!([1, "a"])));
+        assert_eq!(
+            convert(Shape::ValueList, "'[\"a\", {\"k\": 1}]'"),
+            Ok(json!("[\"a\", {\"k\": 1}]"))
+        );
+        assert_eq!(
+            convert(Shape::ValueList, "'{{ outputs.x.values }}'"),
+            Ok(json!("{{ outputs.x.values }}"))
+        );
+        assert!(
+            convert(Shape::ValueList, "'{\"a\": 1}'")
+                .unwrap_err()
+                .contains("is not a JSON array")
+        );
+        assert!(convert(Shape::ValueList, "abc").is_err());
+        assert!(convert(Shape::ValueList, "{a: 1}").is_err());
+    }
+
+    #[test]
+    fn labels_and_structs() {
+        assert_eq!(
+            convert(Shape::Labels, "{a: 1, b: x}"),
+            Ok(json!({"a": "1", "b": "x"}))
+        );
+        assert_eq!(
+            convert(Shape::Labels, "[{key: a, value: '{{ x }}'}]"),
+            Ok(json!({"a": "{{ x }}"}))
+        );
+        assert!(
+            convert(Shape::Labels, "[{key: a, value: 1}, {key: a, value: 2}]")
+                .unwrap_err()
+                .contains("duplicate label 'a'")
+        );
+        assert!(convert(Shape::Labels, "[{value: 1}]").is_err());
+        const PROPS: &[PropSpec] = &[crate::catalog::required("rows", Shape::Int)];
+        assert_eq!(
+            convert(Shape::Struct(PROPS), "{rows: '4'}"),
+            Ok(json!({"rows": 4}))
+        );
+        assert!(
+            convert(Shape::Struct(PROPS), "{row: 4}")
+                .unwrap_err()
+                .contains("unknown key 'row', did you mean 'rows'?")
+        );
+        assert!(
+            convert(Shape::Struct(PROPS), "{}")
+                .unwrap_err()
+                .contains("missing required key 'rows'")
+        );
     }
 
     #[test]

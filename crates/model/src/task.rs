@@ -126,10 +126,13 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
     // The names this task may use, from its type as written (reported below if unknown), so
     // that a misspelt key is reported once, as an unknown property with "did you mean".
     let catalog = ctx.catalog;
-    let written_type = node
-        .get("type")
-        .and_then(Node::as_text)
-        .and_then(|name| catalog.task(name));
+    let written_name = node.get("type").and_then(Node::as_text);
+    let written_type = written_name.and_then(|name| catalog.task(name));
+    // A type known to be missing (a plugin's, a Kestra core type not here yet) has properties
+    // of its own that Saker cannot know: "did you mean 'version'" for its `session` would
+    // only mislead.
+    let of_missing_type = written_type.is_none()
+        && written_name.is_some_and(|name| missing_type_reason(name, &[], catalog).is_some());
     let known: Vec<&str> = COMMON_TASK_PROPS
         .iter()
         .copied()
@@ -191,7 +194,8 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
                 COMMON_TASK_PROPS
             };
             if task_type.is_some()
-                || !suggest::closest(key, suggest_from.iter().copied()).is_empty()
+                || (!of_missing_type
+                    && !suggest::closest(key, suggest_from.iter().copied()).is_empty())
             {
                 read::unknown_key(
                     &mut ctx.diags,
@@ -208,7 +212,7 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
             continue;
         }
         if spec.shape.holds_children() {
-            ok &= children.read(ctx, key, spec.shape, value, &prop_path);
+            ok &= children.read(ctx, spec, value, &prop_path);
             continue;
         }
         match spec.shape.convert(value) {
@@ -322,7 +326,7 @@ fn resolve_type<'c>(
         return Some(t);
     }
     let close = catalog.suggest_task(&name);
-    if let Some(reason) = missing_type_reason(&name, &close) {
+    if let Some(reason) = missing_type_reason(&name, &close, catalog) {
         ctx.diags.error(
             type_node.pos,
             &type_path,

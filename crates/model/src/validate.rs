@@ -15,14 +15,17 @@ use crate::diagnostic::{Diagnostic, Diags, join};
 use crate::flow::{Flow, parse_concurrency, parse_labels, parse_triggers};
 use crate::ids;
 use crate::input::{parse_inputs, parse_outputs};
+use crate::listener::parse_listeners;
 use crate::read;
 use crate::retry::parse_retry;
+use crate::sla::parse_slas;
 use crate::task::parse_tasks;
 use crate::yaml::{self, Node, Pos};
 
 /// Flow-level properties Kestra accepts. Those without a typed field in [`Flow`] are kept in
-/// `extras`: `listeners` (deprecated), `workerSelector`, `checks`, and the fields Kestra's API
-/// adds when it returns a flow (`tenantId`, `deleted`, `updated`).
+/// `extras`: `workerSelector`, `checks`, `extend` (blueprint metadata, accepted with a
+/// warning), and the fields Kestra's API adds when it returns a flow (`tenantId`, `deleted`,
+/// `updated`).
 const FLOW_KEYS: &[&str] = &[
     "id",
     "namespace",
@@ -46,6 +49,7 @@ const FLOW_KEYS: &[&str] = &[
     "listeners",
     "workerSelector",
     "checks",
+    "extend",
     "tenantId",
     "deleted",
     "updated",
@@ -157,10 +161,17 @@ fn read_flow(ctx: &mut Ctx<'_>, root: &Node, source: &str) -> Option<Flow> {
         .unwrap_or_default();
     let retry = get("retry").map(|n| parse_retry(d, n, "retry"));
     let concurrency = get("concurrency").map(|n| parse_concurrency(d, n, "concurrency"));
-    let sla = match get("sla") {
-        Some(n) => read::seq(d, n, "sla").map(|items| items.iter().map(Node::to_json).collect()),
-        None => Some(Vec::new()),
-    };
+    let sla = get("sla")
+        .map(|n| parse_slas(d, n, "sla"))
+        .unwrap_or_default();
+    if let Some(entry) = root.entry("extend") {
+        d.warn(
+            entry.key_pos,
+            "extend",
+            "'extend' (blueprint metadata) is accepted and ignored: Saker keeps it with the \
+             flow but nothing reads it",
+        );
+    }
 
     for key in ["pluginDefaults", "taskDefaults"] {
         if let Some(n) = get(key) {
@@ -194,13 +205,16 @@ fn read_flow(ctx: &mut Ctx<'_>, root: &Node, source: &str) -> Option<Flow> {
     let errors = task_list("errors");
     let finally = task_list("finally");
     let after_execution = task_list("afterExecution");
+    let listeners = get("listeners")
+        .map(|n| parse_listeners(ctx, n, "listeners"))
+        .unwrap_or_default();
     let triggers = get("triggers")
         .map(|n| parse_triggers(ctx, n, "triggers"))
         .unwrap_or_default();
 
     let extras = [
-        "listeners",
         "workerSelector",
+        "extend",
         "checks",
         "tenantId",
         "deleted",
@@ -227,8 +241,10 @@ fn read_flow(ctx: &mut Ctx<'_>, root: &Node, source: &str) -> Option<Flow> {
         retry: present(retry)?,
         disabled: present(disabled)?.unwrap_or(false),
         concurrency: present(concurrency)?,
-        sla: sla?,
+        sla,
+        listeners,
         extras,
+        warnings: ctx.diags.take_warnings(),
         source: source.to_owned(),
     })
 }

@@ -188,6 +188,11 @@ fn flowable_names_and_aliases_resolve() {
     ] {
         assert_eq!(task_type(name).map(|t| t.kind), Some(kind), "{name}");
     }
+    assert_eq!(TaskKind::WaitFor, TaskKind::LoopUntil);
+    assert!(matches!(
+        task_type("WaitFor").map(|t| t.kind),
+        Some(TaskKind::WaitFor)
+    ));
     assert!(TaskKind::Dag.is_flowable());
     assert!(!TaskKind::Sleep.is_flowable());
     assert!(!TaskKind::Log.is_flowable());

@@ -57,7 +57,7 @@ labels:\n  - key: team\n    value: data\n  - key: tier\n    value: 1\n\
 variables:\n  first: \"1\"\n  nested: {a: [1, 2]}\n\
 concurrency:\n  limit: 2\n  behavior: CANCEL\n\
 retry:\n  type: constant\n  interval: PT1S\n  behavior: CREATE_NEW_EXECUTION\n\
-sla:\n  - id: same\n    type: MAX_DURATION\n  - id: same\n    type: MAX_DURATION\n\
+sla:\n  - id: slow\n    type: MAX_DURATION\n    behavior: FAIL\n    duration: PT1H\n  - id: checked\n    type: EXECUTION_ASSERTION\n    behavior: NONE\n    assert: \"{{ true }}\"\n\
 tasks:\n  - id: t\n    type: Return\n    format: x\n\
 errors:\n  - id: e\n    type: Log\n    message: failed\n\
 finally:\n  - id: f\n    type: Log\n    message: done\n\
@@ -295,8 +295,9 @@ fn unknown_task_type_without_close_match_lists_known_types() {
 
 #[test]
 fn types_of_other_plugins_and_of_kestra_tests_say_so() {
+    // `session` is the plugin's own property, not a misspelt `version`: no hint for it.
     let found = messages(
-        "id: u\nnamespace: n\ntasks:\n  - {id: t, type: io.kestra.plugin.gcp.bigquery.Query}\n  - {id: r, type: io.kestra.core.tasks.test.Read}\n",
+        "id: u\nnamespace: n\ntasks:\n  - {id: t, type: io.kestra.plugin.gcp.bigquery.Query, session: x}\n  - {id: r, type: io.kestra.core.tasks.test.Read}\n",
     );
     assert_eq!(
         found,

@@ -50,6 +50,68 @@ triggers:
     cron: "0 * * * *"
 "#;
 
+/// Flowable tasks nested in each other, a Dag, a Pause with resume inputs, trigger
+/// conditions and preconditions, SLAs and a listener: the readers of these parts are mutated
+/// too.
+const FLOWABLE_SAMPLE: &str = r#"id: flowables
+namespace: company.team
+sla:
+  - {id: slow, type: MAX_DURATION, behavior: FAIL, duration: PT1H}
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.ForEach
+    values: '["a", "b"]'
+    concurrencyLimit: 0
+    tasks:
+      - id: branch
+        type: io.kestra.plugin.core.flow.Switch
+        value: "{{ taskrun.value }}"
+        cases:
+          a:
+            - {id: on-a, type: Log, message: a}
+        defaults:
+          - id: graph
+            type: io.kestra.plugin.core.flow.Dag
+            tasks:
+              - task: {id: d1, type: Log, message: x}
+              - task: {id: d2, type: Log, message: y}
+                dependsOn: [d1]
+  - id: hold
+    type: io.kestra.plugin.core.flow.Pause
+    pauseDuration: PT1S
+    onResume:
+      - {id: ok, type: BOOLEAN}
+    onPause: {id: paused, type: Log, message: p}
+  - id: until
+    type: io.kestra.plugin.core.flow.LoopUntil
+    condition: "{{ true }}"
+    checkFrequency: {maxIterations: 3, interval: PT0.1S}
+    tasks:
+      - {id: count, type: Return, format: "1"}
+listeners:
+  - conditions:
+      - {type: io.kestra.plugin.core.condition.ExecutionStatus, in: [FAILED]}
+    tasks:
+      - {id: notify, type: Log, message: failed}
+triggers:
+  - id: on-flow
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - id: both
+        type: io.kestra.plugin.core.condition.MultipleCondition
+        window: P1D
+        conditions:
+          a: {type: io.kestra.plugin.core.condition.ExecutionFlow, namespace: n, flowId: a}
+    preconditions:
+      flows:
+        - {namespace: n, flowId: b, states: [SUCCESS]}
+  - id: weekdays
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 * * *"
+    conditions:
+      - {type: io.kestra.plugin.core.condition.DayWeekInMonth, dayOfWeek: MONDAY, dayInMonth: LAST}
+"#;
+
 const TOKENS: &[&str] = &[
     "id: ",
     "namespace: ",
@@ -57,6 +119,11 @@ const TOKENS: &[&str] = &[
     "type: ",
     "Log",
     "message: ",
+    "dependsOn: ",
+    "cases:",
+    "then:",
+    "Switch",
+    "io.kestra.plugin.core.flow.Dag",
     "- ",
     "  ",
     "    ",
@@ -126,8 +193,8 @@ fn edits() -> impl Strategy<Value = Vec<Edit>> {
     prop::collection::vec(edit, 1..6)
 }
 
-fn apply(edits: &[Edit]) -> String {
-    let mut text: Vec<char> = SAMPLE.chars().collect();
+fn apply(sample: &str, edits: &[Edit]) -> String {
+    let mut text: Vec<char> = sample.chars().collect();
     for edit in edits {
         match edit {
             Edit::Delete(at, len) => {
@@ -175,9 +242,11 @@ fn check(source: &str) -> Option<Flow> {
 }
 
 #[test]
-fn the_sample_is_valid() {
+fn the_samples_are_valid() {
     let flow = check(SAMPLE).expect("the sample flow is valid");
     assert_eq!(flow.tasks.len(), 2);
+    let flow = check(FLOWABLE_SAMPLE).expect("the flowable sample is valid");
+    assert_eq!(flow.all_tasks().len(), 11);
 }
 
 proptest! {
@@ -194,8 +263,8 @@ proptest! {
     }
 
     #[test]
-    fn mutated_flows_never_panic(edits in edits()) {
-        let source = apply(&edits);
+    fn mutated_flows_never_panic(edits in edits(), flowables in any::<bool>()) {
+        let source = apply(if flowables { FLOWABLE_SAMPLE } else { SAMPLE }, &edits);
         if let Some(flow) = check(&source) {
             // What validates can be used: inputs coerce without panicking either.
             let _ = coerce_inputs(&flow.inputs, Map::new());

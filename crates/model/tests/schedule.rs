@@ -16,6 +16,8 @@ fn trigger(properties: Value) -> TriggerDef {
         type_name: Schedule::TYPE.to_owned(),
         disabled: false,
         properties,
+        conditions: Vec::new(),
+        preconditions: None,
         pos: Pos::START,
     }
 }

@@ -26,6 +26,7 @@ mod flows_api;
 mod follow;
 mod iam_api;
 mod inputs_body;
+mod kv_api;
 mod logs_api;
 mod management;
 mod namespace_files_api;

@@ -33,6 +33,7 @@ pub(crate) type ApiRouter = OpenApiRouter<AppState>;
         (name = "Files", description = "Namespace files (NAMESPACE permission)"),
         (name = "Triggers", description = "When each Schedule trigger is next due (FLOW READ)"),
         (name = "Secrets", description = "Secret metadata out, values in, never a value back"),
+        (name = "KV store", description = "Values of a namespace's KV store; one derived from a secret reads as ****"),
         (name = "Audit logs", description = "The tamper-evident audit trail"),
         (name = "Users", description = "Users, their passwords and API tokens (tenant-wide USER permission)"),
         (name = "Roles", description = "Sets of permission × action (ROLE permission)"),
@@ -77,6 +78,7 @@ pub(crate) fn api_routes() -> ApiRouter {
         .merge(crate::namespace_files_api::routes())
         .merge(crate::secrets_api::routes())
         .merge(crate::secrets_lifecycle_api::routes())
+        .merge(crate::kv_api::routes())
         .merge(crate::audit_api::routes())
         .merge(crate::iam_api::routes())
         .merge(crate::webhook_api::routes())

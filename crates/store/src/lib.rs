@@ -21,6 +21,7 @@ pub mod auth_rows;
 mod columns;
 mod error;
 mod execution_doc;
+pub mod kv;
 mod postgres;
 mod purge;
 mod purge_sql;
@@ -34,6 +35,7 @@ pub use audit::{
 };
 pub use auth_rows::{AuthRows, BindingRow, InvitationRow, RoleRow, TokenRow, UserRow};
 pub use error::{BoxError, StoreError};
+pub use kv::{KvEntry, KvPut, KvStore, KvType};
 pub use postgres::{PgStore, PoolSettings};
 pub use purge::{ExecutionPurge, LogPurge, PURGE_BATCH, PurgeScope, PurgedExecutions};
 pub use secret_rows::{
@@ -165,7 +167,8 @@ pub trait Database: Store + SecretRows + AuditLog + AuthRows {}
 
 impl<T: Store + SecretRows + AuditLog + AuthRows> Database for T {}
 
-/// The repositories of flows, executions, task runs, logs and trigger states.
+/// The repositories of flows, executions, task runs, logs and trigger states; every store is
+/// also the KV store of flows ([`KvStore`]), which the engine reaches through it.
 ///
 /// # Contract (every backend must keep it)
 ///
@@ -210,7 +213,7 @@ impl<T: Store + SecretRows + AuditLog + AuthRows> Database for T {}
 /// `TriggerState` whose timestamps have whole microseconds, the precision stored). A stored
 /// row that cannot be decoded gives [`StoreError::Corrupt`] naming the table and the row,
 /// never a panic. No implementation logs row contents.
-pub trait Store: Send + Sync {
+pub trait Store: KvStore + Send + Sync {
     /// Stores `source` as the next revision of the flow, unless the latest revision has the
     /// very same source and is not deleted: then that revision is returned with
     /// `created: false`. Saving a deleted flow revives it with a new revision.

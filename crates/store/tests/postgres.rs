@@ -118,6 +118,12 @@ fn postgres_keeps_the_store_contract() {
         auth_rows::users_can_be_updated_and_roles_replaced,
         auth_rows::an_invitation_is_accepted_once_with_its_user_and_bindings,
         auth_rows::a_failed_acceptance_leaves_no_user_and_does_not_spend_the_invitation,
+        kv::an_entry_round_trips_with_its_type_description_and_sealed_flag,
+        kv::overwrite_replaces_the_value_and_keeps_the_creation_date,
+        kv::tenants_and_namespaces_are_separate,
+        kv::listing_is_sorted_by_key_and_filtered_by_prefix,
+        kv::deleting_says_whether_there_was_an_entry,
+        kv::an_expired_entry_reads_as_missing_everywhere,
     ]);
     cases.extend(on_tampered_store![
         audit::an_edited_event_is_named,

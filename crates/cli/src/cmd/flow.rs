@@ -1,4 +1,4 @@
-//! `saker flow validate` and `saker flow run`.
+//! `saker flow validate`, `saker flow deploy` and `saker flow run`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,6 +22,15 @@ pub enum FlowCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Store flows (each YAML document of each file) as new revisions, as the API does, so
+    /// that executions and subflows find them. Nothing is stored unless every flow is valid.
+    Deploy {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The tenant to store the flows in.
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+    },
     /// Store a flow and run one execution of it here, streaming its logs.
     Run {
         #[arg(value_name = "FILE")]
@@ -39,6 +48,7 @@ pub enum FlowCommand {
 pub fn run(globals: &Globals, command: FlowCommand) -> anyhow::Result<ExitCode> {
     match command {
         FlowCommand::Validate { files } => validate(&files),
+        FlowCommand::Deploy { files, tenant } => deploy(globals, &files, &tenant),
         FlowCommand::Run {
             file,
             inputs,
@@ -71,6 +81,42 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     } else {
         Ok(ExitCode::SUCCESS)
     }
+}
+
+fn deploy(globals: &Globals, files: &[PathBuf], tenant: &str) -> anyhow::Result<ExitCode> {
+    // Every document is read and validated before anything is stored.
+    let mut flows = Vec::new();
+    let mut errors = 0usize;
+    for file in files {
+        let source = read(file)?;
+        let documents = saker_model::split_documents(&source)
+            .map_err(|e| anyhow::anyhow!("{}:{e}", file.display()))?;
+        for document in documents {
+            match saker_model::parse_flow(document.text) {
+                Ok(flow) => flows.push((flow, document.text.to_owned())),
+                Err(diagnostics) => {
+                    for d in document.place(diagnostics) {
+                        errors += 1;
+                        println!("{}:{d}", file.display());
+                    }
+                }
+            }
+        }
+    }
+    if errors > 0 {
+        eprintln!("{errors} error(s); nothing deployed");
+        return Ok(ExitCode::from(1));
+    }
+    let store = globals.app()?.open_store()?;
+    for (flow, source) in flows {
+        let saved = store.save_flow(tenant, &flow.namespace, &flow.id, &source)?;
+        let unchanged = if saved.created { "" } else { " (unchanged)" };
+        println!(
+            "{}.{} revision {}{unchanged}",
+            flow.namespace, flow.id, saved.flow.revision
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `KEY=VALUE` pairs as raw string inputs (the engine coerces them to declared types), and

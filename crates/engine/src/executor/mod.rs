@@ -18,6 +18,7 @@ mod loops;
 mod outbox;
 mod pause;
 mod subflow;
+mod triggers;
 
 use crate::cancel::Cancellation;
 use crate::masks::MaskRegistry;
@@ -90,6 +91,8 @@ pub struct Executor {
     pub confinement: saker_confine::Confinement,
     /// The execution files, for the FILE inputs of a subflow's child.
     pub files: crate::files::ExecutionFiles,
+    /// Changes on every deploy: the Flow triggers' list of listening flows is read again.
+    pub flows_generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Executor {
@@ -100,6 +103,7 @@ impl Executor {
     pub fn run(self, mut events: mpsc::UnboundedReceiver<Event>) {
         let mut live: HashMap<String, Live> = HashMap::new();
         let mut outbox = Outbox::default();
+        let mut triggers = triggers::FlowTriggerState::default();
         while let Some(first) = events.blocking_recv() {
             self.handle(&mut live, &mut outbox, first);
             for _ in 1..MAX_BATCH {
@@ -107,6 +111,9 @@ impl Executor {
                     Ok(event) => self.handle(&mut live, &mut outbox, event),
                     Err(_) => break,
                 }
+            }
+            if !outbox.ended.is_empty() {
+                self.fire_flow_triggers(&mut live, &mut outbox, &mut triggers);
             }
             self.flush(&mut outbox);
         }
@@ -578,6 +585,7 @@ impl Executor {
                 outbox.replies.push((w, l.execution.clone()));
             }
             self.on_child_end(live, outbox, &l.execution);
+            outbox.ended.push((l.flow, l.execution));
         }
     }
 }

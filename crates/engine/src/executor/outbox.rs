@@ -21,6 +21,8 @@ pub(super) struct Outbox {
     pub pauses: Vec<(String, String, Duration)>,
     /// Loops between iterations: (execution, task run, interval).
     pub loops: Vec<(String, String, Duration)>,
+    /// Executions that ended in this batch, with their flow, for the Flow triggers.
+    pub ended: Vec<(std::sync::Arc<saker_model::Flow>, Execution)>,
     pub replies: Vec<(oneshot::Sender<Option<Execution>>, Execution)>,
     pub lookups: Vec<(String, oneshot::Sender<Option<Execution>>)>,
 }

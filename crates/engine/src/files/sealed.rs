@@ -33,7 +33,9 @@ pub struct OpenedFile {
 }
 
 impl ExecutionFiles {
-    pub(crate) fn new(storage: Option<Arc<dyn Storage>>, protector: Protector) -> Self {
+    /// The execution files over `storage` (none: FILE inputs and files refused), sealing with
+    /// `protector`.
+    pub fn new(storage: Option<Arc<dyn Storage>>, protector: Protector) -> Self {
         Self { storage, protector }
     }
 

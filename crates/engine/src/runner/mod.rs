@@ -4,11 +4,17 @@
 //!
 //! A runner sees its task only through [`TaskContext`]: properties come out rendered (and
 //! taint-tracked), and log lines go out through the execution's masker. A runner never
-//! touches the store (except the purge tasks, whose job it is: see `purge`), the secret
+//! touches the store (except the purge tasks and `log.Fetch`, whose job it is: see `purge`), the secret
 //! backends or the raw template engine.
 
+mod assert;
+mod echo;
+mod exit;
 mod fail;
+mod fetch;
 mod flowable;
+mod kv;
+mod labels;
 mod log;
 mod output_values;
 mod purge;
@@ -116,6 +122,17 @@ impl Registry {
             Arc::new(shell::Commands),
         );
         runners.insert("io.kestra.plugin.core.execution.Fail", Arc::new(fail::Fail));
+        runners.extend(kv::runners());
+        runners.insert("io.kestra.plugin.core.debug.Echo", Arc::new(echo::Echo));
+        runners.insert(
+            "io.kestra.plugin.core.execution.Labels",
+            Arc::new(labels::Labels),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.execution.Assert",
+            Arc::new(assert::Assert),
+        );
+        runners.insert("io.kestra.plugin.core.execution.Exit", Arc::new(exit::Exit));
         let fixed: Arc<dyn TaskRunner> = Arc::new(flowable::Fixed);
         for name in [
             "io.kestra.plugin.core.flow.Sequential",

@@ -30,6 +30,12 @@ impl Registry {
                 store: store.clone(),
             }),
         );
+        self.register(
+            "io.kestra.plugin.core.log.Fetch",
+            Arc::new(super::fetch::Fetch {
+                store: store.clone(),
+            }),
+        );
         self.register(PURGE_LOGS, Arc::new(PurgeLogs { store }));
         self
     }

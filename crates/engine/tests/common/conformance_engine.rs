@@ -122,7 +122,16 @@ pub async fn wait_triggered(
             .filter(|e| e.state.current.is_terminated())
             .count();
         if ended >= count {
-            return Ok(found);
+            // A listing holds the executions without their task runs: read each in full.
+            return found
+                .into_iter()
+                .map(|e| {
+                    store
+                        .get_execution(&e.id)
+                        .map_err(|err| format!("could not read execution {}: {err}", e.id))?
+                        .ok_or_else(|| format!("execution {} vanished", e.id))
+                })
+                .collect();
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(format!(

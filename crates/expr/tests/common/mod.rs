@@ -1,9 +1,9 @@
-//! Setup shared by the integration tests: an in-memory secret resolver and a render
-//! environment that uses it.
+//! Setup shared by the integration tests: an in-memory secret resolver (which also answers
+//! `kv()` with the same entries, as plain values) and a render environment that uses it.
 
 use std::collections::HashMap;
 
-use saker_expr::{RenderEnv, SecretLookupError, SecretResolver};
+use saker_expr::{KvLookupError, KvResolver, RenderEnv, SecretLookupError, SecretResolver, Value};
 use zeroize::Zeroizing;
 
 /// Secrets held in memory. A key given with a namespace is looked up as `namespace/key`
@@ -40,10 +40,22 @@ impl SecretResolver for Secrets {
     }
 }
 
-/// The default render environment, with `secrets` as its resolver.
+/// The entries read by `kv()` as plain (not sealed) values, whatever the namespace.
+impl KvResolver for Secrets {
+    fn default_namespace(&self) -> &str {
+        "company.team"
+    }
+
+    fn get(&self, _namespace: &str, key: &str) -> Result<Option<Value>, KvLookupError> {
+        Ok(self.0.get(key).map(|v| Value::from(v.as_str())))
+    }
+}
+
+/// The default render environment, with `secrets` as its secret and KV resolver.
 pub fn env_with(secrets: &Secrets) -> RenderEnv<'_> {
     RenderEnv {
         secrets: Some(secrets),
+        kv: Some(secrets),
         ..RenderEnv::default()
     }
 }

@@ -14,7 +14,7 @@ use crate::shape::Shape;
 const SUBFLOW_PROPS: &[PropSpec] = &[
     required("namespace", Shape::String),
     required("flowId", Shape::String),
-    prop("revision", Shape::Int),
+    prop("revision", Shape::AtLeast(1)),
     prop("inputs", Shape::Map),
     prop("labels", Shape::Labels),
     prop("wait", Shape::Bool),
@@ -28,9 +28,9 @@ const SUBFLOW_PROPS: &[PropSpec] = &[
 /// ForEachItem's `batch`: how the `items` file is split, by rows (1 by default), bytes
 /// (`10MB`) or a number of partitions.
 const BATCH_PROPS: &[PropSpec] = &[
-    prop("rows", Shape::Int),
+    prop("rows", Shape::AtLeast(1)),
     prop("bytes", Shape::String),
-    prop("partitions", Shape::Int),
+    prop("partitions", Shape::AtLeast(1)),
     prop("separator", Shape::String),
 ];
 
@@ -39,7 +39,7 @@ const FOR_EACH_ITEM_PROPS: &[PropSpec] = &[
     prop("batch", Shape::Struct(BATCH_PROPS)),
     required("namespace", Shape::String),
     required("flowId", Shape::String),
-    prop("revision", Shape::Int),
+    prop("revision", Shape::AtLeast(1)),
     prop("inputs", Shape::Map),
     prop("labels", Shape::Labels),
     prop("wait", Shape::Bool),

@@ -36,31 +36,31 @@ const SEQUENTIAL_PROPS: &[PropSpec] = &[prop("tasks", Shape::Tasks), ERRORS, FIN
 const PARALLEL_PROPS: &[PropSpec] = &[
     required("tasks", Shape::Tasks),
     // 0 = no limit.
-    prop("concurrent", Shape::Int),
+    prop("concurrent", Shape::AtLeast(0)),
     ERRORS,
     FINALLY,
 ];
 
 const FOR_EACH_PROPS: &[PropSpec] = &[
     // A list, a JSON string holding a list, or a template rendering to either.
-    required("values", Shape::Any),
+    required("values", Shape::ValueList),
     // 1 = one value at a time (the default), 0 = every value at once.
-    prop("concurrencyLimit", Shape::Int),
+    prop("concurrencyLimit", Shape::AtLeast(0)),
     prop("tasks", Shape::Tasks),
     ERRORS,
     FINALLY,
 ];
 
 const EACH_SEQUENTIAL_PROPS: &[PropSpec] = &[
-    required("value", Shape::Any),
+    required("value", Shape::ValueList),
     prop("tasks", Shape::Tasks),
     ERRORS,
     FINALLY,
 ];
 
 const EACH_PARALLEL_PROPS: &[PropSpec] = &[
-    required("value", Shape::Any),
-    prop("concurrent", Shape::Int),
+    required("value", Shape::ValueList),
+    prop("concurrent", Shape::AtLeast(0)),
     prop("tasks", Shape::Tasks),
     ERRORS,
     FINALLY,
@@ -68,7 +68,7 @@ const EACH_PARALLEL_PROPS: &[PropSpec] = &[
 
 const DAG_PROPS: &[PropSpec] = &[
     required("tasks", Shape::DagTasks),
-    prop("concurrent", Shape::Int),
+    prop("concurrent", Shape::AtLeast(0)),
     ERRORS,
     FINALLY,
 ];
@@ -127,7 +127,7 @@ const SLEEP_PROPS: &[PropSpec] = &[required("duration", Shape::Duration)];
 /// LoopUntil's `checkFrequency`. Kestra's defaults: no iteration or duration limit in
 /// LoopUntil (100 iterations and one hour in the older WaitFor), `interval` one minute.
 const CHECK_FREQUENCY_PROPS: &[PropSpec] = &[
-    prop("maxIterations", Shape::Int),
+    prop("maxIterations", Shape::AtLeast(1)),
     prop("maxDuration", Shape::Duration),
     prop("interval", Shape::Duration),
 ];

@@ -43,6 +43,7 @@ mod error;
 
 pub use error::ScheduleError;
 
+use crate::condition::Condition;
 use crate::diagnostic::{Diags, join};
 use crate::duration;
 use crate::flow::{Flow, TriggerDef};
@@ -103,6 +104,10 @@ pub struct Schedule {
     /// `["conditions", "stopAfter"]`), in the order of [`Schedule::UNSUPPORTED`]. An empty
     /// list or map counts as absent: it changes nothing.
     pub unsupported: Vec<&'static str>,
+    /// `conditions` and `scheduleConditions`, typed (calendar rules and expressions): a date
+    /// fires only when all hold. Copied from [`TriggerDef::conditions`]; "conditions" stays
+    /// in `unsupported` until the scheduler evaluates them.
+    pub conditions: Vec<Condition>,
     cron: Cron,
 }
 
@@ -144,7 +149,10 @@ impl Schedule {
         if !is_schedule {
             return Err(ScheduleError::NotASchedule(def.type_name.clone()));
         }
-        build(&def.id, &def.properties).map_err(|mut errors| errors.remove(0))
+        let mut schedule =
+            build(&def.id, &def.properties).map_err(|mut errors| errors.remove(0))?;
+        schedule.conditions = def.conditions.clone();
+        Ok(schedule)
     }
 
     /// The first occurrence strictly after `t`, or `None` when there is none before croner's
@@ -320,14 +328,8 @@ fn build(id: &str, properties: &IndexMap<String, Value>) -> Result<Schedule, Vec
             )),
         });
     }
-    for key in ["conditions", "scheduleConditions"] {
-        if let Some(v) = get(key) {
-            let ok = v.as_array().is_some_and(|l| l.iter().all(Value::is_object));
-            if !ok {
-                keep(Err(wrong_type(key, "a list of conditions (maps)", v)));
-            }
-        }
-    }
+    // `conditions` and `scheduleConditions` are checked and typed with the trigger
+    // (`crate::condition`, into `TriggerDef::conditions`).
     if let Some(v) = get("backfill").filter(|v| !v.is_object()) {
         keep(Err(wrong_type("backfill", "a map", v)));
     }
@@ -374,6 +376,7 @@ fn build(id: &str, properties: &IndexMap<String, Value>) -> Result<Schedule, Vec
             stop_after,
             late_maximum_delay,
             unsupported,
+            conditions: Vec::new(),
             cron,
         }),
         _ => Err(errors),

@@ -211,6 +211,22 @@ const MIGRATIONS: &[&str] = &[
     -- Not per tenant: a server's retention purges every tenant at once.
     CREATE INDEX executions_by_end ON executions (ended_at, seq);
     "#,
+    // 6: the KV store of flows (SQLite's migration 7).
+    r#"
+    CREATE TABLE kv_entries (
+        tenant      TEXT COLLATE "C" NOT NULL,
+        namespace   TEXT COLLATE "C" NOT NULL,
+        key         TEXT COLLATE "C" NOT NULL,
+        kv_type     TEXT    NOT NULL,
+        value       TEXT    NOT NULL,
+        sealed      BOOLEAN NOT NULL,
+        description TEXT,
+        created_at  BIGINT  NOT NULL,
+        updated_at  BIGINT  NOT NULL,
+        expires_at  BIGINT,
+        PRIMARY KEY (tenant, namespace, key)
+    );
+    "#,
 ];
 
 /// The advisory lock key that serialises migrations across processes ("saker" in ASCII).

@@ -39,6 +39,7 @@ mod audit;
 mod auth;
 mod executions;
 mod flows;
+mod kv;
 mod logs;
 mod migrations;
 mod pool;

@@ -212,6 +212,24 @@ const MIGRATIONS: &[&str] = &[
     -- the index from the oldest end, skipping what its filters leave.
     CREATE INDEX executions_by_end ON executions (ended_at);
     ",
+    // 7: the KV store of flows (`kv.rs`): one row per (tenant, namespace, key), the value as
+    // JSON text (a sealed document when it derives from a secret), its Kestra type, and an
+    // optional expiry after which it reads as missing.
+    "
+    CREATE TABLE kv_entries (
+        tenant      TEXT    NOT NULL,
+        namespace   TEXT    NOT NULL,
+        key         TEXT    NOT NULL,
+        kv_type     TEXT    NOT NULL,
+        value       TEXT    NOT NULL,
+        sealed      INTEGER NOT NULL CHECK (sealed IN (0, 1)),
+        description TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        PRIMARY KEY (tenant, namespace, key)
+    );
+    ",
 ];
 
 /// The schema version this binary writes.
@@ -301,7 +319,7 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 14);
+        assert_eq!(tables, 15);
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod auth;
 mod checkpoint;
 mod executions;
 mod flows;
+mod kv;
 mod logs;
 mod migrations;
 mod purge;

@@ -1,0 +1,184 @@
+//! Why a task or trigger type Saker does not know is missing, when its name tells: a class
+//! of Kestra's own test suite, a Kestra core type Saker does not have yet, or a type of a
+//! Kestra plugin other than core (or a part of one Saker has not). A plain "unknown type, did you mean" would send the user
+//! hunting for a spelling mistake that is not there.
+
+use super::Catalog;
+
+/// Kestra core types (tasks and triggers) that Saker does not have yet: canonical name and
+/// the aliases Kestra declares for it.
+const NOT_YET: &[(&str, &[&str])] = &[
+    (
+        "io.kestra.plugin.core.execution.Count",
+        &["io.kestra.core.tasks.executions.Counts"],
+    ),
+    ("io.kestra.plugin.core.execution.Resume", &[]),
+    ("io.kestra.plugin.core.execution.SetVariables", &[]),
+    ("io.kestra.plugin.core.execution.UnsetVariables", &[]),
+    (
+        "io.kestra.plugin.core.flow.Template",
+        &["io.kestra.core.tasks.flows.Template"],
+    ),
+    (
+        "io.kestra.plugin.core.http.Download",
+        &["io.kestra.plugin.fs.http.Download"],
+    ),
+    (
+        "io.kestra.plugin.core.http.Request",
+        &["io.kestra.plugin.fs.http.Request"],
+    ),
+    (
+        "io.kestra.plugin.core.http.Trigger",
+        &["io.kestra.plugin.fs.http.Trigger"],
+    ),
+    ("io.kestra.plugin.core.namespace.DeleteFiles", &[]),
+    ("io.kestra.plugin.core.namespace.DownloadFiles", &[]),
+    ("io.kestra.plugin.core.namespace.UploadFiles", &[]),
+    (
+        "io.kestra.plugin.core.state.Delete",
+        &["io.kestra.core.tasks.states.Delete"],
+    ),
+    (
+        "io.kestra.plugin.core.state.Get",
+        &["io.kestra.core.tasks.states.Get"],
+    ),
+    (
+        "io.kestra.plugin.core.state.Set",
+        &["io.kestra.core.tasks.states.Set"],
+    ),
+    ("io.kestra.plugin.core.kv.PurgeKV", &[]),
+    (
+        "io.kestra.plugin.core.storage.Concat",
+        &["io.kestra.core.tasks.storages.Concat"],
+    ),
+    (
+        "io.kestra.plugin.core.storage.DeduplicateItems",
+        &["io.kestra.core.tasks.storages.DeduplicateItems"],
+    ),
+    (
+        "io.kestra.plugin.core.storage.Delete",
+        &["io.kestra.core.tasks.storages.Delete"],
+    ),
+    (
+        "io.kestra.plugin.core.storage.FilterItems",
+        &["io.kestra.core.tasks.storages.FilterItems"],
+    ),
+    (
+        "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+        &[
+            "io.kestra.core.tasks.storages.PurgeExecution",
+            "io.kestra.plugin.core.storage.PurgeExecution",
+        ],
+    ),
+    (
+        "io.kestra.plugin.core.storage.Reverse",
+        &["io.kestra.core.tasks.storages.Reverse"],
+    ),
+    (
+        "io.kestra.plugin.core.storage.Size",
+        &["io.kestra.core.tasks.storages.Size"],
+    ),
+    (
+        "io.kestra.plugin.core.storage.Split",
+        &["io.kestra.core.tasks.storages.Split"],
+    ),
+    ("io.kestra.plugin.core.storage.Write", &[]),
+    (
+        "io.kestra.plugin.core.templating.TemplatedTask",
+        &["io.kestra.core.tasks.templating.TemplatedTask"],
+    ),
+    ("io.kestra.plugin.core.trigger.ScheduleOnDates", &[]),
+    (
+        "io.kestra.plugin.core.trigger.Toggle",
+        &["io.kestra.core.tasks.trigger.Toggle"],
+    ),
+];
+
+/// Why type `name` is missing from `catalog`, when its name tells; `close` are the known
+/// names close to it (a misspelt core name is better answered with "did you mean" than with
+/// "a plugin"). `None` for any other name. The text completes "unknown task type 'X': ".
+pub fn missing_type_reason(name: &str, close: &[&str], catalog: &Catalog) -> Option<String> {
+    let segments: Vec<&str> = name.split('.').collect();
+    if name.starts_with("io.kestra.") && segments.contains(&"test") {
+        return Some(
+            "it exists only in Kestra's own test suite (test code that no Kestra release \
+             ships), so Saker does not provide it"
+                .to_owned(),
+        );
+    }
+    if let Some((canonical, _)) = NOT_YET
+        .iter()
+        .find(|(n, aliases)| *n == name || aliases.contains(&name))
+    {
+        let alias = if *canonical == name {
+            String::new()
+        } else {
+            format!(" '{canonical}' (of which this name is an alias)")
+        };
+        return Some(format!(
+            "it is a Kestra core type{alias} that Saker does not have yet"
+        ));
+    }
+    match segments.as_slice() {
+        ["io", "kestra", "plugin", plugin, _, ..] if *plugin != "core" && close.is_empty() => {
+            let prefix = format!("io.kestra.plugin.{plugin}.");
+            let has: Vec<&str> = catalog
+                .tasks()
+                .iter()
+                .map(|t| t.name)
+                .chain(catalog.triggers().iter().map(|t| t.name))
+                .filter(|n| n.starts_with(&prefix))
+                .collect();
+            Some(if has.is_empty() {
+                format!(
+                    "it belongs to the Kestra plugin 'io.kestra.plugin.{plugin}', which is a \
+                     plugin Saker does not have"
+                )
+            } else {
+                format!(
+                    "it belongs to the Kestra plugin 'io.kestra.plugin.{plugin}', of which \
+                     Saker has only {}",
+                    has.join(", ")
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missing_type_reason(name: &str, close: &[&str]) -> Option<String> {
+        super::missing_type_reason(name, close, Catalog::builtin())
+    }
+
+    #[test]
+    fn test_suite_core_and_plugin_types_are_told_apart() {
+        let reason = |name| missing_type_reason(name, &[]).unwrap_or_default();
+        assert!(reason("io.kestra.core.tasks.test.Read").contains("own test suite"));
+        assert!(reason("io.kestra.core.runners.test.TaskWithAlias").contains("own test suite"));
+        assert_eq!(
+            reason("io.kestra.plugin.core.http.Request"),
+            "it is a Kestra core type that Saker does not have yet"
+        );
+        assert_eq!(
+            reason("io.kestra.plugin.fs.http.Trigger"),
+            "it is a Kestra core type 'io.kestra.plugin.core.http.Trigger' (of which this \
+             name is an alias) that Saker does not have yet"
+        );
+        assert!(reason("io.kestra.plugin.gcp.bigquery.Query").contains("'io.kestra.plugin.gcp'"));
+        assert_eq!(
+            reason("io.kestra.plugin.scripts.python.Script"),
+            "it belongs to the Kestra plugin 'io.kestra.plugin.scripts', of which Saker has \
+             only io.kestra.plugin.scripts.shell.Commands"
+        );
+        assert_eq!(
+            missing_type_reason("io.kestra.plugin.scripts.shell.Comands", &["x"]),
+            None,
+            "a near miss of a known name gets 'did you mean' instead"
+        );
+        assert_eq!(missing_type_reason("com.example.Thing", &[]), None);
+    }
+}
