@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 mod loops;
 mod outbox;
 mod pause;
+mod shared;
 mod subflow;
 mod triggers;
 
@@ -27,6 +28,7 @@ use crate::plan::{self, waits_on_children};
 use crate::queue::{Queue, WorkerJob, WorkerResult};
 use crate::retry_policy;
 use outbox::{MAX_BATCH, Outbox, Owned, execution_header};
+use shared::SharedExecution;
 
 /// What the executor reacts to.
 pub enum Event {
@@ -69,7 +71,7 @@ pub enum Event {
 
 struct Live {
     flow: Arc<Flow>,
-    execution: Execution,
+    execution: SharedExecution,
     killing: bool,
     /// Set by an `Exit` task: the state the execution ends in once nothing runs.
     exit: Option<StateType>,
@@ -128,7 +130,7 @@ impl Executor {
                     id.clone(),
                     Live {
                         flow,
-                        execution: *execution,
+                        execution: SharedExecution::new(*execution),
                         killing: false,
                         exit: None,
                         watchers: Vec::new(),
@@ -221,9 +223,11 @@ impl Executor {
             tracing::warn!(execution = %result.execution_id, "result for an execution that is not running here");
             return;
         };
-        let key = ExecutionKey::from(&l.execution);
-        let Some(task_run) = l
-            .execution
+        let key = ExecutionKey::from(&*l.execution);
+        // One copy-on-write access for the whole handler: its task run and labels are
+        // changed together.
+        let execution = &mut *l.execution;
+        let Some(task_run) = execution
             .task_run_list
             .iter_mut()
             .find(|t| t.id == result.task_run_id)
@@ -261,7 +265,7 @@ impl Executor {
         let exit = result.exit;
         for (key, value) in result.labels {
             if !key.starts_with("system.") {
-                l.execution.labels.insert(key, value);
+                execution.labels.insert(key, value);
             }
         }
         if let Some(exit) = exit {
@@ -416,7 +420,7 @@ impl Executor {
         });
         let run = run.clone();
         outbox.writes.push(Owned::TaskRun(run.clone()));
-        let snapshot = Arc::new(l.execution.clone());
+        let snapshot = l.execution.snapshot();
         outbox.jobs.extend(job_for(&l.flow, &snapshot, run));
     }
 
@@ -489,19 +493,15 @@ impl Executor {
             let step = plan::plan(&flow, &l.execution, l.killing);
             if !step.finish.is_empty() {
                 let now = Utc::now();
+                let execution = &mut *l.execution;
                 for (run_id, state) in step.finish {
-                    if let Some(run) = l
-                        .execution
-                        .task_run_list
-                        .iter_mut()
-                        .find(|r| r.id == run_id)
-                    {
+                    if let Some(run) = execution.task_run_list.iter_mut().find(|r| r.id == run_id) {
                         run.state.transition_at(state, now);
                         changed_runs.push(run.clone());
                         let kind = flow.find_task(&run.task_id).map(|t| t.kind);
                         if kind == Some(TaskKind::WorkingDirectory)
                             && let Err(e) =
-                                self.confinement.remove_shared_dir(&l.execution.id, &run.id)
+                                self.confinement.remove_shared_dir(&execution.id, &run.id)
                         {
                             tracing::warn!(error = %e, "cannot remove a WorkingDirectory's shared directory");
                         }
@@ -565,7 +565,7 @@ impl Executor {
 
         if !dispatch.is_empty() || !checks.is_empty() {
             // One snapshot for every job of this step (a Parallel starts many at once).
-            let snapshot = Arc::new(l.execution.clone());
+            let snapshot = l.execution.snapshot();
             for run in dispatch {
                 outbox.jobs.extend(job_for(&l.flow, &snapshot, run));
             }
@@ -581,11 +581,12 @@ impl Executor {
         if ended && let Some(l) = live.remove(id) {
             self.metrics.execution_ended(l.execution.state.current);
             self.masks.remove(id);
+            let execution = l.execution.into_inner();
             for w in l.watchers {
-                outbox.replies.push((w, l.execution.clone()));
+                outbox.replies.push((w, execution.clone()));
             }
-            self.on_child_end(live, outbox, &l.execution);
-            outbox.ended.push((l.flow, l.execution));
+            self.on_child_end(live, outbox, &execution);
+            outbox.ended.push((l.flow, execution));
         }
     }
 }

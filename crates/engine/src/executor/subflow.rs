@@ -64,7 +64,7 @@ impl Executor {
             child_id.clone(),
             Live {
                 flow,
-                execution: child,
+                execution: super::SharedExecution::new(child),
                 killing: false,
                 exit: None,
                 watchers: Vec::new(),
@@ -268,7 +268,7 @@ impl Executor {
         let Some(p) = live.get_mut(parent_id) else {
             return;
         };
-        let key = ExecutionKey::from(&p.execution);
+        let key = ExecutionKey::from(&*p.execution);
         let Some(run) = p
             .execution
             .task_run_list
