@@ -87,13 +87,12 @@ fn outputs_tree(
     protector: &Protector,
     masks: &ExecutionMasks,
 ) -> Result<Value, String> {
-    // Built for every job over every run: foldhash, not SipHash (see `plan::RunIndex`).
-    let by_id: HashMap<&str, &TaskRun, foldhash::quality::RandomState> = execution
+    let by_id: HashMap<&str, &TaskRun, Hasher> = execution
         .task_run_list
         .iter()
         .map(|r| (r.id.as_str(), r))
         .collect();
-    let mut tree: IndexMap<String, OutputNode> = IndexMap::new();
+    let mut tree: IndexMap<String, OutputNode, Hasher> = IndexMap::default();
     for run in &execution.task_run_list {
         // As in Kestra, every run's outputs, whatever its state: a running LoopUntil's
         // `iterationCount` is read by its own tasks. (A failed attempt returns none.)
@@ -160,11 +159,15 @@ fn open_outputs(
     )
 }
 
+/// The maps the outputs tree is built in, for every job over every run: foldhash, not
+/// SipHash (see `plan::RunIndex`).
+type Hasher = foldhash::quality::RandomState;
+
 /// The outputs of one task id: its own (outside loops), and one child per iteration value.
 #[derive(Default)]
 struct OutputNode {
     own: Option<Value>,
-    by_value: IndexMap<String, OutputNode>,
+    by_value: IndexMap<String, OutputNode, Hasher>,
     /// Some iteration value below this node came from a secret.
     tainted_keys: bool,
 }

@@ -207,7 +207,9 @@ impl<'f, 'e> Planner<'f, 'e> {
     /// One list of tasks in `order`; starts what may start and descends into running
     /// flowables.
     fn list(&mut self, tasks: &'f [TaskDef], order: Order, scope: &Scope<'e>) -> Status {
-        let mut states = Vec::new();
+        // Every plan walks every ended iteration of every loop: the ended states are folded
+        // as they come rather than collected, so an ended list allocates nothing.
+        let mut ended = Ended::default();
         let mut running = 0usize;
         let mut pending: Vec<&'f TaskDef> = Vec::new();
         let mut ended_ids: Vec<&str> = Vec::new();
@@ -215,8 +217,10 @@ impl<'f, 'e> Planner<'f, 'e> {
             match self.find(scope, task) {
                 None => pending.push(task),
                 Some(run) if run.state.current.is_terminated() => {
-                    states.push(run.state.current);
-                    ended_ids.push(task.id.as_str());
+                    ended.add(run.state.current);
+                    if matches!(order, Order::Dag(_)) {
+                        ended_ids.push(task.id.as_str());
+                    }
                 }
                 Some(run) => {
                     running += 1;
@@ -224,13 +228,7 @@ impl<'f, 'e> Planner<'f, 'e> {
                 }
             }
         }
-        let stopped = self.killing
-            || states.iter().any(|s| {
-                matches!(
-                    s,
-                    StateType::Failed | StateType::Killed | StateType::Cancelled
-                )
-            });
+        let stopped = self.killing || ended.stopped;
         let mut started = 0usize;
         if !stopped {
             match order {
@@ -276,7 +274,7 @@ impl<'f, 'e> Planner<'f, 'e> {
             // refuses cycles; end the list rather than wait forever.
             return Status::Done(StateType::Failed);
         }
-        let mut state = final_state(&states);
+        let mut state = ended.state;
         if !pending.is_empty() && self.killing {
             state = worst(state, StateType::Killed);
         }
@@ -457,6 +455,33 @@ impl<'f, 'e> Planner<'f, 'e> {
             state = worst(state, StateType::Killed);
         }
         Status::Done(state)
+    }
+}
+
+/// The runs of a list that have ended, folded: the list's state so far (as
+/// [`final_state`]) and whether one of them stops the list.
+#[derive(Debug, Clone, Copy)]
+struct Ended {
+    state: StateType,
+    stopped: bool,
+}
+
+impl Default for Ended {
+    fn default() -> Self {
+        Ended {
+            state: StateType::Success,
+            stopped: false,
+        }
+    }
+}
+
+impl Ended {
+    fn add(&mut self, state: StateType) {
+        self.state = worst(self.state, state);
+        self.stopped |= matches!(
+            state,
+            StateType::Failed | StateType::Killed | StateType::Cancelled
+        );
     }
 }
 
