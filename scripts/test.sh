@@ -41,7 +41,15 @@ bwrap --version
 step "tests (cargo nextest)"
 # The conformance flows live in ../shared/conformance beside the checkout.
 export SAKER_CONFORMANCE_DIR="${SAKER_CONFORMANCE_DIR:-$(cd .. && pwd)/shared/conformance}"
+if [ -d "$SAKER_CONFORMANCE_DIR/kestra-flows" ] && [ -d "$SAKER_CONFORMANCE_DIR/kestra-flows-2" ]; then
+  echo "conformance corpus: $SAKER_CONFORMANCE_DIR (Kestra's flows are run)"
+else
+  echo "conformance tests SKIPPED: the corpus is absent ($SAKER_CONFORMANCE_DIR has no kestra-flows and kestra-flows-2); they run whenever it is present"
+fi
 cargo nextest run --workspace --locked --no-fail-fast
+
+step "engine tests again, every worker message written as JSON and read back (separate worker state)"
+SAKER_ENGINE_WIRE=json cargo nextest run -p saker-engine --locked --no-fail-fast
 
 step "schemathesis against the served OpenAPI document"
 cargo build --locked -p saker

@@ -48,11 +48,12 @@ pub fn execution_context(
     exec_vars.insert("state".into(), execution.state.current.as_str().into());
     ctx.insert("execution", Value::from_json(&Json::Object(exec_vars)));
 
-    let inputs = Json::Object(execution.inputs.clone());
-    ctx.insert(
-        "inputs",
-        protector.open_tree(&execution.id, "inputs", &inputs, masks)?,
-    );
+    if let Some(inputs) = inputs_variable(flow, execution) {
+        ctx.insert(
+            "inputs",
+            protector.open_tree(&execution.id, "inputs", &inputs, masks)?,
+        );
+    }
     ctx.insert(
         "vars",
         Value::from_json(&Json::Object(flow.variables_json())),
@@ -75,6 +76,19 @@ pub fn execution_context(
 
     ctx.insert("outputs", outputs_tree(execution, protector, masks)?);
     Ok(ctx)
+}
+
+/// `inputs`, as Kestra's `RunVariables` builds it: the execution's inputs, with every input
+/// the flow declares (one that was not given is null; coercion already gave defaults), and no
+/// variable at all when that leaves nothing. So `{{ inputs.undeclared }}` fails as Kestra's
+/// strict rendering fails ("Missing variable"), naming `inputs` when the flow has none and
+/// the attribute otherwise, instead of rendering as empty.
+fn inputs_variable(flow: &Flow, execution: &Execution) -> Option<Json> {
+    let mut inputs = execution.inputs.clone();
+    for declared in &flow.inputs {
+        inputs.entry(declared.id.clone()).or_insert(Json::Null);
+    }
+    (!inputs.is_empty()).then_some(Json::Object(inputs))
 }
 
 /// `outputs`, addressed as Kestra addresses them: `outputs.<task id>.<name>` for a task run
@@ -391,5 +405,46 @@ mod tests {
             ),
             "hook io.kestra.plugin.core.trigger.Webhook Ada r-1"
         );
+    }
+
+    fn render_err(ctx: &Context, source: &str) -> String {
+        saker_expr::Template::compile(source)
+            .unwrap()
+            .render(ctx, &saker_expr::RenderEnv::default())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn an_undeclared_input_is_an_error_and_a_declared_one_not_given_is_null() {
+        let protector = Protector { sealer: None };
+        let masks = ExecutionMasks::default();
+        let globals = GlobalVariables::default();
+        let tasks = "tasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+
+        // No inputs at all: no `inputs` variable, as in Kestra.
+        let bare =
+            saker_model::parse_flow(&format!("id: f\nnamespace: company.team\n{tasks}")).unwrap();
+        let execution = Execution::new("main", "company.team", "f", 1);
+        let ctx = execution_context(&bare, &execution, &globals, &protector, &masks).unwrap();
+        let e = render_err(&ctx, "{{ inputs.invalid }}");
+        assert!(e.contains("inputs"), "{e}");
+        assert_eq!(render(&ctx, "{{ inputs.invalid ?? 'none' }}"), "none");
+
+        // Declared inputs: an optional one that was not given is null; another name fails.
+        let declared = saker_model::parse_flow(&format!(
+            "id: f\nnamespace: company.team\ninputs:\n  - id: given\n    type: STRING\n  \
+             - id: optional\n    type: STRING\n    required: false\n{tasks}"
+        ))
+        .unwrap();
+        let mut execution = Execution::new("main", "company.team", "f", 1);
+        execution.inputs.insert("given".into(), "yes".into());
+        let ctx = execution_context(&declared, &execution, &globals, &protector, &masks).unwrap();
+        assert_eq!(
+            render(&ctx, "{{ inputs.given }} {{ inputs.optional is null }}"),
+            "yes true"
+        );
+        let e = render_err(&ctx, "{{ inputs.invalid }}");
+        assert!(e.contains("'inputs' has no attribute 'invalid'"), "{e}");
     }
 }

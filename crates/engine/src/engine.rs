@@ -18,7 +18,8 @@ use crate::queue::{LocalQueue, Queue, WorkerJob, WorkerResult};
 use crate::runner::Registry;
 use crate::sealing::{Protector, ValueSealer};
 use crate::secrets::{NoSecrets, SecretSource};
-use crate::worker::{WorkerDeps, run_worker};
+use crate::wire::{Control, JsonQueue};
+use crate::worker::{WorkerDeps, run_controls, run_worker};
 
 /// What the engine is built from.
 pub struct EngineParts {
@@ -40,6 +41,10 @@ pub struct EngineParts {
     /// The internal storage (FILE inputs, output files, namespace files); without one, those
     /// features answer "no internal storage is configured".
     pub storage: Option<Arc<dyn saker_storage::Storage>>,
+    /// Carry every job, result and control message as JSON text, with a mask registry of
+    /// the worker's own, as between separate processes. Set from `SAKER_ENGINE_WIRE=json`
+    /// by [`EngineParts::new`], so that a whole test run can go through the wire format.
+    pub wire: bool,
 }
 
 impl EngineParts {
@@ -58,6 +63,7 @@ impl EngineParts {
             confinement: saker_confine::Confinement::new(saker_confine::Settings::default()),
             expression_limits: saker_expr::Limits::default(),
             storage: None,
+            wire: std::env::var("SAKER_ENGINE_WIRE").is_ok_and(|v| v == "json"),
         }
     }
 }
@@ -90,6 +96,19 @@ pub enum EngineError {
     /// Only a PAUSED execution can be resumed.
     #[error("execution {id} is {state}, not PAUSED: only a paused execution can be resumed")]
     NotPaused { id: String, state: StateType },
+    /// Only an execution that ended FAILED or KILLED can be restarted.
+    #[error(
+        "execution {id} is {state}: only a FAILED or KILLED execution can be restarted (replay it from a task run instead)"
+    )]
+    NotRestartable { id: String, state: StateType },
+    /// A restart needs a failed or killed task run to start from.
+    #[error("execution {0} has no FAILED or KILLED task run to restart from")]
+    NothingToRestart(String),
+    /// Only an ended execution can be replayed.
+    #[error("execution {id} is {state}: only an ended execution can be replayed (kill it first)")]
+    NotReplayable { id: String, state: StateType },
+    #[error("execution {execution} has no task run {task_run}")]
+    TaskRunNotFound { execution: String, task_run: String },
 }
 
 /// What started an execution, beyond its flow and inputs: the `create_execution*` methods
@@ -105,6 +124,15 @@ struct Origin<'a> {
     /// Files sent for FILE inputs, stored under the new execution.
     uploads: Vec<crate::files::InputUpload>,
 }
+
+/// What joins the executor and the worker: the job, result and control queues, and the
+/// worker's mask registry.
+type WorkerLinks = (
+    Arc<dyn Queue<WorkerJob>>,
+    Arc<dyn Queue<WorkerResult>>,
+    Arc<dyn Queue<Control>>,
+    Arc<MaskRegistry>,
+);
 
 /// A running engine: one executor thread and an in-process worker.
 pub struct Engine {
@@ -127,10 +155,24 @@ impl Engine {
     /// runtime.
     pub fn start(parts: EngineParts) -> Self {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let jobs: Arc<dyn Queue<WorkerJob>> = Arc::new(LocalQueue::default());
-        let results: Arc<dyn Queue<WorkerResult>> = Arc::new(LocalQueue::default());
+        // The worker protocol: in memory, or written as JSON and read back (`parts.wire`), in
+        // which case the worker also keeps mask sets of its own, as a separate process would.
+        let (jobs, results, controls, worker_masks): WorkerLinks = if parts.wire {
+            (
+                Arc::new(JsonQueue::default()),
+                Arc::new(JsonQueue::default()),
+                Arc::new(JsonQueue::default()),
+                Arc::new(MaskRegistry::default()),
+            )
+        } else {
+            (
+                Arc::new(LocalQueue::default()),
+                Arc::new(LocalQueue::default()),
+                Arc::new(LocalQueue::default()),
+                parts.masks.clone(),
+            )
+        };
         let masks = parts.masks.clone();
-        let running = Arc::new(Mutex::new(HashMap::new()));
         let globals = Arc::new(parts.globals);
         let protector = Protector {
             sealer: parts.sealer,
@@ -141,15 +183,17 @@ impl Engine {
             store: parts.store.clone(),
             registry: parts.registry,
             secrets: parts.secrets.clone(),
-            masks: masks.clone(),
+            masks: worker_masks,
             globals: globals.clone(),
             protector: protector.clone(),
-            running: running.clone(),
+            running: Arc::new(Mutex::new(HashMap::new())),
+            cancelled_early: Arc::default(),
             concurrency: parts.worker_concurrency,
             confinement: parts.confinement.clone(),
             expression_limits: parts.expression_limits,
             files: files.clone(),
         });
+        tokio::spawn(run_controls(worker.clone(), controls.clone()));
         tokio::spawn(run_worker(worker, jobs.clone(), results.clone()));
         // Results go back to the executor as events.
         let forward = events_tx.clone();
@@ -172,7 +216,7 @@ impl Engine {
             jobs,
             events: events_tx.clone(),
             runtime: tokio::runtime::Handle::current(),
-            running,
+            controls,
             masks: masks.clone(),
             outputs: FlowOutputs {
                 protector: protector.clone(),

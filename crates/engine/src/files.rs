@@ -21,7 +21,11 @@ mod task;
 
 pub use inputs::{InputUpload, coerce_inputs_with_files};
 pub use sealed::{ExecutionFiles, OpenedFile, is_sealed_bytes};
-pub use staging::{collect_output_files, stage_input_files, stage_namespace_files};
+pub use staging::{
+    OutputRule, collect_files_of, collect_output_files, stage_files_of, stage_input_files,
+    stage_namespace_files,
+};
+pub(crate) use staging::{globs, matched_files, relative_path, write_confined_at};
 pub use task::TaskFiles;
 
 use saker_storage::StorageError;

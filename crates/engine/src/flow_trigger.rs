@@ -3,7 +3,9 @@
 //! trigger's `states`; every condition that is not a MultipleCondition must hold for the
 //! ended execution; then each MultipleCondition records which of its named conditions the
 //! execution meets, and holds once all were met within its window; `preconditions` work the
-//! same way over upstream flows and `where` filters. A window that fires starts over.
+//! same way over upstream flows and `where` filters. A window that fires starts over. A named
+//! condition or `where` group that cannot be evaluated (its expression fails to render) is
+//! not met and is logged; the others are still recorded, as Kestra evaluates each on its own.
 //!
 //! The windows live in the executor's memory: a restart forgets what was met so far (Kestra
 //! keeps them in its database).
@@ -15,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use saker_model::condition::{
-    Condition, ExecutionFacts, FilterField, FilterOperand, FilterType, PreconditionFilter,
-    Preconditions, TimeWindow, UpstreamFlow,
+    Condition, ExecutionFacts, ExecutionFilter, FilterField, FilterOperand, FilterType,
+    PreconditionFilter, Preconditions, TimeWindow, UpstreamFlow,
 };
 use saker_model::{Execution, Flow, TriggerDef};
 use saker_store::Store;
@@ -171,7 +173,8 @@ pub(crate) fn fires(
         };
         let mut met = Vec::new();
         for (name, sub) in &multiple.conditions {
-            if sub.test(Some(&facts), render).map_err(|e| e.to_string())? {
+            let holds = sub.test(Some(&facts), render).map_err(|e| e.to_string());
+            if met_or_warn(holds, listener, trigger, name) {
                 met.push(name.clone());
             }
         }
@@ -185,18 +188,45 @@ pub(crate) fn fires(
             &key_of(pre.id.as_deref().unwrap_or(&trigger.id)),
             ended,
             render,
-        )?;
+            &mut |group, holds| met_or_warn(holds, listener, trigger, group),
+        );
     }
     Ok(all_hold)
 }
 
+/// Whether one named condition of a MultipleCondition or one `where` group of preconditions
+/// is met. One that cannot be decided (an expression that fails to render, such as
+/// `{{ labels.some == 'label' }}` for an execution without that label) is not met, and the
+/// others are still recorded: Kestra's `ConditionService` evaluates each of them on its own
+/// and logs the failure as a warning.
+fn met_or_warn(
+    holds: Result<bool, String>,
+    listener: &Flow,
+    trigger: &TriggerDef,
+    condition: &str,
+) -> bool {
+    holds.unwrap_or_else(|e| {
+        tracing::warn!(
+            flow = %format!("{}.{}", listener.namespace, listener.id),
+            trigger = %trigger.id,
+            condition,
+            error = %e,
+            "a condition of a Flow trigger could not be evaluated; it is not met"
+        );
+        false
+    })
+}
+
+/// Records which upstream flows and `where` groups `ended` meets, and says whether all of
+/// them are met in the window. `decided` turns a group's evaluation into met or not.
 fn preconditions_hold(
     windows: &mut Windows,
     pre: &Preconditions,
     key: &str,
     ended: &Execution,
     render: &mut Render<'_>,
-) -> Result<bool, String> {
+    decided: &mut dyn FnMut(&str, Result<bool, String>) -> bool,
+) -> bool {
     let mut met = Vec::new();
     let mut all = Vec::new();
     for (i, upstream) in pre.flows.iter().enumerate() {
@@ -208,20 +238,32 @@ fn preconditions_hold(
     }
     for group in &pre.filters {
         let name = format!("where:{}", group.id);
-        let mut results = Vec::with_capacity(group.filters.len());
-        for filter in &group.filters {
-            results.push(filter_holds(filter, ended, render)?);
-        }
-        let holds = match group.operand {
-            FilterOperand::And => results.iter().all(|r| *r),
-            FilterOperand::Or => results.iter().any(|r| *r),
-        };
-        if holds {
+        if decided(&group.id, group_holds(group, ended, render)) {
             met.push(name.clone());
         }
         all.push(name);
     }
-    Ok(windows.record(key.to_owned(), &pre.time_window, met, &all))
+    windows.record(key.to_owned(), &pre.time_window, met, &all)
+}
+
+/// A `where` group, its filters evaluated in order and only as far as needed (AND stops at
+/// the first that fails, OR at the first that holds), as Kestra's `allMatch`/`anyMatch` do: an
+/// expression after a filter that already decided is never rendered.
+fn group_holds(
+    group: &ExecutionFilter,
+    ended: &Execution,
+    render: &mut Render<'_>,
+) -> Result<bool, String> {
+    let decisive = match group.operand {
+        FilterOperand::And => false,
+        FilterOperand::Or => true,
+    };
+    for filter in &group.filters {
+        if filter_holds(filter, ended, render)? == decisive {
+            return Ok(decisive);
+        }
+    }
+    Ok(!decisive)
 }
 
 fn upstream_matches(upstream: &UpstreamFlow, ended: &Execution) -> bool {
@@ -270,8 +312,8 @@ fn filter_holds(
         FilterType::NotEqualTo => value.is_none_or(|v| v != text),
         FilterType::In => filter.values.iter().any(|v| v == text),
         FilterType::NotIn => !filter.values.iter().any(|v| v == text),
-        FilterType::IsTrue => text.trim() == "true",
-        FilterType::IsFalse => text.trim() == "false",
+        FilterType::IsTrue => kestra_truthy(subject.as_deref()),
+        FilterType::IsFalse => !kestra_truthy(subject.as_deref()),
         FilterType::IsNull => subject.is_none() || text.is_empty(),
         FilterType::IsNotNull => subject.is_some() && !text.is_empty(),
         FilterType::StartsWith => value.is_some_and(|v| text.starts_with(v)),
@@ -284,11 +326,118 @@ fn filter_holds(
     })
 }
 
+/// Kestra's `TruthUtils.isTruthy`, which IS_TRUE and IS_FALSE use: anything but null, `false`,
+/// `0`, `-0` and the empty string.
+fn kestra_truthy(text: Option<&str>) -> bool {
+    text.is_some_and(|t| !matches!(t, "false" | "0" | "-0" | ""))
+}
+
 /// REGEX filters: anchored like Java's `String.matches`, with the regex crate.
 fn regex_lite_match(pattern: &str) -> impl Fn(&str) -> bool + '_ {
     move |text: &str| {
         regex::Regex::new(&format!("^(?:{pattern})$"))
             .map(|re| re.is_match(text))
             .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use saker_model::StateType;
+
+    use super::*;
+
+    const LISTENER: &str = r#"
+id: listen
+namespace: company.team
+tasks:
+  - id: only
+    type: io.kestra.plugin.core.debug.Return
+    format: it works
+triggers:
+  - id: flow
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: pre
+      where:
+        - id: labelled
+          filters:
+            - field: FLOW_ID
+              type: EQUAL_TO
+              value: a
+            - field: EXPRESSION
+              type: IS_TRUE
+              value: "{{ labels.some == 'label' }}"
+        - id: any-b
+          operand: OR
+          filters:
+            - field: FLOW_ID
+              type: EQUAL_TO
+              value: b
+            - field: EXPRESSION
+              type: IS_TRUE
+              value: "{{ broken }}"
+"#;
+
+    fn ended(flow_id: &str) -> Execution {
+        let mut execution = Execution::new("main", "company.team", flow_id, 1);
+        execution.state.transition(StateType::Success);
+        execution
+    }
+
+    /// Offers `execution` to the listener: `{{ broken }}` fails to render, the label test
+    /// renders `label_test`; `renders` collects what was rendered.
+    fn offer(
+        windows: &mut Windows,
+        execution: &Execution,
+        label_test: &str,
+        renders: &mut Vec<String>,
+    ) -> bool {
+        let flow = saker_model::parse_flow(LISTENER).unwrap();
+        let trigger = &flow.triggers[0];
+        let mut render = |template: &str| {
+            renders.push(template.to_owned());
+            if template.contains("broken") {
+                Err("'broken' is not defined".to_owned())
+            } else {
+                Ok(label_test.to_owned())
+            }
+        };
+        fires(windows, &flow, trigger, execution, &mut render).unwrap()
+    }
+
+    #[test]
+    fn a_where_group_that_cannot_be_evaluated_is_not_met_and_the_others_still_count() {
+        let mut windows = Windows::default();
+        let mut renders = Vec::new();
+        // `a` meets `labelled`; for it, `any-b` renders `{{ broken }}`, which fails: not met,
+        // and not an error of the whole trigger.
+        let a = ended("a");
+        assert!(!offer(&mut windows, &a, "false", &mut renders));
+        assert_eq!(renders.len(), 2, "{renders:?}");
+        assert!(!offer(&mut windows, &a, "true", &mut renders));
+        // `b`: `labelled` stops at its FLOW_ID filter and `any-b` at its first, so nothing
+        // renders; with `labelled` met before, the preconditions hold.
+        renders.clear();
+        assert!(offer(&mut windows, &ended("b"), "true", &mut renders));
+        assert!(renders.is_empty(), "{renders:?}");
+        // The window started over once it fired.
+        assert!(!offer(&mut windows, &ended("b"), "true", &mut renders));
+    }
+
+    #[test]
+    fn is_true_and_is_false_follow_kestra_truthiness() {
+        for (text, truthy) in [
+            ("true", true),
+            ("yes", true),
+            ("1", true),
+            ("false", false),
+            ("0", false),
+            ("-0", false),
+            ("", false),
+        ] {
+            assert_eq!(kestra_truthy(Some(text)), truthy, "{text:?}");
+        }
+        assert!(!kestra_truthy(None));
     }
 }

@@ -18,6 +18,7 @@ pub mod cancel;
 pub mod context;
 pub mod debug_eval;
 mod engine;
+pub mod error_logs;
 pub mod executor;
 pub mod files;
 mod flow_trigger;
@@ -31,6 +32,7 @@ pub mod outputs;
 pub mod plan;
 pub mod queue;
 mod recovery;
+mod restart;
 mod resume;
 pub mod retry;
 pub mod runner;
@@ -39,19 +41,10 @@ pub mod sealing;
 pub mod secrets;
 mod task_context;
 pub mod trigger;
+pub mod wire;
 pub mod worker;
 
 pub use engine::{Engine, EngineError, EngineParts};
 pub use masks::process_masks;
 pub use sealing::{KeyringSealer, ValueSealer, display_masked};
 pub use secrets::{NoSecrets, ResolvedSecret, SecretRequester, SecretSource};
-
-use saker_model::{Flow, TaskDef};
-
-/// The retry policy that applies to `task`: its own, or the flow's.
-pub(crate) fn retry_policy(flow: &Flow, task: &TaskDef) -> Option<retry::RetryPolicy> {
-    task.retry
-        .as_ref()
-        .or(flow.retry.as_ref())
-        .and_then(retry::RetryPolicy::from_model)
-}

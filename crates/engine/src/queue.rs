@@ -28,7 +28,8 @@ pub struct WorkerJob {
 }
 
 /// What a worker reports for a job.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct WorkerResult {
     pub execution_id: String,
     pub task_run_id: String,

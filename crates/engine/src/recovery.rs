@@ -20,6 +20,7 @@ impl Engine {
             StateType::Running,
             StateType::Killing,
             StateType::Paused,
+            StateType::Queued,
         ])?;
         let mut resumed = 0;
         for id in ids {
@@ -67,7 +68,15 @@ impl Engine {
                     }
                     continue;
                 }
-                if run.state.current == StateType::Running && run.resolved.is_some() {
+                if run.state.current == StateType::Running
+                    && let Some(resolved) = run.resolved.as_mut()
+                {
+                    // A loop between iterations (or a WorkingDirectory's end step) lost its
+                    // check job or its timer with the old process: the planner asks again.
+                    if resolved.between_iterations {
+                        resolved.between_iterations = false;
+                        resolved.condition = None;
+                    }
                     continue;
                 }
                 if let Some(attempt) = run.attempts.last_mut()

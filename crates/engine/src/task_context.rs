@@ -40,6 +40,8 @@ pub struct TaskContext {
     pub(crate) files: Option<crate::files::TaskFiles>,
     /// The KV store of `kv()` and the kv.* tasks (set by the worker).
     pub(crate) kv: Option<crate::kv::TaskKv>,
+    /// The execution's ERROR lines for `errorLogs()` (set by the worker).
+    pub(crate) error_logs: Option<crate::error_logs::TaskErrorLogs>,
 }
 
 impl TaskContext {
@@ -63,7 +65,23 @@ impl TaskContext {
             limits: saker_expr::Limits::default(),
             files: None,
             kv: None,
+            error_logs: None,
         }
+    }
+
+    /// Sets `taskrun.<field>` for the renders that follow (ForEachItem's `taskrun.items`,
+    /// the batch each subflow call is rendered for).
+    pub(crate) fn set_taskrun_field(&mut self, field: &str, value: saker_expr::Value) {
+        let mut entries: Vec<(String, saker_expr::Value)> = match self.variables.get("taskrun") {
+            Some(saker_expr::Value::Map(map, _)) => {
+                map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
+            _ => Vec::new(),
+        };
+        entries.retain(|(k, _)| k != field);
+        entries.push((field.to_owned(), value));
+        self.variables
+            .insert("taskrun", saker_expr::Value::map(entries));
     }
 
     /// The task being run.
@@ -95,6 +113,10 @@ impl TaskContext {
                 .files
                 .as_ref()
                 .map(|files| files as &dyn saker_expr::FileReader),
+            error_logs: self
+                .error_logs
+                .as_ref()
+                .map(|logs| logs as &dyn saker_expr::ErrorLogReader),
             ..RenderEnv::default()
         };
         let rendered = template.render(&self.variables, &env);

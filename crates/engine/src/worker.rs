@@ -18,6 +18,7 @@ use crate::queue::{Queue, WorkerJob, WorkerResult};
 use crate::runner::{Registry, TaskContext, TaskError};
 use crate::sealing::Protector;
 use crate::secrets::{SecretRequester, SecretSource, TaskSecrets};
+use crate::wire::Control;
 
 /// What a worker needs, shared by all its jobs.
 pub struct WorkerDeps {
@@ -29,6 +30,9 @@ pub struct WorkerDeps {
     pub protector: Protector,
     /// Cancellation flags of the attempts running now, by task run id.
     pub running: Arc<Mutex<HashMap<String, Cancellation>>>,
+    /// Attempts cancelled before their job arrived, by (execution, task run): cancelled as
+    /// they start. Forgotten when their execution ends.
+    pub cancelled_early: Arc<Mutex<std::collections::HashSet<(String, String)>>>,
     /// How many task attempts run at once.
     pub concurrency: usize,
     /// How task processes are confined.
@@ -62,6 +66,34 @@ pub async fn run_worker(
     }
 }
 
+/// Applies the executor's control messages until their queue closes: cancels attempts (now,
+/// or as they start) and forgets what it kept for an execution that ended.
+pub async fn run_controls(deps: Arc<WorkerDeps>, controls: Arc<dyn Queue<Control>>) {
+    while let Some(control) = controls.pop().await {
+        match control {
+            Control::Cancel {
+                execution_id,
+                task_run_ids,
+            } => {
+                let running = lock(&deps.running);
+                let mut early = lock(&deps.cancelled_early);
+                for id in task_run_ids {
+                    match running.get(&id) {
+                        Some(flag) => flag.cancel(),
+                        None => {
+                            early.insert((execution_id.clone(), id));
+                        }
+                    }
+                }
+            }
+            Control::Ended { execution_id } => {
+                deps.masks.remove(&execution_id);
+                lock(&deps.cancelled_early).retain(|(e, _)| *e != execution_id);
+            }
+        }
+    }
+}
+
 /// Runs one attempt of one task run.
 pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     let started_at = chrono::Utc::now();
@@ -70,6 +102,9 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     let masks = deps.masks.get(&execution.id);
     let cancel = Cancellation::new();
     lock(&deps.running).insert(job.task_run.id.clone(), cancel.clone());
+    if lock(&deps.cancelled_early).remove(&(execution.id.clone(), job.task_run.id.clone())) {
+        cancel.cancel();
+    }
 
     let origin = LogOrigin {
         tenant_id: execution.tenant_id.clone(),
@@ -137,6 +172,10 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         masks.clone(),
         execution,
     ));
+    ctx.error_logs = Some(crate::error_logs::TaskErrorLogs::new(
+        deps.store.clone(),
+        &execution.id,
+    ));
     ctx.sandbox = Some(match &job.working_directory {
         Some(owner) => deps
             .confinement
@@ -148,6 +187,11 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
 
     let outcome = match context_error {
         Some(e) => Err(TaskError::Render(e)),
+        None if job.check && task.kind == saker_model::TaskKind::WorkingDirectory => {
+            crate::runner::finish_working_directory(&mut ctx)
+                .await
+                .map(Some)
+        }
         None if job.check => check_condition(&mut ctx).map(Some),
         None => run_attempt(deps, &mut ctx).await,
     };
@@ -198,15 +242,21 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
             .protect_task_outputs(&execution.id, &task.id, outputs, &taint, &masks);
     // A subflow's inputs leave like outputs: what a secret produced is sealed (opened again,
     // with this path, by the executor that starts the child).
-    if let Some(call) = resolved.as_mut().and_then(|r| r.subflow.as_mut()) {
-        let inputs = std::mem::take(&mut call.inputs);
-        call.inputs = deps.protector.protect_task_outputs(
-            &execution.id,
-            &subflow_inputs_path(&task.id),
-            inputs,
-            &taint,
-            &masks,
-        );
+    if let Some(resolved) = resolved.as_mut() {
+        let calls = resolved
+            .subflow
+            .iter_mut()
+            .chain(resolved.subflows.iter_mut().flatten());
+        for call in calls {
+            let inputs = std::mem::take(&mut call.inputs);
+            call.inputs = deps.protector.protect_task_outputs(
+                &execution.id,
+                &subflow_inputs_path(&task.id),
+                inputs,
+                &taint,
+                &masks,
+            );
+        }
     }
     WorkerResult {
         execution_id: job.execution.id.clone(),

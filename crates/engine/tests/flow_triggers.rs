@@ -177,3 +177,68 @@ triggers:
         1
     );
 }
+
+/// Kestra's `flow-trigger-preconditions-flow-listen`: upstream flows with states, and `where`
+/// groups, one of them an EXPRESSION on the upstream execution's labels. The labelled flow
+/// meets its group; the other flow, which has no such label, still meets its own group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preconditions_with_where_filters_fire_once_all_are_met() {
+    let (engine, store) = engine();
+    let listener = r#"
+id: listen
+namespace: company.team.preconditions
+tasks:
+  - id: only
+    type: io.kestra.plugin.core.debug.Return
+    format: "It works"
+triggers:
+  - id: flow
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: flow
+      flows:
+        - namespace: company.team.preconditions
+          flowId: labelled
+          states: [SUCCESS, WARNING, FAILED]
+        - namespace: company.team.preconditions
+          flowId: plain
+          states: [SUCCESS]
+      where:
+        - id: by-label
+          filters:
+            - field: NAMESPACE
+              type: STARTS_WITH
+              value: company.team
+            - field: EXPRESSION
+              type: IS_TRUE
+              value: "{{ labels.some == 'label' }}"
+        - id: plain-flow
+          filters:
+            - field: NAMESPACE
+              type: ENDS_WITH
+              value: team.preconditions
+            - field: FLOW_ID
+              type: EQUAL_TO
+              value: plain
+"#;
+    engine.deploy(DEFAULT_TENANT, listener).unwrap();
+    let flow = |id: &str, labels: &str| {
+        format!(
+            "id: {id}\nnamespace: company.team.preconditions\n{labels}tasks:\n  - id: t\n    \
+             type: io.kestra.plugin.core.debug.Return\n    format: hi\n"
+        )
+    };
+    let labelled = run(&engine, &flow("labelled", "labels:\n  some: label\n")).await;
+    assert_eq!(labelled.state.current, StateType::Success);
+    assert!(
+        ended_of(&store, "listen", 1, Duration::from_secs(1))
+            .await
+            .is_empty(),
+        "fired before the plain flow ran"
+    );
+    let plain = run(&engine, &flow("plain", "")).await;
+    assert_eq!(plain.state.current, StateType::Success);
+    let listened = ended_of(&store, "listen", 1, Duration::from_secs(30)).await;
+    assert_eq!(listened.len(), 1);
+    assert_eq!(listened[0].state.current, StateType::Success);
+}

@@ -606,3 +606,53 @@ tasks:
         "{logs:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_execution_and_matching_listeners_run_once_the_state_is_decided() {
+    let (engine, _) = engine();
+    let source = r#"
+id: after
+namespace: company.team
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+afterExecution:
+  - id: cleanup
+    type: Log
+    message: cleaning up
+listeners:
+  - conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionStatus
+        in: [FAILED]
+    tasks:
+      - id: on_failure
+        type: Log
+        message: it failed
+  - conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionStatus
+        in: [SUCCESS]
+    tasks:
+      - id: on_success
+        type: Log
+        message: it worked
+"#;
+    let done = run(&engine, source, Value::Null).await;
+    assert_eq!(done.state.current, StateType::Failed);
+    for task in ["cleanup", "on_failure"] {
+        assert_eq!(
+            done.task_run(task).map(|r| r.state.current),
+            Some(StateType::Success),
+            "{task}"
+        );
+    }
+    assert!(done.task_run("on_success").is_none());
+    let end = |t: &str| done.task_run(t).unwrap().state.end_date().unwrap();
+    assert!(
+        done.task_run("cleanup")
+            .unwrap()
+            .state
+            .start_date()
+            .unwrap()
+            >= end("boom")
+    );
+}

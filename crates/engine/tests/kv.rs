@@ -56,6 +56,7 @@ fn harness(sealer: Option<Arc<dyn ValueSealer>>) -> Harness {
         globals: Arc::default(),
         protector: saker_engine::sealing::Protector { sealer },
         running: Arc::new(Mutex::new(Default::default())),
+        cancelled_early: Arc::default(),
         concurrency: 1,
         confinement: saker_confine::Confinement::new(saker_confine::Settings::default()),
         expression_limits: saker_expr::Limits::default(),

@@ -176,6 +176,10 @@ async fn the_leak_corpus_leaks_nothing() {
         ),
         ("PIECE", PIECE.to_owned()),
         ("LETTERS", LETTERS.to_owned()),
+        (
+            "jsonList",
+            format!(r#"["{TOKEN}","{JQ_TOKEN}","plain-item"]"#),
+        ),
     ]));
     parts.sealer = Some(Arc::new(KeyringSealer::new(Keyring::new(
         SecretKey::generate(),

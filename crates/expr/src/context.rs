@@ -154,6 +154,8 @@ pub struct RenderEnv<'a> {
     pub deadline: Option<Instant>,
     /// Reads files for `read()` and the other file functions; without one, they fail.
     pub files: Option<&'a dyn crate::files::FileReader>,
+    /// Reads the execution's ERROR log lines for `errorLogs()`; without one, it fails.
+    pub error_logs: Option<&'a dyn crate::error_logs::ErrorLogReader>,
 }
 
 impl Default for RenderEnv<'_> {
@@ -167,6 +169,7 @@ impl Default for RenderEnv<'_> {
             cancel: None,
             deadline: None,
             files: None,
+            error_logs: None,
         }
     }
 }
@@ -182,6 +185,7 @@ impl std::fmt::Debug for RenderEnv<'_> {
             .field("cancel", &self.cancel)
             .field("deadline", &self.deadline)
             .field("files", &self.files.map(|_| "<reader>"))
+            .field("error_logs", &self.error_logs.map(|_| "<reader>"))
             .finish()
     }
 }

@@ -1,6 +1,6 @@
 //! Functions: `secret()`, `now()`, `fromJson()`/`json()`, `range()`, `render()`, `max()`,
-//! `min()`, the file functions (`files.rs`), and the Kestra functions that need engine
-//! services Saker does not offer here.
+//! `min()`, the file functions (`files.rs`), `kv()` (`kv.rs`), `errorLogs()` (`error_logs.rs`),
+//! and the Kestra functions that need engine services Saker does not offer here.
 
 use chrono::Utc;
 
@@ -27,6 +27,9 @@ pub(crate) enum Func {
     File(FileFunc),
     /// `kv()`: the KV store, through the caller's resolver (`kv.rs`).
     Kv,
+    /// `errorLogs()`: the execution's ERROR lines, through the caller's reader
+    /// (`error_logs.rs`).
+    ErrorLogs,
     /// A Kestra function that needs storage, KV store, HTTP or the execution graph.
     NotYet(&'static str),
 }
@@ -117,7 +120,7 @@ pub(crate) static FUNCTIONS: &[FuncSpec] = &[
     later("encrypt"),
     later("decrypt"),
     later("http"),
-    later("errorLogs"),
+    f("errorLogs", Func::ErrorLogs, &[], 0),
     later("currentEachOutput"),
     later("tasksWithState"),
     later("fetchContext"),
@@ -252,6 +255,7 @@ pub(crate) fn call(
             Ok(value)
         }
         Func::Kv => crate::kv::kv(args, rt),
+        Func::ErrorLogs => crate::error_logs::error_logs(rt),
         Func::NotYet(name) => Err(ErrorKind::NotYetAvailable(name.to_string())),
     }
 }

@@ -45,6 +45,7 @@ mod budget;
 mod context;
 mod datetime;
 mod error;
+mod error_logs;
 mod eval;
 mod files;
 mod filters;
@@ -64,6 +65,7 @@ mod value;
 
 pub use context::{Context, Limits, RenderEnv, SecretLookupError, SecretResolver};
 pub use error::{ErrorKind, ExprError};
+pub use error_logs::{ErrorLogLine, ErrorLogLookupError, ErrorLogReader};
 pub use files::{FileLookupError, FileReader, FileSize, FileText};
 pub use kv::{KvLookupError, KvResolver};
 pub use render::Rendered;

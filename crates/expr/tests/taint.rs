@@ -159,6 +159,11 @@ const ROWS: &[(&str, &str)] = &[
     ("{{ fileExists(secret('S')) }}", "*"),
     ("{{ fileSize(secret('S')) }}", "*"),
     ("{{ isFileEmpty(secret('S')) }}", "*"),
+    // The log's lines were masked before they were stored: plain text, not tainted again.
+    (
+        "{{ (errorLogs() | first).message }} {{ secret('S') }}",
+        "failed with **** *",
+    ),
     // Tests.
     ("{{ secret('S') is defined }}", "*"),
     ("{{ secret('S') is null }}", "*"),
@@ -300,10 +305,31 @@ impl saker_expr::FileReader for EchoFiles {
     }
 }
 
+/// A log of one ERROR line, stored masked as the engine stores it.
+struct MaskedLog;
+
+impl saker_expr::ErrorLogReader for MaskedLog {
+    fn error_logs(&self) -> Result<Vec<saker_expr::ErrorLogLine>, saker_expr::ErrorLogLookupError> {
+        Ok(vec![saker_expr::ErrorLogLine {
+            tenant_id: "main".into(),
+            namespace: "company.team".into(),
+            flow_id: "flow".into(),
+            execution_id: "exec".into(),
+            task_id: Some("t".into()),
+            task_run_id: Some("run".into()),
+            attempt_number: Some(1),
+            timestamp: chrono::Utc::now(),
+            level: "ERROR".into(),
+            message: "failed with ****".into(),
+        }])
+    }
+}
+
 fn render(template: &str) -> saker_expr::Rendered {
     let resolver = secrets();
     let env = RenderEnv {
         files: Some(&EchoFiles),
+        error_logs: Some(&MaskedLog),
         ..env_with(&resolver)
     };
     let t = Template::compile(template).unwrap_or_else(|e| panic!("{template}: {e}"));

@@ -373,14 +373,20 @@ pub struct Resolved {
     /// The execution a `Subflow` starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subflow: Option<SubflowCall>,
+    /// The executions a `ForEachItem` starts, one per batch of its items (each batch's file
+    /// is the matching entry of `values`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subflows: Option<Vec<SubflowCall>>,
     /// A `LoopUntil`'s current iteration, from 0 (its tasks' runs carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iteration: Option<u32>,
-    /// A `LoopUntil` between iterations: its condition is being checked, or the interval
-    /// before the next iteration has not passed.
+    /// A `LoopUntil` between iterations (its condition is being checked, or the interval
+    /// before the next iteration has not passed), or a `WorkingDirectory` whose end step
+    /// (`outputFiles`, `cache`) is with the worker.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub between_iterations: bool,
-    /// A `LoopUntil`'s condition, as the worker rendered it after an iteration.
+    /// A `LoopUntil`'s condition, as the worker rendered it after an iteration; for a
+    /// `WorkingDirectory`, whether its end step succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<bool>,
 }

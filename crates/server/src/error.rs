@@ -72,10 +72,13 @@ impl From<EngineError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             EngineError::NeedsEncryptionKey(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            EngineError::FlowNotFound { .. } | EngineError::ExecutionNotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
-            EngineError::NotPaused { .. } => StatusCode::CONFLICT,
+            EngineError::FlowNotFound { .. }
+            | EngineError::ExecutionNotFound(_)
+            | EngineError::TaskRunNotFound { .. } => StatusCode::NOT_FOUND,
+            EngineError::NotPaused { .. }
+            | EngineError::NotRestartable { .. }
+            | EngineError::NothingToRestart(_)
+            | EngineError::NotReplayable { .. } => StatusCode::CONFLICT,
             EngineError::StoredFlowInvalid { .. }
             | EngineError::Store(_)
             | EngineError::Stopped => StatusCode::INTERNAL_SERVER_ERROR,

@@ -43,8 +43,15 @@ pub(crate) fn execution_json(execution: &Execution) -> Value {
         }
         if let Some(Value::Array(runs)) = map.get_mut("taskRunList") {
             for run in runs {
-                if let Some(v) = run.get_mut("outputs") {
-                    *v = display_masked(v);
+                // What a flowable decided is the engine's own bookkeeping, not Kestra's shape.
+                if let Value::Object(fields) = run {
+                    fields.remove("resolved");
+                }
+                // Outputs, and a loop's iteration value, may be sealed.
+                for key in ["outputs", "value"] {
+                    if let Some(v) = run.get_mut(key) {
+                        *v = display_masked(v);
+                    }
                 }
             }
         }

@@ -21,6 +21,7 @@ mod debug_api;
 mod doc;
 mod error;
 mod executions_api;
+mod executions_control_api;
 mod files_api;
 mod flows_api;
 mod follow;

@@ -71,6 +71,7 @@ pub(crate) fn api_routes() -> ApiRouter {
         .merge(crate::routes::routes())
         .merge(crate::flows_api::routes())
         .merge(crate::executions_api::routes())
+        .merge(crate::executions_control_api::routes())
         .merge(crate::files_api::routes())
         .merge(crate::debug_api::routes())
         .merge(crate::logs_api::routes())

@@ -71,6 +71,15 @@ pub struct TaskRunView {
     pub namespace: String,
     pub flow_id: String,
     pub task_id: String,
+    /// The flowable task run this one runs inside (If, ForEach, Parallel, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_task_run_id: Option<String>,
+    /// The iteration value of a ForEach (`****` when it came from a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// The iteration of a LoopUntil (WaitFor), from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u32>,
     pub state: StateView,
     pub attempts: Vec<AttemptView>,
     /// Sealed (secret or secret-derived) values are shown as `****`.

@@ -31,7 +31,8 @@ pub enum FlowCommand {
         #[arg(long, default_value = DEFAULT_TENANT)]
         tenant: String,
     },
-    /// Store a flow and run one execution of it here, streaming its logs.
+    /// Store a flow and run one execution of it here, streaming its logs. Exits 0 when the
+    /// execution ends SUCCESS or WARNING, 1 otherwise.
     Run {
         #[arg(value_name = "FILE")]
         file: PathBuf,
@@ -66,7 +67,12 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     for file in files {
         let source = read(file)?;
         match saker_model::parse_flow(&source) {
-            Ok(_) => eprintln!("{}: valid", file.display()),
+            Ok(flow) => {
+                for warning in &flow.warnings {
+                    println!("{}:{warning} (warning)", file.display());
+                }
+                eprintln!("{}: valid", file.display());
+            }
             Err(diagnostics) => {
                 errors += diagnostics.len();
                 for d in diagnostics {
@@ -208,32 +214,42 @@ fn run_flow(
             execution.id, execution.namespace, execution.flow_id, saved.flow.revision
         );
         let finished = follow(&engine, store.as_ref(), &execution.id).await?;
-        let took = finished
-            .state
-            .end_date()
-            .zip(finished.state.start_date())
-            .map(|(end, start)| (end - start).num_milliseconds() as f64 / 1000.0)
-            .unwrap_or_default();
-        println!(
-            "Execution {} {} in {took:.3}s",
-            finished.id, finished.state.current
-        );
-        if !finished.outputs.is_empty() {
-            let shown = display_masked(&Value::Object(finished.outputs.clone()));
-            if let Value::Object(map) = shown {
-                println!("outputs: {}", print::outputs(&map));
-            }
-        }
-        Ok(if finished.state.current == StateType::Success {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        })
+        Ok(report_end(&finished))
     })
 }
 
+/// Prints how an execution ended (state, time, outputs with sealed values as `****`) and
+/// the exit code that says it: 0 for SUCCESS and for WARNING (a failure the flow allowed,
+/// as Kestra counts it), 1 for any other end.
+pub(crate) fn report_end(finished: &saker_model::Execution) -> ExitCode {
+    let took = finished
+        .state
+        .end_date()
+        .zip(finished.state.start_date())
+        .map(|(end, start)| (end - start).num_milliseconds() as f64 / 1000.0)
+        .unwrap_or_default();
+    println!(
+        "Execution {} {} in {took:.3}s",
+        finished.id, finished.state.current
+    );
+    if !finished.outputs.is_empty() {
+        let shown = display_masked(&Value::Object(finished.outputs.clone()));
+        if let Value::Object(map) = shown {
+            println!("outputs: {}", print::outputs(&map));
+        }
+    }
+    if matches!(
+        finished.state.current,
+        StateType::Success | StateType::Warning
+    ) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 /// Prints log lines as they are stored until the execution ends; a first Ctrl-C kills it.
-async fn follow(
+pub(crate) async fn follow(
     engine: &Engine,
     store: &dyn Store,
     execution_id: &str,

@@ -33,7 +33,7 @@ impl Executor {
         let Some(l) = live.get_mut(execution_id) else {
             return;
         };
-        let key = ExecutionKey::from(&*l.execution);
+        let key = ExecutionKey::from(&l.execution);
         let task = l.flow.clone();
         let Some(run) = l
             .execution

@@ -7,26 +7,29 @@
 //! here, once every task has ended.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::Utc;
 use saker_model::{Execution, Flow, Level, LogEntry, StateType, TaskKind, TaskRun, TaskRunAttempt};
 use saker_store::{Store, Write};
 use tokio::sync::{mpsc, oneshot};
 
+mod for_each_item;
+mod limits;
 mod loops;
 mod outbox;
 mod pause;
 mod shared;
 mod subflow;
+
+/// The trigger type a Subflow's (or ForEachItem's) child execution records.
+pub(crate) const SUBFLOW_TRIGGER: &str = subflow::SUBFLOW_TYPE;
 mod triggers;
 
-use crate::cancel::Cancellation;
 use crate::masks::MaskRegistry;
 use crate::outputs::FlowOutputs;
 use crate::plan::{self, waits_on_children};
 use crate::queue::{Queue, WorkerJob, WorkerResult};
-use crate::retry_policy;
 use outbox::{MAX_BATCH, Outbox, Owned, execution_header};
 use shared::SharedExecution;
 
@@ -51,6 +54,8 @@ pub enum Event {
         execution_id: String,
         task_run_id: String,
     },
+    /// A MAX_DURATION SLA (the `index`th of the flow's `sla`) of an execution ran out.
+    SlaDue { execution_id: String, index: usize },
     /// The interval after a `LoopUntil`'s check is over: its next iteration starts.
     LoopDue {
         execution_id: String,
@@ -84,7 +89,8 @@ pub struct Executor {
     pub jobs: Arc<dyn Queue<WorkerJob>>,
     pub events: mpsc::UnboundedSender<Event>,
     pub runtime: tokio::runtime::Handle,
-    pub running: Arc<Mutex<HashMap<String, Cancellation>>>,
+    /// Cancels and ends sent to the workers (nothing else of theirs is reachable from here).
+    pub controls: Arc<dyn Queue<crate::wire::Control>>,
     pub masks: Arc<MaskRegistry>,
     pub outputs: FlowOutputs,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -98,6 +104,23 @@ pub struct Executor {
 }
 
 impl Executor {
+    /// Tells the workers to stop every attempt of `execution` that runs (or is on its way).
+    fn cancel_running(&self, execution: &Execution) {
+        let task_run_ids: Vec<String> = execution
+            .task_run_list
+            .iter()
+            .filter(|r| r.state.current == StateType::Running)
+            .map(|r| r.id.clone())
+            .collect();
+        if task_run_ids.is_empty() {
+            return;
+        }
+        let _ = self.controls.push(crate::wire::Control::Cancel {
+            execution_id: execution.id.clone(),
+            task_run_ids,
+        });
+    }
+
     /// Handles events until every sender is gone. Events that are already waiting are
     /// handled together and their changes committed in one transaction (group commit); only
     /// then are jobs sent, retries scheduled and watchers answered, so nothing acts on a
@@ -136,7 +159,7 @@ impl Executor {
                         watchers: Vec::new(),
                     },
                 );
-                self.advance(live, outbox, &id, Vec::new(), Vec::new());
+                self.admit(live, outbox, &id);
             }
             Event::Result(result) => self.on_result(live, outbox, result),
             Event::RetryDue {
@@ -156,6 +179,10 @@ impl Executor {
                 execution_id,
                 task_run_id,
             } => self.on_loop_due(live, outbox, &execution_id, &task_run_id),
+            Event::SlaDue {
+                execution_id,
+                index,
+            } => self.on_sla_due(live, outbox, &execution_id, index),
             Event::Watch {
                 execution_id,
                 reply,
@@ -223,7 +250,8 @@ impl Executor {
             tracing::warn!(execution = %result.execution_id, "result for an execution that is not running here");
             return;
         };
-        let key = ExecutionKey::from(&*l.execution);
+        let key = ExecutionKey::from(&l.execution);
+        let retry = effective_retry(&l.flow, &l.execution, &result.task_run_id);
         // One copy-on-write access for the whole handler: its task run and labels are
         // changed together.
         let execution = &mut *l.execution;
@@ -240,6 +268,20 @@ impl Executor {
             .is_some_and(|r| r.between_iterations)
             && task_run.state.current == StateType::Running
         {
+            if l.flow.find_task(&task_run.task_id).map(|t| t.kind)
+                == Some(TaskKind::WorkingDirectory)
+            {
+                // The end step of a WorkingDirectory (outputFiles, cache).
+                task_run.outputs.extend(result.outputs);
+                if let Some(resolved) = task_run.resolved.as_mut() {
+                    resolved.between_iterations = false;
+                    resolved.condition = Some(!result.state.is_failed());
+                }
+                let changed = vec![task_run.clone()];
+                let id = result.execution_id;
+                self.advance(live, outbox, &id, result.logs, changed);
+                return;
+            }
             // Not an attempt: the check of a loop's condition.
             let condition = result.resolved.as_ref().and_then(|r| r.condition);
             let (execution_id, task_run_id) = (result.execution_id, result.task_run_id);
@@ -273,10 +315,8 @@ impl Executor {
             state = exit;
         }
 
-        if state == StateType::Failed && !l.killing {
-            let declared = task
-                .as_ref()
-                .and_then(|t| t.retry.as_ref().or(l.flow.retry.as_ref()));
+        if state == StateType::Failed && !l.killing && exit.is_none() {
+            let declared = retry.as_ref();
             if declared.is_some_and(|r| r.behavior != saker_model::RetryBehavior::RetryFailedTask) {
                 logs.push(system_log(
                     key.clone(),
@@ -285,7 +325,10 @@ impl Executor {
                     "retry behavior CREATE_NEW_EXECUTION is not yet available in Saker; the task was not retried".into(),
                 ));
             }
-            if let Some(policy) = task.as_ref().and_then(|t| retry_policy(&l.flow, t)) {
+            if let Some(policy) = retry
+                .as_ref()
+                .and_then(crate::retry::RetryPolicy::from_model)
+            {
                 let elapsed = task_run
                     .state
                     .start_date()
@@ -330,10 +373,13 @@ impl Executor {
                         .push((key.id.clone(), task_run.id.clone(), delay));
                 }
                 task_run.state.transition_at(StateType::Paused, now);
-            } else if !waits_on_children(task.kind) && task.kind != TaskKind::Subflow {
+            } else if !waits_on_children(task.kind)
+                && !matches!(task.kind, TaskKind::Subflow | TaskKind::ForEachItem)
+            {
                 task_run.state.transition_at(state, now);
             }
             let starts_child = task.kind == TaskKind::Subflow && !l.killing;
+            let starts_items = task.kind == TaskKind::ForEachItem && !l.killing;
             let run_id = task_run.id.clone();
             task_run.resolved = Some(resolved);
             let changed = vec![task_run.clone()];
@@ -344,13 +390,19 @@ impl Executor {
             if starts_child {
                 self.start_subflow(live, outbox, &key.id, &run_id);
             }
+            if starts_items {
+                self.start_for_each_item(live, outbox, &key.id, &run_id);
+            }
             return;
         }
 
         if let Some(task) = &task {
             if state == StateType::Success
                 && attempts > 1
-                && retry_policy(&l.flow, task).is_some_and(|p| p.warning_on_retry)
+                && retry
+                    .as_ref()
+                    .and_then(crate::retry::RetryPolicy::from_model)
+                    .is_some_and(|p| p.warning_on_retry)
             {
                 state = StateType::Warning;
             }
@@ -371,12 +423,7 @@ impl Executor {
             // the state the task named.
             l.exit = Some(exit);
             l.killing = true;
-            let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-            for run in &l.execution.task_run_list {
-                if let Some(flag) = running.get(&run.id) {
-                    flag.cancel();
-                }
-            }
+            self.cancel_running(&l.execution);
         }
         self.advance(live, outbox, &key.id, logs, changed);
     }
@@ -433,13 +480,7 @@ impl Executor {
         }
         l.killing = true;
         l.execution.state.transition(StateType::Killing);
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        for run in &l.execution.task_run_list {
-            if let Some(flag) = running.get(&run.id) {
-                flag.cancel();
-            }
-        }
-        drop(running);
+        self.cancel_running(&l.execution);
         // The children a Subflow waits for are killed with it.
         let children: Vec<String> = l
             .execution
@@ -449,6 +490,17 @@ impl Executor {
             .filter(|r| r.resolved.as_ref().is_some_and(|x| x.subflow.is_some()))
             .filter_map(|r| r.outputs.get("executionId").and_then(|v| v.as_str()))
             .map(str::to_owned)
+            // A ForEachItem's batches, listed on its `<id>_items` run.
+            .chain(
+                l.execution
+                    .task_run_list
+                    .iter()
+                    .filter(|r| r.state.current == StateType::Running)
+                    .filter_map(|r| r.resolved.as_ref()?.values.as_ref())
+                    .flatten()
+                    .filter_map(|e| e.get("executionId")?.as_str())
+                    .map(str::to_owned),
+            )
             .collect();
         // Nothing resumes a pause of an execution being killed.
         let mut changed = Vec::new();
@@ -548,6 +600,11 @@ impl Executor {
                 } else {
                     state
                 };
+                let final_state = if l.exit.is_none() && !l.flow.sla.is_empty() {
+                    self.check_assertions(l, final_state, &mut logs)
+                } else {
+                    final_state
+                };
                 l.execution.state.transition(final_state);
                 ended = true;
             }
@@ -581,11 +638,17 @@ impl Executor {
         if ended && let Some(l) = live.remove(id) {
             self.metrics.execution_ended(l.execution.state.current);
             self.masks.remove(id);
+            let _ = self.controls.push(crate::wire::Control::Ended {
+                execution_id: id.to_owned(),
+            });
             let execution = l.execution.into_inner();
             for w in l.watchers {
                 outbox.replies.push((w, execution.clone()));
             }
-            self.on_child_end(live, outbox, &execution);
+            self.on_child_end(live, outbox, &l.flow, &execution);
+            if l.flow.concurrency.is_some() {
+                self.dequeue(live, outbox, &execution);
+            }
             outbox.ended.push((l.flow, execution));
         }
     }
@@ -635,6 +698,12 @@ impl From<&Execution> for ExecutionKey {
     }
 }
 
+impl From<&SharedExecution> for ExecutionKey {
+    fn from(e: &SharedExecution) -> Self {
+        Self::from(&**e)
+    }
+}
+
 /// A log line written by the engine itself about an execution or a task run.
 pub(crate) fn system_log(
     execution: impl Into<ExecutionKey>,
@@ -655,4 +724,19 @@ pub(crate) fn system_log(
         level,
         message,
     }
+}
+
+/// The retry that applies to task run `run_id`: its task's own, else the nearest flowable
+/// around it that declares one (Kestra retries a flowable's failed children), else the
+/// flow's.
+pub(crate) fn effective_retry(
+    flow: &Flow,
+    execution: &Execution,
+    run_id: &str,
+) -> Option<saker_model::Retry> {
+    let run = execution.task_run_by_id(run_id)?;
+    std::iter::once(run)
+        .chain(execution.parents_of(run))
+        .find_map(|r| flow.find_task(&r.task_id)?.retry.clone())
+        .or_else(|| flow.retry.clone())
 }

@@ -45,7 +45,7 @@ impl Executor {
         }
         let changed = vec![run.clone()];
         let log = system_log(
-            ExecutionKey::from(&*l.execution),
+            ExecutionKey::from(&l.execution),
             Some(&changed[0]),
             Level::Info,
             format!("the pause is over ({behavior})"),

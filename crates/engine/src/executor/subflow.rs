@@ -41,7 +41,7 @@ impl Executor {
         let Some(call) = run.resolved.as_ref().and_then(|r| r.subflow.clone()) else {
             return;
         };
-        let started = self.child_execution(&p.execution, run, &call);
+        let started = self.child_execution(&p.execution, run, &call, &run.task_id, None);
         let (child, flow) = match started {
             Ok(started) => started,
             Err(message) => {
@@ -94,16 +94,20 @@ impl Executor {
                 None,
             );
         }
-        self.advance(live, outbox, &child_id, Vec::new(), Vec::new());
+        self.admit(live, outbox, &child_id);
     }
 
     /// Builds the child execution: its flow from the store, the parent's inputs opened,
     /// coerced and sealed again, its labels, its trigger naming the parent.
-    fn child_execution(
+    /// `sealed_by` is the task whose worker sealed the call's inputs (the Subflow or
+    /// ForEachItem task); `iteration` the batch of a ForEachItem.
+    pub(super) fn child_execution(
         &self,
         parent: &Execution,
         run: &TaskRun,
         call: &SubflowCall,
+        sealed_by: &str,
+        iteration: Option<usize>,
     ) -> Result<(Execution, Arc<Flow>), String> {
         let record = self
             .store
@@ -122,7 +126,7 @@ impl Executor {
                 call.namespace, call.flow_id, record.revision
             )
         })?;
-        let sealed_at = format!("outputs.{}", subflow_inputs_path(&run.task_id));
+        let sealed_at = format!("outputs.{}", subflow_inputs_path(sealed_by));
         let mut inputs = Map::new();
         let mut seal = Vec::new();
         for (name, value) in &call.inputs {
@@ -153,6 +157,9 @@ impl Executor {
         variables.insert("flowId".into(), parent.flow_id.clone().into());
         variables.insert("flowRevision".into(), parent.flow_revision.into());
         variables.insert("taskRunId".into(), run.id.clone().into());
+        if let Some(iteration) = iteration {
+            variables.insert("taskRunIteration".into(), iteration.into());
+        }
         let correlation = parent
             .labels
             .get("system.correlationId")
@@ -192,6 +199,7 @@ impl Executor {
         &self,
         live: &mut HashMap<String, Live>,
         outbox: &mut Outbox,
+        child_flow: &Flow,
         child: &Execution,
     ) {
         let Some(trigger) = child
@@ -213,6 +221,12 @@ impl Executor {
         let Some(run) = p.execution.task_run_by_id(run_id) else {
             return;
         };
+        if run.resolved.as_ref().is_some_and(|r| r.subflow.is_none()) {
+            // A ForEachItem's `<id>_items` run: one of its batches ended.
+            let (parent_id, run_id) = (parent_id.to_owned(), run_id.to_owned());
+            self.on_item_child_end(live, outbox, child, &parent_id, &run_id);
+            return;
+        }
         let waits = run.state.current == StateType::Running
             && run
                 .resolved
@@ -230,15 +244,36 @@ impl Executor {
         let task = p.flow.find_task(&run.task_id);
         let (allow_failure, allow_warning) =
             task.map_or((false, false), |t| (t.allow_failure, t.allow_warning));
-        let state = guess_state(child.state.current, transmit, allow_failure, allow_warning);
+        let mut state = guess_state(child.state.current, transmit, allow_failure, allow_warning);
         let mut outputs = Map::new();
         outputs.insert("executionId".into(), child.id.clone().into());
         outputs.insert("state".into(), child.state.current.as_str().into());
-        let child_outputs = self.outputs.protector.reseal(
-            (&child.id, "outputs"),
-            (parent_id, &format!("outputs.{}.outputs", run.task_id)),
-            &Json::Object(child.outputs.clone()),
-        );
+        let outputs_path = format!("outputs.{}.outputs", run.task_id);
+        let written = task
+            .and_then(|t| t.properties.get("outputs"))
+            .filter(|_| child_flow.outputs.is_empty())
+            .cloned();
+        let mut error = None;
+        let child_outputs = match written {
+            // Kestra's deprecated Subflow `outputs`, for a child flow that declares none:
+            // rendered against the child execution.
+            Some(written) => match self.outputs.render_value(child_flow, child, &written) {
+                Ok((value, tainted)) => {
+                    self.seal_rendered(parent_id, &outputs_path, value, tainted)
+                }
+                Err(e) => {
+                    // As in Kestra, outputs that do not render fail the task.
+                    state = StateType::Failed;
+                    error = Some(format!("the subflow's outputs could not be rendered: {e}"));
+                    Json::Object(Map::new())
+                }
+            },
+            None => self.outputs.protector.reseal(
+                (&child.id, "outputs"),
+                (parent_id, &outputs_path),
+                &Json::Object(child.outputs.clone()),
+            ),
+        };
         outputs.insert("outputs".into(), child_outputs);
         let (parent_id, run_id) = (parent_id.to_owned(), run_id.to_owned());
         self.end_parent_run(
@@ -248,8 +283,32 @@ impl Executor {
             &run_id,
             state,
             Some(outputs),
-            None,
+            error,
         );
+    }
+
+    /// A rendered map kept as the parent's outputs: when a secret went into the render,
+    /// each of its values is sealed.
+    fn seal_rendered(&self, execution_id: &str, path: &str, value: Json, tainted: bool) -> Json {
+        match value {
+            Json::Object(map) if tainted => Json::Object(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let text = match &v {
+                            Json::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        let sealed = self.outputs.protector.seal_string(
+                            execution_id,
+                            &format!("{path}.{k}"),
+                            &text,
+                        );
+                        (k, sealed)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
     }
 
     /// Ends a parent's `Subflow` run in `state` (with `outputs`, and an error logged when it
@@ -268,7 +327,11 @@ impl Executor {
         let Some(p) = live.get_mut(parent_id) else {
             return;
         };
-        let key = ExecutionKey::from(&*p.execution);
+        let key = ExecutionKey::from(&p.execution);
+        let retry = super::effective_retry(&p.flow, &p.execution, run_id)
+            .as_ref()
+            .and_then(crate::retry::RetryPolicy::from_model);
+        let killing = p.killing;
         let Some(run) = p
             .execution
             .task_run_list
@@ -279,6 +342,47 @@ impl Executor {
         };
         if let Some(outputs) = outputs {
             run.outputs = outputs;
+        }
+        // A failed child is an attempt that failed: the Subflow's retry starts another child.
+        if state == StateType::Failed
+            && !killing
+            && let Some(policy) = retry
+        {
+            let now = Utc::now();
+            let elapsed = run
+                .state
+                .start_date()
+                .and_then(|s| (now - s).to_std().ok())
+                .unwrap_or_default();
+            let attempts = run.attempts.len() as u32;
+            if let Some(delay) = policy.next_delay(attempts, elapsed) {
+                if let Some(attempt) = run.attempts.last_mut() {
+                    attempt.state.transition_at(StateType::Failed, now);
+                }
+                run.state.transition_at(StateType::Retrying, now);
+                let mut logs = Vec::new();
+                if let Some(message) = &error {
+                    logs.push(system_log(
+                        key.clone(),
+                        Some(run),
+                        Level::Error,
+                        message.clone(),
+                    ));
+                }
+                logs.push(system_log(
+                    key.clone(),
+                    Some(run),
+                    Level::Warn,
+                    format!(
+                        "the subflow failed (attempt {attempts}); retrying in {:.3}s",
+                        delay.as_secs_f64()
+                    ),
+                ));
+                outbox.writes.push(Owned::Logs(logs));
+                outbox.writes.push(Owned::TaskRun(run.clone()));
+                outbox.retries.push((key.id.clone(), run.id.clone(), delay));
+                return;
+            }
         }
         run.state.transition_at(state, Utc::now());
         let mut logs = Vec::new();

@@ -155,6 +155,6 @@ impl Executor {
                 watchers: Vec::new(),
             },
         );
-        self.advance(live, outbox, &id, Vec::new(), Vec::new());
+        self.admit(live, outbox, &id);
     }
 }

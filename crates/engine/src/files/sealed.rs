@@ -56,6 +56,7 @@ impl ExecutionFiles {
             task_id: task_id.to_owned(),
             task_run_id: task_run_id.to_owned(),
             masks: masks.clone(),
+            parent: subflow_parent(execution),
         }
     }
 
@@ -149,6 +150,17 @@ pub fn is_sealed_bytes(stored: &[u8]) -> bool {
 /// What a sealed file is bound to besides its execution.
 fn aad_path(uri: &StorageUri) -> String {
     format!("file:{uri}")
+}
+
+/// The execution that started `execution` as a Subflow or ForEachItem child: (namespace,
+/// flow id, execution id), from the trigger it recorded.
+fn subflow_parent(execution: &saker_model::Execution) -> Option<(String, String, String)> {
+    let trigger = execution.trigger.as_deref()?;
+    if trigger.type_name != crate::executor::SUBFLOW_TRIGGER {
+        return None;
+    }
+    let field = |name: &str| Some(trigger.variables.get(name)?.as_str()?.to_owned());
+    Some((field("namespace")?, field("flowId")?, field("executionId")?))
 }
 
 #[cfg(test)]

@@ -38,12 +38,23 @@ pub fn stage_input_files(
     dir: &Path,
     value: &Value,
 ) -> Result<usize, TaskError> {
+    stage_files_of(ctx, dir, value, "inputFiles")
+}
+
+/// [`stage_input_files`] for a property of another name (`LocalFiles`' `inputs`), which its
+/// errors name.
+pub fn stage_files_of(
+    ctx: &mut TaskContext,
+    dir: &Path,
+    value: &Value,
+    property_name: &str,
+) -> Result<usize, TaskError> {
     let entries: Vec<(String, Zeroizing<String>)> = match value {
         Value::Null => return Ok(0),
         Value::Object(map) => {
             let mut entries = Vec::with_capacity(map.len());
             for (name, content) in map {
-                let place = format!("inputFiles.{name}");
+                let place = format!("{property_name}.{name}");
                 let source = scalar_text(&place, content)?;
                 let rendered = ctx.render_file_for_process(&place, &source)?;
                 entries.push((name.clone(), Zeroizing::new(rendered.text)));
@@ -51,31 +62,31 @@ pub fn stage_input_files(
             entries
         }
         Value::String(source) => {
-            let rendered = ctx.render_file_for_process("inputFiles", source)?;
+            let rendered = ctx.render_file_for_process(property_name, source)?;
             let parsed: Map<String, Value> =
                 serde_json::from_str(&rendered.text).map_err(|_| TaskError::Property {
-                    property: "inputFiles".into(),
+                    property: property_name.to_owned(),
                     message: "expected a map of file names to contents, or a template \
                               rendering to a JSON object"
                         .into(),
                 })?;
             let mut entries = Vec::with_capacity(parsed.len());
             for (name, content) in parsed {
-                let text = scalar_text(&format!("inputFiles.{name}"), &content)?;
+                let text = scalar_text(&format!("{property_name}.{name}"), &content)?;
                 entries.push((name, Zeroizing::new(text)));
             }
             entries
         }
         _ => {
             return Err(property(
-                "inputFiles",
+                property_name,
                 "expected a map of file names to contents",
             ));
         }
     };
     let mut written = 0;
     for (name, content) in entries {
-        let relative = relative_path("inputFiles", &name)?;
+        let relative = relative_path(property_name, &name)?;
         let reference = content.trim();
         let bytes = if is_kestra_uri(reference) && !reference.contains(char::is_whitespace) {
             let files = ctx.task_files()?.clone();
@@ -162,61 +173,122 @@ pub fn collect_output_files(
     dir: &Path,
     value: &Value,
 ) -> Result<Map<String, Value>, TaskError> {
-    let Some(set) = globs(ctx, "outputFiles", Some(value))? else {
+    collect_files_of(ctx, dir, value, OutputRule::OWN_PROCESS)
+}
+
+/// Which property names the patterns (for errors), and when every matched file is sealed.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputRule<'a> {
+    /// The property the patterns come from: `outputFiles`, `outputs`.
+    pub property: &'a str,
+    /// The directory is shared with other tasks (a `WorkingDirectory`'s): their processes
+    /// may have been handed a secret and written it there in a form no mask recognises
+    /// (reversed, compressed), and this task cannot know. So once the execution has used
+    /// any secret (its mask set is not empty), every matched file is sealed.
+    pub written_by_others: bool,
+}
+
+impl OutputRule<'_> {
+    /// A task collecting what its own process wrote (the shell tasks' `outputFiles`).
+    pub const OWN_PROCESS: OutputRule<'static> = OutputRule {
+        property: "outputFiles",
+        written_by_others: false,
+    };
+}
+
+/// [`collect_output_files`] under `rule`.
+pub fn collect_files_of(
+    ctx: &mut TaskContext,
+    dir: &Path,
+    value: &Value,
+    rule: OutputRule<'_>,
+) -> Result<Map<String, Value>, TaskError> {
+    let Some(set) = globs(ctx, rule.property, Some(value))? else {
         return Ok(Map::new());
     };
     let files = ctx.task_files()?.clone();
     let folder = files.task_run_folder()?;
-    let seal_all = ctx.handed_taint_to_process();
     let masks = ctx.mask_set();
+    let seal_all = ctx.handed_taint_to_process() || (rule.written_by_others && !masks.is_empty());
     let storage = files.files.storage()?.clone();
     let max = storage.max_file_bytes();
     let collected = off_worker(|| -> Result<Map<String, Value>, TaskError> {
         let mut out = Map::new();
-        let walk = walkdir::WalkDir::new(dir)
-            .follow_links(false)
-            .min_depth(1)
-            .sort_by_file_name();
-        for entry in walk {
-            let entry =
-                entry.map_err(|e| failed(format!("cannot list the working directory: {e}")))?;
-            let Some(relative) = relative_of(dir, entry.path()) else {
-                continue;
-            };
-            if !set.is_match(&relative) {
-                continue;
-            }
-            let kind = entry.file_type();
-            if kind.is_symlink() {
-                return Err(failed(format!(
-                    "output file '{relative}' is a symbolic link; links are not followed out of \
-                     the working directory"
-                )));
-            }
-            if !kind.is_file() {
-                continue;
-            }
-            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            if size > max {
-                return Err(failed(format!(
-                    "output file '{relative}' is {size} bytes, more than the {max} bytes a stored \
-                     file may hold"
-                )));
-            }
-            let bytes = Zeroizing::new(
-                fs::read(entry.path())
-                    .map_err(|e| failed(format!("cannot read output file '{relative}': {e}")))?,
-            );
+        for file in matched_files(dir, &set, "output file", max)? {
+            let bytes = Zeroizing::new(fs::read(&file.path).map_err(|e| {
+                failed(format!("cannot read output file '{}': {e}", file.relative))
+            })?);
             let seal = seal_all || matches!(masks.mask_bytes(&bytes), Cow::Owned(_));
-            let uri = folder.join(&relative).map_err(super::FileError::from)?;
+            let uri = folder
+                .join(&file.relative)
+                .map_err(super::FileError::from)?;
             files
                 .files
                 .put(&files.tenant, &files.execution_id, &uri, &bytes, seal)?;
-            out.insert(relative, Value::String(uri.to_string()));
+            out.insert(file.relative, Value::String(uri.to_string()));
         }
         Ok(out)
     })?;
     Ok(collected)
+}
+
+/// A regular file of a working directory that patterns matched.
+pub(crate) struct MatchedFile {
+    /// Relative to the directory, with `/` separators.
+    pub relative: String,
+    pub path: std::path::PathBuf,
+    pub metadata: fs::Metadata,
+}
+
+/// The regular files under `dir` that `set` matches, in name order. A matched symbolic link
+/// is an error (links are not followed out of the directory), and so is a file larger than
+/// `max` bytes; `what` names the files in those errors ("output file").
+pub(crate) fn matched_files(
+    dir: &Path,
+    set: &GlobSet,
+    what: &str,
+    max: u64,
+) -> Result<Vec<MatchedFile>, TaskError> {
+    let mut found = Vec::new();
+    let walk = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .min_depth(1)
+        .sort_by_file_name();
+    for entry in walk {
+        let entry = entry.map_err(|e| failed(format!("cannot list the working directory: {e}")))?;
+        let Some(relative) = relative_of(dir, entry.path()) else {
+            continue;
+        };
+        if !set.is_match(&relative) {
+            continue;
+        }
+        let kind = entry.file_type();
+        if kind.is_symlink() {
+            return Err(failed(format!(
+                "{what} '{relative}' is a symbolic link; links are not followed out of the \
+                 working directory"
+            )));
+        }
+        if !kind.is_file() {
+            continue;
+        }
+        let metadata = entry
+            .metadata()
+            .map_err(|e| failed(format!("cannot read {what} '{relative}': {e}")))?;
+        let size = metadata.len();
+        if size > max {
+            return Err(failed(format!(
+                "{what} '{relative}' is {size} bytes, more than the {max} bytes a stored file may \
+                 hold"
+            )));
+        }
+        found.push(MatchedFile {
+            relative,
+            path: entry.path().to_path_buf(),
+            metadata,
+        });
+    }
+    Ok(found)
 }
 
 /// `path` relative to `dir` with `/` separators; `None` for a name that is not UTF-8 or not
@@ -232,7 +304,18 @@ fn relative_of(dir: &Path, path: &Path) -> Option<String> {
 }
 
 /// Writes `bytes` at `relative` under `dir`, creating folders, following no link.
-fn write_confined(dir: &Path, relative: &str, bytes: &[u8]) -> Result<(), TaskError> {
+pub(crate) fn write_confined(dir: &Path, relative: &str, bytes: &[u8]) -> Result<(), TaskError> {
+    write_confined_at(dir, relative, bytes, None)
+}
+
+/// [`write_confined`], then dated `modified` when given (a file restored from a cache
+/// keeps the cache's date, so that a later change to it can be told).
+pub(crate) fn write_confined_at(
+    dir: &Path,
+    relative: &str,
+    bytes: &[u8],
+    modified: Option<std::time::SystemTime>,
+) -> Result<(), TaskError> {
     let segments: Vec<&str> = relative.split('/').collect();
     let mut path = dir.to_path_buf();
     for (i, segment) in segments.iter().enumerate() {
@@ -270,12 +353,18 @@ fn write_confined(dir: &Path, relative: &str, bytes: &[u8]) -> Result<(), TaskEr
         .write(true)
         .create_new(true)
         .open(&path)
-        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            match modified {
+                Some(time) => file.set_modified(time),
+                None => Ok(()),
+            }
+        })
         .map_err(|e| io_failed(relative, &e))
 }
 
 /// A file name of `inputFiles`: a relative path that stays inside the working directory.
-fn relative_path(property_name: &str, name: &str) -> Result<String, TaskError> {
+pub(crate) fn relative_path(property_name: &str, name: &str) -> Result<String, TaskError> {
     if name.starts_with('/') {
         return Err(property(
             property_name,
@@ -288,7 +377,7 @@ fn relative_path(property_name: &str, name: &str) -> Result<String, TaskError> {
 }
 
 /// A list of glob patterns (or one), rendered; `None` when there is none.
-fn globs(
+pub(crate) fn globs(
     ctx: &mut TaskContext,
     name: &str,
     value: Option<&Value>,

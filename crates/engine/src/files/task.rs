@@ -1,7 +1,9 @@
 //! What one task attempt may read: its execution's own files and the namespace files of its
 //! flow's namespace (or a parent namespace named with `namespace=`), as Kestra's `read()`
-//! allows. Another execution's file, another namespace's files and other URI schemes are
-//! refused with an error saying so.
+//! allows, and — for the child of a Subflow or ForEachItem — the files of the execution that
+//! started it (a batch of items, a file handed on as an input), as Kestra allows. Another
+//! execution's file, another namespace's files and other URI schemes are refused with an
+//! error saying so.
 
 use std::sync::Arc;
 
@@ -23,6 +25,9 @@ pub struct TaskFiles {
     pub task_id: String,
     pub task_run_id: String,
     pub(crate) masks: Arc<ExecutionMasks>,
+    /// The execution that started this one as a subflow (its namespace, flow, id), whose
+    /// files this one may read.
+    pub parent: Option<(String, String, String)>,
 }
 
 impl TaskFiles {
@@ -33,6 +38,16 @@ impl TaskFiles {
             &self.flow_id,
             &self.execution_id,
         )?)
+    }
+
+    /// The folder of the parent execution's files, for a subflow's child.
+    fn parent_folder(&self) -> Result<Option<StorageUri>, FileError> {
+        match &self.parent {
+            Some((namespace, flow_id, id)) => {
+                Ok(Some(StorageUri::execution(namespace, flow_id, id)?))
+            }
+            None => Ok(None),
+        }
     }
 
     /// The folder of this task run's files (where its output files go).
@@ -55,7 +70,8 @@ impl TaskFiles {
         {
             let uri = StorageUri::parse(path)?;
             let own = uri.is_under(&self.execution_folder()?)
-                || uri.is_under(&StorageUri::namespace_files(&self.namespace)?);
+                || uri.is_under(&StorageUri::namespace_files(&self.namespace)?)
+                || self.parent_folder()?.is_some_and(|f| uri.is_under(&f));
             if !own {
                 return Err(FileError::OtherExecution {
                     uri: uri.to_string(),
@@ -86,7 +102,12 @@ impl TaskFiles {
     /// The bytes at `uri` (already resolved). A sealed file's content joins the execution's
     /// mask set before it is returned.
     pub fn open(&self, uri: &StorageUri) -> Result<OpenedFile, FileError> {
-        let opened = off_worker(|| self.files.open(&self.tenant, &self.execution_id, uri))?;
+        // A parent's file was sealed for the parent.
+        let owner = match (&self.parent, self.parent_folder()?) {
+            (Some((_, _, parent_id)), Some(folder)) if uri.is_under(&folder) => parent_id.as_str(),
+            _ => self.execution_id.as_str(),
+        };
+        let opened = off_worker(|| self.files.open(&self.tenant, owner, uri))?;
         if opened.sealed {
             let text = String::from_utf8_lossy(&opened.bytes);
             self.masks
@@ -192,6 +213,7 @@ mod tests {
             execution_id: "E1".into(),
             task_id: "t".into(),
             task_run_id: "R1".into(),
+            parent: None,
             masks: Arc::default(),
         }
     }

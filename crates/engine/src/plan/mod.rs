@@ -55,10 +55,16 @@ pub fn plan<'f>(flow: &'f Flow, execution: &Execution, killing: bool) -> Plan<'f
         &flow.finally,
         &root,
     );
-    let mut plan = planner.plan;
-    if let Status::Done(state) = status {
-        plan.end = Some(state);
+    let Status::Done(state) = status else {
+        return planner.plan;
+    };
+    // Once the execution's state is decided, its `afterExecution` tasks run, then the tasks of
+    // every listener whose conditions hold for that state; neither changes the state.
+    if planner.after_execution(flow, execution, state) == Status::Running {
+        return planner.plan;
     }
+    let mut plan = planner.plan;
+    plan.end = Some(state);
     plan
 }
 
@@ -166,6 +172,39 @@ impl<'f, 'e> Planner<'f, 'e> {
             value: scope.value.cloned(),
             iteration: scope.iteration,
         });
+    }
+
+    /// `afterExecution`, then each listener's tasks whose conditions hold for the execution's
+    /// decided `state` (conditions that need a render do not hold here: Kestra's listeners
+    /// test the execution's status, flow and namespace). Not run for a killed execution.
+    fn after_execution(
+        &mut self,
+        flow: &'f Flow,
+        execution: &Execution,
+        state: StateType,
+    ) -> Status {
+        if self.killing || state == StateType::Killed {
+            return Status::Done(state);
+        }
+        let root = Scope::root();
+        if self.list(&flow.after_execution, Order::Sequential, &root) == Status::Running {
+            return Status::Running;
+        }
+        let facts = saker_model::ExecutionFacts {
+            namespace: &execution.namespace,
+            flow_id: &execution.flow_id,
+            state: state.as_str(),
+        };
+        for listener in &flow.listeners {
+            let holds = listener
+                .conditions
+                .iter()
+                .all(|c| c.holds_for(&facts) == Some(true));
+            if holds && self.list(&listener.tasks, Order::Sequential, &root) == Status::Running {
+                return Status::Running;
+            }
+        }
+        Status::Done(state)
     }
 
     /// A main part (`main`), then `errors` if it failed, then `finally`; the state is the
@@ -297,10 +336,27 @@ impl<'f, 'e> Planner<'f, 'e> {
         let status = match task.kind {
             // A Pause reaches here only once it is over (RUNNING again): the tasks of its
             // older form run then.
-            TaskKind::Sequential
-            | TaskKind::WorkingDirectory
-            | TaskKind::AllowFailure
-            | TaskKind::Pause => self.block(
+            TaskKind::WorkingDirectory => {
+                // Its end step (outputFiles, cache) is with the worker.
+                if resolved.between_iterations {
+                    return;
+                }
+                let status = self.block(
+                    |p| p.list(tasks, Order::Sequential, &scope),
+                    errors,
+                    finally,
+                    &scope,
+                );
+                match (status, resolved.condition) {
+                    (Status::Done(_), None) if needs_end_step(task) => {
+                        self.plan.check.push(run.id.clone());
+                        return;
+                    }
+                    (Status::Done(_), Some(false)) => Status::Done(StateType::Failed),
+                    (other, _) => other,
+                }
+            }
+            TaskKind::Sequential | TaskKind::AllowFailure | TaskKind::Pause => self.block(
                 |p| p.list(tasks, Order::Sequential, &scope),
                 errors,
                 finally,
@@ -502,6 +558,13 @@ pub fn waits_on_children(kind: TaskKind) -> bool {
             | TaskKind::EachParallel
             | TaskKind::LoopUntil
     )
+}
+
+/// A `WorkingDirectory` with `outputFiles` or a `cache` has a step after its tasks.
+fn needs_end_step(task: &TaskDef) -> bool {
+    ["outputFiles", "cache"]
+        .iter()
+        .any(|name| task.properties.get(*name).is_some_and(|v| !v.is_null()))
 }
 
 /// A flowable's child list by property name (empty when absent).

@@ -17,7 +17,7 @@ use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner};
 /// Most values a `ForEach` iterates on: beyond this the flow should batch (`ForEachItem`).
 pub const MAX_VALUES: usize = 100_000;
 
-/// Sequential, Parallel, AllowFailure, Dag, WorkingDirectory: nothing to decide; their
+/// Sequential, Parallel, AllowFailure, Dag: nothing to decide; their
 /// children are fixed by the flow.
 pub struct Fixed;
 
@@ -253,6 +253,14 @@ impl TaskRunner for Sleep {
         Box::pin(async move {
             let text = ctx.render_string("duration")?.unwrap_or_default();
             let duration = parse_duration("duration", &text)?;
+            // Kestra's Sleep says so; Kestra's own log tests count this line.
+            ctx.log(
+                saker_model::Level::Info,
+                &format!(
+                    "Waiting for {}",
+                    saker_model::duration::format_iso8601(duration)
+                ),
+            );
             let cancel = ctx.cancellation();
             tokio::select! {
                 () = tokio::time::sleep(duration) => Ok(TaskOutcome::default()),

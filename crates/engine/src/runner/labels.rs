@@ -21,37 +21,48 @@ const SYSTEM_PREFIX: &str = "system.";
 impl TaskRunner for Labels {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
-            let labels = match ctx.property("labels").cloned() {
-                None | Some(Value::Null) => return Err(property_error("is required")),
-                Some(Value::String(source)) => from_template(ctx, &source)?,
-                Some(written) => {
-                    let mut labels = Map::new();
-                    for (name, value) in pairs(&written)? {
-                        let name = ctx.render_template_rendered(&name)?;
-                        let value = ctx.render_template_rendered(&value)?;
-                        refuse_tainted(&name.text, &name, &value)?;
-                        labels.insert(name.text, Value::String(value.text));
-                    }
-                    labels
-                }
-            };
-            let known = ctx.mask_set();
-            for (name, value) in &labels {
-                let text = value.as_str().unwrap_or_default();
-                if known.mask(name) != name.as_str() {
-                    return Err(secret_name());
-                }
-                check_name(name)?;
-                if known.mask(text) != text {
-                    return Err(secret_label(name));
-                }
-            }
+            let labels =
+                render_labels(ctx, "labels")?.ok_or_else(|| property_error("is required"))?;
             Ok(TaskOutcome {
                 labels,
                 ..TaskOutcome::default()
             })
         })
     }
+}
+
+/// The labels of property `property` (Labels' `labels`, a Subflow's `labels`), rendered and
+/// checked: `None` when absent. A name or value derived from a secret is refused.
+pub(crate) fn render_labels(
+    ctx: &mut TaskContext,
+    property: &str,
+) -> Result<Option<Map<String, Value>>, TaskError> {
+    let labels = match ctx.property(property).cloned() {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(source)) => from_template(ctx, &source)?,
+        Some(written) => {
+            let mut labels = Map::new();
+            for (name, value) in pairs(&written)? {
+                let name = ctx.render_template_rendered(&name)?;
+                let value = ctx.render_template_rendered(&value)?;
+                refuse_tainted(&name.text, &name, &value)?;
+                labels.insert(name.text, Value::String(value.text));
+            }
+            labels
+        }
+    };
+    let known = ctx.mask_set();
+    for (name, value) in &labels {
+        let text = value.as_str().unwrap_or_default();
+        if known.mask(name) != name.as_str() {
+            return Err(secret_name());
+        }
+        check_name(name)?;
+        if known.mask(text) != text {
+            return Err(secret_label(name));
+        }
+    }
+    Ok(Some(labels))
 }
 
 /// `labels: "{{ ... }}"`: one render whose text is a JSON map or list of `{key, value}`.

@@ -13,14 +13,17 @@ mod exit;
 mod fail;
 mod fetch;
 mod flowable;
+mod for_each_item;
 mod kv;
 mod labels;
+mod local_files;
 mod log;
 mod output_values;
 mod purge;
 mod ret;
 mod shell;
 mod subflow;
+mod working_directory;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,6 +33,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 pub use crate::task_context::TaskContext;
+pub use working_directory::finish_working_directory;
 
 /// What a runner returns when its task did not fail.
 #[derive(Debug, Default)]
@@ -139,10 +143,19 @@ impl Registry {
             "io.kestra.plugin.core.flow.Parallel",
             "io.kestra.plugin.core.flow.AllowFailure",
             "io.kestra.plugin.core.flow.Dag",
-            "io.kestra.plugin.core.flow.WorkingDirectory",
         ] {
             runners.insert(name, fixed.clone());
         }
+        runners.insert(
+            "io.kestra.plugin.core.flow.WorkingDirectory",
+            // `finish_step` turns true once the executor sends the job that runs
+            // `finish_working_directory` after a WorkingDirectory's last child.
+            Arc::new(working_directory::WorkingDirectory { finish_step: true }),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.storage.LocalFiles",
+            Arc::new(local_files::LocalFiles),
+        );
         runners.insert("io.kestra.plugin.core.flow.If", Arc::new(flowable::If));
         runners.insert(
             "io.kestra.plugin.core.flow.Switch",
@@ -169,6 +182,10 @@ impl Registry {
         runners.insert(
             "io.kestra.plugin.core.flow.LoopUntil",
             Arc::new(flowable::LoopUntil),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.flow.ForEachItem",
+            Arc::new(for_each_item::ForEachItem),
         );
         runners.insert(
             "io.kestra.plugin.core.flow.Subflow",

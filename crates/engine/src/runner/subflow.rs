@@ -29,7 +29,8 @@ impl TaskRunner for Subflow {
                 }
             };
             let inputs = object(ctx.render_output_value("inputs")?, "inputs")?;
-            let labels = object(ctx.render_output_value("labels")?, "labels")?;
+            // Labels are stored and shown in clear: one derived from a secret is refused.
+            let labels = super::labels::render_labels(ctx, "labels")?.unwrap_or_default();
             let call = SubflowCall {
                 namespace,
                 flow_id,

@@ -1,10 +1,6 @@
 //! What the conformance runner asks of the engine beyond creating and waiting: resuming a
 //! paused execution, restarting and replaying an ended one, giving a FILE input, and
 //! watching the store for states and for the executions a run started.
-//!
-//! Restart and replay come with the engine's v2 (issue 12). Until the engine has them, each
-//! helper here answers an explicit "not available" error, which fails the scenarios that
-//! need it; wiring one is changing its body alone.
 
 use std::time::Duration;
 
@@ -32,13 +28,16 @@ pub fn resume(
 }
 
 /// Restarts an ended FAILED execution from its failed task run (same execution id).
-pub fn restart(_engine: &Engine, _execution_id: &str) -> Result<(), String> {
-    Err("Engine::restart not available".to_owned())
+pub fn restart(engine: &Engine, execution_id: &str) -> Result<(), String> {
+    engine.restart(execution_id).map_err(|e| e.to_string())
 }
 
 /// Replays an ended execution from one of its task runs; returns the new execution's id.
-pub fn replay(_engine: &Engine, _execution_id: &str, _task_run_id: &str) -> Result<String, String> {
-    Err("Engine::replay not available".to_owned())
+pub fn replay(engine: &Engine, execution_id: &str, task_run_id: &str) -> Result<String, String> {
+    engine
+        .replay(execution_id, task_run_id)
+        .map(|e| e.id)
+        .map_err(|e| e.to_string())
 }
 
 /// Waits for an execution to end; `Err` says why it did not.

@@ -86,7 +86,14 @@ const ASSERT_PROPS: &[PropSpec] = &[
 
 const EXIT_PROPS: &[PropSpec] = &[prop(
     "state",
-    Shape::OneOf(&["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELLED"]),
+    Shape::OneOf(&[
+        "SUCCESS",
+        "WARNING",
+        "KILLED",
+        "FAILED",
+        "CANCELED",
+        "CANCELLED",
+    ]),
 )];
 
 /// log.Fetch: the log lines of an execution (this one when `executionId` is absent).
