@@ -101,24 +101,19 @@ fn outputs_tree(
     protector: &Protector,
     masks: &ExecutionMasks,
 ) -> Result<Value, String> {
-    let by_id: HashMap<&str, &TaskRun> = execution
+    let by_id: HashMap<&str, &TaskRun, Hasher> = execution
         .task_run_list
         .iter()
         .map(|r| (r.id.as_str(), r))
         .collect();
-    let mut tree: IndexMap<String, OutputNode> = IndexMap::new();
+    let mut tree: IndexMap<String, OutputNode, Hasher> = IndexMap::default();
     for run in &execution.task_run_list {
         // As in Kestra, every run's outputs, whatever its state: a running LoopUntil's
         // `iterationCount` is read by its own tasks. (A failed attempt returns none.)
         if run.outputs.is_empty() {
             continue;
         }
-        let opened = protector.open_tree(
-            &execution.id,
-            &format!("outputs.{}", run.task_id),
-            &Json::Object(run.outputs.clone()),
-            masks,
-        )?;
+        let opened = open_outputs(execution, protector, &run.task_id, &run.outputs, masks)?;
         // The iteration values from the outermost loop in, bounded by the list's length so
         // that a stored cycle cannot loop forever.
         let mut path = Vec::new();
@@ -136,9 +131,13 @@ fn outputs_tree(
                 .and_then(|id| by_id.get(id).copied());
         }
         path.reverse();
-        tree.entry(run.task_id.clone())
-            .or_default()
-            .insert(&path, opened);
+        match tree.get_mut(run.task_id.as_str()) {
+            Some(node) => node.insert(&path, opened),
+            None => tree
+                .entry(run.task_id.clone())
+                .or_default()
+                .insert(&path, opened),
+        }
     }
     Ok(Value::map(
         tree.into_iter()
@@ -147,11 +146,42 @@ fn outputs_tree(
     ))
 }
 
+/// One task run's outputs as templates see them: sealed values opened (tainted) with the
+/// path they were sealed with. Every job builds the outputs of every run before it, so the
+/// common case (nothing sealed) converts in place instead of copying the map first.
+fn open_outputs(
+    execution: &Execution,
+    protector: &Protector,
+    task_id: &str,
+    outputs: &Map<String, Json>,
+    masks: &ExecutionMasks,
+) -> Result<Value, String> {
+    let sealed = outputs.len() == 1 && outputs.contains_key(saker_model::execution::SEALED_KEY)
+        || outputs.values().any(crate::sealing::contains_sealed);
+    if !sealed {
+        return Ok(Value::map(
+            outputs
+                .iter()
+                .map(|(k, v)| (k.as_str(), Value::from_json(v))),
+        ));
+    }
+    protector.open_tree(
+        &execution.id,
+        &format!("outputs.{task_id}"),
+        &Json::Object(outputs.clone()),
+        masks,
+    )
+}
+
+/// The maps the outputs tree is built in, for every job over every run: foldhash, not
+/// SipHash (see `plan::RunIndex`).
+type Hasher = foldhash::quality::RandomState;
+
 /// The outputs of one task id: its own (outside loops), and one child per iteration value.
 #[derive(Default)]
 struct OutputNode {
     own: Option<Value>,
-    by_value: IndexMap<String, OutputNode>,
+    by_value: IndexMap<String, OutputNode, Hasher>,
     /// Some iteration value below this node came from a secret.
     tainted_keys: bool,
 }
@@ -261,10 +291,11 @@ pub fn add_task(
             entry.push(("taskrun".to_owned(), Value::map([("value", value)])));
         }
         if !parent.outputs.is_empty() {
-            let outputs = protector.open_tree(
-                &execution.id,
-                &format!("outputs.{}", parent.task_id),
-                &Json::Object(parent.outputs.clone()),
+            let outputs = open_outputs(
+                execution,
+                protector,
+                &parent.task_id,
+                &parent.outputs,
                 masks,
             )?;
             entry.push(("outputs".to_owned(), outputs));

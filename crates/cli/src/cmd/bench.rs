@@ -1,8 +1,10 @@
 //! `saker bench`: runs many executions of a two-task Log flow on a fresh embedded store and
 //! reports throughput and orchestration overhead, measured from the recorded state
 //! histories (so the figures are what the store says happened, not what a timer guessed).
-//! `saker bench --soak` is the long-run check instead (see `soak`).
+//! `saker bench --soak` is the long-run check instead (see `soak`), `saker bench --flowables`
+//! the cost per iteration of `ForEach` and `Parallel` (see `flowables`).
 
+mod flowables;
 mod soak;
 
 use std::process::ExitCode;
@@ -42,11 +44,23 @@ pub struct BenchArgs {
     /// secret, and throughput and memory are printed for each tenth of the run.
     #[arg(long)]
     soak: bool,
+    /// Run the flowable benchmark instead: a ForEach over 1,000 values (concurrencyLimit 1
+    /// and 0) and a Parallel of 100 branches, each iteration one Return task; prints total
+    /// time and orchestration overhead per iteration (total minus the tasks' attempt time,
+    /// from the recorded state histories), medians of --runs executions.
+    #[arg(long, conflicts_with = "soak")]
+    flowables: bool,
+    /// With --flowables: how many executions of each case to run.
+    #[arg(long, default_value_t = 5, requires = "flowables")]
+    runs: usize,
 }
 
 pub fn run(globals: &Globals, args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.soak {
         return soak::run(globals, args.executions, args.in_flight);
+    }
+    if args.flowables {
+        return flowables::run(args.runs);
     }
     let dir = tempfile::tempdir()?;
     let store = Arc::new(SqliteStore::open(&dir.path().join("bench.db"))?);

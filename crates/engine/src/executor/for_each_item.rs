@@ -102,7 +102,7 @@ impl Executor {
                 child.id.clone(),
                 Live {
                     flow,
-                    execution: child,
+                    execution: super::SharedExecution::new(child),
                     killing: false,
                     exit: None,
                     retry_new: None,

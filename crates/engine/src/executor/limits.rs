@@ -99,10 +99,11 @@ impl Executor {
             )));
         self.metrics.execution_ended(l.execution.state.current);
         self.masks.remove(id);
+        let execution = l.execution.into_inner();
         for w in l.watchers {
-            outbox.replies.push((w, l.execution.clone()));
+            outbox.replies.push((w, execution.clone()));
         }
-        outbox.ended.push((l.flow, l.execution));
+        outbox.ended.push((l.flow, execution));
     }
 
     /// An execution of a flow with a concurrency limit ended: the oldest queued execution of

@@ -20,6 +20,7 @@ mod loops;
 mod outbox;
 mod pause;
 mod retry_execution;
+mod shared;
 mod subflow;
 
 /// The trigger type a Subflow's (or ForEachItem's) child execution records.
@@ -31,6 +32,7 @@ use crate::outputs::FlowOutputs;
 use crate::plan::{self, waits_on_children};
 use crate::queue::{Queue, WorkerJob, WorkerResult};
 use outbox::{MAX_BATCH, Outbox, Owned, execution_header};
+use shared::SharedExecution;
 
 /// What the executor reacts to.
 pub enum Event {
@@ -80,7 +82,7 @@ pub enum Event {
 
 struct Live {
     flow: Arc<Flow>,
-    execution: Execution,
+    execution: SharedExecution,
     killing: bool,
     /// Set by an `Exit` task: the state the execution ends in once nothing runs.
     exit: Option<StateType>,
@@ -160,7 +162,7 @@ impl Executor {
                     id.clone(),
                     Live {
                         flow,
-                        execution: *execution,
+                        execution: SharedExecution::new(*execution),
                         killing: false,
                         exit: None,
                         retry_new: None,
@@ -265,8 +267,10 @@ impl Executor {
         let retry = effective_retry(&l.flow, &l.execution, &result.task_run_id);
         let execution_attempt = retry_execution::execution_attempt(&l.execution);
         let execution_started = l.execution.state.start_date();
-        let Some(task_run) = l
-            .execution
+        // One copy-on-write access for the whole handler: its task run and labels are
+        // changed together.
+        let execution = &mut *l.execution;
+        let Some(task_run) = execution
             .task_run_list
             .iter_mut()
             .find(|t| t.id == result.task_run_id)
@@ -318,7 +322,7 @@ impl Executor {
         let exit = result.exit;
         for (key, value) in result.labels {
             if !key.starts_with("system.") {
-                l.execution.labels.insert(key, value);
+                execution.labels.insert(key, value);
             }
         }
         if let Some(exit) = exit {
@@ -496,7 +500,7 @@ impl Executor {
         });
         let run = run.clone();
         outbox.writes.push(Owned::TaskRun(run.clone()));
-        let snapshot = Arc::new(l.execution.clone());
+        let snapshot = l.execution.snapshot();
         outbox.jobs.extend(job_for(&l.flow, &snapshot, run));
     }
 
@@ -574,19 +578,15 @@ impl Executor {
             let step = plan::plan(&flow, &l.execution, l.killing);
             if !step.finish.is_empty() {
                 let now = Utc::now();
+                let execution = &mut *l.execution;
                 for (run_id, state) in step.finish {
-                    if let Some(run) = l
-                        .execution
-                        .task_run_list
-                        .iter_mut()
-                        .find(|r| r.id == run_id)
-                    {
+                    if let Some(run) = execution.task_run_list.iter_mut().find(|r| r.id == run_id) {
                         run.state.transition_at(state, now);
                         changed_runs.push(run.clone());
                         let kind = flow.find_task(&run.task_id).map(|t| t.kind);
                         if kind == Some(TaskKind::WorkingDirectory)
                             && let Err(e) =
-                                self.confinement.remove_shared_dir(&l.execution.id, &run.id)
+                                self.confinement.remove_shared_dir(&execution.id, &run.id)
                         {
                             tracing::warn!(error = %e, "cannot remove a WorkingDirectory's shared directory");
                         }
@@ -655,7 +655,7 @@ impl Executor {
 
         if !dispatch.is_empty() || !checks.is_empty() {
             // One snapshot for every job of this step (a Parallel starts many at once).
-            let snapshot = Arc::new(l.execution.clone());
+            let snapshot = l.execution.snapshot();
             for run in dispatch {
                 outbox.jobs.extend(job_for(&l.flow, &snapshot, run));
             }
@@ -674,17 +674,18 @@ impl Executor {
             let _ = self.controls.push(crate::wire::Control::Ended {
                 execution_id: id.to_owned(),
             });
+            let execution = l.execution.into_inner();
             for w in l.watchers {
-                outbox.replies.push((w, l.execution.clone()));
+                outbox.replies.push((w, execution.clone()));
             }
-            self.on_child_end(live, outbox, &l.flow, &l.execution);
+            self.on_child_end(live, outbox, &l.flow, &execution);
             if l.flow.concurrency.is_some() {
-                self.dequeue(live, outbox, &l.execution);
+                self.dequeue(live, outbox, &execution);
             }
             if let Some(delay) = l.retry_new {
-                self.schedule_new_execution(l.flow.clone(), l.execution.clone(), delay);
+                self.schedule_new_execution(l.flow.clone(), execution.clone(), delay);
             }
-            outbox.ended.push((l.flow, l.execution));
+            outbox.ended.push((l.flow, execution));
         }
     }
 }
@@ -730,6 +731,12 @@ impl From<&Execution> for ExecutionKey {
             flow_id: e.flow_id.clone(),
             id: e.id.clone(),
         }
+    }
+}
+
+impl From<&SharedExecution> for ExecutionKey {
+    fn from(e: &SharedExecution) -> Self {
+        Self::from(&**e)
     }
 }
 

@@ -92,7 +92,7 @@ impl Executor {
             id.clone(),
             Live {
                 flow,
-                execution: next,
+                execution: super::shared::SharedExecution::new(next),
                 killing: false,
                 exit: None,
                 retry_new: None,

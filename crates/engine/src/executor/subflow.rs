@@ -64,7 +64,7 @@ impl Executor {
             child_id.clone(),
             Live {
                 flow,
-                execution: child,
+                execution: super::SharedExecution::new(child),
                 killing: false,
                 exit: None,
                 retry_new: None,

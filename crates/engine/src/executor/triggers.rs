@@ -149,7 +149,7 @@ impl Executor {
             id.clone(),
             Live {
                 flow: listener.clone(),
-                execution,
+                execution: super::SharedExecution::new(execution),
                 killing: false,
                 exit: None,
                 retry_new: None,
