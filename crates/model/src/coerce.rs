@@ -36,7 +36,10 @@ pub enum InputError {
     },
     #[error("input '{id}': {message}")]
     Invalid { id: String, message: String },
-    #[error("input '{id}': FILE inputs are not yet available in Saker")]
+    #[error(
+        "input '{id}' is of type FILE: give a file (`--input {id}=@path`, or a multipart part with a \
+         file name) or the kestra:/// URI of one of the execution's files"
+    )]
     FileUnsupported { id: String },
     #[error("unknown input '{id}'{hint}")]
     Unknown { id: String, hint: String },
@@ -142,7 +145,11 @@ impl OutputDef {
                 Problem::Type { expected, got } => format!("expected {expected}, got {got}"),
                 Problem::NotAllowed { got, allowed } => format!("{got} is not one of {allowed}"),
                 Problem::Invalid(message) => message,
-                Problem::File => "FILE outputs are not yet available in Saker".to_owned(),
+                Problem::File => {
+                    "expected a file of the execution (a kestra:/// URI, such as a task's \
+                     outputFiles entry or a FILE input)"
+                        .to_owned()
+                }
             },
         })
     }
@@ -280,7 +287,16 @@ fn coerce_value(spec: &Spec<'_>, raw: &Value) -> Result<Value, Problem> {
             .filter(|s| is_email(s))
             .map(Value::String)
             .ok_or_else(|| mismatch("EMAIL (such as name@example.com)")),
-        InputType::File => Err(Problem::File),
+        // A file is named by its internal-storage URI; whose file it may be is the engine's
+        // to check (an execution's own files, or its parent's).
+        InputType::File => text
+            .filter(|s| {
+                s.get(..10)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("kestra:///"))
+                    && s.len() > 10
+            })
+            .map(Value::String)
+            .ok_or(Problem::File),
     }
 }
 

@@ -184,9 +184,15 @@ fn numeric_bounds_are_enforced() {
 }
 
 #[test]
-fn file_inputs_are_not_available_yet() {
+fn a_file_input_is_a_kestra_uri_and_nothing_else() {
+    let uri = "kestra:///company/team/f/executions/E/inputs/x/a.txt";
+    assert_eq!(coerce_one("FILE", "", json!(uri)), Ok(json!(uri)));
     let err = coerce_one("FILE", "", json!("file:///tmp/x")).expect_err("FILE");
-    assert_eq!(err, "input 'x': FILE inputs are not yet available in Saker");
+    assert!(
+        err.starts_with("input 'x' is of type FILE: give a file"),
+        "{err}"
+    );
+    assert!(coerce_one("FILE", "", json!("kestra:///")).is_err());
 }
 
 #[test]
@@ -249,8 +255,13 @@ fn rendered_outputs_take_their_declared_type() {
     );
     assert_eq!(a.coerce_rendered(json!(["1", 2])), Ok(json!(["1", 2])));
     assert!(k.is_secret() && !s.is_secret());
+    assert!(
+        f.coerce_rendered(json!("x"))
+            .map_err(|e| e.to_string())
+            .is_err_and(|e| e.starts_with("output 'f': expected a file of the execution"))
+    );
     assert_eq!(
-        f.coerce_rendered(json!("x")).map_err(|e| e.to_string()),
-        Err("output 'f': FILE outputs are not yet available in Saker".to_owned())
+        f.coerce_rendered(json!("kestra:///n/f/executions/E/o.txt")),
+        Ok(json!("kestra:///n/f/executions/E/o.txt"))
     );
 }
