@@ -329,7 +329,7 @@ impl Executor {
             return;
         };
         let key = ExecutionKey::from(&p.execution);
-        let retry = super::effective_retry(&p.flow, &p.execution, run_id)
+        let retry = super::result::effective_retry(&p.flow, &p.execution, run_id)
             .filter(|r| r.behavior == saker_model::RetryBehavior::RetryFailedTask)
             .as_ref()
             .and_then(crate::retry::RetryPolicy::from_model);
