@@ -187,8 +187,17 @@ impl Executor {
             },
         )
         .map_err(|e| {
+            // An input error quotes the value it refused: not one opened from a seal.
+            let why = match e {
+                crate::engine::EngineError::Inputs(_) if !seal.is_empty() => {
+                    "its inputs do not fit the flow's declared inputs (not shown: some are derived \
+                     from a secret)"
+                        .to_owned()
+                }
+                other => other.to_string(),
+            };
             format!(
-                "cannot start subflow {}.{}: {e}",
+                "cannot start subflow {}.{}: {why}",
                 call.namespace, call.flow_id
             )
         })?;

@@ -138,6 +138,14 @@ impl Executor {
         let execution = match execution {
             Ok(e) => e,
             Err(e) => {
+                // An input error quotes the value it refused: not one rendered from a secret.
+                let e = match e {
+                    crate::engine::EngineError::Inputs(_) if !seal.is_empty() => {
+                        "its inputs do not fit the flow's declared inputs (not shown: derived from a secret)"
+                            .to_owned()
+                    }
+                    other => other.to_string(),
+                };
                 tracing::warn!(flow = %name, trigger = %trigger.id, error = %e, "a Flow trigger could not start its flow");
                 return;
             }
