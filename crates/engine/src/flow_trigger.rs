@@ -10,7 +10,7 @@
 //! The windows live in the executor's memory: a restart forgets what was met so far (Kestra
 //! keeps them in its database).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use saker_model::condition::{
     Condition, ExecutionFacts, ExecutionFilter, FilterField, FilterOperand, FilterType,
-    PreconditionFilter, Preconditions, TimeWindow, UpstreamFlow,
+    PreconditionFilter, Preconditions, TimeWindow, TimeWindowType, UpstreamFlow,
 };
 use saker_model::{Execution, Flow, TriggerDef};
 use saker_store::Store;
@@ -95,33 +95,75 @@ pub(crate) struct Windows {
 }
 
 struct Window {
+    /// When a DURATION_WINDOW opened, or the day a daily window is for.
     start: DateTime<Utc>,
-    met: BTreeSet<String>,
+    /// Each condition met, with when.
+    met: std::collections::BTreeMap<String, DateTime<Utc>>,
 }
 
 impl Windows {
-    /// Records `names` as met in the window `key` (opening or renewing it as `window` says)
-    /// and answers whether every one of `all` is met now; a complete window starts over.
+    /// Records `names` as met now in the window `key`, as its type says (Kestra's
+    /// `TimeWindow`, in UTC):
+    /// - DURATION_WINDOW: a window of `window` (a day by default) opened by the first
+    ///   condition met, then a new one;
+    /// - SLIDING_WINDOW: what was met within the last `window`;
+    /// - DAILY_TIME_DEADLINE: what was met today before `deadline`;
+    /// - DAILY_TIME_WINDOW: what was met today between `startTime` and `endTime`.
+    ///
+    /// Answers whether every one of `all` is met; a complete window starts over when
+    /// `reset` (Kestra's `resetOnSuccess`, true by default).
     fn record(
         &mut self,
         key: String,
         window: &TimeWindow,
         names: impl IntoIterator<Item = String>,
         all: &[String],
+        reset: bool,
     ) -> bool {
         let now = Utc::now();
         let length = window.window.unwrap_or(DEFAULT_WINDOW);
+        let within = |from: DateTime<Utc>| (now - from).to_std().unwrap_or_default() <= length;
         let entry = self.windows.entry(key.clone()).or_insert_with(|| Window {
             start: now,
-            met: BTreeSet::new(),
+            met: std::collections::BTreeMap::new(),
         });
-        if (now - entry.start).to_std().unwrap_or_default() > length {
-            entry.start = now;
-            entry.met.clear();
+        let today = now.date_naive();
+        let counts_now = match window.window_type {
+            TimeWindowType::DurationWindow => {
+                if !within(entry.start) {
+                    entry.start = now;
+                    entry.met.clear();
+                }
+                true
+            }
+            TimeWindowType::SlidingWindow => {
+                entry.met.retain(|_, at| within(*at));
+                true
+            }
+            TimeWindowType::DailyTimeDeadline | TimeWindowType::DailyTimeWindow => {
+                if entry.start.date_naive() != today {
+                    entry.start = now;
+                    entry.met.clear();
+                }
+                let time = now.time();
+                match window.window_type {
+                    TimeWindowType::DailyTimeDeadline => {
+                        window.deadline.is_none_or(|deadline| time <= deadline)
+                    }
+                    _ => {
+                        window.start_time.is_none_or(|start| time >= start)
+                            && window.end_time.is_none_or(|end| time <= end)
+                    }
+                }
+            }
+        };
+        if counts_now {
+            for name in names {
+                entry.met.insert(name, now);
+            }
         }
-        entry.met.extend(names);
-        let complete = all.iter().all(|n| entry.met.contains(n));
-        if complete {
+        let complete = all.iter().all(|n| entry.met.contains_key(n));
+        if complete && reset {
             self.windows.remove(&key);
         }
         complete
@@ -179,7 +221,13 @@ pub(crate) fn fires(
             }
         }
         let all: Vec<String> = multiple.conditions.keys().cloned().collect();
-        all_hold &= windows.record(key_of(&multiple.id), &multiple.time_window, met, &all);
+        all_hold &= windows.record(
+            key_of(&multiple.id),
+            &multiple.time_window,
+            met,
+            &all,
+            multiple.reset_on_success,
+        );
     }
     if let Some(pre) = &trigger.preconditions {
         all_hold &= preconditions_hold(
@@ -243,7 +291,13 @@ fn preconditions_hold(
         }
         all.push(name);
     }
-    windows.record(key.to_owned(), &pre.time_window, met, &all)
+    windows.record(
+        key.to_owned(),
+        &pre.time_window,
+        met,
+        &all,
+        pre.reset_on_success,
+    )
 }
 
 /// A `where` group, its filters evaluated in order and only as far as needed (AND stops at
@@ -346,6 +400,43 @@ mod tests {
     use saker_model::StateType;
 
     use super::*;
+
+    fn window(kind: TimeWindowType) -> TimeWindow {
+        TimeWindow {
+            window_type: kind,
+            window: Some(Duration::from_secs(3600)),
+            ..TimeWindow::default()
+        }
+    }
+
+    #[test]
+    fn windows_complete_once_every_name_is_met_and_start_over_only_when_told() {
+        let all = ["a".to_owned(), "b".to_owned()];
+        let mut w = Windows::default();
+        let duration = window(TimeWindowType::DurationWindow);
+        assert!(!w.record("k".into(), &duration, ["a".to_owned()], &all, true));
+        assert!(w.record("k".into(), &duration, ["b".to_owned()], &all, true));
+        // Reset: the next one needs both again.
+        assert!(!w.record("k".into(), &duration, ["b".to_owned()], &all, true));
+
+        let sliding = window(TimeWindowType::SlidingWindow);
+        assert!(!w.record("s".into(), &sliding, ["a".to_owned()], &all, false));
+        assert!(w.record("s".into(), &sliding, ["b".to_owned()], &all, false));
+        // Not reset: still complete with the next execution.
+        assert!(w.record("s".into(), &sliding, Vec::new(), &all, false));
+
+        // A daily window that closed before now records nothing today.
+        let closed = TimeWindow {
+            window_type: TimeWindowType::DailyTimeWindow,
+            start_time: Some(chrono::NaiveTime::MIN),
+            end_time: Some(chrono::NaiveTime::MIN),
+            ..TimeWindow::default()
+        };
+        let now = Utc::now().time();
+        if now > chrono::NaiveTime::MIN {
+            assert!(!w.record("d".into(), &closed, all.clone(), &all, true));
+        }
+    }
 
     const LISTENER: &str = r#"
 id: listen
