@@ -45,10 +45,11 @@ pub(crate) fn build(
         seal_inputs,
     } = request;
     let mut execution = Execution::new(tenant, &flow.namespace, &flow.id, revision);
-    // FILE inputs are stored under the execution, so its id comes first.
+    // FILE inputs are stored under the execution, so its id comes first; its trigger too,
+    // since a subflow's child may take its parent's files.
+    execution.trigger = trigger.map(Box::new);
     let coerced = crate::files::coerce_inputs_with_files(files, flow, &execution, inputs, uploads)
         .map_err(EngineError::Inputs)?;
-    execution.trigger = trigger.map(Box::new);
     for input in &flow.inputs {
         let Some(value) = coerced.get(&input.id) else {
             continue;

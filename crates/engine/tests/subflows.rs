@@ -161,3 +161,47 @@ tasks:
         logs.iter().map(|l| &l.entry.message).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_hands_its_file_input_on_to_a_child() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let storage = tempfile::tempdir().unwrap();
+    let mut parts = EngineParts::new(store.clone());
+    parts.storage = Some(Arc::new(saker_storage::LocalStorage::new(storage.path())));
+    let engine = Engine::start(parts);
+    engine
+        .deploy(
+            DEFAULT_TENANT,
+            "id: reader\nnamespace: company.team\ninputs:\n  - id: doc\n    type: FILE\ntasks:\n  - id: read\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ read(inputs.doc) }}\"\noutputs:\n  - id: text\n    type: STRING\n    value: \"{{ outputs.read.value }}\"\n",
+        )
+        .unwrap();
+    let (flow, saved) = engine
+        .deploy(
+            DEFAULT_TENANT,
+            "id: handing\nnamespace: company.team\ninputs:\n  - id: doc\n    type: FILE\ntasks:\n  - id: sub\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: reader\n    inputs:\n      doc: \"{{ inputs.doc }}\"\n",
+        )
+        .unwrap();
+    let execution = engine
+        .create_execution_with_files(
+            DEFAULT_TENANT,
+            flow,
+            saved.flow.revision,
+            Map::new(),
+            Map::new(),
+            vec![saker_engine::files::InputUpload {
+                input: "doc".into(),
+                file_name: "doc.txt".into(),
+                bytes: b"handed down".to_vec(),
+            }],
+        )
+        .unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(30), engine.wait(&execution.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.state.current, StateType::Success, "{done:#?}");
+    assert_eq!(
+        done.task_run("sub").unwrap().outputs["outputs"]["text"],
+        "handed down"
+    );
+}

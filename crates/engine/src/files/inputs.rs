@@ -174,7 +174,11 @@ fn own_input_uri(execution: &Execution, text: &str) -> Result<StorageUri, String
     })?;
     let folder = StorageUri::execution(&execution.namespace, &execution.flow_id, &execution.id)
         .map_err(|e| e.to_string())?;
-    if !uri.is_under(&folder) {
+    // A subflow's child may be handed one of its parent's files (a FILE input passed on, a
+    // ForEachItem batch): its tasks may read those.
+    let parent = super::sealed::subflow_parent(execution)
+        .and_then(|(namespace, flow_id, id)| StorageUri::execution(&namespace, &flow_id, &id).ok());
+    if !uri.is_under(&folder) && !parent.is_some_and(|p| uri.is_under(&p)) {
         return Err(format!(
             "{uri} is not a file of this execution; upload the file instead"
         ));

@@ -154,7 +154,9 @@ fn aad_path(uri: &StorageUri) -> String {
 
 /// The execution that started `execution` as a Subflow or ForEachItem child: (namespace,
 /// flow id, execution id), from the trigger it recorded.
-fn subflow_parent(execution: &saker_model::Execution) -> Option<(String, String, String)> {
+pub(super) fn subflow_parent(
+    execution: &saker_model::Execution,
+) -> Option<(String, String, String)> {
     let trigger = execution.trigger.as_deref()?;
     if trigger.type_name != crate::executor::SUBFLOW_TRIGGER {
         return None;
