@@ -43,6 +43,9 @@ pub struct WorkerResult {
     pub labels: Map<String, Value>,
     /// The state an `Exit` task ends the execution in.
     pub exit: Option<StateType>,
+    /// The paused execution a `Resume` task resumes.
+    #[serde(default)]
+    pub resume: Option<Box<ResumeRequest>>,
     /// When the worker started and finished the attempt (the attempt's own history uses
     /// these, so it measures the task and nothing of the orchestration around it).
     pub started_at: DateTime<Utc>,
@@ -50,6 +53,17 @@ pub struct WorkerResult {
     /// Log lines not yet written by the worker's periodic flush; the executor writes them
     /// in the same transaction as the task run's new state.
     pub logs: Vec<LogEntry>,
+}
+
+/// What a `Resume` task asks: resume this paused execution with these `onResume` inputs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumeRequest {
+    pub execution_id: String,
+    /// When given, the execution must be of this namespace and flow.
+    pub namespace: Option<String>,
+    pub flow_id: Option<String>,
+    pub inputs: Map<String, Value>,
 }
 
 /// The queue is closed: its other end is gone.

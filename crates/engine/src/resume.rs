@@ -30,41 +30,7 @@ impl Engine {
             &execution.flow_id,
             Some(execution.flow_revision),
         )?;
-        let mut outputs = Map::new();
-        for run in execution
-            .task_run_list
-            .iter()
-            .filter(|r| r.state.current == StateType::Paused)
-        {
-            let Some(task) = flow.find_task(&run.task_id) else {
-                continue;
-            };
-            if task.on_resume.is_empty() {
-                continue;
-            }
-            let coerced =
-                saker_model::coerce_inputs(&task.on_resume, inputs.clone()).map_err(|errors| {
-                    EngineError::Inputs(errors.iter().map(|e| e.to_string()).collect())
-                })?;
-            for input in &task.on_resume {
-                let Some(value) = coerced.get(&input.id) else {
-                    continue;
-                };
-                let value = if input.is_secret() && !value.is_null() {
-                    if self.protector.sealer.is_none() {
-                        return Err(EngineError::NeedsEncryptionKey(input.id.clone()));
-                    }
-                    let text = value
-                        .as_str()
-                        .map_or_else(|| value.to_string(), str::to_owned);
-                    let path = format!("outputs.{}.onResume.{}", run.task_id, input.id);
-                    self.protector.seal_string(&execution.id, &path, &text)
-                } else {
-                    value.clone()
-                };
-                outputs.insert(input.id.clone(), value);
-            }
-        }
+        let outputs = resume_outputs(&self.protector, &flow, &execution, inputs)?;
         self.events
             .send(Event::Resume {
                 execution_id: execution.id.clone(),
@@ -72,4 +38,51 @@ impl Engine {
             })
             .map_err(|_| EngineError::Stopped)
     }
+}
+
+/// The `onResume` output of the paused task runs of `execution`: `inputs` checked against
+/// each paused task's `onResume` declarations (missing required ones, wrong types and
+/// unknown names are errors), SECRET ones sealed.
+pub(crate) fn resume_outputs(
+    protector: &crate::sealing::Protector,
+    flow: &saker_model::Flow,
+    execution: &saker_model::Execution,
+    inputs: Map<String, Json>,
+) -> Result<Map<String, Json>, EngineError> {
+    let mut outputs = Map::new();
+    for run in execution
+        .task_run_list
+        .iter()
+        .filter(|r| r.state.current == StateType::Paused)
+    {
+        let Some(task) = flow.find_task(&run.task_id) else {
+            continue;
+        };
+        if task.on_resume.is_empty() {
+            continue;
+        }
+        let coerced =
+            saker_model::coerce_inputs(&task.on_resume, inputs.clone()).map_err(|errors| {
+                EngineError::Inputs(errors.iter().map(|e| e.to_string()).collect())
+            })?;
+        for input in &task.on_resume {
+            let Some(value) = coerced.get(&input.id) else {
+                continue;
+            };
+            let value = if input.is_secret() && !value.is_null() {
+                if protector.sealer.is_none() {
+                    return Err(EngineError::NeedsEncryptionKey(input.id.clone()));
+                }
+                let text = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned);
+                let path = format!("outputs.{}.onResume.{}", run.task_id, input.id);
+                protector.seal_string(&execution.id, &path, &text)
+            } else {
+                value.clone()
+            };
+            outputs.insert(input.id.clone(), value);
+        }
+    }
+    Ok(outputs)
 }

@@ -84,6 +84,18 @@ impl TaskContext {
             .insert("taskrun", saker_expr::Value::map(entries));
     }
 
+    /// The id of the execution this attempt belongs to (`{{ execution.id }}`).
+    pub fn execution_id(&self) -> String {
+        match self.variables.get("execution") {
+            Some(saker_expr::Value::Map(map, _)) => map
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            _ => String::new(),
+        }
+    }
+
     /// The task being run.
     pub fn task(&self) -> &TaskDef {
         &self.task

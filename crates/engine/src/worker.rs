@@ -197,10 +197,12 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     };
     let mut labels = Map::new();
     let mut exit = None;
+    let mut resume = None;
     let (state, outputs, mut resolved) = match outcome {
         Ok(Some(outcome)) => {
             labels = outcome.labels;
             exit = outcome.exit;
+            resume = outcome.resume;
             let state = if outcome.warning {
                 StateType::Warning
             } else {
@@ -266,6 +268,7 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         resolved: resolved.map(Box::new),
         labels,
         exit,
+        resume,
         started_at,
         ended_at: chrono::Utc::now(),
         logs: logger.take_pending(),

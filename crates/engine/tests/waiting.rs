@@ -267,3 +267,69 @@ tasks:
     filter.flow_id = Some("again".into());
     assert_eq!(store.list_executions(&filter).unwrap().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_task_resumes_another_paused_execution_of_its_namespace() {
+    let (engine, store) = engine();
+    let paused_flow = r#"
+id: approval
+namespace: company.team
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: approved
+        type: BOOLEAN
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "approved: {{ outputs.wait.onResume.approved }}"
+"#;
+    let waiting = start(&engine, paused_flow, Value::Null);
+    for _ in 0..400 {
+        let stored = store.get_execution(&waiting.id).unwrap().unwrap();
+        if stored.state.current == StateType::Paused {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let resumer = |namespace: &str| {
+        format!(
+            "id: resumer\nnamespace: {namespace}\ninputs:\n  - id: target\n    type: STRING\ntasks:\n  - id: resume\n    type: io.kestra.plugin.core.execution.Resume\n    executionId: \"{{{{ inputs.target }}}}\"\n    inputs:\n      approved: \"true\"\n"
+        )
+    };
+    // Another namespace may not resume it.
+    let refused = run(
+        &engine,
+        &resumer("other.team"),
+        json!({"target": waiting.id}),
+    )
+    .await;
+    assert_eq!(refused.state.current, StateType::Failed);
+    let logs = messages(store.as_ref(), &refused.id);
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("not an execution of this namespace")),
+        "{logs:?}"
+    );
+
+    let done = run(
+        &engine,
+        &resumer("company.team"),
+        json!({"target": waiting.id}),
+    )
+    .await;
+    assert_eq!(done.state.current, StateType::Success);
+    let resumed = wait(&engine, &waiting.id).await;
+    assert_eq!(resumed.state.current, StateType::Success);
+    assert_eq!(output(&resumed, "after", "value"), "approved: true");
+
+    // An execution that is no longer paused cannot be resumed: the task says so.
+    let again = run(
+        &engine,
+        &resumer("company.team"),
+        json!({"target": waiting.id}),
+    )
+    .await;
+    assert_eq!(again.state.current, StateType::Failed);
+    assert_eq!(runs(&again, "resume")[0].state.current, StateType::Failed);
+}

@@ -60,6 +60,8 @@ pub enum TaskKind {
     Assert,
     /// Ends the execution in a chosen state.
     Exit,
+    /// Resumes a paused execution (this one by default).
+    Resume,
     /// io.kestra.plugin.core.log.Fetch.
     LogFetch,
     Echo,

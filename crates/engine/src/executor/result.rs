@@ -16,8 +16,24 @@ impl Executor {
         &self,
         live: &mut HashMap<String, Live>,
         outbox: &mut Outbox,
-        result: WorkerResult,
+        mut result: WorkerResult,
     ) {
+        // A Resume task: resume first, and fail the task when that cannot be done.
+        if let Some(request) = result.resume.take()
+            && let Err(message) =
+                self.resume_from_task(live, outbox, &result.execution_id, *request)
+        {
+            result.state = StateType::Failed;
+            if let Some(l) = live.get(&result.execution_id) {
+                let run = l.execution.task_run_by_id(&result.task_run_id);
+                result.logs.push(system_log(
+                    ExecutionKey::from(&l.execution),
+                    run,
+                    Level::Error,
+                    message,
+                ));
+            }
+        }
         let Some(l) = live.get_mut(&result.execution_id) else {
             tracing::warn!(execution = %result.execution_id, "result for an execution that is not running here");
             return;
@@ -218,6 +234,64 @@ impl Executor {
             self.cancel_running(&l.execution);
         }
         self.advance(live, outbox, &key.id, logs, changed);
+    }
+}
+
+impl Executor {
+    /// Resumes the paused execution a Resume task of `caller` names, with its `onResume`
+    /// inputs checked and sealed as [`crate::resume`] does.
+    fn resume_from_task(
+        &self,
+        live: &mut HashMap<String, Live>,
+        outbox: &mut Outbox,
+        caller: &str,
+        request: crate::queue::ResumeRequest,
+    ) -> Result<(), String> {
+        let caller_namespace = live
+            .get(caller)
+            .map(|l| l.execution.namespace.clone())
+            .unwrap_or_default();
+        let Some(target) = live.get(&request.execution_id) else {
+            return Err(format!(
+                "execution {} is not running here: only a paused execution can be resumed",
+                request.execution_id
+            ));
+        };
+        let execution = &target.execution;
+        let visible = execution.namespace == caller_namespace
+            || execution
+                .namespace
+                .strip_prefix(&caller_namespace)
+                .is_some_and(|rest| rest.starts_with('.'));
+        let matches = request
+            .namespace
+            .as_deref()
+            .is_none_or(|ns| ns == execution.namespace)
+            && request
+                .flow_id
+                .as_deref()
+                .is_none_or(|f| f == execution.flow_id);
+        if !visible || !matches {
+            return Err(format!(
+                "execution {} is not an execution of this namespace (or the flow given)",
+                request.execution_id
+            ));
+        }
+        if execution.state.current != StateType::Paused {
+            return Err(format!(
+                "execution {} is {}, not PAUSED: only a paused execution can be resumed",
+                execution.id, execution.state.current
+            ));
+        }
+        let outputs = crate::resume::resume_outputs(
+            &self.outputs.protector,
+            &target.flow,
+            execution,
+            request.inputs,
+        )
+        .map_err(|e| e.to_string())?;
+        self.on_resume(live, outbox, &request.execution_id, outputs);
+        Ok(())
     }
 }
 

@@ -20,6 +20,7 @@ mod local_files;
 mod log;
 mod output_values;
 mod purge;
+mod resume_task;
 mod ret;
 mod shell;
 mod subflow;
@@ -52,6 +53,8 @@ pub struct TaskOutcome {
     /// End the execution now in this state (`io.kestra.plugin.core.execution.Exit`): nothing
     /// new starts and running tasks are killed.
     pub exit: Option<saker_model::StateType>,
+    /// Resume this paused execution (`io.kestra.plugin.core.execution.Resume`).
+    pub resume: Option<Box<crate::queue::ResumeRequest>>,
 }
 
 impl TaskOutcome {
@@ -137,6 +140,10 @@ impl Registry {
             Arc::new(assert::Assert),
         );
         runners.insert("io.kestra.plugin.core.execution.Exit", Arc::new(exit::Exit));
+        runners.insert(
+            "io.kestra.plugin.core.execution.Resume",
+            Arc::new(resume_task::Resume),
+        );
         let fixed: Arc<dyn TaskRunner> = Arc::new(flowable::Fixed);
         for name in [
             "io.kestra.plugin.core.flow.Sequential",

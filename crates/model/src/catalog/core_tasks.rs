@@ -84,6 +84,15 @@ const ASSERT_PROPS: &[PropSpec] = &[
     prop("errorMessage", Shape::String),
 ];
 
+/// Kestra's Resume: which paused execution (this one unless `executionId`), and the
+/// `onResume` inputs it gets.
+const RESUME_PROPS: &[PropSpec] = &[
+    prop("namespace", Shape::String),
+    prop("flowId", Shape::String),
+    prop("executionId", Shape::String),
+    prop("inputs", Shape::Map),
+];
+
 const EXIT_PROPS: &[PropSpec] = &[prop(
     "state",
     Shape::OneOf(&[
@@ -176,6 +185,12 @@ pub const CORE_TASKS: &[TaskType] = &[
         aliases: &["Exit"],
         kind: TaskKind::Exit,
         props: EXIT_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.execution.Resume",
+        aliases: &["Resume"],
+        kind: TaskKind::Resume,
+        props: RESUME_PROPS,
     },
     TaskType {
         name: "io.kestra.plugin.core.log.Fetch",

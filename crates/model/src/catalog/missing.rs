@@ -12,7 +12,6 @@ const NOT_YET: &[(&str, &[&str])] = &[
         "io.kestra.plugin.core.execution.Count",
         &["io.kestra.core.tasks.executions.Counts"],
     ),
-    ("io.kestra.plugin.core.execution.Resume", &[]),
     ("io.kestra.plugin.core.execution.SetVariables", &[]),
     ("io.kestra.plugin.core.execution.UnsetVariables", &[]),
     (
