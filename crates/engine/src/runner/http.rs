@@ -70,7 +70,10 @@ impl HttpCall {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(property(
                 "uri",
-                &format!("uses '{}': only http and https URLs can be called", url.scheme()),
+                &format!(
+                    "uses '{}': only http and https URLs can be called",
+                    url.scheme()
+                ),
             ));
         }
         let method = match ctx.render_string("method")? {
@@ -95,7 +98,10 @@ impl HttpCall {
             (body, _) => (body.map(String::into_bytes), content_type),
         };
         let allow_failed = flag(ctx.render_string("allowFailed")?, "allowFailed")?
-            .or(flag(option_text(&options, "allowFailed"), "options.allowFailed")?)
+            .or(flag(
+                option_text(&options, "allowFailed"),
+                "options.allowFailed",
+            )?)
             .unwrap_or(false);
         Ok(Self {
             uri,
@@ -155,7 +161,9 @@ impl HttpCall {
             .read_timeout(self.read_timeout)
             .redirect(redirects)
             .build()
-            .map_err(|err| TaskError::Failed(format!("building the HTTP client: {}", describe(err))))?;
+            .map_err(|err| {
+                TaskError::Failed(format!("building the HTTP client: {}", describe(err)))
+            })?;
         let mut request = client.request(self.method.clone(), self.url.clone());
         for (name, value) in &self.headers {
             request = request.header(name.as_str(), value.as_str());
@@ -168,7 +176,9 @@ impl HttpCall {
             request = request.header(reqwest::header::CONTENT_TYPE, content_type.as_str());
         }
         request = match &self.auth {
-            Some(Auth::Basic { username, password }) => request.basic_auth(username, Some(password)),
+            Some(Auth::Basic { username, password }) => {
+                request.basic_auth(username, Some(password))
+            }
             Some(Auth::Bearer { token }) => request.bearer_auth(token),
             None => request,
         };
@@ -294,7 +304,10 @@ fn form_body(
         ));
     }
     let Value::Object(fields) = form else {
-        return Err(property("formData", "expected a map of field name to value"));
+        return Err(property(
+            "formData",
+            "expected a map of field name to value",
+        ));
     };
     let mut encoded = url::form_urlencoded::Serializer::new(String::new());
     for (name, value) in &fields {
@@ -328,15 +341,20 @@ fn form_body(
 fn auth(auth: Map<String, Value>, options: &Map<String, Value>) -> Result<Option<Auth>, TaskError> {
     let text = |map: &Map<String, Value>, key: &str| map.get(key).and_then(scalar_text);
     if auth.is_empty() {
-        return Ok(match (
-            text(options, "basicAuthUser"),
-            text(options, "basicAuthPassword"),
-        ) {
-            (Some(username), Some(password)) => Some(Auth::Basic { username, password }),
-            _ => None,
-        });
+        return Ok(
+            match (
+                text(options, "basicAuthUser"),
+                text(options, "basicAuthPassword"),
+            ) {
+                (Some(username), Some(password)) => Some(Auth::Basic { username, password }),
+                _ => None,
+            },
+        );
     }
-    let kind = text(&auth, "type").unwrap_or_default().trim().to_ascii_uppercase();
+    let kind = text(&auth, "type")
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
     match kind.as_str() {
         "BASIC" => Ok(Some(Auth::Basic {
             username: text(&auth, "username")

@@ -192,7 +192,10 @@ impl Registry {
             "io.kestra.plugin.core.flow.Subflow",
             Arc::new(subflow::Subflow),
         );
-        runners.insert("io.kestra.plugin.core.http.Request", Arc::new(http::Request));
+        runners.insert(
+            "io.kestra.plugin.core.http.Request",
+            Arc::new(http::Request),
+        );
         runners.insert(
             "io.kestra.plugin.core.http.Download",
             Arc::new(http::Download),
