@@ -350,3 +350,23 @@ async fn a_secret_in_the_uri_and_a_header_reaches_the_server_and_nothing_else() 
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_fails_with_the_cause_and_the_uri_masked() {
+    let s = start();
+    let done = s
+        .run(
+            "  - id: req\n    type: io.kestra.plugin.core.http.Request\n    \
+             uri: \"http://127.0.0.1:1/x?token={{ secret('K') }}\"\n",
+        )
+        .await;
+    assert_eq!(done.state.current, StateType::Failed);
+    let logs = s.logs(&done);
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("GET http://127.0.0.1:1/x?token=****: ")
+                && l.to_ascii_lowercase().contains("connect")),
+        "{logs:?}"
+    );
+    assert!(logs.iter().all(|l| !l.contains(K)), "{logs:?}");
+}
