@@ -370,3 +370,32 @@ async fn an_unreachable_server_fails_with_the_cause_and_the_uri_masked() {
     );
     assert!(logs.iter().all(|l| !l.contains(K)), "{logs:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multipart_form_sends_text_fields_and_files_of_the_execution() {
+    let (base, seen) = serve().await;
+    let s = start();
+    s.run_ok(&format!(
+        "  - id: dl\n    type: io.kestra.plugin.core.http.Download\n    uri: {base}/file.csv\n  \
+         - id: upload\n    type: io.kestra.plugin.core.http.Request\n    uri: {base}/echo\n    \
+         method: POST\n    contentType: multipart/form-data\n    formData:\n      title: pen\n      \
+         file: \"{{{{ outputs.dl.uri }}}}\"\n      named:\n        name: data.csv\n        \
+         content: \"{{{{ outputs.dl.uri }}}}\"\n"
+    ))
+    .await;
+    let upload = seen.lock().unwrap()[1].clone();
+    let content_type = upload.headers["content-type"].to_str().unwrap().to_owned();
+    assert!(
+        content_type.starts_with("multipart/form-data; boundary="),
+        "{content_type}"
+    );
+    let body = String::from_utf8(upload.body).unwrap();
+    for expected in [
+        "name=\"title\"\r\n\r\npen\r\n",
+        "name=\"file\"; filename=\"report.csv\"",
+        "name=\"named\"; filename=\"data.csv\"",
+    ] {
+        assert!(body.contains(expected), "{expected:?} not in {body:?}");
+    }
+    assert_eq!(body.matches("a,b\n1,2\n").count(), 2, "{body:?}");
+}

@@ -11,6 +11,7 @@
 //! the task's outputs are sealed as a process's are ([`TaskContext::mark_handed_to_process`]).
 
 mod download;
+mod form;
 mod request;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ use saker_mask::MASK;
 use serde_json::{Map, Value};
 
 use super::{TaskContext, TaskError};
+use form::{FormBody, form_body, is_multipart};
 
 pub(super) use download::Download;
 pub(super) use request::Request;
@@ -40,7 +42,7 @@ pub(super) struct HttpCall {
     url: Url,
     method: Method,
     headers: Vec<(String, String)>,
-    body: Option<Vec<u8>>,
+    body: Option<FormBody>,
     /// `Content-Type`, unless a header sets it.
     content_type: Option<String>,
     auth: Option<Auth>,
@@ -50,6 +52,9 @@ pub(super) struct HttpCall {
     pub(super) allow_failed: bool,
     /// `options.maxContentLength`, when set.
     pub(super) max_content_length: Option<u64>,
+    /// Something sent was derived from a secret (a tainted render, a sealed file): the
+    /// outputs are sealed, a download stored sealed.
+    pub(super) secret: bool,
 }
 
 enum Auth {
@@ -94,8 +99,20 @@ impl HttpCall {
                     "and 'body' are both set: send one of them",
                 ));
             }
-            (_, Some(form)) if !form.is_null() => form_body(form, content_type)?,
-            (body, _) => (body.map(String::into_bytes), content_type),
+            (_, Some(form)) if !form.is_null() => {
+                if is_multipart(content_type.as_deref()) {
+                    // The client writes the content type with its boundary.
+                    (Some(form_body(ctx, form, true)?), None)
+                } else {
+                    let content_type = content_type
+                        .unwrap_or_else(|| "application/x-www-form-urlencoded".to_owned());
+                    (Some(form_body(ctx, form, false)?), Some(content_type))
+                }
+            }
+            (body, _) => (
+                body.map(|b| FormBody::UrlEncoded(b.into_bytes())),
+                content_type,
+            ),
         };
         let allow_failed = flag(ctx.render_string("allowFailed")?, "allowFailed")?
             .or(flag(
@@ -120,6 +137,7 @@ impl HttpCall {
             )?
             .unwrap_or(true),
             allow_failed,
+            secret: false,
             max_content_length: match option_text(&options, "maxContentLength") {
                 None => None,
                 Some(text) => Some(text.trim().parse::<u64>().map_err(|_| {
@@ -127,6 +145,15 @@ impl HttpCall {
                 })?),
             },
         })
+    }
+
+    /// Marks the call as derived from a secret when any render of the task was, or a sealed
+    /// file is sent; its outputs are then sealed as a process's are (see the module comment).
+    pub(super) fn seal_outputs_if_secret(&mut self, ctx: &mut TaskContext) {
+        self.secret = ctx.saw_taint() || ctx.handed_taint_to_process();
+        if self.secret {
+            ctx.mark_handed_to_process();
+        }
     }
 
     /// The URI for a person: every byte that came from a secret is `****`.
@@ -182,9 +209,21 @@ impl HttpCall {
             Some(Auth::Bearer { token }) => request.bearer_auth(token),
             None => request,
         };
-        if let Some(body) = &self.body {
-            request = request.body(body.clone());
-        }
+        request = match &self.body {
+            None => request,
+            Some(FormBody::UrlEncoded(bytes)) => request.body(bytes.clone()),
+            Some(FormBody::Multipart(parts)) => {
+                let mut form = reqwest::multipart::Form::new();
+                for part in parts {
+                    let mut piece = reqwest::multipart::Part::bytes(part.bytes.clone());
+                    if let Some(file_name) = &part.file_name {
+                        piece = piece.file_name(file_name.clone());
+                    }
+                    form = form.part(part.name.clone(), piece);
+                }
+                request.multipart(form)
+            }
+        };
         let cancel = ctx.cancellation();
         tokio::select! {
             sent = request.send() => sent.map_err(|err| self.failed(err)),
@@ -286,54 +325,6 @@ fn describe(err: reqwest::Error) -> String {
         );
     }
     text
-}
-
-/// `formData` as a request body: URL-encoded (Kestra's default); multipart is refused.
-fn form_body(
-    form: Value,
-    content_type: Option<String>,
-) -> Result<(Option<Vec<u8>>, Option<String>), TaskError> {
-    if content_type
-        .as_deref()
-        .is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("multipart/"))
-    {
-        return Err(property(
-            "contentType",
-            "multipart/form-data is not available in Saker yet: leave 'contentType' unset to \
-             send 'formData' URL-encoded, or build the request in 'body'",
-        ));
-    }
-    let Value::Object(fields) = form else {
-        return Err(property(
-            "formData",
-            "expected a map of field name to value",
-        ));
-    };
-    let mut encoded = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in &fields {
-        let values = match value {
-            Value::Array(items) => items.iter().collect(),
-            other => vec![other],
-        };
-        for value in values {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                Value::Null => String::new(),
-                Value::Object(_) | Value::Array(_) => {
-                    return Err(property(
-                        "formData",
-                        &format!("field '{name}' must be a text, a number or a list of them"),
-                    ));
-                }
-                other => other.to_string(),
-            };
-            encoded.append_pair(name, &text);
-        }
-    }
-    Ok((
-        Some(encoded.finish().into_bytes()),
-        Some(content_type.unwrap_or_else(|| "application/x-www-form-urlencoded".to_owned())),
-    ))
 }
 
 /// `auth` ({type: BASIC, username, password} or {type: BEARER, token}), or Kestra's older

@@ -144,8 +144,8 @@ const HTTP_OPTIONS_PROPS: &[PropSpec] = &[
     prop("logLevel", Shape::String),
 ];
 
-/// What Request and Download share (Kestra's `AbstractHttp`). `formData` is sent URL-encoded;
-/// a `multipart/form-data` content type is refused at run time.
+/// What Request and Download share (Kestra's `AbstractHttp`). `formData` is sent URL-encoded,
+/// or as a multipart form (with files of the execution) when `contentType` says so.
 macro_rules! http_props {
     ($($extra:expr),* $(,)?) => {
         &[

@@ -23,15 +23,12 @@ pub struct Download;
 impl TaskRunner for Download {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
-            let call = HttpCall::from_task(ctx)?;
+            let mut call = HttpCall::from_task(ctx)?;
             let fail_on_empty = match ctx.render_string("failOnEmptyResponse")? {
                 None => true,
                 Some(t) => !t.trim().eq_ignore_ascii_case("false"),
             };
-            let tainted = ctx.saw_taint();
-            if tainted {
-                ctx.mark_handed_to_process();
-            }
+            call.seal_outputs_if_secret(ctx);
             let files = ctx.task_files()?.clone();
             let storage_max = files
                 .files
@@ -73,7 +70,7 @@ impl TaskRunner for Download {
                 );
             }
             let masks = ctx.mask_set();
-            let seal = tainted || matches!(masks.mask_bytes(&bytes), Cow::Owned(_));
+            let seal = call.secret || matches!(masks.mask_bytes(&bytes), Cow::Owned(_));
             // A name the answer or the URL gives, unless it holds a secret: a file's name is
             // part of its URI, stored and shown as it is.
             let name = disposition

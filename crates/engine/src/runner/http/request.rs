@@ -18,13 +18,14 @@ pub struct Request;
 impl TaskRunner for Request {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
-            let call = HttpCall::from_task(ctx)?;
+            let mut call = HttpCall::from_task(ctx)?;
             let encrypt_body = ctx
                 .render_string("encryptBody")?
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case("true"));
-            if ctx.saw_taint() || encrypt_body {
-                // See the module comment of `http`: the answer to a request that held a
-                // secret may hold it in any form.
+            // See the module comment of `http`: the answer to a request that held a secret
+            // may hold it in any form.
+            call.seal_outputs_if_secret(ctx);
+            if encrypt_body {
                 ctx.mark_handed_to_process();
             }
             let response = call.send(ctx).await?;
