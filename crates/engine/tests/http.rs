@@ -49,7 +49,7 @@ async fn serve() -> (String, Log) {
 }
 
 /// `/echo` answers with what it received as JSON, `/missing` with 404, `/file.csv` with a
-/// CSV attachment, `/empty` with nothing.
+/// CSV attachment, `/empty` with nothing, `/moved` redirects to `/echo`.
 async fn answer(request: axum::extract::Request, seen: &Log) -> Response {
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, 1 << 20).await.unwrap().to_vec();
@@ -81,6 +81,7 @@ async fn answer(request: axum::extract::Request, seen: &Log) -> Response {
         )
             .into_response(),
         "/empty" => Response::new(Body::empty()),
+        "/moved" => (StatusCode::FOUND, [(header::LOCATION, "/echo?from=moved")]).into_response(),
         _ => StatusCode::BAD_REQUEST.into_response(),
     }
 }
@@ -398,4 +399,30 @@ async fn a_multipart_form_sends_text_fields_and_files_of_the_execution() {
         assert!(body.contains(expected), "{expected:?} not in {body:?}");
     }
     assert_eq!(body.matches("a,b\n1,2\n").count(), 2, "{body:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_followed_unless_told_not_to() {
+    let (base, seen) = serve().await;
+    let s = start();
+    let done = s
+        .run_ok(&format!(
+            "  - id: follow\n    type: io.kestra.plugin.core.http.Request\n    uri: {base}/moved\n  \
+             - id: stay\n    type: io.kestra.plugin.core.http.Request\n    uri: {base}/moved\n    \
+             options:\n      followRedirects: false\n"
+        ))
+        .await;
+    assert_eq!(output(&done, "follow", "code"), 200);
+    assert_eq!(output(&done, "stay", "code"), 302);
+    assert_eq!(
+        output(&done, "stay", "headers")["location"],
+        json!(["/echo?from=moved"])
+    );
+    let paths: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.path_and_query.clone())
+        .collect();
+    assert_eq!(paths, ["/moved", "/echo?from=moved", "/moved"]);
 }

@@ -49,6 +49,8 @@ pub(super) struct HttpCall {
     connect_timeout: Duration,
     read_timeout: Duration,
     follow_redirects: bool,
+    /// `sslOptions.insecureTrustAllCertificates`: any certificate is accepted.
+    insecure: bool,
     pub(super) allow_failed: bool,
     /// `options.maxContentLength`, when set.
     pub(super) max_content_length: Option<u64>,
@@ -114,6 +116,22 @@ impl HttpCall {
                 content_type,
             ),
         };
+        let ssl = object(ctx.render_output_value("sslOptions")?, "sslOptions")?;
+        let insecure = flag(
+            option_text(&ssl, "insecureTrustAllCertificates"),
+            "sslOptions.insecureTrustAllCertificates",
+        )?
+        .or(flag(
+            option_text(&options, "insecureTrustAllCertificates"),
+            "options.insecureTrustAllCertificates",
+        )?)
+        .unwrap_or(false);
+        if insecure {
+            ctx.log(
+                saker_model::Level::Warn,
+                "sslOptions.insecureTrustAllCertificates is set: the server's certificate is                  not checked, so anyone between Saker and the server can read and change                  the request",
+            );
+        }
         let allow_failed = flag(ctx.render_string("allowFailed")?, "allowFailed")?
             .or(flag(
                 option_text(&options, "allowFailed"),
@@ -136,6 +154,7 @@ impl HttpCall {
                 "options.followRedirects",
             )?
             .unwrap_or(true),
+            insecure,
             allow_failed,
             secret: false,
             max_content_length: match option_text(&options, "maxContentLength") {
@@ -187,6 +206,7 @@ impl HttpCall {
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)
             .redirect(redirects)
+            .danger_accept_invalid_certs(self.insecure)
             .build()
             .map_err(|err| {
                 TaskError::Failed(format!("building the HTTP client: {}", describe(err)))

@@ -142,7 +142,12 @@ const HTTP_OPTIONS_PROPS: &[PropSpec] = &[
     prop("basicAuthPassword", Shape::String),
     prop("defaultCharset", Shape::String),
     prop("logLevel", Shape::String),
+    // Kestra's older place for `sslOptions.insecureTrustAllCertificates`.
+    prop("insecureTrustAllCertificates", Shape::Bool),
 ];
+
+/// `sslOptions` of the HTTP tasks.
+const HTTP_SSL_PROPS: &[PropSpec] = &[prop("insecureTrustAllCertificates", Shape::Bool)];
 
 /// What Request and Download share (Kestra's `AbstractHttp`). `formData` is sent URL-encoded,
 /// or as a multipart form (with files of the execution) when `contentType` says so.
@@ -159,6 +164,7 @@ macro_rules! http_props {
             prop("headers", Shape::Map),
             prop("auth", Shape::Struct(HTTP_AUTH_PROPS)),
             prop("options", Shape::Struct(HTTP_OPTIONS_PROPS)),
+            prop("sslOptions", Shape::Struct(HTTP_SSL_PROPS)),
             prop("allowFailed", Shape::Bool),
             $($extra),*
         ]
