@@ -49,7 +49,8 @@ async fn serve() -> (String, Log) {
 }
 
 /// `/echo` answers with what it received as JSON, `/missing` with 404, `/file.csv` with a
-/// CSV attachment, `/empty` with nothing, `/moved` redirects to `/echo`.
+/// CSV attachment, `/empty` with nothing, `/moved` redirects to `/echo`, `/login` sets a
+/// session cookie.
 async fn answer(request: axum::extract::Request, seen: &Log) -> Response {
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, 1 << 20).await.unwrap().to_vec();
@@ -81,6 +82,11 @@ async fn answer(request: axum::extract::Request, seen: &Log) -> Response {
         )
             .into_response(),
         "/empty" => Response::new(Body::empty()),
+        "/login" => (
+            [(header::SET_COOKIE, "session=sess-8f3k2m9q; HttpOnly")],
+            "welcome",
+        )
+            .into_response(),
         "/moved" => (StatusCode::FOUND, [(header::LOCATION, "/echo?from=moved")]).into_response(),
         _ => StatusCode::BAD_REQUEST.into_response(),
     }
@@ -425,4 +431,43 @@ async fn redirects_are_followed_unless_told_not_to() {
         .map(|r| r.path_and_query.clone())
         .collect();
     assert_eq!(paths, ["/moved", "/echo?from=moved", "/moved"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_to_a_request_holding_a_secret_is_sealed_even_when_it_does_not_echo_it() {
+    let (base, _seen) = serve().await;
+    let s = start();
+    let done = s
+        .run_ok(&format!(
+            "  - id: req\n    type: io.kestra.plugin.core.http.Request\n    uri: {base}/echo?plain=1\n    \
+             auth:\n      type: BEARER\n      token: \"{{{{ secret('K') }}}}\"\n  \
+             - id: login\n    type: io.kestra.plugin.core.http.Request\n    uri: {base}/login\n    \
+             auth:\n      type: BASIC\n      username: ann\n      password: \"{{{{ secret('K') }}}}\"\n  \
+             - id: plain\n    type: io.kestra.plugin.core.http.Request\n    uri: {base}/echo?plain=2\n  \
+             - id: probe\n    type: io.kestra.plugin.core.log.Log\n    message: \"kind application/json\"\n  \
+             - id: use\n    type: io.kestra.plugin.core.debug.Return\n    \
+             format: \"{{{{ fromJson(outputs.req.body).query }}}}\"\n"
+        ))
+        .await;
+    // The server was handed the secret and may answer with it in any form.
+    for name in ["body", "uri"] {
+        assert!(
+            output(&done, "req", name).get("$sealed").is_some(),
+            "{name}: {:?}",
+            output(&done, "req", name)
+        );
+    }
+    assert_eq!(output(&done, "req", "code"), 200);
+    // The same request without a secret is kept as it is.
+    assert!(output(&done, "plain", "body").is_string());
+    // A cookie set in answer to a secret is a credential derived from it.
+    let cookie = &output(&done, "login", "headers")["set-cookie"][0];
+    assert!(cookie.get("$sealed").is_some(), "{cookie:?}");
+    assert!(
+        s.logs(&done).contains(&"kind application/json".to_owned()),
+        "{:?}",
+        s.logs(&done)
+    );
+    // A sealed answer is opened for the tasks that read it (and sealed again there).
+    assert!(output(&done, "use", "value").get("$sealed").is_some());
 }

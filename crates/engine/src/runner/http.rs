@@ -4,11 +4,16 @@
 //!
 //! Secrets. Every property is rendered through [`TaskContext`], so a URI, header or body
 //! built from a secret leaves its text in the mask set and its render in the task's
-//! [`crate::sealing::OutputTaint`]. The URI is only ever shown with its tainted ranges as
-//! `****` ([`Rendered::masked`]), and errors from the client are shown without the URL they
-//! carry. The server is a peer outside Saker that may answer with any part of what it got,
-//! in any form (a token exchange answers with a new secret): when the request held a secret,
-//! the task's outputs are sealed as a process's are ([`TaskContext::mark_handed_to_process`]).
+//! [`crate::sealing::OutputTaint`] (the `uri` output, that text, is sealed). The URI is only
+//! ever shown with its tainted ranges as `****` ([`Rendered::masked`]), and errors from the
+//! client are shown without the URL they carry. The server is a peer outside Saker that may
+//! answer with any part of what it got, in any form (a token exchange answers with a new
+//! secret): when the request held a secret (a tainted render, a sealed file sent), the
+//! answer's body and its credential-like headers (cookies, tokens) are treated as derived
+//! from one (`TaskContext::taint_output`, [`HttpCall::taint_headers`]): sealed, and masked
+//! wherever they appear later.
+//! Other headers (`content-type`, `date`) are left to the mask-set net: sealing them would
+//! put `application/json` in the mask set and mask it in every later log line.
 
 mod download;
 mod form;
@@ -54,8 +59,10 @@ pub(super) struct HttpCall {
     pub(super) allow_failed: bool,
     /// `options.maxContentLength`, when set.
     pub(super) max_content_length: Option<u64>,
+    /// A file stored sealed is part of the form sent.
+    sends_sealed_file: bool,
     /// Something sent was derived from a secret (a tainted render, a sealed file): the
-    /// outputs are sealed, a download stored sealed.
+    /// answer is treated as derived from it, a download stored sealed.
     pub(super) secret: bool,
 }
 
@@ -94,6 +101,7 @@ impl HttpCall {
         let content_type = ctx.render_string("contentType")?;
         let body = ctx.render_string("body")?;
         let form = ctx.render_output_value("formData")?;
+        let mut sends_sealed_file = false;
         let (body, content_type) = match (body, form) {
             (Some(_), Some(form)) if !form.is_null() => {
                 return Err(property(
@@ -102,13 +110,16 @@ impl HttpCall {
                 ));
             }
             (_, Some(form)) if !form.is_null() => {
-                if is_multipart(content_type.as_deref()) {
+                let multipart = is_multipart(content_type.as_deref());
+                let (form, sealed) = form_body(ctx, form, multipart)?;
+                sends_sealed_file = sealed;
+                if multipart {
                     // The client writes the content type with its boundary.
-                    (Some(form_body(ctx, form, true)?), None)
+                    (Some(form), None)
                 } else {
                     let content_type = content_type
                         .unwrap_or_else(|| "application/x-www-form-urlencoded".to_owned());
-                    (Some(form_body(ctx, form, false)?), Some(content_type))
+                    (Some(form), Some(content_type))
                 }
             }
             (body, _) => (
@@ -156,6 +167,7 @@ impl HttpCall {
             .unwrap_or(true),
             insecure,
             allow_failed,
+            sends_sealed_file,
             secret: false,
             max_content_length: match option_text(&options, "maxContentLength") {
                 None => None,
@@ -166,12 +178,22 @@ impl HttpCall {
         })
     }
 
-    /// Marks the call as derived from a secret when any render of the task was, or a sealed
-    /// file is sent; its outputs are then sealed as a process's are (see the module comment).
-    pub(super) fn seal_outputs_if_secret(&mut self, ctx: &mut TaskContext) {
-        self.secret = ctx.saw_taint() || ctx.handed_taint_to_process();
-        if self.secret {
-            ctx.mark_handed_to_process();
+    /// Notes whether anything sent was derived from a secret: any render of the task, or a
+    /// sealed file of the form. Call once the task's properties are all rendered.
+    pub(super) fn note_secret(&mut self, ctx: &TaskContext) {
+        self.secret = ctx.saw_taint() || self.sends_sealed_file;
+    }
+
+    /// Treats the answer's credential-like headers as derived from a secret when the request
+    /// was (see the module comment).
+    pub(super) fn taint_headers(&self, ctx: &mut TaskContext, response: &Response) {
+        if !self.secret {
+            return;
+        }
+        for (name, value) in response.headers() {
+            if credential_header(name.as_str()) {
+                ctx.taint_output(&String::from_utf8_lossy(value.as_bytes()));
+            }
         }
     }
 
@@ -183,7 +205,7 @@ impl HttpCall {
     /// The URI as the flow wrote it (rendered): the `uri` output. Derived from a secret, it
     /// is the text of a tainted render and so is sealed with the outputs.
     pub(super) fn uri_text(&self) -> &str {
-        self.uri.text.trim()
+        &self.uri.text
     }
 
     /// The last segment of the URL's path, when the URL came from no secret.
@@ -325,6 +347,16 @@ pub(super) fn headers_output(response: &Response) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// A header that carries a credential: a cookie, a token, a key, a session.
+fn credential_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "cookie", "auth", "token", "key", "secret", "session", "password",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
 }
 
 /// A client error's message and its causes, without the URL (which may hold a secret).

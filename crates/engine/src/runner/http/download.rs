@@ -28,7 +28,7 @@ impl TaskRunner for Download {
                 None => true,
                 Some(t) => !t.trim().eq_ignore_ascii_case("false"),
             };
-            call.seal_outputs_if_secret(ctx);
+            call.note_secret(ctx);
             let files = ctx.task_files()?.clone();
             let storage_max = files
                 .files
@@ -42,6 +42,7 @@ impl TaskRunner for Download {
             call.check_status(&response)?;
             let code = response.status().as_u16();
             let headers = headers_output(&response);
+            call.taint_headers(ctx, &response);
             let disposition = response
                 .headers()
                 .get(reqwest::header::CONTENT_DISPOSITION)

@@ -36,13 +36,13 @@ pub(super) fn is_multipart(content_type: Option<&str>) -> bool {
     })
 }
 
-/// The body of the rendered `formData`. A file that was stored sealed marks the task as
-/// having handed a secret on (see `super`).
+/// The body of the rendered `formData`, and whether it holds a file stored sealed (content
+/// derived from a secret).
 pub(super) fn form_body(
     ctx: &mut TaskContext,
     form: Value,
     multipart: bool,
-) -> Result<FormBody, TaskError> {
+) -> Result<(FormBody, bool), TaskError> {
     let Value::Object(fields) = form else {
         return Err(property(
             "formData",
@@ -50,11 +50,12 @@ pub(super) fn form_body(
         ));
     };
     if multipart {
-        return fields
+        let mut sealed = false;
+        let parts = fields
             .into_iter()
-            .map(|(name, value)| part(ctx, name, value))
-            .collect::<Result<_, _>>()
-            .map(FormBody::Multipart);
+            .map(|(name, value)| part(ctx, name, value, &mut sealed))
+            .collect::<Result<_, _>>()?;
+        return Ok((FormBody::Multipart(parts), sealed));
     }
     let mut encoded = url::form_urlencoded::Serializer::new(String::new());
     for (name, value) in &fields {
@@ -80,10 +81,15 @@ pub(super) fn form_body(
             encoded.append_pair(name, &text);
         }
     }
-    Ok(FormBody::UrlEncoded(encoded.finish().into_bytes()))
+    Ok((FormBody::UrlEncoded(encoded.finish().into_bytes()), false))
 }
 
-fn part(ctx: &mut TaskContext, name: String, value: Value) -> Result<FormPart, TaskError> {
+fn part(
+    ctx: &mut TaskContext,
+    name: String,
+    value: Value,
+    sealed: &mut bool,
+) -> Result<FormPart, TaskError> {
     let (file_name, uri) = match &value {
         Value::String(s) if is_storage_uri(s) => (None, s.clone()),
         Value::Object(map) => match (text(map, "name"), text(map, "content")) {
@@ -101,9 +107,7 @@ fn part(ctx: &mut TaskContext, name: String, value: Value) -> Result<FormPart, T
     let opened = files
         .open(&resolved)
         .map_err(|err| property(&format!("formData.{name}"), &err.to_string()))?;
-    if opened.sealed {
-        ctx.mark_handed_to_process();
-    }
+    *sealed |= opened.sealed;
     let masks = ctx.mask_set();
     let file_name = file_name
         .or_else(|| resolved.to_string().rsplit('/').next().map(str::to_owned))

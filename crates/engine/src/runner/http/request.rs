@@ -22,16 +22,12 @@ impl TaskRunner for Request {
             let encrypt_body = ctx
                 .render_string("encryptBody")?
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case("true"));
-            // See the module comment of `http`: the answer to a request that held a secret
-            // may hold it in any form.
-            call.seal_outputs_if_secret(ctx);
-            if encrypt_body {
-                ctx.mark_handed_to_process();
-            }
+            call.note_secret(ctx);
             let response = call.send(ctx).await?;
             call.check_status(&response)?;
             let code = response.status().as_u16();
             let headers = headers_output(&response);
+            call.taint_headers(ctx, &response);
             let max = call.max_content_length.unwrap_or(DEFAULT_MAX_BODY);
             let body = read_body(
                 &call,
@@ -49,6 +45,11 @@ impl TaskRunner for Request {
                     call.shown_uri()
                 ))
             })?;
+            // See the module comment of `http`: the answer to a request that held a secret
+            // may hold it in any form. `encryptBody` asks for the body sealed in any case.
+            if call.secret || encrypt_body {
+                ctx.taint_output(&body);
+            }
             ctx.log(
                 Level::Debug,
                 &format!("request '{}' answered {code}", call.shown_uri()),
