@@ -415,9 +415,18 @@ async fn redirects_are_followed_unless_told_not_to() {
         .run_ok(&format!(
             "  - id: follow\n    type: io.kestra.plugin.core.http.Request\n    uri: {base}/moved\n  \
              - id: stay\n    type: io.kestra.plugin.core.http.Request\n    uri: {base}/moved\n    \
-             options:\n      followRedirects: false\n"
+             options:\n      followRedirects: false\n    \
+             sslOptions:\n      insecureTrustAllCertificates: true\n"
         ))
         .await;
+    // Turning certificate checks off is said in the task's log.
+    assert!(
+        s.logs(&done)
+            .iter()
+            .any(|l| l.contains("certificate is not checked")),
+        "{:?}",
+        s.logs(&done)
+    );
     assert_eq!(output(&done, "follow", "code"), 200);
     assert_eq!(output(&done, "stay", "code"), 302);
     assert_eq!(

@@ -140,7 +140,9 @@ impl HttpCall {
         if insecure {
             ctx.log(
                 saker_model::Level::Warn,
-                "sslOptions.insecureTrustAllCertificates is set: the server's certificate is                  not checked, so anyone between Saker and the server can read and change                  the request",
+                "sslOptions.insecureTrustAllCertificates is set: the server's certificate is not \
+                 checked, so anyone between Saker and the server can read and change the \
+                 request",
             );
         }
         let allow_failed = flag(ctx.render_string("allowFailed")?, "allowFailed")?
