@@ -49,8 +49,8 @@ async fn serve() -> (String, Log) {
 }
 
 /// `/echo` answers with what it received as JSON, `/missing` with 404, `/file.csv` with a
-/// CSV attachment, `/empty` with nothing, `/moved` redirects to `/echo`, `/login` sets a
-/// session cookie.
+/// CSV attachment, `/empty` with nothing, `/moved` redirects to `/echo` and `/away` to
+/// it on another host name (`localhost`), `/login` sets a session cookie.
 async fn answer(request: axum::extract::Request, seen: &Log) -> Response {
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, 1 << 20).await.unwrap().to_vec();
@@ -87,6 +87,14 @@ async fn answer(request: axum::extract::Request, seen: &Log) -> Response {
             "welcome",
         )
             .into_response(),
+        "/away" => {
+            let port = parts.uri.port_u16().or_else(|| {
+                let host = parts.headers[header::HOST].to_str().ok()?;
+                host.rsplit(':').next()?.parse().ok()
+            });
+            let location = format!("http://localhost:{}/echo?from=away", port.unwrap());
+            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+        }
         "/moved" => (StatusCode::FOUND, [(header::LOCATION, "/echo?from=moved")]).into_response(),
         _ => StatusCode::BAD_REQUEST.into_response(),
     }
@@ -479,4 +487,32 @@ async fn the_answer_to_a_request_holding_a_secret_is_sealed_even_when_it_does_no
     );
     // A sealed answer is opened for the tasks that read it (and sealed again there).
     assert!(output(&done, "use", "value").get("$sealed").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_holding_a_secret_is_not_redirected_to_another_host() {
+    let (base, seen) = serve().await;
+    let s = start();
+    let plain = s
+        .run_ok(&format!(
+            "  - id: req\n    type: io.kestra.plugin.core.http.Request\n    uri: {base}/away\n"
+        ))
+        .await;
+    assert_eq!(output(&plain, "req", "code"), 200);
+    assert_eq!(seen.lock().unwrap().len(), 2, "followed to localhost");
+    let secret = s
+        .run(&format!(
+            "  - id: req\n    type: io.kestra.plugin.core.http.Request\n    uri: {base}/away\n    \
+             headers:\n      X-Api-Key: \"{{{{ secret('K') }}}}\"\n"
+        ))
+        .await;
+    assert_eq!(secret.state.current, StateType::Failed);
+    let logs = s.logs(&secret);
+    assert!(
+        logs.iter().any(|l| l.contains("redirects to another host")),
+        "{logs:?}"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3, "the redirect was not followed");
+    assert_eq!(seen[2].path_and_query, "/away");
 }

@@ -222,7 +222,23 @@ impl HttpCall {
     /// [`read_body`]); ends early when the task is cancelled.
     pub(super) async fn send(&self, ctx: &TaskContext) -> Result<Response, TaskError> {
         let redirects = if self.follow_redirects {
-            reqwest::redirect::Policy::limited(MAX_REDIRECTS)
+            // A header sent with the request (an API key) would go along to wherever the
+            // server redirects; a request holding a secret stays on its origin.
+            let origin = self.url.origin();
+            let secret = self.secret;
+            reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() > MAX_REDIRECTS {
+                    attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+                } else if secret && attempt.url().origin() != origin {
+                    attempt.error(
+                        "the server redirects to another host, port or scheme, and this request \
+                         holds a secret that would go along: call the final URL directly, or \
+                         set 'options.followRedirects: false' to get the redirect as the answer",
+                    )
+                } else {
+                    attempt.follow()
+                }
+            })
         } else {
             reqwest::redirect::Policy::none()
         };
