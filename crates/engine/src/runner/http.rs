@@ -11,7 +11,8 @@
 //! secret): when the request held a secret (a tainted render, a sealed file sent), the
 //! answer's body and its credential-like headers (cookies, tokens) are treated as derived
 //! from one (`TaskContext::taint_output`, [`HttpCall::taint_headers`]): sealed, and masked
-//! wherever they appear later.
+//! wherever they appear later. Such a request follows redirects only on its own origin: a
+//! header it carries (an API key) would go along to another host.
 //! Other headers (`content-type`, `date`) are left to the mask-set net: sealing them would
 //! put `application/json` in the mask set and mask it in every later log line.
 
