@@ -66,6 +66,10 @@ pub enum TaskKind {
     LogFetch,
     Echo,
     LocalFiles,
+    /// io.kestra.plugin.core.http.Request.
+    HttpRequest,
+    /// io.kestra.plugin.core.http.Download.
+    HttpDownload,
 }
 
 impl TaskKind {

@@ -14,6 +14,7 @@ mod fail;
 mod fetch;
 mod flowable;
 mod for_each_item;
+mod http;
 mod kv;
 mod labels;
 mod local_files;
@@ -197,6 +198,14 @@ impl Registry {
         runners.insert(
             "io.kestra.plugin.core.flow.Subflow",
             Arc::new(subflow::Subflow),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.http.Request",
+            Arc::new(http::Request),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.http.Download",
+            Arc::new(http::Download),
         );
         Self { runners }
     }

@@ -126,6 +126,64 @@ const LOCAL_FILES_PROPS: &[PropSpec] = &[
     prop("outputs", Shape::StringList),
 ];
 
+/// `auth` of the HTTP tasks: `{type: BASIC, username, password}` or `{type: BEARER, token}`.
+const HTTP_AUTH_PROPS: &[PropSpec] = &[
+    required("type", Shape::OneOf(&["BASIC", "BEARER"])),
+    prop("username", Shape::String),
+    prop("password", Shape::String),
+    prop("token", Shape::String),
+];
+
+/// `options` of the HTTP tasks (Kestra's `HttpInterface.RequestOptions`): the ones Saker
+/// acts on, plus `readIdleTimeout`, `connectionPoolIdleTimeout`, `defaultCharset` and
+/// `logLevel`, accepted and without effect (each request has its own connection; bodies are
+/// UTF-8). Kestra's proxy options are left out: a proxy silently not used would be worse
+/// than a property error.
+const HTTP_OPTIONS_PROPS: &[PropSpec] = &[
+    prop("connectTimeout", Shape::Duration),
+    prop("readTimeout", Shape::Duration),
+    prop("readIdleTimeout", Shape::Duration),
+    prop("connectionPoolIdleTimeout", Shape::Duration),
+    prop("maxContentLength", Shape::AtLeast(0)),
+    prop("followRedirects", Shape::Bool),
+    prop("allowFailed", Shape::Bool),
+    prop("basicAuthUser", Shape::String),
+    prop("basicAuthPassword", Shape::String),
+    prop("defaultCharset", Shape::String),
+    prop("logLevel", Shape::String),
+    // Kestra's older place for `sslOptions.insecureTrustAllCertificates`.
+    prop("insecureTrustAllCertificates", Shape::Bool),
+];
+
+/// `sslOptions` of the HTTP tasks.
+const HTTP_SSL_PROPS: &[PropSpec] = &[prop("insecureTrustAllCertificates", Shape::Bool)];
+
+/// What Request and Download share (Kestra's `AbstractHttp`). `formData` is sent URL-encoded,
+/// or as a multipart form (with files of the execution) when `contentType` says so.
+macro_rules! http_props {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            required("uri", Shape::String),
+            prop("method", Shape::OneOf(&[
+                "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
+            ])),
+            prop("body", Shape::String),
+            prop("formData", Shape::Map),
+            prop("contentType", Shape::String),
+            prop("headers", Shape::Map),
+            prop("auth", Shape::Struct(HTTP_AUTH_PROPS)),
+            prop("options", Shape::Struct(HTTP_OPTIONS_PROPS)),
+            prop("sslOptions", Shape::Struct(HTTP_SSL_PROPS)),
+            prop("allowFailed", Shape::Bool),
+            $($extra),*
+        ]
+    };
+}
+
+const HTTP_REQUEST_PROPS: &[PropSpec] = http_props![prop("encryptBody", Shape::Bool)];
+
+const HTTP_DOWNLOAD_PROPS: &[PropSpec] = http_props![prop("failOnEmptyResponse", Shape::Bool)];
+
 /// The core task types of this module.
 pub const CORE_TASKS: &[TaskType] = &[
     TaskType {
@@ -209,5 +267,17 @@ pub const CORE_TASKS: &[TaskType] = &[
         aliases: &["io.kestra.core.tasks.storages.LocalFiles", "LocalFiles"],
         kind: TaskKind::LocalFiles,
         props: LOCAL_FILES_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.http.Request",
+        aliases: &["io.kestra.plugin.fs.http.Request"],
+        kind: TaskKind::HttpRequest,
+        props: HTTP_REQUEST_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.http.Download",
+        aliases: &["io.kestra.plugin.fs.http.Download"],
+        kind: TaskKind::HttpDownload,
+        props: HTTP_DOWNLOAD_PROPS,
     },
 ];

@@ -19,14 +19,6 @@ const NOT_YET: &[(&str, &[&str])] = &[
         &["io.kestra.core.tasks.flows.Template"],
     ),
     (
-        "io.kestra.plugin.core.http.Download",
-        &["io.kestra.plugin.fs.http.Download"],
-    ),
-    (
-        "io.kestra.plugin.core.http.Request",
-        &["io.kestra.plugin.fs.http.Request"],
-    ),
-    (
         "io.kestra.plugin.core.http.Trigger",
         &["io.kestra.plugin.fs.http.Trigger"],
     ),
@@ -159,7 +151,7 @@ mod tests {
         assert!(reason("io.kestra.core.tasks.test.Read").contains("own test suite"));
         assert!(reason("io.kestra.core.runners.test.TaskWithAlias").contains("own test suite"));
         assert_eq!(
-            reason("io.kestra.plugin.core.http.Request"),
+            reason("io.kestra.plugin.core.http.Trigger"),
             "it is a Kestra core type that Saker does not have yet"
         );
         assert_eq!(
