@@ -38,6 +38,24 @@ if ! command -v bwrap >/dev/null 2>&1; then
 fi
 bwrap --version
 
+step "python3, node and the kestra Python package (the script tasks' tests run them confined)"
+if ! [ -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import ensurepip' 2>/dev/null \
+  || ! command -v node >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv nodejs
+fi
+# Outside the checkout: a sandbox mounts the task's own directory at /work, which would hide
+# a venv under a checkout there. Built on the system's python3, which a sandbox sees.
+KESTRA_VENV="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/saker-tests/kestra-venv"
+if ! "$KESTRA_VENV/bin/python3" -c 'import kestra' >/dev/null 2>&1; then
+  rm -rf "$KESTRA_VENV"
+  mkdir -p "$(dirname "$KESTRA_VENV")"
+  /usr/bin/python3 -m venv "$KESTRA_VENV"
+  "$KESTRA_VENV/bin/pip" install -q 'kestra>=1,<3'
+fi
+export SAKER_KESTRA_VENV="$KESTRA_VENV"
+"$KESTRA_VENV/bin/pip" show kestra | head -2
+
 step "tests (cargo nextest)"
 # The conformance flows live in ../shared/conformance beside the checkout.
 export SAKER_CONFORMANCE_DIR="${SAKER_CONFORMANCE_DIR:-$(cd .. && pwd)/shared/conformance}"

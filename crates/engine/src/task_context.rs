@@ -96,6 +96,11 @@ impl TaskContext {
         }
     }
 
+    /// A variable of this task's templates (`outputs`, `taskrun`, ...), taint included.
+    pub(crate) fn variable(&self, name: &str) -> Option<&saker_expr::Value> {
+        self.variables.get(name)
+    }
+
     /// The task being run.
     pub fn task(&self) -> &TaskDef {
         &self.task

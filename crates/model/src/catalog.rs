@@ -15,10 +15,12 @@ use crate::shape::Shape;
 mod core_tasks;
 mod flowable;
 mod missing;
+mod scripts;
 
 pub use core_tasks::CORE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 pub use missing::missing_type_reason;
+pub use scripts::SCRIPT_TASKS;
 
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -28,6 +30,12 @@ pub enum TaskKind {
     Return,
     OutputValues,
     ShellCommands,
+    // Script tasks (`catalog/scripts.rs`).
+    ShellScript,
+    PythonScript,
+    PythonCommands,
+    NodeScript,
+    NodeCommands,
     Fail,
     PurgeExecutions,
     PurgeLogs,
@@ -217,27 +225,6 @@ const PURGE_LOGS_PROPS: &[PropSpec] = &[
     prop("batchSize", Shape::Int),
 ];
 
-/// Kestra's script task properties (`AbstractExecScript` and `Commands`).
-const SHELL_COMMANDS_PROPS: &[PropSpec] = &[
-    required("commands", Shape::StringList),
-    prop("env", Shape::Map),
-    prop("beforeCommands", Shape::StringList),
-    prop("interpreter", Shape::StringList),
-    prop("failFast", Shape::Bool),
-    prop("warningOnStdErr", Shape::Bool),
-    prop("taskRunner", Shape::Map),
-    prop("containerImage", Shape::String),
-    prop("outputFiles", Shape::StringList),
-    // A map of file name to content, or a template producing one.
-    prop("inputFiles", Shape::Any),
-    prop("namespaceFiles", Shape::Map),
-    prop("targetOS", Shape::OneOf(&["LINUX", "WINDOWS", "AUTO"])),
-    // Deprecated in Kestra in favour of taskRunner/containerImage; still accepted there.
-    prop("docker", Shape::Map),
-    prop("runner", Shape::OneOf(&["PROCESS", "DOCKER"])),
-    prop("outputDirectory", Shape::Bool),
-];
-
 /// The first task types of this build; the flowable ones are [`FLOWABLE_TASKS`], subflows, KV
 /// and the other core ones [`CORE_TASKS`], and the built-in catalog holds all three. Legacy
 /// names are the `aliases` Kestra itself declares on these classes (from before 0.17 moved core tasks to `io.kestra.plugin.core`). Kestra's old
@@ -262,12 +249,6 @@ pub const BUILTIN_TASKS: &[TaskType] = &[
         aliases: &["OutputValues"],
         kind: TaskKind::OutputValues,
         props: OUTPUT_VALUES_PROPS,
-    },
-    TaskType {
-        name: "io.kestra.plugin.scripts.shell.Commands",
-        aliases: &["shell.Commands", "Commands"],
-        kind: TaskKind::ShellCommands,
-        props: SHELL_COMMANDS_PROPS,
     },
     TaskType {
         name: "io.kestra.plugin.core.execution.Fail",
@@ -343,6 +324,7 @@ impl Catalog {
                 .iter()
                 .chain(FLOWABLE_TASKS)
                 .chain(CORE_TASKS)
+                .chain(SCRIPT_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

@@ -20,9 +20,11 @@ mod labels;
 mod local_files;
 mod log;
 mod output_values;
+mod protocol;
 mod purge;
 mod resume_task;
 mod ret;
+mod script_context;
 mod shell;
 mod subflow;
 mod working_directory;
@@ -125,10 +127,29 @@ impl Registry {
             "io.kestra.plugin.core.output.OutputValues",
             Arc::new(output_values::OutputValues),
         );
-        runners.insert(
+        for commands in [
             "io.kestra.plugin.scripts.shell.Commands",
-            Arc::new(shell::Commands),
-        );
+            "io.kestra.plugin.scripts.python.Commands",
+            "io.kestra.plugin.scripts.node.Commands",
+        ] {
+            runners.insert(commands, Arc::new(shell::Commands));
+        }
+        for (script, language) in [
+            (
+                "io.kestra.plugin.scripts.shell.Script",
+                shell::Language::Shell,
+            ),
+            (
+                "io.kestra.plugin.scripts.python.Script",
+                shell::Language::Python,
+            ),
+            (
+                "io.kestra.plugin.scripts.node.Script",
+                shell::Language::Node,
+            ),
+        ] {
+            runners.insert(script, Arc::new(shell::Script(language)));
+        }
         runners.insert("io.kestra.plugin.core.execution.Fail", Arc::new(fail::Fail));
         runners.extend(kv::runners());
         runners.insert("io.kestra.plugin.core.debug.Echo", Arc::new(echo::Echo));

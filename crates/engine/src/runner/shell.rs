@@ -1,7 +1,9 @@
-//! `io.kestra.plugin.scripts.shell.Commands`: runs the rendered commands with `/bin/sh` on the
-//! worker's host (Kestra's `Process` task runner). Each line of stdout and stderr becomes a
-//! log line (through the masker), a `::{"outputs":{...}}::` line sets output variables as in
-//! Kestra, and a non-zero exit status fails the task.
+//! Kestra's script tasks (`io.kestra.plugin.scripts.{shell,python,node}.{Commands,Script}`):
+//! runs the rendered `beforeCommands` and then the `commands` (or the `script`, written to a
+//! file for Python and Node) with `/bin/sh` on the worker's host (Kestra's `Process` task
+//! runner). Each line of stdout and stderr becomes a log line (through the masker), a
+//! `::{...}::` line is a message of Kestra's output protocol (`super::protocol`: outputs,
+//! logs, metrics), and a non-zero exit status fails the task.
 //!
 //! The process runs confined (`saker_confine`, through [`TaskContext::sandbox`]): its own
 //! PID and mount namespaces, a fresh working directory removed when the attempt ends, and an
@@ -20,10 +22,40 @@ use serde_json::{Map, Value};
 use tokio::io::{AsyncBufRead, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
-use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner};
+use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner, protocol, script_context};
 use crate::files::{collect_output_files, stage_input_files, stage_namespace_files};
 
+/// The `Commands` task of every language: the language changes nothing in how commands run.
 pub struct Commands;
+
+/// A `Script` task: its `script` property holds the program.
+pub struct Script(pub Language);
+
+/// The language of a [`Script`].
+#[derive(Debug, Clone, Copy)]
+pub enum Language {
+    /// Run inline by the interpreter, as the commands are.
+    Shell,
+    /// Written to a `.py` file run by `python3` (or `python` when only that is installed).
+    Python,
+    /// Written to a `.js` file run by `node`.
+    Node,
+}
+
+impl Language {
+    /// The file extension and the shell command running a script file at `path`; `None` when
+    /// the script runs inline.
+    fn launcher(self, path: &str) -> Option<(&'static str, String)> {
+        match self {
+            Self::Shell => None,
+            Self::Python => Some((
+                "py",
+                format!("\"$(command -v python3 || command -v python || echo python3)\" '{path}'"),
+            )),
+            Self::Node => Some(("js", format!("node '{path}'"))),
+        }
+    }
+}
 
 /// A line longer than this is logged in pieces, so one endless line cannot exhaust memory.
 /// Such a line is masked as a stream before it is cut (see [`read_lines`]).
@@ -39,11 +71,21 @@ struct Line {
 
 impl TaskRunner for Commands {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
-        Box::pin(run_commands(ctx))
+        Box::pin(run_process(ctx, None))
     }
 }
 
-async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
+impl TaskRunner for Script {
+    fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
+        Box::pin(run_process(ctx, Some(self.0)))
+    }
+}
+
+/// Runs a `Commands` task (`script` is `None`) or a `Script` task of that language.
+async fn run_process(
+    ctx: &mut TaskContext,
+    script: Option<Language>,
+) -> Result<TaskOutcome, TaskError> {
     if let Some(runner) = ctx.property("taskRunner") {
         let kind = runner.get("type").and_then(Value::as_str).unwrap_or("");
         if !kind.ends_with("runner.Process") {
@@ -55,12 +97,44 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
             });
         }
     }
+    refuse_dependencies(ctx)?;
+    if let Some(image) = ctx.render_string("containerImage")? {
+        ctx.log(
+            Level::Warn,
+            &format!(
+                "containerImage '{image}' is not used: the Process task runner runs the \
+                 commands on the worker's host, confined, with the programs installed there"
+            ),
+        );
+    }
     let before = ctx.render_for_process("beforeCommands")?;
-    let commands = ctx.render_for_process("commands")?;
-    if commands.is_empty() {
+    // A Python or Node script goes to a file, written once the directory exists.
+    let mut script_file = None;
+    let commands = match script {
+        None => ctx.render_for_process("commands")?,
+        Some(language) => {
+            let text = ctx.render_for_process("script")?.concat();
+            let name = format!("script-{}", uuid::Uuid::new_v4().simple());
+            match language.launcher(&name) {
+                None => vec![text],
+                Some((extension, launch)) => {
+                    let file = format!("{name}.{extension}");
+                    let launch = launch.replace(&name, &file);
+                    script_file = Some((file, zeroize::Zeroizing::new(text)));
+                    vec![launch]
+                }
+            }
+        }
+    };
+    if commands.iter().all(|c| c.trim().is_empty()) {
+        let property = if script.is_some() {
+            "script"
+        } else {
+            "commands"
+        };
         return Err(TaskError::Property {
-            property: "commands".into(),
-            message: "at least one command is required".into(),
+            property: property.into(),
+            message: "it is empty: give the task something to run".into(),
         });
     }
     let fail_fast = ctx
@@ -99,6 +173,16 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
     if let Some(value) = ctx.property("inputFiles").cloned() {
         stage_input_files(ctx, &dir, &value)?;
     }
+    // Kestra's execution context, for the `kestra` package's `kestra.context`.
+    let context = script_context::build(|name| ctx.variable(name));
+    tokio::fs::write(dir.join(script_context::FILE_NAME), context.to_string())
+        .await
+        .map_err(|e| TaskError::Failed(format!("writing the execution context failed: {e}")))?;
+    if let Some((file, text)) = &script_file {
+        tokio::fs::write(dir.join(file), text.as_bytes())
+            .await
+            .map_err(|e| TaskError::Failed(format!("writing the script file failed: {e}")))?;
+    }
     let mut args = args;
     args.push(script);
     let mut command = ctx
@@ -128,8 +212,14 @@ async fn run_commands(ctx: &mut TaskContext) -> Result<TaskOutcome, TaskError> {
             line = rx.recv() => match line {
                 Some(line) => {
                     saw_stderr |= line.is_err;
-                    if !line.piece && let Some(found) = parse_outputs_line(&line.text) {
-                        vars.extend(found);
+                    if !line.piece && let Some(message) = protocol::parse_line(&line.text) {
+                        vars.extend(message.outputs);
+                        for (level, text) in message.logs {
+                            ctx.log(level, &text);
+                        }
+                        for text in message.metrics {
+                            ctx.log(Level::Debug, &text);
+                        }
                         continue;
                     }
                     ctx.log(if line.is_err { Level::Warn } else { Level::Info }, &line.text);
@@ -251,14 +341,20 @@ async fn read_piece(reader: &mut (impl AsyncBufRead + Unpin), buf: &mut Vec<u8>)
         .unwrap_or(0)
 }
 
-/// Kestra's output protocol: a line `::{"outputs":{"k":"v"}}::` sets output variables.
-fn parse_outputs_line(line: &str) -> Option<Map<String, Value>> {
-    let inner = line.trim().strip_prefix("::")?.strip_suffix("::")?;
-    let parsed: Value = serde_json::from_str(inner).ok()?;
-    match parsed.get("outputs")? {
-        Value::Object(map) => Some(map.clone()),
-        _ => None,
+/// Python's `dependencies` would need a package installer and network access in the task's
+/// sandbox; until Saker has both, a task that lists some is refused, saying what to do.
+fn refuse_dependencies(ctx: &mut TaskContext) -> Result<(), TaskError> {
+    let listed = ctx.render_string_or_list("dependencies")?;
+    if listed.iter().any(|d| !d.trim().is_empty()) {
+        return Err(TaskError::Property {
+            property: "dependencies".into(),
+            message: "installing Python packages for a task is not yet available in Saker: \
+                      install them on the worker's host (the task's sandbox sees its system \
+                      directories read-only) and remove this property"
+                .into(),
+        });
     }
+    Ok(())
 }
 
 use tokio::io::AsyncReadExt as _;
@@ -299,7 +395,7 @@ mod tests {
         // Lines after it are whole lines again, and the outputs protocol still works.
         let rest: Vec<&(String, bool)> = lines.iter().filter(|(_, piece)| !*piece).collect();
         assert_eq!(rest[0].0, "short line");
-        assert!(parse_outputs_line(&rest[1].0).is_some());
+        assert!(protocol::parse_line(&rest[1].0).is_some());
     }
 
     #[test]
@@ -312,14 +408,5 @@ mod tests {
             .map(|(t, _)| t)
             .collect();
         assert_eq!(joined, format!("{}****", "c".repeat(MAX_LINE_BYTES + 5)));
-    }
-
-    #[test]
-    fn outputs_lines_are_recognised() {
-        let found = parse_outputs_line(r#"::{"outputs":{"a":1,"b":"x"}}::"#).unwrap();
-        assert_eq!(found["a"], 1);
-        assert_eq!(found["b"], "x");
-        assert!(parse_outputs_line("::not json::").is_none());
-        assert!(parse_outputs_line(r#"{"outputs":{"a":1}}"#).is_none());
     }
 }
