@@ -15,11 +15,13 @@ use crate::shape::Shape;
 mod core_tasks;
 mod flowable;
 mod missing;
+mod notifications;
 mod scripts;
 
 pub use core_tasks::CORE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 pub use missing::missing_type_reason;
+pub use notifications::NOTIFICATION_TASKS;
 pub use scripts::SCRIPT_TASKS;
 
 /// The task types the engine knows how to run.
@@ -78,6 +80,8 @@ pub enum TaskKind {
     HttpRequest,
     /// io.kestra.plugin.core.http.Download.
     HttpDownload,
+    /// A JSON payload POSTed to a chat service's incoming webhook (`catalog/notifications.rs`).
+    IncomingWebhook,
 }
 
 impl TaskKind {
@@ -325,6 +329,7 @@ impl Catalog {
                 .chain(FLOWABLE_TASKS)
                 .chain(CORE_TASKS)
                 .chain(SCRIPT_TASKS)
+                .chain(NOTIFICATION_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

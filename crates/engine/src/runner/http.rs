@@ -78,19 +78,7 @@ impl HttpCall {
         let uri = ctx
             .render_rendered_string("uri")?
             .ok_or_else(|| property("uri", "is required: the URL to call"))?;
-        let url = Url::parse(uri.text.trim()).map_err(|err| {
-            // The URL parser's message never holds the text it parsed.
-            property("uri", &format!("is not a valid URL ({err})"))
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(property(
-                "uri",
-                &format!(
-                    "uses '{}': only http and https URLs can be called",
-                    url.scheme()
-                ),
-            ));
-        }
+        let url = parse_url(&uri, "uri")?;
         let method = match ctx.render_string("method")? {
             None => Method::GET,
             Some(m) => Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes())
@@ -178,6 +166,35 @@ impl HttpCall {
                     property("options.maxContentLength", "is not a number of bytes")
                 })?),
             },
+        })
+    }
+
+    /// A JSON `payload` POSTed to the webhook `url` (the notification tasks), with the task's
+    /// `options` timeouts; redirects are not followed (a webhook answers where it is).
+    pub(super) fn webhook(
+        ctx: &mut TaskContext,
+        url: Rendered,
+        payload: String,
+    ) -> Result<Self, TaskError> {
+        let parsed = parse_url(&url, "url")?;
+        let options = object(ctx.render_output_value("options")?, "options")?;
+        Ok(Self {
+            uri: url,
+            url: parsed,
+            method: Method::POST,
+            headers: Vec::new(),
+            body: Some(FormBody::UrlEncoded(payload.into_bytes())),
+            content_type: Some("application/json".to_owned()),
+            auth: None,
+            connect_timeout: duration(&options, "connectTimeout")?
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            read_timeout: duration(&options, "readTimeout")?.unwrap_or(DEFAULT_READ_TIMEOUT),
+            follow_redirects: false,
+            insecure: false,
+            allow_failed: false,
+            max_content_length: None,
+            sends_sealed_file: false,
+            secret: false,
         })
     }
 
@@ -429,6 +446,23 @@ fn auth(auth: Map<String, Value>, options: &Map<String, Value>) -> Result<Option
         })),
         _ => Err(property("auth.type", "must be BASIC or BEARER")),
     }
+}
+
+/// The URL of property `name`: http or https only. The parser's message never holds the
+/// text it parsed, so no part of a secret URL reaches the error.
+fn parse_url(uri: &Rendered, name: &str) -> Result<Url, TaskError> {
+    let url = Url::parse(uri.text.trim())
+        .map_err(|err| property(name, &format!("is not a valid URL ({err})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(property(
+            name,
+            &format!(
+                "uses '{}': only http and https URLs can be called",
+                url.scheme()
+            ),
+        ));
+    }
+    Ok(url)
 }
 
 /// A rendered map property; empty when absent.

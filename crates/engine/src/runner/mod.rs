@@ -19,6 +19,7 @@ mod kv;
 mod labels;
 mod local_files;
 mod log;
+mod notifications;
 mod output_values;
 mod protocol;
 mod purge;
@@ -133,6 +134,33 @@ impl Registry {
             "io.kestra.plugin.scripts.node.Commands",
         ] {
             runners.insert(commands, Arc::new(shell::Commands));
+        }
+        for (webhook, service) in [
+            (
+                "io.kestra.plugin.notifications.slack.SlackIncomingWebhook",
+                "Slack",
+            ),
+            (
+                "io.kestra.plugin.notifications.discord.DiscordIncomingWebhook",
+                "Discord",
+            ),
+            (
+                "io.kestra.plugin.notifications.teams.TeamsIncomingWebhook",
+                "Teams",
+            ),
+            (
+                "io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook",
+                "Google Chat",
+            ),
+            (
+                "io.kestra.plugin.notifications.mattermost.MattermostIncomingWebhook",
+                "Mattermost",
+            ),
+        ] {
+            runners.insert(
+                webhook,
+                Arc::new(notifications::IncomingWebhook { service }),
+            );
         }
         for (script, language) in [
             (
