@@ -41,6 +41,7 @@ pub mod schema;
 mod secrets_api;
 mod secrets_lifecycle_api;
 mod store_gate;
+mod tenantless;
 mod triggers_api;
 mod webhook_api;
 

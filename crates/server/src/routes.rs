@@ -11,7 +11,9 @@ use utoipa_axum::routes;
 
 use crate::openapi::{ApiRouter, api_routes};
 use crate::schema::HealthView;
+use crate::tenantless::TenantlessAliases;
 use crate::{AppState, Caller};
+use saker_model::DEFAULT_TENANT;
 
 /// The caller, as every handler but the open ones reads it: `None` means the server has no
 /// users (`server.basic-auth` unset), and only that. When the server has users and the
@@ -63,27 +65,45 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let (api, document) = api_routes().split_for_parts();
     let document = crate::openapi::with_busy_answers(document);
-    let document = std::sync::Arc::new(serde_json::to_value(&document).unwrap_or(Value::Null));
-    api.route(
-        "/api/v1/openapi.json",
-        axum::routing::get(move || {
-            let document = document.clone();
-            async move { Json(document.as_ref().clone()) }
-        }),
-    )
-    .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-    .layer(axum::middleware::map_response(crate::error::json_errors))
-    .layer(axum::middleware::from_fn_with_state(
-        state.auth.clone(),
-        crate::authn::authenticate,
+    let mut document = serde_json::to_value(&document).unwrap_or(Value::Null);
+    let aliases = TenantlessAliases::from_document(&document, DEFAULT_TENANT);
+    crate::tenantless::document_aliases(&mut document, DEFAULT_TENANT);
+    let document = std::sync::Arc::new(document);
+    let tenant_routes = api
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { Json(document.as_ref().clone()) }
+            }),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(crate::error::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            crate::authn::authenticate,
+        ))
+        // Outside authentication, which reads the store too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.store_gate.clone(),
+            crate::store_gate::gate,
+        ))
+        .layer(axum::middleware::map_response(hardening_headers))
+        .with_state(state);
+    // Before routing: a tenant-less alias becomes its tenant form, and then is that route.
+    Router::new().fallback_service(tower::service_fn(
+        move |mut request: axum::extract::Request| {
+            if let Some(rewritten) = request
+                .uri()
+                .path_and_query()
+                .and_then(|p| aliases.rewrite(p.as_str()))
+                .and_then(|p| p.parse::<axum::http::Uri>().ok())
+            {
+                *request.uri_mut() = rewritten;
+            }
+            tower::ServiceExt::oneshot(tenant_routes.clone(), request)
+        },
     ))
-    // Outside authentication, which reads the store too.
-    .layer(axum::middleware::from_fn_with_state(
-        state.store_gate.clone(),
-        crate::store_gate::gate,
-    ))
-    .layer(axum::middleware::map_response(hardening_headers))
-    .with_state(state)
 }
 
 /// Headers on every answer, 401s and errors included: nothing the API says is to be
