@@ -13,14 +13,19 @@ use serde_json::Value;
 /// The open URL of seed 001, and two that are prefixes of every route of a tenant or of all.
 const OPEN_URLS: [&str; 3] = ["/api/v1/main/executions/webhook/", "/api/v1/main/", "/"];
 
-/// The one route template an open URL may open.
-const WEBHOOK: &str = "/api/v1/{tenant}/executions/webhook/{namespace}/{flowId}/{key}";
+/// The one route an open URL may open: its template, and its tenant-less alias (Kestra's
+/// older path, which is the same route for the default tenant).
+const WEBHOOK: [&str; 2] = [
+    "/api/v1/{tenant}/executions/webhook/{namespace}/{flowId}/{key}",
+    "/api/v1/executions/webhook/{namespace}/{flowId}/{key}",
+];
 
 /// Routes that need no credentials whatever the configuration: liveness, and accepting an
-/// invitation (its code is the credential).
-const ALWAYS_OPEN: [&str; 2] = [
+/// invitation (its code is the credential), also at its tenant-less alias.
+const ALWAYS_OPEN: [&str; 3] = [
     "GET /health",
     "POST /api/v1/{tenant}/invitations/{id}/accept",
+    "POST /api/v1/invitations/{id}/accept",
 ];
 
 /// A flow `deploy` in namespace `webhook`: the attack's target, with a Webhook trigger so the
@@ -126,7 +131,7 @@ fn open_urls_open_only_the_webhook_routes_they_cover() {
                     continue;
                 }
                 let (status, body) = http(port, &method, &concrete(template), None).unwrap();
-                let opened = template == WEBHOOK;
+                let opened = WEBHOOK.contains(&template.as_str());
                 if opened {
                     webhook_calls += 1;
                 }
@@ -135,11 +140,14 @@ fn open_urls_open_only_the_webhook_routes_they_cover() {
                 }
             }
         }
-        assert_eq!(webhook_calls, 3, "GET, POST and PUT of the webhook route");
+        assert_eq!(
+            webhook_calls, 6,
+            "GET, POST and PUT of the webhook route and of its alias"
+        );
         // The open route does its job: the key is the credential.
         assert_eq!(
             executions_of_target(port),
-            3,
+            6,
             "open URL {open_url}: the webhook calls started the flow"
         );
         stop(server);

@@ -24,6 +24,7 @@ mod executions_api;
 mod executions_control_api;
 mod files_api;
 mod flows_api;
+mod flows_deploy_api;
 mod follow;
 mod iam_api;
 mod inputs_body;

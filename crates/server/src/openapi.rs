@@ -70,6 +70,7 @@ pub(crate) fn api_routes() -> ApiRouter {
     ApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::routes::routes())
         .merge(crate::flows_api::routes())
+        .merge(crate::flows_deploy_api::routes())
         .merge(crate::executions_api::routes())
         .merge(crate::executions_control_api::routes())
         .merge(crate::files_api::routes())
