@@ -115,3 +115,135 @@ fn a_namespace_update_replaces_the_namespaces_flows() {
 fn message(body: &Value) -> &str {
     body["message"].as_str().unwrap_or_default()
 }
+
+/// Runs `saker` with `args` (no data directory needed: it only calls the server).
+fn saker(args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args(args)
+        .env_remove("SAKER_API_TOKEN")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn kestras_cli_shapes_deploy_and_validate_against_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = write_config(dir.path(), ADMIN_CONFIG);
+    let port = free_port();
+    let server = start_server_with(&data, port, Some(&config));
+    let url = format!("http://127.0.0.1:{port}");
+    let ns = "company.team";
+    let flows = dir.path().join("flows");
+    std::fs::create_dir_all(flows.join("sub")).unwrap();
+    std::fs::write(flows.join("a.yml"), flow("a", ns, "a")).unwrap();
+    std::fs::write(flows.join("sub/b.yaml"), flow("b", ns, "b")).unwrap();
+    std::fs::write(flows.join("notes.txt"), "not a flow").unwrap();
+
+    // As a CI step runs Kestra's CLI: user and password, then a token.
+    let flows_dir = flows.to_str().unwrap();
+    let user = ["--user", "admin:Admin-pass-2026!"];
+    let mut args = vec![
+        "flow",
+        "namespace",
+        "update",
+        ns,
+        flows_dir,
+        "--server",
+        &url,
+    ];
+    args.extend(user);
+    let (ok, out, err) = saker(&args);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("company.team.a revision 1"), "{out}");
+    assert!(err.contains("2 flow(s) deployed"), "{err}");
+    let list = |port| {
+        let (status, body) = http_as(
+            port,
+            "GET",
+            "/api/v1/main/flows/company.team",
+            None,
+            Some(ADMIN_BASIC),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let mut ids: Vec<String> = serde_json::from_str::<Value>(&body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(list(port), ["a", "b"]);
+
+    // b's file goes; with --no-delete b stays, without it b is deleted.
+    std::fs::remove_file(flows.join("sub/b.yaml")).unwrap();
+    let (ok, out, err) = saker(&[&args[..], &["--no-delete"]].concat());
+    assert!(ok, "{out}{err}");
+    assert_eq!(list(port), ["a", "b"]);
+    let (ok, out, err) = saker(&args);
+    assert!(ok, "{out}{err}");
+    assert_eq!(list(port), ["a"]);
+
+    // A token works too; wrong credentials are the server's 401, exit code 1.
+    let (ok, out, err) = saker_cli(
+        &data,
+        &config,
+        &["token", "create", "admin", "--name", "ci"],
+        "",
+    );
+    assert!(ok, "{err}");
+    let token = out.lines().last().unwrap_or_default().trim().to_owned();
+    std::fs::write(flows.join("c.yml"), flow("c", ns, "c")).unwrap();
+    let (ok, out, err) = saker(&[
+        "flow",
+        "namespace",
+        "update",
+        ns,
+        flows_dir,
+        "--server",
+        &url,
+        "--api-token",
+        &token,
+    ]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(list(port), ["a", "c"]);
+    let (ok, _, err) = saker(&[
+        "flow",
+        "namespace",
+        "update",
+        ns,
+        flows_dir,
+        "--server",
+        &url,
+        "--user",
+        "admin:wrong",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("the server answered 401"), "{err}");
+
+    // Validation by the server: the invalid document is reported and the exit code is 1.
+    std::fs::write(
+        flows.join("broken.yml"),
+        format!("id: broken\nnamespace: {ns}\ntasks: 3\n"),
+    )
+    .unwrap();
+    let mut args = vec!["flow", "validate", flows_dir, "--server", &url];
+    args.extend(user);
+    let (ok, out, err) = saker(&args);
+    assert!(!ok, "{out}{err}");
+    assert!(out.contains("document 1:"), "{out}");
+    assert!(
+        err.contains("company.team.a: valid") && err.contains("1 invalid flow(s)"),
+        "{err}"
+    );
+    stop(server);
+}

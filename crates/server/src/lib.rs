@@ -36,6 +36,7 @@ mod namespaces_api;
 mod open_urls;
 mod openapi;
 mod paging;
+mod plugins_api;
 mod request;
 mod routes;
 pub mod schema;

@@ -39,6 +39,7 @@ pub(crate) type ApiRouter = OpenApiRouter<AppState>;
         (name = "Roles", description = "Sets of permission × action (ROLE permission)"),
         (name = "Bindings", description = "A role given to a user on a tenant or a namespace and its children"),
         (name = "Invitations", description = "Invite by email; accepted without credentials, once, before expiry"),
+        (name = "Plugins", description = "The task and trigger types this server runs, with their properties"),
         (name = "Health", description = "Liveness"),
     )
 )]
@@ -71,6 +72,7 @@ pub(crate) fn api_routes() -> ApiRouter {
         .merge(crate::routes::routes())
         .merge(crate::flows_api::routes())
         .merge(crate::flows_deploy_api::routes())
+        .merge(crate::plugins_api::routes())
         .merge(crate::executions_api::routes())
         .merge(crate::executions_control_api::routes())
         .merge(crate::files_api::routes())

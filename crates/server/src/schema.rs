@@ -42,6 +42,26 @@ pub struct FlowValidation {
     pub constraints: Option<String>,
 }
 
+/// One plugin group of `GET …/plugins` and the types of it this server runs.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PluginView {
+    /// The group's last segment, e.g. `core`.
+    pub name: String,
+    /// The group, e.g. `io.kestra.plugin.core`.
+    pub group: String,
+    /// Canonical task type names.
+    pub tasks: Vec<String>,
+    /// Canonical trigger type names.
+    pub triggers: Vec<String>,
+    /// Each type's other names: type → list of aliases.
+    #[schema(value_type = Object)]
+    pub aliases: Value,
+    /// Each type's own properties: type → list of `{name, shape, required}` (the properties
+    /// every task has, such as `id` and `retry`, are not repeated).
+    #[schema(value_type = Object)]
+    pub properties: Value,
+}
+
 /// A state and how it got there.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StateView {

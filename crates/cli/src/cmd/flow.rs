@@ -1,4 +1,5 @@
-//! `saker flow validate`, `saker flow deploy` and `saker flow run`.
+//! `saker flow validate`, `saker flow deploy` and `saker flow run` (and, against a server,
+//! `flow validate --server` and `flow namespace update`: `flow_remote.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,15 +13,24 @@ use saker_model::{DEFAULT_TENANT, StateType};
 use saker_store::Store;
 use serde_json::{Map, Value};
 
+use super::flow_remote;
 use crate::app::{Globals, runtime};
 use crate::print;
 
 #[derive(Debug, Subcommand)]
 pub enum FlowCommand {
-    /// Check flow files; prints `FILE:LINE:COL: message` for each mistake.
+    /// Check flow files; prints `FILE:LINE:COL: message` for each mistake. With `--server`,
+    /// the server validates them (files or directories), as Kestra's CLI does.
     Validate {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        server: flow_remote::Server,
+    },
+    /// Kestra's `flow namespace` commands, against a server.
+    Namespace {
+        #[command(subcommand)]
+        command: FlowNamespaceCommand,
     },
     /// Store flows (each YAML document of each file) as new revisions, as the API does, so
     /// that executions and subflows find them. Nothing is stored unless every flow is valid.
@@ -46,9 +56,41 @@ pub enum FlowCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum FlowNamespaceCommand {
+    /// Make NAMESPACE on the server hold exactly the flows of DIRECTORY's YAML files (its
+    /// other flows are deleted unless `--no-delete`), as Kestra's `flow namespace update`.
+    Update {
+        namespace: String,
+        #[arg(value_name = "DIRECTORY")]
+        directory: PathBuf,
+        /// Keep the namespace's flows that DIRECTORY does not hold.
+        #[arg(long, overrides_with = "delete")]
+        no_delete: bool,
+        /// Delete the namespace's flows that DIRECTORY does not hold (the default).
+        #[arg(long, overrides_with = "no_delete")]
+        delete: bool,
+        #[command(flatten)]
+        server: flow_remote::Server,
+    },
+}
+
 pub fn run(globals: &Globals, command: FlowCommand) -> anyhow::Result<ExitCode> {
     match command {
-        FlowCommand::Validate { files } => validate(&files),
+        FlowCommand::Validate { files, server } if server.server.is_some() => {
+            flow_remote::validate(&server, &files)
+        }
+        FlowCommand::Validate { files, .. } => validate(&files),
+        FlowCommand::Namespace {
+            command:
+                FlowNamespaceCommand::Update {
+                    namespace,
+                    directory,
+                    no_delete,
+                    delete: _,
+                    server,
+                },
+        } => flow_remote::namespace_update(&server, &namespace, &directory, !no_delete),
         FlowCommand::Deploy { files, tenant } => deploy(globals, &files, &tenant),
         FlowCommand::Run {
             file,

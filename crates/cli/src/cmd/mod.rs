@@ -5,6 +5,7 @@ pub mod bench;
 pub mod execution;
 pub mod expr;
 pub mod flow;
+pub mod flow_remote;
 pub mod kv;
 pub mod mask;
 pub mod namespace;
