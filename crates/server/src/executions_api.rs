@@ -30,6 +30,7 @@ pub(crate) fn routes() -> ApiRouter {
         .routes(routes!(create_execution))
         .routes(routes!(get_execution, delete_execution))
         .routes(routes!(kill_execution))
+        .routes(routes!(crate::follow_execution::follow_execution))
 }
 
 /// An execution as the API shows it: sealed values replaced by `****`.

@@ -1,6 +1,6 @@
 //! Acting on an execution that exists, as Kestra's API does: resume a paused one (with its
 //! `onResume` inputs), restart a failed one from its failed task runs (same execution), and
-//! replay one from a chosen task run (a new execution). Resume and restart need EXECUTION
+//! replay one from a chosen task run (a new execution), and set labels on an ended one. Resume and restart need EXECUTION
 //! UPDATE at the execution's namespace, replay EXECUTION CREATE (it starts an execution); one
 //! the caller may not see answers 404 like a missing one.
 
@@ -18,7 +18,7 @@ use crate::doc::Unauthorized;
 use crate::executions_api::{execution_json, find_execution};
 use crate::openapi::ApiRouter;
 use crate::routes::MaybeCaller;
-use crate::schema::{ErrorBody, ExecutionView};
+use crate::schema::{ErrorBody, ExecutionView, LabelBody};
 use crate::{ApiError, AppState};
 
 pub(crate) fn routes() -> ApiRouter {
@@ -26,6 +26,7 @@ pub(crate) fn routes() -> ApiRouter {
         .routes(routes!(resume_execution))
         .routes(routes!(restart_execution))
         .routes(routes!(replay_execution))
+        .routes(routes!(set_labels))
 }
 
 /// Resumes a PAUSED execution. The body holds the `onResume` inputs of the paused `Pause`
@@ -155,3 +156,96 @@ async fn replay_execution(
     let replayed = state.engine.replay(&id, &task_run_id)?;
     Ok(Json(execution_json(&replayed)))
 }
+
+/// Labels a request may set at most, and the longest key or value.
+const MAX_LABELS: usize = 100;
+const MAX_LABEL_LENGTH: usize = 1024;
+
+/// Adds labels to an ended execution, or replaces those of the same key (Kestra's rule: a
+/// running execution's labels are its flow's and tasks'). `system.` labels are Saker's own.
+#[utoipa::path(
+    post,
+    path = "/api/v1/{tenant}/executions/{id}/labels",
+    tag = "Executions",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("id" = String, Path, description = "Execution id"),
+    ),
+    request_body(content = Vec<LabelBody>, description = "The labels to set", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The execution with its labels", body = ExecutionView),
+        (status = 400, description = "A label is empty, too long, or a system. label", body = ErrorBody),
+        Unauthorized,
+        (status = 403, description = "EXECUTION UPDATE not granted here", body = ErrorBody),
+        (status = 404, description = "No such execution (or not visible to the caller)", body = ErrorBody),
+        (status = 409, description = "The execution has not ended", body = ErrorBody),
+    )
+)]
+async fn set_labels(
+    State(state): State<AppState>,
+    who: MaybeCaller,
+    Path((tenant, id)): Path<(String, String)>,
+    Json(labels): Json<Vec<LabelBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let execution = find_execution(&state, &who, &tenant, &id, Action::Update)?;
+    if labels.len() > MAX_LABELS {
+        return Err(ApiError::bad_request(format!(
+            "{} labels: at most {MAX_LABELS} at once",
+            labels.len()
+        )));
+    }
+    for label in &labels {
+        if label.key.trim().is_empty() {
+            return Err(ApiError::bad_request("a label's key cannot be empty"));
+        }
+        if label.key.len() > MAX_LABEL_LENGTH || label.value.len() > MAX_LABEL_LENGTH {
+            return Err(ApiError::bad_request(format!(
+                "label '{}': keys and values are at most {MAX_LABEL_LENGTH} bytes",
+                label.key.chars().take(64).collect::<String>()
+            )));
+        }
+        if label.key.starts_with("system.") {
+            return Err(ApiError::bad_request(format!(
+                "label '{}': labels starting with 'system.' are Saker's own",
+                label.key
+            )));
+        }
+    }
+    if !execution.state.current.is_terminated() {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: format!(
+                "execution {id} is {}: labels can be set once it has ended",
+                execution.state.current.as_str()
+            ),
+        });
+    }
+    // The executor may still be finishing it (afterExecution, listeners): wait until it has
+    // let go, so that its last write cannot undo this one.
+    if tokio::time::timeout(LET_GO, state.engine.wait(&id))
+        .await
+        .is_err()
+    {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: format!(
+                "execution {id} is still being finished (afterExecution, listeners): try again"
+            ),
+        });
+    }
+    let mut execution = state
+        .engine
+        .store()
+        .get_execution(&id)?
+        .ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))?;
+    for label in labels {
+        execution
+            .labels
+            .insert(label.key, Value::String(label.value));
+    }
+    state.engine.store().save_execution(&execution)?;
+    Ok(Json(execution_json(&execution)))
+}
+
+/// How long setting labels waits for the executor to let go of an ended execution.
+const LET_GO: std::time::Duration = std::time::Duration::from_secs(10);

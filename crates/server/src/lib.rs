@@ -26,6 +26,7 @@ mod files_api;
 mod flows_api;
 mod flows_deploy_api;
 mod follow;
+mod follow_execution;
 mod iam_api;
 mod inputs_body;
 mod kv_api;
@@ -76,6 +77,9 @@ pub struct AppState {
     /// Every request's way to the store: off the runtime's workers, bounded, 503 past the
     /// wait ([`StoreGate`]).
     pub store_gate: StoreGate,
+    /// The tenant of Kestra's tenant-less paths (`/api/v1/executions/…`): `main` unless
+    /// `server.default-tenant` says otherwise.
+    pub default_tenant: String,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

@@ -13,7 +13,6 @@ use crate::openapi::{ApiRouter, api_routes};
 use crate::schema::HealthView;
 use crate::tenantless::TenantlessAliases;
 use crate::{AppState, Caller};
-use saker_model::DEFAULT_TENANT;
 
 /// The caller, as every handler but the open ones reads it: `None` means the server has no
 /// users (`server.basic-auth` unset), and only that. When the server has users and the
@@ -66,8 +65,8 @@ pub fn router(state: AppState) -> Router {
     let (api, document) = api_routes().split_for_parts();
     let document = crate::openapi::with_busy_answers(document);
     let mut document = serde_json::to_value(&document).unwrap_or(Value::Null);
-    let aliases = TenantlessAliases::from_document(&document, DEFAULT_TENANT);
-    crate::tenantless::document_aliases(&mut document, DEFAULT_TENANT);
+    let aliases = TenantlessAliases::from_document(&document, &state.default_tenant);
+    crate::tenantless::document_aliases(&mut document, &state.default_tenant);
     let document = std::sync::Arc::new(document);
     let tenant_routes = api
         .route(
@@ -177,6 +176,7 @@ mod tests {
             trigger_secrets: None,
             webhook_misses: Arc::new(crate::webhook_miss_throttle()),
             store_gate: crate::StoreGate::default(),
+            default_tenant: saker_model::DEFAULT_TENANT.to_owned(),
         }
     }
 

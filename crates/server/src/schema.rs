@@ -42,6 +42,27 @@ pub struct FlowValidation {
     pub constraints: Option<String>,
 }
 
+/// The beginning of an execution's file (`GET …/executions/{executionId}/file/preview`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FilePreview {
+    /// The file name's extension, lower case (`txt`, `ion`, ...).
+    pub extension: String,
+    /// LIST (`content` is the rows of a `.ion`/`.jsonl` file) or TEXT (`content` is text).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The rows or the text shown.
+    pub content: Value,
+    /// True when the file holds more than what is shown.
+    pub truncated: bool,
+}
+
+/// One label of `POST …/executions/{id}/labels`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LabelBody {
+    pub key: String,
+    pub value: String,
+}
+
 /// One plugin group of `GET …/plugins` and the types of it this server runs.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PluginView {

@@ -129,6 +129,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
                 trigger_secrets: Some(trigger_secrets),
                 webhook_misses: Arc::new(saker_server::webhook_miss_throttle()),
                 store_gate: app.store_gate()?,
+                default_tenant: default_tenant(&app)?,
             },
             shutdown,
         )
@@ -241,6 +242,26 @@ fn delete_config_files_if_asked(app: &crate::app::App, globals: &Globals) -> any
 /// `server.debug-expression.timeout` (a duration, `5s` by default) and
 /// `server.debug-expression.concurrency` (renders at once, half the CPUs by default) bound
 /// the debug expression of the API.
+/// `server.default-tenant`: the tenant Kestra's tenant-less paths (`/api/v1/executions/…`)
+/// answer for; `main` by default.
+fn default_tenant(app: &crate::app::App) -> anyhow::Result<String> {
+    let Some(tenant) = app.config.get_str("server.default-tenant") else {
+        return Ok(saker_model::DEFAULT_TENANT.to_owned());
+    };
+    let valid = tenant.len() <= 64
+        && tenant.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !valid {
+        anyhow::bail!(
+            "server.default-tenant '{tenant}' is not a tenant id: use lower-case letters, \
+             digits, '-' and '_' (at most 64, starting with a letter or digit)"
+        );
+    }
+    Ok(tenant)
+}
+
 fn debug_limits(app: &crate::app::App) -> anyhow::Result<saker_server::DebugLimits> {
     let mut limits = saker_server::DebugLimits::default();
     if let Some(text) = app.config.get_str("server.debug-expression.timeout") {
