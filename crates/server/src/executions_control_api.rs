@@ -174,7 +174,7 @@ const MAX_LABEL_LENGTH: usize = 1024;
     request_body(content = Vec<LabelBody>, description = "The labels to set", content_type = "application/json"),
     responses(
         (status = 200, description = "The execution with its labels", body = ExecutionView),
-        (status = 400, description = "A label is empty, too long, or a system. label", body = ErrorBody),
+        (status = 400, description = "The body is not a list of labels, or a label is empty, too long, or a system. label", body = ErrorBody),
         Unauthorized,
         (status = 403, description = "EXECUTION UPDATE not granted here", body = ErrorBody),
         (status = 404, description = "No such execution (or not visible to the caller)", body = ErrorBody),
@@ -185,9 +185,18 @@ async fn set_labels(
     State(state): State<AppState>,
     who: MaybeCaller,
     Path((tenant, id)): Path<(String, String)>,
-    Json(labels): Json<Vec<LabelBody>>,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let execution = find_execution(&state, &who, &tenant, &id, Action::Update)?;
+    // Parsed here, whatever the content type, so that every bad body is the documented 400.
+    let labels: Vec<LabelBody> = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body must be a JSON list of {{\"key\": \"…\", \"value\": \"…\"}} objects \
+             (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
     if labels.len() > MAX_LABELS {
         return Err(ApiError::bad_request(format!(
             "{} labels: at most {MAX_LABELS} at once",
