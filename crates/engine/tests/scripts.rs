@@ -334,3 +334,42 @@ tasks:
         "{lines:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_files_hold_what_the_script_wrote_and_nothing_saker_put_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("saker.db")).unwrap());
+    let mut parts = EngineParts::new(store.clone());
+    parts.storage = Some(Arc::new(saker_storage::LocalStorage::new(
+        dir.path().join("storage"),
+    )));
+    let data = Data {
+        _dir: dir,
+        store,
+        engine: Engine::start(parts),
+    };
+    let (done, _) = execute_ok(
+        &data,
+        r#"
+id: out
+namespace: company.team
+tasks:
+  - id: py
+    type: io.kestra.plugin.scripts.python.Script
+    outputFiles:
+      - "*"
+    script: |
+      import os
+      assert os.path.exists(".kestra-execution-context.json")
+      open("result.txt", "w").write("42")
+"#,
+    )
+    .await;
+    let files = done.task_run("py").unwrap().outputs["outputFiles"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(files, ["result.txt"]);
+}

@@ -235,6 +235,12 @@ async fn run_process(
     .map_err(|e| TaskError::Failed(format!("waiting for the command failed: {e}")))?;
     let _ = out_reader.await;
     let _ = err_reader.await;
+    // What Saker put there for the process is not the task's output: gone before
+    // `outputFiles` is matched (and before the next task of a shared directory).
+    let _ = tokio::fs::remove_file(dir.join(script_context::FILE_NAME)).await;
+    if let Some((file, _)) = &script_file {
+        let _ = tokio::fs::remove_file(dir.join(file)).await;
+    }
 
     let code = status.code().unwrap_or(-1);
     let mut outputs = Map::new();
