@@ -24,7 +24,17 @@ pub struct Document<'a> {
     pub first_line: usize,
 }
 
-impl Document<'_> {
+impl<'a> Document<'a> {
+    /// The flow's source to store: the text without its opening `---` line when that line
+    /// holds nothing else, so that the same flow has the same source (and keeps its revision)
+    /// wherever it stands in a multi-document text.
+    pub fn source(&self) -> &'a str {
+        match self.text.split_once('\n') {
+            Some((first, rest)) if first.trim_end() == "---" => rest,
+            _ => self.text,
+        }
+    }
+
     /// Diagnostics found in this document's text, moved to the lines of the whole text.
     /// Columns stay: a document starts at the beginning of a line.
     pub fn place(&self, mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
@@ -132,6 +142,17 @@ mod tests {
             .iter()
             .map(|d| (d.text, d.first_line))
             .collect()
+    }
+
+    #[test]
+    fn a_documents_source_is_the_same_wherever_it_stands() {
+        let first = "id: a\nnamespace: x\n";
+        let text = format!("{first}---\n{first}--- # kept\n{first}");
+        let documents = split_documents(&text).unwrap();
+        assert_eq!(documents[0].source(), first);
+        assert_eq!(documents[1].source(), first);
+        // A marker line holding more than the marker stays with its document.
+        assert_eq!(documents[2].source(), format!("--- # kept\n{first}"));
     }
 
     #[test]

@@ -138,17 +138,12 @@ fn parse_all(body: &str) -> Result<Vec<(Flow, String)>, ApiError> {
     let mut flows = Vec::new();
     let mut problems = Vec::new();
     for document in documents {
-        if document
-            .text
-            .trim()
-            .trim_start_matches("---")
-            .trim()
-            .is_empty()
-        {
+        // An empty body is one empty document: it deploys nothing.
+        if document.text.trim().is_empty() {
             continue;
         }
         match saker_model::parse_flow(document.text) {
-            Ok(flow) => flows.push((flow, without_marker(document.text).to_owned())),
+            Ok(flow) => flows.push((flow, document.source().to_owned())),
             Err(diagnostics) => {
                 problems.extend(document.place(diagnostics).iter().map(ToString::to_string))
             }
@@ -170,15 +165,6 @@ fn parse_all(body: &str) -> Result<Vec<(Flow, String)>, ApiError> {
         }
     }
     Ok(flows)
-}
-
-/// A document's source without the `---` line that opened it, so that the same flow stores
-/// the same source (and keeps its revision) wherever it stands in the body.
-fn without_marker(text: &str) -> &str {
-    match text.split_once('\n') {
-        Some((first, rest)) if first.trim_end().starts_with("---") => rest,
-        _ => text,
-    }
 }
 
 /// The ids of `namespace`'s stored flows (not its children's) that `flows` does not hold.

@@ -141,7 +141,7 @@ fn deploy(globals: &Globals, files: &[PathBuf], tenant: &str) -> anyhow::Result<
             .map_err(|e| anyhow::anyhow!("{}:{e}", file.display()))?;
         for document in documents {
             match saker_model::parse_flow(document.text) {
-                Ok(flow) => flows.push((flow, document.text.to_owned())),
+                Ok(flow) => flows.push((flow, document.source().to_owned())),
                 Err(diagnostics) => {
                     for d in document.place(diagnostics) {
                         errors += 1;

@@ -43,17 +43,20 @@ pub enum Language {
 }
 
 impl Language {
-    /// The file extension and the shell command running a script file at `path`; `None` when
-    /// the script runs inline.
-    fn launcher(self, path: &str) -> Option<(&'static str, String)> {
-        match self {
-            Self::Shell => None,
-            Self::Python => Some((
+    /// The file a script is written to and the shell command running it; `None` when the
+    /// script runs inline. `name` is Saker's own, so the file name needs no quoting.
+    fn script_file(self, name: &str) -> Option<(String, String)> {
+        let (extension, program) = match self {
+            Self::Shell => return None,
+            Self::Python => (
                 "py",
-                format!("\"$(command -v python3 || command -v python || echo python3)\" '{path}'"),
-            )),
-            Self::Node => Some(("js", format!("node '{path}'"))),
-        }
+                "\"$(command -v python3 || command -v python || echo python3)\"",
+            ),
+            Self::Node => ("js", "node"),
+        };
+        let file = format!("{name}.{extension}");
+        let launch = format!("{program} '{file}'");
+        Some((file, launch))
     }
 }
 
@@ -115,11 +118,9 @@ async fn run_process(
         Some(language) => {
             let text = ctx.render_for_process("script")?.concat();
             let name = format!("script-{}", uuid::Uuid::new_v4().simple());
-            match language.launcher(&name) {
+            match language.script_file(&name) {
                 None => vec![text],
-                Some((extension, launch)) => {
-                    let file = format!("{name}.{extension}");
-                    let launch = launch.replace(&name, &file);
+                Some((file, launch)) => {
                     script_file = Some((file, zeroize::Zeroizing::new(text)));
                     vec![launch]
                 }
