@@ -6,16 +6,12 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::to_bytes;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use saker_crypto::{Keyring, SecretKey};
-use saker_engine::{Engine, EngineParts, KeyringSealer};
-use saker_model::{DEFAULT_TENANT, Execution, StateType};
-use saker_store::{LogQuery, SqliteStore, Store};
-use serde_json::{Map, Value, json};
+use saker_model::{Execution, StateType};
+use serde_json::{Value, json};
 
 const K: &str = "hooks-T0ken-Zq8Rw3Lm";
 
@@ -57,41 +53,18 @@ async fn serve() -> (String, Seen) {
     (base, seen)
 }
 
-struct Setup {
-    dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
-    engine: Engine,
-}
+use common::data_dir::DataDir as Setup;
 
 fn start() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("saker.db")).unwrap());
-    let mut parts = EngineParts::new(store.clone());
-    parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
-    parts.sealer = Some(Arc::new(KeyringSealer::new(Keyring::new(
-        SecretKey::generate(),
-    ))));
-    let engine = Engine::start(parts);
-    Setup { dir, store, engine }
+    Setup::start(|_, parts| {
+        parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
+        parts.sealer = Some(common::data_dir::sealer());
+    })
 }
 
 async fn run(setup: &Setup, source: &str) -> (Execution, Vec<String>) {
-    let (flow, saved) = setup.engine.deploy(DEFAULT_TENANT, source).unwrap();
-    let execution = setup
-        .engine
-        .create_execution(DEFAULT_TENANT, flow, saved.flow.revision, Map::new())
-        .unwrap();
-    let done = tokio::time::timeout(Duration::from_secs(30), setup.engine.wait(&execution.id))
-        .await
-        .expect("the execution did not end")
-        .unwrap();
-    let lines = setup
-        .store
-        .list_logs(&LogQuery::new(&done.id))
-        .unwrap()
-        .into_iter()
-        .map(|l| l.entry.message)
-        .collect();
+    let done = setup.run(source).await;
+    let lines = setup.messages(&done);
     (done, lines)
 }
 

@@ -7,66 +7,23 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use saker_engine::files::InputUpload;
-use saker_engine::{Engine, EngineParts};
-use saker_model::{DEFAULT_TENANT, Execution, Level, StateType};
-use saker_store::{LogQuery, SqliteStore, Store};
-use serde_json::{Map, Value, json};
+use saker_model::{Execution, Level, StateType};
+use serde_json::{Value, json};
 
 const K: &str = "script-secret-Hq4Zr8Wm2";
 
-struct Data {
-    _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
-    engine: Engine,
-}
+use common::data_dir::DataDir as Data;
 
 fn data_dir() -> Data {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("saker.db")).unwrap());
-    let mut parts = EngineParts::new(store.clone());
-    parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
-    let engine = Engine::start(parts);
-    Data {
-        _dir: dir,
-        store,
-        engine,
-    }
-}
-
-async fn execute(data: &Data, flow_source: &str) -> Execution {
-    let (flow, saved) = data.engine.deploy(DEFAULT_TENANT, flow_source).unwrap();
-    let execution = data
-        .engine
-        .create_execution_with_files(
-            DEFAULT_TENANT,
-            flow,
-            saved.flow.revision,
-            Map::new(),
-            Map::new(),
-            Vec::<InputUpload>::new(),
-        )
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(60), data.engine.wait(&execution.id))
-        .await
-        .expect("the execution did not end")
-        .unwrap()
-}
-
-fn logs(data: &Data, execution: &Execution) -> Vec<(Level, String)> {
-    data.store
-        .list_logs(&LogQuery::new(&execution.id))
-        .unwrap()
-        .into_iter()
-        .map(|l| (l.entry.level, l.entry.message))
-        .collect()
+    Data::start(|_, parts| {
+        parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
+    })
 }
 
 async fn execute_ok(data: &Data, flow_source: &str) -> (Execution, Vec<(Level, String)>) {
-    let done = execute(data, flow_source).await;
-    let lines = logs(data, &done);
+    let done = data.run(flow_source).await;
+    let lines = data.levels(&done);
     assert_eq!(done.state.current, StateType::Success, "{lines:?}");
     (done, lines)
 }
@@ -183,9 +140,9 @@ async fn node_and_shell_scripts_pass_outputs_along() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_script_fails_its_task_and_fail_fast_stops_a_shell_script() {
     let data = data_dir();
-    let done = execute(
-        &data,
-        r#"
+    let done = data
+        .run(
+            r#"
 id: failing
 namespace: company.team
 tasks:
@@ -195,15 +152,15 @@ tasks:
       false
       echo not-reached
 "#,
-    )
-    .await;
-    let lines = logs(&data, &done);
+        )
+        .await;
+    let lines = data.levels(&done);
     assert_eq!(done.state.current, StateType::Failed, "{lines:?}");
     assert!(lines.iter().all(|(_, m)| m != "not-reached"), "{lines:?}");
 
-    let done = execute(
-        &data,
-        r#"
+    let done = data
+        .run(
+            r#"
 id: failing-python
 namespace: company.team
 tasks:
@@ -211,9 +168,9 @@ tasks:
     type: io.kestra.plugin.scripts.python.Script
     script: raise SystemExit(3)
 "#,
-    )
-    .await;
-    let lines = logs(&data, &done);
+        )
+        .await;
+    let lines = data.levels(&done);
     assert_eq!(done.state.current, StateType::Failed, "{lines:?}");
     assert!(
         lines.iter().any(|(_, m)| m.contains("exit code 3")),
@@ -224,9 +181,9 @@ tasks:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_dependencies_are_refused_saying_what_to_do() {
     let data = data_dir();
-    let done = execute(
-        &data,
-        r#"
+    let done = data
+        .run(
+            r#"
 id: deps
 namespace: company.team
 tasks:
@@ -236,9 +193,9 @@ tasks:
       - requests
     script: print("never")
 "#,
-    )
-    .await;
-    let lines = logs(&data, &done);
+        )
+        .await;
+    let lines = data.levels(&done);
     assert_eq!(done.state.current, StateType::Failed, "{lines:?}");
     assert!(
         lines
@@ -265,22 +222,14 @@ async fn the_kestra_python_package_sets_outputs_read_by_the_next_task() {
         );
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("saker.db")).unwrap());
-    let mut parts = EngineParts::new(store.clone());
-    parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
-    // As a server does: a value derived from a secret is sealed, then opened tainted.
-    parts.sealer = Some(Arc::new(saker_engine::KeyringSealer::new(
-        saker_crypto::Keyring::new(saker_crypto::SecretKey::generate()),
-    )));
-    let mut settings = saker_confine::Settings::default();
-    settings.read_only.push(venv.clone());
-    parts.confinement = saker_confine::Confinement::new(settings);
-    let data = Data {
-        _dir: dir,
-        store,
-        engine: Engine::start(parts),
-    };
+    let data = Data::start(|_, parts| {
+        parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
+        // As a server does: a value derived from a secret is sealed, then opened tainted.
+        parts.sealer = Some(common::data_dir::sealer());
+        let mut settings = saker_confine::Settings::default();
+        settings.read_only.push(venv.clone());
+        parts.confinement = saker_confine::Confinement::new(settings);
+    });
     let flow = format!(
         r#"
 id: kestra-package
@@ -337,17 +286,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_files_hold_what_the_script_wrote_and_nothing_saker_put_there() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("saker.db")).unwrap());
-    let mut parts = EngineParts::new(store.clone());
-    parts.storage = Some(Arc::new(saker_storage::LocalStorage::new(
-        dir.path().join("storage"),
-    )));
-    let data = Data {
-        _dir: dir,
-        store,
-        engine: Engine::start(parts),
-    };
+    let data = Data::start(|dir, parts| parts.storage = Some(common::data_dir::storage(dir)));
     let (done, _) = execute_ok(
         &data,
         r#"

@@ -8,76 +8,23 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use saker_crypto::{Keyring, SecretKey};
-use saker_engine::files::InputUpload;
-use saker_engine::{Engine, EngineParts, KeyringSealer};
 use saker_model::{DEFAULT_TENANT, Execution, StateType};
-use saker_storage::{LocalStorage, StorageUri};
-use saker_store::{LogQuery, SqliteStore, Store};
+use saker_storage::StorageUri;
 use serde_json::{Map, Value};
 
 const K: &str = "wd-secret-Pq7Lx2Vn9";
 
+use common::data_dir::DataDir as Data;
+
 /// An engine on a data directory of its own, with the secret `K`, a sealing key and a
 /// storage under the data directory.
-struct Data {
-    dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
-    engine: Engine,
-}
-
 fn data_dir() -> Data {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("saker.db")).unwrap());
-    let mut parts = EngineParts::new(store.clone());
-    parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
-    parts.sealer = Some(Arc::new(KeyringSealer::new(Keyring::new(
-        SecretKey::generate(),
-    ))));
-    parts.storage = Some(Arc::new(LocalStorage::new(dir.path().join("storage"))));
-    let engine = Engine::start(parts);
-    Data { dir, store, engine }
-}
-
-async fn execute(data: &Data, flow_source: &str) -> Execution {
-    let (flow, saved) = data.engine.deploy(DEFAULT_TENANT, flow_source).unwrap();
-    let execution = data
-        .engine
-        .create_execution_with_files(
-            DEFAULT_TENANT,
-            flow,
-            saved.flow.revision,
-            Map::new(),
-            Map::new(),
-            Vec::<InputUpload>::new(),
-        )
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(30), data.engine.wait(&execution.id))
-        .await
-        .expect("the execution did not end")
-        .unwrap()
-}
-
-fn log_lines(data: &Data, execution: &Execution) -> Vec<String> {
-    data.store
-        .list_logs(&LogQuery::new(&execution.id))
-        .unwrap()
-        .into_iter()
-        .map(|l| l.entry.message)
-        .collect()
-}
-
-async fn execute_ok(data: &Data, flow_source: &str) -> Execution {
-    let done = execute(data, flow_source).await;
-    assert_eq!(
-        done.state.current,
-        StateType::Success,
-        "{:?}",
-        log_lines(data, &done)
-    );
-    done
+    Data::start(|dir, parts| {
+        parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
+        parts.sealer = Some(common::data_dir::sealer());
+        parts.storage = Some(common::data_dir::storage(dir));
+    })
 }
 
 fn output<'e>(execution: &'e Execution, task: &str, name: &str) -> &'e Value {
@@ -117,7 +64,7 @@ tasks:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_of_a_working_directory_share_its_files() {
     let data = data_dir();
-    let done = execute_ok(&data, SHARED).await;
+    let done = data.run_ok(SHARED).await;
     let uris = output(&done, "collect", "uris").as_object().unwrap();
     let mut names: Vec<&str> = uris.keys().map(String::as_str).collect();
     names.sort_unstable();
@@ -151,9 +98,9 @@ async fn a_working_directory_stages_its_namespace_files_before_its_tasks() {
             )
             .unwrap();
     }
-    let done = execute_ok(
-        &data,
-        r#"
+    let done = data
+        .run_ok(
+            r#"
 id: ns
 namespace: company.team
 tasks:
@@ -171,9 +118,9 @@ tasks:
           - cat conf/a.txt; echo; cat conf/over.txt; echo
           - if [ -e conf/b.md ]; then echo md-present; else echo md-absent; fi
 "#,
-    )
-    .await;
-    let logs = log_lines(&data, &done);
+        )
+        .await;
+    let logs = data.messages(&done);
     for expected in ["namespace a", "42", "md-absent"] {
         assert!(logs.iter().any(|l| l == expected), "{expected}: {logs:?}");
     }
@@ -182,9 +129,9 @@ tasks:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_files_outside_a_working_directory_uploads_its_own_inputs() {
     let data = data_dir();
-    let done = execute_ok(
-        &data,
-        r#"
+    let done = data
+        .run_ok(
+            r#"
 id: alone
 namespace: company.team
 tasks:
@@ -196,8 +143,8 @@ tasks:
     type: io.kestra.plugin.core.debug.Return
     format: "{{ read(outputs.make.uris['a/x.csv']) }}"
 "#,
-    )
-    .await;
+        )
+        .await;
     let uris = output(&done, "make", "uris").as_object().unwrap();
     assert_eq!(uris.len(), 1, "{uris:?}");
     assert_eq!(output(&done, "show", "value"), "1,2");
@@ -218,9 +165,9 @@ async fn bad_file_properties_fail_with_the_property_named() {
     ];
     for (tasks, expected) in cases {
         let source = format!("id: bad\nnamespace: company.team\ntasks:\n{tasks}");
-        let done = execute(&data, &source).await;
+        let done = data.run(&source).await;
         assert_eq!(done.state.current, StateType::Failed, "{source}");
-        let logs = log_lines(&data, &done);
+        let logs = data.messages(&done);
         assert!(
             logs.iter().any(|l| l.contains(expected)),
             "{expected}: {logs:?}"
@@ -231,9 +178,9 @@ async fn bad_file_properties_fail_with_the_property_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_in_a_shared_directory_is_never_stored_in_plaintext() {
     let data = data_dir();
-    let done = execute_ok(
-        &data,
-        r#"
+    let done = data
+        .run_ok(
+            r#"
 id: leak
 namespace: company.team
 tasks:
@@ -259,9 +206,9 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     message: "{{ read(outputs.collect.uris['written.txt']) }}"
 "#,
-    )
-    .await;
-    let logs = log_lines(&data, &done);
+        )
+        .await;
+    let logs = data.messages(&done);
     for expected in ["staged=****", "written=****"] {
         assert!(logs.iter().any(|l| l == expected), "{expected}: {logs:?}");
     }
@@ -308,9 +255,9 @@ tasks:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_working_directory_uploads_its_output_files_after_its_last_task() {
     let data = data_dir();
-    let done = execute_ok(
-        &data,
-        r#"
+    let done = data
+        .run_ok(
+            r#"
 id: out
 namespace: company.team
 tasks:
@@ -326,8 +273,8 @@ tasks:
     type: io.kestra.plugin.core.debug.Return
     format: "{{ read(outputs.wd.outputFiles['out/sub/a.txt']) }}"
 "#,
-    )
-    .await;
+        )
+        .await;
     let files = output(&done, "wd", "outputFiles").as_object().unwrap();
     assert_eq!(files.keys().collect::<Vec<_>>(), ["out/sub/a.txt"]);
     assert_eq!(output(&done, "show", "value"), "made");

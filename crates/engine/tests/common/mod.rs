@@ -1,6 +1,7 @@
 //! What the engine's integration tests share.
 #![allow(dead_code)]
 
+pub mod data_dir;
 pub mod flows;
 
 use saker_engine::{ResolvedSecret, SecretRequester, SecretSource};
