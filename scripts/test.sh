@@ -56,6 +56,15 @@ fi
 export SAKER_KESTRA_VENV="$KESTRA_VENV"
 "$KESTRA_VENV/bin/python3" -c 'import importlib.metadata as m; print("kestra package", m.version("kestra"))'
 
+# Each test peer (a server or tool some tests run against: SMTP, git over HTTP, CLI tools, ...)
+# has its own idempotent install script, sourced here so it can export where it put things.
+for peer in scripts/peers/*.sh; do
+  [ -e "$peer" ] || continue
+  step "test peer: $peer"
+  # shellcheck source=/dev/null
+  . "$peer"
+done
+
 step "tests (cargo nextest)"
 # The conformance flows live in ../shared/conformance beside the checkout.
 export SAKER_CONFORMANCE_DIR="${SAKER_CONFORMANCE_DIR:-$(cd .. && pwd)/shared/conformance}"
