@@ -82,6 +82,10 @@ pub enum TaskKind {
     HttpDownload,
     /// A JSON payload POSTed to a chat service's incoming webhook (`catalog/notifications.rs`).
     IncomingWebhook,
+    /// An e-mail sent over SMTP (`catalog/notifications.rs`).
+    MailSend,
+    /// An e-mail sent through SendGrid's v3 API (`catalog/notifications.rs`).
+    SendGridMailSend,
 }
 
 impl TaskKind {

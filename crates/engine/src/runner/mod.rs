@@ -19,6 +19,8 @@ mod kv;
 mod labels;
 mod local_files;
 mod log;
+mod mail;
+mod mail_files;
 mod notifications;
 mod output_values;
 mod protocol;
@@ -26,6 +28,7 @@ mod purge;
 mod resume_task;
 mod ret;
 mod script_context;
+mod sendgrid;
 mod shell;
 mod subflow;
 mod working_directory;
@@ -38,6 +41,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 pub use crate::task_context::TaskContext;
+pub use sendgrid::{API_URL_VARIABLE as SENDGRID_API_URL_VARIABLE, SendGridMailSend};
 pub use working_directory::finish_working_directory;
 
 /// What a runner returns when its task did not fail.
@@ -162,6 +166,14 @@ impl Registry {
                 Arc::new(notifications::IncomingWebhook { service }),
             );
         }
+        runners.insert(
+            "io.kestra.plugin.notifications.mail.MailSend",
+            Arc::new(mail::MailSend),
+        );
+        runners.insert(
+            "io.kestra.plugin.notifications.sendgrid.SendGridMailSend",
+            Arc::new(sendgrid::SendGridMailSend::from_environment()),
+        );
         for (script, language) in [
             (
                 "io.kestra.plugin.scripts.shell.Script",

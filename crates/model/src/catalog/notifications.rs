@@ -1,5 +1,13 @@
-//! Kestra's incoming-webhook notification tasks (`io.kestra.plugin.notifications.*`): a JSON
-//! `payload` POSTed to a webhook `url`. Slack's task also takes `messageText` (Kestra 0.22+).
+//! Kestra's notification tasks: incoming webhooks (a JSON `payload` POSTed to a webhook
+//! `url`; Slack's task also takes `messageText`, Kestra 0.22+), e-mail over SMTP
+//! (`MailSend`) and SendGrid's API (`SendGridMailSend`).
+//!
+//! Names. Kestra first shipped these in `plugin-notifications` (`io.kestra.plugin.notifications.*`),
+//! then moved each service to a plugin of its own, keeping the old name as an alias of the
+//! new class: `io.kestra.plugin.slack.notifications.*` (and `io.kestra.plugin.slack.*` in
+//! between), `io.kestra.plugin.discord.*`, `io.kestra.plugin.microsoft365.teams.*`,
+//! `io.kestra.plugin.googleworkspace.chat.*`, `io.kestra.plugin.email.*`. Both names are
+//! accepted here; the first one, which flows written so far use most, stays canonical.
 //! The `*Execution` and `*Template` variants, which build the payload from a template file,
 //! are not here yet.
 
@@ -20,28 +28,74 @@ const SLACK_PROPS: &[PropSpec] = &[
     prop("options", Shape::Map),
 ];
 
+/// An attachment list: `{name, uri, contentType}` maps, or a string holding their JSON (a
+/// `{{ inputs.attachments | toJson }}`), as Kestra's `MailSend` takes it.
+const ATTACHMENTS: Shape = Shape::Any;
+
+/// Kestra's `MailSend` (simple-java-mail underneath). `to` and `cc` are strings of
+/// addresses separated by `;` (or `,`); a list is taken too.
+const MAIL_SEND_PROPS: &[PropSpec] = &[
+    prop("host", Shape::String),
+    prop("port", Shape::Int),
+    prop("username", Shape::String),
+    prop("password", Shape::String),
+    prop(
+        "transportStrategy",
+        Shape::OneOf(&["SMTP", "SMTPS", "SMTP_TLS", "SMTP_OAUTH2"]),
+    ),
+    prop("sessionTimeout", Shape::Int),
+    prop("verifyServerIdentity", Shape::Bool),
+    prop("trustedHosts", Shape::StringList),
+    required("from", Shape::String),
+    required("to", Shape::StringOrList),
+    prop("cc", Shape::StringOrList),
+    prop("subject", Shape::String),
+    prop("htmlTextContent", Shape::String),
+    prop("plainTextContent", Shape::String),
+    prop("attachments", ATTACHMENTS),
+    prop("embeddedImages", ATTACHMENTS),
+];
+
+/// Kestra's `SendGridMailSend`: `to` and `cc` are lists. `htmlTextContent` is the name of
+/// `htmlContent` in Kestra's first versions of the task.
+const SENDGRID_PROPS: &[PropSpec] = &[
+    required("sendgridApiKey", Shape::String),
+    required("from", Shape::String),
+    required("to", Shape::StringOrList),
+    prop("cc", Shape::StringOrList),
+    prop("subject", Shape::String),
+    prop("htmlContent", Shape::String),
+    prop("htmlTextContent", Shape::String),
+    prop("textContent", Shape::String),
+    prop("attachments", ATTACHMENTS),
+    prop("embeddedImages", ATTACHMENTS),
+];
+
 pub const NOTIFICATION_TASKS: &[TaskType] = &[
     TaskType {
         name: "io.kestra.plugin.notifications.slack.SlackIncomingWebhook",
-        aliases: &[],
+        aliases: &[
+            "io.kestra.plugin.slack.notifications.SlackIncomingWebhook",
+            "io.kestra.plugin.slack.SlackIncomingWebhook",
+        ],
         kind: TaskKind::IncomingWebhook,
         props: SLACK_PROPS,
     },
     TaskType {
         name: "io.kestra.plugin.notifications.discord.DiscordIncomingWebhook",
-        aliases: &[],
+        aliases: &["io.kestra.plugin.discord.DiscordIncomingWebhook"],
         kind: TaskKind::IncomingWebhook,
         props: WEBHOOK_PROPS,
     },
     TaskType {
         name: "io.kestra.plugin.notifications.teams.TeamsIncomingWebhook",
-        aliases: &[],
+        aliases: &["io.kestra.plugin.microsoft365.teams.TeamsIncomingWebhook"],
         kind: TaskKind::IncomingWebhook,
         props: WEBHOOK_PROPS,
     },
     TaskType {
         name: "io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook",
-        aliases: &[],
+        aliases: &["io.kestra.plugin.googleworkspace.chat.GoogleChatIncomingWebhook"],
         kind: TaskKind::IncomingWebhook,
         props: WEBHOOK_PROPS,
     },
@@ -50,5 +104,17 @@ pub const NOTIFICATION_TASKS: &[TaskType] = &[
         aliases: &[],
         kind: TaskKind::IncomingWebhook,
         props: WEBHOOK_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.notifications.mail.MailSend",
+        aliases: &["io.kestra.plugin.email.MailSend"],
+        kind: TaskKind::MailSend,
+        props: MAIL_SEND_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.notifications.sendgrid.SendGridMailSend",
+        aliases: &[],
+        kind: TaskKind::SendGridMailSend,
+        props: SENDGRID_PROPS,
     },
 ];
