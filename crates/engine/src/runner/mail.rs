@@ -5,8 +5,8 @@
 //! * `transportStrategy` SMTPS (the default: TLS from the first byte, port 465), SMTP_TLS
 //!   (STARTTLS required, port 587), SMTP (plain, STARTTLS when the server offers it, port
 //!   25), SMTP_OAUTH2 (STARTTLS required, `password` is the OAuth2 token, XOAUTH2);
-//!   `sessionTimeout` in milliseconds (10 000 by default) bounds the connection and each
-//!   command; `verifyServerIdentity: false` accepts a certificate for another host name,
+//!   `sessionTimeout` in milliseconds (10 000 by default) bounds the whole exchange with
+//!   the server, connection included; `verifyServerIdentity: false` accepts a certificate for another host name,
 //!   and a `host` listed in `trustedHosts` is trusted whatever its certificate.
 //! * `to` and `cc`: addresses separated by `;` or `,` (or a list); `from` one address.
 //! * The body: `plainTextContent` and `htmlTextContent` as alternatives (the plain text is
@@ -80,8 +80,16 @@ impl TaskRunner for MailSend {
             let recipients = message.envelope().to().len();
             let mailer = server.transport()?;
             let cancel = ctx.cancellation();
+            // lettre bounds only the connection by its timeout: the deadline of the whole
+            // exchange is here, so a server that stops answering cannot hold the task.
+            let sending = tokio::time::timeout(server.timeout, mailer.send(message));
             let sent = tokio::select! {
-                sent = mailer.send(message) => sent,
+                sent = sending => sent.map_err(|_| TaskError::Failed(format!(
+                    "sending mail through {} took more than sessionTimeout ({} ms): raise \
+                     'sessionTimeout' if the server is slow",
+                    server.shown,
+                    server.timeout.as_millis()
+                )))?,
                 () = cancel.cancelled() => {
                     return Err(TaskError::Killed(format!(
                         "killed while sending mail through {}", server.shown
@@ -292,7 +300,7 @@ fn part(file: &MailFile, property_name: &str, inline: bool) -> Result<SinglePart
         )
     })?;
     let attachment = if inline {
-        Attachment::new_inline(file.name.clone())
+        Attachment::new_inline_with_name(file.name.clone(), file.name.clone())
     } else {
         Attachment::new(file.name.clone())
     };
