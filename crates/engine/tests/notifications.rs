@@ -194,3 +194,51 @@ tasks:
     // Only the refused message reached the server.
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kestras_newer_package_names_run_the_same_tasks() {
+    let (base, seen) = serve().await;
+    let setup = start();
+    let names = [
+        (
+            "io.kestra.plugin.slack.notifications.SlackIncomingWebhook",
+            "Slack",
+        ),
+        ("io.kestra.plugin.slack.SlackIncomingWebhook", "Slack"),
+        ("io.kestra.plugin.discord.DiscordIncomingWebhook", "Discord"),
+        (
+            "io.kestra.plugin.microsoft365.teams.TeamsIncomingWebhook",
+            "Teams",
+        ),
+        (
+            "io.kestra.plugin.googleworkspace.chat.GoogleChatIncomingWebhook",
+            "Google Chat",
+        ),
+    ];
+    let mut flow = String::from("id: aliases\nnamespace: company.team\ntasks:\n");
+    for (i, (name, _)) in names.iter().enumerate() {
+        flow.push_str(&format!(
+            "  - id: t{i}\n    type: {name}\n    url: \"{base}/hook/{i}/{{{{ secret('K') }}}}\"\n    payload: '{{\"text\": \"via {name}\"}}'\n"
+        ));
+    }
+    let (done, lines) = run(&setup, &flow).await;
+    assert_eq!(done.state.current, StateType::Success, "{lines:?}");
+    let seen = seen.lock().unwrap().clone();
+    let expected: Vec<(String, String, Value)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            (
+                format!("/hook/{i}/{K}"),
+                "application/json".to_owned(),
+                json!({ "text": format!("via {name}") }),
+            )
+        })
+        .collect();
+    assert_eq!(seen, expected);
+    for (i, (_, service)) in names.iter().enumerate() {
+        let line = format!("{service} notification sent to {base}/hook/{i}/****");
+        assert!(lines.contains(&line), "{line} not in {lines:?}");
+    }
+    assert!(lines.iter().all(|l| !l.contains(K)), "{lines:?}");
+}
