@@ -242,3 +242,132 @@ async fn kestras_newer_package_names_run_the_same_tasks() {
     }
     assert!(lines.iter().all(|l| !l.contains(K)), "{lines:?}");
 }
+
+/// [`start`], with the execution-summary tasks, which read executions from the store.
+fn start_with_summaries() -> Setup {
+    Setup::start(|_, parts| {
+        parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
+        parts.sealer = Some(common::data_dir::sealer());
+        parts.registry = parts
+            .registry
+            .clone()
+            .with_execution_notifications(parts.store.clone());
+    })
+}
+
+/// The only request the server received.
+fn only(seen: &Seen) -> (String, Value) {
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (path, _, body) = seen.into_iter().next().unwrap();
+    (path, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_execution_in_errors_reports_the_task_that_failed() {
+    let (base, seen) = serve().await;
+    let setup = start_with_summaries();
+    let flow = format!(
+        r#"
+id: summary
+namespace: company.team
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.log.Log
+    message: fine
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: broken on purpose
+errors:
+  - id: alert
+    type: io.kestra.plugin.slack.notifications.SlackExecution
+    url: "{base}/services/{{{{ secret('K') }}}}"
+    customMessage: "on-call: look at {{{{ flow.id }}}}"
+    customFields:
+      Team: data
+      Attempts: 3
+"#
+    );
+    let (done, lines) = run(&setup, &flow).await;
+    assert_eq!(done.state.current, StateType::Failed, "{lines:?}");
+    assert!(
+        lines.contains(&format!("Slack notification sent to {base}/services/****")),
+        "{lines:?}"
+    );
+    let (path, body) = only(&seen);
+    assert_eq!(path, format!("/services/{K}"));
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*[company.team] summary ➛ RUNNING*\n> Failed on task `boom` after 0:00:"),
+        "{text}"
+    );
+    assert_eq!(body["blocks"][0]["text"]["text"], "on-call: look at summary");
+    assert_eq!(body["blocks"][1]["text"]["text"], text);
+    let attachment = &body["attachments"][0];
+    assert_eq!(attachment["color"], "danger");
+    let start = done.state.start_date().unwrap().timestamp();
+    assert_eq!(attachment["ts"], start);
+    let fields: Vec<(String, Value)> = attachment["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["title"].as_str().unwrap().to_owned(), f["value"].clone()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            ("Namespace".to_owned(), json!("company.team")),
+            ("Flow ID".to_owned(), json!("summary")),
+            ("Execution ID".to_owned(), json!(done.id)),
+            ("Execution Status".to_owned(), json!("RUNNING")),
+            ("Team".to_owned(), json!("data")),
+            ("Attempts".to_owned(), json!(3)),
+            ("Final task ID".to_owned(), json!("boom")),
+        ]
+    );
+    assert!(lines.iter().all(|l| !l.contains(K)), "{lines:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_execution_reports_another_execution_of_its_namespace_only() {
+    let (base, seen) = serve().await;
+    let setup = start_with_summaries();
+    let (reported, lines) = run(
+        &setup,
+        "id: nightly\nnamespace: company.team.etl\ntasks:\n  - id: load\n    type: io.kestra.plugin.core.log.Log\n    message: loaded\n",
+    )
+    .await;
+    assert_eq!(reported.state.current, StateType::Success, "{lines:?}");
+    let reporter = |namespace: &str| {
+        format!(
+            "id: report\nnamespace: {namespace}\ntasks:\n  - id: alert\n    type: io.kestra.plugin.notifications.slack.SlackExecution\n    url: \"{base}/hook\"\n    executionId: {}\n    channel: \"#alerts\"\n",
+            reported.id
+        )
+    };
+    let (done, lines) = run(&setup, &reporter("company.team")).await;
+    assert_eq!(done.state.current, StateType::Success, "{lines:?}");
+    let (_, body) = only(&seen);
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*[company.team.etl] nightly ➛ SUCCESS*\n> Succeeded after 0:00:"),
+        "{text}"
+    );
+    assert_eq!(body["channel"], "#alerts");
+    let attachment = &body["attachments"][0];
+    assert_eq!(attachment["color"], "good");
+    let fields = attachment["fields"].as_array().unwrap();
+    assert_eq!(fields[2]["value"], json!(reported.id));
+    assert_eq!(fields.last().unwrap()["value"], "load");
+
+    // A flow of another namespace may not read it; nothing is sent.
+    let (done, lines) = run(&setup, &reporter("company.other")).await;
+    assert_eq!(done.state.current, StateType::Failed, "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains(&format!(
+            "property 'executionId': execution '{}' is of namespace 'company.team.etl'",
+            reported.id
+        ))),
+        "{lines:?}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}

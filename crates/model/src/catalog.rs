@@ -86,6 +86,8 @@ pub enum TaskKind {
     MailSend,
     /// An e-mail sent through SendGrid's v3 API (`catalog/notifications.rs`).
     SendGridMailSend,
+    /// A summary of an execution posted to a Slack incoming webhook (`catalog/notifications.rs`).
+    SlackExecution,
 }
 
 impl TaskKind {

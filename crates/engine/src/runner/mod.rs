@@ -9,6 +9,7 @@
 
 mod assert;
 mod echo;
+mod execution_notification;
 mod exit;
 mod fail;
 mod fetch;
@@ -41,6 +42,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 pub use crate::task_context::TaskContext;
+pub use execution_notification::{SLACK_EXECUTION, SlackExecution};
 pub use sendgrid::{API_URL_VARIABLE as SENDGRID_API_URL_VARIABLE, SendGridMailSend};
 pub use working_directory::finish_working_directory;
 

@@ -7,6 +7,7 @@
 //! [`HttpCall`]), and an error never carries it. What the payload holds of a secret is sent,
 //! as the flow asks; it is masked wherever Saker shows it.
 
+use saker_expr::Rendered;
 use saker_model::Level;
 use serde_json::Value;
 
@@ -26,37 +27,52 @@ pub struct IncomingWebhook {
 impl TaskRunner for IncomingWebhook {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
-            let url = ctx.render_rendered_string("url")?.ok_or_else(|| {
-                property(
-                    "url",
-                    "is required: the incoming webhook's URL (keep it in a secret)",
-                )
-            })?;
+            let url = webhook_url(ctx)?;
             let payload = payload(ctx)?;
-            let mut call = HttpCall::webhook(ctx, url, payload)?;
-            call.note_secret(ctx);
-            let response = call.send(ctx).await?;
-            let status = response.status();
-            let answer = read_body(&call, ctx, response, MAX_ANSWER, "a webhook may answer")
-                .await
-                .unwrap_or_default();
-            if !status.is_success() {
-                let answer = String::from_utf8_lossy(&answer);
-                let answer: String = answer.chars().take(SHOWN_ANSWER).collect();
-                return Err(TaskError::Failed(format!(
-                    "{} webhook {} answered {status}: {}",
-                    self.service,
-                    call.shown_uri(),
-                    answer.trim()
-                )));
-            }
-            ctx.log(
-                Level::Info,
-                &format!("{} notification sent to {}", self.service, call.shown_uri()),
-            );
-            Ok(TaskOutcome::default())
+            post(ctx, self.service, url, payload).await
         })
     }
+}
+
+/// The rendered `url` property, required.
+pub(super) fn webhook_url(ctx: &mut TaskContext) -> Result<Rendered, TaskError> {
+    ctx.render_rendered_string("url")?.ok_or_else(|| {
+        property(
+            "url",
+            "is required: the incoming webhook's URL (keep it in a secret)",
+        )
+    })
+}
+
+/// POSTs `payload` (JSON) to the webhook `url` of `service`; a refusal fails the task with
+/// the start of the service's answer.
+pub(super) async fn post(
+    ctx: &mut TaskContext,
+    service: &str,
+    url: Rendered,
+    payload: String,
+) -> Result<TaskOutcome, TaskError> {
+    let mut call = HttpCall::webhook(ctx, url, payload)?;
+    call.note_secret(ctx);
+    let response = call.send(ctx).await?;
+    let status = response.status();
+    let answer = read_body(&call, ctx, response, MAX_ANSWER, "a webhook may answer")
+        .await
+        .unwrap_or_default();
+    if !status.is_success() {
+        let answer = String::from_utf8_lossy(&answer);
+        let answer: String = answer.chars().take(SHOWN_ANSWER).collect();
+        return Err(TaskError::Failed(format!(
+            "{service} webhook {} answered {status}: {}",
+            call.shown_uri(),
+            answer.trim()
+        )));
+    }
+    ctx.log(
+        Level::Info,
+        &format!("{service} notification sent to {}", call.shown_uri()),
+    );
+    Ok(TaskOutcome::default())
 }
 
 /// The JSON sent: `payload` as written (checked to be JSON, as every one of these services
@@ -83,7 +99,7 @@ fn payload(ctx: &mut TaskContext) -> Result<String, TaskError> {
     ))
 }
 
-fn property(name: &str, message: &str) -> TaskError {
+pub(super) fn property(name: &str, message: &str) -> TaskError {
     TaskError::Property {
         property: name.to_owned(),
         message: message.to_owned(),

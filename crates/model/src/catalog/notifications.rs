@@ -8,8 +8,8 @@
 //! between), `io.kestra.plugin.discord.*`, `io.kestra.plugin.microsoft365.teams.*`,
 //! `io.kestra.plugin.googleworkspace.chat.*`, `io.kestra.plugin.email.*`. Both names are
 //! accepted here; the first one, which flows written so far use most, stays canonical.
-//! The `*Execution` and `*Template` variants, which build the payload from a template file,
-//! are not here yet.
+//! `SlackExecution` posts a summary of an execution; the other services' `*Execution` tasks
+//! and the `*Template` variants (a payload from a template file) are not here yet.
 
 use super::{PropSpec, TaskKind, TaskType, prop, required};
 use crate::shape::Shape;
@@ -25,6 +25,20 @@ const SLACK_PROPS: &[PropSpec] = &[
     required("url", Shape::String),
     prop("payload", Shape::String),
     prop("messageText", Shape::String),
+    prop("options", Shape::Map),
+];
+
+/// Kestra's `SlackExecution`: the webhook `url`, which execution (this one by default), a
+/// message and fields added to the summary, and the legacy-webhook overrides.
+const SLACK_EXECUTION_PROPS: &[PropSpec] = &[
+    required("url", Shape::String),
+    prop("executionId", Shape::String),
+    prop("customMessage", Shape::String),
+    prop("customFields", Shape::Map),
+    prop("channel", Shape::String),
+    prop("username", Shape::String),
+    prop("iconUrl", Shape::String),
+    prop("iconEmoji", Shape::String),
     prop("options", Shape::Map),
 ];
 
@@ -80,6 +94,15 @@ pub const NOTIFICATION_TASKS: &[TaskType] = &[
         ],
         kind: TaskKind::IncomingWebhook,
         props: SLACK_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.notifications.slack.SlackExecution",
+        aliases: &[
+            "io.kestra.plugin.slack.notifications.SlackExecution",
+            "io.kestra.plugin.slack.SlackExecution",
+        ],
+        kind: TaskKind::SlackExecution,
+        props: SLACK_EXECUTION_PROPS,
     },
     TaskType {
         name: "io.kestra.plugin.notifications.discord.DiscordIncomingWebhook",

@@ -1,0 +1,249 @@
+//! Kestra's `SlackExecution` (`io.kestra.plugin.notifications.slack.SlackExecution`, now
+//! `io.kestra.plugin.slack.notifications.SlackExecution`): a summary of one execution
+//! (namespace, flow, id, state, duration, the task it ended on, `customMessage` and
+//! `customFields`) posted to a Slack incoming webhook, in the shape of Kestra's
+//! `slack-template.peb` (a `text` line, `blocks`, and an attachment of fields coloured by
+//! state). The legacy-webhook `channel`, `username`, `iconUrl` and `iconEmoji` are added as
+//! Kestra adds them.
+//!
+//! Which execution: `executionId`, this one by default (in `errors:` its state is still
+//! RUNNING, as in Kestra). Another execution is read from the store, in the flow's tenant,
+//! when it is the one whose end started this execution (a Flow trigger's
+//! `trigger.executionId`, the use Kestra documents) or belongs to the flow's namespace or a
+//! namespace below it; any other is refused, as `log.Fetch` refuses it. Kestra's summary has
+//! a link to the execution in its UI; Saker's engine knows no public URL of a UI, so there is
+//! none.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use saker_model::{Execution, StateType, TaskRun};
+use saker_store::Store;
+use serde_json::{Map, Value, json};
+
+use super::notifications::{post, property, webhook_url};
+use super::{Registry, RunFuture, TaskContext, TaskError, TaskRunner};
+use crate::logs::off_worker;
+
+/// The canonical name of Slack's execution summary (the catalog holds its aliases).
+pub const SLACK_EXECUTION: &str = "io.kestra.plugin.notifications.slack.SlackExecution";
+
+impl Registry {
+    /// These runners plus the execution-summary notifications, which read the execution
+    /// they report from `store` (the engine's).
+    pub fn with_execution_notifications(mut self, store: Arc<dyn Store>) -> Self {
+        self.register(SLACK_EXECUTION, Arc::new(SlackExecution { store }));
+        self
+    }
+}
+
+pub struct SlackExecution {
+    store: Arc<dyn Store>,
+}
+
+impl TaskRunner for SlackExecution {
+    fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
+        Box::pin(async move {
+            let url = webhook_url(ctx)?;
+            let execution = reported_execution(ctx, &self.store)?;
+            let summary = Summary::of(&execution, ctx.task().id.as_str(), Utc::now());
+            let custom_message = ctx.render_string("customMessage")?;
+            let custom_fields = match ctx.render_output_value("customFields")? {
+                None | Some(Value::Null) => Map::new(),
+                Some(Value::Object(map)) => map,
+                Some(_) => return Err(property("customFields", "expected a map of name to value")),
+            };
+            let mut payload = slack_payload(&summary, custom_message, &custom_fields);
+            for (property_name, key) in [
+                ("channel", "channel"),
+                ("username", "username"),
+                ("iconUrl", "icon_url"),
+                ("iconEmoji", "icon_emoji"),
+            ] {
+                if let Some(value) = ctx.render_string(property_name)? {
+                    payload.insert(key.into(), Value::String(value));
+                }
+            }
+            post(ctx, "Slack", url, Value::Object(payload).to_string()).await
+        })
+    }
+}
+
+/// The execution `executionId` names (this one by default), if this flow may report it.
+fn reported_execution(ctx: &mut TaskContext, store: &Arc<dyn Store>) -> Result<Execution, TaskError> {
+    let own_id = ctx.execution_id();
+    let id = ctx
+        .render_string("executionId")?
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| own_id.clone());
+    let tenant = ctx.render_template("{{ flow.tenantId }}")?;
+    let own_namespace = ctx.render_template("{{ flow.namespace }}")?;
+    let triggered_by = match ctx.variable("trigger") {
+        Some(saker_expr::Value::Map(map, _)) => map
+            .get("executionId")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        _ => None,
+    };
+    let found = off_worker(|| store.get_execution(&id))
+        .map_err(|err| TaskError::Failed(format!("reading execution '{id}': {err}")))?;
+    // Another tenant's execution is answered as one that does not exist.
+    let execution = found
+        .filter(|e| e.tenant_id == tenant)
+        .ok_or_else(|| property("executionId", &format!("execution '{id}' not found")))?;
+    let allowed = id == own_id
+        || triggered_by.as_deref() == Some(id.as_str())
+        || within(&execution.namespace, &own_namespace);
+    if !allowed {
+        return Err(property(
+            "executionId",
+            &format!(
+                "execution '{id}' is of namespace '{}': a flow of '{own_namespace}' reports \
+                 executions of its namespace and those below it, or the one whose end \
+                 triggered it (trigger.executionId)",
+                execution.namespace
+            ),
+        ));
+    }
+    Ok(execution)
+}
+
+/// `namespace` is `parent` or below it.
+fn within(namespace: &str, parent: &str) -> bool {
+    namespace
+        .strip_prefix(parent)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// What Kestra's template shows of an execution.
+struct Summary {
+    id: String,
+    namespace: String,
+    flow_id: String,
+    state: StateType,
+    /// `H:mm:ss.SSS`, up to now for an execution still running.
+    duration: String,
+    /// Seconds since the epoch.
+    start: Option<i64>,
+    /// The task the execution ended on: its last failed run when a run failed, else its
+    /// last successful one.
+    last_task: Option<String>,
+    failed: bool,
+}
+
+impl Summary {
+    /// `reporter` is the id of the notification task, left out of "the last task".
+    fn of(execution: &Execution, reporter: &str, now: DateTime<Utc>) -> Self {
+        let failed = execution.state.current.is_failed()
+            || execution
+                .task_run_list
+                .iter()
+                .any(|run| run.state.current.is_failed());
+        let wanted = if failed {
+            StateType::Failed
+        } else {
+            StateType::Success
+        };
+        let last_task = execution
+            .task_run_list
+            .iter()
+            .filter(|run: &&TaskRun| run.task_id != reporter && run.state.current == wanted)
+            .next_back()
+            .map(|run| run.task_id.clone());
+        let start = execution.state.start_date();
+        let end = execution.state.end_date().unwrap_or(now);
+        Self {
+            id: execution.id.clone(),
+            namespace: execution.namespace.clone(),
+            flow_id: execution.flow_id.clone(),
+            state: execution.state.current,
+            duration: start.map_or_else(|| "0:00:00.000".to_owned(), |s| human(end - s)),
+            start: start.map(|s| s.timestamp()),
+            last_task,
+            failed,
+        }
+    }
+
+    /// `*[namespace] flow ➛ STATE*` and the outcome line, as the template writes them.
+    fn headline(&self) -> String {
+        let outcome = match (&self.last_task, self.failed) {
+            (Some(task), true) => format!("Failed on task `{task}`"),
+            (None, true) => "Failed".to_owned(),
+            (_, false) => "Succeeded".to_owned(),
+        };
+        format!(
+            "*[{}] {} ➛ {}*\n> {outcome} after {}",
+            self.namespace,
+            self.flow_id,
+            self.state.as_str(),
+            self.duration
+        )
+    }
+}
+
+/// Kestra's `humanDuration` (`DurationFormatUtils.formatDurationHMS`): `H:mm:ss.SSS`.
+fn human(duration: chrono::TimeDelta) -> String {
+    let millis = duration.num_milliseconds().max(0);
+    let (hours, rest) = (millis / 3_600_000, millis % 3_600_000);
+    let (minutes, rest) = (rest / 60_000, rest % 60_000);
+    let (seconds, millis) = (rest / 1000, rest % 1000);
+    format!("{hours}:{minutes:02}:{seconds:02}.{millis:03}")
+}
+
+/// The JSON of Kestra's `slack-template.peb` for `summary`.
+fn slack_payload(
+    summary: &Summary,
+    custom_message: Option<String>,
+    custom_fields: &Map<String, Value>,
+) -> Map<String, Value> {
+    let headline = summary.headline();
+    let mut blocks = Vec::new();
+    if let Some(message) = custom_message {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": message}}));
+    }
+    blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": headline}}));
+    let field = |title: &str, value: Value| json!({"title": title, "value": value, "short": true});
+    let mut fields = vec![
+        field("Namespace", summary.namespace.clone().into()),
+        field("Flow ID", summary.flow_id.clone().into()),
+        field("Execution ID", summary.id.clone().into()),
+        field("Execution Status", summary.state.as_str().into()),
+    ];
+    for (title, value) in custom_fields {
+        fields.push(field(title, value.clone()));
+    }
+    fields.push(field(
+        "Final task ID",
+        summary.last_task.clone().map_or(Value::Null, Value::String),
+    ));
+    let color = match summary.state {
+        StateType::Success => "good",
+        StateType::Warning => "warning",
+        _ => "danger",
+    };
+    let mut attachment = json!({"color": color, "fields": fields});
+    if let Some(start) = summary.start {
+        attachment["ts"] = start.into();
+    }
+    let mut payload = Map::new();
+    payload.insert("text".into(), headline.into());
+    payload.insert("blocks".into(), blocks.into());
+    payload.insert("attachments".into(), json!([attachment]));
+    payload
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn durations_read_as_kestra_writes_them() {
+        assert_eq!(human(chrono::TimeDelta::milliseconds(1_234)), "0:00:01.234");
+        assert_eq!(
+            human(chrono::TimeDelta::milliseconds(3_600_000 + 61_005)),
+            "1:01:01.005"
+        );
+        assert_eq!(human(chrono::TimeDelta::milliseconds(-5)), "0:00:00.000");
+    }
+}
