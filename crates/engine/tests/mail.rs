@@ -25,13 +25,17 @@ const PASSWORD: &str = "smtp-Pa55-Wq7Rz4Kd";
 /// directory given, accepts only USER/PASSWORD, prints `READY <port>` once listening and
 /// stops when its stdin closes.
 const SERVER: &str = r#"
-import asyncio, base64, json, os, socket, sys
+import asyncio, base64, json, os, socket, ssl, sys
 from email import policy
 from email.parser import BytesParser
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-out, user, password = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
+out, user, password, mode = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode(), sys.argv[4]
+tls = None
+if mode != "plain":
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(sys.argv[5], sys.argv[6])
 
 def authenticator(server, session, envelope, mechanism, auth_data):
     ok = isinstance(auth_data, LoginPassword) and auth_data.login == user and auth_data.password == password
@@ -61,6 +65,7 @@ class Saver:
                 })
         saved = {
             "authenticated": session.authenticated,
+            "tls": server.transport.get_extra_info("ssl_object") is not None,
             "mailFrom": envelope.mail_from,
             "rcptTos": envelope.rcpt_tos,
             "from": str(msg["From"]),
@@ -79,8 +84,13 @@ sock = socket.socket()
 sock.bind(("127.0.0.1", 0))
 port = sock.getsockname()[1]
 sock.close()
+options = {}
+if mode == "starttls":
+    options = {"tls_context": tls, "require_starttls": True}
+elif mode == "smtps":
+    options = {"ssl_context": tls}
 controller = Controller(Saver(), hostname="127.0.0.1", port=port, authenticator=authenticator,
-                        auth_require_tls=False, auth_required=False)
+                        auth_require_tls=False, auth_required=False, **options)
 controller.start()
 print("READY", port, flush=True)
 sys.stdin.read()
@@ -92,6 +102,15 @@ fn aiosmtpd_python() -> Option<PathBuf> {
     python.exists().then_some(python)
 }
 
+/// How the server secures connections.
+enum Security<'a> {
+    Plain,
+    /// STARTTLS required, with this certificate and key.
+    StartTls(&'a Path, &'a Path),
+    /// TLS from the first byte (SMTPS).
+    Implicit(&'a Path, &'a Path),
+}
+
 /// A running aiosmtpd; stopped (killed) when dropped.
 struct SmtpServer {
     port: u16,
@@ -101,6 +120,10 @@ struct SmtpServer {
 
 impl SmtpServer {
     async fn start(python: &Path) -> Self {
+        Self::start_with(python, Security::Plain).await
+    }
+
+    async fn start_with(python: &Path, security: Security<'_>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("server.py");
         std::fs::write(&script, SERVER).unwrap();
@@ -111,6 +134,11 @@ impl SmtpServer {
             .arg(&received)
             .arg(USER)
             .arg(PASSWORD)
+            .args(match security {
+                Security::Plain => vec!["plain".as_ref()],
+                Security::StartTls(cert, key) => vec!["starttls".as_ref(), cert.as_os_str(), key.as_os_str()],
+                Security::Implicit(cert, key) => vec!["smtps".as_ref(), cert.as_os_str(), key.as_os_str()],
+            })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -398,4 +426,69 @@ async fn bad_addresses_and_missing_files_are_named() {
             "{extra}: {lines:?}"
         );
     }
+}
+
+/// A self-signed certificate for 127.0.0.1 (and its key), made with the openssl command.
+fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    made.success().then_some((cert, key))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtps_and_starttls_check_the_certificate_unless_the_host_is_trusted() {
+    let Some(python) = aiosmtpd_python() else {
+        eprintln!("SKIPPED: SAKER_AIOSMTPD_PYTHON is unset (scripts/peers/smtp.sh installs aiosmtpd)");
+        return;
+    };
+    let certs = tempfile::tempdir().unwrap();
+    let Some((cert, key)) = self_signed(certs.path()) else {
+        eprintln!("SKIPPED: the openssl command could not make a test certificate");
+        return;
+    };
+    let data = start_engine();
+    for (strategy, security) in [
+        ("SMTPS", Security::Implicit(&cert, &key)),
+        ("SMTP_TLS", Security::StartTls(&cert, &key)),
+    ] {
+        let server = SmtpServer::start_with(&python, security).await;
+        let flow = |trusted: &str| {
+            format!(
+                "id: tls\nnamespace: company.team\ntasks:\n  - id: send\n    type: io.kestra.plugin.email.MailSend\n    host: 127.0.0.1\n    port: {}\n    transportStrategy: {strategy}\n    username: {USER}\n    password: \"{{{{ secret('SMTP_PASSWORD') }}}}\"\n    from: saker@example.com\n    to: ada@example.com\n    subject: over {strategy}\n{trusted}",
+                server.port
+            )
+        };
+        // Self-signed: refused as the server's identity cannot be checked.
+        let done = data.run(&flow("")).await;
+        let lines = data.messages(&done);
+        assert_eq!(done.state.current, StateType::Failed, "{strategy}: {lines:?}");
+        assert!(
+            lines.iter().any(|l| l.contains("failed: ") && l.to_lowercase().contains("certificate")),
+            "{strategy}: {lines:?}"
+        );
+        assert!(server.received().is_empty(), "{strategy}");
+        // Trusted by name: sent over TLS, with a warning that the certificate is not checked.
+        let done = data
+            .run(&flow("    trustedHosts:\n      - 127.0.0.1\n"))
+            .await;
+        let lines = data.messages(&done);
+        assert_eq!(done.state.current, StateType::Success, "{strategy}: {lines:?}");
+        assert!(lines.iter().any(|l| l.contains("certificate is not fully checked")), "{lines:?}");
+        let received = server.received();
+        assert_eq!(received.len(), 1, "{strategy}");
+        assert_eq!(received[0]["tls"], true, "{strategy}");
+        assert_eq!(received[0]["authenticated"], true, "{strategy}");
+        assert_eq!(received[0]["subject"], format!("over {strategy}"));
+    }
+    assert_not_stored(data, PASSWORD);
 }
