@@ -136,8 +136,12 @@ impl SmtpServer {
             .arg(PASSWORD)
             .args(match security {
                 Security::Plain => vec!["plain".as_ref()],
-                Security::StartTls(cert, key) => vec!["starttls".as_ref(), cert.as_os_str(), key.as_os_str()],
-                Security::Implicit(cert, key) => vec!["smtps".as_ref(), cert.as_os_str(), key.as_os_str()],
+                Security::StartTls(cert, key) => {
+                    vec!["starttls".as_ref(), cert.as_os_str(), key.as_os_str()]
+                }
+                Security::Implicit(cert, key) => {
+                    vec!["smtps".as_ref(), cert.as_os_str(), key.as_os_str()]
+                }
             })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -150,7 +154,12 @@ impl SmtpServer {
             .expect("aiosmtpd did not start")
             .unwrap()
             .expect("aiosmtpd ended before listening");
-        let port = ready.strip_prefix("READY ").unwrap().trim().parse().unwrap();
+        let port = ready
+            .strip_prefix("READY ")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         Self {
             port,
             dir,
@@ -222,7 +231,9 @@ fn assert_not_stored(data: DataDir, secret: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mail_with_both_bodies_cc_and_files_arrives_as_written() {
     let Some(python) = aiosmtpd_python() else {
-        eprintln!("SKIPPED: SAKER_AIOSMTPD_PYTHON is unset (scripts/peers/smtp.sh installs aiosmtpd)");
+        eprintln!(
+            "SKIPPED: SAKER_AIOSMTPD_PYTHON is unset (scripts/peers/smtp.sh installs aiosmtpd)"
+        );
         return;
     };
     let server = SmtpServer::start(&python).await;
@@ -272,7 +283,10 @@ tasks:
     assert_eq!(mail["to"], "ada@example.com, bob@example.com");
     assert_eq!(mail["cc"], "carol@example.com");
     assert_eq!(mail["subject"], "Flow mail ran");
-    assert_eq!(mail["plain"].as_str().unwrap().trim_end(), "plain body of mail");
+    assert_eq!(
+        mail["plain"].as_str().unwrap().trim_end(),
+        "plain body of mail"
+    );
     assert_eq!(
         mail["html"].as_str().unwrap().trim_end(),
         "<p>html body</p><img src=\"cid:logo.png\">"
@@ -300,9 +314,11 @@ tasks:
     assert_eq!(image["contentId"], "<logo.png>");
     assert_eq!(decode(image), png);
     assert!(
-        lines
-            .iter()
-            .any(|l| l == &format!("mail sent to 3 recipient(s) through 127.0.0.1:{}", server.port)),
+        lines.iter().any(|l| l
+            == &format!(
+                "mail sent to 3 recipient(s) through 127.0.0.1:{}",
+                server.port
+            )),
         "{lines:?}"
     );
     // The password went to the server (it authenticated) and nowhere else.
@@ -316,7 +332,9 @@ tasks:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_and_a_closed_port_fail_without_showing_the_password() {
     let Some(python) = aiosmtpd_python() else {
-        eprintln!("SKIPPED: SAKER_AIOSMTPD_PYTHON is unset (scripts/peers/smtp.sh installs aiosmtpd)");
+        eprintln!(
+            "SKIPPED: SAKER_AIOSMTPD_PYTHON is unset (scripts/peers/smtp.sh installs aiosmtpd)"
+        );
         return;
     };
     let server = SmtpServer::start(&python).await;
@@ -351,7 +369,10 @@ tasks:
         ))),
         "{lines:?}"
     );
-    assert!(lines.iter().all(|l| !l.contains("not-the-Pa55word-9x")), "{lines:?}");
+    assert!(
+        lines.iter().all(|l| !l.contains("not-the-Pa55word-9x")),
+        "{lines:?}"
+    );
     assert!(server.received().is_empty());
 
     // A port nothing listens on: the one of a server stopped.
@@ -432,8 +453,15 @@ async fn bad_addresses_and_missing_files_are_named() {
 fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -448,7 +476,9 @@ fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtps_and_starttls_check_the_certificate_unless_the_host_is_trusted() {
     let Some(python) = aiosmtpd_python() else {
-        eprintln!("SKIPPED: SAKER_AIOSMTPD_PYTHON is unset (scripts/peers/smtp.sh installs aiosmtpd)");
+        eprintln!(
+            "SKIPPED: SAKER_AIOSMTPD_PYTHON is unset (scripts/peers/smtp.sh installs aiosmtpd)"
+        );
         return;
     };
     let certs = tempfile::tempdir().unwrap();
@@ -471,9 +501,15 @@ async fn smtps_and_starttls_check_the_certificate_unless_the_host_is_trusted() {
         // Self-signed: refused as the server's identity cannot be checked.
         let done = data.run(&flow("")).await;
         let lines = data.messages(&done);
-        assert_eq!(done.state.current, StateType::Failed, "{strategy}: {lines:?}");
+        assert_eq!(
+            done.state.current,
+            StateType::Failed,
+            "{strategy}: {lines:?}"
+        );
         assert!(
-            lines.iter().any(|l| l.contains("failed: ") && l.to_lowercase().contains("certificate")),
+            lines
+                .iter()
+                .any(|l| l.contains("failed: ") && l.to_lowercase().contains("certificate")),
             "{strategy}: {lines:?}"
         );
         assert!(server.received().is_empty(), "{strategy}");
@@ -482,8 +518,17 @@ async fn smtps_and_starttls_check_the_certificate_unless_the_host_is_trusted() {
             .run(&flow("    trustedHosts:\n      - 127.0.0.1\n"))
             .await;
         let lines = data.messages(&done);
-        assert_eq!(done.state.current, StateType::Success, "{strategy}: {lines:?}");
-        assert!(lines.iter().any(|l| l.contains("certificate is not fully checked")), "{lines:?}");
+        assert_eq!(
+            done.state.current,
+            StateType::Success,
+            "{strategy}: {lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("certificate is not fully checked")),
+            "{lines:?}"
+        );
         let received = server.received();
         assert_eq!(received.len(), 1, "{strategy}");
         assert_eq!(received[0]["tls"], true, "{strategy}");

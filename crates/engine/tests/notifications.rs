@@ -301,7 +301,10 @@ errors:
         text.starts_with("*[company.team] summary ➛ RUNNING*\n> Failed on task `boom` after 0:00:"),
         "{text}"
     );
-    assert_eq!(body["blocks"][0]["text"]["text"], "on-call: look at summary");
+    assert_eq!(
+        body["blocks"][0]["text"]["text"],
+        "on-call: look at summary"
+    );
     assert_eq!(body["blocks"][1]["text"]["text"], text);
     let attachment = &body["attachments"][0];
     assert_eq!(attachment["color"], "danger");

@@ -187,7 +187,10 @@ tasks:
         ))),
         "{lines:?}"
     );
-    assert!(lines.iter().all(|l| !l.contains("SG.revoked-Key-Pp27")), "{lines:?}");
+    assert!(
+        lines.iter().all(|l| !l.contains("SG.revoked-Key-Pp27")),
+        "{lines:?}"
+    );
     assert_eq!(seen.lock().unwrap().len(), 1);
 
     // Without a body SendGrid sends nothing: refused before any request.

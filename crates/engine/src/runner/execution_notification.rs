@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use saker_model::{Execution, StateType, TaskRun};
+use saker_model::{Execution, StateType};
 use saker_store::Store;
 use serde_json::{Map, Value, json};
 
@@ -70,7 +70,10 @@ impl TaskRunner for SlackExecution {
 }
 
 /// The execution `executionId` names (this one by default), if this flow may report it.
-fn reported_execution(ctx: &mut TaskContext, store: &Arc<dyn Store>) -> Result<Execution, TaskError> {
+fn reported_execution(
+    ctx: &mut TaskContext,
+    store: &Arc<dyn Store>,
+) -> Result<Execution, TaskError> {
     let own_id = ctx.execution_id();
     let id = ctx
         .render_string("executionId")?
@@ -148,8 +151,7 @@ impl Summary {
         let last_task = execution
             .task_run_list
             .iter()
-            .filter(|run: &&TaskRun| run.task_id != reporter && run.state.current == wanted)
-            .next_back()
+            .rfind(|run| run.task_id != reporter && run.state.current == wanted)
             .map(|run| run.task_id.clone());
         let start = execution.state.start_date();
         let end = execution.state.end_date().unwrap_or(now);

@@ -137,7 +137,10 @@ impl Server {
         let port = match ctx.render_string("port")? {
             None => strategy.default_port(),
             Some(text) => text.trim().parse::<u16>().map_err(|_| {
-                property("port", "is not a port number (1 to 65535, such as 465 or 587)")
+                property(
+                    "port",
+                    "is not a port number (1 to 65535, such as 465 or 587)",
+                )
             })?,
         };
         let timeout = match ctx.render_string("sessionTimeout")? {
@@ -200,7 +203,9 @@ impl Server {
                 .dangerous_accept_invalid_certs(self.accept_invalid_certs)
                 .dangerous_accept_invalid_hostnames(self.accept_invalid_hostnames)
                 .build_rustls()
-                .map_err(|err| TaskError::Failed(format!("preparing TLS for {}: {err}", self.shown)))
+                .map_err(|err| {
+                    TaskError::Failed(format!("preparing TLS for {}: {err}", self.shown))
+                })
         };
         let tls = match self.strategy {
             Strategy::Smtp => Tls::Opportunistic(tls()?),
@@ -229,7 +234,10 @@ fn message(ctx: &mut TaskContext) -> Result<Message, TaskError> {
     let mut builder = Message::builder().from(mailbox("from", &from)?);
     let to = addresses(ctx, "to")?;
     if to.is_empty() {
-        return Err(property("to", "is required: at least one recipient address"));
+        return Err(property(
+            "to",
+            "is required: at least one recipient address",
+        ));
     }
     for address in to {
         builder = builder.to(address);

@@ -68,7 +68,10 @@ impl TaskRunner for SendGridMailSend {
                 .render_string("sendgridApiKey")?
                 .filter(|k| !k.trim().is_empty())
                 .ok_or_else(|| {
-                    property("sendgridApiKey", "is required: the API key (keep it in a secret)")
+                    property(
+                        "sendgridApiKey",
+                        "is required: the API key (keep it in a secret)",
+                    )
                 })?;
             let body = mail_json(ctx)?;
             let secret = ctx.saw_taint();
@@ -101,8 +104,8 @@ impl TaskRunner for SendGridMailSend {
                 .bytes()
                 .await
                 .map_err(|err| failed(&format!("reading the answer of {}", endpoint), err))?;
-            let answer = String::from_utf8_lossy(&answer[..answer.len().min(MAX_ANSWER)])
-                .into_owned();
+            let answer =
+                String::from_utf8_lossy(&answer[..answer.len().min(MAX_ANSWER)]).into_owned();
             if !status.is_success() {
                 return Err(TaskError::Failed(format!(
                     "SendGrid {} answered {status}: {}",
@@ -113,10 +116,7 @@ impl TaskRunner for SendGridMailSend {
             if secret && !answer.is_empty() {
                 ctx.taint_output(&answer);
             }
-            ctx.log(
-                Level::Info,
-                &format!("mail handed to SendGrid ({status})"),
-            );
+            ctx.log(Level::Info, &format!("mail handed to SendGrid ({status})"));
             let mut outputs = Map::new();
             outputs.insert("statusCode".into(), Value::from(status.as_u16()));
             outputs.insert("body".into(), Value::String(answer));
@@ -136,7 +136,10 @@ fn mail_json(ctx: &mut TaskContext) -> Result<Value, TaskError> {
         .ok_or_else(|| property("from", "is required: the sender's address"))?;
     let to = emails(ctx.render_string_or_list("to")?);
     if to.is_empty() {
-        return Err(property("to", "is required: at least one recipient address"));
+        return Err(property(
+            "to",
+            "is required: at least one recipient address",
+        ));
     }
     let cc = emails(ctx.render_string_or_list("cc")?);
     let subject = ctx.render_string("subject")?;
