@@ -374,3 +374,119 @@ async fn slack_execution_reports_another_execution_of_its_namespace_only() {
     );
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_execution_reports_the_execution_whose_end_triggered_it() {
+    let (base, seen) = serve().await;
+    let setup = start_with_summaries();
+    // A monitoring flow of another namespace, as Kestra documents the *Execution tasks.
+    let monitor = format!(
+        r#"
+id: monitor
+namespace: system.monitoring
+tasks:
+  - id: alert
+    type: io.kestra.plugin.microsoft365.teams.TeamsExecution
+    url: "{base}/teams"
+    executionId: "{{{{ trigger.executionId }}}}"
+    activityTitle: Kestra Teams notification
+    customFields:
+      Owner: data-team
+triggers:
+  - id: on-failure
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionStatus
+        in: [FAILED]
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: company.team
+        flowId: fragile
+"#
+    );
+    setup
+        .engine
+        .deploy(saker_model::DEFAULT_TENANT, &monitor)
+        .unwrap();
+    let (failed, lines) = run(
+        &setup,
+        "id: fragile\nnamespace: company.team\ntasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n",
+    )
+    .await;
+    assert_eq!(failed.state.current, StateType::Failed, "{lines:?}");
+    // The monitor runs once the failure is recorded: wait for what it sends.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while seen.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (path, card) = only(&seen);
+    assert_eq!(path, "/teams");
+    assert_eq!(card["@type"], "MessageCard");
+    assert_eq!(card["themeColor"], "0076D7");
+    let summary = card["summary"].as_str().unwrap();
+    assert!(
+        summary
+            .starts_with("*[company.team] fragile ➛ FAILED*\n> Failed on task `boom` after 0:00:"),
+        "{summary}"
+    );
+    let section = &card["sections"][0];
+    assert_eq!(section["activityTitle"], "Kestra Teams notification");
+    assert_eq!(
+        section["facts"],
+        json!([
+            {"name": "Namespace", "value": "company.team"},
+            {"name": "Job", "value": "fragile"},
+            {"name": "Execution", "value": failed.id},
+            {"name": "Status", "value": "FAILED"},
+            {"name": "Owner", "value": "data-team"},
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_execution_sends_its_embeds_and_content() {
+    let (base, seen) = serve().await;
+    let setup = start_with_summaries();
+    let flow = format!(
+        r#"
+id: chatty
+namespace: company.team
+tasks:
+  - id: work
+    type: io.kestra.plugin.core.log.Log
+    message: working
+  - id: alert
+    type: io.kestra.plugin.notifications.discord.DiscordExecution
+    url: "{base}/discord/{{{{ secret('K') }}}}"
+    username: Kestra
+    content: "Run finished:"
+    embedList:
+      - title: Discord Notification
+        color: [255, 0, 16]
+    customFields:
+      Region: eu
+"#
+    );
+    let (done, lines) = run(&setup, &flow).await;
+    assert_eq!(done.state.current, StateType::Success, "{lines:?}");
+    let (path, message) = only(&seen);
+    assert_eq!(path, format!("/discord/{K}"));
+    assert_eq!(message["username"], "Kestra");
+    assert_eq!(message["content"], format!("Run finished: {}", done.id));
+    let description = format!(
+        "Namespace: company.team\nFlow ID: chatty\nExecution ID: {}\nExecution Status: RUNNING\nRegion: eu",
+        done.id
+    );
+    let embeds = message["embeds"].as_array().unwrap();
+    assert_eq!(embeds.len(), 2, "{embeds:?}");
+    assert_eq!(embeds[0]["title"], "Discord Notification");
+    assert_eq!(embeds[0]["color"], (255 << 16) + 16);
+    for embed in embeds {
+        assert_eq!(embed["description"], description.as_str());
+        let footer = embed["footer"]["text"].as_str().unwrap();
+        assert!(footer.starts_with("Succeeded after 0:00:"), "{footer}");
+    }
+    assert!(
+        lines.contains(&format!("Discord notification sent to {base}/discord/****")),
+        "{lines:?}"
+    );
+}

@@ -86,8 +86,9 @@ pub enum TaskKind {
     MailSend,
     /// An e-mail sent through SendGrid's v3 API (`catalog/notifications.rs`).
     SendGridMailSend,
-    /// A summary of an execution posted to a Slack incoming webhook (`catalog/notifications.rs`).
-    SlackExecution,
+    /// A summary of an execution posted to a chat service's incoming webhook
+    /// (`catalog/notifications.rs`).
+    ExecutionNotification,
 }
 
 impl TaskKind {

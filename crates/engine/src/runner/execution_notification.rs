@@ -1,10 +1,18 @@
-//! Kestra's `SlackExecution` (`io.kestra.plugin.notifications.slack.SlackExecution`, now
-//! `io.kestra.plugin.slack.notifications.SlackExecution`): a summary of one execution
-//! (namespace, flow, id, state, duration, the task it ended on, `customMessage` and
-//! `customFields`) posted to a Slack incoming webhook, in the shape of Kestra's
-//! `slack-template.peb` (a `text` line, `blocks`, and an attachment of fields coloured by
-//! state). The legacy-webhook `channel`, `username`, `iconUrl` and `iconEmoji` are added as
-//! Kestra adds them.
+//! Kestra's `SlackExecution`, `TeamsExecution` and `DiscordExecution`: a summary of one
+//! execution (namespace, flow, id, state, duration, the task it ended on, `customMessage`
+//! and `customFields`) posted to the service's incoming webhook, in the shape of Kestra's
+//! templates:
+//!
+//! * Slack (`slack-template.peb`): a `text` line, `blocks`, and an attachment of fields
+//!   coloured by state; the legacy-webhook `channel`, `username`, `iconUrl` and `iconEmoji`
+//!   are added as Kestra adds them.
+//! * Teams (`teams-template.peb`): a MessageCard of facts with `themeColor` (`0076D7`),
+//!   `activityTitle` and `activitySubtitle`; the custom fields are more facts and the custom
+//!   message the section's text (Kestra's template has neither).
+//! * Discord (`discord-template.peb`): `username`, `avatarUrl`, `content` (followed by the
+//!   execution id, as Kestra writes it; the custom message when there is no `content`), one
+//!   embed per `embedList` entry (its `title` and `color`, a number or Kestra's `[r, g, b]`)
+//!   and a last embed, each describing the execution, custom fields included.
 //!
 //! Which execution: `executionId`, this one by default (in `errors:` its state is still
 //! RUNNING, as in Kestra). Another execution is read from the store, in the flow's tenant,
@@ -25,23 +33,56 @@ use super::notifications::{post, property, webhook_url};
 use super::{Registry, RunFuture, TaskContext, TaskError, TaskRunner};
 use crate::logs::off_worker;
 
-/// The canonical name of Slack's execution summary (the catalog holds its aliases).
+/// The canonical names of the execution summaries (the catalog holds their aliases).
 pub const SLACK_EXECUTION: &str = "io.kestra.plugin.notifications.slack.SlackExecution";
+pub const TEAMS_EXECUTION: &str = "io.kestra.plugin.notifications.teams.TeamsExecution";
+pub const DISCORD_EXECUTION: &str = "io.kestra.plugin.notifications.discord.DiscordExecution";
 
 impl Registry {
     /// These runners plus the execution-summary notifications, which read the execution
     /// they report from `store` (the engine's).
     pub fn with_execution_notifications(mut self, store: Arc<dyn Store>) -> Self {
-        self.register(SLACK_EXECUTION, Arc::new(SlackExecution { store }));
+        for (name, service) in [
+            (SLACK_EXECUTION, Service::Slack),
+            (TEAMS_EXECUTION, Service::Teams),
+            (DISCORD_EXECUTION, Service::Discord),
+        ] {
+            self.register(
+                name,
+                Arc::new(ExecutionNotification {
+                    store: store.clone(),
+                    service,
+                }),
+            );
+        }
         self
     }
 }
 
-pub struct SlackExecution {
-    store: Arc<dyn Store>,
+/// Which service's message the summary becomes.
+#[derive(Clone, Copy)]
+enum Service {
+    Slack,
+    Teams,
+    Discord,
 }
 
-impl TaskRunner for SlackExecution {
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Slack => "Slack",
+            Self::Teams => "Teams",
+            Self::Discord => "Discord",
+        }
+    }
+}
+
+pub struct ExecutionNotification {
+    store: Arc<dyn Store>,
+    service: Service,
+}
+
+impl TaskRunner for ExecutionNotification {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
             let url = webhook_url(ctx)?;
@@ -53,18 +94,12 @@ impl TaskRunner for SlackExecution {
                 Some(Value::Object(map)) => map,
                 Some(_) => return Err(property("customFields", "expected a map of name to value")),
             };
-            let mut payload = slack_payload(&summary, custom_message, &custom_fields);
-            for (property_name, key) in [
-                ("channel", "channel"),
-                ("username", "username"),
-                ("iconUrl", "icon_url"),
-                ("iconEmoji", "icon_emoji"),
-            ] {
-                if let Some(value) = ctx.render_string(property_name)? {
-                    payload.insert(key.into(), Value::String(value));
-                }
-            }
-            post(ctx, "Slack", url, Value::Object(payload).to_string()).await
+            let payload = match self.service {
+                Service::Slack => slack_payload(ctx, &summary, custom_message, &custom_fields)?,
+                Service::Teams => teams_payload(ctx, &summary, custom_message, &custom_fields)?,
+                Service::Discord => discord_payload(ctx, &summary, custom_message, &custom_fields)?,
+            };
+            post(ctx, self.service.name(), url, payload.to_string()).await
         })
     }
 }
@@ -167,20 +202,25 @@ impl Summary {
         }
     }
 
-    /// `*[namespace] flow ➛ STATE*` and the outcome line, as the template writes them.
+    /// `*[namespace] flow ➛ STATE*` and the outcome line, as the templates write them.
     fn headline(&self) -> String {
+        format!(
+            "*[{}] {} ➛ {}*\n> {}",
+            self.namespace,
+            self.flow_id,
+            self.state.as_str(),
+            self.outcome()
+        )
+    }
+
+    /// `Succeeded after 0:00:01.234`, or `Failed on task `x` after ...`.
+    fn outcome(&self) -> String {
         let outcome = match (&self.last_task, self.failed) {
             (Some(task), true) => format!("Failed on task `{task}`"),
             (None, true) => "Failed".to_owned(),
             (_, false) => "Succeeded".to_owned(),
         };
-        format!(
-            "*[{}] {} ➛ {}*\n> {outcome} after {}",
-            self.namespace,
-            self.flow_id,
-            self.state.as_str(),
-            self.duration
-        )
+        format!("{outcome} after {}", self.duration)
     }
 }
 
@@ -195,10 +235,11 @@ fn human(duration: chrono::TimeDelta) -> String {
 
 /// The JSON of Kestra's `slack-template.peb` for `summary`.
 fn slack_payload(
+    ctx: &mut TaskContext,
     summary: &Summary,
     custom_message: Option<String>,
     custom_fields: &Map<String, Value>,
-) -> Map<String, Value> {
+) -> Result<Value, TaskError> {
     let headline = summary.headline();
     let mut blocks = Vec::new();
     if let Some(message) = custom_message {
@@ -232,7 +273,162 @@ fn slack_payload(
     payload.insert("text".into(), headline.into());
     payload.insert("blocks".into(), blocks.into());
     payload.insert("attachments".into(), json!([attachment]));
-    payload
+    for (property_name, key) in [
+        ("channel", "channel"),
+        ("username", "username"),
+        ("iconUrl", "icon_url"),
+        ("iconEmoji", "icon_emoji"),
+    ] {
+        if let Some(value) = ctx.render_string(property_name)? {
+            payload.insert(key.into(), Value::String(value));
+        }
+    }
+    Ok(Value::Object(payload))
+}
+
+/// The MessageCard of Kestra's `teams-template.peb` for `summary`.
+fn teams_payload(
+    ctx: &mut TaskContext,
+    summary: &Summary,
+    custom_message: Option<String>,
+    custom_fields: &Map<String, Value>,
+) -> Result<Value, TaskError> {
+    let fact = |name: &str, value: Value| json!({"name": name, "value": value});
+    let mut facts = vec![
+        fact("Namespace", summary.namespace.clone().into()),
+        fact("Job", summary.flow_id.clone().into()),
+        fact("Execution", summary.id.clone().into()),
+        fact("Status", summary.state.as_str().into()),
+    ];
+    for (name, value) in custom_fields {
+        facts.push(fact(name, value.clone()));
+    }
+    let mut section = Map::new();
+    for name in ["activityTitle", "activitySubtitle"] {
+        if let Some(value) = ctx.render_string(name)? {
+            section.insert(name.into(), Value::String(value));
+        }
+    }
+    if let Some(message) = custom_message {
+        section.insert("text".into(), Value::String(message));
+    }
+    section.insert("facts".into(), Value::Array(facts));
+    section.insert("markdown".into(), Value::Bool(true));
+    let color = ctx
+        .render_string("themeColor")?
+        .unwrap_or_else(|| "0076D7".to_owned());
+    Ok(json!({
+        "@type": "MessageCard",
+        "@context": "http://schema.org/extensions",
+        "themeColor": color,
+        "summary": summary.headline(),
+        "sections": [section],
+    }))
+}
+
+/// The message of Kestra's `discord-template.peb` for `summary`.
+fn discord_payload(
+    ctx: &mut TaskContext,
+    summary: &Summary,
+    custom_message: Option<String>,
+    custom_fields: &Map<String, Value>,
+) -> Result<Value, TaskError> {
+    let mut description = format!(
+        "Namespace: {}\nFlow ID: {}\nExecution ID: {}\nExecution Status: {}",
+        summary.namespace,
+        summary.flow_id,
+        summary.id,
+        summary.state.as_str()
+    );
+    for (name, value) in custom_fields {
+        let value = match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        description.push_str(&format!("\n{name}: {value}"));
+    }
+    let footer = json!({"text": summary.outcome()});
+    let mut embeds = Vec::new();
+    let listed = match ctx.render_output_value("embedList")? {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(property(
+                "embedList",
+                "expected a list of {title, color} maps",
+            ));
+        }
+    };
+    for item in listed {
+        let Value::Object(item) = item else {
+            return Err(property(
+                "embedList",
+                "expected a list of {title, color} maps",
+            ));
+        };
+        let mut embed = Map::new();
+        if let Some(title) = item.get("title") {
+            embed.insert("title".into(), title.clone());
+        }
+        if let Some(color) = item.get("color") {
+            embed.insert("color".into(), discord_color(color)?);
+        }
+        embed.insert("description".into(), description.clone().into());
+        embed.insert("footer".into(), footer.clone());
+        embeds.push(Value::Object(embed));
+    }
+    embeds.push(json!({"description": description, "footer": footer}));
+    let mut payload = Map::new();
+    if let Some(username) = ctx.render_string("username")? {
+        payload.insert("username".into(), username.into());
+    }
+    if let Some(avatar) = ctx.render_string("avatarUrl")? {
+        payload.insert("avatar_url".into(), avatar.into());
+    }
+    match (ctx.render_string("content")?, custom_message) {
+        (Some(content), _) => {
+            payload.insert("content".into(), format!("{content} {}", summary.id).into());
+        }
+        (None, Some(message)) => {
+            payload.insert("content".into(), message.into());
+        }
+        (None, None) => {}
+    }
+    payload.insert("embeds".into(), Value::Array(embeds));
+    Ok(Value::Object(payload))
+}
+
+/// A Discord embed colour: a number, or Kestra's `[r, g, b]`.
+fn discord_color(color: &Value) -> Result<Value, TaskError> {
+    let wrong = || {
+        property(
+            "embedList",
+            "a color is a number or a list [red, green, blue] of 0 to 255",
+        )
+    };
+    match color {
+        Value::Number(_) => Ok(color.clone()),
+        Value::String(text) => text
+            .trim()
+            .parse::<u32>()
+            .map(Value::from)
+            .map_err(|_| wrong()),
+        Value::Array(parts) if parts.len() == 3 => {
+            let mut rgb = 0u32;
+            for part in parts {
+                let channel = match part {
+                    Value::Number(n) => n.as_u64(),
+                    Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                }
+                .filter(|c| *c <= 255)
+                .ok_or_else(wrong)?;
+                rgb = (rgb << 8) | channel as u32;
+            }
+            Ok(Value::from(rgb))
+        }
+        _ => Err(wrong()),
+    }
 }
 
 #[cfg(test)]

@@ -42,7 +42,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 pub use crate::task_context::TaskContext;
-pub use execution_notification::{SLACK_EXECUTION, SlackExecution};
+pub use execution_notification::{
+    DISCORD_EXECUTION, ExecutionNotification, SLACK_EXECUTION, TEAMS_EXECUTION,
+};
 pub use sendgrid::{API_URL_VARIABLE as SENDGRID_API_URL_VARIABLE, SendGridMailSend};
 pub use working_directory::finish_working_directory;
 

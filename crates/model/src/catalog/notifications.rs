@@ -8,8 +8,9 @@
 //! between), `io.kestra.plugin.discord.*`, `io.kestra.plugin.microsoft365.teams.*`,
 //! `io.kestra.plugin.googleworkspace.chat.*`, `io.kestra.plugin.email.*`. Both names are
 //! accepted here; the first one, which flows written so far use most, stays canonical.
-//! `SlackExecution` posts a summary of an execution; the other services' `*Execution` tasks
-//! and the `*Template` variants (a payload from a template file) are not here yet.
+//! `SlackExecution`, `TeamsExecution` and `DiscordExecution` post a summary of an execution;
+//! the other services' `*Execution` tasks and the `*Template` variants (a payload from a
+//! template file) are not here yet.
 
 use super::{PropSpec, TaskKind, TaskType, prop, required};
 use crate::shape::Shape;
@@ -39,6 +40,31 @@ const SLACK_EXECUTION_PROPS: &[PropSpec] = &[
     prop("username", Shape::String),
     prop("iconUrl", Shape::String),
     prop("iconEmoji", Shape::String),
+    prop("options", Shape::Map),
+];
+
+/// Kestra's `TeamsExecution` (a MessageCard).
+const TEAMS_EXECUTION_PROPS: &[PropSpec] = &[
+    required("url", Shape::String),
+    prop("executionId", Shape::String),
+    prop("customMessage", Shape::String),
+    prop("customFields", Shape::Map),
+    prop("themeColor", Shape::String),
+    prop("activityTitle", Shape::String),
+    prop("activitySubtitle", Shape::String),
+    prop("options", Shape::Map),
+];
+
+/// Kestra's `DiscordExecution`: `embedList` is a list of `{title, color}` maps.
+const DISCORD_EXECUTION_PROPS: &[PropSpec] = &[
+    required("url", Shape::String),
+    prop("executionId", Shape::String),
+    prop("customMessage", Shape::String),
+    prop("customFields", Shape::Map),
+    prop("username", Shape::String),
+    prop("avatarUrl", Shape::String),
+    prop("content", Shape::String),
+    prop("embedList", Shape::Any),
     prop("options", Shape::Map),
 ];
 
@@ -101,8 +127,20 @@ pub const NOTIFICATION_TASKS: &[TaskType] = &[
             "io.kestra.plugin.slack.notifications.SlackExecution",
             "io.kestra.plugin.slack.SlackExecution",
         ],
-        kind: TaskKind::SlackExecution,
+        kind: TaskKind::ExecutionNotification,
         props: SLACK_EXECUTION_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.notifications.teams.TeamsExecution",
+        aliases: &["io.kestra.plugin.microsoft365.teams.TeamsExecution"],
+        kind: TaskKind::ExecutionNotification,
+        props: TEAMS_EXECUTION_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.notifications.discord.DiscordExecution",
+        aliases: &["io.kestra.plugin.discord.DiscordExecution"],
+        kind: TaskKind::ExecutionNotification,
+        props: DISCORD_EXECUTION_PROPS,
     },
     TaskType {
         name: "io.kestra.plugin.notifications.discord.DiscordIncomingWebhook",
