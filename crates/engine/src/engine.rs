@@ -56,8 +56,11 @@ impl EngineParts {
             secrets: Arc::new(NoSecrets),
             sealer: None,
             masks: Arc::default(),
-            // The purge tasks act on the engine's own store.
-            registry: Registry::builtin().with_store_tasks(store.clone()),
+            // The purge tasks act on the engine's own store; the *Execution notifications read
+            // the execution they report from it.
+            registry: Registry::builtin()
+                .with_store_tasks(store.clone())
+                .with_execution_notifications(store.clone()),
             globals: GlobalVariables::default(),
             worker_concurrency: 16,
             confinement: saker_confine::Confinement::new(saker_confine::Settings::default()),
