@@ -13,12 +13,14 @@ use serde::Serialize;
 use crate::shape::Shape;
 
 mod core_tasks;
+mod files;
 mod flowable;
 mod missing;
 mod notifications;
 mod scripts;
 
 pub use core_tasks::CORE_TASKS;
+pub use files::FILE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 pub use missing::missing_type_reason;
 pub use notifications::NOTIFICATION_TASKS;
@@ -82,6 +84,16 @@ pub enum TaskKind {
     HttpDownload,
     /// A JSON payload POSTed to a chat service's incoming webhook (`catalog/notifications.rs`).
     IncomingWebhook,
+    // File tasks (`catalog/files.rs`).
+    StorageWrite,
+    StorageConcat,
+    StorageSplit,
+    StorageDelete,
+    StorageSize,
+    CsvToIon,
+    IonToCsv,
+    JsonToIon,
+    IonToJson,
 }
 
 impl TaskKind {
@@ -330,6 +342,7 @@ impl Catalog {
                 .chain(CORE_TASKS)
                 .chain(SCRIPT_TASKS)
                 .chain(NOTIFICATION_TASKS)
+                .chain(FILE_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

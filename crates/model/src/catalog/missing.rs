@@ -39,16 +39,8 @@ const NOT_YET: &[(&str, &[&str])] = &[
     ),
     ("io.kestra.plugin.core.kv.PurgeKV", &[]),
     (
-        "io.kestra.plugin.core.storage.Concat",
-        &["io.kestra.core.tasks.storages.Concat"],
-    ),
-    (
         "io.kestra.plugin.core.storage.DeduplicateItems",
         &["io.kestra.core.tasks.storages.DeduplicateItems"],
-    ),
-    (
-        "io.kestra.plugin.core.storage.Delete",
-        &["io.kestra.core.tasks.storages.Delete"],
     ),
     (
         "io.kestra.plugin.core.storage.FilterItems",
@@ -65,15 +57,6 @@ const NOT_YET: &[(&str, &[&str])] = &[
         "io.kestra.plugin.core.storage.Reverse",
         &["io.kestra.core.tasks.storages.Reverse"],
     ),
-    (
-        "io.kestra.plugin.core.storage.Size",
-        &["io.kestra.core.tasks.storages.Size"],
-    ),
-    (
-        "io.kestra.plugin.core.storage.Split",
-        &["io.kestra.core.tasks.storages.Split"],
-    ),
-    ("io.kestra.plugin.core.storage.Write", &[]),
     (
         "io.kestra.plugin.core.templating.TemplatedTask",
         &["io.kestra.core.tasks.templating.TemplatedTask"],
