@@ -1,6 +1,7 @@
 //! The core storage tasks through the engine (`io.kestra.plugin.core.storage.{Write, Size,
-//! Split, Concat, Delete}`): a file written, measured, cut and joined back; deleted once and
-//! then missing; another execution's file refused; and a secret written to a file stays
+//! Split, Concat, Delete, Reverse, PurgeCurrentExecutionFiles}`): a file written, measured,
+//! cut and joined back, reversed; deleted once and then missing; every file of the execution
+//! purged; another execution's file refused; and a secret written to a file stays
 //! sealed through Split, Concat and the serdes conversions, never in clear under the data
 //! directory nor in the log.
 
@@ -24,6 +25,13 @@ fn start() -> DataDir {
 
 fn output(done: &Execution, task: &str, name: &str) -> Value {
     done.task_run(task).unwrap().outputs[name].clone()
+}
+
+/// True when the storage holds a file at `uri` (a `kestra:///` URI as a task outputs it).
+fn stored(data: &DataDir, uri: &Value) -> bool {
+    let uri = StorageUri::parse(uri.as_str().unwrap()).unwrap();
+    let storage = data.engine.files().storage().unwrap().clone();
+    storage.stat(DEFAULT_TENANT, &uri).unwrap().is_some()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,6 +103,46 @@ tasks:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_is_reversed_and_the_executions_files_purged() {
+    let data = start();
+    let done = data
+        .run_ok(
+            r#"id: purge
+namespace: company.team
+tasks:
+  - id: write
+    type: io.kestra.plugin.core.storage.Write
+    extension: .txt
+    content: "1\n2\n3\n"
+  - id: reverse
+    type: io.kestra.plugin.core.storage.Reverse
+    from: "{{ outputs.write.uri }}"
+    separator: ";"
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "reversed={{ read(outputs.reverse.uri) }}"
+  - id: purge
+    type: io.kestra.plugin.core.storage.PurgeExecution
+"#,
+        )
+        .await;
+    assert!(data.messages(&done).contains(&"reversed=3;2;1;".to_owned()));
+    let reversed = output(&done, "reverse", "uri");
+    assert!(reversed.as_str().unwrap().ends_with("/write-reversed.txt"));
+    let purged = output(&done, "purge", "uris");
+    assert_eq!(
+        purged,
+        json!([
+            output(&done, "reverse", "uri"),
+            output(&done, "write", "uri")
+        ])
+    );
+    for uri in purged.as_array().unwrap() {
+        assert!(!stored(&data, uri), "{uri}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_removes_a_file_of_its_execution_only() {
     let data = start();
     let done = data
@@ -117,16 +165,7 @@ tasks:
     assert_eq!(output(&done, "delete", "deleted"), json!(true));
     assert_eq!(output(&done, "again", "deleted"), json!(false));
     assert_eq!(output(&done, "again", "uri"), output(&done, "write", "uri"));
-    let uri = StorageUri::parse(output(&done, "write", "uri").as_str().unwrap()).unwrap();
-    let files = data.engine.files();
-    assert!(
-        files
-            .storage()
-            .unwrap()
-            .stat(DEFAULT_TENANT, &uri)
-            .unwrap()
-            .is_none()
-    );
+    assert!(!stored(&data, &output(&done, "write", "uri")));
 
     let missing = data
         .run(
@@ -162,15 +201,7 @@ tasks:
             .any(|m| m.contains("does not belong to this execution")),
         "{messages:?} ({other})"
     );
-    let kept = StorageUri::parse(kept.as_str().unwrap()).unwrap();
-    assert!(
-        files
-            .storage()
-            .unwrap()
-            .stat(DEFAULT_TENANT, &kept)
-            .unwrap()
-            .is_some()
-    );
+    assert!(stored(&data, &kept));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

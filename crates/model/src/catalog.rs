@@ -90,6 +90,8 @@ pub enum TaskKind {
     StorageSplit,
     StorageDelete,
     StorageSize,
+    StorageReverse,
+    PurgeCurrentExecutionFiles,
     CsvToIon,
     IonToCsv,
     JsonToIon,

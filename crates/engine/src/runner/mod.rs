@@ -300,6 +300,14 @@ impl Registry {
                 "io.kestra.plugin.core.storage.Size",
                 storage_tasks::StorageTask::Size,
             ),
+            (
+                "io.kestra.plugin.core.storage.Reverse",
+                storage_tasks::StorageTask::Reverse,
+            ),
+            (
+                "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+                storage_tasks::StorageTask::PurgeCurrentExecutionFiles,
+            ),
         ] {
             runners.insert(name, Arc::new(storage_tasks::Storage(task)));
         }

@@ -68,6 +68,23 @@ fn stem(input: &InputFile) -> String {
     }
 }
 
+/// The CSV properties both directions share, with Kestra's defaults.
+struct CsvDialect {
+    header: bool,
+    separator: u8,
+    delimiter: u8,
+}
+
+impl CsvDialect {
+    fn of(ctx: &mut TaskContext) -> Result<Self, TaskError> {
+        Ok(CsvDialect {
+            header: bool_property(ctx, "header", true)?,
+            separator: char_property(ctx, "fieldSeparator", b',')?,
+            delimiter: char_property(ctx, "textDelimiter", b'"')?,
+        })
+    }
+}
+
 fn ion_error(e: IonError) -> TaskError {
     TaskError::Failed(format!("property 'from': {e}"))
 }
@@ -77,9 +94,11 @@ fn csv_to_ion(
     input: &InputFile,
     limits: Limits,
 ) -> Result<Vec<u8>, TaskError> {
-    let header = bool_property(ctx, "header", true)?;
-    let separator = char_property(ctx, "fieldSeparator", b',')?;
-    let delimiter = char_property(ctx, "textDelimiter", b'"')?;
+    let CsvDialect {
+        header,
+        separator,
+        delimiter,
+    } = CsvDialect::of(ctx)?;
     let skip_rows = count_property(ctx, "skipRows", 0)?.unwrap_or(0);
     let strict = bool_property(ctx, "errorOnDifferentFieldCount", false)?;
     // The csv crate always skips empty lines; Kestra's default keeps them as rows of one
@@ -140,9 +159,11 @@ fn ion_to_csv(
     input: &InputFile,
     limits: Limits,
 ) -> Result<Vec<u8>, TaskError> {
-    let header = bool_property(ctx, "header", true)?;
-    let separator = char_property(ctx, "fieldSeparator", b',')?;
-    let delimiter = char_property(ctx, "textDelimiter", b'"')?;
+    let CsvDialect {
+        header,
+        separator,
+        delimiter,
+    } = CsvDialect::of(ctx)?;
     let always = bool_property(ctx, "alwaysDelimitText", false)?;
     let terminator = match ctx.render_string("lineDelimiter")?.as_deref() {
         None | Some("\n") | Some("\\n") => csv::Terminator::Any(b'\n'),

@@ -1,11 +1,14 @@
 //! Kestra's core storage tasks on the execution's files: `io.kestra.plugin.core.storage.`
 //! `Write` (a rendered `content` → `uri`), `Concat` (`files`, `separator`, `extension` →
 //! `uri`), `Split` (`from` cut by `rows`, `partitions` or `bytes` at each `separator` →
-//! `uris`), `Delete` (`uri`, `errorOnMissing` → `uri`, `deleted`) and `Size` (`uri` → `size`).
+//! `uris`), `Delete` (`uri`, `errorOnMissing` → `uri`, `deleted`), `Size` (`uri` → `size`),
+//! `Reverse` (`from`'s lines last first, each followed by `separator` → `uri`) and
+//! `PurgeCurrentExecutionFiles` (every file of the running execution deleted → `uris`).
 //!
 //! Files are read under the task's file access rules (`task_file_io`), and every file made is
 //! sealed when what went into it was secret. `Delete` removes only files of the running
-//! execution: a flow cannot delete its namespace's files or a parent's this way.
+//! execution (so does `PurgeCurrentExecutionFiles`): a flow cannot delete its namespace's
+//! files or a parent's this way.
 
 use saker_storage::StorageUri;
 use serde_json::{Map, Value};
@@ -27,6 +30,8 @@ pub enum StorageTask {
     Split,
     Delete,
     Size,
+    Reverse,
+    PurgeCurrentExecutionFiles,
 }
 
 pub struct Storage(pub StorageTask);
@@ -40,6 +45,8 @@ impl TaskRunner for Storage {
                 StorageTask::Split => split(ctx)?,
                 StorageTask::Delete => delete(ctx)?,
                 StorageTask::Size => size(ctx)?,
+                StorageTask::Reverse => reverse(ctx)?,
+                StorageTask::PurgeCurrentExecutionFiles => purge_execution_files(ctx)?,
             };
             Ok(TaskOutcome::with_outputs(outputs))
         })
@@ -304,9 +311,67 @@ fn size(ctx: &mut TaskContext) -> Result<Map<String, Value>, TaskError> {
     Ok(one("size", Value::from(input.bytes.len() as u64)))
 }
 
+fn reverse(ctx: &mut TaskContext) -> Result<Map<String, Value>, TaskError> {
+    super::task_file_io::check_charset(ctx)?;
+    let input = read_property_file(ctx, "from")?;
+    let separator = ctx
+        .render_string("separator")?
+        .unwrap_or_else(|| "\n".to_owned());
+    let reversed = reverse_lines(&input.bytes, separator.as_bytes());
+    let (stem, ext) = name_parts(&input);
+    let uri = store_output(
+        ctx,
+        &format!("{stem}-reversed{ext}"),
+        &reversed,
+        input.secret,
+    )?;
+    Ok(one("uri", Value::String(uri.to_string())))
+}
+
+/// The lines of `bytes` (ended by `\n` or `\r\n`) last first, each followed by `separator`, as
+/// Kestra's Reverse writes them.
+pub(crate) fn reverse_lines(bytes: &[u8], separator: &[u8]) -> Vec<u8> {
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if body.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(bytes.len() + separator.len());
+    for line in body.split(|b| *b == b'\n').rev() {
+        out.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
+        out.extend_from_slice(separator);
+    }
+    out
+}
+
+fn purge_execution_files(ctx: &mut TaskContext) -> Result<Map<String, Value>, TaskError> {
+    let files = ctx.task_files()?.clone();
+    let folder = files.execution_folder()?;
+    let storage = files.files.storage()?.clone();
+    let deleted = crate::logs::off_worker(|| {
+        let listed = storage.list_files(&files.tenant, &folder)?;
+        storage.delete(&files.tenant, &folder)?;
+        Ok::<_, saker_storage::StorageError>(listed)
+    })
+    .map_err(|e| TaskError::Failed(e.to_string()))?;
+    let uris = deleted
+        .into_iter()
+        .map(|info| Value::String(info.uri.to_string()))
+        .collect();
+    Ok(one("uris", Value::Array(uris)))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Cut, cut_rows, parse_size};
+    use super::{Cut, cut_rows, parse_size, reverse_lines};
+
+    #[test]
+    fn lines_are_reversed_each_followed_by_the_separator() {
+        assert_eq!(reverse_lines(b"a\nb\r\nc\n", b"\n"), b"c\nb\na\n".to_vec());
+        assert_eq!(reverse_lines(b"a\nb", b";"), b"b;a;".to_vec());
+        assert_eq!(reverse_lines(b"a\n\nb\n", b"\n"), b"b\n\na\n".to_vec());
+        assert!(reverse_lines(b"", b"\n").is_empty());
+        assert!(reverse_lines(b"\n", b"\n").is_empty());
+    }
 
     #[test]
     fn files_are_cut_at_whole_rows() {

@@ -1,5 +1,6 @@
 //! File tasks: Kestra's core storage tasks on an execution's files
-//! (`io.kestra.plugin.core.storage.{Write, Concat, Split, Delete, Size}`) and the serdes
+//! (`io.kestra.plugin.core.storage.{Write, Concat, Split, Delete, Size, Reverse,
+//! PurgeCurrentExecutionFiles}`) and the serdes
 //! conversions between CSV or JSON and Kestra's Ion files
 //! (`io.kestra.plugin.serdes.{csv.CsvToIon, csv.IonToCsv, json.JsonToIon, json.IonToJson}`),
 //! with the older names Kestra declares as their aliases.
@@ -33,6 +34,12 @@ const DELETE_PROPS: &[PropSpec] = &[
 ];
 
 const SIZE_PROPS: &[PropSpec] = &[required("uri", Shape::String)];
+
+const REVERSE_PROPS: &[PropSpec] = &[
+    required("from", Shape::String),
+    prop("separator", Shape::String),
+    prop("charset", Shape::String),
+];
 
 const CSV_TO_ION_PROPS: &[PropSpec] = &[
     required("from", Shape::String),
@@ -104,6 +111,21 @@ pub const FILE_TASKS: &[TaskType] = &[
         aliases: &["io.kestra.core.tasks.storages.Size"],
         kind: TaskKind::StorageSize,
         props: SIZE_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.storage.Reverse",
+        aliases: &["io.kestra.core.tasks.storages.Reverse"],
+        kind: TaskKind::StorageReverse,
+        props: REVERSE_PROPS,
+    },
+    TaskType {
+        name: "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+        aliases: &[
+            "io.kestra.core.tasks.storages.PurgeExecution",
+            "io.kestra.plugin.core.storage.PurgeExecution",
+        ],
+        kind: TaskKind::PurgeCurrentExecutionFiles,
+        props: &[],
     },
     TaskType {
         name: "io.kestra.plugin.serdes.csv.CsvToIon",

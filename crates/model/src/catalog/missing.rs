@@ -47,17 +47,6 @@ const NOT_YET: &[(&str, &[&str])] = &[
         &["io.kestra.core.tasks.storages.FilterItems"],
     ),
     (
-        "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
-        &[
-            "io.kestra.core.tasks.storages.PurgeExecution",
-            "io.kestra.plugin.core.storage.PurgeExecution",
-        ],
-    ),
-    (
-        "io.kestra.plugin.core.storage.Reverse",
-        &["io.kestra.core.tasks.storages.Reverse"],
-    ),
-    (
         "io.kestra.plugin.core.templating.TemplatedTask",
         &["io.kestra.core.tasks.templating.TemplatedTask"],
     ),
