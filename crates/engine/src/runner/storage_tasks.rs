@@ -88,7 +88,8 @@ fn write(ctx: &mut TaskContext) -> Result<Map<String, Value>, TaskError> {
     let content = ctx
         .render_rendered_string("content")?
         .ok_or_else(|| property("content", "is required: the text to write"))?;
-    let ext = extension(ctx, ".ion")?;
+    // Without one, Kestra's temporary file gets Java's default `.tmp`.
+    let ext = extension(ctx, ".tmp")?;
     let name = format!("{}{ext}", ctx.task().id);
     let uri = store_output(ctx, &name, content.text.as_bytes(), content.is_tainted())?;
     Ok(one("uri", Value::String(uri.to_string())))
