@@ -285,3 +285,46 @@ tasks:
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversion_failing_on_a_secret_file_does_not_quote_it() {
+    let data = start();
+    // Errors name the row, never its content (the log's masking is a second net, not the
+    // reason the secret is absent).
+    for (task, content, extra, expected) in [
+        (
+            "io.kestra.plugin.serdes.json.IonToJson",
+            "{token: \\\"{{ secret('K') }}\\\" oops}",
+            "",
+            "property 'from': row 1 is not valid Ion (text or binary); check the file is one of Kestra's Ion files",
+        ),
+        (
+            "io.kestra.plugin.serdes.json.JsonToIon",
+            "{\\\"token\\\": {{ secret('K') }}}",
+            "",
+            "property 'from': line 1 is not JSON (with 'newLine: true', the default, each line is one JSON value; set 'newLine: false' for a JSON document)",
+        ),
+        (
+            "io.kestra.plugin.serdes.csv.CsvToIon",
+            "a\\n{{ secret('K') }},x\\n",
+            "\n    errorOnDifferentFieldCount: true",
+            "property 'from': CSV record 2 has a different number of fields than the first row (errorOnDifferentFieldCount is true)",
+        ),
+    ] {
+        let done = data
+            .run(&format!(
+                "id: bad_secret\nnamespace: company.team\ntasks:\n  - id: write\n    type: io.kestra.plugin.core.storage.Write\n    content: \"{content}\"\n  - id: convert\n    type: {task}\n    from: \"{{{{ outputs.write.uri }}}}\"{extra}\n"
+            ))
+            .await;
+        assert_eq!(done.state.current, StateType::Failed, "{task}");
+        let messages = data.messages(&done);
+        assert!(
+            messages.iter().any(|m| m.contains("property 'from'")),
+            "{task}: {messages:?}"
+        );
+        assert!(
+            !messages.iter().any(|m| m.contains(K)),
+            "{task}: {messages:?}"
+        );
+    }
+}
