@@ -319,7 +319,7 @@ async fn a_conversion_failing_on_a_secret_file_does_not_quote_it() {
         assert_eq!(done.state.current, StateType::Failed, "{task}");
         let messages = data.messages(&done);
         assert!(
-            messages.iter().any(|m| m.contains("property 'from'")),
+            messages.iter().any(|m| m == expected),
             "{task}: {messages:?}"
         );
         assert!(
