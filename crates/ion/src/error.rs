@@ -18,6 +18,10 @@ pub enum IonError {
     Binary,
     #[error("row {row} nests deeper than the limit of {limit} levels")]
     TooDeep { row: u64, limit: usize },
+    /// Found by scanning the text ahead of the parser, which reads ahead of the row it
+    /// returns: which row it is in is not known.
+    #[error("the file holds a row nesting far deeper than the limit of {limit} levels")]
+    FileTooDeep { limit: usize },
     #[error("row {row} holds a number JSON cannot carry ({what}); write it as a string instead")]
     Unrepresentable { row: u64, what: &'static str },
 }

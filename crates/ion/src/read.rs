@@ -83,8 +83,7 @@ impl IonRows<'_> {
                 };
             }
             Some(Stop::TooDeep) => {
-                return IonError::TooDeep {
-                    row: self.row,
+                return IonError::FileTooDeep {
                     limit: self.limits.max_depth,
                 };
             }

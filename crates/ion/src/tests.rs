@@ -170,7 +170,7 @@ fn a_hostile_nesting_ends_in_an_error_not_a_crash() {
     let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
     let result: Result<Vec<Value>, _> = read_rows(deep.as_bytes()).collect();
     assert!(
-        matches!(result, Err(IonError::TooDeep { limit: 64, .. })),
+        matches!(result, Err(IonError::FileTooDeep { limit: 64 })),
         "{result:?}"
     );
 }
