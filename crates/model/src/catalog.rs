@@ -13,12 +13,14 @@ use serde::Serialize;
 use crate::shape::Shape;
 
 mod core_tasks;
+mod files;
 mod flowable;
 mod missing;
 mod notifications;
 mod scripts;
 
 pub use core_tasks::CORE_TASKS;
+pub use files::FILE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 pub use missing::missing_type_reason;
 pub use notifications::NOTIFICATION_TASKS;
@@ -89,6 +91,18 @@ pub enum TaskKind {
     /// A summary of an execution posted to a chat service's incoming webhook
     /// (`catalog/notifications.rs`).
     ExecutionNotification,
+    // File tasks (`catalog/files.rs`).
+    StorageWrite,
+    StorageConcat,
+    StorageSplit,
+    StorageDelete,
+    StorageSize,
+    StorageReverse,
+    PurgeCurrentExecutionFiles,
+    CsvToIon,
+    IonToCsv,
+    JsonToIon,
+    IonToJson,
 }
 
 impl TaskKind {
@@ -337,6 +351,7 @@ impl Catalog {
                 .chain(CORE_TASKS)
                 .chain(SCRIPT_TASKS)
                 .chain(NOTIFICATION_TASKS)
+                .chain(FILE_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

@@ -30,8 +30,11 @@ mod resume_task;
 mod ret;
 mod script_context;
 mod sendgrid;
+mod serdes;
 mod shell;
+mod storage_tasks;
 mod subflow;
+mod task_file_io;
 mod working_directory;
 
 use std::collections::HashMap;
@@ -272,6 +275,58 @@ impl Registry {
             "io.kestra.plugin.core.http.Download",
             Arc::new(http::Download),
         );
+        for (name, conversion) in [
+            (
+                "io.kestra.plugin.serdes.csv.CsvToIon",
+                serdes::Conversion::CsvToIon,
+            ),
+            (
+                "io.kestra.plugin.serdes.csv.IonToCsv",
+                serdes::Conversion::IonToCsv,
+            ),
+            (
+                "io.kestra.plugin.serdes.json.JsonToIon",
+                serdes::Conversion::JsonToIon,
+            ),
+            (
+                "io.kestra.plugin.serdes.json.IonToJson",
+                serdes::Conversion::IonToJson,
+            ),
+        ] {
+            runners.insert(name, Arc::new(serdes::Serdes(conversion)));
+        }
+        for (name, task) in [
+            (
+                "io.kestra.plugin.core.storage.Write",
+                storage_tasks::StorageTask::Write,
+            ),
+            (
+                "io.kestra.plugin.core.storage.Concat",
+                storage_tasks::StorageTask::Concat,
+            ),
+            (
+                "io.kestra.plugin.core.storage.Split",
+                storage_tasks::StorageTask::Split,
+            ),
+            (
+                "io.kestra.plugin.core.storage.Delete",
+                storage_tasks::StorageTask::Delete,
+            ),
+            (
+                "io.kestra.plugin.core.storage.Size",
+                storage_tasks::StorageTask::Size,
+            ),
+            (
+                "io.kestra.plugin.core.storage.Reverse",
+                storage_tasks::StorageTask::Reverse,
+            ),
+            (
+                "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+                storage_tasks::StorageTask::PurgeCurrentExecutionFiles,
+            ),
+        ] {
+            runners.insert(name, Arc::new(storage_tasks::Storage(task)));
+        }
         Self { runners }
     }
 

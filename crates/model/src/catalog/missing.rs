@@ -39,41 +39,13 @@ const NOT_YET: &[(&str, &[&str])] = &[
     ),
     ("io.kestra.plugin.core.kv.PurgeKV", &[]),
     (
-        "io.kestra.plugin.core.storage.Concat",
-        &["io.kestra.core.tasks.storages.Concat"],
-    ),
-    (
         "io.kestra.plugin.core.storage.DeduplicateItems",
         &["io.kestra.core.tasks.storages.DeduplicateItems"],
-    ),
-    (
-        "io.kestra.plugin.core.storage.Delete",
-        &["io.kestra.core.tasks.storages.Delete"],
     ),
     (
         "io.kestra.plugin.core.storage.FilterItems",
         &["io.kestra.core.tasks.storages.FilterItems"],
     ),
-    (
-        "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
-        &[
-            "io.kestra.core.tasks.storages.PurgeExecution",
-            "io.kestra.plugin.core.storage.PurgeExecution",
-        ],
-    ),
-    (
-        "io.kestra.plugin.core.storage.Reverse",
-        &["io.kestra.core.tasks.storages.Reverse"],
-    ),
-    (
-        "io.kestra.plugin.core.storage.Size",
-        &["io.kestra.core.tasks.storages.Size"],
-    ),
-    (
-        "io.kestra.plugin.core.storage.Split",
-        &["io.kestra.core.tasks.storages.Split"],
-    ),
-    ("io.kestra.plugin.core.storage.Write", &[]),
     (
         "io.kestra.plugin.core.templating.TemplatedTask",
         &["io.kestra.core.tasks.templating.TemplatedTask"],
