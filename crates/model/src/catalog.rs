@@ -14,12 +14,14 @@ use crate::shape::Shape;
 
 mod core_tasks;
 mod flowable;
+mod git;
 mod missing;
 mod notifications;
 mod scripts;
 
 pub use core_tasks::CORE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
+pub use git::GIT_TASKS;
 pub use missing::missing_type_reason;
 pub use notifications::NOTIFICATION_TASKS;
 pub use scripts::SCRIPT_TASKS;
@@ -82,6 +84,8 @@ pub enum TaskKind {
     HttpDownload,
     /// A JSON payload POSTed to a chat service's incoming webhook (`catalog/notifications.rs`).
     IncomingWebhook,
+    /// io.kestra.plugin.git.Clone, with the git CLI (`catalog/git.rs`).
+    GitClone,
 }
 
 impl TaskKind {
@@ -330,6 +334,7 @@ impl Catalog {
                 .chain(CORE_TASKS)
                 .chain(SCRIPT_TASKS)
                 .chain(NOTIFICATION_TASKS)
+                .chain(GIT_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

@@ -14,6 +14,7 @@ mod fail;
 mod fetch;
 mod flowable;
 mod for_each_item;
+mod git;
 mod http;
 mod kv;
 mod labels;
@@ -256,6 +257,7 @@ impl Registry {
             "io.kestra.plugin.core.http.Download",
             Arc::new(http::Download),
         );
+        runners.insert("io.kestra.plugin.git.Clone", Arc::new(git::Clone));
         Self { runners }
     }
 
