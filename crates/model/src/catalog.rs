@@ -314,6 +314,12 @@ pub const BUILTIN_TRIGGERS: &[TriggerType] = &[
         aliases: &["io.kestra.core.models.triggers.types.Flow"],
         required: &[],
     },
+    // Polled by the engine's `http_trigger`.
+    TriggerType {
+        name: "io.kestra.plugin.core.http.Trigger",
+        aliases: &["io.kestra.plugin.fs.http.Trigger"],
+        required: &["uri"],
+    },
 ];
 
 /// A set of task and trigger types that validation accepts.
