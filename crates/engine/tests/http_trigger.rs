@@ -100,7 +100,9 @@ struct Setup {
     secrets: Arc<Secrets>,
 }
 
-fn setup() -> Setup {
+/// The server, and an engine with its HTTP triggers on a data directory of its own.
+async fn setup() -> (Setup, String, Arc<AtomicUsize>) {
+    let (base, calls) = serve().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("saker.db")).unwrap());
     let mut parts = EngineParts::new(store);
@@ -109,11 +111,18 @@ fn setup() -> Setup {
     let engine = Arc::new(Engine::start(parts));
     let secrets = Arc::new(Secrets::default());
     let triggers = HttpTriggers::new(engine.clone(), Some(secrets.clone()));
-    Setup {
+    let setup = Setup {
         dir,
         engine,
         triggers,
         secrets,
+    };
+    (setup, base, calls)
+}
+
+impl Setup {
+    fn deploy(&self, source: &str) {
+        self.engine.deploy(DEFAULT_TENANT, source).unwrap();
     }
 }
 
@@ -134,12 +143,8 @@ fn stored_bytes_hold(dir: &Path, needle: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polls_at_its_interval_fires_when_the_condition_holds_and_stops_after() {
-    let (base, calls) = serve().await;
-    let s = setup();
-    s.engine
-        .deploy(
-            DEFAULT_TENANT,
-            &format!(
+    let (s, base, calls) = setup().await;
+    s.deploy(&format!(
                 r#"
 id: poll
 namespace: company.team
@@ -158,9 +163,7 @@ triggers:
     stopAfter:
       - SUCCESS
 "#
-            ),
-        )
-        .unwrap();
+    ));
     // A new trigger polls at once; the answer is not ready yet.
     assert!(s.triggers.tick(at(0)).await.unwrap().is_empty());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -200,13 +203,9 @@ triggers:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_status_fires_nothing_under_the_default_condition() {
-    let (base, calls) = serve().await;
-    let s = setup();
-    s.engine
-        .deploy(
-            DEFAULT_TENANT,
-            &format!(
-                r#"
+    let (s, base, calls) = setup().await;
+    s.deploy(&format!(
+        r#"
 id: broken
 namespace: company.team
 tasks:
@@ -219,9 +218,7 @@ triggers:
     uri: "{base}/broken"
     interval: PT1M
 "#
-            ),
-        )
-        .unwrap();
+    ));
     assert!(s.triggers.tick(at(0)).await.unwrap().is_empty());
     assert!(s.triggers.tick(at(60)).await.unwrap().is_empty());
     // Both polls reached the server; the default condition (status < 400) held for none.
@@ -230,23 +227,18 @@ triggers:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_trigger_polls_afresh_and_a_disabled_one_not_at_all() {
-    let (base, calls) = serve().await;
-    let s = setup();
+    let (s, base, calls) = setup().await;
     let flow = |interval: &str, disabled: bool| {
         format!(
             "id: change\nnamespace: company.team\ntasks:\n  - id: log\n    type: Log\n    message: hi\ntriggers:\n  - id: http\n    type: io.kestra.plugin.core.http.Trigger\n    uri: \"{base}/broken\"\n    interval: {interval}\n    disabled: {disabled}\n"
         )
     };
-    s.engine
-        .deploy(DEFAULT_TENANT, &flow("PT1H", false))
-        .unwrap();
+    s.deploy(&flow("PT1H", false));
     s.triggers.tick(at(0)).await.unwrap();
     s.triggers.tick(at(60)).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // A new definition polls at once.
-    s.engine
-        .deploy(DEFAULT_TENANT, &flow("PT2H", false))
-        .unwrap();
+    s.deploy(&flow("PT2H", false));
     s.triggers.tick(at(61)).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     s.engine
