@@ -18,6 +18,7 @@ mod git;
 mod missing;
 mod notifications;
 mod scripts;
+mod ssh;
 
 pub use core_tasks::CORE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
@@ -25,6 +26,7 @@ pub use git::GIT_TASKS;
 pub use missing::missing_type_reason;
 pub use notifications::NOTIFICATION_TASKS;
 pub use scripts::SCRIPT_TASKS;
+pub use ssh::SSH_TASKS;
 
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -86,6 +88,8 @@ pub enum TaskKind {
     IncomingWebhook,
     /// io.kestra.plugin.git.Clone, with the git CLI (`catalog/git.rs`).
     GitClone,
+    /// io.kestra.plugin.fs.ssh.Command, with the OpenSSH client (`catalog/ssh.rs`).
+    SshCommand,
 }
 
 impl TaskKind {
@@ -341,6 +345,7 @@ impl Catalog {
                 .chain(SCRIPT_TASKS)
                 .chain(NOTIFICATION_TASKS)
                 .chain(GIT_TASKS)
+                .chain(SSH_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

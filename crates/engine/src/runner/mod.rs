@@ -28,6 +28,7 @@ mod resume_task;
 mod ret;
 mod script_context;
 mod shell;
+mod ssh;
 mod subflow;
 mod working_directory;
 
@@ -258,6 +259,7 @@ impl Registry {
             Arc::new(http::Download),
         );
         runners.insert("io.kestra.plugin.git.Clone", Arc::new(git::Clone));
+        runners.insert("io.kestra.plugin.fs.ssh.Command", Arc::new(ssh::Command));
         Self { runners }
     }
 
