@@ -235,6 +235,9 @@ impl HttpTriggers {
                 None => match saker_model::parse_flow(&record.source) {
                     Ok(flow) => {
                         let flow = Arc::new(flow);
+                        // Only the latest revision matters: forget the older ones.
+                        flows
+                            .retain(|(t, n, i, _), _| !(t == &key.0 && n == &key.1 && i == &key.2));
                         flows.insert(key, flow.clone());
                         flow
                     }
