@@ -193,6 +193,15 @@ fn cgi_response(out: &[u8]) -> Response {
     response.body(Body::from(body.to_vec())).unwrap()
 }
 
+/// A repository served over HTTP: the directory holding it, the commit of `main`, the base
+/// URL and the authorizations the server received.
+async fn served(backend: PathBuf) -> (tempfile::TempDir, String, String, Seen) {
+    let root = tempfile::tempdir().unwrap();
+    let main = make_repository(root.path());
+    let (base, seen) = serve(root.path().to_path_buf(), backend).await;
+    (root, main, base, seen)
+}
+
 fn data_dir() -> DataDir {
     DataDir::start(|dir, parts| {
         parts.secrets = Arc::new(common::KeyedSecrets::new([
@@ -248,10 +257,7 @@ fn assert_nowhere(data: &DataDir, done: &Execution, password: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_branch_cloned_with_a_secret_password_is_read_by_the_next_task() {
-    let backend = backend_or_skip!();
-    let root = tempfile::tempdir().unwrap();
-    make_repository(root.path());
-    let (base, seen) = serve(root.path().to_path_buf(), backend).await;
+    let (_root, _, base, seen) = served(backend_or_skip!()).await;
     let data = data_dir();
     let done = data
         .run_ok(&format!(
@@ -309,10 +315,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_in_the_url_are_taken_out_of_it_and_a_commit_is_checked_out() {
-    let backend = backend_or_skip!();
-    let root = tempfile::tempdir().unwrap();
-    let main = make_repository(root.path());
-    let (base, _) = serve(root.path().to_path_buf(), backend).await;
+    let (_root, main, base, _) = served(backend_or_skip!()).await;
     let host = base.trim_start_matches("http://");
     let data = data_dir();
     let done = data
@@ -354,10 +357,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_fails_the_task_without_showing_it() {
-    let backend = backend_or_skip!();
-    let root = tempfile::tempdir().unwrap();
-    make_repository(root.path());
-    let (base, seen) = serve(root.path().to_path_buf(), backend).await;
+    let (_root, _, base, seen) = served(backend_or_skip!()).await;
     let data = data_dir();
     let done = data
         .run(&format!(

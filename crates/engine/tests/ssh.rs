@@ -124,6 +124,13 @@ async fn start_sshd(peer: &Peer) -> Server {
     }
 }
 
+/// A task after the SSH task in its WorkingDirectory: outputs the names of the files left.
+const LEFT: &str = r#"      - id: left
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - echo "::{\"outputs\":{\"files\":\"$(ls -A | tr '\n' ' ')\"}}::"
+"#;
+
 fn data_dir(peer: &Peer, server: &Server) -> DataDir {
     let secrets = common::KeyedSecrets::new([
         ("SSH_PASSWORD", peer.password.clone()),
@@ -180,11 +187,7 @@ tasks:
           - echo "remote user $(whoami)"
           - echo "::{{\"outputs\":{{\"user\":\"$(whoami)\",\"greeting\":\"$GREETING\"}}}}::"
           - echo to-stderr >&2
-      - id: left
-        type: io.kestra.plugin.scripts.shell.Commands
-        commands:
-          - echo "::{{\"outputs\":{{\"files\":\"$(ls -A | tr '\n' ' ')\"}}}}::"
-  # The outputs of a task that was handed a secret are sealed: checked inside the flow.
+{LEFT}  # The outputs of a task that was handed a secret are sealed: checked inside the flow.
   - id: check
     type: io.kestra.plugin.core.execution.Assert
     conditions:
@@ -193,6 +196,7 @@ tasks:
 "#,
             port = server.port,
             user = peer.user,
+            LEFT = LEFT,
         ))
         .await;
     let outputs = &done.task_run("remote").unwrap().outputs;
@@ -243,17 +247,14 @@ tasks:
         privateKeyPassphrase: "{{{{ secret('SSH_KEY_PASSPHRASE') }}}}"
         commands:
           - echo "::{{\"outputs\":{{\"user\":\"$(whoami)\"}}}}::"
-      - id: left
-        type: io.kestra.plugin.scripts.shell.Commands
-        commands:
-          - echo "::{{\"outputs\":{{\"files\":\"$(ls -A | tr '\n' ' ')\"}}}}::"
-  - id: check
+{LEFT}  - id: check
     type: io.kestra.plugin.core.execution.Assert
     conditions:
       - "{{{{ outputs.remote.vars.user == '{user}' }}}}"
 "#,
             port = server.port,
             user = peer.user,
+            LEFT = LEFT,
         ))
         .await;
     let left = &done.task_run("left").unwrap().outputs["vars"]["files"];
