@@ -22,6 +22,7 @@ pub mod error_logs;
 pub mod executor;
 pub mod files;
 mod flow_trigger;
+pub mod http_trigger;
 pub mod kv;
 pub mod kv_value;
 pub mod logs;

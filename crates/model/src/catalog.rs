@@ -15,16 +15,20 @@ use crate::shape::Shape;
 mod core_tasks;
 mod files;
 mod flowable;
+mod git;
 mod missing;
 mod notifications;
 mod scripts;
+mod ssh;
 
 pub use core_tasks::CORE_TASKS;
 pub use files::FILE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
+pub use git::GIT_TASKS;
 pub use missing::missing_type_reason;
 pub use notifications::NOTIFICATION_TASKS;
 pub use scripts::SCRIPT_TASKS;
+pub use ssh::SSH_TASKS;
 
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -103,6 +107,10 @@ pub enum TaskKind {
     IonToCsv,
     JsonToIon,
     IonToJson,
+    /// io.kestra.plugin.git.Clone, with the git CLI (`catalog/git.rs`).
+    GitClone,
+    /// io.kestra.plugin.fs.ssh.Command, with the OpenSSH client (`catalog/ssh.rs`).
+    SshCommand,
 }
 
 impl TaskKind {
@@ -331,6 +339,12 @@ pub const BUILTIN_TRIGGERS: &[TriggerType] = &[
         aliases: &["io.kestra.core.models.triggers.types.Flow"],
         required: &[],
     },
+    // Polled by the engine's `http_trigger`.
+    TriggerType {
+        name: "io.kestra.plugin.core.http.Trigger",
+        aliases: &["io.kestra.plugin.fs.http.Trigger"],
+        required: &["uri"],
+    },
 ];
 
 /// A set of task and trigger types that validation accepts.
@@ -352,6 +366,8 @@ impl Catalog {
                 .chain(SCRIPT_TASKS)
                 .chain(NOTIFICATION_TASKS)
                 .chain(FILE_TASKS)
+                .chain(GIT_TASKS)
+                .chain(SSH_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

@@ -12,15 +12,13 @@ mod common;
 use saker_model::parse_flow;
 
 /// Flows refused on purpose, with a text the refusal must contain: each uses a type of
-/// Kestra's test suite, or `io.kestra.plugin.fs.http.Trigger` (an alias of Kestra's core HTTP
-/// trigger, which Saker does not have yet). (`pause.yaml` validates: Saker has no route
+/// Kestra's test suite. (`pause.yaml` validates: Saker has no route
 /// `/executions/{id}/pause` for a flow named `pause` to collide with.)
 const REFUSED: &[(&str, &str)] = &[
     ("alias-task.yaml", TEST_SUITE),
     ("alias-trigger.yaml", TEST_SUITE),
     ("dynamic-task.yaml", TEST_SUITE),
     ("executable-fail.yml", TEST_SUITE),
-    ("http-listen-encrypted.yaml", "that Saker does not have yet"),
     ("retry-dynamic-task.yaml", TEST_SUITE),
     ("working-directory-namespace-files.yaml", TEST_SUITE),
     ("working-directory-taskrun-encrypted.yml", TEST_SUITE),

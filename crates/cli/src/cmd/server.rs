@@ -78,6 +78,18 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
         let scheduler = tokio::spawn(scheduler.run(async move {
             let _ = scheduler_stopped.await;
         }));
+        // HTTP triggers are polled beside it, each at its own interval (checked every second).
+        let (stop_http_triggers, http_triggers_stopped) = tokio::sync::oneshot::channel::<()>();
+        let http_triggers = Arc::new(saker_engine::http_trigger::HttpTriggers::new(
+            engine.clone(),
+            Some(trigger_secrets.clone()),
+        ));
+        let http_triggers = tokio::spawn(http_triggers.run(
+            std::time::Duration::from_secs(1),
+            async move {
+                let _ = http_triggers_stopped.await;
+            },
+        ));
         let addr = SocketAddr::new(host, port);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on {addr} (is another server using the port? try --port)")
@@ -139,7 +151,9 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
             let _ = task.await;
         }
         let _ = stop_scheduler.send(());
+        let _ = stop_http_triggers.send(());
         let _ = scheduler.await;
+        let _ = http_triggers.await;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -15,6 +15,7 @@ mod fail;
 mod fetch;
 mod flowable;
 mod for_each_item;
+mod git;
 mod http;
 mod kv;
 mod labels;
@@ -33,6 +34,7 @@ mod sendgrid;
 mod serdes;
 mod shell;
 mod storage_tasks;
+mod ssh;
 mod subflow;
 mod task_file_io;
 mod working_directory;
@@ -327,6 +329,8 @@ impl Registry {
         ] {
             runners.insert(name, Arc::new(storage_tasks::Storage(task)));
         }
+        runners.insert("io.kestra.plugin.git.Clone", Arc::new(git::Clone));
+        runners.insert("io.kestra.plugin.fs.ssh.Command", Arc::new(ssh::Command));
         Self { runners }
     }
 

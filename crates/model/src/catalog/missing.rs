@@ -18,10 +18,6 @@ const NOT_YET: &[(&str, &[&str])] = &[
         "io.kestra.plugin.core.flow.Template",
         &["io.kestra.core.tasks.flows.Template"],
     ),
-    (
-        "io.kestra.plugin.core.http.Trigger",
-        &["io.kestra.plugin.fs.http.Trigger"],
-    ),
     ("io.kestra.plugin.core.namespace.DeleteFiles", &[]),
     ("io.kestra.plugin.core.namespace.DownloadFiles", &[]),
     ("io.kestra.plugin.core.namespace.UploadFiles", &[]),
@@ -123,12 +119,12 @@ mod tests {
         assert!(reason("io.kestra.core.tasks.test.Read").contains("own test suite"));
         assert!(reason("io.kestra.core.runners.test.TaskWithAlias").contains("own test suite"));
         assert_eq!(
-            reason("io.kestra.plugin.core.http.Trigger"),
+            reason("io.kestra.plugin.core.state.Get"),
             "it is a Kestra core type that Saker does not have yet"
         );
         assert_eq!(
-            reason("io.kestra.plugin.fs.http.Trigger"),
-            "it is a Kestra core type 'io.kestra.plugin.core.http.Trigger' (of which this \
+            reason("io.kestra.core.tasks.states.Get"),
+            "it is a Kestra core type 'io.kestra.plugin.core.state.Get' (of which this \
              name is an alias) that Saker does not have yet"
         );
         assert!(reason("io.kestra.plugin.gcp.bigquery.Query").contains("'io.kestra.plugin.gcp'"));
