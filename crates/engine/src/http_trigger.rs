@@ -26,10 +26,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use saker_expr::{Context, Limits, RenderEnv, SecretLookupError, SecretResolver, Value};
+use saker_expr::{Context, Limits, RenderEnv, SecretResolver, Value};
 use saker_model::{ExecutionTrigger, Flow, StateType, TriggerDef};
 use serde_json::{Map, Value as Json};
-use zeroize::Zeroizing;
 
 use crate::trigger::{TriggerRequester, TriggerSecrets, flow_variables};
 use crate::{Engine, EngineError};
@@ -261,7 +260,7 @@ impl HttpTriggers {
         revision: u32,
         trigger: &TriggerDef,
     ) -> Result<Option<String>, EngineError> {
-        let resolver = self.secrets.as_deref().map(|source| Secrets {
+        let resolver = self.secrets.as_deref().map(|source| crate::trigger::KeySecrets {
             source,
             requester: TriggerRequester {
                 tenant_id: tenant.to_owned(),
@@ -447,26 +446,3 @@ fn stop_after(trigger: &TriggerDef) -> Vec<StateType> {
     }
 }
 
-/// Adapts [`TriggerSecrets`] to the template engine for one trigger; every value it hands
-/// out joins the process-wide mask set.
-struct Secrets<'a> {
-    source: &'a dyn TriggerSecrets,
-    requester: TriggerRequester,
-}
-
-impl SecretResolver for Secrets<'_> {
-    fn resolve(
-        &self,
-        key: &str,
-        namespace: Option<&str>,
-    ) -> Result<Zeroizing<String>, SecretLookupError> {
-        let value = self
-            .source
-            .resolve(&self.requester, key, namespace)
-            .map_err(|message| SecretLookupError { message })?;
-        if !value.is_empty() {
-            crate::masks::process_masks().extend([value.as_str()]);
-        }
-        Ok(value)
-    }
-}

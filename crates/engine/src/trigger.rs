@@ -109,9 +109,9 @@ pub(crate) fn flow_variables(tenant: &str, flow: &Flow) -> Value {
 
 /// Adapts a [`TriggerSecrets`] to the template engine for one trigger; every value it hands
 /// out joins the process-wide mask set.
-struct KeySecrets<'a> {
-    source: &'a dyn TriggerSecrets,
-    requester: TriggerRequester,
+pub(crate) struct KeySecrets<'a> {
+    pub(crate) source: &'a dyn TriggerSecrets,
+    pub(crate) requester: TriggerRequester,
 }
 
 impl SecretResolver for KeySecrets<'_> {
