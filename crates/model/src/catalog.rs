@@ -371,7 +371,7 @@ impl Catalog {
             .tasks
             .iter()
             .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()));
-        crate::suggest::closest(name, names)
+        crate::suggest::closest_type(name, names)
     }
 
     /// Known trigger names closest to a misspelt one.
@@ -380,7 +380,7 @@ impl Catalog {
             .triggers
             .iter()
             .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()));
-        crate::suggest::closest(name, names)
+        crate::suggest::closest_type(name, names)
     }
 }
 
