@@ -16,12 +16,14 @@ mod core_tasks;
 mod flowable;
 mod missing;
 mod notifications;
+mod outputs;
 mod scripts;
 
 pub use core_tasks::CORE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 pub use missing::missing_type_reason;
 pub use notifications::NOTIFICATION_TASKS;
+pub use outputs::{KindDoc, trigger_doc};
 pub use scripts::SCRIPT_TASKS;
 
 /// The task types the engine knows how to run.
