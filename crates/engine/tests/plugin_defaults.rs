@@ -198,3 +198,35 @@ async fn a_required_property_missing_from_task_and_defaults_is_refused_before_ru
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_default_gives_each_type_the_properties_it_has() {
+    // `message` is Log's, `format` Return's: each task takes its own from one prefix default.
+    let setup = engine();
+    let done = setup
+        .run_ok(
+            r#"id: shared
+namespace: company.team
+pluginDefaults:
+  - type: io.kestra.plugin.core
+    values:
+      message: shared-message
+      format: shared-format
+tasks:
+  - id: log
+    type: Log
+  - id: ret
+    type: Return
+"#,
+        )
+        .await;
+    assert_eq!(
+        done.task_run("ret").unwrap().outputs["value"],
+        "shared-format"
+    );
+    let messages = setup.messages(&done);
+    assert!(
+        messages.iter().any(|m| m == "shared-message"),
+        "{messages:?}"
+    );
+}

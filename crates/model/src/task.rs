@@ -147,7 +147,7 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
     let merged;
     let node = match task_type {
         Some(t) => {
-            merged = ctx.defaults.apply(t.name, t.aliases, node);
+            merged = ctx.defaults.apply_task(t, node);
             &merged
         }
         None => node,

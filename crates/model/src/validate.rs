@@ -168,6 +168,7 @@ pub fn parse_flow_with(source: &str, catalog: &Catalog) -> Result<Flow, Vec<Diag
     }
     let flow = read_flow(&mut ctx, &root, source);
     ctx.finish_unknown_types();
+    ctx.defaults.report_left_out(&mut ctx.diags);
     match flow {
         Some(flow) if ctx.diags.is_empty() => Ok(flow),
         _ => {
