@@ -184,14 +184,13 @@ tasks:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_required_property_missing_from_task_and_defaults_is_refused_before_running() {
     let setup = engine();
-    let refused = setup
-        .engine
-        .deploy(
-            saker_model::DEFAULT_TENANT,
-            "id: nothing\nnamespace: company.team\npluginDefaults:\n  - type: io.kestra.plugin.core.debug.Return\n    values:\n      format: x\ntasks:\n  - id: hello\n    type: Log\n",
-        )
-        .err()
-        .expect("a Log without a message anywhere is refused");
+    let deployed = setup.engine.deploy(
+        saker_model::DEFAULT_TENANT,
+        "id: nothing\nnamespace: company.team\npluginDefaults:\n  - type: io.kestra.plugin.core.debug.Return\n    values:\n      format: x\ntasks:\n  - id: hello\n    type: Log\n",
+    );
+    let Err(refused) = deployed else {
+        panic!("a Log without a message anywhere is refused");
+    };
     let text = refused.to_string();
     assert!(
         text.contains("missing required property 'message'"),
