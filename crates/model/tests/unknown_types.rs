@@ -80,3 +80,17 @@ fn children_of_a_task_of_an_unknown_type_are_still_checked() {
         ]
     );
 }
+
+#[test]
+fn condition_types_get_suggestions_only_when_near() {
+    let found = messages(
+        "id: u\nnamespace: n\ntasks:\n  - {id: a, type: Log, message: hi}\ntriggers:\n  - id: s\n    type: Schedule\n    cron: '0 * * * *'\n    conditions:\n      - type: io.kestra.plugin.core.condition.HasRetryAttempt\n      - type: io.kestra.plugin.core.condition.DayWek\n        dayOfWeek: MONDAY\n",
+    );
+    assert_eq!(
+        found,
+        [
+            "10:15: unknown condition type 'io.kestra.plugin.core.condition.HasRetryAttempt'",
+            "11:15: unknown condition type 'io.kestra.plugin.core.condition.DayWek', did you mean 'io.kestra.plugin.core.condition.DayWeek'?",
+        ]
+    );
+}
