@@ -115,12 +115,23 @@ impl Ctx<'_> {
 
     /// Adds to each unknown type's finding the lines of its other uses.
     fn finish_unknown_types(&mut self) {
+        // Enough lines to find the uses; a flow using one plugin everywhere gets a count.
+        const SHOWN: usize = 10;
         for seen in self.unknown_types.values() {
-            let lines: Vec<String> = seen.more_lines.iter().map(usize::to_string).collect();
+            let lines: Vec<String> = seen
+                .more_lines
+                .iter()
+                .take(SHOWN)
+                .map(usize::to_string)
+                .collect();
+            let rest = match seen.more_lines.len().saturating_sub(SHOWN) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
             let more = match lines.as_slice() {
                 [] => continue,
                 [one] => format!(" (also used at line {one})"),
-                many => format!(" (also used at lines {})", many.join(", ")),
+                many => format!(" (also used at lines {}{rest})", many.join(", ")),
             };
             self.diags.append(seen.finding, &more);
         }

@@ -94,3 +94,18 @@ fn condition_types_get_suggestions_only_when_near() {
         ]
     );
 }
+
+#[test]
+fn many_uses_of_an_unknown_type_are_counted_past_ten_lines() {
+    let mut source = "id: u\nnamespace: n\ntasks:\n".to_owned();
+    for i in 0..13 {
+        source.push_str(&format!("  - {{id: t{i}, type: com.example.Thing}}\n"));
+    }
+    let found = messages(&source);
+    assert_eq!(
+        found,
+        [
+            "4:20: unknown task type 'com.example.Thing': Saker has no type of this name (`saker plugins list` lists the types it has) (also used at lines 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 and 2 more)"
+        ]
+    );
+}
