@@ -18,7 +18,7 @@ use crate::read;
 use crate::retry::Retry;
 use crate::sla::Sla;
 use crate::task::TaskDef;
-use crate::validate::Ctx;
+use crate::validate::{Ctx, TypeOf};
 use crate::yaml::{Node, NodeKind, Pos};
 
 /// A validated flow.
@@ -233,7 +233,7 @@ pub(crate) fn parse_triggers(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Vec<
             Some(n) => read::string(&mut ctx.diags, n, &type_path).and_then(|name| {
                 let found = ctx.catalog.trigger(&name);
                 if found.is_none() {
-                    ctx.unknown_type("trigger", &name, n.pos, &type_path);
+                    ctx.unknown_type(TypeOf::Trigger, &name, n.pos, &type_path);
                 }
                 found
             }),

@@ -17,7 +17,7 @@ use crate::read;
 use crate::retry::{Retry, parse_retry};
 use crate::shape::{Shape, is_template};
 use crate::suggest;
-use crate::validate::Ctx;
+use crate::validate::{Ctx, TypeOf};
 use crate::yaml::{Node, Pos};
 
 /// One task of a flow, after plugin defaults were merged in.
@@ -309,7 +309,7 @@ fn resolve_type<'c>(
     let name = read::string(&mut ctx.diags, type_node, &type_path)?;
     let found = ctx.catalog.task(&name);
     if found.is_none() {
-        ctx.unknown_type("task", &name, type_node.pos, &type_path);
+        ctx.unknown_type(TypeOf::Task, &name, type_node.pos, &type_path);
     }
     found
 }

@@ -63,9 +63,25 @@ pub(crate) struct Ctx<'c> {
     pub(crate) defaults: Defaults,
     /// Task and trigger ids seen so far, with where.
     ids: HashMap<String, Pos>,
-    /// Unknown types, by `(what, name)`: each is reported once per flow, at its first use,
+    /// Unknown types, by what they were given for and name: each is reported once per flow, at its first use,
     /// with the lines of its other uses added when the pass ends.
-    unknown_types: IndexMap<(&'static str, String), UnknownType>,
+    unknown_types: IndexMap<(TypeOf, String), UnknownType>,
+}
+
+/// What an unknown type was given for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum TypeOf {
+    Task,
+    Trigger,
+}
+
+impl TypeOf {
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Task => "task",
+            Self::Trigger => "trigger",
+        }
+    }
 }
 
 /// An unknown type's one finding and the lines of its uses after the first.
@@ -94,10 +110,10 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
-    /// Reports the unknown type `name` of a task or trigger (`what`), once per flow: a flow
+    /// Reports the unknown type `name` of a task or trigger, once per flow: a flow
     /// with twenty tasks of a plugin Saker lacks has one thing to fix, not twenty. The type's
     /// other uses are named by line in the same finding.
-    pub(crate) fn unknown_type(&mut self, what: &'static str, name: &str, pos: Pos, path: &str) {
+    pub(crate) fn unknown_type(&mut self, what: TypeOf, name: &str, pos: Pos, path: &str) {
         let key = (what, name.to_owned());
         if let Some(seen) = self.unknown_types.get_mut(&key) {
             seen.more_lines.push(pos.line);
@@ -141,11 +157,12 @@ impl Ctx<'_> {
 /// The one-line finding for an unknown type: why it is missing when its name tells (a plugin
 /// Saker lacks, a core type not here yet, a test class), else the close names when there are
 /// some, else where to find the types Saker has.
-fn unknown_type_message(catalog: &Catalog, what: &str, name: &str) -> String {
-    let close = match what {
-        "trigger" => catalog.suggest_trigger(name),
-        _ => catalog.suggest_task(name),
+fn unknown_type_message(catalog: &Catalog, of: TypeOf, name: &str) -> String {
+    let close = match of {
+        TypeOf::Task => catalog.suggest_task(name),
+        TypeOf::Trigger => catalog.suggest_trigger(name),
     };
+    let what = of.noun();
     if let Some(reason) = missing_type_reason(name, &close, catalog) {
         return format!("unknown {what} type '{name}': {reason}");
     }
