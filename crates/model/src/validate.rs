@@ -63,8 +63,8 @@ pub(crate) struct Ctx<'c> {
     pub(crate) defaults: Defaults,
     /// Task and trigger ids seen so far, with where.
     ids: HashMap<String, Pos>,
-    /// Unknown types, by what they were given for and name: each is reported once per flow, at its first use,
-    /// with the lines of its other uses added when the pass ends.
+    /// Unknown types, by what they were given for and name: each is reported once per flow,
+    /// at its first use, with the lines of its other uses added when the pass ends.
     unknown_types: IndexMap<(TypeOf, String), UnknownType>,
 }
 
