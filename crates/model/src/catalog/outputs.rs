@@ -173,6 +173,11 @@ pub fn trigger_doc(canonical: &str) -> Option<KindDoc> {
                 "state",
             ],
         ),
+        // Added by the branch that brings the HTTP trigger; its outputs are Request's.
+        "io.kestra.plugin.core.http.Trigger" => doc(
+            "Polls a URL and starts an execution when `responseCondition` is true.",
+            &["uri", "code", "headers", "body"],
+        ),
         _ => return None,
     })
 }
