@@ -173,7 +173,7 @@ pub fn trigger_doc(canonical: &str) -> Option<KindDoc> {
                 "state",
             ],
         ),
-        // Added by the branch that brings the HTTP trigger; its outputs are Request's.
+        // The HTTP polling trigger: its outputs are the response, as Request gives them.
         "io.kestra.plugin.core.http.Trigger" => doc(
             "Polls a URL and starts an execution when `responseCondition` is true.",
             &["uri", "code", "headers", "body"],
