@@ -77,6 +77,9 @@ enum Command {
     /// Manage namespaces' files.
     #[command(subcommand)]
     Namespace(cmd::namespace::NamespaceCommand),
+    /// List the task and trigger types this build runs.
+    #[command(subcommand)]
+    Plugins(cmd::plugins::PluginsCommand),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Role(c) => cmd::role::run(&globals, c),
         Command::Trigger(c) => cmd::trigger::run(&globals, c),
         Command::Namespace(c) => cmd::namespace::run(&globals, c),
+        Command::Plugins(c) => cmd::plugins::run(c),
     }
 }
 

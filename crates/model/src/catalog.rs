@@ -18,6 +18,7 @@ mod flowable;
 mod git;
 mod missing;
 mod notifications;
+mod outputs;
 mod scripts;
 mod ssh;
 
@@ -27,6 +28,7 @@ pub use flowable::FLOWABLE_TASKS;
 pub use git::GIT_TASKS;
 pub use missing::missing_type_reason;
 pub use notifications::NOTIFICATION_TASKS;
+pub use outputs::{KindDoc, trigger_doc};
 pub use scripts::SCRIPT_TASKS;
 pub use ssh::SSH_TASKS;
 
@@ -409,7 +411,7 @@ impl Catalog {
             .tasks
             .iter()
             .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()));
-        crate::suggest::closest(name, names)
+        crate::suggest::closest_type(name, names)
     }
 
     /// Known trigger names closest to a misspelt one.
@@ -418,7 +420,7 @@ impl Catalog {
             .triggers
             .iter()
             .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()));
-        crate::suggest::closest(name, names)
+        crate::suggest::closest_type(name, names)
     }
 }
 

@@ -5,7 +5,8 @@
 //! like a property written on the task (and a mistake in it is reported where the default is
 //! written). As in Kestra, a default's `type` names a type (canonical name or alias) or a
 //! package prefix (`io.kestra.plugin.core.log` covers every type under it); maps are merged
-//! key by key, other values are replaced whole. A non-forced default only fills properties the
+//! key by key, other values are replaced whole. A package-prefix default gives each task only
+//! the properties its type has (a key no matching task has is reported once, at the default). A non-forced default only fills properties the
 //! task leaves out, and of two non-forced defaults the first listed wins; a `forced` default
 //! overrides the task, and of two forced defaults the last listed wins.
 
@@ -15,8 +16,10 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::catalog::{COMMON_TASK_PROPS, TaskType};
 use crate::diagnostic::{Diags, index, join};
 use crate::read;
+use crate::suggest::{closest, did_you_mean};
 use crate::yaml::{Entry, Node, NodeKind, Pos};
 
 /// One entry of `pluginDefaults` / `taskDefaults`.
@@ -53,6 +56,22 @@ pub(crate) struct Defaults {
     rules: Vec<(PluginDefault, Node)>,
     /// Where each default value's key is written, to tell merged values from the task's own.
     origins: HashSet<Pos>,
+    /// Keys of package-prefix defaults that some task of a matching type took.
+    taken: HashSet<Pos>,
+    /// Keys of package-prefix defaults left out of a task whose type lacks them: reported
+    /// when the pass ends if no task took them (a typo, not another type's property).
+    left_out: IndexMap<Pos, LeftOut>,
+}
+
+/// A prefix default's key that a task's type does not have.
+#[derive(Debug)]
+struct LeftOut {
+    key: String,
+    /// The default's `type`, as written.
+    rule: String,
+    /// The types it was offered to, and the property names they have (for "did you mean").
+    types: Vec<&'static str>,
+    names: Vec<&'static str>,
 }
 
 impl Defaults {
@@ -129,22 +148,99 @@ impl Defaults {
         self.rules.iter().map(|(d, _)| d.clone()).collect()
     }
 
-    /// `task` (a map) with the matching defaults merged in.
-    pub(crate) fn apply(&self, canonical: &str, aliases: &[&str], task: &Node) -> Node {
-        let mut merged = task.clone();
+    /// `item` (a map: a trigger) with the matching defaults merged in.
+    pub(crate) fn apply(&self, canonical: &str, aliases: &[&str], item: &Node) -> Node {
+        self.merge(canonical, aliases, item, |_| true)
+    }
+
+    /// `task` (a map) with the defaults matching its type merged in. A default written for a
+    /// package prefix covers types with different properties (`io.kestra.plugin.core` holds
+    /// Log and Return): it gives each type only the properties that type has, as Kestra,
+    /// which does not validate a prefix default against any one type, ignores the others. A
+    /// default naming the type itself gives it everything, so its mistakes are reported.
+    pub(crate) fn apply_task(&mut self, task_type: &TaskType, task: &Node) -> Node {
+        let has = |key: &str| COMMON_TASK_PROPS.contains(&key) || task_type.prop(key).is_some();
+        let prefixes = self.rules.iter().filter(|(d, _)| {
+            d.applies_to(task_type.name, task_type.aliases) && !task_type.answers_to(&d.type_name)
+        });
+        for (rule, values) in prefixes {
+            for entry in values.as_map().unwrap_or_default() {
+                if has(&entry.key) {
+                    self.taken.insert(entry.key_pos);
+                    continue;
+                }
+                let left_out = self.left_out.entry(entry.key_pos).or_insert(LeftOut {
+                    key: entry.key.clone(),
+                    rule: rule.type_name.clone(),
+                    types: Vec::new(),
+                    names: COMMON_TASK_PROPS.to_vec(),
+                });
+                if !left_out.types.contains(&task_type.name) {
+                    left_out.types.push(task_type.name);
+                    left_out
+                        .names
+                        .extend(task_type.props.iter().map(|p| p.name));
+                }
+            }
+        }
+        self.merge(task_type.name, task_type.aliases, task, has)
+    }
+
+    /// Reports the keys of prefix defaults that no task they were offered to has.
+    pub(crate) fn report_left_out(&self, d: &mut Diags) {
+        for (pos, left) in &self.left_out {
+            if self.taken.contains(pos) {
+                continue;
+            }
+            let hint = did_you_mean(&closest(&left.key, left.names.iter().copied()));
+            d.error(
+                *pos,
+                &join("pluginDefaults", &left.key),
+                format!(
+                    "unknown property '{}' on the plugin default for {}: no type it applies to \
+                     in this flow has it ({}){hint}",
+                    left.key,
+                    left.rule,
+                    left.types.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// `item` with the matching defaults merged in; `prefix_keeps` says which keys a
+    /// prefix default may give.
+    fn merge(
+        &self,
+        canonical: &str,
+        aliases: &[&str],
+        item: &Node,
+        prefix_keeps: impl Fn(&str) -> bool,
+    ) -> Node {
+        let mut merged = item.clone();
         let NodeKind::Map(entries) = &mut merged.kind else {
             return merged;
+        };
+        let names_the_type =
+            |d: &PluginDefault| d.type_name == canonical || aliases.contains(&d.type_name.as_str());
+        let values_of = |(d, values): &(PluginDefault, Node)| -> Vec<Entry> {
+            values
+                .as_map()
+                .unwrap_or_default()
+                .iter()
+                .filter(|e| names_the_type(d) || prefix_keeps(&e.key))
+                .cloned()
+                .collect()
         };
         let matching = || {
             self.rules
                 .iter()
                 .filter(|(d, _)| d.applies_to(canonical, aliases))
         };
-        for (_, values) in matching().filter(|(d, _)| !d.forced) {
-            fill(entries, values.as_map().unwrap_or_default());
+        for rule in matching().filter(|(d, _)| !d.forced) {
+            fill(entries, &values_of(rule));
         }
-        for (_, values) in matching().filter(|(d, _)| d.forced) {
-            force(entries, values.as_map().unwrap_or_default());
+        for rule in matching().filter(|(d, _)| d.forced) {
+            force(entries, &values_of(rule));
         }
         merged
     }
@@ -228,6 +324,26 @@ mod tests {
             .apply("io.kestra.plugin.core.debug.Return", &[], &task)
             .to_json();
         assert_eq!(other, task.to_json());
+    }
+
+    #[test]
+    fn a_prefix_default_gives_a_task_only_the_properties_its_type_has() {
+        let mut d = defaults(
+            "- type: io.kestra.plugin.core\n  values: {message: hi, format: f, retry: {type: constant}}\n\
+             - type: io.kestra.plugin.core.debug.Return\n  values: {nope: 1}\n",
+        );
+        let task = yaml::parse("id: t\n").expect("YAML");
+        let log = crate::catalog::task_type("Log").expect("Log");
+        let ret = crate::catalog::task_type("Return").expect("Return");
+        assert_eq!(
+            d.apply_task(log, &task).to_json(),
+            json!({"id": "t", "message": "hi", "retry": {"type": "constant"}})
+        );
+        // A default naming the type gives it all its values, so `nope` is reported.
+        assert_eq!(
+            d.apply_task(ret, &task).to_json(),
+            json!({"id": "t", "format": "f", "retry": {"type": "constant"}, "nope": 1})
+        );
     }
 
     #[test]

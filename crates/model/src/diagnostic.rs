@@ -42,6 +42,10 @@ pub(crate) struct Diags {
     /// Things accepted that the user should know of (a property Saker ignores); they do not
     /// make the flow invalid.
     warnings: Vec<Diagnostic>,
+    /// Findings folded into an earlier one (a second use of the same unknown type): not
+    /// listed again, but counted by [`Diags::len`], so a reader that refused a part can tell
+    /// that it was reported.
+    folded: usize,
 }
 
 impl Diags {
@@ -61,12 +65,37 @@ impl Diags {
         self.found.push(Diagnostic::new(pos, path, message));
     }
 
+    /// Records a finding and returns its index, for [`Diags::append`].
+    pub(crate) fn error_indexed(
+        &mut self,
+        pos: Pos,
+        path: &str,
+        message: impl Into<String>,
+    ) -> usize {
+        self.error(pos, path, message);
+        self.found.len() - 1
+    }
+
+    /// Adds `more` to the message of the finding at `index` (as returned by
+    /// [`Diags::error_indexed`]).
+    pub(crate) fn append(&mut self, index: usize, more: &str) {
+        if let Some(found) = self.found.get_mut(index) {
+            found.message.push_str(more);
+        }
+    }
+
+    /// Counts a finding folded into an earlier one instead of recording it again.
+    pub(crate) fn fold(&mut self) {
+        self.folded += 1;
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.found.is_empty()
     }
 
+    /// How many findings were made, counting those folded into earlier ones.
     pub(crate) fn len(&self) -> usize {
-        self.found.len()
+        self.found.len() + self.folded
     }
 
     /// The findings in file order, each once: defaults merged into several tasks would

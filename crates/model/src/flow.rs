@@ -5,7 +5,6 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalog::missing_type_reason;
 use crate::condition::{
     Condition, ConditionScope, Preconditions, STATE_NAMES, TERMINATED_STATES, parse_conditions,
     parse_preconditions,
@@ -18,9 +17,8 @@ use crate::listener::Listener;
 use crate::read;
 use crate::retry::Retry;
 use crate::sla::Sla;
-use crate::suggest;
 use crate::task::TaskDef;
-use crate::validate::Ctx;
+use crate::validate::{Ctx, TypeOf};
 use crate::yaml::{Node, NodeKind, Pos};
 
 /// A validated flow.
@@ -235,16 +233,7 @@ pub(crate) fn parse_triggers(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Vec<
             Some(n) => read::string(&mut ctx.diags, n, &type_path).and_then(|name| {
                 let found = ctx.catalog.trigger(&name);
                 if found.is_none() {
-                    let close = ctx.catalog.suggest_trigger(&name);
-                    let hint = match missing_type_reason(&name, &close, ctx.catalog) {
-                        Some(reason) => format!(": {reason}"),
-                        None => suggest::did_you_mean(&close),
-                    };
-                    ctx.diags.error(
-                        n.pos,
-                        &type_path,
-                        format!("unknown trigger type '{name}'{hint}"),
-                    );
+                    ctx.unknown_type(TypeOf::Trigger, &name, n.pos, &type_path);
                 }
                 found
             }),

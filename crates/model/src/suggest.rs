@@ -62,6 +62,72 @@ pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .collect()
 }
 
+/// The known type names close enough to `wanted` (a dotted type name or a short alias) to be
+/// what was meant, closest first (at most three).
+///
+/// A type name is a package and a class name. Edit distance over the whole name would find
+/// `io.kestra.plugin.scripts.python.Script` for `io.kestra.plugin.scripts.r.Script` (another
+/// plugin, not a typo) and, for short names, anything of about the same length. So the class
+/// names (last segments) must be close relative to their length (at most a third of the
+/// longer one is edited), and the packages nearly equal (two edits at most, and at most an
+/// eighth of the package): a typo is suggested, a different type is not.
+pub fn closest_type<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
+    let (package, class) = split_type(wanted);
+    let mut scored: Vec<(usize, &str)> = candidates
+        .into_iter()
+        .filter_map(|candidate| {
+            let (their_package, their_class) = split_type(candidate);
+            let class_len = class.chars().count().max(their_class.chars().count());
+            let class_distance = folded_distance(class, their_class);
+            if class_distance * 3 > class_len {
+                return None;
+            }
+            let package_len = package.chars().count().max(their_package.chars().count());
+            // The length difference bounds the distance from below: far packages are skipped
+            // without computing it.
+            if package
+                .chars()
+                .count()
+                .abs_diff(their_package.chars().count())
+                > 2
+            {
+                return None;
+            }
+            let package_distance = folded_distance(package, their_package);
+            if package_distance > 2 || package_distance * 8 > package_len {
+                return None;
+            }
+            Some((class_distance + package_distance, candidate))
+        })
+        .collect();
+    scored.sort_by_key(|(d, c)| (*d, *c));
+    scored.dedup_by_key(|(_, c)| *c);
+    let best = scored.first().map_or(0, |(d, _)| *d);
+    scored
+        .into_iter()
+        .take_while(|(d, _)| *d <= best + 1)
+        .take(3)
+        .map(|(_, c)| c)
+        .collect()
+}
+
+/// `(package, class)`: `io.kestra.plugin.core.log.Log` is `("io.kestra.plugin.core.log",
+/// "Log")`, a short alias `("", "Log")`.
+fn split_type(name: &str) -> (&str, &str) {
+    name.rsplit_once('.').unwrap_or(("", name))
+}
+
+/// Edit distance where a difference of case only, anywhere, costs one edit in total.
+fn folded_distance(a: &str, b: &str) -> usize {
+    if a == b {
+        return 0;
+    }
+    distance(a, b).min(distance(&a.to_lowercase(), &b.to_lowercase()) + 1)
+}
+
 /// `, did you mean 'a'?` / `, did you mean 'a' or 'b'?`, or nothing when there is no match.
 pub fn did_you_mean(names: &[&str]) -> String {
     match names {
@@ -100,6 +166,71 @@ mod tests {
             ),
             vec!["io.kestra.plugin.core.log.Log"]
         );
+    }
+
+    const TYPES: [&str; 6] = [
+        "io.kestra.plugin.core.log.Log",
+        "Log",
+        "io.kestra.plugin.core.flow.ForEach",
+        "io.kestra.plugin.scripts.python.Script",
+        "io.kestra.plugin.scripts.node.Commands",
+        "io.kestra.plugin.core.trigger.Schedule",
+    ];
+
+    #[test]
+    fn near_type_names_are_suggested() {
+        for (wanted, expected) in [
+            (
+                "io.kestra.plugin.core.log.Logg",
+                "io.kestra.plugin.core.log.Log",
+            ),
+            (
+                "io.kestra.plugin.core.log.log",
+                "io.kestra.plugin.core.log.Log",
+            ),
+            (
+                "io.kestra.plugin.core.flow.Foreach",
+                "io.kestra.plugin.core.flow.ForEach",
+            ),
+            (
+                "io.kestra.plugin.core.flow.ForEch",
+                "io.kestra.plugin.core.flow.ForEach",
+            ),
+            (
+                "io.kestra.plugin.core.flows.ForEach",
+                "io.kestra.plugin.core.flow.ForEach",
+            ),
+            (
+                "io.kestra.plugins.scripts.python.Script",
+                "io.kestra.plugin.scripts.python.Script",
+            ),
+            (
+                "io.kestra.plugin.core.trigger.Schedul",
+                "io.kestra.plugin.core.trigger.Schedule",
+            ),
+            ("Lgo", "Log"),
+        ] {
+            assert_eq!(closest_type(wanted, TYPES), vec![expected], "{wanted}");
+        }
+    }
+
+    #[test]
+    fn far_type_names_get_no_suggestion() {
+        for wanted in [
+            // Other types of the same plugin, or another plugin: not typos.
+            "io.kestra.plugin.scripts.r.Script",
+            "io.kestra.plugin.scripts.go.Commands",
+            "io.kestra.plugin.scripts.ruby.Commands",
+            "io.kestra.plugin.core.flow.ForEachItem",
+            "io.kestra.plugin.core.flow.Subflow",
+            "io.kestra.plugin.core.log.Fetch",
+            "io.kestra.plugin.gcp.bigquery.Query",
+            "ForEach",
+            "Fail",
+            "something.else.Entirely",
+        ] {
+            assert_eq!(closest_type(wanted, TYPES), Vec::<&str>::new(), "{wanted}");
+        }
     }
 
     #[test]

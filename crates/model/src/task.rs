@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalog::{COMMON_TASK_PROPS, TaskKind, TaskType, missing_type_reason};
+use crate::catalog::{COMMON_TASK_PROPS, TaskKind, TaskType};
 use crate::children::{Children, check_children_of_unknown};
 use crate::diagnostic::{index, join};
 use crate::execution::Level;
@@ -17,7 +17,7 @@ use crate::read;
 use crate::retry::{Retry, parse_retry};
 use crate::shape::{Shape, is_template};
 use crate::suggest;
-use crate::validate::Ctx;
+use crate::validate::{Ctx, TypeOf};
 use crate::yaml::{Node, Pos};
 
 /// One task of a flow, after plugin defaults were merged in.
@@ -128,11 +128,6 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
     let catalog = ctx.catalog;
     let written_name = node.get("type").and_then(Node::as_text);
     let written_type = written_name.and_then(|name| catalog.task(name));
-    // A type known to be missing (a plugin's, a Kestra core type not here yet) has properties
-    // of its own that Saker cannot know: "did you mean 'version'" for its `session` would
-    // only mislead.
-    let of_missing_type = written_type.is_none()
-        && written_name.is_some_and(|name| missing_type_reason(name, &[], catalog).is_some());
     let known: Vec<&str> = COMMON_TASK_PROPS
         .iter()
         .copied()
@@ -152,7 +147,7 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
     let merged;
     let node = match task_type {
         Some(t) => {
-            merged = ctx.defaults.apply(t.name, t.aliases, node);
+            merged = ctx.defaults.apply_task(t, node);
             &merged
         }
         None => node,
@@ -187,23 +182,14 @@ fn read_task(ctx: &mut Ctx<'_>, node: &Node, path: &str) -> Option<TaskDef> {
         };
         let spec = task_type.and_then(|t| t.prop(key));
         let Some(spec) = spec else {
-            // Without a known type only misspellings of the common properties can be told.
-            let suggest_from: &[&str] = if task_type.is_some() {
-                &known
-            } else {
-                COMMON_TASK_PROPS
-            };
-            if task_type.is_some()
-                || (!of_missing_type
-                    && !suggest::closest(key, suggest_from.iter().copied()).is_empty())
-            {
-                read::unknown_key(
-                    &mut ctx.diags,
-                    entry,
-                    suggest_from.iter().copied(),
-                    path,
-                    &owner,
-                );
+            // A task of an unknown type gets no property error: its properties are the
+            // unknown type's own (a plugin's `session` is no misspelt `version`), and the
+            // type is what to fix. Without any `type`, a misspelt common property (`tpye`)
+            // is what to fix.
+            let misspelt_common = node.get("type").is_none()
+                && !suggest::closest(key, COMMON_TASK_PROPS.iter().copied()).is_empty();
+            if task_type.is_some() || misspelt_common {
+                read::unknown_key(&mut ctx.diags, entry, known.iter().copied(), path, &owner);
             }
             ok = false;
             continue;
@@ -321,31 +307,11 @@ fn resolve_type<'c>(
         return None;
     };
     let name = read::string(&mut ctx.diags, type_node, &type_path)?;
-    let catalog = ctx.catalog;
-    if let Some(t) = catalog.task(&name) {
-        return Some(t);
+    let found = ctx.catalog.task(&name);
+    if found.is_none() {
+        ctx.unknown_type(TypeOf::Task, &name, type_node.pos, &type_path);
     }
-    let close = catalog.suggest_task(&name);
-    if let Some(reason) = missing_type_reason(&name, &close, catalog) {
-        ctx.diags.error(
-            type_node.pos,
-            &type_path,
-            format!("unknown task type '{name}': {reason}"),
-        );
-        return None;
-    }
-    let hint = if close.is_empty() {
-        let known: Vec<&str> = catalog.tasks().iter().map(|t| t.name).collect();
-        format!(" (known types: {})", known.join(", "))
-    } else {
-        suggest::did_you_mean(&close)
-    };
-    ctx.diags.error(
-        type_node.pos,
-        &type_path,
-        format!("unknown task type '{name}'{hint}"),
-    );
-    None
+    found
 }
 
 /// The common properties of a task, read one by one.

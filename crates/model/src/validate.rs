@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, missing_type_reason};
 use crate::defaults::Defaults;
 use crate::diagnostic::{Diagnostic, Diags, join};
 use crate::flow::{Flow, parse_concurrency, parse_labels, parse_triggers};
@@ -19,6 +19,7 @@ use crate::listener::parse_listeners;
 use crate::read;
 use crate::retry::parse_retry;
 use crate::sla::parse_slas;
+use crate::suggest::did_you_mean;
 use crate::task::parse_tasks;
 use crate::yaml::{self, Node, Pos};
 
@@ -62,6 +63,31 @@ pub(crate) struct Ctx<'c> {
     pub(crate) defaults: Defaults,
     /// Task and trigger ids seen so far, with where.
     ids: HashMap<String, Pos>,
+    /// Unknown types, by what they were given for and name: each is reported once per flow,
+    /// at its first use, with the lines of its other uses added when the pass ends.
+    unknown_types: IndexMap<(TypeOf, String), UnknownType>,
+}
+
+/// What an unknown type was given for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum TypeOf {
+    Task,
+    Trigger,
+}
+
+impl TypeOf {
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Task => "task",
+            Self::Trigger => "trigger",
+        }
+    }
+}
+
+/// An unknown type's one finding and the lines of its uses after the first.
+struct UnknownType {
+    finding: usize,
+    more_lines: Vec<usize>,
 }
 
 impl Ctx<'_> {
@@ -83,6 +109,73 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Reports the unknown type `name` of a task or trigger, once per flow: a flow
+    /// with twenty tasks of a plugin Saker lacks has one thing to fix, not twenty. The type's
+    /// other uses are named by line in the same finding.
+    pub(crate) fn unknown_type(&mut self, what: TypeOf, name: &str, pos: Pos, path: &str) {
+        let key = (what, name.to_owned());
+        if let Some(seen) = self.unknown_types.get_mut(&key) {
+            seen.more_lines.push(pos.line);
+            self.diags.fold();
+            return;
+        }
+        let message = unknown_type_message(self.catalog, what, name);
+        let finding = self.diags.error_indexed(pos, path, message);
+        let seen = UnknownType {
+            finding,
+            more_lines: Vec::new(),
+        };
+        self.unknown_types.insert(key, seen);
+    }
+
+    /// Adds to each unknown type's finding the lines of its other uses.
+    fn finish_unknown_types(&mut self) {
+        // Enough lines to find the uses; a flow using one plugin everywhere gets a count.
+        const SHOWN: usize = 10;
+        for seen in self.unknown_types.values() {
+            let lines: Vec<String> = seen
+                .more_lines
+                .iter()
+                .take(SHOWN)
+                .map(usize::to_string)
+                .collect();
+            let rest = match seen.more_lines.len().saturating_sub(SHOWN) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            let more = match lines.as_slice() {
+                [] => continue,
+                [one] => format!(" (also used at line {one})"),
+                many => format!(" (also used at lines {}{rest})", many.join(", ")),
+            };
+            self.diags.append(seen.finding, &more);
+        }
+    }
+}
+
+/// The one-line finding for an unknown type: why it is missing when its name tells (a plugin
+/// Saker lacks, a core type not here yet, a test class), else the close names when there are
+/// some, else where to find the types Saker has.
+fn unknown_type_message(catalog: &Catalog, of: TypeOf, name: &str) -> String {
+    let close = match of {
+        TypeOf::Task => catalog.suggest_task(name),
+        TypeOf::Trigger => catalog.suggest_trigger(name),
+    };
+    let what = of.noun();
+    if let Some(reason) = missing_type_reason(name, &close, catalog) {
+        return format!("unknown {what} type '{name}': {reason}");
+    }
+    if close.is_empty() {
+        format!(
+            "unknown {what} type '{name}': Saker has no type of this name (`saker plugins list` \
+             lists the types it has)"
+        )
+    } else {
+        format!("unknown {what} type '{name}'{}", did_you_mean(&close))
+    }
+}
+
 /// Parses and validates a flow written in Kestra's YAML syntax against the built-in catalog.
 pub fn parse_flow(source: &str) -> Result<Flow, Vec<Diagnostic>> {
     parse_flow_with(source, Catalog::builtin())
@@ -96,11 +189,14 @@ pub fn parse_flow_with(source: &str, catalog: &Catalog) -> Result<Flow, Vec<Diag
         diags: Diags::default(),
         defaults: Defaults::default(),
         ids: HashMap::new(),
+        unknown_types: IndexMap::new(),
     };
     for dup in duplicates {
         ctx.diags.error(dup.pos(), "", dup.message());
     }
     let flow = read_flow(&mut ctx, &root, source);
+    ctx.finish_unknown_types();
+    ctx.defaults.report_left_out(&mut ctx.diags);
     match flow {
         Some(flow) if ctx.diags.is_empty() => Ok(flow),
         _ => {

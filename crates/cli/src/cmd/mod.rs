@@ -9,6 +9,8 @@ pub mod flow_remote;
 pub mod kv;
 pub mod mask;
 pub mod namespace;
+pub mod plugins;
+mod plugins_docs;
 pub mod role;
 pub mod secret;
 pub mod secrets_access;

@@ -194,7 +194,7 @@ fn parse_condition(
         let names = TYPES
             .iter()
             .flat_map(|(n, aliases, _)| std::iter::once(*n).chain(aliases.iter().copied()));
-        let hint = suggest::did_you_mean(&suggest::closest(&name, names));
+        let hint = suggest::did_you_mean(&suggest::closest_type(&name, names));
         d.error(
             type_node.pos,
             &type_path,
