@@ -260,15 +260,18 @@ impl HttpTriggers {
         revision: u32,
         trigger: &TriggerDef,
     ) -> Result<Option<String>, EngineError> {
-        let resolver = self.secrets.as_deref().map(|source| crate::trigger::KeySecrets {
-            source,
-            requester: TriggerRequester {
-                tenant_id: tenant.to_owned(),
-                namespace: flow.namespace.clone(),
-                flow_id: flow.id.clone(),
-                trigger_id: trigger.id.clone(),
-            },
-        });
+        let resolver = self
+            .secrets
+            .as_deref()
+            .map(|source| crate::trigger::KeySecrets {
+                source,
+                requester: TriggerRequester {
+                    tenant_id: tenant.to_owned(),
+                    namespace: flow.namespace.clone(),
+                    flow_id: flow.id.clone(),
+                    trigger_id: trigger.id.clone(),
+                },
+            });
         let mut ctx = Context::new();
         ctx.insert("flow", flow_variables(tenant, flow));
         let mut renderer = Renderer {
@@ -445,4 +448,3 @@ fn stop_after(trigger: &TriggerDef) -> Vec<StateType> {
         _ => Vec::new(),
     }
 }
-

@@ -148,6 +148,51 @@ impl TaskKind {
                 "Posts a JSON payload to a chat service's incoming webhook.",
                 &[],
             ),
+            Self::MailSend => doc(
+                "Sends an e-mail over SMTP, SMTPS or SMTP with STARTTLS, with attachments.",
+                &[],
+            ),
+            Self::SendGridMailSend => doc(
+                "Sends an e-mail through SendGrid's v3 mail/send API.",
+                &["statusCode", "body", "headers"],
+            ),
+            Self::ExecutionNotification => doc(
+                "Posts a summary of an execution (state, duration, failed task) to a chat webhook.",
+                &[],
+            ),
+            Self::StorageWrite => doc("Writes `content` to a new internal-storage file.", &["uri"]),
+            Self::StorageConcat => {
+                doc("Concatenates files into one, with a `separator`.", &["uri"])
+            }
+            Self::StorageSplit => doc(
+                "Splits a file by rows, bytes or into a number of partitions.",
+                &["uris"],
+            ),
+            Self::StorageDelete => doc(
+                "Deletes one of this execution's files.",
+                &["uri", "deleted"],
+            ),
+            Self::StorageSize => doc("Outputs the size of a file in bytes.", &["size"]),
+            Self::StorageReverse => doc("Writes a file's lines in reverse order.", &["uri"]),
+            Self::PurgeCurrentExecutionFiles => doc(
+                "Deletes every file this execution stored so far.",
+                &["uris"],
+            ),
+            Self::CsvToIon => doc("Converts a CSV file to Kestra's Ion rows.", &["uri"]),
+            Self::IonToCsv => doc("Converts an Ion file to CSV.", &["uri"]),
+            Self::JsonToIon => doc(
+                "Converts a JSON (or JSON-lines) file to Ion rows.",
+                &["uri"],
+            ),
+            Self::IonToJson => doc("Converts an Ion file to JSON (or JSON lines).", &["uri"]),
+            Self::GitClone => doc(
+                "Clones a Git repository over HTTP(S) into the working directory.",
+                &["directory"],
+            ),
+            Self::SshCommand => doc(
+                "Runs commands on a remote host over SSH.",
+                &["exitCode", "stdOutLineCount", "stdErrLineCount", "vars"],
+            ),
         }
     }
 }
