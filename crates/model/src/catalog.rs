@@ -15,6 +15,7 @@ use crate::shape::Shape;
 mod core_tasks;
 mod files;
 mod flowable;
+mod jdbc;
 mod missing;
 mod notifications;
 mod scripts;
@@ -22,6 +23,7 @@ mod scripts;
 pub use core_tasks::CORE_TASKS;
 pub use files::FILE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
+pub use jdbc::JDBC_TASKS;
 pub use missing::missing_type_reason;
 pub use notifications::NOTIFICATION_TASKS;
 pub use scripts::SCRIPT_TASKS;
@@ -94,6 +96,11 @@ pub enum TaskKind {
     IonToCsv,
     JsonToIon,
     IonToJson,
+    // JDBC tasks (`catalog/jdbc.rs`).
+    PostgresQuery,
+    PostgresQueries,
+    SqliteQuery,
+    SqliteQueries,
 }
 
 impl TaskKind {
@@ -343,6 +350,7 @@ impl Catalog {
                 .chain(SCRIPT_TASKS)
                 .chain(NOTIFICATION_TASKS)
                 .chain(FILE_TASKS)
+                .chain(JDBC_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

@@ -15,6 +15,7 @@ mod fetch;
 mod flowable;
 mod for_each_item;
 mod http;
+mod jdbc;
 mod kv;
 mod labels;
 mod local_files;
@@ -302,6 +303,26 @@ impl Registry {
             ),
         ] {
             runners.insert(name, Arc::new(storage_tasks::Storage(task)));
+        }
+        for (name, runner) in [
+            (
+                "io.kestra.plugin.jdbc.postgresql.Query",
+                Arc::new(jdbc::Postgres(jdbc::Mode::Query)) as Arc<dyn TaskRunner>,
+            ),
+            (
+                "io.kestra.plugin.jdbc.postgresql.Queries",
+                Arc::new(jdbc::Postgres(jdbc::Mode::Queries)),
+            ),
+            (
+                "io.kestra.plugin.jdbc.sqlite.Query",
+                Arc::new(jdbc::Sqlite(jdbc::Mode::Query)),
+            ),
+            (
+                "io.kestra.plugin.jdbc.sqlite.Queries",
+                Arc::new(jdbc::Sqlite(jdbc::Mode::Queries)),
+            ),
+        ] {
+            runners.insert(name, runner);
         }
         Self { runners }
     }
