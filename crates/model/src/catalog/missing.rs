@@ -68,6 +68,21 @@ const NOT_YET: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Types of plugins Saker has part of, which a plain "did you mean" would answer wrongly (a
+/// misspelt sqlite.Query): each with why it is not there.
+const PLUGIN_NOT_YET: &[(&str, &str)] = &[
+    (
+        "io.kestra.plugin.jdbc.mysql.Query",
+        "Saker's jdbc tasks run PostgreSQL and SQLite only: MySQL and MariaDB need a MySQL \
+         client in Saker and tests against a real server, which are not there yet",
+    ),
+    (
+        "io.kestra.plugin.jdbc.mysql.Queries",
+        "Saker's jdbc tasks run PostgreSQL and SQLite only: MySQL and MariaDB need a MySQL \
+         client in Saker and tests against a real server, which are not there yet",
+    ),
+];
+
 /// Why type `name` is missing from `catalog`, when its name tells; `close` are the known
 /// names close to it (a misspelt core name is better answered with "did you mean" than with
 /// "a plugin"). `None` for any other name. The text completes "unknown task type 'X': ".
@@ -92,6 +107,9 @@ pub fn missing_type_reason(name: &str, close: &[&str], catalog: &Catalog) -> Opt
         return Some(format!(
             "it is a Kestra core type{alias} that Saker does not have yet"
         ));
+    }
+    if let Some((_, reason)) = PLUGIN_NOT_YET.iter().find(|(n, _)| *n == name) {
+        return Some((*reason).to_owned());
     }
     match segments.as_slice() {
         ["io", "kestra", "plugin", plugin, _, ..] if *plugin != "core" && close.is_empty() => {
@@ -143,6 +161,11 @@ mod tests {
              name is an alias) that Saker does not have yet"
         );
         assert!(reason("io.kestra.plugin.gcp.bigquery.Query").contains("'io.kestra.plugin.gcp'"));
+        assert!(
+            missing_type_reason("io.kestra.plugin.jdbc.mysql.Query", &["x"])
+                .unwrap_or_default()
+                .contains("PostgreSQL and SQLite only")
+        );
         let r_script = reason("io.kestra.plugin.scripts.r.Script");
         assert!(
             r_script.starts_with(
