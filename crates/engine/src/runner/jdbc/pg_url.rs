@@ -44,7 +44,7 @@ pub(super) fn parse(url: &str) -> Result<PgUrl, String> {
         }
     };
     if !database.is_empty() {
-        config.dbname(&decode(database));
+        config.dbname(decode(database));
     }
     let mut ssl_mode = None;
     let mut connect_timeout = DEFAULT_CONNECT_TIMEOUT;

@@ -253,11 +253,7 @@ fn run_blocking(
             results.push(None);
             continue;
         }
-        let names: Vec<String> = prepared
-            .column_names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        let names: Vec<String> = prepared.column_names().map(str::to_owned).collect();
         let mut rows = prepared
             .query(params)
             .map_err(|e| failed(&format!("running {which}"), e))?;
