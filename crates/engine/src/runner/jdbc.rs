@@ -30,6 +30,7 @@ use saker_model::Level;
 use serde_json::{Map, Value as Json};
 
 use super::{TaskContext, TaskError};
+use crate::files::FileError;
 pub(super) use postgres::Postgres;
 pub(super) use sqlite::Sqlite;
 
@@ -345,9 +346,24 @@ pub(super) fn shown_url(url: &Rendered) -> String {
     }
 }
 
-/// True when the execution's mask set would change `bytes`: they hold a secret.
-pub(super) fn holds_secret(ctx: &TaskContext, bytes: &[u8]) -> bool {
-    matches!(ctx.mask_set().mask_bytes(bytes), Cow::Owned(_))
+/// Stores `bytes` as file `name` of the task run, sealed when `secret` or when they hold a
+/// value of the execution's mask set; its `kestra:///` URI.
+pub(super) fn put_task_file(
+    ctx: &TaskContext,
+    name: &str,
+    bytes: &[u8],
+    secret: bool,
+) -> Result<String, TaskError> {
+    let seal = secret || matches!(ctx.mask_set().mask_bytes(bytes), Cow::Owned(_));
+    let files = ctx.task_files()?;
+    let uri = files
+        .task_run_folder()
+        .and_then(|folder| folder.join(name).map_err(FileError::from))
+        .map_err(|err| TaskError::Failed(err.to_string()))?;
+    files
+        .put(&uri, bytes, seal)
+        .map_err(|err| TaskError::Failed(err.to_string()))?;
+    Ok(uri.to_string())
 }
 
 pub(super) fn property(name: &str, message: &str) -> TaskError {

@@ -22,9 +22,8 @@ use serde_json::{Map, Value as Json};
 
 use super::statements::bind_named;
 use super::{
-    FetchType, Gathered, Mode, QuerySpec, flag, holds_secret, max_file_bytes, outputs, property,
+    FetchType, Gathered, Mode, QuerySpec, flag, max_file_bytes, outputs, property, put_task_file,
 };
-use crate::files::FileError;
 use crate::runner::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner};
 
 /// The Query (one statement) or Queries runner.
@@ -184,20 +183,11 @@ async fn store_database(ctx: &TaskContext, path: &Path, secret: bool) -> Result<
         .await
         .map_err(|err| TaskError::Failed(format!("reading the database failed: {err}")))?
         .map_err(|err| TaskError::Failed(format!("reading the database: {err}")))?;
-    let seal = secret || holds_secret(ctx, &bytes);
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("database.db");
-    let files = ctx.task_files()?;
-    let uri = files
-        .task_run_folder()
-        .and_then(|folder| folder.join(name).map_err(FileError::from))
-        .map_err(|err| TaskError::Failed(err.to_string()))?;
-    files
-        .put(&uri, &bytes, seal)
-        .map_err(|err| TaskError::Failed(err.to_string()))?;
-    Ok(uri.to_string())
+    put_task_file(ctx, name, &bytes, secret)
 }
 
 type Ran = (Vec<Option<Gathered>>, Vec<String>);

@@ -6,8 +6,7 @@
 use saker_ion::{IonError, IonWriter, Limits};
 use serde_json::Value as Json;
 
-use super::holds_secret;
-use crate::files::FileError;
+use super::put_task_file;
 use crate::runner::{TaskContext, TaskError};
 
 /// The rows of one statement, as Ion text in memory until stored.
@@ -49,15 +48,6 @@ impl IonRows {
             .writer
             .finish()
             .map_err(|err| TaskError::Failed(format!("writing the rows as Ion: {err}")))?;
-        let seal = secret || holds_secret(ctx, &bytes);
-        let files = ctx.task_files()?;
-        let uri = files
-            .task_run_folder()
-            .and_then(|folder| folder.join(name).map_err(FileError::from))
-            .map_err(|err| TaskError::Failed(err.to_string()))?;
-        files
-            .put(&uri, &bytes, seal)
-            .map_err(|err| TaskError::Failed(err.to_string()))?;
-        Ok(uri.to_string())
+        put_task_file(ctx, name, &bytes, secret)
     }
 }
