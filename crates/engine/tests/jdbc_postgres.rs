@@ -209,6 +209,23 @@ fn queries_fetch_store_and_type_rows_as_kestra_does() {
             assert_eq!(output(&counted, "count", "row"), &json!({"n": kept}));
         }
 
+        // A query past the task's timeout is stopped, on the server too (statement_timeout,
+        // and the cancel request of a killed task).
+        let slow = data
+            .run(&flow(
+                &connection,
+                &["id: slow\ntype: io.kestra.plugin.jdbc.postgresql.Query\n\
+                   timeout: PT1S\nsql: SELECT pg_sleep(60)"],
+            ))
+            .await;
+        assert_eq!(slow.state.current, StateType::Failed);
+        let logs = data.messages(&slow);
+        assert!(
+            logs.iter().any(|l| l.contains("the task timed out after")
+                || (l.contains("57014") && l.contains("statement timeout"))),
+            "{logs:?}"
+        );
+
         // A Query runs one statement and says to use Queries for more.
         let two = data
             .run(&flow(

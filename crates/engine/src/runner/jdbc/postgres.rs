@@ -3,8 +3,12 @@
 //! prepared so the server infers the types of its parameters, which are then sent as text
 //! (as pgjdbc does with `stringtype=unspecified`), and its rows streamed.
 //!
-//! The task's `timeout` is also the session's `statement_timeout`, so the server stops a
-//! query the engine gave up on; a killed task cancels its running query on the server.
+//! The task's `timeout` is also the session's `statement_timeout`: at the timeout the worker
+//! drops the runner, which closes the connection, but PostgreSQL would go on running the
+//! query until it next writes to the client. A killed task cancels its running query on the
+//! server (a cancel request) before it ends. Without TLS (not offered yet: `sslMode`
+//! REQUIRE, VERIFY_CA, VERIFY_FULL and the certificate properties are refused saying so),
+//! pgjdbc's default PREFER and ALLOW connect in plain text.
 //! A Queries task runs its statements in one transaction unless `transaction: false`: a
 //! failed statement rolls the others back (the connection is closed without COMMIT).
 
@@ -144,8 +148,19 @@ impl Target {
                 ))
             })?;
         let (client, connection) = connected.map_err(|e| {
+            // pg_hba.conf's `hostnossl ... reject`, or no `host` line for a plain connection.
+            let tls_only = e.as_db_error().is_some_and(|db| {
+                db.code() == &tokio_postgres::error::SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                    && db.message().ends_with("no encryption")
+            });
+            let hint = if tls_only {
+                " (the server accepts only TLS connections, which the jdbc.postgresql tasks of \
+                 Saker do not offer yet)"
+            } else {
+                ""
+            };
             TaskError::Failed(format!(
-                "cannot connect to PostgreSQL at {}: {}",
+                "cannot connect to PostgreSQL at {}: {}{hint}",
                 self.shown,
                 describe(&e)
             ))
