@@ -105,6 +105,9 @@ fn queries_fetch_store_and_type_rows_as_kestra_does() {
                      SELECT count(*) AS n FROM people;\n  \
                      UPDATE people SET active = false WHERE name = 'Grace';\n  \
                      SELECT name, active FROM people WHERE name = 'Grace';\nfetchType: FETCH",
+                    "id: untyped\ntype: io.kestra.plugin.jdbc.postgresql.Query\n\
+                     sql: SELECT :word AS word, :n AS n, :none IS NULL AS missing\n\
+                     parameters:\n  word: hello\n  n: 7\n  none: null\nfetchType: FETCH_ONE",
                     "id: empty\ntype: io.kestra.plugin.jdbc.postgresql.Query\n\
                      sql: SELECT name FROM people WHERE false\nfetchType: FETCH_ONE",
                     "id: stored\ntype: io.kestra.plugin.jdbc.postgresql.Query\n\
@@ -144,6 +147,10 @@ fn queries_fetch_store_and_type_rows_as_kestra_does() {
                 {"rows": [{"n": 2}], "size": 1},
                 {"rows": [{"name": "Grace", "active": false}], "size": 1}
             ])
+        );
+        assert_eq!(
+            output(&done, "untyped", "row"),
+            &json!({"word": "hello", "n": 7, "missing": true})
         );
         assert_eq!(output(&done, "empty", "row"), &Value::Null);
         assert_eq!(output(&done, "empty", "size"), &json!(0));

@@ -211,8 +211,7 @@ async fn run_statements(
         let bound = bind_named(statement, &|name| spec.has_parameter(name), |i| {
             format!("${i}")
         });
-        let prepared = client
-            .prepare(&bound.sql)
+        let prepared = prepare(client, spec, &bound.names, &bound.sql)
             .await
             .map_err(|e| target.failed(&format!("preparing {which}"), &e))?;
         let params = parameters(spec, &bound.names, &prepared)?;
@@ -249,6 +248,35 @@ async fn run_statements(
             .map_err(|e| target.failed("committing the transaction", &e))?;
     }
     Ok(results)
+}
+
+/// Prepares `sql`, the server inferring the type of each parameter from where it is used.
+/// Where it cannot (`SELECT :x`, `:x IS NULL`), the types are taken from the values instead,
+/// as pgjdbc types what it sends: text, bigint, double precision, boolean, jsonb.
+async fn prepare(
+    client: &Client,
+    spec: &QuerySpec,
+    names: &[String],
+    sql: &str,
+) -> Result<Statement, tokio_postgres::Error> {
+    match client.prepare(sql).await {
+        Err(err)
+            if err.code() == Some(&tokio_postgres::error::SqlState::INDETERMINATE_DATATYPE) =>
+        {
+            let types: Vec<Type> = names
+                .iter()
+                .map(|name| match spec.parameters.get(name) {
+                    Some(Json::Bool(_)) => Type::BOOL,
+                    Some(Json::Number(n)) if n.is_i64() || n.is_u64() => Type::INT8,
+                    Some(Json::Number(_)) => Type::FLOAT8,
+                    Some(Json::Array(_) | Json::Object(_)) => Type::JSONB,
+                    Some(Json::String(_) | Json::Null) | None => Type::TEXT,
+                })
+                .collect();
+            client.prepare_typed(sql, &types).await
+        }
+        other => other,
+    }
 }
 
 /// The values of the placeholders, in order, as text for the types the server inferred.
