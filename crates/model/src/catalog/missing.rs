@@ -112,7 +112,14 @@ pub fn missing_type_reason(name: &str, close: &[&str], catalog: &Catalog) -> Opt
         return Some((*reason).to_owned());
     }
     match segments.as_slice() {
-        ["io", "kestra", "plugin", plugin, _, ..] if *plugin != "core" && close.is_empty() => {
+        // A close name of another plugin (gcp.bigquery.Query ~ jdbc.sqlite.Query) is no
+        // misspelling: only one of the same plugin earns a "did you mean".
+        ["io", "kestra", "plugin", plugin, _, ..]
+            if *plugin != "core"
+                && !close
+                    .iter()
+                    .any(|c| c.starts_with(&format!("io.kestra.plugin.{plugin}."))) =>
+        {
             let prefix = format!("io.kestra.plugin.{plugin}.");
             let has: Vec<&str> = catalog
                 .tasks()
@@ -175,7 +182,10 @@ mod tests {
             "{r_script}"
         );
         assert_eq!(
-            missing_type_reason("io.kestra.plugin.scripts.shell.Comands", &["x"]),
+            missing_type_reason(
+                "io.kestra.plugin.scripts.shell.Comands",
+                &["io.kestra.plugin.scripts.shell.Commands"]
+            ),
             None,
             "a near miss of a known name gets 'did you mean' instead"
         );
