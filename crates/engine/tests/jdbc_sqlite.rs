@@ -65,9 +65,19 @@ async fn a_database_is_filled_stored_and_queried_by_the_next_task() {
     sql: SELECT 1 AS n UNION ALL SELECT 2
     fetchType: STORE
   - id: none
+    type: io.kestra.plugin.jdbc.sqlite.Queries
+    url: jdbc:sqlite:shop.db
+    sqliteFile: "{{ outputs.create.databaseUri }}"
+    outputDbFile: true
+    sql: |
+      INSERT INTO items (name) VALUES ('washer') RETURNING id;
+      SELECT count(*) FROM items;
+  - id: counted
     type: io.kestra.plugin.jdbc.sqlite.Query
-    url: "jdbc:sqlite::memory:"
-    sql: SELECT 1
+    url: jdbc:sqlite:shop.db
+    sqliteFile: "{{ outputs.none.databaseUri }}"
+    sql: SELECT count(*) AS n FROM items
+    fetchType: FETCH_ONE
 "#,
         ))
         .await;
@@ -92,7 +102,9 @@ async fn a_database_is_filled_stored_and_queried_by_the_next_task() {
             .as_str()
             .is_some_and(|u| u.starts_with("kestra:///company/team/lite/executions/"))
     );
-    assert!(done.task_run("none").unwrap().outputs.is_empty());
+    // NONE keeps no rows, yet the INSERT ... RETURNING made its change.
+    assert_eq!(output(&done, "none", "outputs"), &json!([{}, {}]));
+    assert_eq!(output(&done, "counted", "row"), &json!({"n": 3}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

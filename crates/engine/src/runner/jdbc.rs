@@ -276,7 +276,11 @@ pub(super) fn outputs(
                 let uri = store.put(ctx, &name, spec.secret_sent)?;
                 out.insert("uri".into(), Json::String(uri));
             }
-            FetchType::None => continue,
+            // Kestra's Queries lists an empty map for such a statement; a Query outputs nothing.
+            FetchType::None => {
+                per_statement.push(Map::new());
+                continue;
+            }
         }
         out.insert("size".into(), Json::from(gathered.size));
         per_statement.push(out);

@@ -248,6 +248,15 @@ fn run_blocking(
             .query(params)
             .map_err(|e| failed(&format!("running {which}"), e))?;
         let mut gathered = Gathered::new(fetch, max_file_bytes);
+        if fetch == FetchType::None {
+            // SQLite runs a statement as its rows are read: an INSERT ... RETURNING whose
+            // rows are not kept must still be stepped to make its change.
+            while rows
+                .next()
+                .map_err(|e| failed(&format!("running {which}"), e))?
+                .is_some()
+            {}
+        }
         while gathered.wants_more() {
             let Some(row) = rows
                 .next()
