@@ -266,7 +266,7 @@ fn credentials_from_secrets_never_leave_the_connection() {
     let runtime = runtime();
     let _inside = runtime.enter();
     let data = engine();
-    let (ok, wrong, refused, in_url) = runtime.block_on(async {
+    let (ok, wrong, refused, in_url, duplicate) = runtime.block_on(async {
         let ok = data
             .run_ok(&flow(
                 &good,
@@ -309,7 +309,18 @@ fn credentials_from_secrets_never_leave_the_connection() {
                 &["id: q\ntype: io.kestra.plugin.jdbc.postgresql.Query\nsql: SELECT 1"],
             ))
             .await;
-        (ok, wrong, refused, in_url)
+        // The server's error detail quotes the value sent: it is masked.
+        let duplicate = data
+            .run(&flow(
+                &good,
+                &["id: dup\ntype: io.kestra.plugin.jdbc.postgresql.Queries\nsql: |\n  \
+                   CREATE TABLE tokens (t text PRIMARY KEY);\n  \
+                   INSERT INTO tokens VALUES (:token);\n  \
+                   INSERT INTO tokens VALUES (:token);\n\
+                   parameters:\n  token: \"{{ secret('TOKEN') }}\""],
+            ))
+            .await;
+        (ok, wrong, refused, in_url, duplicate)
     });
     assert_eq!(output(&ok, "who", "row"), &json!({"who": "app"}));
     let logs = data.messages(&ok);
@@ -347,7 +358,15 @@ fn credentials_from_secrets_never_leave_the_connection() {
         "{logs:?}"
     );
 
-    let executions = [&ok, &wrong, &refused, &in_url];
+    assert_eq!(duplicate.state.current, StateType::Failed);
+    let logs = data.messages(&duplicate);
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("23505") && l.contains("Key (t)=(****) already exists")),
+        "{logs:?}"
+    );
+
+    let executions = [&ok, &wrong, &refused, &in_url, &duplicate];
     for execution in executions {
         let text = serde_json::to_string(execution).unwrap();
         for line in data.messages(execution) {
