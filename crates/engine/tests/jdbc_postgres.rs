@@ -15,7 +15,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use common::data_dir::{DataDir, sealer, storage};
 use common::flows::output;
-use saker_model::StateType;
+use saker_model::{Execution, StateType};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "pg-pass-Qx7vL2mK9w";
@@ -32,6 +32,13 @@ fn engine() -> DataDir {
         parts.sealer = Some(sealer());
         parts.storage = Some(storage(dir));
     })
+}
+
+/// Asserts that `execution` failed with a log line `says` accepts.
+fn failed_saying(data: &DataDir, execution: &Execution, says: impl Fn(&str) -> bool) {
+    assert_eq!(execution.state.current, StateType::Failed);
+    let logs = data.messages(execution);
+    assert!(logs.iter().any(|l| says(l)), "{logs:?}");
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -195,14 +202,11 @@ fn queries_fetch_store_and_type_rows_as_kestra_does() {
                     )],
                 ))
                 .await;
-            assert_eq!(failed.state.current, StateType::Failed);
-            let logs = data.messages(&failed);
-            assert!(
-                logs.iter().any(|l| l.contains("statement 2 of 2")
+            failed_saying(&data, &failed, |l| {
+                l.contains("statement 2 of 2")
                     && l.contains("22012")
-                    && l.contains("division by zero")),
-                "{logs:?}"
-            );
+                    && l.contains("division by zero")
+            });
             let counted = data
                 .run_ok(&flow(
                     &connection,
@@ -225,13 +229,10 @@ fn queries_fetch_store_and_type_rows_as_kestra_does() {
                    timeout: PT1S\nsql: SELECT pg_sleep(60)"],
             ))
             .await;
-        assert_eq!(slow.state.current, StateType::Failed);
-        let logs = data.messages(&slow);
-        assert!(
-            logs.iter().any(|l| l.contains("the task timed out after")
-                || (l.contains("57014") && l.contains("statement timeout"))),
-            "{logs:?}"
-        );
+        failed_saying(&data, &slow, |l| {
+            l.contains("the task timed out after")
+                || (l.contains("57014") && l.contains("statement timeout"))
+        });
 
         // A Query runs one statement and says to use Queries for more.
         let two = data
@@ -241,13 +242,9 @@ fn queries_fetch_store_and_type_rows_as_kestra_does() {
                    sql: SELECT 1; SELECT 2"],
             ))
             .await;
-        assert_eq!(two.state.current, StateType::Failed);
-        let logs = data.messages(&two);
-        assert!(
-            logs.iter()
-                .any(|l| l.contains("holds 2 statements") && l.contains("Queries")),
-            "{logs:?}"
-        );
+        failed_saying(&data, &two, |l| {
+            l.contains("holds 2 statements") && l.contains("Queries")
+        });
     });
 }
 
@@ -334,37 +331,22 @@ fn credentials_from_secrets_never_leave_the_connection() {
         "the file of rows answering a secret parameter is sealed, read back masked: {logs:?}"
     );
 
-    assert_eq!(wrong.state.current, StateType::Failed);
-    let logs = data.messages(&wrong);
-    assert!(
-        logs.iter()
-            .any(|l| l.contains("cannot connect to PostgreSQL at")
-                && l.contains("password authentication failed for user \"app\"")),
-        "{logs:?}"
-    );
-    assert_eq!(refused.state.current, StateType::Failed);
-    let logs = data.messages(&refused);
-    assert!(
-        logs.iter().any(|l| l.contains(&format!(
+    failed_saying(&data, &wrong, |l| {
+        l.contains("cannot connect to PostgreSQL at")
+            && l.contains("password authentication failed for user \"app\"")
+    });
+    failed_saying(&data, &refused, |l| {
+        l.contains(&format!(
             "cannot connect to PostgreSQL at jdbc:postgresql://127.0.0.1:{closed}/vault"
-        )) && l.to_ascii_lowercase().contains("refused")),
-        "{logs:?}"
-    );
-    assert_eq!(in_url.state.current, StateType::Failed);
-    let logs = data.messages(&in_url);
-    assert!(
-        logs.iter()
-            .any(|l| l.contains("/vault?user=app&password=****:")),
-        "{logs:?}"
-    );
+        )) && l.to_ascii_lowercase().contains("refused")
+    });
+    failed_saying(&data, &in_url, |l| {
+        l.contains("/vault?user=app&password=****:")
+    });
 
-    assert_eq!(duplicate.state.current, StateType::Failed);
-    let logs = data.messages(&duplicate);
-    assert!(
-        logs.iter()
-            .any(|l| l.contains("23505") && l.contains("Key (t)=(****) already exists")),
-        "{logs:?}"
-    );
+    failed_saying(&data, &duplicate, |l| {
+        l.contains("23505") && l.contains("Key (t)=(****) already exists")
+    });
 
     let executions = [&ok, &wrong, &refused, &in_url, &duplicate];
     for execution in executions {
