@@ -16,6 +16,7 @@ mod core_tasks;
 mod files;
 mod flowable;
 mod git;
+mod jdbc;
 mod missing;
 mod notifications;
 mod outputs;
@@ -26,6 +27,7 @@ pub use core_tasks::CORE_TASKS;
 pub use files::FILE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 pub use git::GIT_TASKS;
+pub use jdbc::JDBC_TASKS;
 pub use missing::missing_type_reason;
 pub use notifications::NOTIFICATION_TASKS;
 pub use outputs::{KindDoc, trigger_doc};
@@ -113,6 +115,11 @@ pub enum TaskKind {
     GitClone,
     /// io.kestra.plugin.fs.ssh.Command, with the OpenSSH client (`catalog/ssh.rs`).
     SshCommand,
+    // JDBC tasks (`catalog/jdbc.rs`).
+    PostgresQuery,
+    PostgresQueries,
+    SqliteQuery,
+    SqliteQueries,
 }
 
 impl TaskKind {
@@ -370,6 +377,7 @@ impl Catalog {
                 .chain(FILE_TASKS)
                 .chain(GIT_TASKS)
                 .chain(SSH_TASKS)
+                .chain(JDBC_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

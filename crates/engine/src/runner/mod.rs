@@ -17,6 +17,7 @@ mod flowable;
 mod for_each_item;
 mod git;
 mod http;
+mod jdbc;
 mod kv;
 mod labels;
 mod local_files;
@@ -331,6 +332,26 @@ impl Registry {
         }
         runners.insert("io.kestra.plugin.git.Clone", Arc::new(git::Clone));
         runners.insert("io.kestra.plugin.fs.ssh.Command", Arc::new(ssh::Command));
+        for (name, runner) in [
+            (
+                "io.kestra.plugin.jdbc.postgresql.Query",
+                Arc::new(jdbc::Postgres(jdbc::Mode::Query)) as Arc<dyn TaskRunner>,
+            ),
+            (
+                "io.kestra.plugin.jdbc.postgresql.Queries",
+                Arc::new(jdbc::Postgres(jdbc::Mode::Queries)),
+            ),
+            (
+                "io.kestra.plugin.jdbc.sqlite.Query",
+                Arc::new(jdbc::Sqlite(jdbc::Mode::Query)),
+            ),
+            (
+                "io.kestra.plugin.jdbc.sqlite.Queries",
+                Arc::new(jdbc::Sqlite(jdbc::Mode::Queries)),
+            ),
+        ] {
+            runners.insert(name, runner);
+        }
         Self { runners }
     }
 

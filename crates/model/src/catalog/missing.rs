@@ -53,6 +53,21 @@ const NOT_YET: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Types of plugins Saker has part of, which a plain "did you mean" would answer wrongly (a
+/// misspelt sqlite.Query): each with why it is not there.
+const PLUGIN_NOT_YET: &[(&str, &str)] = &[
+    (
+        "io.kestra.plugin.jdbc.mysql.Query",
+        "Saker's jdbc tasks run PostgreSQL and SQLite only: MySQL and MariaDB need a MySQL \
+         client in Saker and tests against a real server, which are not there yet",
+    ),
+    (
+        "io.kestra.plugin.jdbc.mysql.Queries",
+        "Saker's jdbc tasks run PostgreSQL and SQLite only: MySQL and MariaDB need a MySQL \
+         client in Saker and tests against a real server, which are not there yet",
+    ),
+];
+
 /// Why type `name` is missing from `catalog`, when its name tells; `close` are the known
 /// names close to it (a misspelt core name is better answered with "did you mean" than with
 /// "a plugin"). `None` for any other name. The text completes "unknown task type 'X': ".
@@ -78,8 +93,18 @@ pub fn missing_type_reason(name: &str, close: &[&str], catalog: &Catalog) -> Opt
             "it is a Kestra core type{alias} that Saker does not have yet"
         ));
     }
+    if let Some((_, reason)) = PLUGIN_NOT_YET.iter().find(|(n, _)| *n == name) {
+        return Some((*reason).to_owned());
+    }
     match segments.as_slice() {
-        ["io", "kestra", "plugin", plugin, _, ..] if *plugin != "core" && close.is_empty() => {
+        // A close name of another plugin (gcp.bigquery.Query ~ jdbc.sqlite.Query) is no
+        // misspelling: only one of the same plugin earns a "did you mean".
+        ["io", "kestra", "plugin", plugin, _, ..]
+            if *plugin != "core"
+                && !close
+                    .iter()
+                    .any(|c| c.starts_with(&format!("io.kestra.plugin.{plugin}."))) =>
+        {
             let prefix = format!("io.kestra.plugin.{plugin}.");
             let has: Vec<&str> = catalog
                 .tasks()
@@ -128,6 +153,11 @@ mod tests {
              name is an alias) that Saker does not have yet"
         );
         assert!(reason("io.kestra.plugin.gcp.bigquery.Query").contains("'io.kestra.plugin.gcp'"));
+        assert!(
+            missing_type_reason("io.kestra.plugin.jdbc.mysql.Query", &["x"])
+                .unwrap_or_default()
+                .contains("PostgreSQL and SQLite only")
+        );
         let r_script = reason("io.kestra.plugin.scripts.r.Script");
         assert!(
             r_script.starts_with(
@@ -137,7 +167,10 @@ mod tests {
             "{r_script}"
         );
         assert_eq!(
-            missing_type_reason("io.kestra.plugin.scripts.shell.Comands", &["x"]),
+            missing_type_reason(
+                "io.kestra.plugin.scripts.shell.Comands",
+                &["io.kestra.plugin.scripts.shell.Commands"]
+            ),
             None,
             "a near miss of a known name gets 'did you mean' instead"
         );

@@ -189,6 +189,22 @@ impl TaskKind {
                 "Clones a Git repository over HTTP(S) into the working directory.",
                 &["directory"],
             ),
+            Self::PostgresQuery => doc(
+                "Runs one SQL statement on PostgreSQL; FETCH, FETCH_ONE or STORE its rows.",
+                &["row", "rows", "uri", "size"],
+            ),
+            Self::PostgresQueries => doc(
+                "Runs several SQL statements on PostgreSQL, in one transaction by default.",
+                &["outputs"],
+            ),
+            Self::SqliteQuery => doc(
+                "Runs one SQL statement on a SQLite database of the working directory.",
+                &["row", "rows", "uri", "size", "databaseUri"],
+            ),
+            Self::SqliteQueries => doc(
+                "Runs several SQL statements on a SQLite database of the working directory.",
+                &["outputs", "databaseUri"],
+            ),
             Self::SshCommand => doc(
                 "Runs commands on a remote host over SSH.",
                 &["exitCode", "stdOutLineCount", "stdErrLineCount", "vars"],
