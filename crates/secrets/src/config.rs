@@ -49,7 +49,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(key: &str, message: impl Into<String>) -> Self {
         Self {
             key: key.to_owned(),
             message: message.into(),
@@ -102,7 +102,11 @@ impl BackendKind {
 
     /// Whether Saker implements it.
     pub fn is_available(self) -> bool {
-        matches!(self, BackendKind::Jdbc | BackendKind::Env)
+        match self {
+            BackendKind::Jdbc | BackendKind::Env => true,
+            BackendKind::AwsSecretManager => cfg!(feature = "aws"),
+            _ => false,
+        }
     }
 
     /// Reads a `secret.type` value; `azure-secret-manager` (the name in one Kestra page) is
@@ -184,6 +188,12 @@ pub struct SecretConfig {
     pub expiry_warning: Duration,
     /// `secret.namespace-grants`.
     pub namespace_grants: Vec<NamespaceGrant>,
+    /// `secret.read-only`: the external system is the source of truth; every write through
+    /// Saker is refused with a "read-only" error.
+    pub read_only: bool,
+    /// `secret.aws-secret-manager`, validated when it is the selected backend.
+    #[cfg(feature = "aws")]
+    pub aws: Option<crate::aws::AwsConfig>,
 }
 
 impl Default for SecretConfig {
@@ -196,6 +206,9 @@ impl Default for SecretConfig {
             isolation: IsolationConfig::default(),
             expiry_warning: Duration::from_secs(7 * 86_400),
             namespace_grants: Vec::new(),
+            read_only: false,
+            #[cfg(feature = "aws")]
+            aws: None,
         }
     }
 }
@@ -204,6 +217,15 @@ impl SecretConfig {
     /// Reads and validates the `secret` subtree; `Value::Null` (no section) gives the
     /// defaults.
     pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
+        Self::from_value_with_env(value, &|name| std::env::var(name).ok())
+    }
+
+    /// [`SecretConfig::from_value`] completing backend sections (the AWS default credential
+    /// chain) from `env` rather than the process environment.
+    pub fn from_value_with_env(
+        value: serde_json::Value,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         if value.is_null() {
             return Ok(Self::default());
         }
@@ -216,7 +238,7 @@ impl SecretConfig {
             };
             ConfigError::new(&key, sanitize(&err.into_inner().to_string()))
         })?;
-        raw.validate()
+        raw.validate(env)
     }
 
     /// The namespace rule with the configured grants.
@@ -228,7 +250,8 @@ impl SecretConfig {
 impl<'de> Deserialize<'de> for SecretConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Raw::deserialize(deserializer)?;
-        raw.validate().map_err(serde::de::Error::custom)
+        raw.validate(&|name| std::env::var(name).ok())
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -256,13 +279,30 @@ fn sanitize(message: &str) -> String {
     message.to_owned()
 }
 
-/// A passphrase straight from configuration, wiped when dropped.
-struct Passphrase(Zeroizing<String>);
+/// A passphrase, key or token straight from configuration, wiped when dropped.
+pub(crate) struct SecretText(pub(crate) Zeroizing<String>);
 
-impl<'de> Deserialize<'de> for Passphrase {
+impl<'de> Deserialize<'de> for SecretText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(|text| Passphrase(Zeroizing::new(text)))
+        String::deserialize(deserializer).map(|text| SecretText(Zeroizing::new(text)))
     }
+}
+
+/// Reads one backend's section, errors named `{section}.{path}` and free of input values.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub(crate) fn deserialize_section<T: serde::de::DeserializeOwned>(
+    section: &str,
+    value: serde_json::Value,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let key = if path == "." {
+            section.to_owned()
+        } else {
+            format!("{section}.{path}")
+        };
+        ConfigError::new(&key, sanitize(&err.into_inner().to_string()))
+    })
 }
 
 #[derive(Deserialize)]
@@ -281,7 +321,9 @@ struct Raw {
     #[serde(default)]
     vault: RawSection,
     #[serde(default, alias = "awsSecretManager")]
-    aws_secret_manager: RawSection,
+    aws_secret_manager: serde_json::Value,
+    #[serde(default, alias = "readOnly")]
+    read_only: bool,
     #[serde(default, alias = "azureKeyVault")]
     azure_key_vault: RawSection,
     #[serde(default, alias = "googleSecretManager")]
@@ -315,9 +357,9 @@ struct RawSection {
     expecting = "a map of settings"
 )]
 struct RawJdbc {
-    secret: Option<Passphrase>,
+    secret: Option<SecretText>,
     #[serde(default, alias = "previousSecrets")]
-    previous_secrets: Vec<Passphrase>,
+    previous_secrets: Vec<SecretText>,
     #[serde(alias = "maxVersions")]
     max_versions: Option<u32>,
     #[serde(default)]
@@ -351,7 +393,7 @@ struct RawIsolation {
     denied_services: Vec<String>,
 }
 
-const AVAILABLE: &str = "available: jdbc, env";
+const AVAILABLE: &str = "available: jdbc, env, aws-secret-manager";
 
 fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {
     match text {
@@ -361,7 +403,9 @@ fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration
 }
 
 impl Raw {
-    fn validate(self) -> Result<SecretConfig, ConfigError> {
+    fn validate(self, env: &dyn Fn(&str) -> Option<String>) -> Result<SecretConfig, ConfigError> {
+        #[cfg(not(feature = "aws"))]
+        let _ = env;
         let defaults = SecretConfig::default();
         let backend = match self.backend.as_deref() {
             None => defaults.backend,
@@ -467,7 +511,10 @@ impl Raw {
             BackendKind::Jdbc => self.jdbc.tags,
             BackendKind::Env => self.env.tags,
             BackendKind::Vault => self.vault.tags,
-            BackendKind::AwsSecretManager => self.aws_secret_manager.tags,
+            #[cfg(feature = "aws")]
+            BackendKind::AwsSecretManager => crate::aws::section_tags(&self.aws_secret_manager)?,
+            #[cfg(not(feature = "aws"))]
+            BackendKind::AwsSecretManager => BTreeMap::new(),
             BackendKind::AzureKeyVault => self.azure_key_vault.tags,
             BackendKind::GoogleSecretManager => self.google_secret_manager.tags,
             BackendKind::Elasticsearch => self.elasticsearch.tags,
@@ -492,6 +539,15 @@ impl Raw {
                 defaults.expiry_warning,
             )?,
             namespace_grants: self.namespace_grants,
+            read_only: self.read_only,
+            #[cfg(feature = "aws")]
+            aws: match backend {
+                BackendKind::AwsSecretManager => Some(crate::aws::AwsConfig::from_section(
+                    &self.aws_secret_manager,
+                    env,
+                )?),
+                _ => None,
+            },
         })
     }
 }

@@ -15,6 +15,10 @@
 //! `Debug` and `Display`, never in an error message, a warning or a log line.
 
 pub mod audit;
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "remote")]
+mod bridge;
 mod cache;
 pub mod config;
 pub mod dotenv;
@@ -25,6 +29,8 @@ pub mod isolation;
 pub mod jdbc;
 pub mod metadata;
 pub mod namespace;
+pub mod read_only;
+mod remote;
 mod resolve;
 mod service;
 pub mod store;
@@ -33,6 +39,8 @@ mod value;
 pub use audit::{Accessor, AuditAction, AuditOutcome};
 pub use generate::{BadLength, Charset, UnknownCharset, generate_value};
 pub use jdbc::JdbcSecretStore;
+pub use read_only::ReadOnlyStore;
+pub use remote::{apply_read_only, open_remote};
 pub use service::{
     Clock, ExpiryWarning, GenerateSpec, Resolution, SecretService, ServiceError, VisibleSecret,
 };
