@@ -89,3 +89,73 @@ pub(crate) fn sign(request: &ToSign<'_>, credentials: &AwsCredentials) -> Signed
         amz_date,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use zeroize::Zeroizing;
+
+    use super::*;
+
+    const SCRIPT: &str = r#"
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+req = AWSRequest(method='POST', url='http://127.0.0.1:4566/', data=b'{"SecretId":"main/company/K"}',
+    headers={'Content-Type': 'application/x-amz-json-1.1',
+             'X-Amz-Target': 'secretsmanager.GetSecretValue'})
+req.context['timestamp'] = '20150830T123600Z'
+req.headers['X-Amz-Date'] = '20150830T123600Z'
+req.headers['X-Amz-Security-Token'] = 'the-session-token'
+auth = SigV4Auth(Credentials('AKIDEXAMPLE', 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+    'the-session-token'), 'secretsmanager', 'us-east-1')
+sts = auth.string_to_sign(req, auth.canonical_request(req))
+print(auth.signed_headers(auth.headers_to_sign(req)) + ' ' + auth.signature(sts, req))
+"#;
+
+    /// The signature equals botocore's (AWS's Python SDK) for the same request, when the
+    /// peer venv of `scripts/peers/moto.sh` is there.
+    #[test]
+    fn matches_botocore() {
+        let Some(python) = std::env::var_os("SAKER_SECRET_PEERS_PYTHON") else {
+            println!("SKIPPED: SAKER_SECRET_PEERS_PYTHON is not set (source scripts/peers/moto.sh)");
+            return;
+        };
+        let out = std::process::Command::new(python)
+            .args(["-c", SCRIPT])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = String::from_utf8(out.stdout).unwrap();
+        let (headers, signature) = expected.trim().split_once(' ').unwrap();
+        let credentials = AwsCredentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: Zeroizing::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into()),
+            session_token: Some(Zeroizing::new("the-session-token".into())),
+        };
+        let signed = sign(
+            &ToSign {
+                host: "127.0.0.1:4566",
+                target: "secretsmanager.GetSecretValue",
+                content_type: "application/x-amz-json-1.1",
+                body: br#"{"SecretId":"main/company/K"}"#,
+                region: "us-east-1",
+                service: "secretsmanager",
+                at: Utc.with_ymd_and_hms(2015, 8, 30, 12, 36, 0).unwrap(),
+            },
+            &credentials,
+        );
+        assert_eq!(signed.amz_date, "20150830T123600Z");
+        assert_eq!(
+            signed.authorization,
+            format!(
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/secretsmanager/\
+                 aws4_request, SignedHeaders={headers}, Signature={signature}"
+            )
+        );
+    }
+}
