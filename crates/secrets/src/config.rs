@@ -105,6 +105,7 @@ impl BackendKind {
         match self {
             BackendKind::Jdbc | BackendKind::Env => true,
             BackendKind::AwsSecretManager => cfg!(feature = "aws"),
+            BackendKind::Vault => cfg!(feature = "vault"),
             _ => false,
         }
     }
@@ -194,6 +195,9 @@ pub struct SecretConfig {
     /// `secret.aws-secret-manager`, validated when it is the selected backend.
     #[cfg(feature = "aws")]
     pub aws: Option<crate::aws::AwsConfig>,
+    /// `secret.vault`, validated when it is the selected backend.
+    #[cfg(feature = "vault")]
+    pub vault: Option<crate::vault::VaultConfig>,
 }
 
 impl Default for SecretConfig {
@@ -209,6 +213,8 @@ impl Default for SecretConfig {
             read_only: false,
             #[cfg(feature = "aws")]
             aws: None,
+            #[cfg(feature = "vault")]
+            vault: None,
         }
     }
 }
@@ -289,7 +295,7 @@ impl<'de> Deserialize<'de> for SecretText {
 }
 
 /// Reads one backend's section, errors named `{section}.{path}` and free of input values.
-#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
 pub(crate) fn deserialize_section<T: serde::de::DeserializeOwned>(
     section: &str,
     value: serde_json::Value,
@@ -319,7 +325,7 @@ struct Raw {
     #[serde(default)]
     env: RawSection,
     #[serde(default)]
-    vault: RawSection,
+    vault: serde_json::Value,
     #[serde(default, alias = "awsSecretManager")]
     aws_secret_manager: serde_json::Value,
     #[serde(default, alias = "readOnly")]
@@ -393,7 +399,7 @@ struct RawIsolation {
     denied_services: Vec<String>,
 }
 
-const AVAILABLE: &str = "available: jdbc, env, aws-secret-manager";
+const AVAILABLE: &str = "available: jdbc, env, vault, aws-secret-manager";
 
 fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {
     match text {
@@ -404,7 +410,7 @@ fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration
 
 impl Raw {
     fn validate(self, env: &dyn Fn(&str) -> Option<String>) -> Result<SecretConfig, ConfigError> {
-        #[cfg(not(feature = "aws"))]
+        #[cfg(not(any(feature = "aws", feature = "vault")))]
         let _ = env;
         let defaults = SecretConfig::default();
         let backend = match self.backend.as_deref() {
@@ -510,7 +516,10 @@ impl Raw {
         let tags = match backend {
             BackendKind::Jdbc => self.jdbc.tags,
             BackendKind::Env => self.env.tags,
-            BackendKind::Vault => self.vault.tags,
+            #[cfg(feature = "vault")]
+            BackendKind::Vault => crate::vault::section_tags(&self.vault)?,
+            #[cfg(not(feature = "vault"))]
+            BackendKind::Vault => BTreeMap::new(),
             #[cfg(feature = "aws")]
             BackendKind::AwsSecretManager => crate::aws::section_tags(&self.aws_secret_manager)?,
             #[cfg(not(feature = "aws"))]
@@ -546,6 +555,13 @@ impl Raw {
                     &self.aws_secret_manager,
                     env,
                 )?),
+                _ => None,
+            },
+            #[cfg(feature = "vault")]
+            vault: match backend {
+                BackendKind::Vault => {
+                    Some(crate::vault::VaultConfig::from_section(&self.vault, env)?)
+                }
                 _ => None,
             },
         })

@@ -25,6 +25,8 @@ pub mod dotenv;
 pub mod duration;
 pub mod env;
 pub mod generate;
+#[cfg(feature = "remote")]
+mod http;
 pub mod isolation;
 pub mod jdbc;
 pub mod metadata;
@@ -35,6 +37,8 @@ mod resolve;
 mod service;
 pub mod store;
 mod value;
+#[cfg(feature = "vault")]
+pub mod vault;
 
 pub use audit::{Accessor, AuditAction, AuditOutcome};
 pub use generate::{BadLength, Charset, UnknownCharset, generate_value};

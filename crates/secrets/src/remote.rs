@@ -18,6 +18,14 @@ pub fn open_remote(config: &SecretConfig) -> Result<Arc<dyn SecretStore>, StoreE
             })?;
             Ok(Arc::new(crate::aws::AwsSecretStore::new(section)?))
         }
+        #[cfg(feature = "vault")]
+        BackendKind::Vault => {
+            let section = config.vault.clone().ok_or_else(|| StoreError::Backend {
+                backend: "vault",
+                message: "secret.vault was not validated".into(),
+            })?;
+            Ok(Arc::new(crate::vault::VaultSecretStore::new(section)?))
+        }
         other => Err(StoreError::Backend {
             backend: other.as_str(),
             message: format!(

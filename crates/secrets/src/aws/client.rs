@@ -2,8 +2,6 @@
 //! and a JSON body, answered by JSON or by an error `{"__type": ..., "message": ...}`. Runs
 //! on the backend's [`AsyncBridge`] thread.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use super::config::AwsConfig;
@@ -52,11 +50,7 @@ impl AwsClient {
             (Some(host), None) => host.to_owned(),
             (None, _) => return Err("the endpoint has no host".into()),
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|err| err.to_string())?;
+        let http = crate::http::client()?;
         let bridge = AsyncBridge::start("saker-aws-secrets").map_err(|err| err.to_string())?;
         Ok(Self {
             http,
@@ -104,7 +98,10 @@ impl AwsClient {
         let endpoint = self.config.endpoint.clone();
         let answer = self.bridge.run(async move {
             let response = request.send().await.map_err(|err| {
-                CallError::Transport(format!("cannot reach {endpoint}: {}", error_chain(&err)))
+                CallError::Transport(format!(
+                    "cannot reach {endpoint}: {}",
+                    crate::http::error_chain(&err)
+                ))
             })?;
             let status = response.status();
             let bytes = response.bytes().await.map_err(|err| {
@@ -137,16 +134,4 @@ impl AwsClient {
             .to_owned();
         Err(CallError::Service { code, message })
     }
-}
-
-/// The error and its causes (reqwest's own message is only "error sending request").
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -118,7 +118,9 @@ print(auth.signed_headers(auth.headers_to_sign(req)) + ' ' + auth.signature(sts,
     #[test]
     fn matches_botocore() {
         let Some(python) = std::env::var_os("SAKER_SECRET_PEERS_PYTHON") else {
-            println!("SKIPPED: SAKER_SECRET_PEERS_PYTHON is not set (source scripts/peers/moto.sh)");
+            println!(
+                "SKIPPED: SAKER_SECRET_PEERS_PYTHON is not set (source scripts/peers/moto.sh)"
+            );
             return;
         };
         let out = std::process::Command::new(python)
