@@ -5,6 +5,8 @@
 //! that is down fails closed naming the backend and the key, and the value never reaches the
 //! data directory.
 
+mod common;
+
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -262,4 +264,43 @@ fn set_inherit_read_only_and_outage_against_moto() {
     assert!(audit.to_lowercase().contains("read"), "{audit}");
 
     assert_no_plaintext(&data);
+}
+
+/// The API over the same backend: a write lands in AWS, the list shows what AWS holds, and
+/// with `secret.read-only` the write is refused with "read-only" (405).
+#[test]
+fn the_api_writes_through_and_read_only_refuses() {
+    let Some(moto) = moto() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let body = format!(r#"{{"key": "API_KEY", "value": "{VALUE}"}}"#);
+    for (name, read_only) in [("rw.yml", false), ("ro.yml", true)] {
+        let file = config(dir.path(), name, &endpoint, read_only);
+        let data = dir.path().join(name).with_extension("data");
+        let port = common::free_port();
+        let mut server = common::start_server_with(&data, port, Some(&file));
+        let put = common::http(
+            port,
+            "PUT",
+            "/api/v1/main/namespaces/company/secrets",
+            Some(("application/json", &body)),
+        )
+        .unwrap();
+        let list =
+            common::http(port, "GET", "/api/v1/main/namespaces/company/secrets", None).unwrap();
+        let _ = server.kill();
+        let _ = server.wait();
+        no_value(&put.1);
+        no_value(&list.1);
+        if read_only {
+            assert_eq!(put.0, 405, "{}", put.1);
+            assert!(put.1.contains("read-only"), "{}", put.1);
+        } else {
+            assert_eq!(put.0, 200, "{}", put.1);
+        }
+        // Both servers list the secret the first one wrote into AWS.
+        assert_eq!(list.0, 200, "{}", list.1);
+        assert!(list.1.contains("API_KEY"), "{}", list.1);
+        assert_no_plaintext(&data);
+    }
 }
