@@ -176,11 +176,10 @@ fn set_inherit_read_only_and_outage_against_moto() {
     let flow = dir.path().join("flow.yml");
     std::fs::write(
         &flow,
-        format!(
-            "id: f\nnamespace: company.team\ntasks:\n  - id: check\n    type: \
-             io.kestra.plugin.scripts.shell.Commands\n    env:\n      V: \"{{{{ secret('API_KEY') }}}}\"\n    \
-             commands:\n      - 'if [ \"${{V%-7f3a91c2}}\" = aws-e2e-value ]; then echo inherited; else echo other; fi'\n"
-        ),
+        "id: f\nnamespace: company.team\ntasks:\n  - id: check\n    type: \
+         io.kestra.plugin.scripts.shell.Commands\n    env:\n      V: \"{{ secret('API_KEY') }}\"\n    \
+         commands:\n      - 'if [ \"${V%-7f3a91c2}\" = aws-e2e-value ]; then echo inherited; \
+         else echo other; fi'\n",
     )
     .unwrap();
     // (The flow compares the value in two pieces, so that its stored source does not hold it.)

@@ -4,9 +4,12 @@
 //!
 //! ```yaml
 //! secret:
-//!   type: jdbc                   # jdbc (default) | env; vault, aws-secret-manager,
+//!   type: jdbc                   # jdbc (default) | env | vault | aws-secret-manager;
 //!                                # azure-key-vault, google-secret-manager and elasticsearch
 //!                                # are recognised but not yet available
+//!   read-only: false             # true: writes are refused, the backend is the source
+//!   vault: {...}                 # see vault::config and docs/secrets.md
+//!   aws-secret-manager: {...}    # see aws::config
 //!   jdbc:
 //!     secret: "at least 32 characters"   # optional; see JdbcConfig::key
 //!     previous-secrets: ["the old one"]  # still read while `saker secret rekey` runs
@@ -20,8 +23,8 @@
 //!       flows: [company.team]
 //! ```
 //!
-//! Sections of other backends (`vault:`, `aws-secret-manager:`...) are accepted and ignored
-//! apart from their `tags`, so a Kestra file that configures several backends still loads.
+//! Sections of backends other than the selected one are accepted and ignored, so a Kestra
+//! file that configures several backends still loads.
 //! Errors name the key (`secret.cache.expire-after-write`) and how to fix it, and never
 //! repeat a configured value: a misplaced secret must not end up in a start-up log.
 
@@ -106,7 +109,9 @@ impl BackendKind {
             BackendKind::Jdbc | BackendKind::Env => true,
             BackendKind::AwsSecretManager => cfg!(feature = "aws"),
             BackendKind::Vault => cfg!(feature = "vault"),
-            _ => false,
+            BackendKind::AzureKeyVault
+            | BackendKind::GoogleSecretManager
+            | BackendKind::Elasticsearch => false,
         }
     }
 
@@ -324,9 +329,12 @@ struct Raw {
     jdbc: RawJdbc,
     #[serde(default)]
     env: RawSection,
+    // Read by the backend it configures, when that backend is compiled in.
     #[serde(default)]
+    #[cfg_attr(not(feature = "vault"), allow(dead_code))]
     vault: serde_json::Value,
     #[serde(default, alias = "awsSecretManager")]
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
     aws_secret_manager: serde_json::Value,
     #[serde(default, alias = "readOnly")]
     read_only: bool,

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::config::{BackendKind, SecretConfig};
+#[cfg(feature = "remote")]
+use crate::config::BackendKind;
+use crate::config::SecretConfig;
 use crate::read_only::ReadOnlyStore;
 use crate::store::{SecretStore, StoreError};
 

@@ -230,7 +230,7 @@ impl SecretStore for VaultSecretStore {
                 })
             })
             .collect();
-        versions.sort_by(|a, b| b.version.cmp(&a.version));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.version));
         Ok(versions)
     }
 
