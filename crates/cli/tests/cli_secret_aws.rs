@@ -160,6 +160,25 @@ fn set_inherit_read_only_and_outage_against_moto() {
     no_value(&shown);
     assert!(out.status.success(), "{shown}");
 
+    // A second value is a second version (each write sends its own ClientRequestToken).
+    let out = saker(
+        &data,
+        &writable,
+        &["secret", "set", "company", "API_KEY"],
+        Some("interim-value"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = saker(
+        &data,
+        &writable,
+        &["secret", "set", "company", "API_KEY"],
+        Some(VALUE),
+    );
+    let shown = text(&out);
+    no_value(&shown);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("version 3"), "{shown}");
+
     // In AWS under the prefix, with the value as is and the tags.
     if let Some(view) = aws_view(moto.port) {
         let line = view
@@ -169,7 +188,7 @@ fn set_inherit_read_only_and_outage_against_moto() {
         assert!(line.contains("|same|"), "the stored value differs");
         assert!(line.contains(r#""application": "saker-test""#), "{line}");
         assert!(line.contains(r#""saker:namespace": "company""#), "{line}");
-        assert!(line.contains(r#""saker:version": "1""#), "{line}");
+        assert!(line.contains(r#""saker:version": "3""#), "{line}");
     }
 
     // A flow of company.team resolves the company secret by inheritance.

@@ -207,6 +207,12 @@ fn metadata_of(namespace: &Namespace, key: &str, entry: &Value) -> SecretMetadat
     meta
 }
 
+/// The id of the version a write creates. The SDKs generate it; a raw request must send one
+/// (AWS and moto refuse a second value without it as "ResourceExistsException").
+fn request_token() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 fn is_deleted(entry: &Value) -> bool {
     !entry["DeletedDate"].is_null()
 }
@@ -339,6 +345,7 @@ impl SecretStore for AwsSecretStore {
                 let created = self.client.call(
                     "CreateSecret",
                     &json!({"Name": name, "SecretString": value,
+                        "ClientRequestToken": request_token(),
                         "Description": description, "Tags": aws_tags(&tags)}),
                 );
                 match created {
@@ -363,6 +370,7 @@ impl SecretStore for AwsSecretStore {
                     .call(
                         "UpdateSecret",
                         &json!({"SecretId": name, "SecretString": value,
+                            "ClientRequestToken": request_token(),
                             "Description": description}),
                     )
                     .map_err(fail)?;
