@@ -7,6 +7,7 @@
 //!
 //! cargo bench -p saker-secrets --bench remote_resolve [--profile dev]
 
+#[allow(dead_code)] // the bench uses only part of the test server
 #[path = "../tests/vault/server.rs"]
 mod server;
 
@@ -15,8 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use saker_secrets::{
-    Accessor, Namespace, SecretConfig, SecretService, SecretStore, SecretValue, SecretWrite,
-    Service,
+    Accessor, Namespace, SecretConfig, SecretService, SecretValue, SecretWrite, Service,
 };
 use saker_store::SqliteStore;
 use serde_json::{Value, json};
