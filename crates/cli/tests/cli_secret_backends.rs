@@ -1,11 +1,15 @@
-//! The AWS Secrets Manager backend through the real binary, against moto's server (the peer
-//! of `scripts/peers/moto.sh`): issue 15's "done when". `saker secret set` creates the secret
+//! The remote secret backends through the real binary. AWS Secrets Manager against moto's
+//! server (the peer of `scripts/peers/moto.sh`), issue 15's "done when": `saker secret set` creates the secret
 //! under the configured prefix (checked with boto3, AWS's own client), a flow in a child
 //! namespace resolves it by inheritance, `secret.read-only` refuses the same write, a backend
 //! that is down fails closed naming the backend and the key, and the value never reaches the
-//! data directory.
+//! data directory. Vault against the Vault test server of the secrets crate's tests: the same
+//! path with userpass auth, versions and read-only.
 
 mod common;
+#[allow(dead_code)] // this file uses part of the test server
+#[path = "../../secrets/tests/vault/server.rs"]
+mod vault_server;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -61,19 +65,28 @@ fn moto() -> Option<Moto> {
 }
 
 fn config(dir: &Path, name: &str, endpoint: &str, read_only: bool) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        format!(
+    write_config(
+        dir,
+        name,
+        &format!(
             "saker:\n  secret:\n    type: aws-secret-manager\n    read-only: {read_only}\n    \
              aws-secret-manager:\n      accessKeyId: testing\n      secretKeyId: testing\n      \
              region: us-east-1\n      prefix: saker-e2e\n      endpointOverride: {endpoint}\n      \
              tags:\n        application: saker-test\n"
         ),
     )
-    .unwrap();
+}
+
+fn write_config(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
     path
 }
+
+const FLOW: &str = "id: f\nnamespace: company.team\ntasks:\n  - id: check\n    type: \
+    io.kestra.plugin.scripts.shell.Commands\n    env:\n      V: \"{{ secret('API_KEY') }}\"\n    \
+    commands:\n      - 'if [ \"${V%-7f3a91c2}\" = aws-e2e-value ]; then echo inherited; \
+    else echo other; fi'\n";
 
 fn saker(data: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
@@ -193,14 +206,7 @@ fn set_inherit_read_only_and_outage_against_moto() {
 
     // A flow of company.team resolves the company secret by inheritance.
     let flow = dir.path().join("flow.yml");
-    std::fs::write(
-        &flow,
-        "id: f\nnamespace: company.team\ntasks:\n  - id: check\n    type: \
-         io.kestra.plugin.scripts.shell.Commands\n    env:\n      V: \"{{ secret('API_KEY') }}\"\n    \
-         commands:\n      - 'if [ \"${V%-7f3a91c2}\" = aws-e2e-value ]; then echo inherited; \
-         else echo other; fi'\n",
-    )
-    .unwrap();
+    std::fs::write(&flow, FLOW).unwrap();
     // (The flow compares the value in two pieces, so that its stored source does not hold it.)
     let out = saker(
         &data,
@@ -321,4 +327,73 @@ fn the_api_writes_through_and_read_only_refuses() {
         assert!(list.1.contains("API_KEY"), "{}", list.1);
         assert_no_plaintext(&data);
     }
+}
+
+/// Vault (KV v2, userpass) through the binary: set, versions, inheritance, read-only, and no
+/// plaintext in the data directory. The test server runs in this test process.
+#[test]
+fn vault_set_versions_inherit_and_read_only() {
+    let vault = vault_server::VaultServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let section = |read_only: bool| {
+        format!(
+            "saker:\n  secret:\n    type: vault\n    readOnly: {read_only}\n    vault:\n      \
+             address: {}\n      password:\n        user: saker\n        password: user-password\n      \
+             secretPathPrefix: saker\n",
+            vault.address
+        )
+    };
+    let writable = write_config(dir.path(), "vault.yml", &section(false));
+    for value in ["first-vault-value", VALUE] {
+        let out = saker(
+            &data,
+            &writable,
+            &["secret", "set", "company", "API_KEY"],
+            Some(value),
+        );
+        let shown = text(&out);
+        no_value(&shown);
+        assert!(out.status.success(), "{shown}");
+    }
+    assert_eq!(
+        vault.current_value("secret", "saker/main/company/API_KEY"),
+        Some(serde_json::json!({"value": VALUE}))
+    );
+    let out = saker(
+        &data,
+        &writable,
+        &["secret", "versions", "company", "API_KEY"],
+        None,
+    );
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    let rows: Vec<&str> = shown.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{shown}");
+    assert!(rows[0].starts_with("2 (current)"), "{shown}");
+    assert!(rows[1].starts_with('1'), "{shown}");
+
+    let flow = dir.path().join("flow.yml");
+    std::fs::write(&flow, FLOW).unwrap();
+    let read_only = write_config(dir.path(), "ro.yml", &section(true));
+    let out = saker(
+        &data,
+        &read_only,
+        &["flow", "run", flow.to_str().unwrap()],
+        None,
+    );
+    let shown = text(&out);
+    no_value(&shown);
+    assert!(shown.contains("check inherited"), "{shown}");
+    let out = saker(
+        &data,
+        &read_only,
+        &["secret", "set", "company", "API_KEY"],
+        Some("x-y-z-w"),
+    );
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(shown.contains("read-only"), "{shown}");
+
+    assert_no_plaintext(&data);
 }
