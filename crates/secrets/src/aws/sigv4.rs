@@ -1,8 +1,7 @@
 //! AWS Signature Version 4 for the JSON protocol Secrets Manager speaks: every call is a
 //! `POST /` with an `X-Amz-Target` header and a JSON body, so the canonical request has an
-//! empty query and a fixed path. Written here (about 80 lines) rather than pulling the AWS SDK,
-//! whose build cost on this project's machines is measured in the design note of `aws/mod.rs`.
-//! Checked against botocore's signer in `tests/aws_backend.rs`.
+//! empty query and a fixed path. Written here (about 80 lines) rather than pulling the AWS SDK
+//! (why: `aws/mod.rs`). Checked against botocore's signer by the test below.
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};

@@ -205,7 +205,8 @@ impl VaultClient {
     }
 
     /// The token to use now, renewing or logging in again when its lease is two thirds
-    /// through.
+    /// through. The lock is held across that login or renewal on purpose: concurrent callers
+    /// wait for the one new token instead of each logging in.
     fn token(&self) -> Result<Zeroizing<String>, CallError> {
         let mut guard = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let due = guard.as_ref().and_then(|s| {
