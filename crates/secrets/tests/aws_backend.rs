@@ -181,6 +181,17 @@ fn lifecycle_against_moto() {
         Lookup::Found { .. }
     ));
 
+    // Writing over a soft-deleted secret brings it back as the next version.
+    assert!(store.delete("main", &company, "API_KEY").unwrap());
+    let meta = store
+        .put("main", &company, "API_KEY", write("value-three", Some(0)))
+        .unwrap();
+    assert_eq!((meta.version, meta.state.clone()), (3, SecretState::Active));
+    match store.get("main", &company, "API_KEY").unwrap() {
+        Lookup::Found { value, .. } => assert!(same(&value, "value-three")),
+        other => panic!("expected a value, got {other:?}"),
+    }
+
     // Destroy is a deletion without recovery, also of a soft-deleted secret.
     assert!(store.delete("main", &company, "SECOND").unwrap());
     assert!(store.destroy("main", &company, "SECOND").unwrap());
