@@ -1,5 +1,6 @@
 //! Building this process's secret service from configuration: the backend `secret.type`
-//! names (`jdbc`, the default, or `env`), the jdbc store's keys, and the audit trail in the
+//! names (`jdbc`, the default, `env`, or a remote one such as `aws-secret-manager`), made
+//! read-only by `secret.read-only`, the jdbc store's keys, and the audit trail in the
 //! repository database. Every caller (the engine's worker and executor, `expr render`, the
 //! `secret` commands) gets its service here, naming its own role.
 //!
@@ -68,8 +69,18 @@ pub(crate) fn open_with(
             }
             Arc::new(env)
         }
-        other => bail!("secret.type: secret backend '{other}' is not yet available in Saker"),
+        _ => {
+            if new_key.is_some() {
+                bail!(
+                    "secret.type is {}: its values are kept and encrypted by that system, \
+                     there is nothing for Saker to re-encrypt",
+                    config.backend
+                );
+            }
+            saker_secrets::open_remote(&config)?
+        }
     };
+    let backend = saker_secrets::apply_read_only(&config, backend);
     Ok(SecretService::new(backend, store, &config, service))
 }
 
@@ -249,10 +260,26 @@ mod tests {
     #[test]
     fn bad_secret_configuration_names_the_key() {
         let dir = tempfile::tempdir().unwrap();
-        let app = app(dir.path(), "saker:\n  secret:\n    type: vault\n");
-        let store = app.open_store().unwrap();
-        let err = open_secret_service(&app, store, Service::Worker).unwrap_err();
+        let google = app(
+            dir.path(),
+            "saker:\n  secret:\n    type: google-secret-manager\n",
+        );
+        let store = google.open_store().unwrap();
+        let err = open_secret_service(&google, store.clone(), Service::Worker).unwrap_err();
         assert!(err.to_string().contains("secret.type"), "{err}");
+        // A remote backend without its section names the first missing key.
+        let other = tempfile::tempdir().unwrap();
+        let vault = app(
+            other.path(),
+            "saker:\n  secret:\n    type: vault\n    vault:\n      address: http://127.0.0.1:1\n",
+        );
+        if std::env::var_os("VAULT_TOKEN").is_none() {
+            let err = open_secret_service(&vault, store, Service::Worker).unwrap_err();
+            assert!(
+                err.to_string().contains("secret.vault.token.token"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //!
 //! ```yaml
 //! secret:
-//!   type: jdbc                   # jdbc (default) | env; vault, aws-secret-manager,
+//!   type: jdbc                   # jdbc (default) | env | vault | aws-secret-manager;
 //!                                # azure-key-vault, google-secret-manager and elasticsearch
 //!                                # are recognised but not yet available
+//!   read-only: false             # true: writes are refused, the backend is the source
+//!   vault: {...}                 # see vault::config and docs/secrets.md
+//!   aws-secret-manager: {...}    # see aws::config
 //!   jdbc:
 //!     secret: "at least 32 characters"   # optional; see JdbcConfig::key
 //!     previous-secrets: ["the old one"]  # still read while `saker secret rekey` runs
@@ -20,8 +23,8 @@
 //!       flows: [company.team]
 //! ```
 //!
-//! Sections of other backends (`vault:`, `aws-secret-manager:`...) are accepted and ignored
-//! apart from their `tags`, so a Kestra file that configures several backends still loads.
+//! Sections of backends other than the selected one are accepted and ignored, so a Kestra
+//! file that configures several backends still loads.
 //! Errors name the key (`secret.cache.expire-after-write`) and how to fix it, and never
 //! repeat a configured value: a misplaced secret must not end up in a start-up log.
 
@@ -32,11 +35,16 @@ use std::time::Duration;
 use saker_crypto::SecretKey;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
-use zeroize::Zeroizing;
 
 use crate::duration::parse_duration;
 use crate::isolation::{IsolationConfig, Service};
 use crate::namespace::{NamespaceAccess, NamespaceGrant};
+
+mod section;
+
+use section::sanitize;
+#[cfg_attr(not(feature = "remote"), allow(unused_imports))]
+pub(crate) use section::{SecretText, deserialize_section};
 
 /// A configuration key with a problem, and the fix. Never holds a configured value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,7 +57,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(key: &str, message: impl Into<String>) -> Self {
         Self {
             key: key.to_owned(),
             message: message.into(),
@@ -102,7 +110,14 @@ impl BackendKind {
 
     /// Whether Saker implements it.
     pub fn is_available(self) -> bool {
-        matches!(self, BackendKind::Jdbc | BackendKind::Env)
+        match self {
+            BackendKind::Jdbc | BackendKind::Env => true,
+            BackendKind::AwsSecretManager => cfg!(feature = "aws"),
+            BackendKind::Vault => cfg!(feature = "vault"),
+            BackendKind::AzureKeyVault
+            | BackendKind::GoogleSecretManager
+            | BackendKind::Elasticsearch => false,
+        }
     }
 
     /// Reads a `secret.type` value; `azure-secret-manager` (the name in one Kestra page) is
@@ -184,6 +199,15 @@ pub struct SecretConfig {
     pub expiry_warning: Duration,
     /// `secret.namespace-grants`.
     pub namespace_grants: Vec<NamespaceGrant>,
+    /// `secret.read-only`: the external system is the source of truth; every write through
+    /// Saker is refused with a "read-only" error.
+    pub read_only: bool,
+    /// `secret.aws-secret-manager`, validated when it is the selected backend.
+    #[cfg(feature = "aws")]
+    pub aws: Option<crate::aws::AwsConfig>,
+    /// `secret.vault`, validated when it is the selected backend.
+    #[cfg(feature = "vault")]
+    pub vault: Option<crate::vault::VaultConfig>,
 }
 
 impl Default for SecretConfig {
@@ -196,6 +220,11 @@ impl Default for SecretConfig {
             isolation: IsolationConfig::default(),
             expiry_warning: Duration::from_secs(7 * 86_400),
             namespace_grants: Vec::new(),
+            read_only: false,
+            #[cfg(feature = "aws")]
+            aws: None,
+            #[cfg(feature = "vault")]
+            vault: None,
         }
     }
 }
@@ -204,6 +233,15 @@ impl SecretConfig {
     /// Reads and validates the `secret` subtree; `Value::Null` (no section) gives the
     /// defaults.
     pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
+        Self::from_value_with_env(value, &|name| std::env::var(name).ok())
+    }
+
+    /// [`SecretConfig::from_value`] completing backend sections (the AWS default credential
+    /// chain) from `env` rather than the process environment.
+    pub fn from_value_with_env(
+        value: serde_json::Value,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         if value.is_null() {
             return Ok(Self::default());
         }
@@ -216,7 +254,7 @@ impl SecretConfig {
             };
             ConfigError::new(&key, sanitize(&err.into_inner().to_string()))
         })?;
-        raw.validate()
+        raw.validate(env)
     }
 
     /// The namespace rule with the configured grants.
@@ -228,40 +266,8 @@ impl SecretConfig {
 impl<'de> Deserialize<'de> for SecretConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Raw::deserialize(deserializer)?;
-        raw.validate().map_err(serde::de::Error::custom)
-    }
-}
-
-/// Rewrites serde messages that quote the offending input (`invalid type: string "...",
-/// expected ...`) so they keep only what was expected. Field names are kept.
-fn sanitize(message: &str) -> String {
-    for (prefix, replacement) in [
-        ("invalid type: ", "wrong type: expected "),
-        ("invalid value: ", "invalid value: expected "),
-        ("unknown variant ", "unknown value: expected "),
-    ] {
-        if message.starts_with(prefix) {
-            return match message.rfind(", expected ") {
-                Some(at) => {
-                    let expected = match &message[at + ", expected ".len()..] {
-                        "u64" | "u32" => "a whole number, 0 or more",
-                        other => other,
-                    };
-                    format!("{replacement}{expected}")
-                }
-                None => "this value is not accepted here".to_owned(),
-            };
-        }
-    }
-    message.to_owned()
-}
-
-/// A passphrase straight from configuration, wiped when dropped.
-struct Passphrase(Zeroizing<String>);
-
-impl<'de> Deserialize<'de> for Passphrase {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(|text| Passphrase(Zeroizing::new(text)))
+        raw.validate(&|name| std::env::var(name).ok())
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -278,10 +284,15 @@ struct Raw {
     jdbc: RawJdbc,
     #[serde(default)]
     env: RawSection,
+    // Read by the backend it configures, when that backend is compiled in.
     #[serde(default)]
-    vault: RawSection,
+    #[cfg_attr(not(feature = "vault"), allow(dead_code))]
+    vault: serde_json::Value,
     #[serde(default, alias = "awsSecretManager")]
-    aws_secret_manager: RawSection,
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
+    aws_secret_manager: serde_json::Value,
+    #[serde(default, alias = "readOnly")]
+    read_only: bool,
     #[serde(default, alias = "azureKeyVault")]
     azure_key_vault: RawSection,
     #[serde(default, alias = "googleSecretManager")]
@@ -315,9 +326,9 @@ struct RawSection {
     expecting = "a map of settings"
 )]
 struct RawJdbc {
-    secret: Option<Passphrase>,
+    secret: Option<SecretText>,
     #[serde(default, alias = "previousSecrets")]
-    previous_secrets: Vec<Passphrase>,
+    previous_secrets: Vec<SecretText>,
     #[serde(alias = "maxVersions")]
     max_versions: Option<u32>,
     #[serde(default)]
@@ -351,7 +362,7 @@ struct RawIsolation {
     denied_services: Vec<String>,
 }
 
-const AVAILABLE: &str = "available: jdbc, env";
+const AVAILABLE: &str = "available: jdbc, env, vault, aws-secret-manager";
 
 fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {
     match text {
@@ -361,7 +372,9 @@ fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration
 }
 
 impl Raw {
-    fn validate(self) -> Result<SecretConfig, ConfigError> {
+    fn validate(self, env: &dyn Fn(&str) -> Option<String>) -> Result<SecretConfig, ConfigError> {
+        #[cfg(not(any(feature = "aws", feature = "vault")))]
+        let _ = env;
         let defaults = SecretConfig::default();
         let backend = match self.backend.as_deref() {
             None => defaults.backend,
@@ -466,8 +479,14 @@ impl Raw {
         let tags = match backend {
             BackendKind::Jdbc => self.jdbc.tags,
             BackendKind::Env => self.env.tags,
-            BackendKind::Vault => self.vault.tags,
-            BackendKind::AwsSecretManager => self.aws_secret_manager.tags,
+            #[cfg(feature = "vault")]
+            BackendKind::Vault => crate::vault::section_tags(&self.vault)?,
+            #[cfg(not(feature = "vault"))]
+            BackendKind::Vault => BTreeMap::new(),
+            #[cfg(feature = "aws")]
+            BackendKind::AwsSecretManager => crate::aws::section_tags(&self.aws_secret_manager)?,
+            #[cfg(not(feature = "aws"))]
+            BackendKind::AwsSecretManager => BTreeMap::new(),
             BackendKind::AzureKeyVault => self.azure_key_vault.tags,
             BackendKind::GoogleSecretManager => self.google_secret_manager.tags,
             BackendKind::Elasticsearch => self.elasticsearch.tags,
@@ -492,6 +511,22 @@ impl Raw {
                 defaults.expiry_warning,
             )?,
             namespace_grants: self.namespace_grants,
+            read_only: self.read_only,
+            #[cfg(feature = "aws")]
+            aws: match backend {
+                BackendKind::AwsSecretManager => Some(crate::aws::AwsConfig::from_section(
+                    &self.aws_secret_manager,
+                    env,
+                )?),
+                _ => None,
+            },
+            #[cfg(feature = "vault")]
+            vault: match backend {
+                BackendKind::Vault => {
+                    Some(crate::vault::VaultConfig::from_section(&self.vault, env)?)
+                }
+                _ => None,
+            },
         })
     }
 }

@@ -15,24 +15,36 @@
 //! `Debug` and `Display`, never in an error message, a warning or a log line.
 
 pub mod audit;
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "remote")]
+mod bridge;
 mod cache;
 pub mod config;
 pub mod dotenv;
 pub mod duration;
 pub mod env;
 pub mod generate;
+#[cfg(feature = "remote")]
+mod http;
 pub mod isolation;
 pub mod jdbc;
 pub mod metadata;
 pub mod namespace;
+pub mod read_only;
+mod remote;
 mod resolve;
 mod service;
 pub mod store;
 mod value;
+#[cfg(feature = "vault")]
+pub mod vault;
 
 pub use audit::{Accessor, AuditAction, AuditOutcome};
 pub use generate::{BadLength, Charset, UnknownCharset, generate_value};
 pub use jdbc::JdbcSecretStore;
+pub use read_only::ReadOnlyStore;
+pub use remote::{apply_read_only, open_remote};
 pub use service::{
     Clock, ExpiryWarning, GenerateSpec, Resolution, SecretService, ServiceError, VisibleSecret,
 };

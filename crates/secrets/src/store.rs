@@ -1,8 +1,9 @@
 //! The storage contract every secret backend implements.
 //!
 //! The trait is synchronous and object-safe (`Arc<dyn SecretStore>`): backends are either
-//! in-process (env) or behind a blocking database handle (jdbc); async callers use
-//! `spawn_blocking`. The service in front of it (cache, isolation, audit, default tags,
+//! in-process (env), behind a blocking database handle (jdbc), or remote over HTTP on a
+//! thread of their own (vault, aws-secret-manager: `bridge.rs`); async callers call
+//! from a thread that may block (`spawn_blocking`, `block_in_place`). The service in front of it (cache, isolation, audit, default tags,
 //! namespace resolution) is not a backend's business; a backend stores and fetches exactly
 //! the tenant + namespace + key it is asked about.
 
