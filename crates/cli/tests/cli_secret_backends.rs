@@ -327,6 +327,25 @@ fn the_api_writes_through_and_read_only_refuses() {
         assert!(list.1.contains("API_KEY"), "{}", list.1);
         assert_no_plaintext(&data);
     }
+    // A backend that is down: 502, saying which backend and key, never the value.
+    let closed = format!("http://127.0.0.1:{}", common::free_port());
+    let file = config(dir.path(), "down.yml", &closed, false);
+    let data = dir.path().join("down.data");
+    let port = common::free_port();
+    let mut server = common::start_server_with(&data, port, Some(&file));
+    let put = common::http(
+        port,
+        "PUT",
+        "/api/v1/main/namespaces/company/secrets",
+        Some(("application/json", &body)),
+    )
+    .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    no_value(&put.1);
+    assert_eq!(put.0, 502, "{}", put.1);
+    assert!(put.1.contains("aws-secret-manager"), "{}", put.1);
+    assert!(put.1.contains("API_KEY"), "{}", put.1);
 }
 
 /// Vault (KV v2, userpass) through the binary: set, versions, inheritance, read-only, and no

@@ -254,6 +254,13 @@ pub(crate) fn service_error(e: ServiceError) -> ApiError {
             StoreError::VersionConflict { .. } | StoreError::NoSuchVersion { .. },
         ) => StatusCode::CONFLICT,
         _ if e.is_denied() => StatusCode::FORBIDDEN,
+        // A remote secret manager (Vault, AWS, ...) that is down or refuses: its message names
+        // the backend, the key and the endpoint, never a value, and the caller needs it.
+        ServiceError::Store(StoreError::Backend { backend, .. })
+            if !matches!(*backend, "jdbc" | "env") =>
+        {
+            StatusCode::BAD_GATEWAY
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let message = match &e {
