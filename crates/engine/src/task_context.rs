@@ -120,6 +120,47 @@ impl TaskContext {
         if template.is_static() {
             return Ok(untainted(source.to_owned()));
         }
+        self.render_compiled(&template)
+    }
+
+    /// Renders a template with `extra` variables on top of this task's own (an item of a
+    /// file: FilterItems' and DeduplicateItems' row), taint-tracked as
+    /// [`render_template_rendered`](Self::render_template_rendered). A variable of `extra`
+    /// hides the task's variable of the same name for this render only. Its values are clean
+    /// variables: a caller whose values came from a secret (a row of a sealed file) keeps what
+    /// it renders from them inside Saker and seals what it stores.
+    pub fn render_with(
+        &mut self,
+        source: &str,
+        extra: &Map<String, Value>,
+    ) -> Result<Rendered, TaskError> {
+        let template = Template::compile(source).map_err(|e| TaskError::Render(e.to_string()))?;
+        if template.is_static() {
+            return Ok(untainted(source.to_owned()));
+        }
+        // Swapped in and back out rather than cloning every variable of the task per render.
+        let hidden: Vec<(&String, Option<saker_expr::Value>)> = extra
+            .iter()
+            .map(|(name, value)| {
+                let before = self.variables.remove(name);
+                self.variables
+                    .insert(name.clone(), saker_expr::Value::from_json(value));
+                (name, before)
+            })
+            .collect();
+        let rendered = self.render_compiled(&template);
+        for (name, before) in hidden {
+            self.variables.remove(name);
+            if let Some(before) = before {
+                self.variables.insert(name.clone(), before);
+            }
+        }
+        rendered
+    }
+
+    /// Renders a compiled, non-static template with this task's variables (see
+    /// [`render_template_rendered`](Self::render_template_rendered)).
+    fn render_compiled(&mut self, template: &Template) -> Result<Rendered, TaskError> {
         // Keys read by an earlier render are not this render's.
         self.secrets.take_read_keys();
         let env = RenderEnv {

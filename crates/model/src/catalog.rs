@@ -16,6 +16,7 @@ mod core_tasks;
 mod files;
 mod flowable;
 mod git;
+mod items;
 mod jdbc;
 mod missing;
 mod notifications;
@@ -27,6 +28,7 @@ pub use core_tasks::CORE_TASKS;
 pub use files::FILE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 pub use git::GIT_TASKS;
+pub use items::ITEM_TASKS;
 pub use jdbc::JDBC_TASKS;
 pub use missing::missing_type_reason;
 pub use notifications::NOTIFICATION_TASKS;
@@ -120,6 +122,9 @@ pub enum TaskKind {
     PostgresQueries,
     SqliteQuery,
     SqliteQueries,
+    // Item tasks (`catalog/items.rs`).
+    FilterItems,
+    DeduplicateItems,
 }
 
 impl TaskKind {
@@ -378,6 +383,7 @@ impl Catalog {
                 .chain(GIT_TASKS)
                 .chain(SSH_TASKS)
                 .chain(JDBC_TASKS)
+                .chain(ITEM_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

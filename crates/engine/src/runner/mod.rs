@@ -17,6 +17,7 @@ mod flowable;
 mod for_each_item;
 mod git;
 mod http;
+mod items;
 mod jdbc;
 mod kv;
 mod labels;
@@ -330,6 +331,14 @@ impl Registry {
         ] {
             runners.insert(name, Arc::new(storage_tasks::Storage(task)));
         }
+        runners.insert(
+            "io.kestra.plugin.core.storage.FilterItems",
+            Arc::new(items::FilterItems),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.storage.DeduplicateItems",
+            Arc::new(items::DeduplicateItems),
+        );
         runners.insert("io.kestra.plugin.git.Clone", Arc::new(git::Clone));
         runners.insert("io.kestra.plugin.fs.ssh.Command", Arc::new(ssh::Command));
         for (name, runner) in [

@@ -35,14 +35,6 @@ const NOT_YET: &[(&str, &[&str])] = &[
     ),
     ("io.kestra.plugin.core.kv.PurgeKV", &[]),
     (
-        "io.kestra.plugin.core.storage.DeduplicateItems",
-        &["io.kestra.core.tasks.storages.DeduplicateItems"],
-    ),
-    (
-        "io.kestra.plugin.core.storage.FilterItems",
-        &["io.kestra.core.tasks.storages.FilterItems"],
-    ),
-    (
         "io.kestra.plugin.core.templating.TemplatedTask",
         &["io.kestra.core.tasks.templating.TemplatedTask"],
     ),

@@ -205,6 +205,14 @@ impl TaskKind {
                 "Runs several SQL statements on a SQLite database of the working directory.",
                 &["outputs", "databaseUri"],
             ),
+            Self::FilterItems => doc(
+                "Keeps (or drops) the rows of an Ion file for which `filterCondition` is true.",
+                &["uri", "processedItemsTotal", "droppedItemsTotal"],
+            ),
+            Self::DeduplicateItems => doc(
+                "Keeps the last row of an Ion file for each key that `expr` renders.",
+                &["uri", "numKeys", "processedItemsTotal", "droppedItemsTotal"],
+            ),
             Self::SshCommand => doc(
                 "Runs commands on a remote host over SSH.",
                 &["exitCode", "stdOutLineCount", "stdErrLineCount", "vars"],
