@@ -23,6 +23,7 @@ mod notifications;
 mod outputs;
 mod scripts;
 mod ssh;
+mod state;
 
 pub use core_tasks::CORE_TASKS;
 pub use files::FILE_TASKS;
@@ -35,6 +36,7 @@ pub use notifications::NOTIFICATION_TASKS;
 pub use outputs::{KindDoc, trigger_doc};
 pub use scripts::SCRIPT_TASKS;
 pub use ssh::SSH_TASKS;
+pub use state::STATE_TASKS;
 
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -125,6 +127,10 @@ pub enum TaskKind {
     // Item tasks (`catalog/items.rs`).
     FilterItems,
     DeduplicateItems,
+    // Kestra's deprecated state store (`catalog/state.rs`).
+    StateGet,
+    StateSet,
+    StateDelete,
 }
 
 impl TaskKind {
@@ -384,6 +390,7 @@ impl Catalog {
                 .chain(SSH_TASKS)
                 .chain(JDBC_TASKS)
                 .chain(ITEM_TASKS)
+                .chain(STATE_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

@@ -36,6 +36,7 @@ mod sendgrid;
 mod serdes;
 mod shell;
 mod ssh;
+mod state;
 mod storage_tasks;
 mod subflow;
 mod task_file_io;
@@ -338,6 +339,12 @@ impl Registry {
         runners.insert(
             "io.kestra.plugin.core.storage.DeduplicateItems",
             Arc::new(items::DeduplicateItems),
+        );
+        runners.insert("io.kestra.plugin.core.state.Get", Arc::new(state::Get));
+        runners.insert("io.kestra.plugin.core.state.Set", Arc::new(state::Set));
+        runners.insert(
+            "io.kestra.plugin.core.state.Delete",
+            Arc::new(state::Delete),
         );
         runners.insert("io.kestra.plugin.git.Clone", Arc::new(git::Clone));
         runners.insert("io.kestra.plugin.fs.ssh.Command", Arc::new(ssh::Command));

@@ -21,18 +21,6 @@ const NOT_YET: &[(&str, &[&str])] = &[
     ("io.kestra.plugin.core.namespace.DeleteFiles", &[]),
     ("io.kestra.plugin.core.namespace.DownloadFiles", &[]),
     ("io.kestra.plugin.core.namespace.UploadFiles", &[]),
-    (
-        "io.kestra.plugin.core.state.Delete",
-        &["io.kestra.core.tasks.states.Delete"],
-    ),
-    (
-        "io.kestra.plugin.core.state.Get",
-        &["io.kestra.core.tasks.states.Get"],
-    ),
-    (
-        "io.kestra.plugin.core.state.Set",
-        &["io.kestra.core.tasks.states.Set"],
-    ),
     ("io.kestra.plugin.core.kv.PurgeKV", &[]),
     (
         "io.kestra.plugin.core.templating.TemplatedTask",
@@ -136,12 +124,12 @@ mod tests {
         assert!(reason("io.kestra.core.tasks.test.Read").contains("own test suite"));
         assert!(reason("io.kestra.core.runners.test.TaskWithAlias").contains("own test suite"));
         assert_eq!(
-            reason("io.kestra.plugin.core.state.Get"),
+            reason("io.kestra.plugin.core.trigger.Toggle"),
             "it is a Kestra core type that Saker does not have yet"
         );
         assert_eq!(
-            reason("io.kestra.core.tasks.states.Get"),
-            "it is a Kestra core type 'io.kestra.plugin.core.state.Get' (of which this \
+            reason("io.kestra.core.tasks.trigger.Toggle"),
+            "it is a Kestra core type 'io.kestra.plugin.core.trigger.Toggle' (of which this \
              name is an alias) that Saker does not have yet"
         );
         assert!(reason("io.kestra.plugin.gcp.bigquery.Query").contains("'io.kestra.plugin.gcp'"));

@@ -213,6 +213,18 @@ impl TaskKind {
                 "Keeps the last row of an Ion file for each key that `expr` renders.",
                 &["uri", "numKeys", "processedItemsTotal", "droppedItemsTotal"],
             ),
+            Self::StateGet => doc(
+                "Reads a state of the deprecated state store (a JSON map per `name`).",
+                &["count", "data"],
+            ),
+            Self::StateSet => doc(
+                "Merges `data` into a state of the deprecated state store.",
+                &["count", "key"],
+            ),
+            Self::StateDelete => doc(
+                "Deletes a state of the deprecated state store.",
+                &["deleted"],
+            ),
             Self::SshCommand => doc(
                 "Runs commands on a remote host over SSH.",
                 &["exitCode", "stdOutLineCount", "stdErrLineCount", "vars"],
