@@ -19,6 +19,7 @@ mod git;
 mod items;
 mod jdbc;
 mod missing;
+mod namespace_files;
 mod notifications;
 mod outputs;
 mod scripts;
@@ -32,6 +33,7 @@ pub use git::GIT_TASKS;
 pub use items::ITEM_TASKS;
 pub use jdbc::JDBC_TASKS;
 pub use missing::missing_type_reason;
+pub use namespace_files::NAMESPACE_FILE_TASKS;
 pub use notifications::NOTIFICATION_TASKS;
 pub use outputs::{KindDoc, trigger_doc};
 pub use scripts::SCRIPT_TASKS;
@@ -131,6 +133,10 @@ pub enum TaskKind {
     StateGet,
     StateSet,
     StateDelete,
+    // Namespace file tasks (`catalog/namespace_files.rs`).
+    NamespaceUploadFiles,
+    NamespaceDownloadFiles,
+    NamespaceDeleteFiles,
 }
 
 impl TaskKind {
@@ -391,6 +397,7 @@ impl Catalog {
                 .chain(JDBC_TASKS)
                 .chain(ITEM_TASKS)
                 .chain(STATE_TASKS)
+                .chain(NAMESPACE_FILE_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

@@ -25,6 +25,7 @@ mod local_files;
 mod log;
 mod mail;
 mod mail_files;
+mod namespace_files;
 mod notifications;
 mod output_values;
 mod protocol;
@@ -345,6 +346,18 @@ impl Registry {
         runners.insert(
             "io.kestra.plugin.core.state.Delete",
             Arc::new(state::Delete),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.namespace.UploadFiles",
+            Arc::new(namespace_files::UploadFiles),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.namespace.DownloadFiles",
+            Arc::new(namespace_files::DownloadFiles),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.namespace.DeleteFiles",
+            Arc::new(namespace_files::DeleteFiles),
         );
         runners.insert("io.kestra.plugin.git.Clone", Arc::new(git::Clone));
         runners.insert("io.kestra.plugin.fs.ssh.Command", Arc::new(ssh::Command));

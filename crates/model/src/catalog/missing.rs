@@ -18,9 +18,6 @@ const NOT_YET: &[(&str, &[&str])] = &[
         "io.kestra.plugin.core.flow.Template",
         &["io.kestra.core.tasks.flows.Template"],
     ),
-    ("io.kestra.plugin.core.namespace.DeleteFiles", &[]),
-    ("io.kestra.plugin.core.namespace.DownloadFiles", &[]),
-    ("io.kestra.plugin.core.namespace.UploadFiles", &[]),
     ("io.kestra.plugin.core.kv.PurgeKV", &[]),
     (
         "io.kestra.plugin.core.templating.TemplatedTask",

@@ -225,6 +225,15 @@ impl TaskKind {
                 "Deletes a state of the deprecated state store.",
                 &["deleted"],
             ),
+            Self::NamespaceUploadFiles => doc(
+                "Stores files of the execution or the working directory as namespace files.",
+                &["files"],
+            ),
+            Self::NamespaceDownloadFiles => doc(
+                "Copies the namespace files matching `files` into the execution's files.",
+                &["files"],
+            ),
+            Self::NamespaceDeleteFiles => doc("Deletes the namespace files matching `files`.", &[]),
             Self::SshCommand => doc(
                 "Runs commands on a remote host over SSH.",
                 &["exitCode", "stdOutLineCount", "stdErrLineCount", "vars"],
