@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::shape::Shape;
 
 mod core_tasks;
+mod executions;
 mod files;
 mod flowable;
 mod git;
@@ -27,6 +28,7 @@ mod ssh;
 mod state;
 
 pub use core_tasks::CORE_TASKS;
+pub use executions::EXECUTION_TASKS;
 pub use files::FILE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 pub use git::GIT_TASKS;
@@ -137,6 +139,8 @@ pub enum TaskKind {
     NamespaceUploadFiles,
     NamespaceDownloadFiles,
     NamespaceDeleteFiles,
+    /// io.kestra.plugin.core.execution.Count (`catalog/executions.rs`).
+    ExecutionCount,
 }
 
 impl TaskKind {
@@ -398,6 +402,7 @@ impl Catalog {
                 .chain(ITEM_TASKS)
                 .chain(STATE_TASKS)
                 .chain(NAMESPACE_FILE_TASKS)
+                .chain(EXECUTION_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

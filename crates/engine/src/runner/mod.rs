@@ -8,6 +8,7 @@
 //! backends or the raw template engine.
 
 mod assert;
+mod count;
 mod echo;
 mod execution_notification;
 mod exit;

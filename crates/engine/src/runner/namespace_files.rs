@@ -18,6 +18,7 @@ use globset::GlobSet;
 use saker_storage::StorageUri;
 use serde_json::{Map, Value};
 
+use super::purge::within;
 use super::task_file_io::{max_file_bytes, property, read_file, store_output};
 use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner};
 use crate::files::{FileError, globs, matched_files};
@@ -175,19 +176,13 @@ fn target_namespace(ctx: &mut TaskContext, access: Access) -> Result<String, Tas
     let namespace = rendered.text.trim().to_owned();
     validate_namespace(&namespace).map_err(|m| property("namespace", &m))?;
     let own = ctx.task_files()?.namespace.clone();
-    let below = |outer: &str, inner: &str| {
-        inner == outer
-            || inner
-                .strip_prefix(outer)
-                .is_some_and(|rest| rest.starts_with('.'))
-    };
     let (allowed, rule) = match access {
         Access::Read => (
-            below(&namespace, &own),
+            within(&own, &namespace),
             "its own namespace or a parent of it",
         ),
         Access::Write => (
-            below(&own, &namespace),
+            within(&namespace, &own),
             "its own namespace or a child of it",
         ),
     };

@@ -36,6 +36,12 @@ impl Registry {
                 store: store.clone(),
             }),
         );
+        self.register(
+            "io.kestra.plugin.core.execution.Count",
+            Arc::new(super::count::Count {
+                store: store.clone(),
+            }),
+        );
         self.register(PURGE_LOGS, Arc::new(PurgeLogs { store }));
         self
     }
@@ -130,7 +136,7 @@ impl TaskRunner for PurgeLogs {
 
 /// A list property of names (states, levels), each read with `parse`; `expected` lists the
 /// names that are read, for the error.
-fn names<T>(
+pub(super) fn names<T>(
     ctx: &mut TaskContext,
     property: &str,
     expected: &str,
@@ -192,7 +198,7 @@ fn scope(ctx: &mut TaskContext) -> Result<PurgeScope, TaskError> {
 }
 
 /// `namespace` is `parent` or below it.
-fn within(namespace: &str, parent: &str) -> bool {
+pub(super) fn within(namespace: &str, parent: &str) -> bool {
     namespace == parent
         || namespace
             .strip_prefix(parent)
@@ -212,14 +218,17 @@ fn flag(ctx: &mut TaskContext, name: &str) -> Result<bool, TaskError> {
     }
 }
 
-fn required_date(ctx: &mut TaskContext, name: &str) -> Result<DateTime<Utc>, TaskError> {
+pub(super) fn required_date(ctx: &mut TaskContext, name: &str) -> Result<DateTime<Utc>, TaskError> {
     optional_date(ctx, name)?.ok_or_else(|| TaskError::Property {
         property: name.to_owned(),
         message: "is required (a date such as \"{{ now() | dateAdd(-1, 'MONTHS') }}\")".into(),
     })
 }
 
-fn optional_date(ctx: &mut TaskContext, name: &str) -> Result<Option<DateTime<Utc>>, TaskError> {
+pub(super) fn optional_date(
+    ctx: &mut TaskContext,
+    name: &str,
+) -> Result<Option<DateTime<Utc>>, TaskError> {
     let Some(text) = ctx.render_string(name)? else {
         return Ok(None);
     };

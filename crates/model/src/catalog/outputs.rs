@@ -234,6 +234,10 @@ impl TaskKind {
                 &["files"],
             ),
             Self::NamespaceDeleteFiles => doc("Deletes the namespace files matching `files`.", &[]),
+            Self::ExecutionCount => doc(
+                "Counts each flow's executions in a date range, keeping the flows for which `expression` is true.",
+                &["results", "total"],
+            ),
             Self::SshCommand => doc(
                 "Runs commands on a remote host over SSH.",
                 &["exitCode", "stdOutLineCount", "stdErrLineCount", "vars"],
