@@ -12,18 +12,17 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use reqwest::{Method, Url};
+
+use crate::runner::http_client::{
+    self, ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT,
+};
 use saker_expr::{Context, RenderEnv, Rendered, Template};
 use saker_mask::MASK;
 use serde_json::{Map, Value as Json};
 use zeroize::Zeroizing;
 
-/// When `options.connectTimeout` is not set.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// When `options.readTimeout` is not set (Kestra's default).
-const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer a poll reads: its body goes into the execution as `trigger.body`.
 pub(super) const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
-const MAX_REDIRECTS: usize = 10;
 
 /// Renders a trigger's templates and keeps every tainted string they produced, to mask what
 /// the trigger shows and stores.
@@ -188,29 +187,17 @@ impl PollRequest {
 
     /// Sends the request and reads the whole answer. The error never holds the URL.
     pub(super) async fn send(&self) -> Result<PollResponse, String> {
-        let redirects = if self.follow_redirects {
+        let client = http_client::client(&ClientSettings {
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            follow_redirects: self.follow_redirects,
+            insecure: self.insecure,
+            url: &self.url,
             // A request holding a secret (a header, the URL) stays on its origin.
-            let origin = self.url.origin();
-            let secret = self.uri.is_tainted() || self.auth.is_some() || !self.headers.is_empty();
-            reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() > MAX_REDIRECTS {
-                    attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-                } else if secret && attempt.url().origin() != origin {
-                    attempt.error("the server redirects to another origin; poll the final URL")
-                } else {
-                    attempt.follow()
-                }
-            })
-        } else {
-            reqwest::redirect::Policy::none()
-        };
-        let client = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .read_timeout(self.read_timeout)
-            .redirect(redirects)
-            .danger_accept_invalid_certs(self.insecure)
-            .build()
-            .map_err(describe)?;
+            secret: self.uri.is_tainted() || self.auth.is_some() || !self.headers.is_empty(),
+            cross_origin_refused: "the server redirects to another origin; poll the final URL",
+        })
+        .map_err(describe)?;
         let mut request = client.request(self.method.clone(), self.url.clone());
         let mut sets_content_type = false;
         for (name, value) in &self.headers {

@@ -10,6 +10,7 @@
 use saker_model::{Resolved, SubflowCall};
 use serde_json::{Map, Value};
 
+use super::storage_tasks::{Cut, cut_rows, parse_size};
 use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner};
 
 /// Most batches one ForEachItem starts.
@@ -28,8 +29,8 @@ impl TaskRunner for ForEachItem {
             let opened = files
                 .open(&uri)
                 .map_err(|e| property("items", e.to_string()))?;
-            let rule = BatchRule::of(ctx.property("batch"))?;
-            let batches = rule.split(&opened.bytes);
+            let cut = batch_rule(ctx.property("batch"))?;
+            let batches = cut_rows(&opened.bytes, b"\n", cut);
             if batches.len() > MAX_BATCHES {
                 return Err(property(
                     "batch",
@@ -95,93 +96,39 @@ impl TaskRunner for ForEachItem {
     }
 }
 
-/// How the items are cut.
-enum BatchRule {
-    Rows(usize),
-    Bytes(usize),
-    Partitions(usize),
-}
-
-impl BatchRule {
-    fn of(batch: Option<&Value>) -> Result<Self, TaskError> {
-        let field = |name: &str| batch.and_then(|b| b.get(name)).filter(|v| !v.is_null());
-        let count = |name: &str| -> Result<Option<usize>, TaskError> {
-            match field(name) {
-                None => Ok(None),
-                Some(v) => v
-                    .as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-                    .filter(|n| *n > 0)
-                    .map(|n| Some(n as usize))
-                    .ok_or_else(|| {
-                        property("batch", format!("'{name}' must be a whole number above 0"))
-                    }),
-            }
-        };
-        if let Some(partitions) = count("partitions")? {
-            return Ok(Self::Partitions(partitions));
+/// How the `batch` property cuts the items file: whole lines, as Split cuts a file
+/// (`storage_tasks::cut_rows`): `partitions`, else `bytes`, else `rows` (1 by default).
+fn batch_rule(batch: Option<&Value>) -> Result<Cut, TaskError> {
+    let field = |name: &str| batch.and_then(|b| b.get(name)).filter(|v| !v.is_null());
+    let count = |name: &str| -> Result<Option<usize>, TaskError> {
+        match field(name) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .filter(|n| *n > 0)
+                .map(|n| Some(n as usize))
+                .ok_or_else(|| {
+                    property("batch", format!("'{name}' must be a whole number above 0"))
+                }),
         }
-        if let Some(bytes) = field("bytes") {
-            let text = bytes
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| bytes.to_string());
-            return parse_size(&text).map(Self::Bytes).ok_or_else(|| {
-                property(
-                    "batch",
-                    format!("'bytes' {text} is not a size such as 10MB"),
-                )
-            });
-        }
-        Ok(Self::Rows(count("rows")?.unwrap_or(1)))
-    }
-
-    /// The batches, each a run of whole lines (the separator kept).
-    fn split(&self, bytes: &[u8]) -> Vec<Vec<u8>> {
-        let lines: Vec<&[u8]> = bytes
-            .split_inclusive(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .collect();
-        match *self {
-            Self::Rows(rows) => lines.chunks(rows).map(|c| c.concat()).collect(),
-            Self::Partitions(parts) => {
-                let per = lines.len().div_ceil(parts).max(1);
-                lines.chunks(per).map(|c| c.concat()).collect()
-            }
-            Self::Bytes(limit) => {
-                let mut out: Vec<Vec<u8>> = Vec::new();
-                let mut current = Vec::new();
-                for line in lines {
-                    if !current.is_empty() && current.len() + line.len() > limit {
-                        out.push(std::mem::take(&mut current));
-                    }
-                    current.extend_from_slice(line);
-                }
-                if !current.is_empty() {
-                    out.push(current);
-                }
-                out
-            }
-        }
-    }
-}
-
-/// `10MB`, `512KB`, `1GB`, `100` (bytes).
-fn parse_size(text: &str) -> Option<usize> {
-    let text = text.trim().to_ascii_uppercase();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text.as_str(), ""),
     };
-    let n: usize = number.parse().ok()?;
-    let factor = match unit.trim() {
-        "" | "B" => 1,
-        "KB" => 1024,
-        "MB" => 1024 * 1024,
-        "GB" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    n.checked_mul(factor).filter(|n| *n > 0)
+    if let Some(partitions) = count("partitions")? {
+        return Ok(Cut::Partitions(partitions));
+    }
+    if let Some(bytes) = field("bytes") {
+        let text = bytes
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| bytes.to_string());
+        return parse_size(&text).map(Cut::Bytes).ok_or_else(|| {
+            property(
+                "batch",
+                format!("'bytes' {text} is not a size such as 10MB"),
+            )
+        });
+    }
+    Ok(Cut::Rows(count("rows")?.unwrap_or(1)))
 }
 
 fn flag(ctx: &TaskContext, name: &str, default: bool) -> bool {
@@ -204,20 +151,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batches_cut_whole_lines_by_rows_bytes_or_partitions() {
-        let text = b"a\nb\nc\nd\ne\n";
-        let rows = BatchRule::Rows(2).split(text);
+    fn the_batch_property_picks_partitions_then_bytes_then_rows() {
+        let rule = |batch: Value| batch_rule(Some(&batch)).ok();
         assert_eq!(
-            rows,
-            vec![b"a\nb\n".to_vec(), b"c\nd\n".to_vec(), b"e\n".to_vec()]
+            rule(serde_json::json!({"partitions": 2, "rows": 5})),
+            Some(Cut::Partitions(2))
         );
-        let parts = BatchRule::Partitions(2).split(text);
-        assert_eq!(parts.len(), 2);
-        let bytes = BatchRule::Bytes(4).split(text);
-        assert_eq!(bytes[0], b"a\nb\n".to_vec());
-        assert_eq!(bytes.len(), 3);
-        assert_eq!(parse_size("10MB"), Some(10 * 1024 * 1024));
-        assert_eq!(parse_size("zero"), None);
-        assert!(BatchRule::Rows(3).split(b"").is_empty());
+        assert_eq!(
+            rule(serde_json::json!({"bytes": "10KB"})),
+            Some(Cut::Bytes(10 * 1024))
+        );
+        assert_eq!(rule(serde_json::json!({"rows": "3"})), Some(Cut::Rows(3)));
+        assert_eq!(batch_rule(None).ok(), Some(Cut::Rows(1)));
+        assert_eq!(rule(serde_json::json!({"rows": 0})), None);
+        assert_eq!(rule(serde_json::json!({"bytes": "lots"})), None);
     }
 }

@@ -16,6 +16,7 @@
 //! Other headers (`content-type`, `date`) are left to the mask-set net: sealing them would
 //! put `application/json` in the mask set and mask it in every later log line.
 
+pub(crate) mod client;
 mod download;
 mod form;
 mod request;
@@ -28,18 +29,11 @@ use saker_mask::MASK;
 use serde_json::{Map, Value};
 
 use super::{TaskContext, TaskError};
+use client::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
 use form::{FormBody, form_body, is_multipart};
 
 pub(super) use download::Download;
 pub(super) use request::Request;
-
-/// How long establishing a connection may take when `options.connectTimeout` is not set.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the server may stay silent while answering when `options.readTimeout` is not
-/// set (Kestra's default is 10 seconds too).
-const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Redirects followed at most when `options.followRedirects` is true.
-const MAX_REDIRECTS: usize = 10;
 
 /// One HTTP request, as the task's properties describe it.
 pub(super) struct HttpCall {
@@ -239,36 +233,19 @@ impl HttpCall {
     /// Sends the request and waits for the head of the answer (the body is read by
     /// [`read_body`]); ends early when the task is cancelled.
     pub(super) async fn send(&self, ctx: &TaskContext) -> Result<Response, TaskError> {
-        let redirects = if self.follow_redirects {
-            // A header sent with the request (an API key) would go along to wherever the
-            // server redirects; a request holding a secret stays on its origin.
-            let origin = self.url.origin();
-            let secret = self.secret;
-            reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() > MAX_REDIRECTS {
-                    attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-                } else if secret && attempt.url().origin() != origin {
-                    attempt.error(
-                        "the server redirects to another host, port or scheme, and this request \
-                         holds a secret that would go along: call the final URL directly, or \
-                         set 'options.followRedirects: false' to get the redirect as the answer",
-                    )
-                } else {
-                    attempt.follow()
-                }
-            })
-        } else {
-            reqwest::redirect::Policy::none()
-        };
-        let client = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .read_timeout(self.read_timeout)
-            .redirect(redirects)
-            .danger_accept_invalid_certs(self.insecure)
-            .build()
-            .map_err(|err| {
-                TaskError::Failed(format!("building the HTTP client: {}", describe(err)))
-            })?;
+        let client = client::client(&ClientSettings {
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            follow_redirects: self.follow_redirects,
+            insecure: self.insecure,
+            url: &self.url,
+            secret: self.secret,
+            cross_origin_refused: "the server redirects to another host, port or scheme, and \
+                                   this request holds a secret that would go along: call the \
+                                   final URL directly, or set 'options.followRedirects: false' \
+                                   to get the redirect as the answer",
+        })
+        .map_err(|err| TaskError::Failed(format!("building the HTTP client: {}", describe(err))))?;
         let mut request = client.request(self.method.clone(), self.url.clone());
         for (name, value) in &self.headers {
             request = request.header(name.as_str(), value.as_str());

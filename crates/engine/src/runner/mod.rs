@@ -29,6 +29,7 @@ mod mail_files;
 mod namespace_files;
 mod notifications;
 mod output_values;
+mod process_lines;
 mod protocol;
 mod purge;
 mod resume_task;
@@ -55,6 +56,7 @@ pub use crate::task_context::TaskContext;
 pub use execution_notification::{
     DISCORD_EXECUTION, ExecutionNotification, SLACK_EXECUTION, TEAMS_EXECUTION,
 };
+pub(crate) use http::client as http_client;
 pub use sendgrid::{API_URL_VARIABLE as SENDGRID_API_URL_VARIABLE, SendGridMailSend};
 pub use working_directory::finish_working_directory;
 

@@ -16,12 +16,11 @@
 
 use std::process::Stdio;
 
-use saker_mask::{LineMasker, MaskSet};
 use saker_model::Level;
 use serde_json::{Map, Value};
-use tokio::io::{AsyncBufRead, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
+use super::process_lines::{Line, read_lines};
 use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner, protocol, script_context};
 use crate::files::{collect_output_files, stage_input_files, stage_namespace_files};
 
@@ -58,18 +57,6 @@ impl Language {
         let launch = format!("{program} '{file}'");
         Some((file, launch))
     }
-}
-
-/// A line longer than this is logged in pieces, so one endless line cannot exhaust memory.
-/// Such a line is masked as a stream before it is cut (see [`read_lines`]).
-const MAX_LINE_BYTES: usize = 64 * 1024;
-
-/// One line of a process's output.
-struct Line {
-    is_err: bool,
-    text: String,
-    /// Already masked: a piece of an over-long line. Never read as an outputs line.
-    piece: bool,
 }
 
 impl TaskRunner for Commands {
@@ -264,90 +251,6 @@ async fn run_process(
     })
 }
 
-/// Sends each line of `stream` to `tx`. A line longer than [`MAX_LINE_BYTES`] is masked with
-/// `masks` as a stream and only then cut into pieces: cut first, a secret across the cut
-/// would reach the logger as two halves that neither match it.
-async fn read_lines(
-    stream: impl AsyncRead + Unpin,
-    is_err: bool,
-    tx: mpsc::Sender<Line>,
-    masks: MaskSet,
-) {
-    let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        if read_piece(&mut reader, &mut buf).await == 0 {
-            return;
-        }
-        let cut = buf.len() == MAX_LINE_BYTES && buf.last() != Some(&b'\n');
-        if !cut {
-            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                buf.pop();
-            }
-            let text = String::from_utf8_lossy(&buf).into_owned();
-            let line = Line {
-                is_err,
-                text,
-                piece: false,
-            };
-            if tx.send(line).await.is_err() {
-                return;
-            }
-            continue;
-        }
-        let mut masker = LineMasker::new(masks.clone(), MAX_LINE_BYTES);
-        let mut pieces = Vec::new();
-        masker.push(&buf, &mut pieces);
-        loop {
-            for text in pieces.drain(..) {
-                if tx
-                    .send(Line {
-                        is_err,
-                        text,
-                        piece: true,
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            buf.clear();
-            if read_piece(&mut reader, &mut buf).await == 0 {
-                break;
-            }
-            masker.push(&buf, &mut pieces);
-            if buf.last() == Some(&b'\n') {
-                break;
-            }
-        }
-        masker.finish(&mut pieces);
-        for text in pieces {
-            if tx
-                .send(Line {
-                    is_err,
-                    text,
-                    piece: true,
-                })
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    }
-}
-
-/// Reads up to the next newline (included) or [`MAX_LINE_BYTES`], whichever comes first;
-/// 0 at the end of the stream or on a read error.
-async fn read_piece(reader: &mut (impl AsyncBufRead + Unpin), buf: &mut Vec<u8>) -> usize {
-    let mut limited = (&mut *reader).take(MAX_LINE_BYTES as u64);
-    tokio::io::AsyncBufReadExt::read_until(&mut limited, b'\n', buf)
-        .await
-        .unwrap_or(0)
-}
-
 /// Python's `dependencies` would need a package installer and network access in the task's
 /// sandbox; until Saker has both, a task that lists some is refused, saying what to do.
 fn refuse_dependencies(ctx: &mut TaskContext) -> Result<(), TaskError> {
@@ -362,58 +265,4 @@ fn refuse_dependencies(ctx: &mut TaskContext) -> Result<(), TaskError> {
         });
     }
     Ok(())
-}
-
-use tokio::io::AsyncReadExt as _;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lines_of(input: Vec<u8>, secret: &str) -> Vec<(String, bool)> {
-        let mut builder = saker_mask::MaskSetBuilder::new();
-        builder.add_labeled("S", secret);
-        let (tx, mut rx) = mpsc::channel(1024);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        runtime.block_on(read_lines(&input[..], false, tx, builder.build()));
-        let mut out = Vec::new();
-        while let Ok(line) = rx.try_recv() {
-            out.push((line.text, line.piece));
-        }
-        out
-    }
-
-    #[test]
-    fn a_secret_across_the_cut_of_a_long_line_is_masked() {
-        let secret = "s3cr3t-across-the-cut-42";
-        let mut input = vec![b'a'; MAX_LINE_BYTES - 10];
-        input.extend_from_slice(secret.as_bytes());
-        input.extend_from_slice(&[b'b'; 100]);
-        input.extend_from_slice(b"\r\nshort line\n::{\"outputs\":{\"k\":1}}::\n");
-        let lines = lines_of(input, secret);
-        let pieces: Vec<&(String, bool)> = lines.iter().filter(|(_, piece)| *piece).collect();
-        assert!(pieces.len() >= 2, "{}", pieces.len());
-        let joined: String = pieces.iter().map(|(t, _)| t.as_str()).collect();
-        let expected = format!("{}****{}", "a".repeat(MAX_LINE_BYTES - 10), "b".repeat(100));
-        assert_eq!(joined, expected);
-        assert!(pieces.iter().all(|(t, _)| t.len() <= MAX_LINE_BYTES));
-        // Lines after it are whole lines again, and the outputs protocol still works.
-        let rest: Vec<&(String, bool)> = lines.iter().filter(|(_, piece)| !*piece).collect();
-        assert_eq!(rest[0].0, "short line");
-        assert!(protocol::parse_line(&rest[1].0).is_some());
-    }
-
-    #[test]
-    fn an_unterminated_long_last_line_is_flushed_masked() {
-        let secret = "tail-secret-value-9876";
-        let mut input = vec![b'c'; MAX_LINE_BYTES + 5];
-        input.extend_from_slice(secret.as_bytes());
-        let joined: String = lines_of(input, secret)
-            .into_iter()
-            .map(|(t, _)| t)
-            .collect();
-        assert_eq!(joined, format!("{}****", "c".repeat(MAX_LINE_BYTES + 5)));
-    }
 }

@@ -16,10 +16,10 @@ use std::process::Stdio;
 
 use saker_model::Level;
 use serde_json::{Map, Value};
-use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, BufReader};
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
+use super::process_lines::{Line, read_lines};
 use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner, protocol};
 
 /// `io.kestra.plugin.fs.ssh.Command`.
@@ -33,12 +33,6 @@ impl TaskRunner for Command {
 
 /// How long connecting may take.
 const CONNECT_TIMEOUT_SECS: u32 = 30;
-/// A line longer than this keeps its start only (see [`read_lines`]).
-const MAX_LINE_BYTES: usize = 1024 * 1024;
-/// Dropped before the cut of an over-long line too, so that the start of a secret cut in
-/// two never shows.
-const CUT_MARGIN: usize = 4096;
-
 /// The credential `ssh` asks its askpass program for.
 enum Login {
     Password(Zeroizing<String>),
@@ -274,12 +268,6 @@ async fn write_private(path: &std::path::Path, bytes: &[u8], mode: u32) -> Resul
     file.flush().await.map_err(failed)
 }
 
-/// One line the remote commands printed.
-struct Line {
-    is_err: bool,
-    text: String,
-}
-
 /// Runs `ssh` confined, logging and counting the lines; the outputs, or the failure.
 async fn run_ssh(
     ctx: &mut TaskContext,
@@ -300,8 +288,9 @@ async fn run_ssh(
     let (tx, mut rx) = mpsc::channel::<Line>(256);
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let out_reader = tokio::spawn(read_lines(stdout, false, tx.clone()));
-    let err_reader = tokio::spawn(read_lines(stderr, true, tx));
+    let masks = ctx.mask_set();
+    let out_reader = tokio::spawn(read_lines(stdout, false, tx.clone(), masks.clone()));
+    let err_reader = tokio::spawn(read_lines(stderr, true, tx, masks));
     let (mut out_count, mut err_count) = (0u64, 0u64);
     let mut vars = Map::new();
     let mut last_err = Vec::new();
@@ -312,8 +301,10 @@ async fn run_ssh(
             _ = flush.tick() => ctx.flush_logs(),
             line = rx.recv() => match line {
                 Some(line) => {
-                    if line.is_err { err_count += 1 } else { out_count += 1 }
-                    if let Some(message) = protocol::parse_line(&line.text) {
+                    if line.ends_line {
+                        if line.is_err { err_count += 1 } else { out_count += 1 }
+                    }
+                    if !line.piece && let Some(message) = protocol::parse_line(&line.text) {
                         vars.extend(message.outputs);
                         for (level, text) in message.logs {
                             ctx.log(level, &text);
@@ -361,49 +352,6 @@ async fn run_ssh(
     outputs.insert("stdErrLineCount".into(), Value::from(err_count));
     outputs.insert("vars".into(), Value::Object(vars));
     Ok(TaskOutcome::with_outputs(outputs))
-}
-
-/// Sends each line of `stream` to `tx`. A line longer than [`MAX_LINE_BYTES`] keeps its start
-/// only, less [`CUT_MARGIN`] bytes, so no secret cut in two shows its first half.
-async fn read_lines(stream: impl AsyncRead + Unpin, is_err: bool, tx: mpsc::Sender<Line>) {
-    let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let read = (&mut reader)
-            .take(MAX_LINE_BYTES as u64)
-            .read_until(b'\n', &mut buf)
-            .await
-            .unwrap_or(0);
-        if read == 0 {
-            return;
-        }
-        let cut = buf.len() == MAX_LINE_BYTES && buf.last() != Some(&b'\n');
-        if cut {
-            buf.truncate(MAX_LINE_BYTES - CUT_MARGIN);
-            buf.extend_from_slice(" … (line cut)".as_bytes());
-            // Skip the rest of the line.
-            let mut rest = Vec::new();
-            loop {
-                rest.clear();
-                let n = (&mut reader)
-                    .take(MAX_LINE_BYTES as u64)
-                    .read_until(b'\n', &mut rest)
-                    .await
-                    .unwrap_or(0);
-                if n == 0 || rest.last() == Some(&b'\n') {
-                    break;
-                }
-            }
-        }
-        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            buf.pop();
-        }
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        if tx.send(Line { is_err, text }).await.is_err() {
-            return;
-        }
-    }
 }
 
 /// A string property handed to the process: its one value, trimmed; `None` when absent or
