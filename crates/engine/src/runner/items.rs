@@ -135,6 +135,9 @@ impl TaskRunner for DeduplicateItems {
     }
 }
 
+/// One row: its number (from 1), its line as written, and its fields.
+type Row<'a> = (u64, &'a [u8], Result<Map<String, Value>, TaskError>);
+
 /// The rows of an Ion file, one per non-empty line.
 struct Rows<'a> {
     bytes: &'a [u8],
@@ -157,10 +160,7 @@ impl<'a> Rows<'a> {
     }
 
     /// Each row's number (from 1), its line as written, and its fields as variables.
-    #[allow(clippy::type_complexity)]
-    fn iter(
-        &self,
-    ) -> impl Iterator<Item = (u64, &'a [u8], Result<Map<String, Value>, TaskError>)> + '_ {
+    fn iter(&self) -> impl Iterator<Item = Row<'a>> + '_ {
         self.bytes
             .split(|b| *b == b'\n')
             .map(|line| line.strip_suffix(b"\r").unwrap_or(line))

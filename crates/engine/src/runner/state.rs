@@ -58,8 +58,8 @@ impl TaskRunner for Set {
             // Kestra merges the new data into the state (a new key is added, an existing one
             // replaced, maps merged key by key).
             let stored = read_stored(ctx, &state)?;
-            let was_sealed = stored.as_ref().is_some_and(|(_, sealed)| *sealed);
-            let mut merged = stored.map(|(map, _)| map).unwrap_or_default();
+            let was_sealed = stored.as_ref().is_some_and(|s| s.sealed);
+            let mut merged = stored.map(|s| s.data).unwrap_or_default();
             merge(&mut merged, data);
             let value = Json::Object(merged);
             let text = zeroize::Zeroizing::new(value.to_string());
@@ -171,11 +171,15 @@ fn field(ctx: &TaskContext, variable: &str, name: &str) -> Option<Json> {
     Some(ctx.variable(variable)?.as_map()?.get(name)?.to_json())
 }
 
-/// The state's map and whether it was sealed; `None` when there is none.
-fn read_stored(
-    ctx: &TaskContext,
-    state: &StateKey,
-) -> Result<Option<(Map<String, Json>, bool)>, TaskError> {
+/// A state as the KV store holds it.
+struct Stored {
+    data: Map<String, Json>,
+    /// It was stored sealed: some part of it derived from a secret.
+    sealed: bool,
+}
+
+/// The stored state; `None` when there is none.
+fn read_stored(ctx: &TaskContext, state: &StateKey) -> Result<Option<Stored>, TaskError> {
     let kv = ctx.kv()?;
     let Some(read) = kv
         .read(kv.namespace(), &state.key)
@@ -189,7 +193,10 @@ fn read_stored(
         other => Some(other),
     };
     match value {
-        Some(Json::Object(map)) => Ok(Some((map, read.sealed))),
+        Some(Json::Object(data)) => Ok(Some(Stored {
+            data,
+            sealed: read.sealed,
+        })),
         _ => Err(TaskError::Failed(format!(
             "the state '{}' is not a JSON map in the KV store (key '{}'); delete it and set it \
              again",
@@ -201,17 +208,17 @@ fn read_stored(
 /// The state's map for a task output: a sealed state's strings are tainted, so the worker
 /// seals them.
 fn read(ctx: &mut TaskContext, state: &StateKey) -> Result<Option<Map<String, Json>>, TaskError> {
-    let Some((map, sealed)) = read_stored(ctx, state)? else {
+    let Some(Stored { data, sealed }) = read_stored(ctx, state)? else {
         return Ok(None);
     };
     if sealed {
         let mut strings = Vec::new();
-        collect_strings(&Json::Object(map.clone()), &mut strings);
+        collect_strings(&Json::Object(data.clone()), &mut strings);
         for text in strings {
             ctx.taint_output(&text);
         }
     }
-    Ok(Some(map))
+    Ok(Some(data))
 }
 
 fn collect_strings(value: &Json, out: &mut Vec<String>) {
