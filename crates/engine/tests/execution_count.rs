@@ -6,7 +6,7 @@
 mod common;
 
 use common::data_dir::DataDir;
-use saker_model::{Execution, StateType};
+use saker_model::Execution;
 use serde_json::{Value, json};
 
 fn output(done: &Execution, task: &str, name: &str) -> Value {
@@ -117,8 +117,6 @@ async fn a_flow_counts_only_its_namespace_and_below() {
                 "id: counter\nnamespace: company.team\ntasks:\n  - id: count\n    type: io.kestra.plugin.core.execution.Count\n    startDate: \"{{{{ now() | dateAdd(-1, 'HOURS') }}}}\"\n    expression: \"{{{{ count > 0 }}}}\"\n    {what}\n"
             ))
             .await;
-        assert_eq!(done.state.current, StateType::Failed, "{what}");
-        let messages = data.messages(&done);
-        assert!(messages.iter().any(|m| m == expected), "{messages:?}");
+        data.failed_saying(&done, expected);
     }
 }

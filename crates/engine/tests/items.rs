@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::data_dir::{DataDir, sealer, storage};
+use common::data_dir::DataDir;
 use saker_model::{DEFAULT_TENANT, Execution, StateType};
 use saker_storage::StorageUri;
 use serde_json::{Value, json};
@@ -14,11 +14,7 @@ use serde_json::{Value, json};
 const K: &str = "items-secret-Vb7Qz2Mw";
 
 fn start() -> DataDir {
-    DataDir::start(|dir, parts| {
-        parts.storage = Some(storage(dir));
-        parts.sealer = Some(sealer());
-        parts.secrets = std::sync::Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
-    })
+    DataDir::with_secret("K", K)
 }
 
 fn output(done: &Execution, task: &str, name: &str) -> Value {
@@ -156,13 +152,9 @@ async fn a_condition_failing_on_a_row_fails_or_decides_as_told() {
             &["filter"],
         ))
         .await;
-    assert_eq!(bad.state.current, StateType::Failed);
-    let messages = data.messages(&bad);
-    assert!(
-        messages
-            .iter()
-            .any(|m| m == "property 'filterType': 'KEEP' is none of INCLUDE, EXCLUDE"),
-        "{messages:?}"
+    data.failed_saying(
+        &bad,
+        "property 'filterType': 'KEEP' is none of INCLUDE, EXCLUDE",
     );
 }
 
@@ -208,23 +200,11 @@ async fn a_file_holding_a_secret_is_filtered_into_a_sealed_file() {
             &["filter"],
         ))
         .await;
-    assert_eq!(failed.state.current, StateType::Failed);
-    let messages = data.messages(&failed);
-    assert!(
-        messages.iter().any(|m| m
-            == "property 'filterCondition': failed on row 1 (the file is secret, so the cause, \
-                which may quote the row, is not shown)"),
-        "{messages:?}"
+    data.failed_saying(
+        &failed,
+        "property 'filterCondition': failed on row 1 (the file is secret, so the cause, which \
+         may quote the row, is not shown)",
     );
-    assert!(!messages.iter().any(|m| m.contains(K)), "{messages:?}");
-    drop(data.engine);
-
-    for path in common::files_under(data.dir.path()) {
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(
-            !bytes.windows(K.len()).any(|w| w == K.as_bytes()),
-            "{} holds the secret",
-            path.display()
-        );
-    }
+    assert!(!data.messages(&failed).iter().any(|m| m.contains(K)));
+    data.assert_no_file_holds(K);
 }

@@ -9,19 +9,15 @@ mod common;
 
 use std::sync::Arc;
 
-use common::data_dir::{DataDir, sealer, storage};
-use saker_model::{DEFAULT_TENANT, Execution, StateType};
+use common::data_dir::DataDir;
+use saker_model::{DEFAULT_TENANT, Execution};
 use saker_storage::{Storage, StorageUri};
 use serde_json::{Value, json};
 
 const K: &str = "nsfile-secret-Tw3Hy6Bq";
 
 fn start() -> DataDir {
-    DataDir::start(|dir, parts| {
-        parts.storage = Some(storage(dir));
-        parts.sealer = Some(sealer());
-        parts.secrets = Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
-    })
+    DataDir::with_secret("K", K)
 }
 
 fn output(done: &Execution, task: &str, name: &str) -> Value {
@@ -48,12 +44,6 @@ fn namespace_files(data: &DataDir, namespace: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-fn failed_saying(data: &DataDir, done: &Execution, expected: &str) {
-    assert_eq!(done.state.current, StateType::Failed);
-    let messages = data.messages(done);
-    assert!(messages.iter().any(|m| m == expected), "{messages:?}");
 }
 
 const UPLOAD: &str = r#"id: upload
@@ -118,8 +108,7 @@ async fn files_go_up_come_back_down_and_are_deleted() {
         )
     };
     let refused = data.run(&conflict("ERROR")).await;
-    failed_saying(
-        &data,
+    data.failed_saying(
         &refused,
         "namespace file 'scripts/main.py' already exists in namespace 'company.team' and \
          conflict is ERROR: delete it first, or set conflict: OVERWRITE",
@@ -199,16 +188,14 @@ async fn a_flow_touches_only_the_namespaces_it_may() {
         ["/shared.txt"]
     );
     let sibling = data.run(&task("DownloadFiles", "company.other")).await;
-    failed_saying(
-        &data,
+    data.failed_saying(
         &sibling,
         "property 'namespace': 'company.other' is not allowed: a flow of namespace \
          'company.team' may download the namespace files of its own namespace or a parent of it",
     );
     for (kind, namespace) in [("DeleteFiles", "company"), ("DeleteFiles", "company.other")] {
         let done = data.run(&task(kind, namespace)).await;
-        failed_saying(
-            &data,
+        data.failed_saying(
             &done,
             &format!(
                 "property 'namespace': '{namespace}' is not allowed: a flow of namespace \
@@ -240,10 +227,10 @@ tasks:
 "#,
         )
         .await;
-    failed_saying(
-        &data,
+    data.failed_saying(
         &sealed,
-        "the file of 'files.leaked.txt' derives from a secret: namespace files are stored in clear and readable by every flow of namespace \
+        "the file of 'files.leaked.txt' derives from a secret: namespace files are stored in \
+         clear and readable by every flow of namespace \
          'company.team', so it is not uploaded",
     );
     // A working directory's file, once the execution has used a secret.
@@ -266,8 +253,7 @@ tasks:
 "#,
         )
         .await;
-    failed_saying(
-        &data,
+    data.failed_saying(
         &workdir,
         "file 'out.txt' of the working directory may derive from a secret (the execution has \
          used one, and a process may have written it there): namespace files are stored in clear and readable by every flow of namespace \
@@ -277,4 +263,5 @@ tasks:
     for done in [&sealed, &workdir] {
         assert!(!data.messages(done).iter().any(|m| m.contains(K)));
     }
+    data.assert_no_file_holds(K);
 }

@@ -6,18 +6,14 @@
 
 mod common;
 
-use common::data_dir::{DataDir, sealer, storage};
-use saker_model::{Execution, StateType};
+use common::data_dir::DataDir;
+use saker_model::Execution;
 use serde_json::{Value, json};
 
 const K: &str = "state-secret-Jm4Rk8Wd";
 
 fn start() -> DataDir {
-    DataDir::start(|dir, parts| {
-        parts.storage = Some(storage(dir));
-        parts.sealer = Some(sealer());
-        parts.secrets = std::sync::Arc::new(common::KeyedSecrets::new([("K", K.to_owned())]));
-    })
+    DataDir::with_secret("K", K)
 }
 
 fn output(done: &Execution, task: &str, name: &str) -> Value {
@@ -113,13 +109,9 @@ tasks:
             "id: stateful\nnamespace: company.team\ntasks:\n  - id: get\n    type: io.kestra.plugin.core.state.Get\n    errorOnMissing: true\n",
         )
         .await;
-    assert_eq!(missing.state.current, StateType::Failed);
-    let messages = data.messages(&missing);
-    assert!(
-        messages
-            .iter()
-            .any(|m| m == "the state 'default' is not in the state store (never set, or deleted)"),
-        "{messages:?}"
+    data.failed_saying(
+        &missing,
+        "the state 'default' is not in the state store (never set, or deleted)",
     );
 }
 
@@ -208,13 +200,5 @@ tasks:
     // The stored output is sealed, not the secret.
     let stored = output(&done, "get", "data").to_string();
     assert!(!stored.contains(K), "{stored}");
-    drop(data.engine);
-    for path in common::files_under(data.dir.path()) {
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(
-            !bytes.windows(K.len()).any(|w| w == K.as_bytes()),
-            "{} holds the secret",
-            path.display()
-        );
-    }
+    data.assert_no_file_holds(K);
 }

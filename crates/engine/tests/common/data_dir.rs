@@ -29,6 +29,40 @@ impl DataDir {
         Self { dir, store, engine }
     }
 
+    /// An engine with an internal storage, a sealing key and one secret, `key` → `value`: what
+    /// a test of a task that handles files and secrets starts from.
+    pub fn with_secret(key: &'static str, value: &str) -> Self {
+        let value = value.to_owned();
+        Self::start(move |dir, parts| {
+            parts.storage = Some(storage(dir));
+            parts.sealer = Some(sealer());
+            parts.secrets = Arc::new(super::KeyedSecrets::new([(key, value)]));
+        })
+    }
+
+    /// Fails the test unless `execution` failed and logged `expected` as one of its lines.
+    pub fn failed_saying(&self, execution: &Execution, expected: &str) {
+        assert_eq!(execution.state.current, StateType::Failed, "{expected}");
+        let messages = self.messages(execution);
+        assert!(messages.iter().any(|m| m == expected), "{messages:?}");
+    }
+
+    /// Stops the engine, then fails the test if any file of the data directory (the
+    /// database, the storage) holds `secret` in clear.
+    pub fn assert_no_file_holds(self, secret: &str) {
+        let DataDir { dir, store, engine } = self;
+        drop(engine);
+        drop(store);
+        for path in super::files_under(dir.path()) {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds the secret",
+                path.display()
+            );
+        }
+    }
+
     /// Deploys `source`, runs one execution of it without inputs and waits for its end.
     pub async fn run(&self, source: &str) -> Execution {
         super::flows::run(&self.engine, source, Value::Null).await
