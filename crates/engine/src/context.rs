@@ -54,10 +54,13 @@ pub fn execution_context(
             protector.open_tree(&execution.id, "inputs", &inputs, masks)?,
         );
     }
-    ctx.insert(
-        "vars",
-        Value::from_json(&Json::Object(flow.variables_json())),
-    );
+    // The flow's variables, or the execution's once a SetVariables/UnsetVariables changed
+    // them.
+    let variables = match &execution.variables {
+        Some(variables) => variables.clone(),
+        None => flow.variables_json(),
+    };
+    ctx.insert("vars", Value::from_json(&Json::Object(variables)));
     ctx.insert(
         "labels",
         Value::from_json(&Json::Object(nest_dotted(&execution.labels))),

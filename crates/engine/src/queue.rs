@@ -46,6 +46,10 @@ pub struct WorkerResult {
     /// The paused execution a `Resume` task resumes.
     #[serde(default)]
     pub resume: Option<Box<ResumeRequest>>,
+    /// The change a `SetVariables` or `UnsetVariables` task makes to the execution's
+    /// variables.
+    #[serde(default)]
+    pub variables: Option<Box<VariablesUpdate>>,
     /// When the worker started and finished the attempt (the attempt's own history uses
     /// these, so it measures the task and nothing of the orchestration around it).
     pub started_at: DateTime<Utc>,
@@ -53,6 +57,39 @@ pub struct WorkerResult {
     /// Log lines not yet written by the worker's periodic flush; the executor writes them
     /// in the same transaction as the task run's new state.
     pub logs: Vec<LogEntry>,
+}
+
+/// A change to an execution's variables, applied by the executor on the variables the
+/// execution has then (the flow's until a first change): `set` deep-merged in (maps key by key,
+/// as Kestra's `MapUtils.deepMerge`), then the `unset` names removed. Values never derive from
+/// a secret (the tasks refuse them): variables are stored and shown in clear.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VariablesUpdate {
+    #[serde(default)]
+    pub set: Map<String, Value>,
+    #[serde(default)]
+    pub unset: Vec<String>,
+}
+
+impl VariablesUpdate {
+    /// `variables` with this change made.
+    pub fn apply(&self, variables: &mut Map<String, Value>) {
+        deep_merge(variables, &self.set);
+        for name in &self.unset {
+            variables.remove(name);
+        }
+    }
+}
+
+fn deep_merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
+    for (key, value) in from {
+        match (into.get_mut(key), value) {
+            (Some(Value::Object(old)), Value::Object(new)) => deep_merge(old, new),
+            _ => {
+                into.insert(key.clone(), value.clone());
+            }
+        }
+    }
 }
 
 /// What a `Resume` task asks: resume this paused execution with these `onResume` inputs.

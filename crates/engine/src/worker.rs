@@ -198,11 +198,13 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     let mut labels = Map::new();
     let mut exit = None;
     let mut resume = None;
+    let mut variables = None;
     let (state, outputs, mut resolved) = match outcome {
         Ok(Some(outcome)) => {
             labels = outcome.labels;
             exit = outcome.exit;
             resume = outcome.resume;
+            variables = outcome.variables;
             let state = if outcome.warning {
                 StateType::Warning
             } else {
@@ -269,6 +271,7 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
         labels,
         exit,
         resume,
+        variables,
         started_at,
         ended_at: chrono::Utc::now(),
         logs: logger.take_pending(),

@@ -141,6 +141,9 @@ pub enum TaskKind {
     NamespaceDeleteFiles,
     /// io.kestra.plugin.core.execution.Count (`catalog/executions.rs`).
     ExecutionCount,
+    /// io.kestra.plugin.core.execution.SetVariables (`catalog/executions.rs`).
+    SetVariables,
+    UnsetVariables,
 }
 
 impl TaskKind {

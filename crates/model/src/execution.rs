@@ -209,6 +209,10 @@ pub struct Execution {
     pub outputs: Map<String, Value>,
     #[serde(default)]
     pub labels: Map<String, Value>,
+    /// The execution's variables (`{{ vars.* }}`) once a SetVariables or UnsetVariables task
+    /// changed them; `None` until then, when `vars` are the flow's `variables`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variables: Option<Map<String, Value>>,
     #[serde(default)]
     pub task_run_list: Vec<TaskRun>,
     /// What started it, when a trigger did (absent for a manual run). Boxed: most
@@ -242,6 +246,7 @@ impl Execution {
             inputs: Map::new(),
             outputs: Map::new(),
             labels: Map::new(),
+            variables: None,
             task_run_list: Vec::new(),
             trigger: None,
         }

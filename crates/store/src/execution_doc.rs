@@ -23,6 +23,8 @@ pub(crate) struct ExecutionDoc<'a> {
     outputs: &'a Map<String, Value>,
     labels: &'a Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    variables: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     trigger: Option<&'a ExecutionTrigger>,
 }
 
@@ -40,6 +42,7 @@ impl<'a> ExecutionDoc<'a> {
             inputs,
             outputs,
             labels,
+            variables,
             task_run_list: _,
             trigger,
         } = execution;
@@ -53,6 +56,7 @@ impl<'a> ExecutionDoc<'a> {
             inputs,
             outputs,
             labels,
+            variables: variables.as_ref(),
             trigger: trigger.as_deref(),
         }
     }

@@ -61,6 +61,7 @@ pub(super) fn execution_header(execution: &Execution) -> Execution {
         inputs,
         outputs,
         labels,
+        variables,
         task_run_list: _,
         trigger,
     } = execution;
@@ -74,6 +75,7 @@ pub(super) fn execution_header(execution: &Execution) -> Execution {
         inputs: inputs.clone(),
         outputs: outputs.clone(),
         labels: labels.clone(),
+        variables: variables.clone(),
         task_run_list: Vec::new(),
         trigger: trigger.clone(),
     }

@@ -100,6 +100,13 @@ impl Executor {
                 execution.labels.insert(key, value);
             }
         }
+        if let Some(update) = &result.variables {
+            update.apply(
+                execution
+                    .variables
+                    .get_or_insert_with(|| l.flow.variables_json()),
+            );
+        }
         if let Some(exit) = exit {
             // The Exit task's own run ends in the state it names, the execution with it.
             state = exit;

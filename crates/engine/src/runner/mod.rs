@@ -43,6 +43,7 @@ mod state;
 mod storage_tasks;
 mod subflow;
 mod task_file_io;
+mod variables;
 mod working_directory;
 
 use std::collections::HashMap;
@@ -79,6 +80,9 @@ pub struct TaskOutcome {
     pub exit: Option<saker_model::StateType>,
     /// Resume this paused execution (`io.kestra.plugin.core.execution.Resume`).
     pub resume: Option<Box<crate::queue::ResumeRequest>>,
+    /// Change the execution's variables (`io.kestra.plugin.core.execution.SetVariables`,
+    /// `UnsetVariables`).
+    pub variables: Option<Box<crate::queue::VariablesUpdate>>,
 }
 
 impl TaskOutcome {
@@ -361,6 +365,14 @@ impl Registry {
         runners.insert(
             "io.kestra.plugin.core.namespace.DeleteFiles",
             Arc::new(namespace_files::DeleteFiles),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.execution.SetVariables",
+            Arc::new(variables::SetVariables),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.execution.UnsetVariables",
+            Arc::new(variables::UnsetVariables),
         );
         runners.insert("io.kestra.plugin.git.Clone", Arc::new(git::Clone));
         runners.insert("io.kestra.plugin.fs.ssh.Command", Arc::new(ssh::Command));

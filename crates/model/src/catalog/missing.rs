@@ -8,8 +8,6 @@ use super::Catalog;
 /// Kestra core types (tasks and triggers) that Saker does not have yet: canonical name and
 /// the aliases Kestra declares for it.
 const NOT_YET: &[(&str, &[&str])] = &[
-    ("io.kestra.plugin.core.execution.SetVariables", &[]),
-    ("io.kestra.plugin.core.execution.UnsetVariables", &[]),
     (
         "io.kestra.plugin.core.flow.Template",
         &["io.kestra.core.tasks.flows.Template"],

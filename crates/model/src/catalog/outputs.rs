@@ -238,6 +238,11 @@ impl TaskKind {
                 "Counts each flow's executions in a date range, keeping the flows for which `expression` is true.",
                 &["results", "total"],
             ),
+            Self::SetVariables => doc(
+                "Merges `variables` into the execution's variables (`{{ vars.* }}`).",
+                &[],
+            ),
+            Self::UnsetVariables => doc("Removes variables from the execution's variables.", &[]),
             Self::SshCommand => doc(
                 "Runs commands on a remote host over SSH.",
                 &["exitCode", "stdOutLineCount", "stdErrLineCount", "vars"],
