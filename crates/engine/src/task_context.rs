@@ -106,6 +106,12 @@ impl TaskContext {
         &self.task
     }
 
+    /// Runs the rest of this attempt as `task` (a TemplatedTask's task, built from its
+    /// rendered `spec`); returns the task it replaces.
+    pub(crate) fn replace_task(&mut self, task: Arc<TaskDef>) -> Arc<TaskDef> {
+        std::mem::replace(&mut self.task, task)
+    }
+
     /// A raw (unrendered) property.
     pub fn property(&self, name: &str) -> Option<&Value> {
         self.task.properties.get(name)

@@ -26,6 +26,7 @@ mod outputs;
 mod scripts;
 mod ssh;
 mod state;
+mod templating;
 
 pub use core_tasks::CORE_TASKS;
 pub use executions::EXECUTION_TASKS;
@@ -41,6 +42,7 @@ pub use outputs::{KindDoc, trigger_doc};
 pub use scripts::SCRIPT_TASKS;
 pub use ssh::SSH_TASKS;
 pub use state::STATE_TASKS;
+pub use templating::TEMPLATING_TASKS;
 
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -144,6 +146,8 @@ pub enum TaskKind {
     /// io.kestra.plugin.core.execution.SetVariables (`catalog/executions.rs`).
     SetVariables,
     UnsetVariables,
+    /// io.kestra.plugin.core.templating.TemplatedTask (`catalog/templating.rs`).
+    TemplatedTask,
 }
 
 impl TaskKind {
@@ -406,6 +410,7 @@ impl Catalog {
                 .chain(STATE_TASKS)
                 .chain(NAMESPACE_FILE_TASKS)
                 .chain(EXECUTION_TASKS)
+                .chain(TEMPLATING_TASKS)
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),

@@ -43,6 +43,7 @@ mod state;
 mod storage_tasks;
 mod subflow;
 mod task_file_io;
+mod templated;
 mod variables;
 mod working_directory;
 
@@ -373,6 +374,10 @@ impl Registry {
         runners.insert(
             "io.kestra.plugin.core.execution.UnsetVariables",
             Arc::new(variables::UnsetVariables),
+        );
+        runners.insert(
+            "io.kestra.plugin.core.templating.TemplatedTask",
+            Arc::new(templated::TemplatedTask),
         );
         runners.insert("io.kestra.plugin.git.Clone", Arc::new(git::Clone));
         runners.insert("io.kestra.plugin.fs.ssh.Command", Arc::new(ssh::Command));

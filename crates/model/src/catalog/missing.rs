@@ -13,10 +13,6 @@ const NOT_YET: &[(&str, &[&str])] = &[
         &["io.kestra.core.tasks.flows.Template"],
     ),
     ("io.kestra.plugin.core.kv.PurgeKV", &[]),
-    (
-        "io.kestra.plugin.core.templating.TemplatedTask",
-        &["io.kestra.core.tasks.templating.TemplatedTask"],
-    ),
     ("io.kestra.plugin.core.trigger.ScheduleOnDates", &[]),
     (
         "io.kestra.plugin.core.trigger.Toggle",

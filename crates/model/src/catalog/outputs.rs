@@ -243,6 +243,10 @@ impl TaskKind {
                 &[],
             ),
             Self::UnsetVariables => doc("Removes variables from the execution's variables.", &[]),
+            Self::TemplatedTask => doc(
+                "Renders `spec` into a runnable task and runs it; its outputs are that task's.",
+                &[],
+            ),
             Self::SshCommand => doc(
                 "Runs commands on a remote host over SSH.",
                 &["exitCode", "stdOutLineCount", "stdErrLineCount", "vars"],
