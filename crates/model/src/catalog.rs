@@ -17,12 +17,14 @@ mod flowable;
 mod missing;
 mod notifications;
 mod scripts;
+mod tools;
 
 pub use core_tasks::CORE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 pub use missing::missing_type_reason;
 pub use notifications::NOTIFICATION_TASKS;
 pub use scripts::SCRIPT_TASKS;
+pub use tools::tool_tasks;
 
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -82,6 +84,13 @@ pub enum TaskKind {
     HttpDownload,
     /// A JSON payload POSTed to a chat service's incoming webhook (`catalog/notifications.rs`).
     IncomingWebhook,
+    // Tool tasks (`catalog/tools.rs`): other languages' scripts and command-line tools.
+    LanguageScript,
+    LanguageCommands,
+    /// Kestra's `io.kestra.core.tasks.scripts.Bash`.
+    LegacyBash,
+    /// A plugin wrapping a command-line tool (dbt, AWS CLI, gcloud, Ansible, Terraform).
+    CliTool,
 }
 
 impl TaskKind {
@@ -330,6 +339,7 @@ impl Catalog {
                 .chain(CORE_TASKS)
                 .chain(SCRIPT_TASKS)
                 .chain(NOTIFICATION_TASKS)
+                .chain(tool_tasks())
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),
@@ -436,7 +446,6 @@ mod tests {
             assert_eq!(task_type(name).map(|t| t.name), Some(canonical), "{name}");
         }
         assert!(task_type("log").is_none());
-        assert!(task_type("io.kestra.core.tasks.scripts.Bash").is_none());
     }
 
     #[test]

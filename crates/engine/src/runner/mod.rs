@@ -21,13 +21,16 @@ mod local_files;
 mod log;
 mod notifications;
 mod output_values;
+mod process_setup;
 mod protocol;
 mod purge;
+mod python_env;
 mod resume_task;
 mod ret;
 mod script_context;
 mod shell;
 mod subflow;
+mod tools;
 mod working_directory;
 
 use std::collections::HashMap;
@@ -179,6 +182,7 @@ impl Registry {
             runners.insert(script, Arc::new(shell::Script(language)));
         }
         runners.insert("io.kestra.plugin.core.execution.Fail", Arc::new(fail::Fail));
+        runners.extend(tools::runners());
         runners.extend(kv::runners());
         runners.insert("io.kestra.plugin.core.debug.Echo", Arc::new(echo::Echo));
         runners.insert(
