@@ -218,9 +218,10 @@ pub(super) fn note_unused_container(ctx: &mut TaskContext) -> Result<(), TaskErr
         ctx.log(
             Level::Warn,
             &format!(
-                "{} not used: the Process task runner runs the commands on the worker's host, \
-                 confined, with the programs installed there",
-                unused.join(", ")
+                "{} {} not used: the Process task runner runs the commands on the worker's \
+                 host, confined, with the programs installed there",
+                unused.join(", "),
+                if unused.len() == 1 { "is" } else { "are" }
             ),
         );
     }

@@ -181,6 +181,9 @@ impl Installer {
         .map(|(k, v)| (k.to_owned(), v.to_string_lossy().into_owned()));
         let mut env = env.to_vec();
         env.push(("UV_NO_PROGRESS".into(), "1".into()));
+        // The system's certificate store (which the sandbox sees in /etc), not uv's bundled
+        // one: a worker behind a TLS-inspecting proxy trusts that proxy there.
+        env.push(("UV_NATIVE_TLS".into(), "1".into()));
         let python = match &self.requested {
             Some(version) => version.clone(),
             None => self.python.to_string_lossy().into_owned(),
