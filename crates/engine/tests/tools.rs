@@ -582,3 +582,43 @@ tasks:
     );
     assert_no_secret(&data, &done, &lines);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_tasks_needing_a_new_environment_install_it_once() {
+    if uv().is_none() {
+        eprintln!("SKIPPED: SAKER_UV names no uv (scripts/peers/uv.sh installs it)");
+        return;
+    }
+    // A marker that always holds, unique to this run: a dependency set no earlier run built.
+    let set = format!(
+        "tabulate==0.9.0 ; platform_release != 'saker-{}'",
+        uuid::Uuid::new_v4().simple()
+    );
+    let task = |id: &str| {
+        format!(
+            r#"      - id: {id}
+        type: io.kestra.plugin.scripts.python.Script
+        dependencies: ["{set}"]
+        script: |
+          import json, sys
+          import tabulate
+          print("::" + json.dumps({{"outputs": {{"prefix": sys.prefix}}}}) + "::")
+"#
+        )
+    };
+    let flow = format!(
+        "id: parallel-dependencies\nnamespace: company.team\ntasks:\n  - id: both\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n{}{}",
+        task("one"),
+        task("two")
+    );
+    let data = data_dir();
+    let (done, lines) = run_ok(&data, &flow).await;
+    let prefix = vars(&done, "one")["prefix"].as_str().unwrap().to_owned();
+    assert_eq!(vars(&done, "two")["prefix"], prefix.as_str());
+    let count = |text: &str| lines.iter().filter(|(_, m)| m.contains(text)).count();
+    // One task built it while the other waited on its lock, then reused it.
+    assert_eq!(count("Python dependencies: installing"), 1, "{lines:?}");
+    assert_eq!(count("reusing the cached environment"), 1, "{lines:?}");
+    let _ = std::fs::remove_dir_all(&prefix);
+    let _ = std::fs::remove_file(format!("{prefix}.lock"));
+}
