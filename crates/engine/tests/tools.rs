@@ -622,3 +622,32 @@ async fn parallel_tasks_needing_a_new_environment_install_it_once() {
     let _ = std::fs::remove_dir_all(&prefix);
     let _ = std::fs::remove_file(format!("{prefix}.lock"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_version_picks_the_interpreter_of_the_environment() {
+    if uv().is_none() {
+        eprintln!("SKIPPED: SAKER_UV names no uv (scripts/peers/uv.sh installs it)");
+        return;
+    }
+    // The system's own version: uv finds it without downloading one.
+    let output = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .unwrap();
+    let version = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let flow = PYTHON_DEPENDENCIES
+        .replace(
+            "    dependencies:",
+            &format!("    pythonVersion: \"{version}\"\n    dependencies:"),
+        )
+        .replace(
+            "\"venv\": sys.prefix != sys.base_prefix,",
+            "\"venv\": \"%d.%d\" % sys.version_info[:2],",
+        );
+    let data = data_dir();
+    let (done, _) = run_ok(&data, &flow).await;
+    assert_eq!(
+        vars(&done, "py"),
+        json!({"venv": version, "version": "0.9.0"})
+    );
+}

@@ -10,9 +10,13 @@
 //! only once uv succeeded, so a failed or interrupted install is redone, never half-used.
 //! `dependencyCacheEnabled: false` installs into a fresh environment removed after the task.
 //!
-//! uv itself runs confined, in the task's sandbox (the environment and uv's cache bound
-//! writable): a package's build scripts are code from the flow's author like the script is,
-//! and never run with Saker's own rights. uv is `SAKER_UV`, else `uv` on Saker's `PATH`.
+//! uv itself runs confined, in the task's sandbox, with only the environment being built
+//! bound writable: a package's build scripts are code from the flow's author like the script
+//! is, and never run with Saker's own rights. Nothing writable is shared between
+//! environments (one set's build scripts could otherwise plant files another set uses): uv
+//! runs without its download cache (each environment is built once anyway), and a Python it
+//! downloads for `pythonVersion` goes inside the environment (`.python`). uv is `SAKER_UV`,
+//! else `uv` on Saker's `PATH`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -60,7 +64,6 @@ pub(super) async fn prepare(
         uv,
         python,
         requested,
-        cache: cache.clone(),
     };
 
     let mut extras = Extras::default();
@@ -91,9 +94,7 @@ pub(super) async fn prepare(
                 std::fs::remove_dir_all(&venv).map_err(|e| cache_error(&venv, &e))?;
             }
             std::fs::create_dir_all(&venv).map_err(|e| cache_error(&venv, &e))?;
-            installer
-                .install(ctx, workdir, &venv, dependencies, true)
-                .await?;
+            installer.install(ctx, workdir, &venv, dependencies).await?;
             std::fs::write(venv.join(READY_MARKER), b"").map_err(|e| cache_error(&venv, &e))?;
         }
         drop(lock);
@@ -104,9 +105,7 @@ pub(super) async fn prepare(
             .tempdir_in(&envs)
             .map_err(|e| cache_error(&envs, &e))?;
         let venv = temporary.path().to_path_buf();
-        installer
-            .install(ctx, workdir, &venv, dependencies, false)
-            .await?;
+        installer.install(ctx, workdir, &venv, dependencies).await?;
         extras.guards.push(temporary);
         venv
     };
@@ -115,11 +114,6 @@ pub(super) async fn prepare(
         .env
         .push(("VIRTUAL_ENV".into(), venv.to_string_lossy().into_owned()));
     extras.mounts.push(Mount::read_only(&venv));
-    // A Python uv downloaded for `pythonVersion`: the environment's interpreter lives there.
-    let pythons = cache.join("python");
-    if pythons.is_dir() {
-        extras.mounts.push(Mount::read_only(pythons));
-    }
     Ok(Some(extras))
 }
 
@@ -130,7 +124,6 @@ struct Installer {
     python: PathBuf,
     /// The task's `pythonVersion`: uv finds or downloads it.
     requested: Option<String>,
-    cache: PathBuf,
 }
 
 impl Installer {
@@ -154,7 +147,6 @@ impl Installer {
         workdir: &WorkDir,
         venv: &Path,
         dependencies: &[String],
-        cached: bool,
     ) -> Result<(), TaskError> {
         ctx.log(
             Level::Info,
@@ -163,24 +155,16 @@ impl Installer {
                 dependencies.join(", ")
             ),
         );
-        let uv_cache = self.cache.join("uv");
-        let pythons = self.cache.join("python");
-        for dir in [&uv_cache, &pythons] {
-            std::fs::create_dir_all(dir).map_err(|e| cache_error(dir, &e))?;
-        }
-        let mounts = [
-            Mount::read_only(&self.uv),
-            Mount::writable(venv),
-            Mount::writable(&uv_cache),
-            Mount::writable(&pythons),
+        let mounts = [Mount::read_only(&self.uv), Mount::writable(venv)];
+        let pythons = venv.join(".python");
+        let mut env = vec![
+            (
+                "UV_PYTHON_INSTALL_DIR".to_owned(),
+                pythons.to_string_lossy().into_owned(),
+            ),
+            ("UV_NO_CACHE".into(), "1".into()),
+            ("UV_NO_PROGRESS".into(), "1".into()),
         ];
-        let env = [
-            ("UV_CACHE_DIR", uv_cache.as_path()),
-            ("UV_PYTHON_INSTALL_DIR", pythons.as_path()),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_string_lossy().into_owned()));
-        let mut env = env.to_vec();
-        env.push(("UV_NO_PROGRESS".into(), "1".into()));
         // The system's certificate store (which the sandbox sees in /etc), not uv's bundled
         // one: a worker behind a TLS-inspecting proxy trusts that proxy there.
         env.push(("UV_NATIVE_TLS".into(), "1".into()));
@@ -193,9 +177,6 @@ impl Installer {
         create.extend(["--allow-existing", "--python"].map(String::from));
         create.extend([python, venv_text.clone()]);
         let mut add = vec!["pip".to_owned(), "install".to_owned(), "--quiet".to_owned()];
-        if !cached {
-            add.push("--no-cache".into());
-        }
         add.extend(["--python".to_owned(), format!("{venv_text}/bin/python")]);
         add.push("--".into());
         add.extend(dependencies.iter().cloned());
