@@ -651,3 +651,62 @@ async fn python_version_picks_the_interpreter_of_the_environment() {
         json!({"venv": version, "version": "0.9.0"})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dbt_build_runs_the_selected_models_and_keeps_its_results() {
+    if tool("dbt").is_none() {
+        return skipped("dbt-duckdb");
+    }
+    let data = data_dir();
+    let (done, lines) = run_ok(
+        &data,
+        r#"
+id: dbt-build
+namespace: company.team
+tasks:
+  - id: build
+    type: io.kestra.plugin.dbt.cli.Build
+    projectDir: project
+    thread: 2
+    select: ["answer"]
+    env:
+      DBT_SEND_ANONYMOUS_USAGE_STATS: "false"
+    profiles: |
+      saker_dbt:
+        target: dev
+        outputs:
+          dev:
+            type: duckdb
+            path: saker.duckdb
+    inputFiles:
+      project/dbt_project.yml: |
+        name: saker_dbt
+        version: "1.0.0"
+        profile: saker_dbt
+      project/models/answer.sql: |
+        select 6 * 7 as answer
+      project/models/skipped.sql: |
+        select 1 as one
+"#,
+    )
+    .await;
+    let files = done.task_run("build").unwrap().outputs["outputFiles"]
+        .as_object()
+        .unwrap()
+        .clone();
+    let mut names: Vec<&String> = files.keys().collect();
+    names.sort();
+    assert_eq!(names, ["manifest.json", "run_results.json"], "{lines:?}");
+    // Only the selected model ran.
+    assert!(lines.iter().any(|(_, m)| m.contains("answer")), "{lines:?}");
+    assert!(
+        lines.iter().all(|(_, m)| !m.contains("skipped")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|(_, m)| m.contains("Completed successfully")),
+        "{lines:?}"
+    );
+}

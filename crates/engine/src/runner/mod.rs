@@ -8,6 +8,7 @@
 //! backends or the raw template engine.
 
 mod assert;
+mod dbt;
 mod echo;
 mod exit;
 mod fail;

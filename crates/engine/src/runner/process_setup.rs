@@ -64,6 +64,11 @@ pub(super) struct Extras {
     pub files: Vec<(String, Zeroizing<String>)>,
     /// Host paths the process also sees.
     pub mounts: Vec<Mount>,
+    /// Replaces the `commands` property (dbt's tasks build their command line).
+    pub commands: Option<Vec<String>>,
+    /// Files the tool writes that become `outputFiles` entries: name, path relative to the
+    /// working directory (dbt's `run_results.json`); a missing one is left out.
+    pub artifacts: Vec<(String, String)>,
     /// Replaces the `interpreter` property (Kestra's old Bash task).
     pub interpreter: Option<Vec<String>>,
     /// Replaces the `failFast` property (the old Bash task's `exitOnFailed`).
@@ -84,6 +89,8 @@ impl Extras {
         self.path = path;
         self.files.extend(other.files);
         self.mounts.extend(other.mounts);
+        self.commands = other.commands.or(self.commands.take());
+        self.artifacts.extend(other.artifacts);
         self.interpreter = other.interpreter.or(self.interpreter.take());
         self.fail_fast = other.fail_fast.or(self.fail_fast);
         self.line_counts |= other.line_counts;

@@ -132,7 +132,10 @@ pub(super) async fn run_process(
     // A script run by a program goes to a file, written once the directory exists.
     let mut script_file = None;
     let commands = match spec.script {
-        None => ctx.render_for_process("commands")?,
+        None => match extras.commands.take() {
+            Some(given) => given,
+            None => ctx.render_for_process("commands")?,
+        },
         Some(file) => {
             let text = ctx.render_for_process("script")?.concat();
             match file {
@@ -207,9 +210,7 @@ pub(super) async fn run_process(
         extras.merge(installed);
     }
     for (name, text) in &extras.files {
-        tokio::fs::write(dir.join(name), text.as_bytes())
-            .await
-            .map_err(|e| TaskError::Failed(format!("writing '{name}' failed: {e}")))?;
+        crate::files::write_confined_at(&dir, name, text.as_bytes(), None)?;
     }
     let env = extras.environment(workdir.visible_path(), task_env);
     // Kestra's execution context, for the `kestra` package's `kestra.context`.
@@ -302,8 +303,20 @@ pub(super) async fn run_process(
             None => "command was killed by a signal".to_owned(),
         }));
     }
-    if let Some(value) = ctx.property("outputFiles").cloned() {
-        let files = collect_output_files(ctx, &dir, &value)?;
+    let mut files = match ctx.property("outputFiles").cloned() {
+        Some(value) => Some(collect_output_files(ctx, &dir, &value)?),
+        None => None,
+    };
+    // A tool's own result files (dbt's run_results.json), under Kestra's names.
+    for (name, relative) in &extras.artifacts {
+        if dir.join(relative).is_file() {
+            let pattern = Value::Array(vec![Value::String(relative.clone())]);
+            let stored = collect_output_files(ctx, &dir, &pattern)?;
+            let all = files.get_or_insert_with(Map::new);
+            all.extend(stored.into_iter().map(|(_, uri)| (name.clone(), uri)));
+        }
+    }
+    if let Some(files) = files {
         outputs.insert("outputFiles".into(), Value::Object(files));
     }
     Ok(TaskOutcome {

@@ -125,7 +125,7 @@ const LANGUAGES: &[Language] = &[
 ];
 
 /// The command-line tools the wrapper plugins run.
-const DBT: Program = Program {
+pub(super) const DBT: Program = Program {
     names: &["dbt"],
     install: "install dbt with its adapter (`pip install dbt-core dbt-duckdb` in a venv) and \
               add the venv to SAKER_TOOL_DIRS",
@@ -191,6 +191,8 @@ fn wrapper_tool(name: &str) -> Option<Tool> {
         "io.kestra.plugin.gcp.cli.GCloudCLI" => (Some(GCLOUD), gcloud_extras),
         "io.kestra.plugin.ansible.cli.AnsibleCLI" => (Some(ANSIBLE), ansible_extras),
         "io.kestra.plugin.terraform.cli.TerraformCLI" => (Some(TERRAFORM), no_extras),
+        // dbt's own path may be given (dbtPath): its extras look for dbt when it is not.
+        _ if super::dbt::COMMANDS.iter().any(|(n, _)| *n == name) => (None, super::dbt::extras),
         _ => return None,
     };
     Some(Tool {

@@ -68,6 +68,55 @@ const DBT_PROPS: &[PropSpec] = script_props!(
     prop("parseRunResults", Shape::Bool),
 );
 
+/// dbt's command tasks (Kestra's `AbstractDbt` and `AbstractRun`): the command line is built
+/// from these. `profiles` is written to `.profile/profiles.yml`.
+const DBT_COMMAND_PROPS: &[PropSpec] = &[
+    prop("failFast", Shape::Bool),
+    prop("warnError", Shape::Bool),
+    prop("debug", Shape::Bool),
+    prop("projectDir", Shape::String),
+    prop("dbtPath", Shape::String),
+    prop("profiles", Shape::String),
+    prop("parseRunResults", Shape::Bool),
+    prop("thread", Shape::Int),
+    prop("fullRefresh", Shape::Bool),
+    prop("target", Shape::String),
+    prop("selector", Shape::String),
+    prop("select", Shape::StringList),
+    prop("exclude", Shape::StringList),
+    prop("env", Shape::Map),
+    prop("inputFiles", Shape::Any),
+    prop("outputFiles", Shape::StringList),
+    prop("namespaceFiles", Shape::Map),
+    prop("taskRunner", Shape::Map),
+    prop("containerImage", Shape::String),
+    prop("runner", Shape::OneOf(&["PROCESS", "DOCKER"])),
+    prop("docker", Shape::Map),
+    prop("dockerOptions", Shape::Map),
+];
+
+/// One of dbt's command tasks.
+const fn dbt_command(name: &'static str) -> TaskType {
+    TaskType {
+        name,
+        aliases: &[],
+        kind: TaskKind::CliTool,
+        props: DBT_COMMAND_PROPS,
+    }
+}
+
+const DBT_COMMANDS: &[TaskType] = &[
+    dbt_command("io.kestra.plugin.dbt.cli.Build"),
+    dbt_command("io.kestra.plugin.dbt.cli.Run"),
+    dbt_command("io.kestra.plugin.dbt.cli.Test"),
+    dbt_command("io.kestra.plugin.dbt.cli.Seed"),
+    dbt_command("io.kestra.plugin.dbt.cli.Snapshot"),
+    dbt_command("io.kestra.plugin.dbt.cli.Compile"),
+    dbt_command("io.kestra.plugin.dbt.cli.List"),
+    dbt_command("io.kestra.plugin.dbt.cli.Deps"),
+    dbt_command("io.kestra.plugin.dbt.cli.Freshness"),
+];
+
 /// The AWS CLI: credentials, region and endpoint become its `AWS_*` variables.
 const AWS_PROPS: &[PropSpec] = script_props!(
     COMMANDS,
@@ -137,7 +186,11 @@ const OTHER_TOOLS: &[TaskType] = &[
 pub fn tool_tasks() -> impl Iterator<Item = &'static TaskType> {
     const LANGUAGES: &[[TaskType; 2]] =
         &[RUBY, PERL, PHP, LUA, R, JULIA, GO, DENO, BUN, POWERSHELL];
-    LANGUAGES.iter().flatten().chain(OTHER_TOOLS)
+    LANGUAGES
+        .iter()
+        .flatten()
+        .chain(OTHER_TOOLS)
+        .chain(DBT_COMMANDS)
 }
 
 #[cfg(test)]
@@ -166,7 +219,7 @@ mod tests {
                 assert_eq!(t.name, name);
             }
         }
-        assert_eq!(names.len(), 26);
+        assert_eq!(names.len(), 35);
     }
 
     #[test]
