@@ -226,9 +226,13 @@ tasks:
     );
 }
 
-fn uv() -> Option<PathBuf> {
-    let uv = PathBuf::from(std::env::var_os("SAKER_UV")?);
-    uv.is_file().then_some(uv)
+/// True when `SAKER_UV` names uv; otherwise says the test is skipped.
+fn uv_installed() -> bool {
+    let found = std::env::var_os("SAKER_UV").is_some_and(|uv| Path::new(&uv).is_file());
+    if !found {
+        eprintln!("SKIPPED: SAKER_UV names no uv (scripts/peers/uv.sh installs it)");
+    }
+    found
 }
 
 const PYTHON_DEPENDENCIES: &str = r#"
@@ -249,8 +253,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_dependencies_are_installed_once_and_reused() {
-    if uv().is_none() {
-        eprintln!("SKIPPED: SAKER_UV names no uv (scripts/peers/uv.sh installs it)");
+    if !uv_installed() {
         return;
     }
     let data = data_dir();
@@ -277,8 +280,7 @@ async fn python_dependencies_are_installed_once_and_reused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_dependency_cache_each_run_installs_afresh() {
-    if uv().is_none() {
-        eprintln!("SKIPPED: SAKER_UV names no uv (scripts/peers/uv.sh installs it)");
+    if !uv_installed() {
         return;
     }
     let data = data_dir();
@@ -298,8 +300,7 @@ async fn without_the_dependency_cache_each_run_installs_afresh() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dependency_that_does_not_exist_fails_naming_the_property() {
-    if uv().is_none() {
-        eprintln!("SKIPPED: SAKER_UV names no uv (scripts/peers/uv.sh installs it)");
+    if !uv_installed() {
         return;
     }
     let data = data_dir();
@@ -460,20 +461,17 @@ tasks:
     assert_no_secret(&data, &done, &lines);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dbt_builds_a_duckdb_project_from_its_profiles() {
-    if tool("dbt").is_none() {
-        return skipped("dbt-duckdb");
-    }
-    let data = data_dir();
-    let (done, lines) = run_ok(
-        &data,
+/// A dbt task of `type_` with `properties`, on a DuckDB project of two models (`answer` and
+/// `skipped`) under `dir` of the working directory.
+fn dbt_flow(type_: &str, properties: &str, dir: &str) -> String {
+    format!(
         r#"
 id: dbt
 namespace: company.team
 tasks:
   - id: build
-    type: io.kestra.plugin.dbt.cli.DbtCLI
+    type: {type_}
+{properties}
     env:
       DBT_SEND_ANONYMOUS_USAGE_STATS: "false"
     profiles: |
@@ -484,19 +482,30 @@ tasks:
             type: duckdb
             path: saker.duckdb
     inputFiles:
-      dbt_project.yml: |
+      {dir}dbt_project.yml: |
         name: saker_dbt
         version: "1.0.0"
         profile: saker_dbt
-      models/answer.sql: |
+      {dir}models/answer.sql: |
         select 6 * 7 as answer
-    commands:
-      - dbt build --no-use-colors
-    outputFiles:
-      - saker.duckdb
-"#,
+      {dir}models/skipped.sql: |
+        select 1 as one
+"#
     )
-    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dbt_builds_a_duckdb_project_from_its_profiles() {
+    if tool("dbt").is_none() {
+        return skipped("dbt-duckdb");
+    }
+    let data = data_dir();
+    let flow = dbt_flow(
+        "io.kestra.plugin.dbt.cli.DbtCLI",
+        "    commands:\n      - dbt build --no-use-colors\n    outputFiles:\n      - saker.duckdb",
+        "",
+    );
+    let (done, lines) = run_ok(&data, &flow).await;
     assert!(
         lines
             .iter()
@@ -585,8 +594,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_tasks_needing_a_new_environment_install_it_once() {
-    if uv().is_none() {
-        eprintln!("SKIPPED: SAKER_UV names no uv (scripts/peers/uv.sh installs it)");
+    if !uv_installed() {
         return;
     }
     // A marker that always holds, unique to this run: a dependency set no earlier run built.
@@ -625,8 +633,7 @@ async fn parallel_tasks_needing_a_new_environment_install_it_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_version_picks_the_interpreter_of_the_environment() {
-    if uv().is_none() {
-        eprintln!("SKIPPED: SAKER_UV names no uv (scripts/peers/uv.sh installs it)");
+    if !uv_installed() {
         return;
     }
     // The system's own version: uv finds it without downloading one.
@@ -658,38 +665,12 @@ async fn dbt_build_runs_the_selected_models_and_keeps_its_results() {
         return skipped("dbt-duckdb");
     }
     let data = data_dir();
-    let (done, lines) = run_ok(
-        &data,
-        r#"
-id: dbt-build
-namespace: company.team
-tasks:
-  - id: build
-    type: io.kestra.plugin.dbt.cli.Build
-    projectDir: project
-    thread: 2
-    select: ["answer"]
-    env:
-      DBT_SEND_ANONYMOUS_USAGE_STATS: "false"
-    profiles: |
-      saker_dbt:
-        target: dev
-        outputs:
-          dev:
-            type: duckdb
-            path: saker.duckdb
-    inputFiles:
-      project/dbt_project.yml: |
-        name: saker_dbt
-        version: "1.0.0"
-        profile: saker_dbt
-      project/models/answer.sql: |
-        select 6 * 7 as answer
-      project/models/skipped.sql: |
-        select 1 as one
-"#,
-    )
-    .await;
+    let flow = dbt_flow(
+        "io.kestra.plugin.dbt.cli.Build",
+        "    projectDir: project\n    thread: 2\n    select: [\"answer\"]",
+        "project/",
+    );
+    let (done, lines) = run_ok(&data, &flow).await;
     let files = done.task_run("build").unwrap().outputs["outputFiles"]
         .as_object()
         .unwrap()
