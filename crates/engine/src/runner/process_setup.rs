@@ -7,7 +7,9 @@
 //! Tool directories: `SAKER_TOOL_DIRS` (paths separated by `:`) names directories holding
 //! command-line tools that are not in the system directories a task sandbox sees, typically a
 //! Python venv with awscli, dbt or ansible. Each is visible read-only to every process task,
-//! at its host path, and its `bin` (or itself) comes first on the task's `PATH`.
+//! at its host path, and its `bin` (or itself) comes last on the task's `PATH`: it supplies
+//! what the system lacks and shadows nothing (a venv's `python3` does not replace the
+//! system's for every script).
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +61,8 @@ pub(super) struct Extras {
     pub env_in_workdir: Vec<(String, String)>,
     /// Directories put first on `PATH`, in this order.
     pub path: Vec<PathBuf>,
+    /// Directories put last on `PATH`, in this order.
+    pub path_after: Vec<PathBuf>,
     /// Files written into the working directory before the process starts and removed
     /// after it ends (they may hold a credential).
     pub files: Vec<(String, Zeroizing<String>)>,
@@ -87,6 +91,7 @@ impl Extras {
         let mut path = other.path;
         path.append(&mut self.path);
         self.path = path;
+        self.path_after.extend(other.path_after);
         self.files.extend(other.files);
         self.mounts.extend(other.mounts);
         self.commands = other.commands.or(self.commands.take());
@@ -98,7 +103,7 @@ impl Extras {
     }
 
     /// The process's environment: these variables, then the task's `env`, then `PATH` with
-    /// these directories first (before the task's `PATH`, or Saker's).
+    /// these directories around the task's `PATH` (or Saker's).
     /// `work` is the working directory as the process sees it.
     pub(super) fn environment(
         &self,
@@ -110,7 +115,7 @@ impl Extras {
             env.push((name.clone(), format!("{work}/{file}")));
         }
         env.extend(task_env);
-        if self.path.is_empty() {
+        if self.path.is_empty() && self.path_after.is_empty() {
             return env;
         }
         let base = env
@@ -120,12 +125,14 @@ impl Extras {
             .map(|(_, v)| v.clone())
             .or_else(|| std::env::var("PATH").ok())
             .unwrap_or_else(|| DEFAULT_PATH.to_owned());
-        let mut parts: Vec<String> = self
-            .path
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
+        let text = |dirs: &[PathBuf]| -> Vec<String> {
+            dirs.iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect()
+        };
+        let mut parts = text(&self.path);
         parts.push(base);
+        parts.extend(text(&self.path_after));
         env.push(("PATH".into(), parts.join(":")));
         env
     }
@@ -141,11 +148,11 @@ pub(super) fn tool_dirs_from(value: Option<std::ffi::OsString>) -> Vec<PathBuf> 
         .collect()
 }
 
-/// The tool directories: visible to the process, their programs first on its `PATH`.
+/// The tool directories: visible to the process, their programs last on its `PATH`.
 pub(super) fn tool_dirs() -> Extras {
     let dirs = tool_dirs_from(std::env::var_os(TOOL_DIRS_VAR));
     Extras {
-        path: dirs.iter().map(|d| bin_of(d)).collect(),
+        path_after: dirs.iter().map(|d| bin_of(d)).collect(),
         mounts: dirs.into_iter().map(Mount::read_only).collect(),
         ..Extras::default()
     }
@@ -157,8 +164,8 @@ fn bin_of(dir: &Path) -> PathBuf {
     if bin.is_dir() { bin } else { dir.to_path_buf() }
 }
 
-/// Where `program` is: in the `PATH` of `extras` (the tool directories) or Saker's `PATH`.
-/// `None` names the program and how to install it in the error.
+/// Where `program` is: on Saker's `PATH` or in the directories `extras` adds to it (the tool
+/// directories). An error names the program and how to install it.
 pub(super) fn find_program(
     task_type: &str,
     program: &Program,
@@ -169,7 +176,8 @@ pub(super) fn find_program(
         .path
         .iter()
         .cloned()
-        .chain(std::env::split_paths(&saker_path));
+        .chain(std::env::split_paths(&saker_path))
+        .chain(extras.path_after.iter().cloned());
     for dir in dirs {
         for name in program.names {
             let candidate = dir.join(name);
@@ -240,9 +248,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tool_directories_come_first_on_the_path_before_the_tasks_own() {
+    fn directories_go_around_the_tasks_own_path() {
         let extras = Extras {
             path: vec![PathBuf::from("/opt/tools/bin")],
+            path_after: vec![PathBuf::from("/opt/more/bin")],
             env: vec![("A".into(), "1".into())],
             ..Extras::default()
         };
@@ -252,7 +261,7 @@ mod tests {
         );
         assert_eq!(
             env.last().unwrap(),
-            &("PATH".into(), "/opt/tools/bin:/custom".into())
+            &("PATH".into(), "/opt/tools/bin:/custom:/opt/more/bin".into())
         );
         // The task's env overrides the wrapper's variables (it comes later).
         assert_eq!(env[0], ("A".into(), "1".into()));
