@@ -691,3 +691,33 @@ async fn dbt_build_runs_the_selected_models_and_keeps_its_results() {
         "{lines:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_the_sandbox_cannot_find_is_explained() {
+    if !on_path("terraform") {
+        return skipped("terraform");
+    }
+    let data = data_dir();
+    let done = data
+        .run(
+            r#"
+id: not-found
+namespace: company.team
+tasks:
+  - id: tf
+    type: io.kestra.plugin.terraform.cli.TerraformCLI
+    commands:
+      - saker-no-such-program-q7 init
+"#,
+        )
+        .await;
+    let lines = data.levels(&done);
+    assert_eq!(done.state.current, StateType::Failed, "{lines:?}");
+    assert!(
+        lines.iter().any(|(l, m)| *l == Level::Error
+            && m.contains("exit code 127")
+            && m.contains("'terraform'")
+            && m.contains("SAKER_TOOL_DIRS")),
+        "{lines:?}"
+    );
+}

@@ -298,9 +298,17 @@ pub(super) async fn run_process(
         outputs.insert("stdErrLineCount".into(), Value::from(err_lines));
     }
     if !status.success() {
-        return Err(TaskError::Failed(match status.code() {
-            Some(code) => format!("command failed with exit code {code}"),
-            None => "command was killed by a signal".to_owned(),
+        return Err(TaskError::Failed(match (status.code(), &spec.program) {
+            // The shell's "not found": the program may be on the host but not in the sandbox.
+            (Some(127), Some(program)) => format!(
+                "command failed with exit code 127 (a program was not found): if '{}' is \
+                 installed outside the system directories, name its directory in {} or in \
+                 tasks.read-only-paths so that task sandboxes see it",
+                program.names[0],
+                process_setup::TOOL_DIRS_VAR
+            ),
+            (Some(code), _) => format!("command failed with exit code {code}"),
+            (None, _) => "command was killed by a signal".to_owned(),
         }));
     }
     let mut files = match ctx.property("outputFiles").cloned() {
