@@ -77,7 +77,7 @@ fn skipped(what: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn perl_ruby_php_and_lua_scripts_and_commands_set_outputs() {
+async fn perl_ruby_php_lua_r_and_go_scripts_and_commands_set_outputs() {
     let languages = [
         (
             "perl",
@@ -95,14 +95,33 @@ async fn perl_ruby_php_and_lua_scripts_and_commands_set_outputs() {
             "lua",
             r#"print("::{\"outputs\":{\"lang\":\"lua\",\"n\":" .. (6 * 7) .. "}}::")"#,
         ),
+        (
+            "r",
+            r#"cat(sprintf('::{"outputs":{"lang":"r","n":%d}}::\n', 6L * 7L))"#,
+        ),
+        (
+            "go",
+            r#"package main
+
+import "fmt"
+
+func main() {
+	fmt.Printf("::{\"outputs\":{\"lang\":\"go\",\"n\":%d}}::\n", 6*7)
+}"#,
+        ),
     ];
     let data = data_dir();
     for (lang, script) in languages {
-        let program = if lang == "lua" { "lua5.4" } else { lang };
+        let program = match lang {
+            "lua" => "lua5.4",
+            "r" => "Rscript",
+            other => other,
+        };
         if !on_path(program) {
             skipped(program);
             continue;
         }
+        let script: String = script.lines().map(|l| format!("      {l}\n")).collect();
         let flow = format!(
             r#"
 id: {lang}-script
@@ -111,7 +130,7 @@ tasks:
   - id: script
     type: io.kestra.plugin.scripts.{lang}.Script
     script: |
-      {script}
+{script}
   - id: commands
     type: {lang}.Commands
     commands:
