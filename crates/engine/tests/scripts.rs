@@ -2,7 +2,7 @@
 //! `Script` and `Commands` of shell, Python and Node, Kestra's output protocol (`::{...}::`
 //! lines setting outputs, log lines and metrics) read by the next task, a secret handed to a
 //! script masked in what it prints, and the properties Saker cannot honour reported.
-//! Python's `dependencies` and the other languages are in `tools.rs`.
+//! Python's `dependencies` are in `python_dependencies.rs`, the other languages in `tools.rs`.
 
 mod common;
 
