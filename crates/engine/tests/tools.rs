@@ -178,7 +178,7 @@ tasks:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kestras_old_bash_task_runs_with_its_interpreter_and_counts_lines() {
+async fn kestras_old_bash_task_runs_with_its_interpreter_counts_lines_and_keeps_named_files() {
     let data = data_dir();
     let (done, _) = run_ok(
         &data,
@@ -191,15 +191,26 @@ tasks:
     interpreter: /bin/bash
     interpreterArgs: ["-c"]
     exitOnFailed: false
+    outputFiles: [first]
+    files: [second]
     commands:
       - echo "bash $BASH_VERSION" | cut -c1-6
       - false
       - echo '::{"outputs":{"after":"false"}}::'
       - echo to-stderr >&2
+      - echo 1 >> {{ outputFiles.first }}
+      - echo 2 > second
 "#,
     )
     .await;
     let run = done.task_run("bash").unwrap();
+    let mut names: Vec<&String> = run.outputs["outputFiles"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    names.sort();
+    assert_eq!(names, ["first", "second"]);
     assert_eq!(run.outputs["vars"], json!({"after": "false"}));
     assert_eq!(run.outputs["exitCode"], 0);
     // The outputs line is stdout's second line; the protocol does not hide it from the count.

@@ -215,8 +215,12 @@ fn rendered(ctx: &mut TaskContext, name: &str) -> Result<Option<String>, TaskErr
 }
 
 /// Kestra's old Bash: `interpreter` (default `/bin/sh`) and `interpreterArgs` (default
-/// `-c`), `exitOnFailed` (default true), and the line counts among the outputs.
+/// `-c`), `exitOnFailed` (default true), and the line counts among the outputs. Its output
+/// files are names (`outputFiles`, and the older `outputsFiles` and `files`): the commands
+/// write `{{ outputFiles.<name> }}`, a file of the working directory stored as the
+/// `outputFiles.<name>` output.
 fn bash_extras(ctx: &mut TaskContext) -> Result<Extras, TaskError> {
+    let mut extras = bash_output_files(ctx)?;
     let interpreter = rendered(ctx, "interpreter")?.unwrap_or_else(|| "/bin/sh".into());
     let mut args = ctx.render_for_process("interpreterArgs")?;
     if ctx.property("interpreterArgs").is_none() {
@@ -227,12 +231,46 @@ fn bash_extras(ctx: &mut TaskContext) -> Result<Extras, TaskError> {
         .is_none_or(|v| crate::task_context::is_truthy(&v));
     let mut full = vec![interpreter];
     full.extend(args);
-    Ok(Extras {
-        interpreter: Some(full),
-        fail_fast: Some(fail_fast),
-        line_counts: true,
-        ..Extras::default()
-    })
+    extras.interpreter = Some(full);
+    extras.fail_fast = Some(fail_fast);
+    extras.line_counts = true;
+    Ok(extras)
+}
+
+/// The old Bash task's output file names: `{{ outputFiles.<name> }}` in its commands becomes
+/// the file's path in the working directory (through `$WORKING_DIR`, which the process has),
+/// and the files of `outputsFiles` and `files` are kept like those of `outputFiles`, which
+/// the script tasks' machinery already stores under their names.
+fn bash_output_files(ctx: &mut TaskContext) -> Result<Extras, TaskError> {
+    static REFERENCE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let reference = REFERENCE.get_or_init(|| {
+        regex::Regex::new(r"\{\{\s*outputFiles\.([A-Za-z0-9_.-]+)\s*\}\}").expect("valid")
+    });
+    let mut extras = Extras::default();
+    for property in ["outputsFiles", "files"] {
+        for name in ctx.render_string_or_list(property)? {
+            crate::files::relative_path(property, &name)?;
+            extras.artifacts.push((name.clone(), name));
+        }
+    }
+    let sources: Vec<String> = match ctx.property("commands") {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        Some(serde_json::Value::String(one)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    if sources.iter().any(|s| reference.is_match(s)) {
+        let mut commands = Vec::with_capacity(sources.len());
+        for (i, source) in sources.iter().enumerate() {
+            let source = reference.replace_all(source, "$${WORKING_DIR}/$1");
+            let place = format!("commands[{i}]");
+            commands.push(ctx.render_file_for_process(&place, &source)?.text);
+        }
+        extras.commands = Some(commands);
+    }
+    Ok(extras)
 }
 
 /// dbt: `profiles` becomes `profiles.yml` in the working directory, where dbt looks first.

@@ -44,7 +44,9 @@ const BUN: [TaskType; 2] = language!("bun");
 const POWERSHELL: [TaskType; 2] = language!("powershell");
 
 /// Kestra's `io.kestra.core.tasks.scripts.Bash` (before 0.17): the interpreter is a string
-/// plus `interpreterArgs`, `exitOnFailed` is `failFast`, and its outputs add the line counts.
+/// plus `interpreterArgs`, `exitOnFailed` is `failFast`, output files are names the commands
+/// reach as `{{ outputFiles.<name> }}` (also `outputsFiles` and `files`, older still), and
+/// its outputs add the line counts.
 const BASH_PROPS: &[PropSpec] = &[
     COMMANDS,
     prop("interpreter", Shape::String),
@@ -53,6 +55,8 @@ const BASH_PROPS: &[PropSpec] = &[
     prop("env", Shape::Map),
     prop("inputFiles", Shape::Any),
     prop("outputFiles", Shape::StringList),
+    prop("outputsFiles", Shape::StringList),
+    prop("files", Shape::StringList),
     prop("namespaceFiles", Shape::Map),
     prop("warningOnStdErr", Shape::Bool),
     prop("runner", Shape::OneOf(&["PROCESS", "DOCKER"])),
