@@ -430,7 +430,7 @@ async fn dbt_builds_a_duckdb_project_from_its_profiles() {
     let data = data_dir();
     let flow = dbt_flow(
         "io.kestra.plugin.dbt.cli.DbtCLI",
-        "    commands:\n      - dbt build --no-use-colors\n    outputFiles:\n      - saker.duckdb",
+        "    logFormat: JSON\n    engine: CORE\n    commands:\n      - dbt build --no-use-colors\n    outputFiles:\n      - saker.duckdb",
         "",
     );
     let (done, lines) = run_ok(&data, &flow).await;
@@ -438,6 +438,13 @@ async fn dbt_builds_a_duckdb_project_from_its_profiles() {
         lines
             .iter()
             .any(|(_, m)| m.contains("Completed successfully")),
+        "{lines:?}"
+    );
+    // logFormat reached dbt: its lines are JSON.
+    assert!(
+        lines
+            .iter()
+            .any(|(_, m)| m.starts_with('{') && m.contains("\"info\"")),
         "{lines:?}"
     );
     let files = &done.task_run("build").unwrap().outputs["outputFiles"];

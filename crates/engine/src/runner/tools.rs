@@ -273,9 +273,27 @@ fn bash_output_files(ctx: &mut TaskContext) -> Result<Extras, TaskError> {
     Ok(extras)
 }
 
-/// dbt: `profiles` becomes `profiles.yml` in the working directory, where dbt looks first.
+/// dbt: `profiles` becomes `profiles.yml` in the working directory, where dbt looks first;
+/// `logFormat` (JSON, TEXT, DEBUG) is added to each `dbt` command as `--log-format`, as
+/// Kestra does. Kestra's default is JSON, which it turns back into log lines; Saker logs what
+/// dbt prints, so without the property dbt keeps its own text format.
 fn dbt_extras(ctx: &mut TaskContext) -> Result<Extras, TaskError> {
     let mut extras = Extras::default();
+    let format = ctx
+        .render_string("logFormat")?
+        .map(|f| f.to_ascii_lowercase())
+        .filter(|f| f != "none");
+    if let Some(format) = format {
+        let commands = ctx.render_for_process("commands")?;
+        let with_format = commands
+            .into_iter()
+            .map(|c| match c.trim_start().split_whitespace().next() {
+                Some("dbt") => format!("{c} --log-format {format}"),
+                _ => c,
+            })
+            .collect();
+        extras.commands = Some(with_format);
+    }
     if let Some(profiles) = rendered(ctx, "profiles")? {
         extras
             .files

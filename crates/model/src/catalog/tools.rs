@@ -65,11 +65,17 @@ const BASH_PROPS: &[PropSpec] = &[
 
 /// dbt: `profiles` is the content of `profiles.yml`, written into the working directory.
 /// `parseRunResults` is accepted; Saker logs dbt's own output and makes no task runs of it.
+/// `engine` (CORE, FUSION) only chooses Kestra's default container image.
 const DBT_PROPS: &[PropSpec] = script_props!(
     COMMANDS,
     prop("profiles", Shape::String),
     prop("projectDir", Shape::String),
     prop("parseRunResults", Shape::Bool),
+    prop(
+        "logFormat",
+        Shape::OneOf(&["JSON", "TEXT", "DEBUG", "NONE"])
+    ),
+    prop("engine", Shape::OneOf(&["CORE", "FUSION"])),
 );
 
 /// dbt's command tasks (Kestra's `AbstractDbt` and `AbstractRun`): the command line is built
