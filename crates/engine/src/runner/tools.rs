@@ -287,7 +287,7 @@ fn dbt_extras(ctx: &mut TaskContext) -> Result<Extras, TaskError> {
         let commands = ctx.render_for_process("commands")?;
         let with_format = commands
             .into_iter()
-            .map(|c| match c.trim_start().split_whitespace().next() {
+            .map(|c| match c.split_whitespace().next() {
                 Some("dbt") => format!("{c} --log-format {format}"),
                 _ => c,
             })
