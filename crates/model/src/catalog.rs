@@ -22,6 +22,7 @@ mod notifications;
 mod outputs;
 mod scripts;
 mod ssh;
+mod tools;
 
 pub use core_tasks::CORE_TASKS;
 pub use files::FILE_TASKS;
@@ -33,6 +34,7 @@ pub use notifications::NOTIFICATION_TASKS;
 pub use outputs::{KindDoc, trigger_doc};
 pub use scripts::SCRIPT_TASKS;
 pub use ssh::SSH_TASKS;
+pub use tools::tool_tasks;
 
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -120,6 +122,13 @@ pub enum TaskKind {
     PostgresQueries,
     SqliteQuery,
     SqliteQueries,
+    // Tool tasks (`catalog/tools.rs`): other languages' scripts and command-line tools.
+    LanguageScript,
+    LanguageCommands,
+    /// Kestra's `io.kestra.core.tasks.scripts.Bash`.
+    LegacyBash,
+    /// A plugin wrapping a command-line tool (dbt, AWS CLI, gcloud, Ansible, Terraform).
+    CliTool,
 }
 
 impl TaskKind {
@@ -378,6 +387,7 @@ impl Catalog {
                 .chain(GIT_TASKS)
                 .chain(SSH_TASKS)
                 .chain(JDBC_TASKS)
+                .chain(tool_tasks())
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),
@@ -484,7 +494,6 @@ mod tests {
             assert_eq!(task_type(name).map(|t| t.name), Some(canonical), "{name}");
         }
         assert!(task_type("log").is_none());
-        assert!(task_type("io.kestra.core.tasks.scripts.Bash").is_none());
     }
 
     #[test]
