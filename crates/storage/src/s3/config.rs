@@ -449,7 +449,10 @@ mod tests {
             let err = S3Config::from_section(&section, &no_env).unwrap_err();
             assert_eq!(err.key, key, "{section}: {err}");
             let text = err.to_string();
-            assert!(!text.contains("hunter2") && !text.contains("123456789"), "{text}");
+            assert!(
+                !text.contains("hunter2") && !text.contains("123456789"),
+                "{text}"
+            );
         }
     }
 }

@@ -163,13 +163,16 @@ impl S3Storage {
     }
 
     /// A client error worded for the caller: the object named, the credentials redacted.
+    /// A 404 is [`StorageError::NotFound`] unless it is S3 saying the bucket is missing.
     fn failed(&self, key: &Key, uri: &StorageUri, err: object_store::Error) -> StorageError {
-        if let object_store::Error::NotFound { .. } = err {
+        let mut text = condense_xml(&error_chain(&err));
+        if let object_store::Error::NotFound { .. } = err
+            && !text.contains("NoSuchBucket")
+        {
             return StorageError::NotFound {
                 uri: uri.to_string(),
             };
         }
-        let mut text = error_chain(&err);
         for secret in &self.redact {
             text = text.replace(secret.as_str(), "****");
         }
@@ -213,9 +216,8 @@ impl S3Storage {
     /// True when at least one object lies under the folder `key`.
     fn is_folder(&self, key: &Key, uri: &StorageUri) -> Result<bool, StorageError> {
         let prefix = key.clone();
-        let first = self.run(|store| async move {
-            store.list(Some(&prefix)).next().await.transpose()
-        })?;
+        let first =
+            self.run(|store| async move { store.list(Some(&prefix)).next().await.transpose() })?;
         first
             .map(|meta| meta.is_some())
             .map_err(|err| self.failed(key, uri, err))
@@ -255,6 +257,30 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = source.and_then(|s| s.source());
     }
     text
+}
+
+/// S3's XML error bodies, quoted whole by object_store, shortened to `Code: Message`.
+fn condense_xml(text: &str) -> String {
+    let Some(start) = text.find("<?xml") else {
+        return text.to_owned();
+    };
+    let end = text[start..]
+        .find("</Error>")
+        .map_or(text.len(), |at| start + at + "</Error>".len());
+    let body = &text[start..end];
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let from = body.find(&open)? + open.len();
+        let to = body[from..].find('<')? + from;
+        Some(body[from..to].trim().to_owned())
+    };
+    let summary = match (element("Code"), element("Message")) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code,
+        _ => "an error without a code".to_owned(),
+    };
+    let rest = condense_xml(&text[end..]);
+    format!("{}{summary}{rest}", &text[..start])
 }
 
 impl Storage for S3Storage {
@@ -367,12 +393,9 @@ impl Storage for S3Storage {
     fn create_dir(&self, tenant: &str, uri: &StorageUri) -> Result<(), StorageError> {
         let key = self.key(tenant, uri)?;
         let marker = key.child(FOLDER_MARKER);
-        self.run(|store| async move {
-            store
-                .put(&marker, PutPayload::default())
-                .await
-                .map(|_| ())
-        })?
+        self.run(
+            |store| async move { store.put(&marker, PutPayload::default()).await.map(|_| ()) },
+        )?
         .map_err(|err| self.failed(&key, uri, err))
     }
 
@@ -396,11 +419,31 @@ impl Storage for S3Storage {
                 .await?;
             if !under.is_empty() {
                 let locations = futures::stream::iter(under.into_iter().map(Ok)).boxed();
-                store.delete_stream(locations).try_collect::<Vec<_>>().await?;
+                store
+                    .delete_stream(locations)
+                    .try_collect::<Vec<_>>()
+                    .await?;
                 deleted = true;
             }
             Ok(deleted)
         })?
         .map_err(|err| self.failed(&key, uri, err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_error_bodies_are_condensed() {
+        let text = "PUT http://h/b/k - 403 Forbidden: <?xml version=\"1.0\"?>\n<Error>\
+            <Code>InvalidAccessKeyId</Code>\n<Message>The key does not exist.</Message>\
+            <RequestId>1</RequestId></Error>: caused";
+        assert_eq!(
+            condense_xml(text),
+            "PUT http://h/b/k - 403 Forbidden: InvalidAccessKeyId: The key does not exist.: caused"
+        );
+        assert_eq!(condense_xml("plain"), "plain");
     }
 }
