@@ -284,12 +284,13 @@ fn check_endpoint(url: &str) -> Result<String, S3ConfigError> {
 /// True when the endpoint's host is an IP address or `localhost`, where a virtual-hosted
 /// request (`bucket.host`) cannot resolve.
 fn host_is_an_address(url: &str) -> bool {
-    let host = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let host = if host.starts_with('[') {
-        return true;
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
-    };
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+    if authority.starts_with('[') {
+        return true; // an IPv6 address
+    }
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
     host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
