@@ -446,4 +446,34 @@ mod tests {
         );
         assert_eq!(condense_xml("plain"), "plain");
     }
+
+    /// S3 answers a bad signature with the canonical request it computed, which holds the
+    /// `x-amz-security-token` header: whatever a client error quotes, credentials go.
+    #[test]
+    fn client_errors_never_carry_the_credentials() {
+        let config = S3Config::from_section(
+            &serde_json::json!({"bucket": "b-1", "endpoint": "http://127.0.0.1:9",
+                "forcePathStyle": true, "accessKey": "AKID", "secretKey": "the-secret-Kq1",
+                "sessionToken": "the-token-Zr8"}),
+            &|_| None,
+        )
+        .unwrap();
+        let storage = S3Storage::new(config).unwrap();
+        let uri = StorageUri::parse("kestra:///a/b.txt").unwrap();
+        let key = storage.key("main", &uri).unwrap();
+        let err = object_store::Error::Generic {
+            store: "S3",
+            source: "403: <?xml?><Error><Code>SignatureDoesNotMatch</Code><Message>x-amz-\
+                security-token:the-token-Zr8 key the-secret-Kq1</Message></Error>"
+                .into(),
+        };
+        let text = storage.failed(&key, &uri, err).to_string();
+        assert!(
+            !text.contains("the-token-Zr8") && !text.contains("the-secret-Kq1"),
+            "{text}"
+        );
+        assert!(text.contains("s3://b-1/main/a/b.txt"), "{text}");
+        assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+        assert!(!format!("{storage:?}").contains("the-secret-Kq1"));
+    }
 }
