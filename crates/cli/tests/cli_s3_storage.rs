@@ -1,6 +1,6 @@
 //! `storage.type: s3` through the real binary, against moto's S3 server
-//! (`scripts/peers/moto.sh`): a flow with a FILE input, a script task's `outputFiles` read by
-//! a later task, and a file written from a secret. Every file lands in the bucket in Kestra's
+//! (`scripts/peers/moto.sh`): namespace files uploaded and pruned, a flow with a FILE input,
+//! a script task's `outputFiles` read by a later task, and a file written from a secret. Every file lands in the bucket in Kestra's
 //! layout, nothing in the data directory, and the secret's file is there sealed: neither the
 //! secret nor any encoding of it is in any object.
 
@@ -31,7 +31,7 @@ tasks:
     extension: .txt
   - id: show
     type: io.kestra.plugin.core.log.Log
-    message: "read back: {{ read(outputs.shape.outputFiles['upper.txt']) }}"
+    message: "read back: {{ read(outputs.shape.outputFiles['upper.txt']) }}, {{ read('conf/app.txt') }}"
 "#;
 
 #[test]
@@ -54,6 +54,45 @@ fn a_flow_stores_its_files_in_the_bucket_and_a_secrets_file_sealed() {
     let (ok, _, err) = saker_cli(&data, &config, &["secret", "set", "company.team", "K"], K);
     assert!(ok, "{err}");
     remember_secret(K);
+    // Namespace files: uploaded to the bucket, read by the flow, pruned with --delete.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("conf")).unwrap();
+    std::fs::write(tree.join("conf/app.txt"), "from the tree").unwrap();
+    std::fs::write(tree.join("old.txt"), "to be pruned").unwrap();
+    let tree_arg = tree.to_str().unwrap();
+    let (ok, _, err) = saker_cli(
+        &data,
+        &config,
+        &["namespace", "files", "update", "company.team", tree_arg],
+        "",
+    );
+    assert!(ok, "{err}");
+    let namespace_files = "main/company/team/_files/";
+    assert_eq!(
+        moto::object(moto.port, "saker-e2e", &format!("{namespace_files}old.txt")),
+        b"to be pruned"
+    );
+    std::fs::remove_file(tree.join("old.txt")).unwrap();
+    let (ok, _, err) = saker_cli(
+        &data,
+        &config,
+        &[
+            "namespace",
+            "files",
+            "update",
+            "company.team",
+            tree_arg,
+            "--delete",
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("1 deleted"), "{err}");
+    assert_eq!(
+        moto::keys(moto.port, "saker-e2e"),
+        [format!("{namespace_files}conf/app.txt")]
+    );
+
     let input = dir.path().join("input.txt");
     std::fs::write(&input, "uploaded content").unwrap();
     let flow = dir.path().join("flow.yml");
@@ -67,14 +106,18 @@ fn a_flow_stores_its_files_in_the_bucket_and_a_secrets_file_sealed() {
     );
     assert!(ok, "{out}{err}");
     // The later task read the script's output file back from the bucket.
-    assert!(out.contains("read back: UPLOADED CONTENT"), "{out}");
+    assert!(
+        out.contains("read back: UPLOADED CONTENT, from the tree"),
+        "{out}"
+    );
     assert_no_secret("the run's output", &format!("{out}{err}"));
     assert!(!out.contains(ACCESS_SECRET) && !err.contains(ACCESS_SECRET));
 
     let keys = moto::keys(moto.port, "saker-e2e");
     let execution_prefix = "main/company/team/s3flow/executions/";
     assert!(
-        keys.iter().all(|k| k.starts_with(execution_prefix)),
+        keys.iter()
+            .all(|k| k.starts_with(execution_prefix) || k.starts_with(namespace_files)),
         "{keys:?}"
     );
     let find = |part: &str| {
