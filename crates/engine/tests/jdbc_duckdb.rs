@@ -277,3 +277,30 @@ async fn a_secret_sent_to_duckdb_is_masked_and_sealed() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kestra_older_working_dir_variable_and_a_missing_extension_are_handled() {
+    let Some(data) = engine() else { return };
+    let done = data
+        .run(&flow(
+            r#"  - id: q
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    communityExtensions: [saker_no_such_extension]
+    inputFiles:
+      in.csv: "x\n1\n2\n"
+    sql: SELECT count(*) AS n FROM read_csv_auto('{{ workingDir }}/in.csv')
+    fetchType: FETCH_ONE
+"#,
+        ))
+        .await;
+    let levels = data.levels(&done);
+    assert_eq!(done.state.current, StateType::Success, "{levels:?}");
+    assert_eq!(output(&done, "q", "row"), &json!({"n": 2}));
+    assert!(
+        levels
+            .iter()
+            .any(|(level, line)| *level == saker_model::Level::Warn
+                && line.contains("extension 'saker_no_such_extension' not loaded")),
+        "{levels:?}"
+    );
+}
