@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::shape::Shape;
 
 mod core_tasks;
+mod duckdb;
 mod files;
 mod flowable;
 mod git;
@@ -25,6 +26,7 @@ mod ssh;
 mod tools;
 
 pub use core_tasks::CORE_TASKS;
+pub use duckdb::DUCKDB_TASKS;
 pub use files::FILE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 pub use git::GIT_TASKS;
@@ -122,6 +124,10 @@ pub enum TaskKind {
     PostgresQueries,
     SqliteQuery,
     SqliteQueries,
+    /// io.kestra.plugin.jdbc.duckdb.{Query, Queries}, through DuckDB's Python package
+    /// (`catalog/duckdb.rs`).
+    DuckdbQuery,
+    DuckdbQueries,
     // Tool tasks (`catalog/tools.rs`): other languages' scripts and command-line tools.
     LanguageScript,
     LanguageCommands,
@@ -387,6 +393,7 @@ impl Catalog {
                 .chain(GIT_TASKS)
                 .chain(SSH_TASKS)
                 .chain(JDBC_TASKS)
+                .chain(DUCKDB_TASKS)
                 .chain(tool_tasks())
                 .copied()
                 .collect(),

@@ -354,6 +354,14 @@ impl Registry {
                 "io.kestra.plugin.jdbc.sqlite.Queries",
                 Arc::new(jdbc::Sqlite(jdbc::Mode::Queries)),
             ),
+            (
+                "io.kestra.plugin.jdbc.duckdb.Query",
+                Arc::new(jdbc::DuckDb(jdbc::Mode::Query)),
+            ),
+            (
+                "io.kestra.plugin.jdbc.duckdb.Queries",
+                Arc::new(jdbc::DuckDb(jdbc::Mode::Queries)),
+            ),
         ] {
             runners.insert(name, runner);
         }

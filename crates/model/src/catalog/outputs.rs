@@ -205,6 +205,14 @@ impl TaskKind {
                 "Runs several SQL statements on a SQLite database of the working directory.",
                 &["outputs", "databaseUri"],
             ),
+            Self::DuckdbQuery => doc(
+                "Runs SQL on a DuckDB database of the working directory, reading its inputFiles.",
+                &["row", "rows", "uri", "size", "outputFiles", "databaseUri"],
+            ),
+            Self::DuckdbQueries => doc(
+                "Runs several SQL statements on DuckDB, in one transaction by default.",
+                &["outputs", "outputFiles", "databaseUri"],
+            ),
             Self::LanguageScript => doc(
                 "Runs an inline script of another language (Ruby, Perl, PHP, R, Go, ...) in a confined process.",
                 SCRIPT_OUTPUTS,
