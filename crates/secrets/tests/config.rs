@@ -104,17 +104,13 @@ fn other_backends_sections_are_tolerated() {
 
 #[test]
 fn unavailable_backends_are_named() {
-    for name in ["elasticsearch"] {
-        let err = error(json!({"type": name}));
-        assert_eq!(err.key, "secret.type");
-        assert_eq!(
-            err.message,
-            format!(
-                "secret backend '{name}' is not yet available in Saker; available: jdbc, env, \
-                 vault, aws-secret-manager, google-secret-manager, azure-key-vault"
-            )
-        );
-    }
+    let err = error(json!({"type": "elasticsearch"}));
+    assert_eq!(err.key, "secret.type");
+    assert_eq!(
+        err.message,
+        "secret backend 'elasticsearch' is not yet available in Saker; available: jdbc, env, \
+         vault, aws-secret-manager, google-secret-manager, azure-key-vault"
+    );
     // Available remote backends name the first key their section lacks.
     let err = SecretConfig::from_value_with_env(json!({"type": "vault"}), &|_| None).unwrap_err();
     assert_eq!(err.key, "secret.vault.address");

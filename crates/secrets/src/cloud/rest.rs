@@ -118,7 +118,7 @@ impl Rest {
             .bridge
             .run(async move {
                 let response = request.send().await.map_err(|err| {
-                    let url = err.url().map(|u| without_query(u)).unwrap_or_default();
+                    let url = err.url().map(without_query).unwrap_or_default();
                     CallError::Transport(format!(
                         "cannot reach {url}: {}",
                         crate::http::error_chain(&err)

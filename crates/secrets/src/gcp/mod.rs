@@ -18,7 +18,6 @@ mod client;
 pub mod config;
 mod store;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine;
@@ -226,13 +225,14 @@ fn check_label(name: &str, value: &str, key: &str) -> Result<(), StoreError> {
     })
 }
 
-/// The labels and annotations a write leaves on the secret.
-fn labels_and_annotations(
+/// The annotations a write leaves on the secret, once its tags (the labels) are checked
+/// against Google's rules.
+fn annotations(
     tenant: &str,
     namespace: &Namespace,
     key: &str,
     kept: &Kept,
-) -> Result<(BTreeMap<String, String>, Map<String, Value>), StoreError> {
+) -> Result<Map<String, Value>, StoreError> {
     for (name, value) in &kept.tags {
         check_label(name, value, key)?;
     }
@@ -249,7 +249,7 @@ fn labels_and_annotations(
     if let Some(period) = kept.rotation_period {
         notes.insert(ROTATION.into(), json!(period.as_secs().to_string()));
     }
-    Ok((kept.tags.clone(), notes))
+    Ok(notes)
 }
 
 /// The value of an `:access` answer (`payload.data`, base64).

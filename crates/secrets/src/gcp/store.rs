@@ -6,8 +6,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{
-    DELETED, GcpSecretStore, NAME, RULES, is_enabled, labels_and_annotations, metadata_of, time,
-    value_of, version_number,
+    DELETED, GcpSecretStore, NAME, RULES, annotations, is_enabled, metadata_of, time, value_of,
+    version_number,
 };
 use crate::cloud::Kept;
 use crate::cloud::names;
@@ -172,8 +172,8 @@ impl SecretStore for GcpSecretStore {
             });
         }
         let kept = Kept::merge(old.as_ref(), &write.update);
-        let (labels, annotations) = labels_and_annotations(tenant, namespace, key, &kept)?;
-        let body = json!({"labels": labels, "annotations": annotations});
+        let notes = annotations(tenant, namespace, key, &kept)?;
+        let body = json!({"labels": kept.tags, "annotations": notes});
         let secret = match existing {
             None => {
                 let mut create = body;
