@@ -4,12 +4,14 @@
 //!
 //! ```yaml
 //! secret:
-//!   type: jdbc                   # jdbc (default) | env | vault | aws-secret-manager;
-//!                                # azure-key-vault, google-secret-manager and elasticsearch
-//!                                # are recognised but not yet available
+//!   type: jdbc                   # jdbc (default) | env | vault | aws-secret-manager |
+//!                                # google-secret-manager | azure-key-vault; elasticsearch
+//!                                # is recognised but not yet available
 //!   read-only: false             # true: writes are refused, the backend is the source
 //!   vault: {...}                 # see vault::config and docs/secrets.md
 //!   aws-secret-manager: {...}    # see aws::config
+//!   google-secret-manager: {...} # see gcp::config
+//!   azure-key-vault: {...}       # see azure::config
 //!   jdbc:
 //!     secret: "at least 32 characters"   # optional; see JdbcConfig::key
 //!     previous-secrets: ["the old one"]  # still read while `saker secret rekey` runs
