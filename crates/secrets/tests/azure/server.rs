@@ -1,18 +1,15 @@
-//! An Azure Key Vault test server over HTTPS (a CA and a certificate for 127.0.0.1 made here
-//! with rcgen: azure-core sends bearer tokens over TLS only), following Key Vault's
-//! documented REST API (api-version 7.4) for what Saker's backend uses, and the Microsoft
-//! identity platform's token endpoint for the client-credentials grant
-//! (`/{tenant}/oauth2/v2.0/token`, with the OpenID configuration MSAL reads first). Vault
-//! paths: `PUT/GET secrets/{name}[/{version}]`, `PATCH secrets/{name}/{version}`,
-//! `GET secrets` and `secrets/{name}/versions` (`maxresults`, `nextLink`), `DELETE
-//! secrets/{name}` (soft delete), `GET deletedsecrets[/{name}]`, `POST
-//! deletedsecrets/{name}/recover`, `DELETE deletedsecrets/{name}` (purge). Names are
-//! compared without regard to case and must be 1-127 letters, digits and dashes. Answers
-//! have Key Vault's shapes (`SecretBundle`, `SecretItem`, `DeletedSecretBundle`, `{"error":
-//! {"code", "message"}}`) and status codes (401 with a `WWW-Authenticate` challenge, 400
-//! BadParameter, 403 disabled, 404 SecretNotFound, 409 for a name that is deleted but
-//! recoverable). Microsoft's own Python clients (azure-keyvault-secrets with
-//! azure-identity) are run against it by `azure_backend.rs` as a check of this reading.
+//! An Azure Key Vault test server over HTTPS (a CA and a certificate for 127.0.0.1 made here:
+//! azure-core sends bearer tokens over TLS only), following Key Vault's documented REST API
+//! for what Saker's backend uses, and the identity platform's client-credentials token
+//! endpoint (`/{tenant}/oauth2/v2.0/token`, with the OpenID configuration MSAL reads first).
+//! Vault: `PUT/GET secrets/{name}[/{version}]`, `PATCH secrets/{name}/{version}`, `GET
+//! secrets` and `secrets/{name}/versions` (`maxresults`, `nextLink`), soft delete, `GET
+//! deletedsecrets[/{name}]`, `recover`, purge; names 1-127 letters, digits and dashes,
+//! compared without regard to case. Answers have Key Vault's shapes (`SecretBundle`,
+//! `SecretItem`, `DeletedSecretBundle`, `{"error": {"code", "message"}}`) and status codes
+//! (401 with a `WWW-Authenticate` challenge, 400 BadParameter, 403 disabled, 404
+//! SecretNotFound, 409 for a deleted but recoverable name). Microsoft's Python clients
+//! (azure-keyvault-secrets, azure-identity) run against it in `azure_backend.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -292,10 +289,6 @@ fn page(base: &str, path: &str, items: Vec<Value>, query: &HashMap<String, Strin
     ok(json!({"value": chunk, "nextLink": next}))
 }
 
-fn form(body: &Bytes) -> HashMap<String, String> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
-
 fn identity(inner: &mut Inner, base: &str, method: &Method, path: &str, body: &Bytes) -> Response {
     let tenant_base = format!("{base}/{TENANT_ID}");
     if method == Method::GET
@@ -304,23 +297,17 @@ fn identity(inner: &mut Inner, base: &str, method: &Method, path: &str, body: &B
         return ok(json!({
             "token_endpoint": format!("{tenant_base}/oauth2/v2.0/token"),
             "authorization_endpoint": format!("{tenant_base}/oauth2/v2.0/authorize"),
-            "device_authorization_endpoint": format!("{tenant_base}/oauth2/v2.0/devicecode"),
             "issuer": format!("{tenant_base}/v2.0"),
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt",
-                "client_secret_basic"],
-            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "tenant_region_scope": "EU"
+                "client_secret_basic"]
         }));
     }
-    let form = form(body);
+    let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     let refuse = |status: StatusCode, error: &str, description: &str| {
         (
             status,
             axum::Json(json!({"error": error, "error_description": description,
-                "error_codes": [7000215], "timestamp": "2026-01-01 00:00:00Z",
-                "trace_id": "00000000-0000-0000-0000-000000000000",
-                "correlation_id": "00000000-0000-0000-0000-000000000000"})),
+                "error_codes": [7000215]})),
         )
             .into_response()
     };
