@@ -4,12 +4,14 @@
 //!
 //! ```yaml
 //! secret:
-//!   type: jdbc                   # jdbc (default) | env | vault | aws-secret-manager;
-//!                                # azure-key-vault, google-secret-manager and elasticsearch
-//!                                # are recognised but not yet available
+//!   type: jdbc                   # jdbc (default) | env | vault | aws-secret-manager |
+//!                                # google-secret-manager | azure-key-vault; elasticsearch
+//!                                # is recognised but not yet available
 //!   read-only: false             # true: writes are refused, the backend is the source
 //!   vault: {...}                 # see vault::config and docs/secrets.md
 //!   aws-secret-manager: {...}    # see aws::config
+//!   google-secret-manager: {...} # see gcp::config
+//!   azure-key-vault: {...}       # see azure::config
 //!   jdbc:
 //!     secret: "at least 32 characters"   # optional; see JdbcConfig::key
 //!     previous-secrets: ["the old one"]  # still read while `saker secret rekey` runs
@@ -114,9 +116,9 @@ impl BackendKind {
             BackendKind::Jdbc | BackendKind::Env => true,
             BackendKind::AwsSecretManager => cfg!(feature = "aws"),
             BackendKind::Vault => cfg!(feature = "vault"),
-            BackendKind::AzureKeyVault
-            | BackendKind::GoogleSecretManager
-            | BackendKind::Elasticsearch => false,
+            BackendKind::GoogleSecretManager => cfg!(feature = "gcp"),
+            BackendKind::AzureKeyVault => cfg!(feature = "azure"),
+            BackendKind::Elasticsearch => false,
         }
     }
 
@@ -208,6 +210,12 @@ pub struct SecretConfig {
     /// `secret.vault`, validated when it is the selected backend.
     #[cfg(feature = "vault")]
     pub vault: Option<crate::vault::VaultConfig>,
+    /// `secret.google-secret-manager`, validated when it is the selected backend.
+    #[cfg(feature = "gcp")]
+    pub gcp: Option<crate::gcp::GcpConfig>,
+    /// `secret.azure-key-vault`, validated when it is the selected backend.
+    #[cfg(feature = "azure")]
+    pub azure: Option<crate::azure::AzureConfig>,
 }
 
 impl Default for SecretConfig {
@@ -225,6 +233,10 @@ impl Default for SecretConfig {
             aws: None,
             #[cfg(feature = "vault")]
             vault: None,
+            #[cfg(feature = "gcp")]
+            gcp: None,
+            #[cfg(feature = "azure")]
+            azure: None,
         }
     }
 }
@@ -293,10 +305,12 @@ struct Raw {
     aws_secret_manager: serde_json::Value,
     #[serde(default, alias = "readOnly")]
     read_only: bool,
-    #[serde(default, alias = "azureKeyVault")]
-    azure_key_vault: RawSection,
+    #[serde(default, alias = "azureKeyVault", alias = "azure-secret-manager")]
+    #[cfg_attr(not(feature = "azure"), allow(dead_code))]
+    azure_key_vault: serde_json::Value,
     #[serde(default, alias = "googleSecretManager")]
-    google_secret_manager: RawSection,
+    #[cfg_attr(not(feature = "gcp"), allow(dead_code))]
+    google_secret_manager: serde_json::Value,
     #[serde(default)]
     elasticsearch: RawSection,
     #[serde(default)]
@@ -362,7 +376,8 @@ struct RawIsolation {
     denied_services: Vec<String>,
 }
 
-const AVAILABLE: &str = "available: jdbc, env, vault, aws-secret-manager";
+const AVAILABLE: &str = "available: jdbc, env, vault, aws-secret-manager, \
+                         google-secret-manager, azure-key-vault";
 
 fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {
     match text {
@@ -373,7 +388,7 @@ fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration
 
 impl Raw {
     fn validate(self, env: &dyn Fn(&str) -> Option<String>) -> Result<SecretConfig, ConfigError> {
-        #[cfg(not(any(feature = "aws", feature = "vault")))]
+        #[cfg(not(any(feature = "aws", feature = "vault", feature = "gcp", feature = "azure")))]
         let _ = env;
         let defaults = SecretConfig::default();
         let backend = match self.backend.as_deref() {
@@ -487,8 +502,16 @@ impl Raw {
             BackendKind::AwsSecretManager => crate::aws::section_tags(&self.aws_secret_manager)?,
             #[cfg(not(feature = "aws"))]
             BackendKind::AwsSecretManager => BTreeMap::new(),
-            BackendKind::AzureKeyVault => self.azure_key_vault.tags,
-            BackendKind::GoogleSecretManager => self.google_secret_manager.tags,
+            #[cfg(feature = "azure")]
+            BackendKind::AzureKeyVault => crate::azure::section_tags(&self.azure_key_vault)?,
+            #[cfg(not(feature = "azure"))]
+            BackendKind::AzureKeyVault => BTreeMap::new(),
+            #[cfg(feature = "gcp")]
+            BackendKind::GoogleSecretManager => {
+                crate::gcp::section_tags(&self.google_secret_manager)?
+            }
+            #[cfg(not(feature = "gcp"))]
+            BackendKind::GoogleSecretManager => BTreeMap::new(),
             BackendKind::Elasticsearch => self.elasticsearch.tags,
         };
 
@@ -525,6 +548,22 @@ impl Raw {
                 BackendKind::Vault => {
                     Some(crate::vault::VaultConfig::from_section(&self.vault, env)?)
                 }
+                _ => None,
+            },
+            #[cfg(feature = "gcp")]
+            gcp: match backend {
+                BackendKind::GoogleSecretManager => Some(crate::gcp::GcpConfig::from_section(
+                    &self.google_secret_manager,
+                    env,
+                )?),
+                _ => None,
+            },
+            #[cfg(feature = "azure")]
+            azure: match backend {
+                BackendKind::AzureKeyVault => Some(crate::azure::AzureConfig::from_section(
+                    &self.azure_key_vault,
+                    env,
+                )?),
                 _ => None,
             },
         })

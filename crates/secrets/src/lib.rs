@@ -17,13 +17,19 @@
 pub mod audit;
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
+pub mod azure;
 #[cfg(feature = "remote")]
 mod bridge;
 mod cache;
+#[cfg(feature = "cloud")]
+mod cloud;
 pub mod config;
 pub mod dotenv;
 pub mod duration;
 pub mod env;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 pub mod generate;
 #[cfg(feature = "remote")]
 mod http;

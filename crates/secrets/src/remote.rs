@@ -28,6 +28,22 @@ pub fn open_remote(config: &SecretConfig) -> Result<Arc<dyn SecretStore>, StoreE
             })?;
             Ok(Arc::new(crate::vault::VaultSecretStore::new(section)?))
         }
+        #[cfg(feature = "gcp")]
+        BackendKind::GoogleSecretManager => {
+            let section = config.gcp.clone().ok_or_else(|| StoreError::Backend {
+                backend: "google-secret-manager",
+                message: "secret.google-secret-manager was not validated".into(),
+            })?;
+            Ok(Arc::new(crate::gcp::GcpSecretStore::new(section)?))
+        }
+        #[cfg(feature = "azure")]
+        BackendKind::AzureKeyVault => {
+            let section = config.azure.clone().ok_or_else(|| StoreError::Backend {
+                backend: "azure-key-vault",
+                message: "secret.azure-key-vault was not validated".into(),
+            })?;
+            Ok(Arc::new(crate::azure::AzureSecretStore::new(section)?))
+        }
         other => Err(StoreError::Backend {
             backend: other.as_str(),
             message: format!(
