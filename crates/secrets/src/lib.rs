@@ -24,6 +24,7 @@ pub mod config;
 pub mod dotenv;
 pub mod duration;
 pub mod env;
+pub mod filter;
 pub mod generate;
 #[cfg(feature = "remote")]
 mod http;
@@ -41,6 +42,7 @@ mod value;
 pub mod vault;
 
 pub use audit::{Accessor, AuditAction, AuditOutcome};
+pub use filter::{FilteredStore, SecretFilter};
 pub use generate::{BadLength, Charset, UnknownCharset, generate_value};
 pub use jdbc::JdbcSecretStore;
 pub use read_only::ReadOnlyStore;

@@ -1,5 +1,6 @@
 //! Opening the remote backend `secret.type` names (each behind its cargo feature, all on by
-//! default), and `secret.read-only` around whichever backend is configured.
+//! default), and `secret.read-only` (with its filters) around whichever backend is
+//! configured.
 
 use std::sync::Arc;
 
@@ -26,7 +27,12 @@ pub fn open_remote(config: &SecretConfig) -> Result<Arc<dyn SecretStore>, StoreE
                 backend: "vault",
                 message: "secret.vault was not validated".into(),
             })?;
-            Ok(Arc::new(crate::vault::VaultSecretStore::new(section)?))
+            let store = crate::vault::VaultSecretStore::new(section)?;
+            Ok(Arc::new(if config.read_only {
+                store.reading_shared_paths()
+            } else {
+                store
+            }))
         }
         other => Err(StoreError::Backend {
             backend: other.as_str(),
@@ -37,11 +43,13 @@ pub fn open_remote(config: &SecretConfig) -> Result<Arc<dyn SecretStore>, StoreE
     }
 }
 
-/// `backend`, read-only when `secret.read-only` is set.
+/// `backend`, read-only when `secret.read-only` is set, behind the section's
+/// `filter-on-tags`/`filter-on-prefix` when set (`filter.rs`).
 pub fn apply_read_only(
     config: &SecretConfig,
     backend: Arc<dyn SecretStore>,
 ) -> Arc<dyn SecretStore> {
+    let backend = crate::filter::apply_filter(&config.filter, backend);
     if config.read_only {
         Arc::new(ReadOnlyStore::new(backend))
     } else {

@@ -35,6 +35,9 @@ impl SecretStore for VaultSecretStore {
             .call_found(Method::GET, &self.path("data", &secret), None)
             .map_err(|err| self.failed("read", namespace, key, err))?;
         let Some(answer) = answer else {
+            if self.reads_shared(namespace) {
+                return self.shared_get(namespace, key);
+            }
             return Ok(Lookup::Absent);
         };
         if !self.v2() {
@@ -70,15 +73,19 @@ impl SecretStore for VaultSecretStore {
         key: &str,
     ) -> Result<Option<SecretMetadata>, StoreError> {
         let secret = self.secret(tenant, namespace, key)?;
-        if self.v2() {
-            return Ok(self
-                .read_metadata("describe", namespace, key, &secret)?
-                .map(|(meta, _)| meta));
+        let own = if self.v2() {
+            self.read_metadata("describe", namespace, key, &secret)?
+                .map(|(meta, _)| meta)
+        } else {
+            let answer = self
+                .call_found(Method::GET, &self.path("data", &secret), None)
+                .map_err(|err| self.failed("describe", namespace, key, err))?;
+            answer.map(|_| SecretMetadata::new(key, Some(namespace.clone())))
+        };
+        match own {
+            None if self.reads_shared(namespace) => self.shared_metadata(namespace, key),
+            own => Ok(own),
         }
-        let answer = self
-            .call_found(Method::GET, &self.path("data", &secret), None)
-            .map_err(|err| self.failed("describe", namespace, key, err))?;
-        Ok(answer.map(|_| SecretMetadata::new(key, Some(namespace.clone()))))
     }
 
     fn list(&self, tenant: &str, namespace: &Namespace) -> Result<Vec<SecretMetadata>, StoreError> {
@@ -99,6 +106,13 @@ impl SecretStore for VaultSecretStore {
             }
             if let Some(meta) = self.metadata(tenant, namespace, key)? {
                 found.push(meta);
+            }
+        }
+        if self.reads_shared(namespace) {
+            for shared in self.shared_list(namespace)? {
+                if !found.iter().any(|own| own.key == shared.key) {
+                    found.push(shared);
+                }
             }
         }
         found.sort_by(|a, b| a.key.cmp(&b.key));
