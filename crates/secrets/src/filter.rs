@@ -198,6 +198,10 @@ impl SecretStore for FilteredStore {
         self.inner.versions(tenant, namespace, &stored)
     }
 
+    fn namespaces(&self) -> Result<Option<Vec<(String, Namespace)>>, StoreError> {
+        self.inner.namespaces()
+    }
+
     fn record_read(
         &self,
         tenant: &str,

@@ -34,6 +34,7 @@ use crate::store::{
 };
 use crate::value::SecretValue;
 
+mod export;
 mod view;
 
 pub use view::VisibleSecret;

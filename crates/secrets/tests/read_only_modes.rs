@@ -7,6 +7,7 @@
 mod common;
 #[path = "moto/peer.rs"]
 mod peer;
+#[allow(dead_code)] // the server's controls serve other test files
 #[path = "vault/server.rs"]
 mod server;
 
@@ -209,6 +210,10 @@ fn vault_read_only_layout_with_secret_path_prefix() {
         )
         .unwrap();
 
+    assert_eq!(
+        vault.current_value("secret", "app1/db"),
+        Some(json!({"value": "db-password-8812"}))
+    );
     let reader = service(&config(
         json!({"type": "vault", "read-only": true, "vault": section.clone()}),
     ));

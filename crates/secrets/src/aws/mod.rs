@@ -270,6 +270,61 @@ impl SecretStore for AwsSecretStore {
         Ok(entry.map(|e| metadata_of(namespace, key, &e)))
     }
 
+    fn namespaces(&self) -> Result<Option<Vec<(String, Namespace)>>, StoreError> {
+        // Every secret Saker wrote carries its tenant and namespace as tags; its name says
+        // it is under this backend's prefix.
+        let mut found = std::collections::BTreeSet::new();
+        let mut next: Option<String> = None;
+        loop {
+            let mut body = json!({"MaxResults": 100});
+            if let Some(prefix) = self.client.prefix() {
+                body["Filters"] = json!([{"Key": "name", "Values": [format!("{prefix}/")]}]);
+            }
+            if let Some(token) = &next {
+                body["NextToken"] = json!(token);
+            }
+            let page =
+                self.client
+                    .call("ListSecrets", &body)
+                    .map_err(|err| StoreError::Backend {
+                        backend: NAME,
+                        message: format!(
+                            "cannot list secrets at {}: {err}",
+                            self.client.endpoint()
+                        ),
+                    })?;
+            for entry in page["SecretList"].as_array().into_iter().flatten() {
+                let tag = |name: &str| {
+                    entry["Tags"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find_map(|t| {
+                            (t["Key"].as_str() == Some(name)).then(|| t["Value"].as_str())?
+                        })
+                };
+                let (Some(tenant), Some(namespace)) = (tag(TAG_TENANT), tag(TAG_NAMESPACE)) else {
+                    continue;
+                };
+                let Ok(namespace) = Namespace::parse(namespace) else {
+                    continue;
+                };
+                let directory = self.directory(tenant, &namespace);
+                if entry["Name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(&directory))
+                {
+                    found.insert((tenant.to_owned(), namespace));
+                }
+            }
+            match page["NextToken"].as_str() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(Some(found.into_iter().collect()))
+    }
+
     fn list(&self, tenant: &str, namespace: &Namespace) -> Result<Vec<SecretMetadata>, StoreError> {
         let directory = self.directory(tenant, namespace);
         let mut found = Vec::new();

@@ -119,6 +119,47 @@ impl SecretStore for VaultSecretStore {
         Ok(found)
     }
 
+    fn namespaces(&self) -> Result<Option<Vec<(String, Namespace)>>, StoreError> {
+        // `<prefix>/<tenant>/<namespace>/`: two levels of directories under the prefix.
+        let prefix = self.client.config().secret_path_prefix.clone();
+        let under = |dir: &str| -> Result<Vec<String>, StoreError> {
+            let path = format!("{}/?list=true", self.path("metadata", dir)).replace("//?", "/?");
+            let answer =
+                self.call_found(Method::GET, &path, None)
+                    .map_err(|err| StoreError::Backend {
+                        backend: NAME,
+                        message: format!(
+                            "cannot list {dir:?} at {}: {err}",
+                            self.client.config().address
+                        ),
+                    })?;
+            Ok(answer
+                .and_then(|a| a.body["data"]["keys"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|k| k.as_str()?.strip_suffix('/').map(str::to_owned))
+                .collect())
+        };
+        let join = |parts: &[&str]| {
+            prefix
+                .iter()
+                .map(String::as_str)
+                .chain(parts.iter().copied())
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        let mut found = Vec::new();
+        for tenant in under(&join(&[]))? {
+            for namespace in under(&join(&[&tenant]))? {
+                if let Ok(namespace) = Namespace::parse(&namespace) {
+                    found.push((tenant.clone(), namespace));
+                }
+            }
+        }
+        found.sort();
+        Ok(Some(found))
+    }
+
     fn put(
         &self,
         tenant: &str,
