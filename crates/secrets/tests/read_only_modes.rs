@@ -360,3 +360,51 @@ fn filter_configuration_errors_name_the_key() {
     .unwrap();
     assert!(config.filter.is_empty());
 }
+
+#[test]
+fn default_tags_are_written_on_every_write_to_aws() {
+    let Some(moto) = moto() else { return };
+    let plain = service(&config(
+        json!({"type": "aws-secret-manager", "aws-secret-manager": aws_section(&moto.endpoint)}),
+    ));
+    let company = ns("company");
+    plain
+        .put(
+            "main",
+            &company,
+            "OLD",
+            tagged("old-value-1", &[("team", "data")]),
+            &who(),
+        )
+        .unwrap();
+    let mut section = aws_section(&moto.endpoint);
+    section["tags"] = json!({"application": "saker-production", "team": "default-team"});
+    let tagging = service(&config(
+        json!({"type": "aws-secret-manager", "aws-secret-manager": section}),
+    ));
+    // A secret from before the defaults gains those it lacks and keeps its own.
+    let meta = tagging
+        .put(
+            "main",
+            &company,
+            "OLD",
+            SecretWrite::new(SecretValue::new("old-value-2")),
+            &who(),
+        )
+        .unwrap();
+    assert_eq!(meta.tags["application"], "saker-production");
+    assert_eq!(meta.tags["team"], "data");
+    let stored = plain.metadata("main", &company, "OLD").unwrap().unwrap();
+    assert_eq!(stored.tags["application"], "saker-production", "in AWS");
+    // A new secret gets them all.
+    let meta = tagging
+        .put(
+            "main",
+            &company,
+            "NEW",
+            SecretWrite::new(SecretValue::new("new-value-3")),
+            &who(),
+        )
+        .unwrap();
+    assert_eq!(meta.tags["team"], "default-team");
+}
