@@ -298,7 +298,7 @@ mod tests {
             if stale_if_error {
                 assert_eq!(value(answer.unwrap()), "v0");
             } else {
-                let err = answer.err().expect("fails closed").to_string();
+                let err = answer.expect_err("fails closed").to_string();
                 assert!(err.contains("'K'"), "{err}");
             }
             // A key never read has nothing stale to give.
