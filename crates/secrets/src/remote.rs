@@ -19,7 +19,12 @@ pub fn open_remote(config: &SecretConfig) -> Result<Arc<dyn SecretStore>, StoreE
                 backend: "aws-secret-manager",
                 message: "secret.aws-secret-manager was not validated".into(),
             })?;
-            Ok(Arc::new(crate::aws::AwsSecretStore::new(section)?))
+            let store = crate::aws::AwsSecretStore::new(section)?;
+            Ok(Arc::new(if config.read_only {
+                store.reading_tagged_secrets()
+            } else {
+                store
+            }))
         }
         #[cfg(feature = "vault")]
         BackendKind::Vault => {

@@ -408,3 +408,115 @@ fn default_tags_are_written_on_every_write_to_aws() {
         .unwrap();
     assert_eq!(meta.tags["team"], "default-team");
 }
+
+/// Creates a secret in moto the way an organisation would, outside Saker (moto does not
+/// check signatures).
+fn aws_create(endpoint: &str, name: &str, value: &str, tags: &[(&str, &str)]) {
+    let tags: Vec<Value> = tags
+        .iter()
+        .map(|(k, v)| json!({"Key": k, "Value": v}))
+        .collect();
+    let body = json!({"Name": name, "SecretString": value, "Tags": tags}).to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(endpoint)
+            .header("X-Amz-Target", "secretsmanager.CreateSecret")
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert!(status.is_success(), "{status}");
+}
+
+#[test]
+fn aws_read_only_reads_secrets_tagged_by_namespace_and_key() {
+    let Some(moto) = moto() else { return };
+    let endpoint = moto.endpoint.as_str();
+    aws_create(
+        endpoint,
+        "billing-db-password",
+        "tagged-db-value-1",
+        &[
+            ("namespace", "company"),
+            ("key", "DB_PASSWORD"),
+            ("prefix", "ro-test"),
+        ],
+    );
+    aws_create(
+        endpoint,
+        "other-prefix-secret",
+        "other-prefix-value-2",
+        &[
+            ("namespace", "company"),
+            ("key", "OTHER"),
+            ("prefix", "elsewhere"),
+        ],
+    );
+    aws_create(
+        endpoint,
+        "sales-tenant-secret",
+        "sales-tenant-value-3",
+        &[
+            ("namespace", "company"),
+            ("key", "SALES"),
+            ("prefix", "ro-test"),
+            ("tenant", "sales"),
+        ],
+    );
+    let writer = service(&config(
+        json!({"type": "aws-secret-manager", "aws-secret-manager": aws_section(endpoint)}),
+    ));
+    writer
+        .put(
+            "main",
+            &ns("company"),
+            "OWN",
+            SecretWrite::new(SecretValue::new("own-aws-value-4")),
+            &who(),
+        )
+        .unwrap();
+    // Not read-only: only Saker's layout.
+    assert!(resolves(&writer, "company.team", "DB_PASSWORD").is_none());
+
+    let reader = service(&config(
+        json!({"type": "aws-secret-manager", "read-only": true,
+        "aws-secret-manager": aws_section(endpoint)}),
+    ));
+    assert!(same(
+        &resolves(&reader, "company.team", "DB_PASSWORD").unwrap(),
+        "tagged-db-value-1"
+    ));
+    assert!(same(
+        &resolves(&reader, "company.team", "OWN").unwrap(),
+        "own-aws-value-4"
+    ));
+    assert!(
+        resolves(&reader, "company", "OTHER").is_none(),
+        "other prefix"
+    );
+    assert!(
+        resolves(&reader, "company", "SALES").is_none(),
+        "other tenant"
+    );
+    let sales = reader
+        .resolve("sales", &ns("company"), "SALES", None, &who())
+        .unwrap();
+    assert!(same(&sales.value, "sales-tenant-value-3"));
+    assert_eq!(keys(&reader, "company"), ["DB_PASSWORD", "OWN"]);
+    let meta = reader
+        .metadata("main", &ns("company"), "DB_PASSWORD")
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta.tags["key"], "DB_PASSWORD");
+}
