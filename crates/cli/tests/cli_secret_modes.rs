@@ -145,6 +145,13 @@ fn migrate_jdbc_to_vault_audited_and_resumable() {
         "{audit}"
     );
 
+    // The progress file names what was copied, never a value.
+    let recorded = std::fs::read_to_string(&progress).unwrap();
+    assert_eq!(recorded.lines().count(), 3);
+    for (.., value) in SECRETS {
+        assert!(!recorded.contains(value), "the progress file holds a value");
+    }
+
     // Run again: nothing to do.
     let (ok, text) = migrate(&data, &to, &progress);
     assert!(ok, "{text}");

@@ -158,7 +158,11 @@ fn aws_filters_on_tags_and_prefix() {
 
 /// Writes a KV v2 secret the way Vault's own tools do (several fields, no Saker layout).
 fn vault_put(vault: &VaultServer, path: &str, data: Value) {
-    let url = format!("{}/v1/secret/data/{path}", vault.address);
+    vault_post(vault, &format!("secret/data/{path}"), json!({"data": data}));
+}
+
+fn vault_post(vault: &VaultServer, path: &str, body: Value) {
+    let url = format!("{}/v1/{path}", vault.address);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -167,7 +171,7 @@ fn vault_put(vault: &VaultServer, path: &str, data: Value) {
         reqwest::Client::new()
             .post(url)
             .header("X-Vault-Token", ROOT_TOKEN)
-            .body(json!({"data": data}).to_string())
+            .body(body.to_string())
             .send()
             .await
             .unwrap()
@@ -519,4 +523,23 @@ fn aws_read_only_reads_secrets_tagged_by_namespace_and_key() {
         .unwrap()
         .unwrap();
     assert_eq!(meta.tags["key"], "DB_PASSWORD");
+}
+
+#[test]
+fn vault_kv1_read_only_layout() {
+    let vault = VaultServer::start();
+    vault_post(
+        &vault,
+        "kv/app1/api",
+        json!({"API_TOKEN": "kv1-token-3391", "OTHER": "kv1-other"}),
+    );
+    let reader = service(&config(
+        json!({"type": "vault", "read-only": true, "vault": {
+        "address": vault.address, "token": {"token": ROOT_TOKEN}, "root-engine": "kv",
+        "engine-version": 1, "secret-path-prefix": "app1"}}),
+    ));
+    let api = resolves(&reader, "company.team", "api").unwrap();
+    let fields: Value = serde_json::from_str(api.expose()).unwrap();
+    assert!(fields["API_TOKEN"] == "kv1-token-3391");
+    assert_eq!(keys(&reader, "company"), ["api"]);
 }
