@@ -54,8 +54,21 @@ pub(crate) fn open_with(
     new_key: Option<SecretKey>,
 ) -> anyhow::Result<SecretService> {
     let config = secret_config(app)?;
+    service_for(app, &config, store, service, env, new_key)
+}
+
+/// The secret service of role `service` over the backend `config` describes, which need not
+/// be this process's own `secret:` (`saker secret migrate` opens two).
+pub(crate) fn service_for(
+    app: &App,
+    config: &SecretConfig,
+    store: Arc<dyn Database>,
+    service: Service,
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+    new_key: Option<SecretKey>,
+) -> anyhow::Result<SecretService> {
     let backend: Arc<dyn SecretStore> = match config.backend {
-        BackendKind::Jdbc => Arc::new(jdbc_store(app, &config, store.clone(), new_key)?),
+        BackendKind::Jdbc => Arc::new(jdbc_store(app, config, store.clone(), new_key)?),
         BackendKind::Env => {
             if new_key.is_some() {
                 bail!(
@@ -77,11 +90,11 @@ pub(crate) fn open_with(
                     config.backend
                 );
             }
-            saker_secrets::open_remote(&config)?
+            saker_secrets::open_remote(config)?
         }
     };
-    let backend = saker_secrets::apply_read_only(&config, backend);
-    Ok(SecretService::new(backend, store, &config, service))
+    let backend = saker_secrets::apply_read_only(config, backend);
+    Ok(SecretService::new(backend, store, config, service))
 }
 
 fn jdbc_store(

@@ -17,7 +17,7 @@
 //!     previous-secrets: ["the old one"]  # still read while `saker secret rekey` runs
 //!     max-versions: 10
 //!     tags: {application: saker-production}
-//!   cache: {enabled: true, maximum-size: 1000, expire-after-write: 60s}
+//!   cache: {enabled: true, maximum-size: 1000, expire-after-write: 60s, stale-if-error: false}
 //!   isolation: {enabled: true, denied-services: [EXECUTOR]}
 //!   expiry-warning: 7d
 //!   namespace-grants:
@@ -124,7 +124,7 @@ impl BackendKind {
 
     /// Reads a `secret.type` value; `azure-secret-manager` (the name in one Kestra page) is
     /// taken as `azure-key-vault`.
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let text = text.trim().to_ascii_lowercase();
         if text == "azure-secret-manager" {
             return Some(BackendKind::AzureKeyVault);
@@ -149,6 +149,10 @@ pub struct CacheConfig {
     pub maximum_size: u64,
     /// Time to live of a cached value.
     pub expire_after_write: Duration,
+    /// `stale-if-error`: when the backend fails, answer the last value it gave for the key
+    /// (even past its time to live) and log a warning naming backend and key. Off by
+    /// default: a backend that is down fails closed.
+    pub stale_if_error: bool,
 }
 
 impl Default for CacheConfig {
@@ -157,6 +161,7 @@ impl Default for CacheConfig {
             enabled: true,
             maximum_size: 1000,
             expire_after_write: Duration::from_secs(60),
+            stale_if_error: false,
         }
     }
 }
@@ -204,6 +209,9 @@ pub struct SecretConfig {
     /// `secret.read-only`: the external system is the source of truth; every write through
     /// Saker is refused with a "read-only" error.
     pub read_only: bool,
+    /// `filter-on-tags` and `filter-on-prefix` of the selected backend's section: what a
+    /// read-only backend lets Saker see.
+    pub filter: crate::filter::SecretFilter,
     /// `secret.aws-secret-manager`, validated when it is the selected backend.
     #[cfg(feature = "aws")]
     pub aws: Option<crate::aws::AwsConfig>,
@@ -229,6 +237,7 @@ impl Default for SecretConfig {
             expiry_warning: Duration::from_secs(7 * 86_400),
             namespace_grants: Vec::new(),
             read_only: false,
+            filter: crate::filter::SecretFilter::default(),
             #[cfg(feature = "aws")]
             aws: None,
             #[cfg(feature = "vault")]
@@ -257,6 +266,8 @@ impl SecretConfig {
         if value.is_null() {
             return Ok(Self::default());
         }
+        let mut value = value;
+        let filter = crate::filter::take_from_section(&mut value)?;
         let raw: Raw = serde_path_to_error::deserialize(value).map_err(|err| {
             let path = err.path().to_string();
             let key = if path == "." {
@@ -266,7 +277,16 @@ impl SecretConfig {
             };
             ConfigError::new(&key, sanitize(&err.into_inner().to_string()))
         })?;
-        raw.validate(env)
+        let mut config = raw.validate(env)?;
+        if !filter.is_empty() && !config.read_only {
+            return Err(ConfigError::new(
+                &format!("secret.{}.filter-on-tags", config.backend),
+                "filter-on-tags and filter-on-prefix select what a read-only backend shows: \
+                 set secret.read-only: true, or remove the filter",
+            ));
+        }
+        config.filter = filter;
+        Ok(config)
     }
 
     /// The namespace rule with the configured grants.
@@ -277,9 +297,10 @@ impl SecretConfig {
 
 impl<'de> Deserialize<'de> for SecretConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Raw::deserialize(deserializer)?;
-        raw.validate(&|name| std::env::var(name).ok())
-            .map_err(serde::de::Error::custom)
+        // Through the JSON tree, so that the backend section's filters are read as by
+        // `from_value`.
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Self::from_value(value).map_err(serde::de::Error::custom)
     }
 }
 
@@ -361,6 +382,8 @@ struct RawCache {
     maximum_size: Option<u64>,
     #[serde(alias = "expireAfterWrite")]
     expire_after_write: Option<String>,
+    #[serde(default, alias = "staleIfError")]
+    stale_if_error: bool,
 }
 
 #[derive(Default, Deserialize)]
@@ -447,6 +470,7 @@ impl Raw {
                 self.cache.expire_after_write.as_deref(),
                 defaults.cache.expire_after_write,
             )?,
+            stale_if_error: self.cache.stale_if_error,
         };
         if cache.enabled && cache.maximum_size == 0 {
             return Err(ConfigError::new(
@@ -535,6 +559,7 @@ impl Raw {
             )?,
             namespace_grants: self.namespace_grants,
             read_only: self.read_only,
+            filter: crate::filter::SecretFilter::default(),
             #[cfg(feature = "aws")]
             aws: match backend {
                 BackendKind::AwsSecretManager => Some(crate::aws::AwsConfig::from_section(

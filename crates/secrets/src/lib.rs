@@ -28,6 +28,7 @@ pub mod config;
 pub mod dotenv;
 pub mod duration;
 pub mod env;
+pub mod filter;
 #[cfg(feature = "gcp")]
 pub mod gcp;
 pub mod generate;
@@ -47,6 +48,7 @@ mod value;
 pub mod vault;
 
 pub use audit::{Accessor, AuditAction, AuditOutcome};
+pub use filter::{FilteredStore, SecretFilter};
 pub use generate::{BadLength, Charset, UnknownCharset, generate_value};
 pub use jdbc::JdbcSecretStore;
 pub use read_only::ReadOnlyStore;
