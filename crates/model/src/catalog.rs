@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::shape::Shape;
 
 mod core_tasks;
+mod duckdb;
 mod executions;
 mod files;
 mod flowable;
@@ -27,8 +28,10 @@ mod scripts;
 mod ssh;
 mod state;
 mod templating;
+mod tools;
 
 pub use core_tasks::CORE_TASKS;
+pub use duckdb::DUCKDB_TASKS;
 pub use executions::EXECUTION_TASKS;
 pub use files::FILE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
@@ -43,6 +46,7 @@ pub use scripts::SCRIPT_TASKS;
 pub use ssh::SSH_TASKS;
 pub use state::STATE_TASKS;
 pub use templating::TEMPLATING_TASKS;
+pub use tools::tool_tasks;
 
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -148,6 +152,17 @@ pub enum TaskKind {
     UnsetVariables,
     /// io.kestra.plugin.core.templating.TemplatedTask (`catalog/templating.rs`).
     TemplatedTask,
+    /// io.kestra.plugin.jdbc.duckdb.{Query, Queries}, through DuckDB's Python package
+    /// (`catalog/duckdb.rs`).
+    DuckdbQuery,
+    DuckdbQueries,
+    // Tool tasks (`catalog/tools.rs`): other languages' scripts and command-line tools.
+    LanguageScript,
+    LanguageCommands,
+    /// Kestra's `io.kestra.core.tasks.scripts.Bash`.
+    LegacyBash,
+    /// A plugin wrapping a command-line tool (dbt, AWS CLI, gcloud, Ansible, Terraform).
+    CliTool,
 }
 
 impl TaskKind {
@@ -411,6 +426,8 @@ impl Catalog {
                 .chain(NAMESPACE_FILE_TASKS)
                 .chain(EXECUTION_TASKS)
                 .chain(TEMPLATING_TASKS)
+                .chain(DUCKDB_TASKS)
+                .chain(tool_tasks())
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),
@@ -517,7 +534,6 @@ mod tests {
             assert_eq!(task_type(name).map(|t| t.name), Some(canonical), "{name}");
         }
         assert!(task_type("log").is_none());
-        assert!(task_type("io.kestra.core.tasks.scripts.Bash").is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod assert;
 mod count;
+mod dbt;
 mod echo;
 mod execution_notification;
 mod exit;
@@ -30,8 +31,10 @@ mod namespace_files;
 mod notifications;
 mod output_values;
 mod process_lines;
+mod process_setup;
 mod protocol;
 mod purge;
+mod python_env;
 mod resume_task;
 mod ret;
 mod script_context;
@@ -44,6 +47,7 @@ mod storage_tasks;
 mod subflow;
 mod task_file_io;
 mod templated;
+mod tools;
 mod variables;
 mod working_directory;
 
@@ -212,6 +216,7 @@ impl Registry {
             runners.insert(script, Arc::new(shell::Script(language)));
         }
         runners.insert("io.kestra.plugin.core.execution.Fail", Arc::new(fail::Fail));
+        runners.extend(tools::runners());
         runners.extend(kv::runners());
         runners.insert("io.kestra.plugin.core.debug.Echo", Arc::new(echo::Echo));
         runners.insert(
@@ -397,6 +402,14 @@ impl Registry {
             (
                 "io.kestra.plugin.jdbc.sqlite.Queries",
                 Arc::new(jdbc::Sqlite(jdbc::Mode::Queries)),
+            ),
+            (
+                "io.kestra.plugin.jdbc.duckdb.Query",
+                Arc::new(jdbc::DuckDb(jdbc::Mode::Query)),
+            ),
+            (
+                "io.kestra.plugin.jdbc.duckdb.Queries",
+                Arc::new(jdbc::DuckDb(jdbc::Mode::Queries)),
             ),
         ] {
             runners.insert(name, runner);
