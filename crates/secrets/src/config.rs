@@ -4,12 +4,16 @@
 //!
 //! ```yaml
 //! secret:
-//!   type: jdbc                   # jdbc (default) | env | vault | aws-secret-manager;
-//!                                # azure-key-vault, google-secret-manager and elasticsearch
-//!                                # are recognised but not yet available
+//!   type: jdbc                   # jdbc (default) | env | vault | aws-secret-manager |
+//!                                # elasticsearch | 1password | doppler; azure-key-vault
+//!                                # and google-secret-manager are recognised but not yet
+//!                                # available
 //!   read-only: false             # true: writes are refused, the backend is the source
 //!   vault: {...}                 # see vault::config and docs/secrets.md
 //!   aws-secret-manager: {...}    # see aws::config
+//!   elasticsearch: {...}         # see elasticsearch::config
+//!   1password: {...}             # see onepassword::config
+//!   doppler: {...}               # see doppler::config
 //!   jdbc:
 //!     secret: "at least 32 characters"   # optional; see JdbcConfig::key
 //!     previous-secrets: ["the old one"]  # still read while `saker secret rekey` runs
@@ -82,10 +86,14 @@ pub enum BackendKind {
     GoogleSecretManager,
     /// Elasticsearch.
     Elasticsearch,
+    /// 1Password, through a 1Password Connect server.
+    OnePassword,
+    /// Doppler.
+    Doppler,
 }
 
 impl BackendKind {
-    const ALL: [BackendKind; 7] = [
+    const ALL: [BackendKind; 9] = [
         BackendKind::Jdbc,
         BackendKind::Env,
         BackendKind::Vault,
@@ -93,6 +101,8 @@ impl BackendKind {
         BackendKind::AzureKeyVault,
         BackendKind::GoogleSecretManager,
         BackendKind::Elasticsearch,
+        BackendKind::OnePassword,
+        BackendKind::Doppler,
     ];
 
     /// The name used in `secret.type`.
@@ -105,6 +115,8 @@ impl BackendKind {
             BackendKind::AzureKeyVault => "azure-key-vault",
             BackendKind::GoogleSecretManager => "google-secret-manager",
             BackendKind::Elasticsearch => "elasticsearch",
+            BackendKind::OnePassword => "1password",
+            BackendKind::Doppler => "doppler",
         }
     }
 
@@ -114,9 +126,10 @@ impl BackendKind {
             BackendKind::Jdbc | BackendKind::Env => true,
             BackendKind::AwsSecretManager => cfg!(feature = "aws"),
             BackendKind::Vault => cfg!(feature = "vault"),
-            BackendKind::AzureKeyVault
-            | BackendKind::GoogleSecretManager
-            | BackendKind::Elasticsearch => false,
+            BackendKind::Elasticsearch => cfg!(feature = "elasticsearch"),
+            BackendKind::OnePassword => cfg!(feature = "onepassword"),
+            BackendKind::Doppler => cfg!(feature = "doppler"),
+            BackendKind::AzureKeyVault | BackendKind::GoogleSecretManager => false,
         }
     }
 
@@ -208,6 +221,15 @@ pub struct SecretConfig {
     /// `secret.vault`, validated when it is the selected backend.
     #[cfg(feature = "vault")]
     pub vault: Option<crate::vault::VaultConfig>,
+    /// `secret.elasticsearch`, validated when it is the selected backend.
+    #[cfg(feature = "elasticsearch")]
+    pub elasticsearch: Option<crate::elasticsearch::ElasticsearchConfig>,
+    /// `secret.1password`, validated when it is the selected backend.
+    #[cfg(feature = "onepassword")]
+    pub onepassword: Option<crate::onepassword::OnePasswordConfig>,
+    /// `secret.doppler`, validated when it is the selected backend.
+    #[cfg(feature = "doppler")]
+    pub doppler: Option<crate::doppler::DopplerConfig>,
 }
 
 impl Default for SecretConfig {
@@ -225,6 +247,12 @@ impl Default for SecretConfig {
             aws: None,
             #[cfg(feature = "vault")]
             vault: None,
+            #[cfg(feature = "elasticsearch")]
+            elasticsearch: None,
+            #[cfg(feature = "onepassword")]
+            onepassword: None,
+            #[cfg(feature = "doppler")]
+            doppler: None,
         }
     }
 }
@@ -298,7 +326,19 @@ struct Raw {
     #[serde(default, alias = "googleSecretManager")]
     google_secret_manager: RawSection,
     #[serde(default)]
-    elasticsearch: RawSection,
+    #[cfg_attr(not(feature = "elasticsearch"), allow(dead_code))]
+    elasticsearch: serde_json::Value,
+    #[serde(
+        default,
+        rename = "1password",
+        alias = "onepassword",
+        alias = "one-password"
+    )]
+    #[cfg_attr(not(feature = "onepassword"), allow(dead_code))]
+    onepassword: serde_json::Value,
+    #[serde(default)]
+    #[cfg_attr(not(feature = "doppler"), allow(dead_code))]
+    doppler: serde_json::Value,
     #[serde(default)]
     cache: RawCache,
     #[serde(default)]
@@ -362,7 +402,8 @@ struct RawIsolation {
     denied_services: Vec<String>,
 }
 
-const AVAILABLE: &str = "available: jdbc, env, vault, aws-secret-manager";
+const AVAILABLE: &str =
+    "available: jdbc, env, vault, aws-secret-manager, elasticsearch, 1password, doppler";
 
 fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {
     match text {
@@ -489,7 +530,18 @@ impl Raw {
             BackendKind::AwsSecretManager => BTreeMap::new(),
             BackendKind::AzureKeyVault => self.azure_key_vault.tags,
             BackendKind::GoogleSecretManager => self.google_secret_manager.tags,
-            BackendKind::Elasticsearch => self.elasticsearch.tags,
+            #[cfg(feature = "elasticsearch")]
+            BackendKind::Elasticsearch => crate::elasticsearch::section_tags(&self.elasticsearch)?,
+            #[cfg(feature = "onepassword")]
+            BackendKind::OnePassword => crate::onepassword::section_tags(&self.onepassword)?,
+            #[cfg(feature = "doppler")]
+            BackendKind::Doppler => crate::doppler::section_tags(&self.doppler)?,
+            #[cfg(not(all(
+                feature = "elasticsearch",
+                feature = "onepassword",
+                feature = "doppler"
+            )))]
+            _ => BTreeMap::new(),
         };
 
         Ok(SecretConfig {
@@ -524,6 +576,27 @@ impl Raw {
             vault: match backend {
                 BackendKind::Vault => {
                     Some(crate::vault::VaultConfig::from_section(&self.vault, env)?)
+                }
+                _ => None,
+            },
+            #[cfg(feature = "elasticsearch")]
+            elasticsearch: match backend {
+                BackendKind::Elasticsearch => Some(
+                    crate::elasticsearch::ElasticsearchConfig::from_section(&self.elasticsearch)?,
+                ),
+                _ => None,
+            },
+            #[cfg(feature = "onepassword")]
+            onepassword: match backend {
+                BackendKind::OnePassword => Some(
+                    crate::onepassword::OnePasswordConfig::from_section(&self.onepassword)?,
+                ),
+                _ => None,
+            },
+            #[cfg(feature = "doppler")]
+            doppler: match backend {
+                BackendKind::Doppler => {
+                    Some(crate::doppler::DopplerConfig::from_section(&self.doppler)?)
                 }
                 _ => None,
             },
