@@ -1,0 +1,405 @@
+//! The Elasticsearch backend against the test server of `tests/servers/elasticsearch.rs`,
+//! through the secret service: inheritance, versions, check-and-set, soft delete, restore,
+//! rollback, destroy, read-only, an outage, values sealed before they reach the index (the
+//! server's raw documents hold no plaintext, and a document copied to another secret does
+//! not open), and the official `elasticsearch` Python client run against the same server.
+
+mod common;
+mod servers;
+
+use std::sync::Arc;
+
+use common::{ns, same};
+use saker_secrets::{
+    Accessor, SecretConfig, SecretService, SecretValue, SecretWrite, Service, ServiceError,
+    StoreError,
+};
+use saker_store::{AuditFilter, AuditLog, SqliteStore};
+use serde_json::{Value, json};
+use servers::elasticsearch::EsServer;
+
+const PASSPHRASE: &str = "elasticsearch-secret-of-at-least-32-chars";
+const INDEX: &str = "saker_secrets";
+
+fn config(section: Value, read_only: bool) -> SecretConfig {
+    SecretConfig::from_value(
+        json!({"type": "elasticsearch", "read-only": read_only, "elasticsearch": section}),
+    )
+    .unwrap()
+}
+
+fn section(es: &EsServer) -> Value {
+    json!({"hosts": [es.address], "secret": PASSPHRASE,
+        "basic-auth": {"username": "elastic", "password": "es-password"},
+        "tags": {"owner": "platform"}})
+}
+
+fn service(config: &SecretConfig) -> (SecretService, Arc<SqliteStore>) {
+    let backend = saker_secrets::open_remote(config).unwrap();
+    let backend = saker_secrets::apply_read_only(config, backend);
+    let db = Arc::new(SqliteStore::open_in_memory().unwrap());
+    (
+        SecretService::new(backend, db.clone(), config, Service::Worker),
+        db,
+    )
+}
+
+fn who() -> Accessor {
+    Accessor::user("cli:test")
+}
+
+fn write(value: &str, expected: Option<u64>) -> SecretWrite {
+    let mut write = SecretWrite::new(SecretValue::new(value));
+    write.expected_version = expected;
+    write
+}
+
+fn raw_index(es: &EsServer) -> String {
+    serde_json::to_string(&es.documents(INDEX)).unwrap()
+}
+
+#[test]
+fn lifecycle_through_the_service_with_sealed_values() {
+    let es = EsServer::start(Some(("elastic", "es-password")));
+    let config = config(section(&es), false);
+    let (service, db) = service(&config);
+    let company = ns("company");
+
+    let meta = service
+        .put(
+            "main",
+            &company,
+            "API_KEY",
+            write("first-plaintext", Some(0)),
+            &who(),
+        )
+        .unwrap();
+    assert_eq!(meta.version, 1);
+    assert_eq!(meta.tags.get("owner").map(String::as_str), Some("platform"));
+    // Inherited by a child namespace.
+    let found = service
+        .resolve("main", &ns("company.team"), "API_KEY", None, &who())
+        .unwrap();
+    assert!(same(&found.value, "first-plaintext"));
+    assert_eq!(found.namespace, company);
+
+    // Saker's layout in the index, keyword mappings, and no plaintext anywhere in it.
+    let ids: Vec<String> = es.documents(INDEX).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, ["main/company/API_KEY", "main/company/API_KEY/1"]);
+    assert_eq!(
+        es.mappings(INDEX).unwrap()["properties"]["namespace"]["type"],
+        "keyword"
+    );
+
+    // Check-and-set.
+    let meta = service
+        .put(
+            "main",
+            &company,
+            "API_KEY",
+            write("second-plaintext", Some(1)),
+            &who(),
+        )
+        .unwrap();
+    assert_eq!(meta.version, 2);
+    let err = service
+        .put(
+            "main",
+            &company,
+            "API_KEY",
+            write("lost-update", Some(1)),
+            &who(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::Store(StoreError::VersionConflict { actual: 2, .. })
+        ),
+        "{err}"
+    );
+    let versions = service.versions("main", &company, "API_KEY").unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    let raw = raw_index(&es);
+    for plaintext in [
+        "first-plaintext",
+        "second-plaintext",
+        "lost-update",
+        PASSPHRASE,
+    ] {
+        assert!(!raw.contains(plaintext), "plaintext in the index");
+    }
+
+    // Listing: exactly the namespace's secrets, through search_after pages.
+    for n in 0..120 {
+        service
+            .put(
+                "main",
+                &ns("company.many"),
+                &format!("K{n:03}"),
+                write("v", None),
+                &who(),
+            )
+            .unwrap();
+    }
+    let listed = service.list("main", &ns("company.many")).unwrap();
+    assert_eq!(listed.len(), 120);
+    assert_eq!(listed[119].key, "K119");
+    assert_eq!(service.list("main", &company).unwrap().len(), 1);
+
+    // Soft delete hides it, restore brings it back, rollback writes version 1 as version 3.
+    assert!(service.delete("main", &company, "API_KEY", &who()).unwrap());
+    assert!(
+        service
+            .resolve("main", &company, "API_KEY", None, &who())
+            .is_err()
+    );
+    service
+        .restore("main", &company, "API_KEY", &who())
+        .unwrap();
+    let meta = service
+        .rollback("main", &company, "API_KEY", 1, &who())
+        .unwrap();
+    assert_eq!(meta.version, 3);
+    let found = service
+        .resolve("main", &company, "API_KEY", None, &who())
+        .unwrap();
+    assert!(same(&found.value, "first-plaintext"));
+
+    // Destroy removes every document of the secret.
+    assert!(
+        service
+            .destroy("main", &company, "API_KEY", &who())
+            .unwrap()
+    );
+    assert!(
+        service
+            .metadata("main", &company, "API_KEY")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !es.documents(INDEX)
+            .iter()
+            .any(|(id, _)| id.starts_with("main/company/API_KEY"))
+    );
+
+    let audit = db.list_audit(&AuditFilter::default()).unwrap();
+    let actions: Vec<String> = audit.iter().map(|r| r.event.action.clone()).collect();
+    for action in ["write", "read", "delete", "restore", "rollback", "destroy"] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
+    }
+}
+
+#[test]
+fn a_document_copied_to_another_secret_or_another_passphrase_does_not_open() {
+    let es = EsServer::start(None);
+    let mut plain = section(&es);
+    plain.as_object_mut().unwrap().remove("basic-auth");
+    let config = config(plain.clone(), false);
+    let (service, _db) = service(&config);
+    let team = ns("team");
+    service
+        .put("main", &team, "A", write("value-of-a", None), &who())
+        .unwrap();
+    service
+        .put("main", &team, "B", write("value-of-b", None), &who())
+        .unwrap();
+    // An attacker with write access to the index copies A's sealed value over B's.
+    let a = es
+        .documents(INDEX)
+        .into_iter()
+        .find(|(id, _)| id == "main/team/A/1")
+        .unwrap()
+        .1;
+    let mut forged = a.clone();
+    forged["key"] = json!("B");
+    es.overwrite(INDEX, "main/team/B/1", forged);
+    let err = service
+        .resolve("main", &team, "B", None, &who())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("elasticsearch") && text.contains("'B'"),
+        "{text}"
+    );
+    assert!(!text.contains("value-of-a"), "{text}");
+
+    // Another passphrase cannot read A.
+    plain["secret"] = json!("another-passphrase-of-at-least-32-chars");
+    let (other, _db) = service_of(plain);
+    let err = other.resolve("main", &team, "A", None, &who()).unwrap_err();
+    assert!(
+        err.to_string().contains("secret.elasticsearch.secret"),
+        "{err}"
+    );
+}
+
+fn service_of(section: Value) -> (SecretService, Arc<SqliteStore>) {
+    service(&config(section, false))
+}
+
+#[test]
+fn read_only_refuses_writes_and_reads_what_the_index_holds() {
+    let es = EsServer::start(Some(("elastic", "es-password")));
+    let (writer, _db) = service(&config(section(&es), false));
+    writer
+        .put(
+            "main",
+            &ns("company"),
+            "DB",
+            write("db-value", None),
+            &who(),
+        )
+        .unwrap();
+    let (reader, _db) = service(&config(section(&es), true));
+    let found = reader
+        .resolve("main", &ns("company.team"), "DB", None, &who())
+        .unwrap();
+    assert!(same(&found.value, "db-value"));
+    assert_eq!(reader.list("main", &ns("company")).unwrap().len(), 1);
+    let err = reader
+        .put("main", &ns("company"), "DB", write("other", None), &who())
+        .unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+}
+
+#[test]
+fn outages_and_wrong_credentials_fail_closed_naming_backend_and_key() {
+    let port = servers::closed_port();
+    let (service, db) = service(&config(
+        json!({"hosts": format!("http://127.0.0.1:{port}"), "secret": PASSPHRASE,
+            "basic-auth": {"username": "elastic", "password": "down-password"}}),
+        false,
+    ));
+    let err = service
+        .resolve("main", &ns("company.team"), "DB_PASSWORD", None, &who())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("elasticsearch") && text.contains("DB_PASSWORD"),
+        "{text}"
+    );
+    assert!(!text.contains("down-password"), "{text}");
+    let last = db
+        .list_audit(&AuditFilter::default())
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(last.event.outcome, "failed");
+
+    // A cluster that answers 503, and one that refuses the credentials.
+    let es = EsServer::start(Some(("elastic", "es-password")));
+    let (service, _db) = service_of(section(&es));
+    service
+        .put("main", &ns("a"), "K", write("k-value", None), &who())
+        .unwrap();
+    es.set_unavailable(true);
+    let err = service
+        .resolve("main", &ns("a"), "K", None, &who())
+        .unwrap_err();
+    assert!(err.to_string().contains("cluster_block_exception"), "{err}");
+    es.set_unavailable(false);
+    let mut wrong = section(&es);
+    wrong["basic-auth"]["password"] = json!("wrong-password");
+    let (service, _db) = service_of(wrong);
+    let err = service
+        .resolve("main", &ns("a"), "K", None, &who())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("401") && text.contains("security_exception"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-password"), "{text}");
+}
+
+#[test]
+fn a_second_host_answers_when_the_first_is_down() {
+    let es = EsServer::start(None);
+    let port = servers::closed_port();
+    let (service, _db) = service_of(json!({"hosts": [format!("http://127.0.0.1:{port}"),
+        es.address], "secret": PASSPHRASE, "index": "other-index"}));
+    service
+        .put("main", &ns("a"), "K", write("k-value", None), &who())
+        .unwrap();
+    assert_eq!(es.documents("other-index").len(), 2);
+}
+
+const PYTHON_CHECK: &str = r#"
+import sys
+from elasticsearch import Elasticsearch, ConflictError, NotFoundError, AuthenticationException
+url, index = sys.argv[1], sys.argv[2]
+es = Elasticsearch(url, basic_auth=('elastic', 'es-password'))
+assert es.info()['version']['number'].startswith('8.'), 'info'
+# What Saker wrote: its layout, and no plaintext.
+doc = es.get(index=index, id='main/company/FROM_SAKER/1')
+assert doc['found'] and doc['_source']['kind'] == 'version'
+assert 'written-by-saker' not in str(doc['_source'])
+hits = es.search(index=index, query={'bool': {'filter': [{'term': {'kind': 'secret'}},
+    {'term': {'namespace': 'company'}}]}}, sort=[{'key': {'order': 'asc'}}])['hits']['hits']
+assert [h['_source']['key'] for h in hits] == ['FROM_SAKER'], hits
+# The calls themselves, with the client's own reading of status codes and errors.
+assert es.indices.exists(index=index)
+try:
+    es.indices.create(index=index)
+    raise SystemExit('index created twice')
+except Exception as err:
+    assert 'resource_already_exists_exception' in str(err), err
+es.index(index='py', id='a', document={'n': 1, 't': 'x'}, refresh=True)
+es.index(index='py', id='b', document={'n': 2, 't': 'x'}, refresh=True)
+es.create(index='py', id='c', document={'n': 3, 't': 'y'}, refresh=True)
+try:
+    es.create(index='py', id='c', document={'n': 4})
+    raise SystemExit('create overwrote')
+except ConflictError:
+    pass
+page = es.search(index='py', query={'term': {'t': 'x'}}, sort=[{'n': 'asc'}], size=1)
+first = page['hits']['hits']
+assert [h['_id'] for h in first] == ['a'] and page['hits']['total']['value'] == 2
+second = es.search(index='py', query={'term': {'t': 'x'}}, sort=[{'n': 'asc'}], size=1,
+                   search_after=first[-1]['sort'])['hits']['hits']
+assert [h['_id'] for h in second] == ['b']
+es.indices.refresh(index='py')
+assert es.delete(index='py', id='a', refresh=True)['result'] == 'deleted'
+for call in (lambda: es.get(index='py', id='a'), lambda: es.delete(index='py', id='a'),
+             lambda: es.get(index='missing', id='x')):
+    try:
+        call()
+        raise SystemExit('found what was not there')
+    except NotFoundError:
+        pass
+try:
+    Elasticsearch(url, basic_auth=('elastic', 'nope')).info()
+    raise SystemExit('wrong password accepted')
+except AuthenticationException:
+    pass
+print('elasticsearch-py agrees')
+"#;
+
+#[test]
+fn the_official_python_client_agrees_with_the_test_server() {
+    let es = EsServer::start(Some(("elastic", "es-password")));
+    let (service, _db) = service_of(section(&es));
+    if std::env::var_os("SAKER_SECRET_SERVICES_PYTHON").is_some() {
+        service
+            .put(
+                "main",
+                &ns("company"),
+                "FROM_SAKER",
+                write("written-by-saker", None),
+                &who(),
+            )
+            .unwrap();
+    }
+    let Some(shown) = servers::python(PYTHON_CHECK, &[&es.address, INDEX]) else {
+        return;
+    };
+    assert!(shown.contains("elasticsearch-py agrees"), "{shown}");
+}
