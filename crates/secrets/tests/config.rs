@@ -104,14 +104,14 @@ fn other_backends_sections_are_tolerated() {
 
 #[test]
 fn unavailable_backends_are_named() {
-    for name in ["azure-key-vault", "google-secret-manager", "elasticsearch"] {
+    for name in ["azure-key-vault", "google-secret-manager"] {
         let err = error(json!({"type": name}));
         assert_eq!(err.key, "secret.type");
         assert_eq!(
             err.message,
             format!(
                 "secret backend '{name}' is not yet available in Saker; available: jdbc, env, \
-                 vault, aws-secret-manager"
+                 vault, aws-secret-manager, elasticsearch, 1password, doppler"
             )
         );
     }
@@ -127,7 +127,8 @@ fn unavailable_backends_are_named() {
     let unknown = error(json!({"type": "s3cr3t-backend"}));
     assert_eq!(
         unknown.to_string(),
-        "secret.type: unknown secret backend; available: jdbc, env, vault, aws-secret-manager"
+        "secret.type: unknown secret backend; available: jdbc, env, vault, aws-secret-manager, \
+         elasticsearch, 1password, doppler"
     );
 }
 
@@ -239,7 +240,7 @@ fn serde_deserialize_applies_the_same_validation() {
     let err = serde_json::from_value::<SecretConfig>(json!({"type": "elasticsearch"})).unwrap_err();
     assert!(
         err.to_string()
-            .contains("'elasticsearch' is not yet available"),
+            .contains("secret.elasticsearch.secret: required"),
         "{err}"
     );
 }
