@@ -403,3 +403,55 @@ fn the_official_python_client_agrees_with_the_test_server() {
     };
     assert!(shown.contains("elasticsearch-py agrees"), "{shown}");
 }
+
+#[test]
+fn revoke_and_metadata_changes() {
+    let es = EsServer::start(None);
+    let mut plain = section(&es);
+    plain.as_object_mut().unwrap().remove("basic-auth");
+    let (service, _db) = service_of(plain);
+    let team = ns("team");
+    service
+        .put("main", &team, "K", write("old-value", None), &who())
+        .unwrap();
+    service
+        .put("main", &team, "K", write("leaked-value", None), &who())
+        .unwrap();
+
+    let update = saker_secrets::MetadataUpdate {
+        description: Some(Some("rotated monthly".into())),
+        rotation_period: Some(Some(std::time::Duration::from_secs(30 * 86_400))),
+        ..Default::default()
+    };
+    let meta = service
+        .update_metadata("main", &team, "K", update, &who())
+        .unwrap();
+    assert_eq!(
+        (meta.version, meta.description.as_deref()),
+        (2, Some("rotated monthly"))
+    );
+
+    // Revoked: resolution fails with "revoked" (not falling back), the version is gone for
+    // rollback, and a new value makes the secret active again.
+    service
+        .revoke("main", &team, "K", Some("leaked in a ticket"), &who())
+        .unwrap();
+    let err = service
+        .resolve("main", &ns("team.x"), "K", None, &who())
+        .unwrap_err();
+    assert!(err.to_string().contains("revoked"), "{err}");
+    let versions = service.versions("main", &team, "K").unwrap();
+    assert_eq!(
+        versions
+            .iter()
+            .map(|v| (v.version, v.available))
+            .collect::<Vec<_>>(),
+        [(2, false), (1, true)]
+    );
+    assert!(service.rollback("main", &team, "K", 2, &who()).is_err());
+    let meta = service.rollback("main", &team, "K", 1, &who()).unwrap();
+    assert_eq!(meta.version, 3);
+    assert_eq!(meta.description.as_deref(), Some("rotated monthly"));
+    let found = service.resolve("main", &team, "K", None, &who()).unwrap();
+    assert!(same(&found.value, "old-value"));
+}

@@ -5,18 +5,20 @@
 //! Layout, in index `index` (default `saker_secrets`):
 //! - one secret document per Saker secret, id `<tenant>/<namespace>/<key>`, fields
 //!   `kind: secret`, `tenant`, `namespace`, `key`, `version` (the current one), and `meta`
-//!   (`state`, `deletedAt`, `createdAt`, `updatedAt`, `description`, `tags`, `expiresAt`,
-//!   `rotationPeriod` in seconds);
+//!   (`state` active, deleted or revoked, `stateAt`, `revokeReason`, `createdAt`,
+//!   `updatedAt`, `description`, `tags`, `expiresAt`, `rotationPeriod` in seconds);
 //! - one version document per version, id `<tenant>/<namespace>/<key>/<version>`, fields
 //!   `kind: version`, `tenant`, `namespace`, `key`, `version`, `value` (the sealed value:
 //!   base64 of saker-crypto's envelope, associated data tenant, namespace, key and version as
 //!   the jdbc store's, so a document copied to another id does not open) and `meta`
-//!   (`createdAt`, `createdBy`).
+//!   (`createdAt`, `createdBy`, `revoked`).
 //!
 //! A write creates the next version document with `_create` (Elasticsearch's 409 when a
 //! concurrent writer created it first is Saker's version conflict), then points the secret
 //! document at it. Delete is a soft delete (state `deleted`), restore undoes it, destroy
 //! deletes every document of the secret, rollback writes an older version's value anew.
+//! Revoke marks the secret and its current version revoked (resolution fails with "revoked"
+//! and that version cannot be rolled back to); a new value makes it active again.
 //! The key is derived from `secret` with HKDF-SHA256, as `secret.jdbc.secret`'s.
 
 mod client;
@@ -33,7 +35,7 @@ pub use config::{DEFAULT_INDEX, ElasticsearchConfig};
 
 use self::client::{CallError, EsClient};
 use crate::jdbc::secret_aad;
-use crate::metadata::{SecretMetadata, SecretState, SecretVersion, SecretWrite};
+use crate::metadata::{MetadataUpdate, SecretMetadata, SecretState, SecretVersion, SecretWrite};
 use crate::namespace::{Namespace, check_secret_key};
 use crate::store::{Capabilities, Lookup, Operation, SecretStore, StoreError};
 use crate::value::SecretValue;
@@ -69,24 +71,44 @@ fn metadata_of(namespace: &Namespace, key: &str, source: &Value) -> SecretMetada
     metadata.updated_at = time(&meta["updatedAt"]);
     metadata.expires_at = time(&meta["expiresAt"]);
     metadata.rotation_period = meta["rotationPeriod"].as_u64().map(Duration::from_secs);
-    if meta["state"] == "deleted" {
-        metadata.state = SecretState::Deleted {
-            at: time(&meta["deletedAt"]).unwrap_or_else(Utc::now),
-        };
-    }
+    let at = time(&meta["stateAt"]).unwrap_or_else(Utc::now);
+    metadata.state = match meta["state"].as_str() {
+        Some("deleted") => SecretState::Deleted { at },
+        Some("revoked") => SecretState::Revoked {
+            at,
+            reason: meta["revokeReason"].as_str().map(str::to_owned),
+        },
+        _ => SecretState::Active,
+    };
     metadata
+}
+
+/// `update` applied to `metadata`.
+fn apply(update: MetadataUpdate, metadata: &mut SecretMetadata) {
+    if let Some(description) = update.description {
+        metadata.description = description;
+    }
+    if let Some(tags) = update.tags {
+        metadata.tags = tags;
+    }
+    if let Some(expires) = update.expires_at {
+        metadata.expires_at = expires;
+    }
+    if let Some(period) = update.rotation_period {
+        metadata.rotation_period = period;
+    }
 }
 
 /// The secret document of `metadata`.
 fn secret_source(tenant: &str, namespace: &Namespace, metadata: &SecretMetadata) -> Value {
-    let deleted_at = match &metadata.state {
-        SecretState::Deleted { at } => Some(at.to_rfc3339()),
-        _ => None,
+    let (state, at, reason) = match &metadata.state {
+        SecretState::Active => ("active", None, None),
+        SecretState::Deleted { at } => ("deleted", Some(at.to_rfc3339()), None),
+        SecretState::Revoked { at, reason } => ("revoked", Some(at.to_rfc3339()), reason.clone()),
     };
     json!({"kind": "secret", "tenant": tenant, "namespace": namespace.as_str(),
     "key": metadata.key, "version": metadata.version, "meta": {
-        "state": if deleted_at.is_some() { "deleted" } else { "active" },
-        "deletedAt": deleted_at,
+        "state": state, "stateAt": at, "revokeReason": reason,
         "createdAt": metadata.created_at.map(|t| t.to_rfc3339()),
         "updatedAt": metadata.updated_at.map(|t| t.to_rfc3339()),
         "description": metadata.description, "tags": metadata.tags,
@@ -240,19 +262,7 @@ impl ElasticsearchSecretStore {
             fresh.created_at = Some(now);
             fresh
         });
-        let update = write.update;
-        if let Some(description) = update.description {
-            metadata.description = description;
-        }
-        if let Some(tags) = update.tags {
-            metadata.tags = tags;
-        }
-        if let Some(expires) = update.expires_at {
-            metadata.expires_at = expires;
-        }
-        if let Some(period) = update.rotation_period {
-            metadata.rotation_period = period;
-        }
+        apply(write.update, &mut metadata);
         metadata.version = version;
         metadata.updated_at = Some(now);
         metadata.state = SecretState::Active;
@@ -274,14 +284,18 @@ impl SecretStore for ElasticsearchSecretStore {
             .with(Operation::Destroy)
             .with(Operation::Versions)
             .with(Operation::Rollback)
+            .with(Operation::Revoke)
+            .with(Operation::UpdateMetadata)
     }
 
     fn get(&self, tenant: &str, namespace: &Namespace, key: &str) -> Result<Lookup, StoreError> {
         let Some(metadata) = self.secret_doc("read", tenant, namespace, key)? else {
             return Ok(Lookup::Absent);
         };
-        if metadata.state != SecretState::Active {
-            return Ok(Lookup::Absent);
+        match metadata.state {
+            SecretState::Active => {}
+            SecretState::Revoked { .. } => return Ok(Lookup::Revoked { metadata }),
+            SecretState::Deleted { .. } => return Ok(Lookup::Absent),
         }
         match self.value_of("read", tenant, namespace, key, metadata.version)? {
             Some(value) => Ok(Lookup::Found { value, metadata }),
@@ -363,7 +377,7 @@ impl SecretStore for ElasticsearchSecretStore {
         key: &str,
     ) -> Result<SecretMetadata, StoreError> {
         let mut metadata = self.existing("restore", tenant, namespace, key)?;
-        if metadata.state != SecretState::Active {
+        if matches!(metadata.state, SecretState::Deleted { .. }) {
             metadata.state = SecretState::Active;
             self.save("restore", tenant, namespace, &metadata)?;
         }
@@ -413,7 +427,7 @@ impl SecretStore for ElasticsearchSecretStore {
                     version: s["version"].as_u64()?,
                     created_at: time(&s["meta"]["createdAt"])?,
                     created_by: s["meta"]["createdBy"].as_str().map(str::to_owned),
-                    available: true,
+                    available: s["meta"]["revoked"] != true,
                 })
             })
             .collect())
@@ -428,6 +442,18 @@ impl SecretStore for ElasticsearchSecretStore {
         created_by: Option<&str>,
     ) -> Result<SecretMetadata, StoreError> {
         let old = self.existing("roll back", tenant, namespace, key)?;
+        let revoked = self
+            .client
+            .get(&version_id(tenant, namespace, key, version))
+            .map_err(|err| self.failed("roll back", namespace, key, err))?
+            .is_some_and(|s| s["meta"]["revoked"] == true);
+        if revoked {
+            return Err(StoreError::NoSuchVersion {
+                namespace: namespace.clone(),
+                key: key.to_owned(),
+                version,
+            });
+        }
         let value = self
             .value_of("roll back", tenant, namespace, key, version)?
             .ok_or_else(|| StoreError::NoSuchVersion {
@@ -438,5 +464,42 @@ impl SecretStore for ElasticsearchSecretStore {
         let mut write = SecretWrite::new(value);
         write.created_by = created_by.map(str::to_owned);
         self.write_version(tenant, namespace, key, Some(old), write)
+    }
+
+    fn revoke(
+        &self,
+        tenant: &str,
+        namespace: &Namespace,
+        key: &str,
+        reason: Option<&str>,
+    ) -> Result<SecretMetadata, StoreError> {
+        let mut metadata = self.existing("revoke", tenant, namespace, key)?;
+        let id = version_id(tenant, namespace, key, metadata.version);
+        let fail = |err| self.failed("revoke", namespace, key, err);
+        // The version first: a revoke interrupted half-way leaves the value unusable for a
+        // rollback, never a revoked secret whose value can come back.
+        if let Some(mut document) = self.client.get(&id).map_err(fail)? {
+            document["meta"]["revoked"] = json!(true);
+            self.client.put(&id, &document, false).map_err(fail)?;
+        }
+        metadata.state = SecretState::Revoked {
+            at: Utc::now(),
+            reason: reason.map(str::to_owned),
+        };
+        self.save("revoke", tenant, namespace, &metadata)?;
+        Ok(metadata)
+    }
+
+    fn update_metadata(
+        &self,
+        tenant: &str,
+        namespace: &Namespace,
+        key: &str,
+        update: MetadataUpdate,
+    ) -> Result<SecretMetadata, StoreError> {
+        let mut metadata = self.existing("update metadata of", tenant, namespace, key)?;
+        apply(update, &mut metadata);
+        self.save("update metadata of", tenant, namespace, &metadata)?;
+        Ok(metadata)
     }
 }
