@@ -195,6 +195,12 @@ impl ElasticsearchConfig {
                     "the part before ':' is not a valid header name",
                 ));
             }
+            if reqwest::header::HeaderValue::from_str(value.trim()).is_err() {
+                return Err(ConfigError::new(
+                    &key(&format!("headers[{at}]")),
+                    "the part after ':' is not a valid header value (control characters?)",
+                ));
+            }
             headers.push((name.to_owned(), Zeroizing::new(value.trim().to_owned())));
         }
         Ok(Self {
