@@ -262,3 +262,19 @@ fn the_official_python_sdk_agrees_with_the_test_server() {
     };
     assert!(shown.contains("doppler-sdk agrees"), "{shown}");
 }
+
+#[test]
+fn an_unknown_config_fails_instead_of_reading_as_absent() {
+    let doppler = DopplerServer::start();
+    let mut wrong = section(&doppler);
+    wrong["config"] = json!("no-such-config");
+    let (service, _db) = service(wrong, false);
+    let err = service
+        .resolve("main", &ns("company.team"), "K", None, &who())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("404") && text.contains("Could not find requested config"),
+        "{text}"
+    );
+}

@@ -455,3 +455,21 @@ fn revoke_and_metadata_changes() {
     let found = service.resolve("main", &team, "K", None, &who()).unwrap();
     assert!(same(&found.value, "old-value"));
 }
+
+#[test]
+fn a_404_that_is_not_elasticsearchs_fails_instead_of_reading_as_absent() {
+    // Another HTTP service (here the 1Password test server) answers 404 Not Found to every
+    // Elasticsearch path, as a wrong path-prefix or proxy would: that must not read as
+    // "absent" and let resolution go on to a parent namespace.
+    let other = servers::onepassword::ConnectServer::start();
+    let (service, _db) = service_of(json!({"hosts": other.address, "secret": PASSPHRASE,
+        "headers": [format!("Authorization: Bearer {}", servers::onepassword::TOKEN)]}));
+    let err = service
+        .resolve("main", &ns("company.team"), "K", None, &who())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("elasticsearch") && text.contains("404"),
+        "{text}"
+    );
+}

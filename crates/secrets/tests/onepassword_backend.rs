@@ -281,3 +281,19 @@ fn the_official_python_sdk_agrees_with_the_test_server() {
     };
     assert!(shown.contains("onepasswordconnectsdk agrees"), "{shown}");
 }
+
+#[test]
+fn a_wrong_vault_fails_instead_of_reading_as_absent() {
+    let connect = ConnectServer::start();
+    let mut wrong = section(&connect);
+    wrong["vaultId"] = json!("nosuchvaultnosuchvaultnosu");
+    let (service, _db) = service(wrong, false);
+    let err = service
+        .resolve("main", &ns("company.team"), "K", None, &who())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("404") && text.contains("vault not found"),
+        "{text}"
+    );
+}

@@ -14,6 +14,8 @@
 pub mod config;
 mod names;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -32,6 +34,8 @@ const NAME: &str = "doppler";
 pub struct DopplerSecretStore {
     api: JsonApi,
     config: DopplerConfig,
+    /// Set once the project and config were seen to exist (see [`Self::names`]).
+    config_exists: AtomicBool,
 }
 
 impl DopplerSecretStore {
@@ -43,7 +47,11 @@ impl DopplerSecretStore {
                 message: format!("cannot set up its HTTP client: {message}"),
             }
         })?;
-        Ok(Self { api, config })
+        Ok(Self {
+            api,
+            config,
+            config_exists: AtomicBool::new(false),
+        })
     }
 
     fn failed(&self, doing: &str, namespace: &Namespace, key: &str, why: String) -> StoreError {
@@ -148,6 +156,12 @@ impl DopplerSecretStore {
             .call(Method::GET, &["secret"], &[("name", name)], None)
             .map_err(|why| self.failed(doing, namespace, key, why))?;
         if reply.status == 404 {
+            // Doppler answers 404 for a missing project or config too: that must fail, not
+            // read as "absent" (which lets resolution go on to a parent namespace). Checked
+            // once, by listing the config's names.
+            if !self.config_exists.load(Ordering::Acquire) {
+                self.names(doing, namespace, key)?;
+            }
             return Ok(None);
         }
         if !reply.is_success() {
@@ -162,6 +176,21 @@ impl DopplerSecretStore {
                 "Doppler's answer has no value.raw".into(),
             )),
         }
+    }
+}
+
+impl DopplerSecretStore {
+    /// `GET /v3/configs/config/secrets/names`: `{"names": [...]}`. A success proves the
+    /// project and config exist.
+    fn names(&self, doing: &str, namespace: &Namespace, key: &str) -> Result<Value, StoreError> {
+        let reply = self
+            .call(Method::GET, &["secrets", "names"], &[], None)
+            .map_err(|why| self.failed(doing, namespace, key, why))?;
+        if !reply.is_success() {
+            return Err(self.failed(doing, namespace, key, Self::refused(&reply)));
+        }
+        self.config_exists.store(true, Ordering::Release);
+        Ok(reply.body)
     }
 }
 
@@ -203,13 +232,8 @@ impl SecretStore for DopplerSecretStore {
         let directory =
             names::directory(&self.config.secret_name_prefix, tenant, namespace.as_str())
                 .map_err(|bad| Self::unencodable(tenant, bad))?;
-        let reply = self
-            .call(Method::GET, &["secrets", "names"], &[], None)
-            .map_err(|why| self.failed("list", namespace, "*", why))?;
-        if !reply.is_success() {
-            return Err(self.failed("list", namespace, "*", Self::refused(&reply)));
-        }
-        let mut found: Vec<SecretMetadata> = reply.body["names"]
+        let names = self.names("list", namespace, "*")?;
+        let mut found: Vec<SecretMetadata> = names["names"]
             .as_array()
             .into_iter()
             .flatten()

@@ -143,6 +143,16 @@ impl EsClient {
         }
     }
 
+    /// Elasticsearch's own "no such document" (`found: false`, `result: not_found`) or "no
+    /// such index". Any other 404 (a proxy's, a wrong `path-prefix`) is an error: read as
+    /// "absent" it would let resolution fall back to a parent namespace.
+    fn is_missing(reply: &Reply) -> bool {
+        reply.status == 404
+            && (reply.body["found"] == false
+                || reply.body["result"] == "not_found"
+                || status_error(reply).is("index_not_found_exception"))
+    }
+
     /// Creates the index with its mappings once per process (an existing one is kept).
     fn ensure_index(&self) -> Result<(), CallError> {
         if self.index_ready.load(Ordering::Acquire) {
@@ -162,7 +172,7 @@ impl EsClient {
     /// `_source` of document `id`, `None` when it (or the index) does not exist.
     pub(crate) fn get(&self, id: &str) -> Result<Option<Value>, CallError> {
         let reply = self.call(Method::GET, &["_doc", id], &[], None)?;
-        if reply.status == 404 {
+        if Self::is_missing(&reply) {
             return Ok(None);
         }
         let body = Self::ok(reply)?;
@@ -192,7 +202,7 @@ impl EsClient {
     /// Deletes document `id`; `Ok(false)` when there was none.
     pub(crate) fn delete(&self, id: &str) -> Result<bool, CallError> {
         let reply = self.call(Method::DELETE, &["_doc", id], &[("refresh", "true")], None)?;
-        if reply.status == 404 {
+        if Self::is_missing(&reply) {
             return Ok(false);
         }
         Self::ok(reply).map(|_| true)

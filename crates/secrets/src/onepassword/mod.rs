@@ -134,15 +134,19 @@ impl OnePasswordSecretStore {
         self.api.send(request)
     }
 
+    /// `answer` when it is a success, or a 404 where `item_call` (an item's own path: a 404
+    /// there means "no such item"; on the items list it means the vault is missing, which
+    /// must fail rather than read as "absent" and fall back to a parent namespace).
     fn expect(
         &self,
         doing: &str,
         namespace: &Namespace,
         key: &str,
+        item_call: bool,
         answer: Result<Reply, String>,
     ) -> Result<Reply, StoreError> {
         let reply = answer.map_err(|why| self.failed(doing, namespace, key, why))?;
-        if reply.is_success() || reply.status == 404 {
+        if reply.is_success() || (item_call && reply.status == 404) {
             Ok(reply)
         } else {
             Err(self.failed(doing, namespace, key, Self::refused(&reply)))
@@ -163,6 +167,7 @@ impl OnePasswordSecretStore {
             doing,
             namespace,
             key,
+            false,
             self.call(Method::GET, None, Some(&filter), None),
         )?;
         let Some(id) = found.body.as_array().and_then(|items| {
@@ -177,6 +182,7 @@ impl OnePasswordSecretStore {
             doing,
             namespace,
             key,
+            true,
             self.call(Method::GET, Some(id), None, None),
         )?;
         Ok((item.status != 404).then_some(item.body))
@@ -236,6 +242,7 @@ impl SecretStore for OnePasswordSecretStore {
             "list",
             namespace,
             "*",
+            false,
             self.call(Method::GET, None, None, None),
         )?;
         let directory = format!("{tenant}/{namespace}/");
@@ -322,6 +329,7 @@ impl SecretStore for OnePasswordSecretStore {
             "destroy",
             namespace,
             key,
+            true,
             self.call(Method::DELETE, Some(id), None, None),
         )?;
         Ok(reply.status != 404)
