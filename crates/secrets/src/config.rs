@@ -48,7 +48,7 @@ mod section;
 
 use section::sanitize;
 #[cfg_attr(not(feature = "remote"), allow(unused_imports))]
-pub(crate) use section::{SecretText, deserialize_section};
+pub(crate) use section::{SecretText, deserialize_section, read_section};
 
 /// A configuration key with a problem, and the fix. Never holds a configured value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -32,7 +32,7 @@ impl Reply {
 impl JsonApi {
     /// A client whose thread is named `thread` (`saker-doppler-secrets`); `insecure` accepts
     /// any TLS certificate (`trustAllSsl`, for development clusters only).
-    pub(crate) fn new(thread: &str, insecure: bool) -> Result<Self, String> {
+    fn new(thread: &str, insecure: bool) -> Result<Self, String> {
         let http = if insecure {
             crate::http::builder()
                 .danger_accept_invalid_certs(true)
@@ -43,6 +43,18 @@ impl JsonApi {
         };
         let bridge = AsyncBridge::start(thread).map_err(|err| err.to_string())?;
         Ok(Self { http, bridge })
+    }
+
+    /// [`Self::new`] for backend `backend`, its failure as that backend's error.
+    pub(crate) fn for_backend(
+        backend: &'static str,
+        thread: &str,
+        insecure: bool,
+    ) -> Result<Self, crate::StoreError> {
+        Self::new(thread, insecure).map_err(|message| crate::StoreError::Backend {
+            backend,
+            message: format!("cannot set up its HTTP client: {message}"),
+        })
     }
 
     /// A request to `url`, to be completed with headers and body and passed to [`Self::send`].

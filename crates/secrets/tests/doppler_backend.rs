@@ -4,15 +4,15 @@
 //! token, and Doppler's official Python SDK (`doppler-sdk`) run against the same server.
 
 mod common;
+#[path = "servers/harness.rs"]
+mod harness;
 mod servers;
 
 use std::sync::Arc;
 
 use common::{ns, same};
-use saker_secrets::{
-    Accessor, SecretConfig, SecretService, SecretValue, SecretWrite, Service, ServiceError,
-    StoreError,
-};
+use harness::{who, write};
+use saker_secrets::{SecretService, ServiceError, StoreError};
 use saker_store::{AuditFilter, AuditLog, SqliteStore};
 use serde_json::{Value, json};
 use servers::doppler::{CONFIG, DopplerServer, PROJECT, TOKEN};
@@ -23,27 +23,7 @@ fn section(server: &DopplerServer) -> Value {
 }
 
 fn service(section: Value, read_only: bool) -> (SecretService, Arc<SqliteStore>) {
-    let config = SecretConfig::from_value(
-        json!({"type": "doppler", "read-only": read_only, "doppler": section}),
-    )
-    .unwrap();
-    let backend = saker_secrets::open_remote(&config).unwrap();
-    let backend = saker_secrets::apply_read_only(&config, backend);
-    let db = Arc::new(SqliteStore::open_in_memory().unwrap());
-    (
-        SecretService::new(backend, db.clone(), &config, Service::Worker),
-        db,
-    )
-}
-
-fn who() -> Accessor {
-    Accessor::user("cli:test")
-}
-
-fn write(value: &str, expected: Option<u64>) -> SecretWrite {
-    let mut write = SecretWrite::new(SecretValue::new(value));
-    write.expected_version = expected;
-    write
+    harness::open(json!({"type": "doppler", "read-only": read_only, "doppler": section}))
 }
 
 #[test]
@@ -185,21 +165,7 @@ fn outages_and_a_refused_token_fail_closed_naming_backend_and_key() {
             "endpointOverride": format!("http://127.0.0.1:{port}")}),
         false,
     );
-    let err = service
-        .resolve("main", &ns("company"), "DB_PASSWORD", None, &who())
-        .unwrap_err();
-    let text = err.to_string();
-    assert!(
-        text.contains("doppler") && text.contains("DB_PASSWORD"),
-        "{text}"
-    );
-    assert!(!text.contains("down-token"), "{text}");
-    let last = db
-        .list_audit(&AuditFilter::default())
-        .unwrap()
-        .pop()
-        .unwrap();
-    assert_eq!(last.event.outcome, "failed");
+    harness::assert_fails_closed(&service, &db, "doppler", "down-token");
 
     let doppler = DopplerServer::start();
     let mut wrong = section(&doppler);

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::config::{ConfigError, SecretText, deserialize_section};
+use crate::config::{ConfigError, SecretText, read_section};
 use crate::json_api::base_url;
 
 const SECTION: &str = "secret.doppler";
@@ -61,18 +61,11 @@ struct Raw {
     tags: BTreeMap<String, String>,
 }
 
-fn parse_raw(section: &serde_json::Value) -> Result<Raw, ConfigError> {
-    if section.is_null() {
-        return Ok(Raw::default());
-    }
-    deserialize_section(SECTION, section.clone())
-}
-
 /// The tags of the section.
 pub(crate) fn section_tags(
     section: &serde_json::Value,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
-    Ok(parse_raw(section)?.tags)
+    Ok(read_section::<Raw>(SECTION, section)?.tags)
 }
 
 fn required(name: &str, value: Option<String>, what: &str) -> Result<String, ConfigError> {
@@ -84,7 +77,7 @@ fn required(name: &str, value: Option<String>, what: &str) -> Result<String, Con
 impl DopplerConfig {
     /// Validates the section.
     pub(crate) fn from_section(section: &serde_json::Value) -> Result<Self, ConfigError> {
-        let raw = parse_raw(section)?;
+        let raw: Raw = read_section(SECTION, section)?;
         let token = raw
             .token
             .filter(|t| !t.0.trim().is_empty())

@@ -41,12 +41,7 @@ pub struct DopplerSecretStore {
 impl DopplerSecretStore {
     /// A backend for `config`. Nothing is called yet.
     pub fn new(config: DopplerConfig) -> Result<Self, StoreError> {
-        let api = JsonApi::new("saker-doppler-secrets", false).map_err(|message| {
-            StoreError::Backend {
-                backend: NAME,
-                message: format!("cannot set up its HTTP client: {message}"),
-            }
-        })?;
+        let api = JsonApi::for_backend(NAME, "saker-doppler-secrets", false)?;
         Ok(Self {
             api,
             config,

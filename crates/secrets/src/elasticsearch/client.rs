@@ -83,8 +83,12 @@ pub(crate) struct EsClient {
 }
 
 impl EsClient {
-    pub(crate) fn new(config: ElasticsearchConfig) -> Result<Self, String> {
-        let api = JsonApi::new("saker-elasticsearch-secrets", config.trust_all_ssl)?;
+    pub(crate) fn new(config: ElasticsearchConfig) -> Result<Self, crate::StoreError> {
+        let api = JsonApi::for_backend(
+            "elasticsearch",
+            "saker-elasticsearch-secrets",
+            config.trust_all_ssl,
+        )?;
         Ok(Self {
             api,
             config,

@@ -12,7 +12,7 @@ use saker_crypto::SecretKey;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::config::{ConfigError, SecretText, deserialize_section};
+use crate::config::{ConfigError, SecretText, read_section};
 use crate::json_api::base_url;
 
 const SECTION: &str = "secret.elasticsearch";
@@ -100,18 +100,11 @@ struct RawBasicAuth {
     password: SecretText,
 }
 
-fn parse_raw(section: &serde_json::Value) -> Result<Raw, ConfigError> {
-    if section.is_null() {
-        return Ok(Raw::default());
-    }
-    deserialize_section(SECTION, section.clone())
-}
-
 /// The tags of the section.
 pub(crate) fn section_tags(
     section: &serde_json::Value,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
-    Ok(parse_raw(section)?.tags)
+    Ok(read_section::<Raw>(SECTION, section)?.tags)
 }
 
 fn key(name: &str) -> String {
@@ -142,7 +135,7 @@ fn check_index(index: &str) -> Result<(), ConfigError> {
 impl ElasticsearchConfig {
     /// Validates the section.
     pub(crate) fn from_section(section: &serde_json::Value) -> Result<Self, ConfigError> {
-        let raw = parse_raw(section)?;
+        let raw: Raw = read_section(SECTION, section)?;
         let passphrase = raw.secret.ok_or_else(|| {
             ConfigError::new(
                 &key("secret"),

@@ -121,10 +121,7 @@ impl ElasticsearchSecretStore {
     /// A backend for `config`. Nothing is called yet: the index is created on the first write.
     pub fn new(config: ElasticsearchConfig) -> Result<Self, StoreError> {
         let keyring = Keyring::new(config.key.clone());
-        let client = EsClient::new(config).map_err(|message| StoreError::Backend {
-            backend: NAME,
-            message: format!("cannot set up its HTTP client: {message}"),
-        })?;
+        let client = EsClient::new(config)?;
         Ok(Self { client, keyring })
     }
 

@@ -83,12 +83,7 @@ fn item_tags(tags: &BTreeMap<String, String>) -> Value {
 impl OnePasswordSecretStore {
     /// A backend for `config`. Nothing is called yet.
     pub fn new(config: OnePasswordConfig) -> Result<Self, StoreError> {
-        let api = JsonApi::new("saker-1password-secrets", false).map_err(|message| {
-            StoreError::Backend {
-                backend: NAME,
-                message: format!("cannot set up its HTTP client: {message}"),
-            }
-        })?;
+        let api = JsonApi::for_backend(NAME, "saker-1password-secrets", false)?;
         Ok(Self { api, config })
     }
 
