@@ -235,10 +235,7 @@ fn an_unknown_config_fails_instead_of_reading_as_absent() {
     let mut wrong = section(&doppler);
     wrong["config"] = json!("no-such-config");
     let (service, _db) = service(wrong, false);
-    let err = service
-        .resolve("main", &ns("company.team"), "K", None, &who())
-        .unwrap_err();
-    let text = err.to_string();
+    let text = harness::resolve_failure(&service);
     assert!(
         text.contains("404") && text.contains("Could not find requested config"),
         "{text}"

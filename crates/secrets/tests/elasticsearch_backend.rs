@@ -428,10 +428,7 @@ fn a_404_that_is_not_elasticsearchs_fails_instead_of_reading_as_absent() {
         "headers": [format!("Authorization: Bearer {}", servers::onepassword::TOKEN)]}),
         false,
     );
-    let err = service
-        .resolve("main", &ns("company.team"), "K", None, &who())
-        .unwrap_err();
-    let text = err.to_string();
+    let text = harness::resolve_failure(&service);
     assert!(
         text.contains("elasticsearch") && text.contains("404"),
         "{text}"

@@ -254,10 +254,7 @@ fn a_wrong_vault_fails_instead_of_reading_as_absent() {
     let mut wrong = section(&connect);
     wrong["vaultId"] = json!("nosuchvaultnosuchvaultnosu");
     let (service, _db) = service(wrong, false);
-    let err = service
-        .resolve("main", &ns("company.team"), "K", None, &who())
-        .unwrap_err();
-    let text = err.to_string();
+    let text = harness::resolve_failure(&service);
     assert!(
         text.contains("404") && text.contains("vault not found"),
         "{text}"

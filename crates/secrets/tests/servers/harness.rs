@@ -56,3 +56,12 @@ pub fn assert_fails_closed(
         .unwrap();
     assert_eq!(last.event.outcome, "failed");
 }
+
+/// The error of resolving `K` from `company.team` (which must fail).
+pub fn resolve_failure(service: &SecretService) -> String {
+    let company_team = saker_secrets::Namespace::parse("company.team").unwrap();
+    service
+        .resolve("main", &company_team, "K", None, &who())
+        .unwrap_err()
+        .to_string()
+}
