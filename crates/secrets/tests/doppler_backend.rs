@@ -213,15 +213,7 @@ print('doppler-sdk agrees')
 fn the_official_python_sdk_agrees_with_the_test_server() {
     let doppler = DopplerServer::start();
     let (service, _db) = service(section(&doppler), false);
-    service
-        .put(
-            "main",
-            &ns("company"),
-            "FROM_SAKER",
-            write("written-by-saker", None),
-            &who(),
-        )
-        .unwrap();
+    harness::put_from_saker(&service);
     let Some(shown) = servers::python(PYTHON_CHECK, &[&doppler.address, TOKEN, PROJECT, CONFIG])
     else {
         return;

@@ -220,26 +220,8 @@ fn a_document_copied_to_another_secret_or_another_passphrase_does_not_open() {
 #[test]
 fn read_only_refuses_writes_and_reads_what_the_index_holds() {
     let es = EsServer::start(Some(("elastic", "es-password")));
-    let (writer, _db) = es_service(section(&es), false);
-    writer
-        .put(
-            "main",
-            &ns("company"),
-            "DB",
-            write("db-value", None),
-            &who(),
-        )
-        .unwrap();
-    let (reader, _db) = es_service(section(&es), true);
-    let found = reader
-        .resolve("main", &ns("company.team"), "DB", None, &who())
-        .unwrap();
-    assert!(same(&found.value, "db-value"));
+    let (reader, _db) = harness::assert_read_only(|read_only| es_service(section(&es), read_only));
     assert_eq!(reader.list("main", &ns("company")).unwrap().len(), 1);
-    let err = reader
-        .put("main", &ns("company"), "DB", write("other", None), &who())
-        .unwrap_err();
-    assert!(err.to_string().contains("read-only"), "{err}");
 }
 
 #[test]
@@ -349,15 +331,7 @@ fn the_official_python_client_agrees_with_the_test_server() {
     let es = EsServer::start(Some(("elastic", "es-password")));
     let (service, _db) = es_service(section(&es), false);
     if std::env::var_os("SAKER_SECRET_SERVICES_PYTHON").is_some() {
-        service
-            .put(
-                "main",
-                &ns("company"),
-                "FROM_SAKER",
-                write("written-by-saker", None),
-                &who(),
-            )
-            .unwrap();
+        harness::put_from_saker(&service);
     }
     let Some(shown) = servers::python(PYTHON_CHECK, &[&es.address, INDEX]) else {
         return;

@@ -145,25 +145,7 @@ fn lifecycle_through_the_service() {
 #[test]
 fn read_only_refuses_writes_and_reads_the_vault() {
     let connect = ConnectServer::start();
-    let (writer, _db) = service(section(&connect), false);
-    writer
-        .put(
-            "main",
-            &ns("company"),
-            "DB",
-            write("db-value", None),
-            &who(),
-        )
-        .unwrap();
-    let (reader, _db) = service(section(&connect), true);
-    let found = reader
-        .resolve("main", &ns("company.team"), "DB", None, &who())
-        .unwrap();
-    assert!(same(&found.value, "db-value"));
-    let err = reader
-        .put("main", &ns("company"), "DB", write("other", None), &who())
-        .unwrap_err();
-    assert!(err.to_string().contains("read-only"), "{err}");
+    harness::assert_read_only(|read_only| service(section(&connect), read_only));
 }
 
 #[test]
@@ -233,15 +215,7 @@ print('onepasswordconnectsdk agrees')
 fn the_official_python_sdk_agrees_with_the_test_server() {
     let connect = ConnectServer::start();
     let (service, _db) = service(section(&connect), false);
-    service
-        .put(
-            "main",
-            &ns("company"),
-            "FROM_SAKER",
-            write("written-by-saker", None),
-            &who(),
-        )
-        .unwrap();
+    harness::put_from_saker(&service);
     let Some(shown) = servers::python(PYTHON_CHECK, &[&connect.address, TOKEN, VAULT]) else {
         return;
     };

@@ -65,3 +65,40 @@ pub fn resolve_failure(service: &SecretService) -> String {
         .unwrap_err()
         .to_string()
 }
+
+/// `DB` written in `company` through `open(false)` is resolved from `company.team` through
+/// `open(true)` (read-only), which refuses to write it; returns the read-only service.
+pub fn assert_read_only(
+    open: impl Fn(bool) -> (SecretService, Arc<SqliteStore>),
+) -> (SecretService, Arc<SqliteStore>) {
+    let company = saker_secrets::Namespace::parse("company").unwrap();
+    let company_team = saker_secrets::Namespace::parse("company.team").unwrap();
+    let (writer, _db) = open(false);
+    writer
+        .put("main", &company, "DB", write("db-value", None), &who())
+        .unwrap();
+    let (reader, db) = open(true);
+    let found = reader
+        .resolve("main", &company_team, "DB", None, &who())
+        .unwrap();
+    assert!(found.value.expose() == "db-value", "another value");
+    let err = reader
+        .put("main", &company, "DB", write("other", None), &who())
+        .unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+    (reader, db)
+}
+
+/// Writes `FROM_SAKER` = `written-by-saker` in `company`, for the Python clients to read.
+pub fn put_from_saker(service: &SecretService) {
+    let company = saker_secrets::Namespace::parse("company").unwrap();
+    service
+        .put(
+            "main",
+            &company,
+            "FROM_SAKER",
+            write("written-by-saker", None),
+            &who(),
+        )
+        .unwrap();
+}
