@@ -213,12 +213,12 @@ print('doppler-sdk agrees')
 fn the_official_python_sdk_agrees_with_the_test_server() {
     let doppler = DopplerServer::start();
     let (service, _db) = service(section(&doppler), false);
-    harness::put_from_saker(&service);
-    let Some(shown) = servers::python(PYTHON_CHECK, &[&doppler.address, TOKEN, PROJECT, CONFIG])
-    else {
-        return;
-    };
-    assert!(shown.contains("doppler-sdk agrees"), "{shown}");
+    harness::assert_python_agrees(
+        &service,
+        PYTHON_CHECK,
+        &[&doppler.address, TOKEN, PROJECT, CONFIG],
+        "doppler-sdk agrees",
+    );
 }
 
 #[test]

@@ -330,13 +330,12 @@ print('elasticsearch-py agrees')
 fn the_official_python_client_agrees_with_the_test_server() {
     let es = EsServer::start(Some(("elastic", "es-password")));
     let (service, _db) = es_service(section(&es), false);
-    if std::env::var_os("SAKER_SECRET_SERVICES_PYTHON").is_some() {
-        harness::put_from_saker(&service);
-    }
-    let Some(shown) = servers::python(PYTHON_CHECK, &[&es.address, INDEX]) else {
-        return;
-    };
-    assert!(shown.contains("elasticsearch-py agrees"), "{shown}");
+    harness::assert_python_agrees(
+        &service,
+        PYTHON_CHECK,
+        &[&es.address, INDEX],
+        "elasticsearch-py agrees",
+    );
 }
 
 #[test]

@@ -215,11 +215,12 @@ print('onepasswordconnectsdk agrees')
 fn the_official_python_sdk_agrees_with_the_test_server() {
     let connect = ConnectServer::start();
     let (service, _db) = service(section(&connect), false);
-    harness::put_from_saker(&service);
-    let Some(shown) = servers::python(PYTHON_CHECK, &[&connect.address, TOKEN, VAULT]) else {
-        return;
-    };
-    assert!(shown.contains("onepasswordconnectsdk agrees"), "{shown}");
+    harness::assert_python_agrees(
+        &service,
+        PYTHON_CHECK,
+        &[&connect.address, TOKEN, VAULT],
+        "onepasswordconnectsdk agrees",
+    );
 }
 
 #[test]

@@ -102,3 +102,14 @@ pub fn put_from_saker(service: &SecretService) {
         )
         .unwrap();
 }
+
+/// Writes `FROM_SAKER` through `service`, then runs `script` (an official client's check of
+/// the test server, reading what Saker wrote) with `args`; it must print `agreed`. Skips
+/// (with a SKIPPED line) without the peers' Python.
+pub fn assert_python_agrees(service: &SecretService, script: &str, args: &[&str], agreed: &str) {
+    put_from_saker(service);
+    let Some(shown) = super::servers::python(script, args) else {
+        return;
+    };
+    assert!(shown.contains(agreed), "{shown}");
+}
