@@ -10,6 +10,9 @@
 //! at version 1 with no tags or description, and there is no soft delete (Saker's `destroy`
 //! is Doppler's delete, as for Vault's KV v1). Check-and-set is checked before the write,
 //! not atomically: Doppler has no conditional write.
+//!
+//! Over the shared reqwest client (`json_api.rs`): Doppler's SDKs (generated from its
+//! OpenAPI document) include none for Rust, and this backend needs four calls.
 
 pub mod config;
 mod names;

@@ -2,6 +2,10 @@
 //! `PUT _doc` (with `refresh=true`, so searches see a write at once), `GET _doc`,
 //! `DELETE _doc`, and `_search` with term filters paged by `search_after`. Each call goes to
 //! the first configured host, and to the next one when a host does not answer.
+//!
+//! Over the shared reqwest client rather than the official `elasticsearch` crate: that crate
+//! has only ever been published as alpha releases (8.19.0-alpha.1, 9.1.0-alpha.1) with
+//! native-tls by default, and this backend needs six JSON calls.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

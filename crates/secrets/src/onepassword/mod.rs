@@ -12,6 +12,9 @@
 //! delete is final (Saker's `destroy`; no soft delete). Check-and-set compares the item's
 //! version before the write, not atomically. Items whose title is not Saker's layout are
 //! left alone: a listing shows only the namespace's own.
+//!
+//! Over the shared reqwest client (`json_api.rs`): 1Password publishes Connect SDKs for Go,
+//! Python and JavaScript, none for Rust.
 
 pub mod config;
 
