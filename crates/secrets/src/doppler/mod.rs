@@ -11,8 +11,8 @@
 //! is Doppler's delete, as for Vault's KV v1). Check-and-set is checked before the write,
 //! not atomically: Doppler has no conditional write.
 //!
-//! Over the shared reqwest client (`json_api.rs`): Doppler's SDKs (generated from its
-//! OpenAPI document) include none for Rust, and this backend needs four calls.
+//! Over the shared reqwest client (`json_api.rs`) rather than an SDK: this backend needs
+//! four calls, and the official SDK the tests run (`doppler-sdk`) is Python.
 
 pub mod config;
 mod names;

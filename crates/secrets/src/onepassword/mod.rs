@@ -13,8 +13,9 @@
 //! version before the write, not atomically. Items whose title is not Saker's layout are
 //! left alone: a listing shows only the namespace's own.
 //!
-//! Over the shared reqwest client (`json_api.rs`): 1Password publishes Connect SDKs for Go,
-//! Python and JavaScript, none for Rust.
+//! Over the shared reqwest client (`json_api.rs`) rather than an SDK: this backend needs
+//! five calls, and 1Password's Connect SDKs (the tests run the Python one) are for other
+//! languages.
 
 pub mod config;
 
