@@ -5,13 +5,16 @@
 //! ```yaml
 //! secret:
 //!   type: jdbc                   # jdbc (default) | env | vault | aws-secret-manager |
-//!                                # google-secret-manager | azure-key-vault; elasticsearch
-//!                                # is recognised but not yet available
+//!                                # google-secret-manager | azure-key-vault | elasticsearch
+//!                                # | 1password | doppler
 //!   read-only: false             # true: writes are refused, the backend is the source
 //!   vault: {...}                 # see vault::config and docs/secrets.md
 //!   aws-secret-manager: {...}    # see aws::config
 //!   google-secret-manager: {...} # see gcp::config
 //!   azure-key-vault: {...}       # see azure::config
+//!   elasticsearch: {...}         # see elasticsearch::config
+//!   1password: {...}             # see onepassword::config
+//!   doppler: {...}               # see doppler::config
 //!   jdbc:
 //!     secret: "at least 32 characters"   # optional; see JdbcConfig::key
 //!     previous-secrets: ["the old one"]  # still read while `saker secret rekey` runs
@@ -46,7 +49,7 @@ mod section;
 
 use section::sanitize;
 #[cfg_attr(not(feature = "remote"), allow(unused_imports))]
-pub(crate) use section::{SecretText, deserialize_section};
+pub(crate) use section::{SecretText, deserialize_section, read_section};
 
 /// A configuration key with a problem, and the fix. Never holds a configured value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,10 +87,14 @@ pub enum BackendKind {
     GoogleSecretManager,
     /// Elasticsearch.
     Elasticsearch,
+    /// 1Password, through a 1Password Connect server.
+    OnePassword,
+    /// Doppler.
+    Doppler,
 }
 
 impl BackendKind {
-    const ALL: [BackendKind; 7] = [
+    const ALL: [BackendKind; 9] = [
         BackendKind::Jdbc,
         BackendKind::Env,
         BackendKind::Vault,
@@ -95,6 +102,8 @@ impl BackendKind {
         BackendKind::AzureKeyVault,
         BackendKind::GoogleSecretManager,
         BackendKind::Elasticsearch,
+        BackendKind::OnePassword,
+        BackendKind::Doppler,
     ];
 
     /// The name used in `secret.type`.
@@ -107,6 +116,8 @@ impl BackendKind {
             BackendKind::AzureKeyVault => "azure-key-vault",
             BackendKind::GoogleSecretManager => "google-secret-manager",
             BackendKind::Elasticsearch => "elasticsearch",
+            BackendKind::OnePassword => "1password",
+            BackendKind::Doppler => "doppler",
         }
     }
 
@@ -118,7 +129,9 @@ impl BackendKind {
             BackendKind::Vault => cfg!(feature = "vault"),
             BackendKind::GoogleSecretManager => cfg!(feature = "gcp"),
             BackendKind::AzureKeyVault => cfg!(feature = "azure"),
-            BackendKind::Elasticsearch => false,
+            BackendKind::Elasticsearch => cfg!(feature = "elasticsearch"),
+            BackendKind::OnePassword => cfg!(feature = "onepassword"),
+            BackendKind::Doppler => cfg!(feature = "doppler"),
         }
     }
 
@@ -224,6 +237,15 @@ pub struct SecretConfig {
     /// `secret.azure-key-vault`, validated when it is the selected backend.
     #[cfg(feature = "azure")]
     pub azure: Option<crate::azure::AzureConfig>,
+    /// `secret.elasticsearch`, validated when it is the selected backend.
+    #[cfg(feature = "elasticsearch")]
+    pub elasticsearch: Option<crate::elasticsearch::ElasticsearchConfig>,
+    /// `secret.1password`, validated when it is the selected backend.
+    #[cfg(feature = "onepassword")]
+    pub onepassword: Option<crate::onepassword::OnePasswordConfig>,
+    /// `secret.doppler`, validated when it is the selected backend.
+    #[cfg(feature = "doppler")]
+    pub doppler: Option<crate::doppler::DopplerConfig>,
 }
 
 impl Default for SecretConfig {
@@ -246,6 +268,12 @@ impl Default for SecretConfig {
             gcp: None,
             #[cfg(feature = "azure")]
             azure: None,
+            #[cfg(feature = "elasticsearch")]
+            elasticsearch: None,
+            #[cfg(feature = "onepassword")]
+            onepassword: None,
+            #[cfg(feature = "doppler")]
+            doppler: None,
         }
     }
 }
@@ -333,7 +361,19 @@ struct Raw {
     #[cfg_attr(not(feature = "gcp"), allow(dead_code))]
     google_secret_manager: serde_json::Value,
     #[serde(default)]
-    elasticsearch: RawSection,
+    #[cfg_attr(not(feature = "elasticsearch"), allow(dead_code))]
+    elasticsearch: serde_json::Value,
+    #[serde(
+        default,
+        rename = "1password",
+        alias = "onepassword",
+        alias = "one-password"
+    )]
+    #[cfg_attr(not(feature = "onepassword"), allow(dead_code))]
+    onepassword: serde_json::Value,
+    #[serde(default)]
+    #[cfg_attr(not(feature = "doppler"), allow(dead_code))]
+    doppler: serde_json::Value,
     #[serde(default)]
     cache: RawCache,
     #[serde(default)]
@@ -400,7 +440,7 @@ struct RawIsolation {
 }
 
 const AVAILABLE: &str = "available: jdbc, env, vault, aws-secret-manager, \
-                         google-secret-manager, azure-key-vault";
+                         google-secret-manager, azure-key-vault, elasticsearch, 1password, doppler";
 
 fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {
     match text {
@@ -528,15 +568,24 @@ impl Raw {
             BackendKind::AwsSecretManager => BTreeMap::new(),
             #[cfg(feature = "azure")]
             BackendKind::AzureKeyVault => crate::azure::section_tags(&self.azure_key_vault)?,
-            #[cfg(not(feature = "azure"))]
-            BackendKind::AzureKeyVault => BTreeMap::new(),
             #[cfg(feature = "gcp")]
             BackendKind::GoogleSecretManager => {
                 crate::gcp::section_tags(&self.google_secret_manager)?
             }
-            #[cfg(not(feature = "gcp"))]
-            BackendKind::GoogleSecretManager => BTreeMap::new(),
-            BackendKind::Elasticsearch => self.elasticsearch.tags,
+            #[cfg(feature = "elasticsearch")]
+            BackendKind::Elasticsearch => crate::elasticsearch::section_tags(&self.elasticsearch)?,
+            #[cfg(feature = "onepassword")]
+            BackendKind::OnePassword => crate::onepassword::section_tags(&self.onepassword)?,
+            #[cfg(feature = "doppler")]
+            BackendKind::Doppler => crate::doppler::section_tags(&self.doppler)?,
+            #[cfg(not(all(
+                feature = "azure",
+                feature = "gcp",
+                feature = "elasticsearch",
+                feature = "onepassword",
+                feature = "doppler"
+            )))]
+            _ => BTreeMap::new(),
         };
 
         Ok(SecretConfig {
@@ -589,6 +638,27 @@ impl Raw {
                     &self.azure_key_vault,
                     env,
                 )?),
+                _ => None,
+            },
+            #[cfg(feature = "elasticsearch")]
+            elasticsearch: match backend {
+                BackendKind::Elasticsearch => Some(
+                    crate::elasticsearch::ElasticsearchConfig::from_section(&self.elasticsearch)?,
+                ),
+                _ => None,
+            },
+            #[cfg(feature = "onepassword")]
+            onepassword: match backend {
+                BackendKind::OnePassword => Some(
+                    crate::onepassword::OnePasswordConfig::from_section(&self.onepassword)?,
+                ),
+                _ => None,
+            },
+            #[cfg(feature = "doppler")]
+            doppler: match backend {
+                BackendKind::Doppler => {
+                    Some(crate::doppler::DopplerConfig::from_section(&self.doppler)?)
+                }
                 _ => None,
             },
         })

@@ -18,6 +18,14 @@ pub(crate) fn client() -> Result<reqwest::Client, String> {
         .map_err(|err| err.to_string())
 }
 
+/// A builder with the bounded waits, for clients that need more settings (`trustAllSsl`).
+#[cfg_attr(not(feature = "elasticsearch"), allow(dead_code))]
+pub(crate) fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(CALL_TIMEOUT)
+}
+
 /// `err` and its causes, `: `-separated. Transport errors name URLs, never bodies.
 pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();

@@ -25,8 +25,12 @@ mod cache;
 #[cfg(feature = "cloud")]
 mod cloud;
 pub mod config;
+#[cfg(feature = "doppler")]
+pub mod doppler;
 pub mod dotenv;
 pub mod duration;
+#[cfg(feature = "elasticsearch")]
+pub mod elasticsearch;
 pub mod env;
 pub mod filter;
 #[cfg(feature = "gcp")]
@@ -36,8 +40,16 @@ pub mod generate;
 mod http;
 pub mod isolation;
 pub mod jdbc;
+#[cfg(any(
+    feature = "elasticsearch",
+    feature = "onepassword",
+    feature = "doppler"
+))]
+mod json_api;
 pub mod metadata;
 pub mod namespace;
+#[cfg(feature = "onepassword")]
+pub mod onepassword;
 pub mod read_only;
 mod remote;
 mod resolve;

@@ -55,6 +55,40 @@ pub fn open_remote(config: &SecretConfig) -> Result<Arc<dyn SecretStore>, StoreE
             })?;
             Ok(Arc::new(crate::azure::AzureSecretStore::new(section)?))
         }
+        #[cfg(feature = "elasticsearch")]
+        BackendKind::Elasticsearch => {
+            let section = config
+                .elasticsearch
+                .clone()
+                .ok_or_else(|| StoreError::Backend {
+                    backend: "elasticsearch",
+                    message: "secret.elasticsearch was not validated".into(),
+                })?;
+            Ok(Arc::new(
+                crate::elasticsearch::ElasticsearchSecretStore::new(section)?,
+            ))
+        }
+        #[cfg(feature = "onepassword")]
+        BackendKind::OnePassword => {
+            let section = config
+                .onepassword
+                .clone()
+                .ok_or_else(|| StoreError::Backend {
+                    backend: "1password",
+                    message: "secret.1password was not validated".into(),
+                })?;
+            Ok(Arc::new(crate::onepassword::OnePasswordSecretStore::new(
+                section,
+            )?))
+        }
+        #[cfg(feature = "doppler")]
+        BackendKind::Doppler => {
+            let section = config.doppler.clone().ok_or_else(|| StoreError::Backend {
+                backend: "doppler",
+                message: "secret.doppler was not validated".into(),
+            })?;
+            Ok(Arc::new(crate::doppler::DopplerSecretStore::new(section)?))
+        }
         other => Err(StoreError::Backend {
             backend: other.as_str(),
             message: format!(

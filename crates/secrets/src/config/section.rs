@@ -56,3 +56,15 @@ pub(crate) fn deserialize_section<T: serde::de::DeserializeOwned>(
         ConfigError::new(&key, sanitize(&err.into_inner().to_string()))
     })
 }
+
+/// [`deserialize_section`] of a section that may be absent (`null`: the defaults).
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
+pub(crate) fn read_section<T: serde::de::DeserializeOwned + Default>(
+    section: &str,
+    value: &serde_json::Value,
+) -> Result<T, ConfigError> {
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    deserialize_section(section, value.clone())
+}
