@@ -6,9 +6,10 @@
 //! executions, task runs, log lines, trigger states), [`SecretRows`] (the encrypted secret
 //! store's rows, as opaque ciphertexts), [`AuditLog`] (the hash-chained audit trail; appends
 //! from every process are serialised, see `audit`) and [`AuthRows`] (users, roles, bindings,
-//! token and invitation hashes). What is not here yet: a durable work queue, so one process at a time
-//! runs executions on a database (`saker server local` with `repository.type: postgres`);
-//! separate executor and worker processes come with the queue.
+//! token and invitation hashes). Distributed mode's durable job queue and results (`queue`)
+//! and service instances with their liveness (`services`) are here too; the engine does not
+//! use them yet, so one process at a time runs executions on a database (`saker server
+//! local` with `repository.type: postgres`).
 //!
 //! Connections come from a bounded pool of synchronous `postgres` clients (`pool`: at most
 //! `maximum-pool-size` connections, a bounded wait for a free one, a `statement_timeout` on
@@ -44,7 +45,9 @@ mod logs;
 mod migrations;
 mod pool;
 mod purge;
+mod queue;
 mod secrets;
+mod services;
 mod tls;
 mod triggers;
 
@@ -87,6 +90,7 @@ pub struct PgStore {
 
 use pool::Conn;
 pub use pool::PoolSettings;
+pub use queue::JobWaiter;
 
 /// One open transaction, with the statement cache of its connection.
 pub(super) struct Tx<'a> {
