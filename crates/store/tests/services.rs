@@ -117,6 +117,29 @@ fn settings_are_read_from_their_keys() {
 }
 
 #[test]
+fn kestras_older_heartbeat_keys_stand_in_for_unset_liveness_keys() {
+    let old = settings_of(&[
+        ("heartbeat.frequency", "10s"),
+        ("heartbeat.heartbeat-missed", "4"),
+    ])
+    .unwrap();
+    assert_eq!(old.heartbeat_interval, Duration::from_secs(10));
+    assert_eq!(old.timeout, Duration::from_secs(40));
+    let default_missed = settings_of(&[("heartbeat.frequency", "10s")]).unwrap();
+    assert_eq!(default_missed.timeout, Duration::from_secs(30));
+    let newer_wins = settings_of(&[
+        ("heartbeat.frequency", "10s"),
+        ("server.liveness.heartbeat-interval", "2s"),
+        ("server.liveness.timeout", "20s"),
+    ])
+    .unwrap();
+    assert_eq!(
+        (newer_wins.heartbeat_interval, newer_wins.timeout),
+        (Duration::from_secs(2), Duration::from_secs(20))
+    );
+}
+
+#[test]
 fn bad_settings_are_refused_naming_their_keys() {
     let cases: &[(&[(&str, &str)], &[&str])] = &[
         (
@@ -158,6 +181,25 @@ fn bad_settings_are_refused_naming_their_keys() {
         (
             &[("server.service.purge.retention", "-1d")],
             &["server.service.purge.retention"],
+        ),
+        (
+            &[("heartbeat.heartbeat-missed", "0")],
+            &["heartbeat.heartbeat-missed", "at least 1"],
+        ),
+        (
+            &[("heartbeat.frequency", "often")],
+            &["heartbeat.frequency"],
+        ),
+        (
+            // The older keys give a heartbeat as long as the timeout they make.
+            &[
+                ("heartbeat.frequency", "10s"),
+                ("server.liveness.timeout", "10s"),
+            ],
+            &[
+                "server.liveness.heartbeat-interval",
+                "server.liveness.timeout",
+            ],
         ),
         (
             &[("server.termination-grace-period", "5 minutes")],

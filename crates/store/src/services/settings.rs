@@ -14,9 +14,14 @@ pub const KEY_HEARTBEAT_INTERVAL: &str = "server.liveness.heartbeat-interval";
 pub const KEY_RESTART_STRATEGY: &str = "server.worker-task-restart-strategy";
 pub const KEY_GRACE_PERIOD: &str = "server.termination-grace-period";
 pub const KEY_PURGE_RETENTION: &str = "server.service.purge.retention";
+/// Kestra's older worker heartbeat: its period, the fallback of `heartbeat-interval`.
+pub const KEY_OLD_FREQUENCY: &str = "heartbeat.frequency";
+/// Kestra's older worker heartbeat: missed beats before a worker is dead; with
+/// `heartbeat.frequency`, the fallback of `server.liveness.timeout`.
+pub const KEY_OLD_MISSED: &str = "heartbeat.heartbeat-missed";
 
 /// Every key [`LivenessSettings::from_lookup`] reads.
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 10] = [
     KEY_ENABLED,
     KEY_INTERVAL,
     KEY_TIMEOUT,
@@ -25,6 +30,8 @@ pub const KEYS: [&str; 8] = [
     KEY_RESTART_STRATEGY,
     KEY_GRACE_PERIOD,
     KEY_PURGE_RETENTION,
+    KEY_OLD_FREQUENCY,
+    KEY_OLD_MISSED,
 ];
 
 /// What happens to the jobs a worker held when it dies or is stopped by force.
@@ -100,6 +107,8 @@ pub enum SettingsError {
     Duration { key: &'static str, reason: String },
     #[error("invalid configuration: {key} must be longer than zero")]
     Zero { key: &'static str },
+    #[error("invalid configuration: {key} must be a whole number of at least 1")]
+    Count { key: &'static str },
     #[error("invalid configuration: {key} must be true or false")]
     Bool { key: &'static str },
     #[error(
@@ -153,12 +162,31 @@ impl LivenessSettings {
                     key: KEY_RESTART_STRATEGY,
                 })?,
         };
+        // Kestra's older `heartbeat.*` keys, read and checked, count only where the
+        // `server.liveness.*` key they stand for is not set.
+        let old_frequency = match lookup(KEY_OLD_FREQUENCY) {
+            None => None,
+            Some(_) => Some(duration_at(KEY_OLD_FREQUENCY, Duration::ZERO)?),
+        };
+        let old_missed = match lookup(KEY_OLD_MISSED) {
+            None => None,
+            Some(text) => Some(text.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or(
+                SettingsError::Count {
+                    key: KEY_OLD_MISSED,
+                },
+            )?),
+        };
+        let heartbeat_default = old_frequency.unwrap_or(defaults.heartbeat_interval);
+        let timeout_default = match old_frequency {
+            Some(frequency) => frequency.saturating_mul(old_missed.unwrap_or(3)),
+            None => defaults.timeout,
+        };
         let settings = Self {
             enabled,
             interval: duration_at(KEY_INTERVAL, defaults.interval)?,
-            timeout: duration_at(KEY_TIMEOUT, defaults.timeout)?,
+            timeout: duration_at(KEY_TIMEOUT, timeout_default)?,
             initial_delay: duration_at(KEY_INITIAL_DELAY, defaults.initial_delay)?,
-            heartbeat_interval: duration_at(KEY_HEARTBEAT_INTERVAL, defaults.heartbeat_interval)?,
+            heartbeat_interval: duration_at(KEY_HEARTBEAT_INTERVAL, heartbeat_default)?,
             restart_strategy,
             termination_grace_period: duration_at(
                 KEY_GRACE_PERIOD,
