@@ -63,6 +63,9 @@ fn states_and_types_read_back_their_names() {
     );
 }
 
+/// Configuration keys and their text.
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+
 fn settings_of(pairs: &[(&str, &str)]) -> Result<LivenessSettings, SettingsError> {
     let map: HashMap<String, String> = pairs
         .iter()
@@ -141,7 +144,7 @@ fn kestras_older_heartbeat_keys_stand_in_for_unset_liveness_keys() {
 
 #[test]
 fn bad_settings_are_refused_naming_their_keys() {
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    let cases: &[(Pairs, &[&str])] = &[
         (
             &[("server.liveness.heartbeat-interval", "45s")],
             &[
