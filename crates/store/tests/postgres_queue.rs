@@ -23,52 +23,30 @@ use saker_store::{PgStore, Store, StoreError, Write};
 
 type Case = pg::Case<str>;
 
+/// Each case named after its function.
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        vec![$((stringify!($name), $name as fn(&str))),*]
+    };
+}
+
 #[test]
 fn postgres_queue_and_services() {
     let cluster = PgCluster::start();
-    let cases: Vec<Case> = vec![
-        (
-            "concurrent_claimers_never_share_a_job",
-            concurrent_claimers_never_share_a_job,
-        ),
-        (
-            "a_notification_wakes_a_waiter_without_polling",
-            a_notification_wakes_a_waiter_without_polling,
-        ),
-        (
-            "a_wait_without_notification_times_out",
-            a_wait_without_notification_times_out,
-        ),
-        (
-            "a_result_delivered_twice_changes_nothing",
-            a_result_delivered_twice_changes_nothing,
-        ),
-        (
-            "an_expired_lease_of_a_gone_holder_frees_the_job",
-            an_expired_lease_of_a_gone_holder_frees_the_job,
-        ),
-        (
-            "heartbeats_renew_leases_only_while_alive",
-            heartbeats_renew_leases_only_while_alive,
-        ),
-        ("only_running_instances_claim", only_running_instances_claim),
-        ("worker_groups_separate_jobs", worker_groups_separate_jobs),
-        (
-            "the_coordinator_requeues_immediately",
-            the_coordinator_requeues_immediately,
-        ),
-        (
-            "the_coordinator_abandons_under_never",
-            the_coordinator_abandons_under_never,
-        ),
-        (
-            "instance_state_changes_follow_the_state_machine",
-            instance_state_changes_follow_the_state_machine,
-        ),
-        (
-            "old_rows_of_gone_instances_are_purged",
-            old_rows_of_gone_instances_are_purged,
-        ),
+    let cases: Vec<Case> = cases![
+        concurrent_claimers_never_share_a_job,
+        a_notification_wakes_a_waiter_without_polling,
+        a_wait_without_notification_times_out,
+        a_result_delivered_twice_changes_nothing,
+        an_expired_lease_of_a_gone_holder_frees_the_job,
+        heartbeats_renew_leases_only_while_alive,
+        the_coordinator_requeues_immediately,
+        the_coordinator_abandons_under_never,
+        instance_state_changes_follow_the_state_machine,
+        old_rows_of_gone_instances_are_purged,
+        only_running_instances_claim,
+        worker_groups_separate_jobs,
+        one_executor_at_a_time_holds_an_execution,
     ];
     pg::run_cases(&cases, |n| cluster.create_database(&format!("queue_{n}")));
 }
@@ -581,4 +559,57 @@ fn old_rows_of_gone_instances_are_purged(url: &str) {
         .collect();
     left.sort();
     assert_eq!(left, ["holding", "recent", "running"]);
+}
+
+fn executor(store: &PgStore, id: &str) {
+    store
+        .register_instance(
+            &NewInstance {
+                id: id.to_owned(),
+                service_type: ServiceType::Executor,
+                host: "test-host".to_owned(),
+                worker_group: None,
+                config: serde_json::json!({}),
+            },
+            at(0),
+        )
+        .unwrap();
+    store
+        .set_instance_state(id, ServiceState::Running, at(0))
+        .unwrap();
+}
+
+fn one_executor_at_a_time_holds_an_execution(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    executor(&store, "x1");
+    executor(&store, "x2");
+    let lease = Duration::from_secs(10);
+    assert!(store.lease_execution("e1", "x1", lease, at(0)).unwrap());
+    assert!(!store.lease_execution("e1", "x2", lease, at(1)).unwrap());
+    // Its holder renews it, by asking again or by heartbeating.
+    assert!(store.lease_execution("e1", "x1", lease, at(5)).unwrap());
+    store.heartbeat("x1", at(9), lease).unwrap();
+    let held = store.execution_lease("e1").unwrap().unwrap();
+    assert_eq!(
+        (held.holder.as_str(), held.until, held.acquired_at),
+        ("x1", at(19), at(0))
+    );
+    // Expired while its holder is still alive: not taken over yet.
+    assert!(!store.lease_execution("e1", "x2", lease, at(30)).unwrap());
+    // Its holder gone: the other executor takes over, and the gone one cannot take it back.
+    store
+        .set_instance_state("x1", ServiceState::Disconnected, at(31))
+        .unwrap();
+    assert!(store.lease_execution("e1", "x2", lease, at(31)).unwrap());
+    assert!(!store.lease_execution("e1", "x1", lease, at(100)).unwrap());
+    assert!(!store.release_execution("e1", "x1").unwrap());
+    assert!(store.release_execution("e1", "x2").unwrap());
+    assert_eq!(store.execution_lease("e1").unwrap(), None);
+    // Only a RUNNING instance takes a lease.
+    assert!(!store.lease_execution("e2", "x1", lease, at(101)).unwrap());
+    assert!(
+        !store
+            .lease_execution("e2", "nobody", lease, at(101))
+            .unwrap()
+    );
 }

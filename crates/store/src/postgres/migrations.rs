@@ -228,8 +228,9 @@ const MIGRATIONS: &[&str] = &[
     );
     "#,
     // 7: distributed mode (see ARCHITECTURE.md, "Distributed mode"): service instances,
-    // the durable job queue and the workers' results. Jobs and results have no foreign key
-    // to `executions`: the coordinator reads a missing execution as one that ended.
+    // the durable job queue, the workers' results and the executors' execution leases.
+    // Jobs and results have no foreign key to `executions`: the coordinator reads a missing
+    // execution as one that ended.
     // `worker_group` is '' for the default group, so that claims compare it with `=`.
     r#"
     CREATE TABLE service_instances (
@@ -280,6 +281,15 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (task_run_id, attempt)
     );
     CREATE INDEX worker_results_pending ON worker_results (seq) WHERE applied_at IS NULL;
+
+    -- Which executor advances an execution, until when (renewed by its heartbeats).
+    CREATE TABLE execution_leases (
+        execution_id TEXT COLLATE "C" PRIMARY KEY,
+        holder       TEXT COLLATE "C" NOT NULL,
+        lease_until  BIGINT NOT NULL,
+        acquired_at  BIGINT NOT NULL
+    );
+    CREATE INDEX execution_leases_by_holder ON execution_leases (holder);
     "#,
 ];
 /// The advisory lock key that serialises migrations across processes ("saker" in ASCII).

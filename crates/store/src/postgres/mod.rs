@@ -38,6 +38,7 @@
 
 mod audit;
 mod auth;
+mod execution_leases;
 mod executions;
 mod flows;
 mod kv;
@@ -88,6 +89,7 @@ pub struct PgStore {
     pool: pool::Pool,
 }
 
+pub use execution_leases::ExecutionLease;
 use pool::Conn;
 pub use pool::PoolSettings;
 pub use queue::JobWaiter;

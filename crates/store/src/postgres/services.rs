@@ -146,7 +146,7 @@ impl PgStore {
     }
 
     /// Records a heartbeat at `now` and renews, until `now + lease`, the leases of the jobs
-    /// the instance holds; both only while it is alive. Returns its state: a caller that
+    /// and executions the instance holds; all only while it is alive. Returns its state: a caller that
     /// reads DISCONNECTED or later must stop its jobs (their results will be refused).
     pub fn heartbeat(&self, id: &str, now: DateTime<Utc>, lease: Duration) -> Result<ServiceState> {
         let until = lease_end(now, lease)?;
@@ -164,6 +164,7 @@ impl PgStore {
                  WHERE claimed_by = $1 AND state = 'CLAIMED' AND lease_until < $2",
                 &[&id, &to_micros(until)],
             )?;
+            super::execution_leases::renew(tx, id, until)?;
             Ok(instance.state)
         })
     }
