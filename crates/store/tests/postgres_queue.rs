@@ -530,7 +530,7 @@ fn instance_state_changes_follow_the_state_machine(url: &str) {
 fn old_rows_of_gone_instances_are_purged(url: &str) {
     let store = PgStore::connect(url).unwrap();
     let week = Duration::from_secs(7 * 86_400);
-    for id in ["old", "recent", "running", "holding"] {
+    for id in ["old", "recent", "running", "holding", "graceful"] {
         worker(&store, id, None, at(0));
     }
     store.enqueue_jobs(&[job("j1", "e1", None)], at(0)).unwrap();
@@ -543,6 +543,12 @@ fn old_rows_of_gone_instances_are_purged(url: &str) {
             .set_instance_state(id, ServiceState::NotRunning, at(1))
             .unwrap();
     }
+    for to in [
+        ServiceState::Terminating,
+        ServiceState::TerminatedGracefully,
+    ] {
+        store.set_instance_state("graceful", to, at(2)).unwrap();
+    }
     store
         .set_instance_state("recent", ServiceState::Disconnected, at(1))
         .unwrap();
@@ -550,7 +556,7 @@ fn old_rows_of_gone_instances_are_purged(url: &str) {
         .set_instance_state("recent", ServiceState::NotRunning, at(8 * 86_400 - 10))
         .unwrap();
     let now = at(8 * 86_400);
-    assert_eq!(store.purge_instances(week, now).unwrap(), 1);
+    assert_eq!(store.purge_instances(week, now).unwrap(), 2);
     let mut left: Vec<String> = store
         .list_instances()
         .unwrap()

@@ -207,8 +207,9 @@ impl PgStore {
         })
     }
 
-    /// Deletes the rows of instances NOT_RUNNING or EMPTY since before `now - retention`
-    /// (`server.service.purge.retention`) that hold no job; returns how many.
+    /// Deletes the rows of instances TERMINATED_GRACEFULLY, NOT_RUNNING or EMPTY since before
+    /// `now - retention` (`server.service.purge.retention`) that hold no job; returns how
+    /// many.
     pub fn purge_instances(&self, retention: Duration, now: DateTime<Utc>) -> Result<u64> {
         let before = TimeDelta::from_std(retention)
             .ok()
@@ -217,7 +218,7 @@ impl PgStore {
         self.write_tx(|tx| {
             tx.execute(
                 "DELETE FROM service_instances s \
-                 WHERE s.state IN ('NOT_RUNNING', 'EMPTY') AND s.state_changed_at < $1 \
+                 WHERE s.state IN ('TERMINATED_GRACEFULLY', 'NOT_RUNNING', 'EMPTY') AND s.state_changed_at < $1 \
                    AND NOT EXISTS (SELECT 1 FROM worker_jobs j \
                                     WHERE j.claimed_by = s.id AND j.state = 'CLAIMED')",
                 &[&to_micros(before)],

@@ -66,8 +66,8 @@ pub struct Decisions {
 ///   grace period has passed since the holder's last heartbeat (at once for a holder
 ///   TERMINATED_FORCED, whose grace period has run out by definition); until then the job
 ///   stays held and no decision is made about it.
-/// - A DISCONNECTED, TERMINATED_GRACEFULLY or TERMINATED_FORCED instance left holding
-///   nothing becomes NOT_RUNNING (one declared gone in this round waits for the next one).
+/// - A DISCONNECTED or TERMINATED_FORCED instance left holding nothing becomes NOT_RUNNING
+///   (one declared gone in this round waits for the next one). TERMINATED_GRACEFULLY stays.
 ///
 /// Every transition is one legal step of [`ServiceState::check_transition`].
 ///
@@ -107,11 +107,11 @@ pub fn decide(
                 None => still_held = true,
             }
         }
+        // TERMINATED_GRACEFULLY stays as it is (what it says is worth seeing, and it left
+        // nothing to handle); the purge removes it in time.
         let settled = matches!(
             state,
-            ServiceState::Disconnected
-                | ServiceState::TerminatedGracefully
-                | ServiceState::TerminatedForced
+            ServiceState::Disconnected | ServiceState::TerminatedForced
         );
         // Declared gone in this round: shown as such for at least one round before it
         // becomes NOT_RUNNING (and every transition stays one step of the state machine).
