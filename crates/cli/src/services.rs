@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::Utc;
 use saker_store::PgStore;
+use saker_store::StoreError;
 use saker_store::services::settings::LivenessSettings;
-use saker_store::services::{NewInstance, ServiceState, ServiceType};
+use saker_store::services::{
+    InstanceRegistry, NewInstance, ServiceInstance, ServiceState, ServiceType,
+};
 
 use crate::app::App;
 use crate::config::Config;
@@ -157,4 +160,68 @@ fn host_name() -> String {
         .ok()
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// What `/api/v1/instance/services` lists: the `service_instances` table on PostgreSQL,
+/// else this process alone, as the STANDALONE instance it is (RUNNING, its heartbeat now).
+pub fn registry(app: &App) -> anyhow::Result<std::sync::Arc<dyn InstanceRegistry>> {
+    Ok(match postgres_store(app, 2)? {
+        Some(store) => std::sync::Arc::new(PgInstances(Some(store))),
+        None => std::sync::Arc::new(ThisProcess::new()),
+    })
+}
+
+/// The instance table of a PostgreSQL store held by the API. Its synchronous clients own
+/// small runtimes of their own, which must not be dropped on a tokio thread (the API's state
+/// is dropped there when the server stops): dropped on a thread of its own instead.
+struct PgInstances(Option<PgStore>);
+
+impl InstanceRegistry for PgInstances {
+    fn list_instances(&self) -> Result<Vec<ServiceInstance>, StoreError> {
+        match &self.0 {
+            Some(store) => store.list_instances(),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl Drop for PgInstances {
+    fn drop(&mut self) {
+        if let Some(store) = self.0.take() {
+            let _ = std::thread::spawn(move || drop(store)).join();
+        }
+    }
+}
+
+/// This process as the whole deployment (the embedded store keeps no instance table).
+struct ThisProcess {
+    instance: ServiceInstance,
+}
+
+impl ThisProcess {
+    fn new() -> Self {
+        let now = Utc::now();
+        Self {
+            instance: ServiceInstance {
+                id: saker_model::execution::new_id(),
+                service_type: ServiceType::Standalone,
+                state: ServiceState::Running,
+                host: host_name(),
+                started_at: now,
+                last_heartbeat: now,
+                state_changed_at: now,
+                worker_group: None,
+                config: serde_json::json!({}),
+            },
+        }
+    }
+}
+
+impl InstanceRegistry for ThisProcess {
+    fn list_instances(&self) -> Result<Vec<ServiceInstance>, StoreError> {
+        Ok(vec![ServiceInstance {
+            last_heartbeat: Utc::now(),
+            ..self.instance.clone()
+        }])
+    }
 }

@@ -116,7 +116,8 @@ fn a_standalone_server_registers_heartbeats_and_ends_gracefully() {
     });
     killed.kill().unwrap();
     killed.wait().unwrap();
-    let third = start_server_with(&data, free_port(), Some(&config));
+    let port = free_port();
+    let third = start_server_with(&data, port, Some(&config));
     eventually("the killed instance declared gone", || {
         match state_of(&data, &config, &second).as_str() {
             "DISCONNECTED" | "NOT_RUNNING" => Ok(()),
@@ -133,6 +134,28 @@ fn a_standalone_server_registers_heartbeats_and_ends_gracefully() {
     assert_eq!(state_of(&data, &config, &first), "TERMINATED_GRACEFULLY");
     let running = only_in_state(&data, &config, "RUNNING").unwrap();
     assert!(running != first && running != second);
+    // The API shows the same rows.
+    let (status, listed) = json(port, "GET", "/api/v1/instance/services", None);
+    assert_eq!(status, 200, "{listed}");
+    let states: Vec<(String, String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let text = |key: &str| i[key].as_str().unwrap().to_owned();
+            (text("id"), text("type"), text("state"))
+        })
+        .collect();
+    for (id, state) in [
+        (&first, "TERMINATED_GRACEFULLY"),
+        (&second, "NOT_RUNNING"),
+        (&running, "RUNNING"),
+    ] {
+        assert!(
+            states.contains(&(id.clone(), "STANDALONE".to_owned(), state.to_owned())),
+            "{states:?}"
+        );
+    }
     terminate(third);
 }
 
@@ -162,4 +185,18 @@ fn service_list_needs_postgres() {
     let (ok, _, err) = saker_cli(&data, &config, &["service", "list"], "");
     assert!(!ok);
     assert!(err.contains("repository.type: postgres"), "{err}");
+}
+
+#[test]
+fn on_the_embedded_store_the_api_lists_this_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start_server(&dir.path().join("data"), port);
+    let (status, listed) = json(port, "GET", "/api/v1/instance/services", None);
+    assert_eq!(status, 200, "{listed}");
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["type"], "STANDALONE");
+    assert_eq!(listed[0]["state"], "RUNNING");
+    stop(server);
 }

@@ -149,6 +149,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
                 webhook_misses: Arc::new(saker_server::webhook_miss_throttle()),
                 store_gate: app.store_gate()?,
                 default_tenant: default_tenant(&app)?,
+                services: crate::services::registry(&app)?,
             },
             shutdown,
         )

@@ -223,6 +223,19 @@ pub struct ServiceInstance {
     pub config: serde_json::Value,
 }
 
+/// Where the API reads the instances from: the `service_instances` table on PostgreSQL
+/// (`PgStore`), or the process itself when it is the whole deployment (SQLite).
+pub trait InstanceRegistry: Send + Sync {
+    /// Every instance, oldest first.
+    fn list_instances(&self) -> Result<Vec<ServiceInstance>, crate::StoreError>;
+}
+
+impl InstanceRegistry for crate::PgStore {
+    fn list_instances(&self) -> Result<Vec<ServiceInstance>, crate::StoreError> {
+        crate::PgStore::list_instances(self)
+    }
+}
+
 /// What a process registers as.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewInstance {
