@@ -149,6 +149,14 @@ fn beat(store: &PgStore, id: &str, settings: &LivenessSettings, stopped: &mpsc::
             if let Err(error) = store.purge_instances(settings.purge_retention, now) {
                 tracing::warn!(%error, "purge of old service instances failed");
             }
+            let before = chrono::TimeDelta::from_std(settings.purge_retention)
+                .ok()
+                .and_then(|keep| now.checked_sub_signed(keep));
+            if let Some(before) = before
+                && let Err(error) = store.purge_finished_jobs(before)
+            {
+                tracing::warn!(%error, "purge of finished worker jobs failed");
+            }
         }
     }
 }

@@ -29,6 +29,7 @@ fn postgres_job_queue() {
         heartbeats_renew_leases_only_while_alive,
         only_running_instances_claim,
         worker_groups_separate_jobs,
+        finished_jobs_and_applied_results_are_purged,
     ];
     pg::run_cases(&cases, |n| cluster.create_database(&format!("queue_{n}")));
 }
@@ -315,4 +316,49 @@ fn worker_groups_separate_jobs(url: &str) {
         store.job("g1").unwrap().unwrap().worker_group.as_deref(),
         Some("gpu")
     );
+}
+
+fn finished_jobs_and_applied_results_are_purged(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    worker(&store, "w1", None, at(0));
+    let jobs: Vec<NewJob> = ["done", "applied", "claimed", "queued"]
+        .iter()
+        .map(|id| job(id, "e1", None))
+        .collect();
+    store.enqueue_jobs(&jobs, at(0)).unwrap();
+    let claimed = store.claim_jobs(&claim("w1", None, 3, at(1))).unwrap();
+    for job in &claimed[..2] {
+        let result = NewResult {
+            job_id: &job.id,
+            delivery: job.delivery,
+            instance: "w1",
+            payload: "{}",
+            now: at(2),
+        };
+        assert_eq!(store.submit_result(&result).unwrap(), Submitted::Accepted);
+    }
+    let applied = store
+        .pending_results(10)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.job_id == "applied")
+        .unwrap();
+    assert!(store.mark_result_applied(applied.seq, at(3)).unwrap());
+    // Nothing is old enough yet.
+    assert_eq!(store.purge_finished_jobs(at(0)).unwrap(), (0, 0));
+    assert_eq!(store.purge_finished_jobs(at(100)).unwrap(), (2, 1));
+    assert!(store.job("done").unwrap().is_none());
+    assert!(store.job("applied").unwrap().is_none());
+    assert_eq!(
+        store.job("claimed").unwrap().unwrap().state,
+        JobState::Claimed
+    );
+    assert_eq!(
+        store.job("queued").unwrap().unwrap().state,
+        JobState::Queued
+    );
+    // The result of "done" was never applied: it stays for the executor.
+    let pending = store.pending_results(10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].job_id, "done");
 }

@@ -309,6 +309,24 @@ impl PgStore {
         })
     }
 
+    /// Deletes the jobs that ended (DONE, ABANDONED, CANCELLED) and were queued before
+    /// `before`, and the results applied before `before`; returns how many of each. Queued
+    /// and claimed jobs and unapplied results are never touched.
+    pub fn purge_finished_jobs(&self, before: DateTime<Utc>) -> Result<(u64, u64)> {
+        self.write_tx(|tx| {
+            let jobs = tx.execute(
+                "DELETE FROM worker_jobs WHERE state IN ('DONE', 'ABANDONED', 'CANCELLED') \
+                 AND created_at < $1",
+                &[&to_micros(before)],
+            )?;
+            let results = tx.execute(
+                "DELETE FROM worker_results WHERE applied_at IS NOT NULL AND applied_at < $1",
+                &[&to_micros(before)],
+            )?;
+            Ok((jobs, results))
+        })
+    }
+
     /// How many results are stored for one task run attempt (0 or 1), for tests and checks.
     pub fn result_count(&self, task_run_id: &str, attempt: u32) -> Result<u64> {
         self.read_tx(|tx| {
