@@ -30,6 +30,7 @@ fn postgres_job_queue() {
         only_running_instances_claim,
         worker_groups_separate_jobs,
         finished_jobs_and_applied_results_are_purged,
+        a_waiter_whose_session_ends_says_so,
     ];
     pg::run_cases(&cases, |n| cluster.create_database(&format!("queue_{n}")));
 }
@@ -361,4 +362,26 @@ fn finished_jobs_and_applied_results_are_purged(url: &str) {
     let pending = store.pending_results(10).unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].job_id, "done");
+}
+
+fn a_waiter_whose_session_ends_says_so(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    let mut waiter = store.waiter(WakeChannel::Jobs).unwrap();
+    // The database ends the listening session (a restart, an administrator): the wait
+    // returns an error at once instead of sleeping through its fallback, and the caller
+    // opens a new waiter.
+    let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let ended: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1);
+    assert!(waiter.wait(Duration::from_secs(60)).is_err());
+    let mut again = store.waiter(WakeChannel::Jobs).unwrap();
+    store.enqueue_jobs(&[job("j1", "e1", None)], at(0)).unwrap();
+    assert_eq!(again.wait(Duration::from_secs(60)).unwrap(), Wake::Notified);
 }
