@@ -31,6 +31,7 @@ fn postgres_job_queue() {
         worker_groups_separate_jobs,
         finished_jobs_and_applied_results_are_purged,
         a_waiter_whose_session_ends_says_so,
+        a_waiter_lives_and_dies_inside_a_runtime,
     ];
     pg::run_cases(&cases, |n| cluster.create_database(&format!("queue_{n}")));
 }
@@ -384,4 +385,24 @@ fn a_waiter_whose_session_ends_says_so(url: &str) {
     let mut again = store.waiter(WakeChannel::Jobs).unwrap();
     store.enqueue_jobs(&[job("j1", "e1", None)], at(0)).unwrap();
     assert_eq!(again.wait(Duration::from_secs(60)).unwrap(), Wake::Notified);
+}
+
+fn a_waiter_lives_and_dies_inside_a_runtime(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let current = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for runtime in [multi, current] {
+        runtime.block_on(async {
+            let mut waiter = store.waiter(WakeChannel::Jobs).unwrap();
+            let wake = waiter.wait(Duration::from_millis(10)).unwrap();
+            assert_eq!(wake, Wake::TimedOut);
+            // Dropping its client here must not panic.
+            drop(waiter);
+        });
+    }
 }
