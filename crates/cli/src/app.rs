@@ -266,12 +266,38 @@ impl App {
 
 impl App {
     /// The internal storage (execution and namespace files): `storage/` under the data
-    /// directory, hidden from tasks with it; files up to `storage.max-file-bytes` (64 MiB by
-    /// default).
+    /// directory, hidden from tasks with it, or with `storage.type: s3` the bucket of
+    /// `storage.s3` (Kestra's keys); files up to `storage.max-file-bytes` (64 MiB by default).
     pub fn storage(&self) -> anyhow::Result<Arc<dyn saker_storage::Storage>> {
-        let mut storage = saker_storage::LocalStorage::new(self.data_dir.join("storage"));
+        let max_file_bytes = self.max_file_bytes()?;
+        match self.config.get_str("storage.type").as_deref() {
+            None | Some("local") => {
+                let mut storage = saker_storage::LocalStorage::new(self.data_dir.join("storage"));
+                storage.max_file_bytes = max_file_bytes;
+                Ok(Arc::new(storage))
+            }
+            #[cfg(feature = "s3")]
+            Some("s3") => {
+                let config = saker_storage::S3Config::from_section(
+                    &self.config.subtree("storage.s3"),
+                    &|name| std::env::var(name).ok(),
+                )?;
+                let mut storage = saker_storage::S3Storage::new(config)?;
+                storage.max_file_bytes = max_file_bytes;
+                Ok(Arc::new(storage))
+            }
+            Some(other) => bail!(
+                "storage.type `{other}` is not available: use `local` (the default, the data \
+                 directory) or `s3` (S3 and S3-compatible services)"
+            ),
+        }
+    }
+
+    /// `storage.max-file-bytes`, or the default.
+    fn max_file_bytes(&self) -> anyhow::Result<u64> {
+        let mut max = saker_storage::DEFAULT_MAX_FILE_BYTES;
         if let Some(value) = self.config.get("storage.max-file-bytes") {
-            storage.max_file_bytes = value
+            max = value
                 .as_u64()
                 .filter(|n| (1..=1 << 40).contains(n))
                 .ok_or_else(|| {
@@ -282,7 +308,7 @@ impl App {
                     )
                 })?;
         }
-        Ok(Arc::new(storage))
+        Ok(max)
     }
 
     /// The budgets of every template a task renders: `expressions.max-steps` and

@@ -54,8 +54,21 @@ pub(crate) fn open_with(
     new_key: Option<SecretKey>,
 ) -> anyhow::Result<SecretService> {
     let config = secret_config(app)?;
+    service_for(app, &config, store, service, env, new_key)
+}
+
+/// The secret service of role `service` over the backend `config` describes, which need not
+/// be this process's own `secret:` (`saker secret migrate` opens two).
+pub(crate) fn service_for(
+    app: &App,
+    config: &SecretConfig,
+    store: Arc<dyn Database>,
+    service: Service,
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+    new_key: Option<SecretKey>,
+) -> anyhow::Result<SecretService> {
     let backend: Arc<dyn SecretStore> = match config.backend {
-        BackendKind::Jdbc => Arc::new(jdbc_store(app, &config, store.clone(), new_key)?),
+        BackendKind::Jdbc => Arc::new(jdbc_store(app, config, store.clone(), new_key)?),
         BackendKind::Env => {
             if new_key.is_some() {
                 bail!(
@@ -77,11 +90,11 @@ pub(crate) fn open_with(
                     config.backend
                 );
             }
-            saker_secrets::open_remote(&config)?
+            saker_secrets::open_remote(config)?
         }
     };
-    let backend = saker_secrets::apply_read_only(&config, backend);
-    Ok(SecretService::new(backend, store, &config, service))
+    let backend = saker_secrets::apply_read_only(config, backend);
+    Ok(SecretService::new(backend, store, config, service))
 }
 
 fn jdbc_store(
@@ -265,8 +278,14 @@ mod tests {
             "saker:\n  secret:\n    type: google-secret-manager\n",
         );
         let store = google.open_store().unwrap();
-        let err = open_secret_service(&google, store.clone(), Service::Worker).unwrap_err();
-        assert!(err.to_string().contains("secret.type"), "{err}");
+        if std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").is_none() {
+            let err = open_secret_service(&google, store.clone(), Service::Worker).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("secret.google-secret-manager.serviceAccount"),
+                "{err}"
+            );
+        }
         // A remote backend without its section names the first missing key.
         let other = tempfile::tempdir().unwrap();
         let vault = app(

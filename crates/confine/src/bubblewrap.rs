@@ -22,7 +22,11 @@ const PROBE_LIMIT: Duration = Duration::from_secs(10);
 
 /// The options of `bwrap` (handed over its stdin, see [`crate::ConfinedCommand`]); the
 /// program and its arguments follow `--args 0 --` on the command line.
-pub(crate) fn arguments(settings: &Settings, host_work_dir: &Path) -> Vec<OsString> {
+pub(crate) fn arguments(
+    settings: &Settings,
+    host_work_dir: &Path,
+    mounts: &[crate::Mount],
+) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
         "--unshare-pid",
         "--unshare-ipc",
@@ -81,6 +85,16 @@ pub(crate) fn arguments(settings: &Settings, host_work_dir: &Path) -> Vec<OsStri
     }
     for hidden in hidden_mounts(settings, &bound) {
         args.extend(hidden);
+    }
+    // After the hidden paths: a mount Saker chose (a tool's directory, a cached Python
+    // environment) is seen even where it lies under one.
+    for mount in mounts {
+        let flag = if mount.writable {
+            "--bind"
+        } else {
+            "--ro-bind"
+        };
+        push(&mut args, flag, &mount.path, &mount.path);
     }
     push(
         &mut args,
@@ -165,7 +179,7 @@ fn run_probe(settings: &Settings) -> Result<(), String> {
         .tempdir()
         .map_err(|e| format!("cannot create a directory to try bubblewrap in: {e}"))?;
     // The same way real tasks are started: arguments over stdin.
-    let args = arguments(settings, dir.path());
+    let args = arguments(settings, dir.path(), &[]);
     let mut child = std::process::Command::new(&settings.bubblewrap)
         .args(["--args", "0", "--", "true"])
         .env_clear()

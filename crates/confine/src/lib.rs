@@ -40,6 +40,34 @@ pub use error::ConfineError;
 pub use settings::{HOST_CREDENTIALS, Mode, SYSTEM_DIRS, Settings};
 pub use workdir::WorkDir;
 
+/// A host path a task process also sees, at the same path: a tool's directory, a cached
+/// Python environment. The same path inside, because what lives there (a venv's scripts)
+/// names itself by its absolute path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub path: PathBuf,
+    /// Bound read-write (an environment being installed); read-only otherwise.
+    pub writable: bool,
+}
+
+impl Mount {
+    /// `path`, read-only.
+    pub fn read_only(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            writable: false,
+        }
+    }
+
+    /// `path`, read-write.
+    pub fn writable(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            writable: true,
+        }
+    }
+}
+
 /// How task processes run in this process, decided once at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -222,12 +250,25 @@ impl AttemptSandbox {
         args: &[String],
         env: &[(String, String)],
     ) -> Result<ConfinedCommand, ConfineError> {
+        self.command_with_mounts(dir, program, args, env, &[])
+    }
+
+    /// [`command`](Self::command), with `mounts` also visible to the process, each at its
+    /// host path (unconfined, the process sees the host anyway).
+    pub fn command_with_mounts(
+        &self,
+        dir: &WorkDir,
+        program: &str,
+        args: &[String],
+        env: &[(String, String)],
+        mounts: &[Mount],
+    ) -> Result<ConfinedCommand, ConfineError> {
         self.confinement.refuse_unless_usable()?;
         let settings = &self.confinement.inner.settings;
         let environment = task_environment(std::env::vars(), dir.visible_path(), env);
         let (mut command, arguments) = match self.confinement.inner.status {
             Status::Confined => {
-                let options = bubblewrap::arguments(settings, dir.host_path());
+                let options = bubblewrap::arguments(settings, dir.host_path(), mounts);
                 let mut command = tokio::process::Command::new(&settings.bubblewrap);
                 command.args(["--args", "0", "--", program]).args(args);
                 (command, Some(command::nul_separated(&options)))

@@ -156,3 +156,46 @@ async fn a_read_only_path_that_is_a_link_shows_what_it_points_to() {
     assert!(out.contains("TOOL-OK"), "{out}");
     assert!(!out.contains("LICENSE-CANARY"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mounts_are_seen_at_their_host_path_and_nothing_beside_them() {
+    let host = tempfile::tempdir().unwrap();
+    let tools = host.path().join("tools");
+    let env = host.path().join("env");
+    let beside = host.path().join("beside");
+    for dir in [&tools, &env, &beside] {
+        std::fs::create_dir(dir).unwrap();
+    }
+    std::fs::write(tools.join("tool.txt"), "TOOL-OK").unwrap();
+    std::fs::write(beside.join("other.txt"), "BESIDE-CANARY").unwrap();
+    let confinement = Confinement::new(Settings {
+        work_root: Some(host.path().join("work")),
+        network: false,
+        ..Settings::default()
+    });
+    assert_eq!(confinement.status(), &Status::Confined);
+    let sandbox = confinement.attempt("exec-1", "run-1", 1);
+    let dir = sandbox.work_dir().unwrap();
+    let script = format!(
+        "cat {tools}/tool.txt; echo; touch {tools}/new && echo tools-writable; \
+         touch {env}/built && echo env-writable; cat {beside}/other.txt",
+        tools = tools.display(),
+        env = env.display(),
+        beside = beside.display()
+    );
+    let mounts = [
+        saker_confine::Mount::read_only(&tools),
+        saker_confine::Mount::writable(&env),
+    ];
+    let command = sandbox
+        .command_with_mounts(&dir, "/bin/sh", &["-c".into(), script], &[], &mounts)
+        .unwrap();
+    let output = output_of(command).await;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("TOOL-OK"), "{text}");
+    assert!(!text.contains("tools-writable"), "{text}");
+    assert!(text.contains("env-writable"), "{text}");
+    assert!(env.join("built").exists(), "{text}");
+    assert!(!text.contains("BESIDE-CANARY"), "{text}");
+}

@@ -1,8 +1,8 @@
 //! Kestra's script tasks through the engine, with the host's real `python3` and `node`:
 //! `Script` and `Commands` of shell, Python and Node, Kestra's output protocol (`::{...}::`
 //! lines setting outputs, log lines and metrics) read by the next task, a secret handed to a
-//! script masked in what it prints, and the properties Saker cannot honour refused or
-//! reported.
+//! script masked in what it prints, and the properties Saker cannot honour reported.
+//! Python's `dependencies` are in `python_dependencies.rs`, the other languages in `tools.rs`.
 
 mod common;
 
@@ -176,34 +176,6 @@ tasks:
         lines.iter().any(|(_, m)| m.contains("exit code 3")),
         "{lines:?}"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_dependencies_are_refused_saying_what_to_do() {
-    let data = data_dir();
-    let done = data
-        .run(
-            r#"
-id: deps
-namespace: company.team
-tasks:
-  - id: py
-    type: io.kestra.plugin.scripts.python.Script
-    dependencies:
-      - requests
-    script: print("never")
-"#,
-        )
-        .await;
-    let lines = data.levels(&done);
-    assert_eq!(done.state.current, StateType::Failed, "{lines:?}");
-    assert!(
-        lines
-            .iter()
-            .any(|(_, m)| m.contains("property 'dependencies'") && m.contains("not yet available")),
-        "{lines:?}"
-    );
-    assert!(lines.iter().all(|(_, m)| m != "never"), "{lines:?}");
 }
 
 /// The `kestra` Python package's venv, which `scripts/test.sh` installs (outside `/work`,

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::shape::Shape;
 
 mod core_tasks;
+mod duckdb;
 mod files;
 mod flowable;
 mod git;
@@ -22,8 +23,10 @@ mod notifications;
 mod outputs;
 mod scripts;
 mod ssh;
+mod tools;
 
 pub use core_tasks::CORE_TASKS;
+pub use duckdb::DUCKDB_TASKS;
 pub use files::FILE_TASKS;
 pub use flowable::FLOWABLE_TASKS;
 pub use git::GIT_TASKS;
@@ -33,6 +36,7 @@ pub use notifications::NOTIFICATION_TASKS;
 pub use outputs::{KindDoc, trigger_doc};
 pub use scripts::SCRIPT_TASKS;
 pub use ssh::SSH_TASKS;
+pub use tools::tool_tasks;
 
 /// The task types the engine knows how to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -120,6 +124,17 @@ pub enum TaskKind {
     PostgresQueries,
     SqliteQuery,
     SqliteQueries,
+    /// io.kestra.plugin.jdbc.duckdb.{Query, Queries}, through DuckDB's Python package
+    /// (`catalog/duckdb.rs`).
+    DuckdbQuery,
+    DuckdbQueries,
+    // Tool tasks (`catalog/tools.rs`): other languages' scripts and command-line tools.
+    LanguageScript,
+    LanguageCommands,
+    /// Kestra's `io.kestra.core.tasks.scripts.Bash`.
+    LegacyBash,
+    /// A plugin wrapping a command-line tool (dbt, AWS CLI, gcloud, Ansible, Terraform).
+    CliTool,
 }
 
 impl TaskKind {
@@ -378,6 +393,8 @@ impl Catalog {
                 .chain(GIT_TASKS)
                 .chain(SSH_TASKS)
                 .chain(JDBC_TASKS)
+                .chain(DUCKDB_TASKS)
+                .chain(tool_tasks())
                 .copied()
                 .collect(),
             triggers: BUILTIN_TRIGGERS.to_vec(),
@@ -484,7 +501,6 @@ mod tests {
             assert_eq!(task_type(name).map(|t| t.name), Some(canonical), "{name}");
         }
         assert!(task_type("log").is_none());
-        assert!(task_type("io.kestra.core.tasks.scripts.Bash").is_none());
     }
 
     #[test]

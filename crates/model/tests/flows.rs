@@ -302,7 +302,7 @@ fn types_of_other_plugins_and_of_kestra_tests_say_so() {
     assert_eq!(
         found,
         [
-            "4:19: unknown task type 'io.kestra.plugin.gcp.bigquery.Query': it belongs to the Kestra plugin 'io.kestra.plugin.gcp', which is a plugin Saker does not have",
+            "4:19: unknown task type 'io.kestra.plugin.gcp.bigquery.Query': it belongs to the Kestra plugin 'io.kestra.plugin.gcp', of which Saker has only io.kestra.plugin.gcp.cli.GCloudCLI",
             "5:19: unknown task type 'io.kestra.core.tasks.test.Read': it exists only in Kestra's own test suite (test code that no Kestra release ships), so Saker does not provide it",
         ]
     );

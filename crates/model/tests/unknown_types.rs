@@ -13,12 +13,12 @@ fn messages(source: &str) -> Vec<String> {
 #[test]
 fn an_unknown_type_is_reported_once_with_the_lines_of_its_other_uses() {
     let found = messages(
-        "id: u\nnamespace: n\ntasks:\n  - {id: a, type: io.kestra.plugin.gcp.bigquery.Query}\n  - {id: b, type: io.kestra.plugin.gcp.bigquery.Query}\n  - {id: c, type: com.example.Thing}\n  - id: d\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n      - {id: e, type: io.kestra.plugin.gcp.bigquery.Query}\n",
+        "id: u\nnamespace: n\ntasks:\n  - {id: a, type: io.kestra.plugin.snowflake.Query}\n  - {id: b, type: io.kestra.plugin.snowflake.Query}\n  - {id: c, type: com.example.Thing}\n  - id: d\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n      - {id: e, type: io.kestra.plugin.snowflake.Query}\n",
     );
     assert_eq!(
         found,
         [
-            "4:19: unknown task type 'io.kestra.plugin.gcp.bigquery.Query': it belongs to the Kestra plugin 'io.kestra.plugin.gcp', which is a plugin Saker does not have (also used at lines 5, 10)",
+            "4:19: unknown task type 'io.kestra.plugin.snowflake.Query': it belongs to the Kestra plugin 'io.kestra.plugin.snowflake', which is a plugin Saker does not have (also used at lines 5, 10)",
             "6:19: unknown task type 'com.example.Thing': Saker has no type of this name (`saker plugins list` lists the types it has)",
         ]
     );
@@ -57,12 +57,12 @@ fn a_task_of_an_unknown_type_gets_no_property_error() {
     // `descripton` would be a misspelt common property on a known type; `sql` and `url` are
     // the unknown type's own; no required property is asked for.
     let found = messages(
-        "id: u\nnamespace: n\ntasks:\n  - id: q\n    type: io.kestra.plugin.jdbc.oracle.Query\n    descripton: x\n    sql: select 1\n    url: jdbc:oracle:thin:@db\n",
+        "id: u\nnamespace: n\ntasks:\n  - id: q\n    type: io.kestra.plugin.snowflake.Query\n    descripton: x\n    sql: select 1\n    url: jdbc:oracle:thin:@db\n",
     );
     assert_eq!(
         found,
         [
-            "5:11: unknown task type 'io.kestra.plugin.jdbc.oracle.Query': it belongs to the Kestra plugin 'io.kestra.plugin.jdbc', which is a plugin Saker does not have"
+            "5:11: unknown task type 'io.kestra.plugin.snowflake.Query': it belongs to the Kestra plugin 'io.kestra.plugin.snowflake', which is a plugin Saker does not have"
         ]
     );
 }

@@ -1,12 +1,18 @@
 //! `secret()` resolution through the remote backends, with and without the cache: the
-//! figures of issue 15's speed point. Vault is the test server of `tests/vault/server.rs`
-//! (same process, loopback HTTP); AWS is moto's server when `SAKER_MOTO_SERVER` is set
+//! figures of issue 15's speed point. Vault, Google and Azure are the test servers of
+//! `tests/{vault,gcp,azure}/server.rs` (same process, loopback HTTP; HTTPS for Azure); AWS is moto's server when `SAKER_MOTO_SERVER` is set
 //! (`scripts/peers/moto.sh`). Each resolution goes through the whole `SecretService`
 //! (isolation, namespace chain, cache, audit into an in-memory SQLite log), so a cache hit
 //! still pays for its audit event; the backend's own `get` is timed too.
 //!
 //! cargo bench -p saker-secrets --bench remote_resolve [--profile dev]
 
+#[allow(dead_code)] // the bench uses only part of the test server
+#[path = "../tests/azure/server.rs"]
+mod azure_server;
+#[allow(dead_code)] // the bench uses only part of the test server
+#[path = "../tests/gcp/server.rs"]
+mod gcp_server;
 #[allow(dead_code)] // the bench uses only part of the test server
 #[path = "../tests/vault/server.rs"]
 mod server;
@@ -98,6 +104,24 @@ fn main() {
         json!({"type": "vault", "vault": {"address": vault.address,
             "token": {"token": server::ROOT_TOKEN}}}),
     );
+    // Google and Azure: their test servers (Azure's over HTTPS), in this process.
+    let gcp = gcp_server::GcpServer::start();
+    measure(
+        "google-secret-manager (test server)",
+        json!({"type": "google-secret-manager", "google-secret-manager": {
+            "serviceAccount": gcp.service_account_json(), "endpoint": gcp.address}}),
+    );
+    let azure = azure_server::AzureServer::start();
+    let ca = std::env::temp_dir().join(format!("saker-bench-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, &azure.ca_pem).unwrap();
+    measure(
+        "azure-key-vault (test server, HTTPS)",
+        json!({"type": "azure-key-vault", "azure-key-vault": {
+            "clientSecret": {"tenantId": azure_server::TENANT_ID,
+                "clientId": azure_server::CLIENT_ID, "clientSecret": azure_server::CLIENT_SECRET},
+            "keyVaultUri": azure.address, "authority": azure.address, "caFile": ca}}),
+    );
+    let _ = std::fs::remove_file(&ca);
     let Some(moto) = std::env::var_os("SAKER_MOTO_SERVER") else {
         println!("SKIPPED aws: SAKER_MOTO_SERVER is not set");
         return;

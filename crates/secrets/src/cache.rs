@@ -8,6 +8,12 @@
 //! server and a `saker secret set` in another shell, or several workers) nothing is shared: a
 //! change made elsewhere is seen at the latest `expire-after-write` later. Keep that TTL short
 //! where secrets rotate often.
+//!
+//! Outages: by default a backend that fails fails the lookup (closed), whatever the cache
+//! held before. With `stale-if-error: true` the cache also keeps, without time to live but
+//! within `maximum-size`, the last answer the backend gave for each key, and answers it when
+//! the backend fails, with a warning naming the backend, the namespace, the key and the
+//! error (never the value). Invalidation by a write through Saker forgets that copy too.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -67,6 +73,8 @@ impl Entry {
 #[derive(Clone)]
 pub(crate) struct LookupCache {
     entries: Cache<CacheKey, Arc<Entry>>,
+    /// The last answer per key, past its time to live: only with `stale-if-error`.
+    last_good: Option<Cache<CacheKey, Arc<Entry>>>,
     /// Bumped by every invalidation; a lookup caches its answer only if the epoch did not
     /// move while it asked the backend.
     epoch: Arc<Mutex<u64>>,
@@ -80,6 +88,9 @@ impl LookupCache {
                 .max_capacity(config.maximum_size)
                 .time_to_live(config.expire_after_write)
                 .build(),
+            last_good: config
+                .stale_if_error
+                .then(|| Cache::builder().max_capacity(config.maximum_size).build()),
             epoch: Arc::new(Mutex::new(0)),
         })
     }
@@ -101,11 +112,31 @@ impl LookupCache {
             return Ok(entry.to_lookup());
         }
         let started = *self.epoch();
-        let lookup = store.get(tenant, namespace, key)?;
+        let lookup = match store.get(tenant, namespace, key) {
+            Ok(lookup) => lookup,
+            Err(err) => {
+                let Some(stale) = self.last_good.as_ref().and_then(|c| c.get(&cache_key)) else {
+                    return Err(err);
+                };
+                tracing::warn!(
+                    backend = store.backend_name(),
+                    tenant,
+                    namespace = namespace.as_str(),
+                    key,
+                    error = %err,
+                    "secret backend failed: answering the last value it gave for this key \
+                     (secret.cache.stale-if-error)"
+                );
+                return Ok(stale.to_lookup());
+            }
+        };
         let epoch = self.epoch();
         if *epoch == started {
-            self.entries
-                .insert(cache_key, Arc::new(Entry::from_lookup(&lookup)));
+            let entry = Arc::new(Entry::from_lookup(&lookup));
+            if let Some(last_good) = &self.last_good {
+                last_good.insert(cache_key.clone(), entry.clone());
+            }
+            self.entries.insert(cache_key, entry);
         }
         Ok(lookup)
     }
@@ -114,8 +145,11 @@ impl LookupCache {
     pub(crate) fn invalidate(&self, tenant: &str, namespace: &Namespace, key: &str) {
         let mut epoch = self.epoch();
         *epoch += 1;
-        self.entries
-            .invalidate(&(tenant.to_owned(), namespace.clone(), key.to_owned()));
+        let cache_key = (tenant.to_owned(), namespace.clone(), key.to_owned());
+        if let Some(last_good) = &self.last_good {
+            last_good.invalidate(&cache_key);
+        }
+        self.entries.invalidate(&cache_key);
     }
 }
 
@@ -162,10 +196,12 @@ mod tests {
 
     use super::*;
 
-    /// Counts backend reads; answers a value that changes with every read.
+    /// Counts backend reads; answers a value that changes with every read, or fails while
+    /// `down` is set.
     #[derive(Default)]
     struct Counting {
         reads: AtomicUsize,
+        down: std::sync::atomic::AtomicBool,
     }
 
     impl SecretStore for Counting {
@@ -176,6 +212,12 @@ mod tests {
             Capabilities::read_only()
         }
         fn get(&self, _: &str, _: &Namespace, key: &str) -> Result<Lookup, StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Backend {
+                    backend: "counting",
+                    message: format!("cannot read secret '{key}': connection refused"),
+                });
+            }
             let n = self.reads.fetch_add(1, Ordering::SeqCst);
             Ok(Lookup::Found {
                 value: SecretValue::new(format!("v{n}")),
@@ -208,6 +250,7 @@ mod tests {
             enabled: true,
             maximum_size: 10,
             expire_after_write: Duration::from_secs(3600),
+            stale_if_error: false,
         })
         .unwrap();
         let store = Counting::default();
@@ -229,5 +272,40 @@ mod tests {
             ..CacheConfig::default()
         };
         assert!(LookupCache::new(&config).is_none());
+    }
+
+    fn cache(stale_if_error: bool) -> LookupCache {
+        LookupCache::new(&CacheConfig {
+            enabled: true,
+            maximum_size: 10,
+            expire_after_write: Duration::from_millis(1),
+            stale_if_error,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_failing_backend_fails_closed_unless_stale_if_error() {
+        let ns = Namespace::parse("company").unwrap();
+        for stale_if_error in [false, true] {
+            let cache = cache(stale_if_error);
+            let store = Counting::default();
+            assert_eq!(value(cache.get(&store, "main", &ns, "K").unwrap()), "v0");
+            store.down.store(true, Ordering::SeqCst);
+            // Past the time to live: the fresh entry is gone, the backend is asked and fails.
+            cache.entries.invalidate_all();
+            let answer = cache.get(&store, "main", &ns, "K");
+            if stale_if_error {
+                assert_eq!(value(answer.unwrap()), "v0");
+            } else {
+                let err = answer.expect_err("fails closed").to_string();
+                assert!(err.contains("'K'"), "{err}");
+            }
+            // A key never read has nothing stale to give.
+            assert!(cache.get(&store, "main", &ns, "OTHER").is_err());
+            // A write through Saker forgets the stale copy as well.
+            cache.invalidate("main", &ns, "K");
+            assert!(cache.get(&store, "main", &ns, "K").is_err());
+        }
     }
 }

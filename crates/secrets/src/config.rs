@@ -4,18 +4,20 @@
 //!
 //! ```yaml
 //! secret:
-//!   type: jdbc                   # jdbc (default) | env | vault | aws-secret-manager;
-//!                                # azure-key-vault, google-secret-manager and elasticsearch
-//!                                # are recognised but not yet available
+//!   type: jdbc                   # jdbc (default) | env | vault | aws-secret-manager |
+//!                                # google-secret-manager | azure-key-vault; elasticsearch
+//!                                # is recognised but not yet available
 //!   read-only: false             # true: writes are refused, the backend is the source
 //!   vault: {...}                 # see vault::config and docs/secrets.md
 //!   aws-secret-manager: {...}    # see aws::config
+//!   google-secret-manager: {...} # see gcp::config
+//!   azure-key-vault: {...}       # see azure::config
 //!   jdbc:
 //!     secret: "at least 32 characters"   # optional; see JdbcConfig::key
 //!     previous-secrets: ["the old one"]  # still read while `saker secret rekey` runs
 //!     max-versions: 10
 //!     tags: {application: saker-production}
-//!   cache: {enabled: true, maximum-size: 1000, expire-after-write: 60s}
+//!   cache: {enabled: true, maximum-size: 1000, expire-after-write: 60s, stale-if-error: false}
 //!   isolation: {enabled: true, denied-services: [EXECUTOR]}
 //!   expiry-warning: 7d
 //!   namespace-grants:
@@ -114,15 +116,15 @@ impl BackendKind {
             BackendKind::Jdbc | BackendKind::Env => true,
             BackendKind::AwsSecretManager => cfg!(feature = "aws"),
             BackendKind::Vault => cfg!(feature = "vault"),
-            BackendKind::AzureKeyVault
-            | BackendKind::GoogleSecretManager
-            | BackendKind::Elasticsearch => false,
+            BackendKind::GoogleSecretManager => cfg!(feature = "gcp"),
+            BackendKind::AzureKeyVault => cfg!(feature = "azure"),
+            BackendKind::Elasticsearch => false,
         }
     }
 
     /// Reads a `secret.type` value; `azure-secret-manager` (the name in one Kestra page) is
     /// taken as `azure-key-vault`.
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let text = text.trim().to_ascii_lowercase();
         if text == "azure-secret-manager" {
             return Some(BackendKind::AzureKeyVault);
@@ -147,6 +149,10 @@ pub struct CacheConfig {
     pub maximum_size: u64,
     /// Time to live of a cached value.
     pub expire_after_write: Duration,
+    /// `stale-if-error`: when the backend fails, answer the last value it gave for the key
+    /// (even past its time to live) and log a warning naming backend and key. Off by
+    /// default: a backend that is down fails closed.
+    pub stale_if_error: bool,
 }
 
 impl Default for CacheConfig {
@@ -155,6 +161,7 @@ impl Default for CacheConfig {
             enabled: true,
             maximum_size: 1000,
             expire_after_write: Duration::from_secs(60),
+            stale_if_error: false,
         }
     }
 }
@@ -202,12 +209,21 @@ pub struct SecretConfig {
     /// `secret.read-only`: the external system is the source of truth; every write through
     /// Saker is refused with a "read-only" error.
     pub read_only: bool,
+    /// `filter-on-tags` and `filter-on-prefix` of the selected backend's section: what a
+    /// read-only backend lets Saker see.
+    pub filter: crate::filter::SecretFilter,
     /// `secret.aws-secret-manager`, validated when it is the selected backend.
     #[cfg(feature = "aws")]
     pub aws: Option<crate::aws::AwsConfig>,
     /// `secret.vault`, validated when it is the selected backend.
     #[cfg(feature = "vault")]
     pub vault: Option<crate::vault::VaultConfig>,
+    /// `secret.google-secret-manager`, validated when it is the selected backend.
+    #[cfg(feature = "gcp")]
+    pub gcp: Option<crate::gcp::GcpConfig>,
+    /// `secret.azure-key-vault`, validated when it is the selected backend.
+    #[cfg(feature = "azure")]
+    pub azure: Option<crate::azure::AzureConfig>,
 }
 
 impl Default for SecretConfig {
@@ -221,10 +237,15 @@ impl Default for SecretConfig {
             expiry_warning: Duration::from_secs(7 * 86_400),
             namespace_grants: Vec::new(),
             read_only: false,
+            filter: crate::filter::SecretFilter::default(),
             #[cfg(feature = "aws")]
             aws: None,
             #[cfg(feature = "vault")]
             vault: None,
+            #[cfg(feature = "gcp")]
+            gcp: None,
+            #[cfg(feature = "azure")]
+            azure: None,
         }
     }
 }
@@ -245,6 +266,8 @@ impl SecretConfig {
         if value.is_null() {
             return Ok(Self::default());
         }
+        let mut value = value;
+        let filter = crate::filter::take_from_section(&mut value)?;
         let raw: Raw = serde_path_to_error::deserialize(value).map_err(|err| {
             let path = err.path().to_string();
             let key = if path == "." {
@@ -254,7 +277,16 @@ impl SecretConfig {
             };
             ConfigError::new(&key, sanitize(&err.into_inner().to_string()))
         })?;
-        raw.validate(env)
+        let mut config = raw.validate(env)?;
+        if !filter.is_empty() && !config.read_only {
+            return Err(ConfigError::new(
+                &format!("secret.{}.filter-on-tags", config.backend),
+                "filter-on-tags and filter-on-prefix select what a read-only backend shows: \
+                 set secret.read-only: true, or remove the filter",
+            ));
+        }
+        config.filter = filter;
+        Ok(config)
     }
 
     /// The namespace rule with the configured grants.
@@ -265,9 +297,10 @@ impl SecretConfig {
 
 impl<'de> Deserialize<'de> for SecretConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Raw::deserialize(deserializer)?;
-        raw.validate(&|name| std::env::var(name).ok())
-            .map_err(serde::de::Error::custom)
+        // Through the JSON tree, so that the backend section's filters are read as by
+        // `from_value`.
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Self::from_value(value).map_err(serde::de::Error::custom)
     }
 }
 
@@ -293,10 +326,12 @@ struct Raw {
     aws_secret_manager: serde_json::Value,
     #[serde(default, alias = "readOnly")]
     read_only: bool,
-    #[serde(default, alias = "azureKeyVault")]
-    azure_key_vault: RawSection,
+    #[serde(default, alias = "azureKeyVault", alias = "azure-secret-manager")]
+    #[cfg_attr(not(feature = "azure"), allow(dead_code))]
+    azure_key_vault: serde_json::Value,
     #[serde(default, alias = "googleSecretManager")]
-    google_secret_manager: RawSection,
+    #[cfg_attr(not(feature = "gcp"), allow(dead_code))]
+    google_secret_manager: serde_json::Value,
     #[serde(default)]
     elasticsearch: RawSection,
     #[serde(default)]
@@ -347,6 +382,8 @@ struct RawCache {
     maximum_size: Option<u64>,
     #[serde(alias = "expireAfterWrite")]
     expire_after_write: Option<String>,
+    #[serde(default, alias = "staleIfError")]
+    stale_if_error: bool,
 }
 
 #[derive(Default, Deserialize)]
@@ -362,7 +399,8 @@ struct RawIsolation {
     denied_services: Vec<String>,
 }
 
-const AVAILABLE: &str = "available: jdbc, env, vault, aws-secret-manager";
+const AVAILABLE: &str = "available: jdbc, env, vault, aws-secret-manager, \
+                         google-secret-manager, azure-key-vault";
 
 fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {
     match text {
@@ -373,7 +411,7 @@ fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration
 
 impl Raw {
     fn validate(self, env: &dyn Fn(&str) -> Option<String>) -> Result<SecretConfig, ConfigError> {
-        #[cfg(not(any(feature = "aws", feature = "vault")))]
+        #[cfg(not(any(feature = "aws", feature = "vault", feature = "gcp", feature = "azure")))]
         let _ = env;
         let defaults = SecretConfig::default();
         let backend = match self.backend.as_deref() {
@@ -432,6 +470,7 @@ impl Raw {
                 self.cache.expire_after_write.as_deref(),
                 defaults.cache.expire_after_write,
             )?,
+            stale_if_error: self.cache.stale_if_error,
         };
         if cache.enabled && cache.maximum_size == 0 {
             return Err(ConfigError::new(
@@ -487,8 +526,16 @@ impl Raw {
             BackendKind::AwsSecretManager => crate::aws::section_tags(&self.aws_secret_manager)?,
             #[cfg(not(feature = "aws"))]
             BackendKind::AwsSecretManager => BTreeMap::new(),
-            BackendKind::AzureKeyVault => self.azure_key_vault.tags,
-            BackendKind::GoogleSecretManager => self.google_secret_manager.tags,
+            #[cfg(feature = "azure")]
+            BackendKind::AzureKeyVault => crate::azure::section_tags(&self.azure_key_vault)?,
+            #[cfg(not(feature = "azure"))]
+            BackendKind::AzureKeyVault => BTreeMap::new(),
+            #[cfg(feature = "gcp")]
+            BackendKind::GoogleSecretManager => {
+                crate::gcp::section_tags(&self.google_secret_manager)?
+            }
+            #[cfg(not(feature = "gcp"))]
+            BackendKind::GoogleSecretManager => BTreeMap::new(),
             BackendKind::Elasticsearch => self.elasticsearch.tags,
         };
 
@@ -512,6 +559,7 @@ impl Raw {
             )?,
             namespace_grants: self.namespace_grants,
             read_only: self.read_only,
+            filter: crate::filter::SecretFilter::default(),
             #[cfg(feature = "aws")]
             aws: match backend {
                 BackendKind::AwsSecretManager => Some(crate::aws::AwsConfig::from_section(
@@ -525,6 +573,22 @@ impl Raw {
                 BackendKind::Vault => {
                     Some(crate::vault::VaultConfig::from_section(&self.vault, env)?)
                 }
+                _ => None,
+            },
+            #[cfg(feature = "gcp")]
+            gcp: match backend {
+                BackendKind::GoogleSecretManager => Some(crate::gcp::GcpConfig::from_section(
+                    &self.google_secret_manager,
+                    env,
+                )?),
+                _ => None,
+            },
+            #[cfg(feature = "azure")]
+            azure: match backend {
+                BackendKind::AzureKeyVault => Some(crate::azure::AzureConfig::from_section(
+                    &self.azure_key_vault,
+                    env,
+                )?),
                 _ => None,
             },
         })

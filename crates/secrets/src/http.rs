@@ -29,3 +29,12 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// A builder with the bounded waits, for clients that add to it (a CA file of the Google and
+/// Azure backends).
+#[cfg_attr(not(feature = "cloud"), allow(dead_code))]
+pub(crate) fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(CALL_TIMEOUT)
+}

@@ -478,6 +478,25 @@ impl SecretStore for JdbcSecretStore {
         })
     }
 
+    fn namespaces(&self) -> Result<Option<Vec<(String, Namespace)>>, StoreError> {
+        // Walks the version rows as rekey does: every tenant, in order.
+        let mut found = std::collections::BTreeSet::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .rows
+                .secret_version_page(cursor.as_ref(), REKEY_PAGE)
+                .map_err(repo)?;
+            let Some(last) = page.last() else {
+                return Ok(Some(found.into_iter().collect()));
+            };
+            cursor = Some(last.cursor());
+            for row in page {
+                found.insert((row.tenant, Namespace::parse(&row.namespace)?));
+            }
+        }
+    }
+
     fn rekey(&self, limit: Option<u64>) -> Result<RekeyReport, StoreError> {
         let mut report = RekeyReport::default();
         let mut cursor: Option<VersionCursor> = None;

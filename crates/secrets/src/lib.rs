@@ -17,13 +17,20 @@
 pub mod audit;
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
+pub mod azure;
 #[cfg(feature = "remote")]
 mod bridge;
 mod cache;
+#[cfg(feature = "cloud")]
+mod cloud;
 pub mod config;
 pub mod dotenv;
 pub mod duration;
 pub mod env;
+pub mod filter;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 pub mod generate;
 #[cfg(feature = "remote")]
 mod http;
@@ -41,6 +48,7 @@ mod value;
 pub mod vault;
 
 pub use audit::{Accessor, AuditAction, AuditOutcome};
+pub use filter::{FilteredStore, SecretFilter};
 pub use generate::{BadLength, Charset, UnknownCharset, generate_value};
 pub use jdbc::JdbcSecretStore;
 pub use read_only::ReadOnlyStore;

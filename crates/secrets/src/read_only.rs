@@ -73,6 +73,10 @@ impl SecretStore for ReadOnlyStore {
         self.inner.versions(tenant, namespace, key)
     }
 
+    fn namespaces(&self) -> Result<Option<Vec<(String, Namespace)>>, StoreError> {
+        self.inner.namespaces()
+    }
+
     fn record_read(
         &self,
         tenant: &str,

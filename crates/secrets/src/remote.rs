@@ -1,5 +1,6 @@
 //! Opening the remote backend `secret.type` names (each behind its cargo feature, all on by
-//! default), and `secret.read-only` around whichever backend is configured.
+//! default), and `secret.read-only` (with its filters) around whichever backend is
+//! configured.
 
 use std::sync::Arc;
 
@@ -18,7 +19,12 @@ pub fn open_remote(config: &SecretConfig) -> Result<Arc<dyn SecretStore>, StoreE
                 backend: "aws-secret-manager",
                 message: "secret.aws-secret-manager was not validated".into(),
             })?;
-            Ok(Arc::new(crate::aws::AwsSecretStore::new(section)?))
+            let store = crate::aws::AwsSecretStore::new(section)?;
+            Ok(Arc::new(if config.read_only {
+                store.reading_tagged_secrets()
+            } else {
+                store
+            }))
         }
         #[cfg(feature = "vault")]
         BackendKind::Vault => {
@@ -26,7 +32,28 @@ pub fn open_remote(config: &SecretConfig) -> Result<Arc<dyn SecretStore>, StoreE
                 backend: "vault",
                 message: "secret.vault was not validated".into(),
             })?;
-            Ok(Arc::new(crate::vault::VaultSecretStore::new(section)?))
+            let store = crate::vault::VaultSecretStore::new(section)?;
+            Ok(Arc::new(if config.read_only {
+                store.reading_shared_paths()
+            } else {
+                store
+            }))
+        }
+        #[cfg(feature = "gcp")]
+        BackendKind::GoogleSecretManager => {
+            let section = config.gcp.clone().ok_or_else(|| StoreError::Backend {
+                backend: "google-secret-manager",
+                message: "secret.google-secret-manager was not validated".into(),
+            })?;
+            Ok(Arc::new(crate::gcp::GcpSecretStore::new(section)?))
+        }
+        #[cfg(feature = "azure")]
+        BackendKind::AzureKeyVault => {
+            let section = config.azure.clone().ok_or_else(|| StoreError::Backend {
+                backend: "azure-key-vault",
+                message: "secret.azure-key-vault was not validated".into(),
+            })?;
+            Ok(Arc::new(crate::azure::AzureSecretStore::new(section)?))
         }
         other => Err(StoreError::Backend {
             backend: other.as_str(),
@@ -37,11 +64,13 @@ pub fn open_remote(config: &SecretConfig) -> Result<Arc<dyn SecretStore>, StoreE
     }
 }
 
-/// `backend`, read-only when `secret.read-only` is set.
+/// `backend`, read-only when `secret.read-only` is set, behind the section's
+/// `filter-on-tags`/`filter-on-prefix` when set (`filter.rs`).
 pub fn apply_read_only(
     config: &SecretConfig,
     backend: Arc<dyn SecretStore>,
 ) -> Arc<dyn SecretStore> {
+    let backend = crate::filter::apply_filter(&config.filter, backend);
     if config.read_only {
         Arc::new(ReadOnlyStore::new(backend))
     } else {

@@ -34,6 +34,8 @@ use crate::store::{
 };
 use crate::value::SecretValue;
 
+mod export;
+mod tags;
 mod view;
 
 pub use view::VisibleSecret;
@@ -294,8 +296,9 @@ impl SecretService {
         })
     }
 
-    /// Writes a new version. New secrets get the default tags; tags given replace the old
-    /// ones, merged over the defaults.
+    /// Writes a new version. Every write carries the default tags: tags given replace the
+    /// old ones, merged over the defaults; without tags, a secret keeps its own and gains
+    /// the defaults it lacks.
     pub fn put(
         &self,
         tenant: &str,
@@ -462,33 +465,6 @@ impl SecretService {
                 source,
             })?;
         Ok(result?)
-    }
-
-    fn merged_tags(&self, tags: BTreeMap<String, String>) -> BTreeMap<String, String> {
-        let mut merged = self.default_tags.clone();
-        merged.extend(tags);
-        merged
-    }
-
-    /// Default tags and the writer's name.
-    fn prepare_write(
-        &self,
-        tenant: &str,
-        namespace: &Namespace,
-        key: &str,
-        write: &mut SecretWrite,
-        who: &Accessor,
-    ) {
-        if write.created_by.is_none() && !who.actor.is_empty() {
-            write.created_by = Some(who.actor.clone());
-        }
-        if let Some(tags) = write.update.tags.take() {
-            write.update.tags = Some(self.merged_tags(tags));
-        } else if !self.default_tags.is_empty()
-            && matches!(self.store.metadata(tenant, namespace, key), Ok(None))
-        {
-            write.update.tags = Some(self.default_tags.clone());
-        }
     }
 
     /// Runs one change (refused unless the backend supports it), invalidates the cache and

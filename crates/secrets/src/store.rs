@@ -403,6 +403,13 @@ pub trait SecretStore: Send + Sync {
         Err(self.refusal(Operation::Rekey))
     }
 
+    /// Every (tenant, namespace) holding at least one secret, sorted, for `saker secret
+    /// migrate`; `None` when this backend cannot enumerate them (the default: env secrets,
+    /// for one, belong to no namespace).
+    fn namespaces(&self) -> Result<Option<Vec<(String, Namespace)>>, StoreError> {
+        Ok(None)
+    }
+
     /// Records that the secret was resolved at `at` (for `last_read_at`). Best effort: the
     /// default does nothing, for backends that keep no such metadata.
     fn record_read(

@@ -3,59 +3,17 @@
 //! namespace, AWS's soft delete, restore and destroy, and the default credential chain.
 
 mod common;
+#[path = "moto/peer.rs"]
+mod peer;
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{ns, same};
+use peer::moto;
 use saker_secrets::{
     Lookup, SecretConfig, SecretState, SecretStore, SecretValue, SecretWrite, StoreError,
 };
 use serde_json::json;
-
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto() -> Option<Moto> {
-    let Some(server) = std::env::var_os("SAKER_MOTO_SERVER") else {
-        println!("SKIPPED: SAKER_MOTO_SERVER is not set (source scripts/peers/moto.sh)");
-        return None;
-    };
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(server)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server starts");
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "moto_server did not listen within a minute"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    })
-}
 
 fn backend(
     endpoint: &str,

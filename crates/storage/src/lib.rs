@@ -1,7 +1,7 @@
 //! Saker's internal storage: the files of executions (FILE inputs, task output files) and of
 //! namespaces, addressed by `kestra:///…` URIs laid out as Kestra lays them out, behind one
-//! [`Storage`] trait that the local filesystem implements here and an S3-compatible backend
-//! can implement later.
+//! [`Storage`] trait that the local filesystem ([`LocalStorage`]) and, with the default
+//! feature `s3`, an S3-compatible bucket ([`S3Storage`], `storage.type: s3`) implement.
 //!
 //! Layout (each URI path under the tenant's folder, as Kestra's local storage does):
 //!
@@ -16,13 +16,14 @@
 //!
 //! **Blocking.** Like `saker_store::Store`, the trait is synchronous: a call may wait on a
 //! disk (or, for a remote backend, on the network), so async code runs it through
-//! [`blocking`] (`spawn_blocking`) and never on a runtime worker thread. An S3 backend
-//! implements it with a blocking client or a runtime handle of its own; callers do not
-//! change. Whole files are read into memory, so every file is bounded
-//! ([`LocalStorage::max_file_bytes`]).
+//! [`blocking`] (`spawn_blocking`) and never on a runtime worker thread. The S3 backend runs
+//! its async client on one I/O thread of its own (`s3/bridge.rs`); callers do not change.
+//! Whole files are read into memory, so every file is bounded ([`Storage::max_file_bytes`]).
 
 mod error;
 mod local;
+#[cfg(feature = "s3")]
+mod s3;
 mod uri;
 
 use std::sync::Arc;
@@ -31,6 +32,8 @@ use chrono::{DateTime, Utc};
 
 pub use error::StorageError;
 pub use local::{DEFAULT_MAX_FILE_BYTES, LocalStorage};
+#[cfg(feature = "s3")]
+pub use s3::{FOLDER_MARKER, S3Config, S3ConfigError, S3Credentials, S3Storage};
 pub use uri::{NAMESPACE_FILES, SCHEME_PREFIX, StorageUri, namespace_as_path, slugify};
 
 /// Whether an entry is a file or a directory.

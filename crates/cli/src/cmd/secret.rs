@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 use crate::app::{App, Globals};
 use crate::secret_service::{open_secret_service, open_with};
 
+mod migrate;
 mod show;
 
 pub(crate) use show::{emit, emitln, table, time};
@@ -120,6 +121,22 @@ pub enum SecretCommand {
         /// Re-encrypt at most N values, then stop; run again to go on.
         #[arg(long, value_name = "N")]
         limit: Option<u64>,
+    },
+    /// Copy every secret's current value (every tenant and namespace) from one backend to
+    /// another, without printing any; audited per key, and resumable: run it again after an
+    /// interruption and what was copied is skipped.
+    Migrate {
+        /// The source: a backend type (this configuration's secret: section with that type)
+        /// or a configuration file with a secret: section.
+        #[arg(long, value_name = "TYPE|FILE")]
+        from: String,
+        /// The target, likewise.
+        #[arg(long, value_name = "TYPE|FILE")]
+        to: String,
+        /// Where copied secrets are recorded (default: a file in the data directory named
+        /// after both sides).
+        #[arg(long, value_name = "FILE")]
+        progress: Option<PathBuf>,
     },
     /// Turn a .env file into SECRET_-prefixed base64 variables for `secret.type: env`,
     /// printed to stdout.
@@ -253,6 +270,9 @@ pub fn run(globals: &Globals, command: SecretCommand) -> anyhow::Result<ExitCode
     let who = actor();
     match command {
         SecretCommand::EncodeEnv { file } => return encode_env(&file),
+        SecretCommand::Migrate { from, to, progress } => {
+            return migrate::migrate(globals, &from, &to, progress);
+        }
         SecretCommand::Rekey {
             new_key_file,
             limit,

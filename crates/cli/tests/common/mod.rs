@@ -120,7 +120,7 @@ fn exchange(
     body: Option<(&str, &str)>,
     authorization: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let (content_type, body) = body.unwrap_or(("application/json", ""));
     let auth = authorization
         .map(|a| format!("Authorization: {a}\r\n"))

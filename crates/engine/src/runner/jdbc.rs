@@ -16,6 +16,8 @@
 //! as the HTTP tasks do with an answer to a request holding a secret.
 
 mod cells_pg;
+mod duckdb;
+mod duckdb_process;
 mod pg_url;
 mod postgres;
 mod sqlite;
@@ -31,6 +33,7 @@ use serde_json::{Map, Value as Json};
 
 use super::{TaskContext, TaskError};
 use crate::files::FileError;
+pub(super) use duckdb::DuckDb;
 pub(super) use postgres::Postgres;
 pub(super) use sqlite::Sqlite;
 
@@ -57,6 +60,15 @@ pub(super) enum Mode {
     Queries,
 }
 
+/// How many statements a Query task runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum QueryStatements {
+    /// One: more is an error pointing to the Queries task (PostgreSQL, SQLite).
+    One,
+    /// All of them, the rows of the last one kept, as DuckDB's JDBC driver runs a script.
+    All,
+}
+
 /// The query properties every JDBC task shares, rendered.
 pub(super) struct QuerySpec {
     /// The statements, in order; their named parameters not yet bound.
@@ -79,6 +91,17 @@ impl QuerySpec {
         let sql = ctx
             .render_rendered_string("sql")?
             .ok_or_else(|| property("sql", "is required: the SQL to run"))?;
+        Self::from_sql(ctx, mode, &sql, QueryStatements::One)
+    }
+
+    /// [`from_task`](Self::from_task) with the `sql` property already rendered (by a task that
+    /// renders it with variables of its own).
+    pub(super) fn from_sql(
+        ctx: &mut TaskContext,
+        mode: Mode,
+        sql: &Rendered,
+        query_runs: QueryStatements,
+    ) -> Result<Self, TaskError> {
         let parameters = match ctx.render_output_value("parameters")? {
             None | Some(Json::Null) => Map::new(),
             Some(Json::Object(map)) => map,
@@ -94,7 +117,7 @@ impl QuerySpec {
         if statements.is_empty() {
             return Err(property("sql", "holds no SQL statement"));
         }
-        if mode == Mode::Query && statements.len() > 1 {
+        if mode == Mode::Query && query_runs == QueryStatements::One && statements.len() > 1 {
             return Err(property(
                 "sql",
                 &format!(
@@ -126,7 +149,7 @@ impl QuerySpec {
             Mode::Query => false,
             Mode::Queries => flag(ctx, "transaction")?.unwrap_or(true),
         };
-        log_sql(ctx, &sql);
+        log_sql(ctx, sql);
         Ok(Self {
             statements,
             parameters,

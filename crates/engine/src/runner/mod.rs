@@ -8,6 +8,7 @@
 //! backends or the raw template engine.
 
 mod assert;
+mod dbt;
 mod echo;
 mod execution_notification;
 mod exit;
@@ -26,8 +27,10 @@ mod mail;
 mod mail_files;
 mod notifications;
 mod output_values;
+mod process_setup;
 mod protocol;
 mod purge;
+mod python_env;
 mod resume_task;
 mod ret;
 mod script_context;
@@ -38,6 +41,7 @@ mod ssh;
 mod storage_tasks;
 mod subflow;
 mod task_file_io;
+mod tools;
 mod working_directory;
 
 use std::collections::HashMap;
@@ -201,6 +205,7 @@ impl Registry {
             runners.insert(script, Arc::new(shell::Script(language)));
         }
         runners.insert("io.kestra.plugin.core.execution.Fail", Arc::new(fail::Fail));
+        runners.extend(tools::runners());
         runners.extend(kv::runners());
         runners.insert("io.kestra.plugin.core.debug.Echo", Arc::new(echo::Echo));
         runners.insert(
@@ -348,6 +353,14 @@ impl Registry {
             (
                 "io.kestra.plugin.jdbc.sqlite.Queries",
                 Arc::new(jdbc::Sqlite(jdbc::Mode::Queries)),
+            ),
+            (
+                "io.kestra.plugin.jdbc.duckdb.Query",
+                Arc::new(jdbc::DuckDb(jdbc::Mode::Query)),
+            ),
+            (
+                "io.kestra.plugin.jdbc.duckdb.Queries",
+                Arc::new(jdbc::DuckDb(jdbc::Mode::Queries)),
             ),
         ] {
             runners.insert(name, runner);

@@ -13,6 +13,11 @@
 //! Files (`crate::files`): `namespaceFiles` and `inputFiles` are written into the working
 //! directory before the process starts; after it succeeds, the files `outputFiles` matches
 //! are stored and listed in the `outputFiles` output (name → `kestra:///` URI).
+//!
+//! The same machinery runs the other languages and the command-line tool tasks
+//! (`super::tools`): what they add (a program to find, variables, files, directories to see)
+//! comes in as [`Extras`] (`super::process_setup`). Python's `dependencies` are installed
+//! into a cached environment first (`super::python_env`).
 
 use std::process::Stdio;
 
@@ -22,7 +27,11 @@ use serde_json::{Map, Value};
 use tokio::io::{AsyncBufRead, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
-use super::{RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner, protocol, script_context};
+use super::process_setup::{Extras, Program, ScriptFile, find_program, note_unused_container};
+use super::{
+    RunFuture, TaskContext, TaskError, TaskOutcome, TaskRunner, process_setup, protocol,
+    python_env, script_context,
+};
 use crate::files::{collect_output_files, stage_input_files, stage_namespace_files};
 
 /// The `Commands` task of every language: the language changes nothing in how commands run.
@@ -43,21 +52,31 @@ pub enum Language {
 }
 
 impl Language {
-    /// The file a script is written to and the shell command running it; `None` when the
-    /// script runs inline. `name` is Saker's own, so the file name needs no quoting.
-    fn script_file(self, name: &str) -> Option<(String, String)> {
-        let (extension, program) = match self {
-            Self::Shell => return None,
-            Self::Python => (
-                "py",
-                "\"$(command -v python3 || command -v python || echo python3)\"",
-            ),
-            Self::Node => ("js", "node"),
-        };
-        let file = format!("{name}.{extension}");
-        let launch = format!("{program} '{file}'");
-        Some((file, launch))
+    /// The file a script is written to and the program running it; `None` when the script
+    /// runs inline.
+    fn script_file(self) -> Option<ScriptFile> {
+        match self {
+            Self::Shell => None,
+            Self::Python => Some(ScriptFile {
+                extension: "py",
+                launch: "\"$(command -v python3 || command -v python || echo python3)\" '{file}'",
+            }),
+            Self::Node => Some(ScriptFile {
+                extension: "js",
+                launch: "node '{file}'",
+            }),
+        }
     }
+}
+
+/// What a process task runs: its `commands` (`script` is `None`), or its `script` run inline
+/// (a shell `Script`) or written to a file run by a program.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ProcessSpec {
+    /// `Some` for a `Script` task.
+    pub script: Option<Option<ScriptFile>>,
+    /// The program the task cannot run without, checked before anything starts.
+    pub program: Option<Program>,
 }
 
 /// A line longer than this is logged in pieces, so one endless line cannot exhaust memory.
@@ -74,61 +93,68 @@ struct Line {
 
 impl TaskRunner for Commands {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
-        Box::pin(run_process(ctx, None))
+        let spec = ProcessSpec {
+            script: None,
+            program: None,
+        };
+        Box::pin(run_process(ctx, spec, Extras::default()))
     }
 }
 
 impl TaskRunner for Script {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
-        Box::pin(run_process(ctx, Some(self.0)))
+        let spec = ProcessSpec {
+            script: Some(self.0.script_file()),
+            program: None,
+        };
+        Box::pin(run_process(ctx, spec, Extras::default()))
     }
 }
 
-/// Runs a `Commands` task (`script` is `None`) or a `Script` task of that language.
-async fn run_process(
+/// Runs a process task: `spec` says what it runs, `extras` what its type adds.
+pub(super) async fn run_process(
     ctx: &mut TaskContext,
-    script: Option<Language>,
+    spec: ProcessSpec,
+    extras: Extras,
 ) -> Result<TaskOutcome, TaskError> {
-    if let Some(runner) = ctx.property("taskRunner") {
-        let kind = runner.get("type").and_then(Value::as_str).unwrap_or("");
-        if !kind.ends_with("runner.Process") {
-            return Err(TaskError::Property {
-                property: "taskRunner".into(),
-                message: format!(
-                    "task runner '{kind}' is not yet available in Saker; only io.kestra.plugin.core.runner.Process is"
-                ),
-            });
-        }
+    note_unused_container(ctx)?;
+    let mut extras = {
+        let mut all = process_setup::tool_dirs();
+        all.merge(extras);
+        all
+    };
+    if let Some(program) = &spec.program {
+        let type_name = ctx.task().type_name.clone();
+        find_program(&type_name, program, &extras)?;
     }
-    refuse_dependencies(ctx)?;
-    if let Some(image) = ctx.render_string("containerImage")? {
-        ctx.log(
-            Level::Warn,
-            &format!(
-                "containerImage '{image}' is not used: the Process task runner runs the \
-                 commands on the worker's host, confined, with the programs installed there"
-            ),
-        );
-    }
+    let dependencies = python_env::dependencies(ctx)?;
     let before = ctx.render_for_process("beforeCommands")?;
-    // A Python or Node script goes to a file, written once the directory exists.
+    // A script run by a program goes to a file, written once the directory exists.
     let mut script_file = None;
-    let commands = match script {
-        None => ctx.render_for_process("commands")?,
-        Some(language) => {
+    let commands = match spec.script {
+        None => match extras.commands.take() {
+            Some(given) => given,
+            None => ctx.render_for_process("commands")?,
+        },
+        Some(file) => {
             let text = ctx.render_for_process("script")?.concat();
-            let name = format!("script-{}", uuid::Uuid::new_v4().simple());
-            match language.script_file(&name) {
+            match file {
                 None => vec![text],
-                Some((file, launch)) => {
-                    script_file = Some((file, zeroize::Zeroizing::new(text)));
+                Some(file) => {
+                    let name = format!(
+                        "script-{}.{}",
+                        uuid::Uuid::new_v4().simple(),
+                        file.extension
+                    );
+                    let launch = file.command(&name);
+                    script_file = Some((name, zeroize::Zeroizing::new(text)));
                     vec![launch]
                 }
             }
         }
     };
     if commands.iter().all(|c| c.trim().is_empty()) {
-        let property = if script.is_some() {
+        let property = if spec.script.is_some() {
             "script"
         } else {
             "commands"
@@ -138,14 +164,20 @@ async fn run_process(
             message: "it is empty: give the task something to run".into(),
         });
     }
-    let fail_fast = ctx
-        .render_string("failFast")?
-        .is_none_or(|v| crate::task_context::is_truthy(&v));
+    let fail_fast = match extras.fail_fast {
+        Some(given) => given,
+        None => ctx
+            .render_string("failFast")?
+            .is_none_or(|v| crate::task_context::is_truthy(&v)),
+    };
     let warning_on_stderr = ctx
         .render_string("warningOnStdErr")?
         .is_some_and(|v| crate::task_context::is_truthy(&v));
-    let interpreter = ctx.render_for_process("interpreter")?;
-    let env = ctx.render_map_for_process("env")?;
+    let interpreter = match extras.interpreter.take() {
+        Some(given) => given,
+        None => ctx.render_for_process("interpreter")?,
+    };
+    let task_env = ctx.render_map_for_process("env")?;
 
     let mut script = String::new();
     if fail_fast {
@@ -174,6 +206,13 @@ async fn run_process(
     if let Some(value) = ctx.property("inputFiles").cloned() {
         stage_input_files(ctx, &dir, &value)?;
     }
+    if let Some(installed) = python_env::prepare(ctx, &workdir, &dependencies).await? {
+        extras.merge(installed);
+    }
+    for (name, text) in &extras.files {
+        crate::files::write_confined_at(&dir, name, text.as_bytes(), None)?;
+    }
+    let env = extras.environment(workdir.visible_path(), task_env);
     // Kestra's execution context, for the `kestra` package's `kestra.context`.
     let context = script_context::build(|name| ctx.variable(name));
     tokio::fs::write(dir.join(script_context::FILE_NAME), context.to_string())
@@ -188,7 +227,7 @@ async fn run_process(
     args.push(script);
     let mut command = ctx
         .sandbox()?
-        .command(&workdir, &program, &args, &env)
+        .command_with_mounts(&workdir, &program, &args, &env, &extras.mounts)
         .map_err(|e| TaskError::Failed(e.to_string()))?;
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command
@@ -205,6 +244,7 @@ async fn run_process(
 
     let mut vars = Map::new();
     let mut saw_stderr = false;
+    let (mut out_lines, mut err_lines) = (0u64, 0u64);
     let cancel = ctx.cancellation();
     let mut flush = tokio::time::interval(crate::logs::FLUSH_INTERVAL);
     let status = loop {
@@ -213,6 +253,9 @@ async fn run_process(
             line = rx.recv() => match line {
                 Some(line) => {
                     saw_stderr |= line.is_err;
+                    if !line.piece {
+                        *(if line.is_err { &mut err_lines } else { &mut out_lines }) += 1;
+                    }
                     if !line.piece && let Some(message) = protocol::parse_line(&line.text) {
                         vars.extend(message.outputs);
                         for (level, text) in message.logs {
@@ -242,19 +285,46 @@ async fn run_process(
     if let Some((file, _)) = &script_file {
         let _ = tokio::fs::remove_file(dir.join(file)).await;
     }
+    for (name, _) in &extras.files {
+        let _ = tokio::fs::remove_file(dir.join(name)).await;
+    }
 
     let code = status.code().unwrap_or(-1);
     let mut outputs = Map::new();
     outputs.insert("exitCode".into(), Value::from(code));
     outputs.insert("vars".into(), Value::Object(vars));
+    if extras.line_counts {
+        outputs.insert("stdOutLineCount".into(), Value::from(out_lines));
+        outputs.insert("stdErrLineCount".into(), Value::from(err_lines));
+    }
     if !status.success() {
-        return Err(TaskError::Failed(match status.code() {
-            Some(code) => format!("command failed with exit code {code}"),
-            None => "command was killed by a signal".to_owned(),
+        return Err(TaskError::Failed(match (status.code(), &spec.program) {
+            // The shell's "not found": the program may be on the host but not in the sandbox.
+            (Some(127), Some(program)) => format!(
+                "command failed with exit code 127 (a program was not found): if '{}' is \
+                 installed outside the system directories, name its directory in {} or in \
+                 tasks.read-only-paths so that task sandboxes see it",
+                program.names[0],
+                process_setup::TOOL_DIRS_VAR
+            ),
+            (Some(code), _) => format!("command failed with exit code {code}"),
+            (None, _) => "command was killed by a signal".to_owned(),
         }));
     }
-    if let Some(value) = ctx.property("outputFiles").cloned() {
-        let files = collect_output_files(ctx, &dir, &value)?;
+    let mut files = match ctx.property("outputFiles").cloned() {
+        Some(value) => Some(collect_output_files(ctx, &dir, &value)?),
+        None => None,
+    };
+    // A tool's own result files (dbt's run_results.json), under Kestra's names.
+    for (name, relative) in &extras.artifacts {
+        if dir.join(relative).is_file() {
+            let pattern = Value::Array(vec![Value::String(relative.clone())]);
+            let stored = collect_output_files(ctx, &dir, &pattern)?;
+            let all = files.get_or_insert_with(Map::new);
+            all.extend(stored.into_iter().map(|(_, uri)| (name.clone(), uri)));
+        }
+    }
+    if let Some(files) = files {
         outputs.insert("outputFiles".into(), Value::Object(files));
     }
     Ok(TaskOutcome {
@@ -346,22 +416,6 @@ async fn read_piece(reader: &mut (impl AsyncBufRead + Unpin), buf: &mut Vec<u8>)
     tokio::io::AsyncBufReadExt::read_until(&mut limited, b'\n', buf)
         .await
         .unwrap_or(0)
-}
-
-/// Python's `dependencies` would need a package installer and network access in the task's
-/// sandbox; until Saker has both, a task that lists some is refused, saying what to do.
-fn refuse_dependencies(ctx: &mut TaskContext) -> Result<(), TaskError> {
-    let listed = ctx.render_string_or_list("dependencies")?;
-    if listed.iter().any(|d| !d.trim().is_empty()) {
-        return Err(TaskError::Property {
-            property: "dependencies".into(),
-            message: "installing Python packages for a task is not yet available in Saker: \
-                      install them on the worker's host (the task's sandbox sees its system \
-                      directories read-only) and remove this property"
-                .into(),
-        });
-    }
-    Ok(())
 }
 
 use tokio::io::AsyncReadExt as _;

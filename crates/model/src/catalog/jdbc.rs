@@ -9,7 +9,7 @@ use super::{PropSpec, TaskKind, TaskType, prop, required};
 use crate::shape::Shape;
 
 /// Kestra's `FetchType`.
-const FETCH_TYPES: &[&str] = &["FETCH", "FETCH_ONE", "STORE", "NONE"];
+pub(super) const FETCH_TYPES: &[&str] = &["FETCH", "FETCH_ONE", "STORE", "NONE"];
 
 /// pgjdbc's `sslmode` values, as Kestra's `SslMode` names them.
 const SSL_MODES: &[&str] = &[

@@ -205,6 +205,36 @@ impl TaskKind {
                 "Runs several SQL statements on a SQLite database of the working directory.",
                 &["outputs", "databaseUri"],
             ),
+            Self::DuckdbQuery => doc(
+                "Runs SQL on a DuckDB database of the working directory, reading its inputFiles.",
+                &["row", "rows", "uri", "size", "outputFiles", "databaseUri"],
+            ),
+            Self::DuckdbQueries => doc(
+                "Runs several SQL statements on DuckDB, in one transaction by default.",
+                &["outputs", "outputFiles", "databaseUri"],
+            ),
+            Self::LanguageScript => doc(
+                "Runs an inline script of another language (Ruby, Perl, PHP, R, Go, ...) in a confined process.",
+                SCRIPT_OUTPUTS,
+            ),
+            Self::LanguageCommands => doc(
+                "Runs commands with another language's program available, in a confined process.",
+                SCRIPT_OUTPUTS,
+            ),
+            Self::LegacyBash => doc(
+                "Kestra's older Bash task: commands run by bash, with its old output names.",
+                &[
+                    "vars",
+                    "exitCode",
+                    "outputFiles",
+                    "stdOutLineCount",
+                    "stdErrLineCount",
+                ],
+            ),
+            Self::CliTool => doc(
+                "Runs commands of a command-line tool (dbt, AWS CLI, gcloud, Ansible, Terraform) set up from the task's properties.",
+                SCRIPT_OUTPUTS,
+            ),
             Self::SshCommand => doc(
                 "Runs commands on a remote host over SSH.",
                 &["exitCode", "stdOutLineCount", "stdErrLineCount", "vars"],

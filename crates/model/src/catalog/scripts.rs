@@ -35,9 +35,11 @@ macro_rules! script_props {
         ]
     };
 }
+// The tool tasks (`catalog/tools.rs`) share these properties.
+pub(super) use script_props;
 
-const COMMANDS: PropSpec = required("commands", Shape::StringList);
-const SCRIPT: PropSpec = required("script", Shape::String);
+pub(super) const COMMANDS: PropSpec = required("commands", Shape::StringList);
+pub(super) const SCRIPT: PropSpec = required("script", Shape::String);
 
 const SHELL_COMMANDS_PROPS: &[PropSpec] = script_props!(COMMANDS);
 const SHELL_SCRIPT_PROPS: &[PropSpec] = script_props!(SCRIPT);

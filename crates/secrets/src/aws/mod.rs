@@ -10,6 +10,9 @@
 //! soft delete (scheduled deletion, 30-day recovery window), restore is `RestoreSecret`,
 //! destroy is a deletion without recovery.
 //!
+//! With `secret.read-only: true`, secrets made outside Saker and tagged `namespace` and
+//! `key` (Kestra's read-only layout) are read as well: see `tagged.rs`.
+//!
 //! Client: a signed-request client of our own (`client.rs`, `sigv4.rs`) over the reqwest
 //! the binary already has, rather than `aws-sdk-secretsmanager`: resolved with `aws-config`
 //! (behaviour version latest) the SDK's tree is 200 packages, 75 of them not in Saker's build
@@ -20,6 +23,7 @@
 mod client;
 pub mod config;
 mod sigv4;
+mod tagged;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -49,6 +53,8 @@ const RECOVERY_DAYS: u32 = 30;
 /// The AWS Secrets Manager backend.
 pub struct AwsSecretStore {
     client: AwsClient,
+    /// Also read secrets tagged the way Kestra's read-only mode expects (`tagged.rs`).
+    tagged: bool,
 }
 
 impl AwsSecretStore {
@@ -59,7 +65,48 @@ impl AwsSecretStore {
             backend: NAME,
             message: format!("cannot set up its HTTP client: {message}"),
         })?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            tagged: false,
+        })
+    }
+
+    /// The same backend also reading secrets made outside Saker and tagged `namespace` and
+    /// `key` (Kestra's read-only layout, `tagged.rs`). Only for read-only mode.
+    pub fn reading_tagged_secrets(mut self) -> Self {
+        self.tagged = true;
+        self
+    }
+
+    /// `GetSecretValue` of `name`, as the value of `key` in `namespace`.
+    fn read_value(
+        &self,
+        name: &str,
+        namespace: &Namespace,
+        key: &str,
+        entry: &Value,
+    ) -> Result<Lookup, StoreError> {
+        let answer = match self
+            .client
+            .call("GetSecretValue", &json!({"SecretId": name}))
+        {
+            Ok(answer) => answer,
+            Err(err) if err.is("ResourceNotFoundException") => return Ok(Lookup::Absent),
+            Err(err) => return Err(self.failed("read", namespace, key, err)),
+        };
+        let Some(text) = answer["SecretString"].as_str() else {
+            return Err(StoreError::Backend {
+                backend: NAME,
+                message: format!(
+                    "secret '{key}' in {namespace} (AWS secret {name}) holds binary data, not \
+                     text: store it as a string"
+                ),
+            });
+        };
+        Ok(Lookup::Found {
+            value: SecretValue::new(text),
+            metadata: metadata_of(namespace, key, entry),
+        })
     }
 
     fn directory(&self, tenant: &str, namespace: &Namespace) -> String {
@@ -234,30 +281,12 @@ impl SecretStore for AwsSecretStore {
 
     fn get(&self, tenant: &str, namespace: &Namespace, key: &str) -> Result<Lookup, StoreError> {
         let (name, entry) = self.described("read", tenant, namespace, key)?;
-        let Some(entry) = entry.filter(|e| !is_deleted(e)) else {
-            return Ok(Lookup::Absent);
-        };
-        let answer = match self
-            .client
-            .call("GetSecretValue", &json!({"SecretId": name}))
-        {
-            Ok(answer) => answer,
-            Err(err) if err.is("ResourceNotFoundException") => return Ok(Lookup::Absent),
-            Err(err) => return Err(self.failed("read", namespace, key, err)),
-        };
-        let Some(text) = answer["SecretString"].as_str() else {
-            return Err(StoreError::Backend {
-                backend: NAME,
-                message: format!(
-                    "secret '{key}' in {namespace} (AWS secret {name}) holds binary data, not \
-                     text: store it as a string"
-                ),
-            });
-        };
-        Ok(Lookup::Found {
-            value: SecretValue::new(text),
-            metadata: metadata_of(namespace, key, &entry),
-        })
+        match entry {
+            Some(entry) if !is_deleted(&entry) => self.read_value(&name, namespace, key, &entry),
+            Some(_) => Ok(Lookup::Absent),
+            None if self.tagged => self.tagged_get(tenant, namespace, key),
+            None => Ok(Lookup::Absent),
+        }
     }
 
     fn metadata(
@@ -267,7 +296,66 @@ impl SecretStore for AwsSecretStore {
         key: &str,
     ) -> Result<Option<SecretMetadata>, StoreError> {
         let (_, entry) = self.described("describe", tenant, namespace, key)?;
-        Ok(entry.map(|e| metadata_of(namespace, key, &e)))
+        match entry {
+            Some(entry) => Ok(Some(metadata_of(namespace, key, &entry))),
+            None if self.tagged => self.tagged_metadata(tenant, namespace, key),
+            None => Ok(None),
+        }
+    }
+
+    fn namespaces(&self) -> Result<Option<Vec<(String, Namespace)>>, StoreError> {
+        // Every secret Saker wrote carries its tenant and namespace as tags; its name says
+        // it is under this backend's prefix.
+        let mut found = std::collections::BTreeSet::new();
+        let mut next: Option<String> = None;
+        loop {
+            let mut body = json!({"MaxResults": 100});
+            if let Some(prefix) = self.client.prefix() {
+                body["Filters"] = json!([{"Key": "name", "Values": [format!("{prefix}/")]}]);
+            }
+            if let Some(token) = &next {
+                body["NextToken"] = json!(token);
+            }
+            let page =
+                self.client
+                    .call("ListSecrets", &body)
+                    .map_err(|err| StoreError::Backend {
+                        backend: NAME,
+                        message: format!(
+                            "cannot list secrets at {}: {err}",
+                            self.client.endpoint()
+                        ),
+                    })?;
+            for entry in page["SecretList"].as_array().into_iter().flatten() {
+                let tag = |name: &str| {
+                    entry["Tags"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find_map(|t| {
+                            (t["Key"].as_str() == Some(name)).then(|| t["Value"].as_str())?
+                        })
+                };
+                let (Some(tenant), Some(namespace)) = (tag(TAG_TENANT), tag(TAG_NAMESPACE)) else {
+                    continue;
+                };
+                let Ok(namespace) = Namespace::parse(namespace) else {
+                    continue;
+                };
+                let directory = self.directory(tenant, &namespace);
+                if entry["Name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(&directory))
+                {
+                    found.insert((tenant.to_owned(), namespace));
+                }
+            }
+            match page["NextToken"].as_str() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(Some(found.into_iter().collect()))
     }
 
     fn list(&self, tenant: &str, namespace: &Namespace) -> Result<Vec<SecretMetadata>, StoreError> {
@@ -303,6 +391,10 @@ impl SecretStore for AwsSecretStore {
                 _ => break,
             }
         }
+        if self.tagged {
+            found.extend(self.tagged_list(tenant, namespace)?);
+        }
+        // Saker's own come first, so a tagged secret of the same key is dropped.
         found.sort_by(|a, b| a.key.cmp(&b.key));
         found.dedup_by(|a, b| a.key == b.key);
         Ok(found)

@@ -12,12 +12,17 @@
 //! `saker:rotation-period`). KV v1 keeps one value and no metadata: it has no soft delete
 //! (Saker's `destroy` is its delete) and no versions.
 //!
+//! With `secret.read-only: true`, secrets at `<root-engine>/[data/]<secret-path-prefix>/<name>`
+//! (Kestra's read-only layout, one or several fields each) are visible to every namespace as
+//! well: see `shared.rs`.
+//!
 //! Client: reqwest over the backend's bridge thread (`client.rs`), not `vaultrs`: the ten
 //! calls used here are plain JSON, and the session (renewal at two thirds of the lease,
 //! logging in again on 403) is the part that matters and is easier to get right in view.
 
 mod client;
 pub mod config;
+mod shared;
 mod store;
 
 use std::collections::BTreeMap;
@@ -45,6 +50,8 @@ const ROTATION: &str = "saker:rotation-period";
 /// The Vault backend.
 pub struct VaultSecretStore {
     client: VaultClient,
+    /// Also read Kestra's read-only layout (`shared.rs`).
+    shared: bool,
 }
 
 impl VaultSecretStore {
@@ -54,7 +61,18 @@ impl VaultSecretStore {
             backend: NAME,
             message: format!("cannot set up its HTTP client: {message}"),
         })?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            shared: false,
+        })
+    }
+
+    /// The same backend also reading secrets kept at `<secret-path-prefix>/<name>`, visible
+    /// to every namespace (Kestra's read-only layout, `shared.rs`). Only for read-only mode:
+    /// Saker never writes there.
+    pub fn reading_shared_paths(mut self) -> Self {
+        self.shared = true;
+        self
     }
 
     /// Logins and renewals so far.

@@ -35,6 +35,9 @@ impl SecretStore for VaultSecretStore {
             .call_found(Method::GET, &self.path("data", &secret), None)
             .map_err(|err| self.failed("read", namespace, key, err))?;
         let Some(answer) = answer else {
+            if self.reads_shared(namespace) {
+                return self.shared_get(namespace, key);
+            }
             return Ok(Lookup::Absent);
         };
         if !self.v2() {
@@ -70,15 +73,19 @@ impl SecretStore for VaultSecretStore {
         key: &str,
     ) -> Result<Option<SecretMetadata>, StoreError> {
         let secret = self.secret(tenant, namespace, key)?;
-        if self.v2() {
-            return Ok(self
-                .read_metadata("describe", namespace, key, &secret)?
-                .map(|(meta, _)| meta));
+        let own = if self.v2() {
+            self.read_metadata("describe", namespace, key, &secret)?
+                .map(|(meta, _)| meta)
+        } else {
+            let answer = self
+                .call_found(Method::GET, &self.path("data", &secret), None)
+                .map_err(|err| self.failed("describe", namespace, key, err))?;
+            answer.map(|_| SecretMetadata::new(key, Some(namespace.clone())))
+        };
+        match own {
+            None if self.reads_shared(namespace) => self.shared_metadata(namespace, key),
+            own => Ok(own),
         }
-        let answer = self
-            .call_found(Method::GET, &self.path("data", &secret), None)
-            .map_err(|err| self.failed("describe", namespace, key, err))?;
-        Ok(answer.map(|_| SecretMetadata::new(key, Some(namespace.clone()))))
     }
 
     fn list(&self, tenant: &str, namespace: &Namespace) -> Result<Vec<SecretMetadata>, StoreError> {
@@ -101,8 +108,56 @@ impl SecretStore for VaultSecretStore {
                 found.push(meta);
             }
         }
+        if self.reads_shared(namespace) {
+            for shared in self.shared_list(namespace)? {
+                if !found.iter().any(|own| own.key == shared.key) {
+                    found.push(shared);
+                }
+            }
+        }
         found.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(found)
+    }
+
+    fn namespaces(&self) -> Result<Option<Vec<(String, Namespace)>>, StoreError> {
+        // `<prefix>/<tenant>/<namespace>/`: two levels of directories under the prefix.
+        let prefix = self.client.config().secret_path_prefix.clone();
+        let under = |dir: &str| -> Result<Vec<String>, StoreError> {
+            let path = format!("{}/?list=true", self.path("metadata", dir)).replace("//?", "/?");
+            let answer =
+                self.call_found(Method::GET, &path, None)
+                    .map_err(|err| StoreError::Backend {
+                        backend: NAME,
+                        message: format!(
+                            "cannot list {dir:?} at {}: {err}",
+                            self.client.config().address
+                        ),
+                    })?;
+            Ok(answer
+                .and_then(|a| a.body["data"]["keys"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|k| k.as_str()?.strip_suffix('/').map(str::to_owned))
+                .collect())
+        };
+        let join = |parts: &[&str]| {
+            prefix
+                .iter()
+                .map(String::as_str)
+                .chain(parts.iter().copied())
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        let mut found = Vec::new();
+        for tenant in under(&join(&[]))? {
+            for namespace in under(&join(&[&tenant]))? {
+                if let Ok(namespace) = Namespace::parse(&namespace) {
+                    found.push((tenant.clone(), namespace));
+                }
+            }
+        }
+        found.sort();
+        Ok(Some(found))
     }
 
     fn put(
