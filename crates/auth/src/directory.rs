@@ -53,6 +53,12 @@ pub fn validate_namespace(namespace: &str) -> Result<()> {
 }
 
 fn role_from_row(row: RoleRow) -> Result<Role> {
+    // The built-in admin role cannot be edited and means every permission, including the
+    // ones a later version adds (SERVICE): its stored copy, written by an older version, is
+    // not read.
+    if row.name == ADMIN_ROLE {
+        return Ok(Role::admin());
+    }
     let corrupt = |detail: String| StoreError::Corrupt {
         table: "roles",
         id: format!("{}/{}", row.tenant, row.name),

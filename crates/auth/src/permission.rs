@@ -23,10 +23,12 @@ pub enum Permission {
     Binding,
     Invitation,
     Tenant,
+    /// The service instances of the deployment (`/api/v1/instance/services`): read-only.
+    Service,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::Flow,
         Permission::Execution,
         Permission::Namespace,
@@ -38,6 +40,7 @@ impl Permission {
         Permission::Binding,
         Permission::Invitation,
         Permission::Tenant,
+        Permission::Service,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl Permission {
             Permission::Binding => "BINDING",
             Permission::Invitation => "INVITATION",
             Permission::Tenant => "TENANT",
+            Permission::Service => "SERVICE",
         }
     }
 
@@ -74,10 +78,10 @@ impl Permission {
         )
     }
 
-    /// The actions that exist for this permission: AUDITLOG is read-only.
+    /// The actions that exist for this permission: AUDITLOG and SERVICE are read-only.
     pub fn allowed_actions(self) -> &'static [Action] {
         match self {
-            Permission::Auditlog => &[Action::Read],
+            Permission::Auditlog | Permission::Service => &[Action::Read],
             _ => &Action::ALL,
         }
     }

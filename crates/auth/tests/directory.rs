@@ -172,6 +172,28 @@ fn bindings_are_unique_and_scoped_to_their_tenant() {
 }
 
 #[test]
+fn an_admin_role_stored_by_an_older_version_grants_permissions_added_since() {
+    let (dir, _wall, svc) = service();
+    let user = svc.create_user("ann", Some(&pw(GOOD))).unwrap();
+    svc.bind("main", &user.id, ADMIN_ROLE, None).unwrap();
+    // The row as a version without the SERVICE permission wrote it.
+    let store = SqliteStore::open(&dir.path().join("saker.db")).unwrap();
+    saker_store::AuthRows::put_role(
+        &store,
+        &saker_store::RoleRow {
+            tenant: "main".into(),
+            name: ADMIN_ROLE.into(),
+            description: "Every permission on the tenant".into(),
+            permissions: r#"{"FLOW": ["READ"]}"#.into(),
+        },
+    )
+    .unwrap();
+    let s = svc.subject(&user.id).unwrap();
+    assert!(authorize(&s, "main", None, Permission::Service, Action::Read).is_allowed());
+    assert!(authorize(&s, "main", None, Permission::Secret, Action::Delete).is_allowed());
+}
+
+#[test]
 fn binding_admin_creates_the_built_in_role_in_the_tenant() {
     let (_dir, _wall, svc) = service();
     let user = svc.create_user("ann", Some(&pw(GOOD))).unwrap();

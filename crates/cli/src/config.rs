@@ -49,6 +49,15 @@ pub const OVERRIDABLE: &[&str] = &[
     "expressions.max-value-bytes",
     // Retention (see `retention`): how long ended executions are kept.
     "executions.retention",
+    // Liveness of service instances (see `services`).
+    "server.liveness.enabled",
+    "server.liveness.interval",
+    "server.liveness.timeout",
+    "server.liveness.initial-delay",
+    "server.liveness.heartbeat-interval",
+    "server.worker-task-restart-strategy",
+    "server.termination-grace-period",
+    "server.service.purge.retention",
 ];
 
 /// The loaded configuration: the tree under `saker:` after overrides.

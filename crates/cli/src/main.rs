@@ -10,6 +10,7 @@ mod print;
 mod prompt;
 mod retention;
 mod secret_service;
+mod services;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +81,9 @@ enum Command {
     /// List the task and trigger types this build runs.
     #[command(subcommand)]
     Plugins(cmd::plugins::PluginsCommand),
+    /// See the service instances sharing the PostgreSQL store (distributed mode).
+    #[command(subcommand)]
+    Service(cmd::service::ServiceCommand),
 }
 
 fn main() -> ExitCode {
@@ -119,6 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trigger(c) => cmd::trigger::run(&globals, c),
         Command::Namespace(c) => cmd::namespace::run(&globals, c),
         Command::Plugins(c) => cmd::plugins::run(c),
+        Command::Service(c) => cmd::service::run(&globals, c),
     }
 }
 

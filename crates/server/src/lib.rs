@@ -43,6 +43,7 @@ mod routes;
 pub mod schema;
 mod secrets_api;
 mod secrets_lifecycle_api;
+mod services_api;
 mod store_gate;
 mod tenantless;
 mod triggers_api;
@@ -80,6 +81,8 @@ pub struct AppState {
     /// The tenant of Kestra's tenant-less paths (`/api/v1/executions/…`): `main` unless
     /// `server.default-tenant` says otherwise.
     pub default_tenant: String,
+    /// The service instances `/api/v1/instance/services` lists.
+    pub services: Arc<dyn saker_store::services::InstanceRegistry>,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

@@ -40,6 +40,7 @@ pub(crate) type ApiRouter = OpenApiRouter<AppState>;
         (name = "Bindings", description = "A role given to a user on a tenant or a namespace and its children"),
         (name = "Invitations", description = "Invite by email; accepted without credentials, once, before expiry"),
         (name = "Plugins", description = "The task and trigger types this server runs, with their properties"),
+        (name = "Services", description = "The service instances of the deployment and their states (SERVICE READ)"),
         (name = "Health", description = "Liveness"),
     )
 )]
@@ -87,6 +88,7 @@ pub(crate) fn api_routes() -> ApiRouter {
         .merge(crate::iam_api::routes())
         .merge(crate::webhook_api::routes())
         .merge(crate::triggers_api::routes())
+        .merge(crate::services_api::routes())
 }
 
 /// The OpenAPI 3.1 document of every route this server serves.

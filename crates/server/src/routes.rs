@@ -151,6 +151,16 @@ mod tests {
     use super::*;
     use crate::AuthGate;
 
+    struct NoInstances;
+
+    impl saker_store::services::InstanceRegistry for NoInstances {
+        fn list_instances(
+            &self,
+        ) -> Result<Vec<saker_store::services::ServiceInstance>, saker_store::StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
     fn state(users: bool) -> AppState {
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
         let auth = users.then(|| {
@@ -177,6 +187,7 @@ mod tests {
             webhook_misses: Arc::new(crate::webhook_miss_throttle()),
             store_gate: crate::StoreGate::default(),
             default_tenant: saker_model::DEFAULT_TENANT.to_owned(),
+            services: Arc::new(NoInstances),
         }
     }
 

@@ -56,6 +56,15 @@ pub enum StoreError {
         reason: &'static str,
     },
 
+    /// A service instance was asked to change state against the state machine
+    /// (`ServiceState::check_transition`).
+    #[error("service instance {id} cannot go from {from} to {to}")]
+    IllegalTransition {
+        id: String,
+        from: crate::services::ServiceState,
+        to: crate::services::ServiceState,
+    },
+
     /// A stored row could not be decoded. `detail` says where, never what the row holds.
     #[error("corrupt row in table {table} (id {id}): {detail}")]
     Corrupt {

@@ -25,7 +25,9 @@ pub mod kv;
 mod postgres;
 mod purge;
 mod purge_sql;
+pub mod queue;
 pub mod secret_rows;
+pub mod services;
 mod sqlite;
 mod trigger_state;
 
@@ -36,7 +38,7 @@ pub use audit::{
 pub use auth_rows::{AuthRows, BindingRow, InvitationRow, RoleRow, TokenRow, UserRow};
 pub use error::{BoxError, StoreError};
 pub use kv::{KvEntry, KvPut, KvStore, KvType};
-pub use postgres::{PgStore, PoolSettings};
+pub use postgres::{ExecutionLease, JobWaiter, PgStore, PoolSettings};
 pub use purge::{ExecutionPurge, LogPurge, PURGE_BATCH, PurgeScope, PurgedExecutions};
 pub use secret_rows::{
     Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor, VersionRow,

@@ -15,5 +15,6 @@ pub mod role;
 pub mod secret;
 pub mod secrets_access;
 pub mod server;
+pub mod service;
 pub mod trigger;
 pub mod user;

@@ -45,6 +45,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
         None => app.config.server_port()?,
     };
     let _lock = app.lock()?;
+    let liveness = crate::services::liveness_settings(&app.config)?;
     let store = app.open_store_to_run()?;
     let auth = auth_gate(&app, store.clone())?;
     // One secret service (one cache) for every role of this process.
@@ -64,6 +65,12 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
         // as /health answered would still find the default action and kill the process.
         let stop = StopSignals::install()?;
         let engine = Arc::new(Engine::start(parts));
+        // On PostgreSQL this process is a STANDALONE service instance, heartbeating.
+        let presence = crate::services::Presence::start(
+            &app,
+            saker_store::services::ServiceType::Standalone,
+            liveness,
+        )?;
         let _retention = crate::retention::spawn(&app.config, store)?;
         let resumed = engine
             .recover()
@@ -142,6 +149,7 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
                 webhook_misses: Arc::new(saker_server::webhook_miss_throttle()),
                 store_gate: app.store_gate()?,
                 default_tenant: default_tenant(&app)?,
+                services: crate::services::registry(&app)?,
             },
             shutdown,
         )
@@ -154,6 +162,9 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
         let _ = stop_http_triggers.send(());
         let _ = scheduler.await;
         let _ = http_triggers.await;
+        if let Some(presence) = presence {
+            tokio::task::spawn_blocking(move || presence.stop()).await?;
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

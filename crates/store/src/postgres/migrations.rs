@@ -227,8 +227,71 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, namespace, key)
     );
     "#,
-];
+    // 7: distributed mode (see ARCHITECTURE.md, "Distributed mode"): service instances,
+    // the durable job queue, the workers' results and the executors' execution leases.
+    // Jobs and results have no foreign key to `executions`: the coordinator reads a missing
+    // execution as one that ended.
+    // `worker_group` is '' for the default group, so that claims compare it with `=`.
+    r#"
+    CREATE TABLE service_instances (
+        id               TEXT COLLATE "C" PRIMARY KEY,
+        service_type     TEXT   NOT NULL,
+        state            TEXT   NOT NULL,
+        host             TEXT   NOT NULL,
+        started_at       BIGINT NOT NULL,
+        last_heartbeat   BIGINT NOT NULL,
+        state_changed_at BIGINT NOT NULL,
+        worker_group     TEXT,
+        config           TEXT   NOT NULL
+    );
+    CREATE INDEX service_instances_by_state ON service_instances (state, state_changed_at);
 
+    CREATE TABLE worker_jobs (
+        seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id           TEXT COLLATE "C" NOT NULL UNIQUE,
+        execution_id TEXT COLLATE "C" NOT NULL,
+        task_run_id  TEXT COLLATE "C" NOT NULL,
+        attempt      BIGINT NOT NULL CHECK (attempt > 0),
+        worker_group TEXT COLLATE "C" NOT NULL DEFAULT '',
+        payload      TEXT   NOT NULL,
+        state        TEXT   NOT NULL
+            CHECK (state IN ('QUEUED', 'CLAIMED', 'DONE', 'ABANDONED', 'CANCELLED')),
+        delivery     BIGINT NOT NULL DEFAULT 0,
+        claimed_by   TEXT COLLATE "C",
+        claimed_at   BIGINT,
+        lease_until  BIGINT,
+        created_at   BIGINT NOT NULL,
+        CHECK (state <> 'CLAIMED' OR (claimed_by IS NOT NULL AND lease_until IS NOT NULL))
+    );
+    CREATE INDEX worker_jobs_queued ON worker_jobs (worker_group, seq) WHERE state = 'QUEUED';
+    CREATE INDEX worker_jobs_claimed ON worker_jobs (claimed_by, seq) WHERE state = 'CLAIMED';
+    CREATE INDEX worker_jobs_by_execution ON worker_jobs (execution_id);
+
+    -- One result per task run attempt: a result delivered twice is stored once.
+    CREATE TABLE worker_results (
+        seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        job_id       TEXT COLLATE "C" NOT NULL,
+        execution_id TEXT COLLATE "C" NOT NULL,
+        task_run_id  TEXT COLLATE "C" NOT NULL,
+        attempt      BIGINT NOT NULL CHECK (attempt > 0),
+        payload      TEXT   NOT NULL,
+        submitted_by TEXT COLLATE "C" NOT NULL,
+        submitted_at BIGINT NOT NULL,
+        applied_at   BIGINT,
+        UNIQUE (task_run_id, attempt)
+    );
+    CREATE INDEX worker_results_pending ON worker_results (seq) WHERE applied_at IS NULL;
+
+    -- Which executor advances an execution, until when (renewed by its heartbeats).
+    CREATE TABLE execution_leases (
+        execution_id TEXT COLLATE "C" PRIMARY KEY,
+        holder       TEXT COLLATE "C" NOT NULL,
+        lease_until  BIGINT NOT NULL,
+        acquired_at  BIGINT NOT NULL
+    );
+    CREATE INDEX execution_leases_by_holder ON execution_leases (holder);
+    "#,
+];
 /// The advisory lock key that serialises migrations across processes ("saker" in ASCII).
 const MIGRATION_LOCK: i64 = 0x73_61_6b_65_72;
 

@@ -6,9 +6,10 @@
 //! executions, task runs, log lines, trigger states), [`SecretRows`] (the encrypted secret
 //! store's rows, as opaque ciphertexts), [`AuditLog`] (the hash-chained audit trail; appends
 //! from every process are serialised, see `audit`) and [`AuthRows`] (users, roles, bindings,
-//! token and invitation hashes). What is not here yet: a durable work queue, so one process at a time
-//! runs executions on a database (`saker server local` with `repository.type: postgres`);
-//! separate executor and worker processes come with the queue.
+//! token and invitation hashes). Distributed mode's durable job queue and results (`queue`)
+//! and service instances with their liveness (`services`) are here too; the engine does not
+//! use them yet, so one process at a time runs executions on a database (`saker server
+//! local` with `repository.type: postgres`).
 //!
 //! Connections come from a bounded pool of synchronous `postgres` clients (`pool`: at most
 //! `maximum-pool-size` connections, a bounded wait for a free one, a `statement_timeout` on
@@ -37,6 +38,7 @@
 
 mod audit;
 mod auth;
+mod execution_leases;
 mod executions;
 mod flows;
 mod kv;
@@ -44,7 +46,9 @@ mod logs;
 mod migrations;
 mod pool;
 mod purge;
+mod queue;
 mod secrets;
+mod services;
 mod tls;
 mod triggers;
 
@@ -85,8 +89,10 @@ pub struct PgStore {
     pool: pool::Pool,
 }
 
+pub use execution_leases::ExecutionLease;
 use pool::Conn;
 pub use pool::PoolSettings;
+pub use queue::JobWaiter;
 
 /// One open transaction, with the statement cache of its connection.
 pub(super) struct Tx<'a> {

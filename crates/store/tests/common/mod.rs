@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod contract;
+pub mod distributed;
 pub mod pg;
 
 use chrono::{DateTime, Utc};

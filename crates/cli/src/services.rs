@@ -1,0 +1,235 @@
+//! This process as a service instance of distributed mode (in progress, see
+//! ARCHITECTURE.md, "Distributed mode"): the liveness settings read and checked from the
+//! configuration, and, on PostgreSQL, the instance row of `saker server local` (STANDALONE):
+//! registered at start, heartbeating on a thread of its own, running the coordinator's
+//! rounds and the purge of old rows, and TERMINATED_GRACEFULLY when the server stops. On
+//! SQLite there is no instance table: one process is the whole deployment.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use saker_store::PgStore;
+use saker_store::StoreError;
+use saker_store::services::settings::LivenessSettings;
+use saker_store::services::{
+    InstanceRegistry, NewInstance, ServiceInstance, ServiceState, ServiceType,
+};
+
+use crate::app::App;
+use crate::config::Config;
+
+/// The liveness settings of `config` (`server.liveness.*`, `server.worker-task-restart-strategy`,
+/// `server.termination-grace-period`, `server.service.purge.retention`, Kestra's older
+/// `heartbeat.*`), checked.
+pub fn liveness_settings(config: &Config) -> anyhow::Result<LivenessSettings> {
+    Ok(LivenessSettings::from_lookup(|key| config.get_str(key))?)
+}
+
+/// The PostgreSQL store of `app`, for the service instance commands; `None` on SQLite.
+pub fn postgres_store(app: &App, pool_size: u32) -> anyhow::Result<Option<PgStore>> {
+    if app.config.get_str("repository.type").as_deref() != Some("postgres") {
+        return Ok(None);
+    }
+    let url = crate::datasource::postgres_url(&app.config)?;
+    let mut pool = crate::datasource::pool_settings(&app.config)?;
+    pool.max_size = pool.max_size.min(pool_size);
+    Ok(Some(
+        PgStore::connect_with(&url, pool).context("cannot open the PostgreSQL store")?,
+    ))
+}
+
+/// How often the purge of old instance rows runs.
+const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// A registered instance and its heartbeat thread; [`Presence::stop`] ends both.
+pub struct Presence {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<PgStore>,
+    id: String,
+}
+
+impl Presence {
+    /// Registers this process as `service_type` and starts heartbeating; `None` on SQLite.
+    pub fn start(
+        app: &App,
+        service_type: ServiceType,
+        settings: LivenessSettings,
+    ) -> anyhow::Result<Option<Presence>> {
+        // Two connections: the heartbeat thread's, and one spare for the stop.
+        let Some(store) = postgres_store(app, 2)? else {
+            return Ok(None);
+        };
+        let id = saker_model::execution::new_id();
+        let instance = NewInstance {
+            id: id.clone(),
+            service_type,
+            host: host_name(),
+            worker_group: None,
+            config: serde_json::json!({
+                "pid": std::process::id(),
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        };
+        let now = Utc::now();
+        store
+            .register_instance(&instance, now)
+            .context("cannot register this process as a service instance")?;
+        store
+            .set_instance_state(&id, ServiceState::Running, now)
+            .context("cannot mark this service instance RUNNING")?;
+        let (stop, stopped) = mpsc::channel();
+        let thread_id = id.clone();
+        let thread = std::thread::Builder::new()
+            .name("saker-heartbeat".into())
+            .spawn(move || {
+                beat(&store, &thread_id, &settings, &stopped);
+                store
+            })
+            .context("cannot start the heartbeat thread")?;
+        Ok(Some(Presence { stop, thread, id }))
+    }
+
+    /// Stops heartbeating and records a graceful end: TERMINATING, then
+    /// TERMINATED_GRACEFULLY (the caller has let what ran finish).
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        let Ok(store) = self.thread.join() else {
+            tracing::warn!("the heartbeat thread panicked");
+            return;
+        };
+        for state in [
+            ServiceState::Terminating,
+            ServiceState::TerminatedGracefully,
+        ] {
+            if let Err(error) = store.set_instance_state(&self.id, state, Utc::now()) {
+                tracing::warn!(%error, instance = %self.id, "cannot record the service's end");
+                return;
+            }
+        }
+    }
+}
+
+/// The heartbeat loop: a heartbeat every `heartbeat_interval`, a coordinator round every
+/// `interval`, a purge every hour, until `stopped` says so. Failures are logged and tried
+/// again at the next beat (the database may be restarting).
+fn beat(store: &PgStore, id: &str, settings: &LivenessSettings, stopped: &mpsc::Receiver<()>) {
+    let mut last_round = Instant::now();
+    let mut last_purge: Option<Instant> = None;
+    let mut warned_gone = false;
+    loop {
+        match stopped.recv_timeout(settings.heartbeat_interval) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        let now = Utc::now();
+        match store.heartbeat(id, now, settings.job_lease()) {
+            Ok(state) if !state.is_alive() && !warned_gone => {
+                warned_gone = true;
+                tracing::warn!(
+                    instance = %id,
+                    %state,
+                    "this service instance was declared gone by the liveness coordinator \
+                     (no heartbeat within server.liveness.timeout)"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "heartbeat failed"),
+        }
+        if last_round.elapsed() >= settings.interval {
+            last_round = Instant::now();
+            if let Err(error) = store.coordinate(settings, now) {
+                tracing::warn!(%error, "liveness coordinator round failed");
+            }
+        }
+        if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+            last_purge = Some(Instant::now());
+            if let Err(error) = store.purge_instances(settings.purge_retention, now) {
+                tracing::warn!(%error, "purge of old service instances failed");
+            }
+            let before = chrono::TimeDelta::from_std(settings.purge_retention)
+                .ok()
+                .and_then(|keep| now.checked_sub_signed(keep));
+            if let Some(before) = before
+                && let Err(error) = store.purge_finished_jobs(before)
+            {
+                tracing::warn!(%error, "purge of finished worker jobs failed");
+            }
+        }
+    }
+}
+
+/// This machine's name, as the kernel knows it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// What `/api/v1/instance/services` lists: the `service_instances` table on PostgreSQL,
+/// else this process alone, as the STANDALONE instance it is (RUNNING, its heartbeat now).
+pub fn registry(app: &App) -> anyhow::Result<std::sync::Arc<dyn InstanceRegistry>> {
+    Ok(match postgres_store(app, 2)? {
+        Some(store) => std::sync::Arc::new(PgInstances(Some(store))),
+        None => std::sync::Arc::new(ThisProcess::new()),
+    })
+}
+
+/// The instance table of a PostgreSQL store held by the API. Its synchronous clients own
+/// small runtimes of their own, which must not be dropped on a tokio thread (the API's state
+/// is dropped there when the server stops): dropped on a thread of its own instead.
+struct PgInstances(Option<PgStore>);
+
+impl InstanceRegistry for PgInstances {
+    fn list_instances(&self) -> Result<Vec<ServiceInstance>, StoreError> {
+        match &self.0 {
+            Some(store) => store.list_instances(),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl Drop for PgInstances {
+    fn drop(&mut self) {
+        if let Some(store) = self.0.take() {
+            let _ = std::thread::spawn(move || drop(store)).join();
+        }
+    }
+}
+
+/// This process as the whole deployment (the embedded store keeps no instance table).
+struct ThisProcess {
+    instance: ServiceInstance,
+}
+
+impl ThisProcess {
+    fn new() -> Self {
+        let now = Utc::now();
+        Self {
+            instance: ServiceInstance {
+                id: saker_model::execution::new_id(),
+                service_type: ServiceType::Standalone,
+                state: ServiceState::Running,
+                host: host_name(),
+                started_at: now,
+                last_heartbeat: now,
+                state_changed_at: now,
+                worker_group: None,
+                config: serde_json::json!({}),
+            },
+        }
+    }
+}
+
+impl InstanceRegistry for ThisProcess {
+    fn list_instances(&self) -> Result<Vec<ServiceInstance>, StoreError> {
+        Ok(vec![ServiceInstance {
+            last_heartbeat: Utc::now(),
+            ..self.instance.clone()
+        }])
+    }
+}

@@ -1,0 +1,259 @@
+//! Distributed mode's service instances on a throwaway PostgreSQL cluster (`common::pg`):
+//! the coordinator's rounds applied, state changes through the state machine, the purge of
+//! old rows, the executors' execution leases. Time is passed explicitly.
+
+mod common;
+
+use std::time::Duration;
+
+use common::distributed::*;
+use common::pg::{self, PgCluster};
+use saker_model::execution::StateType;
+use saker_store::queue::JobState;
+use saker_store::services::coordinator::JobAction;
+use saker_store::services::settings::{LivenessSettings, RestartStrategy};
+use saker_store::services::{NewInstance, ServiceState, ServiceType};
+use saker_store::{PgStore, Store, StoreError, Write};
+
+#[test]
+fn postgres_service_instances() {
+    let cluster = PgCluster::start();
+    let cases: Vec<pg::Case<str>> = cases![
+        the_coordinator_requeues_immediately,
+        the_coordinator_abandons_under_never,
+        instance_state_changes_follow_the_state_machine,
+        old_rows_of_gone_instances_are_purged,
+        one_executor_at_a_time_holds_an_execution,
+    ];
+    pg::run_cases(&cases, |n| {
+        cluster.create_database(&format!("services_{n}"))
+    });
+}
+
+/// An execution in `state`, stored; returns its id.
+fn stored_execution(store: &PgStore, state: StateType) -> String {
+    let mut execution = common::execution("company.team", "flow");
+    execution.state.transition(state);
+    store.write(&[Write::CreateExecution(&execution)]).unwrap();
+    execution.id
+}
+
+fn settings(strategy: RestartStrategy) -> LivenessSettings {
+    LivenessSettings {
+        restart_strategy: strategy,
+        ..LivenessSettings::default()
+    }
+}
+
+fn the_coordinator_requeues_immediately(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    let running = stored_execution(&store, StateType::Running);
+    let killed = stored_execution(&store, StateType::Killed);
+    worker(&store, "dead", None, at(0));
+    worker(&store, "alive", None, at(0));
+    store
+        .enqueue_jobs(
+            &[job("live", &running, None), job("of-killed", &killed, None)],
+            at(0),
+        )
+        .unwrap();
+    assert_eq!(
+        claimed_ids(&store, &claim("dead", None, 10, at(1))).len(),
+        2
+    );
+    store
+        .heartbeat("alive", at(100), Duration::from_secs(45))
+        .unwrap();
+    let settings = settings(RestartStrategy::Immediately);
+    let decisions = store.coordinate(&settings, at(100)).unwrap();
+    let states: Vec<_> = decisions
+        .jobs
+        .iter()
+        .map(|d| (d.job_id.as_str(), d.action))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("live", JobAction::Requeue),
+            ("of-killed", JobAction::Cancel)
+        ]
+    );
+    let instances = store.list_instances().unwrap();
+    let state_of = |id: &str| instances.iter().find(|i| i.id == id).unwrap().state;
+    assert_eq!(state_of("dead"), ServiceState::Disconnected);
+    assert_eq!(state_of("alive"), ServiceState::Running);
+    assert_eq!(
+        store.job("of-killed").unwrap().unwrap().state,
+        JobState::Cancelled
+    );
+    assert_eq!(
+        claimed_ids(&store, &claim("alive", None, 10, at(101))),
+        ["live"]
+    );
+    // The next round finds the dead instance holding nothing: NOT_RUNNING.
+    store
+        .heartbeat("alive", at(105), Duration::from_secs(45))
+        .unwrap();
+    store.coordinate(&settings, at(105)).unwrap();
+    let dead = store
+        .list_instances()
+        .unwrap()
+        .into_iter()
+        .find(|i| i.id == "dead")
+        .unwrap();
+    assert_eq!(dead.state, ServiceState::NotRunning);
+}
+
+fn the_coordinator_abandons_under_never(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    let running = stored_execution(&store, StateType::Running);
+    worker(&store, "dead", None, at(0));
+    worker(&store, "alive", None, at(0));
+    store
+        .enqueue_jobs(&[job("j1", &running, None)], at(0))
+        .unwrap();
+    claimed_ids(&store, &claim("dead", None, 1, at(1)));
+    store
+        .heartbeat("alive", at(100), Duration::from_secs(45))
+        .unwrap();
+    store
+        .coordinate(&settings(RestartStrategy::Never), at(100))
+        .unwrap();
+    assert_eq!(store.job("j1").unwrap().unwrap().state, JobState::Abandoned);
+    // Never claimable again, however long one waits.
+    assert!(claimed_ids(&store, &claim("alive", None, 10, at(100_000))).is_empty());
+}
+
+fn instance_state_changes_follow_the_state_machine(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    worker(&store, "w1", None, at(0));
+    let new = NewInstance {
+        id: "w1".into(),
+        service_type: ServiceType::Worker,
+        host: "h".into(),
+        worker_group: None,
+        config: serde_json::json!({}),
+    };
+    assert!(matches!(
+        store.register_instance(&new, at(1)),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    store
+        .set_instance_state("w1", ServiceState::Disconnected, at(2))
+        .unwrap();
+    let err = store
+        .set_instance_state("w1", ServiceState::Running, at(3))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::IllegalTransition { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("w1") && text.contains("DISCONNECTED") && text.contains("RUNNING"),
+        "{text}"
+    );
+    for to in [
+        ServiceState::Terminating,
+        ServiceState::TerminatedGracefully,
+        ServiceState::NotRunning,
+        ServiceState::Empty,
+    ] {
+        store.set_instance_state("w1", to, at(4)).unwrap();
+    }
+    let row = store.list_instances().unwrap().remove(0);
+    assert_eq!(
+        (row.state, row.state_changed_at),
+        (ServiceState::Empty, at(4))
+    );
+}
+
+fn old_rows_of_gone_instances_are_purged(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    let week = Duration::from_secs(7 * 86_400);
+    for id in ["old", "recent", "running", "holding", "graceful"] {
+        worker(&store, id, None, at(0));
+    }
+    store.enqueue_jobs(&[job("j1", "e1", None)], at(0)).unwrap();
+    claimed_ids(&store, &claim("holding", None, 1, at(0)));
+    for id in ["old", "holding"] {
+        store
+            .set_instance_state(id, ServiceState::Disconnected, at(1))
+            .unwrap();
+        store
+            .set_instance_state(id, ServiceState::NotRunning, at(1))
+            .unwrap();
+    }
+    for to in [
+        ServiceState::Terminating,
+        ServiceState::TerminatedGracefully,
+    ] {
+        store.set_instance_state("graceful", to, at(2)).unwrap();
+    }
+    store
+        .set_instance_state("recent", ServiceState::Disconnected, at(1))
+        .unwrap();
+    store
+        .set_instance_state("recent", ServiceState::NotRunning, at(8 * 86_400 - 10))
+        .unwrap();
+    let now = at(8 * 86_400);
+    assert_eq!(store.purge_instances(week, now).unwrap(), 2);
+    let mut left: Vec<String> = store
+        .list_instances()
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    left.sort();
+    assert_eq!(left, ["holding", "recent", "running"]);
+}
+
+fn executor(store: &PgStore, id: &str) {
+    store
+        .register_instance(
+            &NewInstance {
+                id: id.to_owned(),
+                service_type: ServiceType::Executor,
+                host: "test-host".to_owned(),
+                worker_group: None,
+                config: serde_json::json!({}),
+            },
+            at(0),
+        )
+        .unwrap();
+    store
+        .set_instance_state(id, ServiceState::Running, at(0))
+        .unwrap();
+}
+
+fn one_executor_at_a_time_holds_an_execution(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    executor(&store, "x1");
+    executor(&store, "x2");
+    let lease = Duration::from_secs(10);
+    assert!(store.lease_execution("e1", "x1", lease, at(0)).unwrap());
+    assert!(!store.lease_execution("e1", "x2", lease, at(1)).unwrap());
+    // Its holder renews it, by asking again or by heartbeating.
+    assert!(store.lease_execution("e1", "x1", lease, at(5)).unwrap());
+    store.heartbeat("x1", at(9), lease).unwrap();
+    let held = store.execution_lease("e1").unwrap().unwrap();
+    assert_eq!(
+        (held.holder.as_str(), held.until, held.acquired_at),
+        ("x1", at(19), at(0))
+    );
+    // Expired while its holder is still alive: not taken over yet.
+    assert!(!store.lease_execution("e1", "x2", lease, at(30)).unwrap());
+    // Its holder gone: the other executor takes over, and the gone one cannot take it back.
+    store
+        .set_instance_state("x1", ServiceState::Disconnected, at(31))
+        .unwrap();
+    assert!(store.lease_execution("e1", "x2", lease, at(31)).unwrap());
+    assert!(!store.lease_execution("e1", "x1", lease, at(100)).unwrap());
+    assert!(!store.release_execution("e1", "x1").unwrap());
+    assert!(store.release_execution("e1", "x2").unwrap());
+    assert_eq!(store.execution_lease("e1").unwrap(), None);
+    // Only a RUNNING instance takes a lease.
+    assert!(!store.lease_execution("e2", "x1", lease, at(101)).unwrap());
+    assert!(
+        !store
+            .lease_execution("e2", "nobody", lease, at(101))
+            .unwrap()
+    );
+}
