@@ -263,6 +263,44 @@ fn only(seen: &Seen) -> (String, Value) {
     (path, body)
 }
 
+/// Kestra's own blueprints give SlackExecution a `payload`, which the task accepts from the
+/// incoming webhook and replaces with the summary: it validates, runs, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_execution_accepts_the_inherited_payload_and_sends_the_summary() {
+    let (base, seen) = serve().await;
+    let setup = start_with_summaries();
+    let flow = format!(
+        r#"
+id: blueprint
+namespace: company.team
+tasks:
+  - id: alert
+    type: io.kestra.plugin.slack.notifications.SlackExecution
+    url: "{base}/hook"
+    payload: "The workflow execution {{{{ execution.id }}}} failed"
+"#
+    );
+    let (done, lines) = run(&setup, &flow).await;
+    assert_eq!(done.state.current, StateType::Success, "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("payload is not sent")),
+        "{lines:?}"
+    );
+    let (path, body) = only(&seen);
+    assert_eq!(path, "/hook");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*[company.team] blueprint"),
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("The workflow execution"),
+        "{body}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_execution_in_errors_reports_the_task_that_failed() {
     let (base, seen) = serve().await;

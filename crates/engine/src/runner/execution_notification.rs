@@ -25,7 +25,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use saker_model::{Execution, StateType};
+use saker_model::{Execution, Level, StateType};
 use saker_store::Store;
 use serde_json::{Map, Value, json};
 
@@ -86,6 +86,23 @@ impl TaskRunner for ExecutionNotification {
     fn run<'a>(&'a self, ctx: &'a mut TaskContext) -> RunFuture<'a> {
         Box::pin(async move {
             let url = webhook_url(ctx)?;
+            // Kestra's *Execution tasks extend the incoming-webhook task, so they accept its
+            // `payload` (and Slack's `messageText`), then replace it with the summary. Flows
+            // written for Kestra carry it (its own blueprints do): accepted, and said so.
+            let inherited: Vec<&str> = ["payload", "messageText"]
+                .into_iter()
+                .filter(|name| ctx.property(name).is_some())
+                .collect();
+            if !inherited.is_empty() {
+                ctx.log(
+                    Level::Warn,
+                    &format!(
+                        "{} is not sent: this task posts the execution summary, as Kestra's does; \
+                         put your text in customMessage",
+                        inherited.join(" and ")
+                    ),
+                );
+            }
             let execution = reported_execution(ctx, &self.store)?;
             let summary = Summary::of(&execution, ctx.task().id.as_str(), Utc::now());
             let custom_message = ctx.render_string("customMessage")?;

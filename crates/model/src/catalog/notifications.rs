@@ -33,6 +33,9 @@ const SLACK_PROPS: &[PropSpec] = &[
 /// message and fields added to the summary, and the legacy-webhook overrides.
 const SLACK_EXECUTION_PROPS: &[PropSpec] = &[
     required("url", Shape::String),
+    // Inherited from the incoming-webhook task, as in Kestra; replaced by the summary.
+    prop("payload", Shape::String),
+    prop("messageText", Shape::String),
     prop("executionId", Shape::String),
     prop("customMessage", Shape::String),
     prop("customFields", Shape::Map),
@@ -46,6 +49,8 @@ const SLACK_EXECUTION_PROPS: &[PropSpec] = &[
 /// Kestra's `TeamsExecution` (a MessageCard).
 const TEAMS_EXECUTION_PROPS: &[PropSpec] = &[
     required("url", Shape::String),
+    // Inherited from the incoming-webhook task, as in Kestra; replaced by the summary.
+    prop("payload", Shape::String),
     prop("executionId", Shape::String),
     prop("customMessage", Shape::String),
     prop("customFields", Shape::Map),
@@ -58,6 +63,8 @@ const TEAMS_EXECUTION_PROPS: &[PropSpec] = &[
 /// Kestra's `DiscordExecution`: `embedList` is a list of `{title, color}` maps.
 const DISCORD_EXECUTION_PROPS: &[PropSpec] = &[
     required("url", Shape::String),
+    // Inherited from the incoming-webhook task, as in Kestra; replaced by the summary.
+    prop("payload", Shape::String),
     prop("executionId", Shape::String),
     prop("customMessage", Shape::String),
     prop("customFields", Shape::Map),
