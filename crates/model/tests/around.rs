@@ -91,6 +91,93 @@ triggers:
     assert_eq!(names, ["a", "b"]);
 }
 
+/// Kestra's Not and Or combine conditions; on a Schedule they may hold only what a schedule
+/// can decide, and a MultipleCondition cannot be inside them.
+#[test]
+fn not_and_or_combine_conditions() {
+    let flow = valid(
+        r#"
+id: combined
+namespace: company.team
+tasks:
+  - {id: t, type: Log, message: x}
+triggers:
+  - id: on-flow
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.Or
+        conditions:
+          - type: io.kestra.plugin.core.condition.ExecutionStatus
+            in: [FAILED]
+          - type: io.kestra.plugin.core.condition.ExecutionNamespace
+            namespace: company.sales
+      - type: io.kestra.plugin.core.condition.NotCondition
+        conditions:
+          - type: io.kestra.plugin.core.condition.ExecutionFlow
+            namespace: company.sales
+            flowId: noisy
+  - id: weekdays
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 * * *"
+    conditions:
+      - type: io.kestra.plugin.core.condition.Not
+        conditions:
+          - type: io.kestra.plugin.core.condition.Weekend
+"#,
+    );
+    let on_flow = &flow.triggers[0].conditions;
+    let facts = |flow_id| ExecutionFacts {
+        namespace: "company.sales",
+        flow_id,
+        state: "SUCCESS",
+    };
+    let held =
+        |id| -> Vec<Option<bool>> { on_flow.iter().map(|c| c.holds_for(&facts(id))).collect() };
+    assert_eq!(held("orders"), [Some(true), Some(true)]);
+    assert_eq!(held("noisy"), [Some(true), Some(false)]);
+    assert!(matches!(&flow.triggers[1].conditions[0], Condition::Not(inner) if inner.len() == 1));
+
+    let refused = parse_flow(
+        r#"
+id: refused
+namespace: company.team
+tasks:
+  - {id: t, type: Log, message: x}
+triggers:
+  - id: weekdays
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 * * *"
+    conditions:
+      - type: io.kestra.plugin.core.condition.Or
+        conditions:
+          - type: io.kestra.plugin.core.condition.ExecutionStatus
+            in: [FAILED]
+  - id: on-flow
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.Not
+        conditions:
+          - id: both
+            type: io.kestra.plugin.core.condition.MultipleCondition
+            conditions:
+              a: {type: io.kestra.plugin.core.condition.ExecutionFlow, namespace: n, flowId: a}
+"#,
+    )
+    .unwrap_err()
+    .iter()
+    .map(|d| d.message.clone())
+    .collect::<Vec<_>>()
+    .join("\n");
+    assert!(
+        refused.contains("cannot be used on a Schedule trigger"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("cannot be inside a Not or an Or"),
+        "{refused}"
+    );
+}
+
 #[test]
 fn a_flow_trigger_without_states_listens_to_terminated_ones() {
     let flow = valid(

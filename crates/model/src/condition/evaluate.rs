@@ -47,6 +47,22 @@ impl Condition {
                 Ok(calendar.holds_at(&rendered)?)
             }
             Self::Multiple(multiple) => Err(ConditionError::NeedsHistory(multiple.id.clone())),
+            Self::Not(conditions) => {
+                for condition in conditions {
+                    if condition.test(facts, render)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Self::Or(conditions) => {
+                for condition in conditions {
+                    if condition.test(facts, render)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
             Self::ExecutionStatus { .. }
             | Self::ExecutionFlow { .. }
             | Self::ExecutionNamespace { .. } => {
@@ -65,6 +81,8 @@ impl Condition {
             Self::Expression { .. } => "Expression",
             Self::Multiple(_) => "MultipleCondition",
             Self::Calendar(c) => c.rule.kind_name(),
+            Self::Not(_) => "Not",
+            Self::Or(_) => "Or",
         }
     }
 }
@@ -161,5 +179,34 @@ mod tests {
             multiple.test(Some(&facts), &mut render),
             Err(ConditionError::NeedsHistory(id)) if id == "both"
         ));
+    }
+
+    #[test]
+    fn not_holds_when_none_holds_and_or_when_one_does() {
+        let weekend = Condition::Calendar(CalendarCondition {
+            date: "2024-05-04".to_owned(),
+            rule: CalendarRule::Weekend,
+        });
+        let failed = Condition::ExecutionStatus {
+            in_states: vec!["FAILED".to_owned()],
+            not_in: vec![],
+        };
+        let facts = ExecutionFacts {
+            namespace: "n",
+            flow_id: "f",
+            state: "SUCCESS",
+        };
+        let mut render = render_as_is;
+        let not_weekend = Condition::Not(vec![weekend.clone()]);
+        assert!(!not_weekend.test(None, &mut render).expect("decided"));
+        let not_failed = Condition::Not(vec![failed.clone()]);
+        assert!(not_failed.test(Some(&facts), &mut render).expect("decided"));
+        assert_eq!(not_failed.holds_for(&facts), Some(true));
+        let either = Condition::Or(vec![failed.clone(), weekend.clone()]);
+        assert!(either.test(Some(&facts), &mut render).expect("decided"));
+        assert_eq!(either.holds_for(&facts), None, "the date needs rendering");
+        let neither = Condition::Or(vec![failed, Condition::Not(vec![weekend])]);
+        assert!(!neither.test(Some(&facts), &mut render).expect("decided"));
+        assert_eq!(neither.kind_name(), "Or");
     }
 }

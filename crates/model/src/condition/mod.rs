@@ -87,6 +87,10 @@ pub enum Condition {
     Multiple(MultipleCondition),
     /// A rule on a date.
     Calendar(CalendarCondition),
+    /// Kestra's Not: none of the conditions holds.
+    Not(Vec<Condition>),
+    /// Kestra's Or: at least one of the conditions holds.
+    Or(Vec<Condition>),
 }
 
 /// How ExecutionNamespace compares (Kestra's `Comparison`; `prefix: true` is PREFIX).
@@ -196,6 +200,17 @@ impl Condition {
                 NamespaceComparison::Suffix => facts.namespace.ends_with(namespace.as_str()),
             }),
             Self::Expression { .. } | Self::Multiple(_) | Self::Calendar(_) => None,
+            // Decided from facts alone only when every part is.
+            Self::Not(conditions) => conditions
+                .iter()
+                .map(|c| c.holds_for(facts))
+                .collect::<Option<Vec<bool>>>()
+                .map(|held| !held.contains(&true)),
+            Self::Or(conditions) => conditions
+                .iter()
+                .map(|c| c.holds_for(facts))
+                .collect::<Option<Vec<bool>>>()
+                .map(|held| held.contains(&true)),
         }
     }
 }

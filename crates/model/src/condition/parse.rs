@@ -35,6 +35,9 @@ enum Kind {
     DayWeekInMonth,
     DateTimeBetween,
     Weekend,
+    /// Not and Or: a list of conditions, combined.
+    Not,
+    Or,
     /// Kestra has it; Saker cannot evaluate it yet. The text says why.
     Unavailable(&'static str),
 }
@@ -139,12 +142,12 @@ const TYPES: &[(&str, &[&str], Kind)] = &[
     (
         "io.kestra.plugin.core.condition.Not",
         &["io.kestra.plugin.core.condition.NotCondition"],
-        Kind::Unavailable("use an Expression"),
+        Kind::Not,
     ),
     (
         "io.kestra.plugin.core.condition.Or",
         &["io.kestra.plugin.core.condition.OrCondition"],
-        Kind::Unavailable("use an Expression"),
+        Kind::Or,
     ),
 ];
 
@@ -214,7 +217,8 @@ fn parse_condition(
         kind,
         Kind::DayWeek | Kind::DayWeekInMonth | Kind::DateTimeBetween | Kind::Weekend
     );
-    if scope == ConditionScope::Schedule && !calendar && kind != Kind::Expression {
+    let combinator = matches!(kind, Kind::Not | Kind::Or);
+    if scope == ConditionScope::Schedule && !calendar && !combinator && kind != Kind::Expression {
         d.error(
             type_node.pos,
             &type_path,
@@ -245,6 +249,7 @@ fn parse_condition(
         Kind::DayWeek => &["type", "date", "dayOfWeek"],
         Kind::DayWeekInMonth => &["type", "date", "dayOfWeek", "dayInMonth"],
         Kind::DateTimeBetween => &["type", "date", "after", "before"],
+        Kind::Not | Kind::Or => &["type", "conditions"],
         Kind::Weekend | Kind::Unavailable(_) => &["type", "date"],
     };
     let mut f = Fields::new(d, node, path, owner, allowed);
@@ -287,9 +292,53 @@ fn parse_condition(
             .required_text("expression")
             .map(|expression| Condition::Expression { expression }),
         Kind::Multiple => read_multiple(&mut f).map(Condition::Multiple),
+        Kind::Not => read_combined(&mut f, scope).map(Condition::Not),
+        Kind::Or => read_combined(&mut f, scope).map(Condition::Or),
         _ => read_calendar(&mut f, kind).map(Condition::Calendar),
     };
     if f.ok { condition } else { None }
+}
+
+/// The `conditions` list of a Not or an Or: each read in the same scope (so a Schedule's Not
+/// holds only date rules and expressions). A MultipleCondition, decided over past executions,
+/// cannot be negated or combined this way.
+fn read_combined(f: &mut Fields<'_, '_>, scope: ConditionScope) -> Option<Vec<Condition>> {
+    let Some(node) = f.get("conditions") else {
+        f.missing("conditions");
+        return None;
+    };
+    let path = f.key_path("conditions");
+    let Some(items) = read::seq(f.d, node, &path) else {
+        f.ok = false;
+        return None;
+    };
+    if items.is_empty() {
+        f.d.error(
+            node.pos,
+            &path,
+            "'conditions' must hold at least one condition",
+        );
+        f.ok = false;
+        return None;
+    }
+    let mut conditions = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = index(&path, i);
+        match parse_condition(f.d, item, &at, scope) {
+            Some(Condition::Multiple(_)) => {
+                f.d.error(
+                    item.pos,
+                    &at,
+                    "a MultipleCondition cannot be inside a Not or an Or: it is decided over \
+                     past executions; put it directly in the trigger's conditions",
+                );
+                f.ok = false;
+            }
+            Some(c) => conditions.push(c),
+            None => f.ok = false,
+        }
+    }
+    Some(conditions)
 }
 
 fn read_multiple(f: &mut Fields<'_, '_>) -> Option<MultipleCondition> {
