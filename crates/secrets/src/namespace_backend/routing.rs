@@ -105,6 +105,13 @@ impl SecretStore for NamespaceBackends {
         Capabilities::all()
     }
 
+    /// The capabilities of the backend serving `namespace`; the instance's when its
+    /// configuration cannot be read (the call itself will then say why).
+    fn capabilities_at(&self, tenant: &str, namespace: &Namespace) -> Capabilities {
+        self.backend_for(tenant, namespace)
+            .map_or_else(|_| self.global.capabilities(), |b| b.capabilities())
+    }
+
     fn get(&self, tenant: &str, namespace: &Namespace, key: &str) -> Result<Lookup, StoreError> {
         self.backend_for(tenant, namespace)?
             .get(tenant, namespace, key)

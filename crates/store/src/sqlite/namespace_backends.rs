@@ -1,4 +1,5 @@
-//! [`NamespaceBackendRows`] on SQLite: table `namespace_backends` (migration 8).
+//! [`NamespaceBackendRows`] on SQLite: table `namespace_backends` (migration 8). Tested with
+//! PostgreSQL's by the shared contract (`tests/common/contract/namespace_backends.rs`).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -47,30 +48,5 @@ impl NamespaceBackendRows for SqliteStore {
                 .execute(params![tenant, namespace])?;
             Ok(removed > 0)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn set_replace_read_and_remove() {
-        let store = SqliteStore::open_in_memory().unwrap();
-        assert_eq!(store.namespace_backend("main", "company").unwrap(), None);
-        store
-            .put_namespace_backend("main", "company", b"one", Utc::now())
-            .unwrap();
-        store
-            .put_namespace_backend("main", "company", b"two", Utc::now())
-            .unwrap();
-        assert_eq!(
-            store.namespace_backend("main", "company").unwrap(),
-            Some(b"two".to_vec())
-        );
-        assert_eq!(store.namespace_backend("other", "company").unwrap(), None);
-        assert!(store.delete_namespace_backend("main", "company").unwrap());
-        assert!(!store.delete_namespace_backend("main", "company").unwrap());
-        assert_eq!(store.namespace_backend("main", "company").unwrap(), None);
     }
 }
