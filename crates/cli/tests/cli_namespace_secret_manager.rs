@@ -89,6 +89,31 @@ fn the_cli_sets_shows_and_removes_a_namespace_backend() {
         None
     );
 
+    // A flow in a child of `acme` resolves from Vault, one in a child of `other` from jdbc.
+    // (Each compares the value in two pieces, so that its stored source does not hold it.)
+    for (namespace, expected) in [("acme.team", "in-vault"), ("other.team", "in-jdbc")] {
+        let flow = dir.path().join(format!("{namespace}.yml"));
+        std::fs::write(
+            &flow,
+            format!(
+                "id: f\nnamespace: {namespace}\ntasks:\n  - id: check\n    type: \
+                 io.kestra.plugin.scripts.shell.Commands\n    env:\n      \
+                 V: \"{{{{ secret('API_KEY') }}}}\"\n    commands:\n      - 'if [ \
+                 \"${{V%-value}}\" = {expected} ]; then echo resolved-{expected}; \
+                 else echo resolved-elsewhere; fi'\n"
+            ),
+        )
+        .unwrap();
+        let (ok, out, err) =
+            saker_cli(&data, &config, &["flow", "run", flow.to_str().unwrap()], "");
+        assert!(ok, "{out}{err}");
+        let shown = format!("{out}{err}");
+        assert!(
+            shown.contains(&format!("check resolved-{expected}")),
+            "{shown}"
+        );
+    }
+
     let (ok, out, err) = saker_cli(
         &data,
         &config,
