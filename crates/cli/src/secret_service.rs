@@ -18,7 +18,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, anyhow, bail};
 use saker_crypto::{Keyring, SecretKey};
 use saker_secrets::{
-    BackendKind, EnvSecretStore, JdbcSecretStore, SecretConfig, SecretService, SecretStore, Service,
+    BackendKind, BackendSettings, EnvSecretStore, JdbcSecretStore, SecretConfig, SecretService,
+    SecretStore, Service,
 };
 use saker_store::Database;
 
@@ -54,7 +55,15 @@ pub(crate) fn open_with(
     new_key: Option<SecretKey>,
 ) -> anyhow::Result<SecretService> {
     let config = secret_config(app)?;
-    service_for(app, &config, store, service, env, new_key)
+    let service = service_for(app, &config, store.clone(), service, env, new_key)?;
+    // Namespaces may have backends of their own, sealed with the instance key.
+    let keyring = app
+        .keyring(true)?
+        .context("no encryption key could be set up for namespace secret backends")?;
+    Ok(service.with_namespace_backends(BackendSettings {
+        rows: store,
+        keyring,
+    }))
 }
 
 /// The secret service of role `service` over the backend `config` describes, which need not

@@ -151,6 +151,17 @@ impl LookupCache {
         }
         self.entries.invalidate(&cache_key);
     }
+
+    /// Forgets everything: a namespace changed backend, so any value may now come from
+    /// elsewhere.
+    pub(crate) fn invalidate_all(&self) {
+        let mut epoch = self.epoch();
+        *epoch += 1;
+        if let Some(last_good) = &self.last_good {
+            last_good.invalidate_all();
+        }
+        self.entries.invalidate_all();
+    }
 }
 
 /// A read-only view of a store whose `get` goes through the cache, for [`crate::resolve()`].

@@ -48,6 +48,7 @@ pub mod jdbc;
 mod json_api;
 pub mod metadata;
 pub mod namespace;
+pub mod namespace_backend;
 #[cfg(feature = "onepassword")]
 pub mod onepassword;
 pub mod read_only;
@@ -63,6 +64,9 @@ pub use audit::{Accessor, AuditAction, AuditOutcome};
 pub use filter::{FilteredStore, SecretFilter};
 pub use generate::{BadLength, Charset, UnknownCharset, generate_value};
 pub use jdbc::JdbcSecretStore;
+pub use namespace_backend::{
+    BackendSettings, NamespaceBackendConfig, NamespaceBackendError, NamespaceBackends,
+};
 pub use read_only::ReadOnlyStore;
 pub use remote::{apply_read_only, open_remote};
 pub use service::{

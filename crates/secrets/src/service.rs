@@ -35,6 +35,7 @@ use crate::store::{
 use crate::value::SecretValue;
 
 mod export;
+mod namespace_backend;
 mod tags;
 mod view;
 
@@ -143,6 +144,8 @@ pub struct SecretService {
     expiry_warning: Duration,
     cache: Option<LookupCache>,
     clock: Clock,
+    /// Set when namespaces may have backends of their own (`service/namespace_backend.rs`).
+    namespace_backends: Option<crate::namespace_backend::BackendSettings>,
 }
 
 impl fmt::Debug for SecretService {
@@ -175,6 +178,7 @@ impl SecretService {
             expiry_warning: config.expiry_warning,
             cache: LookupCache::new(&config.cache),
             clock: Arc::new(Utc::now),
+            namespace_backends: None,
         }
     }
 

@@ -286,6 +286,13 @@ pub trait SecretStore: Send + Sync {
     /// What this backend supports.
     fn capabilities(&self) -> Capabilities;
 
+    /// What this backend supports for `namespace` of `tenant`: the same everywhere but for a
+    /// store that routes namespaces to different backends ([`crate::NamespaceBackends`]).
+    fn capabilities_at(&self, tenant: &str, namespace: &Namespace) -> Capabilities {
+        let _ = (tenant, namespace);
+        self.capabilities()
+    }
+
     /// The value and metadata of `key` in exactly `namespace`.
     fn get(&self, tenant: &str, namespace: &Namespace, key: &str) -> Result<Lookup, StoreError>;
 

@@ -41,6 +41,7 @@ mod plugins_api;
 mod request;
 mod routes;
 pub mod schema;
+mod secret_manager_api;
 mod secrets_api;
 mod secrets_lifecycle_api;
 mod services_api;

@@ -82,6 +82,7 @@ pub(crate) fn api_routes() -> ApiRouter {
         .merge(crate::namespaces_api::routes())
         .merge(crate::namespace_files_api::routes())
         .merge(crate::secrets_api::routes())
+        .merge(crate::secret_manager_api::routes())
         .merge(crate::secrets_lifecycle_api::routes())
         .merge(crate::kv_api::routes())
         .merge(crate::audit_api::routes())

@@ -22,6 +22,7 @@ mod columns;
 mod error;
 mod execution_doc;
 pub mod kv;
+pub mod namespace_backends;
 mod postgres;
 mod purge;
 mod purge_sql;
@@ -38,6 +39,7 @@ pub use audit::{
 pub use auth_rows::{AuthRows, BindingRow, InvitationRow, RoleRow, TokenRow, UserRow};
 pub use error::{BoxError, StoreError};
 pub use kv::{KvEntry, KvPut, KvStore, KvType};
+pub use namespace_backends::NamespaceBackendRows;
 pub use postgres::{ExecutionLease, JobWaiter, PgStore, PoolSettings};
 pub use purge::{ExecutionPurge, LogPurge, PURGE_BATCH, PurgeScope, PurgedExecutions};
 pub use secret_rows::{
@@ -171,9 +173,9 @@ pub enum Write<'a> {
 /// One database holding everything Saker stores: what a process opens once and hands, as
 /// each trait, to the engine, the secret service and the auth service. Implemented by
 /// [`SqliteStore`] and [`PgStore`].
-pub trait Database: Store + SecretRows + AuditLog + AuthRows {}
+pub trait Database: Store + SecretRows + AuditLog + AuthRows + NamespaceBackendRows {}
 
-impl<T: Store + SecretRows + AuditLog + AuthRows> Database for T {}
+impl<T: Store + SecretRows + AuditLog + AuthRows + NamespaceBackendRows> Database for T {}
 
 /// The repositories of flows, executions, task runs, logs and trigger states; every store is
 /// also the KV store of flows ([`KvStore`]), which the engine reaches through it.

@@ -125,6 +125,7 @@ fn postgres_keeps_the_store_contract() {
         kv::listing_is_sorted_by_key_and_filtered_by_prefix,
         kv::deleting_says_whether_there_was_an_entry,
         kv::an_expired_entry_reads_as_missing_everywhere,
+        namespace_backends::a_configuration_is_set_replaced_and_removed,
     ]);
     cases.extend(on_tampered_store![
         audit::an_edited_event_is_named,

@@ -9,6 +9,7 @@ pub mod flow_remote;
 pub mod kv;
 pub mod mask;
 pub mod namespace;
+pub mod namespace_secret_manager;
 pub mod plugins;
 mod plugins_docs;
 pub mod role;

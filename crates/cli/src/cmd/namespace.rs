@@ -19,6 +19,9 @@ pub enum NamespaceCommand {
     /// Manage namespace files.
     #[command(subcommand)]
     Files(FilesCommand),
+    /// Manage the namespace's own secret backend.
+    #[command(subcommand, name = "secret-manager")]
+    SecretManager(super::namespace_secret_manager::SecretManagerCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,13 +43,18 @@ pub enum FilesCommand {
 }
 
 pub fn run(globals: &Globals, command: NamespaceCommand) -> anyhow::Result<ExitCode> {
-    let NamespaceCommand::Files(FilesCommand::Update {
-        namespace,
-        dir,
-        to,
-        delete,
-        tenant,
-    }) = command;
+    let (namespace, dir, to, delete, tenant) = match command {
+        NamespaceCommand::Files(FilesCommand::Update {
+            namespace,
+            dir,
+            to,
+            delete,
+            tenant,
+        }) => (namespace, dir, to, delete, tenant),
+        NamespaceCommand::SecretManager(command) => {
+            return super::namespace_secret_manager::run(globals, command);
+        }
+    };
     if let Err(e) = saker_model::ids::check_namespace(&namespace) {
         bail!("namespace '{namespace}' {e}");
     }

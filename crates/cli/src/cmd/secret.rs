@@ -260,7 +260,7 @@ pub(crate) fn actor() -> Accessor {
     })
 }
 
-fn open(globals: &Globals) -> anyhow::Result<SecretService> {
+pub(crate) fn open(globals: &Globals) -> anyhow::Result<SecretService> {
     let app: App = globals.app()?;
     let store = app.open_store()?;
     open_secret_service(&app, store, Service::Webserver)

@@ -30,7 +30,7 @@ impl SecretService {
         Ok(self
             .store
             .metadata(tenant, namespace, key)?
-            .map(|metadata| self.present(metadata)))
+            .map(|metadata| self.present(self.keeps_no_tags(tenant, namespace), metadata)))
     }
 
     /// `key` along `namespace`'s chain, nearest first: every level that holds it, in any
@@ -60,11 +60,12 @@ impl SecretService {
         tenant: &str,
         namespace: &Namespace,
     ) -> Result<Vec<SecretMetadata>, ServiceError> {
+        let keeps_no_tags = self.keeps_no_tags(tenant, namespace);
         Ok(self
             .store
             .list(tenant, namespace)?
             .into_iter()
-            .map(|metadata| self.present(metadata))
+            .map(|metadata| self.present(keeps_no_tags, metadata))
             .collect())
     }
 
@@ -115,9 +116,22 @@ impl SecretService {
         Ok(self.store.versions(tenant, namespace, key)?)
     }
 
-    /// Metadata as callers see it: backends that store no tags show the default ones.
-    pub(super) fn present(&self, mut metadata: SecretMetadata) -> SecretMetadata {
-        if !self.store.capabilities().supports(Operation::Put) {
+    /// True when the backend serving `namespace` cannot write, so stores no tags of Saker's.
+    fn keeps_no_tags(&self, tenant: &str, namespace: &Namespace) -> bool {
+        !self
+            .store
+            .capabilities_at(tenant, namespace)
+            .supports(Operation::Put)
+    }
+
+    /// Metadata as callers see it: backends that store no tags (`keeps_no_tags`) show the
+    /// default ones.
+    pub(super) fn present(
+        &self,
+        keeps_no_tags: bool,
+        mut metadata: SecretMetadata,
+    ) -> SecretMetadata {
+        if keeps_no_tags {
             for (name, value) in &self.default_tags {
                 metadata
                     .tags

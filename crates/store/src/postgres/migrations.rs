@@ -291,6 +291,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX execution_leases_by_holder ON execution_leases (holder);
     "#,
+    // 8: a namespace's own secret backend, sealed (SQLite's migration 8).
+    r#"
+    CREATE TABLE namespace_backends (
+        tenant     TEXT COLLATE "C" NOT NULL,
+        namespace  TEXT COLLATE "C" NOT NULL,
+        sealed     BYTEA  NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, namespace)
+    );
+    "#,
 ];
 /// The advisory lock key that serialises migrations across processes ("saker" in ASCII).
 const MIGRATION_LOCK: i64 = 0x73_61_6b_65_72;

@@ -44,6 +44,7 @@ mod flows;
 mod kv;
 mod logs;
 mod migrations;
+mod namespace_backends;
 mod pool;
 mod purge;
 mod queue;

@@ -230,6 +230,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, namespace, key)
     );
     ",
+    // 8: a namespace's own secret backend (`namespace_backends.rs`): its configuration
+    // sealed by the secrets crate (credentials included, so never in plaintext).
+    "
+    CREATE TABLE namespace_backends (
+        tenant     TEXT    NOT NULL,
+        namespace  TEXT    NOT NULL,
+        sealed     BLOB    NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, namespace)
+    );
+    ",
 ];
 
 /// The schema version this binary writes.
@@ -319,7 +330,7 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 15);
+        assert_eq!(tables, 16);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod flows;
 mod kv;
 mod logs;
 mod migrations;
+mod namespace_backends;
 mod purge;
 mod secrets;
 mod triggers;

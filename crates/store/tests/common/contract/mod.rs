@@ -9,6 +9,7 @@ pub mod executions;
 pub mod flows;
 pub mod kv;
 pub mod logs;
+pub mod namespace_backends;
 pub mod purge;
 pub mod secret_rows;
 pub mod trigger_state;
