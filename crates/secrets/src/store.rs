@@ -11,7 +11,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::metadata::{MetadataUpdate, SecretMetadata, SecretVersion, SecretWrite};
+use crate::metadata::{MetadataUpdate, SecretMetadata, SecretState, SecretVersion, SecretWrite};
 use crate::namespace::{NameError, Namespace};
 use crate::value::SecretValue;
 
@@ -214,6 +214,44 @@ pub enum StoreError {
         /// Why, in the database's words (no values).
         reason: String,
     },
+}
+
+impl StoreError {
+    /// Check-and-set, as every backend's `put` does it: `Ok` when the writer expects no
+    /// particular version or expects exactly `actual` (0: absent), otherwise
+    /// [`StoreError::VersionConflict`].
+    pub fn check_version(
+        expected: Option<u64>,
+        actual: u64,
+        namespace: &Namespace,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        match expected {
+            Some(expected) if expected != actual => Err(StoreError::version_conflict(
+                namespace, key, expected, actual,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`StoreError::VersionConflict`], for a backend whose server refused the write itself
+    /// (a 409, a failed `cas`) after [`StoreError::check_version`] let it through.
+    pub fn version_conflict(namespace: &Namespace, key: &str, expected: u64, actual: u64) -> Self {
+        StoreError::VersionConflict {
+            namespace: namespace.clone(),
+            key: key.to_owned(),
+            expected,
+            actual,
+        }
+    }
+}
+
+/// The version a check-and-set compares against: the current version of a secret that is
+/// active, 0 for one that is absent, soft-deleted or revoked (writing it starts it anew).
+pub fn active_version(current: Option<&SecretMetadata>) -> u64 {
+    current
+        .filter(|m| m.state == SecretState::Active)
+        .map_or(0, |m| m.version)
 }
 
 /// One value that [`SecretStore::rekey`] could not re-encrypt. Names the row, never a value.
@@ -449,6 +487,37 @@ mod tests {
         assert!(!all.is_read_only());
         assert!(!Capabilities::NONE.supports(Operation::Get));
         assert_eq!(format!("{ro:?}"), "{Get, List, Metadata}");
+    }
+
+    #[test]
+    fn check_and_set() {
+        let ns = Namespace::parse("company").unwrap();
+        assert!(StoreError::check_version(None, 3, &ns, "K").is_ok());
+        assert!(StoreError::check_version(Some(3), 3, &ns, "K").is_ok());
+        assert!(StoreError::check_version(Some(0), 0, &ns, "K").is_ok());
+        let err = StoreError::check_version(Some(2), 3, &ns, "K").unwrap_err();
+        assert!(
+            matches!(&err, StoreError::VersionConflict { expected: 2, actual: 3, key, .. } if key == "K"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "secret 'K' in company is at version 3, not 2: it was changed concurrently; read \
+             it again and retry"
+        );
+    }
+
+    #[test]
+    fn only_an_active_secret_has_a_version_to_check() {
+        let mut meta = SecretMetadata::new("K", None);
+        meta.version = 4;
+        assert_eq!(active_version(Some(&meta)), 4);
+        assert_eq!(active_version(None), 0);
+        meta.state = SecretState::Revoked {
+            at: chrono::Utc::now(),
+            reason: None,
+        };
+        assert_eq!(active_version(Some(&meta)), 0);
     }
 
     #[test]

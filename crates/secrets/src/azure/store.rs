@@ -8,7 +8,7 @@ use super::{AzureSecretStore, NAME, POLL_INTERVAL, RECOVERY_POLLS, VERSION, meta
 use crate::cloud::Kept;
 use crate::metadata::{SecretMetadata, SecretState, SecretVersion, SecretWrite};
 use crate::namespace::Namespace;
-use crate::store::{Capabilities, Lookup, Operation, SecretStore, StoreError};
+use crate::store::{Capabilities, Lookup, Operation, SecretStore, StoreError, active_version};
 use crate::value::SecretValue;
 
 fn no_such(namespace: &Namespace, key: &str) -> StoreError {
@@ -94,20 +94,12 @@ impl SecretStore for AzureSecretStore {
     ) -> Result<SecretMetadata, StoreError> {
         let name = self.name(tenant, namespace, key)?;
         let old = self.described("write", namespace, key, &name)?;
-        let actual = old
-            .as_ref()
-            .filter(|m| m.state == SecretState::Active)
-            .map_or(0, |m| m.version);
-        if let Some(expected) = write.expected_version
-            && expected != actual
-        {
-            return Err(StoreError::VersionConflict {
-                namespace: namespace.clone(),
-                key: key.to_owned(),
-                expected,
-                actual,
-            });
-        }
+        StoreError::check_version(
+            write.expected_version,
+            active_version(old.as_ref()),
+            namespace,
+            key,
+        )?;
         // Key Vault refuses a write over a soft-deleted name (409): recover it first, so
         // the new value is the next version of the same secret.
         if old
