@@ -9,6 +9,8 @@
 //!   namespace rule, one backend get, the audit event into an in-memory SQLite log);
 //! - resolve, cache hit: the same with the cache on and the key already read (the audit write
 //!   is still paid: every read is audited, cached or not);
+//! - its audit event: the time the hits above spent appending their audit event (hash chain
+//!   and SQLite insert), timed inside the trail;
 //! - cache hit alone: [`LookupCache::get`] answering from memory, what "a cache hit under
 //!   1 µs" means.
 //!
@@ -28,14 +30,15 @@ mod servers;
 #[path = "../tests/vault/server.rs"]
 mod vault_server;
 
-use std::sync::Arc;
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use saker_secrets::{
     Accessor, LookupCache, Namespace, SecretConfig, SecretService, SecretValue, SecretWrite,
     Service,
 };
-use saker_store::SqliteStore;
+use saker_store::{AuditEvent, AuditFilter, AuditLog, AuditRecord, AuditStep, SqliteStore};
 use serde_json::{Value, json};
 
 /// Rounds of what crosses the loopback (a backend round trip).
@@ -67,16 +70,53 @@ fn shown(d: Duration) -> String {
     }
 }
 
-/// Times `rounds` calls of `f` one by one, after one untimed call (connection, login, fill).
-fn time(rounds: usize, mut f: impl FnMut()) -> Stats {
-    f();
-    let mut times: Vec<Duration> = (0..rounds)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
+/// The in-memory SQLite trail, timing each append: how much of a resolution is its audit
+/// event.
+struct TimedAudit {
+    db: SqliteStore,
+    appends: Mutex<Vec<Duration>>,
+}
+
+impl TimedAudit {
+    fn new() -> Self {
+        Self {
+            db: SqliteStore::open_in_memory().unwrap(),
+            appends: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The appends timed so far, forgotten.
+    fn take(&self) -> Vec<Duration> {
+        std::mem::take(&mut *self.appends.lock().unwrap())
+    }
+}
+
+impl AuditLog for TimedAudit {
+    fn append_audit(&self, event: &AuditEvent) -> saker_store::Result<AuditRecord> {
+        let start = Instant::now();
+        let stored = self.db.append_audit(event);
+        self.appends.lock().unwrap().push(start.elapsed());
+        stored
+    }
+
+    fn list_audit(&self, filter: &AuditFilter) -> saker_store::Result<Vec<AuditRecord>> {
+        self.db.list_audit(filter)
+    }
+
+    fn walk_audit(
+        &self,
+        visit: &mut (dyn FnMut(AuditStep) -> ControlFlow<()> + Send),
+    ) -> saker_store::Result<()> {
+        self.db.walk_audit(visit)
+    }
+
+    fn find_audit_hash(&self, hash: &str) -> saker_store::Result<Option<i64>> {
+        self.db.find_audit_hash(hash)
+    }
+}
+
+/// Median and 95th percentile of `times`.
+fn stats(mut times: Vec<Duration>) -> Stats {
     times.sort();
     Stats {
         median: times[times.len() / 2],
@@ -84,28 +124,42 @@ fn time(rounds: usize, mut f: impl FnMut()) -> Stats {
     }
 }
 
+/// Times `rounds` calls of `f` one by one, after one untimed call (connection, login, fill).
+fn time(rounds: usize, mut f: impl FnMut()) -> Stats {
+    f();
+    stats(
+        (0..rounds)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
 struct Row {
     backend: &'static str,
     get: Stats,
     resolve_cold: Stats,
     resolve_hit: Stats,
+    audit: Stats,
     cache_hit: Stats,
 }
 
-fn service(section: &Value, cache: bool) -> (SecretConfig, SecretService) {
+fn service(section: &Value, cache: bool, audit: Arc<TimedAudit>) -> (SecretConfig, SecretService) {
     let mut section = section.clone();
     section["cache"] = json!({"enabled": cache});
     let config = SecretConfig::from_value(section).unwrap();
     let store = saker_secrets::open_remote(&config).unwrap();
-    let db = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let service = SecretService::new(store, db, &config, Service::Worker);
+    let service = SecretService::new(store, audit, &config, Service::Worker);
     (config, service)
 }
 
 fn measure(backend: &'static str, section: Value) -> Row {
     let ns = Namespace::parse("company").unwrap();
     let who = Accessor::execution("flow", "exec", None);
-    let (_, cold) = service(&section, false);
+    let (_, cold) = service(&section, false, Arc::new(TimedAudit::new()));
     cold.put(
         "main",
         &ns,
@@ -122,10 +176,14 @@ fn measure(backend: &'static str, section: Value) -> Row {
     let resolve_cold = time(REMOTE_ROUNDS, || {
         cold.resolve("main", &ns, KEY, None, &who).unwrap();
     });
-    let (config, warm) = service(&section, true);
+    let audit = Arc::new(TimedAudit::new());
+    let (config, warm) = service(&section, true, audit.clone());
+    warm.resolve("main", &ns, KEY, None, &who).unwrap(); // the miss that fills the cache
+    audit.take();
     let resolve_hit = time(LOCAL_ROUNDS, || {
         warm.resolve("main", &ns, KEY, None, &who).unwrap();
     });
+    let audit = stats(audit.take());
     let cache = LookupCache::new(&config.cache).expect("the cache is enabled");
     let cache_hit = time(LOCAL_ROUNDS, || {
         cache.get(store.as_ref(), "main", &ns, KEY).unwrap();
@@ -135,25 +193,30 @@ fn measure(backend: &'static str, section: Value) -> Row {
         get,
         resolve_cold,
         resolve_hit,
+        audit,
         cache_hit,
     };
     print_row(&row);
     row
 }
 
+fn print_header() {
+    println!(
+        "| backend (server) | backend get | resolve, cache off | resolve, cache hit | \
+         its audit event | cache hit alone |"
+    );
+    println!("|---|---|---|---|---|---|");
+}
+
 fn print_row(row: &Row) {
     println!(
-        "| {} | {} | {} | {} | {} |",
-        row.backend, row.get, row.resolve_cold, row.resolve_hit, row.cache_hit
+        "| {} | {} | {} | {} | {} | {} |",
+        row.backend, row.get, row.resolve_cold, row.resolve_hit, row.audit, row.cache_hit
     );
 }
 
 fn main() {
-    println!(
-        "| backend (server) | backend get | resolve, cache off | resolve, cache hit | \
-         cache hit alone |"
-    );
-    println!("|---|---|---|---|---|");
+    print_header();
     let mut rows = Vec::new();
 
     let vault = vault_server::VaultServer::start();
@@ -215,9 +278,7 @@ fn main() {
     ));
 
     println!("\nmedian / p95, {REMOTE_ROUNDS} rounds over the loopback, {LOCAL_ROUNDS} in memory");
-    println!(
-        "\n| backend (server) | backend get | resolve, cache off | resolve, cache hit | cache hit alone |"
-    );
-    println!("|---|---|---|---|---|");
+    println!();
+    print_header();
     rows.iter().for_each(print_row);
 }
