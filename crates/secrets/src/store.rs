@@ -234,6 +234,20 @@ impl StoreError {
         }
     }
 
+    /// [`StoreError::check_version`] against the version of `current` when it is active, 0
+    /// when it is absent, soft-deleted or revoked (writing it starts it anew).
+    pub fn check_active_version(
+        expected: Option<u64>,
+        current: Option<&SecretMetadata>,
+        namespace: &Namespace,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        let actual = current
+            .filter(|m| m.state == SecretState::Active)
+            .map_or(0, |m| m.version);
+        StoreError::check_version(expected, actual, namespace, key)
+    }
+
     /// [`StoreError::VersionConflict`], for a backend whose server refused the write itself
     /// (a 409, a failed `cas`) after [`StoreError::check_version`] let it through.
     pub fn version_conflict(namespace: &Namespace, key: &str, expected: u64, actual: u64) -> Self {
@@ -244,14 +258,6 @@ impl StoreError {
             actual,
         }
     }
-}
-
-/// The version a check-and-set compares against: the current version of a secret that is
-/// active, 0 for one that is absent, soft-deleted or revoked (writing it starts it anew).
-pub fn active_version(current: Option<&SecretMetadata>) -> u64 {
-    current
-        .filter(|m| m.state == SecretState::Active)
-        .map_or(0, |m| m.version)
 }
 
 /// One value that [`SecretStore::rekey`] could not re-encrypt. Names the row, never a value.
@@ -509,15 +515,38 @@ mod tests {
 
     #[test]
     fn only_an_active_secret_has_a_version_to_check() {
+        fn check(
+            expected: Option<u64>,
+            current: Option<&SecretMetadata>,
+        ) -> Result<(), StoreError> {
+            let ns = Namespace::parse("company").unwrap();
+            StoreError::check_active_version(expected, current, &ns, "K")
+        }
         let mut meta = SecretMetadata::new("K", None);
         meta.version = 4;
-        assert_eq!(active_version(Some(&meta)), 4);
-        assert_eq!(active_version(None), 0);
+        assert!(check(Some(4), Some(&meta)).is_ok());
+        assert!(check(Some(0), None).is_ok());
+        assert!(matches!(
+            check(Some(0), Some(&meta)),
+            Err(StoreError::VersionConflict {
+                expected: 0,
+                actual: 4,
+                ..
+            })
+        ));
         meta.state = SecretState::Revoked {
             at: chrono::Utc::now(),
             reason: None,
         };
-        assert_eq!(active_version(Some(&meta)), 0);
+        assert!(check(Some(0), Some(&meta)).is_ok());
+        assert!(matches!(
+            check(Some(4), Some(&meta)),
+            Err(StoreError::VersionConflict {
+                expected: 4,
+                actual: 0,
+                ..
+            })
+        ));
     }
 
     #[test]

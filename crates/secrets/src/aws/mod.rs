@@ -37,7 +37,7 @@ pub use config::{AwsConfig, AwsCredentials};
 use self::client::{AwsClient, CallError};
 use crate::metadata::{SecretMetadata, SecretState, SecretWrite};
 use crate::namespace::{Namespace, check_secret_key};
-use crate::store::{Capabilities, Lookup, Operation, SecretStore, StoreError, active_version};
+use crate::store::{Capabilities, Lookup, Operation, SecretStore, StoreError};
 use crate::value::SecretValue;
 
 const NAME: &str = "aws-secret-manager";
@@ -409,12 +409,7 @@ impl SecretStore for AwsSecretStore {
     ) -> Result<SecretMetadata, StoreError> {
         let (name, entry) = self.described("write", tenant, namespace, key)?;
         let old = entry.as_ref().map(|e| metadata_of(namespace, key, e));
-        StoreError::check_version(
-            write.expected_version,
-            active_version(old.as_ref()),
-            namespace,
-            key,
-        )?;
+        StoreError::check_active_version(write.expected_version, old.as_ref(), namespace, key)?;
         let version = old.as_ref().map_or(1, |m| m.version + 1);
         let tags = self.write_tags(tenant, namespace, key, version, old.as_ref(), &write);
         let description = match &write.update.description {

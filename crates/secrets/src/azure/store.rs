@@ -8,7 +8,7 @@ use super::{AzureSecretStore, NAME, POLL_INTERVAL, RECOVERY_POLLS, VERSION, meta
 use crate::cloud::Kept;
 use crate::metadata::{SecretMetadata, SecretState, SecretVersion, SecretWrite};
 use crate::namespace::Namespace;
-use crate::store::{Capabilities, Lookup, Operation, SecretStore, StoreError, active_version};
+use crate::store::{Capabilities, Lookup, Operation, SecretStore, StoreError};
 use crate::value::SecretValue;
 
 fn no_such(namespace: &Namespace, key: &str) -> StoreError {
@@ -94,12 +94,7 @@ impl SecretStore for AzureSecretStore {
     ) -> Result<SecretMetadata, StoreError> {
         let name = self.name(tenant, namespace, key)?;
         let old = self.described("write", namespace, key, &name)?;
-        StoreError::check_version(
-            write.expected_version,
-            active_version(old.as_ref()),
-            namespace,
-            key,
-        )?;
+        StoreError::check_active_version(write.expected_version, old.as_ref(), namespace, key)?;
         // Key Vault refuses a write over a soft-deleted name (409): recover it first, so
         // the new value is the next version of the same secret.
         if old

@@ -37,7 +37,7 @@ use self::client::{CallError, EsClient};
 use crate::jdbc::secret_aad;
 use crate::metadata::{MetadataUpdate, SecretMetadata, SecretState, SecretVersion, SecretWrite};
 use crate::namespace::{Namespace, check_secret_key};
-use crate::store::{Capabilities, Lookup, Operation, SecretStore, StoreError, active_version};
+use crate::store::{Capabilities, Lookup, Operation, SecretStore, StoreError};
 use crate::value::SecretValue;
 
 const NAME: &str = "elasticsearch";
@@ -338,12 +338,7 @@ impl SecretStore for ElasticsearchSecretStore {
         write: SecretWrite,
     ) -> Result<SecretMetadata, StoreError> {
         let old = self.secret_doc("write", tenant, namespace, key)?;
-        StoreError::check_version(
-            write.expected_version,
-            active_version(old.as_ref()),
-            namespace,
-            key,
-        )?;
+        StoreError::check_active_version(write.expected_version, old.as_ref(), namespace, key)?;
         self.write_version(tenant, namespace, key, old, write)
     }
 

@@ -13,7 +13,7 @@ use crate::cloud::Kept;
 use crate::cloud::names;
 use crate::metadata::{SecretMetadata, SecretState, SecretVersion, SecretWrite};
 use crate::namespace::Namespace;
-use crate::store::{Capabilities, Lookup, Operation, SecretStore, StoreError, active_version};
+use crate::store::{Capabilities, Lookup, Operation, SecretStore, StoreError};
 
 /// Secrets and versions asked for per page.
 const PAGE_SIZE: &str = "100";
@@ -157,12 +157,7 @@ impl SecretStore for GcpSecretStore {
         let old = existing
             .as_ref()
             .map(|(secret, latest)| metadata_of(namespace, key, secret, latest.as_ref()));
-        StoreError::check_version(
-            write.expected_version,
-            active_version(old.as_ref()),
-            namespace,
-            key,
-        )?;
+        StoreError::check_active_version(write.expected_version, old.as_ref(), namespace, key)?;
         let kept = Kept::merge(old.as_ref(), &write.update);
         let notes = annotations(tenant, namespace, key, &kept)?;
         let body = json!({"labels": kept.tags, "annotations": notes});
