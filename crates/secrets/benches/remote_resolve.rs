@@ -3,7 +3,7 @@
 //! 1Password Connect and Doppler are the test servers of `tests/` (same process, loopback);
 //! AWS is moto's server when `SAKER_MOTO_SERVER` is set (`scripts/peers/moto.sh`).
 //!
-//! Four figures per backend, median and 95th percentile:
+//! Five figures per backend, median and 95th percentile:
 //! - backend get: the backend's own `get`, one round trip to its server;
 //! - resolve, cache off: `SecretService::resolve` in the namespace holding the key (isolation,
 //!   namespace rule, one backend get, the audit event into an in-memory SQLite log);
