@@ -49,7 +49,14 @@ mod section;
 
 use section::sanitize;
 #[cfg_attr(not(feature = "remote"), allow(unused_imports))]
-pub(crate) use section::{SecretText, deserialize_section, read_section};
+pub(crate) use section::{SecretText, deserialize_section};
+// Only the backends over `json_api.rs` read optional sections.
+#[cfg(any(
+    feature = "elasticsearch",
+    feature = "onepassword",
+    feature = "doppler"
+))]
+pub(crate) use section::read_section;
 
 /// A configuration key with a problem, and the fix. Never holds a configured value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -162,16 +162,7 @@ impl JdbcSecretStore {
                 .secret_row(tenant, namespace.as_str(), key)
                 .map_err(repo)?;
             let actual = row.as_ref().map_or(0, |row| row.current_version);
-            if let Some(expected) = expected_version
-                && expected != actual
-            {
-                return Err(StoreError::VersionConflict {
-                    namespace: namespace.clone(),
-                    key: key.to_owned(),
-                    expected,
-                    actual,
-                });
-            }
+            StoreError::check_version(expected_version, actual, namespace, key)?;
             let mut doc = match &row {
                 Some(row) => document::doc(row, namespace)?,
                 None => document::MetaDoc::default(),

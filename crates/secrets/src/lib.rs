@@ -61,6 +61,7 @@ mod value;
 pub mod vault;
 
 pub use audit::{Accessor, AuditAction, AuditOutcome};
+pub use cache::LookupCache;
 pub use filter::{FilteredStore, SecretFilter};
 pub use generate::{BadLength, Charset, UnknownCharset, generate_value};
 pub use jdbc::JdbcSecretStore;

@@ -11,7 +11,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::metadata::{MetadataUpdate, SecretMetadata, SecretVersion, SecretWrite};
+use crate::metadata::{MetadataUpdate, SecretMetadata, SecretState, SecretVersion, SecretWrite};
 use crate::namespace::{NameError, Namespace};
 use crate::value::SecretValue;
 
@@ -214,6 +214,50 @@ pub enum StoreError {
         /// Why, in the database's words (no values).
         reason: String,
     },
+}
+
+impl StoreError {
+    /// Check-and-set, as every backend's `put` does it: `Ok` when the writer expects no
+    /// particular version or expects exactly `actual` (0: absent), otherwise
+    /// [`StoreError::VersionConflict`].
+    pub fn check_version(
+        expected: Option<u64>,
+        actual: u64,
+        namespace: &Namespace,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        match expected {
+            Some(expected) if expected != actual => Err(StoreError::version_conflict(
+                namespace, key, expected, actual,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`StoreError::check_version`] against the version of `current` when it is active, 0
+    /// when it is absent, soft-deleted or revoked (writing it starts it anew).
+    pub fn check_active_version(
+        expected: Option<u64>,
+        current: Option<&SecretMetadata>,
+        namespace: &Namespace,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        let actual = current
+            .filter(|m| m.state == SecretState::Active)
+            .map_or(0, |m| m.version);
+        StoreError::check_version(expected, actual, namespace, key)
+    }
+
+    /// [`StoreError::VersionConflict`], for a backend whose server refused the write itself
+    /// (a 409, a failed `cas`) after [`StoreError::check_version`] let it through.
+    pub fn version_conflict(namespace: &Namespace, key: &str, expected: u64, actual: u64) -> Self {
+        StoreError::VersionConflict {
+            namespace: namespace.clone(),
+            key: key.to_owned(),
+            expected,
+            actual,
+        }
+    }
 }
 
 /// One value that [`SecretStore::rekey`] could not re-encrypt. Names the row, never a value.
@@ -456,6 +500,60 @@ mod tests {
         assert!(!all.is_read_only());
         assert!(!Capabilities::NONE.supports(Operation::Get));
         assert_eq!(format!("{ro:?}"), "{Get, List, Metadata}");
+    }
+
+    #[test]
+    fn check_and_set() {
+        let ns = Namespace::parse("company").unwrap();
+        assert!(StoreError::check_version(None, 3, &ns, "K").is_ok());
+        assert!(StoreError::check_version(Some(3), 3, &ns, "K").is_ok());
+        assert!(StoreError::check_version(Some(0), 0, &ns, "K").is_ok());
+        let err = StoreError::check_version(Some(2), 3, &ns, "K").unwrap_err();
+        assert!(
+            matches!(&err, StoreError::VersionConflict { expected: 2, actual: 3, key, .. } if key == "K"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "secret 'K' in company is at version 3, not 2: it was changed concurrently; read \
+             it again and retry"
+        );
+    }
+
+    #[test]
+    fn only_an_active_secret_has_a_version_to_check() {
+        fn check(
+            expected: Option<u64>,
+            current: Option<&SecretMetadata>,
+        ) -> Result<(), StoreError> {
+            let ns = Namespace::parse("company").unwrap();
+            StoreError::check_active_version(expected, current, &ns, "K")
+        }
+        let mut meta = SecretMetadata::new("K", None);
+        meta.version = 4;
+        assert!(check(Some(4), Some(&meta)).is_ok());
+        assert!(check(Some(0), None).is_ok());
+        assert!(matches!(
+            check(Some(0), Some(&meta)),
+            Err(StoreError::VersionConflict {
+                expected: 0,
+                actual: 4,
+                ..
+            })
+        ));
+        meta.state = SecretState::Revoked {
+            at: chrono::Utc::now(),
+            reason: None,
+        };
+        assert!(check(Some(0), Some(&meta)).is_ok());
+        assert!(matches!(
+            check(Some(4), Some(&meta)),
+            Err(StoreError::VersionConflict {
+                expected: 4,
+                actual: 0,
+                ..
+            })
+        ));
     }
 
     #[test]

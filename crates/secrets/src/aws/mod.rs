@@ -409,20 +409,7 @@ impl SecretStore for AwsSecretStore {
     ) -> Result<SecretMetadata, StoreError> {
         let (name, entry) = self.described("write", tenant, namespace, key)?;
         let old = entry.as_ref().map(|e| metadata_of(namespace, key, e));
-        let actual = old
-            .as_ref()
-            .filter(|m| m.state == SecretState::Active)
-            .map_or(0, |m| m.version);
-        if let Some(expected) = write.expected_version
-            && expected != actual
-        {
-            return Err(StoreError::VersionConflict {
-                namespace: namespace.clone(),
-                key: key.to_owned(),
-                expected,
-                actual,
-            });
-        }
+        StoreError::check_active_version(write.expected_version, old.as_ref(), namespace, key)?;
         let version = old.as_ref().map_or(1, |m| m.version + 1);
         let tags = self.write_tags(tenant, namespace, key, version, old.as_ref(), &write);
         let description = match &write.update.description {
@@ -444,12 +431,12 @@ impl SecretStore for AwsSecretStore {
                 );
                 match created {
                     Err(err) if err.is("ResourceExistsException") => {
-                        return Err(StoreError::VersionConflict {
-                            namespace: namespace.clone(),
-                            key: key.to_owned(),
-                            expected: write.expected_version.unwrap_or(0),
-                            actual: 1,
-                        });
+                        return Err(StoreError::version_conflict(
+                            namespace,
+                            key,
+                            write.expected_version.unwrap_or(0),
+                            1,
+                        ));
                     }
                     other => other.map_err(fail)?,
                 };

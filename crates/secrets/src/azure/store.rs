@@ -94,20 +94,7 @@ impl SecretStore for AzureSecretStore {
     ) -> Result<SecretMetadata, StoreError> {
         let name = self.name(tenant, namespace, key)?;
         let old = self.described("write", namespace, key, &name)?;
-        let actual = old
-            .as_ref()
-            .filter(|m| m.state == SecretState::Active)
-            .map_or(0, |m| m.version);
-        if let Some(expected) = write.expected_version
-            && expected != actual
-        {
-            return Err(StoreError::VersionConflict {
-                namespace: namespace.clone(),
-                key: key.to_owned(),
-                expected,
-                actual,
-            });
-        }
+        StoreError::check_active_version(write.expected_version, old.as_ref(), namespace, key)?;
         // Key Vault refuses a write over a soft-deleted name (409): recover it first, so
         // the new value is the next version of the same secret.
         if old

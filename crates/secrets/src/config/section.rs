@@ -58,7 +58,11 @@ pub(crate) fn deserialize_section<T: serde::de::DeserializeOwned>(
 }
 
 /// [`deserialize_section`] of a section that may be absent (`null`: the defaults).
-#[cfg_attr(not(feature = "remote"), allow(dead_code))]
+#[cfg(any(
+    feature = "elasticsearch",
+    feature = "onepassword",
+    feature = "doppler"
+))]
 pub(crate) fn read_section<T: serde::de::DeserializeOwned + Default>(
     section: &str,
     value: &serde_json::Value,

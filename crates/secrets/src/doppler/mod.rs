@@ -252,16 +252,9 @@ impl SecretStore for DopplerSecretStore {
         write: SecretWrite,
     ) -> Result<SecretMetadata, StoreError> {
         let name = self.name(tenant, namespace, key)?;
-        if let Some(expected) = write.expected_version {
+        if write.expected_version.is_some() {
             let actual = u64::from(self.read("write", namespace, key, &name)?.is_some());
-            if expected != actual {
-                return Err(StoreError::VersionConflict {
-                    namespace: namespace.clone(),
-                    key: key.to_owned(),
-                    expected,
-                    actual,
-                });
-            }
+            StoreError::check_version(write.expected_version, actual, namespace, key)?;
         }
         let mut secrets = serde_json::Map::new();
         secrets.insert(name, json!(write.value.expose()));

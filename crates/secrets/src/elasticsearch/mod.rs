@@ -247,12 +247,12 @@ impl ElasticsearchSecretStore {
             )
             .map_err(|err| self.failed("write", namespace, key, err))?;
         if !created {
-            return Err(StoreError::VersionConflict {
-                namespace: namespace.clone(),
-                key: key.to_owned(),
-                expected: write.expected_version.unwrap_or(version - 1),
-                actual: version,
-            });
+            return Err(StoreError::version_conflict(
+                namespace,
+                key,
+                write.expected_version.unwrap_or(version - 1),
+                version,
+            ));
         }
         let mut metadata = old.unwrap_or_else(|| {
             let mut fresh = SecretMetadata::new(key, Some(namespace.clone()));
@@ -338,20 +338,7 @@ impl SecretStore for ElasticsearchSecretStore {
         write: SecretWrite,
     ) -> Result<SecretMetadata, StoreError> {
         let old = self.secret_doc("write", tenant, namespace, key)?;
-        let actual = old
-            .as_ref()
-            .filter(|m| m.state == SecretState::Active)
-            .map_or(0, |m| m.version);
-        if let Some(expected) = write.expected_version
-            && expected != actual
-        {
-            return Err(StoreError::VersionConflict {
-                namespace: namespace.clone(),
-                key: key.to_owned(),
-                expected,
-                actual,
-            });
-        }
+        StoreError::check_active_version(write.expected_version, old.as_ref(), namespace, key)?;
         self.write_version(tenant, namespace, key, old, write)
     }
 

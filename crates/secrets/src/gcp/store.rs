@@ -157,20 +157,7 @@ impl SecretStore for GcpSecretStore {
         let old = existing
             .as_ref()
             .map(|(secret, latest)| metadata_of(namespace, key, secret, latest.as_ref()));
-        let actual = old
-            .as_ref()
-            .filter(|m| m.state == SecretState::Active)
-            .map_or(0, |m| m.version);
-        if let Some(expected) = write.expected_version
-            && expected != actual
-        {
-            return Err(StoreError::VersionConflict {
-                namespace: namespace.clone(),
-                key: key.to_owned(),
-                expected,
-                actual,
-            });
-        }
+        StoreError::check_active_version(write.expected_version, old.as_ref(), namespace, key)?;
         let kept = Kept::merge(old.as_ref(), &write.update);
         let notes = annotations(tenant, namespace, key, &kept)?;
         let body = json!({"labels": kept.tags, "annotations": notes});
@@ -188,12 +175,12 @@ impl SecretStore for GcpSecretStore {
                     )
                     .map_err(fail)?;
                 if answer.status == 409 {
-                    return Err(StoreError::VersionConflict {
-                        namespace: namespace.clone(),
-                        key: key.to_owned(),
-                        expected: write.expected_version.unwrap_or(0),
-                        actual: 1,
-                    });
+                    return Err(StoreError::version_conflict(
+                        namespace,
+                        key,
+                        write.expected_version.unwrap_or(0),
+                        1,
+                    ));
                 }
                 answer.success().map_err(fail)?
             }

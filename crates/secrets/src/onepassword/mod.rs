@@ -270,16 +270,9 @@ impl SecretStore for OnePasswordSecretStore {
     ) -> Result<SecretMetadata, StoreError> {
         let old = self.item("write", tenant, namespace, key)?;
         let old_meta = old.as_ref().map(|item| metadata_of(namespace, key, item));
-        if let Some(expected) = write.expected_version {
+        if write.expected_version.is_some() {
             let actual = old_meta.as_ref().map_or(0, |m| m.version);
-            if expected != actual {
-                return Err(StoreError::VersionConflict {
-                    namespace: namespace.clone(),
-                    key: key.to_owned(),
-                    expected,
-                    actual,
-                });
-            }
+            StoreError::check_version(write.expected_version, actual, namespace, key)?;
         }
         let update = &write.update;
         let tags = match (&update.tags, &old_meta) {

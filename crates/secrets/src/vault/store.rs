@@ -199,12 +199,12 @@ impl SecretStore for VaultSecretStore {
         let cas_failed = answer.status == 400
             && super::client::errors_of(&answer.body).contains("check-and-set");
         if cas_failed {
-            return Err(StoreError::VersionConflict {
-                namespace: namespace.clone(),
-                key: key.to_owned(),
-                expected: write.expected_version.unwrap_or(0),
-                actual: old.as_ref().map_or(0, |m| m.version),
-            });
+            return Err(StoreError::version_conflict(
+                namespace,
+                key,
+                write.expected_version.unwrap_or(0),
+                old.as_ref().map_or(0, |m| m.version),
+            ));
         }
         success(answer).map_err(|err| self.failed("write", namespace, key, err))?;
         self.write_custom_metadata(namespace, key, &secret, old.as_ref(), &write)?;
