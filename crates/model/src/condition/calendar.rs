@@ -3,7 +3,7 @@
 //! the engine renders the condition's `date` template (`{{ trigger.date }}` by default) and
 //! asks [`CalendarCondition::holds_at`].
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Weekday};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Timelike, Weekday};
 use serde::Serialize;
 
 /// A calendar condition: the date it is tested on (a template) and its rule.
@@ -33,8 +33,67 @@ pub enum CalendarRule {
         after: Option<DateTime<FixedOffset>>,
         before: Option<DateTime<FixedOffset>>,
     },
+    /// The time of day is after `after` and before `before` (Kestra's TimeBetween: times
+    /// with an offset, compared as instants on the same day; either bound may be left out).
+    TimeBetween {
+        after: Option<OffsetTime>,
+        before: Option<OffsetTime>,
+    },
     /// Saturday or Sunday.
     Weekend,
+}
+
+/// A time of day with its offset (Java's `OffsetTime`), as `08:00:00+02:00` or `17:30Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OffsetTime {
+    /// Seconds since midnight, in the time's own offset.
+    pub seconds: u32,
+    /// The offset east of UTC, in seconds.
+    pub offset: i32,
+}
+
+impl OffsetTime {
+    /// Parses `HH:MM[:SS[.fraction]]` followed by `Z` or `±HH:MM` (the offset is required,
+    /// as Kestra's OffsetTime requires it).
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let split = text.rfind(['+', '-', 'Z', 'z'])?;
+        let (time, zone) = text.split_at(split);
+        let offset = if zone.eq_ignore_ascii_case("z") {
+            0
+        } else {
+            parse_offset(zone)?
+        };
+        let time = chrono::NaiveTime::parse_from_str(time, "%H:%M:%S%.f")
+            .or_else(|_| chrono::NaiveTime::parse_from_str(time, "%H:%M"))
+            .ok()?;
+        Some(Self {
+            seconds: time.num_seconds_from_midnight(),
+            offset,
+        })
+    }
+
+    /// The instant on a common day (Java's `OffsetTime` comparison): seconds since midnight
+    /// UTC, not wrapped.
+    fn instant(self) -> i64 {
+        i64::from(self.seconds) - i64::from(self.offset)
+    }
+}
+
+/// `±HH:MM` or `±HHMM` as seconds east of UTC.
+fn parse_offset(text: &str) -> Option<i32> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = digits[2..].parse().ok()?;
+    (hours <= 18 && minutes < 60).then_some(sign * (hours * 3600 + minutes * 60))
 }
 
 /// Which occurrence of a weekday in its month (Kestra's `DayWeekInMonth.DayInMonth`).
@@ -97,7 +156,7 @@ impl CalendarCondition {
     /// Whether the condition holds on `rendered`, the condition's `date` once rendered.
     pub fn holds_at(&self, rendered: &str) -> Result<bool, BadDate> {
         match &self.rule {
-            CalendarRule::DateTimeBetween { .. } => {
+            CalendarRule::DateTimeBetween { .. } | CalendarRule::TimeBetween { .. } => {
                 let at = parse_date_time(rendered).ok_or_else(|| BadDate(rendered.to_owned()))?;
                 Ok(self.rule.holds(at))
             }
@@ -116,6 +175,7 @@ impl CalendarRule {
             Self::DayWeek(_) => "DayWeek",
             Self::DayWeekInMonth { .. } => "DayWeekInMonth",
             Self::DateTimeBetween { .. } => "DateTimeBetween",
+            Self::TimeBetween { .. } => "TimeBetween",
             Self::Weekend => "Weekend",
         }
     }
@@ -126,6 +186,15 @@ impl CalendarRule {
         match self {
             Self::DateTimeBetween { after, before } => {
                 after.is_none_or(|a| at > a) && before.is_none_or(|b| at < b)
+            }
+            Self::TimeBetween { after, before } => {
+                let time = OffsetTime {
+                    seconds: at.time().num_seconds_from_midnight(),
+                    offset: at.offset().local_minus_utc(),
+                }
+                .instant();
+                after.is_none_or(|a| time > a.instant())
+                    && before.is_none_or(|b| time < b.instant())
             }
             _ => self.holds_on_day(at.date_naive()),
         }
@@ -141,7 +210,7 @@ impl CalendarRule {
                 day_of_week,
                 day_in_month,
             } => occurrence(day, *day_of_week, *day_in_month) == Some(day),
-            Self::DateTimeBetween { .. } => {
+            Self::DateTimeBetween { .. } | Self::TimeBetween { .. } => {
                 let midnight = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().fixed_offset());
                 midnight.is_some_and(|at| self.holds(at))
             }
@@ -278,6 +347,38 @@ mod tests {
         assert_eq!(
             weekend.holds_at("tomorrow"),
             Err(BadDate("tomorrow".to_owned()))
+        );
+    }
+
+    #[test]
+    fn time_between_compares_times_of_day_as_instants() {
+        let business_hours = CalendarCondition {
+            date: "{{ trigger.date }}".to_owned(),
+            rule: CalendarRule::TimeBetween {
+                after: OffsetTime::parse("08:00:00+02:00"),
+                before: OffsetTime::parse("17:00:00+02:00"),
+            },
+        };
+        let at = |date: &str| business_hours.holds_at(date).expect("a date");
+        assert!(at("2026-12-07T10:00:00+02:00"));
+        assert!(at("2026-12-07T08:30:00Z"), "10:30 at +02:00");
+        assert!(!at("2026-12-07T07:00:00+02:00"));
+        assert!(!at("2026-12-07T15:30:00Z"), "17:30 at +02:00");
+        assert!(!at("2026-12-07T17:00:00+02:00"), "bounds are excluded");
+        let after_only = CalendarRule::TimeBetween {
+            after: OffsetTime::parse("12:00Z"),
+            before: None,
+        };
+        assert!(after_only.holds(parse_date_time("2026-12-07T12:00:01Z").unwrap()));
+        for bad in ["08:00", "25:00:00Z", "08:00:00+19:00", "8am+02:00", ""] {
+            assert_eq!(OffsetTime::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            OffsetTime::parse("23:59:59.5-05:30"),
+            Some(OffsetTime {
+                seconds: 86_399,
+                offset: -19_800
+            })
         );
     }
 }

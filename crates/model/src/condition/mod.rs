@@ -20,8 +20,8 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 pub use calendar::{
-    BadDate, CalendarCondition, CalendarRule, DayInMonth, WEEKDAY_NAMES, parse_date_time,
-    parse_local_date, parse_weekday,
+    BadDate, CalendarCondition, CalendarRule, DayInMonth, OffsetTime, WEEKDAY_NAMES,
+    parse_date_time, parse_local_date, parse_weekday,
 };
 pub use evaluate::{ConditionError, all_hold, expression_holds};
 pub(crate) use parse::{ConditionScope, parse_conditions};

@@ -6,7 +6,8 @@ use indexmap::IndexMap;
 
 use super::{
     CalendarCondition, CalendarRule, Condition, DayInMonth, MultipleCondition, NamespaceComparison,
-    STATE_NAMES, TimeWindow, TimeWindowType, WEEKDAY_NAMES, parse_date_time, parse_weekday,
+    OffsetTime, STATE_NAMES, TimeWindow, TimeWindowType, WEEKDAY_NAMES, parse_date_time,
+    parse_weekday,
 };
 use crate::diagnostic::{Diags, index, join};
 use crate::read::{self, Fields};
@@ -34,6 +35,7 @@ enum Kind {
     DayWeek,
     DayWeekInMonth,
     DateTimeBetween,
+    TimeBetween,
     Weekend,
     /// Not and Or: a list of conditions, combined.
     Not,
@@ -127,7 +129,7 @@ const TYPES: &[(&str, &[&str], Kind)] = &[
     (
         "io.kestra.plugin.core.condition.TimeBetween",
         &["io.kestra.plugin.core.condition.TimeBetweenCondition"],
-        Kind::Unavailable("use DateTimeBetween, or an Expression on the time"),
+        Kind::TimeBetween,
     ),
     (
         "io.kestra.plugin.core.condition.ExecutionLabels",
@@ -215,7 +217,11 @@ fn parse_condition(
     }
     let calendar = matches!(
         kind,
-        Kind::DayWeek | Kind::DayWeekInMonth | Kind::DateTimeBetween | Kind::Weekend
+        Kind::DayWeek
+            | Kind::DayWeekInMonth
+            | Kind::DateTimeBetween
+            | Kind::TimeBetween
+            | Kind::Weekend
     );
     let combinator = matches!(kind, Kind::Not | Kind::Or);
     if scope == ConditionScope::Schedule && !calendar && !combinator && kind != Kind::Expression {
@@ -248,7 +254,7 @@ fn parse_condition(
         ],
         Kind::DayWeek => &["type", "date", "dayOfWeek"],
         Kind::DayWeekInMonth => &["type", "date", "dayOfWeek", "dayInMonth"],
-        Kind::DateTimeBetween => &["type", "date", "after", "before"],
+        Kind::DateTimeBetween | Kind::TimeBetween => &["type", "date", "after", "before"],
         Kind::Not | Kind::Or => &["type", "conditions"],
         Kind::Weekend | Kind::Unavailable(_) => &["type", "date"],
     };
@@ -469,6 +475,16 @@ fn read_calendar(f: &mut Fields<'_, '_>, kind: Kind) -> Option<CalendarCondition
             }
             CalendarRule::DateTimeBetween { after, before }
         }
+        Kind::TimeBetween => {
+            let after = time_of_day(f, "after");
+            let before = time_of_day(f, "before");
+            if f.get("after").is_none() && f.get("before").is_none() {
+                let message = format!("{} needs 'after', 'before' or both", f.owner);
+                f.d.error(f.node.pos, &f.path, message);
+                f.ok = false;
+            }
+            CalendarRule::TimeBetween { after, before }
+        }
         _ => CalendarRule::Weekend,
     };
     Some(CalendarCondition { date, rule })
@@ -480,6 +496,22 @@ fn day_of_week(f: &mut Fields<'_, '_>) -> Option<chrono::Weekday> {
         return None;
     }
     f.choice("dayOfWeek", &WEEKDAY_NAMES, parse_weekday)
+}
+
+fn time_of_day(f: &mut Fields<'_, '_>, key: &str) -> Option<OffsetTime> {
+    let text = f.text(key)?;
+    let parsed = OffsetTime::parse(&text);
+    if parsed.is_none() {
+        let pos = f.get(key).map_or(f.node.pos, |n| n.pos);
+        let path = f.key_path(key);
+        f.d.error(
+            pos,
+            &path,
+            format!("'{path}': '{text}' is not a time with an offset such as 08:00:00+02:00"),
+        );
+        f.ok = false;
+    }
+    parsed
 }
 
 fn instant(f: &mut Fields<'_, '_>, key: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
