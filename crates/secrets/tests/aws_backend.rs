@@ -6,13 +6,12 @@ mod common;
 #[path = "moto/peer.rs"]
 mod peer;
 
+use common::write;
 use std::collections::BTreeMap;
 
 use common::{ns, same};
 use peer::moto;
-use saker_secrets::{
-    Lookup, SecretConfig, SecretState, SecretStore, SecretValue, SecretWrite, StoreError,
-};
+use saker_secrets::{Lookup, SecretConfig, SecretState, SecretStore, StoreError};
 use serde_json::json;
 
 fn backend(
@@ -35,12 +34,6 @@ fn keys(name: &str) -> Option<String> {
         "AWS_SESSION_TOKEN" => Some("env-session".into()),
         _ => None,
     }
-}
-
-fn write(value: &str, expected: Option<u64>) -> SecretWrite {
-    let mut write = SecretWrite::new(SecretValue::new(value));
-    write.expected_version = expected;
-    write
 }
 
 #[test]

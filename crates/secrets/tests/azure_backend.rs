@@ -10,15 +10,13 @@ mod common;
 #[path = "azure/server.rs"]
 mod server;
 
+use common::{service, who, write};
 use std::sync::Arc;
 
 use common::{ns, same};
 use saker_secrets::azure::AzureSecretStore;
-use saker_secrets::{
-    Accessor, SecretConfig, SecretService, SecretState, SecretStore, SecretValue, SecretWrite,
-    Service, ServiceError, StoreError,
-};
-use saker_store::{AuditFilter, AuditLog, SqliteStore};
+use saker_secrets::{SecretConfig, SecretState, SecretStore, ServiceError, StoreError};
+use saker_store::{AuditFilter, AuditLog};
 use serde_json::{Value, json};
 use server::AzureServer;
 
@@ -58,25 +56,6 @@ fn config(section: Value, read_only: bool) -> SecretConfig {
 
 fn store(config: &SecretConfig) -> Arc<AzureSecretStore> {
     Arc::new(AzureSecretStore::new(config.azure.clone().unwrap()).unwrap())
-}
-
-fn service(
-    config: &SecretConfig,
-    store: Arc<dyn SecretStore>,
-) -> (SecretService, Arc<SqliteStore>) {
-    let db = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let service = SecretService::new(store, db.clone(), config, Service::Worker);
-    (service, db)
-}
-
-fn who() -> Accessor {
-    Accessor::user("cli:test")
-}
-
-fn write(value: &str, expected: Option<u64>) -> SecretWrite {
-    let mut write = SecretWrite::new(SecretValue::new(value));
-    write.expected_version = expected;
-    write
 }
 
 const API_KEY: &str = "saker--main--company---uapi-5fkey";

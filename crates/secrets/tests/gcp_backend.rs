@@ -10,16 +10,14 @@ mod common;
 #[path = "gcp/server.rs"]
 mod server;
 
+use common::{service, who, write};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::{ns, same};
 use saker_secrets::gcp::GcpSecretStore;
-use saker_secrets::{
-    Accessor, SecretConfig, SecretService, SecretState, SecretStore, SecretValue, SecretWrite,
-    Service, ServiceError, StoreError,
-};
-use saker_store::{AuditFilter, AuditLog, SqliteStore};
+use saker_secrets::{SecretConfig, SecretState, SecretStore, ServiceError, StoreError};
+use saker_store::{AuditFilter, AuditLog};
 use serde_json::{Value, json};
 use server::GcpServer;
 
@@ -39,25 +37,6 @@ fn section(gcp: &GcpServer) -> Value {
 
 fn store(config: &SecretConfig) -> Arc<GcpSecretStore> {
     Arc::new(GcpSecretStore::new(config.gcp.clone().unwrap()).unwrap())
-}
-
-fn service(
-    config: &SecretConfig,
-    store: Arc<dyn SecretStore>,
-) -> (SecretService, Arc<SqliteStore>) {
-    let db = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let service = SecretService::new(store, db.clone(), config, Service::Worker);
-    (service, db)
-}
-
-fn who() -> Accessor {
-    Accessor::user("cli:test")
-}
-
-fn write(value: &str, expected: Option<u64>) -> SecretWrite {
-    let mut write = SecretWrite::new(SecretValue::new(value));
-    write.expected_version = expected;
-    write
 }
 
 #[test]

@@ -9,12 +9,13 @@ mod common;
 #[allow(dead_code)] // the other half of the server's controls is for vault_backend.rs
 mod server;
 
+use common::who;
 use std::sync::Arc;
 
 use common::{ns, same};
 use saker_crypto::{Keyring, SecretKey};
 use saker_secrets::{
-    Accessor, BackendSettings, JdbcSecretStore, NamespaceBackendError, SecretConfig, SecretService,
+    BackendSettings, JdbcSecretStore, NamespaceBackendError, SecretConfig, SecretService,
     SecretValue, SecretWrite, Service,
 };
 use saker_store::{AuditFilter, AuditLog, SqliteStore};
@@ -49,10 +50,6 @@ fn setup() -> Setup {
         path,
         _dir: dir,
     }
-}
-
-fn who() -> Accessor {
-    Accessor::user("cli:test")
 }
 
 fn vault_document(vault: &VaultServer, read_only: bool) -> Value {

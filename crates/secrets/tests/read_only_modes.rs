@@ -11,14 +11,13 @@ mod peer;
 #[path = "vault/server.rs"]
 mod server;
 
+use common::who;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::{ns, same};
 use peer::moto;
-use saker_secrets::{
-    Accessor, SecretConfig, SecretService, SecretStore, SecretValue, SecretWrite, Service,
-};
+use saker_secrets::{SecretConfig, SecretService, SecretStore, SecretValue, SecretWrite, Service};
 use saker_store::SqliteStore;
 use serde_json::{Value, json};
 use server::{ROOT_TOKEN, VaultServer};
@@ -33,10 +32,6 @@ fn service(config: &SecretConfig) -> SecretService {
     let backend: Arc<dyn SecretStore> = saker_secrets::apply_read_only(config, backend);
     let db = Arc::new(SqliteStore::open_in_memory().unwrap());
     SecretService::new(backend, db, config, Service::Worker)
-}
-
-fn who() -> Accessor {
-    Accessor::user("cli:test")
 }
 
 fn tagged(value: &str, tags: &[(&str, &str)]) -> SecretWrite {

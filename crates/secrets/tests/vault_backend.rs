@@ -8,15 +8,13 @@ mod common;
 #[path = "vault/server.rs"]
 mod server;
 
+use common::{service, who, write};
 use std::sync::Arc;
 
 use common::{ns, same};
 use saker_secrets::vault::VaultSecretStore;
-use saker_secrets::{
-    Accessor, SecretConfig, SecretService, SecretStore, SecretValue, SecretWrite, Service,
-    ServiceError, StoreError,
-};
-use saker_store::{AuditFilter, AuditLog, SqliteStore};
+use saker_secrets::{SecretConfig, SecretStore, ServiceError, StoreError};
+use saker_store::{AuditFilter, AuditLog};
 use serde_json::{Value, json};
 use server::{ROOT_TOKEN, VaultServer};
 
@@ -27,25 +25,6 @@ fn config(section: Value) -> SecretConfig {
 
 fn store(config: &SecretConfig) -> Arc<VaultSecretStore> {
     Arc::new(VaultSecretStore::new(config.vault.clone().unwrap()).unwrap())
-}
-
-fn service(
-    config: &SecretConfig,
-    store: Arc<dyn SecretStore>,
-) -> (SecretService, Arc<SqliteStore>) {
-    let db = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let service = SecretService::new(store, db.clone(), config, Service::Worker);
-    (service, db)
-}
-
-fn who() -> Accessor {
-    Accessor::user("cli:test")
-}
-
-fn write(value: &str, expected: Option<u64>) -> SecretWrite {
-    let mut write = SecretWrite::new(SecretValue::new(value));
-    write.expected_version = expected;
-    write
 }
 
 #[test]

@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
-use saker_secrets::{Accessor, SecretConfig, SecretService, SecretValue, SecretWrite, Service};
+use saker_secrets::{SecretConfig, SecretService, Service};
 use saker_store::{AuditFilter, AuditLog, SqliteStore};
 use serde_json::Value;
+
+pub use crate::common::{who, write};
 
 /// The service over the backend of the `secret` section `config`, and its audit database.
 pub fn open(config: Value) -> (SecretService, Arc<SqliteStore>) {
@@ -19,16 +21,6 @@ pub fn open(config: Value) -> (SecretService, Arc<SqliteStore>) {
         SecretService::new(backend, db.clone(), &config, Service::Worker),
         db,
     )
-}
-
-pub fn who() -> Accessor {
-    Accessor::user("cli:test")
-}
-
-pub fn write(value: &str, expected: Option<u64>) -> SecretWrite {
-    let mut write = SecretWrite::new(SecretValue::new(value));
-    write.expected_version = expected;
-    write
 }
 
 /// Resolving `DB_PASSWORD` from `company.team` fails naming `backend` and the key, never

@@ -279,7 +279,8 @@ async fn prepare(
     }
 }
 
-/// The values of the placeholders, in order, as text for the types the server inferred.
+/// The values of the numbered parameters (`$1`, `$2`, ...), in order, as text for the types
+/// the server inferred.
 fn parameters(
     spec: &QuerySpec,
     names: &[String],

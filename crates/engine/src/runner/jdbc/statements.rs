@@ -1,5 +1,5 @@
 //! The SQL text of a JDBC task: split into statements at the semicolons that end them, and
-//! Kestra's named parameters (`:name`) turned into the database's numbered placeholders.
+//! Kestra's named parameters (`:name`) turned into the database's numbered parameters (`$1`, `?1`).
 //!
 //! Both read the text as the SQL lexer does, so that a `;` or `:x` inside a string literal
 //! ('...'), a quoted identifier ("..."), a dollar-quoted body ($$...$$, $tag$...$tag$) or a
@@ -94,7 +94,7 @@ fn block_comment(bytes: &[u8], start: usize) -> usize {
 }
 
 /// The end of a dollar-quoted string at `start` (`$$...$$` or `$tag$...$tag$`), or `None`
-/// when the `$` opens none (a `$1` placeholder).
+/// when the `$` opens none (a `$1` numbered parameter).
 fn dollar_quoted(sql: &str, start: usize) -> Option<usize> {
     let rest = &sql[start + 1..];
     let tag_len = rest.find('$')?;
@@ -148,11 +148,11 @@ pub(crate) fn split(sql: &str) -> Vec<String> {
     statements
 }
 
-/// A statement whose named parameters became numbered placeholders.
+/// A statement whose named parameters became numbered ones (`$1`, `?1`).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Bound {
     pub sql: String,
-    /// The parameter each placeholder stands for: `names[0]` is placeholder 1.
+    /// The name each numbered parameter stands for: `names[0]` is parameter 1.
     pub names: Vec<String>,
 }
 
