@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod auth_rows;
 mod columns;
+pub mod commands;
 mod error;
 mod execution_doc;
 pub mod kv;

@@ -137,6 +137,17 @@ pub struct PendingResult {
     pub submitted_at: DateTime<Utc>,
 }
 
+/// What became of one attempt of a task run, for an executor recovering an execution it
+/// took over ([`crate::PgStore::job_fate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFate {
+    /// The newest job of that task run attempt.
+    pub job_id: String,
+    pub state: JobState,
+    /// The stored result's payload, applied or not; `None` while there is none.
+    pub result: Option<String>,
+}
+
 /// What woke a [`crate::JobWaiter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
@@ -153,6 +164,10 @@ pub enum WakeChannel {
     Jobs,
     /// A result was submitted (payload: its execution id).
     Results,
+    /// A command was queued for the executor (payload: empty; see `crate::commands`).
+    Commands,
+    /// A control was published for the workers (payload: empty).
+    Controls,
 }
 
 impl WakeChannel {
@@ -160,6 +175,8 @@ impl WakeChannel {
         match self {
             WakeChannel::Jobs => "saker_worker_jobs",
             WakeChannel::Results => "saker_worker_results",
+            WakeChannel::Commands => "saker_executor_commands",
+            WakeChannel::Controls => "saker_worker_controls",
         }
     }
 }

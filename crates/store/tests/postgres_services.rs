@@ -9,7 +9,8 @@ use std::time::Duration;
 use common::distributed::*;
 use common::pg::{self, PgCluster};
 use saker_model::execution::StateType;
-use saker_store::queue::JobState;
+use saker_store::commands::{Command, JOB_ABANDONED, JOB_RESUBMITTED};
+use saker_store::queue::{JobState, Wake, WakeChannel};
 use saker_store::services::coordinator::JobAction;
 use saker_store::services::settings::{LivenessSettings, RestartStrategy};
 use saker_store::services::{NewInstance, ServiceState, ServiceType};
@@ -21,6 +22,7 @@ fn postgres_service_instances() {
     let cases: Vec<pg::Case<str>> = cases![
         the_coordinator_requeues_immediately,
         the_coordinator_abandons_under_never,
+        a_requeued_job_is_reported_to_the_executor_once,
         instance_state_changes_follow_the_state_machine,
         old_rows_of_gone_instances_are_purged,
         one_executor_at_a_time_holds_an_execution,
@@ -86,6 +88,12 @@ fn the_coordinator_requeues_immediately(url: &str) {
         store.job("of-killed").unwrap().unwrap().state,
         JobState::Cancelled
     );
+    // The executor hears of the requeued job; the cancelled one ended with its execution.
+    let commands = store.take_commands(10).unwrap();
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert_command(&commands[0], JOB_RESUBMITTED, &running, "tr-live", "dead");
+    assert_eq!(commands[0].created_at, at(100));
+    assert_eq!(store.job("live").unwrap().unwrap().state, JobState::Queued);
     assert_eq!(
         claimed_ids(&store, &claim("alive", None, 10, at(101))),
         ["live"]
@@ -120,8 +128,71 @@ fn the_coordinator_abandons_under_never(url: &str) {
         .coordinate(&settings(RestartStrategy::Never), at(100))
         .unwrap();
     assert_eq!(store.job("j1").unwrap().unwrap().state, JobState::Abandoned);
+    let commands = store.take_commands(10).unwrap();
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert_command(&commands[0], JOB_ABANDONED, &running, "tr-j1", "dead");
     // Never claimable again, however long one waits.
     assert!(claimed_ids(&store, &claim("alive", None, 10, at(100_000))).is_empty());
+}
+
+/// `command` is of `kind`, about `execution` and names the task run, attempt 1 and the
+/// gone holder.
+fn assert_command(command: &Command, kind: &str, execution: &str, task_run: &str, holder: &str) {
+    assert_eq!(
+        (command.kind.as_str(), command.execution_id.as_str()),
+        (kind, execution)
+    );
+    let payload: serde_json::Value = serde_json::from_str(&command.payload).unwrap();
+    assert_eq!(
+        payload,
+        serde_json::json!({"taskRunId": task_run, "attempt": 1, "holder": holder})
+    );
+}
+
+fn a_requeued_job_is_reported_to_the_executor_once(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    let running = stored_execution(&store, StateType::Running);
+    worker(&store, "dead", None, at(0));
+    store
+        .register_instance(
+            &NewInstance {
+                id: "x1".into(),
+                service_type: ServiceType::Executor,
+                host: "h".into(),
+                worker_group: None,
+                config: serde_json::json!({}),
+            },
+            at(0),
+        )
+        .unwrap();
+    store
+        .enqueue_jobs(&[job("j1", &running, None)], at(0))
+        .unwrap();
+    claimed_ids(&store, &claim("dead", None, 1, at(1)));
+    let mut commands = store.waiter(WakeChannel::Commands).unwrap();
+    let settings = settings(RestartStrategy::Immediately);
+    for round in [100, 105, 110] {
+        store
+            .heartbeat("x1", at(round), Duration::from_secs(45))
+            .unwrap();
+        store.coordinate(&settings, at(round)).unwrap();
+    }
+    // Nobody claimed it in between: it waits QUEUED, and later rounds leave it alone.
+    assert_eq!(store.job("j1").unwrap().unwrap().state, JobState::Queued);
+    assert_eq!(
+        commands.wait(Duration::from_secs(60)).unwrap(),
+        Wake::Notified
+    );
+    let taken = store.take_commands(10).unwrap();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_command(&taken[0], JOB_RESUBMITTED, &running, "tr-j1", "dead");
+    let dead = store
+        .list_instances()
+        .unwrap()
+        .into_iter()
+        .find(|i| i.id == "dead")
+        .unwrap();
+    assert_eq!(dead.state, ServiceState::NotRunning);
 }
 
 fn instance_state_changes_follow_the_state_machine(url: &str) {

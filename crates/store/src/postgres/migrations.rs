@@ -301,6 +301,29 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, namespace)
     );
     "#,
+    // 9: distributed mode's messages between processes (see ARCHITECTURE.md, "Distributed
+    // mode"): the executor's command queue (deleted when taken) and the controls every
+    // worker reads (kept until purged; `push_control` numbers them under a lock, so a
+    // reader that saw `seq` n has seen every row below it). The index finds the jobs of a
+    // task run attempt for the executor's recovery (`job_fate`).
+    r#"
+    CREATE TABLE executor_commands (
+        seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        kind         TEXT   NOT NULL,
+        execution_id TEXT COLLATE "C" NOT NULL,
+        payload      TEXT   NOT NULL,
+        created_at   BIGINT NOT NULL
+    );
+
+    CREATE TABLE worker_controls (
+        seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        payload    TEXT   NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX worker_controls_by_date ON worker_controls (created_at);
+
+    CREATE INDEX worker_jobs_by_task_run ON worker_jobs (task_run_id, attempt, seq);
+    "#,
 ];
 /// The advisory lock key that serialises migrations across processes ("saker" in ASCII).
 const MIGRATION_LOCK: i64 = 0x73_61_6b_65_72;

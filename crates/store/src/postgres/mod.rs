@@ -38,6 +38,7 @@
 
 mod audit;
 mod auth;
+mod commands;
 mod execution_leases;
 mod executions;
 mod flows;

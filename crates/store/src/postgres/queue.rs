@@ -15,8 +15,8 @@ use postgres::fallible_iterator::FallibleIterator;
 
 use super::{PgStore, Tx, from_micros, off_runtime, to_micros};
 use crate::queue::{
-    Claim, ClaimedJob, JobRow, JobState, NewJob, NewResult, PendingResult, Submitted, Wake,
-    WakeChannel,
+    Claim, ClaimedJob, JobFate, JobRow, JobState, NewJob, NewResult, PendingResult, Submitted,
+    Wake, WakeChannel,
 };
 use crate::{Result, StoreError};
 
@@ -56,6 +56,18 @@ fn optional_date(
     }
 }
 
+fn state(row: &Row, index: usize, id: &str) -> Result<JobState> {
+    let text: String = row.try_get(index)?;
+    JobState::ALL
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| StoreError::Corrupt {
+            table: "worker_jobs",
+            id: id.to_owned(),
+            detail: "unknown job state".to_owned(),
+        })
+}
+
 fn number(row: &Row, index: usize, table: &'static str, id: &str) -> Result<u32> {
     let value: i64 = row.try_get(index)?;
     u32::try_from(value).map_err(|_| StoreError::Corrupt {
@@ -66,7 +78,7 @@ fn number(row: &Row, index: usize, table: &'static str, id: &str) -> Result<u32>
 }
 
 /// The stored form of a worker group: `''` for the default one.
-fn group_column(group: Option<&str>) -> &str {
+pub(super) fn group_column(group: Option<&str>) -> &str {
     group.unwrap_or("")
 }
 
@@ -74,12 +86,12 @@ fn group_of(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn notify(tx: &mut Tx<'_>, channel: WakeChannel, payload: &str) -> Result<()> {
+pub(super) fn notify(tx: &mut Tx<'_>, channel: WakeChannel, payload: &str) -> Result<()> {
     tx.execute("SELECT pg_notify($1, $2)", &[&channel.name(), &payload])?;
     Ok(())
 }
 
-fn no_nul(kind: &'static str, id: &str, texts: &[&str]) -> Result<()> {
+pub(super) fn no_nul(kind: &'static str, id: &str, texts: &[&str]) -> Result<()> {
     if texts.iter().any(|text| text.contains('\0')) {
         return Err(StoreError::Encode {
             kind,
@@ -137,7 +149,8 @@ impl PgStore {
         })
     }
 
-    /// Claims up to `claim.max` jobs of the claimer's worker group, oldest first: queued
+    /// Claims up to `claim.max` jobs of the claimer's worker group, oldest first (returned
+    /// in queueing order, `seq`): queued
     /// ones, and claimed ones whose lease has expired and whose holder is no longer alive.
     /// Nothing when the claimer is not a RUNNING instance. Concurrent claimers never get
     /// the same job.
@@ -311,9 +324,11 @@ impl PgStore {
 
     /// Deletes the jobs that ended (DONE, ABANDONED, CANCELLED) and were queued before
     /// `before`, and the results applied before `before`; returns how many of each. Queued
-    /// and claimed jobs and unapplied results are never touched.
+    /// and claimed jobs and unapplied results are never touched. The worker controls
+    /// published before `before` go too (not counted; [`PgStore::purge_controls`] counts).
     pub fn purge_finished_jobs(&self, before: DateTime<Utc>) -> Result<(u64, u64)> {
         self.write_tx(|tx| {
+            super::commands::delete_controls(tx, before)?;
             let jobs = tx.execute(
                 "DELETE FROM worker_jobs WHERE state IN ('DONE', 'ABANDONED', 'CANCELLED') \
                  AND created_at < $1",
@@ -325,6 +340,58 @@ impl PgStore {
             )?;
             Ok((jobs, results))
         })
+    }
+
+    /// The newest job of task run `task_run_id`'s attempt `attempt`, with its stored result
+    /// (applied or not); `None` when no job of that attempt is stored (lost, or purged).
+    pub fn job_fate(&self, task_run_id: &str, attempt: u32) -> Result<Option<JobFate>> {
+        let row = self.read_tx(|tx| {
+            tx.query_opt(
+                "SELECT j.id, j.state, r.payload FROM worker_jobs j \
+                 LEFT JOIN worker_results r \
+                   ON r.task_run_id = j.task_run_id AND r.attempt = j.attempt \
+                 WHERE j.task_run_id = $1 AND j.attempt = $2 ORDER BY j.seq DESC LIMIT 1",
+                &[&task_run_id, &i64::from(attempt)],
+            )
+        })?;
+        let Some(row) = row else { return Ok(None) };
+        let job_id: String = row.try_get(0)?;
+        Ok(Some(JobFate {
+            state: state(&row, 1, &job_id)?,
+            result: row.try_get(2)?,
+            job_id,
+        }))
+    }
+
+    /// Cancels the QUEUED jobs of execution `execution_id`, so that no worker claims them
+    /// (the execution is killed or ended); returns how many. Claimed jobs are left to their
+    /// holders (a worker control stops them) and to the coordinator.
+    pub fn cancel_queued_jobs(&self, execution_id: &str) -> Result<u64> {
+        self.write_tx(|tx| {
+            tx.execute(
+                "UPDATE worker_jobs SET state = 'CANCELLED' \
+                 WHERE execution_id = $1 AND state = 'QUEUED'",
+                &[&execution_id],
+            )
+        })
+    }
+
+    /// How many jobs are QUEUED, per worker group (`None`: the default one), groups in
+    /// order; groups with none are not listed.
+    pub fn queue_depth(&self) -> Result<Vec<(Option<String>, u64)>> {
+        let rows = self.read_tx(|tx| {
+            tx.query(
+                "SELECT worker_group, count(*) FROM worker_jobs WHERE state = 'QUEUED' \
+                 GROUP BY worker_group ORDER BY worker_group",
+                &[],
+            )
+        })?;
+        rows.iter()
+            .map(|row| {
+                let count: i64 = row.try_get(1)?;
+                Ok((group_of(row.try_get(0)?), count.unsigned_abs()))
+            })
+            .collect()
     }
 
     /// How many results are stored for one task run attempt (0 or 1), for tests and checks.
@@ -348,22 +415,13 @@ impl PgStore {
             )
         })?;
         let Some(row) = row else { return Ok(None) };
-        let state: String = row.try_get(5)?;
-        let state = JobState::ALL
-            .into_iter()
-            .find(|s| s.as_str() == state)
-            .ok_or_else(|| StoreError::Corrupt {
-                table: "worker_jobs",
-                id: id.to_owned(),
-                detail: "unknown job state".to_owned(),
-            })?;
         Ok(Some(JobRow {
             id: row.try_get(0)?,
             execution_id: row.try_get(1)?,
             task_run_id: row.try_get(2)?,
             attempt: number(&row, 3, "worker_jobs", id)?,
             worker_group: group_of(row.try_get(4)?),
-            state,
+            state: state(&row, 5, id)?,
             delivery: number(&row, 6, "worker_jobs", id)?,
             claimed_by: row.try_get(7)?,
             claimed_at: optional_date(&row, 8, "worker_jobs", id)?,

@@ -8,10 +8,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use postgres::Row;
 use saker_model::execution::StateType;
 
-use super::queue::lease_end;
+use super::commands::insert_command;
+use super::queue::{group_column, lease_end};
 use super::{PgStore, Tx, from_micros, to_micros};
+use crate::commands::{JOB_ABANDONED, JOB_RESUBMITTED, NewCommand};
 use crate::queue::WakeChannel;
-use crate::services::coordinator::{self, Decisions, HeldJob, JobAction};
+use crate::services::coordinator::{self, Decisions, HeldJob, JobAction, JobDecision};
 use crate::services::settings::LivenessSettings;
 use crate::services::{NewInstance, ServiceInstance, ServiceState};
 use crate::{Result, StoreError};
@@ -207,6 +209,20 @@ impl PgStore {
         })
     }
 
+    /// How many WORKER instances of `group` (`None`: the default group) are CREATED or
+    /// RUNNING: none means that the jobs of that group wait for a worker that is not there.
+    pub fn alive_workers_in_group(&self, group: Option<&str>) -> Result<u64> {
+        let group = group_column(group);
+        self.read_tx(|tx| {
+            let row = tx.query_one(
+                "SELECT count(*) FROM service_instances WHERE service_type = 'WORKER' \
+                 AND state IN ('CREATED', 'RUNNING') AND COALESCE(worker_group, '') = $1",
+                &[&group],
+            )?;
+            Ok(row.try_get::<_, i64>(0)?.unsigned_abs())
+        })
+    }
+
     /// Deletes the rows of instances TERMINATED_GRACEFULLY, NOT_RUNNING or EMPTY since before
     /// `now - retention` (`server.service.purge.retention`) that hold no job; returns how
     /// many.
@@ -256,33 +272,73 @@ fn apply(tx: &mut Tx<'_>, decisions: &Decisions, now: DateTime<Utc>) -> Result<(
         );
     }
     let mut woken = false;
+    let mut told = false;
     for job in &decisions.jobs {
-        match job.action {
-            JobAction::Requeue => {
-                // `decide` requeues only when it is due: the lease ends now, and as the
-                // holder is no longer alive the next claim takes the job.
-                tx.execute(
-                    "UPDATE worker_jobs SET lease_until = $2 WHERE id = $1 AND state = 'CLAIMED'",
-                    &[&job.job_id, &to_micros(now)],
-                )?;
-                woken = true;
-            }
-            JobAction::Abandon | JobAction::Cancel => {
-                let state = if job.action == JobAction::Abandon {
-                    "ABANDONED"
-                } else {
-                    "CANCELLED"
-                };
-                tx.execute(
-                    "UPDATE worker_jobs SET state = $2, lease_until = NULL \
-                     WHERE id = $1 AND state = 'CLAIMED'",
-                    &[&job.job_id, &state],
-                )?;
-            }
+        // A requeued job is QUEUED again (the next claim takes it, and a later round no
+        // longer sees it as held, so it is requeued and reported once).
+        let (sql, kind) = match job.action {
+            JobAction::Requeue => (
+                "UPDATE worker_jobs SET state = 'QUEUED', claimed_by = NULL, claimed_at = NULL, \
+                 lease_until = NULL WHERE id = $1 AND state = 'CLAIMED' \
+                 RETURNING execution_id, task_run_id, attempt",
+                Some(JOB_RESUBMITTED),
+            ),
+            JobAction::Abandon => (
+                "UPDATE worker_jobs SET state = 'ABANDONED', lease_until = NULL \
+                 WHERE id = $1 AND state = 'CLAIMED' \
+                 RETURNING execution_id, task_run_id, attempt",
+                Some(JOB_ABANDONED),
+            ),
+            // Its execution has ended: the executor has nothing to do about it.
+            JobAction::Cancel => (
+                "UPDATE worker_jobs SET state = 'CANCELLED', lease_until = NULL \
+                 WHERE id = $1 AND state = 'CLAIMED' \
+                 RETURNING execution_id, task_run_id, attempt",
+                None,
+            ),
+        };
+        let Some(changed) = tx.query_opt(sql, &[&job.job_id])? else {
+            continue;
+        };
+        woken |= job.action == JobAction::Requeue;
+        if let Some(kind) = kind {
+            tell_executor(tx, job, kind, &changed, now)?;
+            told = true;
         }
     }
     if woken {
         tx.execute("SELECT pg_notify($1, '')", &[&WakeChannel::Jobs.name()])?;
     }
+    if told {
+        tx.execute("SELECT pg_notify($1, '')", &[&WakeChannel::Commands.name()])?;
+    }
+    Ok(())
+}
+
+/// Queues the executor command that reports `decision` on the job `changed` (its execution,
+/// task run and attempt), so that the executor holding the execution follows up: waits for
+/// the requeued attempt, or fails the abandoned task run.
+fn tell_executor(
+    tx: &mut Tx<'_>,
+    decision: &JobDecision,
+    kind: &str,
+    changed: &Row,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let execution_id: String = changed.try_get(0)?;
+    let task_run_id: String = changed.try_get(1)?;
+    let attempt: i64 = changed.try_get(2)?;
+    let payload = serde_json::json!({
+        "taskRunId": task_run_id,
+        "attempt": attempt,
+        "holder": decision.holder,
+    })
+    .to_string();
+    let command = NewCommand {
+        kind,
+        execution_id: &execution_id,
+        payload: &payload,
+    };
+    insert_command(tx, &command, now)?;
     Ok(())
 }

@@ -1,0 +1,141 @@
+//! The executor's command queue and the workers' controls (see `crate::commands` for the
+//! types and ARCHITECTURE.md, "Distributed mode"). As in `queue`, a notification is sent
+//! inside the transaction that makes the change, and no payload ever reaches an error or a
+//! log.
+
+use chrono::{DateTime, Utc};
+
+use super::queue::{no_nul, notify};
+use super::{PgStore, Tx, from_micros, to_micros};
+use crate::commands::{Command, NewCommand};
+use crate::queue::WakeChannel;
+use crate::{Result, StoreError};
+
+/// The advisory lock that numbers controls in commit order ("saker-wc"): a row is
+/// committed before the next one takes its `seq`, so a worker reading after the last `seq`
+/// it saw never skips a row that commits late.
+const CONTROLS_LOCK: i64 = 0x7361_6b65_722d_7763;
+
+/// Queues a command for the executor, without notifying (the caller notifies once per
+/// transaction).
+pub(super) fn insert_command(
+    tx: &mut Tx<'_>,
+    command: &NewCommand<'_>,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    no_nul(
+        "executor command",
+        command.execution_id,
+        &[command.kind, command.execution_id, command.payload],
+    )?;
+    let row = tx.query_one(
+        "INSERT INTO executor_commands (kind, execution_id, payload, created_at) \
+         VALUES ($1, $2, $3, $4) RETURNING seq",
+        &[
+            &command.kind,
+            &command.execution_id,
+            &command.payload,
+            &to_micros(now),
+        ],
+    )?;
+    Ok(row.try_get(0)?)
+}
+
+/// Deletes the controls published before `before`; how many.
+pub(super) fn delete_controls(tx: &mut Tx<'_>, before: DateTime<Utc>) -> Result<u64> {
+    tx.execute(
+        "DELETE FROM worker_controls WHERE created_at < $1",
+        &[&to_micros(before)],
+    )
+}
+
+impl PgStore {
+    /// Queues `command` for the executor and wakes it (`saker_executor_commands`), in one
+    /// transaction; returns the command's `seq`.
+    pub fn push_command(&self, command: &NewCommand<'_>, now: DateTime<Utc>) -> Result<i64> {
+        self.write_tx(|tx| {
+            let seq = insert_command(tx, command, now)?;
+            notify(tx, WakeChannel::Commands, "")?;
+            Ok(seq)
+        })
+    }
+
+    /// Takes (deletes and returns) the oldest `max` commands, in `seq` order, in one
+    /// transaction. Concurrent takers skip each other's rows: each command is taken once.
+    pub fn take_commands(&self, max: u32) -> Result<Vec<Command>> {
+        let mut rows = self.write_tx(|tx| {
+            tx.query(
+                "DELETE FROM executor_commands WHERE seq IN ( \
+                   SELECT seq FROM executor_commands ORDER BY seq LIMIT $1 \
+                   FOR UPDATE SKIP LOCKED \
+                 ) RETURNING seq, kind, execution_id, payload, created_at",
+                &[&i64::from(max)],
+            )
+        })?;
+        rows.sort_by_key(|row| row.get::<_, i64>(0));
+        rows.iter()
+            .map(|row| {
+                let seq: i64 = row.try_get(0)?;
+                let created_at =
+                    from_micros(row.try_get(4)?).ok_or_else(|| StoreError::Corrupt {
+                        table: "executor_commands",
+                        id: seq.to_string(),
+                        detail: "date out of range in column created_at".to_owned(),
+                    })?;
+                Ok(Command {
+                    seq,
+                    kind: row.try_get(1)?,
+                    execution_id: row.try_get(2)?,
+                    payload: row.try_get(3)?,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Publishes a control for every worker and wakes them (`saker_worker_controls`), in
+    /// one transaction; returns its `seq`. Controls are numbered in commit order.
+    pub fn push_control(&self, payload: &str, now: DateTime<Utc>) -> Result<i64> {
+        no_nul("worker control", "(new)", &[payload])?;
+        self.write_tx(|tx| {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CONTROLS_LOCK])?;
+            let row = tx.query_one(
+                "INSERT INTO worker_controls (payload, created_at) VALUES ($1, $2) \
+                 RETURNING seq",
+                &[&payload, &to_micros(now)],
+            )?;
+            notify(tx, WakeChannel::Controls, "")?;
+            Ok(row.try_get(0)?)
+        })
+    }
+
+    /// The controls after `after_seq`, at most `max`, as `(seq, payload)` in `seq` order.
+    /// Reading deletes nothing: every worker reads every control, remembering the last
+    /// `seq` it saw.
+    pub fn controls_after(&self, after_seq: i64, max: u32) -> Result<Vec<(i64, String)>> {
+        let rows = self.read_tx(|tx| {
+            tx.query(
+                "SELECT seq, payload FROM worker_controls WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&after_seq, &i64::from(max)],
+            )
+        })?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+
+    /// The `seq` of the newest control, 0 when there is none: a starting worker reads the
+    /// controls after it (the older ones are about jobs it never held).
+    pub fn last_control_seq(&self) -> Result<i64> {
+        self.read_tx(|tx| {
+            let row = tx.query_one("SELECT COALESCE(max(seq), 0) FROM worker_controls", &[])?;
+            Ok(row.try_get(0)?)
+        })
+    }
+
+    /// Deletes the controls published before `before`; returns how many.
+    /// [`PgStore::purge_finished_jobs`] does the same with its own cutoff.
+    pub fn purge_controls(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.write_tx(|tx| delete_controls(tx, before))
+    }
+}
