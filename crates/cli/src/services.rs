@@ -5,7 +5,8 @@
 //! rounds and the purge of old rows, and TERMINATED_GRACEFULLY when the server stops. On
 //! SQLite there is no instance table: one process is the whole deployment.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -47,8 +48,12 @@ const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
 /// A registered instance and its heartbeat thread; [`Presence::stop`] ends both.
 pub struct Presence {
     stop: mpsc::Sender<()>,
-    thread: JoinHandle<PgStore>,
+    thread: JoinHandle<()>,
     id: String,
+    db: saker_cluster::Db,
+    terminating: bool,
+    /// Set by the heartbeat thread when the coordinator declared this instance gone.
+    gone: Arc<AtomicBool>,
 }
 
 impl Presence {
@@ -58,67 +63,118 @@ impl Presence {
         service_type: ServiceType,
         settings: LivenessSettings,
     ) -> anyhow::Result<Option<Presence>> {
-        // Two connections: the heartbeat thread's, and one spare for the stop.
         let Some(store) = postgres_store(app, 2)? else {
             return Ok(None);
         };
+        Self::start_on(saker_cluster::keep(store), service_type, None, settings).map(Some)
+    }
+
+    /// Registers this process as `service_type` (of `worker_group`, for a worker) on `db`
+    /// and starts heartbeating. Executors and standalone servers also run the liveness
+    /// coordinator's rounds (one of them at a time acts) and the purge of old rows.
+    pub fn start_on(
+        db: saker_cluster::Db,
+        service_type: ServiceType,
+        worker_group: Option<String>,
+        settings: LivenessSettings,
+    ) -> anyhow::Result<Presence> {
         let id = saker_model::execution::new_id();
         let instance = NewInstance {
             id: id.clone(),
             service_type,
             host: host_name(),
-            worker_group: None,
+            worker_group,
             config: serde_json::json!({
                 "pid": std::process::id(),
                 "version": env!("CARGO_PKG_VERSION"),
             }),
         };
         let now = Utc::now();
-        store
-            .register_instance(&instance, now)
+        db.register_instance(&instance, now)
             .context("cannot register this process as a service instance")?;
-        store
-            .set_instance_state(&id, ServiceState::Running, now)
+        db.set_instance_state(&id, ServiceState::Running, now)
             .context("cannot mark this service instance RUNNING")?;
         let (stop, stopped) = mpsc::channel();
         let thread_id = id.clone();
+        let gone = Arc::new(AtomicBool::new(false));
+        let beat_gone = gone.clone();
+        let coordinates = matches!(
+            service_type,
+            ServiceType::Executor | ServiceType::Standalone
+        );
         let thread = std::thread::Builder::new()
             .name("saker-heartbeat".into())
-            .spawn(move || {
-                beat(&store, &thread_id, &settings, &stopped);
-                store
-            })
+            .spawn(move || beat(db, &thread_id, &settings, coordinates, &beat_gone, &stopped))
             .context("cannot start the heartbeat thread")?;
-        Ok(Some(Presence { stop, thread, id }))
+        Ok(Presence {
+            stop,
+            thread,
+            id,
+            db,
+            terminating: false,
+            gone,
+        })
+    }
+
+    /// This instance's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// True once the coordinator declared this instance gone (DISCONNECTED or later): its
+    /// jobs belong to others now.
+    pub fn gone(&self) -> Arc<AtomicBool> {
+        self.gone.clone()
+    }
+
+    /// Records TERMINATING (a stop was asked): a worker claims nothing more, and heartbeats
+    /// go on while its tasks finish.
+    pub fn terminating(&mut self) {
+        if self.terminating {
+            return;
+        }
+        self.terminating = true;
+        if let Err(error) =
+            self.db
+                .set_instance_state(&self.id, ServiceState::Terminating, Utc::now())
+        {
+            tracing::warn!(%error, instance = %self.id, "cannot record TERMINATING");
+        }
     }
 
     /// Stops heartbeating and records a graceful end: TERMINATING, then
     /// TERMINATED_GRACEFULLY (the caller has let what ran finish).
     pub fn stop(self) {
+        self.stop_as(ServiceState::TerminatedGracefully);
+    }
+
+    /// Stops heartbeating and records `end` (TERMINATED_GRACEFULLY, or TERMINATED_FORCED when
+    /// tasks were still running at the end of the grace period), TERMINATING first.
+    pub fn stop_as(mut self, end: ServiceState) {
+        self.terminating();
         let _ = self.stop.send(());
-        let Ok(store) = self.thread.join() else {
+        if self.thread.join().is_err() {
             tracing::warn!("the heartbeat thread panicked");
-            return;
-        };
-        for state in [
-            ServiceState::Terminating,
-            ServiceState::TerminatedGracefully,
-        ] {
-            if let Err(error) = store.set_instance_state(&self.id, state, Utc::now()) {
-                tracing::warn!(%error, instance = %self.id, "cannot record the service's end");
-                return;
-            }
+        }
+        if let Err(error) = self.db.set_instance_state(&self.id, end, Utc::now()) {
+            tracing::warn!(%error, instance = %self.id, "cannot record the service's end");
         }
     }
 }
 
 /// The heartbeat loop: a heartbeat every `heartbeat_interval`, a coordinator round every
-/// `interval`, a purge every hour, until `stopped` says so. Failures are logged and tried
-/// again at the next beat (the database may be restarting).
-fn beat(store: &PgStore, id: &str, settings: &LivenessSettings, stopped: &mpsc::Receiver<()>) {
+/// `interval` (when `coordinates`), a purge every hour, until `stopped` says so. Failures
+/// are logged and tried again at the next beat (the database may be restarting).
+fn beat(
+    store: &PgStore,
+    id: &str,
+    settings: &LivenessSettings,
+    coordinates: bool,
+    gone: &AtomicBool,
+    stopped: &mpsc::Receiver<()>,
+) {
     let mut last_round = Instant::now();
     let mut last_purge: Option<Instant> = None;
-    let mut warned_gone = false;
     loop {
         match stopped.recv_timeout(settings.heartbeat_interval) {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -126,8 +182,8 @@ fn beat(store: &PgStore, id: &str, settings: &LivenessSettings, stopped: &mpsc::
         }
         let now = Utc::now();
         match store.heartbeat(id, now, settings.job_lease()) {
-            Ok(state) if !state.is_alive() && !warned_gone => {
-                warned_gone = true;
+            Ok(state) if !state.is_alive() && !gone.load(Ordering::Acquire) => {
+                gone.store(true, Ordering::Release);
                 tracing::warn!(
                     instance = %id,
                     %state,
@@ -137,6 +193,9 @@ fn beat(store: &PgStore, id: &str, settings: &LivenessSettings, stopped: &mpsc::
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "heartbeat failed"),
+        }
+        if !coordinates {
+            continue;
         }
         if last_round.elapsed() >= settings.interval {
             last_round = Instant::now();

@@ -2,14 +2,14 @@
 //! executions, follow their logs, wait for them, kill them, and resume what a crash
 //! interrupted.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use saker_model::{Execution, ExecutionTrigger, Flow, StateType};
 use saker_store::{FlowRecord, SavedFlow, Store, StoreError, TriggerState, Write};
 use serde_json::{Map, Value as Json};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::command::{CommandSink, ExecutorCommand, ExecutorPort};
 use crate::context::GlobalVariables;
 use crate::executor::{Event, Executor};
 use crate::masks::MaskRegistry;
@@ -19,7 +19,7 @@ use crate::runner::Registry;
 use crate::sealing::{Protector, ValueSealer};
 use crate::secrets::{NoSecrets, SecretSource};
 use crate::wire::{Control, JsonQueue};
-use crate::worker::{WorkerDeps, run_controls, run_worker};
+use crate::worker::{WorkerService, run_controls, run_worker};
 
 /// What the engine is built from.
 pub struct EngineParts {
@@ -94,6 +94,9 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("the engine has stopped")]
     Stopped,
+    /// The executor runs in another process and the request could not be handed to it.
+    #[error("cannot reach the executor: {0}")]
+    Executor(String),
     #[error("execution {0} not found")]
     ExecutionNotFound(String),
     /// Only a PAUSED execution can be resumed.
@@ -128,6 +131,13 @@ struct Origin<'a> {
     uploads: Vec<crate::files::InputUpload>,
 }
 
+/// What joins an executor to its workers: jobs out, results back, control messages out.
+pub struct WorkerQueues {
+    pub jobs: Arc<dyn Queue<WorkerJob>>,
+    pub results: Arc<dyn Queue<WorkerResult>>,
+    pub controls: Arc<dyn Queue<Control>>,
+}
+
 /// What joins the executor and the worker: the job, result and control queues, and the
 /// worker's mask registry.
 type WorkerLinks = (
@@ -140,7 +150,7 @@ type WorkerLinks = (
 /// A running engine: one executor thread and an in-process worker.
 pub struct Engine {
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) events: mpsc::UnboundedSender<Event>,
+    pub(crate) events: ExecutorPort,
     pub(crate) protector: Protector,
     globals: Arc<GlobalVariables>,
     metrics: Arc<crate::metrics::Metrics>,
@@ -157,7 +167,6 @@ impl Engine {
     /// Starts the executor and the worker. Must be called inside a multi-threaded tokio
     /// runtime.
     pub fn start(parts: EngineParts) -> Self {
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
         // The worker protocol: in memory, or written as JSON and read back (`parts.wire`), in
         // which case the worker also keeps mask sets of its own, as a separate process would.
         let (jobs, results, controls, worker_masks): WorkerLinks = if parts.wire {
@@ -175,29 +184,35 @@ impl Engine {
                 parts.masks.clone(),
             )
         };
+        let worker = WorkerService::deps(&parts, worker_masks);
+        tokio::spawn(run_controls(worker.clone(), controls.clone()));
+        tokio::spawn(run_worker(worker, jobs.clone(), results.clone()));
+        Self::start_executor(
+            parts,
+            WorkerQueues {
+                jobs,
+                results,
+                controls,
+            },
+        )
+    }
+
+    /// Starts the executor alone, its workers reached through `queues` (distributed mode:
+    /// queues over the database, the workers in other processes). Must be called inside a
+    /// multi-threaded tokio runtime.
+    pub fn start_executor(parts: EngineParts, queues: WorkerQueues) -> Self {
+        let WorkerQueues {
+            jobs,
+            results,
+            controls,
+        } = queues;
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
         let masks = parts.masks.clone();
         let globals = Arc::new(parts.globals);
         let protector = Protector {
             sealer: parts.sealer,
         };
         let files = crate::files::ExecutionFiles::new(parts.storage, protector.clone());
-
-        let worker = Arc::new(WorkerDeps {
-            store: parts.store.clone(),
-            registry: parts.registry,
-            secrets: parts.secrets.clone(),
-            masks: worker_masks,
-            globals: globals.clone(),
-            protector: protector.clone(),
-            running: Arc::new(Mutex::new(HashMap::new())),
-            cancelled_early: Arc::default(),
-            concurrency: parts.worker_concurrency,
-            confinement: parts.confinement.clone(),
-            expression_limits: parts.expression_limits,
-            files: files.clone(),
-        });
-        tokio::spawn(run_controls(worker.clone(), controls.clone()));
-        tokio::spawn(run_worker(worker, jobs.clone(), results.clone()));
         // Results go back to the executor as events.
         let forward = events_tx.clone();
         tokio::spawn(async move {
@@ -234,7 +249,7 @@ impl Engine {
             .expect("spawning the executor thread");
         Self {
             store: parts.store,
-            events: events_tx,
+            events: ExecutorPort::Local(events_tx),
             protector,
             globals,
             metrics,
@@ -244,6 +259,93 @@ impl Engine {
             files,
             flows_generation,
         }
+    }
+
+    /// An engine without executor nor worker (a webserver or a scheduler of distributed
+    /// mode): it stores flows and executions itself and hands every request for the
+    /// executor to `sink`. [`Engine::wait`] reads the store until the execution ends.
+    pub fn client(parts: EngineParts, sink: Arc<dyn CommandSink>) -> Self {
+        let protector = Protector {
+            sealer: parts.sealer,
+        };
+        let files = crate::files::ExecutionFiles::new(parts.storage, protector.clone());
+        Self {
+            store: parts.store,
+            events: ExecutorPort::Remote(sink),
+            protector,
+            globals: Arc::new(parts.globals),
+            metrics: Arc::default(),
+            executor: None,
+            confinement: parts.confinement,
+            expression_limits: parts.expression_limits,
+            files,
+            flows_generation: Arc::default(),
+        }
+    }
+
+    /// Hands a command from another process to this engine's executor, reading what it
+    /// names from the store. A command about an execution that is unknown or has ended is
+    /// dropped (it may be a copy delivered twice).
+    pub fn apply_command(&self, command: ExecutorCommand) -> Result<(), EngineError> {
+        let event = match command {
+            ExecutorCommand::Start { execution_id } => {
+                let Some(execution) = self.store.get_execution(&execution_id)? else {
+                    tracing::warn!(execution = %execution_id, "start of an unknown execution ignored");
+                    return Ok(());
+                };
+                if execution.state.current.is_terminated() {
+                    return Ok(());
+                }
+                let (flow, _) = self.load_flow(
+                    &execution.tenant_id,
+                    &execution.namespace,
+                    &execution.flow_id,
+                    Some(execution.flow_revision),
+                )?;
+                Event::Start {
+                    flow,
+                    execution: Box::new(execution),
+                }
+            }
+            ExecutorCommand::Kill { execution_id } => Event::Kill { execution_id },
+            ExecutorCommand::Resume {
+                execution_id,
+                outputs,
+            } => Event::Resume {
+                execution_id,
+                outputs,
+            },
+            ExecutorCommand::RetryDue {
+                execution_id,
+                task_run_id,
+            } => Event::RetryDue {
+                execution_id,
+                task_run_id,
+            },
+            ExecutorCommand::JobResubmitted {
+                execution_id,
+                task_run_id,
+                attempt,
+                holder,
+            } => Event::Resubmitted {
+                execution_id,
+                task_run_id,
+                attempt,
+                holder,
+            },
+            ExecutorCommand::JobAbandoned {
+                execution_id,
+                task_run_id,
+                attempt,
+                holder,
+            } => Event::Abandoned {
+                execution_id,
+                task_run_id,
+                attempt,
+                holder,
+            },
+        };
+        self.events.send(event)
     }
 
     /// The internal storage as the engine uses it (execution files, sealed or not).
@@ -438,25 +540,45 @@ impl Engine {
                 Write::SaveTriggerState(state),
             ])?,
         }
-        self.events
-            .send(Event::Start {
-                flow,
-                execution: Box::new(execution.clone()),
-            })
-            .map_err(|_| EngineError::Stopped)?;
+        self.events.send(Event::Start {
+            flow,
+            execution: Box::new(execution.clone()),
+        })?;
         Ok(execution)
     }
 
     /// Waits for an execution to end and returns it as stored (`None` if unknown).
     pub async fn wait(&self, execution_id: &str) -> Option<Execution> {
+        let Some(events) = self.events.local() else {
+            return self.wait_in_store(execution_id).await;
+        };
         let (reply, rx) = oneshot::channel();
-        self.events
+        events
             .send(Event::Watch {
                 execution_id: execution_id.to_owned(),
                 reply,
             })
             .ok()?;
         rx.await.ok().flatten()
+    }
+
+    /// [`Engine::wait`] without an executor here: reads the execution until it has ended,
+    /// every 20 ms at first, then less often (at most every second).
+    async fn wait_in_store(&self, execution_id: &str) -> Option<Execution> {
+        let mut pause = std::time::Duration::from_millis(20);
+        loop {
+            let store = self.store.clone();
+            let id = execution_id.to_owned();
+            let execution = tokio::task::spawn_blocking(move || store.get_execution(&id))
+                .await
+                .ok()?
+                .ok()??;
+            if execution.state.current.is_terminated() {
+                return Some(execution);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(1));
+        }
     }
 
     /// Renders a debug expression against a task run (`secret()` refused, result masked).
@@ -478,11 +600,9 @@ impl Engine {
 
     /// Asks a running execution to stop.
     pub fn kill(&self, execution_id: &str) -> Result<(), EngineError> {
-        self.events
-            .send(Event::Kill {
-                execution_id: execution_id.to_owned(),
-            })
-            .map_err(|_| EngineError::Stopped)
+        self.events.send(Event::Kill {
+            execution_id: execution_id.to_owned(),
+        })
     }
 }
 

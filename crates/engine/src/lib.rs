@@ -15,6 +15,7 @@
 //! This crate knows nothing of HTTP, of the CLI, or of how secrets are stored.
 
 pub mod cancel;
+pub mod command;
 pub mod context;
 pub mod debug_eval;
 mod engine;
@@ -32,7 +33,7 @@ mod new_execution;
 pub mod outputs;
 pub mod plan;
 pub mod queue;
-mod recovery;
+pub mod recovery;
 mod restart;
 mod resume;
 pub mod retry;
@@ -45,7 +46,9 @@ pub mod trigger;
 pub mod wire;
 pub mod worker;
 
-pub use engine::{Engine, EngineError, EngineParts};
+pub use command::{CommandSink, ExecutorCommand};
+pub use engine::{Engine, EngineError, EngineParts, WorkerQueues};
 pub use masks::process_masks;
 pub use sealing::{KeyringSealer, ValueSealer, display_masked};
 pub use secrets::{NoSecrets, ResolvedSecret, SecretRequester, SecretSource};
+pub use worker::WorkerService;

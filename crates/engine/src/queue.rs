@@ -33,6 +33,10 @@ pub struct WorkerJob {
 pub struct WorkerResult {
     pub execution_id: String,
     pub task_run_id: String,
+    /// The attempt the result is for (1-based; 0 in a result written before attempts were
+    /// named, accepted for any).
+    #[serde(default)]
+    pub attempt: u32,
     /// SUCCESS, WARNING, FAILED, SKIPPED or KILLED.
     pub state: StateType,
     pub outputs: Map<String, Value>,

@@ -7,6 +7,18 @@ use saker_store::Write;
 use crate::engine::{Engine, EngineError};
 use crate::executor::{Event, system_log};
 
+/// What became of an attempt that was running when the executor that started it stopped,
+/// as the job queue tells (distributed mode; see [`Engine::recover_with`]).
+pub enum AttemptFate {
+    /// Its job is still queued or held by a living worker: its result will come.
+    Pending,
+    /// Its worker finished it: this result is applied (again, if it already was).
+    Finished(Box<crate::queue::WorkerResult>),
+    /// Nothing holds it (the executor stopped before queueing it, or the process that ran it
+    /// is gone with it): closed FAILED, and a new attempt starts.
+    Lost,
+}
+
 impl Engine {
     /// Resumes the executions a previous process left unfinished. The rule: an attempt
     /// that was running when the process died is closed as FAILED (with a log line saying
@@ -15,6 +27,25 @@ impl Engine {
     /// interrupted attempts are removed first (their processes died with the old worker).
     /// Returns how many were resumed.
     pub fn recover(&self) -> Result<usize, EngineError> {
+        self.recover_executions(None)
+    }
+
+    /// [`Engine::recover`] for an executor taking over from another one while the workers
+    /// run on (distributed mode): `fate` says, for each attempt that was running, whether
+    /// its job is still on its way ([`AttemptFate::Pending`]: left alone), finished (its
+    /// result applied) or lost (a new attempt, as [`Engine::recover`] does). Working
+    /// directories belong to the workers and are left to them.
+    pub fn recover_with(
+        &self,
+        fate: &dyn Fn(&saker_model::TaskRun) -> AttemptFate,
+    ) -> Result<usize, EngineError> {
+        self.recover_executions(Some(fate))
+    }
+
+    fn recover_executions(
+        &self,
+        fate: Option<&dyn Fn(&saker_model::TaskRun) -> AttemptFate>,
+    ) -> Result<usize, EngineError> {
         let ids = self.store.executions_in_states(&[
             StateType::Created,
             StateType::Running,
@@ -24,7 +55,9 @@ impl Engine {
         ])?;
         let mut resumed = 0;
         for id in ids {
-            if let Err(e) = self.confinement.remove_execution_dirs(&id) {
+            if fate.is_none()
+                && let Err(e) = self.confinement.remove_execution_dirs(&id)
+            {
                 tracing::warn!(execution = %id, error = %e, "cannot remove the working directories of interrupted attempts");
             }
             let Some(mut execution) = self.store.get_execution(&id)? else {
@@ -56,6 +89,7 @@ impl Engine {
             let mut logs = Vec::new();
             let now = Utc::now();
             let mut pauses = Vec::new();
+            let mut finished = Vec::new();
             for run in execution.task_run_list.iter_mut() {
                 if run.state.current.is_terminated() {
                     continue;
@@ -78,6 +112,18 @@ impl Engine {
                         resolved.condition = None;
                     }
                     continue;
+                }
+                if run.state.current == StateType::Running
+                    && let Some(fate) = fate
+                {
+                    match fate(run) {
+                        AttemptFate::Pending => continue,
+                        AttemptFate::Finished(result) => {
+                            finished.push(*result);
+                            continue;
+                        }
+                        AttemptFate::Lost => {}
+                    }
                 }
                 if let Some(attempt) = run.attempts.last_mut()
                     && !attempt.state.current.is_terminated()
@@ -110,12 +156,13 @@ impl Engine {
             }
             self.store.write(&writes)?;
             let execution_id = execution.id.clone();
-            self.events
-                .send(Event::Start {
-                    flow,
-                    execution: Box::new(execution),
-                })
-                .map_err(|_| EngineError::Stopped)?;
+            self.events.send(Event::Start {
+                flow,
+                execution: Box::new(execution),
+            })?;
+            for result in finished {
+                self.events.send(Event::Result(result))?;
+            }
             if killing {
                 self.kill(&execution_id)?;
             }
@@ -133,12 +180,10 @@ impl Engine {
                 });
             }
             for task_run_id in retry {
-                self.events
-                    .send(Event::RetryDue {
-                        execution_id: execution_id.clone(),
-                        task_run_id,
-                    })
-                    .map_err(|_| EngineError::Stopped)?;
+                self.events.send(Event::RetryDue {
+                    execution_id: execution_id.clone(),
+                    task_run_id,
+                })?;
             }
             resumed += 1;
         }

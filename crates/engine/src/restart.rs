@@ -171,19 +171,15 @@ impl Engine {
         retry: Vec<String>,
     ) -> Result<(), EngineError> {
         let execution_id = execution.id.clone();
-        self.events
-            .send(Event::Start {
-                flow,
-                execution: Box::new(execution),
-            })
-            .map_err(|_| EngineError::Stopped)?;
+        self.events.send(Event::Start {
+            flow,
+            execution: Box::new(execution),
+        })?;
         for task_run_id in retry {
-            self.events
-                .send(Event::RetryDue {
-                    execution_id: execution_id.clone(),
-                    task_run_id,
-                })
-                .map_err(|_| EngineError::Stopped)?;
+            self.events.send(Event::RetryDue {
+                execution_id: execution_id.clone(),
+                task_run_id,
+            })?;
         }
         Ok(())
     }

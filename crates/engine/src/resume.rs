@@ -31,12 +31,10 @@ impl Engine {
             Some(execution.flow_revision),
         )?;
         let outputs = resume_outputs(&self.protector, &flow, &execution, inputs)?;
-        self.events
-            .send(Event::Resume {
-                execution_id: execution.id.clone(),
-                outputs,
-            })
-            .map_err(|_| EngineError::Stopped)
+        self.events.send(Event::Resume {
+            execution_id: execution.id.clone(),
+            outputs,
+        })
     }
 }
 

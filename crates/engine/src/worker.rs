@@ -43,15 +43,75 @@ pub struct WorkerDeps {
     pub files: crate::files::ExecutionFiles,
 }
 
-/// Runs jobs until the job queue closes, pushing each result to `results`.
+/// A worker running on its own (distributed mode): jobs from a queue over the database,
+/// its results and the executor's control messages through queues too.
+pub struct WorkerService {
+    deps: Arc<WorkerDeps>,
+}
+
+impl WorkerService {
+    /// What a worker built from `parts` shares between its jobs, with `masks` as its mask
+    /// registry.
+    pub(crate) fn deps(
+        parts: &crate::engine::EngineParts,
+        masks: Arc<MaskRegistry>,
+    ) -> Arc<WorkerDeps> {
+        let protector = Protector {
+            sealer: parts.sealer.clone(),
+        };
+        Arc::new(WorkerDeps {
+            store: parts.store.clone(),
+            registry: parts.registry.clone(),
+            secrets: parts.secrets.clone(),
+            masks,
+            globals: Arc::new(parts.globals.clone()),
+            protector: protector.clone(),
+            running: Arc::new(Mutex::new(HashMap::new())),
+            cancelled_early: Arc::default(),
+            concurrency: parts.worker_concurrency,
+            confinement: parts.confinement.clone(),
+            expression_limits: parts.expression_limits,
+            files: crate::files::ExecutionFiles::new(parts.storage.clone(), protector),
+        })
+    }
+
+    /// Starts taking jobs from `queues.jobs` (at most `parts.worker_concurrency` at once)
+    /// and control messages from `queues.controls`, pushing results to `queues.results`.
+    /// Must be called inside a multi-threaded tokio runtime.
+    pub fn start(parts: &crate::engine::EngineParts, queues: crate::WorkerQueues) -> Self {
+        let deps = Self::deps(parts, parts.masks.clone());
+        tokio::spawn(run_controls(deps.clone(), queues.controls));
+        tokio::spawn(run_worker(deps.clone(), queues.jobs, queues.results));
+        Self { deps }
+    }
+
+    /// How many attempts run now.
+    pub fn running(&self) -> usize {
+        lock(&self.deps.running).len()
+    }
+
+    /// Cancels every attempt running now (the worker was declared gone, or its grace period
+    /// ran out): each ends KILLED as a cancelled attempt does.
+    pub fn cancel_all(&self) {
+        for flag in lock(&self.deps.running).values() {
+            flag.cancel();
+        }
+    }
+}
+
+/// Runs jobs until the job queue closes, pushing each result to `results`. A slot is taken
+/// before a job is asked for, so a worker never holds a job it cannot start yet.
 pub async fn run_worker(
     deps: Arc<WorkerDeps>,
     jobs: Arc<dyn Queue<WorkerJob>>,
     results: Arc<dyn Queue<WorkerResult>>,
 ) {
     let slots = Arc::new(Semaphore::new(deps.concurrency.max(1)));
-    while let Some(job) = jobs.pop().await {
+    loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(job) = jobs.pop().await else {
             return;
         };
         let deps = deps.clone();
@@ -265,6 +325,7 @@ pub async fn run_job(deps: &WorkerDeps, job: WorkerJob) -> WorkerResult {
     WorkerResult {
         execution_id: job.execution.id.clone(),
         task_run_id: job.task_run.id.clone(),
+        attempt: job.attempt,
         state,
         outputs,
         resolved: resolved.map(Box::new),

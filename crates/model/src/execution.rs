@@ -64,11 +64,14 @@ pub enum StateType {
     /// Ended by the flow's `concurrency` behavior CANCEL, a `Pause` behavior CANCEL or an
     /// SLA: nothing more runs, and it is not a failure of the flow's tasks.
     Cancelled,
+    /// A task run whose worker stopped while running it, handed to another worker (a step in
+    /// the task run's history, followed by RUNNING; distributed mode only).
+    Resubmitted,
 }
 
 impl StateType {
     /// Every state, in the order Kestra lists them.
-    pub const ALL: [StateType; 12] = [
+    pub const ALL: [StateType; 13] = [
         StateType::Created,
         StateType::Running,
         StateType::Success,
@@ -81,6 +84,7 @@ impl StateType {
         StateType::Paused,
         StateType::Queued,
         StateType::Cancelled,
+        StateType::Resubmitted,
     ];
 
     /// True once nothing more will happen to the thing in this state.
@@ -116,6 +120,7 @@ impl StateType {
             Self::Paused => "PAUSED",
             Self::Queued => "QUEUED",
             Self::Cancelled => "CANCELLED",
+            Self::Resubmitted => "RESUBMITTED",
         }
     }
 

@@ -67,6 +67,12 @@ impl From<EngineError> for ApiError {
             tracing::warn!(%reason, "answered 503: the database is busy");
             return Self::busy();
         }
+        if let EngineError::Executor(reason) = &e {
+            // The request could not be written for the executor (distributed mode): the
+            // database is what carries it, so the answer is the busy database's.
+            tracing::warn!(%reason, "answered 503: the request could not be handed to the executor");
+            return Self::busy();
+        }
         let status = match &e {
             EngineError::InvalidFlow(_) | EngineError::Inputs(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -81,7 +87,8 @@ impl From<EngineError> for ApiError {
             | EngineError::NotReplayable { .. } => StatusCode::CONFLICT,
             EngineError::StoredFlowInvalid { .. }
             | EngineError::Store(_)
-            | EngineError::Stopped => StatusCode::INTERNAL_SERVER_ERROR,
+            | EngineError::Stopped
+            | EngineError::Executor(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self {
             status,

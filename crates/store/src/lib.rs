@@ -41,7 +41,7 @@ pub use auth_rows::{AuthRows, BindingRow, InvitationRow, RoleRow, TokenRow, User
 pub use error::{BoxError, StoreError};
 pub use kv::{KvEntry, KvPut, KvStore, KvType};
 pub use namespace_backends::NamespaceBackendRows;
-pub use postgres::{ExecutionLease, JobWaiter, PgStore, PoolSettings};
+pub use postgres::{ExecutionLease, JobWaiter, PgStore, PoolSettings, SessionLock};
 pub use purge::{ExecutionPurge, LogPurge, PURGE_BATCH, PurgeScope, PurgedExecutions};
 pub use secret_rows::{
     Cas, NewVersion, SecretChange, SecretRow, SecretRowState, SecretRows, VersionCursor, VersionRow,

@@ -16,6 +16,7 @@ pub mod role;
 pub mod secret;
 pub mod secrets_access;
 pub mod server;
+mod server_services;
 pub mod service;
 pub mod trigger;
 pub mod user;

@@ -15,29 +15,88 @@ use zeroize::Zeroizing;
 
 use crate::app::{Globals, runtime};
 
+/// Where the API listens.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpArgs {
+    /// The HTTP port [default: server.port from the configuration, else 8080].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Serve `/health` and `/metrics` on this port too [default: endpoints.all.port;
+    /// none when neither is set].
+    #[arg(long)]
+    pub management_port: Option<u16>,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
-    /// API, executor, worker and scheduler in one process on the embedded SQLite store.
-    Local {
-        /// The HTTP port [default: server.port from the configuration, else 8080].
-        #[arg(long)]
-        port: Option<u16>,
-        /// Serve `/health` and `/metrics` on this port too [default: endpoints.all.port;
-        /// none when neither is set].
+    /// API, executor, worker and scheduler in one process (SQLite by default; on PostgreSQL
+    /// one standalone server per database).
+    #[command(visible_alias = "local")]
+    Standalone {
+        #[command(flatten)]
+        http: HttpArgs,
+    },
+    /// The executor alone (distributed mode, PostgreSQL): advances executions, hands their
+    /// tasks to the workers through the database. Several may run: one is active, the
+    /// others take over when it stops.
+    Executor {
+        /// Serve `/health` and `/metrics` on this port.
         #[arg(long)]
         management_port: Option<u16>,
-        /// The address to listen on.
-        #[arg(long, default_value = "127.0.0.1")]
-        host: std::net::IpAddr,
+    },
+    /// A worker (distributed mode, PostgreSQL): runs the tasks the executor queues. Run as
+    /// many as needed, on as many machines.
+    Worker {
+        /// Task attempts run at once [default: worker.concurrency, else 16].
+        #[arg(long)]
+        thread: Option<usize>,
+        /// Run only the tasks of this worker group (`workerGroup: {key: …}`); without it, the
+        /// tasks that name no group.
+        #[arg(long)]
+        worker_group: Option<String>,
+    },
+    /// The API and web UI alone (distributed mode, PostgreSQL): never runs a task nor
+    /// resolves a secret for one.
+    Webserver {
+        #[command(flatten)]
+        http: HttpArgs,
+    },
+    /// The scheduler alone (distributed mode, PostgreSQL): fires Schedule and HTTP
+    /// triggers. Several may run: one is active, the others take over when it stops.
+    Scheduler {
+        /// Serve `/health` and `/metrics` on this port.
+        #[arg(long)]
+        management_port: Option<u16>,
     },
 }
 
 pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode> {
-    let ServerCommand::Local {
+    match command {
+        ServerCommand::Standalone { http } => standalone(globals, http),
+        ServerCommand::Executor { management_port } => {
+            super::server_services::executor(globals, management_port)
+        }
+        ServerCommand::Worker {
+            thread,
+            worker_group,
+        } => super::server_services::worker(globals, thread, worker_group),
+        ServerCommand::Webserver { http } => super::server_services::webserver(globals, http),
+        ServerCommand::Scheduler { management_port } => {
+            super::server_services::scheduler(globals, management_port)
+        }
+    }
+}
+
+/// Every role in one process.
+fn standalone(globals: &Globals, http: HttpArgs) -> anyhow::Result<ExitCode> {
+    let HttpArgs {
         port,
         host,
         management_port,
-    } = command;
+    } = http;
     let app = globals.app()?;
     delete_config_files_if_asked(&app, globals)?;
     let port = match port {
@@ -97,67 +156,23 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
                 let _ = http_triggers_stopped.await;
             },
         ));
-        let addr = SocketAddr::new(host, port);
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
-            format!("cannot listen on {addr} (is another server using the port? try --port)")
-        })?;
-        let bound = listener.local_addr()?;
-        eprintln!(
-            "Saker server listening on http://{bound} (data in {})",
-            app.data_dir.display()
-        );
         let shutdown = async move {
             stop.received().await;
             eprintln!("shutting down");
         };
-        let management = match management_port.or(app
-            .config
-            .get("endpoints.all.port")
-            .and_then(|v| v.as_u64())
-            .and_then(|n| u16::try_from(n).ok()))
-        {
-            None => None,
-            Some(mport) => {
-                let addr = SocketAddr::new(host, mport);
-                let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
-                    format!("cannot listen on {addr} for the management endpoints")
-                })?;
-                eprintln!(
-                    "management endpoints (/health, /metrics) on http://{}",
-                    listener.local_addr()?
-                );
-                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-                let task = tokio::spawn(saker_server::serve_management(
-                    listener,
-                    engine.clone(),
-                    management_auth(&app)?,
-                    async move {
-                        let _ = stopped.await;
-                    },
-                ));
-                Some((stop, task))
-            }
-        };
-        saker_server::configure_debug_expressions(debug_limits(&app)?);
-        saker_server::serve(
-            listener,
-            AppState {
+        serve_api(
+            &app,
+            ApiParts {
                 engine,
                 auth,
                 secrets: Some(secrets),
                 trigger_secrets: Some(trigger_secrets),
-                webhook_misses: Arc::new(saker_server::webhook_miss_throttle()),
-                store_gate: app.store_gate()?,
-                default_tenant: default_tenant(&app)?,
-                services: crate::services::registry(&app)?,
             },
+            SocketAddr::new(host, port),
+            management_port,
             shutdown,
         )
         .await?;
-        if let Some((stop, task)) = management {
-            let _ = stop.send(());
-            let _ = task.await;
-        }
         let _ = stop_scheduler.send(());
         let _ = stop_http_triggers.send(());
         let _ = scheduler.await;
@@ -169,11 +184,97 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
     })
 }
 
+/// What the API serves beside the store.
+pub(super) struct ApiParts {
+    pub engine: Arc<Engine>,
+    /// Users and roles, when `server.basic-auth` is set.
+    pub auth: Option<Arc<saker_server::AuthGate>>,
+    /// The secret service of the secrets API (values written, never read back).
+    pub secrets: Option<saker_secrets::SecretService>,
+    /// Resolves the secrets webhook keys name.
+    pub trigger_secrets: Option<Arc<dyn TriggerSecrets>>,
+}
+
+/// Serves the API on `addr` (and the management endpoints on `management_port`, else
+/// `endpoints.all.port`) until `shutdown` resolves.
+pub(super) async fn serve_api(
+    app: &crate::app::App,
+    api: ApiParts,
+    addr: SocketAddr,
+    management_port: Option<u16>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let ApiParts {
+        engine,
+        auth,
+        secrets,
+        trigger_secrets,
+    } = api;
+    let host = addr.ip();
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (is another server using the port? try --port)")
+    })?;
+    let bound = listener.local_addr()?;
+    eprintln!(
+        "Saker server listening on http://{bound} (data in {})",
+        app.data_dir.display()
+    );
+    let management = match management_port.or(app
+        .config
+        .get("endpoints.all.port")
+        .and_then(|v| v.as_u64())
+        .and_then(|n| u16::try_from(n).ok()))
+    {
+        None => None,
+        Some(mport) => {
+            let addr = SocketAddr::new(host, mport);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for the management endpoints"))?;
+            eprintln!(
+                "management endpoints (/health, /metrics) on http://{}",
+                listener.local_addr()?
+            );
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(saker_server::serve_management(
+                listener,
+                engine.clone(),
+                management_auth(app)?,
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            Some((stop, task))
+        }
+    };
+    saker_server::configure_debug_expressions(debug_limits(app)?);
+    saker_server::serve(
+        listener,
+        AppState {
+            engine,
+            auth,
+            secrets,
+            trigger_secrets,
+            webhook_misses: Arc::new(saker_server::webhook_miss_throttle()),
+            store_gate: app.store_gate()?,
+            default_tenant: default_tenant(app)?,
+            services: crate::services::registry(app)?,
+        },
+        shutdown,
+    )
+    .await?;
+    if let Some((stop, task)) = management {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+    Ok(())
+}
+
 /// Secrets named by trigger properties (a webhook's `key: "{{ secret('…') }}"`), resolved
 /// as the SCHEDULER, the service triggers belong to: isolation applies to it, and each read
 /// is audited with the trigger as actor (`trigger:<id>`) and its flow.
-struct SchedulerSecrets {
-    service: saker_secrets::SecretService,
+pub(super) struct SchedulerSecrets {
+    pub(super) service: saker_secrets::SecretService,
 }
 
 impl TriggerSecrets for SchedulerSecrets {
@@ -210,7 +311,7 @@ impl TriggerSecrets for SchedulerSecrets {
 
 /// Users for the API when `server.basic-auth` is configured (its user is created as the
 /// admin on first start); `None` leaves the API open, as Kestra does without it.
-fn auth_gate(
+pub(super) fn auth_gate(
     app: &crate::app::App,
     store: Arc<dyn saker_store::Database>,
 ) -> anyhow::Result<Option<Arc<saker_server::AuthGate>>> {
@@ -244,7 +345,10 @@ fn auth_gate(
 
 /// `configurations.delete-files-on-start: true` (seed 001): the configuration file is read,
 /// then deleted, so that tasks cannot read the secrets it holds from disk later.
-fn delete_config_files_if_asked(app: &crate::app::App, globals: &Globals) -> anyhow::Result<()> {
+pub(super) fn delete_config_files_if_asked(
+    app: &crate::app::App,
+    globals: &Globals,
+) -> anyhow::Result<()> {
     let asked = matches!(
         app.config.get("configurations.delete-files-on-start"),
         Some(serde_json::Value::Bool(true))
@@ -269,7 +373,7 @@ fn delete_config_files_if_asked(app: &crate::app::App, globals: &Globals) -> any
 /// the debug expression of the API.
 /// `server.default-tenant`: the tenant Kestra's tenant-less paths (`/api/v1/executions/…`)
 /// answer for; `main` by default.
-fn default_tenant(app: &crate::app::App) -> anyhow::Result<String> {
+pub(super) fn default_tenant(app: &crate::app::App) -> anyhow::Result<String> {
     let Some(tenant) = app.config.get_str("server.default-tenant") else {
         return Ok(saker_model::DEFAULT_TENANT.to_owned());
     };
@@ -287,7 +391,7 @@ fn default_tenant(app: &crate::app::App) -> anyhow::Result<String> {
     Ok(tenant)
 }
 
-fn debug_limits(app: &crate::app::App) -> anyhow::Result<saker_server::DebugLimits> {
+pub(super) fn debug_limits(app: &crate::app::App) -> anyhow::Result<saker_server::DebugLimits> {
     let mut limits = saker_server::DebugLimits::default();
     if let Some(text) = app.config.get_str("server.debug-expression.timeout") {
         limits.timeout = saker_model::duration::parse(&text)
@@ -314,7 +418,9 @@ fn debug_limits(app: &crate::app::App) -> anyhow::Result<saker_server::DebugLimi
 }
 
 /// `endpoints.all.basic-auth`, when set, protects the management endpoints.
-fn management_auth(app: &crate::app::App) -> anyhow::Result<Option<saker_server::ManagementAuth>> {
+pub(super) fn management_auth(
+    app: &crate::app::App,
+) -> anyhow::Result<Option<saker_server::ManagementAuth>> {
     let user = app.config.get_str("endpoints.all.basic-auth.username");
     let password = app.config.get_str("endpoints.all.basic-auth.password");
     match (user, password) {
@@ -331,7 +437,7 @@ fn management_auth(app: &crate::app::App) -> anyhow::Result<Option<saker_server:
 
 /// Ctrl-C (SIGINT) or, on Unix, SIGTERM as sent by service managers, listened for from the
 /// moment [`StopSignals::install`] returns.
-struct StopSignals {
+pub(super) struct StopSignals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -340,7 +446,7 @@ struct StopSignals {
 
 impl StopSignals {
     /// Registers the handlers now (inside the runtime).
-    fn install() -> anyhow::Result<Self> {
+    pub(super) fn install() -> anyhow::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -354,7 +460,7 @@ impl StopSignals {
     }
 
     /// Resolves when either signal arrives.
-    async fn received(mut self) {
+    pub(super) async fn received(mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.interrupt.recv() => {}

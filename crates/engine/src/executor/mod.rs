@@ -19,6 +19,7 @@ mod limits;
 mod loops;
 mod outbox;
 mod pause;
+mod resubmit;
 mod result;
 mod retry_execution;
 mod shared;
@@ -73,6 +74,22 @@ pub enum Event {
     Resume {
         execution_id: String,
         outputs: serde_json::Map<String, serde_json::Value>,
+    },
+    /// The liveness coordinator handed the job of a dead worker (`holder`) to another one:
+    /// the task run's history shows RESUBMITTED, then RUNNING again.
+    Resubmitted {
+        execution_id: String,
+        task_run_id: String,
+        attempt: u32,
+        holder: String,
+    },
+    /// The coordinator gave up the job of a dead worker (restart strategy NEVER): the
+    /// attempt fails, and the task's retry policy decides what follows.
+    Abandoned {
+        execution_id: String,
+        task_run_id: String,
+        attempt: u32,
+        holder: String,
     },
     /// Call back when the execution ends (at once if it is not running here).
     Watch {
@@ -157,8 +174,12 @@ impl Executor {
     fn handle(&self, live: &mut HashMap<String, Live>, outbox: &mut Outbox, event: Event) {
         match event {
             Event::Start { flow, execution } => {
-                self.metrics.execution_started();
                 let id = execution.id.clone();
+                if live.contains_key(&id) {
+                    // A second start (a command delivered twice): it runs already.
+                    return;
+                }
+                self.metrics.execution_started();
                 live.insert(
                     id.clone(),
                     Live {
@@ -197,6 +218,18 @@ impl Executor {
             Event::RetryExecution { flow, ended } => {
                 self.on_retry_execution(live, outbox, flow, &ended)
             }
+            Event::Resubmitted {
+                execution_id,
+                task_run_id,
+                attempt,
+                holder,
+            } => self.on_resubmitted(live, outbox, &execution_id, &task_run_id, attempt, &holder),
+            Event::Abandoned {
+                execution_id,
+                task_run_id,
+                attempt,
+                holder,
+            } => self.on_abandoned(live, outbox, execution_id, task_run_id, attempt, &holder),
             Event::Watch {
                 execution_id,
                 reply,

@@ -52,6 +52,19 @@ impl Executor {
         else {
             return;
         };
+        // Delivery is at least once between processes: a result for an attempt that is not
+        // the one running now (a copy delivered twice, a result re-read after a takeover) has
+        // been applied already.
+        if task_run.state.current != StateType::Running
+            || (result.attempt != 0 && result.attempt as usize != task_run.attempts.len())
+        {
+            tracing::debug!(
+                execution = %result.execution_id,
+                task_run = %result.task_run_id,
+                "a result for an attempt that is no longer running is ignored"
+            );
+            return;
+        }
         if task_run
             .resolved
             .as_ref()

@@ -139,3 +139,46 @@ impl PgStore {
         self.write_tx(|tx| delete_controls(tx, before))
     }
 }
+
+/// The advisory lock key that makes one scheduler of a database the active one
+/// ([`PgStore::claim_scheduler`]).
+const SCHEDULER_LOCK: i64 = 0x7361_6b65_722d_7363;
+
+/// A held session lock: released when dropped, or when its session ends with the process.
+pub struct SessionLock {
+    client: Option<postgres::Client>,
+}
+
+impl SessionLock {
+    /// False once the session that holds the lock has closed (the database restarted or
+    /// the connection was cut): the lock is no longer held, and another process may take it.
+    pub fn is_held(&self) -> bool {
+        self.client.as_ref().is_some_and(|c| !c.is_closed())
+    }
+}
+
+impl Drop for SessionLock {
+    /// The synchronous client must not be dropped inside a tokio runtime's context.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            super::off_runtime(move || drop(client));
+        }
+    }
+}
+
+impl PgStore {
+    /// Takes the scheduler's lock on a session of its own, if no other process holds it:
+    /// one scheduler at a time fires triggers, so that each fires once.
+    pub fn claim_scheduler(&self) -> Result<Option<SessionLock>> {
+        super::off_runtime(|| {
+            let mut conn = self.connector.open()?;
+            let claimed: bool = conn
+                .client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULER_LOCK])?
+                .try_get(0)?;
+            Ok(claimed.then_some(SessionLock {
+                client: Some(conn.client),
+            }))
+        })
+    }
+}

@@ -323,6 +323,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX worker_controls_by_date ON worker_controls (created_at);
 
     CREATE INDEX worker_jobs_by_task_run ON worker_jobs (task_run_id, attempt, seq);
+
+    -- One result per job, not per task run attempt: a LoopUntil's condition checks and a
+    -- WorkingDirectory's end step are jobs of the attempt that is already running.
+    ALTER TABLE worker_results DROP CONSTRAINT worker_results_task_run_id_attempt_key;
+    ALTER TABLE worker_results ADD CONSTRAINT worker_results_job_id_key UNIQUE (job_id);
+    CREATE INDEX worker_results_by_task_run ON worker_results (task_run_id, attempt);
     "#,
 ];
 /// The advisory lock key that serialises migrations across processes ("saker" in ASCII).

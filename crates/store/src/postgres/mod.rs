@@ -91,6 +91,7 @@ pub struct PgStore {
     pool: pool::Pool,
 }
 
+pub use commands::SessionLock;
 pub use execution_leases::ExecutionLease;
 use pool::Conn;
 pub use pool::PoolSettings;

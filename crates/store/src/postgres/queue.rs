@@ -240,8 +240,8 @@ impl PgStore {
             let attempt: i64 = job.try_get(2)?;
             let already = tx
                 .query_opt(
-                    "SELECT 1 FROM worker_results WHERE task_run_id = $1 AND attempt = $2",
-                    &[&task_run_id, &attempt],
+                    "SELECT 1 FROM worker_results WHERE job_id = $1",
+                    &[&result.job_id],
                 )?
                 .is_some();
             if already {
@@ -260,7 +260,7 @@ impl PgStore {
             let inserted = tx.execute(
                 "INSERT INTO worker_results (job_id, execution_id, task_run_id, attempt, \
                  payload, submitted_by, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (task_run_id, attempt) DO NOTHING",
+                 ON CONFLICT (job_id) DO NOTHING",
                 &[
                     &result.job_id,
                     &execution_id,
@@ -348,8 +348,7 @@ impl PgStore {
         let row = self.read_tx(|tx| {
             tx.query_opt(
                 "SELECT j.id, j.state, r.payload FROM worker_jobs j \
-                 LEFT JOIN worker_results r \
-                   ON r.task_run_id = j.task_run_id AND r.attempt = j.attempt \
+                 LEFT JOIN worker_results r ON r.job_id = j.id \
                  WHERE j.task_run_id = $1 AND j.attempt = $2 ORDER BY j.seq DESC LIMIT 1",
                 &[&task_run_id, &i64::from(attempt)],
             )

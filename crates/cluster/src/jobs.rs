@@ -1,0 +1,270 @@
+//! Jobs: queued by the executor ([`JobsOut`]), claimed by workers ([`JobsIn`]).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::Utc;
+use saker_engine::queue::{PopFuture, Queue, QueueClosed, WorkerJob, WorkerResult};
+use saker_engine::wire::WireMessage;
+use saker_model::StateType;
+use saker_store::queue::{Claim, ClaimedJob, NewJob, NewResult, WakeChannel};
+
+use crate::Db;
+use crate::threads::{FALLBACK_POLL, retried, spawn_writer};
+
+/// The worker group a task asks for (`workerGroup: {key: …}`), `None` for the default one.
+pub fn worker_group(job: &WorkerJob) -> Option<String> {
+    job.task
+        .worker_group
+        .as_ref()
+        .and_then(|group| group.get("key"))
+        .and_then(|key| key.as_str())
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .map(str::to_owned)
+}
+
+/// The executor's side: every job pushed is queued in the database, in batches, by a
+/// thread of its own (pushing never waits). The executor has recorded the job's task run
+/// as RUNNING before pushing; if the database stays unreachable the job is dropped with an
+/// error, and the next executor's recovery starts a new attempt of it.
+pub struct JobsOut {
+    tx: Mutex<std::sync::mpsc::Sender<WorkerJob>>,
+}
+
+/// How many times a batch of jobs is tried before it is given up (about five minutes).
+const ENQUEUE_ATTEMPTS: u32 = 64;
+
+impl JobsOut {
+    pub fn new(db: Db) -> Self {
+        let tx = spawn_writer("saker-jobs-out", move |batch: Vec<WorkerJob>| {
+            let jobs: Vec<NewJob> = batch
+                .iter()
+                .filter_map(|job| match job.to_wire() {
+                    Ok(payload) => Some(NewJob {
+                        id: saker_model::execution::new_id(),
+                        execution_id: job.execution.id.clone(),
+                        task_run_id: job.task_run.id.clone(),
+                        attempt: job.attempt,
+                        worker_group: worker_group(job),
+                        payload,
+                    }),
+                    Err(error) => {
+                        tracing::error!(%error, task_run = %job.task_run.id, "a job could not be written; it is dropped");
+                        None
+                    }
+                })
+                .collect();
+            if let Err(error) = retried("queueing jobs", ENQUEUE_ATTEMPTS, || {
+                db.enqueue_jobs(&jobs, Utc::now())
+            }) {
+                tracing::error!(%error, jobs = jobs.len(), "jobs could not be queued; their task runs stay RUNNING until an executor takes over");
+            }
+        });
+        Self { tx: Mutex::new(tx) }
+    }
+}
+
+impl Queue<WorkerJob> for JobsOut {
+    fn push(&self, job: WorkerJob) -> Result<(), QueueClosed> {
+        self.tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(job)
+            .map_err(|_| QueueClosed)
+    }
+
+    /// The executor only queues jobs; nothing is read back here.
+    fn pop(&self) -> PopFuture<'_, WorkerJob> {
+        Box::pin(async { None })
+    }
+}
+
+/// The claims a worker holds: which job and delivery each (task run, attempt) came from, so
+/// that its result is submitted under that claim.
+#[derive(Clone, Default)]
+pub struct ClaimBook {
+    claims: Arc<Mutex<Claims>>,
+}
+
+/// (task run, attempt) → (job id, delivery).
+type Claims = HashMap<(String, u32), (String, u32)>;
+
+impl ClaimBook {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Claims> {
+        self.claims.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn hold(&self, job: &ClaimedJob) {
+        self.lock().insert(
+            (job.task_run_id.clone(), job.attempt),
+            (job.id.clone(), job.delivery),
+        );
+    }
+
+    /// The claim of `task_run_id`'s `attempt`.
+    pub(crate) fn claim_of(&self, task_run_id: &str, attempt: u32) -> Option<(String, u32)> {
+        self.lock().get(&(task_run_id.to_owned(), attempt)).cloned()
+    }
+
+    /// The claim of `task_run_id`'s `attempt`, forgotten.
+    pub(crate) fn release(&self, task_run_id: &str, attempt: u32) -> Option<(String, u32)> {
+        self.lock().remove(&(task_run_id.to_owned(), attempt))
+    }
+
+    /// How many jobs this worker holds.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Who is claiming, and for how long a claim holds without a heartbeat.
+#[derive(Clone)]
+pub struct Claimer {
+    /// The worker's service instance (claims are refused unless it is RUNNING).
+    pub instance: String,
+    pub worker_group: Option<String>,
+    pub lease: Duration,
+}
+
+/// The worker's side: each pop claims one job (`FOR UPDATE SKIP LOCKED`), waiting on the
+/// jobs channel while there is none. The engine's worker pops only when it has a free slot,
+/// so a worker never holds a job it cannot start.
+pub struct JobsIn {
+    inner: Arc<ClaimLoop>,
+}
+
+struct ClaimLoop {
+    db: Db,
+    claimer: Claimer,
+    book: ClaimBook,
+    waiter: Arc<Mutex<Option<saker_store::JobWaiter>>>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl JobsIn {
+    pub fn new(db: Db, claimer: Claimer, book: ClaimBook) -> Self {
+        Self {
+            inner: Arc::new(ClaimLoop {
+                db,
+                claimer,
+                book,
+                waiter: Arc::default(),
+                stopping: Arc::default(),
+            }),
+        }
+    }
+
+    /// A flag that, once set, makes the worker stop asking for jobs (TERMINATING).
+    pub fn stopping(&self) -> Arc<AtomicBool> {
+        self.inner.stopping.clone()
+    }
+}
+
+impl ClaimLoop {
+    /// Claims one job, waiting for one if none is queued; `None` once stopping.
+    fn claim_one(&self) -> Option<WorkerJob> {
+        let mut waiter = self.waiter.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if self.stopping.load(Ordering::Acquire) {
+                return None;
+            }
+            if waiter.is_none() {
+                match self.db.waiter(WakeChannel::Jobs) {
+                    Ok(w) => *waiter = Some(w),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot listen for jobs; trying again");
+                        std::thread::sleep(Duration::from_millis(500));
+                        continue;
+                    }
+                }
+            }
+            let claim = Claim {
+                instance: &self.claimer.instance,
+                worker_group: self.claimer.worker_group.as_deref(),
+                max: 1,
+                lease: self.claimer.lease,
+                now: Utc::now(),
+            };
+            match self.db.claim_jobs(&claim) {
+                Ok(jobs) => {
+                    if let Some(job) = jobs.into_iter().next() {
+                        self.book.hold(&job);
+                        match WorkerJob::from_wire(&job.payload) {
+                            Ok(decoded) => return Some(decoded),
+                            Err(error) => self.refuse(&job, &error),
+                        }
+                        continue;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "claiming a job failed; trying again");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+            let wait = waiter.as_mut().map(|w| w.wait(FALLBACK_POLL));
+            if let Some(Err(error)) = wait {
+                tracing::warn!(%error, "the session listening for jobs failed; opening a new one");
+                *waiter = None;
+            }
+        }
+    }
+
+    /// A job whose message cannot be read (its flow no longer parses on this worker): its
+    /// attempt fails, with the reason in the worker's log.
+    fn refuse(&self, job: &ClaimedJob, error: &str) {
+        tracing::error!(%error, task_run = %job.task_run_id, "a claimed job could not be read; its attempt fails");
+        let now = Utc::now();
+        let result = WorkerResult {
+            execution_id: job.execution_id.clone(),
+            task_run_id: job.task_run_id.clone(),
+            attempt: job.attempt,
+            state: StateType::Failed,
+            outputs: Default::default(),
+            resolved: None,
+            labels: Default::default(),
+            exit: None,
+            resume: None,
+            variables: None,
+            started_at: now,
+            ended_at: now,
+            logs: Vec::new(),
+        };
+        self.book.release(&job.task_run_id, job.attempt);
+        if let Ok(payload) = result.to_wire() {
+            let submitted = self.db.submit_result(&NewResult {
+                job_id: &job.id,
+                delivery: job.delivery,
+                instance: &self.claimer.instance,
+                payload: &payload,
+                now,
+            });
+            if let Err(error) = submitted {
+                tracing::warn!(%error, "the failure of an unreadable job could not be recorded");
+            }
+        }
+    }
+}
+
+impl Queue<WorkerJob> for JobsIn {
+    /// A worker pushes no jobs.
+    fn push(&self, _job: WorkerJob) -> Result<(), QueueClosed> {
+        Err(QueueClosed)
+    }
+
+    fn pop(&self) -> PopFuture<'_, WorkerJob> {
+        let this = self.inner.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || this.claim_one())
+                .await
+                .ok()
+                .flatten()
+        })
+    }
+}

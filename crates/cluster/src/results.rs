@@ -1,0 +1,152 @@
+//! Results: submitted by workers ([`ResultsOut`]), applied by the executor ([`ResultsIn`]).
+
+use std::sync::{Mutex, PoisonError};
+
+use chrono::Utc;
+use saker_engine::queue::{PopFuture, Queue, QueueClosed, WorkerResult};
+use saker_engine::wire::WireMessage;
+use saker_store::queue::{NewResult, Submitted, WakeChannel};
+use tokio::sync::mpsc;
+
+use crate::Db;
+use crate::jobs::ClaimBook;
+use crate::threads::{BATCH, Step, retried, spawn_reader, spawn_writer};
+
+/// How many times a result is tried before it is given up (about five minutes): its job's
+/// lease lapses meanwhile only if the worker also stops heartbeating.
+const SUBMIT_ATTEMPTS: u32 = 64;
+
+/// The worker's side: each result is submitted under the claim its job came with, by a
+/// thread of its own. A result the queue refuses (the job was requeued or cancelled, or
+/// this worker was declared gone) is dropped: another claim owns that job now.
+pub struct ResultsOut {
+    tx: Mutex<std::sync::mpsc::Sender<WorkerResult>>,
+}
+
+impl ResultsOut {
+    pub fn new(db: Db, instance: String, book: ClaimBook) -> Self {
+        let tx = spawn_writer("saker-results-out", move |batch: Vec<WorkerResult>| {
+            for result in batch {
+                submit(db, &instance, &book, &result);
+            }
+        });
+        Self { tx: Mutex::new(tx) }
+    }
+}
+
+fn submit(db: Db, instance: &str, book: &ClaimBook, result: &WorkerResult) {
+    let Some((job_id, delivery)) = book.claim_of(&result.task_run_id, result.attempt) else {
+        tracing::warn!(task_run = %result.task_run_id, "a result without a claim is dropped");
+        return;
+    };
+    let payload = match result.to_wire() {
+        Ok(payload) => payload,
+        Err(error) => {
+            tracing::error!(%error, task_run = %result.task_run_id, "a result could not be written; it is dropped");
+            return;
+        }
+    };
+    let submitted = retried("submitting a result", SUBMIT_ATTEMPTS, || {
+        db.submit_result(&NewResult {
+            job_id: &job_id,
+            delivery,
+            instance,
+            payload: &payload,
+            now: Utc::now(),
+        })
+    });
+    // Released only now: a worker stopping waits until it holds no claim, so every result it
+    // produced has been submitted.
+    book.release(&result.task_run_id, result.attempt);
+    match submitted {
+        Ok(Submitted::Accepted | Submitted::Duplicate) => {}
+        Ok(Submitted::Stale) => tracing::warn!(
+            task_run = %result.task_run_id,
+            attempt = result.attempt,
+            "a result was refused: the job is no longer this worker's (resubmitted, cancelled, \
+             or this worker was declared gone); it is dropped"
+        ),
+        Err(error) => {
+            tracing::error!(%error, task_run = %result.task_run_id, "a result could not be submitted")
+        }
+    }
+}
+
+impl Queue<WorkerResult> for ResultsOut {
+    fn push(&self, result: WorkerResult) -> Result<(), QueueClosed> {
+        self.tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(result)
+            .map_err(|_| QueueClosed)
+    }
+
+    /// A worker reads no results.
+    fn pop(&self) -> PopFuture<'_, WorkerResult> {
+        Box::pin(async { None })
+    }
+}
+
+/// The executor's side: results read as they are submitted (woken by their notification),
+/// each marked applied as it is handed over. Marking before the executor has recorded it is
+/// safe: an executor that takes over re-reads the result of every attempt still RUNNING
+/// whatever its mark (`crate::recovery`), and the executor ignores a result for an attempt
+/// that is no longer running.
+pub struct ResultsIn {
+    rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<WorkerResult>>,
+    start: Mutex<Option<(Db, mpsc::UnboundedSender<WorkerResult>)>>,
+}
+
+impl ResultsIn {
+    /// Results of `db`, read once [`ResultsIn::start`] is called: an executor that takes over
+    /// starts reading after its recovery, so that no result reaches it before the execution
+    /// it belongs to.
+    pub fn new(db: Db) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            rx: tokio::sync::Mutex::new(rx),
+            start: Mutex::new(Some((db, tx))),
+        }
+    }
+
+    /// Starts reading results (once; later calls do nothing).
+    pub fn start(&self) {
+        let Some((db, tx)) = self
+            .start
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        spawn_reader("saker-results-in", db, WakeChannel::Results, move |db| {
+            let pending = db.pending_results(BATCH as u32)?;
+            let found = pending.len();
+            for row in pending {
+                match WorkerResult::from_wire(&row.payload) {
+                    Ok(result) => {
+                        if tx.send(result).is_err() {
+                            return Ok(Step::Stop);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, task_run = %row.task_run_id, "a stored result could not be read; it is skipped")
+                    }
+                }
+                db.mark_result_applied(row.seq, Utc::now())?;
+            }
+            Ok(Step::Found(found))
+        });
+    }
+}
+
+impl Queue<WorkerResult> for ResultsIn {
+    /// The executor pushes no results.
+    fn push(&self, _result: WorkerResult) -> Result<(), QueueClosed> {
+        Err(QueueClosed)
+    }
+
+    fn pop(&self) -> PopFuture<'_, WorkerResult> {
+        Box::pin(async move { self.rx.lock().await.recv().await })
+    }
+}

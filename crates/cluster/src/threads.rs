@@ -1,0 +1,123 @@
+//! The two shapes of database thread this crate runs: a writer draining a channel in
+//! batches, and a reader woken by notifications.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use saker_store::StoreError;
+use saker_store::queue::WakeChannel;
+
+use crate::Db;
+
+/// How long a reader waits for a notification before it looks anyway (a notification lost
+/// with a connection is found this late at worst).
+pub(crate) const FALLBACK_POLL: Duration = Duration::from_secs(2);
+
+/// How long a thread waits after a database error before it tries again.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// The most items one batch takes.
+pub(crate) const BATCH: usize = 256;
+
+/// Starts a thread that hands `write` every batch of items sent on the returned channel,
+/// as they come (what is waiting is taken together). `write` retries as it sees fit; the
+/// thread ends when every sender is gone.
+pub(crate) fn spawn_writer<T: Send + 'static>(
+    name: &str,
+    mut write: impl FnMut(Vec<T>) + Send + 'static,
+) -> mpsc::Sender<T> {
+    let (tx, rx) = mpsc::channel::<T>();
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(item) => batch.push(item),
+                        Err(_) => break,
+                    }
+                }
+                write(batch);
+            }
+        })
+        .expect("spawning a database writer thread");
+    tx
+}
+
+/// What one step of a reader did.
+pub(crate) enum Step {
+    /// It found this many items (a full batch means more may be waiting: no wait).
+    Found(usize),
+    /// Whoever consumed the items is gone: the thread ends.
+    Stop,
+}
+
+/// Starts a thread that runs `step` whenever `channel` is notified (and every
+/// [`FALLBACK_POLL`] without a notification), and at once again after a full batch. A
+/// database error is logged and retried after a pause, with a new listening session.
+pub(crate) fn spawn_reader(
+    name: &str,
+    db: Db,
+    channel: WakeChannel,
+    mut step: impl FnMut(Db) -> Result<Step, StoreError> + Send + 'static,
+) {
+    let thread_name = name.to_owned();
+    std::thread::Builder::new()
+        .name(thread_name.clone())
+        .spawn(move || {
+            loop {
+                // Listening starts before the first look, so nothing notified in between is
+                // missed.
+                let mut waiter = match db.waiter(channel) {
+                    Ok(waiter) => waiter,
+                    Err(error) => {
+                        tracing::warn!(%error, thread = %thread_name, "cannot listen for notifications; trying again");
+                        std::thread::sleep(RETRY_PAUSE);
+                        continue;
+                    }
+                };
+                loop {
+                    match step(db) {
+                        Ok(Step::Stop) => return,
+                        Ok(Step::Found(n)) if n >= BATCH => continue,
+                        Ok(Step::Found(_)) => {}
+                        Err(error) => {
+                            tracing::warn!(%error, thread = %thread_name, "database read failed; trying again");
+                            std::thread::sleep(RETRY_PAUSE);
+                        }
+                    }
+                    if let Err(error) = waiter.wait(FALLBACK_POLL) {
+                        tracing::warn!(%error, thread = %thread_name, "the listening session failed; opening a new one");
+                        break;
+                    }
+                }
+            }
+        })
+        .expect("spawning a database reader thread");
+}
+
+/// Runs `call` until it succeeds or `attempts` have failed, pausing between them. Returns
+/// the last error.
+pub(crate) fn retried<T>(
+    what: &str,
+    attempts: u32,
+    mut call: impl FnMut() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut pause = RETRY_PAUSE;
+    let mut tries = 0;
+    loop {
+        match call() {
+            Ok(value) => return Ok(value),
+            Err(error) => {
+                tries += 1;
+                if tries >= attempts {
+                    return Err(error);
+                }
+                tracing::warn!(%error, "{what} failed; trying again");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
