@@ -90,6 +90,7 @@ async fn management(
 pub fn executor(globals: &Globals, management_port: Option<u16>) -> anyhow::Result<ExitCode> {
     let app = distributed_app(globals, "executor")?;
     let liveness = crate::services::liveness_settings(&app.config)?;
+    let patience = liveness.timeout;
     let store = app.open_store()?;
     let parts = app.engine_parts(store.clone(), globals.config.as_deref())?;
     // Jobs out, controls out, results in, commands in, the heartbeat, and recovery reads.
@@ -154,13 +155,24 @@ pub fn executor(globals: &Globals, management_port: Option<u16>) -> anyhow::Resu
         // Losing the lock (the database restarted, the connection was cut) means another
         // executor may take over: this one stops at once rather than advance executions
         // beside it.
+        // The database being unreachable for a while (a restart) is waited out for as long
+        // as the liveness timeout: the lock comes back with the session if nobody took it.
         let lost = async {
+            let mut unreachable_since: Option<Instant> = None;
             loop {
                 tokio::time::sleep(STANDBY_POLL).await;
                 let check = store.clone();
-                let held = tokio::task::spawn_blocking(move || check.claim_executor()).await;
-                if !matches!(held, Ok(Ok(true))) {
-                    return;
+                match tokio::task::spawn_blocking(move || check.claim_executor()).await {
+                    Ok(Ok(true)) => unreachable_since = None,
+                    Ok(Ok(false)) => return,
+                    Ok(Err(error)) => {
+                        let since = *unreachable_since.get_or_insert_with(Instant::now);
+                        tracing::warn!(%error, "cannot check this executor's hold on the database");
+                        if since.elapsed() >= patience {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
                 }
             }
         };
