@@ -244,9 +244,7 @@ impl Executor {
     fn flush(&self, outbox: &mut Outbox) {
         if !outbox.writes.is_empty() {
             let writes: Vec<Write> = outbox.writes.iter().map(Owned::as_write).collect();
-            if let Err(e) = self.store.write(&writes) {
-                tracing::error!(error = %e, "could not record execution changes");
-            }
+            self.write_until_recorded(&writes);
             outbox.writes.clear();
         }
         for job in outbox.jobs.drain(..) {
@@ -284,6 +282,37 @@ impl Executor {
         }
         for (id, reply) in outbox.lookups.drain(..) {
             let _ = reply.send(self.store.get_execution(&id).ok().flatten());
+        }
+    }
+
+    /// Records `writes`, waiting out a database that is unreachable or busy (a restart, a
+    /// cut connection): the executor acts on nothing it has not recorded, so it holds its
+    /// events until the database answers again. A write refused for what it holds is logged
+    /// and given up.
+    fn write_until_recorded(&self, writes: &[Write<'_>]) {
+        let mut pause = std::time::Duration::from_millis(50);
+        let mut warned = false;
+        loop {
+            match self.store.write(writes) {
+                Ok(()) => {
+                    if warned {
+                        tracing::warn!("the database answers again; execution changes recorded");
+                    }
+                    return;
+                }
+                Err(e) if e.is_retryable() => {
+                    if !warned {
+                        warned = true;
+                        tracing::warn!(error = %e, "cannot record execution changes yet; the executor waits for the database");
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not record execution changes");
+                    return;
+                }
+            }
         }
     }
 
