@@ -279,6 +279,7 @@ impl ThisProcess {
                 state_changed_at: now,
                 worker_group: None,
                 config: serde_json::json!({}),
+                jobs: Vec::new(),
             },
         }
     }

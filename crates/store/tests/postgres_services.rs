@@ -63,6 +63,20 @@ fn the_coordinator_requeues_immediately(url: &str) {
         claimed_ids(&store, &claim("dead", None, 10, at(1))).len(),
         2
     );
+    // The instance list shows what each one holds.
+    let held: Vec<(String, String)> = store
+        .list_instances()
+        .unwrap()
+        .into_iter()
+        .flat_map(|i| i.jobs.into_iter().map(move |j| (i.id.clone(), j.job_id)))
+        .collect();
+    assert_eq!(
+        held,
+        [
+            ("dead".to_owned(), "live".to_owned()),
+            ("dead".to_owned(), "of-killed".to_owned())
+        ]
+    );
     store
         .heartbeat("alive", at(100), Duration::from_secs(45))
         .unwrap();
