@@ -64,6 +64,7 @@ impl PgStore {
     /// transaction. Concurrent takers skip each other's rows: each command is taken once.
     pub fn take_commands(&self, max: u32) -> Result<Vec<Command>> {
         let mut rows = self.write_tx(|tx| {
+            self.fence(tx)?;
             tx.query(
                 "DELETE FROM executor_commands WHERE seq IN ( \
                    SELECT seq FROM executor_commands ORDER BY seq LIMIT $1 \
@@ -98,6 +99,7 @@ impl PgStore {
     pub fn push_control(&self, payload: &str, now: DateTime<Utc>) -> Result<i64> {
         no_nul("worker control", "(new)", &[payload])?;
         self.write_tx(|tx| {
+            self.fence(tx)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CONTROLS_LOCK])?;
             let row = tx.query_one(
                 "INSERT INTO worker_controls (payload, created_at) VALUES ($1, $2) \
