@@ -22,6 +22,7 @@ fn postgres_commands_and_controls() {
     let cluster = PgCluster::start();
     let cases: Vec<pg::Case<str>> = cases![
         commands_are_taken_once_in_order,
+        peeked_commands_stay_until_acknowledged,
         concurrent_takers_never_share_a_command,
         a_command_wakes_the_executor,
         every_worker_reads_every_control_until_purged,
@@ -45,6 +46,34 @@ fn command<'a>(kind: &'a str, execution_id: &'a str, payload: &'a str) -> NewCom
         execution_id,
         payload,
     }
+}
+
+/// The executor's way: read, apply, then delete what it applied; a command read but not
+/// deleted (its executor died) is read again by the next reader.
+fn peeked_commands_stay_until_acknowledged(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    let mut seqs = Vec::new();
+    for n in 0..3 {
+        seqs.push(
+            store
+                .push_command(&command("kill", &format!("e{n}"), "{}"), at(n))
+                .unwrap(),
+        );
+    }
+    let read = |max| -> Vec<i64> {
+        store
+            .peek_commands(max)
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect()
+    };
+    assert_eq!(read(2), seqs[..2]);
+    assert_eq!(read(2), seqs[..2], "reading deletes nothing");
+    assert_eq!(store.delete_commands(&seqs[..2]).unwrap(), 2);
+    assert_eq!(read(10), seqs[2..]);
+    assert_eq!(store.delete_commands(&seqs[..2]).unwrap(), 0);
+    assert_eq!(store.delete_commands(&[]).unwrap(), 0);
 }
 
 fn commands_are_taken_once_in_order(url: &str) {

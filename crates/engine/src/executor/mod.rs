@@ -91,6 +91,9 @@ pub enum Event {
         attempt: u32,
         holder: String,
     },
+    /// Answer once every event sent before this one is recorded in the store (what came
+    /// from another process can then be acknowledged there).
+    Barrier(oneshot::Sender<()>),
     /// Call back when the execution ends (at once if it is not running here).
     Watch {
         execution_id: String,
@@ -230,6 +233,7 @@ impl Executor {
                 attempt,
                 holder,
             } => self.on_abandoned(live, outbox, execution_id, task_run_id, attempt, &holder),
+            Event::Barrier(reply) => outbox.barriers.push(reply),
             Event::Watch {
                 execution_id,
                 reply,
@@ -283,6 +287,9 @@ impl Executor {
         for (id, reply) in outbox.lookups.drain(..) {
             let _ = reply.send(self.store.get_execution(&id).ok().flatten());
         }
+        for reply in outbox.barriers.drain(..) {
+            let _ = reply.send(());
+        }
     }
 
     /// Records `writes`, waiting out a database that is unreachable or busy (a restart, a
@@ -326,6 +333,14 @@ impl Executor {
         let Some(l) = live.get_mut(execution_id) else {
             return;
         };
+        // Only a run waiting for its retry starts a new attempt: a second RetryDue (a command
+        // applied again after a takeover) changes nothing.
+        if l.execution
+            .task_run_by_id(task_run_id)
+            .is_none_or(|run| run.state.current != StateType::Retrying)
+        {
+            return;
+        }
         if l.killing {
             let mut changed = Vec::new();
             if let Some(run) = l
