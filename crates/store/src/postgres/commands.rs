@@ -206,7 +206,11 @@ impl PgStore {
                 .client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULER_LOCK])?
                 .try_get(0)?;
-            Ok(claimed.then_some(SessionLock {
+            if !claimed {
+                return Ok(None);
+            }
+            super::hold_session_lock_briefly(&mut conn.client);
+            Ok(Some(SessionLock {
                 client: Some(conn.client),
             }))
         })

@@ -365,6 +365,19 @@ impl PgStore {
     }
 }
 
+/// Asks the server to drop a session holding a role's lock (the executor's, the
+/// scheduler's) within about half a minute once its client is unreachable: by default a
+/// vanished host's session, and so its lock, would live until the kernel's keepalive gives
+/// up, about two hours, and no standby could take over. Ignored on a Unix socket; a failure
+/// only costs that speed, so it is logged, not returned.
+pub(super) fn hold_session_lock_briefly(client: &mut Client) {
+    let settings = "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; \
+                    SET tcp_keepalives_count = 3; SET tcp_user_timeout = 20000";
+    if let Err(error) = client.batch_execute(settings) {
+        tracing::warn!(%error, "cannot set keepalives on the session holding a lock");
+    }
+}
+
 /// Fails the transaction unless the session with backend process id `pid` holds the
 /// executor's lock (`pg_locks` shows a session advisory lock as classid = high 32 bits,
 /// objid = low 32 bits, objsubid = 1). `Busy`, so that the executor waits: either this
@@ -508,6 +521,7 @@ impl Store for PgStore {
             )?;
             let claimed: bool = row.try_get(0)?;
             if claimed {
+                hold_session_lock_briefly(&mut conn.client);
                 let pid: i32 = row.try_get(1)?;
                 self.executor_pid
                     .store(pid, std::sync::atomic::Ordering::Release);
