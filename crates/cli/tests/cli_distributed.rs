@@ -244,3 +244,128 @@ fn separate_services_run_executions_once_and_hand_a_killed_workers_task_on() {
         );
     }
 }
+
+/// A cluster under `settings` with an executor, a webserver and two workers, [`NAP`]
+/// deployed, one execution of it whose worker was killed with `kill -9` while its task
+/// slept.
+struct KilledMidTask {
+    cluster: Cluster,
+    services: Services,
+    execution: String,
+    task_run: String,
+    dead: String,
+    alive: String,
+}
+
+fn kill_a_worker_mid_task(settings: Settings) -> KilledMidTask {
+    let cluster = Cluster::start(&settings);
+    let mut services = start_services(&cluster, false);
+    services.api.deploy(NAP);
+    let (execution, task_run, victim) = nap_running(&cluster, &services);
+    let dead = services.workers[victim].1.clone();
+    let alive = services.workers[1 - victim].1.clone();
+    services.workers[victim].0.kill_9();
+    KilledMidTask {
+        cluster,
+        services,
+        execution,
+        task_run,
+        dead,
+        alive,
+    }
+}
+
+#[test]
+fn under_never_a_killed_workers_task_is_not_run_again() {
+    let k = kill_a_worker_mid_task(Settings::with_strategy("NEVER"));
+    let api = k.services.api;
+    let execution = api.wait_ended(&k.execution);
+    assert_eq!(execution["state"]["current"], "FAILED", "{execution}");
+    let run = task_run(&execution, "nap");
+    assert!(!history(run).contains(&"RESUBMITTED".to_owned()), "{run}");
+    assert_eq!(times(run, "FAILED"), 1, "{run}");
+    let logs = api.log_messages(&k.execution);
+    assert!(
+        logs.iter().any(|l| l.contains(&k.dead)
+            && l.contains("server.worker-task-restart-strategy is NEVER")
+            && l.contains("the attempt is not run again")),
+        "{logs:?}"
+    );
+    // The job was delivered once, to the dead worker, and abandoned: no worker can claim it
+    // and none submitted a result. The task started once and never finished.
+    let jobs = k.cluster.jobs_of(&k.task_run);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(
+        (jobs[0].state.as_str(), jobs[0].delivery),
+        ("ABANDONED", 1),
+        "{jobs:?}"
+    );
+    assert_eq!(jobs[0].claimed_by.as_deref(), Some(k.dead.as_str()));
+    assert!(k.cluster.results_of(&k.task_run).is_empty());
+    assert_eq!(lines_with(&api, &k.execution, "nap started"), 1);
+    assert_eq!(lines_with(&api, &k.execution, "nap finished"), 0);
+    k.cluster
+        .wait_instance_state(&k.dead, &["DISCONNECTED", "NOT_RUNNING"]);
+    assert_eq!(k.cluster.instance_state(&k.alive), "RUNNING");
+}
+
+/// `server.termination-grace-period` of the AFTER_TERMINATION_GRACE_PERIOD test, and in
+/// seconds.
+const GRACE: (&str, i64) = ("6s", 6);
+
+#[test]
+#[ignore = "fails on main: PgStore::claim_jobs (crates/store/src/postgres/queue.rs) lets any \
+            worker claim a CLAIMED job whose lease (the liveness timeout) has expired once its \
+            holder is DISCONNECTED, before the grace period and without RESUBMITTED"]
+fn after_the_grace_period_a_killed_workers_task_is_resubmitted() {
+    let mut settings = Settings::with_strategy("AFTER_TERMINATION_GRACE_PERIOD");
+    settings.grace_period = Some(GRACE.0);
+    let k = kill_a_worker_mid_task(settings);
+    let api = k.services.api;
+    // Declared gone after the liveness timeout, its job is left with it until the grace
+    // period since its last heartbeat has passed.
+    k.cluster
+        .wait_instance_state(&k.dead, &["DISCONNECTED", "NOT_RUNNING"]);
+    let last_heartbeat = |cluster: &Cluster| {
+        let rows = cluster.services();
+        let row = rows.iter().find(|r| r["id"] == k.dead.as_str()).unwrap();
+        chrono::DateTime::parse_from_rfc3339(row["lastHeartbeat"].as_str().unwrap()).unwrap()
+    };
+    let beat = last_heartbeat(&k.cluster);
+    let due = beat + chrono::TimeDelta::seconds(GRACE.1);
+    let jobs = k.cluster.jobs_of(&k.task_run);
+    if chrono::Utc::now() < due {
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        assert_eq!(
+            (jobs[0].state.as_str(), jobs[0].claimed_by.as_deref()),
+            ("CLAIMED", Some(k.dead.as_str())),
+            "{jobs:?}"
+        );
+    }
+    let execution = api.wait_ended(&k.execution);
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    let run = task_run(&execution, "nap");
+    let resubmitted = run["state"]["histories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["state"] == "RESUBMITTED")
+        .unwrap_or_else(|| {
+            panic!(
+                "no RESUBMITTED in {run}; jobs {:?}; services {:?}; executor log:\n{}",
+                k.cluster.jobs_of(&k.task_run),
+                k.cluster.services(),
+                k.services.executor.log()
+            )
+        });
+    let at = chrono::DateTime::parse_from_rfc3339(resubmitted["date"].as_str().unwrap()).unwrap();
+    assert!(
+        at >= due,
+        "resubmitted at {at}, before the grace period after the last heartbeat ({beat}) ended"
+    );
+    assert_eq!(last_heartbeat(&k.cluster), beat);
+    assert_eq!(times(run, "SUCCESS"), 1, "{run}");
+    assert_eq!(k.cluster.job_holder(&k.task_run), Some(k.alive.clone()));
+    assert_eq!(k.cluster.results_of(&k.task_run), vec![k.alive.clone()]);
+    assert_eq!(lines_with(&api, &k.execution, "nap finished"), 1);
+}
