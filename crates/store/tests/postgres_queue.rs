@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use saker_store::queue::{Claim, JobState, NewJob, NewResult, Submitted, Wake, WakeChannel};
+use saker_store::services::settings::{LivenessSettings, RestartStrategy};
 use saker_store::services::{NewInstance, ServiceState, ServiceType};
-use saker_store::{PgStore, StoreError};
+use saker_store::{PgStore, Store, StoreError};
 
 #[test]
 fn postgres_job_queue() {
@@ -25,7 +26,7 @@ fn postgres_job_queue() {
         a_notification_wakes_a_waiter_without_polling,
         a_wait_without_notification_times_out,
         a_result_delivered_twice_changes_nothing,
-        an_expired_lease_of_a_gone_holder_frees_the_job,
+        only_the_coordinator_hands_a_gone_holders_job_on,
         heartbeats_renew_leases_only_while_alive,
         only_running_instances_claim,
         worker_groups_separate_jobs,
@@ -183,11 +184,21 @@ fn a_result_delivered_twice_changes_nothing(url: &str) {
     ));
 }
 
-fn an_expired_lease_of_a_gone_holder_frees_the_job(url: &str) {
+fn only_the_coordinator_hands_a_gone_holders_job_on(url: &str) {
     let store = PgStore::connect(url).unwrap();
     worker(&store, "w1", None, at(0));
     worker(&store, "w2", None, at(0));
-    store.enqueue_jobs(&[job("j1", "e1", None)], at(0)).unwrap();
+    // A running execution: the coordinator cancels the jobs of one that ended or is gone.
+    let mut execution = common::execution("company.team", "flow");
+    execution
+        .state
+        .transition(saker_model::execution::StateType::Running);
+    store
+        .write(&[saker_store::Write::CreateExecution(&execution)])
+        .unwrap();
+    store
+        .enqueue_jobs(&[job("j1", &execution.id, None)], at(0))
+        .unwrap();
     let first = store
         .claim_jobs(&Claim {
             lease: Duration::from_secs(10),
@@ -203,15 +214,28 @@ fn an_expired_lease_of_a_gone_holder_frees_the_job(url: &str) {
     store
         .set_instance_state("w1", ServiceState::Disconnected, at(21))
         .unwrap();
+    // Gone, and its lease expired: still not claimable. What becomes of the job is the
+    // restart strategy's to say, through the coordinator (AFTER_TERMINATION_GRACE_PERIOD
+    // would wait out the grace period; NEVER would abandon it).
+    assert!(claimed_ids(&store, &claim("w2", None, 1, at(22))).is_empty());
+    let immediately = LivenessSettings {
+        restart_strategy: RestartStrategy::Immediately,
+        ..LivenessSettings::default()
+    };
+    store
+        .heartbeat("w2", at(22), Duration::from_secs(45))
+        .unwrap();
+    store.coordinate(&immediately, at(22)).unwrap();
     let second = store.claim_jobs(&claim("w2", None, 1, at(22))).unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].delivery, 2);
-    // The first holder, back, learns it is gone and its result is refused.
+    // The first holder, back, learns it is gone (holding nothing more, it is already
+    // NOT_RUNNING) and its result is refused.
     assert_eq!(
         store
             .heartbeat("w1", at(23), Duration::from_secs(45))
             .unwrap(),
-        ServiceState::Disconnected
+        ServiceState::NotRunning
     );
     let stale = NewResult {
         job_id: "j1",

@@ -150,10 +150,11 @@ impl PgStore {
         })
     }
 
-    /// Claims up to `claim.max` jobs of the claimer's worker group, oldest first (returned
-    /// in queueing order, `seq`): queued
-    /// ones, and claimed ones whose lease has expired and whose holder is no longer alive.
-    /// Nothing when the claimer is not a RUNNING instance. Concurrent claimers never get
+    /// Claims up to `claim.max` queued jobs of the claimer's worker group, oldest first
+    /// (returned in queueing order, `seq`). A job a gone worker held comes back only through
+    /// the coordinator, which applies the restart strategy (requeued, abandoned or cancelled):
+    /// an expired lease alone frees nothing. Nothing when the claimer is not a RUNNING
+    /// instance. Concurrent claimers never get
     /// the same job.
     pub fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<ClaimedJob>> {
         let lease_until = lease_end(claim.now, claim.lease)?;
@@ -164,10 +165,7 @@ impl PgStore {
              ), picked AS ( \
                SELECT j.seq FROM worker_jobs j \
                 WHERE EXISTS (SELECT 1 FROM me) AND j.worker_group = $2 \
-                  AND (j.state = 'QUEUED' \
-                       OR (j.state = 'CLAIMED' AND j.lease_until <= $3 \
-                           AND NOT EXISTS (SELECT 1 FROM service_instances s \
-                                            WHERE s.id = j.claimed_by AND s.state IN {ALIVE}))) \
+                  AND j.state = 'QUEUED' \
                 ORDER BY j.seq LIMIT $4 \
                 FOR UPDATE OF j SKIP LOCKED \
              ) \
