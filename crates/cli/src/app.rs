@@ -99,8 +99,9 @@ impl App {
         Ok(StoreGate::new(concurrency, wait))
     }
 
-    /// [`App::open_store`] for a process that runs executions: refused while another process
-    /// runs them on the same database (one at a time until work goes through a durable queue).
+    /// [`App::open_store`] for a process that runs executions with its own worker
+    /// (`saker server standalone`): refused while another process runs executions on the same
+    /// database.
     pub fn open_store_to_run(&self) -> anyhow::Result<Arc<dyn Database>> {
         let store = self.open_store()?;
         if !store
@@ -109,7 +110,8 @@ impl App {
         {
             bail!(
                 "another Saker process runs executions on this database; use its API, or stop \
-                 it first (one process at a time until separate workers are available)"
+                 it first (to run several processes on one database, use the distributed \
+                 services: saker server executor, worker, webserver and scheduler)"
             );
         }
         Ok(store)

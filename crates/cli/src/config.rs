@@ -34,6 +34,7 @@ pub const OVERRIDABLE: &[&str] = &[
     "tasks.network",
     "tasks.work-dir",
     "repository.type",
+    "queue.type",
     "datasources.postgres.url",
     "datasources.postgres.username",
     "datasources.postgres.password",

@@ -1,4 +1,4 @@
-//! This process as a service instance of distributed mode (in progress, see
+//! This process as a service instance of distributed mode (see
 //! ARCHITECTURE.md, "Distributed mode"): the liveness settings read and checked from the
 //! configuration, and, on PostgreSQL, the instance row of `saker server local` (STANDALONE):
 //! registered at start, heartbeating on a thread of its own, running the coordinator's
@@ -329,6 +329,7 @@ impl ThisProcess {
                 state_changed_at: now,
                 worker_group: None,
                 config: serde_json::json!({}),
+                jobs: Vec::new(),
             },
         }
     }

@@ -41,15 +41,18 @@ impl CommandSink for CommandsOut {
     }
 }
 
-/// Takes the executor's commands as they are written and hands each to `engine`'s
-/// executor, on a thread of its own. A command is deleted as it is taken: one lost with a
-/// dying executor is covered by the next one's recovery (a CREATED execution is started, a
-/// KILLING one killed), except a kill asked in that instant, which is asked again.
+/// Reads the executor's commands as they are written and hands each to `engine`'s executor,
+/// on a thread of its own; a batch is deleted only once the executor has recorded what it
+/// asked. A command read by an executor that dies before that is read again by the next
+/// one: applying a command twice changes nothing (a second start, kill, resume or retry of
+/// the same thing is ignored by the executor).
 pub fn run_command_pump(db: Db, engine: Arc<Engine>) {
     spawn_reader("saker-commands-in", db, WakeChannel::Commands, move |db| {
-        let commands = db.take_commands(BATCH as u32)?;
+        let commands = db.peek_commands(BATCH as u32)?;
         let found = commands.len();
+        let mut handled = Vec::with_capacity(found);
         for row in commands {
+            handled.push(row.seq);
             let command = match ExecutorCommand::from_row(
                 &row.kind,
                 &row.execution_id,
@@ -68,6 +71,13 @@ pub fn run_command_pump(db: Db, engine: Arc<Engine>) {
                 tracing::error!(%error, execution = %row.execution_id, "an executor command failed");
             }
         }
+        if handled.is_empty() {
+            return Ok(Step::Found(0));
+        }
+        if !engine.wait_recorded() {
+            return Ok(Step::Stop);
+        }
+        db.delete_commands(&handled)?;
         Ok(Step::Found(found))
     });
 }

@@ -38,3 +38,9 @@ pub type Db = &'static PgStore;
 pub fn keep(store: PgStore) -> Db {
     Box::leak(Box::new(store))
 }
+
+/// Keeps a store shared with others (the engine's) for the rest of the process.
+pub fn keep_shared(store: std::sync::Arc<PgStore>) -> Db {
+    let kept: &'static std::sync::Arc<PgStore> = Box::leak(Box::new(store));
+    kept
+}

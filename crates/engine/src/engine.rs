@@ -284,6 +284,17 @@ impl Engine {
         }
     }
 
+    /// Waits until everything this engine's executor was handed before is recorded in the
+    /// store; `false` if the executor has stopped (or is in another process). Blocking: call
+    /// it from a thread that may wait (the command pump's).
+    pub fn wait_recorded(&self) -> bool {
+        let Some(events) = self.events.local() else {
+            return false;
+        };
+        let (reply, recorded) = oneshot::channel();
+        events.send(Event::Barrier(reply)).is_ok() && recorded.blocking_recv().is_ok()
+    }
+
     /// Hands a command from another process to this engine's executor, reading what it
     /// names from the store. A command about an execution that is unknown or has ended is
     /// dropped (it may be a copy delivered twice).

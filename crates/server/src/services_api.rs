@@ -1,5 +1,5 @@
 //! `GET /api/v1/instance/services`: the service instances of the deployment (distributed
-//! mode, in progress): on PostgreSQL every registered process, on SQLite this process alone.
+//! mode): on PostgreSQL every registered process, on SQLite this process alone.
 //! SERVICE READ on the server's default tenant: the deployment is not any one tenant's, and
 //! the route has no tenant in its path.
 
@@ -39,6 +39,18 @@ pub struct ServiceInstanceView {
     pub state_changed_at: DateTime<Utc>,
     /// The worker group a worker serves; absent for the default group.
     pub worker_group: Option<String>,
+    /// The jobs it holds now: one attempt of one task run each (workers only).
+    pub jobs: Vec<HeldJobView>,
+}
+
+/// A job an instance holds.
+#[derive(Debug, serde::Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldJobView {
+    pub job_id: String,
+    pub execution_id: String,
+    pub task_run_id: String,
+    pub attempt: u32,
 }
 
 /// Every service instance, oldest first (SERVICE READ).
@@ -77,6 +89,16 @@ async fn list_services(
                 last_heartbeat: instance.last_heartbeat,
                 state_changed_at: instance.state_changed_at,
                 worker_group: instance.worker_group,
+                jobs: instance
+                    .jobs
+                    .into_iter()
+                    .map(|job| HeldJobView {
+                        job_id: job.job_id,
+                        execution_id: job.execution_id,
+                        task_run_id: job.task_run_id,
+                        attempt: job.attempt,
+                    })
+                    .collect(),
             })
             .collect(),
     ))

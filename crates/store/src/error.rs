@@ -94,6 +94,34 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the same call may succeed if made again later without any change: the
+    /// database could not be reached or was busy, the connection broke, or PostgreSQL rolled
+    /// the transaction back for a deadlock or a serialization failure. False for anything
+    /// the data itself caused (a conflict, a corrupt row, a constraint).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } | StoreError::Busy { .. } => true,
+            StoreError::Backend(source) => {
+                if let Some(error) = source.downcast_ref::<postgres::Error>() {
+                    return match error.code() {
+                        // No SQL state: the connection itself failed (closed, reset, timed out).
+                        None => true,
+                        Some(code) => {
+                            *code == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                                || *code == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+                                || *code == postgres::error::SqlState::ADMIN_SHUTDOWN
+                                || *code == postgres::error::SqlState::CRASH_SHUTDOWN
+                                || *code == postgres::error::SqlState::CANNOT_CONNECT_NOW
+                        }
+                    };
+                }
+                // SQLite's own busy and locked errors are `Busy` already.
+                false
+            }
+            _ => false,
+        }
+    }
+
     /// Describes a JSON error by its category and position only: serde_json's own messages
     /// may quote the offending value ("invalid type: string \"...\""), which could be a
     /// sealed secret or any user data.
@@ -119,6 +147,30 @@ impl StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_failures_of_the_database_itself_are_retried() {
+        let busy = StoreError::Busy {
+            reason: "no connection".into(),
+        };
+        assert!(busy.is_retryable());
+        let conflict = StoreError::Conflict {
+            kind: "task run",
+            id: "r".into(),
+            reason: "belongs to another execution",
+        };
+        assert!(!conflict.is_retryable());
+        let locked = StoreError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        ));
+        assert!(locked.is_retryable(), "{locked}");
+        let constraint = StoreError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            None,
+        ));
+        assert!(!constraint.is_retryable(), "{constraint}");
+    }
 
     #[test]
     fn json_errors_do_not_quote_values() {

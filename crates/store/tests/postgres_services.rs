@@ -26,6 +26,7 @@ fn postgres_service_instances() {
         instance_state_changes_follow_the_state_machine,
         old_rows_of_gone_instances_are_purged,
         one_executor_at_a_time_holds_an_execution,
+        an_executor_that_lost_its_claim_writes_nothing,
     ];
     pg::run_cases(&cases, |n| {
         cluster.create_database(&format!("services_{n}"))
@@ -62,6 +63,20 @@ fn the_coordinator_requeues_immediately(url: &str) {
     assert_eq!(
         claimed_ids(&store, &claim("dead", None, 10, at(1))).len(),
         2
+    );
+    // The instance list shows what each one holds.
+    let held: Vec<(String, String)> = store
+        .list_instances()
+        .unwrap()
+        .into_iter()
+        .flat_map(|i| i.jobs.into_iter().map(move |j| (i.id.clone(), j.job_id)))
+        .collect();
+    assert_eq!(
+        held,
+        [
+            ("dead".to_owned(), "live".to_owned()),
+            ("dead".to_owned(), "of-killed".to_owned())
+        ]
     );
     store
         .heartbeat("alive", at(100), Duration::from_secs(45))
@@ -327,4 +342,58 @@ fn one_executor_at_a_time_holds_an_execution(url: &str) {
             .lease_execution("e2", "nobody", lease, at(101))
             .unwrap()
     );
+}
+
+/// The claim fences every write of the store that holds it: once its session is gone (the
+/// database restarted, the connection was cut: here, the backend terminated), writes fail as
+/// Busy until the claim is taken again; if another executor took it meanwhile, the first
+/// never writes again.
+fn an_executor_that_lost_its_claim_writes_nothing(url: &str) {
+    let first = PgStore::connect(url).unwrap();
+    let second = PgStore::connect(url).unwrap();
+    let admin = PgStore::connect(url).unwrap();
+    assert!(first.claim_executor().unwrap());
+    let running = stored_execution(&first, StateType::Running);
+    let execution = |store: &PgStore| store.get_execution(&running).unwrap().unwrap();
+    let terminate = || {
+        let url = url.to_owned();
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let killed = client
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks \
+                 WHERE locktype = 'advisory' AND objsubid = 1 AND granted",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(killed, 1, "one session holds the executor's lock");
+    };
+
+    terminate();
+    let mut changed = execution(&first);
+    changed.state.transition(StateType::Success);
+    let refused = first.write(&[Write::SaveExecution(&changed)]).unwrap_err();
+    assert!(matches!(refused, StoreError::Busy { .. }), "{refused}");
+    assert!(refused.to_string().contains("executor's lock"), "{refused}");
+    assert_eq!(execution(&admin).state.current, StateType::Running);
+    // Nobody took it: the first claims it again and writes.
+    assert!(first.claim_executor().unwrap());
+    first.write(&[Write::SaveExecution(&changed)]).unwrap();
+    assert_eq!(execution(&admin).state.current, StateType::Success);
+
+    // Another executor takes it while the first's session is gone: the first is refused
+    // for good, and so are its queue writes.
+    terminate();
+    assert!(second.claim_executor().unwrap());
+    assert!(!first.claim_executor().unwrap());
+    let refused = first.write(&[Write::SaveExecution(&changed)]).unwrap_err();
+    assert!(matches!(refused, StoreError::Busy { .. }), "{refused}");
+    let enqueued = first.enqueue_jobs(&[job("stale", &running, None)], at(0));
+    assert!(
+        matches!(enqueued, Err(StoreError::Busy { .. })),
+        "{enqueued:?}"
+    );
+    assert!(first.take_commands(10).is_err());
+    second.write(&[Write::SaveExecution(&changed)]).unwrap();
+    // Stores that never claimed are not fenced.
+    admin.write(&[Write::SaveExecution(&changed)]).unwrap();
 }

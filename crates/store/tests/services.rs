@@ -239,6 +239,7 @@ fn instance(id: &str, state: ServiceState, started: i64, beat: i64) -> ServiceIn
         state_changed_at: ago(beat),
         worker_group: None,
         config: serde_json::json!({}),
+        jobs: Vec::new(),
     }
 }
 

@@ -93,10 +93,24 @@ pub fn executor(globals: &Globals, management_port: Option<u16>) -> anyhow::Resu
     let app = distributed_app(globals, "executor")?;
     let liveness = crate::services::liveness_settings(&app.config)?;
     let patience = liveness.timeout;
-    let store = app.open_store()?;
-    let parts = app.engine_parts(store.clone(), globals.config.as_deref())?;
-    // Jobs out, controls out, results in, commands in, the heartbeat, and recovery reads.
-    let db = cluster_db(&app, 8)?;
+    // One store for the engine and the queues: the executor's claim fences every write it
+    // makes through either (a process that lost the claim writes nothing).
+    let pg = Arc::new(
+        crate::services::postgres_store(&app, u32::MAX)?
+            .context("distributed mode needs repository.type: postgres")?,
+    );
+    let db = saker_cluster::keep_shared(pg.clone());
+    let store: Arc<dyn saker_store::Database> = pg;
+    // The executor resolves secrets only to render flow outputs, as the EXECUTOR service
+    // (`secret.isolation.denied-services` applies to it by that name).
+    let secrets = crate::secret_service::open_secret_service(
+        &app,
+        store.clone(),
+        saker_secrets::Service::Executor,
+    )?;
+    let mut parts =
+        app.engine_parts_with(store.clone(), secrets.clone(), globals.config.as_deref())?;
+    parts.secrets = Arc::new(crate::engine_secrets::ServiceSecrets { service: secrets });
     let rt = runtime()?;
     rt.block_on(async move {
         let stop = StopSignals::install()?;
@@ -205,6 +219,9 @@ pub fn worker(
     let app = distributed_app(globals, "worker")?;
     let liveness = crate::services::liveness_settings(&app.config)?;
     let store = app.open_store()?;
+    // Dropped after the runtime: a PostgreSQL client must not be dropped inside it, and an
+    // error returned from the runtime drops what the runtime's future holds.
+    let _outlives_runtime = store.clone();
     let mut parts = app.engine_parts(store, globals.config.as_deref())?;
     if let Some(n) = thread {
         if !(1..=10_000).contains(&n) {
@@ -346,6 +363,8 @@ pub fn webserver(globals: &Globals, http: HttpArgs) -> anyhow::Result<ExitCode> 
         service: secrets.for_service(saker_secrets::Service::Scheduler),
     });
     let db = cluster_db(&app, 4)?;
+    // Dropped after the runtime: a PostgreSQL client must not be dropped inside it.
+    let _outlives_runtime = store.clone();
     let engine = client_engine(&app, globals, store, secrets.clone(), db)?;
     let rt = runtime()?;
     rt.block_on(async move {
@@ -358,7 +377,7 @@ pub fn webserver(globals: &Globals, http: HttpArgs) -> anyhow::Result<ExitCode> 
             stop.received().await;
             eprintln!("shutting down");
         };
-        serve_api(
+        let served = serve_api(
             &app,
             ApiParts {
                 engine: Arc::new(engine),
@@ -371,8 +390,10 @@ pub fn webserver(globals: &Globals, http: HttpArgs) -> anyhow::Result<ExitCode> 
             http.management_port,
             shutdown,
         )
-        .await?;
+        .await;
+        // Ended either way: a webserver that could not listen is not left RUNNING.
         tokio::task::spawn_blocking(move || presence.stop()).await?;
+        served?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -391,6 +412,8 @@ pub fn scheduler(globals: &Globals, management_port: Option<u16>) -> anyhow::Res
         service: secrets.clone(),
     });
     let db = cluster_db(&app, 4)?;
+    // Dropped after the runtime: a PostgreSQL client must not be dropped inside it.
+    let _outlives_runtime = store.clone();
     let engine = Arc::new(client_engine(&app, globals, store, secrets, db)?);
     let rt = runtime()?;
     rt.block_on(async move {

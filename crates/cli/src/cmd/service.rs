@@ -24,7 +24,7 @@ pub fn run(globals: &Globals, command: ServiceCommand) -> anyhow::Result<ExitCod
     let Some(store) = crate::services::postgres_store(&app, 1)? else {
         bail!(
             "service instances are kept only on PostgreSQL (repository.type: postgres); \
-             with the embedded store, one `saker server local` process is the deployment"
+             with the embedded store, one `saker server standalone` process is the deployment"
         );
     };
     let instances = store.list_instances()?;
@@ -33,18 +33,19 @@ pub fn run(globals: &Globals, command: ServiceCommand) -> anyhow::Result<ExitCod
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<22} {:<10} {:<21} {:<20} {:<20} {:<20} GROUP",
-        "ID", "TYPE", "STATE", "HOST", "STARTED", "LAST HEARTBEAT"
+        "{:<22} {:<10} {:<21} {:<20} {:<20} {:<20} {:<5} GROUP",
+        "ID", "TYPE", "STATE", "HOST", "STARTED", "LAST HEARTBEAT", "JOBS"
     );
     for instance in instances {
         println!(
-            "{:<22} {:<10} {:<21} {:<20} {:<20} {:<20} {}",
+            "{:<22} {:<10} {:<21} {:<20} {:<20} {:<20} {:<5} {}",
             instance.id,
             instance.service_type.as_str(),
             instance.state.as_str(),
             instance.host,
             instance.started_at.format("%Y-%m-%d %H:%M:%S"),
             instance.last_heartbeat.format("%Y-%m-%d %H:%M:%S"),
+            instance.jobs.len(),
             instance.worker_group.as_deref().unwrap_or("-"),
         );
     }

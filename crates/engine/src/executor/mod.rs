@@ -91,6 +91,9 @@ pub enum Event {
         attempt: u32,
         holder: String,
     },
+    /// Answer once every event sent before this one is recorded in the store (what came
+    /// from another process can then be acknowledged there).
+    Barrier(oneshot::Sender<()>),
     /// Call back when the execution ends (at once if it is not running here).
     Watch {
         execution_id: String,
@@ -230,6 +233,7 @@ impl Executor {
                 attempt,
                 holder,
             } => self.on_abandoned(live, outbox, execution_id, task_run_id, attempt, &holder),
+            Event::Barrier(reply) => outbox.barriers.push(reply),
             Event::Watch {
                 execution_id,
                 reply,
@@ -244,9 +248,7 @@ impl Executor {
     fn flush(&self, outbox: &mut Outbox) {
         if !outbox.writes.is_empty() {
             let writes: Vec<Write> = outbox.writes.iter().map(Owned::as_write).collect();
-            if let Err(e) = self.store.write(&writes) {
-                tracing::error!(error = %e, "could not record execution changes");
-            }
+            self.write_until_recorded(&writes);
             outbox.writes.clear();
         }
         for job in outbox.jobs.drain(..) {
@@ -285,6 +287,40 @@ impl Executor {
         for (id, reply) in outbox.lookups.drain(..) {
             let _ = reply.send(self.store.get_execution(&id).ok().flatten());
         }
+        for reply in outbox.barriers.drain(..) {
+            let _ = reply.send(());
+        }
+    }
+
+    /// Records `writes`, waiting out a database that is unreachable or busy (a restart, a
+    /// cut connection): the executor acts on nothing it has not recorded, so it holds its
+    /// events until the database answers again. A write refused for what it holds is logged
+    /// and given up.
+    fn write_until_recorded(&self, writes: &[Write<'_>]) {
+        let mut pause = std::time::Duration::from_millis(50);
+        let mut warned = false;
+        loop {
+            match self.store.write(writes) {
+                Ok(()) => {
+                    if warned {
+                        tracing::warn!("the database answers again; execution changes recorded");
+                    }
+                    return;
+                }
+                Err(e) if e.is_retryable() => {
+                    if !warned {
+                        warned = true;
+                        tracing::warn!(error = %e, "cannot record execution changes yet; the executor waits for the database");
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not record execution changes");
+                    return;
+                }
+            }
+        }
     }
 
     fn on_retry_due(
@@ -297,6 +333,14 @@ impl Executor {
         let Some(l) = live.get_mut(execution_id) else {
             return;
         };
+        // Only a run waiting for its retry starts a new attempt: a second RetryDue (a command
+        // applied again after a takeover) changes nothing.
+        if l.execution
+            .task_run_by_id(task_run_id)
+            .is_none_or(|run| run.state.current != StateType::Retrying)
+        {
+            return;
+        }
         if l.killing {
             let mut changed = Vec::new();
             if let Some(run) = l

@@ -25,6 +25,8 @@ pub(super) struct Outbox {
     pub ended: Vec<(std::sync::Arc<saker_model::Flow>, Execution)>,
     pub replies: Vec<(oneshot::Sender<Option<Execution>>, Execution)>,
     pub lookups: Vec<(String, oneshot::Sender<Option<Execution>>)>,
+    /// Answered once everything handled before them is committed.
+    pub barriers: Vec<oneshot::Sender<()>>,
 }
 
 /// An owned [`Write`], kept until the batch is committed.

@@ -64,6 +64,7 @@ impl PgStore {
     /// transaction. Concurrent takers skip each other's rows: each command is taken once.
     pub fn take_commands(&self, max: u32) -> Result<Vec<Command>> {
         let mut rows = self.write_tx(|tx| {
+            self.fence(tx)?;
             tx.query(
                 "DELETE FROM executor_commands WHERE seq IN ( \
                    SELECT seq FROM executor_commands ORDER BY seq LIMIT $1 \
@@ -73,24 +74,35 @@ impl PgStore {
             )
         })?;
         rows.sort_by_key(|row| row.get::<_, i64>(0));
-        rows.iter()
-            .map(|row| {
-                let seq: i64 = row.try_get(0)?;
-                let created_at =
-                    from_micros(row.try_get(4)?).ok_or_else(|| StoreError::Corrupt {
-                        table: "executor_commands",
-                        id: seq.to_string(),
-                        detail: "date out of range in column created_at".to_owned(),
-                    })?;
-                Ok(Command {
-                    seq,
-                    kind: row.try_get(1)?,
-                    execution_id: row.try_get(2)?,
-                    payload: row.try_get(3)?,
-                    created_at,
-                })
-            })
-            .collect()
+        rows.iter().map(command_of).collect()
+    }
+
+    /// The oldest `max` commands, in `seq` order, left in place: the executor deletes them
+    /// ([`PgStore::delete_commands`]) once what they asked is recorded, so a command taken by
+    /// an executor that dies before that is read again by the next one.
+    pub fn peek_commands(&self, max: u32) -> Result<Vec<Command>> {
+        let rows = self.read_tx(|tx| {
+            tx.query(
+                "SELECT seq, kind, execution_id, payload, created_at FROM executor_commands \
+                 ORDER BY seq LIMIT $1",
+                &[&i64::from(max)],
+            )
+        })?;
+        rows.iter().map(command_of).collect()
+    }
+
+    /// Deletes the commands numbered `seqs` (an executor's acknowledgement); returns how many.
+    pub fn delete_commands(&self, seqs: &[i64]) -> Result<u64> {
+        if seqs.is_empty() {
+            return Ok(0);
+        }
+        self.write_tx(|tx| {
+            self.fence(tx)?;
+            tx.execute(
+                "DELETE FROM executor_commands WHERE seq = ANY($1)",
+                &[&seqs],
+            )
+        })
     }
 
     /// Publishes a control for every worker and wakes them (`saker_worker_controls`), in
@@ -98,6 +110,7 @@ impl PgStore {
     pub fn push_control(&self, payload: &str, now: DateTime<Utc>) -> Result<i64> {
         no_nul("worker control", "(new)", &[payload])?;
         self.write_tx(|tx| {
+            self.fence(tx)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CONTROLS_LOCK])?;
             let row = tx.query_one(
                 "INSERT INTO worker_controls (payload, created_at) VALUES ($1, $2) \
@@ -140,6 +153,23 @@ impl PgStore {
     }
 }
 
+/// A row of `executor_commands` (seq, kind, execution_id, payload, created_at).
+fn command_of(row: &postgres::Row) -> Result<Command> {
+    let seq: i64 = row.try_get(0)?;
+    let created_at = from_micros(row.try_get(4)?).ok_or_else(|| StoreError::Corrupt {
+        table: "executor_commands",
+        id: seq.to_string(),
+        detail: "date out of range in column created_at".to_owned(),
+    })?;
+    Ok(Command {
+        seq,
+        kind: row.try_get(1)?,
+        execution_id: row.try_get(2)?,
+        payload: row.try_get(3)?,
+        created_at,
+    })
+}
+
 /// The advisory lock key that makes one scheduler of a database the active one
 /// ([`PgStore::claim_scheduler`]).
 const SCHEDULER_LOCK: i64 = 0x7361_6b65_722d_7363;
@@ -176,7 +206,11 @@ impl PgStore {
                 .client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULER_LOCK])?
                 .try_get(0)?;
-            Ok(claimed.then_some(SessionLock {
+            if !claimed {
+                return Ok(None);
+            }
+            super::hold_session_lock_briefly(&mut conn.client);
+            Ok(Some(SessionLock {
                 client: Some(conn.client),
             }))
         })

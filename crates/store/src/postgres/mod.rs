@@ -87,6 +87,10 @@ pub struct PgStore {
     /// The session that holds the executor claim ([`Store::claim_executor`]), kept open, and
     /// so holding it, as long as the store lives.
     executor: Mutex<Option<Client>>,
+    /// The backend process id of that session once the claim is held (0 before): every
+    /// write transaction of this store then checks that this session still holds the lock
+    /// (a fence: an executor that lost its claim never writes beside the one that took it).
+    executor_pid: std::sync::atomic::AtomicI32,
     connector: Arc<pool::Connector>,
     pool: pool::Pool,
 }
@@ -204,6 +208,7 @@ impl PgStore {
         drop(conn);
         let store = PgStore {
             executor: Mutex::new(None),
+            executor_pid: std::sync::atomic::AtomicI32::new(0),
             pool: pool::build(connector.clone(), settings),
             connector,
         };
@@ -347,6 +352,58 @@ fn is_foreign_key_violation(err: &postgres::Error) -> bool {
     code(err) == Some(&SqlState::FOREIGN_KEY_VIOLATION)
 }
 
+impl PgStore {
+    /// In a store that holds the executor's claim, fails the transaction unless the claim is
+    /// still this store's (see [`check_executor_fence`]); in any other store, nothing.
+    /// Every write an executor makes goes through it: its records, the jobs it queues, the
+    /// results it applies, the commands it takes, the controls it sends.
+    pub(super) fn fence(&self, tx: &mut Tx<'_>) -> Result<()> {
+        match self.executor_pid.load(std::sync::atomic::Ordering::Acquire) {
+            0 => Ok(()),
+            pid => check_executor_fence(tx, pid),
+        }
+    }
+}
+
+/// Asks the server to drop a session holding a role's lock (the executor's, the
+/// scheduler's) within about half a minute once its client is unreachable: by default a
+/// vanished host's session, and so its lock, would live until the kernel's keepalive gives
+/// up, about two hours, and no standby could take over. Ignored on a Unix socket; a failure
+/// only costs that speed, so it is logged, not returned.
+pub(super) fn hold_session_lock_briefly(client: &mut Client) {
+    let settings = "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; \
+                    SET tcp_keepalives_count = 3; SET tcp_user_timeout = 20000";
+    if let Err(error) = client.batch_execute(settings) {
+        tracing::warn!(%error, "cannot set keepalives on the session holding a lock");
+    }
+}
+
+/// Fails the transaction unless the session with backend process id `pid` holds the
+/// executor's lock (`pg_locks` shows a session advisory lock as classid = high 32 bits,
+/// objid = low 32 bits, objsubid = 1). `Busy`, so that the executor waits: either this
+/// process claims the lock again or it learns another executor has it, and stops.
+fn check_executor_fence(tx: &mut Tx<'_>, pid: i32) -> Result<()> {
+    let high = EXECUTOR_LOCK >> 32;
+    let low = EXECUTOR_LOCK & 0xffff_ffff;
+    let held = tx
+        .query_opt(
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = $1 \
+             AND objid::bigint = $2 AND objsubid = 1 AND pid = $3 AND granted",
+            &[&high, &low, &pid],
+        )?
+        .is_some();
+    if held {
+        Ok(())
+    } else {
+        Err(StoreError::Busy {
+            reason: "this process no longer holds the executor's lock (the database restarted \
+                     or the connection was cut); it claims it again or stops if another \
+                     executor took over"
+                .to_owned(),
+        })
+    }
+}
+
 /// A deadlock or a serialization failure: PostgreSQL rolled the transaction back and running
 /// it again may succeed.
 fn is_transient(err: &StoreError) -> bool {
@@ -403,6 +460,7 @@ impl Store for PgStore {
             return Ok(());
         }
         self.write_tx(|tx| {
+            self.fence(tx)?;
             for write in writes {
                 match *write {
                     Write::CreateExecution(execution) => executions::create(tx, execution)?,
@@ -438,20 +496,35 @@ impl Store for PgStore {
 
     fn claim_executor(&self) -> Result<bool> {
         let mut held = self.executor.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.as_ref().is_some_and(|c| !c.is_closed()) {
-            return Ok(true);
-        }
         let slot: &mut Option<Client> = &mut held;
         off_runtime(move || {
+            // The session holding the claim is asked whether it is still there: a cut
+            // connection is often known only when used.
+            if let Some(client) = slot.as_mut() {
+                if !client.is_closed() && client.simple_query("SELECT 1").is_ok() {
+                    return Ok(true);
+                }
+                // The old pid stays: until the claim is this store's again, every write of
+                // it is refused.
+                tracing::warn!(
+                    "the session holding the executor's lock is gone; claiming it again"
+                );
+                *slot = None;
+            }
             // Its own session, outside the pool: held as long as the store lives.
             let mut conn = self.connector.open()?;
             // A session-level advisory lock: released when this session ends, whether the
             // process stops or dies.
-            let claimed: bool = conn
-                .client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&EXECUTOR_LOCK])?
-                .get(0);
+            let row = conn.client.query_one(
+                "SELECT pg_try_advisory_lock($1), pg_backend_pid()",
+                &[&EXECUTOR_LOCK],
+            )?;
+            let claimed: bool = row.try_get(0)?;
             if claimed {
+                hold_session_lock_briefly(&mut conn.client);
+                let pid: i32 = row.try_get(1)?;
+                self.executor_pid
+                    .store(pid, std::sync::atomic::Ordering::Release);
                 *slot = Some(conn.client);
             }
             Ok(claimed)

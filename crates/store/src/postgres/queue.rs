@@ -110,6 +110,7 @@ impl PgStore {
             return Ok(());
         }
         self.write_tx(|tx| {
+            self.fence(tx)?;
             let mut groups: Vec<&str> = Vec::new();
             for job in jobs {
                 let group = group_column(job.worker_group.as_deref());
@@ -315,6 +316,7 @@ impl PgStore {
     /// once however often this is called.
     pub fn mark_result_applied(&self, seq: i64, now: DateTime<Utc>) -> Result<bool> {
         self.write_tx(|tx| {
+            self.fence(tx)?;
             let changed = tx.execute(
                 "UPDATE worker_results SET applied_at = $2 WHERE seq = $1 AND applied_at IS NULL",
                 &[&seq, &to_micros(now)],

@@ -15,7 +15,7 @@ use crate::commands::{JOB_ABANDONED, JOB_RESUBMITTED, NewCommand};
 use crate::queue::WakeChannel;
 use crate::services::coordinator::{self, Decisions, HeldJob, JobAction, JobDecision};
 use crate::services::settings::LivenessSettings;
-use crate::services::{NewInstance, ServiceInstance, ServiceState};
+use crate::services::{InstanceJob, NewInstance, ServiceInstance, ServiceState};
 use crate::{Result, StoreError};
 
 /// The advisory lock that elects the coordinator of a round ("saker-co").
@@ -52,6 +52,7 @@ fn decode(row: &Row) -> Result<ServiceInstance> {
         worker_group: row.try_get(7)?,
         config: serde_json::from_str(&config)
             .map_err(|err| StoreError::corrupt_json("service_instances", &id, &err))?,
+        jobs: Vec::new(),
         id,
     })
 }
@@ -179,7 +180,33 @@ impl PgStore {
                 &[],
             )
         })?;
-        rows.iter().map(decode).collect()
+        let mut instances = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
+        let held = self.read_tx(|tx| {
+            tx.query(
+                "SELECT claimed_by, id, execution_id, task_run_id, attempt FROM worker_jobs \
+                 WHERE state = 'CLAIMED' ORDER BY seq",
+                &[],
+            )
+        })?;
+        for row in &held {
+            let holder: Option<String> = row.try_get(0)?;
+            let Some(instance) = instances
+                .iter_mut()
+                .find(|i| holder.as_deref() == Some(i.id.as_str()))
+            else {
+                continue;
+            };
+            let job_id: String = row.try_get(1)?;
+            let attempt: i64 = row.try_get(4)?;
+            instance.jobs.push(InstanceJob {
+                execution_id: row.try_get(2)?,
+                task_run_id: row.try_get(3)?,
+                attempt: u32::try_from(attempt)
+                    .map_err(|_| corrupt(&job_id, "attempt out of range"))?,
+                job_id,
+            });
+        }
+        Ok(instances)
     }
 
     /// One round of the coordinator at `now` ([`coordinator::decide`]), applied in one

@@ -221,6 +221,19 @@ pub struct ServiceInstance {
     pub worker_group: Option<String>,
     /// The instance's settings worth showing (JSON object; never a secret).
     pub config: serde_json::Value,
+    /// The jobs it holds now (claimed and not finished), oldest first; filled by
+    /// `PgStore::list_instances`, empty elsewhere.
+    pub jobs: Vec<InstanceJob>,
+}
+
+/// A job an instance holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceJob {
+    pub job_id: String,
+    pub execution_id: String,
+    pub task_run_id: String,
+    pub attempt: u32,
 }
 
 /// Where the API reads the instances from: the `service_instances` table on PostgreSQL
