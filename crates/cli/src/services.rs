@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
+use saker_cluster::metrics::ServiceMetrics;
 use saker_store::PgStore;
 use saker_store::StoreError;
 use saker_store::services::settings::LivenessSettings;
@@ -54,6 +55,7 @@ pub struct Presence {
     terminating: bool,
     /// Set by the heartbeat thread when the coordinator declared this instance gone.
     gone: Arc<AtomicBool>,
+    metrics: Arc<ServiceMetrics>,
 }
 
 impl Presence {
@@ -98,13 +100,27 @@ impl Presence {
         let thread_id = id.clone();
         let gone = Arc::new(AtomicBool::new(false));
         let beat_gone = gone.clone();
+        // Executors queue jobs and workers take them: both show the queue's depth.
+        let queue =
+            matches!(service_type, ServiceType::Executor | ServiceType::Worker).then_some(db);
+        let metrics = Arc::new(ServiceMetrics::new(service_type, &id, queue));
+        let beat_metrics = metrics.clone();
         let coordinates = matches!(
             service_type,
             ServiceType::Executor | ServiceType::Standalone
         );
         let thread = std::thread::Builder::new()
             .name("saker-heartbeat".into())
-            .spawn(move || beat(db, &thread_id, &settings, coordinates, &beat_gone, &stopped))
+            .spawn(move || {
+                let this = Beating {
+                    id: &thread_id,
+                    settings: &settings,
+                    coordinates,
+                    gone: &beat_gone,
+                    metrics: &beat_metrics,
+                };
+                beat(db, &this, &stopped)
+            })
             .context("cannot start the heartbeat thread")?;
         Ok(Presence {
             stop,
@@ -113,7 +129,13 @@ impl Presence {
             db,
             terminating: false,
             gone,
+            metrics,
         })
+    }
+
+    /// What this instance measures, for its `/metrics` endpoint.
+    pub fn metrics(&self) -> Arc<ServiceMetrics> {
+        self.metrics.clone()
     }
 
     /// This instance's id.
@@ -162,26 +184,53 @@ impl Presence {
     }
 }
 
+/// The instance a heartbeat loop beats for.
+struct Beating<'a> {
+    id: &'a str,
+    settings: &'a LivenessSettings,
+    /// Whether it runs the liveness coordinator's rounds.
+    coordinates: bool,
+    gone: &'a AtomicBool,
+    metrics: &'a ServiceMetrics,
+}
+
 /// The heartbeat loop: a heartbeat every `heartbeat_interval`, a coordinator round every
 /// `interval` (when `coordinates`), a purge every hour, until `stopped` says so. Failures
-/// are logged and tried again at the next beat (the database may be restarting).
-fn beat(
-    store: &PgStore,
-    id: &str,
-    settings: &LivenessSettings,
-    coordinates: bool,
-    gone: &AtomicBool,
-    stopped: &mpsc::Receiver<()>,
-) {
+/// are logged and tried again at the next beat (the database may be restarting). A failed
+/// heartbeat, or one recorded later than the interval and its margin after the previous
+/// one, counts as missed in the metrics.
+fn beat(store: &PgStore, this: &Beating<'_>, stopped: &mpsc::Receiver<()>) {
+    let Beating {
+        id,
+        settings,
+        coordinates,
+        gone,
+        metrics,
+    } = *this;
+    let late_after = settings.heartbeat_interval
+        + saker_cluster::metrics::late_margin(settings.heartbeat_interval);
     let mut last_round = Instant::now();
     let mut last_purge: Option<Instant> = None;
+    // The previous heartbeat recorded; `None` after a failed one (counted as missed once).
+    let mut last_beat = Some(Instant::now());
     loop {
         match stopped.recv_timeout(settings.heartbeat_interval) {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
         let now = Utc::now();
-        match store.heartbeat(id, now, settings.job_lease()) {
+        let beaten = store.heartbeat(id, now, settings.job_lease());
+        match &beaten {
+            Ok(_) => {
+                metrics.heartbeat(last_beat.is_some_and(|at| at.elapsed() > late_after));
+                last_beat = Some(Instant::now());
+            }
+            Err(_) => {
+                metrics.heartbeat_failed();
+                last_beat = None;
+            }
+        }
+        match beaten {
             Ok(state) if !state.is_alive() && !gone.load(Ordering::Acquire) => {
                 gone.store(true, Ordering::Release);
                 tracing::warn!(
@@ -199,8 +248,9 @@ fn beat(
         }
         if last_round.elapsed() >= settings.interval {
             last_round = Instant::now();
-            if let Err(error) = store.coordinate(settings, now) {
-                tracing::warn!(%error, "liveness coordinator round failed");
+            match store.coordinate(settings, now) {
+                Ok(decisions) => metrics.coordinated(&decisions),
+                Err(error) => tracing::warn!(%error, "liveness coordinator round failed"),
             }
         }
         if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {

@@ -12,18 +12,13 @@ use saker_model::StateType;
 use saker_store::queue::{Claim, ClaimedJob, NewJob, NewResult, WakeChannel};
 
 use crate::Db;
+use crate::metrics::ServiceMetrics;
 use crate::threads::{FALLBACK_POLL, retried, spawn_writer};
+use crate::worker_groups::GroupWatch;
 
 /// The worker group a task asks for (`workerGroup: {key: …}`), `None` for the default one.
 pub fn worker_group(job: &WorkerJob) -> Option<String> {
-    job.task
-        .worker_group
-        .as_ref()
-        .and_then(|group| group.get("key"))
-        .and_then(|key| key.as_str())
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
-        .map(str::to_owned)
+    job.task.worker_group_key().map(str::to_owned)
 }
 
 /// The executor's side: every job pushed is queued in the database, in batches, by a
@@ -39,28 +34,35 @@ const ENQUEUE_ATTEMPTS: u32 = 64;
 
 impl JobsOut {
     pub fn new(db: Db) -> Self {
+        let mut groups = GroupWatch::default();
         let tx = spawn_writer("saker-jobs-out", move |batch: Vec<WorkerJob>| {
-            let jobs: Vec<NewJob> = batch
-                .iter()
-                .filter_map(|job| match job.to_wire() {
-                    Ok(payload) => Some(NewJob {
-                        id: saker_model::execution::new_id(),
-                        execution_id: job.execution.id.clone(),
-                        task_run_id: job.task_run.id.clone(),
-                        attempt: job.attempt,
-                        worker_group: worker_group(job),
-                        payload,
-                    }),
+            let mut queued = Vec::with_capacity(batch.len());
+            let mut jobs = Vec::with_capacity(batch.len());
+            for job in batch {
+                match job.to_wire() {
+                    Ok(payload) => {
+                        jobs.push(NewJob {
+                            id: saker_model::execution::new_id(),
+                            execution_id: job.execution.id.clone(),
+                            task_run_id: job.task_run.id.clone(),
+                            attempt: job.attempt,
+                            worker_group: worker_group(&job),
+                            payload,
+                        });
+                        queued.push(job);
+                    }
                     Err(error) => {
                         tracing::error!(%error, task_run = %job.task_run.id, "a job could not be written; it is dropped");
-                        None
                     }
-                })
-                .collect();
-            if let Err(error) = retried("queueing jobs", ENQUEUE_ATTEMPTS, || {
+                }
+            }
+            match retried("queueing jobs", ENQUEUE_ATTEMPTS, || {
                 db.enqueue_jobs(&jobs, Utc::now())
             }) {
-                tracing::error!(%error, jobs = jobs.len(), "jobs could not be queued; their task runs stay RUNNING until an executor takes over");
+                Ok(()) => groups.warn_waiting(db, &queued),
+                Err(error) => {
+                    tracing::error!(%error, jobs = jobs.len(), "jobs could not be queued; their task runs stay RUNNING until an executor takes over");
+                }
             }
         });
         Self { tx: Mutex::new(tx) }
@@ -131,6 +133,8 @@ pub struct Claimer {
     pub instance: String,
     pub worker_group: Option<String>,
     pub lease: Duration,
+    /// Where each claim's latency is recorded.
+    pub metrics: Arc<ServiceMetrics>,
 }
 
 /// The worker's side: each pop claims one job (`FOR UPDATE SKIP LOCKED`), waiting on the
@@ -196,6 +200,12 @@ impl ClaimLoop {
                 Ok(jobs) => {
                     if let Some(job) = jobs.into_iter().next() {
                         self.book.hold(&job);
+                        // A job claimed again after its worker died counts from its first
+                        // queueing: only first claims measure how long the queue made it wait.
+                        if job.delivery == 1 {
+                            let waited = (claim.now - job.queued_at).to_std().unwrap_or_default();
+                            self.claimer.metrics.job_claimed(waited);
+                        }
                         match WorkerJob::from_wire(&job.payload) {
                             Ok(decoded) => return Some(decoded),
                             Err(error) => self.refuse(&job, &error),

@@ -14,13 +14,18 @@
 //! Every database call runs on a thread of its own, never on a tokio worker thread: writers
 //! drain a channel in batches (one transaction per batch), readers wait on `LISTEN/NOTIFY`
 //! with a fallback poll of a few seconds, never a tight loop.
+//!
+//! Each service process measures itself ([`metrics::ServiceMetrics`]: queue depth, claim
+//! latency, heartbeats) for its `/metrics` endpoint.
 
 pub mod commands;
 pub mod controls;
 pub mod jobs;
+pub mod metrics;
 pub mod recovery;
 pub mod results;
 mod threads;
+mod worker_groups;
 
 use saker_store::PgStore;
 

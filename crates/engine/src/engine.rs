@@ -184,6 +184,7 @@ impl Engine {
                 parts.masks.clone(),
             )
         };
+        let jobs: Arc<dyn Queue<WorkerJob>> = Arc::new(crate::one_worker::OneWorkerJobs::new(jobs));
         let worker = WorkerService::deps(&parts, worker_masks);
         tokio::spawn(run_controls(worker.clone(), controls.clone()));
         tokio::spawn(run_worker(worker, jobs.clone(), results.clone()));

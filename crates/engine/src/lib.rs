@@ -30,6 +30,7 @@ pub mod logs;
 pub mod masks;
 pub mod metrics;
 mod new_execution;
+mod one_worker;
 pub mod outputs;
 pub mod plan;
 pub mod queue;

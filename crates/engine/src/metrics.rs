@@ -7,6 +7,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use saker_model::StateType;
 
+/// More Prometheus text for a `/metrics` endpoint, beside the engine's counters (a service
+/// of distributed mode adds its own: queue depth, claim latency, heartbeats).
+pub trait MetricsSource: Send + Sync {
+    /// The lines, in Prometheus text exposition format. May read a database: call it off
+    /// the async runtime.
+    fn prometheus(&self) -> String;
+}
+
+impl MetricsSource for crate::Engine {
+    fn prometheus(&self) -> String {
+        self.metrics().prometheus()
+    }
+}
+
 /// The engine's counters since the process started.
 #[derive(Debug, Default)]
 pub struct Metrics {

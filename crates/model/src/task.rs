@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::catalog::{COMMON_TASK_PROPS, TaskKind, TaskType};
 use crate::children::{Children, check_children_of_unknown};
-use crate::diagnostic::{index, join};
+use crate::diagnostic::{Diags, index, join};
 use crate::execution::Level;
 use crate::ids;
 use crate::input::InputDef;
@@ -66,6 +66,16 @@ pub struct TaskDef {
 }
 
 impl TaskDef {
+    /// The worker group the task asks for (`workerGroup.key`), `None` for the default one.
+    pub fn worker_group_key(&self) -> Option<&str> {
+        self.worker_group
+            .as_ref()
+            .and_then(|group| group.get("key"))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+    }
+
     /// A property as a string, if it is one.
     pub fn str_prop(&self, name: &str) -> Option<&str> {
         self.properties.get(name).and_then(Value::as_str)
@@ -381,13 +391,7 @@ impl Core {
                     }
                 },
             },
-            "workerGroup" => {
-                let ok = read::map(d, value, path).is_some();
-                if ok {
-                    self.worker_group = Some(value.to_json());
-                }
-                ok
-            }
+            "workerGroup" => set(&mut self.worker_group, worker_group(d, value, path)),
             "version" | "pluginDefaultsRef" => {
                 let text = read::string(d, value, path);
                 let ok = text.is_some();
@@ -402,6 +406,71 @@ impl Core {
             }
         }
     }
+}
+
+/// `workerGroup: {key, fallback}`: `key` names the workers that run the task (`saker server
+/// worker --worker-group KEY`); `fallback` says what happens while none is alive. Only WAIT
+/// (Kestra's default: the task waits for such a worker) is available.
+fn worker_group(d: &mut Diags, value: &Node, path: &str) -> Option<Value> {
+    let entries = read::map(d, value, path)?;
+    if !read::check_keys(d, entries, &["key", "fallback"], path, "workerGroup") {
+        return None;
+    }
+    let mut ok = true;
+    match entries.iter().find(|e| e.key == "key") {
+        None => {
+            d.error(
+                value.pos,
+                path,
+                format!("'{path}' is missing required property 'key' (the worker group's name)"),
+            );
+            ok = false;
+        }
+        Some(entry) => {
+            let key_path = format!("{path}.key");
+            match read::string(d, &entry.value, &key_path) {
+                Some(key) if key.trim().is_empty() => {
+                    d.error(
+                        entry.value.pos,
+                        &key_path,
+                        format!("'{key_path}' must name a worker group, got an empty string"),
+                    );
+                    ok = false;
+                }
+                Some(_) => {}
+                None => ok = false,
+            }
+        }
+    }
+    if let Some(entry) = entries.iter().find(|e| e.key == "fallback") {
+        let fallback_path = format!("{path}.fallback");
+        match read::string(d, &entry.value, &fallback_path) {
+            Some(f) if f.eq_ignore_ascii_case("WAIT") => {}
+            Some(f) if f.eq_ignore_ascii_case("FAIL") || f.eq_ignore_ascii_case("CANCEL") => {
+                d.error(
+                    entry.value.pos,
+                    &fallback_path,
+                    format!(
+                        "'{fallback_path}': {} is not available in Saker: a task whose worker \
+                         group has no worker alive waits for one (WAIT, the default); remove \
+                         'fallback' or set it to WAIT",
+                        f.to_ascii_uppercase()
+                    ),
+                );
+                ok = false;
+            }
+            Some(f) => {
+                d.error(
+                    entry.value.pos,
+                    &fallback_path,
+                    format!("'{fallback_path}': invalid value '{f}' (expected WAIT)"),
+                );
+                ok = false;
+            }
+            None => ok = false,
+        }
+    }
+    ok.then(|| value.to_json())
 }
 
 fn set<T>(slot: &mut Option<T>, value: Option<T>) -> bool {

@@ -101,14 +101,14 @@ pub async fn serve(
 }
 
 /// Serves the management endpoints (see [`management_router`]) on `listener` until
-/// `shutdown` resolves.
+/// `shutdown` resolves; `/metrics` shows the text of every one of `sources`.
 pub async fn serve_management(
     listener: tokio::net::TcpListener,
-    engine: Arc<Engine>,
+    sources: Vec<Arc<dyn saker_engine::metrics::MetricsSource>>,
     auth: Option<ManagementAuth>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, management_router(engine, auth))
+    axum::serve(listener, management_router(sources, auth))
         .with_graceful_shutdown(shutdown)
         .await
 }

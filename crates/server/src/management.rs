@@ -1,6 +1,8 @@
 //! The management endpoints on their own port: `/health` and `/metrics` (Prometheus text),
 //! protected by `endpoints.all.basic-auth` when it is set (credentials compared in constant
-//! time). They show counters and states, never a value of a flow.
+//! time). They show counters and states, never a value of a flow. `/metrics` joins the text
+//! of every source it was given: the engine's counters, and a distributed service's own
+//! (`saker_cluster::metrics`).
 
 use std::sync::Arc;
 
@@ -11,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
-use saker_engine::Engine;
+use saker_engine::metrics::MetricsSource;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -23,14 +25,17 @@ pub struct ManagementAuth {
 
 #[derive(Clone)]
 struct Management {
-    engine: Arc<Engine>,
+    sources: Arc<[Arc<dyn MetricsSource>]>,
     auth: Option<Arc<ManagementAuth>>,
 }
 
-/// The management routes.
-pub fn management_router(engine: Arc<Engine>, auth: Option<ManagementAuth>) -> Router {
+/// The management routes; `/metrics` shows the text of every source, in order.
+pub fn management_router(
+    sources: Vec<Arc<dyn MetricsSource>>,
+    auth: Option<ManagementAuth>,
+) -> Router {
     let state = Management {
-        engine,
+        sources: sources.into(),
         auth: auth.map(Arc::new),
     };
     Router::new()
@@ -44,11 +49,23 @@ pub fn management_router(engine: Arc<Engine>, auth: Option<ManagementAuth>) -> R
 }
 
 async fn metrics(State(m): State<Management>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        m.engine.metrics().prometheus(),
-    )
-        .into_response()
+    // A source may read the database (the queue depth): off the async runtime.
+    let sources = m.sources.clone();
+    let text = tokio::task::spawn_blocking(move || {
+        sources
+            .iter()
+            .map(|source| source.prometheus())
+            .collect::<String>()
+    })
+    .await;
+    match text {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(serde_json::json!({ "message": "the metrics could not be read" })),
+        )
+            .into_response(),
+    }
 }
 
 async fn guard(State(m): State<Management>, request: Request, next: Next) -> Response {

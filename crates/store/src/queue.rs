@@ -82,6 +82,9 @@ pub struct ClaimedJob {
     /// only with the delivery of the claim that still holds the job.
     pub delivery: u32,
     pub lease_until: DateTime<Utc>,
+    /// When the job was queued (by the executor's clock): the claim latency is measured
+    /// from here.
+    pub queued_at: DateTime<Utc>,
 }
 
 /// A job as stored, for inspection.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Subcommand;
 use saker_engine::Engine;
+use saker_engine::metrics::MetricsSource;
 use saker_engine::scheduler::{Scheduler, SchedulerConfig};
 use saker_engine::trigger::{TriggerRequester, TriggerSecrets};
 use saker_server::AppState;
@@ -57,6 +58,9 @@ pub enum ServerCommand {
         /// tasks that name no group.
         #[arg(long)]
         worker_group: Option<String>,
+        /// Serve `/health` and `/metrics` on this port.
+        #[arg(long)]
+        management_port: Option<u16>,
     },
     /// The API and web UI alone (distributed mode, PostgreSQL): never runs a task nor
     /// resolves a secret for one.
@@ -82,7 +86,8 @@ pub fn run(globals: &Globals, command: ServerCommand) -> anyhow::Result<ExitCode
         ServerCommand::Worker {
             thread,
             worker_group,
-        } => super::server_services::worker(globals, thread, worker_group),
+            management_port,
+        } => super::server_services::worker(globals, thread, worker_group, management_port),
         ServerCommand::Webserver { http } => super::server_services::webserver(globals, http),
         ServerCommand::Scheduler { management_port } => {
             super::server_services::scheduler(globals, management_port)
@@ -167,6 +172,9 @@ fn standalone(globals: &Globals, http: HttpArgs) -> anyhow::Result<ExitCode> {
                 auth,
                 secrets: Some(secrets),
                 trigger_secrets: Some(trigger_secrets),
+                service_metrics: presence
+                    .as_ref()
+                    .map(|p| p.metrics() as Arc<dyn MetricsSource>),
             },
             SocketAddr::new(host, port),
             management_port,
@@ -193,6 +201,9 @@ pub(super) struct ApiParts {
     pub secrets: Option<saker_secrets::SecretService>,
     /// Resolves the secrets webhook keys name.
     pub trigger_secrets: Option<Arc<dyn TriggerSecrets>>,
+    /// The service instance's own metrics (on PostgreSQL), shown on `/metrics` after the
+    /// engine's.
+    pub service_metrics: Option<Arc<dyn MetricsSource>>,
 }
 
 /// Serves the API on `addr` (and the management endpoints on `management_port`, else
@@ -209,6 +220,7 @@ pub(super) async fn serve_api(
         auth,
         secrets,
         trigger_secrets,
+        service_metrics,
     } = api;
     let host = addr.ip();
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
@@ -236,9 +248,11 @@ pub(super) async fn serve_api(
                 listener.local_addr()?
             );
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let mut sources: Vec<Arc<dyn MetricsSource>> = vec![engine.clone()];
+            sources.extend(service_metrics);
             let task = tokio::spawn(saker_server::serve_management(
                 listener,
-                engine.clone(),
+                sources,
                 management_auth(app)?,
                 async move {
                     let _ = stopped.await;

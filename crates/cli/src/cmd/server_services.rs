@@ -14,6 +14,7 @@ use saker_cluster::commands::{CommandsOut, run_command_pump};
 use saker_cluster::controls::{ControlsIn, ControlsOut};
 use saker_cluster::jobs::{ClaimBook, Claimer, JobsIn, JobsOut};
 use saker_cluster::results::{ResultsIn, ResultsOut};
+use saker_engine::metrics::MetricsSource;
 use saker_engine::scheduler::{Scheduler, SchedulerConfig};
 use saker_engine::trigger::TriggerSecrets;
 use saker_engine::{Engine, NoSecrets, WorkerQueues, WorkerService};
@@ -59,10 +60,11 @@ fn cluster_db(app: &App, connections: u32) -> anyhow::Result<saker_cluster::Db> 
     Ok(saker_cluster::keep(store))
 }
 
-/// Serves `/health` and `/metrics` of `engine` on `port` until the returned sender fires.
+/// Serves `/health` and `/metrics` (the text of every one of `sources`) on `port` until the
+/// returned sender fires.
 async fn management(
     app: &App,
-    engine: Arc<Engine>,
+    sources: Vec<Arc<dyn MetricsSource>>,
     port: Option<u16>,
 ) -> anyhow::Result<Option<tokio::sync::oneshot::Sender<()>>> {
     let Some(port) = port else { return Ok(None) };
@@ -77,7 +79,7 @@ async fn management(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(saker_server::serve_management(
         listener,
-        engine,
+        sources,
         management_auth(app)?,
         async move {
             let _ = stopped.await;
@@ -164,7 +166,8 @@ pub fn executor(globals: &Globals, management_port: Option<u16>) -> anyhow::Resu
         results.start();
         run_command_pump(db, engine.clone());
         let _retention = crate::retention::spawn(&app.config, store.clone())?;
-        let management = management(&app, engine.clone(), management_port).await?;
+        let sources: Vec<Arc<dyn MetricsSource>> = vec![engine.clone(), presence.metrics()];
+        let management = management(&app, sources, management_port).await?;
         eprintln!("Saker executor {} is the active executor", presence.id());
         // Losing the lock (the database restarted, the connection was cut) means another
         // executor may take over: this one stops at once rather than advance executions
@@ -211,6 +214,7 @@ pub fn worker(
     globals: &Globals,
     thread: Option<usize>,
     worker_group: Option<String>,
+    management_port: Option<u16>,
 ) -> anyhow::Result<ExitCode> {
     let app = distributed_app(globals, "worker")?;
     let liveness = crate::services::liveness_settings(&app.config)?;
@@ -248,6 +252,7 @@ pub fn worker(
                 instance: instance.clone(),
                 worker_group: worker_group.clone(),
                 lease,
+                metrics: presence.metrics(),
             },
             book.clone(),
         );
@@ -266,6 +271,7 @@ pub fn worker(
             parts.worker_concurrency,
             worker_group.as_deref().unwrap_or("default")
         );
+        let management = management(&app, vec![presence.metrics()], management_port).await?;
         let gone = presence.gone();
         let declared_gone = async {
             loop {
@@ -311,6 +317,9 @@ pub fn worker(
             worker.cancel_all();
             ServiceState::TerminatedForced
         };
+        if let Some(management) = management {
+            let _ = management.send(());
+        }
         tokio::task::spawn_blocking(move || presence.stop_as(end)).await?;
         Ok(if end == ServiceState::TerminatedGracefully {
             ExitCode::SUCCESS
@@ -375,6 +384,7 @@ pub fn webserver(globals: &Globals, http: HttpArgs) -> anyhow::Result<ExitCode> 
                 auth,
                 secrets: Some(secrets),
                 trigger_secrets: Some(trigger_secrets),
+                service_metrics: Some(presence.metrics()),
             },
             SocketAddr::new(http.host, port),
             http.management_port,
@@ -435,7 +445,8 @@ pub fn scheduler(globals: &Globals, management_port: Option<u16>) -> anyhow::Res
                 _ = tokio::time::sleep(STANDBY_POLL) => {}
             }
         };
-        let management = management(&app, engine.clone(), management_port).await?;
+        let sources: Vec<Arc<dyn MetricsSource>> = vec![engine.clone(), presence.metrics()];
+        let management = management(&app, sources, management_port).await?;
         let (stop_scheduler, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
         let schedules = Arc::new(Scheduler::new(engine.clone(), SchedulerConfig::default()));
         let schedules = tokio::spawn(schedules.run(async move {

@@ -173,7 +173,7 @@ impl PgStore {
                     lease_until = $5, delivery = w.delivery + 1 \
                FROM picked WHERE w.seq = picked.seq \
              RETURNING w.seq, w.id, w.execution_id, w.task_run_id, w.attempt, w.worker_group, \
-                       w.payload, w.delivery"
+                       w.payload, w.delivery, w.created_at"
         );
         let mut rows = self.write_tx(|tx| {
             tx.query(
@@ -198,6 +198,7 @@ impl PgStore {
                     worker_group: group_of(row.try_get(5)?),
                     payload: row.try_get(6)?,
                     delivery: number(row, 7, "worker_jobs", &id)?,
+                    queued_at: date(row, 8, "worker_jobs", &id)?,
                     lease_until,
                     id,
                 })
