@@ -159,8 +159,7 @@ impl PgStore {
     pub fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<ClaimedJob>> {
         let lease_until = lease_end(claim.now, claim.lease)?;
         let group = group_column(claim.worker_group);
-        let sql = format!(
-            "WITH me AS ( \
+        let sql = "WITH me AS ( \
                SELECT id FROM service_instances WHERE id = $1 AND state = 'RUNNING' FOR SHARE \
              ), picked AS ( \
                SELECT j.seq FROM worker_jobs j \
@@ -173,11 +172,10 @@ impl PgStore {
                     lease_until = $5, delivery = w.delivery + 1 \
                FROM picked WHERE w.seq = picked.seq \
              RETURNING w.seq, w.id, w.execution_id, w.task_run_id, w.attempt, w.worker_group, \
-                       w.payload, w.delivery, w.created_at"
-        );
+                       w.payload, w.delivery, w.created_at";
         let mut rows = self.write_tx(|tx| {
             tx.query(
-                &sql,
+                sql,
                 &[
                     &claim.instance,
                     &group,
