@@ -92,6 +92,9 @@ pub fn executor(globals: &Globals, management_port: Option<u16>) -> anyhow::Resu
     let liveness = crate::services::liveness_settings(&app.config)?;
     let patience = liveness.timeout;
     let store = app.open_store()?;
+    // Dropped after the runtime (locals drop in reverse order): the PostgreSQL store's pool
+    // closes synchronous connections, which panics inside the runtime's context.
+    let _store_outlives_runtime = store.clone();
     let parts = app.engine_parts(store.clone(), globals.config.as_deref())?;
     // Jobs out, controls out, results in, commands in, the heartbeat, and recovery reads.
     let db = cluster_db(&app, 8)?;
@@ -201,6 +204,9 @@ pub fn worker(
     let app = distributed_app(globals, "worker")?;
     let liveness = crate::services::liveness_settings(&app.config)?;
     let store = app.open_store()?;
+    // Dropped after the runtime (locals drop in reverse order): the PostgreSQL store's pool
+    // closes synchronous connections, which panics inside the runtime's context.
+    let _store_outlives_runtime = store.clone();
     let mut parts = app.engine_parts(store, globals.config.as_deref())?;
     if let Some(n) = thread {
         if !(1..=10_000).contains(&n) {
@@ -326,6 +332,9 @@ pub fn webserver(globals: &Globals, http: HttpArgs) -> anyhow::Result<ExitCode> 
         None => app.config.server_port()?,
     };
     let store = app.open_store()?;
+    // Dropped after the runtime (locals drop in reverse order): the PostgreSQL store's pool
+    // closes synchronous connections, which panics inside the runtime's context.
+    let _store_outlives_runtime = store.clone();
     let auth = super::server::auth_gate(&app, store.clone())?;
     let secrets = crate::secret_service::open_secret_service(
         &app,
@@ -372,6 +381,9 @@ pub fn scheduler(globals: &Globals, management_port: Option<u16>) -> anyhow::Res
     let app = distributed_app(globals, "scheduler")?;
     let liveness = crate::services::liveness_settings(&app.config)?;
     let store = app.open_store()?;
+    // Dropped after the runtime (locals drop in reverse order): the PostgreSQL store's pool
+    // closes synchronous connections, which panics inside the runtime's context.
+    let _store_outlives_runtime = store.clone();
     let secrets = crate::secret_service::open_secret_service(
         &app,
         store.clone(),
