@@ -56,9 +56,10 @@ impl Netns {
     pub fn create(tag: &str) -> Netns {
         let pid = std::process::id();
         // A /30 per test run, in 10.213.0.0/16, from the process id and the tag.
-        let subnet = (pid.wrapping_mul(31).wrapping_add(
-            tag.bytes().map(u32::from).sum::<u32>(),
-        ) % 63) as u8;
+        let subnet = (pid
+            .wrapping_mul(31)
+            .wrapping_add(tag.bytes().map(u32::from).sum::<u32>())
+            % 63) as u8;
         let short = pid % 100_000;
         let netns = Netns {
             name: format!("saker-{tag}-{pid}"),

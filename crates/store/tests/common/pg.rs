@@ -285,7 +285,11 @@ impl PgCluster {
             .status()
             .expect("run pg_ctl restart")
             .success();
-        assert!(ok, "pg_ctl restart (listening on {address}) failed: {}", self.log());
+        assert!(
+            ok,
+            "pg_ctl restart (listening on {address}) failed: {}",
+            self.log()
+        );
     }
 }
 
