@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use saker_engine::{CommandSink, Engine, ExecutorCommand};
+use saker_engine::{CommandSink, Engine, EngineError, ExecutorCommand};
 use saker_store::commands::NewCommand;
 use saker_store::queue::WakeChannel;
 
 use crate::Db;
-use crate::threads::{BATCH, Step, spawn_reader};
+use crate::threads::{BATCH, Step, retried_while, spawn_reader};
 
 /// Writes each request as a row of the executor's command queue (and notifies it), in the
 /// caller's thread: the caller waits for the row to be committed, so a request the API
@@ -61,7 +61,7 @@ pub fn run_command_pump(db: Db, engine: Arc<Engine>) {
                     continue;
                 }
             };
-            if let Err(error) = engine.apply_command(command) {
+            if let Err(error) = apply(&engine, command) {
                 if matches!(error, saker_engine::EngineError::Stopped) {
                     return Ok(Step::Stop);
                 }
@@ -70,4 +70,22 @@ pub fn run_command_pump(db: Db, engine: Arc<Engine>) {
         }
         Ok(Step::Found(found))
     });
+}
+
+/// How many times a command that failed on the database is applied (about five minutes,
+/// the same patience as the executor's other writes).
+const APPLY_ATTEMPTS: u32 = 64;
+
+/// Applies `command`, again after a pause while the database fails (it is restarting, the
+/// connection was cut): the command was deleted as it was taken, so giving up on it at the
+/// first error would lose it (a start asked then would leave its execution CREATED until
+/// the next executor's recovery). Only a store error is tried again; applying does nothing
+/// before the store answers, so a failed try left nothing half done.
+fn apply(engine: &Engine, command: ExecutorCommand) -> Result<(), EngineError> {
+    retried_while(
+        "applying an executor command",
+        APPLY_ATTEMPTS,
+        || engine.apply_command(command.clone()),
+        |error| matches!(error, EngineError::Store(_)),
+    )
 }
