@@ -7,9 +7,10 @@ use chrono::Utc;
 use saker_engine::{CommandSink, Engine, EngineError, ExecutorCommand};
 use saker_store::commands::NewCommand;
 use saker_store::queue::WakeChannel;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::Db;
-use crate::threads::{BATCH, Step, retried_while, spawn_reader};
+use crate::threads::{BATCH, Step, retried, retried_while, spawn_reader};
 
 /// Writes each request as a row of the executor's command queue (and notifies it), in the
 /// caller's thread: the caller waits for the row to be committed, so a request the API
@@ -24,20 +25,34 @@ impl CommandsOut {
     }
 }
 
+/// How many times a request is written before its caller gets the error (about twelve
+/// seconds of pauses between them).
+const SEND_ATTEMPTS: u32 = 6;
+
 impl CommandSink for CommandsOut {
+    /// Tried again while the database fails, for a dozen seconds (a restart of PostgreSQL
+    /// is waited out): an execution the webserver or scheduler has just stored would
+    /// otherwise stay CREATED with nobody asked to start it.
     fn send(&self, command: &ExecutorCommand) -> Result<(), String> {
         let payload = command.to_json();
-        self.db
-            .push_command(
-                &NewCommand {
-                    kind: command.kind(),
-                    execution_id: command.execution_id(),
-                    payload: &payload,
-                },
-                Utc::now(),
-            )
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let push = || {
+            retried("handing a request to the executor", SEND_ATTEMPTS, || {
+                self.db.push_command(
+                    &NewCommand {
+                        kind: command.kind(),
+                        execution_id: command.execution_id(),
+                        payload: &payload,
+                    },
+                    Utc::now(),
+                )
+            })
+        };
+        // The pauses between tries must not hold a worker thread of the caller's runtime.
+        let pushed = match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(push),
+            _ => push(),
+        };
+        pushed.map(|_| ()).map_err(|e| e.to_string())
     }
 }
 
