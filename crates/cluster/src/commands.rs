@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use saker_engine::{CommandSink, Engine, ExecutorCommand};
+use saker_engine::{CommandSink, Engine, EngineError, ExecutorCommand};
 use saker_store::commands::NewCommand;
 use saker_store::queue::WakeChannel;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::Db;
-use crate::threads::{BATCH, Step, spawn_reader};
+use crate::threads::{BATCH, Step, retried, retried_while, spawn_reader};
 
 /// Writes each request as a row of the executor's command queue (and notifies it), in the
 /// caller's thread: the caller waits for the row to be committed, so a request the API
@@ -24,20 +25,34 @@ impl CommandsOut {
     }
 }
 
+/// How many times a request is written before its caller gets the error (about twelve
+/// seconds of pauses between them).
+const SEND_ATTEMPTS: u32 = 6;
+
 impl CommandSink for CommandsOut {
+    /// Tried again while the database fails, for a dozen seconds (a restart of PostgreSQL
+    /// is waited out): an execution the webserver or scheduler has just stored would
+    /// otherwise stay CREATED with nobody asked to start it.
     fn send(&self, command: &ExecutorCommand) -> Result<(), String> {
         let payload = command.to_json();
-        self.db
-            .push_command(
-                &NewCommand {
-                    kind: command.kind(),
-                    execution_id: command.execution_id(),
-                    payload: &payload,
-                },
-                Utc::now(),
-            )
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let push = || {
+            retried("handing a request to the executor", SEND_ATTEMPTS, || {
+                self.db.push_command(
+                    &NewCommand {
+                        kind: command.kind(),
+                        execution_id: command.execution_id(),
+                        payload: &payload,
+                    },
+                    Utc::now(),
+                )
+            })
+        };
+        // The pauses between tries must not hold a worker thread of the caller's runtime.
+        let pushed = match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(push),
+            _ => push(),
+        };
+        pushed.map(|_| ()).map_err(|e| e.to_string())
     }
 }
 
@@ -64,7 +79,7 @@ pub fn run_command_pump(db: Db, engine: Arc<Engine>) {
                     continue;
                 }
             };
-            if let Err(error) = engine.apply_command(command) {
+            if let Err(error) = apply(&engine, command) {
                 if matches!(error, saker_engine::EngineError::Stopped) {
                     return Ok(Step::Stop);
                 }
@@ -80,4 +95,22 @@ pub fn run_command_pump(db: Db, engine: Arc<Engine>) {
         db.delete_commands(&handled)?;
         Ok(Step::Found(found))
     });
+}
+
+/// How many times a command that failed on the database is applied (about five minutes,
+/// the same patience as the executor's other writes).
+const APPLY_ATTEMPTS: u32 = 64;
+
+/// Applies `command`, again after a pause while the database fails (it is restarting, the
+/// connection was cut): the command was deleted as it was taken, so giving up on it at the
+/// first error would lose it (a start asked then would leave its execution CREATED until
+/// the next executor's recovery). Only a store error is tried again; applying does nothing
+/// before the store answers, so a failed try left nothing half done.
+fn apply(engine: &Engine, command: ExecutorCommand) -> Result<(), EngineError> {
+    retried_while(
+        "applying an executor command",
+        APPLY_ATTEMPTS,
+        || engine.apply_command(command.clone()),
+        |error| matches!(error, EngineError::Store(_)),
+    )
 }

@@ -102,8 +102,19 @@ pub(crate) fn spawn_reader(
 pub(crate) fn retried<T>(
     what: &str,
     attempts: u32,
-    mut call: impl FnMut() -> Result<T, StoreError>,
+    call: impl FnMut() -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
+    retried_while(what, attempts, call, |_| true)
+}
+
+/// [`retried`] for any error, trying again only after an error `transient` accepts (the
+/// others are returned at once).
+pub(crate) fn retried_while<T, E: std::fmt::Display>(
+    what: &str,
+    attempts: u32,
+    mut call: impl FnMut() -> Result<T, E>,
+    transient: impl Fn(&E) -> bool,
+) -> Result<T, E> {
     let mut pause = RETRY_PAUSE;
     let mut tries = 0;
     loop {
@@ -111,7 +122,7 @@ pub(crate) fn retried<T>(
             Ok(value) => return Ok(value),
             Err(error) => {
                 tries += 1;
-                if tries >= attempts {
+                if tries >= attempts || !transient(&error) {
                     return Err(error);
                 }
                 tracing::warn!(%error, "{what} failed; trying again");

@@ -544,3 +544,70 @@ pub fn history(task_run: &Value) -> Vec<String> {
 pub fn path_in(cluster: &Cluster, name: &str) -> PathBuf {
     cluster.dir.path().join(name)
 }
+
+/// For the failure tests (cli_distributed_failures.rs): PostgreSQL restarted or listening
+/// on a network namespace's link, and services started from a wrapped command.
+impl Cluster {
+    /// Restarts PostgreSQL under the running services (`pg_ctl restart -m fast`: every
+    /// session is cut) and waits until it takes connections again.
+    pub fn restart_postgres(&self) {
+        self.pg.restart();
+    }
+
+    /// Makes PostgreSQL listen on `address` too and trust `clients` (a CIDR range), e.g. a
+    /// network namespace's link; restarts it, so call it before starting services.
+    pub fn listen_also(&self, address: &str, clients: &str) {
+        self.pg.listen_also(address, clients);
+    }
+
+    /// A copy of the configuration whose database URL names `host` instead of 127.0.0.1
+    /// (for a process that reaches PostgreSQL at another address of this machine).
+    pub fn config_for_host(&self, host: &str) -> PathBuf {
+        let body = std::fs::read_to_string(&self.config).unwrap();
+        let path = self.dir.path().join(format!("saker-{host}.yml"));
+        std::fs::write(&path, body.replace("127.0.0.1:", &format!("{host}:"))).unwrap();
+        path
+    }
+
+    /// Like [`Cluster::spawn`], but runs `command` (the saker binary, wrapped: e.g. in a
+    /// network namespace) with the configuration `config`.
+    pub fn spawn_command(
+        &self,
+        mut command: Command,
+        role: Role,
+        name: &str,
+        args: &[&str],
+        config: &std::path::Path,
+    ) -> Service {
+        let log = self.logs.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = command
+            .args(["server", role.command()])
+            .args(args)
+            .env("SAKER_CONFIG", config)
+            .env("SAKER_DATA_DIR", &self.data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap();
+        Service {
+            child: Some(child),
+            role,
+            name: name.to_owned(),
+            log,
+        }
+    }
+}
+
+impl Service {
+    /// Sends signal `name` (`STOP` freezes the process, `CONT` thaws it) without waiting.
+    pub fn signal(&self, name: &str) {
+        let pid = self.pid().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} {pid} failed");
+    }
+}

@@ -243,6 +243,56 @@ impl PgCluster {
     }
 }
 
+/// Restarts and more listening addresses, for the failure tests of distributed mode.
+impl PgCluster {
+    /// Restarts the server (`pg_ctl restart -m fast`: sessions are cut, as when PostgreSQL
+    /// restarts under a running deployment) with the options it was started with, and waits
+    /// until it takes connections again.
+    pub fn restart(&self) {
+        let ok = self
+            .run("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.dir.path().join("server.log"))
+            .args(["-m", "fast", "-w", "-t", "60", "restart"])
+            .status()
+            .expect("run pg_ctl restart")
+            .success();
+        assert!(ok, "pg_ctl restart failed: {}", self.log());
+    }
+
+    /// Makes the server listen on `address` too (an address of this machine, e.g. the host
+    /// side of a network namespace's link) and trust connections from `clients` (a CIDR
+    /// range), restarting it: call it before anything connects.
+    pub fn listen_also(&self, address: &str, clients: &str) {
+        let hba = self.data().join("pg_hba.conf");
+        let old = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+        std::fs::write(&hba, format!("{old}\nhost all all {clients} trust\n"))
+            .expect("write pg_hba.conf");
+        let options = format!(
+            "-F -h 127.0.0.1,{address} -p {} -k {} -c max_connections=60",
+            self.port,
+            self.dir.path().display()
+        );
+        let ok = self
+            .run("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.dir.path().join("server.log"))
+            .args(["-m", "fast", "-w", "-t", "60", "-o", &options, "restart"])
+            .status()
+            .expect("run pg_ctl restart")
+            .success();
+        assert!(
+            ok,
+            "pg_ctl restart (listening on {address}) failed: {}",
+            self.log()
+        );
+    }
+}
+
 impl Drop for PgCluster {
     fn drop(&mut self) {
         let _ = self
