@@ -55,6 +55,8 @@ pub struct Presence {
     terminating: bool,
     /// Set by the heartbeat thread when the coordinator declared this instance gone.
     gone: Arc<AtomicBool>,
+    /// When the last heartbeat was recorded (or the instance registered).
+    last_recorded: Arc<std::sync::Mutex<Instant>>,
     metrics: Arc<ServiceMetrics>,
 }
 
@@ -100,6 +102,8 @@ impl Presence {
         let thread_id = id.clone();
         let gone = Arc::new(AtomicBool::new(false));
         let beat_gone = gone.clone();
+        let last_recorded = Arc::new(std::sync::Mutex::new(Instant::now()));
+        let beat_recorded = last_recorded.clone();
         // Executors queue jobs and workers take them: both show the queue's depth.
         let queue =
             matches!(service_type, ServiceType::Executor | ServiceType::Worker).then_some(db);
@@ -117,6 +121,7 @@ impl Presence {
                     settings: &settings,
                     coordinates,
                     gone: &beat_gone,
+                    recorded: &beat_recorded,
                     metrics: &beat_metrics,
                 };
                 beat(db, &this, &stopped)
@@ -129,6 +134,7 @@ impl Presence {
             db,
             terminating: false,
             gone,
+            last_recorded,
             metrics,
         })
     }
@@ -147,6 +153,20 @@ impl Presence {
     /// jobs belong to others now.
     pub fn gone(&self) -> Arc<AtomicBool> {
         self.gone.clone()
+    }
+
+    /// How long ago this instance's last heartbeat was recorded (since it registered, before
+    /// the first): read it while the heartbeat thread may hang on a cut connection. Past
+    /// `server.liveness.timeout` the coordinator may have declared the instance gone without
+    /// the instance being able to hear it.
+    pub fn silence(&self) -> impl Fn() -> Duration + Send + 'static {
+        let recorded = self.last_recorded.clone();
+        move || {
+            recorded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .elapsed()
+        }
     }
 
     /// Records TERMINATING (a stop was asked): a worker claims nothing more, and heartbeats
@@ -191,6 +211,7 @@ struct Beating<'a> {
     /// Whether it runs the liveness coordinator's rounds.
     coordinates: bool,
     gone: &'a AtomicBool,
+    recorded: &'a std::sync::Mutex<Instant>,
     metrics: &'a ServiceMetrics,
 }
 
@@ -205,6 +226,7 @@ fn beat(store: &PgStore, this: &Beating<'_>, stopped: &mpsc::Receiver<()>) {
         settings,
         coordinates,
         gone,
+        recorded,
         metrics,
     } = *this;
     let late_after = settings.heartbeat_interval
@@ -221,9 +243,14 @@ fn beat(store: &PgStore, this: &Beating<'_>, stopped: &mpsc::Receiver<()>) {
         let now = Utc::now();
         let beaten = store.heartbeat(id, now, settings.job_lease());
         match &beaten {
-            Ok(_) => {
+            Ok(state) => {
                 metrics.heartbeat(last_beat.is_some_and(|at| at.elapsed() > late_after));
                 last_beat = Some(Instant::now());
+                if state.is_alive() {
+                    *recorded
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+                }
             }
             Err(_) => {
                 metrics.heartbeat_failed();

@@ -54,6 +54,15 @@ pub enum ExecutorCommand {
         attempt: u32,
         holder: String,
     },
+    /// The coordinator cancelled a dead worker's job because its execution ended or is being
+    /// killed: a killing execution ends the attempt KILLED instead of waiting for it.
+    #[serde(rename_all = "camelCase")]
+    JobCancelled {
+        execution_id: String,
+        task_run_id: String,
+        attempt: u32,
+        holder: String,
+    },
 }
 
 /// The fields of a command the coordinator writes itself (`jobResubmitted`, `jobAbandoned`):
@@ -76,7 +85,8 @@ impl ExecutorCommand {
             | Self::Resume { execution_id, .. }
             | Self::RetryDue { execution_id, .. }
             | Self::JobResubmitted { execution_id, .. }
-            | Self::JobAbandoned { execution_id, .. } => execution_id,
+            | Self::JobAbandoned { execution_id, .. }
+            | Self::JobCancelled { execution_id, .. } => execution_id,
         }
     }
 
@@ -89,6 +99,7 @@ impl ExecutorCommand {
             Self::RetryDue { .. } => "retryDue",
             Self::JobResubmitted { .. } => "jobResubmitted",
             Self::JobAbandoned { .. } => "jobAbandoned",
+            Self::JobCancelled { .. } => "jobCancelled",
         }
     }
 
@@ -101,7 +112,7 @@ impl ExecutorCommand {
     /// notices carry their own payload shape; every other kind is [`Self::to_json`]'s text.
     pub fn from_row(kind: &str, execution_id: &str, payload: &str) -> Result<Self, String> {
         match kind {
-            "jobResubmitted" | "jobAbandoned" => {
+            "jobResubmitted" | "jobAbandoned" | "jobCancelled" => {
                 let notice: JobNotice = serde_json::from_str(payload)
                     .map_err(|e| format!("a {kind} command does not decode: {e}"))?;
                 let (execution_id, task_run_id, attempt, holder) = (
@@ -110,20 +121,25 @@ impl ExecutorCommand {
                     notice.attempt,
                     notice.holder,
                 );
-                Ok(if kind == "jobResubmitted" {
-                    Self::JobResubmitted {
+                Ok(match kind {
+                    "jobResubmitted" => Self::JobResubmitted {
                         execution_id,
                         task_run_id,
                         attempt,
                         holder,
-                    }
-                } else {
-                    Self::JobAbandoned {
+                    },
+                    "jobAbandoned" => Self::JobAbandoned {
                         execution_id,
                         task_run_id,
                         attempt,
                         holder,
-                    }
+                    },
+                    _ => Self::JobCancelled {
+                        execution_id,
+                        task_run_id,
+                        attempt,
+                        holder,
+                    },
                 })
             }
             _ => {

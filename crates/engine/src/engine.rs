@@ -355,6 +355,19 @@ impl Engine {
                 task_run_id,
                 attempt,
                 holder,
+                cancelled: false,
+            },
+            ExecutorCommand::JobCancelled {
+                execution_id,
+                task_run_id,
+                attempt,
+                holder,
+            } => Event::Abandoned {
+                execution_id,
+                task_run_id,
+                attempt,
+                holder,
+                cancelled: true,
             },
         };
         self.events.send(event)

@@ -11,6 +11,10 @@ pub const JOB_RESUBMITTED: &str = "jobResubmitted";
 /// The kind of the command the coordinator queues when it abandoned a job of a gone worker
 /// under the NEVER restart strategy (same payload as [`JOB_RESUBMITTED`]).
 pub const JOB_ABANDONED: &str = "jobAbandoned";
+/// The kind of the command the coordinator queues when it cancelled a job of a gone worker
+/// because its execution ended or is being killed (same payload): an execution being killed
+/// waits for that attempt, which will never report, so the executor ends it KILLED.
+pub const JOB_CANCELLED: &str = "jobCancelled";
 
 /// A command to queue for the executor.
 #[derive(Debug, Clone, Copy)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::distributed::*;
 use common::pg::{self, PgCluster};
 use saker_model::execution::StateType;
-use saker_store::commands::{Command, JOB_ABANDONED, JOB_RESUBMITTED};
+use saker_store::commands::{Command, JOB_ABANDONED, JOB_CANCELLED, JOB_RESUBMITTED};
 use saker_store::queue::{JobState, Wake, WakeChannel};
 use saker_store::services::coordinator::JobAction;
 use saker_store::services::settings::{LivenessSettings, RestartStrategy};
@@ -103,10 +103,12 @@ fn the_coordinator_requeues_immediately(url: &str) {
         store.job("of-killed").unwrap().unwrap().state,
         JobState::Cancelled
     );
-    // The executor hears of the requeued job; the cancelled one ended with its execution.
+    // The executor hears of both: the requeued job, and the cancelled one (an execution
+    // being killed would otherwise wait for it forever; an ended one ignores it).
     let commands = store.take_commands(10).unwrap();
-    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert_eq!(commands.len(), 2, "{commands:?}");
     assert_command(&commands[0], JOB_RESUBMITTED, &running, "tr-live", "dead");
+    assert_command(&commands[1], JOB_CANCELLED, &killed, "tr-of-killed", "dead");
     assert_eq!(commands[0].created_at, at(100));
     assert_eq!(store.job("live").unwrap().unwrap().state, JobState::Queued);
     assert_eq!(

@@ -236,6 +236,8 @@ pub fn worker(
     let db = cluster_db(&app, 6)?;
     let grace = liveness.termination_grace_period;
     let lease = liveness.job_lease();
+    // With liveness disabled nobody is ever declared gone, so silence stops nothing either.
+    let liveness_timeout = liveness.enabled.then_some(liveness.timeout);
     let rt = runtime()?;
     rt.block_on(async move {
         let stop = StopSignals::install()?;
@@ -273,10 +275,14 @@ pub fn worker(
         );
         let management = management(&app, vec![presence.metrics()], management_port).await?;
         let gone = presence.gone();
+        let silence = presence.silence();
+        let timeout = liveness_timeout;
+        // Declared gone, or unable to heartbeat for longer than the liveness timeout (a cut
+        // network: the coordinator has likely declared it gone without it hearing so).
         let declared_gone = async {
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                if gone.load(Ordering::Acquire) {
+                if gone.load(Ordering::Acquire) || timeout.is_some_and(|t| silence() > t) {
                     return;
                 }
             }
@@ -288,8 +294,9 @@ pub fn worker(
                 stopping.store(true, Ordering::Release);
                 worker.cancel_all();
                 eprintln!(
-                    "error: this worker was declared gone by the liveness coordinator (no \
-                     heartbeat within server.liveness.timeout); its tasks were stopped and it \
+                    "error: this worker was declared gone by the liveness coordinator, or could \
+                     not heartbeat for longer than server.liveness.timeout; its tasks were \
+                     stopped (other workers run them, as the restart strategy says) and it \
                      exits, to be started again as a new instance"
                 );
                 return Ok(ExitCode::FAILURE);

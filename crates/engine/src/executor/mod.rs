@@ -83,13 +83,15 @@ pub enum Event {
         attempt: u32,
         holder: String,
     },
-    /// The coordinator gave up the job of a dead worker (restart strategy NEVER): the
-    /// attempt fails, and the task's retry policy decides what follows.
+    /// The coordinator gave up the job of a dead worker: under the restart strategy NEVER
+    /// the attempt fails, and the task's retry policy decides what follows; `cancelled` (its
+    /// execution ended or is being killed) the attempt ends KILLED.
     Abandoned {
         execution_id: String,
         task_run_id: String,
         attempt: u32,
         holder: String,
+        cancelled: bool,
     },
     /// Answer once every event sent before this one is recorded in the store (what came
     /// from another process can then be acknowledged there).
@@ -232,7 +234,16 @@ impl Executor {
                 task_run_id,
                 attempt,
                 holder,
-            } => self.on_abandoned(live, outbox, execution_id, task_run_id, attempt, &holder),
+                cancelled,
+            } => {
+                let job = resubmit::GivenUp {
+                    task_run_id,
+                    attempt,
+                    holder,
+                    cancelled,
+                };
+                self.on_abandoned(live, outbox, execution_id, job)
+            }
             Event::Barrier(reply) => outbox.barriers.push(reply),
             Event::Watch {
                 execution_id,

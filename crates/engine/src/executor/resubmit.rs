@@ -10,6 +10,15 @@ use saker_model::{Level, StateType};
 use super::{Executor, Live, Outbox, Owned, system_log};
 use crate::queue::WorkerResult;
 
+/// A dead worker's job the coordinator gave up.
+pub(super) struct GivenUp {
+    pub task_run_id: String,
+    pub attempt: u32,
+    pub holder: String,
+    /// Its execution ended or is being killed (else: restart strategy NEVER).
+    pub cancelled: bool,
+}
+
 impl Executor {
     pub(super) fn on_resubmitted(
         &self,
@@ -56,25 +65,40 @@ impl Executor {
         live: &mut HashMap<String, Live>,
         outbox: &mut Outbox,
         execution_id: String,
-        task_run_id: String,
-        attempt: u32,
-        holder: &str,
+        job: GivenUp,
     ) {
+        let GivenUp {
+            task_run_id,
+            attempt,
+            holder,
+            cancelled,
+        } = job;
         let Some(l) = live.get(&execution_id) else {
             return;
         };
         let Some(run) = l.execution.task_run_by_id(&task_run_id) else {
             return;
         };
-        let log = system_log(
-            &l.execution,
-            Some(run),
-            Level::Error,
-            format!(
-                "the worker running attempt {attempt} stopped (service instance {holder}) and \
-                 server.worker-task-restart-strategy is NEVER: the attempt is not run again"
-            ),
-        );
+        let (state, level, message) = if cancelled {
+            (
+                StateType::Killed,
+                Level::Warn,
+                format!(
+                    "the worker running attempt {attempt} stopped (service instance {holder}) \
+                     while the execution was being killed: the attempt ends KILLED"
+                ),
+            )
+        } else {
+            (
+                StateType::Failed,
+                Level::Error,
+                format!(
+                    "the worker running attempt {attempt} stopped (service instance {holder}) and \
+                     server.worker-task-restart-strategy is NEVER: the attempt is not run again"
+                ),
+            )
+        };
+        let log = system_log(&l.execution, Some(run), level, message);
         let now = Utc::now();
         let started_at = run
             .attempts
@@ -85,7 +109,7 @@ impl Executor {
             execution_id,
             task_run_id,
             attempt,
-            state: StateType::Failed,
+            state,
             outputs: Default::default(),
             resolved: None,
             labels: Default::default(),

@@ -79,6 +79,15 @@ const STATEMENT_CACHE: usize = 64;
 const WRITE_ATTEMPTS: usize = 4;
 /// The advisory lock key of [`Store::claim_executor`] (an arbitrary constant: "saker-ex").
 const EXECUTOR_LOCK: i64 = 0x7361_6b65_722d_6578;
+/// Client-side TCP keepalives: a peer silent this long is probed...
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+/// ...this often...
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// ...this many times before the connection is declared dead.
+const KEEPALIVE_RETRIES: u32 = 3;
+/// Data sent and not acknowledged for this long fails the connection (unless the URL sets
+/// `tcp_user_timeout`).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(20);
 /// Connecting gives up after this long unless the URL sets `connect_timeout`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -189,6 +198,20 @@ impl PgStore {
         })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        // A connection whose peer vanished (a network cut) must fail, not hang: TCP
+        // keepalives on idle connections, and a user timeout on unacknowledged data. Without
+        // them a heartbeat or a claim sent into a cut network waits for the kernel's
+        // retransmissions, some fifteen minutes.
+        if !config.get_keepalives() || config.get_keepalives_idle() > KEEPALIVE_IDLE {
+            config
+                .keepalives(true)
+                .keepalives_idle(KEEPALIVE_IDLE)
+                .keepalives_interval(KEEPALIVE_INTERVAL)
+                .keepalives_retries(KEEPALIVE_RETRIES);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
         }
         let target = describe(&config);
         let tls = tls::Tls::new(tls_params, &mut config).map_err(|source| StoreError::Connect {

@@ -72,12 +72,17 @@ impl Connector {
         })
     }
 
-    /// Opens one connection for the pool: `statement_timeout` set for the whole session.
+    /// Opens one connection for the pool: `statement_timeout` (and
+    /// `idle_in_transaction_session_timeout`) set for the whole session.
     fn open_pooled(&self) -> Result<Conn, StoreError> {
         let mut conn = self.open()?;
         let millis = self.statement_timeout.as_millis().max(1);
-        conn.client
-            .batch_execute(&format!("SET statement_timeout = {millis}"))?;
+        // A session left idle inside a transaction (its client cut off mid-transaction) is
+        // ended by the server after as long, so the row locks it holds (a worker's instance
+        // row, the jobs it claims) do not stall the coordinator.
+        conn.client.batch_execute(&format!(
+            "SET statement_timeout = {millis}; SET idle_in_transaction_session_timeout = {millis}"
+        ))?;
         Ok(conn)
     }
 

@@ -11,7 +11,7 @@ use saker_model::execution::StateType;
 use super::commands::insert_command;
 use super::queue::{group_column, lease_end};
 use super::{PgStore, Tx, from_micros, to_micros};
-use crate::commands::{JOB_ABANDONED, JOB_RESUBMITTED, NewCommand};
+use crate::commands::{JOB_ABANDONED, JOB_CANCELLED, JOB_RESUBMITTED, NewCommand};
 use crate::queue::WakeChannel;
 use crate::services::coordinator::{self, Decisions, HeldJob, JobAction, JobDecision};
 use crate::services::settings::LivenessSettings;
@@ -223,6 +223,9 @@ impl PgStore {
             if !elected {
                 return Ok(Decisions::default());
             }
+            // A row locked by a session whose client was cut off must not hold up the round
+            // for the whole statement timeout: this round gives up, the next one tries again.
+            tx.execute("SET LOCAL lock_timeout = '2s'", &[])?;
             let sql = format!("SELECT {COLUMNS} FROM service_instances ORDER BY id FOR UPDATE");
             let instances = tx
                 .query(&sql, &[])?
@@ -308,30 +311,29 @@ fn apply(tx: &mut Tx<'_>, decisions: &Decisions, now: DateTime<Utc>) -> Result<(
                 "UPDATE worker_jobs SET state = 'QUEUED', claimed_by = NULL, claimed_at = NULL, \
                  lease_until = NULL WHERE id = $1 AND state = 'CLAIMED' \
                  RETURNING execution_id, task_run_id, attempt",
-                Some(JOB_RESUBMITTED),
+                JOB_RESUBMITTED,
             ),
             JobAction::Abandon => (
                 "UPDATE worker_jobs SET state = 'ABANDONED', lease_until = NULL \
                  WHERE id = $1 AND state = 'CLAIMED' \
                  RETURNING execution_id, task_run_id, attempt",
-                Some(JOB_ABANDONED),
+                JOB_ABANDONED,
             ),
-            // Its execution has ended: the executor has nothing to do about it.
+            // Its execution has ended or is being killed: an ended one ignores the command, a
+            // killing one ends the attempt KILLED instead of waiting for it forever.
             JobAction::Cancel => (
                 "UPDATE worker_jobs SET state = 'CANCELLED', lease_until = NULL \
                  WHERE id = $1 AND state = 'CLAIMED' \
                  RETURNING execution_id, task_run_id, attempt",
-                None,
+                JOB_CANCELLED,
             ),
         };
         let Some(changed) = tx.query_opt(sql, &[&job.job_id])? else {
             continue;
         };
         woken |= job.action == JobAction::Requeue;
-        if let Some(kind) = kind {
-            tell_executor(tx, job, kind, &changed, now)?;
-            told = true;
-        }
+        tell_executor(tx, job, kind, &changed, now)?;
+        told = true;
     }
     if woken {
         tx.execute("SELECT pg_notify($1, '')", &[&WakeChannel::Jobs.name()])?;
