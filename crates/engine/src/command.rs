@@ -250,6 +250,11 @@ mod tests {
                 holder: "w1".into()
             }
         );
+        let cancelled =
+            ExecutorCommand::from_row("jobCancelled", "e", r#"{"taskRunId":"r","attempt":1}"#)
+                .unwrap();
+        assert_eq!(cancelled.kind(), "jobCancelled");
+        assert_eq!(cancelled.execution_id(), "e");
         let kill = ExecutorCommand::Kill {
             execution_id: "e".into(),
         };
