@@ -40,8 +40,10 @@ const WATCH_EVERY: Duration = Duration::from_millis(5);
 const STALL: Duration = Duration::from_secs(60);
 
 /// How long the services are left alone after the run (and after a worker stops) before the
-/// idle rate is measured: results marked applied, a stopped worker's last heartbeat.
-const SETTLE: Duration = Duration::from_secs(3);
+/// idle rate is measured. A PostgreSQL session that was busy reports its counts up to 10 s
+/// after it went idle (PGSTAT_IDLE_INTERVAL): a shorter pause would count the run's last
+/// transactions as idle ones.
+const SETTLE: Duration = Duration::from_secs(11);
 
 /// What the distributed bench is asked to do.
 pub struct Request<'a> {
