@@ -7,6 +7,9 @@
 //! - executions per second, from the first creation to the last execution seen ended;
 //! - the orchestration overhead from the recorded state histories, as the embedded bench
 //!   computes it (creation → first task start, first task end → second task start);
+//! - the database transactions one execution costs (`pg_stat_database`, the bench's own
+//!   reads subtracted, its creation by the bench included), a figure the machine's load
+//!   does not move;
 //! - what an idle cluster costs the database: the transactions per second PostgreSQL
 //!   counts for the database (`pg_stat_database`: commits + rollbacks) over `--idle-seconds`
 //!   with nothing to do, the bench's own reads subtracted. It is measured with every
@@ -89,7 +92,9 @@ pub fn run(globals: &Globals, request: Request<'_>) -> anyhow::Result<ExitCode> 
     );
     let rt = runtime()?;
     let watcher = Watcher::connect(&stats_url)?;
-    let (ended, elapsed) = rt
+    let mut stats = Watcher::connect(&stats_url)?;
+    let before = stats.transactions()?;
+    let (ended, elapsed, watch_reads) = rt
         .block_on(run_load(
             engine,
             request.executions,
@@ -100,13 +105,23 @@ pub fn run(globals: &Globals, request: Request<'_>) -> anyhow::Result<ExitCode> 
     if let Some(dead) = services.any_dead() {
         bail!("{dead}");
     }
+    // The database's count of the run waits until the services' sessions reported it.
+    std::thread::sleep(SETTLE);
+    let run_transactions = stats.transactions()? - before - watch_reads - 1;
+    let idle = measure_idle(&mut stats, &mut services, request.idle)?;
+    drop(services);
+    // Read only now, so that these reads are in neither count.
     let mut done = Vec::with_capacity(ended.len());
     for id in &ended {
         done.extend(store.get_execution(id)?);
     }
     super::report(&done, elapsed.as_secs_f64());
-    measure_idle(&stats_url, &mut services, request.idle)?;
-    drop(services);
+    println!(
+        "database:          {:.1} transactions per execution (its creation included, the \
+         bench's own reads not)",
+        run_transactions as f64 / request.executions as f64
+    );
+    println!("{idle}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -131,14 +146,14 @@ fn check_config(app: &App) -> anyhow::Result<()> {
 
 /// Creates `count` executions of the bench's flow, at most `in_flight` at once (several
 /// created in parallel, as concurrent API requests would be), and waits until all ended.
-/// Returns the ids of the executions in the order they were seen ended, and the time from
-/// the first creation to the last end seen.
+/// Returns the ids of the executions in the order they were seen ended, the time from the
+/// first creation to the last end seen, and how many reads the bench made meanwhile.
 async fn run_load(
     engine: Arc<Engine>,
     count: usize,
     in_flight: usize,
     watcher: Watcher,
-) -> anyhow::Result<(Vec<String>, Duration)> {
+) -> anyhow::Result<(Vec<String>, Duration, i64)> {
     let (flow, saved) = engine.deploy(DEFAULT_TENANT, super::FLOW)?;
     let (created_tx, created_rx) = mpsc::channel();
     let started = Instant::now();
@@ -168,10 +183,10 @@ async fn run_load(
     while let Some(finished) = creating.join_next().await {
         finished??;
     }
-    let ended = tokio::task::spawn_blocking(move || watching.join())
+    let (ended, reads) = tokio::task::spawn_blocking(move || watching.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the bench's watcher thread panicked"))??;
-    Ok((ended, started.elapsed()))
+    Ok((ended, started.elapsed(), reads))
 }
 
 /// The bench's own session on the database: which executions ended, and the transaction
@@ -192,11 +207,13 @@ impl Watcher {
 
     /// Takes each created execution (with its in-flight slot) from `created` and releases
     /// the slot once the execution has ended; returns when every execution ended and no
-    /// more are coming. Gives up after [`STALL`] without any execution ending.
+    /// more are coming, with how many reads it made. Gives up after [`STALL`] without any
+    /// execution ending.
     fn watch(
         mut self,
         created: mpsc::Receiver<(String, OwnedSemaphorePermit)>,
-    ) -> anyhow::Result<Vec<String>> {
+    ) -> anyhow::Result<(Vec<String>, i64)> {
+        let mut reads = 0;
         let mut pending: HashMap<String, OwnedSemaphorePermit> = HashMap::new();
         let mut ended = Vec::new();
         let mut more = true;
@@ -212,7 +229,7 @@ impl Watcher {
                 }
             }
             if pending.is_empty() && !more {
-                return Ok(ended);
+                return Ok((ended, reads));
             }
             if !pending.is_empty() {
                 let ids: Vec<&str> = pending.keys().map(String::as_str).collect();
@@ -220,6 +237,7 @@ impl Watcher {
                     "SELECT id FROM executions WHERE id = ANY($1) AND ended_at IS NOT NULL",
                     &[&ids],
                 )?;
+                reads += 1;
                 for row in rows {
                     let id: String = row.try_get(0)?;
                     pending.remove(&id);
@@ -261,19 +279,26 @@ impl Watcher {
 }
 
 /// The idle rates: every service up, then one worker fewer at a time; each service's share
-/// is the difference its stopping made.
-fn measure_idle(url: &str, services: &mut Services, window: Duration) -> anyhow::Result<()> {
-    let mut watcher = Watcher::connect(url)?;
-    println!(
+/// is the difference its stopping made. Returns them as printable lines.
+fn measure_idle(
+    stats: &mut Watcher,
+    services: &mut Services,
+    window: Duration,
+) -> anyhow::Result<String> {
+    let mut lines = vec![format!(
         "idle cluster ({}s windows, pg_stat_database commits + rollbacks, the bench's own \
          reads subtracted):",
         window.as_secs_f64()
-    );
+    )];
     let mut rates = Vec::new();
     for workers in (0..=WORKERS).rev() {
-        std::thread::sleep(SETTLE);
-        let rate = watcher.rate(window)?;
-        println!("  executor + {workers} worker(s): {rate:.2} transactions/s");
+        if workers < WORKERS {
+            std::thread::sleep(SETTLE);
+        }
+        let rate = stats.rate(window)?;
+        lines.push(format!(
+            "  executor + {workers} worker(s): {rate:.2} transactions/s"
+        ));
         rates.push(rate);
         if workers > 0 {
             services.stop_last();
@@ -281,11 +306,11 @@ fn measure_idle(url: &str, services: &mut Services, window: Duration) -> anyhow:
     }
     // rates[0]: every service; rates[WORKERS]: the executor alone.
     let executor = rates[WORKERS];
-    print!("  per service: executor {executor:.2}/s");
+    let mut shares = format!("  per service: executor {executor:.2}/s");
     for n in 1..=WORKERS {
         let share = rates[WORKERS - n] - rates[WORKERS - n + 1];
-        print!(", worker-{n} {share:.2}/s");
+        shares.push_str(&format!(", worker-{n} {share:.2}/s"));
     }
-    println!();
-    Ok(())
+    lines.push(shares);
+    Ok(lines.join("\n"))
 }
