@@ -241,18 +241,30 @@ impl PgStore {
     pub fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<ClaimedJob>> {
         let lease_until = lease_end(claim.now, claim.lease)?;
         let group = group_column(claim.worker_group);
+        // Queued jobs and expired claims are picked apart, each through its own partial
+        // index (`worker_jobs_queued`, `worker_jobs_claimed`): one condition with an OR
+        // between them made PostgreSQL walk every row in `seq` order, DONE ones included, so
+        // that a claim cost as much as the table is long. The oldest `$4` of the two are
+        // taken; a row locked but not taken is free again at the commit.
         let sql = format!(
             "WITH me AS ( \
                SELECT id FROM service_instances WHERE id = $1 AND state = 'RUNNING' FOR SHARE \
-             ), picked AS ( \
+             ), queued AS ( \
                SELECT j.seq FROM worker_jobs j \
-                WHERE EXISTS (SELECT 1 FROM me) AND j.worker_group = $2 \
-                  AND (j.state = 'QUEUED' \
-                       OR (j.state = 'CLAIMED' AND j.lease_until <= $3 \
-                           AND NOT EXISTS (SELECT 1 FROM service_instances s \
-                                            WHERE s.id = j.claimed_by AND s.state IN {ALIVE}))) \
+                WHERE EXISTS (SELECT 1 FROM me) AND j.state = 'QUEUED' AND j.worker_group = $2 \
                 ORDER BY j.seq LIMIT $4 \
                 FOR UPDATE OF j SKIP LOCKED \
+             ), expired AS ( \
+               SELECT j.seq FROM worker_jobs j \
+                WHERE EXISTS (SELECT 1 FROM me) AND j.state = 'CLAIMED' AND j.worker_group = $2 \
+                  AND j.lease_until <= $3 \
+                  AND NOT EXISTS (SELECT 1 FROM service_instances s \
+                                   WHERE s.id = j.claimed_by AND s.state IN {ALIVE}) \
+                ORDER BY j.seq LIMIT $4 \
+                FOR UPDATE OF j SKIP LOCKED \
+             ), picked AS ( \
+               SELECT seq FROM (SELECT seq FROM queued UNION ALL SELECT seq FROM expired) c \
+                ORDER BY seq LIMIT $4 \
              ) \
              UPDATE worker_jobs w SET state = 'CLAIMED', claimed_by = $1, claimed_at = $3, \
                     lease_until = $5, delivery = w.delivery + 1 \

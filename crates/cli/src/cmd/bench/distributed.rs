@@ -8,8 +8,8 @@
 //! - the orchestration overhead from the recorded state histories, as the embedded bench
 //!   computes it (creation → first task start, first task end → second task start);
 //! - the database transactions one execution costs (`pg_stat_database`, the bench's own
-//!   reads subtracted, its creation by the bench included), a figure the machine's load
-//!   does not move;
+//!   reads subtracted, its creation by the bench included): fewer when the services batch
+//!   more, so it moves with the load too;
 //! - what an idle cluster costs the database: the transactions per second PostgreSQL
 //!   counts for the database (`pg_stat_database`: commits + rollbacks) over `--idle-seconds`
 //!   with nothing to do, the bench's own reads subtracted. It is measured with every
