@@ -16,7 +16,8 @@ use crate::threads::{BATCH, Step, retried, spawn_reader, spawn_writer};
 /// How many times a control is tried before it is given up.
 const PUSH_ATTEMPTS: u32 = 16;
 
-/// The executor's side: every control is written for all workers by a thread of its own.
+/// The executor's side: every control is written for all workers by a thread of its own,
+/// those waiting together in one transaction.
 pub struct ControlsOut {
     tx: Mutex<std::sync::mpsc::Sender<Control>>,
 }
@@ -24,21 +25,27 @@ pub struct ControlsOut {
 impl ControlsOut {
     pub fn new(db: Db) -> Self {
         let tx = spawn_writer("saker-controls-out", move |batch: Vec<Control>| {
-            for control in batch {
-                let payload = match control.to_wire() {
-                    Ok(payload) => payload,
+            let payloads: Vec<String> = batch
+                .iter()
+                .filter_map(|control| match control.to_wire() {
+                    Ok(payload) => Some(payload),
                     Err(error) => {
                         tracing::error!(%error, "a control message could not be written");
-                        continue;
+                        None
                     }
-                };
-                let pushed = retried("sending a control message", PUSH_ATTEMPTS, || {
-                    db.push_control(&payload, Utc::now())
-                });
-                if let Err(error) = pushed {
-                    tracing::error!(%error, "a control message could not be sent to the workers");
-                }
-                if let Control::Cancel { execution_id, .. } = &control
+                })
+                .collect();
+            let payloads: Vec<&str> = payloads.iter().map(String::as_str).collect();
+            // The controls waiting together go in one transaction (an execution's end sends
+            // one each, many at a time under load).
+            let pushed = retried("sending control messages", PUSH_ATTEMPTS, || {
+                db.push_controls(&payloads, Utc::now())
+            });
+            if let Err(error) = pushed {
+                tracing::error!(%error, controls = payloads.len(), "control messages could not be sent to the workers");
+            }
+            for control in &batch {
+                if let Control::Cancel { execution_id, .. } = control
                     && let Err(error) = db.cancel_queued_jobs(execution_id)
                 {
                     // The workers still get the cancel: a job claimed later starts cancelled.

@@ -17,8 +17,9 @@ use crate::threads::{BATCH, Step, retried, spawn_reader, spawn_writer};
 const SUBMIT_ATTEMPTS: u32 = 64;
 
 /// The worker's side: each result is submitted under the claim its job came with, by a
-/// thread of its own. A result the queue refuses (the job was requeued or cancelled, or
-/// this worker was declared gone) is dropped: another claim owns that job now.
+/// thread of its own; the results waiting together are submitted in one transaction. A
+/// result the queue refuses (the job was requeued or cancelled, or this worker was declared
+/// gone) is dropped: another claim owns that job now.
 pub struct ResultsOut {
     tx: Mutex<std::sync::mpsc::Sender<WorkerResult>>,
 }
@@ -26,48 +27,85 @@ pub struct ResultsOut {
 impl ResultsOut {
     pub fn new(db: Db, instance: String, book: ClaimBook) -> Self {
         let tx = spawn_writer("saker-results-out", move |batch: Vec<WorkerResult>| {
-            for result in batch {
-                submit(db, &instance, &book, &result);
-            }
+            submit(db, &instance, &book, &batch);
         });
         Self { tx: Mutex::new(tx) }
     }
 }
 
-fn submit(db: Db, instance: &str, book: &ClaimBook, result: &WorkerResult) {
-    let Some((job_id, delivery)) = book.claim_of(&result.task_run_id, result.attempt) else {
-        tracing::warn!(task_run = %result.task_run_id, "a result without a claim is dropped");
-        return;
-    };
-    let payload = match result.to_wire() {
-        Ok(payload) => payload,
-        Err(error) => {
-            tracing::error!(%error, task_run = %result.task_run_id, "a result could not be written; it is dropped");
-            return;
-        }
-    };
-    let submitted = retried("submitting a result", SUBMIT_ATTEMPTS, || {
-        db.submit_result(&NewResult {
-            job_id: &job_id,
-            delivery,
-            instance,
-            payload: &payload,
-            now: Utc::now(),
+/// A result ready to be submitted: its claim and its message.
+struct Ready<'a> {
+    result: &'a WorkerResult,
+    job_id: String,
+    delivery: u32,
+    payload: String,
+}
+
+fn submit(db: Db, instance: &str, book: &ClaimBook, batch: &[WorkerResult]) {
+    let ready: Vec<Ready<'_>> = batch
+        .iter()
+        .filter_map(|result| {
+            let Some((job_id, delivery)) = book.claim_of(&result.task_run_id, result.attempt)
+            else {
+                tracing::warn!(task_run = %result.task_run_id, "a result without a claim is dropped");
+                return None;
+            };
+            match result.to_wire() {
+                Ok(payload) => Some(Ready {
+                    result,
+                    job_id,
+                    delivery,
+                    payload,
+                }),
+                Err(error) => {
+                    tracing::error!(%error, task_run = %result.task_run_id, "a result could not be written; it is dropped");
+                    book.release(&result.task_run_id, result.attempt);
+                    None
+                }
+            }
         })
+        .collect();
+    if ready.is_empty() {
+        return;
+    }
+    let submitted = retried("submitting results", SUBMIT_ATTEMPTS, || {
+        let now = Utc::now();
+        let rows: Vec<NewResult<'_>> = ready
+            .iter()
+            .map(|r| NewResult {
+                job_id: &r.job_id,
+                delivery: r.delivery,
+                instance,
+                payload: &r.payload,
+                now,
+            })
+            .collect();
+        db.submit_results(&rows)
     });
     // Released only now: a worker stopping waits until it holds no claim, so every result it
     // produced has been submitted.
-    book.release(&result.task_run_id, result.attempt);
-    match submitted {
-        Ok(Submitted::Accepted | Submitted::Duplicate) => {}
-        Ok(Submitted::Stale) => tracing::warn!(
-            task_run = %result.task_run_id,
-            attempt = result.attempt,
-            "a result was refused: the job is no longer this worker's (resubmitted, cancelled, \
-             or this worker was declared gone); it is dropped"
-        ),
+    for r in &ready {
+        book.release(&r.result.task_run_id, r.result.attempt);
+    }
+    let outcomes = match submitted {
+        Ok(outcomes) => outcomes,
         Err(error) => {
-            tracing::error!(%error, task_run = %result.task_run_id, "a result could not be submitted")
+            tracing::error!(%error, results = ready.len(), "results could not be submitted");
+            return;
+        }
+    };
+    for (r, outcome) in ready.iter().zip(outcomes) {
+        match outcome {
+            Ok(Submitted::Accepted | Submitted::Duplicate) => {}
+            Ok(Submitted::Stale) => tracing::warn!(
+                task_run = %r.result.task_run_id,
+                attempt = r.result.attempt,
+                "a result was refused: the job is no longer this worker's (resubmitted, \
+                 cancelled, or this worker was declared gone); it is dropped"
+            ),
+            Err(error) => {
+                tracing::error!(%error, task_run = %r.result.task_run_id, "a result could not be submitted")
+            }
         }
     }
 }
@@ -88,8 +126,8 @@ impl Queue<WorkerResult> for ResultsOut {
 }
 
 /// The executor's side: results read as they are submitted (woken by their notification),
-/// each marked applied as it is handed over. Marking before the executor has recorded it is
-/// safe: an executor that takes over re-reads the result of every attempt still RUNNING
+/// taken (read and marked applied) in one transaction per batch before they are handed
+/// over. Marking before the executor has recorded them is safe: an executor that takes over re-reads the result of every attempt still RUNNING
 /// whatever its mark (`crate::recovery`), and the executor ignores a result for an attempt
 /// that is no longer running.
 pub struct ResultsIn {
@@ -120,9 +158,9 @@ impl ResultsIn {
             return;
         };
         spawn_reader("saker-results-in", db, WakeChannel::Results, move |db| {
-            let pending = db.pending_results(BATCH as u32)?;
-            let found = pending.len();
-            for row in pending {
+            let taken = db.take_pending_results(BATCH as u32, Utc::now())?;
+            let found = taken.len();
+            for row in taken {
                 match WorkerResult::from_wire(&row.payload) {
                     Ok(result) => {
                         if tx.send(result).is_err() {
@@ -133,7 +171,6 @@ impl ResultsIn {
                         tracing::error!(%error, task_run = %row.task_run_id, "a stored result could not be read; it is skipped")
                     }
                 }
-                db.mark_result_applied(row.seq, Utc::now())?;
             }
             Ok(Step::Found(found))
         });

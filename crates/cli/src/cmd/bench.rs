@@ -2,9 +2,13 @@
 //! reports throughput and orchestration overhead, measured from the recorded state
 //! histories (so the figures are what the store says happened, not what a timer guessed).
 //! `saker bench --soak` is the long-run check instead (see `soak`), `saker bench --flowables`
-//! the cost per iteration of `ForEach` and `Parallel` (see `flowables`).
+//! the cost per iteration of `ForEach` and `Parallel` (see `flowables`). `saker bench
+//! --config pg.yml` runs the same flow on distributed mode's services, as separate processes
+//! on PostgreSQL, and adds what an idle cluster costs the database (see `distributed`).
 
+mod distributed;
 mod flowables;
+mod services;
 mod soak;
 
 use std::process::ExitCode;
@@ -53,6 +57,9 @@ pub struct BenchArgs {
     /// With --flowables: how many executions of each case to run.
     #[arg(long, default_value_t = 5, requires = "flowables")]
     runs: usize,
+    /// With --config (the distributed bench): how long each idle measure lasts, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    idle_seconds: f64,
 }
 
 pub fn run(globals: &Globals, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -61,6 +68,21 @@ pub fn run(globals: &Globals, args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if args.flowables {
         return flowables::run(args.runs);
+    }
+    if let Some(config) = &globals.config {
+        let idle = std::time::Duration::try_from_secs_f64(args.idle_seconds)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| anyhow::anyhow!("--idle-seconds must be a number of seconds above 0"))?;
+        return distributed::run(
+            globals,
+            distributed::Request {
+                config,
+                executions: args.executions,
+                in_flight: args.in_flight,
+                idle,
+            },
+        );
     }
     let dir = tempfile::tempdir()?;
     let store = Arc::new(SqliteStore::open(&dir.path().join("bench.db"))?);

@@ -108,17 +108,37 @@ impl PgStore {
     /// Publishes a control for every worker and wakes them (`saker_worker_controls`), in
     /// one transaction; returns its `seq`. Controls are numbered in commit order.
     pub fn push_control(&self, payload: &str, now: DateTime<Utc>) -> Result<i64> {
-        no_nul("worker control", "(new)", &[payload])?;
+        let seqs = self.push_controls(&[payload], now)?;
+        seqs.first().copied().ok_or_else(|| StoreError::Corrupt {
+            table: "worker_controls",
+            id: "(new)".to_owned(),
+            detail: "the insert returned no seq".to_owned(),
+        })
+    }
+
+    /// [`PgStore::push_control`] for several controls, in one transaction with one
+    /// notification; returns their `seq`s, in the order given (which is their order).
+    pub fn push_controls(&self, payloads: &[&str], now: DateTime<Utc>) -> Result<Vec<i64>> {
+        for payload in payloads {
+            no_nul("worker control", "(new)", &[payload])?;
+        }
+        if payloads.is_empty() {
+            return Ok(Vec::new());
+        }
         self.write_tx(|tx| {
             self.fence(tx)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CONTROLS_LOCK])?;
-            let row = tx.query_one(
-                "INSERT INTO worker_controls (payload, created_at) VALUES ($1, $2) \
-                 RETURNING seq",
-                &[&payload, &to_micros(now)],
-            )?;
+            let mut seqs = Vec::with_capacity(payloads.len());
+            for payload in payloads {
+                let row = tx.query_one(
+                    "INSERT INTO worker_controls (payload, created_at) VALUES ($1, $2) \
+                     RETURNING seq",
+                    &[payload, &to_micros(now)],
+                )?;
+                seqs.push(row.try_get(0)?);
+            }
             notify(tx, WakeChannel::Controls, "")?;
-            Ok(row.try_get(0)?)
+            Ok(seqs)
         })
     }
 

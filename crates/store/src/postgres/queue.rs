@@ -102,6 +102,90 @@ pub(super) fn no_nul(kind: &'static str, id: &str, texts: &[&str]) -> Result<()>
     Ok(())
 }
 
+/// The columns of a [`PendingResult`], in the order [`pending_result`] reads them.
+const PENDING_COLUMNS: &str =
+    "seq, job_id, execution_id, task_run_id, attempt, payload, submitted_by, submitted_at";
+
+fn pending_result(row: &Row) -> Result<PendingResult> {
+    let seq: i64 = row.try_get(0)?;
+    let id = seq.to_string();
+    Ok(PendingResult {
+        seq,
+        job_id: row.try_get(1)?,
+        execution_id: row.try_get(2)?,
+        task_run_id: row.try_get(3)?,
+        attempt: number(row, 4, "worker_results", &id)?,
+        payload: row.try_get(5)?,
+        submitted_by: row.try_get(6)?,
+        submitted_at: date(row, 7, "worker_results", &id)?,
+    })
+}
+
+/// One result of [`PgStore::submit_results`], its holder's liveness already read (and its
+/// row share-locked): `Err(NotFound)` in the list, not as the transaction's error, for a
+/// job that does not exist.
+fn submit_one(
+    tx: &mut Tx<'_>,
+    result: &NewResult<'_>,
+    holder_alive: bool,
+) -> Result<Result<Submitted>> {
+    let Some(job) = tx.query_opt(
+        "SELECT execution_id, task_run_id, attempt, state, claimed_by, delivery \
+         FROM worker_jobs WHERE id = $1 FOR UPDATE",
+        &[&result.job_id],
+    )?
+    else {
+        return Ok(Err(StoreError::NotFound {
+            kind: "worker job",
+            id: result.job_id.to_owned(),
+        }));
+    };
+    let execution_id: String = job.try_get(0)?;
+    let task_run_id: String = job.try_get(1)?;
+    let attempt: i64 = job.try_get(2)?;
+    let already = tx
+        .query_opt(
+            "SELECT 1 FROM worker_results WHERE job_id = $1",
+            &[&result.job_id],
+        )?
+        .is_some();
+    if already {
+        return Ok(Ok(Submitted::Duplicate));
+    }
+    let state: String = job.try_get(3)?;
+    let claimed_by: Option<String> = job.try_get(4)?;
+    let delivery: i64 = job.try_get(5)?;
+    let ours = holder_alive
+        && state == JobState::Claimed.as_str()
+        && claimed_by.as_deref() == Some(result.instance)
+        && delivery == i64::from(result.delivery);
+    if !ours {
+        return Ok(Ok(Submitted::Stale));
+    }
+    let inserted = tx.execute(
+        "INSERT INTO worker_results (job_id, execution_id, task_run_id, attempt, \
+         payload, submitted_by, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (job_id) DO NOTHING",
+        &[
+            &result.job_id,
+            &execution_id,
+            &task_run_id,
+            &attempt,
+            &result.payload,
+            &result.instance,
+            &to_micros(result.now),
+        ],
+    )?;
+    if inserted == 0 {
+        return Ok(Ok(Submitted::Duplicate));
+    }
+    tx.execute(
+        "UPDATE worker_jobs SET state = 'DONE', lease_until = NULL WHERE id = $1",
+        &[&result.job_id],
+    )?;
+    Ok(Ok(Submitted::Accepted))
+}
+
 impl PgStore {
     /// Queues `jobs` (an id already queued keeps its first row) and wakes the workers of
     /// their groups, in one transaction.
@@ -159,12 +243,13 @@ impl PgStore {
     pub fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<ClaimedJob>> {
         let lease_until = lease_end(claim.now, claim.lease)?;
         let group = group_column(claim.worker_group);
+        // Only QUEUED jobs, through their partial index (`worker_jobs_queued`): the claim
+        // costs the same however many DONE jobs the table keeps.
         let sql = "WITH me AS ( \
                SELECT id FROM service_instances WHERE id = $1 AND state = 'RUNNING' FOR SHARE \
              ), picked AS ( \
                SELECT j.seq FROM worker_jobs j \
-                WHERE EXISTS (SELECT 1 FROM me) AND j.worker_group = $2 \
-                  AND j.state = 'QUEUED' \
+                WHERE EXISTS (SELECT 1 FROM me) AND j.state = 'QUEUED' AND j.worker_group = $2 \
                 ORDER BY j.seq LIMIT $4 \
                 FOR UPDATE OF j SKIP LOCKED \
              ) \
@@ -207,77 +292,62 @@ impl PgStore {
     /// Stores a worker's result for the job it holds, once: see [`Submitted`]. Accepting it
     /// marks the job DONE and wakes the executors, in the same transaction.
     pub fn submit_result(&self, result: &NewResult<'_>) -> Result<Submitted> {
-        no_nul(
-            "worker result",
-            result.job_id,
-            &[result.instance, result.payload],
-        )?;
+        let mut outcomes = self.submit_results(std::slice::from_ref(result))?;
+        outcomes.pop().unwrap_or_else(|| {
+            Err(StoreError::NotFound {
+                kind: "worker job",
+                id: result.job_id.to_owned(),
+            })
+        })
+    }
+
+    /// [`PgStore::submit_result`] for several results, in one transaction (a worker submits
+    /// what its tasks produced meanwhile together): each is accepted, a duplicate or stale
+    /// exactly as on its own, and a job that does not exist is a `NotFound` in its place
+    /// without failing the others. The executors are woken once, if any was accepted.
+    pub fn submit_results(&self, results: &[NewResult<'_>]) -> Result<Vec<Result<Submitted>>> {
+        for result in results {
+            no_nul(
+                "worker result",
+                result.job_id,
+                &[result.instance, result.payload],
+            )?;
+        }
+        if results.is_empty() {
+            return Ok(Vec::new());
+        }
         self.write_tx(|tx| {
-            let holder_alive = tx
-                .query_opt(
-                    &format!(
-                        "SELECT 1 FROM service_instances WHERE id = $1 AND state IN {ALIVE} \
-                         FOR SHARE"
-                    ),
-                    &[&result.instance],
-                )?
-                .is_some();
-            let Some(job) = tx.query_opt(
-                "SELECT execution_id, task_run_id, attempt, state, claimed_by, delivery \
-                 FROM worker_jobs WHERE id = $1 FOR UPDATE",
-                &[&result.job_id],
-            )?
-            else {
-                return Err(StoreError::NotFound {
-                    kind: "worker job",
-                    id: result.job_id.to_owned(),
-                });
-            };
-            let execution_id: String = job.try_get(0)?;
-            let task_run_id: String = job.try_get(1)?;
-            let attempt: i64 = job.try_get(2)?;
-            let already = tx
-                .query_opt(
-                    "SELECT 1 FROM worker_results WHERE job_id = $1",
-                    &[&result.job_id],
-                )?
-                .is_some();
-            if already {
-                return Ok(Submitted::Duplicate);
+            // The instance rows first (the lock order of this module), each once.
+            let mut alive: Vec<(&str, bool)> = Vec::new();
+            for result in results {
+                if alive.iter().any(|(id, _)| *id == result.instance) {
+                    continue;
+                }
+                let holder_alive = tx
+                    .query_opt(
+                        &format!(
+                            "SELECT 1 FROM service_instances WHERE id = $1 AND state IN {ALIVE} \
+                             FOR SHARE"
+                        ),
+                        &[&result.instance],
+                    )?
+                    .is_some();
+                alive.push((result.instance, holder_alive));
             }
-            let state: String = job.try_get(3)?;
-            let claimed_by: Option<String> = job.try_get(4)?;
-            let delivery: i64 = job.try_get(5)?;
-            let ours = holder_alive
-                && state == JobState::Claimed.as_str()
-                && claimed_by.as_deref() == Some(result.instance)
-                && delivery == i64::from(result.delivery);
-            if !ours {
-                return Ok(Submitted::Stale);
+            let mut outcomes = Vec::with_capacity(results.len());
+            for result in results {
+                let holder_alive = alive
+                    .iter()
+                    .any(|(id, alive)| *id == result.instance && *alive);
+                outcomes.push(submit_one(tx, result, holder_alive)?);
             }
-            let inserted = tx.execute(
-                "INSERT INTO worker_results (job_id, execution_id, task_run_id, attempt, \
-                 payload, submitted_by, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (job_id) DO NOTHING",
-                &[
-                    &result.job_id,
-                    &execution_id,
-                    &task_run_id,
-                    &attempt,
-                    &result.payload,
-                    &result.instance,
-                    &to_micros(result.now),
-                ],
-            )?;
-            if inserted == 0 {
-                return Ok(Submitted::Duplicate);
+            if outcomes
+                .iter()
+                .any(|o| matches!(o, Ok(Submitted::Accepted)))
+            {
+                notify(tx, WakeChannel::Results, "")?;
             }
-            tx.execute(
-                "UPDATE worker_jobs SET state = 'DONE', lease_until = NULL WHERE id = $1",
-                &[&result.job_id],
-            )?;
-            notify(tx, WakeChannel::Results, &execution_id)?;
-            Ok(Submitted::Accepted)
+            Ok(outcomes)
         })
     }
 
@@ -285,27 +355,40 @@ impl PgStore {
     pub fn pending_results(&self, max: u32) -> Result<Vec<PendingResult>> {
         let rows = self.read_tx(|tx| {
             tx.query(
-                "SELECT seq, job_id, execution_id, task_run_id, attempt, payload, submitted_by, \
-                 submitted_at FROM worker_results WHERE applied_at IS NULL ORDER BY seq LIMIT $1",
+                &format!(
+                    "SELECT {PENDING_COLUMNS} FROM worker_results WHERE applied_at IS NULL \
+                     ORDER BY seq LIMIT $1"
+                ),
                 &[&i64::from(max)],
             )
         })?;
-        rows.iter()
-            .map(|row| {
-                let seq: i64 = row.try_get(0)?;
-                let id = seq.to_string();
-                Ok(PendingResult {
-                    seq,
-                    job_id: row.try_get(1)?,
-                    execution_id: row.try_get(2)?,
-                    task_run_id: row.try_get(3)?,
-                    attempt: number(row, 4, "worker_results", &id)?,
-                    payload: row.try_get(5)?,
-                    submitted_by: row.try_get(6)?,
-                    submitted_at: date(row, 7, "worker_results", &id)?,
-                })
-            })
-            .collect()
+        rows.iter().map(pending_result).collect()
+    }
+
+    /// Takes the results not yet applied, oldest first, at most `max`: marks them applied
+    /// at `now` and returns them, in one transaction (what [`PgStore::pending_results`] and
+    /// [`PgStore::mark_result_applied`] do, without a transaction per result). A result
+    /// is taken once however many call this at the same time.
+    pub fn take_pending_results(&self, max: u32, now: DateTime<Utc>) -> Result<Vec<PendingResult>> {
+        let columns = PENDING_COLUMNS
+            .split(", ")
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut rows = self.write_tx(|tx| {
+            self.fence(tx)?;
+            tx.query(
+                &format!(
+                    "UPDATE worker_results r SET applied_at = $2 FROM ( \
+                       SELECT seq FROM worker_results WHERE applied_at IS NULL \
+                        ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED \
+                     ) taken WHERE r.seq = taken.seq RETURNING {columns}"
+                ),
+                &[&i64::from(max), &to_micros(now)],
+            )
+        })?;
+        rows.sort_by_key(|row| row.get::<_, i64>(0));
+        rows.iter().map(pending_result).collect()
     }
 
     /// Marks result `seq` applied; `true` only for the call that did, so a result is applied
