@@ -172,12 +172,13 @@ impl JobsIn {
 }
 
 impl ClaimLoop {
-    /// Claims one job, waiting for one if none is queued; `None` once stopping.
-    fn claim_one(&self) -> Option<WorkerJob> {
+    /// Claims between one and `max` jobs, waiting for one if none is queued; none once
+    /// stopping.
+    fn claim_some(&self, max: usize) -> Vec<WorkerJob> {
         let mut waiter = self.waiter.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if self.stopping.load(Ordering::Acquire) {
-                return None;
+                return Vec::new();
             }
             if waiter.is_none() {
                 match self.db.waiter(WakeChannel::Jobs) {
@@ -192,13 +193,14 @@ impl ClaimLoop {
             let claim = Claim {
                 instance: &self.claimer.instance,
                 worker_group: self.claimer.worker_group.as_deref(),
-                max: 1,
+                max: u32::try_from(max.max(1)).unwrap_or(u32::MAX),
                 lease: self.claimer.lease,
                 now: Utc::now(),
             };
             match self.db.claim_jobs(&claim) {
-                Ok(jobs) => {
-                    if let Some(job) = jobs.into_iter().next() {
+                Ok(claimed) if !claimed.is_empty() => {
+                    let mut jobs = Vec::with_capacity(claimed.len());
+                    for job in claimed {
                         self.book.hold(&job);
                         // A job claimed again after its worker died counts from its first
                         // queueing: only first claims measure how long the queue made it wait.
@@ -207,12 +209,16 @@ impl ClaimLoop {
                             self.claimer.metrics.job_claimed(waited);
                         }
                         match WorkerJob::from_wire(&job.payload) {
-                            Ok(decoded) => return Some(decoded),
+                            Ok(decoded) => jobs.push(decoded),
                             Err(error) => self.refuse(&job, &error),
                         }
-                        continue;
                     }
+                    if !jobs.is_empty() {
+                        return jobs;
+                    }
+                    continue;
                 }
+                Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(%error, "claiming a job failed; trying again");
                     std::thread::sleep(Duration::from_millis(500));
@@ -269,12 +275,17 @@ impl Queue<WorkerJob> for JobsIn {
     }
 
     fn pop(&self) -> PopFuture<'_, WorkerJob> {
+        Box::pin(async move { self.pop_up_to(1).await.and_then(|mut jobs| jobs.pop()) })
+    }
+
+    /// One claim for up to `max` jobs: the worker asks for as many as it has free slots.
+    fn pop_up_to(&self, max: usize) -> PopFuture<'_, Vec<WorkerJob>> {
         let this = self.inner.clone();
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || this.claim_one())
+            tokio::task::spawn_blocking(move || this.claim_some(max))
                 .await
                 .ok()
-                .flatten()
+                .filter(|jobs| !jobs.is_empty())
         })
     }
 }

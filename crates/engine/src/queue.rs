@@ -125,6 +125,16 @@ pub trait Queue<T>: Send + Sync {
     fn push(&self, item: T) -> Result<(), QueueClosed>;
     /// The next item, or `None` once the queue is closed and empty.
     fn pop(&self) -> PopFuture<'_, T>;
+    /// Between one and `max` items, waiting for the first; `None` once the queue is closed
+    /// and empty. A queue that can hand several at the cost of one (a claim in the database)
+    /// overrides it; by default, one.
+    fn pop_up_to(&self, max: usize) -> PopFuture<'_, Vec<T>>
+    where
+        T: Send + 'static,
+    {
+        let _ = max;
+        Box::pin(async move { self.pop().await.map(|item| vec![item]) })
+    }
 }
 
 /// An in-memory queue for a single process. The store holds the durable truth of every

@@ -108,21 +108,34 @@ pub async fn run_worker(
 ) {
     let slots = Arc::new(Semaphore::new(deps.concurrency.max(1)));
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
+        let Ok(first) = slots.clone().acquire_owned().await else {
             return;
         };
-        let Some(job) = jobs.pop().await else {
+        // As many jobs as there are free slots, so that one claim can fetch several.
+        let free = 1 + slots.available_permits();
+        let Some(batch) = jobs.pop_up_to(free).await else {
             return;
         };
-        let deps = deps.clone();
-        let results = results.clone();
-        tokio::spawn(async move {
-            let result = run_job(&deps, job).await;
-            drop(permit);
-            if results.push(result).is_err() {
-                tracing::warn!("the executor is gone; the result stays unrecorded");
-            }
-        });
+        let mut permit = Some(first);
+        for job in batch {
+            let permit = match permit.take() {
+                Some(permit) => permit,
+                // The slots counted free are ours: nothing else takes them.
+                None => match slots.clone().acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+            };
+            let deps = deps.clone();
+            let results = results.clone();
+            tokio::spawn(async move {
+                let result = run_job(&deps, job).await;
+                drop(permit);
+                if results.push(result).is_err() {
+                    tracing::warn!("the executor is gone; the result stays unrecorded");
+                }
+            });
+        }
     }
 }
 
