@@ -203,6 +203,11 @@ impl ExecutorPort {
         }
     }
 
+    /// True when the executor is in another process.
+    pub(crate) fn is_remote(&self) -> bool {
+        matches!(self, Self::Remote(_))
+    }
+
     /// The in-process channel, when there is one.
     pub(crate) fn local(&self) -> Option<&mpsc::UnboundedSender<Event>> {
         match self {

@@ -558,17 +558,30 @@ impl Engine {
                 seal_inputs: &[],
             },
         )?;
-        match trigger_state {
-            None => self.store.write(&[Write::CreateExecution(&execution)])?,
-            Some(state) => self.store.write(&[
-                Write::CreateExecution(&execution),
-                Write::SaveTriggerState(state),
-            ])?,
+        // With the executor in another process, the request to start is a command written in
+        // the same transaction as the execution: both are stored, or neither.
+        let start = self.events.is_remote().then(|| ExecutorCommand::Start {
+            execution_id: execution.id.clone(),
+        });
+        let start_payload = start.as_ref().map(ExecutorCommand::to_json);
+        let mut writes = vec![Write::CreateExecution(&execution)];
+        if let Some(state) = trigger_state {
+            writes.push(Write::SaveTriggerState(state));
         }
-        self.events.send(Event::Start {
-            flow,
-            execution: Box::new(execution.clone()),
-        })?;
+        if let (Some(command), Some(payload)) = (&start, &start_payload) {
+            writes.push(Write::QueueCommand(saker_store::commands::NewCommand {
+                kind: command.kind(),
+                execution_id: command.execution_id(),
+                payload,
+            }));
+        }
+        self.store.write(&writes)?;
+        if start.is_none() {
+            self.events.send(Event::Start {
+                flow,
+                execution: Box::new(execution.clone()),
+            })?;
+        }
         Ok(execution)
     }
 

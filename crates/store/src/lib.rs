@@ -169,6 +169,11 @@ pub enum Write<'a> {
     /// trigger starts, so that the execution and the trigger's advance are committed together
     /// or not at all.
     SaveTriggerState(&'a TriggerState),
+    /// A command for the executor (distributed mode), queued with the rest of the batch, so
+    /// that a new execution and the request to start it are committed together (nothing is
+    /// left CREATED with nobody asked to start it). PostgreSQL only: the embedded store has
+    /// no executor queue and refuses it.
+    QueueCommand(commands::NewCommand<'a>),
 }
 
 /// One database holding everything Saker stores: what a process opens once and hands, as

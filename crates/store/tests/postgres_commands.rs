@@ -15,7 +15,7 @@ use common::pg::{self, PgCluster};
 use saker_store::commands::NewCommand;
 use saker_store::queue::{JobState, NewJob, NewResult, Submitted, Wake, WakeChannel};
 use saker_store::services::ServiceState;
-use saker_store::{PgStore, StoreError};
+use saker_store::{PgStore, SqliteStore, Store, StoreError, Write};
 
 #[test]
 fn postgres_commands_and_controls() {
@@ -23,6 +23,7 @@ fn postgres_commands_and_controls() {
     let cases: Vec<pg::Case<str>> = cases![
         commands_are_taken_once_in_order,
         peeked_commands_stay_until_acknowledged,
+        a_command_is_queued_with_its_execution_or_not_at_all,
         concurrent_takers_never_share_a_command,
         a_command_wakes_the_executor,
         every_worker_reads_every_control_until_purged,
@@ -46,6 +47,55 @@ fn command<'a>(kind: &'a str, execution_id: &'a str, payload: &'a str) -> NewCom
         execution_id,
         payload,
     }
+}
+
+/// A webserver stores a new execution and the command to start it in one transaction: a
+/// batch that fails stores neither. The embedded store has no executor queue.
+fn a_command_is_queued_with_its_execution_or_not_at_all(url: &str) {
+    let store = PgStore::connect(url).unwrap();
+    let mut waiter = store.waiter(WakeChannel::Commands).unwrap();
+    let execution = common::execution("company.team", "flow");
+    let start = NewCommand {
+        kind: "start",
+        execution_id: &execution.id,
+        payload: "{}",
+    };
+    store
+        .write(&[
+            Write::CreateExecution(&execution),
+            Write::QueueCommand(start),
+        ])
+        .unwrap();
+    assert_eq!(
+        waiter.wait(Duration::from_secs(60)).unwrap(),
+        Wake::Notified
+    );
+    let queued = store.peek_commands(10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].execution_id, execution.id);
+    // The same execution again: the batch fails, and its command is not queued either.
+    let again = store.write(&[
+        Write::CreateExecution(&execution),
+        Write::QueueCommand(start),
+    ]);
+    assert!(again.is_err());
+    assert_eq!(store.peek_commands(10).unwrap().len(), 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(&dir.path().join("saker.db")).unwrap();
+    let refused = sqlite
+        .write(&[
+            Write::CreateExecution(&execution),
+            Write::QueueCommand(start),
+        ])
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("distributed mode needs PostgreSQL"),
+        "{refused}"
+    );
+    assert!(sqlite.get_execution(&execution.id).unwrap().is_none());
 }
 
 /// The executor's way: read, apply, then delete what it applied; a command read but not

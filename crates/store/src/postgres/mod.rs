@@ -495,6 +495,10 @@ impl Store for PgStore {
                         task_run_ids,
                     } => executions::delete_task_runs(tx, execution_id, task_run_ids)?,
                     Write::SaveTriggerState(state) => triggers::save(tx, state)?,
+                    Write::QueueCommand(command) => {
+                        commands::insert_command(tx, &command, chrono::Utc::now())?;
+                        queue::notify(tx, crate::queue::WakeChannel::Commands, "")?;
+                    }
                 }
             }
             Ok(())

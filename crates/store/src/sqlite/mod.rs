@@ -338,6 +338,14 @@ impl Store for SqliteStore {
                         task_run_ids,
                     } => executions::delete_task_runs(tx, execution_id, task_run_ids)?,
                     Write::SaveTriggerState(state) => triggers::save(tx, state)?,
+                    Write::QueueCommand(command) => {
+                        return Err(StoreError::Conflict {
+                            kind: "executor command",
+                            id: command.execution_id.to_owned(),
+                            reason: "the embedded store has no executor queue: distributed \
+                                     mode needs PostgreSQL (repository.type: postgres)",
+                        });
+                    }
                 }
             }
             Ok(())
