@@ -310,31 +310,9 @@ fn host_name() -> String {
 /// else this process alone, as the STANDALONE instance it is (RUNNING, its heartbeat now).
 pub fn registry(app: &App) -> anyhow::Result<std::sync::Arc<dyn InstanceRegistry>> {
     Ok(match postgres_store(app, 2)? {
-        Some(store) => std::sync::Arc::new(PgInstances(Some(store))),
+        Some(store) => std::sync::Arc::new(store),
         None => std::sync::Arc::new(ThisProcess::new()),
     })
-}
-
-/// The instance table of a PostgreSQL store held by the API. Its synchronous clients own
-/// small runtimes of their own, which must not be dropped on a tokio thread (the API's state
-/// is dropped there when the server stops): dropped on a thread of its own instead.
-struct PgInstances(Option<PgStore>);
-
-impl InstanceRegistry for PgInstances {
-    fn list_instances(&self) -> Result<Vec<ServiceInstance>, StoreError> {
-        match &self.0 {
-            Some(store) => store.list_instances(),
-            None => Ok(Vec::new()),
-        }
-    }
-}
-
-impl Drop for PgInstances {
-    fn drop(&mut self) {
-        if let Some(store) = self.0.take() {
-            let _ = std::thread::spawn(move || drop(store)).join();
-        }
-    }
 }
 
 /// This process as the whole deployment (the embedded store keeps no instance table).

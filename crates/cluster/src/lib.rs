@@ -30,8 +30,7 @@ mod worker_groups;
 use saker_store::PgStore;
 
 /// The store of a service process. It lives as long as the process: the threads of this
-/// crate hold it until the end, and a synchronous PostgreSQL client must not be dropped on
-/// a tokio thread anyway.
+/// crate hold it until the end.
 pub type Db = &'static PgStore;
 
 /// Keeps `store` for the rest of the process.

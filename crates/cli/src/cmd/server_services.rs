@@ -219,9 +219,6 @@ pub fn worker(
     let app = distributed_app(globals, "worker")?;
     let liveness = crate::services::liveness_settings(&app.config)?;
     let store = app.open_store()?;
-    // Dropped after the runtime: a PostgreSQL client must not be dropped inside it, and an
-    // error returned from the runtime drops what the runtime's future holds.
-    let _outlives_runtime = store.clone();
     let mut parts = app.engine_parts(store, globals.config.as_deref())?;
     if let Some(n) = thread {
         if !(1..=10_000).contains(&n) {
@@ -370,8 +367,6 @@ pub fn webserver(globals: &Globals, http: HttpArgs) -> anyhow::Result<ExitCode> 
         service: secrets.for_service(saker_secrets::Service::Scheduler),
     });
     let db = cluster_db(&app, 4)?;
-    // Dropped after the runtime: a PostgreSQL client must not be dropped inside it.
-    let _outlives_runtime = store.clone();
     let engine = client_engine(&app, globals, store, secrets.clone(), db)?;
     let rt = runtime()?;
     rt.block_on(async move {
@@ -419,8 +414,6 @@ pub fn scheduler(globals: &Globals, management_port: Option<u16>) -> anyhow::Res
         service: secrets.clone(),
     });
     let db = cluster_db(&app, 4)?;
-    // Dropped after the runtime: a PostgreSQL client must not be dropped inside it.
-    let _outlives_runtime = store.clone();
     let engine = Arc::new(client_engine(&app, globals, store, secrets, db)?);
     let rt = runtime()?;
     rt.block_on(async move {

@@ -196,23 +196,14 @@ const SCHEDULER_LOCK: i64 = 0x7361_6b65_722d_7363;
 
 /// A held session lock: released when dropped, or when its session ends with the process.
 pub struct SessionLock {
-    client: Option<postgres::Client>,
+    client: super::pool::Session,
 }
 
 impl SessionLock {
     /// False once the session that holds the lock has closed (the database restarted or
     /// the connection was cut): the lock is no longer held, and another process may take it.
     pub fn is_held(&self) -> bool {
-        self.client.as_ref().is_some_and(|c| !c.is_closed())
-    }
-}
-
-impl Drop for SessionLock {
-    /// The synchronous client must not be dropped inside a tokio runtime's context.
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            super::off_runtime(move || drop(client));
-        }
+        !self.client.is_closed()
     }
 }
 
@@ -231,7 +222,7 @@ impl PgStore {
             }
             super::hold_session_lock_briefly(&mut conn.client);
             Ok(Some(SessionLock {
-                client: Some(conn.client),
+                client: conn.client,
             }))
         })
     }

@@ -95,7 +95,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PgStore {
     /// The session that holds the executor claim ([`Store::claim_executor`]), kept open, and
     /// so holding it, as long as the store lives.
-    executor: Mutex<Option<Client>>,
+    executor: Mutex<Option<pool::Session>>,
     /// The backend process id of that session once the claim is held (0 before): every
     /// write transaction of this store then checks that this session still holds the lock
     /// (a fence: an executor that lost its claim never writes beside the one that took it).
@@ -523,7 +523,7 @@ impl Store for PgStore {
 
     fn claim_executor(&self) -> Result<bool> {
         let mut held = self.executor.lock().unwrap_or_else(PoisonError::into_inner);
-        let slot: &mut Option<Client> = &mut held;
+        let slot: &mut Option<pool::Session> = &mut held;
         off_runtime(move || {
             // The session holding the claim is asked whether it is still there: a cut
             // connection is often known only when used.

@@ -42,8 +42,51 @@ impl Default for PoolSettings {
 
 /// A pooled connection with its prepared statements.
 pub(super) struct Conn {
-    pub(super) client: Client,
+    pub(super) client: Session,
     pub(super) statements: HashMap<String, Statement>,
+}
+
+/// A synchronous PostgreSQL session that can be dropped anywhere. The synchronous client
+/// owns a small tokio runtime of its own and closes through it, which panics inside another
+/// runtime's context (a store, a pool, a listener or a lock dropped on a tokio thread, or as
+/// a runtime shuts down): there, the client is closed on a thread of its own.
+pub(super) struct Session(Option<Client>);
+
+impl Session {
+    pub(super) fn new(client: Client) -> Self {
+        Self(Some(client))
+    }
+}
+
+impl std::ops::Deref for Session {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.0
+            .as_ref()
+            .expect("a session is emptied only by its drop")
+    }
+}
+
+impl std::ops::DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0
+            .as_mut()
+            .expect("a session is emptied only by its drop")
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let Some(client) = self.0.take() else { return };
+        if tokio::runtime::Handle::try_current().is_err() {
+            drop(client);
+            return;
+        }
+        // A new thread is outside every runtime's context.
+        std::thread::scope(|scope| {
+            scope.spawn(move || drop(client));
+        });
+    }
 }
 
 /// Opens connections to one database: where, with which TLS, with which session settings.
@@ -67,7 +110,7 @@ impl Connector {
                 source,
             })?;
         Ok(Conn {
-            client,
+            client: Session::new(client),
             statements: HashMap::new(),
         })
     }

@@ -519,7 +519,7 @@ impl PgStore {
             conn.client
                 .batch_execute(&format!("LISTEN {}", channel.name()))?;
             Ok(JobWaiter {
-                client: Some(conn.client),
+                client: conn.client,
             })
         })
     }
@@ -527,18 +527,7 @@ impl PgStore {
 
 /// Waits for notifications of one channel (see [`PgStore::waiter`]).
 pub struct JobWaiter {
-    /// Always `Some` until dropped (see the `Drop` implementation).
-    client: Option<postgres::Client>,
-}
-
-impl Drop for JobWaiter {
-    /// The synchronous client owns a small runtime, which panics when dropped inside a tokio
-    /// runtime's context: it is dropped outside it.
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            off_runtime(move || drop(client));
-        }
-    }
+    client: super::pool::Session,
 }
 
 impl JobWaiter {
@@ -547,9 +536,7 @@ impl JobWaiter {
     /// polls, which covers a notification lost with a connection. A closed connection is
     /// an error; the caller opens a new waiter.
     pub fn wait(&mut self, fallback: Duration) -> Result<Wake> {
-        let Some(client) = self.client.as_mut() else {
-            return Ok(Wake::TimedOut);
-        };
+        let client = &mut *self.client;
         off_runtime(|| {
             let mut notifications = client.notifications();
             let first = notifications.timeout_iter(fallback).next()?;
