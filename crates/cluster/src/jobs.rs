@@ -237,21 +237,14 @@ impl ClaimLoop {
     fn refuse(&self, job: &ClaimedJob, error: &str) {
         tracing::error!(%error, task_run = %job.task_run_id, "a claimed job could not be read; its attempt fails");
         let now = Utc::now();
-        let result = WorkerResult {
-            execution_id: job.execution_id.clone(),
-            task_run_id: job.task_run_id.clone(),
-            attempt: job.attempt,
-            state: StateType::Failed,
-            outputs: Default::default(),
-            resolved: None,
-            labels: Default::default(),
-            exit: None,
-            resume: None,
-            variables: None,
-            started_at: now,
-            ended_at: now,
-            logs: Vec::new(),
-        };
+        let result = WorkerResult::ended_without_outputs(
+            job.execution_id.clone(),
+            job.task_run_id.clone(),
+            job.attempt,
+            StateType::Failed,
+            now,
+            Vec::new(),
+        );
         self.book.release(&job.task_run_id, job.attempt);
         if let Ok(payload) = result.to_wire() {
             let submitted = self.db.submit_result(&NewResult {

@@ -36,22 +36,14 @@ pub fn attempt_fate(db: Db, run: &TaskRun) -> AttemptFate {
             _ => AttemptFate::Lost,
         },
         JobState::Abandoned => {
-            let now = Utc::now();
-            AttemptFate::Finished(Box::new(WorkerResult {
-                execution_id: run.execution_id.clone(),
-                task_run_id: run.id.clone(),
+            AttemptFate::Finished(Box::new(WorkerResult::ended_without_outputs(
+                run.execution_id.clone(),
+                run.id.clone(),
                 attempt,
-                state: StateType::Failed,
-                outputs: Default::default(),
-                resolved: None,
-                labels: Default::default(),
-                exit: None,
-                resume: None,
-                variables: None,
-                started_at: now,
-                ended_at: now,
-                logs: Vec::new(),
-            }))
+                StateType::Failed,
+                Utc::now(),
+                Vec::new(),
+            )))
         }
         JobState::Cancelled => AttemptFate::Lost,
     }

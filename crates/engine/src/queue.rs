@@ -63,6 +63,35 @@ pub struct WorkerResult {
     pub logs: Vec<LogEntry>,
 }
 
+impl WorkerResult {
+    /// The result of an attempt that ended in `state` without running to its end (its
+    /// worker died, or could not read its job): no outputs, no decision, only `logs`.
+    pub fn ended_without_outputs(
+        execution_id: String,
+        task_run_id: String,
+        attempt: u32,
+        state: StateType,
+        started_at: DateTime<Utc>,
+        logs: Vec<LogEntry>,
+    ) -> Self {
+        Self {
+            execution_id,
+            task_run_id,
+            attempt,
+            state,
+            outputs: Map::new(),
+            resolved: None,
+            labels: Map::new(),
+            exit: None,
+            resume: None,
+            variables: None,
+            started_at,
+            ended_at: Utc::now(),
+            logs,
+        }
+    }
+}
+
 /// A change to an execution's variables, applied by the executor on the variables the
 /// execution has then (the flow's until a first change): `set` deep-merged in (maps key by key,
 /// as Kestra's `MapUtils.deepMerge`), then the `unset` names removed. Values never derive from

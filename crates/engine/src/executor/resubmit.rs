@@ -105,21 +105,14 @@ impl Executor {
             .last()
             .and_then(|a| a.state.start_date())
             .unwrap_or(now);
-        let result = WorkerResult {
+        let result = WorkerResult::ended_without_outputs(
             execution_id,
             task_run_id,
             attempt,
             state,
-            outputs: Default::default(),
-            resolved: None,
-            labels: Default::default(),
-            exit: None,
-            resume: None,
-            variables: None,
             started_at,
-            ended_at: now,
-            logs: vec![log],
-        };
+            vec![log],
+        );
         self.on_result(live, outbox, result);
     }
 }
