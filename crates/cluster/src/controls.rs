@@ -1,30 +1,24 @@
 //! Control messages (cancel these attempts; this execution ended): written by the executor
 //! ([`ControlsOut`]), read by every worker ([`ControlsIn`]).
 
-use std::sync::{Mutex, PoisonError};
-
 use chrono::Utc;
-use saker_engine::queue::{PopFuture, Queue, QueueClosed};
 use saker_engine::wire::{Control, WireMessage};
 use saker_store::StoreError;
 use saker_store::queue::WakeChannel;
-use tokio::sync::mpsc;
 
 use crate::Db;
-use crate::threads::{BATCH, Step, retried, spawn_reader, spawn_writer};
+use crate::threads::{BATCH, Incoming, Outgoing, Step, retried, spawn_reader};
 
 /// How many times a control is tried before it is given up.
 const PUSH_ATTEMPTS: u32 = 16;
 
 /// The executor's side: every control is written for all workers by a thread of its own,
 /// those waiting together in one transaction.
-pub struct ControlsOut {
-    tx: Mutex<std::sync::mpsc::Sender<Control>>,
-}
+pub type ControlsOut = Outgoing<Control>;
 
 impl ControlsOut {
     pub fn new(db: Db) -> Self {
-        let tx = spawn_writer("saker-controls-out", move |batch: Vec<Control>| {
+        Outgoing::spawn("saker-controls-out", move |batch: Vec<Control>| {
             let payloads: Vec<String> = batch
                 .iter()
                 .filter_map(|control| match control.to_wire() {
@@ -52,36 +46,18 @@ impl ControlsOut {
                     tracing::warn!(%error, "the queued jobs of a killed execution could not be cancelled");
                 }
             }
-        });
-        Self { tx: Mutex::new(tx) }
-    }
-}
-
-impl Queue<Control> for ControlsOut {
-    fn push(&self, control: Control) -> Result<(), QueueClosed> {
-        self.tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(control)
-            .map_err(|_| QueueClosed)
-    }
-
-    /// The executor reads no controls.
-    fn pop(&self) -> PopFuture<'_, Control> {
-        Box::pin(async { None })
+        })
     }
 }
 
 /// The worker's side: every control written since the worker started, in order.
-pub struct ControlsIn {
-    rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Control>>,
-}
+pub type ControlsIn = Incoming<Control>;
 
 impl ControlsIn {
     /// Reads the controls written from now on.
     pub fn new(db: Db) -> Result<Self, StoreError> {
         let mut cursor = db.last_control_seq()?;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, incoming) = Incoming::channel();
         spawn_reader("saker-controls-in", db, WakeChannel::Controls, move |db| {
             let rows = db.controls_after(cursor, BATCH as u32)?;
             let found = rows.len();
@@ -98,19 +74,6 @@ impl ControlsIn {
             }
             Ok(Step::Found(found))
         });
-        Ok(Self {
-            rx: tokio::sync::Mutex::new(rx),
-        })
-    }
-}
-
-impl Queue<Control> for ControlsIn {
-    /// A worker writes no controls.
-    fn push(&self, _control: Control) -> Result<(), QueueClosed> {
-        Err(QueueClosed)
-    }
-
-    fn pop(&self) -> PopFuture<'_, Control> {
-        Box::pin(async move { self.rx.lock().await.recv().await })
+        Ok(incoming)
     }
 }

@@ -13,7 +13,7 @@ use saker_store::queue::{Claim, ClaimedJob, NewJob, NewResult, WakeChannel};
 
 use crate::Db;
 use crate::metrics::ServiceMetrics;
-use crate::threads::{FALLBACK_POLL, retried, spawn_writer};
+use crate::threads::{FALLBACK_POLL, Outgoing, retried};
 use crate::worker_groups::GroupWatch;
 
 /// The worker group a task asks for (`workerGroup: {key: …}`), `None` for the default one.
@@ -25,9 +25,7 @@ pub fn worker_group(job: &WorkerJob) -> Option<String> {
 /// thread of its own (pushing never waits). The executor has recorded the job's task run
 /// as RUNNING before pushing; if the database stays unreachable the job is dropped with an
 /// error, and the next executor's recovery starts a new attempt of it.
-pub struct JobsOut {
-    tx: Mutex<std::sync::mpsc::Sender<WorkerJob>>,
-}
+pub type JobsOut = Outgoing<WorkerJob>;
 
 /// How many times a batch of jobs is tried before it is given up (about five minutes).
 const ENQUEUE_ATTEMPTS: u32 = 64;
@@ -35,7 +33,7 @@ const ENQUEUE_ATTEMPTS: u32 = 64;
 impl JobsOut {
     pub fn new(db: Db) -> Self {
         let mut groups = GroupWatch::default();
-        let tx = spawn_writer("saker-jobs-out", move |batch: Vec<WorkerJob>| {
+        Outgoing::spawn("saker-jobs-out", move |batch: Vec<WorkerJob>| {
             let mut queued = Vec::with_capacity(batch.len());
             let mut jobs = Vec::with_capacity(batch.len());
             for job in batch {
@@ -64,23 +62,7 @@ impl JobsOut {
                     tracing::error!(%error, jobs = jobs.len(), "jobs could not be queued; their task runs stay RUNNING until an executor takes over");
                 }
             }
-        });
-        Self { tx: Mutex::new(tx) }
-    }
-}
-
-impl Queue<WorkerJob> for JobsOut {
-    fn push(&self, job: WorkerJob) -> Result<(), QueueClosed> {
-        self.tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(job)
-            .map_err(|_| QueueClosed)
-    }
-
-    /// The executor only queues jobs; nothing is read back here.
-    fn pop(&self) -> PopFuture<'_, WorkerJob> {
-        Box::pin(async { None })
+        })
     }
 }
 

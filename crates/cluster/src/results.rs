@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::Db;
 use crate::jobs::ClaimBook;
-use crate::threads::{BATCH, Step, retried, spawn_reader, spawn_writer};
+use crate::threads::{BATCH, Incoming, Outgoing, Step, retried, spawn_reader};
 
 /// How many times a result is tried before it is given up (about five minutes): its job's
 /// lease lapses meanwhile only if the worker also stops heartbeating.
@@ -20,16 +20,13 @@ const SUBMIT_ATTEMPTS: u32 = 64;
 /// thread of its own; the results waiting together are submitted in one transaction. A
 /// result the queue refuses (the job was requeued or cancelled, or this worker was declared
 /// gone) is dropped: another claim owns that job now.
-pub struct ResultsOut {
-    tx: Mutex<std::sync::mpsc::Sender<WorkerResult>>,
-}
+pub type ResultsOut = Outgoing<WorkerResult>;
 
 impl ResultsOut {
     pub fn new(db: Db, instance: String, book: ClaimBook) -> Self {
-        let tx = spawn_writer("saker-results-out", move |batch: Vec<WorkerResult>| {
+        Outgoing::spawn("saker-results-out", move |batch: Vec<WorkerResult>| {
             submit(db, &instance, &book, &batch);
-        });
-        Self { tx: Mutex::new(tx) }
+        })
     }
 }
 
@@ -110,28 +107,13 @@ fn submit(db: Db, instance: &str, book: &ClaimBook, batch: &[WorkerResult]) {
     }
 }
 
-impl Queue<WorkerResult> for ResultsOut {
-    fn push(&self, result: WorkerResult) -> Result<(), QueueClosed> {
-        self.tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(result)
-            .map_err(|_| QueueClosed)
-    }
-
-    /// A worker reads no results.
-    fn pop(&self) -> PopFuture<'_, WorkerResult> {
-        Box::pin(async { None })
-    }
-}
-
 /// The executor's side: results read as they are submitted (woken by their notification),
 /// taken (read and marked applied) in one transaction per batch before they are handed
 /// over. Marking before the executor has recorded them is safe: an executor that takes over re-reads the result of every attempt still RUNNING
 /// whatever its mark (`crate::recovery`), and the executor ignores a result for an attempt
 /// that is no longer running.
 pub struct ResultsIn {
-    rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<WorkerResult>>,
+    incoming: Incoming<WorkerResult>,
     start: Mutex<Option<(Db, mpsc::UnboundedSender<WorkerResult>)>>,
 }
 
@@ -140,9 +122,9 @@ impl ResultsIn {
     /// starts reading after its recovery, so that no result reaches it before the execution
     /// it belongs to.
     pub fn new(db: Db) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, incoming) = Incoming::channel();
         Self {
-            rx: tokio::sync::Mutex::new(rx),
+            incoming,
             start: Mutex::new(Some((db, tx))),
         }
     }
@@ -184,6 +166,6 @@ impl Queue<WorkerResult> for ResultsIn {
     }
 
     fn pop(&self) -> PopFuture<'_, WorkerResult> {
-        Box::pin(async move { self.rx.lock().await.recv().await })
+        self.incoming.pop()
     }
 }

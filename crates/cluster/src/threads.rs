@@ -1,9 +1,10 @@
 //! The two shapes of database thread this crate runs: a writer draining a channel in
 //! batches, and a reader woken by notifications.
 
-use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
+use saker_engine::queue::{PopFuture, Queue, QueueClosed};
 use saker_store::StoreError;
 use saker_store::queue::WakeChannel;
 
@@ -19,30 +20,77 @@ const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// The most items one batch takes.
 pub(crate) const BATCH: usize = 256;
 
-/// Starts a thread that hands `write` every batch of items sent on the returned channel,
-/// as they come (what is waiting is taken together). `write` retries as it sees fit; the
-/// thread ends when every sender is gone.
-pub(crate) fn spawn_writer<T: Send + 'static>(
-    name: &str,
-    mut write: impl FnMut(Vec<T>) + Send + 'static,
-) -> mpsc::Sender<T> {
-    let (tx, rx) = mpsc::channel::<T>();
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            while let Ok(first) = rx.recv() {
-                let mut batch = vec![first];
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(item) => batch.push(item),
-                        Err(_) => break,
+/// The sending side of a writer thread, as the engine's [`Queue`]: pushing never waits;
+/// the thread hands `write` every batch of items as they come (what is waiting is taken
+/// together) and ends when the queue is dropped. Nothing is read back from it: `pop` is
+/// `None`. The executor's jobs and controls and a worker's results go out this way.
+pub struct Outgoing<T> {
+    tx: Mutex<mpsc::Sender<T>>,
+}
+
+impl<T: Send + 'static> Outgoing<T> {
+    /// Starts the writer thread `name`; `write` retries as it sees fit.
+    pub(crate) fn spawn(name: &str, mut write: impl FnMut(Vec<T>) + Send + 'static) -> Self {
+        let (tx, rx) = mpsc::channel::<T>();
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH {
+                        match rx.try_recv() {
+                            Ok(item) => batch.push(item),
+                            Err(_) => break,
+                        }
                     }
+                    write(batch);
                 }
-                write(batch);
-            }
-        })
-        .expect("spawning a database writer thread");
-    tx
+            })
+            .expect("spawning a database writer thread");
+        Self { tx: Mutex::new(tx) }
+    }
+}
+
+impl<T: Send + 'static> Queue<T> for Outgoing<T> {
+    fn push(&self, item: T) -> Result<(), QueueClosed> {
+        self.tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(item)
+            .map_err(|_| QueueClosed)
+    }
+
+    fn pop(&self) -> PopFuture<'_, T> {
+        Box::pin(async { None })
+    }
+}
+
+/// What a reader thread hands over, as the engine's [`Queue`]: `pop` waits for the next
+/// item; nothing is pushed into it. The executor's results and a worker's controls come in
+/// this way.
+pub struct Incoming<T> {
+    rx: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<T>>,
+}
+
+impl<T> Incoming<T> {
+    /// The queue, and the sender its reader thread feeds.
+    pub(crate) fn channel() -> (tokio::sync::mpsc::UnboundedSender<T>, Self) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let incoming = Self {
+            rx: tokio::sync::Mutex::new(rx),
+        };
+        (tx, incoming)
+    }
+}
+
+impl<T: Send + 'static> Queue<T> for Incoming<T> {
+    fn push(&self, _item: T) -> Result<(), QueueClosed> {
+        Err(QueueClosed)
+    }
+
+    fn pop(&self) -> PopFuture<'_, T> {
+        Box::pin(async move { self.rx.lock().await.recv().await })
+    }
 }
 
 /// What one step of a reader did.
