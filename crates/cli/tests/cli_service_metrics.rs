@@ -5,11 +5,11 @@
 //! its heartbeats; the webserver's joins its engine's counters and its own.
 
 mod common;
-#[path = "common/services_procs.rs"]
-mod procs;
+#[path = "common/distributed.rs"]
+mod distributed;
 
 use common::*;
-use procs::{Deployment, start_execution};
+use distributed::{Cluster, Role, Settings};
 
 const FLOW: &str = "id: hello\nnamespace: company.team\ntasks:\n  - id: one\n    type: io.kestra.plugin.core.log.Log\n    message: one\n  - id: two\n    type: io.kestra.plugin.core.log.Log\n    message: two\n";
 
@@ -41,30 +41,30 @@ fn wait_sample(port: u16, series: &str, ok: impl Fn(f64) -> bool) -> f64 {
 
 #[test]
 fn services_serve_queue_depth_claim_latency_and_heartbeats() {
-    let cluster = Deployment::start();
+    let cluster = Cluster::start(&Settings::with_strategy("IMMEDIATELY"));
     let executor_port = free_port();
     let mut executor = cluster.spawn(
-        "executor",
+        Role::Executor,
         "executor",
         &["--management-port", &executor_port.to_string()],
     );
-    let executor_id = executor.instance_id();
+    let executor_id = executor.instance_id(&cluster);
     executor.wait_log("is the active executor");
     let worker_port = free_port();
     let mut worker = cluster.spawn(
-        "worker",
+        Role::Worker,
         "worker",
         &["--management-port", &worker_port.to_string()],
     );
-    let worker_id = worker.instance_id();
-    let (_webserver, port) = cluster.webserver();
-    deploy(port, FLOW);
-    deploy(port, STUCK);
+    let worker_id = worker.instance_id(&cluster);
+    let (_webserver, api) = cluster.webserver("webserver");
+    api.deploy(FLOW);
+    api.deploy(STUCK);
     for _ in 0..3 {
-        let id = start_execution(port, "company.team", "hello");
-        wait_for_state(port, &id, "SUCCESS");
+        let id = api.create_execution("company.team", "hello");
+        wait_for_state(api.port, &id, "SUCCESS");
     }
-    start_execution(port, "company.team", "stuck");
+    api.create_execution("company.team", "stuck");
 
     let on_executor = format!("service=\"executor\",instance=\"{executor_id}\"");
     let on_worker = format!("service=\"worker\",instance=\"{worker_id}\"");
@@ -130,8 +130,8 @@ fn services_serve_queue_depth_claim_latency_and_heartbeats() {
     // A worker killed outright: the executor's coordinator declares it gone, and counts it.
     let gone_series = format!("saker_instances_declared_gone_total{{{on_executor}}}");
     assert_eq!(sample(&scrape(executor_port), &gone_series), Some(0.0));
-    let mut doomed = cluster.spawn("worker", "doomed", &[]);
-    doomed.instance_id();
+    let mut doomed = cluster.spawn(Role::Worker, "doomed", &[]);
+    doomed.instance_id(&cluster);
     doomed.kill_9();
     wait_sample(executor_port, &gone_series, |n| n == 1.0);
     worker.check_alive().unwrap();
@@ -139,13 +139,13 @@ fn services_serve_queue_depth_claim_latency_and_heartbeats() {
 
 #[test]
 fn the_webservers_metrics_join_its_engine_and_its_service() {
-    let cluster = Deployment::start();
-    let mut executor = cluster.spawn("executor", "executor", &[]);
+    let cluster = Cluster::start(&Settings::with_strategy("IMMEDIATELY"));
+    let mut executor = cluster.spawn(Role::Executor, "executor", &[]);
     executor.wait_log("is the active executor");
     let management = free_port();
     let port = free_port();
     let mut webserver = cluster.spawn(
-        "webserver",
+        Role::Webserver,
         "webserver",
         &[
             "--port",

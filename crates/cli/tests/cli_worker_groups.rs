@@ -5,17 +5,17 @@
 //! worker groups need distributed mode.
 
 mod common;
-#[path = "common/services_procs.rs"]
-mod procs;
+#[path = "common/distributed.rs"]
+mod distributed;
 
 use common::*;
-use procs::{Deployment, execution, logs, start_execution, task_run};
+use distributed::{Api, Cluster, Role, Settings, task_run};
 
 const FLOW: &str = "id: train\nnamespace: company.team\ntasks:\n  - id: prepare\n    type: io.kestra.plugin.core.log.Log\n    message: preparing\n  - id: fit\n    type: io.kestra.plugin.core.log.Log\n    message: fitting on the gpu\n    workerGroup:\n      key: gpu\n";
 
 /// The log lines of `id` that warn about worker group `gpu`.
-fn gpu_warnings(port: u16, id: &str) -> Vec<String> {
-    logs(port, id)
+fn gpu_warnings(api: &Api, id: &str) -> Vec<String> {
+    api.log_lines(id)
         .iter()
         .filter(|line| line["level"] == "WARN")
         .filter_map(|line| line["message"].as_str())
@@ -26,20 +26,21 @@ fn gpu_warnings(port: u16, id: &str) -> Vec<String> {
 
 #[test]
 fn a_task_waits_for_a_worker_of_its_group_then_runs_on_it() {
-    let cluster = Deployment::start();
-    let mut executor = cluster.spawn("executor", "executor", &[]);
+    let cluster = Cluster::start(&Settings::with_strategy("IMMEDIATELY"));
+    let mut executor = cluster.spawn(Role::Executor, "executor", &[]);
     executor.wait_log("is the active executor");
-    let mut default_worker = cluster.spawn("worker", "worker", &[]);
-    let default_id = default_worker.instance_id();
-    let (_webserver, port) = cluster.webserver();
-    deploy(port, FLOW);
+    let mut default_worker = cluster.spawn(Role::Worker, "worker", &[]);
+    let default_id = default_worker.instance_id(&cluster);
+    let (_webserver, api) = cluster.webserver("webserver");
+    let port = api.port;
+    api.deploy(FLOW);
 
-    let id = start_execution(port, "company.team", "train");
+    let id = api.create_execution("company.team", "train");
     // The first task runs on the default worker; the second waits, and the log says why and
     // what to start.
     let warning = eventually(
         "the warning about worker group gpu",
-        || match gpu_warnings(port, &id).as_slice() {
+        || match gpu_warnings(&api, &id).as_slice() {
             [one] => Ok(one.clone()),
             other => Err(format!("{other:?}")),
         },
@@ -48,7 +49,7 @@ fn a_task_waits_for_a_worker_of_its_group_then_runs_on_it() {
         warning.contains("saker server worker --worker-group gpu") && warning.contains("fit"),
         "{warning}"
     );
-    let waiting = execution(port, &id);
+    let waiting = api.execution(&id);
     assert_eq!(waiting["state"]["current"], "RUNNING", "{waiting}");
     assert_eq!(
         task_run(&waiting, "prepare")["state"]["current"],
@@ -62,8 +63,8 @@ fn a_task_waits_for_a_worker_of_its_group_then_runs_on_it() {
     assert_eq!(cluster.job_holder(&fit_run), None);
     default_worker.check_alive().unwrap();
 
-    let mut gpu_worker = cluster.spawn("worker", "gpu-worker", &["--worker-group", "gpu"]);
-    let gpu_id = gpu_worker.instance_id();
+    let mut gpu_worker = cluster.spawn(Role::Worker, "gpu-worker", &["--worker-group", "gpu"]);
+    let gpu_id = gpu_worker.instance_id(&cluster);
     let ended = wait_for_state(port, &id, "SUCCESS");
     assert_eq!(
         cluster.job_holder(&fit_run).as_deref(),
@@ -78,21 +79,21 @@ fn a_task_waits_for_a_worker_of_its_group_then_runs_on_it() {
         Some(default_id.as_str())
     );
     // Warned once for the task run, not once per look at the queue.
-    assert_eq!(gpu_warnings(port, &id).len(), 1);
+    assert_eq!(gpu_warnings(&api, &id).len(), 1);
     assert!(
-        logs(port, &id)
+        api.log_lines(&id)
             .iter()
             .any(|line| line["message"] == "fitting on the gpu"),
         "{:?}",
-        logs(port, &id)
+        api.log_lines(&id)
     );
 
     // A worker of the group alive: the next execution waits for nothing and warns of nothing
     // (once the executor's answer about the group, kept for a second, is renewed).
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let again = start_execution(port, "company.team", "train");
+    let again = api.create_execution("company.team", "train");
     wait_for_state(port, &again, "SUCCESS");
-    assert!(gpu_warnings(port, &again).is_empty());
+    assert!(gpu_warnings(&api, &again).is_empty());
 }
 
 #[test]
@@ -101,8 +102,9 @@ fn a_standalone_server_runs_a_grouped_task_itself_and_says_so() {
     let port = free_port();
     let log = dir.path().join("server.log");
     let server = start_server_logging(&dir.path().join("data"), port, None, &[], Some(&log));
-    deploy(port, FLOW);
-    let id = start_execution(port, "company.team", "train");
+    let api = Api { port };
+    api.deploy(FLOW);
+    let id = api.create_execution("company.team", "train");
     wait_for_state(port, &id, "SUCCESS");
     let printed = std::fs::read_to_string(&log).unwrap();
     let warnings: Vec<&str> = printed

@@ -490,18 +490,19 @@ impl Api {
         }
     }
 
-    /// The log lines of execution `id` (their messages).
-    pub fn log_messages(&self, id: &str) -> Vec<String> {
+    /// The log lines of execution `id`, as the API answers them (level, message, ...).
+    pub fn log_lines(&self, id: &str) -> Vec<Value> {
         let (status, logs) = json(self.port, "GET", &format!("/api/v1/main/logs/{id}"), None);
         assert_eq!(status, 200, "{logs}");
-        logs.as_array()
-            .map(|lines| {
-                lines
-                    .iter()
-                    .filter_map(|l| l["message"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
+        logs.as_array().cloned().unwrap_or_default()
+    }
+
+    /// The log lines of execution `id` (their messages).
+    pub fn log_messages(&self, id: &str) -> Vec<String> {
+        self.log_lines(id)
+            .iter()
+            .filter_map(|l| l["message"].as_str().map(str::to_owned))
+            .collect()
     }
 
     /// `GET /api/v1/instance/services`: every service instance row.
