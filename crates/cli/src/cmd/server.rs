@@ -239,26 +239,9 @@ pub(super) async fn serve_api(
     {
         None => None,
         Some(mport) => {
-            let addr = SocketAddr::new(host, mport);
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} for the management endpoints"))?;
-            eprintln!(
-                "management endpoints (/health, /metrics) on http://{}",
-                listener.local_addr()?
-            );
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let mut sources: Vec<Arc<dyn MetricsSource>> = vec![engine.clone()];
             sources.extend(service_metrics);
-            let task = tokio::spawn(saker_server::serve_management(
-                listener,
-                sources,
-                management_auth(app)?,
-                async move {
-                    let _ = stopped.await;
-                },
-            ));
-            Some((stop, task))
+            Some(Management::serve(app, sources, SocketAddr::new(host, mport)).await?)
         }
     };
     saker_server::configure_debug_expressions(debug_limits(app)?);
@@ -277,11 +260,50 @@ pub(super) async fn serve_api(
         shutdown,
     )
     .await?;
-    if let Some((stop, task)) = management {
-        let _ = stop.send(());
-        let _ = task.await;
+    if let Some(management) = management {
+        management.stop().await;
     }
     Ok(())
+}
+
+/// The management endpoints (`/health`, and `/metrics` with the text of every source) of a
+/// server process, until [`Management::stop`].
+pub(super) struct Management {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Management {
+    /// Listens on `addr` (behind `endpoints.all.basic-auth` when set) and serves there.
+    pub(super) async fn serve(
+        app: &crate::app::App,
+        sources: Vec<Arc<dyn MetricsSource>>,
+        addr: SocketAddr,
+    ) -> anyhow::Result<Management> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for the management endpoints"))?;
+        eprintln!(
+            "management endpoints (/health, /metrics) on http://{}",
+            listener.local_addr()?
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(saker_server::serve_management(
+            listener,
+            sources,
+            management_auth(app)?,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Ok(Management { stop, task })
+    }
+
+    /// Stops serving, and waits until it has.
+    pub(super) async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }
 
 /// Secrets named by trigger properties (a webhook's `key: "{{ secret('…') }}"`), resolved

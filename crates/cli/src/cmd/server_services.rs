@@ -21,8 +21,8 @@ use saker_engine::{Engine, NoSecrets, WorkerQueues, WorkerService};
 use saker_store::services::{ServiceState, ServiceType};
 
 use super::server::{
-    ApiParts, HttpArgs, SchedulerSecrets, StopSignals, delete_config_files_if_asked,
-    management_auth, serve_api,
+    ApiParts, HttpArgs, Management, SchedulerSecrets, StopSignals, delete_config_files_if_asked,
+    serve_api,
 };
 use crate::app::{App, Globals, runtime};
 use crate::services::Presence;
@@ -60,32 +60,16 @@ fn cluster_db(app: &App, connections: u32) -> anyhow::Result<saker_cluster::Db> 
     Ok(saker_cluster::keep(store))
 }
 
-/// Serves `/health` and `/metrics` (the text of every one of `sources`) on `port` until the
-/// returned sender fires.
+/// The management endpoints of a distributed service on `port` (local address only), when
+/// one is given.
 async fn management(
     app: &App,
     sources: Vec<Arc<dyn MetricsSource>>,
     port: Option<u16>,
-) -> anyhow::Result<Option<tokio::sync::oneshot::Sender<()>>> {
+) -> anyhow::Result<Option<Management>> {
     let Some(port) = port else { return Ok(None) };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} for the management endpoints"))?;
-    eprintln!(
-        "management endpoints (/health, /metrics) on http://{}",
-        listener.local_addr()?
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(saker_server::serve_management(
-        listener,
-        sources,
-        management_auth(app)?,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Ok(Some(stop))
+    Management::serve(app, sources, addr).await.map(Some)
 }
 
 /// `saker server executor`.
@@ -202,7 +186,7 @@ pub fn executor(globals: &Globals, management_port: Option<u16>) -> anyhow::Resu
         };
         eprintln!("shutting down");
         if let Some(management) = management {
-            let _ = management.send(());
+            management.stop().await;
         }
         tokio::task::spawn_blocking(move || presence.stop()).await?;
         Ok(code)
@@ -322,7 +306,7 @@ pub fn worker(
             ServiceState::TerminatedForced
         };
         if let Some(management) = management {
-            let _ = management.send(());
+            management.stop().await;
         }
         tokio::task::spawn_blocking(move || presence.stop_as(end)).await?;
         Ok(if end == ServiceState::TerminatedGracefully {
@@ -482,7 +466,7 @@ pub fn scheduler(globals: &Globals, management_port: Option<u16>) -> anyhow::Res
         let _ = schedules.await;
         let _ = http_triggers.await;
         if let Some(management) = management {
-            let _ = management.send(());
+            management.stop().await;
         }
         drop(lock);
         tokio::task::spawn_blocking(move || presence.stop()).await?;
