@@ -72,6 +72,32 @@ async fn management(
     Management::serve(app, sources, addr).await.map(Some)
 }
 
+/// Waits for this process's turn as the active `role` (one executor, one scheduler at a
+/// time: their locks are released by PostgreSQL when the holder's session ends): `claim`
+/// is tried now and every [`STANDBY_POLL`], on a blocking thread, saying once that this one
+/// stands by. `None` when `stop` comes first.
+async fn wait_for_turn<T: Send + 'static>(
+    role: &str,
+    stop: &mut (impl std::future::Future<Output = ()> + Unpin),
+    claim: impl Fn() -> anyhow::Result<Option<T>> + Clone + Send + 'static,
+) -> anyhow::Result<Option<T>> {
+    let mut announced = false;
+    loop {
+        let attempt = claim.clone();
+        if let Some(held) = tokio::task::spawn_blocking(attempt).await?? {
+            return Ok(Some(held));
+        }
+        if !announced {
+            announced = true;
+            eprintln!("another {role} is active; this one stands by to take over");
+        }
+        tokio::select! {
+            _ = &mut *stop => return Ok(None),
+            _ = tokio::time::sleep(STANDBY_POLL) => {}
+        }
+    }
+}
+
 /// `saker server executor`.
 pub fn executor(globals: &Globals, management_port: Option<u16>) -> anyhow::Result<ExitCode> {
     let app = distributed_app(globals, "executor")?;
@@ -106,26 +132,17 @@ pub fn executor(globals: &Globals, management_port: Option<u16>) -> anyhow::Resu
         // One executor at a time advances executions; the others wait for its lock, which
         // PostgreSQL releases when its session ends (a stop, a crash, a cut connection).
         let mut stop = Box::pin(stop.received());
-        let mut announced = false;
-        loop {
-            let claim_store = store.clone();
-            let claimed = tokio::task::spawn_blocking(move || claim_store.claim_executor())
-                .await?
+        let claim_store = store.clone();
+        let turn = wait_for_turn("executor", &mut stop, move || {
+            let claimed = claim_store
+                .claim_executor()
                 .context("cannot claim the right to run executions")?;
-            if claimed {
-                break;
-            }
-            if !announced {
-                announced = true;
-                eprintln!("another executor is active; this one stands by to take over");
-            }
-            tokio::select! {
-                _ = &mut stop => {
-                    tokio::task::spawn_blocking(move || presence.stop()).await?;
-                    return Ok(ExitCode::SUCCESS);
-                }
-                _ = tokio::time::sleep(STANDBY_POLL) => {}
-            }
+            Ok(claimed.then_some(()))
+        })
+        .await?;
+        if turn.is_none() {
+            tokio::task::spawn_blocking(move || presence.stop()).await?;
+            return Ok(ExitCode::SUCCESS);
         }
         let results = Arc::new(ResultsIn::new(db));
         let engine = Arc::new(Engine::start_executor(
@@ -408,26 +425,15 @@ pub fn scheduler(globals: &Globals, management_port: Option<u16>) -> anyhow::Res
         .await??;
         eprintln!("Saker scheduler {} started", presence.id());
         let mut stop = Box::pin(stop.received());
-        let mut announced = false;
         // One scheduler at a time fires triggers, so that each fires once.
-        let lock = loop {
-            let lock = tokio::task::spawn_blocking(move || db.claim_scheduler())
-                .await?
-                .context("cannot claim the scheduler's lock")?;
-            if let Some(lock) = lock {
-                break lock;
-            }
-            if !announced {
-                announced = true;
-                eprintln!("another scheduler is active; this one stands by to take over");
-            }
-            tokio::select! {
-                _ = &mut stop => {
-                    tokio::task::spawn_blocking(move || presence.stop()).await?;
-                    return Ok(ExitCode::SUCCESS);
-                }
-                _ = tokio::time::sleep(STANDBY_POLL) => {}
-            }
+        let turn = wait_for_turn("scheduler", &mut stop, move || {
+            db.claim_scheduler()
+                .context("cannot claim the scheduler's lock")
+        })
+        .await?;
+        let Some(lock) = turn else {
+            tokio::task::spawn_blocking(move || presence.stop()).await?;
+            return Ok(ExitCode::SUCCESS);
         };
         let sources: Vec<Arc<dyn MetricsSource>> = vec![engine.clone(), presence.metrics()];
         let management = management(&app, sources, management_port).await?;
