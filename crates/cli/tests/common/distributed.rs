@@ -163,24 +163,7 @@ impl Cluster {
 
     /// Starts `saker server <role> <args>`, its stderr and stdout in `<logs>/<name>.log`.
     pub fn spawn(&self, role: Role, name: &str, args: &[&str]) -> Service {
-        let log = self.logs.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(saker_bin())
-            .args(["server", role.command()])
-            .args(args)
-            .env("SAKER_CONFIG", &self.config)
-            .env("SAKER_DATA_DIR", &self.data)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(file.try_clone().unwrap()))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap();
-        Service {
-            child: Some(child),
-            role,
-            name: name.to_owned(),
-            log,
-        }
+        self.spawn_command(Command::new(saker_bin()), role, name, args, &self.config)
     }
 
     /// A webserver on a free port, once its API answers `/health`.
@@ -570,7 +553,7 @@ impl Cluster {
         path
     }
 
-    /// Like [`Cluster::spawn`], but runs `command` (the saker binary, wrapped: e.g. in a
+    /// Starts `command` (the saker binary, or it wrapped: e.g. in a
     /// network namespace) with the configuration `config`.
     pub fn spawn_command(
         &self,
