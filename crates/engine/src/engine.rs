@@ -299,6 +299,7 @@ impl Engine {
     /// names from the store. A command about an execution that is unknown or has ended is
     /// dropped (it may be a copy delivered twice).
     pub fn apply_command(&self, command: ExecutorCommand) -> Result<(), EngineError> {
+        let cancelled = matches!(command, ExecutorCommand::JobCancelled { .. });
         let event = match command {
             ExecutorCommand::Start { execution_id } => {
                 let Some(execution) = self.store.get_execution(&execution_id)? else {
@@ -350,14 +351,8 @@ impl Engine {
                 task_run_id,
                 attempt,
                 holder,
-            } => Event::Abandoned {
-                execution_id,
-                task_run_id,
-                attempt,
-                holder,
-                cancelled: false,
-            },
-            ExecutorCommand::JobCancelled {
+            }
+            | ExecutorCommand::JobCancelled {
                 execution_id,
                 task_run_id,
                 attempt,
@@ -367,7 +362,7 @@ impl Engine {
                 task_run_id,
                 attempt,
                 holder,
-                cancelled: true,
+                cancelled,
             },
         };
         self.events.send(event)
